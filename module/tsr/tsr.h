@@ -1,0 +1,312 @@
+
+/*
+ * libtsr: TLS sessions and ticket keys in Redis, for any OpenSSL server.
+ *
+ * Objects are opaque and created with *_create(), freed with *_destroy();
+ * *_destroy(NULL) does nothing.  Option structs are the only public
+ * structs; an all-zero struct means "defaults".  Calls return TSR_OK (0),
+ * TSR_NOT_FOUND (a miss, not an error) or a negative TSR_E* code; the
+ * object keeps a message for the last failure.  The library never prints,
+ * exits or aborts; it logs through an optional callback only.
+ */
+
+
+#ifndef TSR_H_INCLUDED
+#define TSR_H_INCLUDED
+
+
+#include <stddef.h>
+#include <stdint.h>
+#include <openssl/ssl.h>
+
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+
+#define TSR_OK                  0
+#define TSR_NOT_FOUND           1
+
+#define TSR_ERROR              -1     /* generic failure, see the message */
+#define TSR_ENOMEM             -2
+#define TSR_EINVAL             -3     /* bad argument or configuration */
+#define TSR_ECONN              -4     /* cannot connect, connection lost */
+#define TSR_ETIMEDOUT          -5
+#define TSR_EPROTO             -6     /* unexpected reply from Redis */
+#define TSR_ETOOBIG            -7     /* value over a size limit */
+#define TSR_ESERVER            -8     /* Redis answered with an error */
+#define TSR_EKEYFILE           -9     /* key file missing, unreadable, short */
+
+/* tsr_open() rejections, one code per cause */
+#define TSR_SEAL_TRUNCATED    -20
+#define TSR_SEAL_VERSION      -21     /* unknown envelope version */
+#define TSR_SEAL_UNKNOWN_KEY  -22     /* sealed under a key we do not have */
+#define TSR_SEAL_MOVED        -23     /* sealed for another Redis key name */
+#define TSR_SEAL_TAMPERED     -24     /* authentication tag mismatch */
+
+/* limits */
+#define TSR_MAX_VALUE          16384  /* largest value read from Redis */
+#define TSR_MAX_SESSION        (TSR_MAX_VALUE - TSR_SEAL_OVERHEAD)
+#define TSR_MAX_SESSION_ID     32
+#define TSR_MAX_KEY_NAME       256
+#define TSR_MIN_KEY_FILE       32     /* bytes of key material, at least */
+#define TSR_MAX_KEY_FILE       4096
+#define TSR_SEAL_OVERHEAD      (1 + 4 + 4 + 12 + 16)
+#define TSR_DEFAULT_PREFIX     "tsr:"
+
+
+/* log levels, as syslog */
+#define TSR_LOG_ERR             3
+#define TSR_LOG_WARN            4
+#define TSR_LOG_INFO            6
+#define TSR_LOG_DEBUG           7
+
+typedef void (*tsr_log_pt)(int level, const char *msg, void *data);
+
+
+/*
+ * Error code to a short static string ("not found", "tampered value", ...).
+ */
+const char *tsr_strerror(int rc);
+
+
+/* ---- sealing: AES-256-GCM envelopes under fleet keys ---- */
+
+typedef struct tsr_keyring_s  tsr_keyring_t;
+
+/*
+ * Creates an empty key ring.  Returns NULL (and a message in err) on
+ * allocation failure.  The caller frees it with tsr_keyring_destroy().
+ */
+tsr_keyring_t *tsr_keyring_create(char *err, size_t errlen);
+
+/*
+ * Adds the key in file "path": at least TSR_MIN_KEY_FILE and at most
+ * TSR_MAX_KEY_FILE bytes of random data, all of which are key material.
+ * The first key added seals; every key added opens.  The file's bytes and
+ * everything derived in between are wiped.  Returns TSR_OK or
+ * TSR_EKEYFILE with a message naming the file.
+ */
+int tsr_keyring_add_file(tsr_keyring_t *kr, const char *path, char *err,
+    size_t errlen);
+
+/*
+ * Same as tsr_keyring_add_file() for key material already in memory; the
+ * ring keeps only derived keys, never a pointer to "ikm".
+ */
+int tsr_keyring_add_key(tsr_keyring_t *kr, const uint8_t *ikm, size_t len,
+    char *err, size_t errlen);
+
+/* Number of keys in the ring. */
+size_t tsr_keyring_count(const tsr_keyring_t *kr);
+
+/*
+ * Public 4-byte identifier of key "n" (0 = the sealing key) as 8 hex
+ * digits plus NUL in "out"; derived one-way, safe to log and compare
+ * across a fleet.  Returns TSR_OK or TSR_EINVAL.
+ */
+int tsr_keyring_id(const tsr_keyring_t *kr, size_t n, char out[9]);
+
+void tsr_keyring_destroy(tsr_keyring_t *kr);
+
+/*
+ * Seals "in" for the Redis key "name" (the AAD): writes
+ * version(1) | key id(4) | name check(4) | nonce(12) | ciphertext | tag(16)
+ * into "out", whose size is *outlen on entry (at least
+ * inlen + TSR_SEAL_OVERHEAD); *outlen is the sealed length on return.
+ * Returns TSR_OK, TSR_EINVAL (empty ring, small buffer) or TSR_ERROR.
+ */
+int tsr_seal(const tsr_keyring_t *kr, const char *name, size_t namelen,
+    const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
+
+/*
+ * Opens a value sealed by tsr_seal() for the same "name".  "out" has
+ * room for *outlen bytes on entry (inlen - TSR_SEAL_OVERHEAD suffices);
+ * *outlen is the plaintext length on return.  On failure nothing is left
+ * in "out".  Returns TSR_OK or one of the TSR_SEAL_* codes, TSR_EINVAL.
+ */
+int tsr_open(const tsr_keyring_t *kr, const char *name, size_t namelen,
+    const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen);
+
+
+/* ---- Redis key space ---- */
+
+/*
+ * Session key name: <prefix>s:<first 16 hex of SHA-256(sid_ctx)>:<hex id>.
+ * Writes a NUL-terminated name into out[outlen] and returns its length,
+ * or a negative code (TSR_EINVAL: id too long, TSR_ETOOBIG: no room).
+ */
+int tsr_session_key(const char *prefix, const uint8_t *sid_ctx,
+    size_t sid_ctx_len, const uint8_t *id, size_t idlen, char *out,
+    size_t outlen);
+
+
+/* ---- store: a Redis client moving opaque bytes with a TTL ---- */
+
+typedef struct tsr_store_s  tsr_store_t;
+
+typedef struct {
+    const char  *host;              /* default "127.0.0.1" */
+    int          port;              /* default 6379 */
+    const char  *unix_path;         /* if set, host and port are unused */
+    const char  *user;              /* ACL user for AUTH, or NULL */
+    const char  *password;          /* AUTH password, or NULL */
+    int          db;                /* SELECT db, default 0 */
+    int          connect_timeout_ms;    /* default 100 */
+    int          command_timeout_ms;    /* default 100 */
+    int          backoff_min_ms;    /* first reconnect delay, default 50 */
+    int          backoff_max_ms;    /* longest reconnect delay, default 2000 */
+    tsr_log_pt   log;
+    void        *log_data;
+} tsr_store_conf_t;
+
+typedef struct {
+    uint64_t     gets;
+    uint64_t     hits;
+    uint64_t     misses;
+    uint64_t     sets;
+    uint64_t     dels;
+    uint64_t     errors;            /* connection, timeout, server errors */
+    uint64_t     bad_values;        /* non-string reply or over the limit */
+    uint64_t     connects;
+} tsr_store_stats_t;
+
+/*
+ * Parses an address as written in configuration: "host:port", "host"
+ * (port 6379), "[v6addr]:port", "unix:/path"; then optional space
+ * separated parameters "password_file=FILE", "user=NAME", "db=N".
+ * Strings in "conf" point into "buf" (size buflen), which the caller keeps
+ * as long as "conf" is used; a password read from a file is in "buf" too
+ * and the caller wipes it.  Returns TSR_OK or TSR_EINVAL with a message.
+ */
+int tsr_store_conf_parse(tsr_store_conf_t *conf, const char *address,
+    char *buf, size_t buflen, char *err, size_t errlen);
+
+/*
+ * Creates a synchronous client.  It copies what it keeps from "conf" and
+ * connects lazily, on first use; after a failure it waits the backoff
+ * before the next attempt (calls fail fast with TSR_ECONN meanwhile).
+ * Returns NULL with a message in err on bad configuration.
+ */
+tsr_store_t *tsr_store_create(const tsr_store_conf_t *conf, char *err,
+    size_t errlen);
+
+/* Connects now if not connected.  Returns TSR_OK or an error. */
+int tsr_store_connect(tsr_store_t *st);
+
+/*
+ * GET "key" into buf; *len is the buffer size on entry, the value length
+ * on return.  A missing key is TSR_NOT_FOUND.  A value of another type or
+ * longer than TSR_MAX_VALUE or *len counts as a bad value and returns
+ * TSR_NOT_FOUND as well (the store never trusts Redis).
+ */
+int tsr_store_get(tsr_store_t *st, const char *key, size_t keylen,
+    uint8_t *buf, size_t *len);
+
+/* As tsr_store_get(), atomically deleting the key (GETDEL). */
+int tsr_store_getdel(tsr_store_t *st, const char *key, size_t keylen,
+    uint8_t *buf, size_t *len);
+
+/* SET key value PX ttl_ms.  ttl_ms must be > 0. */
+int tsr_store_set(tsr_store_t *st, const char *key, size_t keylen,
+    const uint8_t *val, size_t vlen, uint64_t ttl_ms);
+
+/* DEL key; deleting a missing key is TSR_OK. */
+int tsr_store_del(tsr_store_t *st, const char *key, size_t keylen);
+
+/* Message for the last failure; valid until the next call. */
+const char *tsr_store_error(const tsr_store_t *st);
+
+void tsr_store_stats(const tsr_store_t *st, tsr_store_stats_t *stats);
+
+/* Closes the connection and frees everything. */
+void tsr_store_destroy(tsr_store_t *st);
+
+
+/* ---- OpenSSL binding: session callbacks on an SSL_CTX ---- */
+
+typedef struct tsr_ssl_s  tsr_ssl_t;
+
+typedef struct {
+    tsr_store_t     *store;         /* required; not owned */
+    tsr_keyring_t   *keys;          /* required; not owned */
+    const char      *prefix;        /* default TSR_DEFAULT_PREFIX */
+    /*
+     * The session id context, 1 to SSL_MAX_SID_CTX_LENGTH bytes; required.
+     * OpenSSL has no getter for it, so attach sets it on the context
+     * itself and keys sessions by it.
+     */
+    const uint8_t   *sid_ctx;
+    size_t           sid_ctx_len;
+    unsigned         sync_lookup:1; /* get-session callback asks the store */
+    unsigned         no_store:1;    /* never write or delete (read only) */
+    tsr_log_pt       log;
+    void            *log_data;
+} tsr_ssl_conf_t;
+
+typedef struct {
+    uint64_t         stored;        /* sessions written */
+    uint64_t         store_skipped; /* stateless tickets, oversized */
+    uint64_t         store_errors;
+    uint64_t         lookups;       /* get-session callbacks */
+    uint64_t         l1_hits;       /* served by the chained callback */
+    uint64_t         hits;          /* served from the store */
+    uint64_t         misses;
+    uint64_t         open_failures; /* value did not open or decode */
+    uint64_t         removed;
+} tsr_ssl_stats_t;
+
+/*
+ * Installs new/get/remove session callbacks on a server "ctx".  Callbacks
+ * already installed there (e.g. nginx's shared cache) are kept and
+ * chained in front, as a local first level.  Sessions are stored sealed
+ * with TTL = their remaining lifetime; sessions riding in TLS 1.3
+ * stateless tickets and sessions over TSR_MAX_SESSION are not stored.
+ * The store and key ring must outlive "ctx" or be detached first.
+ * Returns the binding (freed with tsr_ssl_detach() or when "ctx" is
+ * freed, whichever is first) or NULL with a message in err.
+ */
+tsr_ssl_t *tsr_ssl_ctx_attach(SSL_CTX *ctx, const tsr_ssl_conf_t *conf,
+    char *err, size_t errlen);
+
+/* The binding attached to "ctx", or NULL. */
+tsr_ssl_t *tsr_ssl_ctx_get(SSL_CTX *ctx);
+
+/*
+ * Restores the callbacks found at attach time and frees the binding.
+ */
+void tsr_ssl_detach(SSL_CTX *ctx);
+
+/*
+ * Redis key name for a session id on this binding (the context's sid_ctx
+ * and the configured prefix); as tsr_session_key().
+ */
+int tsr_ssl_session_key(tsr_ssl_t *b, const uint8_t *id, size_t idlen,
+    char *out, size_t outlen);
+
+/*
+ * Hands a session fetched out of band (the asynchronous lookup) to the
+ * connection "ssl": the next get-session callback for "id" returns it.
+ * Takes a reference of its own; the slot is released when "ssl" is freed
+ * or another session is set.  Returns TSR_OK or TSR_ENOMEM.
+ */
+int tsr_ssl_set_session(SSL *ssl, const uint8_t *id, size_t idlen,
+    SSL_SESSION *sess);
+
+/*
+ * Decodes a sealed value read from the store for key "name" into a new
+ * session (caller frees with SSL_SESSION_free()).  Returns NULL when it
+ * does not open or decode; *rc then holds the reason.
+ */
+SSL_SESSION *tsr_ssl_session_open(tsr_ssl_t *b, const char *name,
+    size_t namelen, const uint8_t *val, size_t vlen, int *rc);
+
+void tsr_ssl_stats(const tsr_ssl_t *b, tsr_ssl_stats_t *stats);
+
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TSR_H_INCLUDED */

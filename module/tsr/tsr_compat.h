@@ -1,0 +1,5 @@
+
+#ifndef TSR_COMPAT_H_INCLUDED
+#define TSR_COMPAT_H_INCLUDED
+
+#endif

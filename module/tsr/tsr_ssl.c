@@ -1,0 +1,8 @@
+
+/*
+ * placeholder until written
+ */
+
+#include "tsr_ssl.h"
+
+int tsr_ssl_placeholder_;

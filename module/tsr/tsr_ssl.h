@@ -1,0 +1,7 @@
+
+#ifndef TSR_SSL_H_INCLUDED
+#define TSR_SSL_H_INCLUDED
+
+#include "tsr.h"
+
+#endif

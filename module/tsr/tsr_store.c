@@ -1,0 +1,8 @@
+
+/*
+ * placeholder until written
+ */
+
+#include "tsr_store.h"
+
+int tsr_store_placeholder_;

@@ -1,0 +1,178 @@
+
+/*
+ * Test helpers: private redis-server and nginx daemons on free loopback
+ * ports in temp dirs, self-signed certificates, in-memory TLS handshakes.
+ * Helpers report problems on stderr and return -1 / NULL; a missing
+ * daemon binary is a hard failure naming the Debian package.
+ */
+
+
+#ifndef TSR_TEST_H_INCLUDED
+#define TSR_TEST_H_INCLUDED
+
+
+#include <limits.h>
+#include <stddef.h>
+#include <sys/types.h>
+#include <openssl/ssl.h>
+
+
+/* ---- common ---- */
+
+/*
+ * Creates a fresh private directory under $TSR_TMPDIR (or /tmp) named
+ * after "tag", mode 0755 so nginx workers running as nobody can reach
+ * sockets in it.  Returns 0 and the path in "out".
+ */
+int tsr_test_mkdtemp(const char *tag, char *out, size_t outlen);
+
+/* A TCP port on 127.0.0.1 nobody listens on right now, or -1. */
+int tsr_test_free_port(void);
+
+/*
+ * Path of a required program from the environment variable "env" (as
+ * set by make check) or found in PATH / sbin; exits the test program
+ * with status 1 and a message naming "package" when it is missing.
+ */
+const char *tsr_test_require(const char *env, const char *name,
+    const char *package);
+
+/* Milliseconds on the monotonic clock. */
+long long tsr_test_now_ms(void);
+
+/* Writes "len" bytes to a new file "path" with mode "mode"; 0 or -1. */
+int tsr_test_write_file(const char *path, const void *data, size_t len,
+    int mode);
+
+/* Counts lines of file "path" containing "needle"; -1 if unreadable. */
+int tsr_test_grep_count(const char *path, const char *needle);
+
+
+/* ---- redis-server ---- */
+
+typedef struct {
+    int         port;                   /* TCP port on 127.0.0.1 */
+    char        dir[PATH_MAX];          /* its working directory */
+    char        unix_path[PATH_MAX];    /* its unix socket */
+    char        password[64];           /* requirepass, "" for none */
+    char        extra[1024];            /* extra redis.conf lines */
+    pid_t       pid;                    /* 0 when stopped */
+} tsr_test_redis_t;
+
+/*
+ * Starts a private redis-server: zeroes nothing but fills port, dir and
+ * unix_path when they are empty, writes a redis.conf (bind 127.0.0.1,
+ * no persistence, unixsocketperm 777, plus r->password and r->extra),
+ * waits until it answers PING (at most 5 s).  Returns 0 or -1.
+ */
+int tsr_test_redis_start(tsr_test_redis_t *r);
+
+/* Stops it (SIGTERM, waits, SIGKILL after 5 s).  0 or -1. */
+int tsr_test_redis_stop(tsr_test_redis_t *r);
+
+/* Sends a signal (SIGSTOP, SIGCONT, ...) to it. */
+int tsr_test_redis_signal(tsr_test_redis_t *r, int sig);
+
+/*
+ * Runs one command (hiredis format string) on a fresh connection with
+ * AUTH if needed, and returns the reply rendered as text in "out":
+ * strings and status as is, integers in decimal, nil as "(nil)", errors
+ * as "ERR ...", arrays as their elements joined by '\n'.  Returns 0, or
+ * -1 when the command could not be sent.
+ */
+int tsr_test_redis_cmd(tsr_test_redis_t *r, char *out, size_t outlen,
+    const char *fmt, ...);
+
+/* Same, but binary-safe for a value: out receives the raw bytes. */
+int tsr_test_redis_get_raw(tsr_test_redis_t *r, const char *key,
+    unsigned char *out, size_t *outlen);
+
+
+/* ---- TLS ---- */
+
+#define TSR_TEST_TLS12  TLS1_2_VERSION
+#define TSR_TEST_TLS13  TLS1_3_VERSION
+
+/*
+ * Makes a self-signed P-256 certificate for "cn" (also as a DNS SAN).
+ * Returns 0; the caller frees *key and *cert.
+ */
+int tsr_test_make_cert(const char *cn, EVP_PKEY **key, X509 **cert);
+
+/* Writes a key and certificate for "cn" as PEM files; 0 or -1. */
+int tsr_test_write_cert(const char *cn, const char *key_path,
+    const char *cert_path);
+
+/*
+ * A server SSL_CTX with a fresh certificate for "cn", protocol pinned
+ * to "version", a server session cache (SSL_SESS_CACHE_SERVER |
+ * SSL_SESS_CACHE_NO_INTERNAL), session id context "sid_ctx", and with
+ * "tickets" 0 SSL_OP_NO_TICKET is set (TLS 1.2 session ids, TLS 1.3
+ * stateful tickets).  Returns NULL on failure.
+ */
+SSL_CTX *tsr_test_server_ctx(const char *cn, int version,
+    const char *sid_ctx, int tickets);
+
+/* A client SSL_CTX pinned to "version", verification off. */
+SSL_CTX *tsr_test_client_ctx(int version);
+
+/*
+ * Runs a complete handshake between new SSL objects of "server" and
+ * "client" in memory (BIO pair), offering "offer" (may be NULL) and
+ * sending server name "sni" (may be NULL).  For TLS 1.3 it also reads
+ * the post-handshake tickets.  On return *reused says whether the
+ * session was resumed and *out (if not NULL) holds the client's session
+ * to offer next time (caller frees).  Returns 0 when the handshake
+ * completed, -1 when it failed.
+ */
+int tsr_test_handshake(SSL_CTX *server, SSL_CTX *client, const char *sni,
+    SSL_SESSION *offer, SSL_SESSION **out, int *reused);
+
+
+/* ---- nginx ---- */
+
+typedef struct {
+    char        dir[PATH_MAX];          /* prefix: conf, logs, certs */
+    char        conf[PATH_MAX];         /* nginx.conf path */
+    char        error_log[PATH_MAX];
+    pid_t       pid;                    /* master, 0 when stopped */
+} tsr_test_nginx_t;
+
+/*
+ * Prepares a prefix directory for an instance: logs/, a certificate pair
+ * per name in "cns" (NULL-terminated; files <dir>/<cn>.key, <cn>.crt).
+ */
+int tsr_test_nginx_init(tsr_test_nginx_t *n, const char *tag,
+    const char *const *cns);
+
+/*
+ * Writes nginx.conf: the load_module lines for Debian's stream module
+ * and both of ours (with "stream" 0 the stream modules are omitted),
+ * error_log at "level", pid, then "body" verbatim.
+ */
+int tsr_test_nginx_write_conf(tsr_test_nginx_t *n, int stream,
+    const char *level, const char *body);
+
+/*
+ * Runs "nginx -t" on the instance; returns its exit status and its
+ * output (stderr) in "out".
+ */
+int tsr_test_nginx_test_conf(tsr_test_nginx_t *n, char *out, size_t outlen);
+
+/* Starts the master (daemon off, in the background); 0 or -1. */
+int tsr_test_nginx_start(tsr_test_nginx_t *n);
+
+/* Sends a signal to the master (SIGHUP for reload). */
+int tsr_test_nginx_signal(tsr_test_nginx_t *n, int sig);
+
+/* Stops it (SIGQUIT, then SIGTERM/SIGKILL) and waits. */
+int tsr_test_nginx_stop(tsr_test_nginx_t *n);
+
+/*
+ * Lines in error.log at [alert], [crit] or [emerg], and worker crashes
+ * ("exited on signal"); 0 means a clean log.
+ */
+int tsr_test_nginx_log_problems(tsr_test_nginx_t *n);
+
+
+#endif /* TSR_TEST_H_INCLUDED */

@@ -1,0 +1,9 @@
+
+#include <stdio.h>
+
+int
+main(void)
+{
+    puts("placeholder");
+    return 0;
+}
