@@ -1,4 +1,9 @@
 
+/*
+ * http layer of ssl_session_redis: directives, configuration, module hooks.
+ */
+
+
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
@@ -6,16 +11,280 @@
 #include "ngx_ssl_session_redis.h"
 
 
+typedef struct {
+    ngx_ssl_session_redis_conf_t  redis;
+} ngx_http_ssl_session_redis_srv_conf_t;
+
+
+static void *ngx_http_ssl_session_redis_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_ssl_session_redis_create_srv_conf(ngx_conf_t *cf);
+static char *ngx_http_ssl_session_redis_merge_srv_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static ngx_int_t ngx_http_ssl_session_redis_init(ngx_conf_t *cf);
+static void ngx_http_ssl_session_redis_check_listeners(ngx_conf_t *cf);
+static ngx_int_t ngx_http_ssl_session_redis_init_process(ngx_cycle_t *cycle);
+static void ngx_http_ssl_session_redis_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_http_ssl_session_redis_commands[] = {
+
+    { ngx_string("ssl_session_redis"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_1MORE,
+      ngx_ssl_session_redis_set_address,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_ssl_session_redis_srv_conf_t, redis),
+      NULL },
+
+    { ngx_string("ssl_session_redis_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_ssl_session_redis_set_key,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_ssl_session_redis_srv_conf_t, redis),
+      NULL },
+
+    { ngx_string("ssl_session_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_ssl_session_redis_srv_conf_t, redis.timeout),
+      NULL },
+
+    { ngx_string("ssl_session_redis_prefix"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_ssl_session_redis_set_prefix,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_ssl_session_redis_srv_conf_t, redis),
+      NULL },
+
+      ngx_null_command
+};
+
+
 static ngx_http_module_t  ngx_http_ssl_session_redis_module_ctx = {
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+    NULL,                                  /* preconfiguration */
+    ngx_http_ssl_session_redis_init,       /* postconfiguration */
+
+    ngx_http_ssl_session_redis_create_main_conf,
+                                           /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    ngx_http_ssl_session_redis_create_srv_conf,
+                                           /* create server configuration */
+    ngx_http_ssl_session_redis_merge_srv_conf,
+                                           /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
 };
 
 
 ngx_module_t  ngx_http_ssl_session_redis_module = {
     NGX_MODULE_V1,
-    &ngx_http_ssl_session_redis_module_ctx,
-    NULL,
-    NGX_HTTP_MODULE,
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    &ngx_http_ssl_session_redis_module_ctx, /* module context */
+    ngx_http_ssl_session_redis_commands,   /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_ssl_session_redis_init_process, /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_ssl_session_redis_exit_process, /* exit process */
+    NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static void *
+ngx_http_ssl_session_redis_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_ssl_session_redis_main_conf_t  *rmcf;
+
+    rmcf = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_session_redis_main_conf_t));
+    if (rmcf == NULL) {
+        return NULL;
+    }
+
+    /* the protocol name nginx's session id context starts with */
+    if (ngx_ssl_session_redis_init_main_conf(cf, rmcf, "HTTP") != NGX_OK) {
+        return NULL;
+    }
+
+    return rmcf;
+}
+
+
+static void *
+ngx_http_ssl_session_redis_create_srv_conf(ngx_conf_t *cf)
+{
+    ngx_http_ssl_session_redis_srv_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_ssl_session_redis_srv_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    ngx_ssl_session_redis_init_conf(&conf->redis);
+
+    return conf;
+}
+
+
+static char *
+ngx_http_ssl_session_redis_merge_srv_conf(ngx_conf_t *cf, void *parent,
+    void *child)
+{
+    ngx_http_ssl_session_redis_srv_conf_t  *prev = parent;
+    ngx_http_ssl_session_redis_srv_conf_t  *conf = child;
+
+    ngx_ssl_session_redis_main_conf_t  *rmcf;
+
+    rmcf = ngx_http_conf_get_module_main_conf(cf,
+                                         ngx_http_ssl_session_redis_module);
+
+    return ngx_ssl_session_redis_merge_conf(cf, rmcf, &prev->redis,
+                                            &conf->redis);
+}
+
+
+/*
+ * Every module's merge has run by now, so every server's SSL_CTX exists
+ * and carries nginx's own session callbacks, which are kept in front of
+ * Redis as a first level.
+ */
+
+static ngx_int_t
+ngx_http_ssl_session_redis_init(ngx_conf_t *cf)
+{
+    ngx_uint_t                              s;
+    ngx_http_ssl_srv_conf_t                *sscf;
+    ngx_http_core_srv_conf_t              **cscfp;
+    ngx_http_core_main_conf_t              *cmcf;
+    ngx_ssl_session_redis_main_conf_t      *rmcf;
+    ngx_http_ssl_session_redis_srv_conf_t  *rscf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+    rmcf = ngx_http_conf_get_module_main_conf(cf,
+                                         ngx_http_ssl_session_redis_module);
+
+    cscfp = cmcf->servers.elts;
+
+    for (s = 0; s < cmcf->servers.nelts; s++) {
+
+        sscf = cscfp[s]->ctx->srv_conf[ngx_http_ssl_module.ctx_index];
+        rscf = cscfp[s]->ctx->srv_conf[
+                                ngx_http_ssl_session_redis_module.ctx_index];
+
+        if (ngx_ssl_session_redis_setup_server(cf, rmcf, &rscf->redis,
+                                               sscf->ssl.ctx,
+                                               sscf->certificates,
+                                               &cscfp[s]->server_name)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_http_ssl_session_redis_check_listeners(cf);
+
+    return NGX_OK;
+}
+
+
+/*
+ * OpenSSL looks sessions up in the context of the listener's default
+ * server, before SNI picks the virtual server; settings of the others
+ * do not apply to the lookup.  Say so where it matters.
+ */
+
+static void
+ngx_http_ssl_session_redis_check_listeners(ngx_conf_t *cf)
+{
+    ngx_uint_t                              p, a, s;
+    ngx_http_conf_port_t                   *port;
+    ngx_http_conf_addr_t                   *addr;
+    ngx_http_ssl_srv_conf_t                *sscf, *dsscf;
+    ngx_http_core_srv_conf_t              **cscfp, *dcscf;
+    ngx_http_core_main_conf_t              *cmcf;
+    ngx_http_ssl_session_redis_srv_conf_t  *rscf, *drscf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    if (cmcf->ports == NULL) {
+        return;
+    }
+
+    port = cmcf->ports->elts;
+
+    for (p = 0; p < cmcf->ports->nelts; p++) {
+
+        addr = port[p].addrs.elts;
+
+        for (a = 0; a < port[p].addrs.nelts; a++) {
+
+            if (!addr[a].opt.ssl) {
+                continue;
+            }
+
+            dcscf = addr[a].default_server;
+            dsscf = dcscf->ctx->srv_conf[ngx_http_ssl_module.ctx_index];
+            drscf = dcscf->ctx->srv_conf[
+                                ngx_http_ssl_session_redis_module.ctx_index];
+
+            cscfp = addr[a].servers.elts;
+
+            for (s = 0; s < addr[a].servers.nelts; s++) {
+
+                if (cscfp[s] == dcscf) {
+                    continue;
+                }
+
+                sscf = cscfp[s]->ctx->srv_conf[ngx_http_ssl_module.ctx_index];
+                rscf = cscfp[s]->ctx->srv_conf[
+                                ngx_http_ssl_session_redis_module.ctx_index];
+
+                if (rscf->redis.enable && !drscf->redis.enable) {
+                    ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                                  "\"ssl_session_redis\" is enabled for "
+                                  "server \"%V\" but not for \"%V\", the "
+                                  "default server of %V: sessions are "
+                                  "looked up with the default server's "
+                                  "settings, so Redis is not used there",
+                                  &cscfp[s]->server_name,
+                                  &dcscf->server_name,
+                                  &addr[a].opt.addr_text);
+                }
+
+                if (sscf->session_tickets != dsscf->session_tickets
+                    && (rscf->redis.enable || drscf->redis.enable))
+                {
+                    ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                                  "\"ssl_session_tickets\" of server "
+                                  "\"%V\" differs from the default server "
+                                  "\"%V\" of %V: lookups follow the "
+                                  "default server, tickets the server the "
+                                  "client names", &cscfp[s]->server_name,
+                                  &dcscf->server_name,
+                                  &addr[a].opt.addr_text);
+                }
+            }
+        }
+    }
+}
+
+
+static ngx_int_t
+ngx_http_ssl_session_redis_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_ssl_session_redis_init_process(cycle,
+               ngx_http_cycle_get_module_main_conf(cycle,
+                                         ngx_http_ssl_session_redis_module));
+}
+
+
+static void
+ngx_http_ssl_session_redis_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_ssl_session_redis_exit_process(cycle,
+        ngx_http_cycle_get_module_main_conf(cycle,
+                                         ngx_http_ssl_session_redis_module));
+}

@@ -1,4 +1,1436 @@
 
+/*
+ * Glue shared by the http and the stream ssl_session_redis modules.
+ * It translates directives into core objects, hooks nginx's SSL
+ * contexts and connections, and runs the core's Redis store on nginx's
+ * event loop; the core decides.
+ */
+
+
 #include "ngx_ssl_session_redis.h"
 
-int ngx_ssl_session_redis_placeholder_;
+
+#define NGX_SSL_SESSION_REDIS_MAX_PREFIX   64
+#define NGX_SSL_SESSION_REDIS_MAX_TIMEOUT  10000
+
+/* lookup states of a connection */
+#define NGX_SSL_SESSION_REDIS_PEEK         0
+#define NGX_SSL_SESSION_REDIS_WAIT         1
+#define NGX_SSL_SESSION_REDIS_DONE         2
+
+
+/* per server SSL_CTX, in its ex_data */
+typedef struct {
+    void                         (*info_callback)(const ngx_ssl_conn_t *,
+                                                  int, int);
+    tsr_ssl_t                     *binding;     /* NULL: module off */
+    ngx_ssl_session_redis_conf_t  *conf;
+} ngx_ssl_session_redis_ctx_t;
+
+
+/* per connection with a lookup hook, in c->pool and SSL ex_data */
+typedef struct {
+    ngx_connection_t              *connection;
+    ngx_ssl_session_redis_ctx_t   *ctx;         /* of the session_ctx */
+    void                         (*info_callback)(const ngx_ssl_conn_t *,
+                                                  int, int);
+    BIO                           *bio;         /* hooked socket BIO */
+    tsr_req_t                     *req;         /* lookup in flight */
+    ngx_msec_t                     started;
+    ngx_uint_t                     state;
+    ngx_uint_t                     outcome;
+    size_t                         id_len;
+    size_t                         key_len;
+    size_t                         server_name_len;
+    u_char                         id[TSR_MAX_SESSION_ID];
+    u_char                         key[TSR_MAX_KEY_NAME];
+    u_char                         server_name[256];
+} ngx_ssl_session_redis_conn_t;
+
+
+typedef struct {
+    u_char                        *data;
+    size_t                         len;
+} ngx_ssl_session_redis_buf_t;
+
+
+static void ngx_ssl_session_redis_cleanup_buf(void *data);
+static void ngx_ssl_session_redis_cleanup_keys(void *data);
+static ngx_int_t ngx_ssl_session_redis_load_keys(ngx_conf_t *cf,
+    ngx_ssl_session_redis_conf_t *conf);
+static ngx_ssl_session_redis_store_t *ngx_ssl_session_redis_get_store(
+    ngx_conf_t *cf, ngx_ssl_session_redis_main_conf_t *rmcf,
+    ngx_ssl_session_redis_conf_t *conf);
+static void ngx_ssl_session_redis_cleanup_store(void *data);
+static void ngx_ssl_session_redis_log(int level, const char *msg,
+    void *data);
+static ngx_int_t ngx_ssl_session_redis_sid_ctx(ngx_str_t *proto,
+    SSL_CTX *ssl_ctx, ngx_array_t *certificates, u_char *out,
+    unsigned int *outlen);
+static void ngx_ssl_session_redis_cleanup_ctx(void *data);
+static void ngx_ssl_session_redis_info_callback(
+    const ngx_ssl_conn_t *ssl_conn, int where, int ret);
+static void ngx_ssl_session_redis_start(ngx_ssl_conn_t *ssl_conn,
+    void (*info)(const ngx_ssl_conn_t *, int, int));
+static long ngx_ssl_session_redis_bio_callback(BIO *b, int oper,
+    const char *argp, size_t len, int argi, long argl, int ret,
+    size_t *processed);
+static long ngx_ssl_session_redis_peek(ngx_ssl_session_redis_conn_t *cs,
+    BIO *b, int ret);
+static unsigned ngx_ssl_session_redis_hello_flags(ngx_ssl_conn_t *ssl_conn);
+static ngx_int_t ngx_ssl_session_redis_accept(
+    ngx_ssl_session_redis_conn_t *cs, SSL_SESSION *sess);
+static void ngx_ssl_session_redis_lookup_done(int rc, const uint8_t *val,
+    size_t len, void *arg);
+static void ngx_ssl_session_redis_cleanup_conn(void *data);
+static int ngx_ssl_session_redis_loop_watch(void *data, int fd,
+    int readable, int writable);
+static void ngx_ssl_session_redis_loop_unwatch(void *data, int fd);
+static void ngx_ssl_session_redis_loop_timer(void *data, uint64_t ms);
+static uint64_t ngx_ssl_session_redis_loop_now(void *data);
+static void ngx_ssl_session_redis_read_handler(ngx_event_t *ev);
+static void ngx_ssl_session_redis_write_handler(ngx_event_t *ev);
+static void ngx_ssl_session_redis_timer_handler(ngx_event_t *ev);
+
+
+static int               ngx_ssl_session_redis_ctx_index = -1;
+static int               ngx_ssl_session_redis_conn_index = -1;
+static ngx_connection_t  ngx_ssl_session_redis_dumb;
+
+
+void
+ngx_ssl_session_redis_init_conf(ngx_ssl_session_redis_conf_t *rcf)
+{
+    rcf->enable = NGX_CONF_UNSET;
+    rcf->key_files = NGX_CONF_UNSET_PTR;
+    rcf->timeout = NGX_CONF_UNSET_MSEC;
+}
+
+
+char *
+ngx_ssl_session_redis_set_address(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_ssl_session_redis_conf_t  *rcf = (void *) ((char *) conf
+                                                   + cmd->offset);
+
+    u_char                       *p;
+    size_t                        len, buflen;
+    ngx_str_t                    *value;
+    ngx_uint_t                    i;
+    ngx_pool_cleanup_t           *cln;
+    ngx_ssl_session_redis_buf_t  *buf;
+    char                          err[256];
+
+    if (rcf->enable != NGX_CONF_UNSET) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2
+        && ngx_strcmp(value[1].data, "off") == 0)
+    {
+        rcf->enable = 0;
+        return NGX_CONF_OK;
+    }
+
+    /* the address and its parameters, joined again for the core's parser */
+
+    len = 0;
+    for (i = 1; i < cf->args->nelts; i++) {
+        len += value[i].len + 1;
+    }
+
+    rcf->address.data = ngx_pnalloc(cf->pool, len);
+    if (rcf->address.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = rcf->address.data;
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (i > 1) {
+            *p++ = ' ';
+        }
+        p = ngx_cpymem(p, value[i].data, value[i].len);
+    }
+    *p = '\0';
+    rcf->address.len = p - rcf->address.data;
+
+    /* room for every string of the parsed form plus a password file */
+    buflen = len + 4096;
+
+    buf = ngx_palloc(cf->pool, sizeof(ngx_ssl_session_redis_buf_t));
+    if (buf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    buf->data = ngx_pnalloc(cf->pool, buflen);
+    if (buf->data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+    buf->len = buflen;
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    cln->handler = ngx_ssl_session_redis_cleanup_buf;
+    cln->data = buf;
+
+    if (tsr_store_conf_parse(&rcf->store_conf, (char *) rcf->address.data,
+                             (char *) buf->data, buflen, err, sizeof(err))
+        != TSR_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid redis address \"%V\": %s",
+                           &rcf->address, err);
+        return NGX_CONF_ERROR;
+    }
+
+    rcf->store_buf = buf->data;
+    rcf->enable = 1;
+    rcf->file = cf->conf_file->file.name.data;
+    rcf->line = cf->conf_file->line;
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_ssl_session_redis_set_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_ssl_session_redis_conf_t  *rcf = (void *) ((char *) conf
+                                                   + cmd->offset);
+
+    ngx_str_t  *value, *file;
+
+    if (rcf->key_files == NGX_CONF_UNSET_PTR) {
+        rcf->key_files = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
+        if (rcf->key_files == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    value = cf->args->elts;
+
+    file = ngx_array_push(rcf->key_files);
+    if (file == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *file = value[1];
+
+    if (ngx_conf_full_name(cf->cycle, file, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+char *
+ngx_ssl_session_redis_set_prefix(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_ssl_session_redis_conf_t  *rcf = (void *) ((char *) conf
+                                                   + cmd->offset);
+
+    ngx_str_t   *value;
+    ngx_uint_t   i;
+
+    if (rcf->prefix.data != NULL) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].len > NGX_SSL_SESSION_REDIS_MAX_PREFIX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid key prefix \"%V\": must be 1 to %d "
+                           "characters", &value[1],
+                           NGX_SSL_SESSION_REDIS_MAX_PREFIX);
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 0; i < value[1].len; i++) {
+        if (value[1].data[i] <= ' ' || value[1].data[i] >= 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid key prefix \"%V\": spaces and "
+                               "control characters are not allowed",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    rcf->prefix = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_int_t
+ngx_ssl_session_redis_init_main_conf(ngx_conf_t *cf,
+    ngx_ssl_session_redis_main_conf_t *rmcf, char *proto)
+{
+    if (ngx_array_init(&rmcf->stores, cf->pool, 2,
+                       sizeof(ngx_ssl_session_redis_store_t *))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (ngx_array_init(&rmcf->ctxs, cf->pool, 4, sizeof(SSL_CTX *))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    rmcf->proto.data = (u_char *) proto;
+    rmcf->proto.len = ngx_strlen(proto);
+
+    return NGX_OK;
+}
+
+
+char *
+ngx_ssl_session_redis_merge_conf(ngx_conf_t *cf,
+    ngx_ssl_session_redis_main_conf_t *rmcf,
+    ngx_ssl_session_redis_conf_t *prev, ngx_ssl_session_redis_conf_t *conf)
+{
+    ngx_conf_merge_value(conf->enable, prev->enable, 0);
+
+    if (conf->address.data == NULL) {
+        conf->address = prev->address;
+        conf->store_conf = prev->store_conf;
+        conf->store_buf = prev->store_buf;
+    }
+
+    ngx_conf_merge_ptr_value(conf->key_files, prev->key_files, NULL);
+    ngx_conf_merge_msec_value(conf->timeout, prev->timeout,
+                              NGX_SSL_SESSION_REDIS_DEFAULT_TIMEOUT);
+    ngx_conf_merge_str_value(conf->prefix, prev->prefix, TSR_DEFAULT_PREFIX);
+
+    if (!conf->enable) {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->timeout == 0
+        || conf->timeout > NGX_SSL_SESSION_REDIS_MAX_TIMEOUT)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"ssl_session_redis_timeout\" %M: must "
+                           "be more than 0 and at most %dms", conf->timeout,
+                           NGX_SSL_SESSION_REDIS_MAX_TIMEOUT);
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->key_files == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "no \"ssl_session_redis_key\" is defined for "
+                           "\"ssl_session_redis %V\"", &conf->address);
+        return NGX_CONF_ERROR;
+    }
+
+    conf->store = ngx_ssl_session_redis_get_store(cf, rmcf, conf);
+    if (conf->store == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* servers inheriting the same key files share one ring */
+
+    if (conf->key_files == prev->key_files && prev->keys != NULL) {
+        conf->keys = prev->keys;
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_ssl_session_redis_load_keys(cf, conf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (conf->key_files == prev->key_files) {
+        prev->keys = conf->keys;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Servers naming the same address share one store object, that is one
+ * connection per worker.  The object is created here, in the master,
+ * and never connects there: workers make it asynchronous in
+ * init_process, which is when the connection is opened.
+ */
+
+static ngx_ssl_session_redis_store_t *
+ngx_ssl_session_redis_get_store(ngx_conf_t *cf,
+    ngx_ssl_session_redis_main_conf_t *rmcf,
+    ngx_ssl_session_redis_conf_t *conf)
+{
+    ngx_uint_t                       i;
+    ngx_pool_cleanup_t              *cln;
+    ngx_ssl_session_redis_store_t   *rs, **rsp;
+    char                             err[256];
+
+    rsp = rmcf->stores.elts;
+
+    for (i = 0; i < rmcf->stores.nelts; i++) {
+        if (rsp[i]->address.len == conf->address.len
+            && ngx_strncmp(rsp[i]->address.data, conf->address.data,
+                           conf->address.len) == 0)
+        {
+            return rsp[i];
+        }
+    }
+
+    rs = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_session_redis_store_t));
+    if (rs == NULL) {
+        return NULL;
+    }
+
+    rs->address = conf->address;
+    rs->log = &cf->cycle->new_log;
+
+    conf->store_conf.log = ngx_ssl_session_redis_log;
+    conf->store_conf.log_data = rs;
+    conf->store_conf.never_block = 1;
+
+    rs->store = tsr_store_create(&conf->store_conf, err, sizeof(err));
+    if (rs->store == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid redis address \"%V\": %s",
+                           &conf->address, err);
+        return NULL;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        tsr_store_destroy(rs->store);
+        return NULL;
+    }
+
+    cln->handler = ngx_ssl_session_redis_cleanup_store;
+    cln->data = rs;
+
+    rsp = ngx_array_push(&rmcf->stores);
+    if (rsp == NULL) {
+        return NULL;
+    }
+
+    *rsp = rs;
+
+    return rs;
+}
+
+
+static ngx_int_t
+ngx_ssl_session_redis_load_keys(ngx_conf_t *cf,
+    ngx_ssl_session_redis_conf_t *conf)
+{
+    ngx_str_t           *file;
+    ngx_uint_t           i;
+    ngx_file_info_t      fi;
+    ngx_pool_cleanup_t  *cln;
+    char                 err[512];
+
+    conf->keys = tsr_keyring_create(err, sizeof(err));
+    if (conf->keys == NULL) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "tsr_keyring_create() failed: %s", err);
+        return NGX_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        tsr_keyring_destroy(conf->keys);
+        conf->keys = NULL;
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_ssl_session_redis_cleanup_keys;
+    cln->data = conf->keys;
+
+    file = conf->key_files->elts;
+
+    for (i = 0; i < conf->key_files->nelts; i++) {
+
+        if (tsr_keyring_add_file(conf->keys, (char *) file[i].data, err,
+                                 sizeof(err))
+            != TSR_OK)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid \"ssl_session_redis_key\": %s", err);
+            return NGX_ERROR;
+        }
+
+        if (ngx_file_info(file[i].data, &fi) == 0
+            && (ngx_file_access(&fi) & 0077) != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "key file \"%V\" is accessible by other "
+                               "users (mode %04o): it should be 0600 or "
+                               "0400", &file[i], ngx_file_access(&fi));
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_ssl_session_redis_cleanup_buf(void *data)
+{
+    ngx_ssl_session_redis_buf_t  *buf = data;
+
+    /* it may hold a password read from a file */
+    ngx_explicit_memzero(buf->data, buf->len);
+}
+
+
+static void
+ngx_ssl_session_redis_cleanup_keys(void *data)
+{
+    tsr_keyring_destroy(data);
+}
+
+
+static void
+ngx_ssl_session_redis_cleanup_store(void *data)
+{
+    ngx_ssl_session_redis_store_t  *rs = data;
+
+    if (rs->store != NULL) {
+        tsr_store_destroy(rs->store);
+        rs->store = NULL;
+    }
+}
+
+
+/*
+ * Core messages go to the cycle's log; errors at most once a second per
+ * store, so that a dead Redis does not flood the log.
+ */
+
+static void
+ngx_ssl_session_redis_log(int level, const char *msg, void *data)
+{
+    ngx_ssl_session_redis_store_t  *rs = data;
+
+    ngx_uint_t  lvl;
+
+    switch (level) {
+
+    case TSR_LOG_ERR:
+        lvl = NGX_LOG_ERR;
+        break;
+
+    case TSR_LOG_WARN:
+        lvl = NGX_LOG_WARN;
+        break;
+
+    case TSR_LOG_INFO:
+        lvl = NGX_LOG_INFO;
+        break;
+
+    default:
+        ngx_log_debug1(NGX_LOG_DEBUG_EVENT, ngx_cycle->log, 0,
+                       "ssl_session_redis: %s", msg);
+        return;
+    }
+
+    if (lvl <= NGX_LOG_WARN && rs != NULL) {
+        if (rs->last_error == ngx_time()) {
+            rs->suppressed++;
+            return;
+        }
+
+        rs->last_error = ngx_time();
+
+        if (rs->suppressed) {
+            ngx_log_error(lvl, ngx_cycle->log, 0,
+                          "ssl_session_redis \"%V\": %s "
+                          "(%ui similar messages suppressed)",
+                          &rs->address, msg, rs->suppressed);
+            rs->suppressed = 0;
+            return;
+        }
+    }
+
+    if (rs != NULL) {
+        ngx_log_error(lvl, ngx_cycle->log, 0, "ssl_session_redis \"%V\": %s",
+                      &rs->address, msg);
+
+    } else {
+        ngx_log_error(lvl, ngx_cycle->log, 0, "ssl_session_redis: %s", msg);
+    }
+}
+
+
+/*
+ * nginx's session id context (ngx_ssl_session_id_context() in 1.22):
+ * SHA-1 over the protocol name, the server certificates' SHA-1
+ * digests, or the certificate names when they hold variables, and the
+ * client CA names' digests.  OpenSSL has no getter for the value nginx
+ * set, so it is computed again the same way; the binding sets it (to
+ * the same bytes) and keys sessions by it.
+ */
+
+static ngx_int_t
+ngx_ssl_session_redis_sid_ctx(ngx_str_t *proto, SSL_CTX *ssl_ctx,
+    ngx_array_t *certificates, u_char *out, unsigned int *outlen)
+{
+    int                   i, n;
+    X509                 *cert;
+    X509_NAME            *name;
+    ngx_str_t            *certs;
+    ngx_uint_t            k;
+    EVP_MD_CTX           *md;
+    unsigned int          len;
+    STACK_OF(X509_NAME)  *list;
+    u_char                buf[EVP_MAX_MD_SIZE];
+
+    md = EVP_MD_CTX_new();
+    if (md == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (EVP_DigestInit_ex(md, EVP_sha1(), NULL) == 0
+        || EVP_DigestUpdate(md, proto->data, proto->len) == 0)
+    {
+        goto failed;
+    }
+
+    for (cert = SSL_CTX_get_ex_data(ssl_ctx, ngx_ssl_certificate_index);
+         cert != NULL;
+         cert = X509_get_ex_data(cert, ngx_ssl_next_certificate_index))
+    {
+        if (X509_digest(cert, EVP_sha1(), buf, &len) == 0
+            || EVP_DigestUpdate(md, buf, len) == 0)
+        {
+            goto failed;
+        }
+    }
+
+    if (SSL_CTX_get_ex_data(ssl_ctx, ngx_ssl_certificate_index) == NULL
+        && certificates != NULL)
+    {
+        certs = certificates->elts;
+        for (k = 0; k < certificates->nelts; k++) {
+            if (EVP_DigestUpdate(md, certs[k].data, certs[k].len) == 0) {
+                goto failed;
+            }
+        }
+    }
+
+    list = SSL_CTX_get_client_CA_list(ssl_ctx);
+
+    if (list != NULL) {
+        n = sk_X509_NAME_num(list);
+
+        for (i = 0; i < n; i++) {
+            name = sk_X509_NAME_value(list, i);
+
+            if (X509_NAME_digest(name, EVP_sha1(), buf, &len) == 0
+                || EVP_DigestUpdate(md, buf, len) == 0)
+            {
+                goto failed;
+            }
+        }
+    }
+
+    if (EVP_DigestFinal_ex(md, out, outlen) == 0) {
+        goto failed;
+    }
+
+    EVP_MD_CTX_free(md);
+
+    return NGX_OK;
+
+failed:
+
+    EVP_MD_CTX_free(md);
+    ERR_clear_error();
+
+    return NGX_ERROR;
+}
+
+
+ngx_int_t
+ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
+    ngx_ssl_session_redis_main_conf_t *rmcf,
+    ngx_ssl_session_redis_conf_t *conf, SSL_CTX *ssl_ctx,
+    ngx_array_t *certificates, ngx_str_t *server_name)
+{
+    SSL_CTX                      **ctxp;
+    unsigned int                   len;
+    tsr_ssl_conf_t                 bconf;
+    ngx_pool_cleanup_t            *cln;
+    ngx_ssl_session_redis_ctx_t   *ctxd;
+    u_char                         sid_ctx[EVP_MAX_MD_SIZE];
+    char                           err[256];
+
+    if (ssl_ctx == NULL) {
+
+        if (conf->enable && conf->file != NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "\"ssl_session_redis\" is set for server \"%V\", "
+                          "which has no ssl certificate, in %s:%ui",
+                          server_name, conf->file, conf->line);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    if (ngx_ssl_session_redis_ctx_index == -1) {
+        ngx_ssl_session_redis_ctx_index = SSL_CTX_get_ex_new_index(0, NULL,
+                                                        NULL, NULL, NULL);
+        ngx_ssl_session_redis_conn_index = SSL_get_ex_new_index(0, NULL,
+                                                        NULL, NULL, NULL);
+
+        if (ngx_ssl_session_redis_ctx_index == -1
+            || ngx_ssl_session_redis_conn_index == -1)
+        {
+            ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
+                          "SSL_get_ex_new_index() failed");
+            return NGX_ERROR;
+        }
+    }
+
+    if (SSL_CTX_get_ex_data(ssl_ctx, ngx_ssl_session_redis_ctx_index)
+        != NULL)
+    {
+        /* a context shared by several servers */
+        return NGX_OK;
+    }
+
+    ctxd = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_session_redis_ctx_t));
+    if (ctxd == NULL) {
+        return NGX_ERROR;
+    }
+
+    /*
+     * The info callback goes on every server context: after SNI switched
+     * the connection to another server's context, OpenSSL calls that
+     * context's callback, and the lookup hook must still be detached.
+     */
+
+    ctxd->info_callback = SSL_CTX_get_info_callback(ssl_ctx);
+
+    if (SSL_CTX_set_ex_data(ssl_ctx, ngx_ssl_session_redis_ctx_index, ctxd)
+        == 0)
+    {
+        ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
+                      "SSL_CTX_set_ex_data() failed");
+        return NGX_ERROR;
+    }
+
+    SSL_CTX_set_info_callback(ssl_ctx, ngx_ssl_session_redis_info_callback);
+
+    if (!conf->enable) {
+        return NGX_OK;
+    }
+
+    if (ngx_ssl_session_redis_sid_ctx(&rmcf->proto, ssl_ctx, certificates,
+                                      sid_ctx, &len)
+        != NGX_OK)
+    {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "ssl_session_redis: cannot compute the session id "
+                      "context of server \"%V\"", server_name);
+        return NGX_ERROR;
+    }
+
+    ngx_memzero(&bconf, sizeof(tsr_ssl_conf_t));
+
+    bconf.store = conf->store->store;
+    bconf.keys = conf->keys;
+    bconf.prefix = (char *) conf->prefix.data;
+    bconf.sid_ctx = sid_ctx;
+    bconf.sid_ctx_len = len;
+    bconf.log = ngx_ssl_session_redis_log;
+    bconf.log_data = conf->store;
+
+    ctxd->binding = tsr_ssl_ctx_attach(ssl_ctx, &bconf, err, sizeof(err));
+    if (ctxd->binding == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "ssl_session_redis: tsr_ssl_ctx_attach() failed for "
+                      "server \"%V\": %s", server_name, err);
+        return NGX_ERROR;
+    }
+
+    ctxd->conf = conf;
+
+    /*
+     * Registered after the ssl module's own cleanup, so it runs before
+     * the context is freed: the binding must not outlive the store.
+     */
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        tsr_ssl_detach(ssl_ctx);
+        return NGX_ERROR;
+    }
+
+    cln->handler = ngx_ssl_session_redis_cleanup_ctx;
+    cln->data = ssl_ctx;
+
+    ctxp = ngx_array_push(&rmcf->ctxs);
+    if (ctxp == NULL) {
+        return NGX_ERROR;
+    }
+
+    *ctxp = ssl_ctx;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_ssl_session_redis_cleanup_ctx(void *data)
+{
+    tsr_ssl_detach(data);
+}
+
+
+static void
+ngx_ssl_session_redis_info_callback(const ngx_ssl_conn_t *ssl_conn,
+    int where, int ret)
+{
+    ngx_ssl_session_redis_ctx_t   *ctxd;
+    ngx_ssl_session_redis_conn_t  *cs;
+    void                         (*info)(const ngx_ssl_conn_t *, int, int);
+
+    ctxd = SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl_conn),
+                               ngx_ssl_session_redis_ctx_index);
+    cs = SSL_get_ex_data(ssl_conn, ngx_ssl_session_redis_conn_index);
+
+    info = NULL;
+
+    if (ctxd != NULL) {
+        info = ctxd->info_callback;
+
+    } else if (cs != NULL) {
+        info = cs->info_callback;
+    }
+
+    if (info != NULL) {
+        info(ssl_conn, where, ret);
+    }
+
+    if ((where & SSL_CB_HANDSHAKE_START) && cs == NULL
+        && SSL_is_server((ngx_ssl_conn_t *) ssl_conn))
+    {
+        ngx_ssl_session_redis_start((ngx_ssl_conn_t *) ssl_conn, info);
+        return;
+    }
+
+    if ((where & SSL_CB_HANDSHAKE_DONE) && cs != NULL && cs->bio != NULL) {
+        BIO_set_callback_ex(cs->bio, NULL);
+        BIO_set_callback_arg(cs->bio, NULL);
+        cs->bio = NULL;
+        cs->state = NGX_SSL_SESSION_REDIS_DONE;
+    }
+}
+
+
+/*
+ * The first handshake event of a server connection: no byte has been
+ * read yet and the read BIO is nginx's socket BIO.  A callback on it
+ * sees every read OpenSSL attempts, before it happens.
+ */
+
+static void
+ngx_ssl_session_redis_start(ngx_ssl_conn_t *ssl_conn,
+    void (*info)(const ngx_ssl_conn_t *, int, int))
+{
+    BIO                           *rbio;
+    ngx_connection_t              *c;
+    ngx_pool_cleanup_t            *cln;
+    ngx_ssl_session_redis_ctx_t   *sctxd;
+    ngx_ssl_session_redis_conn_t  *cs;
+
+    c = ngx_ssl_get_connection(ssl_conn);
+    if (c == NULL || c->ssl == NULL || c->pool == NULL) {
+        return;
+    }
+
+    sctxd = SSL_CTX_get_ex_data(c->ssl->session_ctx,
+                                ngx_ssl_session_redis_ctx_index);
+    if (sctxd == NULL || sctxd->binding == NULL) {
+        return;
+    }
+
+    rbio = SSL_get_rbio(ssl_conn);
+    if (rbio == NULL || BIO_method_type(rbio) != BIO_TYPE_SOCKET
+        || BIO_get_callback_ex(rbio) != NULL
+        || BIO_get_callback(rbio) != NULL)
+    {
+        return;
+    }
+
+    cs = ngx_pcalloc(c->pool, sizeof(ngx_ssl_session_redis_conn_t));
+    if (cs == NULL) {
+        return;
+    }
+
+    cln = ngx_pool_cleanup_add(c->pool, 0);
+    if (cln == NULL) {
+        return;
+    }
+
+    cln->handler = ngx_ssl_session_redis_cleanup_conn;
+    cln->data = cs;
+
+    cs->connection = c;
+    cs->ctx = sctxd;
+    cs->info_callback = info;
+
+    if (SSL_set_ex_data(ssl_conn, ngx_ssl_session_redis_conn_index, cs)
+        == 0)
+    {
+        ERR_clear_error();
+        return;
+    }
+
+    BIO_set_callback_arg(rbio, (char *) cs);
+    BIO_set_callback_ex(rbio, ngx_ssl_session_redis_bio_callback);
+    cs->bio = rbio;
+}
+
+
+static long
+ngx_ssl_session_redis_bio_callback(BIO *b, int oper, const char *argp,
+    size_t len, int argi, long argl, int ret, size_t *processed)
+{
+    ngx_ssl_session_redis_conn_t  *cs;
+
+    /* only the moment before a read; everything else passes as it came */
+
+    if (oper != BIO_CB_READ) {
+        return ret;
+    }
+
+    cs = (ngx_ssl_session_redis_conn_t *) BIO_get_callback_arg(b);
+
+    if (cs == NULL || cs->state == NGX_SSL_SESSION_REDIS_DONE) {
+        return ret;
+    }
+
+    if (cs->state == NGX_SSL_SESSION_REDIS_WAIT) {
+        /* spurious wakeups happen: keep OpenSSL waiting for the reply */
+        BIO_set_retry_read(b);
+        return -1;
+    }
+
+    return ngx_ssl_session_redis_peek(cs, b, ret);
+}
+
+
+static long
+ngx_ssl_session_redis_peek(ngx_ssl_session_redis_conn_t *cs, BIO *b,
+    int ret)
+{
+    int                             keylen, rc;
+    ssize_t                         n;
+    unsigned                        flags;
+    ngx_err_t                       err;
+    tsr_req_t                      *req;
+    tsr_hello_t                     hello;
+    SSL_SESSION                    *sess;
+    ngx_connection_t               *c;
+    ngx_ssl_conn_t                 *ssl_conn;
+    ngx_ssl_session_redis_ctx_t    *ctxd;
+    ngx_ssl_session_redis_store_t  *rs;
+
+    static u_char                   buf[TSR_HELLO_MAX_PEEK];
+
+    c = cs->connection;
+    ssl_conn = c->ssl->connection;
+    ctxd = cs->ctx;
+
+    n = recv(c->fd, buf, TSR_HELLO_MAX_PEEK, MSG_PEEK);
+
+    if (n == -1) {
+        err = ngx_socket_errno;
+
+        if (err == NGX_EAGAIN || err == NGX_EINTR) {
+            /*
+             * Nothing yet (stream starts the handshake right after
+             * accept): wait for the ClientHello's edge ourselves rather
+             * than let OpenSSL read without a lookup.
+             */
+            BIO_set_retry_read(b);
+            return -1;
+        }
+
+        cs->state = NGX_SSL_SESSION_REDIS_DONE;
+        return ret;
+    }
+
+    if (n == 0) {
+        cs->state = NGX_SSL_SESSION_REDIS_DONE;
+        return ret;
+    }
+
+    flags = ngx_ssl_session_redis_hello_flags(ssl_conn);
+
+    rc = tsr_hello_parse(buf, n, flags, &hello);
+
+    ngx_explicit_memzero(buf, n);
+
+    if (rc == TSR_AGAIN && n < TSR_HELLO_MAX_PEEK) {
+        /* a partial ClientHello: the rest comes with the next edge */
+        BIO_set_retry_read(b);
+        return -1;
+    }
+
+    if (rc != TSR_OK || !hello.lookup) {
+        cs->state = NGX_SSL_SESSION_REDIS_DONE;
+        goto done;
+    }
+
+    cs->state = NGX_SSL_SESSION_REDIS_DONE;
+
+    cs->id_len = hello.id_len;
+    ngx_memcpy(cs->id, hello.id, hello.id_len);
+    cs->server_name_len = hello.server_name_len;
+    ngx_memcpy(cs->server_name, hello.server_name, hello.server_name_len);
+
+    sess = tsr_ssl_cached_session(ctxd->binding, ssl_conn, cs->id,
+                                  cs->id_len);
+    if (sess != NULL) {
+        if (ngx_ssl_session_redis_accept(cs, sess) == NGX_OK) {
+            cs->outcome = NGX_SSL_SESSION_REDIS_L1;
+        }
+
+        SSL_SESSION_free(sess);
+        goto done;
+    }
+
+    keylen = tsr_ssl_session_key(ctxd->binding, cs->id, cs->id_len,
+                                 (char *) cs->key, sizeof(cs->key));
+    if (keylen < 0) {
+        cs->outcome = NGX_SSL_SESSION_REDIS_ERROR;
+        goto done;
+    }
+
+    cs->key_len = keylen;
+
+    rs = ctxd->conf->store;
+
+    req = tsr_store_get_async(rs->store, (char *) cs->key, cs->key_len, 0,
+                              ctxd->conf->timeout,
+                              ngx_ssl_session_redis_lookup_done, cs);
+    if (req == NULL) {
+        cs->outcome = NGX_SSL_SESSION_REDIS_SKIPPED;
+        goto done;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, c->log, 0,
+                   "ssl_session_redis: lookup of a %uz-byte session id, "
+                   "%M ms deadline", cs->id_len, ctxd->conf->timeout);
+
+    cs->req = req;
+    cs->state = NGX_SSL_SESSION_REDIS_WAIT;
+    cs->started = ngx_current_msec;
+
+    BIO_set_retry_read(b);
+    return -1;
+
+done:
+
+    return ret;
+}
+
+
+static unsigned
+ngx_ssl_session_redis_hello_flags(ngx_ssl_conn_t *ssl_conn)
+{
+    long      min, max;
+    unsigned  flags;
+    uint64_t  opts;
+
+    opts = SSL_get_options(ssl_conn);
+    min = SSL_get_min_proto_version(ssl_conn);
+    max = SSL_get_max_proto_version(ssl_conn);
+
+    flags = 0;
+
+    if (!(opts & SSL_OP_NO_TICKET)) {
+        flags |= TSR_HELLO_TICKETS;
+    }
+
+    if ((max == 0 || max >= TLS1_3_VERSION)
+        && !(opts & SSL_OP_NO_TLSv1_3))
+    {
+        flags |= TSR_HELLO_TLS13;
+    }
+
+    if ((min == 0 || min <= TLS1_2_VERSION)
+        && (max == 0 || max >= TLS1_2_VERSION)
+        && !(opts & SSL_OP_NO_TLSv1_2))
+    {
+        flags |= TSR_HELLO_TLS12;
+    }
+
+    return flags;
+}
+
+
+/*
+ * Stricter than nginx: a session is resumed only under the server name
+ * it was made for (RFC 6066, section 3), compared case-insensitively;
+ * OpenSSL itself checks the session id context, version and lifetime.
+ */
+
+static ngx_int_t
+ngx_ssl_session_redis_accept(ngx_ssl_session_redis_conn_t *cs,
+    SSL_SESSION *sess)
+{
+    size_t       len;
+    const char  *name;
+
+    name = SSL_SESSION_get0_hostname(sess);
+    len = (name != NULL) ? ngx_strlen(name) : 0;
+
+    if (len != cs->server_name_len
+        || (len != 0
+            && ngx_strncasecmp((u_char *) name, cs->server_name, len) != 0))
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_EVENT, cs->connection->log, 0,
+                       "ssl_session_redis: session made for another "
+                       "server name, not resumed");
+        cs->outcome = NGX_SSL_SESSION_REDIS_MISS;
+        return NGX_DECLINED;
+    }
+
+    if (tsr_ssl_set_session(cs->connection->ssl->connection, cs->id,
+                            cs->id_len, sess)
+        != TSR_OK)
+    {
+        cs->outcome = NGX_SSL_SESSION_REDIS_ERROR;
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_ssl_session_redis_lookup_done(int rc, const uint8_t *val, size_t len,
+    void *arg)
+{
+    ngx_ssl_session_redis_conn_t  *cs = arg;
+
+    int                            orc;
+    SSL_SESSION                   *sess;
+    ngx_connection_t              *c;
+
+    c = cs->connection;
+
+    cs->req = NULL;
+    cs->state = NGX_SSL_SESSION_REDIS_DONE;
+
+    switch (rc) {
+
+    case TSR_OK:
+        sess = tsr_ssl_session_open(cs->ctx->binding, (char *) cs->key,
+                                    cs->key_len, val, len, &orc);
+        if (sess == NULL) {
+            cs->outcome = NGX_SSL_SESSION_REDIS_ERROR;
+            break;
+        }
+
+        if (ngx_ssl_session_redis_accept(cs, sess) == NGX_OK) {
+            cs->outcome = NGX_SSL_SESSION_REDIS_HIT;
+        }
+
+        SSL_SESSION_free(sess);
+        break;
+
+    case TSR_NOT_FOUND:
+        cs->outcome = NGX_SSL_SESSION_REDIS_MISS;
+        break;
+
+    case TSR_ETIMEDOUT:
+        cs->outcome = NGX_SSL_SESSION_REDIS_TIMEOUT;
+        break;
+
+    default:
+        cs->outcome = NGX_SSL_SESSION_REDIS_ERROR;
+        break;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, c->log, 0,
+                   "ssl_session_redis: lookup done: %s after %M ms",
+                   tsr_strerror(rc), ngx_current_msec - cs->started);
+
+    /*
+     * The ClientHello's edge was spent while the handshake waited: mark
+     * the read event ready and post it, so the handshake goes on now.
+     */
+
+    c->read->ready = 1;
+    ngx_post_event(c->read, &ngx_posted_events);
+}
+
+
+static void
+ngx_ssl_session_redis_cleanup_conn(void *data)
+{
+    ngx_ssl_session_redis_conn_t  *cs = data;
+
+    /* the client went away or timed out while a lookup was in flight */
+
+    if (cs->req != NULL) {
+        tsr_store_cancel(cs->req);
+        cs->req = NULL;
+    }
+}
+
+
+/* the store's event loop, on nginx's */
+
+static int
+ngx_ssl_session_redis_loop_watch(void *data, int fd, int readable,
+    int writable)
+{
+    ngx_ssl_session_redis_store_t  *rs = data;
+
+    ngx_connection_t  *c;
+
+    c = rs->conn;
+
+    if (c != NULL && c->fd != fd) {
+        ngx_ssl_session_redis_loop_unwatch(rs, c->fd);
+        c = NULL;
+    }
+
+    if (c == NULL) {
+        c = ngx_get_connection(fd, rs->log);
+        if (c == NULL) {
+            return -1;
+        }
+
+        c->data = rs;
+        c->read->handler = ngx_ssl_session_redis_read_handler;
+        c->write->handler = ngx_ssl_session_redis_write_handler;
+        c->read->log = rs->log;
+        c->write->log = rs->log;
+
+        rs->conn = c;
+    }
+
+    if (readable && !c->read->active) {
+        if (ngx_add_event(c->read, NGX_READ_EVENT, NGX_CLEAR_EVENT)
+            != NGX_OK)
+        {
+            return -1;
+        }
+
+    } else if (!readable && c->read->active) {
+        if (ngx_del_event(c->read, NGX_READ_EVENT, 0) != NGX_OK) {
+            return -1;
+        }
+    }
+
+    if (writable) {
+        if (!c->write->active) {
+            if (ngx_add_event(c->write, NGX_WRITE_EVENT, NGX_CLEAR_EVENT)
+                != NGX_OK)
+            {
+                return -1;
+            }
+        }
+
+        /* flush what was queued now: the write edge may be spent */
+        ngx_post_event(c->write, &ngx_posted_events);
+
+    } else if (c->write->active) {
+        if (ngx_del_event(c->write, NGX_WRITE_EVENT, 0) != NGX_OK) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+ngx_ssl_session_redis_loop_unwatch(void *data, int fd)
+{
+    ngx_ssl_session_redis_store_t  *rs = data;
+
+    ngx_connection_t  *c;
+
+    c = rs->conn;
+
+    if (c == NULL || c->fd != fd) {
+        return;
+    }
+
+    /* the store closes the socket right after: epoll forgets it then */
+
+    if (c->read->active) {
+        ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->write->active) {
+        ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    if (c->write->posted) {
+        ngx_delete_posted_event(c->write);
+    }
+
+    /* stale events of this batch are recognized by the -1 */
+    c->fd = (ngx_socket_t) -1;
+    ngx_free_connection(c);
+
+    rs->conn = NULL;
+}
+
+
+static void
+ngx_ssl_session_redis_loop_timer(void *data, uint64_t ms)
+{
+    ngx_ssl_session_redis_store_t  *rs = data;
+
+    if (ms == 0) {
+        if (rs->timer.timer_set) {
+            ngx_del_timer(&rs->timer);
+        }
+
+        return;
+    }
+
+    ngx_add_timer(&rs->timer, (ngx_msec_t) ms);
+}
+
+
+static uint64_t
+ngx_ssl_session_redis_loop_now(void *data)
+{
+    return ngx_current_msec;
+}
+
+
+static void
+ngx_ssl_session_redis_read_handler(ngx_event_t *ev)
+{
+    ngx_connection_t               *c = ev->data;
+    ngx_ssl_session_redis_store_t  *rs = c->data;
+
+    tsr_store_on_read(rs->store);
+}
+
+
+static void
+ngx_ssl_session_redis_write_handler(ngx_event_t *ev)
+{
+    ngx_connection_t               *c = ev->data;
+    ngx_ssl_session_redis_store_t  *rs = c->data;
+
+    tsr_store_on_write(rs->store);
+}
+
+
+static void
+ngx_ssl_session_redis_timer_handler(ngx_event_t *ev)
+{
+    ngx_ssl_session_redis_store_t  *rs;
+
+    rs = (ngx_ssl_session_redis_store_t *)
+             ((u_char *) ev - offsetof(ngx_ssl_session_redis_store_t, timer));
+
+    tsr_store_on_timer(rs->store);
+}
+
+
+ngx_int_t
+ngx_ssl_session_redis_init_process(ngx_cycle_t *cycle,
+    ngx_ssl_session_redis_main_conf_t *rmcf)
+{
+    ngx_uint_t                       i;
+    tsr_loop_t                       loop;
+    tsr_store_async_conf_t           aconf;
+    ngx_ssl_session_redis_store_t  **rsp, *rs;
+
+    if (rmcf == NULL) {
+        return NGX_OK;
+    }
+
+    rsp = rmcf->stores.elts;
+
+    for (i = 0; i < rmcf->stores.nelts; i++) {
+        rs = rsp[i];
+
+        rs->log = cycle->log;
+
+        /* nginx's debug log names a timer's connection: give it one */
+        rs->timer.data = &ngx_ssl_session_redis_dumb;
+        rs->timer.handler = ngx_ssl_session_redis_timer_handler;
+        rs->timer.log = cycle->log;
+        rs->timer.cancelable = 1;
+
+        ngx_memzero(&loop, sizeof(tsr_loop_t));
+        loop.data = rs;
+        loop.watch = ngx_ssl_session_redis_loop_watch;
+        loop.unwatch = ngx_ssl_session_redis_loop_unwatch;
+        loop.timer = ngx_ssl_session_redis_loop_timer;
+        loop.now = ngx_ssl_session_redis_loop_now;
+
+        ngx_memzero(&aconf, sizeof(tsr_store_async_conf_t));
+
+        /*
+         * Not fatal: a worker serves full handshakes while Redis is
+         * away, and the store keeps trying to connect.
+         */
+
+        if (tsr_store_set_async(rs->store, &loop, &aconf) != TSR_OK) {
+            ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
+                          "ssl_session_redis \"%V\": %s", &rs->address,
+                          tsr_store_error(rs->store));
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+void
+ngx_ssl_session_redis_exit_process(ngx_cycle_t *cycle,
+    ngx_ssl_session_redis_main_conf_t *rmcf)
+{
+    ngx_uint_t                       i;
+    SSL_CTX                        **ctxp;
+    ngx_ssl_session_redis_store_t  **rsp;
+
+    if (rmcf == NULL) {
+        return;
+    }
+
+    /* bindings first: nothing may reach a store once it is gone */
+
+    ctxp = rmcf->ctxs.elts;
+
+    for (i = 0; i < rmcf->ctxs.nelts; i++) {
+        tsr_ssl_detach(ctxp[i]);
+    }
+
+    rsp = rmcf->stores.elts;
+
+    for (i = 0; i < rmcf->stores.nelts; i++) {
+        if (rsp[i]->store != NULL) {
+            tsr_store_destroy(rsp[i]->store);
+            rsp[i]->store = NULL;
+        }
+    }
+}

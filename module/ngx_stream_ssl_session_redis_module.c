@@ -1,4 +1,9 @@
 
+/*
+ * stream layer of ssl_session_redis: directives, configuration, module hooks.
+ */
+
+
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_stream.h>
@@ -6,16 +11,202 @@
 #include "ngx_ssl_session_redis.h"
 
 
+typedef struct {
+    ngx_ssl_session_redis_conf_t  redis;
+} ngx_stream_ssl_session_redis_srv_conf_t;
+
+
+static void *ngx_stream_ssl_session_redis_create_main_conf(ngx_conf_t *cf);
+static void *ngx_stream_ssl_session_redis_create_srv_conf(ngx_conf_t *cf);
+static char *ngx_stream_ssl_session_redis_merge_srv_conf(ngx_conf_t *cf,
+    void *parent, void *child);
+static ngx_int_t ngx_stream_ssl_session_redis_init(ngx_conf_t *cf);
+static ngx_int_t ngx_stream_ssl_session_redis_init_process(
+    ngx_cycle_t *cycle);
+static void ngx_stream_ssl_session_redis_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_stream_ssl_session_redis_commands[] = {
+
+    { ngx_string("ssl_session_redis"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_1MORE,
+      ngx_ssl_session_redis_set_address,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_ssl_session_redis_srv_conf_t, redis),
+      NULL },
+
+    { ngx_string("ssl_session_redis_key"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_ssl_session_redis_set_key,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_ssl_session_redis_srv_conf_t, redis),
+      NULL },
+
+    { ngx_string("ssl_session_redis_timeout"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_ssl_session_redis_srv_conf_t, redis.timeout),
+      NULL },
+
+    { ngx_string("ssl_session_redis_prefix"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_ssl_session_redis_set_prefix,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_ssl_session_redis_srv_conf_t, redis),
+      NULL },
+
+      ngx_null_command
+};
+
+
 static ngx_stream_module_t  ngx_stream_ssl_session_redis_module_ctx = {
-    NULL, NULL, NULL, NULL, NULL, NULL
+    NULL,                                  /* preconfiguration */
+    ngx_stream_ssl_session_redis_init,     /* postconfiguration */
+
+    ngx_stream_ssl_session_redis_create_main_conf,
+                                           /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    ngx_stream_ssl_session_redis_create_srv_conf,
+                                           /* create server configuration */
+    ngx_stream_ssl_session_redis_merge_srv_conf
+                                           /* merge server configuration */
 };
 
 
 ngx_module_t  ngx_stream_ssl_session_redis_module = {
     NGX_MODULE_V1,
-    &ngx_stream_ssl_session_redis_module_ctx,
-    NULL,
-    NGX_STREAM_MODULE,
-    NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    &ngx_stream_ssl_session_redis_module_ctx, /* module context */
+    ngx_stream_ssl_session_redis_commands,   /* module directives */
+    NGX_STREAM_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_stream_ssl_session_redis_init_process, /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_stream_ssl_session_redis_exit_process, /* exit process */
+    NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static void *
+ngx_stream_ssl_session_redis_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_ssl_session_redis_main_conf_t  *rmcf;
+
+    rmcf = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_session_redis_main_conf_t));
+    if (rmcf == NULL) {
+        return NULL;
+    }
+
+    /* the protocol name nginx's session id context starts with */
+    if (ngx_ssl_session_redis_init_main_conf(cf, rmcf, "STREAM") != NGX_OK) {
+        return NULL;
+    }
+
+    return rmcf;
+}
+
+
+static void *
+ngx_stream_ssl_session_redis_create_srv_conf(ngx_conf_t *cf)
+{
+    ngx_stream_ssl_session_redis_srv_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool,
+                       sizeof(ngx_stream_ssl_session_redis_srv_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    ngx_ssl_session_redis_init_conf(&conf->redis);
+
+    return conf;
+}
+
+
+static char *
+ngx_stream_ssl_session_redis_merge_srv_conf(ngx_conf_t *cf, void *parent,
+    void *child)
+{
+    ngx_stream_ssl_session_redis_srv_conf_t  *prev = parent;
+    ngx_stream_ssl_session_redis_srv_conf_t  *conf = child;
+
+    ngx_ssl_session_redis_main_conf_t  *rmcf;
+
+    rmcf = ngx_stream_conf_get_module_main_conf(cf,
+                                       ngx_stream_ssl_session_redis_module);
+
+    return ngx_ssl_session_redis_merge_conf(cf, rmcf, &prev->redis,
+                                            &conf->redis);
+}
+
+
+/*
+ * Every module's merge has run by now, so every server's SSL_CTX exists
+ * (stream creates one only for servers with "listen ... ssl").  Stream
+ * in nginx 1.22 has one server per listener: no SNI switch to check.
+ */
+
+static ngx_int_t
+ngx_stream_ssl_session_redis_init(ngx_conf_t *cf)
+{
+    u_char                                    *p;
+    ngx_str_t                                  name;
+    ngx_uint_t                                 s;
+    ngx_stream_ssl_conf_t                     *sscf;
+    ngx_stream_core_srv_conf_t               **cscfp;
+    ngx_stream_core_main_conf_t               *cmcf;
+    ngx_ssl_session_redis_main_conf_t         *rmcf;
+    ngx_stream_ssl_session_redis_srv_conf_t   *rscf;
+    u_char                                     buf[NGX_MAX_PATH + 32];
+
+    cmcf = ngx_stream_conf_get_module_main_conf(cf, ngx_stream_core_module);
+    rmcf = ngx_stream_conf_get_module_main_conf(cf,
+                                       ngx_stream_ssl_session_redis_module);
+
+    cscfp = cmcf->servers.elts;
+
+    for (s = 0; s < cmcf->servers.nelts; s++) {
+
+        sscf = cscfp[s]->ctx->srv_conf[ngx_stream_ssl_module.ctx_index];
+        rscf = cscfp[s]->ctx->srv_conf[
+                              ngx_stream_ssl_session_redis_module.ctx_index];
+
+        /* stream servers have no names: messages name the block */
+        p = ngx_snprintf(buf, sizeof(buf), "%s:%ui", cscfp[s]->file_name,
+                         cscfp[s]->line);
+        name.data = buf;
+        name.len = p - buf;
+
+        if (ngx_ssl_session_redis_setup_server(cf, rmcf, &rscf->redis,
+                                               sscf->ssl.ctx,
+                                               sscf->certificates, &name)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_stream_ssl_session_redis_init_process(ngx_cycle_t *cycle)
+{
+    return ngx_ssl_session_redis_init_process(cycle,
+               ngx_stream_cycle_get_module_main_conf(cycle,
+                                       ngx_stream_ssl_session_redis_module));
+}
+
+
+static void
+ngx_stream_ssl_session_redis_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_ssl_session_redis_exit_process(cycle,
+        ngx_stream_cycle_get_module_main_conf(cycle,
+                                       ngx_stream_ssl_session_redis_module));
+}

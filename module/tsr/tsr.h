@@ -27,6 +27,7 @@ extern "C" {
 
 #define TSR_OK                  0
 #define TSR_NOT_FOUND           1
+#define TSR_AGAIN               2     /* incomplete input, call again */
 
 #define TSR_ERROR              -1     /* generic failure, see the message */
 #define TSR_ENOMEM             -2
@@ -157,6 +158,9 @@ typedef struct {
     int          command_timeout_ms;    /* default 100 */
     int          backoff_min_ms;    /* first reconnect delay, default 50 */
     int          backoff_max_ms;    /* longest reconnect delay, default 2000 */
+    unsigned     never_block:1;     /* synchronous calls fail with
+                                       TSR_EINVAL (an event-loop host's
+                                       master process, for instance) */
     tsr_log_pt   log;
     void        *log_data;
 } tsr_store_conf_t;
@@ -222,6 +226,108 @@ void tsr_store_stats(const tsr_store_t *st, tsr_store_stats_t *stats);
 
 /* Closes the connection and frees everything. */
 void tsr_store_destroy(tsr_store_t *st);
+
+
+/* ---- store, asynchronous side: driven by the host's event loop ---- */
+
+/*
+ * The host's event loop, as the store needs it.  The store calls these
+ * from inside its own calls; the host calls tsr_store_on_read(),
+ * tsr_store_on_write() and tsr_store_on_timer() when the events happen,
+ * never from inside one of these callbacks.
+ */
+typedef struct {
+    void        *data;
+    /* watch "fd" for the given interests (either may be 0); 0 or -1 */
+    int        (*watch)(void *data, int fd, int readable, int writable);
+    /* forget "fd"; the store closes it itself right after */
+    void       (*unwatch)(void *data, int fd);
+    /* (re)arm the single store timer "ms" from now; 0 disarms it */
+    void       (*timer)(void *data, uint64_t ms);
+    /* monotonic milliseconds */
+    uint64_t   (*now)(void *data);
+} tsr_loop_t;
+
+typedef struct tsr_req_s  tsr_req_t;
+
+/*
+ * Completion of an asynchronous lookup: rc is TSR_OK with the value,
+ * TSR_NOT_FOUND, TSR_ETIMEDOUT (the deadline passed), TSR_ECONN or
+ * another error.  "val" is valid during the call only and is wiped
+ * afterwards.  Called exactly once unless the request was cancelled.
+ */
+typedef void (*tsr_store_done_pt)(int rc, const uint8_t *val, size_t len,
+    void *arg);
+
+typedef struct {
+    int          max_inflight;      /* lookups in flight, default 256 */
+    int          breaker_failures;  /* consecutive failures that open
+                                       the circuit breaker, default 5 */
+} tsr_store_async_conf_t;
+
+/*
+ * Makes "st" asynchronous on "loop" (copied).  From then on
+ * tsr_store_set() and tsr_store_del() queue their command and return at
+ * once (fire and forget; failures are counted), the synchronous gets
+ * fail with TSR_EINVAL, and the connection is opened without blocking,
+ * with hostnames resolved once here.  Returns TSR_OK or an error.
+ */
+int tsr_store_set_async(tsr_store_t *st, const tsr_loop_t *loop,
+    const tsr_store_async_conf_t *aconf);
+
+/*
+ * Starts GET (or GETDEL with "getdel") of "key", to complete through
+ * "done" within "timeout_ms".  Returns a handle that stays valid until
+ * "done" runs or tsr_store_cancel() is called; NULL when the request is
+ * refused at once (in-flight limit, circuit breaker open, not connected
+ * yet: the caller proceeds without the value), see tsr_store_error().
+ */
+tsr_req_t *tsr_store_get_async(tsr_store_t *st, const char *key,
+    size_t keylen, int getdel, uint64_t timeout_ms, tsr_store_done_pt done,
+    void *arg);
+
+/* "done" will not be called for "req"; it is freed when Redis answers. */
+void tsr_store_cancel(tsr_req_t *req);
+
+/* Event entry points for the host (see tsr_loop_t). */
+void tsr_store_on_read(tsr_store_t *st);
+void tsr_store_on_write(tsr_store_t *st);
+void tsr_store_on_timer(tsr_store_t *st);
+
+/* Lookups in flight now. */
+int tsr_store_inflight(const tsr_store_t *st);
+
+
+/* ---- ClientHello: will OpenSSL look a session up, and for which id ---- */
+
+#define TSR_HELLO_TICKETS       0x01    /* server issues tickets (no
+                                           SSL_OP_NO_TICKET) */
+#define TSR_HELLO_TLS13         0x02    /* server may negotiate TLS 1.3 */
+#define TSR_HELLO_TLS12         0x04    /* server may negotiate TLS 1.2 */
+
+#define TSR_HELLO_MAX_PEEK      16384   /* never look further than this */
+
+typedef struct {
+    unsigned     lookup:1;          /* OpenSSL will call get-session */
+    unsigned     tls13:1;           /* the lookup is a TLS 1.3 PSK */
+    unsigned     ticket:1;          /* a stateless ticket was offered */
+    size_t       id_len;
+    uint8_t      id[TSR_MAX_SESSION_ID];
+    size_t       server_name_len;   /* 0 if no SNI */
+    char         server_name[256];  /* NUL-terminated host_name */
+} tsr_hello_t;
+
+/*
+ * Parses the start of a TLS connection as received ("buf", "len" bytes:
+ * one or more records) without allocating.  Returns TSR_OK with "out"
+ * filled when the ClientHello is complete, TSR_AGAIN when more bytes are
+ * needed, TSR_EPROTO when it is not a ClientHello this parser can read
+ * (SSLv2, malformed, longer than TSR_HELLO_MAX_PEEK): then no lookup.
+ * Advisory only: OpenSSL parses everything again; on any doubt it says
+ * "no lookup".
+ */
+int tsr_hello_parse(const uint8_t *buf, size_t len, unsigned flags,
+    tsr_hello_t *out);
 
 
 /* ---- OpenSSL binding: session callbacks on an SSL_CTX ---- */
@@ -293,6 +399,14 @@ int tsr_ssl_session_key(tsr_ssl_t *b, const uint8_t *id, size_t idlen,
  */
 int tsr_ssl_set_session(SSL *ssl, const uint8_t *id, size_t idlen,
     SSL_SESSION *sess);
+
+/*
+ * Asks the first-level cache chained at attach time (if any) for "id",
+ * as OpenSSL's lookup would.  Returns a session the caller frees with
+ * SSL_SESSION_free(), or NULL.
+ */
+SSL_SESSION *tsr_ssl_cached_session(tsr_ssl_t *b, SSL *ssl,
+    const uint8_t *id, size_t idlen);
 
 /*
  * Decodes a sealed value read from the store for key "name" into a new

@@ -1,8 +1,786 @@
 
 /*
- * placeholder until written
+ * Sealing: AES-256-GCM envelopes under keys shared by a fleet, the Redis
+ * key names they are bound to, and the error strings of the core.
  */
+
 
 #include "tsr_seal.h"
 
-int tsr_seal_placeholder_;
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/kdf.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+
+/*
+ * HKDF-SHA256 parameters.  Every server of a fleet must derive the same
+ * keys and ids from the same key file, so these strings are part of the
+ * envelope format: changing one means a new envelope version.
+ */
+#define TSR_SEAL_HKDF_SALT     "tsr-seal-v1"
+#define TSR_SEAL_HKDF_KEY      "tsr-seal-v1 aes-256-gcm key"
+#define TSR_SEAL_HKDF_ID       "tsr-seal-v1 key id"
+
+/* hex digits of SHA-256(sid_ctx) in a session key name */
+#define TSR_SID_CTX_HEX_LEN    16
+
+#define TSR_WHAT_LEN           (PATH_MAX + 16)
+
+#if defined(__GNUC__)
+#define TSR_FORMAT(f, a)       __attribute__((format(printf, f, a)))
+#else
+#define TSR_FORMAT(f, a)
+#endif
+
+
+typedef struct {
+    uint8_t          id[TSR_SEAL_KEY_ID_LEN];
+    uint8_t          key[TSR_SEAL_KEY_LEN];
+} tsr_seal_key_t;
+
+
+struct tsr_keyring_s {
+    EVP_CIPHER      *cipher;
+    size_t           nkeys;
+    tsr_seal_key_t   keys[TSR_SEAL_MAX_KEYS];
+};
+
+
+static void tsr_seal_error(char *err, size_t errlen, const char *fmt, ...)
+    TSR_FORMAT(3, 4);
+static void tsr_seal_ssl_error(char *err, size_t errlen, const char *what,
+    const char *call);
+static int tsr_keyring_push(tsr_keyring_t *kr, const char *what,
+    const uint8_t *ikm, size_t len, char *err, size_t errlen);
+static int tsr_seal_hkdf(EVP_KDF *kdf, const uint8_t *ikm, size_t len,
+    const char *info, uint8_t *out, size_t outlen);
+static int tsr_seal_gcm(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
+    int enc, const uint8_t *key, const uint8_t *header, const char *name,
+    size_t namelen, const uint8_t *in, size_t inlen, uint8_t *out,
+    uint8_t *tag);
+static void tsr_seal_name_check(const char *name, size_t namelen,
+    uint8_t *check);
+static void tsr_seal_hex(const uint8_t *p, size_t len, char *out);
+
+
+const char *
+tsr_strerror(int rc)
+{
+    switch (rc) {
+
+    case TSR_OK:
+        return "ok";
+
+    case TSR_NOT_FOUND:
+        return "not found";
+
+    case TSR_AGAIN:
+        return "incomplete input";
+
+    case TSR_ERROR:
+        return "error";
+
+    case TSR_ENOMEM:
+        return "out of memory";
+
+    case TSR_EINVAL:
+        return "invalid argument";
+
+    case TSR_ECONN:
+        return "connection failed";
+
+    case TSR_ETIMEDOUT:
+        return "timed out";
+
+    case TSR_EPROTO:
+        return "unexpected reply";
+
+    case TSR_ETOOBIG:
+        return "value too big";
+
+    case TSR_ESERVER:
+        return "server error";
+
+    case TSR_EKEYFILE:
+        return "bad key file";
+
+    case TSR_SEAL_TRUNCATED:
+        return "truncated value";
+
+    case TSR_SEAL_VERSION:
+        return "unknown envelope version";
+
+    case TSR_SEAL_UNKNOWN_KEY:
+        return "sealed under an unknown key";
+
+    case TSR_SEAL_MOVED:
+        return "value moved from another key";
+
+    case TSR_SEAL_TAMPERED:
+        return "tampered value";
+
+    default:
+        return "unknown error";
+    }
+}
+
+
+tsr_keyring_t *
+tsr_keyring_create(char *err, size_t errlen)
+{
+    tsr_keyring_t  *kr;
+
+    kr = OPENSSL_zalloc(sizeof(tsr_keyring_t));
+    if (kr == NULL) {
+        tsr_seal_error(err, errlen, "key ring: out of memory");
+        ERR_clear_error();
+        return NULL;
+    }
+
+    /* fetched once: the cipher is used on every handshake */
+
+    kr->cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
+    if (kr->cipher == NULL) {
+        tsr_seal_ssl_error(err, errlen, "key ring",
+                           "EVP_CIPHER_fetch(\"AES-256-GCM\")");
+        goto failed;
+    }
+
+    return kr;
+
+failed:
+
+    tsr_keyring_destroy(kr);
+    return NULL;
+}
+
+
+int
+tsr_keyring_add_file(tsr_keyring_t *kr, const char *path, char *err,
+    size_t errlen)
+{
+    int          fd, rc, e;
+    char         what[TSR_WHAT_LEN];
+    size_t       len;
+    ssize_t      n;
+    struct stat  sb;
+    uint8_t      buf[TSR_MAX_KEY_FILE + 1];
+
+    if (kr == NULL || path == NULL) {
+        tsr_seal_error(err, errlen, "key file: invalid argument");
+        return TSR_EINVAL;
+    }
+
+    (void) snprintf(what, sizeof(what), "key file \"%s\"", path);
+
+    len = 0;
+    rc = TSR_EKEYFILE;
+
+    /* O_NONBLOCK: a FIFO must not hang the caller before it is rejected */
+
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    if (fd == -1) {
+        e = errno;
+        tsr_seal_error(err, errlen, "%s: open() failed: %s", what,
+                       strerror(e));
+        goto failed;
+    }
+
+    if (fstat(fd, &sb) == -1) {
+        e = errno;
+        tsr_seal_error(err, errlen, "%s: fstat() failed: %s", what,
+                       strerror(e));
+        goto failed;
+    }
+
+    if (!S_ISREG(sb.st_mode)) {
+        tsr_seal_error(err, errlen, "%s is not a regular file", what);
+        goto failed;
+    }
+
+    if (sb.st_size < TSR_MIN_KEY_FILE) {
+        tsr_seal_error(err, errlen, "%s is %lld bytes, at least %d are "
+                       "required", what, (long long) sb.st_size,
+                       TSR_MIN_KEY_FILE);
+        goto failed;
+    }
+
+    if (sb.st_size > TSR_MAX_KEY_FILE) {
+        tsr_seal_error(err, errlen, "%s is %lld bytes, at most %d are "
+                       "allowed", what, (long long) sb.st_size,
+                       TSR_MAX_KEY_FILE);
+        goto failed;
+    }
+
+    /*
+     * The size may change between fstat() and read(): read one byte more
+     * than allowed and let tsr_keyring_push() check what was really read.
+     */
+
+    while (len < sizeof(buf)) {
+        n = read(fd, buf + len, sizeof(buf) - len);
+
+        if (n == -1) {
+            e = errno;
+
+            if (e == EINTR) {
+                continue;
+            }
+
+            tsr_seal_error(err, errlen, "%s: read() failed: %s", what,
+                           strerror(e));
+            goto failed;
+        }
+
+        if (n == 0) {
+            break;
+        }
+
+        len += (size_t) n;
+    }
+
+    (void) close(fd);
+    fd = -1;
+
+    rc = tsr_keyring_push(kr, what, buf, len, err, errlen);
+
+failed:
+
+    if (fd != -1) {
+        (void) close(fd);
+    }
+
+    OPENSSL_cleanse(buf, sizeof(buf));
+
+    return rc;
+}
+
+
+int
+tsr_keyring_add_key(tsr_keyring_t *kr, const uint8_t *ikm, size_t len,
+    char *err, size_t errlen)
+{
+    if (kr == NULL || (ikm == NULL && len != 0)) {
+        tsr_seal_error(err, errlen, "key: invalid argument");
+        return TSR_EINVAL;
+    }
+
+    return tsr_keyring_push(kr, "key", ikm, len, err, errlen);
+}
+
+
+static int
+tsr_keyring_push(tsr_keyring_t *kr, const char *what, const uint8_t *ikm,
+    size_t len, char *err, size_t errlen)
+{
+    int              rc;
+    EVP_KDF         *kdf;
+    tsr_seal_key_t   k;
+
+    if (len < TSR_MIN_KEY_FILE) {
+        tsr_seal_error(err, errlen, "%s is %zu bytes, at least %d are "
+                       "required", what, len, TSR_MIN_KEY_FILE);
+        return TSR_EKEYFILE;
+    }
+
+    if (len > TSR_MAX_KEY_FILE) {
+        tsr_seal_error(err, errlen, "%s is %zu bytes, at most %d are "
+                       "allowed", what, len, TSR_MAX_KEY_FILE);
+        return TSR_EKEYFILE;
+    }
+
+    if (kr->nkeys == TSR_SEAL_MAX_KEYS) {
+        tsr_seal_error(err, errlen, "%s not added: a key ring holds at "
+                       "most %d keys", what, TSR_SEAL_MAX_KEYS);
+        return TSR_EINVAL;
+    }
+
+    kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
+    if (kdf == NULL) {
+        tsr_seal_ssl_error(err, errlen, what, "EVP_KDF_fetch(\"HKDF\")");
+        return TSR_ERROR;
+    }
+
+    rc = TSR_ERROR;
+
+    /*
+     * Two expansions with distinct info strings: the id is public, and
+     * HKDF makes it independent of the cipher key.
+     */
+
+    if (tsr_seal_hkdf(kdf, ikm, len, TSR_SEAL_HKDF_KEY, k.key,
+                      sizeof(k.key))
+        != 0)
+    {
+        tsr_seal_ssl_error(err, errlen, what, "EVP_KDF_derive()");
+        goto failed;
+    }
+
+    if (tsr_seal_hkdf(kdf, ikm, len, TSR_SEAL_HKDF_ID, k.id, sizeof(k.id))
+        != 0)
+    {
+        tsr_seal_ssl_error(err, errlen, what, "EVP_KDF_derive()");
+        goto failed;
+    }
+
+    kr->keys[kr->nkeys++] = k;
+
+    rc = TSR_OK;
+
+failed:
+
+    OPENSSL_cleanse(&k, sizeof(k));
+    EVP_KDF_free(kdf);
+
+    return rc;
+}
+
+
+static int
+tsr_seal_hkdf(EVP_KDF *kdf, const uint8_t *ikm, size_t len, const char *info,
+    uint8_t *out, size_t outlen)
+{
+    int           rc;
+    EVP_KDF_CTX  *kctx;
+    OSSL_PARAM    params[5], *p;
+
+    kctx = EVP_KDF_CTX_new(kdf);
+    if (kctx == NULL) {
+        return -1;
+    }
+
+    p = params;
+    *p++ = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST,
+                                            (char *) "SHA256", 0);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY,
+                                             (void *) ikm, len);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+                                             (void *) TSR_SEAL_HKDF_SALT,
+                                             sizeof(TSR_SEAL_HKDF_SALT) - 1);
+    *p++ = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO,
+                                             (void *) info, strlen(info));
+    *p = OSSL_PARAM_construct_end();
+
+    rc = (EVP_KDF_derive(kctx, out, outlen, params) == 1) ? 0 : -1;
+
+    /* freeing the context wipes its copy of the key material */
+
+    EVP_KDF_CTX_free(kctx);
+
+    return rc;
+}
+
+
+size_t
+tsr_keyring_count(const tsr_keyring_t *kr)
+{
+    return (kr != NULL) ? kr->nkeys : 0;
+}
+
+
+int
+tsr_keyring_id(const tsr_keyring_t *kr, size_t n, char out[9])
+{
+    if (kr == NULL || out == NULL || n >= kr->nkeys) {
+        return TSR_EINVAL;
+    }
+
+    tsr_seal_hex(kr->keys[n].id, TSR_SEAL_KEY_ID_LEN, out);
+    out[2 * TSR_SEAL_KEY_ID_LEN] = '\0';
+
+    return TSR_OK;
+}
+
+
+void
+tsr_keyring_destroy(tsr_keyring_t *kr)
+{
+    if (kr == NULL) {
+        return;
+    }
+
+    EVP_CIPHER_free(kr->cipher);
+    OPENSSL_clear_free(kr, sizeof(tsr_keyring_t));
+}
+
+
+int
+tsr_seal(const tsr_keyring_t *kr, const char *name, size_t namelen,
+    const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+{
+    int              rc;
+    size_t           size;
+    EVP_CIPHER_CTX  *ctx;
+    const uint8_t   *key;
+
+    if (kr == NULL || kr->nkeys == 0 || (name == NULL && namelen != 0)
+        || namelen > TSR_MAX_KEY_NAME || (in == NULL && inlen != 0)
+        || out == NULL || outlen == NULL)
+    {
+        return TSR_EINVAL;
+    }
+
+    if (inlen > TSR_MAX_SESSION) {
+        *outlen = 0;
+        return TSR_ETOOBIG;
+    }
+
+    size = inlen + TSR_SEAL_OVERHEAD;
+
+    if (*outlen < size) {
+        *outlen = 0;
+        return TSR_EINVAL;
+    }
+
+    rc = TSR_ERROR;
+    key = kr->keys[0].key;
+
+    ctx = EVP_CIPHER_CTX_new();
+    if (ctx == NULL) {
+        goto failed;
+    }
+
+    out[0] = TSR_SEAL_V1;
+    memcpy(out + TSR_SEAL_OFF_KEY_ID, kr->keys[0].id, TSR_SEAL_KEY_ID_LEN);
+    tsr_seal_name_check(name, namelen, out + TSR_SEAL_OFF_CHECK);
+
+    /*
+     * Random 96-bit nonces: fine for far more sessions than one key should
+     * ever seal (the GCM bound is 2^32 messages per key); keys are rotated
+     * long before that.
+     */
+
+    if (RAND_bytes(out + TSR_SEAL_OFF_NONCE, TSR_SEAL_NONCE_LEN) != 1) {
+        goto failed;
+    }
+
+    if (tsr_seal_gcm(ctx, kr->cipher, 1, key, out, name, namelen, in, inlen,
+                     out + TSR_SEAL_OFF_DATA,
+                     out + TSR_SEAL_OFF_DATA + inlen)
+        != 0)
+    {
+        goto failed;
+    }
+
+    EVP_CIPHER_CTX_free(ctx);
+
+    *outlen = size;
+
+    return TSR_OK;
+
+failed:
+
+    ERR_clear_error();
+    EVP_CIPHER_CTX_free(ctx);
+
+    OPENSSL_cleanse(out, size);
+    *outlen = 0;
+
+    return rc;
+}
+
+
+int
+tsr_open(const tsr_keyring_t *kr, const char *name, size_t namelen,
+    const uint8_t *in, size_t inlen, uint8_t *out, size_t *outlen)
+{
+    int              rc;
+    size_t           i, size;
+    uint8_t          check[TSR_SEAL_CHECK_LEN], tag[TSR_SEAL_TAG_LEN];
+    EVP_CIPHER_CTX  *ctx;
+
+    if (kr == NULL || kr->nkeys == 0 || (name == NULL && namelen != 0)
+        || namelen > TSR_MAX_KEY_NAME || (in == NULL && inlen != 0)
+        || out == NULL || outlen == NULL)
+    {
+        return TSR_EINVAL;
+    }
+
+    ctx = NULL;
+
+    if (inlen > TSR_MAX_VALUE) {
+        rc = TSR_ETOOBIG;
+        goto failed;
+    }
+
+    if (inlen < TSR_SEAL_OVERHEAD) {
+        rc = TSR_SEAL_TRUNCATED;
+        goto failed;
+    }
+
+    size = inlen - TSR_SEAL_OVERHEAD;
+
+    if (*outlen < size) {
+        rc = TSR_EINVAL;
+        goto failed;
+    }
+
+    if (in[0] != TSR_SEAL_V1) {
+        rc = TSR_SEAL_VERSION;
+        goto failed;
+    }
+
+    for (i = 0; i < kr->nkeys; i++) {
+        if (memcmp(kr->keys[i].id, in + TSR_SEAL_OFF_KEY_ID,
+                   TSR_SEAL_KEY_ID_LEN)
+            == 0)
+        {
+            break;
+        }
+    }
+
+    if (i == kr->nkeys) {
+        rc = TSR_SEAL_UNKNOWN_KEY;
+        goto failed;
+    }
+
+    /*
+     * The name check is not secret and not trusted: it only tells a value
+     * copied to another key name from a damaged one.  GCM decides.
+     */
+
+    tsr_seal_name_check(name, namelen, check);
+
+    if (memcmp(check, in + TSR_SEAL_OFF_CHECK, TSR_SEAL_CHECK_LEN) != 0) {
+        rc = TSR_SEAL_MOVED;
+        goto failed;
+    }
+
+    rc = TSR_ERROR;
+
+    ctx = EVP_CIPHER_CTX_new();
+    if (ctx == NULL) {
+        goto failed;
+    }
+
+    memcpy(tag, in + TSR_SEAL_OFF_DATA + size, TSR_SEAL_TAG_LEN);
+
+    /* two keys may share an id by chance: try every one that matches */
+
+    for ( /* void */ ; i < kr->nkeys; i++) {
+
+        if (memcmp(kr->keys[i].id, in + TSR_SEAL_OFF_KEY_ID,
+                   TSR_SEAL_KEY_ID_LEN)
+            != 0)
+        {
+            continue;
+        }
+
+        if (tsr_seal_gcm(ctx, kr->cipher, 0, kr->keys[i].key, in, name,
+                         namelen, in + TSR_SEAL_OFF_DATA, size, out, tag)
+            == 0)
+        {
+            EVP_CIPHER_CTX_free(ctx);
+            *outlen = size;
+            return TSR_OK;
+        }
+
+        rc = TSR_SEAL_TAMPERED;
+    }
+
+failed:
+
+    ERR_clear_error();
+    EVP_CIPHER_CTX_free(ctx);
+
+    /* GCM writes plaintext before it checks the tag */
+
+    OPENSSL_cleanse(out, *outlen);
+    *outlen = 0;
+
+    return rc;
+}
+
+
+static int
+tsr_seal_gcm(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher, int enc,
+    const uint8_t *key, const uint8_t *header, const char *name,
+    size_t namelen, const uint8_t *in, size_t inlen, uint8_t *out,
+    uint8_t *tag)
+{
+    int  n;
+
+    /* sizes are capped by the callers, far below INT_MAX */
+
+    if (EVP_CipherInit_ex2(ctx, cipher, key, header + TSR_SEAL_OFF_NONCE,
+                           enc, NULL)
+        != 1)
+    {
+        return -1;
+    }
+
+    if (!enc
+        && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, TSR_SEAL_TAG_LEN,
+                               tag)
+           != 1)
+    {
+        return -1;
+    }
+
+    if (EVP_CipherUpdate(ctx, NULL, &n, header, TSR_SEAL_HEADER_LEN) != 1) {
+        return -1;
+    }
+
+    if (namelen != 0
+        && EVP_CipherUpdate(ctx, NULL, &n, (const uint8_t *) name,
+                            (int) namelen)
+           != 1)
+    {
+        return -1;
+    }
+
+    n = 0;
+
+    if (inlen != 0
+        && (EVP_CipherUpdate(ctx, out, &n, in, (int) inlen) != 1
+            || (size_t) n != inlen))
+    {
+        return -1;
+    }
+
+    if (EVP_CipherFinal_ex(ctx, out + n, &n) != 1 || n != 0) {
+        return -1;
+    }
+
+    if (enc
+        && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, TSR_SEAL_TAG_LEN,
+                               tag)
+           != 1)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
+tsr_session_key(const char *prefix, const uint8_t *sid_ctx,
+    size_t sid_ctx_len, const uint8_t *id, size_t idlen, char *out,
+    size_t outlen)
+{
+    char     *p;
+    size_t    plen, len;
+    uint8_t   md[SHA256_DIGEST_LENGTH];
+
+    if ((sid_ctx == NULL && sid_ctx_len != 0) || id == NULL || idlen == 0
+        || idlen > TSR_MAX_SESSION_ID || out == NULL)
+    {
+        return TSR_EINVAL;
+    }
+
+    if (prefix == NULL) {
+        prefix = TSR_DEFAULT_PREFIX;
+    }
+
+    plen = strlen(prefix);
+
+    if (plen > TSR_MAX_KEY_NAME) {
+        return TSR_ETOOBIG;
+    }
+
+    len = plen + sizeof("s:") - 1 + TSR_SID_CTX_HEX_LEN + sizeof(":") - 1
+          + 2 * idlen;
+
+    if (len > TSR_MAX_KEY_NAME || len >= outlen) {
+        return TSR_ETOOBIG;
+    }
+
+    if (SHA256(sid_ctx, sid_ctx_len, md) == NULL) {
+        ERR_clear_error();
+        return TSR_ERROR;
+    }
+
+    p = out;
+
+    memcpy(p, prefix, plen);
+    p += plen;
+
+    *p++ = 's';
+    *p++ = ':';
+
+    tsr_seal_hex(md, TSR_SID_CTX_HEX_LEN / 2, p);
+    p += TSR_SID_CTX_HEX_LEN;
+
+    *p++ = ':';
+
+    tsr_seal_hex(id, idlen, p);
+    p += 2 * idlen;
+
+    *p = '\0';
+
+    return (int) len;
+}
+
+
+static void
+tsr_seal_name_check(const char *name, size_t namelen, uint8_t *check)
+{
+    uint8_t  md[SHA256_DIGEST_LENGTH];
+
+    (void) SHA256((const uint8_t *) name, namelen, md);
+    memcpy(check, md, TSR_SEAL_CHECK_LEN);
+}
+
+
+static void
+tsr_seal_hex(const uint8_t *p, size_t len, char *out)
+{
+    static const char  hex[] = "0123456789abcdef";
+
+    while (len--) {
+        *out++ = hex[*p >> 4];
+        *out++ = hex[*p++ & 0xf];
+    }
+}
+
+
+static void
+tsr_seal_error(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list  args;
+
+    if (err == NULL || errlen == 0) {
+        return;
+    }
+
+    va_start(args, fmt);
+    (void) vsnprintf(err, errlen, fmt, args);
+    va_end(args);
+}
+
+
+static void
+tsr_seal_ssl_error(char *err, size_t errlen, const char *what,
+    const char *call)
+{
+    char           buf[256];
+    unsigned long  e;
+
+    e = ERR_peek_last_error();
+
+    if (e != 0) {
+        ERR_error_string_n(e, buf, sizeof(buf));
+
+    } else {
+        (void) snprintf(buf, sizeof(buf), "no OpenSSL error reported");
+    }
+
+    tsr_seal_error(err, errlen, "%s: %s failed: %s", what, call, buf);
+
+    ERR_clear_error();
+}

@@ -1,9 +1,316 @@
 
+/*
+ * The distro nginx loads both modules, accepts good configurations and
+ * rejects bad ones at "nginx -t" with a message naming the directive or
+ * the value.
+ */
+
+
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/Basic.h>
+
+#include "tsr_test.h"
+
+
+#define OUT_SIZE  16384
+
+
+static int init_suite(void);
+static int run_conf(int stream, const char *fmt);
+static void write_key(const char *name, size_t len, int mode);
+static void test_loads_both_modules_and_accepts_good_config(void);
+static void test_module_off_is_accepted_without_key(void);
+static void test_bad_port_is_rejected(void);
+static void test_unknown_parameter_is_rejected(void);
+static void test_missing_key_file_is_rejected_naming_it(void);
+static void test_short_key_file_is_rejected(void);
+static void test_missing_key_directive_is_rejected(void);
+static void test_duplicate_address_is_rejected(void);
+static void test_bad_prefix_is_rejected(void);
+static void test_zero_timeout_is_rejected(void);
+static void test_world_readable_key_warns(void);
+static void test_missing_password_file_is_rejected(void);
+static void test_stream_bad_address_is_rejected(void);
+
+
+static tsr_test_nginx_t  nginx;
+static char              out[OUT_SIZE];
+
+
+static int
+init_suite(void)
+{
+    static const char *const  cns[] = { "one.test", NULL };
+
+    if (tsr_test_nginx_init(&nginx, "config", cns) != 0) {
+        return -1;
+    }
+
+    write_key("fleet.key", 48, 0600);
+    write_key("short.key", 31, 0600);
+    write_key("open.key", 32, 0644);
+
+    return 0;
+}
+
+
+static void
+write_key(const char *name, size_t len, int mode)
+{
+    char           path[PATH_MAX + 64];
+    unsigned char  key[64];
+    size_t         i;
+
+    for (i = 0; i < len; i++) {
+        key[i] = (unsigned char) (i * 37 + 11);
+    }
+
+    snprintf(path, sizeof(path), "%s/%s", nginx.dir, name);
+    (void) tsr_test_write_file(path, key, len, mode);
+}
+
+
+/*
+ * Writes a configuration whose body is "fmt" with every "@D" replaced
+ * by the prefix directory, runs "nginx -t", returns its status.
+ */
+
+static int
+run_conf(int stream, const char *fmt)
+{
+    char        body[8192];
+    const char  *p;
+    size_t       len, dlen;
+
+    len = 0;
+    dlen = strlen(nginx.dir);
+
+    for (p = fmt; *p != '\0' && len < sizeof(body) - dlen - 1; p++) {
+        if (p[0] == '@' && p[1] == 'D') {
+            memcpy(body + len, nginx.dir, dlen);
+            len += dlen;
+            p++;
+            continue;
+        }
+        body[len++] = *p;
+    }
+    body[len] = '\0';
+
+    if (tsr_test_nginx_write_conf(&nginx, stream, "info", body) != 0) {
+        return -1;
+    }
+
+    return tsr_test_nginx_test_conf(&nginx, out, sizeof(out));
+}
+
+
+#define HTTP_SERVER(directives)                                              \
+    "http {\n"                                                               \
+    "  server {\n"                                                           \
+    "    listen 127.0.0.1:1 ssl;\n"                                          \
+    "    ssl_certificate @D/one.test.crt;\n"                                 \
+    "    ssl_certificate_key @D/one.test.key;\n"                             \
+    directives                                                               \
+    "  }\n"                                                                  \
+    "}\n"
+
+#define STREAM_SERVER(directives)                                            \
+    "stream {\n"                                                             \
+    "  server {\n"                                                           \
+    "    listen 127.0.0.1:2 ssl;\n"                                          \
+    "    ssl_certificate @D/one.test.crt;\n"                                 \
+    "    ssl_certificate_key @D/one.test.key;\n"                             \
+    directives                                                               \
+    "    return ok;\n"                                                       \
+    "  }\n"                                                                  \
+    "}\n"
+
+
+static void
+test_loads_both_modules_and_accepts_good_config(void)
+{
+    int  rc;
+
+    rc = run_conf(1,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379 db=2;\n"
+                    "ssl_session_redis_key @D/fleet.key;\n"
+                    "ssl_session_redis_timeout 50ms;\n"
+                    "ssl_session_redis_prefix edge:;\n")
+        STREAM_SERVER("ssl_session_redis unix:@D/redis.sock;\n"
+                      "ssl_session_redis_key @D/fleet.key;\n"));
+
+    CU_ASSERT_EQUAL(rc, 0);
+    if (rc != 0) {
+        fprintf(stderr, "nginx -t said:\n%s\n", out);
+    }
+}
+
+
+static void
+test_module_off_is_accepted_without_key(void)
+{
+    CU_ASSERT_EQUAL(run_conf(0, HTTP_SERVER("ssl_session_redis off;\n")), 0);
+}
+
+
+static void
+test_bad_port_is_rejected(void)
+{
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:99999;\n"
+                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out,
+                           "invalid redis address \"127.0.0.1:99999\""));
+}
+
+
+static void
+test_unknown_parameter_is_rejected(void)
+{
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379 colour=blue;\n"
+                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "invalid redis address"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "colour=blue"));
+}
+
+
+static void
+test_missing_key_file_is_rejected_naming_it(void)
+{
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_key @D/nonexistent.key;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "ssl_session_redis_key"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "nonexistent.key"));
+}
+
+
+static void
+test_short_key_file_is_rejected(void)
+{
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_key @D/short.key;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "short.key"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "31"));
+}
+
+
+static void
+test_missing_key_directive_is_rejected(void)
+{
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out,
+                           "no \"ssl_session_redis_key\" is defined"));
+}
+
+
+static void
+test_duplicate_address_is_rejected(void)
+{
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis 127.0.0.1:6380;\n"
+                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out,
+                           "\"ssl_session_redis\" directive is duplicate"));
+}
+
+
+static void
+test_bad_prefix_is_rejected(void)
+{
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_key @D/fleet.key;\n"
+                    "ssl_session_redis_prefix \"a b\";\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "invalid key prefix \"a b\""));
+}
+
+
+static void
+test_zero_timeout_is_rejected(void)
+{
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_key @D/fleet.key;\n"
+                    "ssl_session_redis_timeout 0;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "ssl_session_redis_timeout"));
+}
+
+
+static void
+test_world_readable_key_warns(void)
+{
+    CU_ASSERT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_key @D/open.key;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "[warn]"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "open.key"));
+}
+
+
+static void
+test_missing_password_file_is_rejected(void)
+{
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379 "
+                    "password_file=@D/nopass;\n"
+                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "nopass"));
+}
+
+
+static void
+test_stream_bad_address_is_rejected(void)
+{
+    CU_ASSERT_NOT_EQUAL(run_conf(1,
+        STREAM_SERVER("ssl_session_redis 127.0.0.1:;\n"
+                      "ssl_session_redis_key @D/fleet.key;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "invalid redis address"));
+}
+
 
 int
 main(void)
 {
-    puts("placeholder");
-    return 0;
+    unsigned int  failures;
+    CU_pSuite     suite;
+
+    if (CU_initialize_registry() != CUE_SUCCESS) {
+        return 1;
+    }
+
+    suite = CU_add_suite("config", init_suite, NULL);
+    if (suite == NULL) {
+        CU_cleanup_registry();
+        return 1;
+    }
+
+    CU_ADD_TEST(suite, test_loads_both_modules_and_accepts_good_config);
+    CU_ADD_TEST(suite, test_module_off_is_accepted_without_key);
+    CU_ADD_TEST(suite, test_bad_port_is_rejected);
+    CU_ADD_TEST(suite, test_unknown_parameter_is_rejected);
+    CU_ADD_TEST(suite, test_missing_key_file_is_rejected_naming_it);
+    CU_ADD_TEST(suite, test_short_key_file_is_rejected);
+    CU_ADD_TEST(suite, test_missing_key_directive_is_rejected);
+    CU_ADD_TEST(suite, test_duplicate_address_is_rejected);
+    CU_ADD_TEST(suite, test_bad_prefix_is_rejected);
+    CU_ADD_TEST(suite, test_zero_timeout_is_rejected);
+    CU_ADD_TEST(suite, test_world_readable_key_warns);
+    CU_ADD_TEST(suite, test_missing_password_file_is_rejected);
+    CU_ADD_TEST(suite, test_stream_bad_address_is_rejected);
+
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+
+    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
+    CU_cleanup_registry();
+
+    return failures == 0 ? 0 : 1;
 }

@@ -129,10 +129,68 @@ int tsr_test_handshake(SSL_CTX *server, SSL_CTX *client, const char *sni,
     SSL_SESSION *offer, SSL_SESSION **out, int *reused);
 
 
+/* ---- TLS clients over TCP, against real servers ---- */
+
+typedef struct {
+    int             version;        /* TSR_TEST_TLS12 or TSR_TEST_TLS13 */
+    const char     *sni;            /* server name to send, or NULL */
+    int             tickets;        /* client accepts/offers tickets */
+    SSL_SESSION    *offer;          /* session to offer, or NULL */
+    int             request;        /* 1: HTTP GET then read to close;
+                                       2: read to close (stream) */
+    int             timeout_ms;     /* per handshake, default 5000 */
+} tsr_test_client_t;
+
+/*
+ * Connects to 127.0.0.1:"port", completes a handshake as "opts" say,
+ * performs the request if any (for TLS 1.3 this also receives the
+ * session tickets; without a request the client still waits up to 200
+ * ms for tickets), and closes.  *reused tells whether the session was
+ * resumed; *out (if not NULL) receives the session to offer next time
+ * (caller frees).  Returns 0 on a completed handshake (and request),
+ * -1 on failure.
+ */
+int tsr_test_tls_once(int port, const tsr_test_client_t *opts,
+    SSL_SESSION **out, int *reused);
+
+typedef struct tsr_test_conn_s  tsr_test_conn_t;
+
+/* Opens a TLS keep-alive connection for repeated HTTP requests. */
+tsr_test_conn_t *tsr_test_http_open(int port, int version);
+
+/*
+ * Sends "GET /" and reads the whole response (Content-Length); returns
+ * the elapsed milliseconds, or -1 on failure.
+ */
+long long tsr_test_http_get(tsr_test_conn_t *conn);
+
+void tsr_test_http_close(tsr_test_conn_t *conn);
+
+
+/* ---- a TCP proxy that delays what the server sends ---- */
+
+typedef struct {
+    int             port;           /* where it listens */
+    int             target_port;    /* where it forwards */
+    int             delay_ms;       /* server-to-client delay */
+    pid_t           pid;
+} tsr_test_proxy_t;
+
+/*
+ * Starts a proxy process on a free loopback port forwarding to
+ * 127.0.0.1:target_port and holding every chunk the server sends for
+ * delay_ms before passing it on.  Returns 0 or -1.
+ */
+int tsr_test_proxy_start(tsr_test_proxy_t *p, int target_port,
+    int delay_ms);
+
+int tsr_test_proxy_stop(tsr_test_proxy_t *p);
+
+
 /* ---- nginx ---- */
 
 typedef struct {
-    char        dir[PATH_MAX];          /* prefix: conf, logs, certs */
+    char        dir[1024];              /* prefix: conf, logs, certs */
     char        conf[PATH_MAX];         /* nginx.conf path */
     char        error_log[PATH_MAX];
     pid_t       pid;                    /* master, 0 when stopped */

@@ -1,4 +1,357 @@
 
+/*
+ * nginx instances for integration tests: a prefix directory with
+ * certificates, a generated nginx.conf loading the built modules, and
+ * the master process run in the foreground of a child.
+ */
+
+
 #include "tsr_test.h"
 
-int tsr_test_nginx_placeholder_;
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+
+#define TSR_TEST_DISTRO_MODULES  "/usr/lib/nginx/modules"
+
+
+static const char *tsr_test_nginx_binary(void);
+static void tsr_test_nginx_env(void);
+static int tsr_test_wait_exit(pid_t pid, int ms, int *status);
+static void tsr_test_sleep_ms(int ms);
+
+
+static const char *
+tsr_test_nginx_binary(void)
+{
+    return tsr_test_require("TSR_NGINX", "nginx", "nginx");
+}
+
+
+/*
+ * The modules of an --enable-asan build need the sanitizer runtime in
+ * the distro nginx binary, which was built without it.
+ */
+
+static void
+tsr_test_nginx_env(void)
+{
+    const char  *asan, *rt;
+
+    asan = getenv("TSR_ASAN");
+    rt = getenv("TSR_ASAN_RUNTIME");
+
+    if (asan != NULL && strcmp(asan, "yes") == 0 && rt != NULL
+        && rt[0] != '\0')
+    {
+        setenv("LD_PRELOAD", rt, 1);
+        /* nginx does not free its cycle at exit: leaks are not ours */
+        setenv("ASAN_OPTIONS", "detect_leaks=0:abort_on_error=1:"
+               "log_path=stderr", 1);
+    }
+}
+
+
+int
+tsr_test_nginx_init(tsr_test_nginx_t *n, const char *tag,
+    const char *const *cns)
+{
+    char  key[PATH_MAX], crt[PATH_MAX], logs[PATH_MAX];
+
+    memset(n, 0, sizeof(tsr_test_nginx_t));
+
+    if (tsr_test_mkdtemp(tag, n->dir, sizeof(n->dir)) != 0) {
+        return -1;
+    }
+
+    snprintf(logs, sizeof(logs), "%s/logs", n->dir);
+    if (mkdir(logs, 0755) != 0) {
+        fprintf(stderr, "mkdir(\"%s\") failed: %s\n", logs, strerror(errno));
+        return -1;
+    }
+
+    snprintf(n->conf, sizeof(n->conf), "%s/nginx.conf", n->dir);
+    snprintf(n->error_log, sizeof(n->error_log), "%s/logs/error.log",
+             n->dir);
+
+    for ( /* void */ ; cns != NULL && *cns != NULL; cns++) {
+        snprintf(key, sizeof(key), "%s/%s.key", n->dir, *cns);
+        snprintf(crt, sizeof(crt), "%s/%s.crt", n->dir, *cns);
+
+        if (tsr_test_write_cert(*cns, key, crt) != 0) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+int
+tsr_test_nginx_write_conf(tsr_test_nginx_t *n, int stream, const char *level,
+    const char *body)
+{
+    FILE        *f;
+    const char  *mods, *distro;
+
+    mods = getenv("TSR_MODULES");
+    if (mods == NULL || mods[0] == '\0') {
+        fprintf(stderr, "TSR_MODULES is not set: run the tests with "
+                "\"make check\"\n");
+        return -1;
+    }
+
+    distro = getenv("TSR_DISTRO_MODULES");
+    if (distro == NULL || distro[0] == '\0') {
+        distro = TSR_TEST_DISTRO_MODULES;
+    }
+
+    f = fopen(n->conf, "w");
+    if (f == NULL) {
+        fprintf(stderr, "fopen(\"%s\") failed: %s\n", n->conf,
+                strerror(errno));
+        return -1;
+    }
+
+    if (stream) {
+        fprintf(f, "load_module %s/ngx_stream_module.so;\n", distro);
+    }
+
+    fprintf(f, "load_module %s/ngx_http_ssl_session_redis_module.so;\n",
+            mods);
+
+    if (stream) {
+        fprintf(f, "load_module %s/ngx_stream_ssl_session_redis_module.so;\n",
+                mods);
+    }
+
+    fprintf(f, "daemon off;\n"
+               "error_log %s/logs/error.log %s;\n"
+               "pid %s/nginx.pid;\n"
+               "events { worker_connections 1024; }\n"
+               "%s\n",
+            n->dir, level != NULL ? level : "info", n->dir,
+            body != NULL ? body : "");
+
+    if (fclose(f) != 0) {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+int
+tsr_test_nginx_test_conf(tsr_test_nginx_t *n, char *out, size_t outlen)
+{
+    int          fds[2], status;
+    pid_t        pid;
+    size_t       len;
+    ssize_t      r;
+    const char  *nginx;
+
+    nginx = tsr_test_nginx_binary();
+
+    if (pipe(fds) != 0) {
+        return -1;
+    }
+
+    pid = fork();
+
+    if (pid == -1) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+
+    if (pid == 0) {
+        tsr_test_nginx_env();
+        dup2(fds[1], STDOUT_FILENO);
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execl(nginx, nginx, "-t", "-q", "-p", n->dir, "-c", n->conf,
+              (char *) NULL);
+        _exit(127);
+    }
+
+    close(fds[1]);
+
+    len = 0;
+    for ( ;; ) {
+        r = read(fds[0], out + len, outlen - 1 - len);
+        if (r <= 0) {
+            break;
+        }
+        len += r;
+        if (len == outlen - 1) {
+            break;
+        }
+    }
+    out[len] = '\0';
+
+    close(fds[0]);
+
+    if (tsr_test_wait_exit(pid, 30000, &status) != 0) {
+        return -1;
+    }
+
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+
+int
+tsr_test_nginx_start(tsr_test_nginx_t *n)
+{
+    int          fd, i, pidfd;
+    char         pidfile[PATH_MAX + 16], buf[32];
+    pid_t        pid;
+    ssize_t      r;
+    const char  *nginx;
+
+    nginx = tsr_test_nginx_binary();
+
+    snprintf(pidfile, sizeof(pidfile), "%s/nginx.pid", n->dir);
+    unlink(pidfile);
+
+    pid = fork();
+
+    if (pid == -1) {
+        return -1;
+    }
+
+    if (pid == 0) {
+        tsr_test_nginx_env();
+        fd = open("/dev/null", O_RDWR);
+        if (fd != -1) {
+            dup2(fd, STDIN_FILENO);
+        }
+        execl(nginx, nginx, "-p", n->dir, "-c", n->conf, (char *) NULL);
+        _exit(127);
+    }
+
+    n->pid = pid;
+
+    /* ready once the master wrote its pid file after opening sockets */
+
+    for (i = 0; i < 500; i++) {
+        pidfd = open(pidfile, O_RDONLY);
+        if (pidfd != -1) {
+            r = read(pidfd, buf, sizeof(buf) - 1);
+            close(pidfd);
+            if (r > 0) {
+                tsr_test_sleep_ms(50);
+                return 0;
+            }
+        }
+
+        if (waitpid(pid, NULL, WNOHANG) == pid) {
+            fprintf(stderr, "nginx exited at start, see %s\n", n->error_log);
+            n->pid = 0;
+            return -1;
+        }
+
+        tsr_test_sleep_ms(10);
+    }
+
+    fprintf(stderr, "nginx did not start in 5 s, see %s\n", n->error_log);
+    tsr_test_nginx_stop(n);
+
+    return -1;
+}
+
+
+int
+tsr_test_nginx_signal(tsr_test_nginx_t *n, int sig)
+{
+    if (n->pid == 0) {
+        return -1;
+    }
+
+    return kill(n->pid, sig);
+}
+
+
+int
+tsr_test_nginx_stop(tsr_test_nginx_t *n)
+{
+    int  status;
+
+    if (n->pid == 0) {
+        return 0;
+    }
+
+    kill(n->pid, SIGQUIT);
+
+    if (tsr_test_wait_exit(n->pid, 10000, &status) != 0) {
+        kill(n->pid, SIGKILL);
+        waitpid(n->pid, &status, 0);
+    }
+
+    n->pid = 0;
+
+    return 0;
+}
+
+
+int
+tsr_test_nginx_log_problems(tsr_test_nginx_t *n)
+{
+    int  total, c;
+
+    total = 0;
+
+    c = tsr_test_grep_count(n->error_log, "[alert]");
+    total += c > 0 ? c : 0;
+    c = tsr_test_grep_count(n->error_log, "[crit]");
+    total += c > 0 ? c : 0;
+    c = tsr_test_grep_count(n->error_log, "[emerg]");
+    total += c > 0 ? c : 0;
+    c = tsr_test_grep_count(n->error_log, "exited on signal");
+    total += c > 0 ? c : 0;
+
+    return total;
+}
+
+
+static int
+tsr_test_wait_exit(pid_t pid, int ms, int *status)
+{
+    int    i;
+    pid_t  r;
+
+    for (i = 0; i < ms; i += 10) {
+        r = waitpid(pid, status, WNOHANG);
+        if (r == pid) {
+            return 0;
+        }
+        if (r == -1 && errno != EINTR) {
+            return -1;
+        }
+        tsr_test_sleep_ms(10);
+    }
+
+    return -1;
+}
+
+
+static void
+tsr_test_sleep_ms(int ms)
+{
+    struct timespec  ts;
+
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (long) (ms % 1000) * 1000000;
+
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+        /* void */
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Sets everything up and runs every test: the suite ("make check"), then
+# the same suite with the library, the tests and the nginx modules built
+# under AddressSanitizer and UndefinedBehaviorSanitizer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup-deps.sh
+./autogen.sh > /dev/null 2>&1 || ./autogen.sh
+
+run_suite() {
+    local dir=$1
+    shift
+    echo "== $dir: configure $* && make check"
+    rm -rf "$dir"
+    mkdir -p "$dir"
+    (
+        cd "$dir"
+        ../configure -q "$@"
+        make -j"$(nproc)" > make.log 2>&1 || { tail -40 make.log; exit 1; }
+        make -j"$(nproc)" check VERBOSE=1
+    )
+}
+
+run_suite build
+run_suite build-asan --enable-asan
+echo "all tests passed"

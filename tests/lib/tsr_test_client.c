@@ -1,0 +1,782 @@
+
+/*
+ * TLS clients over TCP for integration tests: one-shot handshakes that
+ * save and offer sessions, and keep-alive HTTP connections whose request
+ * latency is measured.  Blocking sockets bounded by SO_RCVTIMEO and
+ * SO_SNDTIMEO, 127.0.0.1 only.
+ */
+
+
+#include "tsr_test.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+
+
+#define TSR_TEST_CLIENT_TIMEOUT      5000
+#define TSR_TEST_CLIENT_TICKET_WAIT  200
+#define TSR_TEST_CLIENT_BUF          16384
+
+
+typedef struct {
+    SSL_SESSION    *last;               /* newest session the server sent */
+    int             count;              /* sessions received */
+} tsr_test_client_state_t;
+
+
+struct tsr_test_conn_s {
+    int             fd;
+    SSL_CTX        *ctx;
+    SSL            *ssl;
+    size_t          len;                /* bytes held in buf */
+    char            buf[TSR_TEST_CLIENT_BUF];
+};
+
+
+static long long tsr_test_client_now(void);
+static int tsr_test_client_set_timeout(int fd, int opt, long long ms);
+static int tsr_test_client_connect(int port, int timeout_ms);
+static SSL_CTX *tsr_test_client_new_ctx(int version, int tickets);
+static int tsr_test_client_new_session(SSL *ssl, SSL_SESSION *sess);
+static int tsr_test_client_handshake(SSL *ssl, int fd, long long deadline);
+static int tsr_test_client_write(SSL *ssl, int fd, const char *data,
+    size_t len, long long deadline);
+static int tsr_test_client_read(SSL *ssl, int fd, char *buf, size_t size,
+    long long deadline);
+static int tsr_test_client_read_to_close(SSL *ssl, int fd, char *buf,
+    size_t size, size_t *len, long long deadline);
+static void tsr_test_client_wait_ticket(SSL *ssl, int fd,
+    tsr_test_client_state_t *st, long long deadline);
+static void tsr_test_client_drain_errors(const char *what);
+
+
+static int  tsr_test_client_state_index = -1;
+
+
+/* milliseconds on the monotonic clock */
+
+static long long
+tsr_test_client_now(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+/*
+ * Bounds the next blocking socket call by what is left until the
+ * deadline; an elapsed deadline still gets 1 ms, never "forever" (0).
+ */
+
+static int
+tsr_test_client_set_timeout(int fd, int opt, long long ms)
+{
+    struct timeval  tv;
+
+    if (ms < 1) {
+        ms = 1;
+    }
+
+    tv.tv_sec = (time_t) (ms / 1000);
+    tv.tv_usec = (suseconds_t) (ms % 1000) * 1000;
+
+    return setsockopt(fd, SOL_SOCKET, opt, &tv, sizeof(tv));
+}
+
+
+static int
+tsr_test_client_connect(int port, int timeout_ms)
+{
+    int                 fd, one;
+    struct sockaddr_in  sin;
+
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd == -1) {
+        fprintf(stderr, "socket() failed: %s\n", strerror(errno));
+        return -1;
+    }
+
+    /* on Linux SO_SNDTIMEO also bounds a blocking connect() */
+
+    if (tsr_test_client_set_timeout(fd, SO_SNDTIMEO, timeout_ms) != 0
+        || tsr_test_client_set_timeout(fd, SO_RCVTIMEO, timeout_ms) != 0)
+    {
+        fprintf(stderr, "setsockopt() failed: %s\n", strerror(errno));
+        close(fd);
+        return -1;
+    }
+
+    one = 1;
+    (void) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((unsigned short) port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+    if (connect(fd, (struct sockaddr *) &sin, sizeof(sin)) != 0) {
+        fprintf(stderr, "connect() to 127.0.0.1:%d failed: %s\n", port,
+                strerror(errno));
+        close(fd);
+        return -1;
+    }
+
+    return fd;
+}
+
+
+/*
+ * A fresh context per connection: nothing is shared between handshakes
+ * but the session the caller offers.  The client cache mode makes
+ * OpenSSL report every session it receives (TLS 1.3 tickets arrive after
+ * the handshake) without keeping them itself.
+ */
+
+static SSL_CTX *
+tsr_test_client_new_ctx(int version, int tickets)
+{
+    SSL_CTX  *ctx;
+
+    ctx = SSL_CTX_new(TLS_client_method());
+    if (ctx == NULL) {
+        tsr_test_client_drain_errors("SSL_CTX_new()");
+        return NULL;
+    }
+
+    if (SSL_CTX_set_min_proto_version(ctx, version) != 1
+        || SSL_CTX_set_max_proto_version(ctx, version) != 1)
+    {
+        tsr_test_client_drain_errors("SSL_CTX_set_min_proto_version()");
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
+
+    if (!tickets) {
+        SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    }
+
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+    /* a peer closing without close_notify ends the response normally */
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
+#endif
+
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_CLIENT
+                                        | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+    SSL_CTX_sess_set_new_cb(ctx, tsr_test_client_new_session);
+
+    return ctx;
+}
+
+
+/* keeps the newest session; returning 1 takes OpenSSL's reference */
+
+static int
+tsr_test_client_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+    tsr_test_client_state_t  *st;
+
+    st = SSL_get_ex_data(ssl, tsr_test_client_state_index);
+    if (st == NULL) {
+        return 0;
+    }
+
+    if (st->last != NULL) {
+        SSL_SESSION_free(st->last);
+    }
+
+    st->last = sess;
+    st->count++;
+
+    return 1;
+}
+
+
+/*
+ * A blocking socket that times out makes OpenSSL report WANT_READ or
+ * WANT_WRITE, just as a processed non-application record does without
+ * SSL_MODE_AUTO_RETRY: the deadline tells the two apart.
+ */
+
+static int
+tsr_test_client_handshake(SSL *ssl, int fd, long long deadline)
+{
+    int        rc, err, i;
+    long long  now;
+
+    for (i = 0; i < 10000; i++) {
+        now = tsr_test_client_now();
+        if (now >= deadline) {
+            break;
+        }
+
+        (void) tsr_test_client_set_timeout(fd, SO_RCVTIMEO, deadline - now);
+        (void) tsr_test_client_set_timeout(fd, SO_SNDTIMEO, deadline - now);
+
+        rc = SSL_connect(ssl);
+        if (rc == 1) {
+            return 0;
+        }
+
+        err = SSL_get_error(ssl, rc);
+        if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+            tsr_test_client_drain_errors("SSL_connect()");
+            return -1;
+        }
+    }
+
+    fprintf(stderr, "SSL_connect() timed out\n");
+    ERR_clear_error();
+
+    return -1;
+}
+
+
+static int
+tsr_test_client_write(SSL *ssl, int fd, const char *data, size_t len,
+    long long deadline)
+{
+    int        rc, err, i;
+    long long  now;
+
+    for (i = 0; i < 10000 && len > 0; i++) {
+        now = tsr_test_client_now();
+        if (now >= deadline) {
+            fprintf(stderr, "SSL_write() timed out\n");
+            return -1;
+        }
+
+        (void) tsr_test_client_set_timeout(fd, SO_SNDTIMEO, deadline - now);
+        (void) tsr_test_client_set_timeout(fd, SO_RCVTIMEO, deadline - now);
+
+        rc = SSL_write(ssl, data, (int) len);
+        if (rc > 0) {
+            data += rc;
+            len -= rc;
+            continue;
+        }
+
+        err = SSL_get_error(ssl, rc);
+        if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+            tsr_test_client_drain_errors("SSL_write()");
+            return -1;
+        }
+    }
+
+    return len == 0 ? 0 : -1;
+}
+
+
+/*
+ * Reads some application data: returns the byte count, 0 at the end of
+ * the stream, -1 on error or at the deadline.
+ */
+
+static int
+tsr_test_client_read(SSL *ssl, int fd, char *buf, size_t size,
+    long long deadline)
+{
+    int        rc, err, i;
+    long long  now;
+
+    for (i = 0; i < 10000; i++) {
+        now = tsr_test_client_now();
+        if (now >= deadline) {
+            fprintf(stderr, "SSL_read() timed out\n");
+            return -1;
+        }
+
+        (void) tsr_test_client_set_timeout(fd, SO_RCVTIMEO, deadline - now);
+        (void) tsr_test_client_set_timeout(fd, SO_SNDTIMEO, deadline - now);
+
+        rc = SSL_read(ssl, buf, (int) size);
+        if (rc > 0) {
+            return rc;
+        }
+
+        err = SSL_get_error(ssl, rc);
+
+        if (err == SSL_ERROR_ZERO_RETURN) {
+            return 0;
+        }
+
+        if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && rc == 0) {
+            /* EOF without close_notify where it is not ignored */
+            return 0;
+        }
+
+        if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+            tsr_test_client_drain_errors("SSL_read()");
+            return -1;
+        }
+    }
+
+    return -1;
+}
+
+
+/* reads until the peer closes; keeps the first "size" bytes */
+
+static int
+tsr_test_client_read_to_close(SSL *ssl, int fd, char *buf, size_t size,
+    size_t *len, long long deadline)
+{
+    int     n, i;
+    char    discard[4096];
+    size_t  have;
+
+    have = 0;
+
+    for (i = 0; i < 100000; i++) {
+        if (have < size) {
+            n = tsr_test_client_read(ssl, fd, buf + have, size - have,
+                                     deadline);
+        } else {
+            n = tsr_test_client_read(ssl, fd, discard, sizeof(discard),
+                                     deadline);
+        }
+
+        if (n < 0) {
+            return -1;
+        }
+
+        if (n == 0) {
+            *len = have;
+            return 0;
+        }
+
+        if (have < size) {
+            have += n;
+        }
+    }
+
+    return -1;
+}
+
+
+/* TLS 1.3 tickets follow the handshake: give them a moment to arrive */
+
+static void
+tsr_test_client_wait_ticket(SSL *ssl, int fd, tsr_test_client_state_t *st,
+    long long deadline)
+{
+    int        rc, err, i;
+    char       buf[512];
+    long long  now;
+
+    for (i = 0; i < 1000 && st->count == 0; i++) {
+        now = tsr_test_client_now();
+        if (now >= deadline) {
+            return;
+        }
+
+        (void) tsr_test_client_set_timeout(fd, SO_RCVTIMEO, deadline - now);
+
+        rc = SSL_read(ssl, buf, sizeof(buf));
+        if (rc > 0) {
+            continue;
+        }
+
+        err = SSL_get_error(ssl, rc);
+        if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) {
+            ERR_clear_error();
+            return;
+        }
+    }
+}
+
+
+static void
+tsr_test_client_drain_errors(const char *what)
+{
+    char           buf[256];
+    unsigned long  e;
+
+    e = ERR_get_error();
+    if (e == 0) {
+        fprintf(stderr, "%s failed: %s\n", what,
+                errno != 0 ? strerror(errno) : "connection closed");
+        return;
+    }
+
+    for ( /* void */ ; e != 0; e = ERR_get_error()) {
+        ERR_error_string_n(e, buf, sizeof(buf));
+        fprintf(stderr, "%s failed: %s\n", what, buf);
+    }
+}
+
+
+int
+tsr_test_tls_once(int port, const tsr_test_client_t *opts, SSL_SESSION **out,
+    int *reused)
+{
+    int                       fd, rc, timeout;
+    SSL                      *ssl;
+    char                      req[512], resp[4096];
+    size_t                    len;
+    SSL_CTX                  *ctx;
+    long long                 deadline;
+    tsr_test_client_state_t   st;
+
+    fd = -1;
+    ssl = NULL;
+    ctx = NULL;
+    rc = -1;
+    len = 0;
+    st.last = NULL;
+    st.count = 0;
+
+    *reused = 0;
+    if (out != NULL) {
+        *out = NULL;
+    }
+
+    /* a server closing first must not kill the test program */
+    (void) signal(SIGPIPE, SIG_IGN);
+
+    if (tsr_test_client_state_index == -1) {
+        tsr_test_client_state_index = SSL_get_ex_new_index(0, NULL, NULL,
+                                                           NULL, NULL);
+        if (tsr_test_client_state_index == -1) {
+            return -1;
+        }
+    }
+
+    timeout = opts->timeout_ms > 0 ? opts->timeout_ms
+                                   : TSR_TEST_CLIENT_TIMEOUT;
+    deadline = tsr_test_client_now() + timeout;
+
+    ctx = tsr_test_client_new_ctx(opts->version, opts->tickets);
+    if (ctx == NULL) {
+        goto failed;
+    }
+
+    fd = tsr_test_client_connect(port, timeout);
+    if (fd == -1) {
+        goto failed;
+    }
+
+    ssl = SSL_new(ctx);
+    if (ssl == NULL || SSL_set_fd(ssl, fd) != 1) {
+        tsr_test_client_drain_errors("SSL_new()");
+        goto failed;
+    }
+
+    SSL_set_ex_data(ssl, tsr_test_client_state_index, &st);
+    SSL_clear_mode(ssl, SSL_MODE_AUTO_RETRY);
+
+    if (opts->sni != NULL
+        && SSL_set_tlsext_host_name(ssl, opts->sni) != 1)
+    {
+        tsr_test_client_drain_errors("SSL_set_tlsext_host_name()");
+        goto failed;
+    }
+
+    if (opts->offer != NULL && SSL_set_session(ssl, opts->offer) != 1) {
+        tsr_test_client_drain_errors("SSL_set_session()");
+        goto failed;
+    }
+
+    if (tsr_test_client_handshake(ssl, fd, deadline) != 0) {
+        fprintf(stderr, "handshake with 127.0.0.1:%d failed\n", port);
+        goto failed;
+    }
+
+    *reused = SSL_session_reused(ssl) ? 1 : 0;
+
+    if (opts->request == 1) {
+        snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: %s\r\n"
+                 "Connection: close\r\n\r\n",
+                 opts->sni != NULL ? opts->sni : "localhost");
+
+        if (tsr_test_client_write(ssl, fd, req, strlen(req), deadline)
+            != 0)
+        {
+            goto failed;
+        }
+    }
+
+    if (opts->request == 1 || opts->request == 2) {
+        if (tsr_test_client_read_to_close(ssl, fd, resp, sizeof(resp) - 1,
+                                          &len, deadline)
+            != 0)
+        {
+            fprintf(stderr, "reading from 127.0.0.1:%d failed\n", port);
+            goto failed;
+        }
+
+        resp[len] = '\0';
+
+        if (opts->request == 1 && strncmp(resp, "HTTP/1.1 200 ", 13) != 0) {
+            fprintf(stderr, "unexpected response from 127.0.0.1:%d: "
+                    "\"%.40s\"\n", port, resp);
+            goto failed;
+        }
+
+        if (opts->request == 2 && len == 0) {
+            fprintf(stderr, "no data from 127.0.0.1:%d\n", port);
+            goto failed;
+        }
+
+    } else if (opts->version == TSR_TEST_TLS13 && out != NULL) {
+        tsr_test_client_wait_ticket(ssl, fd, &st,
+                                    tsr_test_client_now()
+                                    + TSR_TEST_CLIENT_TICKET_WAIT);
+    }
+
+    if (out != NULL) {
+        if (st.last != NULL) {
+            *out = st.last;
+            st.last = NULL;
+
+        } else {
+            /*
+             * A resumed TLS 1.2 handshake reports no new session, and a
+             * resumed TLS 1.3 one may come without a new ticket: the
+             * session in use is then the one to offer next time.
+             */
+            *out = SSL_get1_session(ssl);
+
+            if (*out != NULL && !SSL_SESSION_is_resumable(*out)) {
+                SSL_SESSION_free(*out);
+                *out = NULL;
+            }
+        }
+    }
+
+    rc = 0;
+
+failed:
+
+    if (ssl != NULL) {
+        (void) tsr_test_client_set_timeout(fd, SO_SNDTIMEO, 100);
+        (void) SSL_shutdown(ssl);
+        SSL_free(ssl);
+    }
+
+    if (st.last != NULL) {
+        SSL_SESSION_free(st.last);
+    }
+
+    if (fd != -1) {
+        close(fd);
+    }
+
+    if (ctx != NULL) {
+        SSL_CTX_free(ctx);
+    }
+
+    ERR_clear_error();
+
+    return rc;
+}
+
+
+tsr_test_conn_t *
+tsr_test_http_open(int port, int version)
+{
+    long long         deadline;
+    tsr_test_conn_t  *conn;
+
+    (void) signal(SIGPIPE, SIG_IGN);
+
+    conn = calloc(1, sizeof(tsr_test_conn_t));
+    if (conn == NULL) {
+        return NULL;
+    }
+
+    conn->fd = -1;
+    deadline = tsr_test_client_now() + TSR_TEST_CLIENT_TIMEOUT;
+
+    conn->ctx = tsr_test_client_new_ctx(version, 0);
+    if (conn->ctx == NULL) {
+        goto failed;
+    }
+
+    /* nothing to capture on this connection */
+    SSL_CTX_set_session_cache_mode(conn->ctx, SSL_SESS_CACHE_OFF);
+
+    conn->fd = tsr_test_client_connect(port, TSR_TEST_CLIENT_TIMEOUT);
+    if (conn->fd == -1) {
+        goto failed;
+    }
+
+    conn->ssl = SSL_new(conn->ctx);
+    if (conn->ssl == NULL || SSL_set_fd(conn->ssl, conn->fd) != 1) {
+        tsr_test_client_drain_errors("SSL_new()");
+        goto failed;
+    }
+
+    SSL_clear_mode(conn->ssl, SSL_MODE_AUTO_RETRY);
+
+    if (tsr_test_client_handshake(conn->ssl, conn->fd, deadline) != 0) {
+        fprintf(stderr, "handshake with 127.0.0.1:%d failed\n", port);
+        goto failed;
+    }
+
+    return conn;
+
+failed:
+
+    tsr_test_http_close(conn);
+    ERR_clear_error();
+
+    return NULL;
+}
+
+
+long long
+tsr_test_http_get(tsr_test_conn_t *conn)
+{
+    int               n, i;
+    char             *end, *p, *line;
+    size_t            hlen, body, need;
+    long long         start, deadline;
+    struct timespec   t0, t1;
+    static const char req[] = "GET / HTTP/1.1\r\nHost: localhost\r\n"
+                              "Connection: keep-alive\r\n\r\n";
+
+    if (conn == NULL || conn->ssl == NULL) {
+        return -1;
+    }
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    start = tsr_test_client_now();
+    deadline = start + TSR_TEST_CLIENT_TIMEOUT;
+
+    conn->len = 0;
+
+    if (tsr_test_client_write(conn->ssl, conn->fd, req, sizeof(req) - 1,
+                              deadline)
+        != 0)
+    {
+        return -1;
+    }
+
+    /* the header */
+
+    end = NULL;
+
+    for (i = 0; i < 1000; i++) {
+        conn->buf[conn->len] = '\0';
+        end = strstr(conn->buf, "\r\n\r\n");
+        if (end != NULL) {
+            break;
+        }
+
+        if (conn->len >= sizeof(conn->buf) - 1) {
+            fprintf(stderr, "response header too long\n");
+            return -1;
+        }
+
+        n = tsr_test_client_read(conn->ssl, conn->fd, conn->buf + conn->len,
+                                 sizeof(conn->buf) - 1 - conn->len,
+                                 deadline);
+        if (n <= 0) {
+            fprintf(stderr, "keep-alive connection closed or failed\n");
+            return -1;
+        }
+
+        conn->len += n;
+    }
+
+    if (end == NULL) {
+        return -1;
+    }
+
+    if (strncmp(conn->buf, "HTTP/1.1 200 ", 13) != 0) {
+        fprintf(stderr, "unexpected response: \"%.40s\"\n", conn->buf);
+        return -1;
+    }
+
+    hlen = (size_t) (end - conn->buf) + 4;
+    body = 0;
+    need = (size_t) -1;
+
+    for (p = conn->buf; p < end; p = line + 2) {
+        line = strstr(p, "\r\n");
+        if (line == NULL) {
+            break;
+        }
+
+        if (strncasecmp(p, "Content-Length:", 15) == 0) {
+            need = (size_t) strtoul(p + 15, NULL, 10);
+        }
+    }
+
+    if (need == (size_t) -1 || need > sizeof(conn->buf) - 1 - hlen) {
+        fprintf(stderr, "response without a usable Content-Length\n");
+        return -1;
+    }
+
+    /* the body */
+
+    for (i = 0; i < 1000; i++) {
+        body = conn->len - hlen;
+        if (body >= need) {
+            break;
+        }
+
+        n = tsr_test_client_read(conn->ssl, conn->fd, conn->buf + conn->len,
+                                 hlen + need - conn->len, deadline);
+        if (n <= 0) {
+            fprintf(stderr, "keep-alive connection closed or failed\n");
+            return -1;
+        }
+
+        conn->len += n;
+    }
+
+    if (body < need) {
+        return -1;
+    }
+
+    conn->len = 0;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+
+    return (long long) (t1.tv_sec - t0.tv_sec) * 1000
+           + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+}
+
+
+void
+tsr_test_http_close(tsr_test_conn_t *conn)
+{
+    if (conn == NULL) {
+        return;
+    }
+
+    if (conn->ssl != NULL) {
+        (void) tsr_test_client_set_timeout(conn->fd, SO_SNDTIMEO, 100);
+        (void) SSL_shutdown(conn->ssl);
+        SSL_free(conn->ssl);
+    }
+
+    if (conn->fd != -1) {
+        close(conn->fd);
+    }
+
+    if (conn->ctx != NULL) {
+        SSL_CTX_free(conn->ctx);
+    }
+
+    ERR_clear_error();
+    free(conn);
+}
