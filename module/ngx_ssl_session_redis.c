@@ -1146,6 +1146,10 @@ ngx_ssl_session_redis_lookup_done(int rc, const uint8_t *val, size_t len,
 
         if (ngx_ssl_session_redis_accept(cs, sess) == NGX_OK) {
             cs->outcome = NGX_SSL_SESSION_REDIS_HIT;
+
+            /* warm the local first level, if there is one */
+            tsr_ssl_cache_session(cs->ctx->binding,
+                                  c->ssl->connection, sess);
         }
 
         SSL_SESSION_free(sess);

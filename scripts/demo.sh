@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Sets everything up, builds, and runs the live demo: a private Redis on
-# loopback, two TLS servers sharing it, clients resuming across them.
+# Sets everything up, builds, and runs the live demo: a private Redis and
+# two nginx nodes on loopback, TLS clients resuming sessions across them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,5 +10,4 @@ mkdir -p build
 cd build
 [ -f Makefile ] || ../configure -q
 make -j"$(nproc)" > make.log 2>&1 || { tail -40 make.log; exit 1; }
-make -j"$(nproc)" tools/tsr-demo > /dev/null
-exec ./tools/tsr-demo "$@"
+make -s demo

@@ -393,9 +393,11 @@ int tsr_ssl_session_key(tsr_ssl_t *b, const uint8_t *id, size_t idlen,
 
 /*
  * Hands a session fetched out of band (the asynchronous lookup) to the
- * connection "ssl": the next get-session callback for "id" returns it.
- * Takes a reference of its own; the slot is released when "ssl" is freed
- * or another session is set.  Returns TSR_OK or TSR_ENOMEM.
+ * connection "ssl": the next get-session callbacks for "id" return it,
+ * before the chained first level is asked.  Takes a reference of its own;
+ * the slot is released when "ssl" is freed or another session is set (a
+ * NULL "sess" clears it).  Returns TSR_OK, TSR_EINVAL (the session's own
+ * id is not "id") or TSR_ENOMEM.
  */
 int tsr_ssl_set_session(SSL *ssl, const uint8_t *id, size_t idlen,
     SSL_SESSION *sess);
@@ -407,6 +409,13 @@ int tsr_ssl_set_session(SSL *ssl, const uint8_t *id, size_t idlen,
  */
 SSL_SESSION *tsr_ssl_cached_session(tsr_ssl_t *b, SSL *ssl,
     const uint8_t *id, size_t idlen);
+
+/*
+ * Offers "sess" (found by an out-of-band lookup) to the first-level cache
+ * chained at attach time, as OpenSSL would have on a new session; the
+ * caller keeps its reference.  Nothing happens without such a cache.
+ */
+void tsr_ssl_cache_session(tsr_ssl_t *b, SSL *ssl, SSL_SESSION *sess);
 
 /*
  * Decodes a sealed value read from the store for key "name" into a new

@@ -4,6 +4,8 @@
  * SSL_CTX, so that new sessions are sealed into the store and sessions the
  * context does not know are looked up there.  Callbacks found on the
  * context (nginx's shared cache, say) stay in front as a local first level.
+ * The info callback is wrapped too, only to remember which context each
+ * connection started on (see tsr_ssl_pin()).
  */
 
 
@@ -83,10 +85,12 @@ static void tsr_ssl_info(const SSL *ssl, int where, int ret);
 static int tsr_ssl_session_name(tsr_ssl_t *b, const SSL_SESSION *sess,
     char *out, size_t outlen);
 static uint32_t tsr_ssl_hash(const uint8_t *id, size_t len);
-static void tsr_ssl_log(tsr_ssl_t *b, int level, const char *fmt, ...);
+static void tsr_ssl_log(tsr_ssl_t *b, int level, const char *fmt, ...)
+    TSR_SSL_PRINTF(3, 4);
 static void tsr_ssl_log_error(tsr_ssl_t *b, int level, const char *call,
     const char *detail);
-static void tsr_ssl_set_error(char *err, size_t errlen, const char *fmt, ...);
+static void tsr_ssl_set_error(char *err, size_t errlen, const char *fmt, ...)
+    TSR_SSL_PRINTF(3, 4);
 
 
 static CRYPTO_ONCE  tsr_ssl_once = CRYPTO_ONCE_STATIC_INIT;
@@ -284,12 +288,24 @@ int
 tsr_ssl_set_session(SSL *ssl, const uint8_t *id, size_t idlen,
     SSL_SESSION *sess)
 {
-    tsr_ssl_slot_t  *slot;
+    unsigned int          sidlen;
+    tsr_ssl_slot_t       *slot;
+    const unsigned char  *sid;
 
     if (ssl == NULL || idlen > TSR_MAX_SESSION_ID
         || (id == NULL && idlen != 0))
     {
         return TSR_EINVAL;
+    }
+
+    /* a session is served only under its own id */
+
+    if (sess != NULL) {
+        sid = SSL_SESSION_get_id(sess, &sidlen);
+
+        if (sidlen != idlen || memcmp(sid, id, idlen) != 0) {
+            return TSR_EINVAL;
+        }
     }
 
     if (tsr_ssl_indexes() != TSR_OK) {
@@ -364,6 +380,27 @@ tsr_ssl_cached_session(tsr_ssl_t *b, SSL *ssl, const uint8_t *id,
     }
 
     return sess;
+}
+
+
+void
+tsr_ssl_cache_session(tsr_ssl_t *b, SSL *ssl, SSL_SESSION *sess)
+{
+    if (b == NULL || ssl == NULL || sess == NULL || b->new_cb == NULL) {
+        return;
+    }
+
+    /*
+     * OpenSSL does not report sessions found by a lookup as new: write
+     * this one back to the chained cache, as its own entry would be.  The
+     * callback keeps the reference it is given when it returns 1.
+     */
+
+    (void) SSL_SESSION_up_ref(sess);
+
+    if (b->new_cb(ssl, sess) == 0) {
+        SSL_SESSION_free(sess);
+    }
 }
 
 
@@ -792,16 +829,6 @@ tsr_ssl_get_session(SSL *ssl, const unsigned char *id, int len, int *copy)
         return NULL;
     }
 
-    if (b->get_cb != NULL) {
-        sess = b->get_cb(ssl, id, len, copy);
-
-        if (sess != NULL) {
-            /* the chained callback has set "copy" as it hands the session */
-            b->stats.l1_hits++;
-            return sess;
-        }
-    }
-
     slot = SSL_get_ex_data(ssl, tsr_ssl_slot_index);
 
     if (slot != NULL && slot->sess != NULL && slot->idlen == (size_t) len
@@ -819,6 +846,22 @@ tsr_ssl_get_session(SSL *ssl, const unsigned char *id, int len, int *copy)
                     "id %d bytes #%08x", len, tsr_ssl_hash(id, len));
 
         return slot->sess;
+    }
+
+    /*
+     * The slot comes first: a host that prefetched the session from the
+     * first level already put it there, and asking again costs a second
+     * lookup and decode.
+     */
+
+    if (b->get_cb != NULL) {
+        sess = b->get_cb(ssl, id, len, copy);
+
+        if (sess != NULL) {
+            /* the chained callback has set "copy" as it hands the session */
+            b->stats.l1_hits++;
+            return sess;
+        }
     }
 
     sess = NULL;
@@ -907,18 +950,7 @@ tsr_ssl_fetch(tsr_ssl_t *b, SSL *ssl, const unsigned char *id, size_t len)
         return NULL;
     }
 
-    /*
-     * OpenSSL does not report sessions found by a lookup as new: write
-     * this one back to the chained cache, as its own entry would be.
-     */
-
-    if (b->new_cb != NULL) {
-        (void) SSL_SESSION_up_ref(sess);
-
-        if (b->new_cb(ssl, sess) == 0) {
-            SSL_SESSION_free(sess);
-        }
-    }
+    tsr_ssl_cache_session(b, ssl, sess);
 
     tsr_ssl_log(b, TSR_LOG_DEBUG, "session found in the store, "
                 "id %zu bytes #%08x", len, tsr_ssl_hash(id, len));
@@ -975,7 +1007,7 @@ tsr_ssl_remove_session(SSL_CTX *ctx, SSL_SESSION *sess)
 static void
 tsr_ssl_info(const SSL *ssl, int where, int ret)
 {
-    SSL_CTX    *ctx;
+    SSL_CTX    *ctx, *first;
     tsr_ssl_t  *b;
 
     if ((where & SSL_CB_HANDSHAKE_START) && SSL_is_server(ssl)) {
@@ -990,11 +1022,11 @@ tsr_ssl_info(const SSL *ssl, int where, int ret)
     ctx = SSL_get_SSL_CTX(ssl);
 
     if (SSL_CTX_get_info_callback(ctx) != tsr_ssl_info) {
-        ctx = SSL_get_ex_data(ssl, tsr_ssl_pin_index);
-    }
+        first = SSL_get_ex_data(ssl, tsr_ssl_pin_index);
 
-    if (ctx == NULL) {
-        return;
+        if (first != NULL) {
+            ctx = first;
+        }
     }
 
     b = SSL_CTX_get_ex_data(ctx, tsr_ssl_ctx_index);

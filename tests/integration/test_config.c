@@ -34,6 +34,9 @@ static void test_zero_timeout_is_rejected(void);
 static void test_world_readable_key_warns(void);
 static void test_missing_password_file_is_rejected(void);
 static void test_stream_bad_address_is_rejected(void);
+static void test_server_without_ssl_is_rejected(void);
+static void test_default_server_without_module_warns(void);
+static void test_tickets_disagreeing_on_listener_warn(void);
 
 
 static tsr_test_nginx_t  nginx;
@@ -276,6 +279,76 @@ test_stream_bad_address_is_rejected(void)
 }
 
 
+static void
+test_server_without_ssl_is_rejected(void)
+{
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        "http {\n"
+        "  server {\n"
+        "    listen 127.0.0.1:3;\n"
+        "    server_name plain.test;\n"
+        "    ssl_session_redis 127.0.0.1:6379;\n"
+        "    ssl_session_redis_key @D/fleet.key;\n"
+        "  }\n"
+        "}\n"), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"plain.test\", which has no ssl"));
+}
+
+
+static void
+test_default_server_without_module_warns(void)
+{
+    CU_ASSERT_EQUAL(run_conf(0,
+        "http {\n"
+        "  server {\n"
+        "    listen 127.0.0.1:4 ssl;\n"
+        "    server_name first.test;\n"
+        "    ssl_certificate @D/one.test.crt;\n"
+        "    ssl_certificate_key @D/one.test.key;\n"
+        "  }\n"
+        "  server {\n"
+        "    listen 127.0.0.1:4 ssl;\n"
+        "    server_name second.test;\n"
+        "    ssl_certificate @D/one.test.crt;\n"
+        "    ssl_certificate_key @D/one.test.key;\n"
+        "    ssl_session_redis 127.0.0.1:6379;\n"
+        "    ssl_session_redis_key @D/fleet.key;\n"
+        "  }\n"
+        "}\n"), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "[warn]"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out,
+                           "is enabled for server \"second.test\" but not "
+                           "for \"first.test\""));
+}
+
+
+static void
+test_tickets_disagreeing_on_listener_warn(void)
+{
+    CU_ASSERT_EQUAL(run_conf(0,
+        "http {\n"
+        "  ssl_session_redis 127.0.0.1:6379;\n"
+        "  ssl_session_redis_key @D/fleet.key;\n"
+        "  server {\n"
+        "    listen 127.0.0.1:5 ssl;\n"
+        "    server_name first.test;\n"
+        "    ssl_certificate @D/one.test.crt;\n"
+        "    ssl_certificate_key @D/one.test.key;\n"
+        "    ssl_session_tickets off;\n"
+        "  }\n"
+        "  server {\n"
+        "    listen 127.0.0.1:5 ssl;\n"
+        "    server_name second.test;\n"
+        "    ssl_certificate @D/one.test.crt;\n"
+        "    ssl_certificate_key @D/one.test.key;\n"
+        "  }\n"
+        "}\n"), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out,
+                           "\"ssl_session_tickets\" of server "
+                           "\"second.test\" differs"));
+}
+
+
 int
 main(void)
 {
@@ -305,6 +378,9 @@ main(void)
     CU_ADD_TEST(suite, test_world_readable_key_warns);
     CU_ADD_TEST(suite, test_missing_password_file_is_rejected);
     CU_ADD_TEST(suite, test_stream_bad_address_is_rejected);
+    CU_ADD_TEST(suite, test_server_without_ssl_is_rejected);
+    CU_ADD_TEST(suite, test_default_server_without_module_warns);
+    CU_ADD_TEST(suite, test_tickets_disagreeing_on_listener_warn);
 
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -27,7 +27,7 @@
 #define HANDSHAKES       1000
 #define MAX_FAILURES     20
 #define OUTAGE_MS        3000
-#define OUTAGE_MAX       400
+#define OUTAGE_MAX       2000
 #define RECOVERY_MS      2000
 #define SLOW_DELAY_MS    500
 #define SLOW_RESUMES     6
@@ -572,6 +572,9 @@ redis_outage(int version)
         }
 
         offer = next;
+
+        /* spread the handshakes over the whole outage */
+        sleep_ms(2);
     }
 
     elapsed = now_us() - start;

@@ -432,9 +432,11 @@ tsr_test_tls_once(int port, const tsr_test_client_t *opts, SSL_SESSION **out,
     size_t                    len;
     SSL_CTX                  *ctx;
     long long                 deadline;
+    SSL_SESSION              *copy;
     tsr_test_client_state_t   st;
 
     fd = -1;
+    copy = NULL;
     ssl = NULL;
     ctx = NULL;
     rc = -1;
@@ -488,9 +490,19 @@ tsr_test_tls_once(int port, const tsr_test_client_t *opts, SSL_SESSION **out,
         goto failed;
     }
 
-    if (opts->offer != NULL && SSL_set_session(ssl, opts->offer) != 1) {
-        tsr_test_client_drain_errors("SSL_set_session()");
-        goto failed;
+    if (opts->offer != NULL) {
+        /*
+         * An OpenSSL 3.0 client marks a TLS 1.3 session not resumable once
+         * it has been used: offering a copy keeps the caller's session
+         * good for more offers, as a session read from a file would be.
+         */
+
+        copy = SSL_SESSION_dup(opts->offer);
+
+        if (copy == NULL || SSL_set_session(ssl, copy) != 1) {
+            tsr_test_client_drain_errors("SSL_set_session()");
+            goto failed;
+        }
     }
 
     if (tsr_test_client_handshake(ssl, fd, deadline) != 0) {
@@ -534,7 +546,7 @@ tsr_test_tls_once(int port, const tsr_test_client_t *opts, SSL_SESSION **out,
             goto failed;
         }
 
-    } else if (opts->version == TSR_TEST_TLS13 && out != NULL) {
+    } else if (opts->version == TSR_TEST_TLS13) {
         tsr_test_client_wait_ticket(ssl, fd, &st,
                                     tsr_test_client_now()
                                     + TSR_TEST_CLIENT_TICKET_WAIT);
@@ -572,6 +584,10 @@ failed:
 
     if (st.last != NULL) {
         SSL_SESSION_free(st.last);
+    }
+
+    if (copy != NULL) {
+        SSL_SESSION_free(copy);
     }
 
     if (fd != -1) {

@@ -50,6 +50,7 @@ typedef struct {
     int                 cfd;            /* accepted client, -1 if free */
     int                 sfd;            /* connection to the target */
     int                 server_eof;
+    long long           eof_due;        /* when the client sees the close */
     size_t              c2s_len;        /* client bytes not yet written */
     size_t              c2s_sent;
     size_t              queued;         /* bytes held for the client */
@@ -267,6 +268,12 @@ tsr_proxy_run(int lfd, int target_port, int delay_ms, pid_t parent)
                 }
             }
 
+            if (pr->server_eof && pr->head == NULL) {
+                if (pr->eof_due - now < wait) {
+                    wait = pr->eof_due - now;
+                }
+            }
+
             /* server side: read while the queue has room */
 
             fds[2 + 2 * i].fd = pr->sfd;
@@ -329,7 +336,7 @@ tsr_proxy_run(int lfd, int target_port, int delay_ms, pid_t parent)
 
             /* the target's close, too, reaches the client late */
 
-            if (pr->server_eof && pr->head == NULL) {
+            if (pr->server_eof && pr->head == NULL && pr->eof_due <= now) {
                 tsr_proxy_close(pr);
             }
         }
@@ -377,6 +384,7 @@ tsr_proxy_accept(int lfd, tsr_proxy_pair_t *pairs, int target_port)
         pr->cfd = cfd;
         pr->sfd = sfd;
         pr->server_eof = 0;
+        pr->eof_due = 0;
         pr->c2s_len = 0;
         pr->c2s_sent = 0;
         pr->queued = 0;
@@ -506,6 +514,7 @@ tsr_proxy_from_server(tsr_proxy_pair_t *pr, int delay_ms)
 
     if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
         pr->server_eof = 1;
+        pr->eof_due = tsr_proxy_now() + delay_ms;
         return 0;
     }
 
