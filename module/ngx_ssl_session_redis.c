@@ -12,6 +12,8 @@
 
 #define NGX_SSL_SESSION_REDIS_MAX_PREFIX   64
 #define NGX_SSL_SESSION_REDIS_MAX_TIMEOUT  10000
+#define NGX_SSL_SESSION_REDIS_SETUP_TIMEOUT 2000
+#define NGX_SSL_SESSION_REDIS_BACKOFF_MAX   1000
 
 /* lookup states of a connection */
 #define NGX_SSL_SESSION_REDIS_PEEK         0
@@ -79,6 +81,8 @@ static long ngx_ssl_session_redis_peek(ngx_ssl_session_redis_conn_t *cs,
     BIO *b, int ret);
 static unsigned ngx_ssl_session_redis_hello_flags(ngx_ssl_conn_t *ssl_conn);
 static ngx_int_t ngx_ssl_session_redis_accept(
+    ngx_ssl_session_redis_conn_t *cs, SSL_SESSION *sess);
+static ngx_int_t ngx_ssl_session_redis_decide(
     ngx_ssl_session_redis_conn_t *cs, SSL_SESSION *sess);
 static void ngx_ssl_session_redis_lookup_done(int rc, const uint8_t *val,
     size_t len, void *arg);
@@ -396,6 +400,18 @@ ngx_ssl_session_redis_get_store(ngx_conf_t *cf,
     conf->store_conf.log = ngx_ssl_session_redis_log;
     conf->store_conf.log_data = rs;
     conf->store_conf.never_block = 1;
+
+    /*
+     * These bound setting up a connection (connect, AUTH, SELECT), which
+     * no handshake waits for; each lookup has its own deadline, the
+     * "ssl_session_redis_timeout" of its server.
+     */
+
+    conf->store_conf.connect_timeout_ms = NGX_SSL_SESSION_REDIS_SETUP_TIMEOUT;
+    conf->store_conf.command_timeout_ms = NGX_SSL_SESSION_REDIS_SETUP_TIMEOUT;
+
+    /* a Redis that came back is found again within a second */
+    conf->store_conf.backoff_max_ms = NGX_SSL_SESSION_REDIS_BACKOFF_MAX;
 
     rs->store = tsr_store_create(&conf->store_conf, err, sizeof(err));
     if (rs->store == NULL) {
@@ -1010,6 +1026,10 @@ ngx_ssl_session_redis_peek(ngx_ssl_session_redis_conn_t *cs, BIO *b,
         goto done;
     }
 
+    /* not in the first level: until Redis says otherwise, no session */
+
+    (void) ngx_ssl_session_redis_decide(cs, NULL);
+
     keylen = tsr_ssl_session_key(ctxd->binding, cs->id, cs->id_len,
                                  (char *) cs->key, sizeof(cs->key));
     if (keylen < 0) {
@@ -1104,14 +1124,35 @@ ngx_ssl_session_redis_accept(ngx_ssl_session_redis_conn_t *cs,
                        "ssl_session_redis: session made for another "
                        "server name, not resumed");
         cs->outcome = NGX_SSL_SESSION_REDIS_MISS;
+        ngx_ssl_session_redis_decide(cs, NULL);
         return NGX_DECLINED;
     }
 
+    if (ngx_ssl_session_redis_decide(cs, sess) != NGX_OK) {
+        cs->outcome = NGX_SSL_SESSION_REDIS_ERROR;
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The lookup's verdict for the id, a session or none, goes to the
+ * connection's slot: OpenSSL's get-session callback takes it from there
+ * and asks neither nginx's cache nor Redis again.
+ */
+
+static ngx_int_t
+ngx_ssl_session_redis_decide(ngx_ssl_session_redis_conn_t *cs,
+    SSL_SESSION *sess)
+{
     if (tsr_ssl_set_session(cs->connection->ssl->connection, cs->id,
                             cs->id_len, sess)
         != TSR_OK)
     {
-        cs->outcome = NGX_SSL_SESSION_REDIS_ERROR;
+        (void) tsr_ssl_set_session(cs->connection->ssl->connection, cs->id,
+                                   cs->id_len, NULL);
         return NGX_ERROR;
     }
 
@@ -1313,6 +1354,15 @@ ngx_ssl_session_redis_loop_timer(void *data, uint64_t ms)
         }
 
         return;
+    }
+
+    /*
+     * ngx_add_timer() keeps an armed timer when the new time is within
+     * 300 ms of the old one: a deadline moved earlier must not fire late.
+     */
+
+    if (rs->timer.timer_set) {
+        ngx_del_timer(&rs->timer);
     }
 
     ngx_add_timer(&rs->timer, (ngx_msec_t) ms);

@@ -165,15 +165,37 @@ typedef struct {
     void        *log_data;
 } tsr_store_conf_t;
 
+/* lookup round trips by upper bound in ms; the last bucket is unbounded */
+#define TSR_STORE_LATENCY_BOUNDS  { 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000 }
+#define TSR_STORE_LATENCY_BUCKETS  11
+
 typedef struct {
-    uint64_t     gets;
+    uint64_t     gets;              /* lookups asked for, refused ones too */
     uint64_t     hits;
     uint64_t     misses;
-    uint64_t     sets;
+    uint64_t     sets;              /* writes asked for, dropped ones too */
     uint64_t     dels;
-    uint64_t     errors;            /* connection, timeout, server errors */
+    uint64_t     errors;            /* connection, timeout, server errors;
+                                       asynchronous: also lookups and
+                                       writes lost with a connection */
     uint64_t     bad_values;        /* non-string reply or over the limit */
     uint64_t     connects;
+
+    /* asynchronous side only */
+    uint64_t     refused;           /* lookups refused at once: not
+                                       connected, circuit breaker open,
+                                       in-flight or queue limit */
+    uint64_t     dropped;           /* SET and DEL never sent: not
+                                       connected or queue limit */
+    uint64_t     timeouts;          /* lookups past their deadline (also
+                                       in errors) */
+    uint64_t     breaker_opened;    /* times the circuit breaker opened */
+    /*
+     * Round trips of lookups Redis answered, late ones included, counted
+     * in the first bucket whose bound (TSR_STORE_LATENCY_BOUNDS) they do
+     * not exceed; not cumulative.
+     */
+    uint64_t     latency[TSR_STORE_LATENCY_BUCKETS];
 } tsr_store_stats_t;
 
 /*
@@ -392,12 +414,13 @@ int tsr_ssl_session_key(tsr_ssl_t *b, const uint8_t *id, size_t idlen,
     char *out, size_t outlen);
 
 /*
- * Hands a session fetched out of band (the asynchronous lookup) to the
- * connection "ssl": the next get-session callbacks for "id" return it,
- * before the chained first level is asked.  Takes a reference of its own;
- * the slot is released when "ssl" is freed or another session is set (a
- * NULL "sess" clears it).  Returns TSR_OK, TSR_EINVAL (the session's own
- * id is not "id") or TSR_ENOMEM.
+ * Hands the result of a lookup made out of band (the asynchronous one)
+ * to the connection "ssl": the next get-session callbacks for "id" return
+ * "sess", or nothing when "sess" is NULL, without asking the chained
+ * first level or the store.  Takes a reference of its own; the slot is
+ * released when "ssl" is freed or replaced; a NULL "id" clears it.
+ * Returns TSR_OK, TSR_EINVAL (the session's own id is not "id") or
+ * TSR_ENOMEM.
  */
 int tsr_ssl_set_session(SSL *ssl, const uint8_t *id, size_t idlen,
     SSL_SESSION *sess);
@@ -426,6 +449,198 @@ SSL_SESSION *tsr_ssl_session_open(tsr_ssl_t *b, const char *name,
     size_t namelen, const uint8_t *val, size_t vlen, int *rc);
 
 void tsr_ssl_stats(const tsr_ssl_t *b, tsr_ssl_stats_t *stats);
+
+
+/* ---- ticket keys: one ring per fleet and scope, rotated in Redis ---- */
+
+/*
+ * Stateless session tickets (RFC 5077, and TLS 1.3's) under keys shared
+ * by a fleet.  A key is 80 bytes, nginx's layout: name(16) | HMAC-SHA256
+ * key(32) | AES-256-CBC key(32).  The ring holds up to
+ * TSR_TICKETS_MAX_KEYS keys: the current key encrypts for one period; the
+ * next key, published a period early, only decrypts, so a node whose ring
+ * is a little stale still opens tickets of a node that has rotated; the
+ * previous keys decrypt (asking for a new ticket) until every ticket they
+ * issued has expired: the time they stopped encrypting plus the ticket
+ * lifetime plus one period.
+ *
+ * In Redis the ring is the string <prefix>tk:<scope>: a clear header,
+ * generation (8 bytes, big-endian) | rotated at (8 bytes, big-endian
+ * milliseconds of the Redis server's clock), then the ring sealed with
+ * tsr_seal() for that key name.  It has no TTL.  Any node may rotate once
+ * a period has passed since "rotated at"; redis-scripts/ticket_rotate.lua
+ * makes that a compare-and-set on the generation, so the fleet rotates
+ * exactly once per period however many nodes race.
+ *
+ * The ticket callback reads memory only.  Times are Unix milliseconds;
+ * the fleet's clocks are assumed to agree within a small part of a period
+ * (only the rotation itself is judged by Redis' clock).  An object is not
+ * thread-safe: one per thread, or the host serializes its calls against
+ * the handshakes using it.
+ */
+
+#define TSR_TICKETS_MAX_KEYS      8
+#define TSR_TICKETS_NAME_LEN      16
+#define TSR_TICKETS_DEFAULT_SCOPE "default"
+#define TSR_TICKETS_DEFAULT_PERIOD    43200000    /* 12 h, in ms */
+#define TSR_TICKETS_DEFAULT_LIFETIME  300000      /* 5 min, in ms */
+
+/* key roles */
+#define TSR_TICKETS_NEXT          1
+#define TSR_TICKETS_CURRENT       2
+#define TSR_TICKETS_PREVIOUS      3
+
+typedef struct tsr_tickets_s  tsr_tickets_t;
+
+typedef struct {
+    /*
+     * Redis for tsr_tickets_sync(), which opens a short-lived synchronous
+     * connection of its own with these settings (copied; never_block
+     * makes it fail); NULL: the ring comes through
+     * tsr_tickets_load_value() only.
+     */
+    const tsr_store_conf_t  *store_conf;
+    tsr_keyring_t           *keys;          /* fleet keys sealing the
+                                               ring; required, not owned */
+    const char              *prefix;        /* default TSR_DEFAULT_PREFIX */
+    const char              *scope;         /* default
+                                               TSR_TICKETS_DEFAULT_SCOPE */
+    uint64_t                 period_ms;     /* rotation period, at least
+                                               100 ms; default 12 h */
+    /*
+     * The longest a ticket is accepted: the session timeout of the
+     * contexts attached (SSL_CTX_get_timeout(), in ms).  Default 5 min.
+     */
+    uint64_t                 lifetime_ms;
+    unsigned                 no_rotate:1;   /* sync only reads: never
+                                               creates nor rotates */
+    tsr_log_pt               log;
+    void                    *log_data;
+} tsr_tickets_conf_t;
+
+typedef struct {
+    uint64_t         issued;        /* tickets encrypted */
+    uint64_t         not_issued;    /* encryption refused: no ring, or the
+                                       current key's period is over */
+    uint64_t         decrypted;     /* tickets whose key was found */
+    uint64_t         renewed;       /* of those, a new ticket asked for */
+    uint64_t         unknown_key;   /* key unknown or expired: a full
+                                       handshake */
+    uint64_t         rotations;     /* rings this object wrote to Redis,
+                                       the first generation included */
+    uint64_t         loads;         /* rings accepted */
+    uint64_t         load_errors;   /* values rejected; the ring in use
+                                       stays */
+} tsr_tickets_stats_t;
+
+typedef struct {
+    char             name[2 * TSR_TICKETS_NAME_LEN + 1];   /* hex */
+    int              role;          /* TSR_TICKETS_NEXT, ... */
+    uint64_t         gen;           /* the generation it encrypts in */
+    /*
+     * Current key: when this node stops encrypting with it unless a newer
+     * ring arrives (rotated at + period + period / 4); previous key: when
+     * it stopped; next key: 0.
+     */
+    uint64_t         encrypt_until_ms;
+    /* previous key: when it stops decrypting; others: 0 (while kept) */
+    uint64_t         decrypt_until_ms;
+} tsr_tickets_key_info_t;
+
+typedef struct {
+    uint64_t                gen;            /* 0: no ring loaded */
+    uint64_t                rotated_at_ms;  /* Redis' clock */
+    uint64_t                due_at_ms;      /* next rotation, at the
+                                               earliest */
+    uint64_t                period_ms;
+    uint64_t                lifetime_ms;
+    size_t                  nkeys;
+    tsr_tickets_key_info_t  keys[TSR_TICKETS_MAX_KEYS];    /* newest
+                                                               first */
+} tsr_tickets_info_t;
+
+/*
+ * Creates a ticket key ring for conf->scope, empty until the first
+ * successful tsr_tickets_sync() or tsr_tickets_load_value().  Copies
+ * what it keeps from "conf" except the fleet key ring, which must outlive
+ * it.  Returns NULL with a message in err on bad configuration.  Freed
+ * with tsr_tickets_destroy().
+ */
+tsr_tickets_t *tsr_tickets_create(const tsr_tickets_conf_t *conf,
+    char *err, size_t errlen);
+
+/*
+ * Detaches every context still attached, wipes the keys and frees "t".
+ */
+void tsr_tickets_destroy(tsr_tickets_t *t);
+
+/*
+ * Installs the ticket key callback (SSL_CTX_set_tlsext_ticket_key_evp_cb)
+ * on a server "ctx", replacing key files and OpenSSL's own per-context
+ * keys; SSL_OP_NO_TICKET still turns tickets off.  OpenSSL asks the
+ * callback of the context a connection started on, before SNI may switch
+ * it: attach the same object to every context sharing a listener.
+ * Attaching again replaces the previous object.  The ring is not copied:
+ * "ctx" uses it until detached, freed, or "t" is destroyed, whichever is
+ * first.  Returns TSR_OK or TSR_EINVAL / TSR_ENOMEM.
+ */
+int tsr_tickets_attach(tsr_tickets_t *t, SSL_CTX *ctx);
+
+/* Removes the callback from "ctx", if attached. */
+void tsr_tickets_detach(SSL_CTX *ctx);
+
+/*
+ * Synchronously, on a new connection closed before returning (each step
+ * bounded by the connect and command timeouts of conf->store_conf):
+ * reads the ring and loads it; creates it when absent; rotates it when a
+ * period has passed (the script decides, by Redis' clock; when another
+ * node was first, reads the ring again).  Meant for start-up, command
+ * line tools and hosts without an event loop.  Returns TSR_OK when a ring
+ * is loaded, TSR_NOT_FOUND when there is none (no_rotate), or an error:
+ * the ring in use stays, and tsr_tickets_error() says why.
+ */
+int tsr_tickets_sync(tsr_tickets_t *t);
+
+/*
+ * Loads the ring from "val", the value of the ring's key fetched by the
+ * host (an asynchronous GET, say).  Nothing in it is trusted: it must
+ * open with the fleet keys under this very key name and pass every
+ * check, or it is rejected, counted, and the ring in use stays.  The
+ * ticket callback sees the old ring or the new one, never a mix.
+ * Returns TSR_OK, TSR_ETOOBIG, TSR_EPROTO (malformed), a TSR_SEAL_* code.
+ */
+int tsr_tickets_load_value(tsr_tickets_t *t, const uint8_t *val,
+    size_t len);
+
+/*
+ * The ring's Redis key name, NUL-terminated in out[outlen]; returns its
+ * length or TSR_ETOOBIG.
+ */
+int tsr_tickets_ring_key(const tsr_tickets_t *t, char *out, size_t outlen);
+
+/*
+ * Whether the ring should be rotated at "now_ms" (0: now): 1 when no ring
+ * is loaded or a period has passed since it was rotated, else 0.  Hosts
+ * refreshing asynchronously read the ring more often than that.
+ */
+int tsr_tickets_due(const tsr_tickets_t *t, uint64_t now_ms);
+
+/*
+ * The current key's name, in hex (out needs 2 * TSR_TICKETS_NAME_LEN + 1
+ * bytes).  Returns TSR_OK, TSR_NOT_FOUND (no ring) or TSR_EINVAL.
+ */
+int tsr_tickets_key_name(const tsr_tickets_t *t, char *out, size_t len);
+
+/*
+ * Describes the ring in use, key names and times, never key bytes.
+ * Returns TSR_OK or TSR_NOT_FOUND (no ring; info->gen is 0).
+ */
+int tsr_tickets_info(const tsr_tickets_t *t, tsr_tickets_info_t *info);
+
+void tsr_tickets_stats(const tsr_tickets_t *t, tsr_tickets_stats_t *stats);
+
+/* Message for the last failure; valid until the next call. */
+const char *tsr_tickets_error(const tsr_tickets_t *t);
 
 
 #ifdef __cplusplus

@@ -14,8 +14,12 @@
  * OpenSSL parses everything again, so where this parser is stricter the
  * cost is a session that was not prefetched, never a failed handshake.
  *
- * Bounded: only the first TSR_HELLO_MAX_PEEK bytes of input are examined,
- * every length is checked before use, and nothing is allocated.
+ * Bounded: only the first TSR_HELLO_MAX_PEEK bytes of input are examined
+ * (a caller that has that many never gets TSR_AGAIN), every length is
+ * checked before use, and nothing is allocated; the stack holds the
+ * reassembled message and a bitmap of extension types, about 24 KiB.  The
+ * input must start with the first ClientHello: a ChangeCipherSpec before a
+ * second one (after HelloRetryRequest) is refused like any other record.
  */
 
 

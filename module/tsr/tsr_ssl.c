@@ -315,7 +315,7 @@ tsr_ssl_set_session(SSL *ssl, const uint8_t *id, size_t idlen,
     slot = SSL_get_ex_data(ssl, tsr_ssl_slot_index);
 
     if (slot == NULL) {
-        if (sess == NULL) {
+        if (id == NULL) {
             return TSR_OK;
         }
 
@@ -341,8 +341,14 @@ tsr_ssl_set_session(SSL *ssl, const uint8_t *id, size_t idlen,
         SSL_SESSION_free(slot->sess);
     }
 
+    /*
+     * With an id the slot holds the host's decision for it, a session or
+     * none: either way the lookup does not go on to the first level or
+     * the store, so a session the host refused is not resumed from there.
+     */
+
     slot->sess = sess;
-    slot->idlen = sess != NULL ? idlen : 0;
+    slot->idlen = id != NULL ? idlen : 0;
 
     if (slot->idlen != 0) {
         memcpy(slot->id, id, idlen);
@@ -831,9 +837,14 @@ tsr_ssl_get_session(SSL *ssl, const unsigned char *id, int len, int *copy)
 
     slot = SSL_get_ex_data(ssl, tsr_ssl_slot_index);
 
-    if (slot != NULL && slot->sess != NULL && slot->idlen == (size_t) len
+    if (slot != NULL && slot->idlen == (size_t) len
         && memcmp(slot->id, id, (size_t) len) == 0)
     {
+        if (slot->sess == NULL) {
+            b->stats.misses++;
+            return NULL;
+        }
+
         /*
          * OpenSSL takes a reference of its own and the slot keeps its own:
          * after a HelloRetryRequest the same id is looked up again.

@@ -1,14 +1,23 @@
 
 /*
- * The synchronous store: a blocking hiredis client moving opaque values
- * with a TTL, for start-up, command line tools, tests and hosts without
- * an event loop.  Every connect and command is bounded by a timeout.
+ * The store: a hiredis client moving opaque values with a TTL.
  *
- * Host names are resolved by hiredis with a blocking getaddrinfo() that no
- * timeout covers; hosts that must not stall (nginx workers) should pass
- * addresses.  hiredis writes with write(): a closed peer raises SIGPIPE,
- * which the host must ignore (nginx does).  A store is not thread-safe:
- * one per thread (for nginx, per worker).
+ * Synchronous at first: a blocking client for start-up, command line
+ * tools, tests and hosts without an event loop.  Every connect and
+ * command is bounded by a timeout.  Host names are resolved by hiredis
+ * with a blocking getaddrinfo() that no timeout covers; hosts that must
+ * not stall (nginx workers) should pass addresses.
+ *
+ * Asynchronous after tsr_store_set_async(): hiredis' async API on the
+ * host's event loop (tsr_loop_t), which never waits on the network.
+ * Lookups carry deadlines kept here, in one list and one loop timer
+ * (hiredis 0.14 has no timeouts of its own); writes are fire and forget.
+ * A circuit breaker, an in-flight limit and a bound on commands awaiting
+ * replies keep a slow or stopped Redis from costing more than refusals.
+ *
+ * hiredis writes with write(): a closed peer raises SIGPIPE, which the
+ * host must ignore (nginx does).  A store is not thread-safe: one per
+ * thread (for nginx, per worker).
  */
 
 
@@ -24,10 +33,16 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <netdb.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
 
 #include <hiredis/hiredis.h>
+#include <hiredis/async.h>
 #include <openssl/crypto.h>
 
 
@@ -37,6 +52,38 @@
 #define TSR_STORE_PASSWORD_FILE  0x01
 #define TSR_STORE_USER           0x02
 #define TSR_STORE_DB             0x04
+
+/* connection states of the asynchronous side */
+#define TSR_STORE_IDLE           0      /* none; the next attempt waits */
+#define TSR_STORE_CONNECTING     1      /* setup commands sent */
+#define TSR_STORE_READY          2
+
+/* circuit breaker states */
+#define TSR_STORE_CLOSED         0
+#define TSR_STORE_OPEN           1
+#define TSR_STORE_HALF_OPEN      2
+
+
+/*
+ * An asynchronous lookup.  hiredis holds it as the privdata of its
+ * command and hands it back exactly once, with the reply or with NULL
+ * when the context goes away: that callback frees it.  "done" is NULL
+ * once the caller is answered (reply, deadline) or gone (cancel).
+ */
+
+struct tsr_req_s {
+    tsr_req_t          *prev;           /* waiting lookups, by deadline */
+    tsr_req_t          *next;
+    tsr_store_t        *store;
+    tsr_store_done_pt   done;
+    void               *arg;
+    uint64_t            deadline;       /* loop time */
+    uint64_t            timeout;
+    size_t              keylen;
+    unsigned            getdel:1;
+    unsigned            eval:1;         /* sent as the GETDEL script */
+    char                key[];          /* getdel only: for the script */
+};
 
 
 struct tsr_store_s {
@@ -59,6 +106,49 @@ struct tsr_store_s {
     tsr_log_pt          log;
     void               *log_data;
     tsr_store_stats_t   stats;
+
+    /* the asynchronous side; times are the loop's */
+    redisAsyncContext  *ac;
+    tsr_loop_t          loop;
+
+    /* waiting lookups, earliest deadline first */
+    tsr_req_t          *head;
+    tsr_req_t          *tail;
+
+    /* a ring of send times of commands awaiting replies, oldest first */
+    uint64_t           *sent;
+    size_t              sent_size;
+    size_t              sent_first;
+    size_t              sent_count;
+
+    uint64_t            timer_at;           /* 0: not armed */
+    uint64_t            conn_deadline;      /* connecting: give up then */
+    uint64_t            reconnect_at;
+    uint64_t            breaker_until;
+    uint64_t            max_timeout;        /* longest lookup timeout */
+    int                 fd;
+    int                 conn;               /* TSR_STORE_IDLE, ... */
+    int                 setup_left;         /* setup replies still due */
+    int                 lookups;            /* lookups awaiting replies */
+    int                 max_inflight;
+    int                 max_queued;         /* commands awaiting replies */
+    int                 breaker;            /* TSR_STORE_CLOSED, ... */
+    int                 breaker_failures;
+    int                 breaker_ms;         /* the next open period */
+    int                 failures;           /* in a row */
+    unsigned            async:1;
+    unsigned            closing:1;          /* hiredis frees the context */
+    unsigned            reading:1;          /* interests given to the */
+    unsigned            writing:1;          /* loop */
+    unsigned            watched:1;
+    unsigned            flushing:1;         /* in redisAsyncHandleWrite() */
+    unsigned            reading_now:1;      /* in redisAsyncHandleRead() */
+    unsigned            broken:1;           /* the loop refused the fd */
+    unsigned            dropping:1;         /* "err" says why */
+    unsigned            wipe:1;             /* a value passed the reader */
+    unsigned            destroying:1;
+    char                ip[TSR_STORE_IP_LEN];   /* numeric host */
+
     char                addr[TSR_STORE_ADDR_LEN];
     char                last[TSR_STORE_ERR_LEN];    /* why we are down */
     char                err[TSR_STORE_ERR_LEN];
@@ -101,9 +191,48 @@ static int tsr_store_fetch(tsr_store_t *st, int del, const char *key,
     size_t keylen, uint8_t *buf, size_t *len);
 static int tsr_store_getdel_reply(tsr_store_t *st, const char *key,
     size_t keylen, redisReply **reply);
+static int tsr_store_lookup_reply(tsr_store_t *st, const char *name,
+    const redisReply *reply, size_t keylen, size_t size);
+static int tsr_store_unknown_command(const redisReply *reply);
+static int tsr_store_backoff(tsr_store_t *st);
 static void tsr_store_free_reply(tsr_store_t *st, redisReply *reply,
     int wipe);
 static void tsr_store_wipe_reply(redisReply *reply);
+static void tsr_store_wipe_reader(redisReader *r);
+static int tsr_store_resolve(tsr_store_t *st);
+static void tsr_store_async_connect(tsr_store_t *st);
+static void tsr_store_async_drop(tsr_store_t *st);
+static void tsr_store_async_failed(tsr_store_t *st);
+static int tsr_store_async_command(tsr_store_t *st, redisCallbackFn *fn,
+    void *privdata, const char *fmt, ...);
+static int tsr_store_writable(tsr_store_t *st, const char *name);
+static uint64_t tsr_store_sent_pop(tsr_store_t *st);
+static void tsr_store_setup_cb(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void tsr_store_get_cb(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void tsr_store_write_cb(redisAsyncContext *ac, void *r,
+    void *privdata);
+static const char *tsr_store_req_name(const tsr_req_t *req);
+static void tsr_store_complete(tsr_store_t *st, tsr_req_t *req, int rc,
+    const redisReply *reply);
+static void tsr_store_req_insert(tsr_store_t *st, tsr_req_t *req);
+static void tsr_store_req_unlink(tsr_store_t *st, tsr_req_t *req);
+static void tsr_store_req_free(tsr_req_t *req);
+static int tsr_store_breaker_state(tsr_store_t *st, uint64_t now);
+static void tsr_store_breaker_ok(tsr_store_t *st);
+static void tsr_store_breaker_fail(tsr_store_t *st, uint64_t now);
+static void tsr_store_latency(tsr_store_t *st, uint64_t ms);
+static uint64_t tsr_store_stall_ms(tsr_store_t *st);
+static void tsr_store_arm(tsr_store_t *st);
+static uint64_t tsr_store_loop_now(tsr_store_t *st);
+static void tsr_store_watch(tsr_store_t *st);
+static void tsr_store_flush_now(tsr_store_t *st);
+static void tsr_store_ev_add_read(void *data);
+static void tsr_store_ev_del_read(void *data);
+static void tsr_store_ev_add_write(void *data);
+static void tsr_store_ev_del_write(void *data);
+static void tsr_store_ev_cleanup(void *data);
 
 
 /*
@@ -763,7 +892,7 @@ tsr_store_set(tsr_store_t *st, const char *key, size_t keylen,
     int          rc;
     redisReply  *reply;
 
-    if (st == NULL || tsr_store_blocking(st, "SET")) {
+    if (st == NULL || (!st->async && tsr_store_blocking(st, "SET"))) {
         return TSR_EINVAL;
     }
 
@@ -788,6 +917,24 @@ tsr_store_set(tsr_store_t *st, const char *key, size_t keylen,
     }
 
     st->stats.sets++;
+
+    if (st->async) {
+        if (tsr_store_writable(st, "SET")
+            && tsr_store_async_command(st, tsr_store_write_cb, (void *) "SET",
+                                       "SET %b %b PX %llu", key, keylen,
+                                       val != NULL ? (const void *) val : "",
+                                       vlen, (unsigned long long) ttl_ms)
+               != TSR_OK)
+        {
+            st->stats.dropped++;
+            tsr_store_set_error(st, "SET dropped: hiredis refused it");
+        }
+
+        tsr_store_flush_now(st);
+        tsr_store_arm(st);
+
+        return TSR_OK;
+    }
 
     rc = tsr_store_command(st, &reply, "SET", "SET %b %b PX %llu",
                            key, keylen, val != NULL ? (const void *) val : "",
@@ -831,7 +978,7 @@ tsr_store_del(tsr_store_t *st, const char *key, size_t keylen)
     int          rc;
     redisReply  *reply;
 
-    if (st == NULL || tsr_store_blocking(st, "DEL")) {
+    if (st == NULL || (!st->async && tsr_store_blocking(st, "DEL"))) {
         return TSR_EINVAL;
     }
 
@@ -841,6 +988,22 @@ tsr_store_del(tsr_store_t *st, const char *key, size_t keylen)
     }
 
     st->stats.dels++;
+
+    if (st->async) {
+        if (tsr_store_writable(st, "DEL")
+            && tsr_store_async_command(st, tsr_store_write_cb, (void *) "DEL",
+                                       "DEL %b", key, keylen)
+               != TSR_OK)
+        {
+            st->stats.dropped++;
+            tsr_store_set_error(st, "DEL dropped: hiredis refused it");
+        }
+
+        tsr_store_flush_now(st);
+        tsr_store_arm(st);
+
+        return TSR_OK;
+    }
 
     rc = tsr_store_command(st, &reply, "DEL", "DEL %b", key, keylen);
     if (rc != TSR_OK) {
@@ -904,12 +1067,40 @@ tsr_store_stats(const tsr_store_t *st, tsr_store_stats_t *stats)
 void
 tsr_store_destroy(tsr_store_t *st)
 {
+    tsr_req_t  *req;
+
     if (st == NULL) {
         return;
     }
 
     if (st->ctx != NULL) {
         redisFree(st->ctx);
+    }
+
+    /*
+     * Not from inside a "done" callback: hiredis would free the context
+     * only after that callback returns, and the store is gone by then.
+     */
+
+    if (st->async) {
+        st->destroying = 1;
+
+        /* no callers are answered from here on; hiredis frees requests */
+
+        for (req = st->head; req != NULL; req = req->next) {
+            req->done = NULL;
+        }
+
+        st->head = NULL;
+        st->tail = NULL;
+
+        /* runs every reply callback with NULL, then cleanup (unwatch) */
+        if (st->ac != NULL) {
+            redisAsyncFree(st->ac);
+        }
+
+        st->loop.timer(st->loop.data, 0);
+        free(st->sent);
     }
 
     if (st->password != NULL) {
@@ -967,51 +1158,11 @@ tsr_store_fetch(tsr_store_t *st, int del, const char *key, size_t keylen,
         goto failed;
     }
 
-    switch (reply->type) {
+    rc = tsr_store_lookup_reply(st, name, reply, keylen, size);
 
-    case REDIS_REPLY_NIL:
-        st->stats.misses++;
-        rc = TSR_NOT_FOUND;
-        break;
-
-    case REDIS_REPLY_STRING:
-        if (reply->len > TSR_MAX_VALUE || reply->len > size) {
-            st->stats.bad_values++;
-            tsr_store_set_error(st, "%s on %s: value of %zu bytes under a "
-                                "key of %zu bytes is over the limit of %zu",
-                                name, st->addr, reply->len, keylen,
-                                size < TSR_MAX_VALUE ? size
-                                                     : (size_t) TSR_MAX_VALUE);
-            rc = TSR_NOT_FOUND;
-            break;
-        }
-
+    if (rc == TSR_OK) {
         memcpy(buf, reply->str, reply->len);
         *len = reply->len;
-        st->stats.hits++;
-        rc = TSR_OK;
-        break;
-
-    case REDIS_REPLY_ERROR:
-        if (reply->str != NULL && strstr(reply->str, "WRONGTYPE") != NULL) {
-            st->stats.bad_values++;
-            tsr_store_set_error(st, "%s on %s: a key of %zu bytes holds "
-                                "another type", name, st->addr, keylen);
-            rc = TSR_NOT_FOUND;
-            break;
-        }
-
-        tsr_store_reply_error(st, name, reply);
-        rc = TSR_ESERVER;
-        break;
-
-    default:
-        st->stats.bad_values++;
-        tsr_store_set_error(st, "%s on %s: unexpected reply type %d for a key "
-                            "of %zu bytes", name, st->addr, reply->type,
-                            keylen);
-        rc = TSR_NOT_FOUND;
-        break;
     }
 
     tsr_store_free_reply(st, reply, 1);
@@ -1025,6 +1176,71 @@ failed:
     st->stats.errors++;
 
     return rc;
+}
+
+
+/*
+ * Sorts a lookup's reply out: TSR_OK (the value is reply->str and
+ * reply->len), TSR_NOT_FOUND for nil and for bad values (another type,
+ * more than TSR_MAX_VALUE or "size" bytes), TSR_ESERVER for other error
+ * replies; counts hits, misses and bad values.
+ */
+
+static int
+tsr_store_lookup_reply(tsr_store_t *st, const char *name,
+    const redisReply *reply, size_t keylen, size_t size)
+{
+    switch (reply->type) {
+
+    case REDIS_REPLY_NIL:
+        st->stats.misses++;
+        return TSR_NOT_FOUND;
+
+    case REDIS_REPLY_STRING:
+        if (reply->len > TSR_MAX_VALUE || reply->len > size) {
+            st->stats.bad_values++;
+            tsr_store_set_error(st, "%s on %s: value of %zu bytes under a "
+                                "key of %zu bytes is over the limit of %zu",
+                                name, st->addr, reply->len, keylen,
+                                size < TSR_MAX_VALUE ? size
+                                                     : (size_t) TSR_MAX_VALUE);
+            return TSR_NOT_FOUND;
+        }
+
+        st->stats.hits++;
+        return TSR_OK;
+
+    case REDIS_REPLY_ERROR:
+        if (reply->str != NULL && strstr(reply->str, "WRONGTYPE") != NULL) {
+            st->stats.bad_values++;
+            tsr_store_set_error(st, "%s on %s: a key of %zu bytes holds "
+                                "another type", name, st->addr, keylen);
+            return TSR_NOT_FOUND;
+        }
+
+        tsr_store_reply_error(st, name, reply);
+        return TSR_ESERVER;
+
+    default:
+        st->stats.bad_values++;
+        tsr_store_set_error(st, "%s on %s: unexpected reply type %d for a key "
+                            "of %zu bytes", name, st->addr, reply->type,
+                            keylen);
+        return TSR_NOT_FOUND;
+    }
+}
+
+
+/* Redis before 6.2 answering GETDEL */
+
+static int
+tsr_store_unknown_command(const redisReply *reply)
+{
+    return reply->type == REDIS_REPLY_ERROR
+           && reply->len >= sizeof("ERR unknown command") - 1
+           && memcmp(reply->str, "ERR unknown command",
+                     sizeof("ERR unknown command") - 1)
+              == 0;
 }
 
 
@@ -1046,12 +1262,7 @@ tsr_store_getdel_reply(tsr_store_t *st, const char *key, size_t keylen,
             return rc;
         }
 
-        if (r->type != REDIS_REPLY_ERROR
-            || r->len < sizeof("ERR unknown command") - 1
-            || memcmp(r->str, "ERR unknown command",
-                      sizeof("ERR unknown command") - 1)
-               != 0)
-        {
+        if (!tsr_store_unknown_command(r)) {
             *reply = r;
             return TSR_OK;
         }
@@ -1068,11 +1279,20 @@ tsr_store_getdel_reply(tsr_store_t *st, const char *key, size_t keylen,
 }
 
 
-/* with "never_block" a blocking call is a bug of the caller's */
+/*
+ * With "never_block" a blocking call is a bug of the caller's; on an
+ * asynchronous store only SET and DEL remain, and they do not block.
+ */
 
 static int
 tsr_store_blocking(tsr_store_t *st, const char *name)
 {
+    if (st->async) {
+        tsr_store_set_error(st, "%s: synchronous redis calls are disabled "
+                            "on an asynchronous store", name);
+        return 1;
+    }
+
     if (!st->never_block) {
         return 0;
     }
@@ -1281,20 +1501,36 @@ tsr_store_setup_reply(tsr_store_t *st, redisReply *reply, const char *name)
 static void
 tsr_store_drop(tsr_store_t *st)
 {
+    int  delay;
+
     if (st->ctx != NULL) {
         redisFree(st->ctx);
         st->ctx = NULL;
     }
 
-    st->next_attempt = tsr_store_now() + st->backoff_ms;
+    delay = tsr_store_backoff(st);
+    st->next_attempt = tsr_store_now() + delay;
 
     memcpy(st->last, st->err, sizeof(st->last));
 
     tsr_store_log(st, TSR_LOG_ERR, "%s, next attempt in %d ms", st->err,
-                  st->backoff_ms);
+                  delay);
+}
 
-    st->backoff_ms = (st->backoff_ms > st->backoff_max_ms / 2)
-                     ? st->backoff_max_ms : st->backoff_ms * 2;
+
+/* the delay before the next attempt; it doubles up to backoff_max_ms */
+
+static int
+tsr_store_backoff(tsr_store_t *st)
+{
+    int  ms;
+
+    ms = st->backoff_ms;
+
+    st->backoff_ms = (ms > st->backoff_max_ms / 2) ? st->backoff_max_ms
+                                                   : ms * 2;
+
+    return ms;
 }
 
 
@@ -1416,16 +1652,11 @@ tsr_store_reply_error(tsr_store_t *st, const char *name,
 static void
 tsr_store_free_reply(tsr_store_t *st, redisReply *reply, int wipe)
 {
-    redisReader  *r;
-
     if (wipe) {
         tsr_store_wipe_reply(reply);
 
-        r = (st->ctx != NULL) ? st->ctx->reader : NULL;
-
-        /* only when nothing is pending, which a synchronous client ensures */
-        if (r != NULL && r->buf != NULL && r->pos == r->len) {
-            OPENSSL_cleanse(r->buf, sdsalloc(r->buf));
+        if (st->ctx != NULL) {
+            tsr_store_wipe_reader(st->ctx->reader);
         }
     }
 
@@ -1448,6 +1679,21 @@ tsr_store_wipe_reply(redisReply *reply)
 
     if (reply->str != NULL) {
         OPENSSL_cleanse(reply->str, reply->len);
+    }
+}
+
+
+/*
+ * Only when nothing is pending (a synchronous client ensures it; the
+ * asynchronous side checks after reading): the buffer may still hold
+ * consumed bytes past its length, so all of it is wiped.
+ */
+
+static void
+tsr_store_wipe_reader(redisReader *r)
+{
+    if (r != NULL && r->buf != NULL && r->pos == r->len) {
+        OPENSSL_cleanse(r->buf, sdsalloc(r->buf));
     }
 }
 
@@ -1516,4 +1762,1285 @@ tsr_store_log(tsr_store_t *st, int level, const char *fmt, ...)
     va_end(args);
 
     st->log(level, msg, st->log_data);
+}
+
+
+/* ---- the asynchronous side ---- */
+
+int
+tsr_store_set_async(tsr_store_t *st, const tsr_loop_t *loop,
+    const tsr_store_async_conf_t *aconf)
+{
+    int  rc, max_inflight, failures;
+
+    if (st == NULL) {
+        return TSR_EINVAL;
+    }
+
+    if (loop == NULL || loop->watch == NULL || loop->unwatch == NULL
+        || loop->timer == NULL || loop->now == NULL)
+    {
+        tsr_store_set_error(st, "set_async: incomplete event loop");
+        return TSR_EINVAL;
+    }
+
+    if (st->async) {
+        tsr_store_set_error(st, "set_async: the store is asynchronous "
+                            "already");
+        return TSR_EINVAL;
+    }
+
+    max_inflight = (aconf != NULL) ? aconf->max_inflight : 0;
+    failures = (aconf != NULL) ? aconf->breaker_failures : 0;
+
+    if (max_inflight < 0 || max_inflight > TSR_STORE_LIMIT
+        || failures < 0 || failures > TSR_STORE_LIMIT)
+    {
+        tsr_store_set_error(st, "set_async: invalid max_inflight %d or "
+                            "breaker_failures %d", max_inflight, failures);
+        return TSR_EINVAL;
+    }
+
+    st->max_inflight = max_inflight ? max_inflight : TSR_STORE_MAX_INFLIGHT;
+    st->breaker_failures = failures ? failures : TSR_STORE_BREAKER_FAILURES;
+    st->max_queued = st->max_inflight * TSR_STORE_QUEUE_FACTOR;
+
+    /*
+     * Commands go out only below max_queued, except the setup of a new
+     * connection (the ring is empty then) and a script replacing the
+     * GETDEL whose reply it follows.
+     */
+    st->sent_size = st->max_queued + TSR_STORE_SETUP_COMMANDS;
+
+    st->sent = malloc(st->sent_size * sizeof(uint64_t));
+    if (st->sent == NULL) {
+        tsr_store_set_error(st, "set_async: out of memory");
+        return TSR_ENOMEM;
+    }
+
+    if (st->ctx != NULL) {
+        redisFree(st->ctx);
+        st->ctx = NULL;
+    }
+
+    st->loop = *loop;
+    st->async = 1;
+    st->fd = -1;
+    st->conn = TSR_STORE_IDLE;
+    st->breaker = TSR_STORE_CLOSED;
+    st->breaker_ms = st->backoff_min_ms;
+    st->backoff_ms = st->backoff_min_ms;
+    st->max_timeout = st->command_timeout_ms;
+    st->reconnect_at = 0;
+    st->last[0] = '\0';
+
+    if (st->unix_path == NULL) {
+        rc = tsr_store_resolve(st);
+
+        if (rc != TSR_OK) {
+            /*
+             * Asynchronous all the same, so nothing blocks later: it
+             * refuses lookups and drops writes, with this message.
+             */
+            memcpy(st->last, st->err, sizeof(st->last));
+            return rc;
+        }
+    }
+
+    tsr_store_async_connect(st);
+    tsr_store_arm(st);
+
+    return TSR_OK;
+}
+
+
+/*
+ * The one blocking step of the asynchronous side, taken once at start-up:
+ * hiredis would call getaddrinfo() on every connect.  IPv4 first, as
+ * hiredis' own connect does; a numeric address is kept as written (an
+ * IPv6 scope survives).
+ */
+
+static int
+tsr_store_resolve(tsr_store_t *st)
+{
+    int                    rc;
+    size_t                 i;
+    const void            *addr;
+    struct addrinfo        hints, *res;
+
+    static const int       families[] = { AF_INET, AF_INET6 };
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST;
+
+    res = NULL;
+
+    if (getaddrinfo(st->host, NULL, &hints, &res) == 0
+        && strlen(st->host) < sizeof(st->ip))
+    {
+        freeaddrinfo(res);
+        memcpy(st->ip, st->host, strlen(st->host) + 1);
+        return TSR_OK;
+    }
+
+    if (res != NULL) {
+        freeaddrinfo(res);
+        res = NULL;
+    }
+
+    rc = EAI_NONAME;
+
+    for (i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = families[i];
+        hints.ai_socktype = SOCK_STREAM;
+
+        rc = getaddrinfo(st->host, NULL, &hints, &res);
+        if (rc == 0) {
+            break;
+        }
+    }
+
+    if (rc != 0) {
+        tsr_store_set_error(st, "getaddrinfo() for redis at %s failed: %s",
+                            st->addr, gai_strerror(rc));
+        return TSR_ECONN;
+    }
+
+    if (res->ai_family == AF_INET) {
+        addr = &((struct sockaddr_in *) res->ai_addr)->sin_addr;
+
+    } else {
+        addr = &((struct sockaddr_in6 *) res->ai_addr)->sin6_addr;
+    }
+
+    if (inet_ntop(res->ai_family, addr, st->ip, sizeof(st->ip)) == NULL) {
+        tsr_store_set_error(st, "inet_ntop() for redis at %s failed: %s",
+                            st->addr, strerror(errno));
+        freeaddrinfo(res);
+        st->ip[0] = '\0';
+        return TSR_ECONN;
+    }
+
+    freeaddrinfo(res);
+
+    tsr_store_log(st, TSR_LOG_INFO, "redis at %s resolved to %s", st->addr,
+                  st->ip);
+
+    return TSR_OK;
+}
+
+
+/*
+ * Starts a non-blocking connect.  The setup commands are queued at once
+ * and go first on the wire; without AUTH and SELECT a PING stands in,
+ * since only a reply proves that Redis answers (hiredis reports the
+ * connect on the first write event, which a host may post early).  The
+ * store is ready when the last setup reply is in.
+ */
+
+static void
+tsr_store_async_connect(tsr_store_t *st)
+{
+    int                 rc;
+    const char         *call;
+    redisAsyncContext  *ac;
+
+    if (st->unix_path != NULL) {
+        call = "redisAsyncConnectUnix()";
+        ac = redisAsyncConnectUnix(st->unix_path);
+
+    } else {
+        call = "redisAsyncConnect()";
+        ac = redisAsyncConnect(st->ip, st->port);
+    }
+
+    if (ac == NULL) {
+        tsr_store_set_error(st, "%s to %s failed: out of memory", call,
+                            st->addr);
+        tsr_store_async_failed(st);
+        return;
+    }
+
+    if (ac->err) {
+        tsr_store_set_error(st, "%s to %s failed: %s", call, st->addr,
+                            ac->errstr);
+
+        /* no events attached yet: this just closes the socket */
+        redisAsyncFree(ac);
+
+        tsr_store_async_failed(st);
+        return;
+    }
+
+    st->ac = ac;
+    st->fd = ac->c.fd;
+    st->conn = TSR_STORE_CONNECTING;
+    st->conn_deadline = tsr_store_loop_now(st) + st->connect_timeout_ms
+                        + st->command_timeout_ms;
+    st->setup_left = 0;
+    st->closing = 0;
+    st->reading = 0;
+    st->writing = 0;
+    st->watched = 0;
+    st->broken = 0;
+    st->dropping = 0;
+
+    ac->data = st;
+    ac->ev.data = st;
+    ac->ev.addRead = tsr_store_ev_add_read;
+    ac->ev.delRead = tsr_store_ev_del_read;
+    ac->ev.addWrite = tsr_store_ev_add_write;
+    ac->ev.delWrite = tsr_store_ev_del_write;
+    ac->ev.cleanup = tsr_store_ev_cleanup;
+
+    if (st->password != NULL) {
+        if (st->user != NULL) {
+            rc = tsr_store_async_command(st, tsr_store_setup_cb,
+                                         (void *) "AUTH", "AUTH %s %b",
+                                         st->user, st->password,
+                                         st->password_len);
+
+        } else {
+            rc = tsr_store_async_command(st, tsr_store_setup_cb,
+                                         (void *) "AUTH", "AUTH %b",
+                                         st->password, st->password_len);
+        }
+
+        if (rc != TSR_OK) {
+            goto failed;
+        }
+
+        st->setup_left++;
+    }
+
+    if (st->db != 0) {
+        rc = tsr_store_async_command(st, tsr_store_setup_cb,
+                                     (void *) "SELECT", "SELECT %d", st->db);
+        if (rc != TSR_OK) {
+            goto failed;
+        }
+
+        st->setup_left++;
+    }
+
+    if (st->setup_left == 0) {
+        rc = tsr_store_async_command(st, tsr_store_setup_cb, (void *) "PING",
+                                     "PING");
+        if (rc != TSR_OK) {
+            goto failed;
+        }
+
+        st->setup_left++;
+    }
+
+    return;
+
+failed:
+
+    tsr_store_set_error(st, "%s to %s: cannot queue the setup commands",
+                        call, st->addr);
+    tsr_store_async_drop(st);
+}
+
+
+/*
+ * Frees the connection for the reason already in "err".  From inside a
+ * hiredis callback the free waits until the callback returns; either
+ * way pending callbacks run with NULL replies and cleanup follows, which
+ * schedules the next attempt.
+ */
+
+static void
+tsr_store_async_drop(tsr_store_t *st)
+{
+    if (st->ac == NULL || st->closing) {
+        return;
+    }
+
+    st->closing = 1;
+    st->dropping = 1;
+
+    redisAsyncFree(st->ac);
+}
+
+
+/*
+ * A connection attempt failed or a connection went away: count, log,
+ * and schedule the next attempt with the synchronous side's backoff.
+ */
+
+static void
+tsr_store_async_failed(tsr_store_t *st)
+{
+    int       delay;
+    uint64_t  now;
+
+    now = tsr_store_loop_now(st);
+    delay = tsr_store_backoff(st);
+
+    st->reconnect_at = now + delay;
+    st->stats.errors++;
+
+    memcpy(st->last, st->err, sizeof(st->last));
+
+    tsr_store_log(st, TSR_LOG_ERR, "%s, next attempt in %d ms", st->err,
+                  delay);
+
+    tsr_store_breaker_fail(st, now);
+}
+
+
+/*
+ * Queues a command (hiredis format) with its reply callback and records
+ * its send time.  Nothing is queued when the ring of send times is full.
+ */
+
+static int
+tsr_store_async_command(tsr_store_t *st, redisCallbackFn *fn, void *privdata,
+    const char *fmt, ...)
+{
+    int      rc;
+    va_list  args;
+
+    if (st->ac == NULL || st->sent_count == st->sent_size) {
+        return TSR_ERROR;
+    }
+
+    va_start(args, fmt);
+    rc = redisvAsyncCommand(st->ac, fn, privdata, fmt, args);
+    va_end(args);
+
+    if (rc != REDIS_OK) {
+        return TSR_ECONN;
+    }
+
+    st->sent[(st->sent_first + st->sent_count) % st->sent_size] =
+        tsr_store_loop_now(st);
+    st->sent_count++;
+
+    return TSR_OK;
+}
+
+
+static uint64_t
+tsr_store_sent_pop(tsr_store_t *st)
+{
+    uint64_t  t;
+
+    if (st->sent_count == 0) {
+        return 0;
+    }
+
+    t = st->sent[st->sent_first];
+
+    st->sent_first = (st->sent_first + 1) % st->sent_size;
+    st->sent_count--;
+
+    return t;
+}
+
+
+/*
+ * Whether SET or DEL may be queued: never past max_queued, so hiredis'
+ * output buffer stays bounded while Redis does not read.
+ */
+
+static int
+tsr_store_writable(tsr_store_t *st, const char *name)
+{
+    if (st->conn != TSR_STORE_READY || st->closing) {
+        st->stats.dropped++;
+        tsr_store_set_error(st, "%s dropped: not connected to redis at %s",
+                            name, st->addr);
+        return 0;
+    }
+
+    if (st->sent_count >= (size_t) st->max_queued) {
+        st->stats.dropped++;
+        tsr_store_set_error(st, "%s dropped: %zu commands await replies "
+                            "from redis at %s", name, st->sent_count,
+                            st->addr);
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static void
+tsr_store_setup_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+    tsr_store_t  *st = ac->data;
+    redisReply   *reply = r;
+    const char   *name = privdata;
+
+    (void) tsr_store_sent_pop(st);
+
+    if (reply == NULL) {
+        st->closing = 1;
+        return;
+    }
+
+    if (st->closing || st->conn != TSR_STORE_CONNECTING) {
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        tsr_store_reply_error(st, name, reply);
+        tsr_store_async_drop(st);
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_STATUS) {
+        tsr_store_set_error(st, "%s on %s: unexpected reply type %d", name,
+                            st->addr, reply->type);
+        tsr_store_async_drop(st);
+        return;
+    }
+
+    if (--st->setup_left > 0) {
+        return;
+    }
+
+    st->conn = TSR_STORE_READY;
+    st->stats.connects++;
+    st->backoff_ms = st->backoff_min_ms;
+    st->last[0] = '\0';
+
+    /* a new connection ends the open period: try it */
+    if (st->breaker == TSR_STORE_OPEN) {
+        st->breaker = TSR_STORE_HALF_OPEN;
+    }
+
+    tsr_store_log(st, TSR_LOG_INFO, "connected to redis at %s", st->addr);
+}
+
+
+tsr_req_t *
+tsr_store_get_async(tsr_store_t *st, const char *key, size_t keylen,
+    int getdel, uint64_t timeout_ms, tsr_store_done_pt done, void *arg)
+{
+    int          rc;
+    uint64_t     now;
+    tsr_req_t   *req;
+    const char  *name;
+
+    if (st == NULL) {
+        return NULL;
+    }
+
+    name = getdel ? "GETDEL" : "GET";
+
+    if (!st->async) {
+        tsr_store_set_error(st, "%s: the store is not asynchronous", name);
+        return NULL;
+    }
+
+    if (key == NULL || keylen == 0 || keylen > TSR_MAX_KEY_NAME
+        || timeout_ms == 0 || done == NULL)
+    {
+        tsr_store_set_error(st, "%s: invalid arguments", name);
+        return NULL;
+    }
+
+    st->stats.gets++;
+
+    now = tsr_store_loop_now(st);
+
+    if (st->conn != TSR_STORE_READY || st->closing) {
+        if (st->last[0] != '\0') {
+            tsr_store_set_error(st, "%s refused: not connected to redis at "
+                                "%s: %s", name, st->addr, st->last);
+
+        } else {
+            tsr_store_set_error(st, "%s refused: not connected to redis at "
+                                "%s yet", name, st->addr);
+        }
+
+        goto refused;
+    }
+
+    if (tsr_store_breaker_state(st, now) == TSR_STORE_OPEN) {
+        tsr_store_set_error(st, "%s refused: circuit breaker for redis at %s "
+                            "open for %llu more ms", name, st->addr,
+                            (unsigned long long) (st->breaker_until - now));
+        goto refused;
+    }
+
+    if (st->lookups >= st->max_inflight) {
+        tsr_store_set_error(st, "%s refused: %d lookups in flight to redis "
+                            "at %s", name, st->lookups, st->addr);
+        goto refused;
+    }
+
+    if (st->sent_count >= (size_t) st->max_queued) {
+        tsr_store_set_error(st, "%s refused: %zu commands await replies from "
+                            "redis at %s", name, st->sent_count, st->addr);
+        goto refused;
+    }
+
+    if (timeout_ms > TSR_STORE_MAX_TIMEOUT) {
+        timeout_ms = TSR_STORE_MAX_TIMEOUT;
+    }
+
+    req = malloc(sizeof(tsr_req_t) + (getdel ? keylen : 0));
+    if (req == NULL) {
+        tsr_store_set_error(st, "%s: out of memory", name);
+        goto refused;
+    }
+
+    req->prev = NULL;
+    req->next = NULL;
+    req->store = st;
+    req->done = done;
+    req->arg = arg;
+    req->deadline = now + timeout_ms;
+    req->timeout = timeout_ms;
+    req->keylen = keylen;
+    req->getdel = getdel ? 1 : 0;
+    req->eval = 0;
+
+    if (getdel) {
+        memcpy(req->key, key, keylen);
+    }
+
+    if (getdel && st->getdel_eval) {
+        req->eval = 1;
+        rc = tsr_store_async_command(st, tsr_store_get_cb, req,
+                                     "EVAL %s 1 %b", tsr_store_getdel_lua,
+                                     key, keylen);
+
+    } else {
+        rc = tsr_store_async_command(st, tsr_store_get_cb, req, "%s %b",
+                                     name, key, keylen);
+    }
+
+    if (rc != TSR_OK) {
+        tsr_store_set_error(st, "%s on %s: hiredis refused the command",
+                            name, st->addr);
+        tsr_store_req_free(req);
+        goto refused;
+    }
+
+    st->lookups++;
+
+    if (timeout_ms > st->max_timeout) {
+        st->max_timeout = timeout_ms;
+    }
+
+    tsr_store_req_insert(st, req);
+    tsr_store_arm(st);
+
+    return req;
+
+refused:
+
+    st->stats.refused++;
+
+    return NULL;
+}
+
+
+/*
+ * The reply to a lookup, or NULL when the context goes away.  A caller
+ * still waiting is answered; the request is freed in any case, unless
+ * it goes on as the GETDEL script.
+ */
+
+static void
+tsr_store_get_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+    int           rc;
+    uint64_t      sent, now;
+    tsr_req_t    *req = privdata;
+    redisReply   *reply = r;
+    tsr_store_t  *st;
+
+    st = req->store;
+
+    sent = tsr_store_sent_pop(st);
+    st->lookups--;
+
+    if (reply == NULL) {
+        st->closing = 1;
+
+        if (req->done != NULL) {
+            tsr_store_set_error(st, "%s on %s failed: connection lost",
+                                tsr_store_req_name(req), st->addr);
+            tsr_store_complete(st, req, TSR_ECONN, NULL);
+        }
+
+        tsr_store_req_free(req);
+        return;
+    }
+
+    now = tsr_store_loop_now(st);
+    tsr_store_latency(st, now > sent ? now - sent : 0);
+
+    if (req->getdel && !req->eval && tsr_store_unknown_command(reply)) {
+        if (!st->getdel_eval) {
+            st->getdel_eval = 1;
+            tsr_store_log(st, TSR_LOG_INFO, "redis at %s has no GETDEL, "
+                          "using EVAL instead", st->addr);
+        }
+
+        req->eval = 1;
+
+        /* the script goes after everything queued: the ring stays fair */
+        if (!st->closing
+            && tsr_store_async_command(st, tsr_store_get_cb, req,
+                                       "EVAL %s 1 %b", tsr_store_getdel_lua,
+                                       req->key, req->keylen)
+               == TSR_OK)
+        {
+            st->lookups++;
+            return;
+        }
+    }
+
+    if (req->done != NULL) {
+        rc = tsr_store_lookup_reply(st, tsr_store_req_name(req), reply,
+                                    req->keylen, TSR_MAX_VALUE);
+        tsr_store_complete(st, req, rc, reply);
+    }
+
+    /* hiredis frees the reply after this callback; the value goes first */
+    if (reply->type == REDIS_REPLY_STRING) {
+        st->wipe = 1;
+    }
+
+    tsr_store_wipe_reply(reply);
+    tsr_store_req_free(req);
+}
+
+
+/* fire and forget: only counted, and errors logged (the host limits) */
+
+static void
+tsr_store_write_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+    tsr_store_t  *st = ac->data;
+    redisReply   *reply = r;
+    const char   *name = privdata;
+
+    (void) tsr_store_sent_pop(st);
+
+    if (reply == NULL) {
+        /* lost with the connection, whose end is logged once */
+        st->closing = 1;
+        st->stats.errors++;
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        st->stats.errors++;
+        tsr_store_reply_error(st, name, reply);
+        tsr_store_log(st, TSR_LOG_ERR, "%s", st->err);
+        return;
+    }
+
+    if (name[0] == 'S'
+        ? (reply->type == REDIS_REPLY_STATUS && reply->len == 2
+           && memcmp(reply->str, "OK", 2) == 0)
+        : reply->type == REDIS_REPLY_INTEGER)
+    {
+        return;
+    }
+
+    st->stats.errors++;
+    tsr_store_set_error(st, "%s on %s: unexpected reply type %d", name,
+                        st->addr, reply->type);
+    tsr_store_log(st, TSR_LOG_ERR, "%s", st->err);
+}
+
+
+static const char *
+tsr_store_req_name(const tsr_req_t *req)
+{
+    return req->eval ? "EVAL" : (req->getdel ? "GETDEL" : "GET");
+}
+
+
+/*
+ * Answers the caller of a waiting lookup; the message for a failure is
+ * in "err" already.  A lost connection counts for the breaker once, in
+ * tsr_store_async_failed(), not once per lookup.
+ */
+
+static void
+tsr_store_complete(tsr_store_t *st, tsr_req_t *req, int rc,
+    const redisReply *reply)
+{
+    tsr_store_done_pt  done;
+
+    tsr_store_req_unlink(st, req);
+
+    done = req->done;
+    req->done = NULL;
+
+    switch (rc) {
+
+    case TSR_OK:
+    case TSR_NOT_FOUND:
+        tsr_store_breaker_ok(st);
+        break;
+
+    case TSR_ECONN:
+        st->stats.errors++;
+        break;
+
+    case TSR_ETIMEDOUT:
+        st->stats.timeouts++;
+        /* fall through */
+
+    default:
+        st->stats.errors++;
+        tsr_store_breaker_fail(st, tsr_store_loop_now(st));
+        break;
+    }
+
+    if (rc == TSR_OK) {
+        done(rc, (const uint8_t *) reply->str, reply->len, req->arg);
+
+    } else {
+        done(rc, NULL, 0, req->arg);
+    }
+}
+
+
+void
+tsr_store_cancel(tsr_req_t *req)
+{
+    if (req == NULL || req->done == NULL) {
+        return;
+    }
+
+    tsr_store_req_unlink(req->store, req);
+    req->done = NULL;
+}
+
+
+/* in deadline order, searched from the tail: deadlines mostly grow */
+
+static void
+tsr_store_req_insert(tsr_store_t *st, tsr_req_t *req)
+{
+    tsr_req_t  *p;
+
+    for (p = st->tail; p != NULL && p->deadline > req->deadline; p = p->prev)
+    {
+        /* void */
+    }
+
+    req->prev = p;
+    req->next = (p != NULL) ? p->next : st->head;
+
+    if (req->next != NULL) {
+        req->next->prev = req;
+
+    } else {
+        st->tail = req;
+    }
+
+    if (p != NULL) {
+        p->next = req;
+
+    } else {
+        st->head = req;
+    }
+}
+
+
+static void
+tsr_store_req_unlink(tsr_store_t *st, tsr_req_t *req)
+{
+    if (req->prev != NULL) {
+        req->prev->next = req->next;
+
+    } else {
+        st->head = req->next;
+    }
+
+    if (req->next != NULL) {
+        req->next->prev = req->prev;
+
+    } else {
+        st->tail = req->prev;
+    }
+
+    req->prev = NULL;
+    req->next = NULL;
+}
+
+
+/* a key name holds the session id in hex: wiped too */
+
+static void
+tsr_store_req_free(tsr_req_t *req)
+{
+    if (req->getdel) {
+        OPENSSL_cleanse(req->key, req->keylen);
+    }
+
+    free(req);
+}
+
+
+/* an open breaker becomes half-open when its period is over */
+
+static int
+tsr_store_breaker_state(tsr_store_t *st, uint64_t now)
+{
+    if (st->breaker == TSR_STORE_OPEN && now >= st->breaker_until) {
+        st->breaker = TSR_STORE_HALF_OPEN;
+    }
+
+    return st->breaker;
+}
+
+
+static void
+tsr_store_breaker_ok(tsr_store_t *st)
+{
+    st->failures = 0;
+
+    if (st->breaker == TSR_STORE_CLOSED) {
+        return;
+    }
+
+    st->breaker = TSR_STORE_CLOSED;
+    st->breaker_ms = st->backoff_min_ms;
+
+    tsr_store_log(st, TSR_LOG_INFO, "circuit breaker for redis at %s closed",
+                  st->addr);
+}
+
+
+/*
+ * Failures in a row open the breaker for the current backoff; one
+ * failure while half-open opens it again for twice as long.  Failures
+ * while open (of lookups sent before) change nothing.
+ */
+
+static void
+tsr_store_breaker_fail(tsr_store_t *st, uint64_t now)
+{
+    st->failures++;
+
+    switch (tsr_store_breaker_state(st, now)) {
+
+    case TSR_STORE_CLOSED:
+        if (st->failures < st->breaker_failures) {
+            return;
+        }
+
+        break;
+
+    case TSR_STORE_HALF_OPEN:
+        st->breaker_ms = (st->breaker_ms > st->backoff_max_ms / 2)
+                         ? st->backoff_max_ms : st->breaker_ms * 2;
+        break;
+
+    default: /* TSR_STORE_OPEN */
+        return;
+    }
+
+    st->breaker = TSR_STORE_OPEN;
+    st->breaker_until = now + st->breaker_ms;
+    st->stats.breaker_opened++;
+
+    tsr_store_log(st, TSR_LOG_WARN, "circuit breaker for redis at %s open "
+                  "for %d ms after %d failures in a row, the last: %s",
+                  st->addr, st->breaker_ms, st->failures, st->err);
+}
+
+
+static void
+tsr_store_latency(tsr_store_t *st, uint64_t ms)
+{
+    size_t  i;
+
+    static const uint64_t  bounds[] = TSR_STORE_LATENCY_BOUNDS;
+
+    for (i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
+        if (ms <= bounds[i]) {
+            break;
+        }
+    }
+
+    st->stats.latency[i]++;
+}
+
+
+/*
+ * How long the oldest command may wait for its reply before the
+ * connection counts as stuck (a stopped Redis keeps the socket open):
+ * well past any deadline, so a merely slow Redis keeps its connection.
+ */
+
+static uint64_t
+tsr_store_stall_ms(tsr_store_t *st)
+{
+    uint64_t  ms;
+
+    ms = st->max_timeout * TSR_STORE_STALL_FACTOR;
+
+    return (ms > TSR_STORE_STALL_MIN) ? ms : TSR_STORE_STALL_MIN;
+}
+
+
+/*
+ * Arms the single loop timer for the earliest of: the first deadline,
+ * the connect deadline, the stall check of the oldest command, the next
+ * connect attempt, or at once for a socket the loop refused.  A timer
+ * that fires earlier than needed just re-arms, so it is moved only
+ * forward in time.
+ */
+
+static void
+tsr_store_arm(tsr_store_t *st)
+{
+    uint64_t  at, t, now;
+
+    if (!st->async || st->destroying) {
+        return;
+    }
+
+    at = (st->head != NULL) ? st->head->deadline : 0;
+    t = 0;
+
+    if (st->ac != NULL) {
+        if (st->broken) {
+            t = 1;
+
+        } else if (st->conn == TSR_STORE_CONNECTING) {
+            t = st->conn_deadline;
+
+        } else if (st->sent_count > 0) {
+            t = st->sent[st->sent_first] + tsr_store_stall_ms(st);
+        }
+
+    } else if (st->unix_path != NULL || st->ip[0] != '\0') {
+        t = (st->reconnect_at != 0) ? st->reconnect_at : 1;
+    }
+
+    if (t != 0 && (at == 0 || t < at)) {
+        at = t;
+    }
+
+    if (at == 0 || (st->timer_at != 0 && st->timer_at <= at)) {
+        return;
+    }
+
+    now = tsr_store_loop_now(st);
+
+    /*
+     * Disarm first: a host may keep an armed timer whose new time is
+     * close to the old one (nginx does within 300 ms).
+     */
+    if (st->timer_at != 0) {
+        st->loop.timer(st->loop.data, 0);
+    }
+
+    st->loop.timer(st->loop.data, (at > now) ? at - now : 1);
+    st->timer_at = at;
+}
+
+
+void
+tsr_store_on_timer(tsr_store_t *st)
+{
+    uint64_t  now, first;
+
+    if (st == NULL || !st->async || st->destroying) {
+        return;
+    }
+
+    st->timer_at = 0;
+    now = tsr_store_loop_now(st);
+
+    /* the callers may start or cancel lookups: take the head each time */
+
+    while (st->head != NULL && st->head->deadline <= now) {
+        tsr_store_set_error(st, "%s on %s timed out after %llu ms",
+                            tsr_store_req_name(st->head), st->addr,
+                            (unsigned long long) st->head->timeout);
+        tsr_store_complete(st, st->head, TSR_ETIMEDOUT, NULL);
+    }
+
+    if (st->ac != NULL && !st->closing) {
+        if (st->broken) {
+            tsr_store_set_error(st, "the event loop refused the socket of "
+                                "redis at %s", st->addr);
+            tsr_store_async_drop(st);
+
+        } else if (st->conn == TSR_STORE_CONNECTING) {
+            if (now >= st->conn_deadline) {
+                tsr_store_set_error(st, "connecting to redis at %s timed "
+                                    "out after %d ms", st->addr,
+                                    st->connect_timeout_ms
+                                    + st->command_timeout_ms);
+                tsr_store_async_drop(st);
+            }
+
+        } else if (st->sent_count > 0) {
+            first = st->sent[st->sent_first];
+
+            if (now > first && now - first >= tsr_store_stall_ms(st)) {
+                tsr_store_set_error(st, "redis at %s has not answered for "
+                                    "%llu ms", st->addr,
+                                    (unsigned long long) (now - first));
+                tsr_store_async_drop(st);
+            }
+        }
+    }
+
+    if (st->ac == NULL && (st->unix_path != NULL || st->ip[0] != '\0')
+        && now >= st->reconnect_at)
+    {
+        tsr_store_async_connect(st);
+    }
+
+    tsr_store_arm(st);
+}
+
+
+/*
+ * hiredis reads at most 16 KiB per call and the host's events may be
+ * edge-triggered: read again while the socket holds more.
+ */
+
+void
+tsr_store_on_read(tsr_store_t *st)
+{
+    int                 n;
+    redisAsyncContext  *ac;
+
+    if (st == NULL || !st->async || st->destroying) {
+        return;
+    }
+
+    ac = st->ac;
+
+    /* connects happen in tsr_store_on_timer() only: "ac" or NULL here */
+
+    st->reading_now = 1;
+
+    while (ac != NULL) {
+        redisAsyncHandleRead(ac);
+
+        if (st->ac != ac) {
+            break;
+        }
+
+        if (ioctl(st->fd, FIONREAD, &n) == -1 || n <= 0) {
+            break;
+        }
+    }
+
+    st->reading_now = 0;
+
+    if (st->wipe) {
+        st->wipe = 0;
+
+        if (st->ac != NULL) {
+            tsr_store_wipe_reader(st->ac->c.reader);
+        }
+    }
+
+    tsr_store_arm(st);
+}
+
+
+/*
+ * Writes go to the socket at once rather than on the host's next write
+ * event: a session stored during a handshake reaches Redis before the
+ * client, having received its ticket, can ask another node for it.  Not
+ * from inside hiredis, which must not be entered again.
+ */
+
+static void
+tsr_store_flush_now(tsr_store_t *st)
+{
+    if (st->ac == NULL || st->conn != TSR_STORE_READY || st->closing
+        || st->destroying || st->flushing || st->reading_now || st->broken)
+    {
+        return;
+    }
+
+    st->flushing = 1;
+    redisAsyncHandleWrite(st->ac);
+    st->flushing = 0;
+}
+
+
+void
+tsr_store_on_write(tsr_store_t *st)
+{
+    if (st == NULL || !st->async || st->destroying) {
+        return;
+    }
+
+    if (st->ac != NULL) {
+        st->flushing = 1;
+        redisAsyncHandleWrite(st->ac);
+        st->flushing = 0;
+    }
+
+    tsr_store_arm(st);
+}
+
+
+int
+tsr_store_inflight(const tsr_store_t *st)
+{
+    return (st != NULL && st->async) ? st->lookups : 0;
+}
+
+
+static uint64_t
+tsr_store_loop_now(tsr_store_t *st)
+{
+    return st->loop.now(st->loop.data);
+}
+
+
+/*
+ * The adapter hiredis drives.  Interests are kept here and the loop told
+ * on changes, and on each addWrite for new commands: hosts with edge-
+ * triggered events flush on that call (the write edge may be spent), by
+ * posting a write event.  Not on the addWrite of a write that stopped
+ * at EAGAIN (a full buffer, or a connect still in progress that hiredis
+ * took for done): the next edge will come, and a host running posted
+ * events at once (nginx) would spin until then.  A refusal cannot be
+ * handled inside hiredis: the timer drops the socket.
+ */
+
+static void
+tsr_store_watch(tsr_store_t *st)
+{
+    if (st->broken) {
+        return;
+    }
+
+    /* a failed watch may have registered something: unwatch it later */
+    st->watched = 1;
+
+    if (st->loop.watch(st->loop.data, st->fd, st->reading, st->writing)
+        != 0)
+    {
+        st->broken = 1;
+    }
+}
+
+
+static void
+tsr_store_ev_add_read(void *data)
+{
+    tsr_store_t  *st = data;
+
+    if (!st->reading) {
+        st->reading = 1;
+        tsr_store_watch(st);
+    }
+}
+
+
+static void
+tsr_store_ev_del_read(void *data)
+{
+    tsr_store_t  *st = data;
+
+    if (st->reading) {
+        st->reading = 0;
+        tsr_store_watch(st);
+    }
+}
+
+
+static void
+tsr_store_ev_add_write(void *data)
+{
+    tsr_store_t  *st = data;
+
+    if (st->writing && st->flushing) {
+        return;
+    }
+
+    st->writing = 1;
+    tsr_store_watch(st);
+}
+
+
+static void
+tsr_store_ev_del_write(void *data)
+{
+    tsr_store_t  *st = data;
+
+    if (st->writing) {
+        st->writing = 0;
+        tsr_store_watch(st);
+    }
+}
+
+
+/*
+ * hiredis is freeing the context, after the NULL-reply callbacks and
+ * before it closes the socket: the one place where a connection ends.
+ */
+
+static void
+tsr_store_ev_cleanup(void *data)
+{
+    tsr_store_t   *st = data;
+
+    int            ready;
+    redisContext  *c;
+
+    c = &st->ac->c;
+
+    if (st->watched) {
+        st->loop.unwatch(st->loop.data, st->fd);
+    }
+
+    ready = (st->conn == TSR_STORE_READY);
+
+    if (!st->dropping && !st->destroying) {
+        if (ready) {
+            tsr_store_set_error(st, "connection to redis at %s lost: %s",
+                                st->addr,
+                                c->err ? c->errstr : "connection closed");
+
+        } else {
+            tsr_store_set_error(st, "connecting to redis at %s failed: %s",
+                                st->addr,
+                                c->err ? c->errstr : "connection closed");
+        }
+    }
+
+    st->ac = NULL;
+    st->fd = -1;
+    st->conn = TSR_STORE_IDLE;
+    st->setup_left = 0;
+    st->sent_first = 0;
+    st->sent_count = 0;
+    st->closing = 0;
+    st->reading = 0;
+    st->writing = 0;
+    st->watched = 0;
+    st->broken = 0;
+    st->dropping = 0;
+    st->wipe = 0;
+
+    /* "flushing" stays: redisAsyncHandleWrite() may be on the stack */
+
+    if (st->destroying) {
+        return;
+    }
+
+    tsr_store_async_failed(st);
 }

@@ -9,6 +9,10 @@
  *     clang -g -O1 -fsanitize=fuzzer,address,undefined -Imodule/tsr \
  *         tests/fuzz/fuzz_hello.c module/tsr/tsr_hello.c -o fuzz_hello
  *     ./fuzz_hello -max_total_time=300 corpus/ tests/fuzz/corpus/hello
+ *
+ * Built with -DTSR_FUZZ_REPLAY instead, by any compiler, it is a plain
+ * test program: it runs the seeds (the files named as arguments, or
+ * $TSR_SRCDIR/tests/fuzz/corpus/hello) and every prefix of each.
  */
 
 
@@ -17,12 +21,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef TSR_FUZZ_REPLAY
+#include <dirent.h>
+#include <stdio.h>
+#endif
+
 
 #define FUZZ_FLAGS_ALL  (TSR_HELLO_TICKETS | TSR_HELLO_TLS13 | TSR_HELLO_TLS12)
+#define FUZZ_MAX_FILE   65536
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void fuzz_check(int rc, unsigned flags, const tsr_hello_t *h);
+#ifdef TSR_FUZZ_REPLAY
+static int fuzz_replay_dir(const char *dir);
+static int fuzz_replay_file(const char *path);
+#endif
 
 
 int
@@ -45,6 +59,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rc = tsr_hello_parse(data, size, flags, &h);
 
         fuzz_check(rc, flags, &h);
+
+        /* a caller that peeked the limit never waits for more */
+
+        if (rc == TSR_AGAIN && size >= TSR_HELLO_MAX_PEEK) {
+            abort();
+        }
 
         /* record reassembly does not depend on the server's settings */
 
@@ -129,3 +149,124 @@ fuzz_check(int rc, unsigned flags, const tsr_hello_t *h)
         }
     }
 }
+
+
+#ifdef TSR_FUZZ_REPLAY
+
+int
+main(int argc, char **argv)
+{
+    int          i, n;
+    char         dir[4096];
+    const char  *src;
+
+    if (argc > 1) {
+        for (i = 1; i < argc; i++) {
+            if (fuzz_replay_file(argv[i]) != 0) {
+                return 1;
+            }
+        }
+
+        printf("fuzz_hello: %d inputs passed\n", argc - 1);
+        return 0;
+    }
+
+    src = getenv("TSR_SRCDIR");
+
+    (void) snprintf(dir, sizeof(dir), "%s/tests/fuzz/corpus/hello",
+                    (src != NULL) ? src : ".");
+
+    n = fuzz_replay_dir(dir);
+    if (n <= 0) {
+        fprintf(stderr, "fuzz_hello: no seeds replayed from \"%s\"\n", dir);
+        return 1;
+    }
+
+    printf("fuzz_hello: %d seeds and their prefixes passed\n", n);
+
+    return 0;
+}
+
+
+/* replays every regular file of "dir"; returns their number or -1 */
+
+static int
+fuzz_replay_dir(const char *dir)
+{
+    int             n;
+    DIR            *d;
+    char            path[8192];
+    struct dirent  *de;
+
+    d = opendir(dir);
+    if (d == NULL) {
+        perror(dir);
+        return -1;
+    }
+
+    n = 0;
+
+    while ((de = readdir(d)) != NULL) {
+
+        if (de->d_name[0] == '.') {
+            continue;
+        }
+
+        (void) snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+
+        if (fuzz_replay_file(path) != 0) {
+            n = -1;
+            break;
+        }
+
+        n++;
+    }
+
+    (void) closedir(d);
+
+    return n;
+}
+
+
+static int
+fuzz_replay_file(const char *path)
+{
+    FILE     *f;
+    size_t    len, n;
+    uint8_t  *buf, *p;
+
+    buf = malloc(FUZZ_MAX_FILE);
+    if (buf == NULL) {
+        return -1;
+    }
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        perror(path);
+        free(buf);
+        return -1;
+    }
+
+    len = fread(buf, 1, FUZZ_MAX_FILE, f);
+    (void) fclose(f);
+
+    /* exact-size copies, so that a sanitizer sees any read past the end */
+
+    for (n = 0; n <= len; n++) {
+        p = malloc(n > 0 ? n : 1);
+        if (p == NULL) {
+            free(buf);
+            return -1;
+        }
+
+        memcpy(p, buf, n);
+        (void) LLVMFuzzerTestOneInput(p, n);
+        free(p);
+    }
+
+    free(buf);
+
+    return 0;
+}
+
+#endif

@@ -16,6 +16,8 @@
 #include <sys/types.h>
 #include <openssl/ssl.h>
 
+#include "tsr.h"
+
 
 /* ---- common ---- */
 
@@ -185,6 +187,47 @@ int tsr_test_proxy_start(tsr_test_proxy_t *p, int target_port,
     int delay_ms);
 
 int tsr_test_proxy_stop(tsr_test_proxy_t *p);
+
+
+/* ---- event loop ---- */
+
+/*
+ * A poll() event loop for one asynchronous store, as tsr_loop_t asks:
+ * one socket, one timer, monotonic milliseconds (tsr_test_now_ms()).
+ * Level-triggered, unlike nginx's epoll; but like nginx's glue, a
+ * watch() asking for writability also posts a write event, and posted
+ * events run at once, again and again while they post themselves (a
+ * spin, counted as a misuse after 1000 rounds).  The counters let tests
+ * check how the store used the loop.
+ */
+typedef struct {
+    tsr_store_t    *store;          /* whose entry points run() calls */
+    int             fd;             /* the watched socket, -1: none */
+    int             readable;       /* its interests */
+    int             writable;
+    long long       timer_at;       /* when the timer fires, 0: disarmed */
+    int             posted;         /* a write event is posted */
+    int             fail_watch;     /* set: watch() fails */
+    int             watches;        /* calls of watch() */
+    int             unwatches;      /* calls of unwatch() */
+    int             timers;         /* calls of timer() */
+    int             misuses;        /* unwatch() of another socket,
+                                       watch() of a second one, or a
+                                       posted write event spinning */
+} tsr_test_loop_t;
+
+/*
+ * Zeroes "tl" (fd -1) and fills "loop" with callbacks on it; set
+ * tl->store after tsr_store_set_async().
+ */
+void tsr_test_loop_init(tsr_test_loop_t *tl, tsr_loop_t *loop);
+
+/*
+ * Polls and dispatches events and the timer to tl->store for "ms"
+ * milliseconds, or until "*stop" (if "stop" is not NULL) is non-zero.
+ * Returns 0, or -1 when poll() fails.
+ */
+int tsr_test_loop_run(tsr_test_loop_t *tl, int ms, const int *stop);
 
 
 /* ---- nginx ---- */

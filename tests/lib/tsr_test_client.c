@@ -45,7 +45,6 @@ struct tsr_test_conn_s {
 };
 
 
-static long long tsr_test_client_now(void);
 static int tsr_test_client_set_timeout(int fd, int opt, long long ms);
 static int tsr_test_client_connect(int port, int timeout_ms);
 static SSL_CTX *tsr_test_client_new_ctx(int version, int tickets);
@@ -63,19 +62,6 @@ static void tsr_test_client_drain_errors(const char *what);
 
 
 static int  tsr_test_client_state_index = -1;
-
-
-/* milliseconds on the monotonic clock */
-
-static long long
-tsr_test_client_now(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 
 /*
@@ -221,7 +207,7 @@ tsr_test_client_handshake(SSL *ssl, int fd, long long deadline)
     long long  now;
 
     for (i = 0; i < 10000; i++) {
-        now = tsr_test_client_now();
+        now = tsr_test_now_ms();
         if (now >= deadline) {
             break;
         }
@@ -256,7 +242,7 @@ tsr_test_client_write(SSL *ssl, int fd, const char *data, size_t len,
     long long  now;
 
     for (i = 0; i < 10000 && len > 0; i++) {
-        now = tsr_test_client_now();
+        now = tsr_test_now_ms();
         if (now >= deadline) {
             fprintf(stderr, "SSL_write() timed out\n");
             return -1;
@@ -296,7 +282,7 @@ tsr_test_client_read(SSL *ssl, int fd, char *buf, size_t size,
     long long  now;
 
     for (i = 0; i < 10000; i++) {
-        now = tsr_test_client_now();
+        now = tsr_test_now_ms();
         if (now >= deadline) {
             fprintf(stderr, "SSL_read() timed out\n");
             return -1;
@@ -381,7 +367,7 @@ tsr_test_client_wait_ticket(SSL *ssl, int fd, tsr_test_client_state_t *st,
     long long  now;
 
     for (i = 0; i < 1000 && st->count == 0; i++) {
-        now = tsr_test_client_now();
+        now = tsr_test_now_ms();
         if (now >= deadline) {
             return;
         }
@@ -462,7 +448,7 @@ tsr_test_tls_once(int port, const tsr_test_client_t *opts, SSL_SESSION **out,
 
     timeout = opts->timeout_ms > 0 ? opts->timeout_ms
                                    : TSR_TEST_CLIENT_TIMEOUT;
-    deadline = tsr_test_client_now() + timeout;
+    deadline = tsr_test_now_ms() + timeout;
 
     ctx = tsr_test_client_new_ctx(opts->version, opts->tickets);
     if (ctx == NULL) {
@@ -548,7 +534,7 @@ tsr_test_tls_once(int port, const tsr_test_client_t *opts, SSL_SESSION **out,
 
     } else if (opts->version == TSR_TEST_TLS13) {
         tsr_test_client_wait_ticket(ssl, fd, &st,
-                                    tsr_test_client_now()
+                                    tsr_test_now_ms()
                                     + TSR_TEST_CLIENT_TICKET_WAIT);
     }
 
@@ -618,7 +604,7 @@ tsr_test_http_open(int port, int version)
     }
 
     conn->fd = -1;
-    deadline = tsr_test_client_now() + TSR_TEST_CLIENT_TIMEOUT;
+    deadline = tsr_test_now_ms() + TSR_TEST_CLIENT_TIMEOUT;
 
     conn->ctx = tsr_test_client_new_ctx(version, 0);
     if (conn->ctx == NULL) {
@@ -663,7 +649,7 @@ tsr_test_http_get(tsr_test_conn_t *conn)
     int               n, i;
     char             *end, *p, *line;
     size_t            hlen, body, need;
-    long long         start, deadline;
+    long long         deadline;
     struct timespec   t0, t1;
     static const char req[] = "GET / HTTP/1.1\r\nHost: localhost\r\n"
                               "Connection: keep-alive\r\n\r\n";
@@ -673,8 +659,7 @@ tsr_test_http_get(tsr_test_conn_t *conn)
     }
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    start = tsr_test_client_now();
-    deadline = start + TSR_TEST_CLIENT_TIMEOUT;
+    deadline = tsr_test_now_ms() + TSR_TEST_CLIENT_TIMEOUT;
 
     conn->len = 0;
 

@@ -21,7 +21,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #ifdef __linux__
@@ -60,7 +59,6 @@ typedef struct {
 } tsr_proxy_pair_t;
 
 
-static long long tsr_proxy_now(void);
 static int tsr_proxy_nonblocking(int fd);
 static void tsr_proxy_run(int lfd, int target_port, int delay_ms,
     pid_t parent);
@@ -72,17 +70,6 @@ static int tsr_proxy_from_client(tsr_proxy_pair_t *pr);
 static int tsr_proxy_to_server(tsr_proxy_pair_t *pr);
 static int tsr_proxy_from_server(tsr_proxy_pair_t *pr, int delay_ms);
 static int tsr_proxy_to_client(tsr_proxy_pair_t *pr, long long now);
-
-
-static long long
-tsr_proxy_now(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 
 static int
@@ -223,10 +210,10 @@ tsr_proxy_run(int lfd, int target_port, int delay_ms, pid_t parent)
         pairs[i].sfd = -1;
     }
 
-    start = tsr_proxy_now();
+    start = tsr_test_now_ms();
 
     for ( ;; ) {
-        now = tsr_proxy_now();
+        now = tsr_test_now_ms();
 
         if (now - start > TSR_PROXY_LIFETIME || getppid() != parent) {
             _exit(0);
@@ -296,7 +283,7 @@ tsr_proxy_run(int lfd, int target_port, int delay_ms, pid_t parent)
             _exit(1);
         }
 
-        now = tsr_proxy_now();
+        now = tsr_test_now_ms();
 
         for (i = 0; i < TSR_PROXY_PAIRS; i++) {
             pr = &pairs[i];
@@ -514,7 +501,7 @@ tsr_proxy_from_server(tsr_proxy_pair_t *pr, int delay_ms)
 
     if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
         pr->server_eof = 1;
-        pr->eof_due = tsr_proxy_now() + delay_ms;
+        pr->eof_due = tsr_test_now_ms() + delay_ms;
         return 0;
     }
 
@@ -529,7 +516,7 @@ tsr_proxy_from_server(tsr_proxy_pair_t *pr, int delay_ms)
 
     memcpy(ch->data, buf, (size_t) n);
     ch->next = NULL;
-    ch->due = tsr_proxy_now() + delay_ms;
+    ch->due = tsr_test_now_ms() + delay_ms;
     ch->len = (size_t) n;
     ch->sent = 0;
 

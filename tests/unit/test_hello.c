@@ -1567,6 +1567,14 @@ test_trailing_bytes_are_rejected(void)
         t_put16(buf + T_OFF_RLEN, len - TSR_HELLO_RECORD_HEADER);
         t_expect(t->name, buf, len, T_ALL, TSR_EPROTO, 0, 0);
 
+        /* in the last of two records, after the message */
+
+        len = t_split(t->buf, t->len, 60, buf);
+        buf[len] = 0;
+        t_put16(buf + 5 + 60 + T_OFF_RLEN, t->len - 5 - 60 + 1);
+        t_expect(t->name, buf, len + 1, T_ALL, TSR_EPROTO, 0, 0);
+        t_expect(t->name, buf, len, T_ALL, TSR_AGAIN, 0, 0);
+
         /* the message shorter than its record says the same */
 
         memcpy(buf, t->buf, t->len);
@@ -1620,6 +1628,12 @@ test_bad_lengths_are_rejected(void)
     memcpy(buf, t->buf, t->len);
     t_put24(buf + T_OFF_MLEN, t->len - 8);
     t_expect("message longer", buf, t->len, T_ALL, TSR_AGAIN, 0, 0);
+
+    /* a message too short for its random */
+
+    t_expect("short random",
+             (const uint8_t *) "\x16\x03\x01\x00\x08\x01\x00\x00\x04"
+             "\x03\x03\x11\x11", 13, T_ALL, TSR_EPROTO, 0, 0);
 
     /* an empty message */
 
@@ -1957,6 +1971,19 @@ test_psk_rules_follow_openssl(void)
     len = t_build(buf, 0x0303, 32, exts, n);
     t_expect("psk list overrun", buf, len, T_NO_TICKETS, TSR_EPROTO, 0, 0);
     t_expect_openssl("psk list overrun", buf, len);
+
+    SV; MODES;
+    n += t_ext_hex(exts + n, 41, "0004 0020 0102");
+    len = t_build(buf, 0x0303, 32, exts, n);
+    t_expect("psk identity overrun", buf, len, T_NO_TICKETS, TSR_EPROTO, 0,
+             0);
+    t_expect_openssl("psk identity overrun", buf, len);
+
+    SV; MODES;
+    n += t_ext_hex(exts + n, 41, "0003 0001 aa");
+    len = t_build(buf, 0x0303, 32, exts, n);
+    t_expect("psk without age", buf, len, T_NO_TICKETS, TSR_EPROTO, 0, 0);
+    t_expect_openssl("psk without age", buf, len);
 
     /* in TLS 1.2 pre_shared_key is not even parsed */
 

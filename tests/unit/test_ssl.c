@@ -107,6 +107,7 @@ static void redis_down_means_full_handshakes(int version);
 static void chained_l1_serves_repeat_resumption(int version);
 static void store_hit_is_written_back_to_l1(int version);
 static void slot_session_serves_lookup(int version);
+static void slot_refusal_hides_store(int version);
 static void sni_switch_keeps_first_context(int version);
 static void remove_deletes_key_and_chains(int version);
 static void test_session_made_on_a_resumes_on_b_100_of_100_tls12(void);
@@ -129,6 +130,8 @@ static void test_store_hit_is_written_back_to_chained_l1_tls12(void);
 static void test_store_hit_is_written_back_to_chained_l1_tls13(void);
 static void test_slot_session_serves_lookup_without_store_tls12(void);
 static void test_slot_session_serves_lookup_without_store_tls13(void);
+static void test_slot_refusal_hides_store_tls12(void);
+static void test_slot_refusal_hides_store_tls13(void);
 static void test_hello_retry_request_finds_the_slot_twice_tls13(void);
 static void test_sni_switch_keeps_the_first_contexts_binding_tls12(void);
 static void test_sni_switch_keeps_the_first_contexts_binding_tls13(void);
@@ -155,6 +158,7 @@ static SSL_SESSION       *slot_sess;
 static unsigned char      slot_id[SSL_MAX_SSL_SESSION_ID_LENGTH];
 static size_t             slot_idlen;
 static int                slot_expect = TSR_OK;
+static int                slot_none;
 static int                info_starts;
 
 
@@ -655,7 +659,7 @@ slot_info(const SSL *ssl, int where, int ret)
 
     info_starts++;
 
-    if (slot_sess != NULL) {
+    if (slot_sess != NULL || slot_none) {
         CU_ASSERT_EQUAL(tsr_ssl_set_session((SSL *) ssl, slot_id, slot_idlen,
                                             slot_sess), slot_expect);
     }
@@ -1091,6 +1095,73 @@ slot_session_serves_lookup(int version)
     SSL_SESSION_free(server_sess);
     SSL_SESSION_free(sess);
     fixture_free(&f);
+}
+
+
+/*
+ * A host that decided "no session" for an id (say, made for another
+ * server name) is final: neither the store nor the first level serves it.
+ */
+
+static void
+slot_refusal_hides_store(int version)
+{
+    fixture_t         f;
+    SSL_SESSION      *sess;
+    tsr_ssl_stats_t   sb;
+
+    CU_ASSERT_EQUAL_FATAL(fixture_init(&f, version, 0), 0);
+
+    info_starts = 0;
+    SSL_CTX_set_info_callback(f.b, slot_info);
+
+    f.ba = attach(f.a, f.sta, SID_CTX, 1, &f.loga);
+    f.bb = attach(f.b, f.stb, SID_CTX, 1, &f.logb);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f.ba);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f.bb);
+
+    sess = NULL;
+    CU_ASSERT_EQUAL(hs(f.a, f.client, NULL, NULL, &sess), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sess);
+    CU_ASSERT_EQUAL_FATAL(offered_id(sess, slot_id, &slot_idlen), 0);
+
+    slot_sess = NULL;
+    slot_none = 1;
+
+    CU_ASSERT_EQUAL(hs(f.b, f.again, NULL, sess, NULL), 0);
+
+    sb = stats(f.bb);
+    CU_ASSERT_EQUAL(sb.lookups, 1);
+    CU_ASSERT_EQUAL(sb.hits, 0);
+    CU_ASSERT_EQUAL(sb.misses, 1);
+
+    /* without the decision the store serves it */
+
+    slot_none = 0;
+
+    CU_ASSERT_EQUAL(hs(f.b, f.again, NULL, sess, NULL), 1);
+
+    sb = stats(f.bb);
+    CU_ASSERT_EQUAL(sb.lookups, 2);
+    CU_ASSERT_EQUAL(sb.hits, 1);
+    CU_ASSERT_EQUAL(info_starts, 2);
+
+    SSL_SESSION_free(sess);
+    fixture_free(&f);
+}
+
+
+static void
+test_slot_refusal_hides_store_tls12(void)
+{
+    slot_refusal_hides_store(TLS1_2_VERSION);
+}
+
+
+static void
+test_slot_refusal_hides_store_tls13(void)
+{
+    slot_refusal_hides_store(TLS1_3_VERSION);
 }
 
 
@@ -1964,6 +2035,8 @@ main(void)
         TSR_TEST(store_hit_is_written_back_to_chained_l1_tls13),
         TSR_TEST(slot_session_serves_lookup_without_store_tls12),
         TSR_TEST(slot_session_serves_lookup_without_store_tls13),
+        TSR_TEST(slot_refusal_hides_store_tls12),
+        TSR_TEST(slot_refusal_hides_store_tls13),
         TSR_TEST(hello_retry_request_finds_the_slot_twice_tls13),
         TSR_TEST(sni_switch_keeps_the_first_contexts_binding_tls12),
         TSR_TEST(sni_switch_keeps_the_first_contexts_binding_tls13),

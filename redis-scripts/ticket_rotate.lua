@@ -1,0 +1,87 @@
+--[[
+ticket_rotate: compare-and-set of a ticket key ring, so that exactly one
+node writes each generation however many race, and at most one rotation
+happens per period, judged by the Redis server's clock.
+
+The ring is one string: gen (8 bytes, big-endian) | rotated_at (8 bytes,
+big-endian milliseconds of Redis' clock) | the sealed ring.  The caller
+has read the ring (or found none), built the next generation locally and
+sealed it; the header is written here, so that the time is Redis' own.
+
+KEYS[1]  the ring's key
+ARGV[1]  the generation the caller read: its 8 header bytes, or "" when
+         it found no ring
+ARGV[2]  the rotation period in milliseconds, a positive integer
+ARGV[3]  the sealed ring of generation ARGV[1] + 1 (1 when ARGV[1] is "")
+
+Returns {1, header} when it wrote ARGV[3] under the new header
+(gen + 1, now); {0, header} when it wrote nothing, with the header
+stored now ("" when there is no ring): another node was first, or the
+period has not passed yet.  The caller then reads the ring again.
+Errors: a bad period, a generation that cannot grow, a value of
+another type (WRONGTYPE).
+]]
+
+-- before Redis 5, scripts replicate verbatim and TIME forbids writes
+if redis.replicate_commands ~= nil then
+    redis.replicate_commands()
+end
+
+local period = tonumber(ARGV[2])
+
+if period == nil or period < 1 or period ~= math.floor(period) then
+    return redis.error_reply('ERR ticket_rotate: bad period')
+end
+
+local function be64(n)
+    local b = {}
+
+    for i = 8, 1, -1 do
+        b[i] = n % 256
+        n = math.floor(n / 256)
+    end
+
+    return string.char(unpack(b))
+end
+
+local function num(s, at)
+    local n = 0
+
+    for i = at, at + 7 do
+        n = n * 256 + string.byte(s, i)
+    end
+
+    return n
+end
+
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+local cur = redis.call('GET', KEYS[1])
+local gen = 0
+
+if cur then
+    if #cur < 16 or string.sub(cur, 1, 8) ~= ARGV[1] then
+        return {0, string.sub(cur, 1, 16)}
+    end
+
+    if now - num(cur, 9) < period then
+        return {0, string.sub(cur, 1, 16)}
+    end
+
+    gen = num(cur, 1)
+
+    -- beyond 2^53 Lua numbers lose integers
+    if gen >= 9007199254740991 then
+        return redis.error_reply('ERR ticket_rotate: generation overflow')
+    end
+
+elseif ARGV[1] ~= '' then
+    return {0, ''}
+end
+
+local header = be64(gen + 1) .. be64(now)
+
+redis.call('SET', KEYS[1], header .. ARGV[3])
+
+return {1, header}
