@@ -87,4 +87,4 @@ for name in $names; do
 done
 
 printf '};\n\n'
-printf 'const size_t  tsr_nscripts = sizeof(tsr_scripts) / sizeof(tsr_script_t);\n'
+printf 'const size_t  tsr_nscripts =\n    sizeof(tsr_scripts) / sizeof(tsr_script_t);\n'

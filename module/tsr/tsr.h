@@ -577,12 +577,14 @@ void tsr_tickets_destroy(tsr_tickets_t *t);
 /*
  * Installs the ticket key callback (SSL_CTX_set_tlsext_ticket_key_evp_cb)
  * on a server "ctx", replacing key files and OpenSSL's own per-context
- * keys; SSL_OP_NO_TICKET still turns tickets off.  OpenSSL asks the
- * callback of the context a connection started on, before SNI may switch
- * it: attach the same object to every context sharing a listener.
- * Attaching again replaces the previous object.  The ring is not copied:
- * "ctx" uses it until detached, freed, or "t" is destroyed, whichever is
- * first.  Returns TSR_OK or TSR_EINVAL / TSR_ENOMEM.
+ * keys; SSL_OP_NO_TICKET still turns tickets off.  OpenSSL calls the
+ * callback of the context a connection started on, which serves it from
+ * the object attached to the connection's context at that moment (SNI
+ * may have switched it): attach the same object to every context sharing
+ * a listener.  Attaching again replaces the previous object.  "ctx" uses
+ * "t" until detached, freed, or "t" is destroyed, whichever is first;
+ * each may go first.  Logs a warning when the context's session timeout
+ * exceeds the ticket lifetime.  Returns TSR_OK, TSR_EINVAL, TSR_ENOMEM.
  */
 int tsr_tickets_attach(tsr_tickets_t *t, SSL_CTX *ctx);
 

@@ -24,6 +24,14 @@
  * issued (handshakes still succeed, and tickets already issued still
  * resume while their key lasts).  Never a key made up locally: another
  * node could not open its tickets.
+ *
+ * The ring's key has no TTL: a fleet may stay down longer than any TTL
+ * short enough to matter, and without one a volatile-* eviction policy
+ * leaves it alone.  A ring that is gone all the same (a Redis restarted
+ * without persistence) is created again, at generation 1, by the next
+ * node that syncs; tickets under the lost keys then cost a full
+ * handshake.  A ring that is present but does not load is never
+ * overwritten: it may be sealed with a fleet key this node lacks.
  */
 
 
@@ -622,10 +630,10 @@ static int
 tsr_tickets_encrypt(tsr_tickets_t *t, uint64_t now, unsigned char *name,
     unsigned char *iv, EVP_CIPHER_CTX *ectx, EVP_MAC_CTX *hctx)
 {
-    int                       ivlen;
-    time_t                    sec;
-    const tsr_tickets_key_t  *k;
-    const tsr_tickets_ring_t *ring;
+    int                        ivlen;
+    time_t                     sec;
+    const tsr_tickets_key_t   *k;
+    const tsr_tickets_ring_t  *ring;
 
     ring = t->ring;
 
