@@ -9,11 +9,15 @@
 
 #include "ngx_ssl_session_redis.h"
 
+#include <pthread.h>
+
 
 #define NGX_SSL_SESSION_REDIS_MAX_PREFIX   64
 #define NGX_SSL_SESSION_REDIS_MAX_TIMEOUT  10000
 #define NGX_SSL_SESSION_REDIS_SETUP_TIMEOUT 2000
 #define NGX_SSL_SESSION_REDIS_BACKOFF_MAX   1000
+#define NGX_SSL_SESSION_REDIS_ROTATION      (12 * 60 * 60 * 1000)
+#define NGX_SSL_SESSION_REDIS_MIN_ROTATION  1000
 
 /* lookup states of a connection */
 #define NGX_SSL_SESSION_REDIS_PEEK         0
@@ -70,6 +74,22 @@ static ngx_int_t ngx_ssl_session_redis_sid_ctx(ngx_str_t *proto,
     SSL_CTX *ssl_ctx, ngx_array_t *certificates, u_char *out,
     unsigned int *outlen);
 static void ngx_ssl_session_redis_cleanup_ctx(void *data);
+static ngx_int_t ngx_ssl_session_redis_add_tickets(ngx_conf_t *cf,
+    ngx_ssl_session_redis_main_conf_t *rmcf,
+    ngx_ssl_session_redis_conf_t *conf, SSL_CTX *ssl_ctx);
+static void ngx_ssl_session_redis_cleanup_tickets(void *data);
+static ngx_msec_t ngx_ssl_session_redis_ring_interval(
+    ngx_ssl_session_redis_tickets_t *tk);
+static void ngx_ssl_session_redis_refresh_handler(ngx_event_t *ev);
+static void ngx_ssl_session_redis_ring_done(int rc, const uint8_t *val,
+    size_t len, void *arg);
+static ngx_int_t ngx_ssl_session_redis_start_rotator(ngx_cycle_t *cycle,
+    ngx_ssl_session_redis_main_conf_t *rmcf);
+static void ngx_ssl_session_redis_stop_rotator(
+    ngx_ssl_session_redis_main_conf_t *rmcf);
+static void *ngx_ssl_session_redis_rotator(void *data);
+static void ngx_ssl_session_redis_thread_log(int level, const char *msg,
+    void *data);
 static void ngx_ssl_session_redis_info_callback(
     const ngx_ssl_conn_t *ssl_conn, int where, int ret);
 static void ngx_ssl_session_redis_start(ngx_ssl_conn_t *ssl_conn,
@@ -108,6 +128,9 @@ ngx_ssl_session_redis_init_conf(ngx_ssl_session_redis_conf_t *rcf)
     rcf->enable = NGX_CONF_UNSET;
     rcf->key_files = NGX_CONF_UNSET_PTR;
     rcf->timeout = NGX_CONF_UNSET_MSEC;
+    rcf->single_use = NGX_CONF_UNSET;
+    rcf->tickets = NGX_CONF_UNSET;
+    rcf->ticket_rotation = NGX_CONF_UNSET_MSEC;
 }
 
 
@@ -291,6 +314,13 @@ ngx_ssl_session_redis_init_main_conf(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
+    if (ngx_array_init(&rmcf->tickets, cf->pool, 1,
+                       sizeof(ngx_ssl_session_redis_tickets_t *))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     rmcf->proto.data = (u_char *) proto;
     rmcf->proto.len = ngx_strlen(proto);
 
@@ -315,9 +345,22 @@ ngx_ssl_session_redis_merge_conf(ngx_conf_t *cf,
     ngx_conf_merge_msec_value(conf->timeout, prev->timeout,
                               NGX_SSL_SESSION_REDIS_DEFAULT_TIMEOUT);
     ngx_conf_merge_str_value(conf->prefix, prev->prefix, TSR_DEFAULT_PREFIX);
+    ngx_conf_merge_value(conf->single_use, prev->single_use, 0);
+    ngx_conf_merge_value(conf->tickets, prev->tickets, 0);
+    ngx_conf_merge_msec_value(conf->ticket_rotation, prev->ticket_rotation,
+                              NGX_SSL_SESSION_REDIS_ROTATION);
 
     if (!conf->enable) {
         return NGX_CONF_OK;
+    }
+
+    if (conf->ticket_rotation < NGX_SSL_SESSION_REDIS_MIN_ROTATION) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"ssl_session_redis_ticket_rotation\" "
+                           "%M: must be at least %dms",
+                           conf->ticket_rotation,
+                           NGX_SSL_SESSION_REDIS_MIN_ROTATION);
+        return NGX_CONF_ERROR;
     }
 
     if (conf->timeout == 0
@@ -768,6 +811,7 @@ ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
     bconf.sid_ctx_len = len;
     bconf.log = ngx_ssl_session_redis_log;
     bconf.log_data = conf->store;
+    bconf.single_use = conf->single_use ? 1 : 0;
 
     ctxd->binding = tsr_ssl_ctx_attach(ssl_ctx, &bconf, err, sizeof(err));
     if (ctxd->binding == NULL) {
@@ -800,7 +844,186 @@ ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
 
     *ctxp = ssl_ctx;
 
+    if (!conf->tickets) {
+        return NGX_OK;
+    }
+
+    if (SSL_CTX_get_options(ssl_ctx) & SSL_OP_NO_TICKET) {
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "\"ssl_session_redis_tickets\" has no effect for "
+                      "server \"%V\": its \"ssl_session_tickets\" is off",
+                      server_name);
+    }
+
+    return ngx_ssl_session_redis_add_tickets(cf, rmcf, conf, ssl_ctx);
+}
+
+
+/*
+ * One ring per Redis, prefix, fleet key and period, whatever servers use
+ * it: OpenSSL decrypts a ticket with the callback of the listener's
+ * default server, but encrypts with that of the server SNI chose, so the
+ * servers of a listener must share their keys.
+ */
+
+static ngx_int_t
+ngx_ssl_session_redis_add_tickets(ngx_conf_t *cf,
+    ngx_ssl_session_redis_main_conf_t *rmcf,
+    ngx_ssl_session_redis_conf_t *conf, SSL_CTX *ssl_ctx)
+{
+    uint64_t                           lifetime;
+    SSL_CTX                          **ctxp;
+    ngx_uint_t                         i;
+    ngx_ssl_session_redis_tickets_t  **tkp, *tk;
+
+    tk = NULL;
+    tkp = rmcf->tickets.elts;
+
+    for (i = 0; i < rmcf->tickets.nelts; i++) {
+        if (tkp[i]->store == conf->store && tkp[i]->keys == conf->keys
+            && tkp[i]->period == conf->ticket_rotation
+            && tkp[i]->prefix.len == conf->prefix.len
+            && ngx_strncmp(tkp[i]->prefix.data, conf->prefix.data,
+                           conf->prefix.len) == 0)
+        {
+            tk = tkp[i];
+            break;
+        }
+    }
+
+    if (tk == NULL) {
+        tk = ngx_pcalloc(cf->pool, sizeof(ngx_ssl_session_redis_tickets_t));
+        if (tk == NULL) {
+            return NGX_ERROR;
+        }
+
+        tk->store_conf = ngx_palloc(cf->pool, sizeof(tsr_store_conf_t));
+        if (tk->store_conf == NULL) {
+            return NGX_ERROR;
+        }
+
+        /* the start-up load and the rotator thread may block */
+        *tk->store_conf = conf->store_conf;
+        tk->store_conf->never_block = 0;
+        tk->store_conf->log = NULL;
+        tk->store_conf->log_data = NULL;
+
+        tk->store = conf->store;
+        tk->keys = conf->keys;
+        tk->prefix = conf->prefix;
+        tk->period = conf->ticket_rotation;
+
+        if (ngx_array_init(&tk->ctxs, cf->pool, 2, sizeof(SSL_CTX *))
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        tkp = ngx_array_push(&rmcf->tickets);
+        if (tkp == NULL) {
+            return NGX_ERROR;
+        }
+
+        *tkp = tk;
+    }
+
+    lifetime = (uint64_t) SSL_CTX_get_timeout(ssl_ctx) * 1000;
+
+    if (lifetime > tk->lifetime_ms) {
+        tk->lifetime_ms = lifetime;
+    }
+
+    ctxp = ngx_array_push(&tk->ctxs);
+    if (ctxp == NULL) {
+        return NGX_ERROR;
+    }
+
+    *ctxp = ssl_ctx;
+
     return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_ssl_session_redis_setup_tickets(ngx_conf_t *cf,
+    ngx_ssl_session_redis_main_conf_t *rmcf)
+{
+    int                                n;
+    SSL_CTX                          **ctxp;
+    ngx_uint_t                         i, k;
+    ngx_pool_cleanup_t                *cln;
+    tsr_tickets_conf_t                 tconf;
+    ngx_ssl_session_redis_tickets_t  **tkp, *tk;
+    char                               err[256];
+
+    tkp = rmcf->tickets.elts;
+
+    for (i = 0; i < rmcf->tickets.nelts; i++) {
+        tk = tkp[i];
+
+        ngx_memzero(&tconf, sizeof(tsr_tickets_conf_t));
+
+        tconf.store_conf = tk->store_conf;
+        tconf.keys = tk->keys;
+        tconf.prefix = (char *) tk->prefix.data;
+        tconf.period_ms = tk->period;
+        tconf.lifetime_ms = tk->lifetime_ms;
+        tconf.log = ngx_ssl_session_redis_log;
+        tconf.log_data = tk->store;
+
+        tk->tickets = tsr_tickets_create(&tconf, err, sizeof(err));
+        if (tk->tickets == NULL) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "ssl_session_redis: tsr_tickets_create() failed: "
+                          "%s", err);
+            return NGX_ERROR;
+        }
+
+        cln = ngx_pool_cleanup_add(cf->pool, 0);
+        if (cln == NULL) {
+            tsr_tickets_destroy(tk->tickets);
+            tk->tickets = NULL;
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_ssl_session_redis_cleanup_tickets;
+        cln->data = tk;
+
+        n = tsr_tickets_ring_key(tk->tickets, tk->ring_key,
+                                 sizeof(tk->ring_key));
+        if (n < 0) {
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "ssl_session_redis: ticket key ring name too long");
+            return NGX_ERROR;
+        }
+
+        tk->ring_key_len = n;
+
+        ctxp = tk->ctxs.elts;
+
+        for (k = 0; k < tk->ctxs.nelts; k++) {
+            if (tsr_tickets_attach(tk->tickets, ctxp[k]) != TSR_OK) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "ssl_session_redis: tsr_tickets_attach() "
+                              "failed: %s", tsr_tickets_error(tk->tickets));
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_ssl_session_redis_cleanup_tickets(void *data)
+{
+    ngx_ssl_session_redis_tickets_t  *tk = data;
+
+    /* detaches every context still attached */
+
+    tsr_tickets_destroy(tk->tickets);
+    tk->tickets = NULL;
 }
 
 
@@ -1015,6 +1238,8 @@ ngx_ssl_session_redis_peek(ngx_ssl_session_redis_conn_t *cs, BIO *b,
     cs->server_name_len = hello.server_name_len;
     ngx_memcpy(cs->server_name, hello.server_name, hello.server_name_len);
 
+    /* single use: nginx's cache is not consulted (the binding skips it) */
+
     sess = tsr_ssl_cached_session(ctxd->binding, ssl_conn, cs->id,
                                   cs->id_len);
     if (sess != NULL) {
@@ -1041,8 +1266,8 @@ ngx_ssl_session_redis_peek(ngx_ssl_session_redis_conn_t *cs, BIO *b,
 
     rs = ctxd->conf->store;
 
-    req = tsr_store_get_async(rs->store, (char *) cs->key, cs->key_len, 0,
-                              ctxd->conf->timeout,
+    req = tsr_store_get_async(rs->store, (char *) cs->key, cs->key_len,
+                              ctxd->conf->single_use, ctxd->conf->timeout,
                               ngx_ssl_session_redis_lookup_done, cs);
     if (req == NULL) {
         cs->outcome = NGX_SSL_SESSION_REDIS_SKIPPED;
@@ -1412,10 +1637,11 @@ ngx_int_t
 ngx_ssl_session_redis_init_process(ngx_cycle_t *cycle,
     ngx_ssl_session_redis_main_conf_t *rmcf)
 {
-    ngx_uint_t                       i;
-    tsr_loop_t                       loop;
-    tsr_store_async_conf_t           aconf;
-    ngx_ssl_session_redis_store_t  **rsp, *rs;
+    ngx_uint_t                         i;
+    tsr_loop_t                         loop;
+    tsr_store_async_conf_t             aconf;
+    ngx_ssl_session_redis_store_t    **rsp, *rs;
+    ngx_ssl_session_redis_tickets_t  **tkp, *tk;
 
     if (rmcf == NULL) {
         return NGX_OK;
@@ -1455,7 +1681,295 @@ ngx_ssl_session_redis_init_process(ngx_cycle_t *cycle,
         }
     }
 
+    tkp = rmcf->tickets.elts;
+
+    for (i = 0; i < rmcf->tickets.nelts; i++) {
+        tk = tkp[i];
+
+        /*
+         * The one wait a worker makes, bounded by the connection
+         * timeouts: until a ring is loaded no ticket is issued.  Later
+         * rings come by timer, asynchronously.
+         */
+
+        if (tsr_tickets_sync(tk->tickets) != TSR_OK) {
+            ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
+                          "ssl_session_redis \"%V\": no ticket key ring "
+                          "yet: %s; tickets are issued once it loads",
+                          &tk->store->address,
+                          tsr_tickets_error(tk->tickets));
+        }
+
+        tk->refresh.data = &ngx_ssl_session_redis_dumb;
+        tk->refresh.handler = ngx_ssl_session_redis_refresh_handler;
+        tk->refresh.log = cycle->log;
+        tk->refresh.cancelable = 1;
+
+        ngx_add_timer(&tk->refresh, ngx_ssl_session_redis_ring_interval(tk));
+    }
+
+    /* one rotator per node is enough: the script rotates once a period */
+
+    if (ngx_worker == 0 && rmcf->tickets.nelts > 0) {
+        (void) ngx_ssl_session_redis_start_rotator(cycle, rmcf);
+    }
+
     return NGX_OK;
+}
+
+
+static ngx_msec_t
+ngx_ssl_session_redis_ring_interval(ngx_ssl_session_redis_tickets_t *tk)
+{
+    ngx_msec_t  ms;
+
+    /* well inside a period: the next key is published a period early */
+
+    ms = tk->period / 4;
+
+    return ngx_max(250, ngx_min(ms, 60000));
+}
+
+
+static void
+ngx_ssl_session_redis_refresh_handler(ngx_event_t *ev)
+{
+    ngx_ssl_session_redis_tickets_t  *tk;
+
+    tk = (ngx_ssl_session_redis_tickets_t *)
+             ((u_char *) ev - offsetof(ngx_ssl_session_redis_tickets_t,
+                                       refresh));
+
+    if (tk->req == NULL && tk->store->store != NULL) {
+        tk->req = tsr_store_get_async(tk->store->store, tk->ring_key,
+                                      tk->ring_key_len, 0,
+                                      NGX_SSL_SESSION_REDIS_SETUP_TIMEOUT,
+                                      ngx_ssl_session_redis_ring_done, tk);
+    }
+
+    ngx_add_timer(&tk->refresh, ngx_ssl_session_redis_ring_interval(tk));
+}
+
+
+static void
+ngx_ssl_session_redis_ring_done(int rc, const uint8_t *val, size_t len,
+    void *arg)
+{
+    ngx_ssl_session_redis_tickets_t  *tk = arg;
+
+    char  msg[256];
+
+    tk->req = NULL;
+
+    if (rc != TSR_OK || tk->tickets == NULL) {
+        return;
+    }
+
+    /* a rejected value leaves the ring in use as it was */
+
+    if (tsr_tickets_load_value(tk->tickets, val, len) != TSR_OK) {
+        ngx_snprintf((u_char *) msg, sizeof(msg) - 1,
+                     "ticket key ring not loaded: %s%Z",
+                     tsr_tickets_error(tk->tickets));
+        ngx_ssl_session_redis_log(TSR_LOG_ERR, msg, tk->store);
+    }
+}
+
+
+/*
+ * Rotation runs a script in Redis, read, build and compare-and-set, on
+ * a connection of its own: a thread does it, so that no event handler
+ * ever waits on Redis.  It shares nothing with the worker but the fleet
+ * key ring, which it only reads; the worker picks the new ring up with
+ * its next refresh (the next key was published a period before).
+ */
+
+typedef struct {
+    pthread_t                           tid;
+    pthread_mutex_t                     mutex;
+    pthread_cond_t                      cond;
+    ngx_uint_t                          stop;
+    ngx_msec_t                          interval;
+    ngx_array_t                        *tickets;
+    ngx_log_t                          *log;
+} ngx_ssl_session_redis_rotator_t;
+
+
+static ngx_int_t
+ngx_ssl_session_redis_start_rotator(ngx_cycle_t *cycle,
+    ngx_ssl_session_redis_main_conf_t *rmcf)
+{
+    int                                err;
+    sigset_t                           set, old;
+    ngx_uint_t                         i;
+    tsr_tickets_conf_t                 tconf;
+    ngx_ssl_session_redis_rotator_t   *rt;
+    ngx_ssl_session_redis_tickets_t  **tkp, *tk;
+    char                               msg[256];
+
+    rt = ngx_pcalloc(cycle->pool, sizeof(ngx_ssl_session_redis_rotator_t));
+    if (rt == NULL) {
+        return NGX_ERROR;
+    }
+
+    rt->tickets = &rmcf->tickets;
+    rt->log = cycle->log;
+    rt->interval = 60000;
+
+    tkp = rmcf->tickets.elts;
+
+    for (i = 0; i < rmcf->tickets.nelts; i++) {
+        tk = tkp[i];
+
+        ngx_memzero(&tconf, sizeof(tsr_tickets_conf_t));
+
+        tconf.store_conf = tk->store_conf;
+        tconf.keys = tk->keys;
+        tconf.prefix = (char *) tk->prefix.data;
+        tconf.period_ms = tk->period;
+        tconf.lifetime_ms = tk->lifetime_ms;
+        tconf.log = ngx_ssl_session_redis_thread_log;
+        tconf.log_data = cycle->log;
+
+        tk->rotator = tsr_tickets_create(&tconf, msg, sizeof(msg));
+        if (tk->rotator == NULL) {
+            ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
+                          "ssl_session_redis: tsr_tickets_create() failed: "
+                          "%s", msg);
+            return NGX_ERROR;
+        }
+
+        rt->interval = ngx_min(rt->interval,
+                               ngx_ssl_session_redis_ring_interval(tk));
+    }
+
+    if (pthread_mutex_init(&rt->mutex, NULL) != 0
+        || pthread_cond_init(&rt->cond, NULL) != 0)
+    {
+        ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
+                      "ssl_session_redis: pthread_cond_init() failed");
+        return NGX_ERROR;
+    }
+
+    /* signals are the worker's: the thread must never take one */
+
+    sigfillset(&set);
+    pthread_sigmask(SIG_SETMASK, &set, &old);
+
+    err = pthread_create(&rt->tid, NULL, ngx_ssl_session_redis_rotator, rt);
+
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+
+    if (err != 0) {
+        ngx_log_error(NGX_LOG_ERR, cycle->log, err,
+                      "ssl_session_redis: pthread_create() failed");
+        return NGX_ERROR;
+    }
+
+    rmcf->rotator = rt;
+
+    return NGX_OK;
+}
+
+
+static void *
+ngx_ssl_session_redis_rotator(void *data)
+{
+    ngx_ssl_session_redis_rotator_t  *rt = data;
+
+    ngx_uint_t                         i;
+    struct timespec                    ts;
+    ngx_ssl_session_redis_tickets_t  **tkp;
+
+    pthread_mutex_lock(&rt->mutex);
+
+    while (!rt->stop) {
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += rt->interval / 1000;
+        ts.tv_nsec += (long) (rt->interval % 1000) * 1000000;
+
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+
+        while (!rt->stop
+               && pthread_cond_timedwait(&rt->cond, &rt->mutex, &ts) == 0)
+        {
+            /* woken early and not stopping: wait on */
+        }
+
+        if (rt->stop) {
+            break;
+        }
+
+        pthread_mutex_unlock(&rt->mutex);
+
+        tkp = rt->tickets->elts;
+
+        for (i = 0; i < rt->tickets->nelts; i++) {
+            /* creates the ring when absent, rotates it when due */
+            (void) tsr_tickets_sync(tkp[i]->rotator);
+        }
+
+        pthread_mutex_lock(&rt->mutex);
+    }
+
+    pthread_mutex_unlock(&rt->mutex);
+
+    return NULL;
+}
+
+
+static void
+ngx_ssl_session_redis_stop_rotator(ngx_ssl_session_redis_main_conf_t *rmcf)
+{
+    ngx_uint_t                         i;
+    ngx_ssl_session_redis_rotator_t   *rt;
+    ngx_ssl_session_redis_tickets_t  **tkp;
+
+    rt = rmcf->rotator;
+    if (rt == NULL) {
+        return;
+    }
+
+    pthread_mutex_lock(&rt->mutex);
+    rt->stop = 1;
+    pthread_cond_signal(&rt->cond);
+    pthread_mutex_unlock(&rt->mutex);
+
+    /* at most one synchronous step, bounded by its timeouts */
+    pthread_join(rt->tid, NULL);
+
+    tkp = rmcf->tickets.elts;
+
+    for (i = 0; i < rmcf->tickets.nelts; i++) {
+        tsr_tickets_destroy(tkp[i]->rotator);
+        tkp[i]->rotator = NULL;
+    }
+
+    rmcf->rotator = NULL;
+}
+
+
+/* from the rotator thread: nginx's log writes are whole lines */
+
+static void
+ngx_ssl_session_redis_thread_log(int level, const char *msg, void *data)
+{
+    ngx_log_t  *log = data;
+
+    ngx_uint_t  lvl;
+
+    if (level > TSR_LOG_INFO) {
+        return;
+    }
+
+    lvl = (level <= TSR_LOG_ERR) ? NGX_LOG_ERR
+          : (level == TSR_LOG_WARN) ? NGX_LOG_WARN : NGX_LOG_INFO;
+
+    ngx_log_error(lvl, log, 0, "ssl_session_redis tickets: %s", msg);
 }
 
 
@@ -1463,12 +1977,28 @@ void
 ngx_ssl_session_redis_exit_process(ngx_cycle_t *cycle,
     ngx_ssl_session_redis_main_conf_t *rmcf)
 {
-    ngx_uint_t                       i;
-    SSL_CTX                        **ctxp;
-    ngx_ssl_session_redis_store_t  **rsp;
+    ngx_uint_t                         i;
+    SSL_CTX                          **ctxp;
+    ngx_ssl_session_redis_store_t    **rsp;
+    ngx_ssl_session_redis_tickets_t  **tkp;
 
     if (rmcf == NULL) {
         return;
+    }
+
+    ngx_ssl_session_redis_stop_rotator(rmcf);
+
+    tkp = rmcf->tickets.elts;
+
+    for (i = 0; i < rmcf->tickets.nelts; i++) {
+        if (tkp[i]->refresh.timer_set) {
+            ngx_del_timer(&tkp[i]->refresh);
+        }
+
+        if (tkp[i]->req != NULL) {
+            tsr_store_cancel(tkp[i]->req);
+            tkp[i]->req = NULL;
+        }
     }
 
     /* bindings first: nothing may reach a store once it is gone */

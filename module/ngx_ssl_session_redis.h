@@ -41,10 +41,30 @@ typedef struct {
 #define NGX_SSL_SESSION_REDIS_SKIPPED  6
 
 
+/* a fleet ticket key ring, shared by the servers with its settings */
+typedef struct {
+    ngx_ssl_session_redis_store_t  *store;
+    ngx_str_t               prefix;
+    ngx_msec_t              period;
+    tsr_keyring_t          *keys;
+    tsr_store_conf_t       *store_conf;     /* for the synchronous paths */
+    uint64_t                lifetime_ms;    /* longest session timeout */
+    ngx_array_t             ctxs;           /* SSL_CTX *, to attach */
+    tsr_tickets_t          *tickets;        /* read by the callback */
+    tsr_tickets_t          *rotator;        /* the rotator thread's own */
+    tsr_req_t              *req;            /* refresh in flight */
+    ngx_event_t             refresh;
+    size_t                  ring_key_len;
+    char                    ring_key[TSR_MAX_KEY_NAME];
+} ngx_ssl_session_redis_tickets_t;
+
+
 /* per subsystem: everything to connect in init_process */
 typedef struct {
     ngx_array_t             stores;     /* ngx_ssl_session_redis_store_t * */
     ngx_array_t             ctxs;       /* SSL_CTX *, with a binding */
+    ngx_array_t             tickets;    /* ngx_ssl_session_redis_tickets_t * */
+    void                   *rotator;    /* the rotator thread, worker 0 */
     ngx_str_t               proto;      /* "HTTP" or "STREAM" */
 } ngx_ssl_session_redis_main_conf_t;
 
@@ -61,6 +81,9 @@ typedef struct {
     ngx_array_t            *key_files;      /* of ngx_str_t */
     ngx_msec_t              timeout;
     ngx_str_t               prefix;
+    ngx_flag_t              single_use;
+    ngx_flag_t              tickets;
+    ngx_msec_t              ticket_rotation;
 
     tsr_store_conf_t        store_conf;     /* points into store_buf */
     u_char                 *store_buf;
@@ -89,6 +112,10 @@ ngx_int_t ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
     ngx_ssl_session_redis_main_conf_t *rmcf,
     ngx_ssl_session_redis_conf_t *conf, SSL_CTX *ssl_ctx,
     ngx_array_t *certificates, ngx_str_t *server_name);
+
+/* called at the end of postconfiguration: creates and attaches rings */
+ngx_int_t ngx_ssl_session_redis_setup_tickets(ngx_conf_t *cf,
+    ngx_ssl_session_redis_main_conf_t *rmcf);
 
 ngx_int_t ngx_ssl_session_redis_init_process(ngx_cycle_t *cycle,
     ngx_ssl_session_redis_main_conf_t *rmcf);

@@ -56,6 +56,27 @@ static ngx_command_t  ngx_stream_ssl_session_redis_commands[] = {
       offsetof(ngx_stream_ssl_session_redis_srv_conf_t, redis),
       NULL },
 
+    { ngx_string("ssl_session_redis_single_use"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_ssl_session_redis_srv_conf_t, redis.single_use),
+      NULL },
+
+    { ngx_string("ssl_session_redis_tickets"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_ssl_session_redis_srv_conf_t, redis.tickets),
+      NULL },
+
+    { ngx_string("ssl_session_redis_ticket_rotation"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_ssl_session_redis_srv_conf_t, redis.ticket_rotation),
+      NULL },
+
       ngx_null_command
 };
 
@@ -190,7 +211,7 @@ ngx_stream_ssl_session_redis_init(ngx_conf_t *cf)
         }
     }
 
-    return NGX_OK;
+    return ngx_ssl_session_redis_setup_tickets(cf, rmcf);
 }
 
 

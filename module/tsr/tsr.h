@@ -369,6 +369,12 @@ typedef struct {
     size_t           sid_ctx_len;
     unsigned         sync_lookup:1; /* get-session callback asks the store */
     unsigned         no_store:1;    /* never write or delete (read only) */
+    /*
+     * Single use: lookups take the session and delete it atomically
+     * (GETDEL), so it resumes at most once across the fleet; the chained
+     * first level is neither asked nor written.
+     */
+    unsigned         single_use:1;
     tsr_log_pt       log;
     void            *log_data;
 } tsr_ssl_conf_t;

@@ -49,6 +49,7 @@ struct tsr_ssl_s {
 
     unsigned            sync_lookup:1;
     unsigned            no_store:1;
+    unsigned            single_use:1;
     unsigned            sid_ctx_logged:1;
 };
 
@@ -174,6 +175,7 @@ tsr_ssl_ctx_attach(SSL_CTX *ctx, const tsr_ssl_conf_t *conf, char *err,
     b->sid_ctx_len = conf->sid_ctx_len;
     b->sync_lookup = conf->sync_lookup;
     b->no_store = conf->no_store;
+    b->single_use = conf->single_use;
     b->log = conf->log;
     b->log_data = conf->log_data;
 
@@ -365,8 +367,8 @@ tsr_ssl_cached_session(tsr_ssl_t *b, SSL *ssl, const uint8_t *id,
     int           copy;
     SSL_SESSION  *sess;
 
-    if (b == NULL || b->get_cb == NULL || ssl == NULL || id == NULL
-        || idlen == 0 || idlen > TSR_MAX_SESSION_ID)
+    if (b == NULL || b->get_cb == NULL || b->single_use || ssl == NULL
+        || id == NULL || idlen == 0 || idlen > TSR_MAX_SESSION_ID)
     {
         return NULL;
     }
@@ -392,7 +394,9 @@ tsr_ssl_cached_session(tsr_ssl_t *b, SSL *ssl, const uint8_t *id,
 void
 tsr_ssl_cache_session(tsr_ssl_t *b, SSL *ssl, SSL_SESSION *sess)
 {
-    if (b == NULL || ssl == NULL || sess == NULL || b->new_cb == NULL) {
+    if (b == NULL || ssl == NULL || sess == NULL || b->new_cb == NULL
+        || b->single_use)
+    {
         return;
     }
 
@@ -692,7 +696,9 @@ tsr_ssl_new_session(SSL *ssl, SSL_SESSION *sess)
 
     rc = 0;
 
-    if (b->new_cb != NULL) {
+    /* single use: a node's first level could serve a session twice */
+
+    if (b->new_cb != NULL && !b->single_use) {
         rc = b->new_cb(ssl, sess);
     }
 
@@ -865,7 +871,7 @@ tsr_ssl_get_session(SSL *ssl, const unsigned char *id, int len, int *copy)
      * lookup and decode.
      */
 
-    if (b->get_cb != NULL) {
+    if (b->get_cb != NULL && !b->single_use) {
         sess = b->get_cb(ssl, id, len, copy);
 
         if (sess != NULL) {
@@ -921,7 +927,14 @@ tsr_ssl_fetch(tsr_ssl_t *b, SSL *ssl, const unsigned char *id, size_t len)
     sess = NULL;
     vlen = TSR_MAX_VALUE;
 
-    rc = tsr_store_get(b->store, name, namelen, val, &vlen);
+    /* single use: taken atomically, so one node alone resumes it */
+
+    if (b->single_use) {
+        rc = tsr_store_getdel(b->store, name, namelen, val, &vlen);
+
+    } else {
+        rc = tsr_store_get(b->store, name, namelen, val, &vlen);
+    }
 
     if (rc == TSR_OK) {
         sess = tsr_ssl_session_open(b, name, namelen, val, vlen, &rc);

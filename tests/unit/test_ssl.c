@@ -108,6 +108,9 @@ static void chained_l1_serves_repeat_resumption(int version);
 static void store_hit_is_written_back_to_l1(int version);
 static void slot_session_serves_lookup(int version);
 static void slot_refusal_hides_store(int version);
+static void single_use_resumes_once(int version);
+static void test_single_use_resumes_once_tls12(void);
+static void test_single_use_resumes_once_tls13(void);
 static void sni_switch_keeps_first_context(int version);
 static void remove_deletes_key_and_chains(int version);
 static void test_session_made_on_a_resumes_on_b_100_of_100_tls12(void);
@@ -1165,6 +1168,76 @@ test_slot_refusal_hides_store_tls13(void)
 }
 
 
+/*
+ * Single use: the session is taken from Redis atomically on its first
+ * resumption; offered again, anywhere, it is a full handshake.
+ */
+
+static void
+single_use_resumes_once(int version)
+{
+    tsr_ssl_t       *ba, *bb;
+    fixture_t        f;
+    SSL_SESSION     *sess;
+    tsr_ssl_conf_t   conf;
+    tsr_ssl_stats_t  sb;
+    char             reply[64];
+    char             err[ERR_SIZE];
+
+    CU_ASSERT_EQUAL_FATAL(fixture_init(&f, version, 0), 0);
+
+    memset(&conf, 0, sizeof(conf));
+    conf.keys = keys;
+    conf.sid_ctx = (const uint8_t *) SID_CTX;
+    conf.sid_ctx_len = strlen(SID_CTX);
+    conf.sync_lookup = 1;
+    conf.single_use = 1;
+
+    conf.store = f.sta;
+    ba = tsr_ssl_ctx_attach(f.a, &conf, err, sizeof(err));
+    conf.store = f.stb;
+    bb = tsr_ssl_ctx_attach(f.b, &conf, err, sizeof(err));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(ba);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(bb);
+
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, reply, sizeof(reply),
+                                       "FLUSHDB"), 0);
+
+    sess = NULL;
+    CU_ASSERT_EQUAL(hs(f.a, f.client, NULL, NULL, &sess), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sess);
+
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, reply, sizeof(reply),
+                                       "DBSIZE"), 0);
+    CU_ASSERT(atoi(reply) >= 1);
+
+    CU_ASSERT_EQUAL(hs(f.b, f.again, NULL, sess, NULL), 1);
+    CU_ASSERT_EQUAL(hs(f.b, f.again, NULL, sess, NULL), 0);
+    CU_ASSERT_EQUAL(hs(f.a, f.again, NULL, sess, NULL), 0);
+
+    sb = stats(bb);
+    CU_ASSERT_EQUAL(sb.hits, 1);
+    CU_ASSERT_EQUAL(sb.l1_hits, 0);
+
+    SSL_SESSION_free(sess);
+    fixture_free(&f);
+}
+
+
+static void
+test_single_use_resumes_once_tls12(void)
+{
+    single_use_resumes_once(TLS1_2_VERSION);
+}
+
+
+static void
+test_single_use_resumes_once_tls13(void)
+{
+    single_use_resumes_once(TLS1_3_VERSION);
+}
+
+
 static void
 sni_switch_keeps_first_context(int version)
 {
@@ -2037,6 +2110,8 @@ main(void)
         TSR_TEST(slot_session_serves_lookup_without_store_tls13),
         TSR_TEST(slot_refusal_hides_store_tls12),
         TSR_TEST(slot_refusal_hides_store_tls13),
+        TSR_TEST(single_use_resumes_once_tls12),
+        TSR_TEST(single_use_resumes_once_tls13),
         TSR_TEST(hello_retry_request_finds_the_slot_twice_tls13),
         TSR_TEST(sni_switch_keeps_the_first_contexts_binding_tls12),
         TSR_TEST(sni_switch_keeps_the_first_contexts_binding_tls13),

@@ -439,11 +439,11 @@ craft(tsr_tickets_t *t, const tsr_keyring_t *kr, uint8_t *val, uint64_t hgen,
     uint64_t rotated, uint8_t version, uint64_t gen, uint64_t built,
     size_t nfield, const rec_t *recs, size_t nrecs)
 {
-    int      n;
-    size_t   i, plen, slen;
-    uint8_t  plain[TSR_TICKETS_RING_HEAD + 10 * TSR_TICKETS_RECORD_LEN];
-    uint8_t *p;
-    char     key[TSR_MAX_KEY_NAME];
+    int       n;
+    size_t    i, plen, slen;
+    uint8_t  *p;
+    uint8_t   plain[TSR_TICKETS_RING_HEAD + 10 * TSR_TICKETS_RECORD_LEN];
+    char      key[TSR_MAX_KEY_NAME];
 
     n = tsr_tickets_ring_key(t, key, sizeof(key));
     if (n < 0) {
