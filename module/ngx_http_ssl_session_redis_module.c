@@ -16,6 +16,13 @@ typedef struct {
 } ngx_http_ssl_session_redis_srv_conf_t;
 
 
+static ngx_int_t ngx_http_ssl_session_redis_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_ssl_session_redis_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static char *ngx_http_ssl_session_redis_status(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_http_ssl_session_redis_status_handler(
+    ngx_http_request_t *r);
 static void *ngx_http_ssl_session_redis_create_main_conf(ngx_conf_t *cf);
 static void *ngx_http_ssl_session_redis_create_srv_conf(ngx_conf_t *cf);
 static char *ngx_http_ssl_session_redis_merge_srv_conf(ngx_conf_t *cf,
@@ -77,12 +84,29 @@ static ngx_command_t  ngx_http_ssl_session_redis_commands[] = {
       offsetof(ngx_http_ssl_session_redis_srv_conf_t, redis.ticket_rotation),
       NULL },
 
+    { ngx_string("ssl_session_redis_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_ssl_session_redis_status,
+      0,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
 
+static ngx_http_variable_t  ngx_http_ssl_session_redis_vars[] = {
+
+    { ngx_string("ssl_session_redis"), NULL,
+      ngx_http_ssl_session_redis_variable, 0,
+      NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
 static ngx_http_module_t  ngx_http_ssl_session_redis_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_ssl_session_redis_add_variables, /* preconfiguration */
     ngx_http_ssl_session_redis_init,       /* postconfiguration */
 
     ngx_http_ssl_session_redis_create_main_conf,
@@ -113,6 +137,110 @@ ngx_module_t  ngx_http_ssl_session_redis_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static ngx_int_t
+ngx_http_ssl_session_redis_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_ssl_session_redis_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_ssl_session_redis_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t  value;
+
+    if (ngx_ssl_session_redis_outcome(r->connection, &value) != NGX_OK) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = value.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = value.data;
+
+    return NGX_OK;
+}
+
+
+static char *
+ngx_http_ssl_session_redis_status(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_ssl_session_redis_status_handler;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_ssl_session_redis_status_handler(ngx_http_request_t *r)
+{
+    off_t                               len;
+    ngx_int_t                           rc;
+    ngx_chain_t                        *out, *cl;
+    ngx_ssl_session_redis_main_conf_t  *rmcf;
+
+    if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
+        return NGX_HTTP_NOT_ALLOWED;
+    }
+
+    rc = ngx_http_discard_request_body(r);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    rmcf = ngx_http_get_module_main_conf(r,
+                                         ngx_http_ssl_session_redis_module);
+
+    out = ngx_ssl_session_redis_status(r->pool, rmcf);
+
+    len = 0;
+    for (cl = out; cl != NULL; cl = cl->next) {
+        len += cl->buf->last - cl->buf->pos;
+
+        if (cl->next == NULL) {
+            cl->buf->last_buf = 1;
+            cl->buf->last_in_chain = 1;
+        }
+    }
+
+    ngx_str_set(&r->headers_out.content_type, "text/plain; version=0.0.4");
+    r->headers_out.content_type_len = r->headers_out.content_type.len;
+    r->headers_out.status = NGX_HTTP_OK;
+    r->headers_out.content_length_n = len;
+
+    if (out == NULL) {
+        r->header_only = 1;
+    }
+
+    rc = ngx_http_send_header(r);
+
+    if (rc == NGX_ERROR || rc > NGX_OK || r->header_only) {
+        return rc;
+    }
+
+    return ngx_http_output_filter(r, out);
+}
 
 
 static void *
@@ -207,7 +335,9 @@ ngx_http_ssl_session_redis_init(ngx_conf_t *cf)
 
     ngx_http_ssl_session_redis_check_listeners(cf);
 
-    return ngx_ssl_session_redis_setup_tickets(cf, rmcf);
+    return ngx_ssl_session_redis_setup_done(cf, rmcf,
+                                       NGX_SSL_SESSION_REDIS_ZONE_HTTP,
+                                       &ngx_http_ssl_session_redis_module);
 }
 
 

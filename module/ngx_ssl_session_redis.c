@@ -31,6 +31,10 @@ typedef struct {
                                                   int, int);
     tsr_ssl_t                     *binding;     /* NULL: module off */
     ngx_ssl_session_redis_conf_t  *conf;
+    ngx_uint_t                     index;       /* in the metrics */
+    ngx_str_t                      name;
+    u_char                         fp[17];      /* of the sid_ctx, hex */
+    uint64_t                       outcome[NGX_SSL_SESSION_REDIS_OUTCOMES];
 } ngx_ssl_session_redis_ctx_t;
 
 
@@ -45,6 +49,7 @@ typedef struct {
     ngx_msec_t                     started;
     ngx_uint_t                     state;
     ngx_uint_t                     outcome;
+    unsigned                       ticket:1;    /* a ticket was offered */
     size_t                         id_len;
     size_t                         key_len;
     size_t                         server_name_len;
@@ -78,6 +83,22 @@ static ngx_int_t ngx_ssl_session_redis_add_tickets(ngx_conf_t *cf,
     ngx_ssl_session_redis_main_conf_t *rmcf,
     ngx_ssl_session_redis_conf_t *conf, SSL_CTX *ssl_ctx);
 static void ngx_ssl_session_redis_cleanup_tickets(void *data);
+static ngx_int_t ngx_ssl_session_redis_setup_tickets(ngx_conf_t *cf,
+    ngx_ssl_session_redis_main_conf_t *rmcf);
+static ngx_int_t ngx_ssl_session_redis_fingerprint(const u_char *sid_ctx,
+    size_t len, u_char *fp);
+static size_t ngx_ssl_session_redis_slot_size(ngx_uint_t nservers);
+static ngx_int_t ngx_ssl_session_redis_init_zone(ngx_shm_zone_t *zone,
+    void *data);
+static void ngx_ssl_session_redis_publish(
+    ngx_ssl_session_redis_main_conf_t *rmcf);
+static void ngx_ssl_session_redis_publish_handler(ngx_event_t *ev);
+static void ngx_ssl_session_redis_announce(
+    ngx_ssl_session_redis_main_conf_t *rmcf);
+static void ngx_ssl_session_redis_announce_handler(ngx_event_t *ev);
+static ngx_chain_t *ngx_ssl_session_redis_render(ngx_pool_t *pool,
+    ngx_shm_zone_t *zone, const char *subsystem, ngx_chain_t *last);
+static ngx_shm_zone_t *ngx_ssl_session_redis_find_zone(const char *name);
 static ngx_msec_t ngx_ssl_session_redis_ring_interval(
     ngx_ssl_session_redis_tickets_t *tk);
 static void ngx_ssl_session_redis_refresh_handler(ngx_event_t *ev);
@@ -117,6 +138,7 @@ static void ngx_ssl_session_redis_write_handler(ngx_event_t *ev);
 static void ngx_ssl_session_redis_timer_handler(ngx_event_t *ev);
 
 
+static ngx_str_t         ngx_ssl_session_redis_dash = ngx_string("-");
 static int               ngx_ssl_session_redis_ctx_index = -1;
 static int               ngx_ssl_session_redis_conn_index = -1;
 static ngx_connection_t  ngx_ssl_session_redis_dumb;
@@ -822,6 +844,12 @@ ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
     }
 
     ctxd->conf = conf;
+    ctxd->index = rmcf->ctxs.nelts;
+    ctxd->name = *server_name;
+
+    if (ngx_ssl_session_redis_fingerprint(sid_ctx, len, ctxd->fp) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     /*
      * Registered after the ssl module's own cleanup, so it runs before
@@ -944,7 +972,7 @@ ngx_ssl_session_redis_add_tickets(ngx_conf_t *cf,
 }
 
 
-ngx_int_t
+static ngx_int_t
 ngx_ssl_session_redis_setup_tickets(ngx_conf_t *cf,
     ngx_ssl_session_redis_main_conf_t *rmcf)
 {
@@ -1220,6 +1248,8 @@ ngx_ssl_session_redis_peek(ngx_ssl_session_redis_conn_t *cs, BIO *b,
 
     ngx_explicit_memzero(buf, n);
 
+    cs->ticket = hello.ticket;
+
     if (rc == TSR_AGAIN && n < TSR_HELLO_MAX_PEEK) {
         /* a partial ClientHello: the rest comes with the next edge */
         BIO_set_retry_read(b);
@@ -1286,6 +1316,8 @@ ngx_ssl_session_redis_peek(ngx_ssl_session_redis_conn_t *cs, BIO *b,
     return -1;
 
 done:
+
+    ctxd->outcome[cs->outcome]++;
 
     return ret;
 }
@@ -1433,6 +1465,8 @@ ngx_ssl_session_redis_lookup_done(int rc, const uint8_t *val, size_t len,
         cs->outcome = NGX_SSL_SESSION_REDIS_ERROR;
         break;
     }
+
+    cs->ctx->outcome[cs->outcome]++;
 
     ngx_log_debug2(NGX_LOG_DEBUG_EVENT, c->log, 0,
                    "ssl_session_redis: lookup done: %s after %M ms",
@@ -1706,6 +1740,25 @@ ngx_ssl_session_redis_init_process(ngx_cycle_t *cycle,
         tk->refresh.cancelable = 1;
 
         ngx_add_timer(&tk->refresh, ngx_ssl_session_redis_ring_interval(tk));
+    }
+
+    if (rmcf->zone != NULL) {
+        rmcf->publish.data = &ngx_ssl_session_redis_dumb;
+        rmcf->publish.handler = ngx_ssl_session_redis_publish_handler;
+        rmcf->publish.log = cycle->log;
+        rmcf->publish.cancelable = 1;
+
+        ngx_add_timer(&rmcf->publish, 1000);
+    }
+
+    if (ngx_worker == 0 && rmcf->ctxs.nelts > 0) {
+        rmcf->announce.data = &ngx_ssl_session_redis_dumb;
+        rmcf->announce.handler = ngx_ssl_session_redis_announce_handler;
+        rmcf->announce.log = cycle->log;
+        rmcf->announce.cancelable = 1;
+
+        /* once connected: the first write would be dropped before */
+        ngx_add_timer(&rmcf->announce, 1000);
     }
 
     /* one rotator per node is enough: the script rotates once a period */
@@ -1988,6 +2041,14 @@ ngx_ssl_session_redis_exit_process(ngx_cycle_t *cycle,
 
     ngx_ssl_session_redis_stop_rotator(rmcf);
 
+    if (rmcf->publish.timer_set) {
+        ngx_del_timer(&rmcf->publish);
+    }
+
+    if (rmcf->announce.timer_set) {
+        ngx_del_timer(&rmcf->announce);
+    }
+
     tkp = rmcf->tickets.elts;
 
     for (i = 0; i < rmcf->tickets.nelts; i++) {
@@ -2017,4 +2078,711 @@ ngx_ssl_session_redis_exit_process(ngx_cycle_t *cycle,
             rsp[i]->store = NULL;
         }
     }
+}
+
+
+/* the first 16 hex digits of SHA-256(sid_ctx), as in the Redis keys */
+
+static ngx_int_t
+ngx_ssl_session_redis_fingerprint(const u_char *sid_ctx, size_t len,
+    u_char *fp)
+{
+    u_char  md[SHA256_DIGEST_LENGTH];
+
+    if (SHA256(sid_ctx, len, md) == NULL) {
+        ERR_clear_error();
+        return NGX_ERROR;
+    }
+
+    ngx_hex_dump(fp, md, 8);
+    fp[16] = '\0';
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_ssl_session_redis_setup_done(ngx_conf_t *cf,
+    ngx_ssl_session_redis_main_conf_t *rmcf, char *zone, void *tag)
+{
+    size_t      size;
+    ngx_str_t   name;
+
+    if (ngx_ssl_session_redis_setup_tickets(cf, rmcf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (rmcf->ctxs.nelts == 0) {
+        return NGX_OK;
+    }
+
+    name.data = (u_char *) zone;
+    name.len = ngx_strlen(zone);
+
+    size = sizeof(ngx_ssl_session_redis_shm_t)
+           + rmcf->ctxs.nelts * NGX_SSL_SESSION_REDIS_NAME_LEN
+           + NGX_SSL_SESSION_REDIS_SLOTS
+             * ngx_ssl_session_redis_slot_size(rmcf->ctxs.nelts);
+
+    /* room for the slab pool's own pages */
+    size = ngx_align(size, ngx_pagesize) + 8 * ngx_pagesize;
+
+    rmcf->zone = ngx_shared_memory_add(cf, &name, size, tag);
+    if (rmcf->zone == NULL) {
+        return NGX_ERROR;
+    }
+
+    rmcf->zone->init = ngx_ssl_session_redis_init_zone;
+    rmcf->zone->data = rmcf;
+
+    return NGX_OK;
+}
+
+
+static size_t
+ngx_ssl_session_redis_slot_size(ngx_uint_t nservers)
+{
+    return ngx_align(sizeof(ngx_ssl_session_redis_worker_stats_t)
+                     + nservers
+                       * sizeof(ngx_ssl_session_redis_server_stats_t), 8);
+}
+
+
+/*
+ * The zone holds the server names (so that the other subsystem's status
+ * handler can read them) and one slot per worker.  A zone kept across a
+ * reload is laid out again: counters start over with the new cycle.
+ */
+
+static ngx_int_t
+ngx_ssl_session_redis_init_zone(ngx_shm_zone_t *zone, void *data)
+{
+    ngx_ssl_session_redis_main_conf_t  *rmcf = zone->data;
+
+    u_char                        *names;
+    size_t                         size;
+    SSL_CTX                      **ctxp;
+    ngx_uint_t                     i, n;
+    ngx_slab_pool_t               *shpool;
+    ngx_ssl_session_redis_shm_t   *shm;
+    ngx_ssl_session_redis_ctx_t   *ctxd;
+
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+    n = rmcf->ctxs.nelts;
+
+    size = sizeof(ngx_ssl_session_redis_shm_t)
+           + n * NGX_SSL_SESSION_REDIS_NAME_LEN
+           + NGX_SSL_SESSION_REDIS_SLOTS
+             * ngx_ssl_session_redis_slot_size(n);
+
+    shm = shpool->data;
+
+    if (shm != NULL) {
+        ngx_slab_free(shpool, shm);
+    }
+
+    shm = ngx_slab_calloc(shpool, size);
+    if (shm == NULL) {
+        return NGX_ERROR;
+    }
+
+    shpool->data = shm;
+    shm->nservers = n;
+
+    names = (u_char *) shm + sizeof(ngx_ssl_session_redis_shm_t);
+    ctxp = rmcf->ctxs.elts;
+
+    for (i = 0; i < n; i++) {
+        ctxd = SSL_CTX_get_ex_data(ctxp[i], ngx_ssl_session_redis_ctx_index);
+
+        ngx_cpystrn(names + i * NGX_SSL_SESSION_REDIS_NAME_LEN,
+                    ctxd->name.data,
+                    ngx_min(ctxd->name.len + 1,
+                            NGX_SSL_SESSION_REDIS_NAME_LEN));
+    }
+
+    zone->data = shm;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_ssl_session_redis_publish(ngx_ssl_session_redis_main_conf_t *rmcf)
+{
+    u_char                                *slot;
+    size_t                                 k;
+    SSL_CTX                              **ctxp;
+    ngx_uint_t                             i, state;
+    tsr_store_stats_t                      ss;
+    tsr_tickets_stats_t                    ts;
+    ngx_ssl_session_redis_shm_t           *shm;
+    ngx_ssl_session_redis_ctx_t           *ctxd;
+    ngx_ssl_session_redis_store_t        **rsp;
+    ngx_ssl_session_redis_tickets_t      **tkp;
+    ngx_ssl_session_redis_worker_stats_t   w;
+    ngx_ssl_session_redis_server_stats_t  *sv;
+
+    if (rmcf->zone == NULL || ngx_worker >= NGX_SSL_SESSION_REDIS_SLOTS) {
+        return;
+    }
+
+    shm = rmcf->zone->data;
+
+    slot = (u_char *) shm + sizeof(ngx_ssl_session_redis_shm_t)
+           + shm->nservers * NGX_SSL_SESSION_REDIS_NAME_LEN
+           + ngx_worker * ngx_ssl_session_redis_slot_size(shm->nservers);
+
+    ngx_memzero(&w, sizeof(ngx_ssl_session_redis_worker_stats_t));
+    w.pid = ngx_pid;
+
+    rsp = rmcf->stores.elts;
+
+    for (i = 0; i < rmcf->stores.nelts; i++) {
+        if (rsp[i]->store == NULL) {
+            continue;
+        }
+
+        w.stores++;
+
+        state = tsr_store_state(rsp[i]->store);
+        w.up += (state == TSR_STORE_STATE_UP);
+        w.breaker_open += (state == TSR_STORE_STATE_BREAKER_OPEN);
+        w.inflight += tsr_store_inflight(rsp[i]->store);
+
+        tsr_store_stats(rsp[i]->store, &ss);
+
+        w.store.gets += ss.gets;
+        w.store.hits += ss.hits;
+        w.store.misses += ss.misses;
+        w.store.sets += ss.sets;
+        w.store.dels += ss.dels;
+        w.store.errors += ss.errors;
+        w.store.bad_values += ss.bad_values;
+        w.store.connects += ss.connects;
+        w.store.refused += ss.refused;
+        w.store.dropped += ss.dropped;
+        w.store.timeouts += ss.timeouts;
+        w.store.breaker_opened += ss.breaker_opened;
+        w.store.latency_sum_ms += ss.latency_sum_ms;
+
+        for (k = 0; k < TSR_STORE_LATENCY_BUCKETS; k++) {
+            w.store.latency[k] += ss.latency[k];
+        }
+    }
+
+    tkp = rmcf->tickets.elts;
+
+    for (i = 0; i < rmcf->tickets.nelts; i++) {
+        if (tkp[i]->tickets == NULL) {
+            continue;
+        }
+
+        tsr_tickets_stats(tkp[i]->tickets, &ts);
+
+        w.tickets.issued += ts.issued;
+        w.tickets.not_issued += ts.not_issued;
+        w.tickets.decrypted += ts.decrypted;
+        w.tickets.renewed += ts.renewed;
+        w.tickets.unknown_key += ts.unknown_key;
+        w.tickets.loads += ts.loads;
+        w.tickets.load_errors += ts.load_errors;
+
+        if (tkp[i]->rotator != NULL) {
+            /* the thread's counter: a racy read of one word is fine */
+            tsr_tickets_stats(tkp[i]->rotator, &ts);
+        }
+
+        w.tickets.rotations += ts.rotations;
+    }
+
+    ngx_memcpy(slot, &w, sizeof(ngx_ssl_session_redis_worker_stats_t));
+
+    sv = (ngx_ssl_session_redis_server_stats_t *)
+             (slot + sizeof(ngx_ssl_session_redis_worker_stats_t));
+    ctxp = rmcf->ctxs.elts;
+
+    for (i = 0; i < rmcf->ctxs.nelts && i < shm->nservers; i++) {
+        ctxd = SSL_CTX_get_ex_data(ctxp[i], ngx_ssl_session_redis_ctx_index);
+        if (ctxd == NULL || ctxd->binding == NULL) {
+            continue;
+        }
+
+        ngx_memcpy(sv[i].outcome, ctxd->outcome, sizeof(ctxd->outcome));
+        tsr_ssl_stats(ctxd->binding, &sv[i].ssl);
+    }
+}
+
+
+static void
+ngx_ssl_session_redis_publish_handler(ngx_event_t *ev)
+{
+    ngx_ssl_session_redis_main_conf_t  *rmcf;
+
+    rmcf = (ngx_ssl_session_redis_main_conf_t *)
+               ((u_char *) ev
+                - offsetof(ngx_ssl_session_redis_main_conf_t, publish));
+
+    ngx_ssl_session_redis_publish(rmcf);
+
+    ngx_add_timer(ev, 1000);
+}
+
+
+/*
+ * Fleet registration, read by "tsr-admin fleet": every node says which
+ * servers it runs with which session id context, so that a fleet whose
+ * nodes silently stopped sharing (other certificates, other client CAs)
+ * is told.  Key <prefix>node:<hostname>:<http|stream>, text lines "v 1",
+ * "host", "pid", "time", then "server <name> <fingerprint> -", 60 s TTL,
+ * written every 20 s by worker 0, fire and forget.
+ */
+
+static void
+ngx_ssl_session_redis_announce(ngx_ssl_session_redis_main_conf_t *rmcf)
+{
+    u_char                        *p, *last, *k;
+    SSL_CTX                      **ctxp;
+    ngx_uint_t                     i, j, done;
+    ngx_ssl_session_redis_ctx_t   *ci, *cj;
+    u_char                         key[TSR_MAX_KEY_NAME];
+    u_char                         val[4096];
+
+    ctxp = rmcf->ctxs.elts;
+    done = 0;
+
+    for (i = 0; i < rmcf->ctxs.nelts && i < 64; i++) {
+
+        if (done & ((ngx_uint_t) 1 << i)) {
+            continue;
+        }
+
+        ci = SSL_CTX_get_ex_data(ctxp[i], ngx_ssl_session_redis_ctx_index);
+        if (ci == NULL || ci->binding == NULL
+            || ci->conf->store->store == NULL)
+        {
+            continue;
+        }
+
+        k = ngx_snprintf(key, sizeof(key) - 1, "%Vnode:%V:%V",
+                         &ci->conf->prefix, &ngx_cycle->hostname,
+                         &rmcf->proto);
+        ngx_strlow(k - rmcf->proto.len, k - rmcf->proto.len,
+                   rmcf->proto.len);
+
+        p = val;
+        last = val + sizeof(val);
+
+        p = ngx_slprintf(p, last, "v 1\nhost %V\npid %P\ntime %T\n",
+                         &ngx_cycle->hostname, ngx_parent, ngx_time());
+
+        for (j = i; j < rmcf->ctxs.nelts && j < 64; j++) {
+            cj = SSL_CTX_get_ex_data(ctxp[j],
+                                     ngx_ssl_session_redis_ctx_index);
+
+            if (cj == NULL || cj->binding == NULL
+                || cj->conf->store != ci->conf->store
+                || cj->conf->prefix.len != ci->conf->prefix.len
+                || ngx_strncmp(cj->conf->prefix.data, ci->conf->prefix.data,
+                               ci->conf->prefix.len) != 0)
+            {
+                continue;
+            }
+
+            done |= (ngx_uint_t) 1 << j;
+
+            p = ngx_slprintf(p, last, "server %V %s -\n",
+                             cj->name.len ? &cj->name
+                                          : &ngx_ssl_session_redis_dash,
+                             cj->fp);
+        }
+
+        (void) tsr_store_set(ci->conf->store->store, (char *) key, k - key,
+                             val, p - val, 60000);
+    }
+}
+
+
+static void
+ngx_ssl_session_redis_announce_handler(ngx_event_t *ev)
+{
+    ngx_ssl_session_redis_main_conf_t  *rmcf;
+
+    rmcf = (ngx_ssl_session_redis_main_conf_t *)
+               ((u_char *) ev
+                - offsetof(ngx_ssl_session_redis_main_conf_t, announce));
+
+    ngx_ssl_session_redis_announce(rmcf);
+
+    ngx_add_timer(ev, 20000);
+}
+
+
+ngx_int_t
+ngx_ssl_session_redis_outcome(ngx_connection_t *c, ngx_str_t *value)
+{
+    ngx_ssl_session_redis_conn_t  *cs;
+
+    static ngx_str_t  names[] = {
+        ngx_string("none"),
+        ngx_string("l1"),
+        ngx_string("hit"),
+        ngx_string("miss"),
+        ngx_string("timeout"),
+        ngx_string("error"),
+        ngx_string("skipped")
+    };
+    static ngx_str_t  ticket = ngx_string("ticket");
+
+    if (c->ssl == NULL || ngx_ssl_session_redis_conn_index == -1) {
+        return NGX_DECLINED;
+    }
+
+    cs = SSL_get_ex_data(c->ssl->connection,
+                         ngx_ssl_session_redis_conn_index);
+    if (cs == NULL) {
+        return NGX_DECLINED;
+    }
+
+    if (cs->outcome == NGX_SSL_SESSION_REDIS_NONE && cs->ticket
+        && SSL_session_reused(c->ssl->connection))
+    {
+        *value = ticket;
+        return NGX_OK;
+    }
+
+    *value = names[cs->outcome];
+
+    return NGX_OK;
+}
+
+
+static ngx_shm_zone_t *
+ngx_ssl_session_redis_find_zone(const char *name)
+{
+    size_t            len;
+    ngx_uint_t        i;
+    ngx_list_part_t  *part;
+    ngx_shm_zone_t   *zone;
+
+    len = ngx_strlen(name);
+    part = (ngx_list_part_t *) &ngx_cycle->shared_memory.part;
+    zone = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return NULL;
+            }
+
+            part = part->next;
+            zone = part->elts;
+            i = 0;
+        }
+
+        if (zone[i].shm.name.len == len
+            && ngx_strncmp(zone[i].shm.name.data, name, len) == 0)
+        {
+            return &zone[i];
+        }
+    }
+}
+
+
+ngx_chain_t *
+ngx_ssl_session_redis_status(ngx_pool_t *pool,
+    ngx_ssl_session_redis_main_conf_t *rmcf)
+{
+    ngx_chain_t     *first, *last;
+    ngx_shm_zone_t  *zone;
+
+    ngx_ssl_session_redis_publish(rmcf);
+
+    first = NULL;
+    last = NULL;
+
+    zone = ngx_ssl_session_redis_find_zone(NGX_SSL_SESSION_REDIS_ZONE_HTTP);
+    if (zone != NULL && zone->data != NULL) {
+        last = ngx_ssl_session_redis_render(pool, zone, "http", NULL);
+        if (last == NULL) {
+            return NULL;
+        }
+        first = last;
+    }
+
+    zone = ngx_ssl_session_redis_find_zone(NGX_SSL_SESSION_REDIS_ZONE_STREAM);
+    if (zone != NULL && zone->data != NULL) {
+        last = ngx_ssl_session_redis_render(pool, zone, "stream", last);
+        if (last == NULL) {
+            return NULL;
+        }
+        if (first == NULL) {
+            first = last;
+        }
+    }
+
+    return first;
+}
+
+
+#define ngx_ssl_session_redis_metric(b, name, type, help)                     \
+    b->last = ngx_slprintf(b->last, b->end, "# HELP %s %s\n# TYPE %s %s\n",   \
+                           name, help, name, type)
+
+
+static ngx_chain_t *
+ngx_ssl_session_redis_render(ngx_pool_t *pool, ngx_shm_zone_t *zone,
+    const char *subsystem, ngx_chain_t *last)
+{
+    u_char                                *names, *slot;
+    size_t                                 size, k;
+    uint64_t                               cum;
+    ngx_buf_t                             *b;
+    ngx_uint_t                             i, s, n;
+    ngx_chain_t                           *cl;
+    ngx_ssl_session_redis_shm_t           *shm;
+    ngx_ssl_session_redis_worker_stats_t   w, *ws;
+    ngx_ssl_session_redis_server_stats_t  *sv, *tot;
+
+    static const uint64_t    bounds[] = TSR_STORE_LATENCY_BOUNDS;
+    static const char *const  outcomes[] = {
+        "none", "l1", "hit", "miss", "timeout", "error", "skipped"
+    };
+
+    shm = zone->data;
+    n = shm->nservers;
+    names = (u_char *) shm + sizeof(ngx_ssl_session_redis_shm_t);
+
+    tot = ngx_pcalloc(pool, (n + 1)
+                            * sizeof(ngx_ssl_session_redis_server_stats_t));
+    if (tot == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(&w, sizeof(ngx_ssl_session_redis_worker_stats_t));
+
+    for (s = 0; s < NGX_SSL_SESSION_REDIS_SLOTS; s++) {
+        slot = names + n * NGX_SSL_SESSION_REDIS_NAME_LEN
+               + s * ngx_ssl_session_redis_slot_size(n);
+        ws = (ngx_ssl_session_redis_worker_stats_t *) slot;
+
+        if (ws->pid == 0) {
+            continue;
+        }
+
+        w.stores += ws->stores;
+        w.up += ws->up;
+        w.breaker_open += ws->breaker_open;
+        w.inflight += ws->inflight;
+        w.store.gets += ws->store.gets;
+        w.store.sets += ws->store.sets;
+        w.store.dels += ws->store.dels;
+        w.store.errors += ws->store.errors;
+        w.store.bad_values += ws->store.bad_values;
+        w.store.connects += ws->store.connects;
+        w.store.refused += ws->store.refused;
+        w.store.dropped += ws->store.dropped;
+        w.store.timeouts += ws->store.timeouts;
+        w.store.breaker_opened += ws->store.breaker_opened;
+        w.store.latency_sum_ms += ws->store.latency_sum_ms;
+
+        for (k = 0; k < TSR_STORE_LATENCY_BUCKETS; k++) {
+            w.store.latency[k] += ws->store.latency[k];
+        }
+
+        w.tickets.issued += ws->tickets.issued;
+        w.tickets.not_issued += ws->tickets.not_issued;
+        w.tickets.decrypted += ws->tickets.decrypted;
+        w.tickets.renewed += ws->tickets.renewed;
+        w.tickets.unknown_key += ws->tickets.unknown_key;
+        w.tickets.rotations += ws->tickets.rotations;
+        w.tickets.loads += ws->tickets.loads;
+        w.tickets.load_errors += ws->tickets.load_errors;
+
+        sv = (ngx_ssl_session_redis_server_stats_t *)
+                 (slot + sizeof(ngx_ssl_session_redis_worker_stats_t));
+
+        for (i = 0; i < n; i++) {
+            for (k = 0; k < NGX_SSL_SESSION_REDIS_OUTCOMES; k++) {
+                tot[i].outcome[k] += sv[i].outcome[k];
+            }
+
+            tot[i].ssl.stored += sv[i].ssl.stored;
+            tot[i].ssl.store_skipped += sv[i].ssl.store_skipped;
+            tot[i].ssl.store_errors += sv[i].ssl.store_errors;
+            tot[i].ssl.open_failures += sv[i].ssl.open_failures;
+            tot[i].ssl.removed += sv[i].ssl.removed;
+        }
+    }
+
+    size = 8192 + n * (NGX_SSL_SESSION_REDIS_OUTCOMES + 8)
+                  * (128 + NGX_SSL_SESSION_REDIS_NAME_LEN);
+
+    b = ngx_create_temp_buf(pool, size);
+    if (b == NULL) {
+        return NULL;
+    }
+
+    ngx_ssl_session_redis_metric(b, "ssl_session_redis_lookups_total",
+                                 "counter", "Handshakes by the outcome of "
+                                 "their session lookup (none: nothing to "
+                                 "look up).");
+
+    for (i = 0; i < n; i++) {
+        for (k = 0; k < NGX_SSL_SESSION_REDIS_OUTCOMES; k++) {
+            b->last = ngx_slprintf(b->last, b->end,
+                          "ssl_session_redis_lookups_total{subsystem=\"%s\","
+                          "server=\"%s\",outcome=\"%s\"} %uL\n", subsystem,
+                          names + i * NGX_SSL_SESSION_REDIS_NAME_LEN,
+                          outcomes[k], tot[i].outcome[k]);
+        }
+    }
+
+#define ngx_ssl_session_redis_server_metric(mname, field, help)               \
+    ngx_ssl_session_redis_metric(b, mname, "counter", help);                  \
+    for (i = 0; i < n; i++) {                                                 \
+        b->last = ngx_slprintf(b->last, b->end,                               \
+                               mname "{subsystem=\"%s\",server=\"%s\"} %uL\n",\
+                               subsystem,                                     \
+                               names + i * NGX_SSL_SESSION_REDIS_NAME_LEN,    \
+                               tot[i].ssl.field);                             \
+    }
+
+    ngx_ssl_session_redis_server_metric("ssl_session_redis_stores_total",
+        stored, "New sessions written to Redis.");
+    ngx_ssl_session_redis_server_metric(
+        "ssl_session_redis_stores_skipped_total", store_skipped,
+        "New sessions not written: in stateless tickets, or oversized.");
+    ngx_ssl_session_redis_server_metric(
+        "ssl_session_redis_store_errors_total", store_errors,
+        "Session writes that failed at once.");
+    ngx_ssl_session_redis_server_metric(
+        "ssl_session_redis_open_failures_total", open_failures,
+        "Values read from Redis that did not open or decode.");
+    ngx_ssl_session_redis_server_metric("ssl_session_redis_removes_total",
+        removed, "Sessions OpenSSL removed, deleted from Redis.");
+
+#undef ngx_ssl_session_redis_server_metric
+
+#define ngx_ssl_session_redis_value(mname, type, labels, value, help)         \
+    ngx_ssl_session_redis_metric(b, mname, type, help);                       \
+    b->last = ngx_slprintf(b->last, b->end,                                   \
+                           mname "{subsystem=\"%s\"" labels "} %uL\n",        \
+                           subsystem, (uint64_t) (value))
+
+    ngx_ssl_session_redis_metric(b, "ssl_session_redis_redis_commands_total",
+                                 "counter", "Commands asked of Redis.");
+
+    b->last = ngx_slprintf(b->last, b->end,
+                  "ssl_session_redis_redis_commands_total{subsystem=\"%s\","
+                  "command=\"get\"} %uL\n"
+                  "ssl_session_redis_redis_commands_total{subsystem=\"%s\","
+                  "command=\"set\"} %uL\n"
+                  "ssl_session_redis_redis_commands_total{subsystem=\"%s\","
+                  "command=\"del\"} %uL\n",
+                  subsystem, w.store.gets, subsystem, w.store.sets,
+                  subsystem, w.store.dels);
+
+    ngx_ssl_session_redis_value("ssl_session_redis_redis_errors_total",
+        "counter", "", w.store.errors,
+        "Redis failures: connection, timeout, error replies.");
+    ngx_ssl_session_redis_value("ssl_session_redis_redis_timeouts_total",
+        "counter", "", w.store.timeouts, "Lookups past their deadline.");
+    ngx_ssl_session_redis_value("ssl_session_redis_redis_refused_total",
+        "counter", "", w.store.refused,
+        "Lookups refused at once: not connected, breaker open, limits.");
+    ngx_ssl_session_redis_value("ssl_session_redis_redis_dropped_total",
+        "counter", "", w.store.dropped, "Writes never sent.");
+    ngx_ssl_session_redis_value("ssl_session_redis_redis_bad_values_total",
+        "counter", "", w.store.bad_values,
+        "Replies of the wrong type or over the size limit.");
+    ngx_ssl_session_redis_value("ssl_session_redis_redis_connects_total",
+        "counter", "", w.store.connects, "Connections made to Redis.");
+    ngx_ssl_session_redis_value("ssl_session_redis_breaker_opened_total",
+        "counter", "", w.store.breaker_opened,
+        "Times the circuit breaker opened.");
+    ngx_ssl_session_redis_value("ssl_session_redis_redis_connections",
+        "gauge", "", w.stores, "Redis connections of all workers.");
+    ngx_ssl_session_redis_value("ssl_session_redis_redis_up", "gauge", "",
+        w.up, "Redis connections ready.");
+    ngx_ssl_session_redis_value("ssl_session_redis_breaker_open", "gauge",
+        "", w.breaker_open, "Connections whose circuit breaker is open.");
+    ngx_ssl_session_redis_value("ssl_session_redis_inflight", "gauge", "",
+        w.inflight, "Lookups in flight.");
+
+    ngx_ssl_session_redis_metric(b, "ssl_session_redis_tickets_total",
+                                 "counter", "Fleet ticket key events.");
+
+    b->last = ngx_slprintf(b->last, b->end,
+                  "ssl_session_redis_tickets_total{subsystem=\"%s\","
+                  "event=\"issued\"} %uL\n"
+                  "ssl_session_redis_tickets_total{subsystem=\"%s\","
+                  "event=\"not_issued\"} %uL\n"
+                  "ssl_session_redis_tickets_total{subsystem=\"%s\","
+                  "event=\"decrypted\"} %uL\n"
+                  "ssl_session_redis_tickets_total{subsystem=\"%s\","
+                  "event=\"renewed\"} %uL\n"
+                  "ssl_session_redis_tickets_total{subsystem=\"%s\","
+                  "event=\"unknown_key\"} %uL\n",
+                  subsystem, w.tickets.issued, subsystem,
+                  w.tickets.not_issued, subsystem, w.tickets.decrypted,
+                  subsystem, w.tickets.renewed, subsystem,
+                  w.tickets.unknown_key);
+
+    ngx_ssl_session_redis_value("ssl_session_redis_ticket_rotations_total",
+        "counter", "", w.tickets.rotations,
+        "Ticket key rotations this node made.");
+    ngx_ssl_session_redis_value("ssl_session_redis_ticket_loads_total",
+        "counter", "", w.tickets.loads, "Ticket key rings loaded.");
+    ngx_ssl_session_redis_value(
+        "ssl_session_redis_ticket_load_errors_total", "counter", "",
+        w.tickets.load_errors, "Ticket key rings rejected.");
+
+#undef ngx_ssl_session_redis_value
+
+    ngx_ssl_session_redis_metric(b, "ssl_session_redis_redis_latency_seconds",
+                                 "histogram", "Round trips of lookups "
+                                 "Redis answered (millisecond clock).");
+
+    cum = 0;
+
+    for (k = 0; k < TSR_STORE_LATENCY_BUCKETS; k++) {
+        cum += w.store.latency[k];
+
+        if (k < TSR_STORE_LATENCY_BUCKETS - 1) {
+            b->last = ngx_slprintf(b->last, b->end,
+                          "ssl_session_redis_redis_latency_seconds_bucket"
+                          "{subsystem=\"%s\",le=\"%uL.%03uL\"} %uL\n",
+                          subsystem, bounds[k] / 1000, bounds[k] % 1000, cum);
+
+        } else {
+            b->last = ngx_slprintf(b->last, b->end,
+                          "ssl_session_redis_redis_latency_seconds_bucket"
+                          "{subsystem=\"%s\",le=\"+Inf\"} %uL\n",
+                          subsystem, cum);
+        }
+    }
+
+    b->last = ngx_slprintf(b->last, b->end,
+                  "ssl_session_redis_redis_latency_seconds_sum"
+                  "{subsystem=\"%s\"} %uL.%03uL\n"
+                  "ssl_session_redis_redis_latency_seconds_count"
+                  "{subsystem=\"%s\"} %uL\n",
+                  subsystem, w.store.latency_sum_ms / 1000,
+                  w.store.latency_sum_ms % 1000, subsystem, cum);
+
+    cl = ngx_alloc_chain_link(pool);
+    if (cl == NULL) {
+        return NULL;
+    }
+
+    cl->buf = b;
+    cl->next = NULL;
+
+    if (last != NULL) {
+        last->next = cl;
+    }
+
+    return cl;
 }

@@ -59,12 +59,51 @@ typedef struct {
 } ngx_ssl_session_redis_tickets_t;
 
 
+/*
+ * Metrics: every worker publishes its counters into its own slot of a
+ * shared memory zone per subsystem, once a second and when it answers a
+ * status request; the status handler adds the slots up.
+ */
+
+#define NGX_SSL_SESSION_REDIS_OUTCOMES     7
+#define NGX_SSL_SESSION_REDIS_SLOTS        64
+#define NGX_SSL_SESSION_REDIS_NAME_LEN     64
+#define NGX_SSL_SESSION_REDIS_ZONE_HTTP    "ssl_session_redis_http"
+#define NGX_SSL_SESSION_REDIS_ZONE_STREAM  "ssl_session_redis_stream"
+
+typedef struct {
+    uint64_t                outcome[NGX_SSL_SESSION_REDIS_OUTCOMES];
+    tsr_ssl_stats_t         ssl;
+} ngx_ssl_session_redis_server_stats_t;
+
+typedef struct {
+    ngx_pid_t               pid;            /* 0: slot unused */
+    ngx_uint_t              stores;
+    ngx_uint_t              up;             /* stores connected */
+    ngx_uint_t              breaker_open;
+    uint64_t                inflight;
+    tsr_store_stats_t       store;          /* all stores, added up */
+    tsr_tickets_stats_t     tickets;        /* all rings, added up */
+} ngx_ssl_session_redis_worker_stats_t;
+
+typedef struct {
+    ngx_uint_t              nservers;
+    /*
+     * followed by the server names (NGX_SSL_SESSION_REDIS_NAME_LEN each),
+     * then per slot: a worker part and "nservers" server parts
+     */
+} ngx_ssl_session_redis_shm_t;
+
+
 /* per subsystem: everything to connect in init_process */
 typedef struct {
     ngx_array_t             stores;     /* ngx_ssl_session_redis_store_t * */
     ngx_array_t             ctxs;       /* SSL_CTX *, with a binding */
     ngx_array_t             tickets;    /* ngx_ssl_session_redis_tickets_t * */
     void                   *rotator;    /* the rotator thread, worker 0 */
+    ngx_shm_zone_t         *zone;       /* metrics */
+    ngx_event_t             publish;    /* metrics, once a second */
+    ngx_event_t             announce;   /* fleet registration, worker 0 */
     ngx_str_t               proto;      /* "HTTP" or "STREAM" */
 } ngx_ssl_session_redis_main_conf_t;
 
@@ -113,8 +152,22 @@ ngx_int_t ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
     ngx_ssl_session_redis_conf_t *conf, SSL_CTX *ssl_ctx,
     ngx_array_t *certificates, ngx_str_t *server_name);
 
-/* called at the end of postconfiguration: creates and attaches rings */
-ngx_int_t ngx_ssl_session_redis_setup_tickets(ngx_conf_t *cf,
+/*
+ * Called at the end of postconfiguration: creates and attaches ticket
+ * rings, and the metrics zone named "zone".
+ */
+ngx_int_t ngx_ssl_session_redis_setup_done(ngx_conf_t *cf,
+    ngx_ssl_session_redis_main_conf_t *rmcf, char *zone, void *tag);
+
+/*
+ * $ssl_session_redis of connection "c": l1, hit, miss, timeout, error,
+ * skipped, ticket or none; NGX_DECLINED when the module was not involved.
+ */
+ngx_int_t ngx_ssl_session_redis_outcome(ngx_connection_t *c,
+    ngx_str_t *value);
+
+/* Prometheus text of both subsystems' metrics, into "pool" */
+ngx_chain_t *ngx_ssl_session_redis_status(ngx_pool_t *pool,
     ngx_ssl_session_redis_main_conf_t *rmcf);
 
 ngx_int_t ngx_ssl_session_redis_init_process(ngx_cycle_t *cycle,

@@ -16,6 +16,11 @@ typedef struct {
 } ngx_stream_ssl_session_redis_srv_conf_t;
 
 
+static ngx_int_t ngx_stream_ssl_session_redis_add_variables(
+    ngx_conf_t *cf);
+static ngx_int_t ngx_stream_ssl_session_redis_variable(
+    ngx_stream_session_t *s, ngx_stream_variable_value_t *v,
+    uintptr_t data);
 static void *ngx_stream_ssl_session_redis_create_main_conf(ngx_conf_t *cf);
 static void *ngx_stream_ssl_session_redis_create_srv_conf(ngx_conf_t *cf);
 static char *ngx_stream_ssl_session_redis_merge_srv_conf(ngx_conf_t *cf,
@@ -81,8 +86,18 @@ static ngx_command_t  ngx_stream_ssl_session_redis_commands[] = {
 };
 
 
+static ngx_stream_variable_t  ngx_stream_ssl_session_redis_vars[] = {
+
+    { ngx_string("ssl_session_redis"), NULL,
+      ngx_stream_ssl_session_redis_variable, 0,
+      NGX_STREAM_VAR_NOCACHEABLE, 0 },
+
+      ngx_stream_null_variable
+};
+
+
 static ngx_stream_module_t  ngx_stream_ssl_session_redis_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_stream_ssl_session_redis_add_variables, /* preconfiguration */
     ngx_stream_ssl_session_redis_init,     /* postconfiguration */
 
     ngx_stream_ssl_session_redis_create_main_conf,
@@ -110,6 +125,46 @@ ngx_module_t  ngx_stream_ssl_session_redis_module = {
     NULL,                                  /* exit master */
     NGX_MODULE_V1_PADDING
 };
+
+
+static ngx_int_t
+ngx_stream_ssl_session_redis_add_variables(ngx_conf_t *cf)
+{
+    ngx_stream_variable_t  *var, *v;
+
+    for (v = ngx_stream_ssl_session_redis_vars; v->name.len; v++) {
+        var = ngx_stream_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_stream_ssl_session_redis_variable(ngx_stream_session_t *s,
+    ngx_stream_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t  value;
+
+    if (ngx_ssl_session_redis_outcome(s->connection, &value) != NGX_OK) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = value.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = value.data;
+
+    return NGX_OK;
+}
 
 
 static void *
@@ -211,7 +266,9 @@ ngx_stream_ssl_session_redis_init(ngx_conf_t *cf)
         }
     }
 
-    return ngx_ssl_session_redis_setup_tickets(cf, rmcf);
+    return ngx_ssl_session_redis_setup_done(cf, rmcf,
+                                       NGX_SSL_SESSION_REDIS_ZONE_STREAM,
+                                       &ngx_stream_ssl_session_redis_module);
 }
 
 

@@ -196,6 +196,7 @@ typedef struct {
      * not exceed; not cumulative.
      */
     uint64_t     latency[TSR_STORE_LATENCY_BUCKETS];
+    uint64_t     latency_sum_ms;    /* of those round trips */
 } tsr_store_stats_t;
 
 /*
@@ -318,6 +319,14 @@ void tsr_store_on_timer(tsr_store_t *st);
 
 /* Lookups in flight now. */
 int tsr_store_inflight(const tsr_store_t *st);
+
+#define TSR_STORE_STATE_DOWN          0   /* not connected, or sync */
+#define TSR_STORE_STATE_CONNECTING    1
+#define TSR_STORE_STATE_UP            2
+#define TSR_STORE_STATE_BREAKER_OPEN  3   /* lookups refused for now */
+
+/* The asynchronous connection's state, one of TSR_STORE_STATE_*. */
+int tsr_store_state(const tsr_store_t *st);
 
 
 /* ---- ClientHello: will OpenSSL look a session up, and for which id ---- */

@@ -2673,6 +2673,7 @@ tsr_store_latency(tsr_store_t *st, uint64_t ms)
     }
 
     st->stats.latency[i]++;
+    st->stats.latency_sum_ms += ms;
 }
 
 
@@ -2899,6 +2900,26 @@ int
 tsr_store_inflight(const tsr_store_t *st)
 {
     return (st != NULL && st->async) ? st->lookups : 0;
+}
+
+
+int
+tsr_store_state(const tsr_store_t *st)
+{
+    if (st == NULL || !st->async) {
+        return TSR_STORE_STATE_DOWN;
+    }
+
+    if (st->breaker == TSR_STORE_OPEN) {
+        return TSR_STORE_STATE_BREAKER_OPEN;
+    }
+
+    if (st->conn == TSR_STORE_READY) {
+        return TSR_STORE_STATE_UP;
+    }
+
+    return (st->conn == TSR_STORE_CONNECTING) ? TSR_STORE_STATE_CONNECTING
+                                              : TSR_STORE_STATE_DOWN;
 }
 
 
