@@ -65,6 +65,17 @@ typedef struct {
 } ngx_ssl_session_redis_buf_t;
 
 
+/* one subsystem's metrics, added up over the workers' slots */
+typedef struct {
+    const char                            *subsystem;
+    ngx_uint_t                             n;
+    ngx_str_t                             *names;  /* escaped for labels */
+    ngx_uint_t                            *first;  /* server of that name */
+    ngx_ssl_session_redis_worker_stats_t   w;
+    ngx_ssl_session_redis_server_stats_t  *tot;
+} ngx_ssl_session_redis_sum_t;
+
+
 static void ngx_ssl_session_redis_cleanup_buf(void *data);
 static void ngx_ssl_session_redis_cleanup_keys(void *data);
 static ngx_int_t ngx_ssl_session_redis_load_keys(ngx_conf_t *cf,
@@ -96,8 +107,11 @@ static void ngx_ssl_session_redis_publish_handler(ngx_event_t *ev);
 static void ngx_ssl_session_redis_announce(
     ngx_ssl_session_redis_main_conf_t *rmcf);
 static void ngx_ssl_session_redis_announce_handler(ngx_event_t *ev);
+static ngx_int_t ngx_ssl_session_redis_sum(ngx_pool_t *pool,
+    ngx_shm_zone_t *zone, const char *subsystem,
+    ngx_ssl_session_redis_sum_t *sum);
 static ngx_chain_t *ngx_ssl_session_redis_render(ngx_pool_t *pool,
-    ngx_shm_zone_t *zone, const char *subsystem, ngx_chain_t *last);
+    ngx_ssl_session_redis_sum_t *sums, ngx_uint_t nsums);
 static ngx_shm_zone_t *ngx_ssl_session_redis_find_zone(const char *name);
 static ngx_msec_t ngx_ssl_session_redis_ring_interval(
     ngx_ssl_session_redis_tickets_t *tk);
@@ -845,7 +859,14 @@ ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
 
     ctxd->conf = conf;
     ctxd->index = rmcf->ctxs.nelts;
-    ctxd->name = *server_name;
+
+    /* stream builds the name in a buffer of its own: keep a copy */
+
+    ctxd->name.len = server_name->len;
+    ctxd->name.data = ngx_pstrdup(cf->pool, server_name);
+    if (ctxd->name.data == NULL) {
+        return NGX_ERROR;
+    }
 
     if (ngx_ssl_session_redis_fingerprint(sid_ctx, len, ctxd->fp) != NGX_OK) {
         return NGX_ERROR;
@@ -1504,13 +1525,32 @@ ngx_ssl_session_redis_loop_watch(void *data, int fd, int readable,
 {
     ngx_ssl_session_redis_store_t  *rs = data;
 
+    ngx_queue_t       *q;
     ngx_connection_t  *c;
 
-    c = rs->conn;
+    /*
+     * A store may watch several sockets at once (Redis Cluster: one per
+     * master; Sentinel: the master and a sentinel).  Their connections
+     * form a ring through c->queue, which nginx uses for reusable
+     * connections only; rs->conn is any one of them.
+     */
 
-    if (c != NULL && c->fd != fd) {
-        ngx_ssl_session_redis_loop_unwatch(rs, c->fd);
-        c = NULL;
+    c = NULL;
+
+    if (rs->conn != NULL) {
+        q = &rs->conn->queue;
+
+        do {
+            c = ngx_queue_data(q, ngx_connection_t, queue);
+
+            if (c->fd == fd) {
+                break;
+            }
+
+            c = NULL;
+            q = ngx_queue_next(q);
+
+        } while (q != &rs->conn->queue);
     }
 
     if (c == NULL) {
@@ -1525,7 +1565,13 @@ ngx_ssl_session_redis_loop_watch(void *data, int fd, int readable,
         c->read->log = rs->log;
         c->write->log = rs->log;
 
-        rs->conn = c;
+        if (rs->conn == NULL) {
+            ngx_queue_init(&c->queue);
+            rs->conn = c;
+
+        } else {
+            ngx_queue_insert_tail(&rs->conn->queue, &c->queue);
+        }
     }
 
     if (readable && !c->read->active) {
@@ -1568,11 +1614,28 @@ ngx_ssl_session_redis_loop_unwatch(void *data, int fd)
 {
     ngx_ssl_session_redis_store_t  *rs = data;
 
+    ngx_queue_t       *q;
     ngx_connection_t  *c;
 
-    c = rs->conn;
+    c = NULL;
 
-    if (c == NULL || c->fd != fd) {
+    if (rs->conn != NULL) {
+        q = &rs->conn->queue;
+
+        do {
+            c = ngx_queue_data(q, ngx_connection_t, queue);
+
+            if (c->fd == fd) {
+                break;
+            }
+
+            c = NULL;
+            q = ngx_queue_next(q);
+
+        } while (q != &rs->conn->queue);
+    }
+
+    if (c == NULL) {
         return;
     }
 
@@ -1594,11 +1657,19 @@ ngx_ssl_session_redis_loop_unwatch(void *data, int fd)
         ngx_delete_posted_event(c->write);
     }
 
+    q = ngx_queue_next(&c->queue);
+
+    if (q == &c->queue) {
+        rs->conn = NULL;
+
+    } else {
+        rs->conn = ngx_queue_data(q, ngx_connection_t, queue);
+        ngx_queue_remove(&c->queue);
+    }
+
     /* stale events of this batch are recognized by the -1 */
     c->fd = (ngx_socket_t) -1;
     ngx_free_connection(c);
-
-    rs->conn = NULL;
 }
 
 
@@ -1641,7 +1712,7 @@ ngx_ssl_session_redis_read_handler(ngx_event_t *ev)
     ngx_connection_t               *c = ev->data;
     ngx_ssl_session_redis_store_t  *rs = c->data;
 
-    tsr_store_on_read(rs->store);
+    tsr_store_on_read_fd(rs->store, c->fd);
 }
 
 
@@ -1651,7 +1722,7 @@ ngx_ssl_session_redis_write_handler(ngx_event_t *ev)
     ngx_connection_t               *c = ev->data;
     ngx_ssl_session_redis_store_t  *rs = c->data;
 
-    tsr_store_on_write(rs->store);
+    tsr_store_on_write_fd(rs->store, c->fd);
 }
 
 
@@ -1776,11 +1847,17 @@ ngx_ssl_session_redis_ring_interval(ngx_ssl_session_redis_tickets_t *tk)
 {
     ngx_msec_t  ms;
 
-    /* well inside a period: the next key is published a period early */
+    /*
+     * A node encrypts with the current key until a quarter period after
+     * the next rotation is due, and then only with a newer ring: the
+     * rotation (some node's rotator, up to one interval late) and the
+     * refresh (up to one interval later still) must both fit in that
+     * quarter, so an interval is a tenth of a period (at most a minute).
+     */
 
-    ms = tk->period / 4;
+    ms = tk->period / 10;
 
-    return ngx_max(250, ngx_min(ms, 60000));
+    return ngx_max(100, ngx_min(ms, 60000));
 }
 
 
@@ -2288,12 +2365,14 @@ ngx_ssl_session_redis_publish(ngx_ssl_session_redis_main_conf_t *rmcf)
         w.tickets.loads += ts.loads;
         w.tickets.load_errors += ts.load_errors;
 
+        /* the worker's own: its start creates the ring when absent */
+        w.tickets.rotations += ts.rotations;
+
         if (tkp[i]->rotator != NULL) {
             /* the thread's counter: a racy read of one word is fine */
             tsr_tickets_stats(tkp[i]->rotator, &ts);
+            w.tickets.rotations += ts.rotations;
         }
-
-        w.tickets.rotations += ts.rotations;
     }
 
     ngx_memcpy(slot, &w, sizeof(ngx_ssl_session_redis_worker_stats_t));
@@ -2494,73 +2573,123 @@ ngx_chain_t *
 ngx_ssl_session_redis_status(ngx_pool_t *pool,
     ngx_ssl_session_redis_main_conf_t *rmcf)
 {
-    ngx_chain_t     *first, *last;
-    ngx_shm_zone_t  *zone;
+    ngx_uint_t                    i, n;
+    ngx_shm_zone_t               *zone;
+    ngx_ssl_session_redis_sum_t   sums[2];
+
+    static const char *const  zones[] = {
+        NGX_SSL_SESSION_REDIS_ZONE_HTTP, NGX_SSL_SESSION_REDIS_ZONE_STREAM
+    };
+    static const char *const  subsystems[] = { "http", "stream" };
 
     ngx_ssl_session_redis_publish(rmcf);
 
-    first = NULL;
-    last = NULL;
+    n = 0;
 
-    zone = ngx_ssl_session_redis_find_zone(NGX_SSL_SESSION_REDIS_ZONE_HTTP);
-    if (zone != NULL && zone->data != NULL) {
-        last = ngx_ssl_session_redis_render(pool, zone, "http", NULL);
-        if (last == NULL) {
+    for (i = 0; i < 2; i++) {
+        zone = ngx_ssl_session_redis_find_zone(zones[i]);
+        if (zone == NULL || zone->data == NULL) {
+            continue;
+        }
+
+        if (ngx_ssl_session_redis_sum(pool, zone, subsystems[i], &sums[n])
+            != NGX_OK)
+        {
             return NULL;
         }
-        first = last;
+
+        n++;
     }
 
-    zone = ngx_ssl_session_redis_find_zone(NGX_SSL_SESSION_REDIS_ZONE_STREAM);
-    if (zone != NULL && zone->data != NULL) {
-        last = ngx_ssl_session_redis_render(pool, zone, "stream", last);
-        if (last == NULL) {
-            return NULL;
-        }
-        if (first == NULL) {
-            first = last;
-        }
+    if (n == 0) {
+        return NULL;
     }
 
-    return first;
+    return ngx_ssl_session_redis_render(pool, sums, n);
 }
 
 
-#define ngx_ssl_session_redis_metric(b, name, type, help)                     \
-    b->last = ngx_slprintf(b->last, b->end, "# HELP %s %s\n# TYPE %s %s\n",   \
-                           name, help, name, type)
+/*
+ * Label values escape backslashes, double quotes and newlines (a regex
+ * server_name has backslashes), and servers of one name share a series:
+ * Prometheus rejects a series twice on one page.
+ */
 
-
-static ngx_chain_t *
-ngx_ssl_session_redis_render(ngx_pool_t *pool, ngx_shm_zone_t *zone,
-    const char *subsystem, ngx_chain_t *last)
+static ngx_int_t
+ngx_ssl_session_redis_sum(ngx_pool_t *pool, ngx_shm_zone_t *zone,
+    const char *subsystem, ngx_ssl_session_redis_sum_t *sum)
 {
-    u_char                                *names, *slot;
-    size_t                                 size, k;
-    uint64_t                               cum;
-    ngx_buf_t                             *b;
-    ngx_uint_t                             i, s, n;
-    ngx_chain_t                           *cl;
+    u_char                                *names, *name, *slot, *p;
+    size_t                                 k, len;
+    ngx_uint_t                             i, j, s, n;
     ngx_ssl_session_redis_shm_t           *shm;
-    ngx_ssl_session_redis_worker_stats_t   w, *ws;
+    ngx_ssl_session_redis_worker_stats_t  *ws, *w;
     ngx_ssl_session_redis_server_stats_t  *sv, *tot;
-
-    static const uint64_t    bounds[] = TSR_STORE_LATENCY_BOUNDS;
-    static const char *const  outcomes[] = {
-        "none", "l1", "hit", "miss", "timeout", "error", "skipped"
-    };
 
     shm = zone->data;
     n = shm->nservers;
     names = (u_char *) shm + sizeof(ngx_ssl_session_redis_shm_t);
 
-    tot = ngx_pcalloc(pool, (n + 1)
-                            * sizeof(ngx_ssl_session_redis_server_stats_t));
-    if (tot == NULL) {
-        return NULL;
+    ngx_memzero(sum, sizeof(ngx_ssl_session_redis_sum_t));
+
+    sum->subsystem = subsystem;
+    sum->n = n;
+
+    sum->tot = ngx_pcalloc(pool,
+                        (n + 1) * sizeof(ngx_ssl_session_redis_server_stats_t));
+    sum->names = ngx_pcalloc(pool, (n + 1) * sizeof(ngx_str_t));
+    sum->first = ngx_pcalloc(pool, (n + 1) * sizeof(ngx_uint_t));
+
+    if (sum->tot == NULL || sum->names == NULL || sum->first == NULL) {
+        return NGX_ERROR;
     }
 
-    ngx_memzero(&w, sizeof(ngx_ssl_session_redis_worker_stats_t));
+    for (i = 0; i < n; i++) {
+        name = names + i * NGX_SSL_SESSION_REDIS_NAME_LEN;
+        len = ngx_strnlen(name, NGX_SSL_SESSION_REDIS_NAME_LEN);
+
+        p = ngx_pnalloc(pool, 2 * len + 1);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        sum->names[i].data = p;
+
+        for (k = 0; k < len; k++) {
+            switch (name[k]) {
+
+            case '\\':
+            case '"':
+                *p++ = '\\';
+                *p++ = name[k];
+                break;
+
+            case '\n':
+                *p++ = '\\';
+                *p++ = 'n';
+                break;
+
+            default:
+                *p++ = name[k];
+            }
+        }
+
+        sum->names[i].len = p - sum->names[i].data;
+        sum->first[i] = i;
+
+        for (j = 0; j < i; j++) {
+            if (sum->names[j].len == sum->names[i].len
+                && ngx_strncmp(sum->names[j].data, sum->names[i].data,
+                               sum->names[i].len) == 0)
+            {
+                sum->first[i] = sum->first[j];
+                break;
+            }
+        }
+    }
+
+    w = &sum->w;
+    tot = sum->tot;
 
     for (s = 0; s < NGX_SSL_SESSION_REDIS_SLOTS; s++) {
         slot = names + n * NGX_SSL_SESSION_REDIS_NAME_LEN
@@ -2571,53 +2700,90 @@ ngx_ssl_session_redis_render(ngx_pool_t *pool, ngx_shm_zone_t *zone,
             continue;
         }
 
-        w.stores += ws->stores;
-        w.up += ws->up;
-        w.breaker_open += ws->breaker_open;
-        w.inflight += ws->inflight;
-        w.store.gets += ws->store.gets;
-        w.store.sets += ws->store.sets;
-        w.store.dels += ws->store.dels;
-        w.store.errors += ws->store.errors;
-        w.store.bad_values += ws->store.bad_values;
-        w.store.connects += ws->store.connects;
-        w.store.refused += ws->store.refused;
-        w.store.dropped += ws->store.dropped;
-        w.store.timeouts += ws->store.timeouts;
-        w.store.breaker_opened += ws->store.breaker_opened;
-        w.store.latency_sum_ms += ws->store.latency_sum_ms;
+        w->stores += ws->stores;
+        w->up += ws->up;
+        w->breaker_open += ws->breaker_open;
+        w->inflight += ws->inflight;
+        w->store.gets += ws->store.gets;
+        w->store.sets += ws->store.sets;
+        w->store.dels += ws->store.dels;
+        w->store.errors += ws->store.errors;
+        w->store.bad_values += ws->store.bad_values;
+        w->store.connects += ws->store.connects;
+        w->store.refused += ws->store.refused;
+        w->store.dropped += ws->store.dropped;
+        w->store.timeouts += ws->store.timeouts;
+        w->store.breaker_opened += ws->store.breaker_opened;
+        w->store.latency_sum_ms += ws->store.latency_sum_ms;
 
         for (k = 0; k < TSR_STORE_LATENCY_BUCKETS; k++) {
-            w.store.latency[k] += ws->store.latency[k];
+            w->store.latency[k] += ws->store.latency[k];
         }
 
-        w.tickets.issued += ws->tickets.issued;
-        w.tickets.not_issued += ws->tickets.not_issued;
-        w.tickets.decrypted += ws->tickets.decrypted;
-        w.tickets.renewed += ws->tickets.renewed;
-        w.tickets.unknown_key += ws->tickets.unknown_key;
-        w.tickets.rotations += ws->tickets.rotations;
-        w.tickets.loads += ws->tickets.loads;
-        w.tickets.load_errors += ws->tickets.load_errors;
+        w->tickets.issued += ws->tickets.issued;
+        w->tickets.not_issued += ws->tickets.not_issued;
+        w->tickets.decrypted += ws->tickets.decrypted;
+        w->tickets.renewed += ws->tickets.renewed;
+        w->tickets.unknown_key += ws->tickets.unknown_key;
+        w->tickets.rotations += ws->tickets.rotations;
+        w->tickets.loads += ws->tickets.loads;
+        w->tickets.load_errors += ws->tickets.load_errors;
 
         sv = (ngx_ssl_session_redis_server_stats_t *)
                  (slot + sizeof(ngx_ssl_session_redis_worker_stats_t));
 
         for (i = 0; i < n; i++) {
+            j = sum->first[i];
+
             for (k = 0; k < NGX_SSL_SESSION_REDIS_OUTCOMES; k++) {
-                tot[i].outcome[k] += sv[i].outcome[k];
+                tot[j].outcome[k] += sv[i].outcome[k];
             }
 
-            tot[i].ssl.stored += sv[i].ssl.stored;
-            tot[i].ssl.store_skipped += sv[i].ssl.store_skipped;
-            tot[i].ssl.store_errors += sv[i].ssl.store_errors;
-            tot[i].ssl.open_failures += sv[i].ssl.open_failures;
-            tot[i].ssl.removed += sv[i].ssl.removed;
+            tot[j].ssl.stored += sv[i].ssl.stored;
+            tot[j].ssl.store_skipped += sv[i].ssl.store_skipped;
+            tot[j].ssl.store_errors += sv[i].ssl.store_errors;
+            tot[j].ssl.open_failures += sv[i].ssl.open_failures;
+            tot[j].ssl.removed += sv[i].ssl.removed;
         }
     }
 
-    size = 8192 + n * (NGX_SSL_SESSION_REDIS_OUTCOMES + 8)
-                  * (128 + NGX_SSL_SESSION_REDIS_NAME_LEN);
+    return NGX_OK;
+}
+
+
+#define ngx_ssl_session_redis_metric(b, name, type, help)                     \
+    b->last = ngx_slprintf(b->last, b->end, "# HELP %s %s\n# TYPE %s %s\n",   \
+                           name, help, name, type)
+
+
+/*
+ * Both subsystems on one page, each family once: Prometheus wants a
+ * family's HELP, TYPE and samples together.
+ */
+
+static ngx_chain_t *
+ngx_ssl_session_redis_render(ngx_pool_t *pool,
+    ngx_ssl_session_redis_sum_t *sums, ngx_uint_t nsums)
+{
+    size_t                                 size, k;
+    uint64_t                               cum;
+    ngx_buf_t                             *b;
+    ngx_uint_t                             i, j;
+    ngx_chain_t                           *cl;
+    ngx_ssl_session_redis_sum_t           *sm;
+    ngx_ssl_session_redis_worker_stats_t  *w;
+
+    static const uint64_t    bounds[] = TSR_STORE_LATENCY_BOUNDS;
+    static const char *const  outcomes[] = {
+        "none", "l1", "hit", "miss", "timeout", "error", "skipped"
+    };
+
+    size = 8192;
+
+    for (j = 0; j < nsums; j++) {
+        size += 4096 + sums[j].n * (NGX_SSL_SESSION_REDIS_OUTCOMES + 8)
+                                 * (128 + 2 * NGX_SSL_SESSION_REDIS_NAME_LEN);
+    }
 
     b = ngx_create_temp_buf(pool, size);
     if (b == NULL) {
@@ -2629,28 +2795,43 @@ ngx_ssl_session_redis_render(ngx_pool_t *pool, ngx_shm_zone_t *zone,
                                  "their session lookup (none: nothing to "
                                  "look up).");
 
-    for (i = 0; i < n; i++) {
-        for (k = 0; k < NGX_SSL_SESSION_REDIS_OUTCOMES; k++) {
-            b->last = ngx_slprintf(b->last, b->end,
-                          "ssl_session_redis_lookups_total{subsystem=\"%s\","
-                          "server=\"%s\",outcome=\"%s\"} %uL\n", subsystem,
-                          names + i * NGX_SSL_SESSION_REDIS_NAME_LEN,
-                          outcomes[k], tot[i].outcome[k]);
+    for (j = 0; j < nsums; j++) {
+        sm = &sums[j];
+
+        for (i = 0; i < sm->n; i++) {
+            if (sm->first[i] != i) {
+                continue;
+            }
+
+            for (k = 0; k < NGX_SSL_SESSION_REDIS_OUTCOMES; k++) {
+                b->last = ngx_slprintf(b->last, b->end,
+                              "ssl_session_redis_lookups_total"
+                              "{subsystem=\"%s\",server=\"%V\","
+                              "outcome=\"%s\"} %uL\n", sm->subsystem,
+                              &sm->names[i], outcomes[k],
+                              sm->tot[i].outcome[k]);
+            }
         }
     }
 
 #define ngx_ssl_session_redis_server_metric(mname, field, help)               \
     ngx_ssl_session_redis_metric(b, mname, "counter", help);                  \
-    for (i = 0; i < n; i++) {                                                 \
-        b->last = ngx_slprintf(b->last, b->end,                               \
-                               mname "{subsystem=\"%s\",server=\"%s\"} %uL\n",\
-                               subsystem,                                     \
-                               names + i * NGX_SSL_SESSION_REDIS_NAME_LEN,    \
-                               tot[i].ssl.field);                             \
+    for (j = 0; j < nsums; j++) {                                             \
+        sm = &sums[j];                                                        \
+        for (i = 0; i < sm->n; i++) {                                         \
+            if (sm->first[i] != i) {                                          \
+                continue;                                                     \
+            }                                                                 \
+            b->last = ngx_slprintf(b->last, b->end,                           \
+                          mname "{subsystem=\"%s\",server=\"%V\"} %uL\n",     \
+                          sm->subsystem, &sm->names[i],                       \
+                          sm->tot[i].ssl.field);                              \
+        }                                                                     \
     }
 
     ngx_ssl_session_redis_server_metric("ssl_session_redis_stores_total",
-        stored, "New sessions written to Redis.");
+        stored, "New sessions handed to Redis, fire and forget (writes "
+        "never sent are in ssl_session_redis_redis_dropped_total).");
     ngx_ssl_session_redis_server_metric(
         "ssl_session_redis_stores_skipped_total", store_skipped,
         "New sessions not written: in stateless tickets, or oversized.");
@@ -2665,79 +2846,91 @@ ngx_ssl_session_redis_render(ngx_pool_t *pool, ngx_shm_zone_t *zone,
 
 #undef ngx_ssl_session_redis_server_metric
 
-#define ngx_ssl_session_redis_value(mname, type, labels, value, help)         \
+#define ngx_ssl_session_redis_value(mname, type, value, help)                 \
     ngx_ssl_session_redis_metric(b, mname, type, help);                       \
-    b->last = ngx_slprintf(b->last, b->end,                                   \
-                           mname "{subsystem=\"%s\"" labels "} %uL\n",        \
-                           subsystem, (uint64_t) (value))
+    for (j = 0; j < nsums; j++) {                                             \
+        w = &sums[j].w;                                                       \
+        b->last = ngx_slprintf(b->last, b->end,                               \
+                               mname "{subsystem=\"%s\"} %uL\n",              \
+                               sums[j].subsystem, (uint64_t) (value));        \
+    }
 
     ngx_ssl_session_redis_metric(b, "ssl_session_redis_redis_commands_total",
                                  "counter", "Commands asked of Redis.");
 
-    b->last = ngx_slprintf(b->last, b->end,
-                  "ssl_session_redis_redis_commands_total{subsystem=\"%s\","
-                  "command=\"get\"} %uL\n"
-                  "ssl_session_redis_redis_commands_total{subsystem=\"%s\","
-                  "command=\"set\"} %uL\n"
-                  "ssl_session_redis_redis_commands_total{subsystem=\"%s\","
-                  "command=\"del\"} %uL\n",
-                  subsystem, w.store.gets, subsystem, w.store.sets,
-                  subsystem, w.store.dels);
+    for (j = 0; j < nsums; j++) {
+        w = &sums[j].w;
+
+        b->last = ngx_slprintf(b->last, b->end,
+                      "ssl_session_redis_redis_commands_total"
+                      "{subsystem=\"%s\",command=\"get\"} %uL\n"
+                      "ssl_session_redis_redis_commands_total"
+                      "{subsystem=\"%s\",command=\"set\"} %uL\n"
+                      "ssl_session_redis_redis_commands_total"
+                      "{subsystem=\"%s\",command=\"del\"} %uL\n",
+                      sums[j].subsystem, w->store.gets, sums[j].subsystem,
+                      w->store.sets, sums[j].subsystem, w->store.dels);
+    }
 
     ngx_ssl_session_redis_value("ssl_session_redis_redis_errors_total",
-        "counter", "", w.store.errors,
+        "counter", w->store.errors,
         "Redis failures: connection, timeout, error replies.");
     ngx_ssl_session_redis_value("ssl_session_redis_redis_timeouts_total",
-        "counter", "", w.store.timeouts, "Lookups past their deadline.");
+        "counter", w->store.timeouts, "Lookups past their deadline.");
     ngx_ssl_session_redis_value("ssl_session_redis_redis_refused_total",
-        "counter", "", w.store.refused,
+        "counter", w->store.refused,
         "Lookups refused at once: not connected, breaker open, limits.");
     ngx_ssl_session_redis_value("ssl_session_redis_redis_dropped_total",
-        "counter", "", w.store.dropped, "Writes never sent.");
+        "counter", w->store.dropped, "Writes never sent.");
     ngx_ssl_session_redis_value("ssl_session_redis_redis_bad_values_total",
-        "counter", "", w.store.bad_values,
+        "counter", w->store.bad_values,
         "Replies of the wrong type or over the size limit.");
     ngx_ssl_session_redis_value("ssl_session_redis_redis_connects_total",
-        "counter", "", w.store.connects, "Connections made to Redis.");
+        "counter", w->store.connects, "Connections made to Redis.");
     ngx_ssl_session_redis_value("ssl_session_redis_breaker_opened_total",
-        "counter", "", w.store.breaker_opened,
+        "counter", w->store.breaker_opened,
         "Times the circuit breaker opened.");
     ngx_ssl_session_redis_value("ssl_session_redis_redis_connections",
-        "gauge", "", w.stores, "Redis connections of all workers.");
-    ngx_ssl_session_redis_value("ssl_session_redis_redis_up", "gauge", "",
-        w.up, "Redis connections ready.");
+        "gauge", w->stores, "Redis connections of all workers.");
+    ngx_ssl_session_redis_value("ssl_session_redis_redis_up", "gauge",
+        w->up, "Redis connections ready.");
     ngx_ssl_session_redis_value("ssl_session_redis_breaker_open", "gauge",
-        "", w.breaker_open, "Connections whose circuit breaker is open.");
-    ngx_ssl_session_redis_value("ssl_session_redis_inflight", "gauge", "",
-        w.inflight, "Lookups in flight.");
+        w->breaker_open, "Connections whose circuit breaker is open.");
+    ngx_ssl_session_redis_value("ssl_session_redis_inflight", "gauge",
+        w->inflight, "Lookups in flight.");
 
     ngx_ssl_session_redis_metric(b, "ssl_session_redis_tickets_total",
                                  "counter", "Fleet ticket key events.");
 
-    b->last = ngx_slprintf(b->last, b->end,
-                  "ssl_session_redis_tickets_total{subsystem=\"%s\","
-                  "event=\"issued\"} %uL\n"
-                  "ssl_session_redis_tickets_total{subsystem=\"%s\","
-                  "event=\"not_issued\"} %uL\n"
-                  "ssl_session_redis_tickets_total{subsystem=\"%s\","
-                  "event=\"decrypted\"} %uL\n"
-                  "ssl_session_redis_tickets_total{subsystem=\"%s\","
-                  "event=\"renewed\"} %uL\n"
-                  "ssl_session_redis_tickets_total{subsystem=\"%s\","
-                  "event=\"unknown_key\"} %uL\n",
-                  subsystem, w.tickets.issued, subsystem,
-                  w.tickets.not_issued, subsystem, w.tickets.decrypted,
-                  subsystem, w.tickets.renewed, subsystem,
-                  w.tickets.unknown_key);
+    for (j = 0; j < nsums; j++) {
+        w = &sums[j].w;
+
+        b->last = ngx_slprintf(b->last, b->end,
+                      "ssl_session_redis_tickets_total{subsystem=\"%s\","
+                      "event=\"issued\"} %uL\n"
+                      "ssl_session_redis_tickets_total{subsystem=\"%s\","
+                      "event=\"not_issued\"} %uL\n"
+                      "ssl_session_redis_tickets_total{subsystem=\"%s\","
+                      "event=\"decrypted\"} %uL\n"
+                      "ssl_session_redis_tickets_total{subsystem=\"%s\","
+                      "event=\"renewed\"} %uL\n"
+                      "ssl_session_redis_tickets_total{subsystem=\"%s\","
+                      "event=\"unknown_key\"} %uL\n",
+                      sums[j].subsystem, w->tickets.issued,
+                      sums[j].subsystem, w->tickets.not_issued,
+                      sums[j].subsystem, w->tickets.decrypted,
+                      sums[j].subsystem, w->tickets.renewed,
+                      sums[j].subsystem, w->tickets.unknown_key);
+    }
 
     ngx_ssl_session_redis_value("ssl_session_redis_ticket_rotations_total",
-        "counter", "", w.tickets.rotations,
+        "counter", w->tickets.rotations,
         "Ticket key rotations this node made.");
     ngx_ssl_session_redis_value("ssl_session_redis_ticket_loads_total",
-        "counter", "", w.tickets.loads, "Ticket key rings loaded.");
+        "counter", w->tickets.loads, "Ticket key rings loaded.");
     ngx_ssl_session_redis_value(
-        "ssl_session_redis_ticket_load_errors_total", "counter", "",
-        w.tickets.load_errors, "Ticket key rings rejected.");
+        "ssl_session_redis_ticket_load_errors_total", "counter",
+        w->tickets.load_errors, "Ticket key rings rejected.");
 
 #undef ngx_ssl_session_redis_value
 
@@ -2745,32 +2938,37 @@ ngx_ssl_session_redis_render(ngx_pool_t *pool, ngx_shm_zone_t *zone,
                                  "histogram", "Round trips of lookups "
                                  "Redis answered (millisecond clock).");
 
-    cum = 0;
+    for (j = 0; j < nsums; j++) {
+        w = &sums[j].w;
+        cum = 0;
 
-    for (k = 0; k < TSR_STORE_LATENCY_BUCKETS; k++) {
-        cum += w.store.latency[k];
+        for (k = 0; k < TSR_STORE_LATENCY_BUCKETS; k++) {
+            cum += w->store.latency[k];
 
-        if (k < TSR_STORE_LATENCY_BUCKETS - 1) {
-            b->last = ngx_slprintf(b->last, b->end,
-                          "ssl_session_redis_redis_latency_seconds_bucket"
-                          "{subsystem=\"%s\",le=\"%uL.%03uL\"} %uL\n",
-                          subsystem, bounds[k] / 1000, bounds[k] % 1000, cum);
+            if (k < TSR_STORE_LATENCY_BUCKETS - 1) {
+                b->last = ngx_slprintf(b->last, b->end,
+                              "ssl_session_redis_redis_latency_seconds_bucket"
+                              "{subsystem=\"%s\",le=\"%uL.%03uL\"} %uL\n",
+                              sums[j].subsystem, bounds[k] / 1000,
+                              bounds[k] % 1000, cum);
 
-        } else {
-            b->last = ngx_slprintf(b->last, b->end,
-                          "ssl_session_redis_redis_latency_seconds_bucket"
-                          "{subsystem=\"%s\",le=\"+Inf\"} %uL\n",
-                          subsystem, cum);
+            } else {
+                b->last = ngx_slprintf(b->last, b->end,
+                              "ssl_session_redis_redis_latency_seconds_bucket"
+                              "{subsystem=\"%s\",le=\"+Inf\"} %uL\n",
+                              sums[j].subsystem, cum);
+            }
         }
-    }
 
-    b->last = ngx_slprintf(b->last, b->end,
-                  "ssl_session_redis_redis_latency_seconds_sum"
-                  "{subsystem=\"%s\"} %uL.%03uL\n"
-                  "ssl_session_redis_redis_latency_seconds_count"
-                  "{subsystem=\"%s\"} %uL\n",
-                  subsystem, w.store.latency_sum_ms / 1000,
-                  w.store.latency_sum_ms % 1000, subsystem, cum);
+        b->last = ngx_slprintf(b->last, b->end,
+                      "ssl_session_redis_redis_latency_seconds_sum"
+                      "{subsystem=\"%s\"} %uL.%03uL\n"
+                      "ssl_session_redis_redis_latency_seconds_count"
+                      "{subsystem=\"%s\"} %uL\n",
+                      sums[j].subsystem, w->store.latency_sum_ms / 1000,
+                      w->store.latency_sum_ms % 1000, sums[j].subsystem,
+                      cum);
+    }
 
     cl = ngx_alloc_chain_link(pool);
     if (cl == NULL) {
@@ -2779,10 +2977,6 @@ ngx_ssl_session_redis_render(ngx_pool_t *pool, ngx_shm_zone_t *zone,
 
     cl->buf = b;
     cl->next = NULL;
-
-    if (last != NULL) {
-        last->next = cl;
-    }
 
     return cl;
 }

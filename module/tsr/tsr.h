@@ -154,6 +154,23 @@ typedef struct {
     const char  *user;              /* ACL user for AUTH, or NULL */
     const char  *password;          /* AUTH password, or NULL */
     int          db;                /* SELECT db, default 0 */
+    /*
+     * Redis Cluster: seed nodes, "host:port" (or "[v6addr]:port")
+     * separated by commas; the masters are learned from them (CLUSTER
+     * SLOTS) and keys routed by hash slot.  host, port and unix_path are
+     * unused, db must be 0; user and password apply to every node.
+     */
+    const char  *cluster;
+    /*
+     * Redis Sentinel: the sentinels, listed as "cluster" lists nodes, and
+     * the name of the master they monitor (both required); host, port
+     * and unix_path are unused.  The master found is reached with user,
+     * password and db; the sentinels with their own credentials.
+     */
+    const char  *sentinels;
+    const char  *master_name;
+    const char  *sentinel_user;     /* ACL user for AUTH to sentinels */
+    const char  *sentinel_password; /* AUTH password of the sentinels */
     int          connect_timeout_ms;    /* default 100 */
     int          command_timeout_ms;    /* default 100 */
     int          backoff_min_ms;    /* first reconnect delay, default 50 */
@@ -201,11 +218,15 @@ typedef struct {
 
 /*
  * Parses an address as written in configuration: "host:port", "host"
- * (port 6379), "[v6addr]:port", "unix:/path"; then optional space
- * separated parameters "password_file=FILE", "user=NAME", "db=N".
- * Strings in "conf" point into "buf" (size buflen), which the caller keeps
- * as long as "conf" is used; a password read from a file is in "buf" too
- * and the caller wipes it.  Returns TSR_OK or TSR_EINVAL with a message.
+ * (port 6379), "[v6addr]:port", "unix:/path", a Redis Cluster as
+ * "cluster=host:port,host:port,..." (seed nodes), or Redis Sentinel as
+ * "sentinel=host:port,host:port,..." with "master=NAME"; then optional
+ * space separated parameters "password_file=FILE", "user=NAME", "db=N"
+ * (not with a cluster), and for Sentinel "sentinel_password_file=FILE",
+ * "sentinel_user=NAME".  Strings in "conf" point into "buf" (size
+ * buflen), which the caller keeps as long as "conf" is used; passwords
+ * read from files are in "buf" too and the caller wipes it.  Returns
+ * TSR_OK or TSR_EINVAL with a message.
  */
 int tsr_store_conf_parse(tsr_store_conf_t *conf, const char *address,
     char *buf, size_t buflen, char *err, size_t errlen);
@@ -214,7 +235,11 @@ int tsr_store_conf_parse(tsr_store_conf_t *conf, const char *address,
  * Creates a synchronous client.  It copies what it keeps from "conf" and
  * connects lazily, on first use; after a failure it waits the backoff
  * before the next attempt (calls fail fast with TSR_ECONN meanwhile).
- * Returns NULL with a message in err on bad configuration.
+ * A cluster client loads the slot map on first use and follows MOVED
+ * and ASK redirections (once per call); a Sentinel client asks the
+ * sentinels for the master and checks its ROLE before using it, and
+ * asks again after losing it.  Returns NULL with a message in err on
+ * bad configuration.
  */
 tsr_store_t *tsr_store_create(const tsr_store_conf_t *conf, char *err,
     size_t errlen);
@@ -255,13 +280,21 @@ void tsr_store_destroy(tsr_store_t *st);
 
 /*
  * The host's event loop, as the store needs it.  The store calls these
- * from inside its own calls; the host calls tsr_store_on_read(),
- * tsr_store_on_write() and tsr_store_on_timer() when the events happen,
- * never from inside one of these callbacks.
+ * from inside its own calls; the host calls tsr_store_on_read_fd(),
+ * tsr_store_on_write_fd() and tsr_store_on_timer() when the events
+ * happen, never from inside one of these callbacks.
+ *
+ * A store of one Redis server has one socket at a time.  Cluster and
+ * Sentinel stores have several at once (one per master, one to a
+ * sentinel), each watched, unwatched and reported on its own: the host
+ * keeps its state per socket and passes the socket back with each event.
  */
 typedef struct {
     void        *data;
-    /* watch "fd" for the given interests (either may be 0); 0 or -1 */
+    /*
+     * watch "fd" for the given interests (either may be 0), replacing
+     * the interests given for "fd" before; 0 or -1
+     */
     int        (*watch)(void *data, int fd, int readable, int writable);
     /* forget "fd"; the store closes it itself right after */
     void       (*unwatch)(void *data, int fd);
@@ -312,20 +345,42 @@ tsr_req_t *tsr_store_get_async(tsr_store_t *st, const char *key,
 /* "done" will not be called for "req"; it is freed when Redis answers. */
 void tsr_store_cancel(tsr_req_t *req);
 
-/* Event entry points for the host (see tsr_loop_t). */
-void tsr_store_on_read(tsr_store_t *st);
-void tsr_store_on_write(tsr_store_t *st);
+/*
+ * Event entry points for the host (see tsr_loop_t): "fd" is the socket
+ * that became readable or writable, as given to watch(); -1 tries every
+ * socket of the store.  Events for a socket no longer watched are
+ * ignored.
+ */
+void tsr_store_on_read_fd(tsr_store_t *st, int fd);
+void tsr_store_on_write_fd(tsr_store_t *st, int fd);
 void tsr_store_on_timer(tsr_store_t *st);
 
-/* Lookups in flight now. */
+/* As tsr_store_on_read_fd() and _write_fd() with -1. */
+void tsr_store_on_read(tsr_store_t *st);
+void tsr_store_on_write(tsr_store_t *st);
+
+/* Lookups in flight now, over all connections. */
 int tsr_store_inflight(const tsr_store_t *st);
+
+/*
+ * The Redis Cluster hash slot of a key, 0 to 16383: CRC16 (XMODEM) of
+ * the key, or of its hash tag (the part between the first "{" and the
+ * next "}", when not empty), modulo 16384.  Keys with the same tag live
+ * on the same node.
+ */
+int tsr_store_key_slot(const char *key, size_t keylen);
 
 #define TSR_STORE_STATE_DOWN          0   /* not connected, or sync */
 #define TSR_STORE_STATE_CONNECTING    1
 #define TSR_STORE_STATE_UP            2
 #define TSR_STORE_STATE_BREAKER_OPEN  3   /* lookups refused for now */
 
-/* The asynchronous connection's state, one of TSR_STORE_STATE_*. */
+/*
+ * The asynchronous connection's state, one of TSR_STORE_STATE_*.  For a
+ * cluster: UP when every master of the slot map is, else BREAKER_OPEN
+ * when a master's breaker is open, CONNECTING when one connects, DOWN;
+ * for Sentinel, the state of the connection to the master.
+ */
 int tsr_store_state(const tsr_store_t *st);
 
 

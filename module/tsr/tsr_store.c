@@ -52,6 +52,9 @@
 #define TSR_STORE_PASSWORD_FILE  0x01
 #define TSR_STORE_USER           0x02
 #define TSR_STORE_DB             0x04
+#define TSR_STORE_MASTER         0x08
+#define TSR_STORE_SENTINEL_PASSWORD_FILE  0x10
+#define TSR_STORE_SENTINEL_USER  0x20
 
 /* connection states of the asynchronous side */
 #define TSR_STORE_IDLE           0      /* none; the next attempt waits */
@@ -64,106 +67,9 @@
 #define TSR_STORE_HALF_OPEN      2
 
 
-/*
- * An asynchronous lookup.  hiredis holds it as the privdata of its
- * command and hands it back exactly once, with the reply or with NULL
- * when the context goes away: that callback frees it.  "done" is NULL
- * once the caller is answered (reply, deadline) or gone (cancel).
- */
-
-struct tsr_req_s {
-    tsr_req_t          *prev;           /* waiting lookups, by deadline */
-    tsr_req_t          *next;
-    tsr_store_t        *store;
-    tsr_store_done_pt   done;
-    void               *arg;
-    uint64_t            deadline;       /* loop time */
-    uint64_t            timeout;
-    size_t              keylen;
-    unsigned            getdel:1;
-    unsigned            eval:1;         /* sent as the GETDEL script */
-    char                key[];          /* getdel only: for the script */
-};
-
-
-struct tsr_store_s {
-    redisContext       *ctx;
-    char               *host;
-    char               *unix_path;
-    char               *user;
-    char               *password;
-    size_t              password_len;
-    int                 port;
-    int                 db;
-    int                 connect_timeout_ms;
-    int                 command_timeout_ms;
-    int                 backoff_min_ms;
-    int                 backoff_max_ms;
-    int                 backoff_ms;         /* the next failure's delay */
-    int64_t             next_attempt;       /* monotonic ms; 0: any time */
-    unsigned            getdel_eval:1;      /* Redis without GETDEL */
-    unsigned            never_block:1;
-    tsr_log_pt          log;
-    void               *log_data;
-    tsr_store_stats_t   stats;
-
-    /* the asynchronous side; times are the loop's */
-    redisAsyncContext  *ac;
-    tsr_loop_t          loop;
-
-    /* waiting lookups, earliest deadline first */
-    tsr_req_t          *head;
-    tsr_req_t          *tail;
-
-    /* a ring of send times of commands awaiting replies, oldest first */
-    uint64_t           *sent;
-    size_t              sent_size;
-    size_t              sent_first;
-    size_t              sent_count;
-
-    uint64_t            timer_at;           /* 0: not armed */
-    uint64_t            conn_deadline;      /* connecting: give up then */
-    uint64_t            reconnect_at;
-    uint64_t            breaker_until;
-    uint64_t            max_timeout;        /* longest lookup timeout */
-    int                 fd;
-    int                 conn;               /* TSR_STORE_IDLE, ... */
-    int                 setup_left;         /* setup replies still due */
-    int                 lookups;            /* lookups awaiting replies */
-    int                 max_inflight;
-    int                 max_queued;         /* commands awaiting replies */
-    int                 breaker;            /* TSR_STORE_CLOSED, ... */
-    int                 breaker_failures;
-    int                 breaker_ms;         /* the next open period */
-    int                 failures;           /* in a row */
-    unsigned            async:1;
-    unsigned            closing:1;          /* hiredis frees the context */
-    unsigned            reading:1;          /* interests given to the */
-    unsigned            writing:1;          /* loop */
-    unsigned            watched:1;
-    unsigned            flushing:1;         /* in redisAsyncHandleWrite() */
-    unsigned            reading_now:1;      /* in redisAsyncHandleRead() */
-    unsigned            broken:1;           /* the loop refused the fd */
-    unsigned            dropping:1;         /* "err" says why */
-    unsigned            wipe:1;             /* a value passed the reader */
-    unsigned            destroying:1;
-    char                ip[TSR_STORE_IP_LEN];   /* numeric host */
-
-    char                addr[TSR_STORE_ADDR_LEN];
-    char                last[TSR_STORE_ERR_LEN];    /* why we are down */
-    char                err[TSR_STORE_ERR_LEN];
-};
-
-
-static void tsr_store_errf(char *err, size_t errlen, const char *fmt, ...)
-    TSR_STORE_PRINTF(3, 4);
-static void tsr_store_set_error(tsr_store_t *st, const char *fmt, ...)
-    TSR_STORE_PRINTF(2, 3);
-static void tsr_store_log(tsr_store_t *st, int level, const char *fmt, ...)
-    TSR_STORE_PRINTF(3, 4);
-static int64_t tsr_store_now(void);
 static char *tsr_store_conf_copy(char *buf, size_t buflen, size_t *used,
     const char *s, size_t len);
+static void tsr_store_conf_reset(tsr_store_conf_t *conf);
 static int tsr_store_parse_addr(tsr_store_conf_t *conf, const char *addr,
     size_t len, char *buf, size_t buflen, size_t *used, char *err,
     size_t errlen);
@@ -171,8 +77,8 @@ static int tsr_store_parse_port(const char *s, size_t len);
 static int tsr_store_parse_param(tsr_store_conf_t *conf, const char *param,
     size_t len, char *buf, size_t buflen, size_t *used, unsigned *seen,
     char *err, size_t errlen);
-static int tsr_store_read_password(tsr_store_conf_t *conf, const char *name,
-    size_t namelen, char *buf, size_t buflen, size_t *used, char *err,
+static int tsr_store_read_password(const char *name, size_t namelen,
+    char *buf, size_t buflen, size_t *used, const char **out, char *err,
     size_t errlen);
 static struct timeval tsr_store_timeval(int ms);
 static int tsr_store_blocking(tsr_store_t *st, const char *name);
@@ -185,8 +91,11 @@ static void tsr_store_drop(tsr_store_t *st);
 static int tsr_store_command(tsr_store_t *st, redisReply **reply,
     const char *name, const char *fmt, ...);
 static int tsr_store_io_error(tsr_store_t *st, const char *name, int err);
-static void tsr_store_reply_error(tsr_store_t *st, const char *name,
+static int tsr_store_router_error_sync(tsr_store_t *st,
     const redisReply *reply);
+static void tsr_store_router_news(tsr_store_t *st, const redisReply *reply);
+static void tsr_store_router_event(tsr_store_t *node, int ev);
+static int tsr_store_role_reply(tsr_store_t *st, const redisReply *reply);
 static int tsr_store_fetch(tsr_store_t *st, int del, const char *key,
     size_t keylen, uint8_t *buf, size_t *len);
 static int tsr_store_getdel_reply(tsr_store_t *st, const char *key,
@@ -225,7 +134,6 @@ static void tsr_store_breaker_fail(tsr_store_t *st, uint64_t now);
 static void tsr_store_latency(tsr_store_t *st, uint64_t ms);
 static uint64_t tsr_store_stall_ms(tsr_store_t *st);
 static void tsr_store_arm(tsr_store_t *st);
-static uint64_t tsr_store_loop_now(tsr_store_t *st);
 static void tsr_store_watch(tsr_store_t *st);
 static void tsr_store_flush_now(tsr_store_t *st);
 static void tsr_store_ev_add_read(void *data);
@@ -233,6 +141,43 @@ static void tsr_store_ev_del_read(void *data);
 static void tsr_store_ev_add_write(void *data);
 static void tsr_store_ev_del_write(void *data);
 static void tsr_store_ev_cleanup(void *data);
+static void tsr_store_stats_add(tsr_store_stats_t *to,
+    const tsr_store_stats_t *from);
+static int tsr_store_async_vcommand(tsr_store_t *st, redisCallbackFn *fn,
+    void *privdata, const char *fmt, va_list args);
+static int tsr_store_async_formatted(tsr_store_t *st, redisCallbackFn *fn,
+    void *privdata, const char *cmd, size_t len);
+static void tsr_store_sent_push(tsr_store_t *st);
+static void tsr_store_write_async(tsr_store_t *st, const char *name,
+    const char *fmt, ...);
+static int tsr_store_wcmd_send(tsr_store_t *st, const char *name,
+    const char *fmt, va_list args);
+static void tsr_store_wcmd_cb(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void tsr_store_wcmd_free(tsr_store_wcmd_t *w);
+static void tsr_store_asking_cb(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void tsr_store_write_reply(tsr_store_t *st, const char *name,
+    const redisReply *reply);
+static int tsr_store_router_error(tsr_store_t *st, const redisReply *reply,
+    tsr_req_t *req, tsr_store_wcmd_t *w);
+static int tsr_store_req_resend(tsr_store_t *st, tsr_req_t *req, int ask);
+static int tsr_store_wcmd_resend(tsr_store_t *st, tsr_store_wcmd_t *w,
+    int ask);
+static tsr_req_t *tsr_store_router_get(tsr_store_t *st, const char *name,
+    const char *key, size_t keylen, int getdel, uint64_t timeout_ms,
+    tsr_store_done_pt done, void *arg);
+static int tsr_store_router_op(tsr_store_t *st, const tsr_store_op_t *op);
+static int tsr_store_router_start(tsr_store_t *st, const tsr_loop_t *loop);
+static void tsr_store_router_timer(tsr_store_t *st);
+static void tsr_store_router_io(tsr_store_t *st, int fd, int write);
+static void tsr_store_router_arm(tsr_store_t *st);
+static int tsr_store_node_watch(void *data, int fd, int readable,
+    int writable);
+static void tsr_store_node_unwatch(void *data, int fd);
+static void tsr_store_node_timer(void *data, uint64_t ms);
+static uint64_t tsr_store_node_now(void *data);
+static void tsr_store_node_close(tsr_store_t *node);
 
 
 /*
@@ -248,8 +193,9 @@ static const char  tsr_store_getdel_lua[] =
 
 /*
  * Fills the address fields of "conf" (host, port, unix_path, user,
- * password, db) and leaves the rest alone, so timeouts and the log
- * callback may be set before or after.
+ * password, db, cluster, sentinels and their parameters) and leaves the
+ * rest alone, so timeouts and the log callback may be set before or
+ * after.
  */
 
 int
@@ -266,12 +212,7 @@ tsr_store_conf_parse(tsr_store_conf_t *conf, const char *address, char *buf,
         return TSR_EINVAL;
     }
 
-    conf->host = NULL;
-    conf->port = 0;
-    conf->unix_path = NULL;
-    conf->user = NULL;
-    conf->password = NULL;
-    conf->db = 0;
+    tsr_store_conf_reset(conf);
 
     used = 0;
     seen = 0;
@@ -326,6 +267,36 @@ tsr_store_conf_parse(tsr_store_conf_t *conf, const char *address, char *buf,
         goto failed;
     }
 
+    if (conf->sentinel_user != NULL && conf->sentinel_password == NULL) {
+        tsr_store_errf(err, errlen, "redis parameter \"sentinel_user\" needs "
+                       "\"sentinel_password_file\"");
+        goto failed;
+    }
+
+    if (conf->sentinels != NULL && conf->master_name == NULL) {
+        tsr_store_errf(err, errlen, "a \"sentinel=\" address needs the "
+                       "redis parameter \"master\"");
+        goto failed;
+    }
+
+    if (conf->sentinels == NULL
+        && (seen & (TSR_STORE_MASTER | TSR_STORE_SENTINEL_PASSWORD_FILE
+                    | TSR_STORE_SENTINEL_USER)))
+    {
+        tsr_store_errf(err, errlen, "redis parameter \"%s\" needs a "
+                       "\"sentinel=\" address",
+                       (seen & TSR_STORE_MASTER) ? "master"
+                       : (seen & TSR_STORE_SENTINEL_USER)
+                         ? "sentinel_user" : "sentinel_password_file");
+        goto failed;
+    }
+
+    if (conf->cluster != NULL && conf->db != 0) {
+        tsr_store_errf(err, errlen, "a redis cluster has no databases: "
+                       "redis parameter \"db\" must be 0");
+        goto failed;
+    }
+
     return TSR_OK;
 
 failed:
@@ -333,14 +304,26 @@ failed:
     /* a password may already be in "buf" */
     OPENSSL_cleanse(buf, buflen);
 
+    tsr_store_conf_reset(conf);
+
+    return TSR_EINVAL;
+}
+
+
+static void
+tsr_store_conf_reset(tsr_store_conf_t *conf)
+{
     conf->host = NULL;
     conf->port = 0;
     conf->unix_path = NULL;
     conf->user = NULL;
     conf->password = NULL;
     conf->db = 0;
-
-    return TSR_EINVAL;
+    conf->cluster = NULL;
+    conf->sentinels = NULL;
+    conf->master_name = NULL;
+    conf->sentinel_user = NULL;
+    conf->sentinel_password = NULL;
 }
 
 
@@ -349,16 +332,14 @@ tsr_store_parse_addr(tsr_store_conf_t *conf, const char *addr, size_t len,
     char *buf, size_t buflen, size_t *used, char *err, size_t errlen)
 {
     int          port;
-    size_t       i, hlen;
-    const char  *host, *rest, *end, *colon;
-
-    end = addr + len;
+    size_t       hlen;
+    const char  *host, *list, **dst;
 
     if (len >= sizeof("unix:") - 1
         && memcmp(addr, "unix:", sizeof("unix:") - 1) == 0)
     {
         host = addr + sizeof("unix:") - 1;
-        hlen = end - host;
+        hlen = len - (sizeof("unix:") - 1);
 
         if (hlen == 0) {
             tsr_store_errf(err, errlen, "no path in redis address \"%.*s\"",
@@ -383,75 +364,44 @@ tsr_store_parse_addr(tsr_store_conf_t *conf, const char *addr, size_t len,
         return TSR_OK;
     }
 
-    if (addr[0] == '[') {
-        host = addr + 1;
-        rest = memchr(host, ']', end - host);
+    dst = NULL;
+    list = NULL;
 
-        if (rest == NULL || rest == host
-            || memchr(host, ':', rest - host) == NULL)
-        {
-            tsr_store_errf(err, errlen, "invalid redis address \"%.*s\"",
-                           (int) len, addr);
-            return TSR_EINVAL;
-        }
+    if (len >= sizeof("cluster=") - 1
+        && memcmp(addr, "cluster=", sizeof("cluster=") - 1) == 0)
+    {
+        dst = &conf->cluster;
+        list = addr + sizeof("cluster=") - 1;
 
-        hlen = rest - host;
-        rest++;
-
-        if (rest == end) {
-            port = TSR_STORE_DEFAULT_PORT;
-
-        } else if (*rest == ':') {
-            port = tsr_store_parse_port(rest + 1, end - rest - 1);
-
-        } else {
-            port = -1;
-        }
-
-    } else {
-        host = addr;
-        colon = memchr(addr, ':', len);
-
-        if (colon == NULL) {
-            hlen = len;
-            port = TSR_STORE_DEFAULT_PORT;
-
-        } else if (memchr(colon + 1, ':', end - colon - 1) != NULL) {
-            tsr_store_errf(err, errlen,
-                           "invalid redis address \"%.*s\": an IPv6 address "
-                           "needs brackets, as in \"[::1]:6379\"",
-                           (int) len, addr);
-            return TSR_EINVAL;
-
-        } else {
-            hlen = colon - addr;
-            port = tsr_store_parse_port(colon + 1, end - colon - 1);
-        }
-
-        if (hlen == 0) {
-            tsr_store_errf(err, errlen, "no host in redis address \"%.*s\"",
-                           (int) len, addr);
-            return TSR_EINVAL;
-        }
+    } else if (len >= sizeof("sentinel=") - 1
+               && memcmp(addr, "sentinel=", sizeof("sentinel=") - 1) == 0)
+    {
+        dst = &conf->sentinels;
+        list = addr + sizeof("sentinel=") - 1;
     }
 
-    if (port == -1) {
-        tsr_store_errf(err, errlen, "invalid port in redis address \"%.*s\"",
-                       (int) len, addr);
-        return TSR_EINVAL;
-    }
+    if (dst != NULL) {
+        hlen = addr + len - list;
 
-    for (i = 0; i < hlen; i++) {
-        if ((host[i] >= 'a' && host[i] <= 'z')
-            || (host[i] >= 'A' && host[i] <= 'Z')
-            || (host[i] >= '0' && host[i] <= '9')
-            || strchr(".-_:%", host[i]) != NULL)
+        if (tsr_store_parse_list(list, hlen, NULL, NULL, 0, err, errlen)
+            != TSR_OK)
         {
-            continue;
+            return TSR_EINVAL;
         }
 
-        tsr_store_errf(err, errlen, "invalid host in redis address \"%.*s\"",
-                       (int) len, addr);
+        *dst = tsr_store_conf_copy(buf, buflen, used, list, hlen);
+        if (*dst == NULL) {
+            tsr_store_errf(err, errlen, "no room for redis address \"%.*s\"",
+                           (int) len, addr);
+            return TSR_EINVAL;
+        }
+
+        return TSR_OK;
+    }
+
+    if (tsr_store_parse_host(addr, len, &host, &hlen, &port, err, errlen)
+        != TSR_OK)
+    {
         return TSR_EINVAL;
     }
 
@@ -462,7 +412,166 @@ tsr_store_parse_addr(tsr_store_conf_t *conf, const char *addr, size_t len,
         return TSR_EINVAL;
     }
 
-    conf->port = port;
+    conf->port = port ? port : TSR_STORE_DEFAULT_PORT;
+
+    return TSR_OK;
+}
+
+
+/*
+ * Checks a list of nodes, "host:port" separated by commas, and with
+ * "hosts" fills up to "n" entries of hosts (copied, the caller frees
+ * them) and ports ("dflt" when none is written).  Returns TSR_OK, with
+ * the count in *n, or TSR_EINVAL with a message.
+ */
+
+int
+tsr_store_parse_list(const char *list, size_t len, char **hosts, int *ports,
+    size_t n, char *err, size_t errlen)
+{
+    int          port;
+    size_t       count, hlen, elen;
+    const char  *p, *end, *comma, *host;
+
+    end = list + len;
+    p = list;
+    count = 0;
+
+    if (len == 0) {
+        tsr_store_errf(err, errlen, "no nodes in redis address");
+        return TSR_EINVAL;
+    }
+
+    for ( ;; ) {
+        comma = memchr(p, ',', end - p);
+        elen = (comma != NULL) ? (size_t) (comma - p) : (size_t) (end - p);
+
+        if (elen == 0) {
+            tsr_store_errf(err, errlen, "empty node in redis address "
+                           "\"%.*s\"", (int) len, list);
+            return TSR_EINVAL;
+        }
+
+        if (count == TSR_STORE_MAX_LIST) {
+            tsr_store_errf(err, errlen, "more than %d nodes in redis "
+                           "address", TSR_STORE_MAX_LIST);
+            return TSR_EINVAL;
+        }
+
+        if (tsr_store_parse_host(p, elen, &host, &hlen, &port, err, errlen)
+            != TSR_OK)
+        {
+            return TSR_EINVAL;
+        }
+
+        if (hosts != NULL && count < n) {
+            hosts[count] = strndup(host, hlen);
+            if (hosts[count] == NULL) {
+                tsr_store_errf(err, errlen, "out of memory");
+                return TSR_ENOMEM;
+            }
+
+            ports[count] = port;
+        }
+
+        count++;
+
+        if (comma == NULL) {
+            break;
+        }
+
+        p = comma + 1;
+    }
+
+    return TSR_OK;
+}
+
+
+/*
+ * "host:port", "host", "[v6addr]:port", "[v6addr]": *host points into
+ * "addr"; *port is 0 when none is written.
+ */
+
+int
+tsr_store_parse_host(const char *addr, size_t len, const char **host,
+    size_t *hlen, int *port, char *err, size_t errlen)
+{
+    size_t       i;
+    const char  *h, *rest, *end, *colon;
+
+    end = addr + len;
+
+    if (len > 0 && addr[0] == '[') {
+        h = addr + 1;
+        rest = memchr(h, ']', end - h);
+
+        if (rest == NULL || rest == h || memchr(h, ':', rest - h) == NULL) {
+            tsr_store_errf(err, errlen, "invalid redis address \"%.*s\"",
+                           (int) len, addr);
+            return TSR_EINVAL;
+        }
+
+        *hlen = rest - h;
+        rest++;
+
+        if (rest == end) {
+            *port = 0;
+
+        } else if (*rest == ':') {
+            *port = tsr_store_parse_port(rest + 1, end - rest - 1);
+
+        } else {
+            *port = -1;
+        }
+
+    } else {
+        h = addr;
+        colon = memchr(addr, ':', len);
+
+        if (colon == NULL) {
+            *hlen = len;
+            *port = 0;
+
+        } else if (memchr(colon + 1, ':', end - colon - 1) != NULL) {
+            tsr_store_errf(err, errlen,
+                           "invalid redis address \"%.*s\": an IPv6 address "
+                           "needs brackets, as in \"[::1]:6379\"",
+                           (int) len, addr);
+            return TSR_EINVAL;
+
+        } else {
+            *hlen = colon - addr;
+            *port = tsr_store_parse_port(colon + 1, end - colon - 1);
+        }
+
+        if (*hlen == 0) {
+            tsr_store_errf(err, errlen, "no host in redis address \"%.*s\"",
+                           (int) len, addr);
+            return TSR_EINVAL;
+        }
+    }
+
+    if (*port == -1) {
+        tsr_store_errf(err, errlen, "invalid port in redis address \"%.*s\"",
+                       (int) len, addr);
+        return TSR_EINVAL;
+    }
+
+    for (i = 0; i < *hlen; i++) {
+        if ((h[i] >= 'a' && h[i] <= 'z')
+            || (h[i] >= 'A' && h[i] <= 'Z')
+            || (h[i] >= '0' && h[i] <= '9')
+            || strchr(".-_:%", h[i]) != NULL)
+        {
+            continue;
+        }
+
+        tsr_store_errf(err, errlen, "invalid host in redis address \"%.*s\"",
+                       (int) len, addr);
+        return TSR_EINVAL;
+    }
+
+    *host = h;
 
     return TSR_OK;
 }
@@ -503,10 +612,22 @@ tsr_store_parse_param(tsr_store_conf_t *conf, const char *param, size_t len,
     char *buf, size_t buflen, size_t *used, unsigned *seen, char *err,
     size_t errlen)
 {
-    size_t       i, nlen, vlen;
-    unsigned     bit;
-    long long    db;
-    const char  *value, *msg;
+    size_t        i, nlen, vlen;
+    unsigned      bit;
+    long long     db;
+    const char   *value, *msg, **dst;
+
+    static const struct {
+        const char  *name;
+        unsigned     bit;
+    } params[] = {
+        { "password_file", TSR_STORE_PASSWORD_FILE },
+        { "user", TSR_STORE_USER },
+        { "db", TSR_STORE_DB },
+        { "master", TSR_STORE_MASTER },
+        { "sentinel_password_file", TSR_STORE_SENTINEL_PASSWORD_FILE },
+        { "sentinel_user", TSR_STORE_SENTINEL_USER }
+    };
 
     value = memchr(param, '=', len);
 
@@ -523,19 +644,18 @@ tsr_store_parse_param(tsr_store_conf_t *conf, const char *param, size_t len,
 
     value++;
     vlen = len - nlen - 1;
+    bit = 0;
 
-    if (nlen == sizeof("password_file") - 1
-        && memcmp(param, "password_file", nlen) == 0)
-    {
-        bit = TSR_STORE_PASSWORD_FILE;
+    for (i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+        if (nlen == strlen(params[i].name)
+            && memcmp(param, params[i].name, nlen) == 0)
+        {
+            bit = params[i].bit;
+            break;
+        }
+    }
 
-    } else if (nlen == sizeof("user") - 1 && memcmp(param, "user", nlen) == 0) {
-        bit = TSR_STORE_USER;
-
-    } else if (nlen == sizeof("db") - 1 && memcmp(param, "db", nlen) == 0) {
-        bit = TSR_STORE_DB;
-
-    } else {
+    if (bit == 0) {
         goto failed;
     }
 
@@ -554,12 +674,38 @@ tsr_store_parse_param(tsr_store_conf_t *conf, const char *param, size_t len,
     switch (bit) {
 
     case TSR_STORE_PASSWORD_FILE:
-        return tsr_store_read_password(conf, value, vlen, buf, buflen, used,
-                                       err, errlen);
+        return tsr_store_read_password(value, vlen, buf, buflen, used,
+                                       &conf->password, err, errlen);
+
+    case TSR_STORE_SENTINEL_PASSWORD_FILE:
+        return tsr_store_read_password(value, vlen, buf, buflen, used,
+                                       &conf->sentinel_password, err, errlen);
 
     case TSR_STORE_USER:
-        conf->user = tsr_store_conf_copy(buf, buflen, used, value, vlen);
-        if (conf->user == NULL) {
+    case TSR_STORE_SENTINEL_USER:
+    case TSR_STORE_MASTER:
+        if (bit == TSR_STORE_MASTER) {
+            dst = &conf->master_name;
+
+            if (vlen > TSR_STORE_MAX_NAME) {
+                msg = "too long";
+                goto failed;
+            }
+
+            for (i = 0; i < vlen; i++) {
+                if (value[i] < 0x21 || value[i] > 0x7e) {
+                    msg = "invalid";
+                    nlen = len;
+                    goto failed;
+                }
+            }
+
+        } else {
+            dst = (bit == TSR_STORE_USER) ? &conf->user : &conf->sentinel_user;
+        }
+
+        *dst = tsr_store_conf_copy(buf, buflen, used, value, vlen);
+        if (*dst == NULL) {
             msg = "no room for";
             goto failed;
         }
@@ -598,14 +744,13 @@ failed:
 
 
 /*
- * Reads the password into "buf", without one trailing newline (an editor
- * adds it; "\r\n" counts as one).
+ * Reads a password into "buf", without one trailing newline (an editor
+ * adds it; "\r\n" counts as one), and points *out at it.
  */
 
 static int
-tsr_store_read_password(tsr_store_conf_t *conf, const char *name,
-    size_t namelen, char *buf, size_t buflen, size_t *used, char *err,
-    size_t errlen)
+tsr_store_read_password(const char *name, size_t namelen, char *buf,
+    size_t buflen, size_t *used, const char **out, char *err, size_t errlen)
 {
     int       fd;
     char     *pw, path[PATH_MAX];
@@ -683,7 +828,7 @@ tsr_store_read_password(tsr_store_conf_t *conf, const char *name,
     /* n < room: the loop stopped at end of file with room left */
     pw[n] = '\0';
     *used += n + 1;
-    conf->password = pw;
+    *out = pw;
 
     return TSR_OK;
 
@@ -770,6 +915,27 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
         return NULL;
     }
 
+    if (conf->cluster != NULL && conf->sentinels != NULL) {
+        tsr_store_errf(err, errlen, "a redis store is either a cluster or "
+                       "found through sentinels");
+        return NULL;
+    }
+
+    if (conf->cluster != NULL && conf->db != 0) {
+        tsr_store_errf(err, errlen, "a redis cluster has no databases: db "
+                       "must be 0");
+        return NULL;
+    }
+
+    if (conf->sentinels == NULL
+        && (conf->master_name != NULL || conf->sentinel_user != NULL
+            || conf->sentinel_password != NULL))
+    {
+        tsr_store_errf(err, errlen, "redis sentinel settings without "
+                       "sentinels");
+        return NULL;
+    }
+
     st = calloc(1, sizeof(tsr_store_t));
     if (st == NULL) {
         goto failed;
@@ -800,8 +966,29 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
     }
 
     st->backoff_ms = st->backoff_min_ms;
+    st->fd = -1;
 
-    if (conf->unix_path != NULL) {
+    if (conf->cluster != NULL) {
+        st->mode = TSR_STORE_CLUSTER;
+        snprintf(st->addr, sizeof(st->addr), "cluster %s", conf->cluster);
+
+        if (tsr_cluster_create(st, conf->cluster, err, errlen) != TSR_OK) {
+            tsr_store_destroy(st);
+            return NULL;
+        }
+
+    } else if (conf->sentinels != NULL) {
+        st->mode = TSR_STORE_SENTINEL;
+
+        if (tsr_sentinel_create(st, conf, err, errlen) != TSR_OK) {
+            tsr_store_destroy(st);
+            return NULL;
+        }
+
+        snprintf(st->addr, sizeof(st->addr), "master \"%s\" of sentinels %s",
+                 conf->master_name, conf->sentinels);
+
+    } else if (conf->unix_path != NULL) {
         st->unix_path = strdup(conf->unix_path);
         if (st->unix_path == NULL) {
             goto failed;
@@ -859,6 +1046,15 @@ tsr_store_connect(tsr_store_t *st)
         return TSR_EINVAL;
     }
 
+    switch (st->mode) {
+
+    case TSR_STORE_CLUSTER:
+        return tsr_cluster_connect(st);
+
+    case TSR_STORE_SENTINEL:
+        return tsr_sentinel_connect(st);
+    }
+
     rc = tsr_store_ready(st);
 
     if (rc != TSR_OK) {
@@ -889,8 +1085,9 @@ int
 tsr_store_set(tsr_store_t *st, const char *key, size_t keylen,
     const uint8_t *val, size_t vlen, uint64_t ttl_ms)
 {
-    int          rc;
-    redisReply  *reply;
+    int             rc;
+    redisReply     *reply;
+    tsr_store_op_t  op;
 
     if (st == NULL || (!st->async && tsr_store_blocking(st, "SET"))) {
         return TSR_EINVAL;
@@ -916,23 +1113,24 @@ tsr_store_set(tsr_store_t *st, const char *key, size_t keylen,
         return TSR_ETOOBIG;
     }
 
+    if (st->mode != TSR_STORE_SINGLE) {
+        memset(&op, 0, sizeof(tsr_store_op_t));
+        op.op = TSR_STORE_OP_SET;
+        op.key = key;
+        op.keylen = keylen;
+        op.val = val;
+        op.vlen = vlen;
+        op.ttl_ms = ttl_ms;
+
+        return tsr_store_router_op(st, &op);
+    }
+
     st->stats.sets++;
 
     if (st->async) {
-        if (tsr_store_writable(st, "SET")
-            && tsr_store_async_command(st, tsr_store_write_cb, (void *) "SET",
-                                       "SET %b %b PX %llu", key, keylen,
-                                       val != NULL ? (const void *) val : "",
-                                       vlen, (unsigned long long) ttl_ms)
-               != TSR_OK)
-        {
-            st->stats.dropped++;
-            tsr_store_set_error(st, "SET dropped: hiredis refused it");
-        }
-
-        tsr_store_flush_now(st);
-        tsr_store_arm(st);
-
+        tsr_store_write_async(st, "SET", "SET %b %b PX %llu", key, keylen,
+                              val != NULL ? (const void *) val : "", vlen,
+                              (unsigned long long) ttl_ms);
         return TSR_OK;
     }
 
@@ -966,6 +1164,11 @@ tsr_store_set(tsr_store_t *st, const char *key, size_t keylen,
 
 failed:
 
+    if (rc == TSR_EREDIRECT) {
+        st->stats.sets--;
+        return rc;
+    }
+
     st->stats.errors++;
 
     return rc;
@@ -975,8 +1178,9 @@ failed:
 int
 tsr_store_del(tsr_store_t *st, const char *key, size_t keylen)
 {
-    int          rc;
-    redisReply  *reply;
+    int             rc;
+    redisReply     *reply;
+    tsr_store_op_t  op;
 
     if (st == NULL || (!st->async && tsr_store_blocking(st, "DEL"))) {
         return TSR_EINVAL;
@@ -987,21 +1191,19 @@ tsr_store_del(tsr_store_t *st, const char *key, size_t keylen)
         return TSR_EINVAL;
     }
 
+    if (st->mode != TSR_STORE_SINGLE) {
+        memset(&op, 0, sizeof(tsr_store_op_t));
+        op.op = TSR_STORE_OP_DEL;
+        op.key = key;
+        op.keylen = keylen;
+
+        return tsr_store_router_op(st, &op);
+    }
+
     st->stats.dels++;
 
     if (st->async) {
-        if (tsr_store_writable(st, "DEL")
-            && tsr_store_async_command(st, tsr_store_write_cb, (void *) "DEL",
-                                       "DEL %b", key, keylen)
-               != TSR_OK)
-        {
-            st->stats.dropped++;
-            tsr_store_set_error(st, "DEL dropped: hiredis refused it");
-        }
-
-        tsr_store_flush_now(st);
-        tsr_store_arm(st);
-
+        tsr_store_write_async(st, "DEL", "DEL %b", key, keylen);
         return TSR_OK;
     }
 
@@ -1031,6 +1233,11 @@ tsr_store_del(tsr_store_t *st, const char *key, size_t keylen)
 
 failed:
 
+    if (rc == TSR_EREDIRECT) {
+        st->stats.dels--;
+        return rc;
+    }
+
     st->stats.errors++;
 
     return rc;
@@ -1051,6 +1258,8 @@ tsr_store_error(const tsr_store_t *st)
 void
 tsr_store_stats(const tsr_store_t *st, tsr_store_stats_t *stats)
 {
+    size_t  i;
+
     if (stats == NULL) {
         return;
     }
@@ -1061,16 +1270,66 @@ tsr_store_stats(const tsr_store_t *st, tsr_store_stats_t *stats)
     }
 
     *stats = st->stats;
+
+    /* a router's own count (refusals before a node) and its nodes' */
+
+    for (i = 0; i < st->nnodes; i++) {
+        tsr_store_stats_add(stats, &st->nodes[i]->stats);
+    }
+}
+
+
+static void
+tsr_store_stats_add(tsr_store_stats_t *to, const tsr_store_stats_t *from)
+{
+    size_t  i;
+
+    to->gets += from->gets;
+    to->hits += from->hits;
+    to->misses += from->misses;
+    to->sets += from->sets;
+    to->dels += from->dels;
+    to->errors += from->errors;
+    to->bad_values += from->bad_values;
+    to->connects += from->connects;
+    to->refused += from->refused;
+    to->dropped += from->dropped;
+    to->timeouts += from->timeouts;
+    to->breaker_opened += from->breaker_opened;
+
+    for (i = 0; i < TSR_STORE_LATENCY_BUCKETS; i++) {
+        to->latency[i] += from->latency[i];
+    }
+
+    to->latency_sum_ms += from->latency_sum_ms;
 }
 
 
 void
 tsr_store_destroy(tsr_store_t *st)
 {
+    size_t      i;
     tsr_req_t  *req;
 
     if (st == NULL) {
         return;
+    }
+
+    if (st->mode != TSR_STORE_SINGLE) {
+        st->destroying = 1;
+
+        /* nodes first: their reply callbacks look at the router */
+
+        for (i = 0; i < st->nnodes; i++) {
+            tsr_store_destroy(st->nodes[i]);
+        }
+
+        free(st->nodes);
+        st->nodes = NULL;
+        st->nnodes = 0;
+
+        tsr_cluster_destroy(st);
+        tsr_sentinel_destroy(st);
     }
 
     if (st->ctx != NULL) {
@@ -1124,10 +1383,11 @@ static int
 tsr_store_fetch(tsr_store_t *st, int del, const char *key, size_t keylen,
     uint8_t *buf, size_t *len)
 {
-    int          rc;
-    size_t       size;
-    const char  *name;
-    redisReply  *reply;
+    int             rc;
+    size_t          size;
+    const char     *name;
+    redisReply     *reply;
+    tsr_store_op_t  op;
 
     name = del ? "GETDEL" : "GET";
 
@@ -1140,6 +1400,19 @@ tsr_store_fetch(tsr_store_t *st, int del, const char *key, size_t keylen,
     {
         tsr_store_set_error(st, "%s: invalid arguments", name);
         return TSR_EINVAL;
+    }
+
+    if (st->mode != TSR_STORE_SINGLE) {
+        memset(&op, 0, sizeof(tsr_store_op_t));
+        op.op = del ? TSR_STORE_OP_GETDEL : TSR_STORE_OP_GET;
+        op.key = key;
+        op.keylen = keylen;
+        op.buf = buf;
+        op.size = *len;
+        op.len = len;
+        *len = 0;
+
+        return tsr_store_router_op(st, &op);
     }
 
     size = *len;
@@ -1172,6 +1445,12 @@ tsr_store_fetch(tsr_store_t *st, int del, const char *key, size_t keylen,
     }
 
 failed:
+
+    if (rc == TSR_EREDIRECT) {
+        /* the router asks the node named instead: not a lookup here */
+        st->stats.gets--;
+        return rc;
+    }
 
     st->stats.errors++;
 
@@ -1408,6 +1687,8 @@ tsr_store_open(tsr_store_t *st)
         goto failed;
     }
 
+    tsr_resp_bound(st->ctx->reader, &st->ctx_resp);
+
     if (redisSetTimeout(st->ctx, tsr_store_timeval(st->command_timeout_ms))
         != REDIS_OK)
     {
@@ -1441,6 +1722,24 @@ tsr_store_open(tsr_store_t *st)
 
         rc = tsr_store_setup_reply(st, reply, "SELECT");
         if (rc != TSR_OK) {
+            goto failed;
+        }
+    }
+
+    if (st->verify_role) {
+        errno = 0;
+        reply = redisCommand(st->ctx, "ROLE");
+
+        if (reply == NULL) {
+            rc = tsr_store_io_error(st, "ROLE", errno);
+            goto failed;
+        }
+
+        rc = tsr_store_role_reply(st, reply);
+        freeReplyObject(reply);
+
+        if (rc != TSR_OK) {
+            tsr_store_router_event(st, TSR_STORE_EV_NOT_MASTER);
             goto failed;
         }
     }
@@ -1553,6 +1852,23 @@ tsr_store_command(tsr_store_t *st, redisReply **reply, const char *name,
         return rc;
     }
 
+    if (st->asking) {
+        /* its error, if any, shows in the reply to the command */
+        st->asking = 0;
+        errno = 0;
+
+        r = redisCommand(st->ctx, "ASKING");
+        err = errno;
+
+        if (r == NULL) {
+            rc = tsr_store_io_error(st, "ASKING", err);
+            tsr_store_drop(st);
+            return rc;
+        }
+
+        freeReplyObject(r);
+    }
+
     errno = 0;
 
     va_start(args, fmt);
@@ -1567,9 +1883,125 @@ tsr_store_command(tsr_store_t *st, redisReply **reply, const char *name,
         return rc;
     }
 
+    if (st->parent != NULL
+        && tsr_store_router_error_sync(st, r) == TSR_STORE_ERROR_REDIRECT)
+    {
+        freeReplyObject(r);
+        return TSR_EREDIRECT;
+    }
+
     *reply = r;
 
     return TSR_OK;
+}
+
+
+/*
+ * An error reply on a router's node: a redirection the router follows,
+ * or news for it (a read-only replica, a cluster down).
+ */
+
+static int
+tsr_store_router_error_sync(tsr_store_t *st, const redisReply *reply)
+{
+    if (reply->type != REDIS_REPLY_ERROR || reply->str == NULL) {
+        return TSR_STORE_ERROR_OTHER;
+    }
+
+    if (st->parent->mode == TSR_STORE_CLUSTER
+        && tsr_cluster_parse_redirect(reply, &st->redirect) == TSR_OK)
+    {
+        return TSR_STORE_ERROR_REDIRECT;
+    }
+
+    tsr_store_router_news(st, reply);
+
+    return TSR_STORE_ERROR_OTHER;
+}
+
+
+/* error replies that tell a router its picture is stale */
+
+static void
+tsr_store_router_news(tsr_store_t *st, const redisReply *reply)
+{
+    if (reply->len >= sizeof("READONLY") - 1
+        && memcmp(reply->str, "READONLY", sizeof("READONLY") - 1) == 0)
+    {
+        tsr_store_router_event(st, TSR_STORE_EV_READONLY);
+
+    } else if (reply->len >= sizeof("CLUSTERDOWN") - 1
+               && memcmp(reply->str, "CLUSTERDOWN",
+                         sizeof("CLUSTERDOWN") - 1)
+                  == 0)
+    {
+        tsr_store_router_event(st, TSR_STORE_EV_CLUSTERDOWN);
+    }
+}
+
+
+/* tells the router of "node" about it */
+
+static void
+tsr_store_router_event(tsr_store_t *node, int ev)
+{
+    tsr_store_t  *st;
+
+    st = node->parent;
+
+    if (st == NULL || st->destroying) {
+        return;
+    }
+
+    switch (st->mode) {
+
+    case TSR_STORE_CLUSTER:
+        tsr_cluster_event(st, node, ev);
+        break;
+
+    case TSR_STORE_SENTINEL:
+        tsr_sentinel_event(st, node, ev);
+        break;
+    }
+}
+
+
+/*
+ * ROLE's reply: an array whose first element is "master", "slave" or
+ * "sentinel".  Returns TSR_OK for a master, or an error with a message.
+ */
+
+static int
+tsr_store_role_reply(tsr_store_t *st, const redisReply *reply)
+{
+    const redisReply  *role;
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        tsr_store_reply_error(st, "ROLE", reply);
+        return TSR_ESERVER;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0
+        || reply->element[0]->type != REDIS_REPLY_STRING)
+    {
+        tsr_store_set_error(st, "ROLE on %s: unexpected reply type %d",
+                            st->addr, reply->type);
+        return TSR_EPROTO;
+    }
+
+    role = reply->element[0];
+
+    if (role->len == sizeof("master") - 1
+        && memcmp(role->str, "master", role->len) == 0)
+    {
+        return TSR_OK;
+    }
+
+    tsr_store_set_error(st, "redis at %s is not a master, its role is "
+                        "\"%.*s\"", st->addr,
+                        (int) (role->len < 16 ? role->len : 16), role->str);
+
+    return TSR_ESERVER;
 }
 
 
@@ -1612,7 +2044,7 @@ tsr_store_io_error(tsr_store_t *st, const char *name, int err)
  * text before that part, printable and short.
  */
 
-static void
+void
 tsr_store_reply_error(tsr_store_t *st, const char *name,
     const redisReply *reply)
 {
@@ -1710,7 +2142,7 @@ tsr_store_timeval(int ms)
 }
 
 
-static int64_t
+int64_t
 tsr_store_now(void)
 {
     struct timespec  ts;
@@ -1721,7 +2153,7 @@ tsr_store_now(void)
 }
 
 
-static void
+void
 tsr_store_errf(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list  args;
@@ -1736,7 +2168,7 @@ tsr_store_errf(char *err, size_t errlen, const char *fmt, ...)
 }
 
 
-static void
+void
 tsr_store_set_error(tsr_store_t *st, const char *fmt, ...)
 {
     va_list  args;
@@ -1747,7 +2179,7 @@ tsr_store_set_error(tsr_store_t *st, const char *fmt, ...)
 }
 
 
-static void
+void
 tsr_store_log(tsr_store_t *st, int level, const char *fmt, ...)
 {
     char     msg[TSR_STORE_ERR_LEN + 64];
@@ -1805,6 +2237,10 @@ tsr_store_set_async(tsr_store_t *st, const tsr_loop_t *loop,
     st->breaker_failures = failures ? failures : TSR_STORE_BREAKER_FAILURES;
     st->max_queued = st->max_inflight * TSR_STORE_QUEUE_FACTOR;
 
+    if (st->mode != TSR_STORE_SINGLE) {
+        return tsr_store_router_start(st, loop);
+    }
+
     /*
      * Commands go out only below max_queued, except the setup of a new
      * connection (the ring is empty then) and a script replacing the
@@ -1856,13 +2292,25 @@ tsr_store_set_async(tsr_store_t *st, const tsr_loop_t *loop,
 
 /*
  * The one blocking step of the asynchronous side, taken once at start-up:
- * hiredis would call getaddrinfo() on every connect.  IPv4 first, as
- * hiredis' own connect does; a numeric address is kept as written (an
- * IPv6 scope survives).
+ * hiredis would call getaddrinfo() on every connect.
  */
 
 static int
 tsr_store_resolve(tsr_store_t *st)
+{
+    return tsr_store_resolve_name(st, st->host, st->ip, sizeof(st->ip));
+}
+
+
+/*
+ * "host" as a numeric address in ip[iplen]: IPv4 first, as hiredis' own
+ * connect does; a numeric address is kept as written (an IPv6 scope
+ * survives).  Messages go to "st".
+ */
+
+int
+tsr_store_resolve_name(tsr_store_t *st, const char *host, char *ip,
+    size_t iplen)
 {
     int                    rc;
     size_t                 i;
@@ -1871,26 +2319,12 @@ tsr_store_resolve(tsr_store_t *st)
 
     static const int       families[] = { AF_INET, AF_INET6 };
 
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICHOST;
-
-    res = NULL;
-
-    if (getaddrinfo(st->host, NULL, &hints, &res) == 0
-        && strlen(st->host) < sizeof(st->ip))
-    {
-        freeaddrinfo(res);
-        memcpy(st->ip, st->host, strlen(st->host) + 1);
+    if (tsr_store_numeric(host) && strlen(host) < iplen) {
+        memcpy(ip, host, strlen(host) + 1);
         return TSR_OK;
     }
 
-    if (res != NULL) {
-        freeaddrinfo(res);
-        res = NULL;
-    }
-
+    res = NULL;
     rc = EAI_NONAME;
 
     for (i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
@@ -1898,7 +2332,7 @@ tsr_store_resolve(tsr_store_t *st)
         hints.ai_family = families[i];
         hints.ai_socktype = SOCK_STREAM;
 
-        rc = getaddrinfo(st->host, NULL, &hints, &res);
+        rc = getaddrinfo(host, NULL, &hints, &res);
         if (rc == 0) {
             break;
         }
@@ -1906,7 +2340,7 @@ tsr_store_resolve(tsr_store_t *st)
 
     if (rc != 0) {
         tsr_store_set_error(st, "getaddrinfo() for redis at %s failed: %s",
-                            st->addr, gai_strerror(rc));
+                            host, gai_strerror(rc));
         return TSR_ECONN;
     }
 
@@ -1917,20 +2351,44 @@ tsr_store_resolve(tsr_store_t *st)
         addr = &((struct sockaddr_in6 *) res->ai_addr)->sin6_addr;
     }
 
-    if (inet_ntop(res->ai_family, addr, st->ip, sizeof(st->ip)) == NULL) {
+    if (inet_ntop(res->ai_family, addr, ip, iplen) == NULL) {
         tsr_store_set_error(st, "inet_ntop() for redis at %s failed: %s",
-                            st->addr, strerror(errno));
+                            host, strerror(errno));
         freeaddrinfo(res);
-        st->ip[0] = '\0';
+        ip[0] = '\0';
         return TSR_ECONN;
     }
 
     freeaddrinfo(res);
 
-    tsr_store_log(st, TSR_LOG_INFO, "redis at %s resolved to %s", st->addr,
-                  st->ip);
+    tsr_store_log(st, TSR_LOG_INFO, "redis at %s resolved to %s", host, ip);
 
     return TSR_OK;
+}
+
+
+/* whether "host" is a numeric address, which resolves without waiting */
+
+int
+tsr_store_numeric(const char *host)
+{
+    int               rc;
+    struct addrinfo   hints, *res;
+
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICHOST;
+
+    res = NULL;
+
+    rc = getaddrinfo(host, NULL, &hints, &res);
+
+    if (res != NULL) {
+        freeaddrinfo(res);
+    }
+
+    return rc == 0;
 }
 
 
@@ -1978,6 +2436,7 @@ tsr_store_async_connect(tsr_store_t *st)
 
     st->ac = ac;
     st->fd = ac->c.fd;
+    tsr_resp_bound(ac->c.reader, &st->ac_resp);
     st->conn = TSR_STORE_CONNECTING;
     st->conn_deadline = tsr_store_loop_now(st) + st->connect_timeout_ms
                         + st->command_timeout_ms;
@@ -2020,6 +2479,17 @@ tsr_store_async_connect(tsr_store_t *st)
     if (st->db != 0) {
         rc = tsr_store_async_command(st, tsr_store_setup_cb,
                                      (void *) "SELECT", "SELECT %d", st->db);
+        if (rc != TSR_OK) {
+            goto failed;
+        }
+
+        st->setup_left++;
+    }
+
+    /* a master found through sentinels: still one? */
+    if (st->verify_role) {
+        rc = tsr_store_async_command(st, tsr_store_setup_cb, (void *) "ROLE",
+                                     "ROLE");
         if (rc != TSR_OK) {
             goto failed;
         }
@@ -2091,6 +2561,8 @@ tsr_store_async_failed(tsr_store_t *st)
                   delay);
 
     tsr_store_breaker_fail(st, now);
+
+    tsr_store_router_event(st, TSR_STORE_EV_DOWN);
 }
 
 
@@ -2106,23 +2578,60 @@ tsr_store_async_command(tsr_store_t *st, redisCallbackFn *fn, void *privdata,
     int      rc;
     va_list  args;
 
+    va_start(args, fmt);
+    rc = tsr_store_async_vcommand(st, fn, privdata, fmt, args);
+    va_end(args);
+
+    return rc;
+}
+
+
+static int
+tsr_store_async_vcommand(tsr_store_t *st, redisCallbackFn *fn,
+    void *privdata, const char *fmt, va_list args)
+{
     if (st->ac == NULL || st->sent_count == st->sent_size) {
         return TSR_ERROR;
     }
 
-    va_start(args, fmt);
-    rc = redisvAsyncCommand(st->ac, fn, privdata, fmt, args);
-    va_end(args);
-
-    if (rc != REDIS_OK) {
+    if (redisvAsyncCommand(st->ac, fn, privdata, fmt, args) != REDIS_OK) {
         return TSR_ECONN;
     }
 
+    tsr_store_sent_push(st);
+
+    return TSR_OK;
+}
+
+
+/* a command formatted before, as a redirection sends it again */
+
+static int
+tsr_store_async_formatted(tsr_store_t *st, redisCallbackFn *fn,
+    void *privdata, const char *cmd, size_t len)
+{
+    if (st->ac == NULL || st->sent_count == st->sent_size) {
+        return TSR_ERROR;
+    }
+
+    if (redisAsyncFormattedCommand(st->ac, fn, privdata, cmd, len)
+        != REDIS_OK)
+    {
+        return TSR_ECONN;
+    }
+
+    tsr_store_sent_push(st);
+
+    return TSR_OK;
+}
+
+
+static void
+tsr_store_sent_push(tsr_store_t *st)
+{
     st->sent[(st->sent_first + st->sent_count) % st->sent_size] =
         tsr_store_loop_now(st);
     st->sent_count++;
-
-    return TSR_OK;
 }
 
 
@@ -2189,13 +2698,19 @@ tsr_store_setup_cb(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
 
-    if (reply->type == REDIS_REPLY_ERROR) {
+    if (name[0] == 'R') {
+        if (tsr_store_role_reply(st, reply) != TSR_OK) {
+            tsr_store_async_drop(st);
+            tsr_store_router_event(st, TSR_STORE_EV_NOT_MASTER);
+            return;
+        }
+
+    } else if (reply->type == REDIS_REPLY_ERROR) {
         tsr_store_reply_error(st, name, reply);
         tsr_store_async_drop(st);
         return;
-    }
 
-    if (reply->type != REDIS_REPLY_STATUS) {
+    } else if (reply->type != REDIS_REPLY_STATUS) {
         tsr_store_set_error(st, "%s on %s: unexpected reply type %d", name,
                             st->addr, reply->type);
         tsr_store_async_drop(st);
@@ -2217,6 +2732,8 @@ tsr_store_setup_cb(redisAsyncContext *ac, void *r, void *privdata)
     }
 
     tsr_store_log(st, TSR_LOG_INFO, "connected to redis at %s", st->addr);
+
+    tsr_store_router_event(st, TSR_STORE_EV_READY);
 }
 
 
@@ -2224,7 +2741,7 @@ tsr_req_t *
 tsr_store_get_async(tsr_store_t *st, const char *key, size_t keylen,
     int getdel, uint64_t timeout_ms, tsr_store_done_pt done, void *arg)
 {
-    int          rc;
+    int          rc, haskey;
     uint64_t     now;
     tsr_req_t   *req;
     const char  *name;
@@ -2245,6 +2762,11 @@ tsr_store_get_async(tsr_store_t *st, const char *key, size_t keylen,
     {
         tsr_store_set_error(st, "%s: invalid arguments", name);
         return NULL;
+    }
+
+    if (st->mode != TSR_STORE_SINGLE) {
+        return tsr_store_router_get(st, name, key, keylen, getdel, timeout_ms,
+                                    done, arg);
     }
 
     st->stats.gets++;
@@ -2287,7 +2809,10 @@ tsr_store_get_async(tsr_store_t *st, const char *key, size_t keylen,
         timeout_ms = TSR_STORE_MAX_TIMEOUT;
     }
 
-    req = malloc(sizeof(tsr_req_t) + (getdel ? keylen : 0));
+    /* a router's node may have to send it again, elsewhere */
+    haskey = (getdel || st->parent != NULL);
+
+    req = malloc(sizeof(tsr_req_t) + (haskey ? keylen : 0));
     if (req == NULL) {
         tsr_store_set_error(st, "%s: out of memory", name);
         goto refused;
@@ -2303,8 +2828,10 @@ tsr_store_get_async(tsr_store_t *st, const char *key, size_t keylen,
     req->keylen = keylen;
     req->getdel = getdel ? 1 : 0;
     req->eval = 0;
+    req->haskey = haskey;
+    req->redirected = 0;
 
-    if (getdel) {
+    if (haskey) {
         memcpy(req->key, key, keylen);
     }
 
@@ -2381,6 +2908,23 @@ tsr_store_get_cb(redisAsyncContext *ac, void *r, void *privdata)
     now = tsr_store_loop_now(st);
     tsr_store_latency(st, now > sent ? now - sent : 0);
 
+    if (st->parent != NULL && reply->type == REDIS_REPLY_ERROR) {
+        switch (tsr_store_router_error(st, reply, req, NULL)) {
+
+        case TSR_STORE_ERROR_REDIRECT:
+            /* it goes on, on another node */
+            return;
+
+        case TSR_STORE_ERROR_LOST:
+            if (req->done != NULL) {
+                tsr_store_complete(st, req, TSR_ECONN, NULL);
+            }
+
+            tsr_store_req_free(req);
+            return;
+        }
+    }
+
     if (req->getdel && !req->eval && tsr_store_unknown_command(reply)) {
         if (!st->getdel_eval) {
             st->getdel_eval = 1;
@@ -2436,6 +2980,75 @@ tsr_store_write_cb(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
 
+    tsr_store_write_reply(st, name, reply);
+}
+
+
+/* a write of a router's node, which a redirection sends again */
+
+static void
+tsr_store_wcmd_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+    tsr_store_t       *st = ac->data;
+    redisReply        *reply = r;
+    tsr_store_wcmd_t  *w = privdata;
+
+    (void) tsr_store_sent_pop(st);
+
+    if (reply == NULL) {
+        st->closing = 1;
+        st->stats.errors++;
+        tsr_store_wcmd_free(w);
+        return;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        switch (tsr_store_router_error(st, reply, NULL, w)) {
+
+        case TSR_STORE_ERROR_REDIRECT:
+            return;
+
+        case TSR_STORE_ERROR_LOST:
+            st->stats.errors++;
+            tsr_store_log(st, TSR_LOG_ERR, "%s", st->err);
+            tsr_store_wcmd_free(w);
+            return;
+        }
+    }
+
+    tsr_store_write_reply(st, w->name, reply);
+    tsr_store_wcmd_free(w);
+}
+
+
+static void
+tsr_store_wcmd_free(tsr_store_wcmd_t *w)
+{
+    OPENSSL_cleanse(w->cmd, w->len);
+    redisFreeCommand(w->cmd);
+    free(w);
+}
+
+
+/* ASKING before a command redirected by ASK: only counted */
+
+static void
+tsr_store_asking_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+    tsr_store_t  *st = ac->data;
+
+    (void) tsr_store_sent_pop(st);
+
+    if (r == NULL) {
+        st->closing = 1;
+    }
+}
+
+
+static void
+tsr_store_write_reply(tsr_store_t *st, const char *name,
+    const redisReply *reply)
+{
     if (reply->type == REDIS_REPLY_ERROR) {
         st->stats.errors++;
         tsr_store_reply_error(st, name, reply);
@@ -2582,7 +3195,7 @@ tsr_store_req_unlink(tsr_store_t *st, tsr_req_t *req)
 static void
 tsr_store_req_free(tsr_req_t *req)
 {
-    if (req->getdel) {
+    if (req->haskey) {
         OPENSSL_cleanse(req->key, req->keylen);
     }
 
@@ -2725,7 +3338,7 @@ tsr_store_arm(tsr_store_t *st)
             t = st->sent[st->sent_first] + tsr_store_stall_ms(st);
         }
 
-    } else if (st->unix_path != NULL || st->ip[0] != '\0') {
+    } else if ((st->unix_path != NULL || st->ip[0] != '\0') && !st->parked) {
         t = (st->reconnect_at != 0) ? st->reconnect_at : 1;
     }
 
@@ -2758,6 +3371,11 @@ tsr_store_on_timer(tsr_store_t *st)
     uint64_t  now, first;
 
     if (st == NULL || !st->async || st->destroying) {
+        return;
+    }
+
+    if (st->mode != TSR_STORE_SINGLE) {
+        tsr_store_router_timer(st);
         return;
     }
 
@@ -2801,7 +3419,7 @@ tsr_store_on_timer(tsr_store_t *st)
     }
 
     if (st->ac == NULL && (st->unix_path != NULL || st->ip[0] != '\0')
-        && now >= st->reconnect_at)
+        && !st->parked && now >= st->reconnect_at)
     {
         tsr_store_async_connect(st);
     }
@@ -2818,10 +3436,27 @@ tsr_store_on_timer(tsr_store_t *st)
 void
 tsr_store_on_read(tsr_store_t *st)
 {
+    tsr_store_on_read_fd(st, -1);
+}
+
+
+void
+tsr_store_on_read_fd(tsr_store_t *st, int fd)
+{
     int                 n;
     redisAsyncContext  *ac;
 
     if (st == NULL || !st->async || st->destroying) {
+        return;
+    }
+
+    if (st->mode != TSR_STORE_SINGLE) {
+        tsr_store_router_io(st, fd, 0);
+        return;
+    }
+
+    /* an event of a socket closed since */
+    if (fd != -1 && fd != st->fd) {
         return;
     }
 
@@ -2835,6 +3470,15 @@ tsr_store_on_read(tsr_store_t *st)
         redisAsyncHandleRead(ac);
 
         if (st->ac != ac) {
+            break;
+        }
+
+        /* a reply refused anyway must not grow for as long as it comes */
+
+        if (tsr_resp_pending(ac->c.reader) > TSR_RESP_MAX_PENDING) {
+            tsr_store_set_error(st, "redis at %s sent a reply of more than "
+                                "%d bytes", st->addr, TSR_RESP_MAX_PENDING);
+            tsr_store_async_drop(st);
             break;
         }
 
@@ -2882,7 +3526,23 @@ tsr_store_flush_now(tsr_store_t *st)
 void
 tsr_store_on_write(tsr_store_t *st)
 {
+    tsr_store_on_write_fd(st, -1);
+}
+
+
+void
+tsr_store_on_write_fd(tsr_store_t *st, int fd)
+{
     if (st == NULL || !st->async || st->destroying) {
+        return;
+    }
+
+    if (st->mode != TSR_STORE_SINGLE) {
+        tsr_store_router_io(st, fd, 1);
+        return;
+    }
+
+    if (fd != -1 && fd != st->fd) {
         return;
     }
 
@@ -2899,7 +3559,20 @@ tsr_store_on_write(tsr_store_t *st)
 int
 tsr_store_inflight(const tsr_store_t *st)
 {
-    return (st != NULL && st->async) ? st->lookups : 0;
+    int     n;
+    size_t  i;
+
+    if (st == NULL || !st->async) {
+        return 0;
+    }
+
+    n = st->lookups;
+
+    for (i = 0; i < st->nnodes; i++) {
+        n += st->nodes[i]->lookups;
+    }
+
+    return n;
 }
 
 
@@ -2908,6 +3581,15 @@ tsr_store_state(const tsr_store_t *st)
 {
     if (st == NULL || !st->async) {
         return TSR_STORE_STATE_DOWN;
+    }
+
+    switch (st->mode) {
+
+    case TSR_STORE_CLUSTER:
+        return tsr_cluster_state(st);
+
+    case TSR_STORE_SENTINEL:
+        return tsr_sentinel_state(st);
     }
 
     if (st->breaker == TSR_STORE_OPEN) {
@@ -2923,7 +3605,7 @@ tsr_store_state(const tsr_store_t *st)
 }
 
 
-static uint64_t
+uint64_t
 tsr_store_loop_now(tsr_store_t *st)
 {
     return st->loop.now(st->loop.data);
@@ -3030,7 +3712,7 @@ tsr_store_ev_cleanup(void *data)
 
     ready = (st->conn == TSR_STORE_READY);
 
-    if (!st->dropping && !st->destroying) {
+    if (!st->dropping && !st->destroying && !st->quiet) {
         if (ready) {
             tsr_store_set_error(st, "connection to redis at %s lost: %s",
                                 st->addr,
@@ -3063,5 +3745,890 @@ tsr_store_ev_cleanup(void *data)
         return;
     }
 
-    tsr_store_async_failed(st);
+    if (st->quiet) {
+        /* closed on purpose by the router: no failure, no backoff */
+        st->quiet = 0;
+        st->reconnect_at = 0;
+
+    } else {
+        tsr_store_async_failed(st);
+    }
+
+    /* the router may have closed it from outside the store's calls */
+    tsr_store_arm(st);
+}
+
+
+/* ---- writes, and what a router's nodes do with redirections ---- */
+
+/*
+ * Queues SET or DEL (fire and forget).  A router's node keeps the
+ * command, formatted, for a redirection to send again.
+ */
+
+static void
+tsr_store_write_async(tsr_store_t *st, const char *name, const char *fmt,
+    ...)
+{
+    int      rc;
+    va_list  args;
+
+    if (tsr_store_writable(st, name)) {
+        va_start(args, fmt);
+
+        if (st->parent == NULL) {
+            rc = tsr_store_async_vcommand(st, tsr_store_write_cb,
+                                          (void *) name, fmt, args);
+
+        } else {
+            rc = tsr_store_wcmd_send(st, name, fmt, args);
+        }
+
+        va_end(args);
+
+        if (rc != TSR_OK) {
+            st->stats.dropped++;
+            tsr_store_set_error(st, "%s dropped: hiredis refused it", name);
+        }
+    }
+
+    tsr_store_flush_now(st);
+    tsr_store_arm(st);
+}
+
+
+static int
+tsr_store_wcmd_send(tsr_store_t *st, const char *name, const char *fmt,
+    va_list args)
+{
+    int                rc, len;
+    char              *cmd;
+    tsr_store_wcmd_t  *w;
+
+    w = malloc(sizeof(tsr_store_wcmd_t));
+    if (w == NULL) {
+        return TSR_ENOMEM;
+    }
+
+    len = redisvFormatCommand(&cmd, fmt, args);
+    if (len < 0) {
+        free(w);
+        return TSR_ENOMEM;
+    }
+
+    w->name = name;
+    w->cmd = cmd;
+    w->len = len;
+    w->redirected = 0;
+
+    rc = tsr_store_async_formatted(st, tsr_store_wcmd_cb, w, w->cmd, w->len);
+    if (rc != TSR_OK) {
+        tsr_store_wcmd_free(w);
+    }
+
+    return rc;
+}
+
+
+/*
+ * An error reply to a command of a router's node, "req" or "w": a
+ * redirection is followed once, to a node connected already (a lookup
+ * keeps its deadline); anything else is news for the router.  Returns
+ * TSR_STORE_ERROR_REDIRECT when the command went on elsewhere,
+ * TSR_STORE_ERROR_LOST (with a message) when a redirection was not
+ * followed or the cluster said it is down (no failure of the node's
+ * for its breaker), else TSR_STORE_ERROR_OTHER.
+ */
+
+static int
+tsr_store_router_error(tsr_store_t *st, const redisReply *reply,
+    tsr_req_t *req, tsr_store_wcmd_t *w)
+{
+    int           ask, rc;
+    const char   *name;
+    tsr_store_t  *target;
+
+    if (reply->str == NULL || st->parent->destroying) {
+        return TSR_STORE_ERROR_OTHER;
+    }
+
+    if (st->parent->mode != TSR_STORE_CLUSTER) {
+        tsr_store_router_news(st, reply);
+        return TSR_STORE_ERROR_OTHER;
+    }
+
+    target = NULL;
+    ask = 0;
+
+    rc = tsr_cluster_error(st->parent, st, reply, &target, &ask);
+    if (rc != TSR_STORE_ERROR_REDIRECT) {
+        return rc;
+    }
+
+    name = (req != NULL) ? tsr_store_req_name(req) : w->name;
+
+    if (req != NULL && req->done == NULL) {
+        /* no caller waits any more */
+        return TSR_STORE_ERROR_LOST;
+    }
+
+    if ((req != NULL && req->redirected) || (w != NULL && w->redirected)) {
+        tsr_store_set_error(st, "%s on %s: redirected twice, given up",
+                            name, st->addr);
+        return TSR_STORE_ERROR_LOST;
+    }
+
+    if (target == NULL || target == st || !tsr_store_node_ready(target)) {
+        tsr_store_set_error(st, "%s on %s: redirected to %s, not connected "
+                            "yet", name, st->addr,
+                            target != NULL ? target->addr : "a node");
+        return TSR_STORE_ERROR_LOST;
+    }
+
+    rc = (req != NULL) ? tsr_store_req_resend(target, req, ask)
+                       : tsr_store_wcmd_resend(target, w, ask);
+
+    if (rc != TSR_OK) {
+        tsr_store_set_error(st, "%s on %s: redirected to %s, which refused "
+                            "it", name, st->addr, target->addr);
+        return TSR_STORE_ERROR_LOST;
+    }
+
+    return TSR_STORE_ERROR_REDIRECT;
+}
+
+
+/*
+ * Sends a lookup again on "st", after ASKING for an ASK redirection; it
+ * moves to the node's list with its deadline.  Written with the node's
+ * next write event, not at once: this runs inside another node's reply.
+ */
+
+static int
+tsr_store_req_resend(tsr_store_t *st, tsr_req_t *req, int ask)
+{
+    int           rc;
+    tsr_store_t  *from;
+
+    if (st->sent_count + 2 > st->sent_size
+        || st->sent_count >= (size_t) st->max_queued)
+    {
+        return TSR_ERROR;
+    }
+
+    if (ask
+        && tsr_store_async_command(st, tsr_store_asking_cb, NULL, "ASKING")
+           != TSR_OK)
+    {
+        return TSR_ERROR;
+    }
+
+    if (req->eval) {
+        rc = tsr_store_async_command(st, tsr_store_get_cb, req,
+                                     "EVAL %s 1 %b", tsr_store_getdel_lua,
+                                     req->key, req->keylen);
+
+    } else {
+        rc = tsr_store_async_command(st, tsr_store_get_cb, req, "%s %b",
+                                     req->getdel ? "GETDEL" : "GET",
+                                     req->key, req->keylen);
+    }
+
+    if (rc != TSR_OK) {
+        return rc;
+    }
+
+    from = req->store;
+
+    tsr_store_req_unlink(from, req);
+
+    req->store = st;
+    req->redirected = 1;
+    st->lookups++;
+
+    if (req->timeout > st->max_timeout) {
+        st->max_timeout = req->timeout;
+    }
+
+    tsr_store_req_insert(st, req);
+    tsr_store_arm(st);
+
+    return TSR_OK;
+}
+
+
+static int
+tsr_store_wcmd_resend(tsr_store_t *st, tsr_store_wcmd_t *w, int ask)
+{
+    if (st->sent_count + 2 > st->sent_size
+        || st->sent_count >= (size_t) st->max_queued)
+    {
+        return TSR_ERROR;
+    }
+
+    if (ask
+        && tsr_store_async_command(st, tsr_store_asking_cb, NULL, "ASKING")
+           != TSR_OK)
+    {
+        return TSR_ERROR;
+    }
+
+    w->redirected = 1;
+
+    if (tsr_store_async_formatted(st, tsr_store_wcmd_cb, w, w->cmd, w->len)
+        != TSR_OK)
+    {
+        return TSR_ERROR;
+    }
+
+    tsr_store_arm(st);
+
+    return TSR_OK;
+}
+
+
+/* ---- routers: Redis Cluster and Sentinel over nodes ---- */
+
+static tsr_req_t *
+tsr_store_router_get(tsr_store_t *st, const char *name, const char *key,
+    size_t keylen, int getdel, uint64_t timeout_ms, tsr_store_done_pt done,
+    void *arg)
+{
+    int           n;
+    tsr_req_t    *req;
+    tsr_store_t  *node;
+
+    n = tsr_store_inflight(st);
+
+    if (n >= st->max_inflight) {
+        tsr_store_set_error(st, "%s refused: %d lookups in flight to redis "
+                            "%s", name, n, st->addr);
+        goto refused;
+    }
+
+    node = (st->mode == TSR_STORE_CLUSTER) ? tsr_cluster_route(st, key, keylen)
+                                           : tsr_sentinel_route(st);
+    if (node == NULL) {
+        /* the message is in "err" */
+        goto refused;
+    }
+
+    req = tsr_store_get_async(node, key, keylen, getdel, timeout_ms, done,
+                              arg);
+    if (req == NULL) {
+        memcpy(st->err, node->err, sizeof(st->err));
+    }
+
+    return req;
+
+refused:
+
+    st->stats.gets++;
+    st->stats.refused++;
+
+    return NULL;
+}
+
+
+/*
+ * A write (asynchronous) or any operation (synchronous) of a router,
+ * checked already.
+ */
+
+static int
+tsr_store_router_op(tsr_store_t *st, const tsr_store_op_t *op)
+{
+    tsr_store_t  *node;
+
+    if (!st->async) {
+        return (st->mode == TSR_STORE_CLUSTER) ? tsr_cluster_op(st, op)
+                                               : tsr_sentinel_op(st, op);
+    }
+
+    node = (st->mode == TSR_STORE_CLUSTER)
+           ? tsr_cluster_route(st, op->key, op->keylen)
+           : tsr_sentinel_route(st);
+
+    if (node == NULL) {
+        if (op->op == TSR_STORE_OP_SET) {
+            st->stats.sets++;
+
+        } else {
+            st->stats.dels++;
+        }
+
+        st->stats.dropped++;
+
+        return TSR_OK;
+    }
+
+    if (op->op == TSR_STORE_OP_SET) {
+        return tsr_store_set(node, op->key, op->keylen, op->val, op->vlen,
+                             op->ttl_ms);
+    }
+
+    return tsr_store_del(node, op->key, op->keylen);
+}
+
+
+/* a synchronous operation on one node, counted there */
+
+int
+tsr_store_node_op(tsr_store_t *node, const tsr_store_op_t *op)
+{
+    int     rc;
+    size_t  len;
+
+    switch (op->op) {
+
+    case TSR_STORE_OP_GET:
+    case TSR_STORE_OP_GETDEL:
+        len = op->size;
+        rc = tsr_store_fetch(node, op->op == TSR_STORE_OP_GETDEL, op->key,
+                             op->keylen, op->buf, &len);
+        *op->len = len;
+        return rc;
+
+    case TSR_STORE_OP_SET:
+        return tsr_store_set(node, op->key, op->keylen, op->val, op->vlen,
+                             op->ttl_ms);
+
+    default: /* TSR_STORE_OP_DEL */
+        return tsr_store_del(node, op->key, op->keylen);
+    }
+}
+
+
+void
+tsr_store_node_uncount(tsr_store_t *node, const tsr_store_op_t *op)
+{
+    switch (op->op) {
+
+    case TSR_STORE_OP_SET:
+        node->stats.sets--;
+        break;
+
+    case TSR_STORE_OP_DEL:
+        node->stats.dels--;
+        break;
+
+    default:
+        node->stats.gets--;
+        break;
+    }
+}
+
+
+/*
+ * A router turns asynchronous: nodes of the synchronous side go, and
+ * new ones start on the loop.
+ */
+
+static int
+tsr_store_router_start(tsr_store_t *st, const tsr_loop_t *loop)
+{
+    size_t  i;
+
+    for (i = 0; i < st->nnodes; i++) {
+        tsr_store_destroy(st->nodes[i]);
+    }
+
+    st->nnodes = 0;
+
+    st->loop = *loop;
+    st->async = 1;
+    st->last[0] = '\0';
+
+    if (st->mode == TSR_STORE_CLUSTER) {
+        return tsr_cluster_start(st);
+    }
+
+    return tsr_sentinel_start(st);
+}
+
+
+/* the router's timer: its nodes' timers and its own work */
+
+static void
+tsr_store_router_timer(tsr_store_t *st)
+{
+    size_t        i;
+    uint64_t      now, at;
+    tsr_store_t  *node;
+
+    st->timer_at = 0;
+    st->routing = 1;
+
+    now = tsr_store_loop_now(st);
+
+    /* nodes may be added meanwhile: index, not pointer */
+
+    for (i = 0; i < st->nnodes; i++) {
+        node = st->nodes[i];
+
+        if (node->node_timer != 0 && node->node_timer <= now) {
+            node->node_timer = 0;
+            tsr_store_on_timer(node);
+        }
+    }
+
+    if (st->duty_at != 0 && st->duty_at <= now) {
+        st->duty_at = 0;
+
+        at = (st->mode == TSR_STORE_CLUSTER) ? tsr_cluster_duty(st, now)
+                                             : tsr_sentinel_duty(st, now);
+
+        if (at != 0 && (st->duty_at == 0 || at < st->duty_at)) {
+            st->duty_at = at;
+        }
+    }
+
+    st->routing = 0;
+
+    tsr_store_router_arm(st);
+}
+
+
+/* an event of "fd" (-1: of every socket) goes to the node owning it */
+
+static void
+tsr_store_router_io(tsr_store_t *st, int fd, int write)
+{
+    size_t        i;
+    tsr_store_t  *node;
+
+    st->routing = 1;
+
+    for (i = 0; i < st->nnodes; i++) {
+        node = st->nodes[i];
+
+        if (node->ac == NULL || (fd != -1 && node->fd != fd)) {
+            continue;
+        }
+
+        if (write) {
+            tsr_store_on_write_fd(node, node->fd);
+
+        } else {
+            tsr_store_on_read_fd(node, node->fd);
+        }
+
+        if (fd != -1) {
+            break;
+        }
+    }
+
+    st->routing = 0;
+
+    tsr_store_router_arm(st);
+}
+
+
+/*
+ * One loop timer for the router: the earliest of its nodes' timers and
+ * its own work; as a node's, moved only forward.
+ */
+
+static void
+tsr_store_router_arm(tsr_store_t *st)
+{
+    size_t    i;
+    uint64_t  at, t, now;
+
+    if (!st->async || st->destroying || st->routing) {
+        return;
+    }
+
+    at = st->duty_at;
+
+    for (i = 0; i < st->nnodes; i++) {
+        t = st->nodes[i]->node_timer;
+
+        if (t != 0 && (at == 0 || t < at)) {
+            at = t;
+        }
+    }
+
+    if (at == 0 || (st->timer_at != 0 && st->timer_at <= at)) {
+        return;
+    }
+
+    now = tsr_store_loop_now(st);
+
+    if (st->timer_at != 0) {
+        st->loop.timer(st->loop.data, 0);
+    }
+
+    st->loop.timer(st->loop.data, (at > now) ? at - now : 1);
+    st->timer_at = at;
+}
+
+
+void
+tsr_store_router_wake(tsr_store_t *st, uint64_t at)
+{
+    if (st->duty_at == 0 || at < st->duty_at) {
+        st->duty_at = at;
+    }
+
+    tsr_store_router_arm(st);
+}
+
+
+/* the loop of a router's nodes: the router's, with one timer for all */
+
+static int
+tsr_store_node_watch(void *data, int fd, int readable, int writable)
+{
+    tsr_store_t  *node = data;
+    tsr_store_t  *st = node->parent;
+
+    return st->loop.watch(st->loop.data, fd, readable, writable);
+}
+
+
+static void
+tsr_store_node_unwatch(void *data, int fd)
+{
+    tsr_store_t  *node = data;
+    tsr_store_t  *st = node->parent;
+
+    st->loop.unwatch(st->loop.data, fd);
+}
+
+
+static void
+tsr_store_node_timer(void *data, uint64_t ms)
+{
+    tsr_store_t  *node = data;
+    tsr_store_t  *st = node->parent;
+
+    if (st->destroying) {
+        return;
+    }
+
+    node->node_timer = (ms != 0) ? tsr_store_loop_now(st) + ms : 0;
+
+    tsr_store_router_arm(st);
+}
+
+
+static uint64_t
+tsr_store_node_now(void *data)
+{
+    tsr_store_t  *node = data;
+
+    return tsr_store_loop_now(node->parent);
+}
+
+
+tsr_store_t *
+tsr_store_node_add(tsr_store_t *st, const char *host, int port,
+    int sentinel)
+{
+    size_t                  n, plen;
+    char                    err[TSR_STORE_ERR_LEN];
+    tsr_loop_t              loop;
+    tsr_store_t            *node, **nodes;
+    tsr_store_conf_t        conf;
+    tsr_store_async_conf_t  aconf;
+
+    if (st->nnodes == st->nodes_size) {
+        if (st->nodes_size >= TSR_STORE_MAX_NODES) {
+            tsr_store_set_error(st, "redis %s: more than %d nodes", st->addr,
+                                TSR_STORE_MAX_NODES);
+            return NULL;
+        }
+
+        n = st->nodes_size ? st->nodes_size * 2 : 8;
+
+        nodes = realloc(st->nodes, n * sizeof(tsr_store_t *));
+        if (nodes == NULL) {
+            tsr_store_set_error(st, "redis %s: out of memory", st->addr);
+            return NULL;
+        }
+
+        st->nodes = nodes;
+        st->nodes_size = n;
+    }
+
+    memset(&conf, 0, sizeof(tsr_store_conf_t));
+    conf.host = host;
+    conf.port = port;
+    conf.connect_timeout_ms = st->connect_timeout_ms;
+    conf.command_timeout_ms = st->command_timeout_ms;
+    conf.backoff_min_ms = st->backoff_min_ms;
+    conf.backoff_max_ms = st->backoff_max_ms;
+    conf.log = st->log;
+    conf.log_data = st->log_data;
+
+    if (sentinel) {
+        conf.user = tsr_sentinel_user(st);
+        conf.password = tsr_sentinel_password(st, &plen);
+
+    } else {
+        conf.user = st->user;
+        conf.password = st->password;
+        conf.db = st->db;
+    }
+
+    node = tsr_store_create(&conf, err, sizeof(err));
+    if (node == NULL) {
+        tsr_store_set_error(st, "%s", err);
+        return NULL;
+    }
+
+    node->parent = st;
+    node->verify_role = (st->mode == TSR_STORE_SENTINEL && !sentinel);
+
+    st->nodes[st->nnodes++] = node;
+
+    if (!st->async) {
+        return node;
+    }
+
+    memset(&loop, 0, sizeof(tsr_loop_t));
+    loop.data = node;
+    loop.watch = tsr_store_node_watch;
+    loop.unwatch = tsr_store_node_unwatch;
+    loop.timer = tsr_store_node_timer;
+    loop.now = tsr_store_node_now;
+
+    memset(&aconf, 0, sizeof(tsr_store_async_conf_t));
+    aconf.max_inflight = st->max_inflight;
+    aconf.breaker_failures = st->breaker_failures;
+
+    if (tsr_store_set_async(node, &loop, &aconf) != TSR_OK) {
+        /* asynchronous all the same: it refuses, and says why */
+        tsr_store_log(st, TSR_LOG_ERR, "%s", node->err);
+    }
+
+    return node;
+}
+
+
+tsr_store_t *
+tsr_store_node_find(tsr_store_t *st, const char *host, int port)
+{
+    size_t        i;
+    tsr_store_t  *node;
+
+    for (i = 0; i < st->nnodes; i++) {
+        node = st->nodes[i];
+
+        if (node->port == port
+            && (strcmp(node->host, host) == 0
+                || (node->ip[0] != '\0' && strcmp(node->ip, host) == 0)))
+        {
+            return node;
+        }
+    }
+
+    return NULL;
+}
+
+
+int
+tsr_store_node_move(tsr_store_t *node, const char *host, int port,
+    int keep_backoff)
+{
+    char  *h;
+
+    if (strcmp(node->host, host) == 0 && node->port == port) {
+        return TSR_OK;
+    }
+
+    h = strdup(host);
+    if (h == NULL) {
+        tsr_store_set_error(node, "out of memory");
+        return TSR_ENOMEM;
+    }
+
+    tsr_store_node_close(node);
+
+    free(node->host);
+    node->host = h;
+    node->port = port;
+
+    snprintf(node->addr, sizeof(node->addr),
+             strchr(node->host, ':') != NULL ? "[%s]:%d" : "%s:%d",
+             node->host, node->port);
+
+    node->ip[0] = '\0';
+    node->last[0] = '\0';
+    node->next_attempt = 0;
+
+    if (!keep_backoff) {
+        node->backoff_ms = node->backoff_min_ms;
+        node->reconnect_at = 0;
+    }
+
+    if (!node->async) {
+        return TSR_OK;
+    }
+
+    /* addresses from Redis are numeric: this does not block */
+    if (tsr_store_resolve(node) != TSR_OK) {
+        memcpy(node->last, node->err, sizeof(node->last));
+        tsr_store_log(node, TSR_LOG_ERR, "%s", node->err);
+        return TSR_ECONN;
+    }
+
+    tsr_store_arm(node);
+
+    return TSR_OK;
+}
+
+
+/*
+ * Closes a node's connection on purpose: the requests on it fail as if
+ * it were lost, but nothing counts as a failure of the node.
+ */
+
+static void
+tsr_store_node_close(tsr_store_t *node)
+{
+    if (node->ctx != NULL) {
+        redisFree(node->ctx);
+        node->ctx = NULL;
+    }
+
+    if (node->ac == NULL || node->closing) {
+        return;
+    }
+
+    tsr_store_set_error(node, "connection to redis at %s closed", node->addr);
+    node->quiet = 1;
+
+    tsr_store_async_drop(node);
+}
+
+
+void
+tsr_store_node_park(tsr_store_t *node)
+{
+    if (node->parked) {
+        return;
+    }
+
+    node->parked = 1;
+    node->retiring = 0;
+
+    tsr_store_node_close(node);
+
+    tsr_store_log(node, TSR_LOG_INFO, "redis at %s is not used any more",
+                  node->addr);
+}
+
+
+void
+tsr_store_node_unpark(tsr_store_t *node)
+{
+    node->retiring = 0;
+
+    if (!node->parked) {
+        return;
+    }
+
+    node->parked = 0;
+    node->reconnect_at = 0;
+    node->backoff_ms = node->backoff_min_ms;
+
+    if (node->async) {
+        tsr_store_arm(node);
+    }
+}
+
+
+void
+tsr_store_node_reset(tsr_store_t *node)
+{
+    tsr_store_node_close(node);
+}
+
+
+void
+tsr_store_node_fail(tsr_store_t *node)
+{
+    tsr_store_async_drop(node);
+}
+
+
+int
+tsr_store_node_ready(const tsr_store_t *node)
+{
+    return node->async && node->ac != NULL
+           && node->conn == TSR_STORE_READY && !node->closing;
+}
+
+
+int
+tsr_store_node_command(tsr_store_t *node, redisCallbackFn *fn,
+    void *privdata, const char *fmt, ...)
+{
+    int      rc;
+    va_list  args;
+
+    if (!tsr_store_node_ready(node)) {
+        return TSR_ECONN;
+    }
+
+    va_start(args, fmt);
+    rc = tsr_store_async_vcommand(node, fn, privdata, fmt, args);
+    va_end(args);
+
+    if (rc != TSR_OK) {
+        return rc;
+    }
+
+    tsr_store_arm(node);
+
+    return TSR_OK;
+}
+
+
+void
+tsr_store_node_replied(tsr_store_t *node)
+{
+    (void) tsr_store_sent_pop(node);
+}
+
+
+int
+tsr_store_node_sync(tsr_store_t *node, redisReply **reply, const char *name,
+    const char *fmt, ...)
+{
+    int       rc, err;
+    void     *r;
+    va_list   args;
+
+    rc = tsr_store_ready(node);
+    if (rc != TSR_OK) {
+        return rc;
+    }
+
+    errno = 0;
+
+    va_start(args, fmt);
+    r = redisvCommand(node->ctx, fmt, args);
+    va_end(args);
+
+    err = errno;
+
+    if (r == NULL) {
+        rc = tsr_store_io_error(node, name, err);
+        tsr_store_drop(node);
+        return rc;
+    }
+
+    *reply = r;
+
+    return TSR_OK;
+}
+
+
+void
+tsr_store_node_free_reply(tsr_store_t *node, redisReply *reply)
+{
+    tsr_store_free_reply(node, reply, 0);
 }

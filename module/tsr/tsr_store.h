@@ -1,7 +1,16 @@
 
 /*
- * Private to tsr_store.c: defaults, limits and buffer sizes of the Redis
- * client, synchronous and asynchronous.
+ * Private to the store (tsr_store.c, tsr_cluster.c, tsr_sentinel.c):
+ * defaults, limits and buffer sizes of the Redis client, synchronous and
+ * asynchronous, and the store object itself.
+ *
+ * A store of one Redis server has one connection.  Redis Cluster and
+ * Sentinel stores are routers: they own stores of one connection each,
+ * their nodes (one per cluster master; the master and one sentinel),
+ * which run on the router's event loop through a small adapter and do
+ * all the connection work, deadlines, breakers and bounds included.
+ * Nodes tell their router about connections and about error replies
+ * through the hooks below; the router decides where keys go.
  */
 
 
@@ -10,6 +19,11 @@
 
 
 #include "tsr.h"
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+
+#include "tsr_resp.h"
 
 
 #define TSR_STORE_DEFAULT_HOST         "127.0.0.1"
@@ -24,7 +38,8 @@
 #define TSR_STORE_BREAKER_FAILURES     5
 #define TSR_STORE_QUEUE_FACTOR         4       /* commands awaiting replies,
                                                   per allowed lookup */
-#define TSR_STORE_SETUP_COMMANDS       2       /* AUTH, SELECT (or PING) */
+#define TSR_STORE_SETUP_COMMANDS       3       /* AUTH, SELECT, ROLE (or
+                                                  PING) */
 #define TSR_STORE_STALL_MIN            1000    /* ms without replies, at
                                                   least, before a drop */
 #define TSR_STORE_STALL_FACTOR         4       /* times the longest timeout */
@@ -40,13 +55,344 @@
 /* at most this much of a Redis error reply goes into a message */
 #define TSR_STORE_REPLY_TEXT           128
 
+/* store modes */
+#define TSR_STORE_SINGLE               0
+#define TSR_STORE_CLUSTER              1
+#define TSR_STORE_SENTINEL             2
+
+/* a node list ("cluster=", "sentinel="): entries, and its longest form */
+#define TSR_STORE_MAX_LIST             64
+#define TSR_STORE_MAX_NAME             256     /* a Sentinel master name */
+#define TSR_STORE_MAX_NODES            1024    /* connections of a router */
+
+/*
+ * Internal only, never returned by a public call: a node's reply was a
+ * redirection (MOVED, ASK) that its router follows.
+ */
+#define TSR_EREDIRECT                  -100
+
+/* what a router makes of an error reply on one of its nodes */
+#define TSR_STORE_ERROR_OTHER          0   /* an ordinary error */
+#define TSR_STORE_ERROR_REDIRECT       1   /* follow it to *target */
+#define TSR_STORE_ERROR_LOST           2   /* a redirection not followed */
+
+/* what nodes tell their router */
+#define TSR_STORE_EV_READY             1   /* set up, commands may go */
+#define TSR_STORE_EV_DOWN              2   /* failed or lost */
+#define TSR_STORE_EV_NOT_MASTER        3   /* ROLE is not "master" */
+#define TSR_STORE_EV_READONLY          4   /* a READONLY error reply */
+#define TSR_STORE_EV_CLUSTERDOWN       5   /* a CLUSTERDOWN error reply */
+
+/* operations of the synchronous side, routed by key */
+#define TSR_STORE_OP_GET               1
+#define TSR_STORE_OP_GETDEL            2
+#define TSR_STORE_OP_SET               3
+#define TSR_STORE_OP_DEL               4
+
 
 #if defined(__GNUC__) || defined(__clang__)
 #define TSR_STORE_PRINTF(fmt, args)                                          \
     __attribute__((format(printf, fmt, args)))
+#define TSR_STORE_HIDDEN  __attribute__((visibility("hidden")))
 #else
 #define TSR_STORE_PRINTF(fmt, args)
+#define TSR_STORE_HIDDEN
 #endif
+
+
+typedef struct tsr_cluster_s   tsr_cluster_t;
+typedef struct tsr_sentinel_s  tsr_sentinel_t;
+
+
+/* a redirection, as MOVED or ASK said */
+typedef struct {
+    int                 ask;
+    int                 slot;
+    int                 port;
+    char                ip[TSR_STORE_IP_LEN];   /* "": the node itself */
+} tsr_store_redirect_t;
+
+
+/* a synchronous operation, as the public call asked for it */
+typedef struct {
+    int                 op;                 /* TSR_STORE_OP_* */
+    const char         *key;
+    size_t              keylen;
+    uint8_t            *buf;                /* GET, GETDEL */
+    size_t              size;               /* of buf */
+    size_t             *len;                /* the value's, on return */
+    const uint8_t      *val;                /* SET */
+    size_t              vlen;
+    uint64_t            ttl_ms;
+} tsr_store_op_t;
+
+
+/*
+ * An asynchronous lookup.  hiredis holds it as the privdata of its
+ * command and hands it back exactly once, with the reply or with NULL
+ * when the context goes away: that callback frees it, unless the lookup
+ * goes on, as the GETDEL script or on the node a redirection names.
+ * "done" is NULL once the caller is answered (reply, deadline) or gone
+ * (cancel).
+ */
+
+struct tsr_req_s {
+    tsr_req_t          *prev;           /* waiting lookups, by deadline */
+    tsr_req_t          *next;
+    tsr_store_t        *store;          /* the node it waits on */
+    tsr_store_done_pt   done;
+    void               *arg;
+    uint64_t            deadline;       /* loop time */
+    uint64_t            timeout;
+    size_t              keylen;
+    unsigned            getdel:1;
+    unsigned            eval:1;         /* sent as the GETDEL script */
+    unsigned            haskey:1;       /* "key" holds the key */
+    unsigned            redirected:1;   /* followed one redirection */
+    char                key[];          /* for the script, redirections */
+};
+
+
+/*
+ * A write of a router's node: the command as sent, so that a redirection
+ * can send it again.  Freed (and wiped: it holds a sealed value) by its
+ * reply callback.
+ */
+
+typedef struct {
+    const char         *name;           /* "SET", "DEL" */
+    char               *cmd;            /* redisFormatCommand()'s */
+    size_t              len;
+    unsigned            redirected:1;
+} tsr_store_wcmd_t;
+
+
+struct tsr_store_s {
+    redisContext       *ctx;
+    tsr_resp_t          ctx_resp;           /* bounds on its replies */
+    char               *host;
+    char               *unix_path;
+    char               *user;
+    char               *password;
+    size_t              password_len;
+    int                 port;
+    int                 db;
+    int                 connect_timeout_ms;
+    int                 command_timeout_ms;
+    int                 backoff_min_ms;
+    int                 backoff_max_ms;
+    int                 backoff_ms;         /* the next failure's delay */
+    int64_t             next_attempt;       /* monotonic ms; 0: any time */
+    unsigned            getdel_eval:1;      /* Redis without GETDEL */
+    unsigned            never_block:1;
+    tsr_log_pt          log;
+    void               *log_data;
+    tsr_store_stats_t   stats;
+
+    /* the asynchronous side; times are the loop's */
+    redisAsyncContext  *ac;
+    tsr_resp_t          ac_resp;
+    tsr_loop_t          loop;
+
+    /* waiting lookups, earliest deadline first */
+    tsr_req_t          *head;
+    tsr_req_t          *tail;
+
+    /* a ring of send times of commands awaiting replies, oldest first */
+    uint64_t           *sent;
+    size_t              sent_size;
+    size_t              sent_first;
+    size_t              sent_count;
+
+    uint64_t            timer_at;           /* 0: not armed */
+    uint64_t            conn_deadline;      /* connecting: give up then */
+    uint64_t            reconnect_at;
+    uint64_t            breaker_until;
+    uint64_t            max_timeout;        /* longest lookup timeout */
+    int                 fd;
+    int                 conn;               /* TSR_STORE_IDLE, ... */
+    int                 setup_left;         /* setup replies still due */
+    int                 lookups;            /* lookups awaiting replies */
+    int                 max_inflight;
+    int                 max_queued;         /* commands awaiting replies */
+    int                 breaker;            /* TSR_STORE_CLOSED, ... */
+    int                 breaker_failures;
+    int                 breaker_ms;         /* the next open period */
+    int                 failures;           /* in a row */
+    unsigned            async:1;
+    unsigned            closing:1;          /* hiredis frees the context */
+    unsigned            reading:1;          /* interests given to the */
+    unsigned            writing:1;          /* loop */
+    unsigned            watched:1;
+    unsigned            flushing:1;         /* in redisAsyncHandleWrite() */
+    unsigned            reading_now:1;      /* in redisAsyncHandleRead() */
+    unsigned            broken:1;           /* the loop refused the fd */
+    unsigned            dropping:1;         /* "err" says why */
+    unsigned            wipe:1;             /* a value passed the reader */
+    unsigned            destroying:1;
+    char                ip[TSR_STORE_IP_LEN];   /* numeric host */
+
+    /* a router: Redis Cluster or Sentinel */
+    int                 mode;               /* TSR_STORE_SINGLE, ... */
+    tsr_store_t       **nodes;
+    size_t              nnodes;
+    size_t              nodes_size;
+    tsr_cluster_t      *cluster;
+    tsr_sentinel_t     *sentinel;
+    uint64_t            duty_at;            /* the router's own work */
+
+    /* a router's node */
+    tsr_store_t        *parent;
+    uint64_t            node_timer;         /* its timer, kept by the
+                                               router; 0: not armed */
+    uint64_t            retire_at;          /* park it then at the latest */
+    tsr_store_redirect_t  redirect;         /* the last one, synchronous */
+    unsigned            verify_role:1;      /* setup asks ROLE: master */
+    unsigned            asking:1;           /* ASKING before the next
+                                               synchronous command */
+    unsigned            parked:1;           /* no connection wanted */
+    unsigned            quiet:1;            /* dropped on purpose */
+    unsigned            master:1;           /* owns cluster slots */
+    unsigned            seed:1;             /* a configured cluster node */
+    unsigned            retiring:1;         /* to be parked when idle */
+    unsigned            routing:1;          /* a router in its own entry
+                                               points: arms at the end */
+
+    char                addr[TSR_STORE_ADDR_LEN];
+    char                last[TSR_STORE_ERR_LEN];    /* why we are down */
+    char                err[TSR_STORE_ERR_LEN];
+};
+
+
+/* ---- tsr_store.c, for routers ---- */
+
+TSR_STORE_HIDDEN void tsr_store_set_error(tsr_store_t *st,
+    const char *fmt, ...) TSR_STORE_PRINTF(2, 3);
+TSR_STORE_HIDDEN void tsr_store_log(tsr_store_t *st, int level,
+    const char *fmt, ...) TSR_STORE_PRINTF(3, 4);
+TSR_STORE_HIDDEN void tsr_store_errf(char *err, size_t errlen,
+    const char *fmt, ...) TSR_STORE_PRINTF(3, 4);
+TSR_STORE_HIDDEN void tsr_store_reply_error(tsr_store_t *st,
+    const char *name, const redisReply *reply);
+TSR_STORE_HIDDEN int tsr_store_parse_host(const char *addr, size_t len,
+    const char **host, size_t *hlen, int *port, char *err, size_t errlen);
+TSR_STORE_HIDDEN int tsr_store_parse_list(const char *list, size_t len,
+    char **hosts, int *ports, size_t n, char *err, size_t errlen);
+TSR_STORE_HIDDEN int tsr_store_resolve_name(tsr_store_t *st,
+    const char *host, char *ip, size_t iplen);
+TSR_STORE_HIDDEN int tsr_store_numeric(const char *host);
+TSR_STORE_HIDDEN int64_t tsr_store_now(void);
+TSR_STORE_HIDDEN uint64_t tsr_store_loop_now(tsr_store_t *st);
+
+/*
+ * A new node of router "st" for "host" (a numeric address once the
+ * router is asynchronous) and "port", with the router's settings;
+ * "sentinel" selects the sentinels' credentials and no database.  On an
+ * asynchronous router it starts connecting at once.  Returns NULL on
+ * failure, with a message in the router's "err".
+ */
+TSR_STORE_HIDDEN tsr_store_t *tsr_store_node_add(tsr_store_t *st,
+    const char *host, int port, int sentinel);
+
+/* The node of router "st" at "host" and "port", or NULL. */
+TSR_STORE_HIDDEN tsr_store_t *tsr_store_node_find(tsr_store_t *st,
+    const char *host, int port);
+
+/*
+ * Points a node at another server: its connection, if any, is closed
+ * without counting a failure, and the next one goes to "host" ("port");
+ * "keep_backoff" keeps the delay before that attempt.
+ */
+TSR_STORE_HIDDEN int tsr_store_node_move(tsr_store_t *node,
+    const char *host, int port, int keep_backoff);
+
+/* Closes a node's connection for good (park) or until unparked. */
+TSR_STORE_HIDDEN void tsr_store_node_park(tsr_store_t *node);
+TSR_STORE_HIDDEN void tsr_store_node_unpark(tsr_store_t *node);
+
+/*
+ * Closes a node's connection without counting a failure; the next
+ * attempt follows at once.
+ */
+TSR_STORE_HIDDEN void tsr_store_node_reset(tsr_store_t *node);
+
+/* Closes a node's connection as failed, for the reason in its "err". */
+TSR_STORE_HIDDEN void tsr_store_node_fail(tsr_store_t *node);
+
+/* Whether a node is set up and takes commands. */
+TSR_STORE_HIDDEN int tsr_store_node_ready(const tsr_store_t *node);
+
+/*
+ * Queues a command of the router's own on a ready node; "fn" receives
+ * the reply (or NULL when the connection goes away) and calls
+ * tsr_store_node_replied() first.  Returns TSR_OK or an error.
+ */
+TSR_STORE_HIDDEN int tsr_store_node_command(tsr_store_t *node,
+    redisCallbackFn *fn, void *privdata, const char *fmt, ...);
+TSR_STORE_HIDDEN void tsr_store_node_replied(tsr_store_t *node);
+
+/*
+ * A synchronous command on a node, connecting first if needed; the
+ * caller frees *reply with tsr_store_node_free_reply().
+ */
+TSR_STORE_HIDDEN int tsr_store_node_sync(tsr_store_t *node,
+    redisReply **reply, const char *name, const char *fmt, ...);
+TSR_STORE_HIDDEN void tsr_store_node_free_reply(tsr_store_t *node,
+    redisReply *reply);
+
+/* Runs a synchronous operation on a node, as the public calls do. */
+TSR_STORE_HIDDEN int tsr_store_node_op(tsr_store_t *node,
+    const tsr_store_op_t *op);
+
+/*
+ * Takes back the count of an operation that failed on a node and is
+ * tried again (the error stays counted).
+ */
+TSR_STORE_HIDDEN void tsr_store_node_uncount(tsr_store_t *node,
+    const tsr_store_op_t *op);
+
+/* Asks for the router's timer at "at" (loop time) at the latest. */
+TSR_STORE_HIDDEN void tsr_store_router_wake(tsr_store_t *st, uint64_t at);
+
+
+/* ---- tsr_cluster.c ---- */
+
+TSR_STORE_HIDDEN int tsr_cluster_create(tsr_store_t *st,
+    const char *nodes, char *err, size_t errlen);
+TSR_STORE_HIDDEN void tsr_cluster_destroy(tsr_store_t *st);
+TSR_STORE_HIDDEN int tsr_cluster_start(tsr_store_t *st);
+TSR_STORE_HIDDEN tsr_store_t *tsr_cluster_route(tsr_store_t *st,
+    const char *key, size_t keylen);
+TSR_STORE_HIDDEN int tsr_cluster_op(tsr_store_t *st,
+    const tsr_store_op_t *op);
+TSR_STORE_HIDDEN int tsr_cluster_connect(tsr_store_t *st);
+TSR_STORE_HIDDEN int tsr_cluster_error(tsr_store_t *st, tsr_store_t *node,
+    const redisReply *reply, tsr_store_t **target, int *ask);
+TSR_STORE_HIDDEN void tsr_cluster_event(tsr_store_t *st, tsr_store_t *node,
+    int ev);
+TSR_STORE_HIDDEN uint64_t tsr_cluster_duty(tsr_store_t *st, uint64_t now);
+TSR_STORE_HIDDEN int tsr_cluster_state(const tsr_store_t *st);
+TSR_STORE_HIDDEN int tsr_cluster_parse_redirect(const redisReply *reply,
+    tsr_store_redirect_t *r);
+
+
+/* ---- tsr_sentinel.c ---- */
+
+TSR_STORE_HIDDEN int tsr_sentinel_create(tsr_store_t *st,
+    const tsr_store_conf_t *conf, char *err, size_t errlen);
+TSR_STORE_HIDDEN void tsr_sentinel_destroy(tsr_store_t *st);
+TSR_STORE_HIDDEN int tsr_sentinel_start(tsr_store_t *st);
+TSR_STORE_HIDDEN tsr_store_t *tsr_sentinel_route(tsr_store_t *st);
+TSR_STORE_HIDDEN int tsr_sentinel_op(tsr_store_t *st,
+    const tsr_store_op_t *op);
+TSR_STORE_HIDDEN int tsr_sentinel_connect(tsr_store_t *st);
+TSR_STORE_HIDDEN void tsr_sentinel_event(tsr_store_t *st, tsr_store_t *node,
+    int ev);
+TSR_STORE_HIDDEN uint64_t tsr_sentinel_duty(tsr_store_t *st, uint64_t now);
+TSR_STORE_HIDDEN int tsr_sentinel_state(const tsr_store_t *st);
+TSR_STORE_HIDDEN const char *tsr_sentinel_user(const tsr_store_t *st);
+TSR_STORE_HIDDEN const char *tsr_sentinel_password(const tsr_store_t *st,
+    size_t *len);
 
 
 #endif /* TSR_STORE_H_INCLUDED */

@@ -59,13 +59,15 @@ typedef struct {
     char        password[64];           /* requirepass, "" for none */
     char        extra[1024];            /* extra redis.conf lines */
     pid_t       pid;                    /* 0 when stopped */
+    int         sentinel;               /* runs as a sentinel */
 } tsr_test_redis_t;
 
 /*
  * Starts a private redis-server: zeroes nothing but fills port, dir and
  * unix_path when they are empty, writes a redis.conf (bind 127.0.0.1,
  * no persistence, unixsocketperm 777, plus r->password and r->extra),
- * waits until it answers PING (at most 5 s).  Returns 0 or -1.
+ * waits until it answers PING (at most 5 s).  With r->sentinel set it
+ * runs "redis-server redis.conf --sentinel".  Returns 0 or -1.
  */
 int tsr_test_redis_start(tsr_test_redis_t *r);
 
@@ -141,6 +143,12 @@ typedef struct {
     int             request;        /* 1: HTTP GET then read to close;
                                        2: read to close (stream) */
     int             timeout_ms;     /* per handshake, default 5000 */
+    int            *sessions;       /* if not NULL: receives how many
+                                       sessions OpenSSL reported new on
+                                       this connection (TLS 1.3: tickets
+                                       received; TLS 1.2: 1 after a full
+                                       handshake that made a resumable
+                                       session, 0 when resumed) */
 } tsr_test_client_t;
 
 /*
@@ -191,33 +199,50 @@ int tsr_test_proxy_stop(tsr_test_proxy_t *p);
 
 /* ---- event loop ---- */
 
+#define TSR_TEST_LOOP_FDS  64
+
+typedef struct {
+    int             fd;             /* -1: a free entry */
+    int             readable;
+    int             writable;
+    int             posted;         /* a write event is posted */
+} tsr_test_loop_fd_t;
+
 /*
  * A poll() event loop for one asynchronous store, as tsr_loop_t asks:
- * one socket, one timer, monotonic milliseconds (tsr_test_now_ms()).
+ * sockets, one timer, monotonic milliseconds (tsr_test_now_ms()).
  * Level-triggered, unlike nginx's epoll; but like nginx's glue, a
  * watch() asking for writability also posts a write event, and posted
  * events run at once, again and again while they post themselves (a
- * spin, counted as a misuse after 1000 rounds).  The counters let tests
+ * spin, counted as a misuse after 1000 rounds).  Events go to the store
+ * with their socket (tsr_store_on_read_fd()).  The counters let tests
  * check how the store used the loop.
  */
 typedef struct {
     tsr_store_t    *store;          /* whose entry points run() calls */
-    int             fd;             /* the watched socket, -1: none */
+    int             fd;             /* the socket watched last, -1 when
+                                       none is watched */
     int             readable;       /* its interests */
     int             writable;
     long long       timer_at;       /* when the timer fires, 0: disarmed */
-    int             posted;         /* a write event is posted */
+    int             posted;         /* a write event is posted (any) */
     int             fail_watch;     /* set: watch() fails */
+    int             multi;          /* set: several sockets at once are
+                                       expected (Cluster, Sentinel) */
+    int             nfds;           /* sockets watched now */
+    int             max_fds;        /* the most at once */
     int             watches;        /* calls of watch() */
     int             unwatches;      /* calls of unwatch() */
     int             timers;         /* calls of timer() */
-    int             misuses;        /* unwatch() of another socket,
-                                       watch() of a second one, or a
-                                       posted write event spinning */
+    int             misuses;        /* unwatch() of a socket not watched,
+                                       watch() of a second one without
+                                       "multi", or a posted write event
+                                       spinning */
+    tsr_test_loop_fd_t  fds[TSR_TEST_LOOP_FDS];
 } tsr_test_loop_t;
 
 /*
- * Zeroes "tl" (fd -1) and fills "loop" with callbacks on it; set
+ * Zeroes "tl" (no sockets) and fills "loop" with callbacks on it; set
  * tl->store after tsr_store_set_async().
  */
 void tsr_test_loop_init(tsr_test_loop_t *tl, tsr_loop_t *loop);
@@ -274,6 +299,148 @@ int tsr_test_nginx_stop(tsr_test_nginx_t *n);
  * ("exited on signal"); 0 means a clean log.
  */
 int tsr_test_nginx_log_problems(tsr_test_nginx_t *n);
+
+
+/* ---- a fake Redis that misbehaves on command ---- */
+
+/*
+ * Modes.  In all but MUTE the connection setup (PING, AUTH, SELECT) is
+ * answered as Redis would; the modes differ in how they answer the data
+ * commands (GET, GETDEL, SET, DEL, EVAL).
+ */
+#define TSR_TEST_FAKE_NORMAL      0   /* a small Redis: values in memory */
+#define TSR_TEST_FAKE_GARBAGE     1   /* malformed RESP */
+#define TSR_TEST_FAKE_WRONG_TYPE  2   /* integers, arrays, status and error
+                                         replies, a value over 16 KiB */
+#define TSR_TEST_FAKE_HUGE_BULK   3   /* "$2147483648", 1 MiB of it, then
+                                         nothing more on the connection */
+#define TSR_TEST_FAKE_SPLIT       4   /* as NORMAL, one byte per send() */
+#define TSR_TEST_FAKE_RESET       5   /* half a reply, then a TCP reset */
+#define TSR_TEST_FAKE_SILENT      6   /* data commands never answered */
+#define TSR_TEST_FAKE_MUTE        7   /* nothing ever answered */
+
+typedef struct {
+    int         port;                   /* TCP port on 127.0.0.1 */
+    int         mode;                   /* TSR_TEST_FAKE_* */
+    int         ctl;                    /* control pipe to the process */
+    pid_t       pid;                    /* 0 when stopped */
+} tsr_test_fakeredis_t;
+
+/*
+ * Starts a fake Redis process in "mode" on a free loopback port (it
+ * accepts connections once this returns).  Returns 0 or -1.
+ */
+int tsr_test_fakeredis_start(tsr_test_fakeredis_t *f, int mode);
+
+/*
+ * Switches the mode; the fake closes every open connection, as a
+ * restarted server would, and keeps its values.  Returns 0 or -1.
+ */
+int tsr_test_fakeredis_set_mode(tsr_test_fakeredis_t *f, int mode);
+
+/* Stops the process and waits for it.  0 or -1. */
+int tsr_test_fakeredis_stop(tsr_test_fakeredis_t *f);
+
+/* A mode's name for reports ("malformed RESP", ...). */
+const char *tsr_test_fakeredis_mode_name(int mode);
+
+
+/* ---- Redis Cluster and Sentinel on loopback ---- */
+
+#define TSR_TEST_CLUSTER_NODES  6       /* 3 masters, 3 replicas */
+#define TSR_TEST_SENTINELS      3
+
+typedef struct {
+    int                 node_timeout;       /* cluster-node-timeout, ms;
+                                               0: 1000 */
+    tsr_test_redis_t    node[TSR_TEST_CLUSTER_NODES];
+    char                seeds[512];         /* "127.0.0.1:port,..." */
+} tsr_test_cluster_t;
+
+/*
+ * Starts six cluster-enabled redis-servers (each in its own directory,
+ * with a cluster bus port of its own), makes them a cluster of three
+ * masters with a replica each ("redis-cli --cluster create
+ * --cluster-replicas 1"), and waits until every node says
+ * cluster_state:ok and every replica has synced (at most 20 s).
+ * Returns 0 or -1.
+ */
+int tsr_test_cluster_start(tsr_test_cluster_t *cl);
+
+/* Stops every node still running.  0 or -1. */
+int tsr_test_cluster_stop(tsr_test_cluster_t *cl);
+
+/*
+ * Waits until every running node says cluster_state:ok and agrees on the
+ * master of each slot; at most "ms".  0 or -1.
+ */
+int tsr_test_cluster_wait_ok(tsr_test_cluster_t *cl, int ms);
+
+/*
+ * The index of the node serving "slot" as master according to node
+ * "asked" (-1: the first running node), or -1.
+ */
+int tsr_test_cluster_master_of(tsr_test_cluster_t *cl, int slot,
+    int asked);
+
+/* The index of a replica of node "master", or -1. */
+int tsr_test_cluster_replica_of(tsr_test_cluster_t *cl, int master);
+
+/* Node "i"'s cluster node id (40 hex digits) in "id"; 0 or -1. */
+int tsr_test_cluster_node_id(tsr_test_cluster_t *cl, int i, char *id,
+    size_t len);
+
+/*
+ * Runs redis-cli with the NULL-terminated arguments and returns its exit
+ * status (output, stdout and stderr, in "out"), or -1 when it could not
+ * run or took longer than "ms" (then it is killed).
+ */
+int tsr_test_redis_cli(char *out, size_t outlen, int ms, ...);
+
+/*
+ * Starts redis-cli with the NULL-terminated arguments in the background
+ * (output to "log"); returns its pid or -1.
+ */
+pid_t tsr_test_redis_cli_spawn(const char *log, ...);
+
+/*
+ * Waits up to "ms" for child "pid"; returns its exit status, or -1 (it
+ * is killed then).
+ */
+int tsr_test_wait_child(pid_t pid, int ms);
+
+typedef struct {
+    int                 down_after_ms;      /* 0: 500 */
+    int                 failover_timeout_ms;    /* 0: 3000 */
+    char                name[32];           /* "": "tsrmaster" */
+    tsr_test_redis_t    data[2];            /* the first master, then its
+                                               replica */
+    tsr_test_redis_t    sentinel[TSR_TEST_SENTINELS];
+    char                sentinels[256];     /* "127.0.0.1:port,..." */
+} tsr_test_sentinel_t;
+
+/*
+ * Starts a master, its replica and three sentinels monitoring it
+ * (quorum 2, s->down_after_ms, s->failover_timeout_ms), and waits until
+ * the replica has synced and every sentinel knows the replica and the
+ * other sentinels (at most 20 s).  Returns 0 or -1.
+ */
+int tsr_test_sentinel_start(tsr_test_sentinel_t *s);
+
+/* Stops every process still running.  0 or -1. */
+int tsr_test_sentinel_stop(tsr_test_sentinel_t *s);
+
+/*
+ * The index in s->data of the master the first answering sentinel
+ * names, or -1.
+ */
+int tsr_test_sentinel_master(tsr_test_sentinel_t *s);
+
+/*
+ * Waits up to "ms" until the sentinels name data[1 - old] and it says
+ * role master.  0 or -1.
+ */
+int tsr_test_sentinel_wait_switch(tsr_test_sentinel_t *s, int old, int ms);
 
 
 #endif /* TSR_TEST_H_INCLUDED */

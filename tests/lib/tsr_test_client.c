@@ -435,6 +435,10 @@ tsr_test_tls_once(int port, const tsr_test_client_t *opts, SSL_SESSION **out,
         *out = NULL;
     }
 
+    if (opts->sessions != NULL) {
+        *opts->sessions = 0;
+    }
+
     /* a server closing first must not kill the test program */
     (void) signal(SIGPIPE, SIG_IGN);
 
@@ -536,6 +540,10 @@ tsr_test_tls_once(int port, const tsr_test_client_t *opts, SSL_SESSION **out,
         tsr_test_client_wait_ticket(ssl, fd, &st,
                                     tsr_test_now_ms()
                                     + TSR_TEST_CLIENT_TICKET_WAIT);
+    }
+
+    if (opts->sessions != NULL) {
+        *opts->sessions = st.count;
     }
 
     if (out != NULL) {

@@ -1,10 +1,11 @@
 
 /*
  * A poll() event loop driving one asynchronous store in tests: the
- * socket the store watches, its single timer and a monotonic clock.
+ * sockets the store watches, its single timer and a monotonic clock.
  * Write events are posted on watch() as nginx's glue does.  It checks
- * the store's side of the contract a little: one socket at a time,
- * unwatched before another one is watched, no posted event spinning.
+ * the store's side of the contract a little: sockets unwatched only
+ * when watched, one socket at a time unless told otherwise, no posted
+ * event spinning.
  */
 
 
@@ -19,6 +20,7 @@
 #define TSR_TEST_LOOP_SPIN  1000
 
 
+static tsr_test_loop_fd_t *tsr_test_loop_find(tsr_test_loop_t *tl, int fd);
 static void tsr_test_loop_posted(tsr_test_loop_t *tl);
 static int tsr_test_loop_watch(void *data, int fd, int readable,
     int writable);
@@ -30,8 +32,14 @@ static uint64_t tsr_test_loop_now(void *data);
 void
 tsr_test_loop_init(tsr_test_loop_t *tl, tsr_loop_t *loop)
 {
+    int  i;
+
     memset(tl, 0, sizeof(tsr_test_loop_t));
     tl->fd = -1;
+
+    for (i = 0; i < TSR_TEST_LOOP_FDS; i++) {
+        tl->fds[i].fd = -1;
+    }
 
     memset(loop, 0, sizeof(tsr_loop_t));
     loop->data = tl;
@@ -45,10 +53,11 @@ tsr_test_loop_init(tsr_test_loop_t *tl, tsr_loop_t *loop)
 int
 tsr_test_loop_run(tsr_test_loop_t *tl, int ms, const int *stop)
 {
-    int            n, fd;
-    nfds_t         nfds;
-    long long      now, end, wait;
-    struct pollfd  pfd;
+    int                  i, n, fd;
+    nfds_t               nfds;
+    long long            now, end, wait;
+    struct pollfd        pfd[TSR_TEST_LOOP_FDS];
+    tsr_test_loop_fd_t  *e;
 
     end = tsr_test_now_ms() + ms;
 
@@ -77,17 +86,22 @@ tsr_test_loop_run(tsr_test_loop_t *tl, int ms, const int *stop)
         /* no interest: leave the socket out, or POLLHUP would spin */
 
         nfds = 0;
-        pfd.fd = tl->fd;
-        pfd.events = 0;
-        pfd.revents = 0;
 
-        if (tl->fd != -1 && (tl->readable || tl->writable)) {
-            pfd.events = (tl->readable ? POLLIN : 0)
-                         | (tl->writable ? POLLOUT : 0);
-            nfds = 1;
+        for (i = 0; i < TSR_TEST_LOOP_FDS; i++) {
+            e = &tl->fds[i];
+
+            if (e->fd == -1 || !(e->readable || e->writable)) {
+                continue;
+            }
+
+            pfd[nfds].fd = e->fd;
+            pfd[nfds].events = (e->readable ? POLLIN : 0)
+                               | (e->writable ? POLLOUT : 0);
+            pfd[nfds].revents = 0;
+            nfds++;
         }
 
-        n = poll(&pfd, nfds, (int) wait);
+        n = poll(pfd, nfds, (int) wait);
 
         if (n == -1) {
             if (errno == EINTR) {
@@ -98,21 +112,27 @@ tsr_test_loop_run(tsr_test_loop_t *tl, int ms, const int *stop)
             return -1;
         }
 
-        if (n > 0 && tl->store != NULL) {
-            fd = pfd.fd;
+        for (i = 0; n > 0 && i < (int) nfds && tl->store != NULL; i++) {
+            fd = pfd[i].fd;
 
-            if (tl->readable
-                && (pfd.revents & (POLLIN | POLLHUP | POLLERR)))
+            /* an earlier event may have closed the socket meanwhile */
+
+            e = tsr_test_loop_find(tl, fd);
+
+            if (e != NULL && e->readable
+                && (pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
             {
-                tsr_store_on_read(tl->store);
+                tsr_store_on_read_fd(tl->store, fd);
             }
 
             /* reading may have closed the socket or ended the interest */
 
-            if (tl->fd == fd && tl->writable
-                && (pfd.revents & (POLLOUT | POLLHUP | POLLERR)))
+            e = tsr_test_loop_find(tl, fd);
+
+            if (e != NULL && e->writable
+                && (pfd[i].revents & (POLLOUT | POLLHUP | POLLERR)))
             {
-                tsr_store_on_write(tl->store);
+                tsr_store_on_write_fd(tl->store, fd);
             }
         }
 
@@ -129,25 +149,57 @@ tsr_test_loop_run(tsr_test_loop_t *tl, int ms, const int *stop)
 }
 
 
+static tsr_test_loop_fd_t *
+tsr_test_loop_find(tsr_test_loop_t *tl, int fd)
+{
+    int  i;
+
+    for (i = 0; i < TSR_TEST_LOOP_FDS; i++) {
+        if (tl->fds[i].fd == fd && fd != -1) {
+            return &tl->fds[i];
+        }
+    }
+
+    return NULL;
+}
+
+
 /* as ngx_event_process_posted(): events posted meanwhile run too */
 
 static void
 tsr_test_loop_posted(tsr_test_loop_t *tl)
 {
-    int  rounds;
+    int                  i, rounds, fd;
+    tsr_test_loop_fd_t  *e;
 
     for (rounds = 0; tl->posted; rounds++) {
         if (rounds == TSR_TEST_LOOP_SPIN) {
             fprintf(stderr, "a posted write event keeps posting itself\n");
             tl->misuses++;
             tl->posted = 0;
+
+            for (i = 0; i < TSR_TEST_LOOP_FDS; i++) {
+                tl->fds[i].posted = 0;
+            }
+
             return;
         }
 
         tl->posted = 0;
 
-        if (tl->store != NULL && tl->fd != -1) {
-            tsr_store_on_write(tl->store);
+        for (i = 0; i < TSR_TEST_LOOP_FDS; i++) {
+            e = &tl->fds[i];
+
+            if (e->fd == -1 || !e->posted) {
+                continue;
+            }
+
+            e->posted = 0;
+            fd = e->fd;
+
+            if (tl->store != NULL) {
+                tsr_store_on_write_fd(tl->store, fd);
+            }
         }
     }
 }
@@ -158,21 +210,52 @@ tsr_test_loop_watch(void *data, int fd, int readable, int writable)
 {
     tsr_test_loop_t  *tl = data;
 
+    int                  i;
+    tsr_test_loop_fd_t  *e;
+
     tl->watches++;
 
-    if (tl->fd != -1 && tl->fd != fd) {
-        tl->misuses++;
+    e = tsr_test_loop_find(tl, fd);
+
+    if (e == NULL) {
+        if (tl->nfds > 0 && !tl->multi) {
+            tl->misuses++;
+        }
+
+        for (i = 0; i < TSR_TEST_LOOP_FDS && tl->fds[i].fd != -1; i++) {
+            /* void */
+        }
+
+        if (i == TSR_TEST_LOOP_FDS) {
+            fprintf(stderr, "more than %d sockets watched\n",
+                    TSR_TEST_LOOP_FDS);
+            tl->misuses++;
+            return -1;
+        }
+
+        e = &tl->fds[i];
+        e->fd = fd;
+        e->posted = 0;
+        tl->nfds++;
+
+        if (tl->nfds > tl->max_fds) {
+            tl->max_fds = tl->nfds;
+        }
     }
 
+    e->readable = (readable != 0);
+    e->writable = (writable != 0);
+
     tl->fd = fd;
-    tl->readable = (readable != 0);
-    tl->writable = (writable != 0);
+    tl->readable = e->readable;
+    tl->writable = e->writable;
 
     if (tl->fail_watch) {
         return -1;
     }
 
     if (writable) {
+        e->posted = 1;
         tl->posted = 1;
     }
 
@@ -185,17 +268,38 @@ tsr_test_loop_unwatch(void *data, int fd)
 {
     tsr_test_loop_t  *tl = data;
 
+    int                  i;
+    tsr_test_loop_fd_t  *e;
+
     tl->unwatches++;
 
-    if (fd != tl->fd) {
+    e = tsr_test_loop_find(tl, fd);
+
+    if (e == NULL) {
         tl->misuses++;
         return;
     }
 
+    e->fd = -1;
+    e->readable = 0;
+    e->writable = 0;
+    e->posted = 0;
+    tl->nfds--;
+
+    /* "fd" shows another socket still watched, or -1 */
+
     tl->fd = -1;
     tl->readable = 0;
     tl->writable = 0;
-    tl->posted = 0;
+
+    for (i = 0; i < TSR_TEST_LOOP_FDS; i++) {
+        if (tl->fds[i].fd != -1) {
+            tl->fd = tl->fds[i].fd;
+            tl->readable = tl->fds[i].readable;
+            tl->writable = tl->fds[i].writable;
+            break;
+        }
+    }
 }
 
 

@@ -435,14 +435,15 @@ static int
 tsr_test_redis_spawn(tsr_test_redis_t *r, const char *bin)
 {
     char    conf[PATH_MAX + 16];
-    char   *argv[3];
+    char   *argv[4];
     pid_t   pid, parent;
 
     snprintf(conf, sizeof(conf), "%s/redis.conf", r->dir);
 
     argv[0] = (char *) bin;
     argv[1] = conf;
-    argv[2] = NULL;
+    argv[2] = r->sentinel ? (char *) "--sentinel" : NULL;
+    argv[3] = NULL;
 
     parent = getpid();
 

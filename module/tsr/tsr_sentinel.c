@@ -1,0 +1,916 @@
+
+/*
+ * Redis Sentinel: the master is found through the sentinels monitoring
+ * it, and followed when they fail over.
+ *
+ * The store is a router over two nodes (see tsr_store.h): the master,
+ * whose setup includes ROLE so that a stale address is never used, and
+ * on the asynchronous side one connection to a sentinel, which asks
+ * SENTINEL get-master-addr-by-name and then subscribes to
+ * "+switch-master".  A switch moves the master node at once; a
+ * connection lost or a sentinel not answering moves the watch to the
+ * next sentinel; a master that turns out not to be one (ROLE, a READONLY
+ * reply) has the sentinels asked again.  The subscription is renewed
+ * every TSR_SENTINEL_KEEPALIVE ms and the node's stall check drops a
+ * sentinel that stops answering.
+ *
+ * The synchronous side asks the sentinels in turn before its first
+ * command and after losing the master, backing off between attempts.
+ * Addresses from the sentinels must be numeric on the asynchronous
+ * side, which must never wait for a resolver.
+ */
+
+
+#include "tsr_sentinel.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <openssl/crypto.h>
+
+
+struct tsr_sentinel_s {
+    size_t              n;
+    char               *hosts[TSR_STORE_MAX_LIST];
+    int                 ports[TSR_STORE_MAX_LIST];
+    char                ips[TSR_STORE_MAX_LIST][TSR_STORE_IP_LEN];
+    size_t              current;        /* the sentinel asked */
+    char               *name;           /* of the master */
+    char               *user;           /* at the sentinels */
+    char               *password;
+    size_t              password_len;
+    tsr_store_t        *master;         /* once known */
+    tsr_store_t        *watcher;        /* asynchronous: at a sentinel */
+    uint64_t            renew_at;       /* the next SUBSCRIBE */
+    uint64_t            requeried_at;
+    int64_t             next_discovery; /* synchronous, backing off */
+    int                 backoff_ms;
+    unsigned            subscribed:1;
+    unsigned            discover:1;     /* synchronous: ask first */
+};
+
+
+static int tsr_sentinel_use(tsr_store_t *st, const char *ip, size_t iplen,
+    const char *port, size_t portlen, const char *from);
+static void tsr_sentinel_requery(tsr_store_t *st);
+static void tsr_sentinel_master_cb(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void tsr_sentinel_switch_cb(redisAsyncContext *ac, void *r,
+    void *privdata);
+static int tsr_sentinel_discover(tsr_store_t *st);
+static int tsr_sentinel_ask(tsr_store_t *st, size_t k);
+static struct timeval tsr_sentinel_timeval(int ms);
+
+
+int
+tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
+    char *err, size_t errlen)
+{
+    size_t           i;
+    tsr_sentinel_t  *s;
+
+    if (conf->master_name == NULL || conf->master_name[0] == '\0'
+        || strlen(conf->master_name) > TSR_STORE_MAX_NAME)
+    {
+        tsr_store_errf(err, errlen, "redis sentinels need a master name");
+        return TSR_EINVAL;
+    }
+
+    if (conf->sentinel_user != NULL
+        && (conf->sentinel_password == NULL
+            || conf->sentinel_password[0] == '\0'))
+    {
+        tsr_store_errf(err, errlen, "redis sentinel user \"%s\" needs a "
+                       "password", conf->sentinel_user);
+        return TSR_EINVAL;
+    }
+
+    s = calloc(1, sizeof(tsr_sentinel_t));
+    if (s == NULL) {
+        tsr_store_errf(err, errlen, "out of memory");
+        return TSR_ENOMEM;
+    }
+
+    st->sentinel = s;
+
+    if (tsr_store_parse_list(conf->sentinels, strlen(conf->sentinels),
+                             s->hosts, s->ports, TSR_STORE_MAX_LIST, err,
+                             errlen)
+        != TSR_OK)
+    {
+        return TSR_EINVAL;
+    }
+
+    for (i = 0; i < TSR_STORE_MAX_LIST && s->hosts[i] != NULL; i++) {
+        if (s->ports[i] == 0) {
+            s->ports[i] = TSR_SENTINEL_DEFAULT_PORT;
+        }
+    }
+
+    s->n = i;
+    s->backoff_ms = st->backoff_min_ms;
+
+    s->name = strdup(conf->master_name);
+    if (s->name == NULL) {
+        goto nomem;
+    }
+
+    if (conf->sentinel_user != NULL) {
+        s->user = strdup(conf->sentinel_user);
+        if (s->user == NULL) {
+            goto nomem;
+        }
+    }
+
+    if (conf->sentinel_password != NULL
+        && conf->sentinel_password[0] != '\0')
+    {
+        s->password_len = strlen(conf->sentinel_password);
+
+        s->password = malloc(s->password_len + 1);
+        if (s->password == NULL) {
+            goto nomem;
+        }
+
+        memcpy(s->password, conf->sentinel_password, s->password_len + 1);
+    }
+
+    return TSR_OK;
+
+nomem:
+
+    tsr_store_errf(err, errlen, "out of memory");
+
+    return TSR_ENOMEM;
+}
+
+
+void
+tsr_sentinel_destroy(tsr_store_t *st)
+{
+    size_t           i;
+    tsr_sentinel_t  *s;
+
+    s = st->sentinel;
+
+    if (s == NULL) {
+        return;
+    }
+
+    /* all of them: a list that failed to parse may have some */
+
+    for (i = 0; i < TSR_STORE_MAX_LIST; i++) {
+        free(s->hosts[i]);
+    }
+
+    if (s->password != NULL) {
+        OPENSSL_cleanse(s->password, s->password_len);
+        free(s->password);
+    }
+
+    free(s->name);
+    free(s->user);
+    free(s);
+
+    st->sentinel = NULL;
+}
+
+
+const char *
+tsr_sentinel_user(const tsr_store_t *st)
+{
+    return st->sentinel->user;
+}
+
+
+const char *
+tsr_sentinel_password(const tsr_store_t *st, size_t *len)
+{
+    *len = st->sentinel->password_len;
+
+    return st->sentinel->password;
+}
+
+
+/*
+ * Asynchronous: the sentinels' names are resolved once, here (as a
+ * store of one server resolves its own), and the watch starts on the
+ * first one.
+ */
+
+int
+tsr_sentinel_start(tsr_store_t *st)
+{
+    size_t           i;
+    tsr_sentinel_t  *s;
+
+    s = st->sentinel;
+
+    s->master = NULL;
+    s->watcher = NULL;
+    s->subscribed = 0;
+    s->current = 0;
+
+    for (i = 0; i < s->n; i++) {
+        if (tsr_store_resolve_name(st, s->hosts[i], s->ips[i],
+                                   sizeof(s->ips[i]))
+            != TSR_OK)
+        {
+            tsr_store_log(st, TSR_LOG_ERR, "%s", st->err);
+            s->ips[i][0] = '\0';
+        }
+    }
+
+    for (i = 0; i < s->n && s->ips[i][0] == '\0'; i++) {
+        /* void */
+    }
+
+    if (i == s->n) {
+        memcpy(st->last, st->err, sizeof(st->last));
+        return TSR_ECONN;
+    }
+
+    s->current = i;
+
+    s->watcher = tsr_store_node_add(st, s->ips[i], s->ports[i], 1);
+    if (s->watcher == NULL) {
+        return TSR_ENOMEM;
+    }
+
+    return TSR_OK;
+}
+
+
+tsr_store_t *
+tsr_sentinel_route(tsr_store_t *st)
+{
+    tsr_sentinel_t  *s;
+
+    s = st->sentinel;
+
+    if (s->master == NULL) {
+        tsr_store_set_error(st, "redis %s: the master is not known yet%s%s",
+                            st->addr, st->last[0] ? ": " : "", st->last);
+        return NULL;
+    }
+
+    return s->master;
+}
+
+
+void
+tsr_sentinel_event(tsr_store_t *st, tsr_store_t *node, int ev)
+{
+    size_t           i, k;
+    uint64_t         now;
+    tsr_sentinel_t  *s;
+
+    s = st->sentinel;
+
+    if (!st->async) {
+        if (node == s->master && ev != TSR_STORE_EV_READY) {
+            s->discover = 1;
+        }
+
+        return;
+    }
+
+    if (node == s->watcher) {
+        switch (ev) {
+
+        case TSR_STORE_EV_READY:
+            /*
+             * One pipeline: the reply to the question comes before any
+             * message, and no switch falls between the two.
+             */
+
+            if (tsr_store_node_command(node, tsr_sentinel_master_cb, st,
+                                       "SENTINEL get-master-addr-by-name %s",
+                                       s->name)
+                != TSR_OK
+                || tsr_store_node_command(node, tsr_sentinel_switch_cb, st,
+                                          "SUBSCRIBE " TSR_SENTINEL_CHANNEL)
+                   != TSR_OK)
+            {
+                tsr_store_set_error(node, "sentinel at %s refused the "
+                                    "commands", node->addr);
+                tsr_store_node_fail(node);
+                return;
+            }
+
+            now = tsr_store_loop_now(st);
+
+            s->subscribed = 1;
+            s->renew_at = now + TSR_SENTINEL_KEEPALIVE;
+
+            tsr_store_router_wake(st, s->renew_at);
+            break;
+
+        case TSR_STORE_EV_DOWN:
+            s->subscribed = 0;
+
+            /* the next sentinel, after the node's backoff */
+
+            k = s->current;
+
+            for (i = 1; i <= s->n; i++) {
+                k = (s->current + i) % s->n;
+
+                if (s->ips[k][0] != '\0') {
+                    break;
+                }
+            }
+
+            if (k != s->current) {
+                s->current = k;
+                (void) tsr_store_node_move(node, s->ips[k], s->ports[k], 1);
+            }
+
+            memcpy(st->last, node->err, sizeof(st->last));
+            break;
+        }
+
+        return;
+    }
+
+    if (node == s->master
+        && (ev == TSR_STORE_EV_NOT_MASTER || ev == TSR_STORE_EV_READONLY))
+    {
+        tsr_sentinel_requery(st);
+    }
+}
+
+
+/*
+ * The master named is not one (any more): the next sentinel is asked,
+ * at most once per TSR_SENTINEL_REQUERY.
+ */
+
+static void
+tsr_sentinel_requery(tsr_store_t *st)
+{
+    size_t           k;
+    uint64_t         now;
+    tsr_sentinel_t  *s;
+
+    s = st->sentinel;
+    now = tsr_store_loop_now(st);
+
+    if (s->watcher == NULL
+        || (s->requeried_at != 0
+            && now < s->requeried_at + TSR_SENTINEL_REQUERY))
+    {
+        return;
+    }
+
+    s->requeried_at = now;
+    s->subscribed = 0;
+
+    tsr_store_log(st, TSR_LOG_WARN, "redis %s: asking the sentinels again: "
+                  "%s", st->addr, s->master != NULL ? s->master->err : "");
+
+    k = (s->current + 1) % s->n;
+
+    if (k != s->current && s->ips[k][0] != '\0') {
+        s->current = k;
+        (void) tsr_store_node_move(s->watcher, s->ips[k], s->ports[k], 0);
+
+    } else {
+        tsr_store_node_reset(s->watcher);
+    }
+}
+
+
+/* [ip, port], or nil for a master the sentinel does not know */
+
+static void
+tsr_sentinel_master_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+    tsr_store_t     *st = privdata;
+    tsr_store_t     *node = ac->data;
+    redisReply      *reply = r;
+    tsr_sentinel_t  *s;
+
+    tsr_store_node_replied(node);
+
+    if (reply == NULL || st->destroying) {
+        return;
+    }
+
+    s = st->sentinel;
+
+    if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
+        && reply->element[0]->type == REDIS_REPLY_STRING
+        && reply->element[1]->type == REDIS_REPLY_STRING)
+    {
+        if (tsr_sentinel_use(st, reply->element[0]->str,
+                             reply->element[0]->len, reply->element[1]->str,
+                             reply->element[1]->len, node->addr)
+            == TSR_OK)
+        {
+            return;
+        }
+
+        memcpy(node->err, st->err, sizeof(node->err));
+
+    } else if (reply->type == REDIS_REPLY_ERROR) {
+        tsr_store_reply_error(node, "SENTINEL get-master-addr-by-name",
+                              reply);
+
+    } else {
+        tsr_store_set_error(node, "sentinel at %s does not know master "
+                            "\"%s\"", node->addr, s->name);
+    }
+
+    /* as a failure of this sentinel: the next one is asked */
+    tsr_store_node_fail(node);
+}
+
+
+/*
+ * Confirmations of SUBSCRIBE (the keepalive's answers) and messages
+ * "<name> <old ip> <old port> <new ip> <new port>".
+ */
+
+static void
+tsr_sentinel_switch_cb(redisAsyncContext *ac, void *r, void *privdata)
+{
+    tsr_store_t       *st = privdata;
+    tsr_store_t       *node = ac->data;
+    redisReply        *reply = r;
+    size_t             i, len, nlen, n, f[5], flen[5];
+    const char        *p;
+    tsr_sentinel_t    *s;
+    const redisReply  *type, *msg;
+
+    if (reply == NULL || st->destroying) {
+        if (!st->destroying && node == st->sentinel->watcher) {
+            st->sentinel->subscribed = 0;
+        }
+
+        return;
+    }
+
+    s = st->sentinel;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3
+        || reply->element[0]->type != REDIS_REPLY_STRING)
+    {
+        return;
+    }
+
+    type = reply->element[0];
+
+    if (type->len == sizeof("subscribe") - 1
+        && memcmp(type->str, "subscribe", type->len) == 0)
+    {
+        tsr_store_node_replied(node);
+        return;
+    }
+
+    msg = reply->element[2];
+
+    if (type->len != sizeof("message") - 1
+        || memcmp(type->str, "message", type->len) != 0
+        || msg->type != REDIS_REPLY_STRING)
+    {
+        return;
+    }
+
+    /* five fields separated by single spaces */
+
+    p = msg->str;
+    len = msg->len;
+    n = 0;
+    f[0] = 0;
+
+    for (i = 0; i <= len && n < 5; i++) {
+        if (i == len || p[i] == ' ') {
+            flen[n] = i - f[n];
+            n++;
+
+            if (n < 5) {
+                f[n] = i + 1;
+            }
+        }
+    }
+
+    nlen = strlen(s->name);
+
+    if (n != 5 || flen[0] != nlen || memcmp(p, s->name, nlen) != 0) {
+        return;
+    }
+
+    tsr_store_log(st, TSR_LOG_INFO, "redis %s: switched from %.*s:%.*s to "
+                  "%.*s:%.*s", st->addr, (int) flen[1], p + f[1],
+                  (int) flen[2], p + f[2], (int) flen[3], p + f[3],
+                  (int) flen[4], p + f[4]);
+
+    if (tsr_sentinel_use(st, p + f[3], flen[3], p + f[4], flen[4], node->addr)
+        != TSR_OK)
+    {
+        tsr_store_log(st, TSR_LOG_ERR, "%s", st->err);
+    }
+}
+
+
+/*
+ * The master is at "ip" and "port" (as text, from a sentinel): its node
+ * is created or moved there.
+ */
+
+static int
+tsr_sentinel_use(tsr_store_t *st, const char *ip, size_t iplen,
+    const char *port, size_t portlen, const char *from)
+{
+    int              n;
+    size_t           i;
+    char             host[TSR_STORE_IP_LEN];
+    tsr_sentinel_t  *s;
+
+    s = st->sentinel;
+    n = 0;
+
+    for (i = 0; i < portlen && i < 6; i++) {
+        if (port[i] < '0' || port[i] > '9') {
+            break;
+        }
+
+        n = n * 10 + (port[i] - '0');
+    }
+
+    if (iplen == 0 || iplen >= sizeof(host) || i != portlen || n < 1
+        || n > 65535)
+    {
+        tsr_store_set_error(st, "sentinel at %s: invalid address of master "
+                            "\"%s\"", from, s->name);
+        return TSR_EPROTO;
+    }
+
+    memcpy(host, ip, iplen);
+    host[iplen] = '\0';
+
+    if (st->async && !tsr_store_numeric(host)) {
+        tsr_store_set_error(st, "sentinel at %s: master \"%s\" at \"%s\", "
+                            "not a numeric address", from, s->name, host);
+        return TSR_EPROTO;
+    }
+
+    if (s->master == NULL) {
+        s->master = tsr_store_node_add(st, host, n, 0);
+        if (s->master == NULL) {
+            return TSR_ENOMEM;
+        }
+
+        tsr_store_log(st, TSR_LOG_INFO, "redis %s: the master is at %s "
+                      "(sentinel at %s)", st->addr, s->master->addr, from);
+        return TSR_OK;
+    }
+
+    if (strcmp(s->master->host, host) == 0 && s->master->port == n) {
+        return TSR_OK;
+    }
+
+    tsr_store_log(st, TSR_LOG_INFO, "redis %s: the master moves from %s to "
+                  "%s:%d (sentinel at %s)", st->addr, s->master->addr, host, n,
+                  from);
+
+    return tsr_store_node_move(s->master, host, n, 0);
+}
+
+
+/* renews the subscription, the sentinel's proof of life */
+
+uint64_t
+tsr_sentinel_duty(tsr_store_t *st, uint64_t now)
+{
+    tsr_sentinel_t  *s;
+
+    s = st->sentinel;
+
+    if (!s->subscribed || s->watcher == NULL) {
+        return 0;
+    }
+
+    if (now >= s->renew_at) {
+        if (tsr_store_node_command(s->watcher, tsr_sentinel_switch_cb, st,
+                                   "SUBSCRIBE " TSR_SENTINEL_CHANNEL)
+            != TSR_OK)
+        {
+            return 0;
+        }
+
+        s->renew_at = now + TSR_SENTINEL_KEEPALIVE;
+    }
+
+    return s->renew_at;
+}
+
+
+int
+tsr_sentinel_state(const tsr_store_t *st)
+{
+    tsr_sentinel_t  *s;
+
+    s = st->sentinel;
+
+    if (s->master != NULL) {
+        return tsr_store_state(s->master);
+    }
+
+    if (s->watcher != NULL
+        && tsr_store_state(s->watcher) == TSR_STORE_STATE_CONNECTING)
+    {
+        return TSR_STORE_STATE_CONNECTING;
+    }
+
+    return TSR_STORE_STATE_DOWN;
+}
+
+
+/* ---- the synchronous side ---- */
+
+int
+tsr_sentinel_connect(tsr_store_t *st)
+{
+    int              rc;
+    tsr_sentinel_t  *s;
+
+    s = st->sentinel;
+
+    if (s->master == NULL || s->discover) {
+        rc = tsr_sentinel_discover(st);
+        if (rc != TSR_OK) {
+            st->stats.errors++;
+            return rc;
+        }
+    }
+
+    rc = tsr_store_connect(s->master);
+
+    if (rc != TSR_OK) {
+        memcpy(st->err, s->master->err, sizeof(st->err));
+        s->discover = 1;
+    }
+
+    return rc;
+}
+
+
+/*
+ * A synchronous operation on the master, asking the sentinels first when
+ * it is unknown or was lost; a master lost during the call is asked for
+ * and the operation tried once more if it moved.
+ */
+
+int
+tsr_sentinel_op(tsr_store_t *st, const tsr_store_op_t *op)
+{
+    int              rc, asked;
+    tsr_store_t     *master;
+    tsr_sentinel_t  *s;
+
+    s = st->sentinel;
+    asked = 0;
+
+    if (s->master == NULL || s->discover) {
+        asked = 1;
+        rc = tsr_sentinel_discover(st);
+
+        if (rc != TSR_OK) {
+            switch (op->op) {
+
+            case TSR_STORE_OP_SET:
+                st->stats.sets++;
+                break;
+
+            case TSR_STORE_OP_DEL:
+                st->stats.dels++;
+                break;
+
+            default:
+                st->stats.gets++;
+                break;
+            }
+
+            st->stats.errors++;
+
+            return rc;
+        }
+    }
+
+    rc = tsr_store_node_op(s->master, op);
+
+    if ((rc == TSR_ECONN || rc == TSR_ETIMEDOUT) && !asked
+        && (op->op == TSR_STORE_OP_GET || op->op == TSR_STORE_OP_SET
+            || op->op == TSR_STORE_OP_DEL))
+    {
+        /* not GETDEL: it may have run before the connection broke */
+
+        master = s->master;
+        s->next_discovery = 0;
+
+        if (tsr_sentinel_discover(st) == TSR_OK
+            && (master->next_attempt == 0 || master->ctx != NULL))
+        {
+            tsr_store_node_uncount(master, op);
+            rc = tsr_store_node_op(master, op);
+        }
+    }
+
+    if (rc == TSR_ECONN || rc == TSR_ETIMEDOUT) {
+        s->discover = 1;
+    }
+
+    if (rc < 0) {
+        memcpy(st->err, s->master->err, sizeof(st->err));
+    }
+
+    return rc;
+}
+
+
+/*
+ * Asks the sentinels in turn, starting with the last that answered;
+ * after a failure, not again before the backoff.
+ */
+
+static int
+tsr_sentinel_discover(tsr_store_t *st)
+{
+    int              rc;
+    size_t           i, k;
+    int64_t          now;
+    tsr_sentinel_t  *s;
+
+    s = st->sentinel;
+    now = tsr_store_now();
+
+    if (now < s->next_discovery) {
+        tsr_store_set_error(st, "redis %s unavailable, next attempt in %lld "
+                            "ms: %s", st->addr,
+                            (long long) (s->next_discovery - now), st->last);
+        return TSR_ECONN;
+    }
+
+    rc = TSR_ECONN;
+
+    for (i = 0; i < s->n; i++) {
+        k = (s->current + i) % s->n;
+
+        rc = tsr_sentinel_ask(st, k);
+
+        if (rc == TSR_OK) {
+            s->current = k;
+            s->discover = 0;
+            s->backoff_ms = st->backoff_min_ms;
+            s->next_discovery = 0;
+            st->last[0] = '\0';
+            return TSR_OK;
+        }
+    }
+
+    s->next_discovery = now + s->backoff_ms;
+
+    tsr_store_log(st, TSR_LOG_ERR, "%s, next attempt in %d ms", st->err,
+                  s->backoff_ms);
+
+    s->backoff_ms = (s->backoff_ms > st->backoff_max_ms / 2)
+                    ? st->backoff_max_ms : s->backoff_ms * 2;
+
+    memcpy(st->last, st->err, sizeof(st->last));
+
+    return rc;
+}
+
+
+/* one sentinel, on a connection of its own, closed at once */
+
+static int
+tsr_sentinel_ask(tsr_store_t *st, size_t k)
+{
+    int              rc;
+    char             text[TSR_STORE_REPLY_TEXT];
+    size_t           i, n;
+    const char      *step;
+    redisReply      *reply;
+    redisContext    *c;
+    tsr_sentinel_t  *s;
+
+    s = st->sentinel;
+    reply = NULL;
+    step = "redisConnectWithTimeout()";
+
+    c = redisConnectWithTimeout(s->hosts[k], s->ports[k],
+                                tsr_sentinel_timeval(st->connect_timeout_ms));
+
+    if (c == NULL || c->err) {
+        rc = TSR_ECONN;
+        goto failed;
+    }
+
+    step = "redisSetTimeout()";
+
+    if (redisSetTimeout(c, tsr_sentinel_timeval(st->command_timeout_ms))
+        != REDIS_OK)
+    {
+        rc = TSR_ECONN;
+        goto failed;
+    }
+
+    if (s->password != NULL) {
+        step = "AUTH";
+
+        if (s->user != NULL) {
+            reply = redisCommand(c, "AUTH %s %b", s->user, s->password,
+                                 s->password_len);
+
+        } else {
+            reply = redisCommand(c, "AUTH %b", s->password, s->password_len);
+        }
+
+        if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
+            rc = (reply == NULL) ? TSR_ECONN : TSR_ESERVER;
+            goto failed;
+        }
+
+        freeReplyObject(reply);
+        reply = NULL;
+    }
+
+    step = "SENTINEL get-master-addr-by-name";
+
+    reply = redisCommand(c, "SENTINEL get-master-addr-by-name %s", s->name);
+
+    if (reply == NULL) {
+        rc = TSR_ECONN;
+        goto failed;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+        || reply->element[0]->type != REDIS_REPLY_STRING
+        || reply->element[1]->type != REDIS_REPLY_STRING)
+    {
+        rc = (reply->type == REDIS_REPLY_NIL) ? TSR_NOT_FOUND : TSR_EPROTO;
+        goto failed;
+    }
+
+    rc = tsr_sentinel_use(st, reply->element[0]->str, reply->element[0]->len,
+                          reply->element[1]->str, reply->element[1]->len,
+                          s->hosts[k]);
+
+    freeReplyObject(reply);
+    redisFree(c);
+
+    return rc;
+
+failed:
+
+    if (rc == TSR_NOT_FOUND) {
+        tsr_store_set_error(st, "sentinel at %s:%d does not know master "
+                            "\"%s\"", s->hosts[k], s->ports[k], s->name);
+        rc = TSR_ECONN;
+
+    } else if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+        n = (reply->len < sizeof(text) - 1) ? reply->len : sizeof(text) - 1;
+
+        for (i = 0; i < n; i++) {
+            text[i] = (reply->str[i] >= 0x20 && reply->str[i] < 0x7f)
+                      ? reply->str[i] : '?';
+        }
+
+        text[n] = '\0';
+
+        tsr_store_set_error(st, "%s on sentinel at %s:%d failed: %s", step,
+                            s->hosts[k], s->ports[k], text);
+
+    } else {
+        tsr_store_set_error(st, "%s on sentinel at %s:%d failed: %s", step,
+                            s->hosts[k], s->ports[k],
+                            (c == NULL) ? "out of memory"
+                            : (c->err ? c->errstr : "unexpected reply"));
+    }
+
+    if (reply != NULL) {
+        freeReplyObject(reply);
+    }
+
+    if (c != NULL) {
+        redisFree(c);
+    }
+
+    return rc;
+}
+
+
+static struct timeval
+tsr_sentinel_timeval(int ms)
+{
+    struct timeval  tv;
+
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+
+    return tv;
+}

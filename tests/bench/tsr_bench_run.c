@@ -1,0 +1,2433 @@
+
+/*
+ * The benchmark runner: a private redis-server (and a proxy that makes it
+ * answer 20 ms late), nginx nodes with one worker each in four
+ * configurations, and the load generator (tsr-bench) run against them
+ * case by case, configurations alternating within each repetition so that
+ * a noisy neighbour hurts all of them alike.  Per case: handshakes/s,
+ * worker CPU per handshake, resumption rate, latency percentiles, Redis
+ * commands per handshake (INFO commandstats deltas); the median of the
+ * repetitions.  Then a slow-Redis latency test, a memory test, and the
+ * ratios the design sets as targets.  Writes bench.json, bench.md (the
+ * tables for the README) and bench.png (gnuplot) to the output directory.
+ */
+
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <hiredis/hiredis.h>
+#include <openssl/rand.h>
+
+#include "tsr_test.h"
+
+
+#define RUN_MAX_REPS      9
+#define RUN_OUT_MAX       4096
+#define RUN_SAMPLE_KEYS   200
+#define RUN_TTL_S         300           /* nginx's default session lifetime */
+#define RUN_RESUME_SHARE  0.5           /* of handshakes, for the sizing */
+
+/* configurations; the last two only with a candidate build (-X) */
+#define CFG_NGINX         0
+#define CFG_L1            1
+#define CFG_REDIS         2
+#define CFG_OFF           3
+#define CFG_L1X           4
+#define CFG_REDISX        5
+#define CFG_N             6
+
+#define ON(c)             (1u << (c))
+#define MODULE            (ON(CFG_REDIS) | ON(CFG_REDISX))
+#define CACHES            (ON(CFG_NGINX) | ON(CFG_L1) | MODULE | ON(CFG_L1X))
+#define ALL               (CACHES | ON(CFG_OFF))
+
+/* lookup outcomes, as the module's metrics name them */
+#define OUT_N             7
+
+/* Redis commands counted */
+#define CMD_GET           0
+#define CMD_SET           1
+#define CMD_DEL           2
+#define CMD_OTHER         3
+#define CMD_N             4
+
+
+typedef struct {
+    const char         *name;
+    const char         *title;
+    int                 module;         /* loaded and enabled */
+    int                 cache;          /* ssl_session_cache shared */
+    int                 candidate;      /* the module from -X DIR */
+} run_config_t;
+
+
+typedef struct {
+    const char         *name;
+    const char         *mode;           /* tsr-bench -m */
+    const char         *proto;          /* tsr-bench -P */
+    int                 tickets;        /* the ssl_session_tickets on port */
+    unsigned            configs;        /* where it runs */
+    long                count;          /* bound, 0: time only */
+} run_case_t;
+
+
+typedef struct {
+    int                 ok;
+    double              per_s;
+    double              seconds;
+    long                handshakes;
+    long                requests;
+    long                offered;
+    long                resumed;
+    long                failed;
+    double              p50;
+    double              p99;
+    double              max;
+    double              worker_cpu;     /* seconds, workers involved */
+    double              worker_sys;     /* of it in the kernel */
+    double              redis_cpu;      /* seconds */
+    long                cmds[CMD_N];
+    long                outcomes[OUT_N];
+} run_result_t;
+
+
+typedef struct {
+    long                calls[CMD_N];
+    double              cpu;
+} run_redis_stats_t;
+
+
+typedef struct {
+    tsr_test_nginx_t    node[2];
+    int                 port[2][2];     /* [node][tickets] */
+    int                 status[2];      /* metrics, plain http */
+    int                 module;
+    pid_t               worker[2];
+} run_fleet_t;
+
+
+typedef struct {
+    const char         *name;
+    long                sessions;       /* stored at the end */
+    long                handshakes;
+    double              seconds;
+    long                rss0_kb;        /* worker before */
+    long                rss1_kb;        /* worker after */
+    long                anon1_kb;
+    long                shmem1_kb;
+    long                redis0;         /* used_memory before */
+    long                redis1;
+} run_mem_t;
+
+
+static void run_usage(void);
+static void run_cleanup(void);
+static void run_on_signal(int sig);
+static void run_log(const char *fmt, ...);
+static double run_loadavg(void);
+static void run_wait_load(void);
+static int run_redis_connect(void);
+static redisReply *run_redis(const char *fmt, ...);
+static int run_redis_stats(run_redis_stats_t *st);
+static double run_redis_info(const char *section, const char *field);
+static double run_redis_sample(long *nkeys);
+static int run_write_conf(tsr_test_nginx_t *n, const run_config_t *cfg,
+    const int *port, int status, int redis_port, const char *extra);
+static int run_start_fleet(run_fleet_t *f, const char *tag,
+    const run_config_t *cfg, int nodes, int redis_port, const char *extra);
+static void run_stop_fleet(run_fleet_t *f, int nodes);
+static pid_t run_worker_pid(pid_t master);
+static double run_cpu_seconds(pid_t pid);
+static double run_sys_seconds(pid_t pid);
+static int run_outcomes(int port, long *out);
+static long run_status_kb(pid_t pid, const char *field);
+static pid_t run_spawn_bench(char *const *argv, int *fd);
+static int run_collect_bench(pid_t pid, int fd, char *out, size_t outlen);
+static double run_json_num(const char *json, const char *key);
+static void run_parse_result(const char *json, run_result_t *r);
+static int run_case(run_fleet_t *f, const run_case_t *cs,
+    run_result_t *r);
+static void run_slow(void);
+static void run_memory(void);
+static void run_memory_one(int cfg, run_mem_t *m);
+static int run_cmp_double(const void *a, const void *b);
+static double run_median(double *v, int n);
+static double run_value(const run_result_t *r, int what);
+static double run_med(int cfg, int c, int what);
+static double run_pooled(int cfg, int c, int what);
+static int run_case_index(const char *name);
+static void run_write_json(const char *path);
+static void run_write_md(const char *path);
+static void run_write_chart(const char *dir);
+static double run_ratio(int cfg_a, int cfg_b, const char *name, int what);
+static void run_ratios(void);
+static void run_jnum(FILE *f, const char *key, double v, const char *sep);
+static const char *run_pass(double v, double target, int at_least);
+static double run_min4(double a, double b, double c, double d);
+
+
+static const run_config_t  run_configs[CFG_N] = {
+    { "nginx", "nginx shared cache", 0, 1, 0 },
+    { "l1",    "module + shared cache (L1)", 1, 1, 0 },
+    { "redis", "module, no L1 (Redis every time)", 1, 0, 0 },
+    { "off",   "no cache, no module", 0, 0, 0 },
+    { "l1+",   "candidate module + L1", 1, 1, 1 },
+    { "redis+", "candidate module, no L1", 1, 0, 1 }
+};
+
+static const char *const  run_outcome_names[OUT_N] = {
+    "none", "l1", "hit", "miss", "timeout", "error", "skipped"
+};
+
+
+/*
+ * Ticket cases run where they tell something: stock nginx (its own
+ * ticket keys) and the module (fleet ticket keys in Redis).  Cross-node
+ * cases are bounded by count: that is how many sessions are offered.
+ */
+
+static const run_case_t  run_cases[] = {
+    { "full-tls12",     "full",   "tls12",  0, ALL, 0 },
+    { "full-tls13",     "full",   "tls13",  0, ALL, 0 },
+    { "resume-tls12",   "resume", "tls12",  0, CACHES, 0 },
+    { "resume-tls13",   "resume", "tls13",  0, CACHES, 0 },
+    { "resume-tickets", "resume", "tls13",  1, ON(CFG_NGINX) | MODULE, 0 },
+    { "cross-tls12",    "cross",  "tls12",  0, CACHES, 1000 },
+    { "cross-tls13",    "cross",  "tls13",  0, CACHES, 1000 },
+    { "cross-tickets",  "cross",  "tls13",  1, ON(CFG_NGINX) | MODULE, 1000 },
+    { "cross-tickets12", "cross", "tls12t", 1, MODULE, 1000 }
+};
+
+#define RUN_NCASES  (sizeof(run_cases) / sizeof(run_cases[0]))
+
+
+/* what run_med() and run_pooled() compute */
+#define W_PER_S       0
+#define W_CAPACITY    1             /* handshakes per worker CPU second */
+#define W_CPU_US      2             /* worker CPU per handshake */
+#define W_P50         3
+#define W_P99         4
+#define W_MAX         5
+#define W_RATE        6             /* resumed / offered */
+#define W_GET         7             /* commands per handshake */
+#define W_SET         8
+#define W_DEL         9
+#define W_OTHER       10
+#define W_CMDS        11
+#define W_SYS_US      12            /* of the worker CPU, in the kernel */
+
+
+static struct {
+    const char         *bench;
+    const char         *outdir;
+    int                 reps;
+    double              seconds;
+    int                 procs;
+    long                mem_sessions;
+    double              mem_seconds;
+    int                 wait_load;
+    const char         *candidate;      /* modules to compare, -X */
+    char                command[1024];
+} run_opts;
+
+static int                run_ncfg = CFG_L1X;
+
+
+static tsr_test_redis_t   run_redis_server;
+static tsr_test_proxy_t   run_proxy;
+static redisContext      *run_rc;
+static run_fleet_t        run_fleets[CFG_N];
+static run_fleet_t        run_slow_fleets[2];
+static run_fleet_t        run_mem_fleet;
+static char               run_key_file[PATH_MAX + 16];
+static char               run_cert_dir[1024];
+static run_result_t       run_results[CFG_N][RUN_NCASES][RUN_MAX_REPS];
+static run_result_t       run_slow_ka[2][RUN_MAX_REPS];
+static run_result_t       run_slow_hs[2][RUN_MAX_REPS];
+static run_mem_t          run_mem[CFG_N];
+static int                run_nmem;
+static double             run_bytes_tls12, run_bytes_tls13;
+static long               run_keys_tls12, run_keys_tls13;
+static double             run_load_start, run_load_before, run_load_after;
+static double             run_waited;
+static int                run_log_problems;
+static long long          run_t0;
+
+
+static void
+run_usage(void)
+{
+    fprintf(stderr,
+        "usage: tsr-bench-run [options]\n"
+        "  -b PATH     the load generator (default: tsr-bench beside this\n"
+        "              program)\n"
+        "  -o DIR      output directory (default .)\n"
+        "  -r N        repetitions, the median is reported (default 3)\n"
+        "  -t SECONDS  per case and repetition (default 2)\n"
+        "  -c N        client processes (default 4)\n"
+        "  -m N        sessions for the memory test, 0: none (default\n"
+        "              100000)\n"
+        "  -M SECONDS  time bound of the memory test per configuration\n"
+        "              (default 45)\n"
+        "  -w SECONDS  first wait at most this long for a 1-minute load\n"
+        "              average below 1.0 (default 0)\n"
+        "  -X DIR      also measure the modules in DIR (a candidate build)\n"
+        "              side by side, as configurations l1+ and redis+\n"
+        "environment as for make check: TSR_MODULES, TSR_NGINX,\n"
+        "TSR_REDIS_SERVER, TSR_TMPDIR\n");
+}
+
+
+static void
+run_cleanup(void)
+{
+    int  i;
+
+    for (i = 0; i < CFG_N; i++) {
+        run_stop_fleet(&run_fleets[i], 2);
+    }
+
+    run_stop_fleet(&run_slow_fleets[0], 1);
+    run_stop_fleet(&run_slow_fleets[1], 1);
+    run_stop_fleet(&run_mem_fleet, 1);
+
+    tsr_test_proxy_stop(&run_proxy);
+    tsr_test_redis_stop(&run_redis_server);
+}
+
+
+static void
+run_on_signal(int sig)
+{
+    run_cleanup();
+    _exit(128 + sig);
+}
+
+
+static void
+run_log(const char *fmt, ...)
+{
+    va_list  args;
+
+    fprintf(stderr, "[%6.1f s] ", (tsr_test_now_ms() - run_t0) / 1000.0);
+
+    va_start(args, fmt);
+    vfprintf(stderr, fmt, args);
+    va_end(args);
+
+    fputc('\n', stderr);
+}
+
+
+static double
+run_loadavg(void)
+{
+    FILE    *f;
+    double   load;
+
+    load = -1;
+
+    f = fopen("/proc/loadavg", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%lf", &load) != 1) {
+            load = -1;
+        }
+
+        fclose(f);
+    }
+
+    return load;
+}
+
+
+/* other work on the machine skews every figure: give it a chance to end */
+
+static void
+run_wait_load(void)
+{
+    long long  start;
+
+    run_load_before = run_loadavg();
+    start = tsr_test_now_ms();
+
+    while (run_loadavg() >= 1.0
+           && tsr_test_now_ms() - start < run_opts.wait_load * 1000LL)
+    {
+        run_log("load average %.2f, waiting for < 1.0 (at most %d s)",
+                run_loadavg(), run_opts.wait_load);
+        sleep(10);
+    }
+
+    run_waited = (tsr_test_now_ms() - start) / 1000.0;
+    run_load_start = run_loadavg();
+}
+
+
+static int
+run_redis_connect(void)
+{
+    struct timeval  tv;
+
+    if (run_rc != NULL) {
+        redisFree(run_rc);
+    }
+
+    tv.tv_sec = 5;
+    tv.tv_usec = 0;
+
+    run_rc = redisConnectWithTimeout("127.0.0.1", run_redis_server.port, tv);
+    if (run_rc == NULL || run_rc->err) {
+        fprintf(stderr, "cannot connect to redis-server: %s\n",
+                run_rc != NULL ? run_rc->errstr : "out of memory");
+        return -1;
+    }
+
+    (void) redisSetTimeout(run_rc, tv);
+
+    return 0;
+}
+
+
+static redisReply *
+run_redis(const char *fmt, ...)
+{
+    va_list      args;
+    redisReply  *reply;
+
+    if (run_rc == NULL && run_redis_connect() != 0) {
+        return NULL;
+    }
+
+    va_start(args, fmt);
+    reply = redisvCommand(run_rc, fmt, args);
+    va_end(args);
+
+    if (reply == NULL) {
+        /* the next call connects again */
+        redisFree(run_rc);
+        run_rc = NULL;
+    }
+
+    return reply;
+}
+
+
+/*
+ * Commands by the module, from INFO commandstats; the runner's own
+ * (INFO, MEMORY, ...) are left out.  Redis CPU from INFO cpu.
+ */
+
+static int
+run_redis_stats(run_redis_stats_t *st)
+{
+    long         calls;
+    char        *p, *line, name[64];
+    redisReply  *reply;
+
+    static const char *const  own[] = { "info", "memory", "randomkey",
+                                        "dbsize", "flushall", "config",
+                                        "command", NULL };
+    const char *const        *o;
+
+    memset(st, 0, sizeof(run_redis_stats_t));
+
+    reply = run_redis("INFO commandstats");
+    if (reply == NULL || reply->type != REDIS_REPLY_STRING) {
+        if (reply != NULL) {
+            freeReplyObject(reply);
+        }
+        return -1;
+    }
+
+    for (line = reply->str; line != NULL; line = p) {
+        p = strchr(line, '\n');
+        if (p != NULL) {
+            p++;
+        }
+
+        if (sscanf(line, "cmdstat_%63[^:]:calls=%ld", name, &calls) != 2) {
+            continue;
+        }
+
+        for (o = own; *o != NULL; o++) {
+            if (strcmp(name, *o) == 0) {
+                break;
+            }
+        }
+
+        if (*o != NULL) {
+            continue;
+        }
+
+        if (strcmp(name, "get") == 0 || strcmp(name, "getdel") == 0) {
+            st->calls[CMD_GET] += calls;
+
+        } else if (strcmp(name, "set") == 0) {
+            st->calls[CMD_SET] += calls;
+
+        } else if (strcmp(name, "del") == 0 || strcmp(name, "unlink") == 0) {
+            st->calls[CMD_DEL] += calls;
+
+        } else {
+            st->calls[CMD_OTHER] += calls;
+        }
+    }
+
+    freeReplyObject(reply);
+
+    st->cpu = run_redis_info("cpu", "used_cpu_sys")
+              + run_redis_info("cpu", "used_cpu_user");
+
+    return 0;
+}
+
+
+/* a numeric INFO field, -1 when absent */
+
+static double
+run_redis_info(const char *section, const char *field)
+{
+    char        *p;
+    size_t       len;
+    double       v;
+    redisReply  *reply;
+
+    reply = run_redis("INFO %s", section);
+    if (reply == NULL || reply->type != REDIS_REPLY_STRING) {
+        if (reply != NULL) {
+            freeReplyObject(reply);
+        }
+        return -1;
+    }
+
+    v = -1;
+    len = strlen(field);
+
+    for (p = reply->str; p != NULL; p = strchr(p, '\n')) {
+        p += (*p == '\n') ? 1 : 0;
+
+        if (strncmp(p, field, len) == 0 && p[len] == ':') {
+            v = strtod(p + len + 1, NULL);
+            break;
+        }
+    }
+
+    freeReplyObject(reply);
+
+    return v;
+}
+
+
+/* MEMORY USAGE of random session keys: their mean, and the key count */
+
+static double
+run_redis_sample(long *nkeys)
+{
+    int          i, n;
+    double       sum;
+    redisReply  *key, *usage;
+
+    sum = 0;
+    n = 0;
+    *nkeys = 0;
+
+    for (i = 0; i < RUN_SAMPLE_KEYS * 2 && n < RUN_SAMPLE_KEYS; i++) {
+        key = run_redis("RANDOMKEY");
+        if (key == NULL) {
+            break;
+        }
+
+        if (key->type != REDIS_REPLY_STRING
+            || strstr(key->str, ":s:") == NULL)
+        {
+            freeReplyObject(key);
+            continue;
+        }
+
+        usage = run_redis("MEMORY USAGE %b SAMPLES 0", key->str,
+                          key->len);
+
+        if (usage != NULL && usage->type == REDIS_REPLY_INTEGER) {
+            sum += (double) usage->integer;
+            n++;
+        }
+
+        if (usage != NULL) {
+            freeReplyObject(usage);
+        }
+
+        freeReplyObject(key);
+    }
+
+    key = run_redis("DBSIZE");
+    if (key != NULL) {
+        if (key->type == REDIS_REPLY_INTEGER) {
+            *nkeys = key->integer;
+        }
+        freeReplyObject(key);
+    }
+
+    return n > 0 ? sum / n : 0;
+}
+
+
+/*
+ * One nginx node: one worker, two listeners, session ids and TLS 1.3
+ * stateful tickets on port[0], tickets on port[1]; the module is loaded
+ * only where it is enabled, so "off" is stock nginx.
+ */
+
+static int
+run_write_conf(tsr_test_nginx_t *n, const run_config_t *cfg, const int *port,
+    int status, int redis_port, const char *extra)
+{
+    FILE        *f;
+    const char  *mods;
+
+    mods = cfg->candidate ? run_opts.candidate : getenv("TSR_MODULES");
+    if (cfg->module && (mods == NULL || mods[0] == '\0')) {
+        fprintf(stderr, "TSR_MODULES is not set: run \"make bench\"\n");
+        return -1;
+    }
+
+    f = fopen(n->conf, "w");
+    if (f == NULL) {
+        fprintf(stderr, "fopen(\"%s\") failed: %s\n", n->conf,
+                strerror(errno));
+        return -1;
+    }
+
+    if (cfg->module) {
+        fprintf(f, "load_module %s/ngx_http_ssl_session_redis_module.so;\n",
+                mods);
+    }
+
+    fprintf(f,
+        "daemon off;\n"
+        "worker_processes 1;\n"
+        "error_log %s/logs/error.log notice;\n"
+        "pid %s/nginx.pid;\n"
+        "events { worker_connections 4096; }\n"
+        "http {\n"
+        "    access_log off;\n"
+        "    keepalive_requests 1000000;\n"
+        "    ssl_certificate %s/bench.test.crt;\n"
+        "    ssl_certificate_key %s/bench.test.key;\n"
+        "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+        "    ssl_session_timeout 10m;\n",
+        n->dir, n->dir, run_cert_dir, run_cert_dir);
+
+    if (cfg->cache) {
+        fprintf(f, "    ssl_session_cache shared:SSL:64m;\n");
+    }
+
+    if (cfg->module) {
+        fprintf(f, "    ssl_session_redis 127.0.0.1:%d;\n"
+                   "    ssl_session_redis_key %s;\n%s",
+                redis_port, run_key_file, extra != NULL ? extra : "");
+    }
+
+    fprintf(f,
+        "    server {\n"
+        "        listen 127.0.0.1:%d ssl;\n"
+        "        ssl_session_tickets off;\n"
+        "        location / { return 200 \"ok\\n\"; }\n"
+        "    }\n"
+        "    server {\n"
+        "        listen 127.0.0.1:%d ssl;\n"
+        "        ssl_session_tickets on;\n"
+        "%s"
+        "        location / { return 200 \"ok\\n\"; }\n"
+        "    }\n",
+        port[0], port[1],
+        cfg->module ? "        ssl_session_redis_tickets on;\n" : "");
+
+    /* the module's counters tell misses from timeouts */
+
+    if (cfg->module) {
+        fprintf(f,
+            "    server {\n"
+            "        listen 127.0.0.1:%d;\n"
+            "        location / { ssl_session_redis_status; }\n"
+            "    }\n", status);
+    }
+
+    fprintf(f, "}\n");
+
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+
+static int
+run_start_fleet(run_fleet_t *f, const char *tag, const run_config_t *cfg,
+    int nodes, int redis_port, const char *extra)
+{
+    int   i;
+    char  name[64];
+
+    f->module = cfg->module;
+
+    for (i = 0; i < nodes; i++) {
+        snprintf(name, sizeof(name), "bench-%s-%c", tag, 'a' + i);
+
+        if (tsr_test_nginx_init(&f->node[i], name, NULL) != 0) {
+            return -1;
+        }
+
+        f->port[i][0] = tsr_test_free_port();
+        f->port[i][1] = tsr_test_free_port();
+        f->status[i] = tsr_test_free_port();
+
+        if (run_write_conf(&f->node[i], cfg, f->port[i], f->status[i],
+                           redis_port, extra)
+            != 0
+            || tsr_test_nginx_start(&f->node[i]) != 0)
+        {
+            fprintf(stderr, "nginx \"%s\" did not start, see %s\n", name,
+                    f->node[i].error_log);
+            return -1;
+        }
+
+        f->worker[i] = run_worker_pid(f->node[i].pid);
+        if (f->worker[i] <= 0) {
+            fprintf(stderr, "no worker process for \"%s\"\n", name);
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+run_stop_fleet(run_fleet_t *f, int nodes)
+{
+    int  i, n;
+
+    for (i = 0; i < nodes; i++) {
+        if (f->node[i].pid == 0) {
+            continue;
+        }
+
+        tsr_test_nginx_stop(&f->node[i]);
+
+        n = tsr_test_nginx_log_problems(&f->node[i]);
+        if (n > 0) {
+            fprintf(stderr, "%d alert/crit lines in %s\n", n,
+                    f->node[i].error_log);
+            run_log_problems += n;
+        }
+    }
+}
+
+
+/* the master's only child; it takes a moment to appear */
+
+static pid_t
+run_worker_pid(pid_t master)
+{
+    int             i, ppid;
+    char            path[300], buf[512], *p;
+    FILE           *f;
+    DIR            *d;
+    pid_t           pid;
+    struct dirent  *e;
+
+    for (i = 0; i < 100; i++) {
+        d = opendir("/proc");
+        if (d == NULL) {
+            return -1;
+        }
+
+        while ((e = readdir(d)) != NULL) {
+            if (!isdigit((unsigned char) e->d_name[0])) {
+                continue;
+            }
+
+            snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+
+            f = fopen(path, "r");
+            if (f == NULL) {
+                continue;
+            }
+
+            p = fgets(buf, sizeof(buf), f);
+            fclose(f);
+
+            if (p == NULL || (p = strrchr(buf, ')')) == NULL) {
+                continue;
+            }
+
+            if (sscanf(p + 1, " %*c %d", &ppid) == 1 && ppid == master) {
+                pid = atoi(e->d_name);
+                closedir(d);
+                return pid;
+            }
+        }
+
+        closedir(d);
+        usleep(20000);
+    }
+
+    return -1;
+}
+
+
+/* CPU time of a process so far, user and system, in seconds */
+
+static double
+run_cpu_seconds(pid_t pid)
+{
+    char                 path[64];
+    FILE                *f;
+    unsigned long long   ns;
+
+    snprintf(path, sizeof(path), "/proc/%d/schedstat", (int) pid);
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return 0;
+    }
+
+    if (fscanf(f, "%llu", &ns) != 1) {
+        ns = 0;
+    }
+
+    fclose(f);
+
+    return ns / 1e9;
+}
+
+
+/* system CPU time so far, from /proc/PID/stat, in seconds */
+
+static double
+run_sys_seconds(pid_t pid)
+{
+    char                 path[64], buf[1024], *p;
+    FILE                *f;
+    unsigned long long   stime;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int) pid);
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return 0;
+    }
+
+    p = fgets(buf, sizeof(buf), f);
+    fclose(f);
+
+    if (p == NULL || (p = strrchr(buf, ')')) == NULL
+        || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u "
+                  "%llu", &stime) != 1)
+    {
+        return 0;
+    }
+
+    return (double) stime / sysconf(_SC_CLK_TCK);
+}
+
+
+/*
+ * The module's lookup counters by outcome, summed over servers, from its
+ * metrics page; 0 with the counters in "out", -1 when unavailable.
+ */
+
+static int
+run_outcomes(int port, long *out)
+{
+    int                 fd, k;
+    char               *p, *q, buf[65536];
+    size_t              len;
+    ssize_t             n;
+    struct timeval      tv;
+    struct sockaddr_in  sin;
+
+    static const char  req[] = "GET / HTTP/1.0\r\n\r\n";
+
+    memset(out, 0, OUT_N * sizeof(long));
+
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd == -1) {
+        return -1;
+    }
+
+    tv.tv_sec = 2;
+    tv.tv_usec = 0;
+    (void) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons((unsigned short) port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+    if (connect(fd, (struct sockaddr *) &sin, sizeof(sin)) != 0
+        || write(fd, req, sizeof(req) - 1) != (ssize_t) sizeof(req) - 1)
+    {
+        close(fd);
+        return -1;
+    }
+
+    len = 0;
+
+    while (len < sizeof(buf) - 1) {
+        n = read(fd, buf + len, sizeof(buf) - 1 - len);
+        if (n <= 0) {
+            break;
+        }
+        len += n;
+    }
+
+    close(fd);
+    buf[len] = '\0';
+
+    for (p = strstr(buf, "\nssl_session_redis_lookups_total{");
+         p != NULL;
+         p = strstr(p + 1, "\nssl_session_redis_lookups_total{"))
+    {
+        q = strstr(p, "outcome=\"");
+        if (q == NULL) {
+            break;
+        }
+
+        q += sizeof("outcome=\"") - 1;
+
+        for (k = 0; k < OUT_N; k++) {
+            len = strlen(run_outcome_names[k]);
+
+            if (strncmp(q, run_outcome_names[k], len) == 0 && q[len] == '"') {
+                q = strchr(q, '}');
+                if (q != NULL) {
+                    out[k] += strtol(q + 1, NULL, 10);
+                }
+                break;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+/* a "kB" line of /proc/PID/status */
+
+static long
+run_status_kb(pid_t pid, const char *field)
+{
+    long    kb;
+    char    path[64], line[256];
+    FILE   *f;
+    size_t  len;
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+
+    kb = -1;
+    len = strlen(field);
+
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, field, len) == 0 && line[len] == ':') {
+            kb = strtol(line + len + 1, NULL, 10);
+            break;
+        }
+    }
+
+    fclose(f);
+
+    return kb;
+}
+
+
+static pid_t
+run_spawn_bench(char *const *argv, int *fd)
+{
+    int    fds[2];
+    pid_t  pid;
+
+    if (pipe(fds) != 0) {
+        return -1;
+    }
+
+    pid = fork();
+
+    if (pid == -1) {
+        close(fds[0]);
+        close(fds[1]);
+        return -1;
+    }
+
+    if (pid == 0) {
+        dup2(fds[1], STDOUT_FILENO);
+        close(fds[0]);
+        close(fds[1]);
+        execv(argv[0], argv);
+        fprintf(stderr, "execv(\"%s\") failed: %s\n", argv[0],
+                strerror(errno));
+        _exit(127);
+    }
+
+    close(fds[1]);
+    *fd = fds[0];
+
+    return pid;
+}
+
+
+static int
+run_collect_bench(pid_t pid, int fd, char *out, size_t outlen)
+{
+    int      status;
+    size_t   len;
+    ssize_t  n;
+
+    len = 0;
+
+    while (len < outlen - 1) {
+        n = read(fd, out + len, outlen - 1 - len);
+        if (n <= 0) {
+            if (n == -1 && errno == EINTR) {
+                continue;
+            }
+            break;
+        }
+        len += n;
+    }
+
+    out[len] = '\0';
+    close(fd);
+
+    while (waitpid(pid, &status, 0) == -1 && errno == EINTR) {
+        /* void */
+    }
+
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0
+        || strchr(out, '{') == NULL)
+    {
+        fprintf(stderr, "tsr-bench failed (status %d)\n", status);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* a number from the generator's flat JSON line */
+
+static double
+run_json_num(const char *json, const char *key)
+{
+    char         pat[64];
+    const char  *p;
+
+    snprintf(pat, sizeof(pat), "\"%s\":", key);
+
+    p = strstr(json, pat);
+    if (p == NULL) {
+        return 0;
+    }
+
+    return strtod(p + strlen(pat), NULL);
+}
+
+
+static void
+run_parse_result(const char *json, run_result_t *r)
+{
+    r->ok = 1;
+    r->per_s = run_json_num(json, "per_s");
+    r->seconds = run_json_num(json, "seconds");
+    r->handshakes = (long) run_json_num(json, "handshakes");
+    r->requests = (long) run_json_num(json, "requests");
+    r->offered = (long) run_json_num(json, "offered");
+    r->resumed = (long) run_json_num(json, "resumed");
+    r->failed = (long) run_json_num(json, "failed");
+    r->p50 = run_json_num(json, "p50_ms");
+    r->p99 = run_json_num(json, "p99_ms");
+    r->max = run_json_num(json, "max_ms");
+}
+
+
+static int
+run_case(run_fleet_t *f, const run_case_t *cs, run_result_t *r)
+{
+    int                 fd, i, k, nodes;
+    char                ports[32], procs[16], secs[32], count[32];
+    char                out[RUN_OUT_MAX];
+    char               *argv[20];
+    long                o0[OUT_N], o1[OUT_N];
+    pid_t               pid;
+    double              cpu0, sys0;
+    run_redis_stats_t   s0, s1;
+
+    memset(r, 0, sizeof(run_result_t));
+
+    nodes = (strcmp(cs->mode, "cross") == 0) ? 2 : 1;
+
+    if (nodes == 2) {
+        snprintf(ports, sizeof(ports), "%d,%d", f->port[0][cs->tickets],
+                 f->port[1][cs->tickets]);
+
+    } else {
+        snprintf(ports, sizeof(ports), "%d", f->port[0][cs->tickets]);
+    }
+
+    snprintf(procs, sizeof(procs), "%d", run_opts.procs);
+    snprintf(secs, sizeof(secs), "%.2f", run_opts.seconds);
+    snprintf(count, sizeof(count), "%ld", cs->count > 0 ? cs->count
+                                                        : 100000000L);
+
+    i = 0;
+    argv[i++] = (char *) run_opts.bench;
+    argv[i++] = "-j";
+    argv[i++] = "-p";
+    argv[i++] = ports;
+    argv[i++] = "-m";
+    argv[i++] = (char *) cs->mode;
+    argv[i++] = "-P";
+    argv[i++] = (char *) cs->proto;
+    argv[i++] = "-c";
+    argv[i++] = procs;
+    argv[i++] = "-t";
+    argv[i++] = secs;
+    argv[i++] = "-n";
+    argv[i++] = count;
+    argv[i] = NULL;
+
+    if (run_redis_stats(&s0) != 0) {
+        return -1;
+    }
+
+    memset(o0, 0, sizeof(o0));
+    memset(o1, 0, sizeof(o1));
+
+    cpu0 = 0;
+    sys0 = 0;
+
+    for (i = 0; i < nodes; i++) {
+        if (f->module && run_outcomes(f->status[i], o1) == 0) {
+            for (k = 0; k < OUT_N; k++) {
+                o0[k] += o1[k];
+            }
+        }
+
+        cpu0 += run_cpu_seconds(f->worker[i]);
+        sys0 += run_sys_seconds(f->worker[i]);
+    }
+
+    pid = run_spawn_bench(argv, &fd);
+    if (pid == -1 || run_collect_bench(pid, fd, out, sizeof(out)) != 0) {
+        return -1;
+    }
+
+    for (i = 0; i < nodes; i++) {
+        r->worker_cpu += run_cpu_seconds(f->worker[i]);
+        r->worker_sys += run_sys_seconds(f->worker[i]);
+
+        if (f->module && run_outcomes(f->status[i], o1) == 0) {
+            for (k = 0; k < OUT_N; k++) {
+                r->outcomes[k] += o1[k];
+            }
+        }
+    }
+
+    r->worker_cpu -= cpu0;
+    r->worker_sys -= sys0;
+
+    for (k = 0; k < OUT_N; k++) {
+        r->outcomes[k] -= o0[k];
+    }
+
+    if (run_redis_stats(&s1) != 0) {
+        return -1;
+    }
+
+    run_parse_result(out, r);
+
+    for (i = 0; i < CMD_N; i++) {
+        r->cmds[i] = s1.calls[i] - s0.calls[i];
+    }
+
+    r->redis_cpu = s1.cpu - s0.cpu;
+
+    return 0;
+}
+
+
+/*
+ * A slow Redis must not slow anything else on the worker: keep-alive
+ * requests run at a fixed pace beside resumed handshakes (each waiting
+ * for its lookup) at a fixed pace, with Redis direct or 20 ms late; the
+ * worker's load is the same either way, only the lookups' latency is not.
+ */
+
+static void
+run_slow(void)
+{
+    int                  k, s, rep, fd[2];
+    char                 ports[16], secs[32], out[RUN_OUT_MAX];
+    char                *ka[20], *hs[20];
+    pid_t                pid[2];
+    run_config_t         cfg;
+
+    static const char  extra[] = "    ssl_session_redis_timeout 100ms;\n";
+
+    cfg = run_configs[CFG_REDIS];
+
+    if (tsr_test_proxy_start(&run_proxy, run_redis_server.port, 20) != 0
+        || run_start_fleet(&run_slow_fleets[0], "prompt", &cfg, 1,
+                           run_redis_server.port, extra) != 0
+        || run_start_fleet(&run_slow_fleets[1], "slow", &cfg, 1,
+                           run_proxy.port, extra) != 0)
+    {
+        fprintf(stderr, "slow redis test not run\n");
+        return;
+    }
+
+    /* the ticket ring and the first connection */
+    usleep(500000);
+
+    snprintf(secs, sizeof(secs), "%.2f", run_opts.seconds * 2);
+
+    for (rep = 0; rep < run_opts.reps; rep++) {
+        for (k = 0; k < 2; k++) {
+            /* alternate which one goes first */
+            s = (rep % 2 == 0) ? k : 1 - k;
+
+            snprintf(ports, sizeof(ports), "%d",
+                     run_slow_fleets[s].port[0][0]);
+
+            ka[0] = (char *) run_opts.bench;
+            ka[1] = "-j"; ka[2] = "-m"; ka[3] = "keepalive";
+            ka[4] = "-p"; ka[5] = ports; ka[6] = "-c"; ka[7] = "2";
+            ka[8] = "-r"; ka[9] = "2000"; ka[10] = "-t"; ka[11] = secs;
+            ka[12] = NULL;
+
+            hs[0] = (char *) run_opts.bench;
+            hs[1] = "-j"; hs[2] = "-m"; hs[3] = "resume";
+            hs[4] = "-p"; hs[5] = ports; hs[6] = "-c"; hs[7] = "8";
+            hs[8] = "-r"; hs[9] = "200"; hs[10] = "-t"; hs[11] = secs;
+            hs[12] = "-P"; hs[13] = "tls12"; hs[14] = NULL;
+
+            pid[0] = run_spawn_bench(ka, &fd[0]);
+            pid[1] = run_spawn_bench(hs, &fd[1]);
+
+            if (pid[0] == -1 || pid[1] == -1) {
+                continue;
+            }
+
+            if (run_collect_bench(pid[0], fd[0], out, sizeof(out)) == 0) {
+                run_parse_result(out, &run_slow_ka[s][rep]);
+            }
+
+            if (run_collect_bench(pid[1], fd[1], out, sizeof(out)) == 0) {
+                run_parse_result(out, &run_slow_hs[s][rep]);
+            }
+
+            run_log("slow redis: %s, rep %d: keep-alive p99 %.3f ms, "
+                    "resumed %ld/%ld, handshake p50 %.1f ms",
+                    s ? "20 ms" : "prompt", rep + 1, run_slow_ka[s][rep].p99,
+                    run_slow_hs[s][rep].resumed, run_slow_hs[s][rep].offered,
+                    run_slow_hs[s][rep].p50);
+        }
+    }
+
+    run_stop_fleet(&run_slow_fleets[0], 1);
+    run_stop_fleet(&run_slow_fleets[1], 1);
+    tsr_test_proxy_stop(&run_proxy);
+}
+
+
+/*
+ * Memory: bytes per session in Redis (MEMORY USAGE of sampled keys, per
+ * protocol), and the worker's RSS after "mem_sessions" full handshakes
+ * (new sessions) with nginx's cache, with the module, with both.  A run
+ * cut short by its time bound is extrapolated linearly.
+ */
+
+static void
+run_memory(void)
+{
+    int   i, cfgs[3];
+
+    cfgs[0] = CFG_NGINX;
+    cfgs[1] = CFG_REDIS;
+    cfgs[2] = CFG_L1;
+
+    for (i = 0; i < 3; i++) {
+        run_memory_one(cfgs[i], &run_mem[run_nmem]);
+        run_nmem++;
+    }
+}
+
+
+static void
+run_memory_one(int cfg, run_mem_t *m)
+{
+    int            fd;
+    char           ports[16], procs[16], secs[32], count[32];
+    char           out[RUN_OUT_MAX];
+    char          *argv[20];
+    pid_t          pid;
+    redisReply    *reply;
+    run_result_t   r;
+
+    memset(m, 0, sizeof(run_mem_t));
+    m->name = run_configs[cfg].name;
+
+    reply = run_redis("FLUSHALL");
+    if (reply != NULL) {
+        freeReplyObject(reply);
+    }
+
+    if (run_start_fleet(&run_mem_fleet, "mem", &run_configs[cfg], 1,
+                        run_redis_server.port, NULL)
+        != 0)
+    {
+        return;
+    }
+
+    usleep(300000);
+
+    snprintf(ports, sizeof(ports), "%d", run_mem_fleet.port[0][0]);
+    snprintf(procs, sizeof(procs), "%d", run_opts.procs);
+    snprintf(secs, sizeof(secs), "%.2f", run_opts.mem_seconds);
+
+    /* bytes per session of each protocol first, in a Redis of their own */
+
+    if (run_configs[cfg].module && run_keys_tls13 == 0) {
+        argv[0] = (char *) run_opts.bench;
+        argv[1] = "-j"; argv[2] = "-p"; argv[3] = ports;
+        argv[4] = "-m"; argv[5] = "full"; argv[6] = "-P"; argv[7] = "tls13";
+        argv[8] = "-n"; argv[9] = "2000"; argv[10] = "-c"; argv[11] = procs;
+        argv[12] = NULL;
+
+        pid = run_spawn_bench(argv, &fd);
+        if (pid != -1 && run_collect_bench(pid, fd, out, sizeof(out)) == 0) {
+            run_bytes_tls13 = run_redis_sample(&run_keys_tls13);
+        }
+
+        reply = run_redis("FLUSHALL");
+        if (reply != NULL) {
+            freeReplyObject(reply);
+        }
+
+        /* the worker starts over, with nothing stored */
+        run_stop_fleet(&run_mem_fleet, 1);
+
+        if (run_start_fleet(&run_mem_fleet, "mem", &run_configs[cfg], 1,
+                            run_redis_server.port, NULL)
+            != 0)
+        {
+            return;
+        }
+
+        usleep(300000);
+        snprintf(ports, sizeof(ports), "%d", run_mem_fleet.port[0][0]);
+    }
+
+    m->rss0_kb = run_status_kb(run_mem_fleet.worker[0], "VmRSS");
+    m->redis0 = (long) run_redis_info("memory", "used_memory");
+
+    snprintf(count, sizeof(count), "%ld", run_opts.mem_sessions);
+
+    argv[0] = (char *) run_opts.bench;
+    argv[1] = "-j"; argv[2] = "-p"; argv[3] = ports;
+    argv[4] = "-m"; argv[5] = "full"; argv[6] = "-P"; argv[7] = "tls12";
+    argv[8] = "-n"; argv[9] = count; argv[10] = "-c"; argv[11] = procs;
+    argv[12] = "-t"; argv[13] = secs; argv[14] = NULL;
+
+    pid = run_spawn_bench(argv, &fd);
+    if (pid == -1 || run_collect_bench(pid, fd, out, sizeof(out)) != 0) {
+        run_stop_fleet(&run_mem_fleet, 1);
+        return;
+    }
+
+    run_parse_result(out, &r);
+
+    m->handshakes = r.handshakes;
+    m->seconds = r.seconds;
+    m->rss1_kb = run_status_kb(run_mem_fleet.worker[0], "VmRSS");
+    m->anon1_kb = run_status_kb(run_mem_fleet.worker[0], "RssAnon");
+    m->shmem1_kb = run_status_kb(run_mem_fleet.worker[0], "RssShmem");
+    m->redis1 = (long) run_redis_info("memory", "used_memory");
+
+    if (run_configs[cfg].module) {
+        run_bytes_tls12 = run_redis_sample(&run_keys_tls12);
+        m->sessions = run_keys_tls12;
+
+    } else {
+        m->sessions = r.handshakes;
+    }
+
+    run_log("memory %s: %ld sessions in %.1f s, worker RSS %ld -> %ld kB "
+            "(anon %ld, shm %ld), redis used_memory %ld -> %ld",
+            m->name, m->sessions, m->seconds, m->rss0_kb, m->rss1_kb,
+            m->anon1_kb, m->shmem1_kb, m->redis0, m->redis1);
+
+    run_stop_fleet(&run_mem_fleet, 1);
+}
+
+
+static int
+run_cmp_double(const void *a, const void *b)
+{
+    double  x, y;
+
+    x = *(const double *) a;
+    y = *(const double *) b;
+
+    return (x > y) - (x < y);
+}
+
+
+static double
+run_median(double *v, int n)
+{
+    if (n == 0) {
+        return NAN;
+    }
+
+    qsort(v, n, sizeof(double), run_cmp_double);
+
+    return (n % 2) ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+
+static double
+run_value(const run_result_t *r, int what)
+{
+    double  hs;
+
+    hs = r->handshakes > 0 ? (double) r->handshakes : NAN;
+
+    switch (what) {
+
+    case W_PER_S:
+        return r->per_s;
+
+    case W_CAPACITY:
+        return r->worker_cpu > 0 ? r->handshakes / r->worker_cpu : NAN;
+
+    case W_CPU_US:
+        return r->worker_cpu * 1e6 / hs;
+
+    case W_SYS_US:
+        return r->worker_sys * 1e6 / hs;
+
+    case W_P50:
+        return r->p50;
+
+    case W_P99:
+        return r->p99;
+
+    case W_MAX:
+        return r->max;
+
+    case W_RATE:
+        return r->offered > 0 ? (double) r->resumed / r->offered : NAN;
+
+    case W_GET:
+    case W_SET:
+    case W_DEL:
+    case W_OTHER:
+        return r->cmds[what - W_GET] / hs;
+
+    case W_CMDS:
+        return (r->cmds[0] + r->cmds[1] + r->cmds[2] + r->cmds[3]) / hs;
+    }
+
+    return NAN;
+}
+
+
+/* the median over repetitions */
+
+static double
+run_med(int cfg, int c, int what)
+{
+    int     rep, n;
+    double  v[RUN_MAX_REPS];
+
+    n = 0;
+
+    for (rep = 0; rep < run_opts.reps; rep++) {
+        if (run_results[cfg][c][rep].ok) {
+            v[n++] = run_value(&run_results[cfg][c][rep], what);
+        }
+    }
+
+    return run_median(v, n);
+}
+
+
+/* counts summed over repetitions: rates and commands per handshake */
+
+static double
+run_pooled(int cfg, int c, int what)
+{
+    int            rep, k;
+    run_result_t   sum;
+    run_result_t  *r;
+
+    memset(&sum, 0, sizeof(run_result_t));
+
+    for (rep = 0; rep < run_opts.reps; rep++) {
+        r = &run_results[cfg][c][rep];
+
+        if (!r->ok) {
+            continue;
+        }
+
+        sum.handshakes += r->handshakes;
+        sum.offered += r->offered;
+        sum.resumed += r->resumed;
+
+        for (k = 0; k < CMD_N; k++) {
+            sum.cmds[k] += r->cmds[k];
+        }
+    }
+
+    return run_value(&sum, what);
+}
+
+
+static int
+run_case_index(const char *name)
+{
+    size_t  c;
+
+    for (c = 0; c < RUN_NCASES; c++) {
+        if (strcmp(run_cases[c].name, name) == 0) {
+            return (int) c;
+        }
+    }
+
+    return -1;
+}
+
+
+/* the figures the targets are about, for one build of the module */
+
+typedef struct {
+    const char         *name;
+    int                 l1;             /* its configurations */
+    int                 redis;
+    double              resume[2];      /* [TLS 1.2, TLS 1.3] vs nginx */
+    double              resume_cap[2];  /* per worker CPU second */
+    double              full_l1[2];     /* with L1 vs nginx's cache */
+    double              full_l1_cap[2];
+    double              full_redis[2];  /* without L1 vs no cache */
+    double              full_redis_cap[2];
+    double              cmds_resume[2]; /* commands per resumed handshake */
+    double              get_resume[2];
+    double              cmds_l1[2];     /* per L1 hit */
+    double              cmds_ticket;    /* per ticket resumption */
+    double              cmds_full[2];   /* per full handshake */
+    double              cross[4];       /* ids, stateful, tickets, 1.2 t. */
+    long                cross_miss[4];  /* lookups not found */
+    long                cross_timeout[4];
+    double              cross_l1[2];
+} run_build_t;
+
+
+static const char *const  run_cross_cases[4] = {
+    "cross-tls12", "cross-tls13", "cross-tickets", "cross-tickets12"
+};
+
+static run_build_t        run_b[2];
+static double             run_slow_p99[2], run_slow_ratio, run_slow_hs_p50[2];
+static double             run_redis_us_per_cmd;
+
+
+static void run_build(run_build_t *b, const char *name, int l1, int redis);
+static void run_json_build(FILE *f, const run_build_t *b);
+static void run_md_targets(FILE *f, const run_build_t *b, int slow);
+
+
+static double
+run_ratio(int cfg_a, int cfg_b, const char *name, int what)
+{
+    int  c;
+
+    c = run_case_index(name);
+
+    return run_med(cfg_a, c, what) / run_med(cfg_b, c, what);
+}
+
+
+static void
+run_build(run_build_t *b, const char *name, int l1, int redis)
+{
+    int          k, c, rep;
+    const char  *v[2][4] = {
+        { "resume-tls12", "full-tls12" },
+        { "resume-tls13", "full-tls13" }
+    };
+
+    b->name = name;
+    b->l1 = l1;
+    b->redis = redis;
+
+    for (k = 0; k < 2; k++) {
+        b->resume[k] = run_ratio(redis, CFG_NGINX, v[k][0], W_PER_S);
+        b->resume_cap[k] = run_ratio(redis, CFG_NGINX, v[k][0], W_CAPACITY);
+        b->full_l1[k] = run_ratio(l1, CFG_NGINX, v[k][1], W_PER_S);
+        b->full_l1_cap[k] = run_ratio(l1, CFG_NGINX, v[k][1], W_CAPACITY);
+        b->full_redis[k] = run_ratio(redis, CFG_OFF, v[k][1], W_PER_S);
+        b->full_redis_cap[k] = run_ratio(redis, CFG_OFF, v[k][1],
+                                         W_CAPACITY);
+
+        b->cmds_resume[k] = run_pooled(redis, run_case_index(v[k][0]),
+                                       W_CMDS);
+        b->get_resume[k] = run_pooled(redis, run_case_index(v[k][0]), W_GET);
+        b->cmds_l1[k] = run_pooled(l1, run_case_index(v[k][0]), W_CMDS);
+        b->cmds_full[k] = run_pooled(redis, run_case_index(v[k][1]), W_CMDS);
+        b->cross_l1[k] = run_pooled(l1, run_case_index(run_cross_cases[k]),
+                                    W_RATE);
+    }
+
+    b->cmds_ticket = run_pooled(redis, run_case_index("resume-tickets"),
+                                W_CMDS);
+
+    for (k = 0; k < 4; k++) {
+        c = run_case_index(run_cross_cases[k]);
+        b->cross[k] = run_pooled(redis, c, W_RATE);
+        b->cross_miss[k] = 0;
+        b->cross_timeout[k] = 0;
+
+        for (rep = 0; rep < run_opts.reps; rep++) {
+            b->cross_miss[k] += run_results[redis][c][rep].outcomes[3];
+            b->cross_timeout[k] += run_results[redis][c][rep].outcomes[4];
+        }
+    }
+}
+
+
+static void
+run_ratios(void)
+{
+    int     s, rep, n, cfg;
+    size_t  c;
+    long    cmds;
+    double  v[RUN_MAX_REPS], cpu;
+
+    run_build(&run_b[0], "module", CFG_L1, CFG_REDIS);
+
+    if (run_opts.candidate != NULL) {
+        run_build(&run_b[1], "candidate", CFG_L1X, CFG_REDISX);
+    }
+
+    for (s = 0; s < 2; s++) {
+        n = 0;
+        for (rep = 0; rep < run_opts.reps; rep++) {
+            if (run_slow_ka[s][rep].ok) {
+                v[n++] = run_slow_ka[s][rep].p99;
+            }
+        }
+        run_slow_p99[s] = run_median(v, n);
+
+        n = 0;
+        for (rep = 0; rep < run_opts.reps; rep++) {
+            if (run_slow_hs[s][rep].ok) {
+                v[n++] = run_slow_hs[s][rep].p50;
+            }
+        }
+        run_slow_hs_p50[s] = run_median(v, n);
+    }
+
+    run_slow_ratio = run_slow_p99[1] / run_slow_p99[0];
+
+    /* Redis CPU per command, over the cases that sent many */
+
+    cmds = 0;
+    cpu = 0;
+
+    for (cfg = 0; cfg < run_ncfg; cfg++) {
+        for (c = 0; c < RUN_NCASES; c++) {
+            for (rep = 0; rep < run_opts.reps; rep++) {
+                run_result_t  *r = &run_results[cfg][c][rep];
+
+                if (r->ok && r->cmds[CMD_GET] + r->cmds[CMD_SET] > 1000) {
+                    cmds += r->cmds[0] + r->cmds[1] + r->cmds[2]
+                            + r->cmds[3];
+                    cpu += r->redis_cpu;
+                }
+            }
+        }
+    }
+
+    run_redis_us_per_cmd = cmds > 0 ? cpu * 1e6 / cmds : NAN;
+}
+
+
+/* JSON numbers: NaN is not one */
+
+static void
+run_jnum(FILE *f, const char *key, double v, const char *sep)
+{
+    if (isnan(v) || isinf(v)) {
+        fprintf(f, "\"%s\":null%s", key, sep);
+
+    } else {
+        fprintf(f, "\"%s\":%.6g%s", key, v, sep);
+    }
+}
+
+
+static void
+run_json_build(FILE *f, const run_build_t *b)
+{
+    int  k;
+
+    static const char *const  p[2] = { "tls12", "tls13" };
+    char                      key[96];
+
+    fprintf(f, "{\"configs\":[\"%s\",\"%s\"],", run_configs[b->l1].name,
+            run_configs[b->redis].name);
+
+    for (k = 0; k < 2; k++) {
+        snprintf(key, sizeof(key), "resumed_redis_vs_nginx_cache_%s", p[k]);
+        run_jnum(f, key, b->resume[k], ",");
+        snprintf(key, sizeof(key), "resumed_redis_vs_nginx_cache_%s_"
+                 "worker_cpu", p[k]);
+        run_jnum(f, key, b->resume_cap[k], ",");
+        snprintf(key, sizeof(key), "full_module_l1_vs_nginx_cache_%s", p[k]);
+        run_jnum(f, key, b->full_l1[k], ",");
+        snprintf(key, sizeof(key), "full_module_l1_vs_nginx_cache_%s_"
+                 "worker_cpu", p[k]);
+        run_jnum(f, key, b->full_l1_cap[k], ",");
+        snprintf(key, sizeof(key), "full_module_vs_off_%s", p[k]);
+        run_jnum(f, key, b->full_redis[k], ",");
+        snprintf(key, sizeof(key), "full_module_vs_off_%s_worker_cpu", p[k]);
+        run_jnum(f, key, b->full_redis_cap[k], ",");
+        snprintf(key, sizeof(key), "redis_cmds_per_resumed_hs_%s", p[k]);
+        run_jnum(f, key, b->cmds_resume[k], ",");
+        snprintf(key, sizeof(key), "redis_gets_per_resumed_hs_%s", p[k]);
+        run_jnum(f, key, b->get_resume[k], ",");
+        snprintf(key, sizeof(key), "redis_cmds_per_l1_hit_%s", p[k]);
+        run_jnum(f, key, b->cmds_l1[k], ",");
+        snprintf(key, sizeof(key), "redis_cmds_per_full_hs_%s", p[k]);
+        run_jnum(f, key, b->cmds_full[k], ",");
+        snprintf(key, sizeof(key), "cross_node_rate_%s_with_l1",
+                 k ? "tls13_stateful" : "tls12");
+        run_jnum(f, key, b->cross_l1[k], ",");
+    }
+
+    run_jnum(f, "redis_cmds_per_ticket_resumption", b->cmds_ticket, ",");
+
+    for (k = 0; k < 4; k++) {
+        snprintf(key, sizeof(key), "cross_node_rate_%s",
+                 k == 0 ? "tls12" : k == 1 ? "tls13_stateful"
+                 : k == 2 ? "tickets_tls13" : "tickets_tls12");
+        run_jnum(f, key, b->cross[k], ",");
+        fprintf(f, "\"%s_lookups_not_found\":%ld,\"%s_lookups_timed_out\":"
+                "%ld,", key, b->cross_miss[k], key, b->cross_timeout[k]);
+    }
+
+    fprintf(f, "\"end\":0}");
+}
+
+
+static void
+run_write_json(const char *path)
+{
+    int            cfg, rep, s, i, k;
+    FILE          *f;
+    size_t         c;
+    run_result_t  *r;
+    run_mem_t     *m;
+
+    f = fopen(path, "w");
+    if (f == NULL) {
+        fprintf(stderr, "fopen(\"%s\") failed: %s\n", path, strerror(errno));
+        return;
+    }
+
+    fprintf(f, "{\n\"command\":\"%s\",\n", run_opts.command);
+    fprintf(f, "\"host\":{\"cpus\":%ld,", sysconf(_SC_NPROCESSORS_ONLN));
+    run_jnum(f, "loadavg_first", run_load_before, ",");
+    run_jnum(f, "waited_s", run_waited, ",");
+    run_jnum(f, "loadavg_start", run_load_start, ",");
+    run_jnum(f, "loadavg_end", run_load_after, ",");
+    fprintf(f, "\"nginx_log_problems\":%d},\n", run_log_problems);
+    fprintf(f, "\"settings\":{\"reps\":%d,\"seconds\":%.2f,\"procs\":%d,"
+               "\"mem_sessions\":%ld,\"worker_processes\":1,"
+               "\"candidate\":\"%s\"},\n",
+            run_opts.reps, run_opts.seconds, run_opts.procs,
+            run_opts.mem_sessions,
+            run_opts.candidate != NULL ? run_opts.candidate : "");
+
+    fprintf(f, "\"configs\":{");
+    for (cfg = 0; cfg < run_ncfg; cfg++) {
+        fprintf(f, "\"%s\":\"%s\"%s", run_configs[cfg].name,
+                run_configs[cfg].title, cfg < run_ncfg - 1 ? "," : "},\n");
+    }
+
+    fprintf(f, "\"cases\":[\n");
+
+    i = 0;
+
+    for (c = 0; c < RUN_NCASES; c++) {
+        for (cfg = 0; cfg < run_ncfg; cfg++) {
+            if (!(run_cases[c].configs & ON(cfg))) {
+                continue;
+            }
+
+            fprintf(f, "%s{\"config\":\"%s\",\"case\":\"%s\",\"mode\":\"%s\","
+                       "\"proto\":\"%s\",\"server_tickets\":%d,\"median\":{",
+                    i++ ? ",\n" : "", run_configs[cfg].name,
+                    run_cases[c].name, run_cases[c].mode, run_cases[c].proto,
+                    run_cases[c].tickets);
+            run_jnum(f, "per_s", run_med(cfg, c, W_PER_S), ",");
+            run_jnum(f, "worker_capacity_per_s",
+                     run_med(cfg, c, W_CAPACITY), ",");
+            run_jnum(f, "worker_cpu_us", run_med(cfg, c, W_CPU_US), ",");
+            run_jnum(f, "worker_sys_us", run_med(cfg, c, W_SYS_US), ",");
+            run_jnum(f, "p50_ms", run_med(cfg, c, W_P50), ",");
+            run_jnum(f, "p99_ms", run_med(cfg, c, W_P99), ",");
+            run_jnum(f, "max_ms", run_med(cfg, c, W_MAX), "},");
+            fprintf(f, "\"pooled\":{");
+            run_jnum(f, "resume_rate", run_pooled(cfg, c, W_RATE), ",");
+            run_jnum(f, "redis_cmds_per_hs", run_pooled(cfg, c, W_CMDS), ",");
+            run_jnum(f, "get_per_hs", run_pooled(cfg, c, W_GET), ",");
+            run_jnum(f, "set_per_hs", run_pooled(cfg, c, W_SET), ",");
+            run_jnum(f, "del_per_hs", run_pooled(cfg, c, W_DEL), ",");
+            run_jnum(f, "other_per_hs", run_pooled(cfg, c, W_OTHER), "},");
+            fprintf(f, "\"runs\":[");
+
+            for (rep = 0; rep < run_opts.reps; rep++) {
+                r = &run_results[cfg][c][rep];
+                fprintf(f, "%s{\"ok\":%d,\"handshakes\":%ld,\"offered\":%ld,"
+                           "\"resumed\":%ld,\"failed\":%ld,",
+                        rep ? "," : "", r->ok, r->handshakes, r->offered,
+                        r->resumed, r->failed);
+                run_jnum(f, "per_s", r->per_s, ",");
+                run_jnum(f, "worker_cpu_s", r->worker_cpu, ",");
+                run_jnum(f, "worker_sys_s", r->worker_sys, ",");
+                run_jnum(f, "redis_cpu_s", r->redis_cpu, ",");
+                run_jnum(f, "p50_ms", r->p50, ",");
+                run_jnum(f, "p99_ms", r->p99, ",");
+                run_jnum(f, "max_ms", r->max, ",");
+                fprintf(f, "\"get\":%ld,\"set\":%ld,\"del\":%ld,"
+                           "\"other\":%ld", r->cmds[0], r->cmds[1],
+                        r->cmds[2], r->cmds[3]);
+
+                if (run_configs[cfg].module) {
+                    fprintf(f, ",\"lookups\":{");
+                    for (k = 0; k < OUT_N; k++) {
+                        fprintf(f, "\"%s\":%ld%s", run_outcome_names[k],
+                                r->outcomes[k], k < OUT_N - 1 ? "," : "}");
+                    }
+                }
+
+                fprintf(f, "}");
+            }
+
+            fprintf(f, "]}");
+        }
+    }
+
+    fprintf(f, "\n],\n\"slow_redis\":{\"delay_ms\":20,\"lookup_timeout_ms\":"
+               "100,\"keepalive_req_per_s\":2000,\"resumed_hs_per_s\":200,"
+               "\"runs\":[");
+
+    i = 0;
+
+    for (rep = 0; rep < run_opts.reps; rep++) {
+        for (s = 0; s < 2; s++) {
+            fprintf(f, "%s{\"redis\":\"%s\",\"rep\":%d,", i++ ? "," : "",
+                    s ? "20ms" : "prompt", rep + 1);
+            run_jnum(f, "keepalive_p50_ms", run_slow_ka[s][rep].p50, ",");
+            run_jnum(f, "keepalive_p99_ms", run_slow_ka[s][rep].p99, ",");
+            run_jnum(f, "keepalive_max_ms", run_slow_ka[s][rep].max, ",");
+            fprintf(f, "\"requests\":%ld,\"resumed\":%ld,\"offered\":%ld,",
+                    run_slow_ka[s][rep].requests, run_slow_hs[s][rep].resumed,
+                    run_slow_hs[s][rep].offered);
+            run_jnum(f, "handshake_p50_ms", run_slow_hs[s][rep].p50, "}");
+        }
+    }
+
+    fprintf(f, "],");
+    run_jnum(f, "p99_prompt_ms", run_slow_p99[0], ",");
+    run_jnum(f, "p99_slow_ms", run_slow_p99[1], ",");
+    run_jnum(f, "p99_ratio", run_slow_ratio, ",");
+    run_jnum(f, "handshake_p50_prompt_ms", run_slow_hs_p50[0], ",");
+    run_jnum(f, "handshake_p50_slow_ms", run_slow_hs_p50[1], "},\n");
+
+    fprintf(f, "\"memory\":{\"sampled_keys\":%d,", RUN_SAMPLE_KEYS);
+    run_jnum(f, "redis_bytes_per_session_tls12", run_bytes_tls12, ",");
+    run_jnum(f, "redis_bytes_per_session_tls13", run_bytes_tls13, ",");
+    fprintf(f, "\"runs\":[");
+
+    for (i = 0; i < run_nmem; i++) {
+        m = &run_mem[i];
+        fprintf(f, "%s{\"config\":\"%s\",\"sessions\":%ld,\"handshakes\":%ld,"
+                   "\"seconds\":%.1f,\"worker_rss_kb_before\":%ld,"
+                   "\"worker_rss_kb_after\":%ld,\"worker_anon_kb\":%ld,"
+                   "\"worker_shmem_kb\":%ld,\"redis_used_before\":%ld,"
+                   "\"redis_used_after\":%ld,",
+                i ? "," : "", m->name, m->sessions, m->handshakes,
+                m->seconds, m->rss0_kb, m->rss1_kb, m->anon1_kb,
+                m->shmem1_kb, m->redis0, m->redis1);
+        run_jnum(f, "worker_rss_kb_at_mem_sessions",
+                 m->sessions > 0 ? m->rss0_kb + (double) (m->rss1_kb
+                                   - m->rss0_kb) * run_opts.mem_sessions
+                                   / m->sessions
+                                 : NAN, "}");
+    }
+
+    fprintf(f, "]},\n");
+    run_jnum(f, "redis_cpu_us_per_cmd", run_redis_us_per_cmd, ",\n");
+    fprintf(f, "\"ratios\":");
+    run_json_build(f, &run_b[0]);
+
+    if (run_opts.candidate != NULL) {
+        fprintf(f, ",\n\"candidate_ratios\":");
+        run_json_build(f, &run_b[1]);
+    }
+
+    fprintf(f, "\n}\n");
+
+    fclose(f);
+}
+
+
+static const char *
+run_pass(double v, double target, int at_least)
+{
+    if (isnan(v)) {
+        return "not measured";
+    }
+
+    return (at_least ? v >= target : v <= target) ? "yes" : "**no**";
+}
+
+
+static double
+run_min4(double a, double b, double c, double d)
+{
+    return fmin(fmin(a, b), fmin(c, d));
+}
+
+
+static void
+run_md_targets(FILE *f, const run_build_t *b, int slow)
+{
+    int  k;
+
+    fprintf(f, "| target (%s: %s, %s) | measured | met |\n|---|---|---|\n",
+            b->name, run_configs[b->l1].name, run_configs[b->redis].name);
+
+    fprintf(f, "| resumed handshakes/s through Redis (no L1) / nginx's "
+               "shared cache >= 0.95 | TLS 1.2 %.3f, TLS 1.3 %.3f; per "
+               "worker CPU second: %.3f, %.3f | %s |\n",
+            b->resume[0], b->resume[1], b->resume_cap[0], b->resume_cap[1],
+            run_pass(run_min4(b->resume[0], b->resume[1], b->resume_cap[0],
+                              b->resume_cap[1]), 0.95, 1));
+    fprintf(f, "| full handshakes/s, module on / off >= 0.97 | with L1 vs "
+               "nginx's cache: TLS 1.2 %.3f, TLS 1.3 %.3f; no L1 vs no "
+               "cache: %.3f, %.3f; per worker CPU second: %.3f, %.3f; "
+               "%.3f, %.3f | %s |\n",
+            b->full_l1[0], b->full_l1[1], b->full_redis[0], b->full_redis[1],
+            b->full_l1_cap[0], b->full_l1_cap[1], b->full_redis_cap[0],
+            b->full_redis_cap[1],
+            run_pass(fmin(run_min4(b->full_l1[0], b->full_l1[1],
+                                   b->full_redis[0], b->full_redis[1]),
+                          run_min4(b->full_l1_cap[0], b->full_l1_cap[1],
+                                   b->full_redis_cap[0],
+                                   b->full_redis_cap[1])), 0.97, 1));
+
+    if (slow) {
+        fprintf(f, "| Redis 20 ms late: p99 of other keep-alive requests / "
+                   "prompt Redis <= 1.2 | %.3f (%.3f ms vs %.3f ms; the "
+                   "lookups took %.1f ms vs %.1f ms) | %s |\n",
+                run_slow_ratio, run_slow_p99[1], run_slow_p99[0],
+                run_slow_hs_p50[1], run_slow_hs_p50[0],
+                run_pass(run_slow_ratio, 1.2, 0));
+    }
+
+    fprintf(f, "| Redis round trips per resumed handshake <= 1 | TLS 1.2: "
+               "%.3f commands; TLS 1.3: %.3f GET + %.3f SET (its new "
+               "ticket, not waited for) | %s |\n",
+            b->cmds_resume[0], b->get_resume[1],
+            b->cmds_resume[1] - b->get_resume[1],
+            run_pass(fmax(b->cmds_resume[0], b->get_resume[1]), 1.001, 0));
+    fprintf(f, "| 0 per L1 hit and per ticket resumption | L1: TLS 1.2 "
+               "%.4f, TLS 1.3 %.4f (its new ticket's SET); tickets %.4f "
+               "| %s |\n",
+            b->cmds_l1[0], b->cmds_l1[1], b->cmds_ticket,
+            run_pass(fmax(b->cmds_l1[0], b->cmds_ticket), 0.001, 0));
+    fprintf(f, "| 1 per new session, asynchronous | TLS 1.2 %.3f; TLS 1.3 "
+               "%.3f per full handshake (OpenSSL sends 2 tickets) | %s |\n",
+            b->cmds_full[0], b->cmds_full[1],
+            run_pass(fabs(b->cmds_full[0] - 1), 0.01, 0));
+    fprintf(f, "| cross-node resumption >= 99.9 %% |");
+
+    for (k = 0; k < 4; k++) {
+        fprintf(f, " %s %.2f %%%s", k == 0 ? "TLS 1.2 ids"
+                : k == 1 ? "TLS 1.3 stateful" : k == 2 ? "TLS 1.3 tickets"
+                : "TLS 1.2 tickets", 100 * b->cross[k],
+                k < 3 ? "," : "");
+
+        if (b->cross_miss[k] + b->cross_timeout[k] > 0) {
+            fprintf(f, " (lookups: %ld not found, %ld timed out)",
+                    b->cross_miss[k], b->cross_timeout[k]);
+        }
+    }
+
+    fprintf(f, " | %s |\n\n",
+            run_pass(run_min4(b->cross[0], b->cross[1], b->cross[2],
+                              b->cross[3]), 0.999, 1));
+}
+
+
+static void
+run_write_md(const char *path)
+{
+    int         cfg, i;
+    FILE       *f;
+    size_t      c;
+    double      hs, ops, sets, mem;
+    run_mem_t  *m;
+
+    f = fopen(path, "w");
+    if (f == NULL) {
+        fprintf(stderr, "fopen(\"%s\") failed: %s\n", path, strerror(errno));
+        return;
+    }
+
+    fprintf(f, "Measured by `%s` (%ld CPUs, 1-minute load average %.2f at "
+               "the start, %.2f at the end; one nginx worker per node, %d "
+               "client processes, median of %d runs of %.0f s per case).\n\n",
+            run_opts.command, sysconf(_SC_NPROCESSORS_ONLN), run_load_start,
+            run_load_after, run_opts.procs, run_opts.reps, run_opts.seconds);
+
+    run_md_targets(f, &run_b[0], 1);
+
+    if (run_opts.candidate != NULL) {
+        run_md_targets(f, &run_b[1], 0);
+    }
+
+    fprintf(f, "| case | configuration | handshakes/s | worker CPU "
+               "µs/handshake (kernel) | p50 ms | p99 ms | max ms | resumed "
+               "| Redis commands/handshake |\n"
+               "|---|---|---|---|---|---|---|---|---|\n");
+
+    for (c = 0; c < RUN_NCASES; c++) {
+        for (cfg = 0; cfg < run_ncfg; cfg++) {
+            if (!(run_cases[c].configs & ON(cfg))) {
+                continue;
+            }
+
+            fprintf(f, "| %s | %s | %.0f | %.0f (%.0f) | %.2f | %.2f | "
+                       "%.2f | ",
+                    run_cases[c].name, run_configs[cfg].name,
+                    run_med(cfg, c, W_PER_S), run_med(cfg, c, W_CPU_US),
+                    run_med(cfg, c, W_SYS_US), run_med(cfg, c, W_P50),
+                    run_med(cfg, c, W_P99), run_med(cfg, c, W_MAX));
+
+            if (strcmp(run_cases[c].mode, "full") == 0) {
+                fprintf(f, "- | ");
+
+            } else {
+                fprintf(f, "%.2f %% | ", 100 * run_pooled(cfg, c, W_RATE));
+            }
+
+            fprintf(f, "%.3f (GET %.3f, SET %.3f, DEL %.3f) |\n",
+                    run_pooled(cfg, c, W_CMDS), run_pooled(cfg, c, W_GET),
+                    run_pooled(cfg, c, W_SET), run_pooled(cfg, c, W_DEL));
+        }
+    }
+
+    fprintf(f, "\nMemory: a session takes %.0f bytes in Redis with TLS 1.2 "
+               "and %.0f with TLS 1.3 (MEMORY USAGE, mean of %d keys).\n\n",
+            run_bytes_tls12, run_bytes_tls13, RUN_SAMPLE_KEYS);
+
+    fprintf(f, "| configuration | sessions stored | worker RSS before | "
+               "worker RSS after | of it shared memory | at %ld sessions | "
+               "Redis used_memory growth |\n|---|---|---|---|---|---|---|\n",
+            run_opts.mem_sessions);
+
+    for (i = 0; i < run_nmem; i++) {
+        m = &run_mem[i];
+
+        fprintf(f, "| %s | %ld | %.1f MB | %.1f MB | %.1f MB | %.1f MB | "
+                   "%.1f MB |\n", m->name, m->sessions, m->rss0_kb / 1024.0,
+                m->rss1_kb / 1024.0, m->shmem1_kb / 1024.0,
+                m->sessions > 0 ? (m->rss0_kb + (double) (m->rss1_kb
+                                   - m->rss0_kb) * run_opts.mem_sessions
+                                   / m->sessions) / 1024.0 : NAN,
+                (m->redis1 - m->redis0) / 1048576.0);
+    }
+
+    /*
+     * Sizing: a resumed handshake is one GET, a new session one SET; TLS
+     * 1.3 connections add their tickets' SETs.  Sessions live
+     * ssl_session_timeout in Redis.
+     */
+
+    fprintf(f, "\nSizing, from the figures above: %.0f %% of handshakes "
+               "resumed, `ssl_session_timeout` %d s (memory grows linearly "
+               "with it), Redis CPU %.1f µs per command as measured "
+               "here.\n\n", 100 * RUN_RESUME_SHARE, RUN_TTL_S,
+            run_redis_us_per_cmd);
+
+    fprintf(f, "| handshakes/s | protocol | Redis commands/s | Redis CPU "
+               "(cores) | sessions held | Redis memory |\n"
+               "|---|---|---|---|---|---|\n");
+
+    for (i = 0; i < 4; i++) {
+        hs = (i % 2 == 0) ? 10000 : 100000;
+
+        if (i < 2) {
+            sets = hs * (1 - RUN_RESUME_SHARE) * run_b[0].cmds_full[0];
+            ops = sets + hs * RUN_RESUME_SHARE * run_b[0].get_resume[0];
+            mem = sets * RUN_TTL_S * run_bytes_tls12;
+
+        } else {
+            sets = hs * (1 - RUN_RESUME_SHARE) * run_b[0].cmds_full[1]
+                   + hs * RUN_RESUME_SHARE
+                     * (run_b[0].cmds_resume[1] - run_b[0].get_resume[1]);
+            ops = sets + hs * RUN_RESUME_SHARE * run_b[0].get_resume[1];
+            mem = sets * RUN_TTL_S * run_bytes_tls13;
+        }
+
+        fprintf(f, "| %.0fk | %s | %.0fk | %.2f | %.1f M | %.1f GB |\n",
+                hs / 1000, i < 2 ? "TLS 1.2 ids" : "TLS 1.3 stateful",
+                ops / 1000, ops * run_redis_us_per_cmd / 1e6,
+                sets * RUN_TTL_S / 1e6, mem / 1e9);
+    }
+
+    fclose(f);
+}
+
+
+static void
+run_write_chart(const char *dir)
+{
+    int          cfg, i;
+    FILE        *f;
+    char         path[PATH_MAX], cmd[PATH_MAX * 2];
+    size_t       c;
+    const char  *term;
+
+    static const char *const  shown[] = { "full-tls12", "full-tls13",
+                                          "resume-tls12", "resume-tls13",
+                                          "resume-tickets", NULL };
+
+    snprintf(path, sizeof(path), "%s/bench.dat", dir);
+
+    f = fopen(path, "w");
+    if (f == NULL) {
+        return;
+    }
+
+    fprintf(f, "# case, then per configuration: handshakes/s, worker CPU "
+               "us/handshake\n");
+
+    for (i = 0; shown[i] != NULL; i++) {
+        c = run_case_index(shown[i]);
+        fprintf(f, "%s", shown[i]);
+
+        for (cfg = 0; cfg < CFG_L1X; cfg++) {
+            if (run_cases[c].configs & ON(cfg)) {
+                fprintf(f, " %.0f %.1f", run_med(cfg, c, W_PER_S),
+                        run_med(cfg, c, W_CPU_US));
+
+            } else {
+                fprintf(f, " ? ?");
+            }
+        }
+
+        fprintf(f, "\n");
+    }
+
+    fclose(f);
+
+    /* pngcairo when gnuplot has it, libgd's png otherwise */
+
+    term = (system("gnuplot -e 'set terminal pngcairo' >/dev/null 2>&1")
+            == 0) ? "pngcairo size 960,360 font 'sans,9'"
+                  : "png size 960,360 font 'sans,9'";
+
+    snprintf(path, sizeof(path), "%s/bench.gp", dir);
+
+    f = fopen(path, "w");
+    if (f == NULL) {
+        return;
+    }
+
+    fprintf(f,
+        "set terminal %s\n"
+        "set output '%s/bench.png'\n"
+        "set datafile missing '?'\n"
+        "set style data histograms\n"
+        "set style histogram clustered gap 1\n"
+        "set style fill solid 0.8 border -1\n"
+        "set boxwidth 0.9\n"
+        "set grid ytics\n"
+        "set key top right\n"
+        "set xtics nomirror\n"
+        "set yrange [0:*]\n"
+        "set multiplot layout 1,2\n"
+        "set title 'handshakes/s, one worker (%d clients on the same "
+        "2 cores)'\n"
+        "plot '%s/bench.dat' using 2:xtic(1) title '%s', "
+        "'' using 4 title '%s', '' using 6 title '%s', "
+        "'' using 8 title '%s'\n"
+        "set title 'worker CPU per handshake (us), lower is better'\n"
+        "unset key\n"
+        "plot '%s/bench.dat' using 3:xtic(1) title '%s', "
+        "'' using 5 title '%s', '' using 7 title '%s', "
+        "'' using 9 title '%s'\n"
+        "unset multiplot\n",
+        term, dir, run_opts.procs, dir,
+        run_configs[0].title, run_configs[1].title, run_configs[2].title,
+        run_configs[3].title, dir,
+        run_configs[0].title, run_configs[1].title, run_configs[2].title,
+        run_configs[3].title);
+
+    fclose(f);
+
+    snprintf(cmd, sizeof(cmd), "gnuplot '%s/bench.gp'", dir);
+
+    if (system(cmd) != 0) {
+        fprintf(stderr, "gnuplot failed: the chart was not drawn\n");
+    }
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int             ch, cfg, rep, k, i;
+    char            path[PATH_MAX], self[PATH_MAX], *p;
+    size_t          c, len;
+    ssize_t         n;
+    unsigned char   key[32];
+
+    static const char *const  cns[] = { "bench.test", NULL };
+
+    run_t0 = tsr_test_now_ms();
+
+    run_opts.outdir = ".";
+    run_opts.reps = 3;
+    run_opts.seconds = 2;
+    run_opts.procs = 4;
+    run_opts.mem_sessions = 100000;
+    run_opts.mem_seconds = 45;
+
+    len = 0;
+    for (i = 0; i < argc && len < sizeof(run_opts.command) - 1; i++) {
+        len += snprintf(run_opts.command + len,
+                        sizeof(run_opts.command) - len, "%s%s",
+                        i ? " " : "", i ? argv[i] : "tsr-bench-run");
+    }
+
+    while ((ch = getopt(argc, argv, "b:o:r:t:c:m:M:w:X:h")) != -1) {
+        switch (ch) {
+        case 'b': run_opts.bench = optarg; break;
+        case 'o': run_opts.outdir = optarg; break;
+        case 'r': run_opts.reps = atoi(optarg); break;
+        case 't': run_opts.seconds = atof(optarg); break;
+        case 'c': run_opts.procs = atoi(optarg); break;
+        case 'm': run_opts.mem_sessions = atol(optarg); break;
+        case 'M': run_opts.mem_seconds = atof(optarg); break;
+        case 'w': run_opts.wait_load = atoi(optarg); break;
+        case 'X': run_opts.candidate = optarg; break;
+        default:
+            run_usage();
+            return 2;
+        }
+    }
+
+    if (run_opts.reps < 1 || run_opts.reps > RUN_MAX_REPS
+        || run_opts.seconds <= 0 || run_opts.procs < 1)
+    {
+        run_usage();
+        return 2;
+    }
+
+    if (run_opts.candidate != NULL) {
+        run_ncfg = CFG_N;
+    }
+
+    if (run_opts.bench == NULL) {
+        n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+        if (n <= 0) {
+            run_usage();
+            return 2;
+        }
+
+        self[n] = '\0';
+        p = strrchr(self, '/');
+        *p = '\0';
+
+        /* libtool's wrapper runs the real program from .libs/ */
+        if (p - self >= 6 && strcmp(p - 6, "/.libs") == 0) {
+            p -= 6;
+        }
+
+        snprintf(p, sizeof(self) - (p - self), "/tsr-bench");
+
+        run_opts.bench = strdup(self);
+    }
+
+    if (access(run_opts.bench, X_OK) != 0) {
+        fprintf(stderr, "no load generator at \"%s\": use -b\n",
+                run_opts.bench);
+        return 1;
+    }
+
+    tsr_test_require("TSR_NGINX", "nginx", "nginx");
+    tsr_test_require("TSR_REDIS_SERVER", "redis-server", "redis-server");
+
+    signal(SIGPIPE, SIG_IGN);
+    signal(SIGINT, run_on_signal);
+    signal(SIGTERM, run_on_signal);
+
+    run_wait_load();
+
+    run_log("load average %.2f (waited %.0f s); %d repetitions of %.1f s, "
+            "%d client processes", run_load_start, run_waited,
+            run_opts.reps, run_opts.seconds, run_opts.procs);
+
+    memset(&run_redis_server, 0, sizeof(tsr_test_redis_t));
+
+    if (tsr_test_redis_start(&run_redis_server) != 0
+        || run_redis_connect() != 0)
+    {
+        run_cleanup();
+        return 1;
+    }
+
+    /* one certificate and one fleet key for every node */
+
+    {
+        tsr_test_nginx_t  certs;
+
+        if (tsr_test_nginx_init(&certs, "bench-certs", cns) != 0) {
+            run_cleanup();
+            return 1;
+        }
+
+        snprintf(run_cert_dir, sizeof(run_cert_dir), "%s", certs.dir);
+    }
+
+    snprintf(run_key_file, sizeof(run_key_file), "%s/fleet.key",
+             run_cert_dir);
+
+    if (RAND_bytes(key, sizeof(key)) != 1
+        || tsr_test_write_file(run_key_file, key, sizeof(key), 0600) != 0)
+    {
+        run_cleanup();
+        return 1;
+    }
+
+    for (cfg = 0; cfg < run_ncfg; cfg++) {
+        if (run_start_fleet(&run_fleets[cfg], run_configs[cfg].name,
+                            &run_configs[cfg], 2, run_redis_server.port,
+                            NULL)
+            != 0)
+        {
+            run_cleanup();
+            return 1;
+        }
+    }
+
+    /* connections to Redis and ticket key rings loaded */
+    usleep(500000);
+
+    /*
+     * Case by case, every configuration in turn, the order rotating with
+     * each repetition: what a ratio compares ran seconds apart.
+     */
+
+    for (rep = 0; rep < run_opts.reps; rep++) {
+        for (c = 0; c < RUN_NCASES; c++) {
+            for (k = 0; k < run_ncfg; k++) {
+                cfg = (k + rep + (int) c) % run_ncfg;
+
+                if (!(run_cases[c].configs & ON(cfg))) {
+                    continue;
+                }
+
+                if (run_case(&run_fleets[cfg], &run_cases[c],
+                             &run_results[cfg][c][rep])
+                    != 0)
+                {
+                    run_log("%s %s: failed", run_cases[c].name,
+                            run_configs[cfg].name);
+                    continue;
+                }
+
+                run_log("rep %d %-15s %-5s %7.0f/s  cpu %5.0f us  p99 %6.2f "
+                        "ms  resumed %ld/%ld  redis %ld get %ld set %ld del",
+                        rep + 1, run_cases[c].name, run_configs[cfg].name,
+                        run_results[cfg][c][rep].per_s,
+                        run_value(&run_results[cfg][c][rep], W_CPU_US),
+                        run_results[cfg][c][rep].p99,
+                        run_results[cfg][c][rep].resumed,
+                        run_results[cfg][c][rep].offered,
+                        run_results[cfg][c][rep].cmds[CMD_GET],
+                        run_results[cfg][c][rep].cmds[CMD_SET],
+                        run_results[cfg][c][rep].cmds[CMD_DEL]);
+            }
+        }
+    }
+
+    for (cfg = 0; cfg < run_ncfg; cfg++) {
+        run_stop_fleet(&run_fleets[cfg], 2);
+    }
+
+    run_slow();
+
+    if (run_opts.mem_sessions > 0) {
+        run_memory();
+    }
+
+    run_load_after = run_loadavg();
+
+    run_ratios();
+
+    if (mkdir(run_opts.outdir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "mkdir(\"%s\") failed: %s\n", run_opts.outdir,
+                strerror(errno));
+    }
+
+    snprintf(path, sizeof(path), "%s/bench.json", run_opts.outdir);
+    run_write_json(path);
+    snprintf(path, sizeof(path), "%s/bench.md", run_opts.outdir);
+    run_write_md(path);
+    run_write_chart(run_opts.outdir);
+
+    run_cleanup();
+
+    run_log("done: %s/bench.json, bench.md, bench.png", run_opts.outdir);
+
+    snprintf(path, sizeof(path), "cat '%s/bench.md'", run_opts.outdir);
+    (void) system(path);
+
+    return run_log_problems > 0 ? 1 : 0;
+}

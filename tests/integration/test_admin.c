@@ -1,0 +1,1791 @@
+
+/*
+ * tsr-admin, the built program run as a subprocess ($TSR_ADMIN, under
+ * $TSR_ADMIN_WRAPPER if set, valgrind for instance), against private
+ * redis-servers: plain TCP, a unix socket, requirepass through
+ * password_file=, an ACL user; real sessions made by in-memory handshakes
+ * through libtsr, a tampered one, the ticket key ring, flush with and
+ * without --yes (on a pipe and on a terminal), and fleet registrations,
+ * synthetic ones and one written by a real nginx.  Every failure must be
+ * one line on stderr with exit status 1 (usage) or 2; no output may hold
+ * secret bytes.
+ */
+
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+#include <CUnit/Basic.h>
+
+#include <openssl/rand.h>
+#include <openssl/sha.h>
+
+#include "tsr.h"
+#include "tsr_tickets.h"
+#include "tsr_test.h"
+
+
+#define OUT_SIZE        65536
+#define ERR_SIZE        8192
+#define CMD_SIZE        4096
+#define RUN_TIMEOUT_MS  120000      /* valgrind is slow */
+#define MAX_ARGS        64
+#define SID_CTX         "tsr-admin-test"
+#define CTX_HEX         16
+#define MANY            2500        /* more than two SCAN pages */
+
+#define STDIN_NULL      0
+#define STDIN_PIPE      1
+#define STDIN_TTY       2
+
+#define TSR_TEST(name)  { #name, test_##name }
+
+
+typedef struct {
+    int         status;             /* exit status, -1: signal, timeout */
+    char        out[OUT_SIZE];
+    char        err[ERR_SIZE];
+} run_t;
+
+
+static int init_suite(void);
+static int clean_suite(void);
+static int run(run_t *res, int mode, const char *input, ...);
+static int run_argv(run_t *res, int mode, const char *input,
+    const char **args);
+static int expect(run_t *res, int status, const char *what);
+static int one_line(const char *err);
+static void sleep_ms(int ms);
+static int flushall(tsr_test_redis_t *r);
+static long long count_keys(tsr_test_redis_t *r, const char *pattern);
+static int fill(tsr_test_redis_t *r, const char *head, int n, int size,
+    int ttl);
+static void ctx_hex(const char *sid_ctx, char *out);
+static void to_hex(const uint8_t *p, size_t len, char *out);
+static int make_session(int version, const char *sni, char *key,
+    size_t keylen, uint8_t *master, size_t *mlen);
+static int servername(SSL *ssl, int *ad, void *arg);
+static int set_node(tsr_test_redis_t *r, const char *id, const char *lines);
+static void inspect_real_session(int version);
+
+static void test_help_lists_commands_and_each_command_has_help(void);
+static void test_usage_errors_exit_1_with_one_line(void);
+static void test_check_passes_on_tcp_and_shows_version(void);
+static void test_check_warns_on_noeviction_only(void);
+static void test_check_fails_in_one_line_when_redis_refuses(void);
+static void test_check_authenticates_with_password_file(void);
+static void test_check_authenticates_as_acl_user(void);
+static void test_check_works_over_unix_socket(void);
+static void test_check_tells_whether_key_file_opens_ring(void);
+static void test_check_fails_when_no_sampled_session_opens(void);
+static void test_stats_of_empty_prefix_is_zero(void);
+static void test_stats_counts_sessions_bytes_ttls_contexts(void);
+static void test_stats_treats_glob_characters_in_prefix_literally(void);
+static void test_inspect_shows_tls12_session_without_secrets(void);
+static void test_inspect_shows_tls13_session_without_secrets(void);
+static void test_inspect_with_context_reads_key_directly(void);
+static void test_inspect_of_tampered_value_does_not_open(void);
+static void test_inspect_with_other_fleet_key_does_not_open(void);
+static void test_inspect_of_missing_id_fails(void);
+static void test_tickets_rotate_creates_then_waits_for_period(void);
+static void test_tickets_show_has_names_never_key_bytes(void);
+static void test_tickets_need_key_file_and_ring(void);
+static void test_flush_refuses_without_yes_when_not_a_tty(void);
+static void test_flush_with_yes_deletes_only_sessions(void);
+static void test_flush_asks_on_a_terminal(void);
+static void test_flush_all_and_context(void);
+static void test_fleet_without_nodes_says_so(void);
+static void test_fleet_flags_differing_fingerprints(void);
+static void test_fleet_lists_a_real_nginx_node(void);
+
+
+/* alice may do anything; nobody else but the default user */
+static tsr_test_redis_t  redis = {
+    .extra = "user alice on >alice-pw ~* +@all"
+};
+
+static tsr_test_redis_t  secured = { .password = "s3cret pass" };
+
+static const char       *admin;
+static char              dir[PATH_MAX];
+static char              fleet_key[PATH_MAX + 32];
+static char              other_key[PATH_MAX + 32];
+static char              addr[PATH_MAX + 64];
+static char              addr_unix[PATH_MAX + 64];
+static char              addr_acl[2 * PATH_MAX];
+static char              addr_acl_bad[2 * PATH_MAX];
+static char              addr_secured[2 * PATH_MAX];
+static char              addr_secured_bad[2 * PATH_MAX];
+static char              addr_secured_none[PATH_MAX];
+static char              reply[CMD_SIZE];
+static run_t             res;
+
+
+static int
+init_suite(void)
+{
+    char     path[PATH_MAX + 32];
+    uint8_t  key[48];
+
+    if (tsr_test_redis_start(&redis) != 0
+        || tsr_test_redis_start(&secured) != 0
+        || tsr_test_mkdtemp("admin", dir, sizeof(dir)) != 0)
+    {
+        return -1;
+    }
+
+    snprintf(fleet_key, sizeof(fleet_key), "%s/fleet.key", dir);
+    snprintf(other_key, sizeof(other_key), "%s/other.key", dir);
+
+    if (RAND_bytes(key, sizeof(key)) != 1
+        || tsr_test_write_file(fleet_key, key, sizeof(key), 0600) != 0
+        || RAND_bytes(key, sizeof(key)) != 1
+        || tsr_test_write_file(other_key, key, sizeof(key), 0600) != 0)
+    {
+        return -1;
+    }
+
+    snprintf(path, sizeof(path), "%s/alice.pass", dir);
+    if (tsr_test_write_file(path, "alice-pw\n", 9, 0600) != 0) {
+        return -1;
+    }
+
+    snprintf(addr_acl, sizeof(addr_acl),
+             "127.0.0.1:%d user=alice password_file=%s", redis.port, path);
+
+    snprintf(path, sizeof(path), "%s/secured.pass", dir);
+    if (tsr_test_write_file(path, "s3cret pass\n", 12, 0600) != 0) {
+        return -1;
+    }
+
+    snprintf(addr_secured, sizeof(addr_secured),
+             "127.0.0.1:%d password_file=%s", secured.port, path);
+
+    snprintf(path, sizeof(path), "%s/wrong.pass", dir);
+    if (tsr_test_write_file(path, "wrong-pw\n", 9, 0600) != 0) {
+        return -1;
+    }
+
+    snprintf(addr_acl_bad, sizeof(addr_acl_bad),
+             "127.0.0.1:%d user=alice password_file=%s", redis.port, path);
+    snprintf(addr_secured_bad, sizeof(addr_secured_bad),
+             "127.0.0.1:%d password_file=%s", secured.port, path);
+    snprintf(addr_secured_none, sizeof(addr_secured_none), "127.0.0.1:%d",
+             secured.port);
+
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", redis.port);
+    snprintf(addr_unix, sizeof(addr_unix), "unix:%s", redis.unix_path);
+
+    return 0;
+}
+
+
+static int
+clean_suite(void)
+{
+    int  rc;
+
+    rc = 0;
+    rc |= tsr_test_redis_stop(&redis);
+    rc |= tsr_test_redis_stop(&secured);
+
+    return rc;
+}
+
+
+/*
+ * Runs tsr-admin with the NULL-terminated arguments; stdin is /dev/null,
+ * a pipe fed with "input", or a terminal (a pseudo-terminal) fed with it.
+ * Returns 0 when the program ran (its status in res->status), -1 if not.
+ */
+
+static int
+run(run_t *r, int mode, const char *input, ...)
+{
+    int          n;
+    va_list      ap;
+    const char  *args[MAX_ARGS];
+
+    va_start(ap, input);
+
+    for (n = 0; n < MAX_ARGS - 1; n++) {
+        args[n] = va_arg(ap, const char *);
+        if (args[n] == NULL) {
+            break;
+        }
+    }
+
+    va_end(ap);
+
+    args[n] = NULL;
+
+    return run_argv(r, mode, input, args);
+}
+
+
+static int
+run_argv(run_t *r, int mode, const char *input, const char **args)
+{
+    int            i, n, status, master, in[2], out[2], err[2], open_fds;
+    char          *wrapper, *w, *save;
+    char          *argv[2 * MAX_ARGS];
+    pid_t          pid;
+    size_t         olen, elen;
+    ssize_t        got;
+    long long      deadline;
+    struct pollfd  pfd[2];
+    char           buf[4096];
+
+    memset(r, 0, sizeof(run_t));
+    r->status = -1;
+
+    n = 0;
+    wrapper = NULL;
+
+    if (getenv("TSR_ADMIN_WRAPPER") != NULL
+        && getenv("TSR_ADMIN_WRAPPER")[0] != '\0')
+    {
+        wrapper = strdup(getenv("TSR_ADMIN_WRAPPER"));
+        if (wrapper == NULL) {
+            return -1;
+        }
+
+        for (w = strtok_r(wrapper, " ", &save); w != NULL && n < MAX_ARGS;
+             w = strtok_r(NULL, " ", &save))
+        {
+            argv[n++] = w;
+        }
+    }
+
+    argv[n++] = (char *) admin;
+
+    for (i = 0; args[i] != NULL; i++) {
+        argv[n++] = (char *) args[i];
+    }
+
+    argv[n] = NULL;
+
+    master = -1;
+    in[0] = in[1] = -1;
+
+    if (pipe(out) != 0 || pipe(err) != 0) {
+        free(wrapper);
+        return -1;
+    }
+
+    if (mode == STDIN_PIPE && pipe(in) != 0) {
+        free(wrapper);
+        return -1;
+    }
+
+    if (mode == STDIN_TTY) {
+        master = posix_openpt(O_RDWR | O_NOCTTY);
+
+        if (master == -1 || grantpt(master) != 0 || unlockpt(master) != 0) {
+            free(wrapper);
+            return -1;
+        }
+    }
+
+    pid = fork();
+
+    if (pid == -1) {
+        free(wrapper);
+        return -1;
+    }
+
+    if (pid == 0) {
+        if (mode == STDIN_TTY) {
+            (void) setsid();
+            i = open(ptsname(master), O_RDWR);
+
+        } else if (mode == STDIN_PIPE) {
+            i = in[0];
+
+        } else {
+            i = open("/dev/null", O_RDONLY);
+        }
+
+        if (i == -1 || dup2(i, 0) == -1 || dup2(out[1], 1) == -1
+            || dup2(err[1], 2) == -1)
+        {
+            _exit(126);
+        }
+
+        for (i = 3; i < 1024; i++) {
+            (void) close(i);
+        }
+
+        execv(argv[0], argv);
+        _exit(127);
+    }
+
+    free(wrapper);
+
+    (void) close(out[1]);
+    (void) close(err[1]);
+
+    if (mode == STDIN_PIPE) {
+        (void) close(in[0]);
+
+        if (input != NULL) {
+            (void) write(in[1], input, strlen(input));
+        }
+
+        (void) close(in[1]);
+    }
+
+    if (mode == STDIN_TTY && input != NULL) {
+        (void) write(master, input, strlen(input));
+    }
+
+    olen = 0;
+    elen = 0;
+    open_fds = 2;
+    deadline = tsr_test_now_ms() + RUN_TIMEOUT_MS;
+
+    pfd[0].fd = out[0];
+    pfd[1].fd = err[0];
+
+    while (open_fds > 0 && tsr_test_now_ms() < deadline) {
+        pfd[0].events = POLLIN;
+        pfd[1].events = POLLIN;
+
+        if (poll(pfd, 2, 1000) < 0 && errno != EINTR) {
+            break;
+        }
+
+        for (i = 0; i < 2; i++) {
+            if (pfd[i].fd == -1 || pfd[i].revents == 0) {
+                continue;
+            }
+
+            got = read(pfd[i].fd, buf, sizeof(buf));
+
+            if (got <= 0) {
+                (void) close(pfd[i].fd);
+                pfd[i].fd = -1;
+                open_fds--;
+                continue;
+            }
+
+            if (i == 0 && olen + got < sizeof(r->out)) {
+                memcpy(r->out + olen, buf, got);
+                olen += got;
+
+            } else if (i == 1 && elen + got < sizeof(r->err)) {
+                memcpy(r->err + elen, buf, got);
+                elen += got;
+            }
+        }
+    }
+
+    for (i = 0; i < 2; i++) {
+        if (pfd[i].fd != -1) {
+            (void) close(pfd[i].fd);
+        }
+    }
+
+    if (open_fds > 0) {
+        (void) kill(pid, SIGKILL);
+        fprintf(stderr, "tsr-admin %s: timed out\n", args[0]);
+    }
+
+    if (master != -1) {
+        (void) close(master);
+    }
+
+    if (waitpid(pid, &status, 0) != pid) {
+        return -1;
+    }
+
+    r->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+
+    return 0;
+}
+
+
+/* whether it exited with "status", showing what it said when not */
+
+static int
+expect(run_t *r, int status, const char *what)
+{
+    if (r->status == status) {
+        return 1;
+    }
+
+    fprintf(stderr, "\n%s: exit status %d, expected %d\n--- stdout\n%s"
+            "--- stderr\n%s---\n", what, r->status, status, r->out, r->err);
+
+    return 0;
+}
+
+
+/* a single line, "tsr-admin: " first, newline-terminated */
+
+static int
+one_line(const char *err)
+{
+    size_t  len;
+
+    len = strlen(err);
+
+    return len > 11 && strncmp(err, "tsr-admin: ", 11) == 0
+           && err[len - 1] == '\n' && strchr(err, '\n') == err + len - 1;
+}
+
+
+static void
+sleep_ms(int ms)
+{
+    struct timespec  ts;
+
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (long) (ms % 1000) * 1000000;
+
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+        /* void */
+    }
+}
+
+
+static int
+flushall(tsr_test_redis_t *r)
+{
+    return tsr_test_redis_cmd(r, reply, sizeof(reply), "FLUSHALL");
+}
+
+
+static long long
+count_keys(tsr_test_redis_t *r, const char *pattern)
+{
+    if (tsr_test_redis_cmd(r, reply, sizeof(reply),
+                           "EVAL %s 0 %s",
+                           "return #redis.call('KEYS', ARGV[1])", pattern)
+        != 0)
+    {
+        return -1;
+    }
+
+    return atoll(reply);
+}
+
+
+/*
+ * "n" keys named <head><64 hex digits of i>, values of "size" bytes, TTL
+ * ttl + i seconds (none with ttl 0); in one script, the test's own.
+ */
+
+static int
+fill(tsr_test_redis_t *r, const char *head, int n, int size, int ttl)
+{
+    static const char  script[] =
+        "for i = 1, tonumber(ARGV[1]) do "
+        "  local k = KEYS[1] .. string.format('%064x', i) "
+        "  redis.call('SET', k, string.rep('x', tonumber(ARGV[2]))) "
+        "  if tonumber(ARGV[3]) > 0 then "
+        "    redis.call('EXPIRE', k, tonumber(ARGV[3]) + i) "
+        "  end "
+        "end";
+
+    return tsr_test_redis_cmd(r, reply, sizeof(reply), "EVAL %s 1 %s %d %d %d",
+                              script, head, n, size, ttl);
+}
+
+
+/* the first 16 hex digits of SHA-256(sid_ctx), as in the session keys */
+
+static void
+ctx_hex(const char *sid_ctx, char *out)
+{
+    uint8_t  md[SHA256_DIGEST_LENGTH];
+
+    SHA256((const uint8_t *) sid_ctx, strlen(sid_ctx), md);
+    to_hex(md, CTX_HEX / 2, out);
+}
+
+
+static void
+to_hex(const uint8_t *p, size_t len, char *out)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        snprintf(out + 2 * i, 3, "%02x", p[i]);
+    }
+
+    out[2 * len] = '\0';
+}
+
+
+/*
+ * A real session in Redis: an in-memory handshake with a server context
+ * bound to the store through libtsr, under the fleet key.  Returns 0 with
+ * the key name and the session's master key (as the client has it, the
+ * same bytes) for the caller to look for in the output.
+ */
+
+static int
+make_session(int version, const char *sni, char *key, size_t keylen,
+    uint8_t *master, size_t *mlen)
+{
+    int               rc, reused;
+    SSL_CTX          *server, *client;
+    tsr_ssl_t        *b;
+    SSL_SESSION      *sess;
+    tsr_store_t      *st;
+    tsr_keyring_t    *kr;
+    tsr_ssl_conf_t    conf;
+    tsr_store_conf_t  sconf;
+    char              err[512];
+
+    rc = -1;
+    server = NULL;
+    client = NULL;
+    sess = NULL;
+    st = NULL;
+
+    kr = tsr_keyring_create(err, sizeof(err));
+    if (kr == NULL || tsr_keyring_add_file(kr, fleet_key, err, sizeof(err))
+                      != TSR_OK)
+    {
+        fprintf(stderr, "key ring: %s\n", err);
+        goto failed;
+    }
+
+    memset(&sconf, 0, sizeof(sconf));
+    sconf.host = "127.0.0.1";
+    sconf.port = redis.port;
+    sconf.connect_timeout_ms = 2000;
+    sconf.command_timeout_ms = 2000;
+
+    st = tsr_store_create(&sconf, err, sizeof(err));
+    if (st == NULL) {
+        fprintf(stderr, "tsr_store_create(): %s\n", err);
+        goto failed;
+    }
+
+    server = tsr_test_server_ctx("one.test", version, SID_CTX, 0);
+    client = tsr_test_client_ctx(version);
+    if (server == NULL || client == NULL) {
+        goto failed;
+    }
+
+    /* one TLS 1.3 ticket, so one key */
+    (void) SSL_CTX_set_num_tickets(server, 1);
+
+    /* as nginx: OpenSSL keeps the server name only if a callback took it */
+    SSL_CTX_set_tlsext_servername_callback(server, servername);
+
+    memset(&conf, 0, sizeof(conf));
+    conf.store = st;
+    conf.keys = kr;
+    conf.sid_ctx = (const uint8_t *) SID_CTX;
+    conf.sid_ctx_len = strlen(SID_CTX);
+
+    b = tsr_ssl_ctx_attach(server, &conf, err, sizeof(err));
+    if (b == NULL) {
+        fprintf(stderr, "tsr_ssl_ctx_attach(): %s\n", err);
+        goto failed;
+    }
+
+    if (flushall(&redis) != 0
+        || tsr_test_handshake(server, client, sni, NULL, &sess, &reused)
+           != 0
+        || sess == NULL)
+    {
+        goto failed;
+    }
+
+    *mlen = SSL_SESSION_get_master_key(sess, master, *mlen);
+
+    if (tsr_test_redis_cmd(&redis, key, keylen, "KEYS tsr:s:*") != 0
+        || strchr(key, '\n') != NULL || strncmp(key, "tsr:s:", 6) != 0)
+    {
+        fprintf(stderr, "expected one session key, found \"%s\"\n", key);
+        goto failed;
+    }
+
+    rc = 0;
+
+failed:
+
+    SSL_SESSION_free(sess);
+    SSL_CTX_free(server);
+    SSL_CTX_free(client);
+    tsr_store_destroy(st);
+    tsr_keyring_destroy(kr);
+
+    return rc;
+}
+
+
+static int
+servername(SSL *ssl, int *ad, void *arg)
+{
+    return SSL_TLSEXT_ERR_OK;
+}
+
+
+/* a node registration, as nginx writes it: <prefix>node:<id>, EX 60 */
+
+static int
+set_node(tsr_test_redis_t *r, const char *id, const char *lines)
+{
+    char  val[4096];
+
+    snprintf(val, sizeof(val), "v 1\nhost %.*s\npid 4242\ntime %lld\n%s",
+             (int) strcspn(id, ":"), id, (long long) time(NULL), lines);
+
+    return tsr_test_redis_cmd(r, reply, sizeof(reply),
+                              "SET tsr:node:%s %s EX 60", id, val);
+}
+
+
+/* ---- help and usage ---- */
+
+static void
+test_help_lists_commands_and_each_command_has_help(void)
+{
+    size_t       i;
+    const char  *cmds[] = { "check", "stats", "inspect", "tickets", "flush",
+                            "fleet" };
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "--help", NULL), 0);
+    CU_ASSERT(expect(&res, 0, "--help"));
+
+    for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        CU_ASSERT_PTR_NOT_NULL(strstr(res.out, cmds[i]));
+    }
+
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "--address"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "password_file="));
+
+    for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+        CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, cmds[i], "--help",
+                                  NULL), 0);
+        CU_ASSERT(expect(&res, 0, cmds[i]));
+        CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "usage: tsr-admin"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(res.out, cmds[i]));
+        CU_ASSERT_STRING_EQUAL(res.err, "");
+    }
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "--version", NULL), 0);
+    CU_ASSERT(expect(&res, 0, "--version"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "tsr-admin "));
+}
+
+
+static void
+test_usage_errors_exit_1_with_one_line(void)
+{
+    size_t  i;
+
+    static const struct {
+        const char  *args[6];
+        const char  *says;
+    } cases[] = {
+        { { NULL }, "usage" },
+        { { "frobnicate", NULL }, "unknown command \"frobnicate\"" },
+        { { "check", "--bogus", NULL }, "unknown option \"--bogus\"" },
+        { { "check", "-Z", NULL }, "unknown option \"-Z\"" },
+        { { "check", "-a", NULL }, "needs a value" },
+        { { "check", "--yes", NULL }, "\"--yes\" does not apply" },
+        { { "check", "extra", NULL }, "unexpected argument \"extra\"" },
+        { { "check", "-a", "127.0.0.1:99999", NULL }, "invalid" },
+        { { "check", "-a", "127.0.0.1 frob=1", NULL }, "frob" },
+        { { "check", "-p", "has space", NULL }, "invalid prefix" },
+        { { "check", "-t", "soon", NULL }, "invalid timeout" },
+        { { "stats", "-c", "xyz", NULL }, "invalid context" },
+        { { "stats", "-n", "-5", NULL }, "invalid number" },
+        { { "inspect", NULL }, "no session id" },
+        { { "inspect", "abc", NULL }, "invalid session id" },
+        { { "inspect", "zz", NULL }, "invalid session id" },
+        { { "tickets", NULL }, "expected \"show\" or \"rotate\"" },
+        { { "tickets", "show", NULL }, "-k" },
+        { { "flush", "--all", "-c", "0123456789abcdef", "--yes", NULL },
+          "exclude" }
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        CU_ASSERT_EQUAL_FATAL(run_argv(&res, STDIN_NULL, NULL,
+                                       (const char **) cases[i].args), 0);
+        CU_ASSERT(expect(&res, 1, cases[i].says));
+
+        if (i == 0) {
+            /* no command at all: the usage text */
+            CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "usage: tsr-admin"));
+            continue;
+        }
+
+        CU_ASSERT(one_line(res.err));
+        CU_ASSERT_PTR_NOT_NULL(strstr(res.err, cases[i].says));
+
+        if (strstr(res.err, cases[i].says) == NULL) {
+            fprintf(stderr, "\nexpected \"%s\" in: %s", cases[i].says,
+                    res.err);
+        }
+    }
+}
+
+
+/* ---- check ---- */
+
+static void
+test_check_passes_on_tcp_and_shows_version(void)
+{
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", addr,
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 0, "check"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "connected to 127.0.0.1:"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "ok       redis "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "maxmemory"));
+    CU_ASSERT_STRING_EQUAL(res.err, "");
+}
+
+
+static void
+test_check_warns_on_noeviction_only(void)
+{
+    size_t  i;
+
+    static const struct {
+        const char  *policy;
+        int          warns;
+    } cases[] = {
+        { "noeviction", 1 },
+        { "allkeys-lru", 0 },
+        { "allkeys-random", 0 },
+        { "volatile-ttl", 0 },
+        { "volatile-lru", 0 }
+    };
+
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, reply, sizeof(reply),
+                                       "CONFIG SET maxmemory 100mb"), 0);
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, reply, sizeof(reply),
+                                           "CONFIG SET maxmemory-policy %s",
+                                           cases[i].policy), 0);
+
+        CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a",
+                                  addr, NULL), 0);
+        CU_ASSERT(expect(&res, 0, cases[i].policy));
+        CU_ASSERT_PTR_NOT_NULL(strstr(res.out, cases[i].policy));
+
+        if (cases[i].warns) {
+            CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "warning  maxmemory-policy"
+                                                   " noeviction"));
+            CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "refuses writes"));
+
+        } else {
+            CU_ASSERT_PTR_NULL(strstr(res.out, "warning"));
+        }
+    }
+
+    /* Redis' defaults again */
+
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, reply, sizeof(reply),
+                                       "CONFIG SET maxmemory-policy "
+                                       "noeviction"), 0);
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, reply, sizeof(reply),
+                                       "CONFIG SET maxmemory 0"), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", addr,
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 0, "check, noeviction without maxmemory"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "noeviction without maxmemory"));
+}
+
+
+static void
+test_check_fails_in_one_line_when_redis_refuses(void)
+{
+    int   port;
+    char  a[64];
+
+    port = tsr_test_free_port();
+    CU_ASSERT_FATAL(port > 0);
+
+    snprintf(a, sizeof(a), "127.0.0.1:%d", port);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", a,
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 2, "check, refused"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, a));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "refused"));
+
+    /* every command that talks to Redis says the same */
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-a", a,
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 2, "stats, refused"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, a));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "fleet", "-a", a,
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 2, "fleet, refused"));
+    CU_ASSERT(one_line(res.err));
+}
+
+
+static void
+test_check_authenticates_with_password_file(void)
+{
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a",
+                              addr_secured, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "check with password_file"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "AUTH"));
+    CU_ASSERT_PTR_NULL(strstr(res.out, "s3cret"));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a",
+                              addr_secured_bad, NULL), 0);
+    CU_ASSERT(expect(&res, 2, "check with a wrong password"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "AUTH"));
+    CU_ASSERT_PTR_NULL(strstr(res.err, "wrong-pw"));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a",
+                              addr_secured_none, NULL), 0);
+    CU_ASSERT(expect(&res, 2, "check without a password"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "NOAUTH"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "password_file="));
+}
+
+
+static void
+test_check_authenticates_as_acl_user(void)
+{
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a",
+                              addr_acl, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "check as alice"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "as user \"alice\""));
+    CU_ASSERT_PTR_NULL(strstr(res.out, "alice-pw"));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a",
+                              addr_acl_bad, NULL), 0);
+    CU_ASSERT(expect(&res, 2, "check as alice, wrong password"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "AUTH as user \"alice\""));
+    CU_ASSERT_PTR_NULL(strstr(res.err, "wrong-pw"));
+}
+
+
+static void
+test_check_works_over_unix_socket(void)
+{
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a",
+                              addr_unix, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "check over unix"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "connected to unix:"));
+
+    CU_ASSERT_EQUAL(flushall(&redis), 0);
+    CU_ASSERT_EQUAL(fill(&redis, "tsr:s:0123456789abcdef:", 3, 10, 100), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-a",
+                              addr_unix, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "stats over unix"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "sessions     3\n"));
+}
+
+
+static void
+test_check_tells_whether_key_file_opens_ring(void)
+{
+    CU_ASSERT_EQUAL(flushall(&redis), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", addr,
+                              "-k", fleet_key, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "check -k, no ring"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "key id"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "no ticket key ring"));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "tickets", "rotate",
+                              "-a", addr, "-k", fleet_key, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "tickets rotate"));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", addr,
+                              "-k", fleet_key, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "check -k, ring"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "generation 1 opens"));
+
+    /* the fleet key as second key still opens; another fleet's does not */
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", addr,
+                              "-k", other_key, "-k", fleet_key, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "check -k other -k fleet"));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", addr,
+                              "-k", other_key, NULL), 0);
+    CU_ASSERT(expect(&res, 2, "check -k other"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "does not open"));
+
+    /* a missing key file is a failure too */
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", addr,
+                              "-k", "/nonexistent/fleet.key", NULL), 0);
+    CU_ASSERT(expect(&res, 2, "check -k missing"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "/nonexistent/fleet.key"));
+}
+
+
+static void
+test_check_fails_when_no_sampled_session_opens(void)
+{
+    char     key[TSR_MAX_KEY_NAME + 1];
+    uint8_t  master[64];
+    size_t   mlen;
+
+    mlen = sizeof(master);
+    CU_ASSERT_EQUAL_FATAL(make_session(TSR_TEST_TLS12, "one.test", key,
+                                       sizeof(key), master, &mlen), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", addr,
+                              "-k", fleet_key, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "check -k, a session"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "1 of 1 sampled sessions open"));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", addr,
+                              "-k", other_key, NULL), 0);
+    CU_ASSERT(expect(&res, 2, "check -k other, a session"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "none of 1 sampled sessions"));
+}
+
+
+/* ---- stats ---- */
+
+static void
+test_stats_of_empty_prefix_is_zero(void)
+{
+    CU_ASSERT_EQUAL(flushall(&redis), 0);
+    CU_ASSERT_EQUAL(fill(&redis, "other:s:0123456789abcdef:", 5, 10, 100),
+                    0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-a", addr,
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 0, "stats, empty"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "sessions     0\n"));
+    CU_ASSERT_PTR_NULL(strstr(res.out, "ttl"));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-a", addr,
+                              "-p", "other:", NULL), 0);
+    CU_ASSERT(expect(&res, 0, "stats, other prefix"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "sessions     5\n"));
+}
+
+
+static void
+test_stats_counts_sessions_bytes_ttls_contexts(void)
+{
+    CU_ASSERT_EQUAL(flushall(&redis), 0);
+
+    /* TTLs 1001..3500 s in one context, 10 without TTL in another */
+
+    CU_ASSERT_EQUAL(fill(&redis, "tsr:s:0123456789abcdef:", MANY, 100,
+                         1000), 0);
+    CU_ASSERT_EQUAL(fill(&redis, "tsr:s:fedcba9876543210:", 10, 50, 0), 0);
+
+    /* not sessions: a list, a malformed name, other prefixes, a ring */
+
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, reply, sizeof(reply),
+                                       "RPUSH tsr:s:0123456789abcdef:aa x"),
+                    0);
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, reply, sizeof(reply),
+                                       "SET tsr:s:nonsense x"), 0);
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, reply, sizeof(reply),
+                                       "SET tsr:tk:default x"), 0);
+    CU_ASSERT_EQUAL(fill(&redis, "tsrx:s:0123456789abcdef:", 7, 10, 100),
+                    0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-a", addr,
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 0, "stats"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "sessions     2510\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "bytes        250500 "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "ttl          min 16m"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "median 37m"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "max 58m"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "10 sessions without TTL"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "2 other keys"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "contexts     2\n"
+                                           "  0123456789abcdef  2500\n"
+                                           "  fedcba9876543210  10\n"));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-a", addr,
+                              "-c", "FEDCBA9876543210", NULL), 0);
+    CU_ASSERT(expect(&res, 0, "stats -c"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "sessions     10\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "bytes        500 "));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-a", addr,
+                              "--memory", NULL), 0);
+    CU_ASSERT(expect(&res, 0, "stats --memory"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "sessions     2510\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "memory       "));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-a", addr,
+                              "-n", "100", NULL), 0);
+    CU_ASSERT(expect(&res, 0, "stats -n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "stopped after 100 keys"));
+}
+
+
+static void
+test_stats_treats_glob_characters_in_prefix_literally(void)
+{
+    CU_ASSERT_EQUAL(flushall(&redis), 0);
+    CU_ASSERT_EQUAL(fill(&redis, "a*[b]?\\:s:0123456789abcdef:", 4, 10,
+                         100), 0);
+    CU_ASSERT_EQUAL(fill(&redis, "aX[b]?\\:s:0123456789abcdef:", 3, 10,
+                         100), 0);
+    CU_ASSERT_EQUAL(fill(&redis, "axbq\\:s:0123456789abcdef:", 2, 10, 100),
+                    0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-a", addr,
+                              "-p", "a*[b]?\\:", NULL), 0);
+    CU_ASSERT(expect(&res, 0, "stats -p with glob characters"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "sessions     4\n"));
+}
+
+
+/* ---- inspect ---- */
+
+static void
+inspect_real_session(int version)
+{
+    char        *id, hex[2 * 64 + 1];
+    size_t       mlen;
+    uint8_t      master[64];
+    const char  *proto;
+    char         key[TSR_MAX_KEY_NAME + 1], ctx[CTX_HEX + 1];
+
+    mlen = sizeof(master);
+    CU_ASSERT_EQUAL_FATAL(make_session(version, "one.test", key,
+                                       sizeof(key), master, &mlen), 0);
+    CU_ASSERT_FATAL(mlen >= 32);
+
+    ctx_hex(SID_CTX, ctx);
+    CU_ASSERT_EQUAL(strncmp(key + 6, ctx, CTX_HEX), 0);
+
+    id = key + 6 + CTX_HEX + 1;
+
+    /* without the key file: where it is, not what */
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "inspect", "-a", addr,
+                              id, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "inspect"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, key));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "ttl          "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "bytes sealed"));
+    CU_ASSERT_PTR_NULL(strstr(res.out, "cipher"));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "inspect", "-a", addr,
+                              "-k", fleet_key, id, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "inspect -k"));
+
+    proto = (version == TSR_TEST_TLS13) ? "protocol     TLSv1.3\n"
+                                        : "protocol     TLSv1.2\n";
+
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, proto));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "cipher       "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "created      "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "timeout      "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "server name  one.test\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "id length    32 bytes\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "context      "));
+    CU_ASSERT_PTR_NULL(strstr(res.out, "NOT the"));
+    CU_ASSERT_STRING_EQUAL(res.err, "");
+
+    /* never the master key, in hex or raw */
+
+    to_hex(master, mlen, hex);
+    CU_ASSERT_PTR_NULL(strstr(res.out, hex));
+    CU_ASSERT_PTR_NULL(memmem(res.out, strlen(res.out), master, mlen));
+
+    hex[16] = '\0';
+    CU_ASSERT_PTR_NULL(strstr(res.out, hex));
+}
+
+
+static void
+test_inspect_shows_tls12_session_without_secrets(void)
+{
+    inspect_real_session(TSR_TEST_TLS12);
+}
+
+
+static void
+test_inspect_shows_tls13_session_without_secrets(void)
+{
+    inspect_real_session(TSR_TEST_TLS13);
+}
+
+
+static void
+test_inspect_with_context_reads_key_directly(void)
+{
+    char     *id;
+    size_t    mlen;
+    uint8_t   master[64];
+    char      key[TSR_MAX_KEY_NAME + 1], ctx[CTX_HEX + 1];
+
+    mlen = sizeof(master);
+    CU_ASSERT_EQUAL_FATAL(make_session(TSR_TEST_TLS12, NULL, key,
+                                       sizeof(key), master, &mlen), 0);
+
+    ctx_hex(SID_CTX, ctx);
+    id = key + 6 + CTX_HEX + 1;
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "inspect", "-a", addr,
+                              "-k", fleet_key, "-c", ctx, id, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "inspect -c"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "server name  (none"));
+
+    /* another context: no such key */
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "inspect", "-a", addr,
+                              "-c", "0000000000000000", id, NULL), 0);
+    CU_ASSERT(expect(&res, 2, "inspect -c other"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "no session"));
+}
+
+
+static void
+test_inspect_of_tampered_value_does_not_open(void)
+{
+    char     *id;
+    size_t    mlen, vlen;
+    uint8_t   master[64], val[TSR_MAX_VALUE];
+    char      key[TSR_MAX_KEY_NAME + 1];
+
+    mlen = sizeof(master);
+    CU_ASSERT_EQUAL_FATAL(make_session(TSR_TEST_TLS13, "one.test", key,
+                                       sizeof(key), master, &mlen), 0);
+
+    vlen = sizeof(val);
+    CU_ASSERT_EQUAL_FATAL(tsr_test_redis_get_raw(&redis, key, val, &vlen),
+                          0);
+    CU_ASSERT_FATAL(vlen > TSR_SEAL_OVERHEAD);
+
+    val[vlen - 20] ^= 0x01;
+
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, reply, sizeof(reply),
+                                       "SET %s %b KEEPTTL", key, val, vlen),
+                    0);
+
+    id = key + 6 + CTX_HEX + 1;
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "inspect", "-a", addr,
+                              "-k", fleet_key, id, NULL), 0);
+    CU_ASSERT(expect(&res, 2, "inspect tampered"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "does not open"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "tampered"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, key));
+
+    /* what needs no key is still shown */
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "bytes sealed"));
+    CU_ASSERT_PTR_NULL(strstr(res.out, "cipher"));
+
+    /* a value moved to another key name does not open either */
+
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, reply, sizeof(reply),
+                                       "SET tsr:s:0000000000000000:%s %b",
+                                       id, val, vlen), 0);
+    val[vlen - 20] ^= 0x01;
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, reply, sizeof(reply),
+                                       "SET tsr:s:0000000000000000:%s %b",
+                                       id, val, vlen), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "inspect", "-a", addr,
+                              "-k", fleet_key, "-c", "0000000000000000", id,
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 2, "inspect moved"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "does not open"));
+
+    /* a value that is no session at all */
+
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, reply, sizeof(reply),
+                                       "SET tsr:s:0000000000000000:%s %s",
+                                       id, "short"), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "inspect", "-a", addr,
+                              "-k", fleet_key, "-c", "0000000000000000", id,
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 2, "inspect short"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "does not open"));
+}
+
+
+static void
+test_inspect_with_other_fleet_key_does_not_open(void)
+{
+    size_t    mlen;
+    uint8_t   master[64];
+    char      key[TSR_MAX_KEY_NAME + 1];
+
+    mlen = sizeof(master);
+    CU_ASSERT_EQUAL_FATAL(make_session(TSR_TEST_TLS12, "one.test", key,
+                                       sizeof(key), master, &mlen), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "inspect", "-a", addr,
+                              "-k", other_key, key + 6 + CTX_HEX + 1, NULL),
+                          0);
+    CU_ASSERT(expect(&res, 2, "inspect, other key"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "does not open"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "unknown key"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "sealed with  key id "));
+}
+
+
+static void
+test_inspect_of_missing_id_fails(void)
+{
+    CU_ASSERT_EQUAL(flushall(&redis), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "inspect", "-a", addr,
+                              "00112233", NULL), 0);
+    CU_ASSERT(expect(&res, 2, "inspect, missing"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "no session with id 00112233"));
+    CU_ASSERT_STRING_EQUAL(res.out, "");
+
+    /* a key of another type under that id */
+
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, reply, sizeof(reply),
+                                       "RPUSH tsr:s:0123456789abcdef:"
+                                       "00112233 x"), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "inspect", "-a", addr,
+                              "00112233", NULL), 0);
+    CU_ASSERT(expect(&res, 2, "inspect, a list"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "not a string"));
+}
+
+
+/* ---- tickets ---- */
+
+static void
+test_tickets_rotate_creates_then_waits_for_period(void)
+{
+    CU_ASSERT_EQUAL(flushall(&redis), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "tickets", "rotate",
+                              "-a", addr, "-k", fleet_key, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "tickets rotate, create"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "created \"tsr:tk:default\" at "
+                                           "generation 1"));
+
+    /* not due: nothing changes, and it says why */
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "tickets", "rotate",
+                              "-a", addr, "-k", fleet_key, NULL), 0);
+    CU_ASSERT(expect(&res, 2, "tickets rotate, not due"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "not due"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "generation   1\n"));
+
+    /* with a short period, due after it */
+
+    sleep_ms(1100);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "tickets", "rotate",
+                              "-a", addr, "-k", fleet_key, "--period", "1s",
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 0, "tickets rotate --period 1s"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "rotated \"tsr:tk:default\" to "
+                                           "generation 2"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "previous"));
+
+    /* another scope is another ring */
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "tickets", "rotate",
+                              "-a", addr, "-k", fleet_key, "-s", "stream",
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 0, "tickets rotate -s stream"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "created \"tsr:tk:stream\""));
+    CU_ASSERT_EQUAL(count_keys(&redis, "tsr:tk:*"), 2);
+}
+
+
+static void
+test_tickets_show_has_names_never_key_bytes(void)
+{
+    int             n;
+    size_t          len, plen, i;
+    uint8_t         val[TSR_MAX_VALUE], plain[TSR_TICKETS_RING_MAX];
+    const uint8_t  *r;
+    tsr_keyring_t  *kr;
+    char            hex[2 * TSR_TICKETS_AES_LEN + 1], err[256];
+
+    CU_ASSERT_EQUAL(flushall(&redis), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "tickets", "rotate",
+                              "-a", addr, "-k", fleet_key, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "tickets rotate"));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "tickets", "show",
+                              "-a", addr, "-k", fleet_key, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "tickets show"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "ring         tsr:tk:default"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "generation   1\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "rotated at   "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "keys         2\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "  next      2 "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "  current   1 "));
+
+    /* open the ring here (the test knows the layout) and compare */
+
+    len = sizeof(val);
+    CU_ASSERT_EQUAL_FATAL(tsr_test_redis_get_raw(&redis, "tsr:tk:default",
+                                                 val, &len), 0);
+
+    kr = tsr_keyring_create(err, sizeof(err));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(kr);
+    CU_ASSERT_EQUAL_FATAL(tsr_keyring_add_file(kr, fleet_key, err,
+                                               sizeof(err)), TSR_OK);
+
+    plen = sizeof(plain);
+    CU_ASSERT_EQUAL_FATAL(tsr_open(kr, "tsr:tk:default", 14,
+                                   val + TSR_TICKETS_HEADER_LEN,
+                                   len - TSR_TICKETS_HEADER_LEN, plain, &plen),
+                          TSR_OK);
+    tsr_keyring_destroy(kr);
+
+    n = plain[TSR_TICKETS_RING_HEAD - 1];
+    CU_ASSERT_EQUAL(n, 2);
+
+    for (i = 0; i < (size_t) n; i++) {
+        r = plain + TSR_TICKETS_RING_HEAD + i * TSR_TICKETS_RECORD_LEN;
+
+        to_hex(r + TSR_TICKETS_OFF_NAME, TSR_TICKETS_NAME_LEN, hex);
+        CU_ASSERT_PTR_NOT_NULL(strstr(res.out, hex));
+
+        to_hex(r + TSR_TICKETS_OFF_HMAC, TSR_TICKETS_HMAC_LEN, hex);
+        CU_ASSERT_PTR_NULL(strstr(res.out, hex));
+        hex[16] = '\0';
+        CU_ASSERT_PTR_NULL(strstr(res.out, hex));
+
+        to_hex(r + TSR_TICKETS_OFF_AES, TSR_TICKETS_AES_LEN, hex);
+        CU_ASSERT_PTR_NULL(strstr(res.out, hex));
+        hex[16] = '\0';
+        CU_ASSERT_PTR_NULL(strstr(res.out, hex));
+    }
+
+    OPENSSL_cleanse(plain, sizeof(plain));
+}
+
+
+static void
+test_tickets_need_key_file_and_ring(void)
+{
+    CU_ASSERT_EQUAL(flushall(&redis), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "tickets", "show",
+                              "-a", addr, "-k", fleet_key, NULL), 0);
+    CU_ASSERT(expect(&res, 2, "tickets show, no ring"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "no ticket key ring "
+                                           "\"tsr:tk:default\""));
+
+    /* show never creates it */
+    CU_ASSERT_EQUAL(count_keys(&redis, "tsr:tk:*"), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "tickets", "rotate",
+                              "-a", addr, "-k", fleet_key, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "tickets rotate"));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "tickets", "show",
+                              "-a", addr, "-k", other_key, NULL), 0);
+    CU_ASSERT(expect(&res, 2, "tickets show, other key"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "does not open"));
+
+    /* a ring that does not open is never replaced */
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "tickets", "rotate",
+                              "-a", addr, "-k", other_key, NULL), 0);
+    CU_ASSERT(expect(&res, 2, "tickets rotate, other key"));
+    CU_ASSERT(one_line(res.err));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "tickets", "show",
+                              "-a", addr, "-k", fleet_key, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "tickets show, ring kept"));
+}
+
+
+/* ---- flush ---- */
+
+static void
+test_flush_refuses_without_yes_when_not_a_tty(void)
+{
+    CU_ASSERT_EQUAL(flushall(&redis), 0);
+    CU_ASSERT_EQUAL(fill(&redis, "tsr:s:0123456789abcdef:", 5, 10, 100), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "flush", "-a", addr,
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 1, "flush, /dev/null"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "--yes"));
+
+    /* "y" on a pipe is no confirmation */
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_PIPE, "y\n", "flush", "-a", addr,
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 1, "flush, pipe"));
+    CU_ASSERT(one_line(res.err));
+
+    CU_ASSERT_EQUAL(count_keys(&redis, "tsr:s:*"), 5);
+}
+
+
+static void
+test_flush_with_yes_deletes_only_sessions(void)
+{
+    CU_ASSERT_EQUAL(flushall(&redis), 0);
+    CU_ASSERT_EQUAL(fill(&redis, "tsr:s:0123456789abcdef:", MANY, 10, 100),
+                    0);
+    CU_ASSERT_EQUAL(fill(&redis, "tsr:s:fedcba9876543210:", 10, 10, 0), 0);
+    CU_ASSERT_EQUAL(fill(&redis, "other:s:0123456789abcdef:", 5, 10, 100),
+                    0);
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, reply, sizeof(reply),
+                                       "SET tsr:tk:default x"), 0);
+    CU_ASSERT_EQUAL(set_node(&redis, "web1:http", ""), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "flush", "-a", addr,
+                              "--yes", NULL), 0);
+    CU_ASSERT(expect(&res, 0, "flush --yes"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "deleted 2510 keys matching "
+                                           "\"tsr:s:*\""));
+
+    CU_ASSERT_EQUAL(count_keys(&redis, "tsr:s:*"), 0);
+    CU_ASSERT_EQUAL(count_keys(&redis, "other:*"), 5);
+    CU_ASSERT_EQUAL(count_keys(&redis, "tsr:tk:*"), 1);
+    CU_ASSERT_EQUAL(count_keys(&redis, "tsr:node:*"), 1);
+
+    /* nothing left: still fine */
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "flush", "-a", addr,
+                              "-y", NULL), 0);
+    CU_ASSERT(expect(&res, 0, "flush -y, empty"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "deleted 0 keys"));
+}
+
+
+static void
+test_flush_asks_on_a_terminal(void)
+{
+    CU_ASSERT_EQUAL(flushall(&redis), 0);
+    CU_ASSERT_EQUAL(fill(&redis, "tsr:s:0123456789abcdef:", 5, 10, 100), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_TTY, "n\n", "flush", "-a", addr,
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 2, "flush on a tty, no"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "delete every key matching "
+                                           "\"tsr:s:*\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "nothing deleted"));
+    CU_ASSERT_EQUAL(count_keys(&redis, "tsr:s:*"), 5);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_TTY, "y\n", "flush", "-a", addr,
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 0, "flush on a tty, yes"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "deleted 5 keys"));
+    CU_ASSERT_EQUAL(count_keys(&redis, "tsr:s:*"), 0);
+}
+
+
+static void
+test_flush_all_and_context(void)
+{
+    CU_ASSERT_EQUAL(flushall(&redis), 0);
+    CU_ASSERT_EQUAL(fill(&redis, "tsr:s:0123456789abcdef:", 5, 10, 100), 0);
+    CU_ASSERT_EQUAL(fill(&redis, "tsr:s:fedcba9876543210:", 3, 10, 100), 0);
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, reply, sizeof(reply),
+                                       "SET tsr:tk:default x"), 0);
+    CU_ASSERT_EQUAL(fill(&redis, "tsrx:s:0123456789abcdef:", 2, 10, 100),
+                    0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "flush", "-a", addr,
+                              "-c", "fedcba9876543210", "--yes", NULL), 0);
+    CU_ASSERT(expect(&res, 0, "flush -c"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "deleted 3 keys"));
+    CU_ASSERT_EQUAL(count_keys(&redis, "tsr:s:*"), 5);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "flush", "-a", addr,
+                              "--all", "--yes", NULL), 0);
+    CU_ASSERT(expect(&res, 0, "flush --all"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "deleted 6 keys matching "
+                                           "\"tsr:*\""));
+    CU_ASSERT_EQUAL(count_keys(&redis, "tsr:*"), 0);
+    CU_ASSERT_EQUAL(count_keys(&redis, "tsrx:*"), 2);
+}
+
+
+/* ---- fleet ---- */
+
+static void
+test_fleet_without_nodes_says_so(void)
+{
+    CU_ASSERT_EQUAL(flushall(&redis), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "fleet", "-a", addr,
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 0, "fleet, empty"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "no nodes registered"));
+}
+
+
+static void
+test_fleet_flags_differing_fingerprints(void)
+{
+    CU_ASSERT_EQUAL(flushall(&redis), 0);
+
+    CU_ASSERT_EQUAL(set_node(&redis, "web1:http",
+                             "server one.test 0123456789abcdef 443 ssl\n"
+                             "server - 2222222222222222 -\n"), 0);
+    CU_ASSERT_EQUAL(set_node(&redis, "web2:http",
+                             "server one.test 0123456789abcdef -\n"
+                             "server - 2222222222222222 -\n"
+                             "unknown line of a later version\n"
+                             "server broken\n"), 0);
+
+    /* the same name in stream, with another context, is not compared */
+    CU_ASSERT_EQUAL(set_node(&redis, "web2:stream",
+                             "server one.test 4444444444444444 -\n"), 0);
+
+    /* a later format is listed, not misread */
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, reply, sizeof(reply),
+                                       "SET tsr:node:web9:http %s EX 60",
+                                       "v 2\nserver one.test 9999\n"), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "fleet", "-a", addr,
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 0, "fleet, consistent"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "nodes        4 "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "web1:http  host web1, pid 4242"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "1 malformed line skipped"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "unknown registration format "
+                                           "\"v 2\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "ok        http   one.test  "
+                                           "0123456789abcdef on 2 nodes"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "ok        stream one.test  "
+                                           "4444444444444444 on 1 node"));
+    CU_ASSERT_PTR_NULL(strstr(res.out, "MISMATCH"));
+
+    /* web3 serves one.test with another certificate */
+
+    CU_ASSERT_EQUAL(set_node(&redis, "web3:http",
+                             "server one.test 89abcdef01234567 -\n"
+                             "server - 2222222222222222 -\n"), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "fleet", "-a", addr,
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 3, "fleet, mismatch"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "\"one.test\" (http)"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "MISMATCH  http   one.test\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, " 89abcdef01234567 on web3:http"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, " 0123456789abcdef on web1:http"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "ok        http   -  "
+                                           "2222222222222222 on 3 nodes"));
+}
+
+
+/*
+ * The registration as the nginx module writes it: a node with one http
+ * server shows up within a few seconds of starting, consistent; a second
+ * node with another certificate for the same name is flagged.
+ */
+
+static void
+test_fleet_lists_a_real_nginx_node(void)
+{
+    int                i, port, found, running;
+    char               host[256], id[300], body[16384];
+    tsr_test_nginx_t   node;
+
+    static const char *const  cns[] = { "one.test", NULL };
+
+    tsr_test_require("TSR_NGINX", "nginx", "nginx");
+
+    CU_ASSERT_EQUAL(flushall(&redis), 0);
+
+    CU_ASSERT_EQUAL_FATAL(tsr_test_nginx_init(&node, "admin-fleet", cns), 0);
+
+    port = tsr_test_free_port();
+    CU_ASSERT_FATAL(port > 0);
+
+    snprintf(body, sizeof(body),
+             "worker_processes 1;\n"
+             "http {\n"
+             "  access_log off;\n"
+             "  server {\n"
+             "    listen 127.0.0.1:%d ssl;\n"
+             "    server_name one.test;\n"
+             "    ssl_certificate %s/one.test.crt;\n"
+             "    ssl_certificate_key %s/one.test.key;\n"
+             "    ssl_session_tickets off;\n"
+             "    ssl_session_redis 127.0.0.1:%d;\n"
+             "    ssl_session_redis_key %s;\n"
+             "    location / { return 200 \"ok\\n\"; }\n"
+             "  }\n"
+             "}\n",
+             port, node.dir, node.dir, redis.port, fleet_key);
+
+    CU_ASSERT_EQUAL_FATAL(tsr_test_nginx_write_conf(&node, 0, "info", body),
+                          0);
+    CU_ASSERT_EQUAL_FATAL(tsr_test_nginx_start(&node), 0);
+
+    running = 1;
+    found = 0;
+
+    /* the first registration comes a second after the worker starts */
+
+    for (i = 0; i < 100 && !found; i++) {
+        found = (count_keys(&redis, "tsr:node:*") == 1);
+
+        if (!found) {
+            sleep_ms(100);
+        }
+    }
+
+    CU_ASSERT_FATAL(found);
+
+    CU_ASSERT_EQUAL(gethostname(host, sizeof(host) - 1), 0);
+    host[sizeof(host) - 1] = '\0';
+
+    for (i = 0; host[i] != '\0'; i++) {
+        host[i] = (char) tolower((unsigned char) host[i]);
+    }
+
+    snprintf(id, sizeof(id), "%s:http  host ", host);
+
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "fleet", "-a", addr, NULL),
+                    0);
+    CU_ASSERT(expect(&res, 0, "fleet, real node"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "nodes        1 "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, id));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "ok        http   one.test  "));
+    CU_ASSERT_PTR_NULL(strstr(res.out, "malformed"));
+
+    /* another node serving one.test with another certificate */
+
+    CU_ASSERT_EQUAL(set_node(&redis, "zz-other:http",
+                             "server one.test 0000000000000000 -\n"), 0);
+
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "fleet", "-a", addr, NULL),
+                    0);
+    CU_ASSERT(expect(&res, 3, "fleet, real node and a mismatch"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "\"one.test\" (http)"));
+
+    if (running) {
+        CU_ASSERT_EQUAL(tsr_test_nginx_stop(&node), 0);
+        CU_ASSERT_EQUAL(tsr_test_nginx_log_problems(&node), 0);
+    }
+}
+
+
+int
+main(void)
+{
+    int        rc;
+    size_t     i;
+    CU_pSuite  suite;
+
+    static const struct {
+        const char     *name;
+        CU_TestFunc     fn;
+    } tests[] = {
+        TSR_TEST(help_lists_commands_and_each_command_has_help),
+        TSR_TEST(usage_errors_exit_1_with_one_line),
+        TSR_TEST(check_passes_on_tcp_and_shows_version),
+        TSR_TEST(check_warns_on_noeviction_only),
+        TSR_TEST(check_fails_in_one_line_when_redis_refuses),
+        TSR_TEST(check_authenticates_with_password_file),
+        TSR_TEST(check_authenticates_as_acl_user),
+        TSR_TEST(check_works_over_unix_socket),
+        TSR_TEST(check_tells_whether_key_file_opens_ring),
+        TSR_TEST(check_fails_when_no_sampled_session_opens),
+        TSR_TEST(stats_of_empty_prefix_is_zero),
+        TSR_TEST(stats_counts_sessions_bytes_ttls_contexts),
+        TSR_TEST(stats_treats_glob_characters_in_prefix_literally),
+        TSR_TEST(inspect_shows_tls12_session_without_secrets),
+        TSR_TEST(inspect_shows_tls13_session_without_secrets),
+        TSR_TEST(inspect_with_context_reads_key_directly),
+        TSR_TEST(inspect_of_tampered_value_does_not_open),
+        TSR_TEST(inspect_with_other_fleet_key_does_not_open),
+        TSR_TEST(inspect_of_missing_id_fails),
+        TSR_TEST(tickets_rotate_creates_then_waits_for_period),
+        TSR_TEST(tickets_show_has_names_never_key_bytes),
+        TSR_TEST(tickets_need_key_file_and_ring),
+        TSR_TEST(flush_refuses_without_yes_when_not_a_tty),
+        TSR_TEST(flush_with_yes_deletes_only_sessions),
+        TSR_TEST(flush_asks_on_a_terminal),
+        TSR_TEST(flush_all_and_context),
+        TSR_TEST(fleet_without_nodes_says_so),
+        TSR_TEST(fleet_flags_differing_fingerprints),
+        TSR_TEST(fleet_lists_a_real_nginx_node)
+    };
+
+    (void) signal(SIGPIPE, SIG_IGN);
+
+    admin = tsr_test_require("TSR_ADMIN", "tsr-admin",
+                             "ssl-session-redis (run make first)");
+    (void) tsr_test_require("TSR_REDIS_SERVER", "redis-server",
+                            "redis-server");
+
+    if (CU_initialize_registry() != CUE_SUCCESS) {
+        return 1;
+    }
+
+    suite = CU_add_suite("admin", init_suite, clean_suite);
+    if (suite == NULL) {
+        goto failed;
+    }
+
+    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+        if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL) {
+            goto failed;
+        }
+    }
+
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+
+    if (CU_basic_run_tests() != CUE_SUCCESS) {
+        goto failed;
+    }
+
+    rc = (CU_get_number_of_failures() != 0
+          || CU_get_run_summary()->nSuitesFailed != 0);
+
+    CU_cleanup_registry();
+
+    return rc;
+
+failed:
+
+    CU_cleanup_registry();
+
+    return 1;
+}

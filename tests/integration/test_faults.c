@@ -1,0 +1,1379 @@
+
+/*
+ * Fault injection with real processes: two nginx nodes (http, one worker
+ * each) share a Redis while four client processes run handshakes
+ * against them, alternating nodes and offering the session the previous
+ * handshake received (TLS 1.2 and 1.3).  For each fault the suite counts
+ * failed handshakes (must be 0) and worker crashes (must be 0), and
+ * measures how long after the fault ends a session made on one node
+ * resumes on the other again (at most 2 s).  Faults: Redis killed and
+ * restarted, stopped (SIGSTOP) for 5 s, restarted empty, out of memory
+ * (maxmemory with noeviction); the fake Redis of tests/lib in each of its
+ * modes; an address that does not resolve and one that refuses.
+ *
+ * A second suite reloads a node 20 times under the same load and checks
+ * that master and worker memory stay flat and no descriptor leaks.
+ *
+ * TSR_FAULT_SECONDS sets how long each fault lasts under load (default
+ * 8; "make faults" runs 60); a table of the figures ends the run.
+ */
+
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <CUnit/Basic.h>
+#include <openssl/rand.h>
+
+#include "tsr_test.h"
+
+
+#define CLIENTS             4
+#define DEFAULT_SECONDS     8
+#define MAX_SECONDS         600
+#define STOP_SECONDS        5           /* SIGSTOP, as the issue says */
+#define WARMUP_MS           1000
+#define RECOVERY_LIMIT_MS   2000
+#define PROBE_LIMIT_MS      15000
+#define MAX_HANDSHAKES      1000000     /* per client and fault */
+#define LOOKUP_TIMEOUT      "100ms"
+#define RELOADS             20
+#define RELOAD_WORKERS      2
+#define RELOAD_SETTLE_MS    500
+#define MAX_FAULTS          16
+#define UNRESOLVABLE        "tsr-fault-test.invalid"
+
+enum {
+    FAULT_KILL,
+    FAULT_STOP,
+    FAULT_EMPTY,
+    FAULT_OOM,
+    FAULT_FAKE,
+    FAULT_REFUSED,
+    FAULT_UNRESOLVABLE
+};
+
+
+typedef struct {
+    const char         *name;
+    int                 kind;
+    int                 mode;           /* the fake's */
+} fault_t;
+
+
+/* one client process's counters, in shared memory */
+typedef struct {
+    long                handshakes;
+    long                failed;
+    long                offered;
+    long                resumed;
+} counters_t;
+
+
+typedef struct {
+    volatile int        stop;
+    volatile int        pause;          /* no new handshakes meanwhile */
+    counters_t          c[CLIENTS];
+} shared_t;
+
+
+typedef struct {
+    const char         *name;
+    long                handshakes;
+    long                failed;
+    long                offered;
+    long                resumed;
+    int                 crashes;
+    int                 problems;
+    int                 errors;
+    long long           recovery_ms;    /* -1: did not recover */
+    long long           fault_ms;
+} figures_t;
+
+
+static int init_suite(void);
+static int clean_suite(void);
+static int fault_seconds(void);
+static void sleep_ms(int ms);
+static int write_node(tsr_test_nginx_t *n, int port, const char *address,
+    int workers);
+static int start_node(tsr_test_nginx_t *n, int port, int *running);
+static void stop_nodes(void);
+static int handshake(int port, int version, SSL_SESSION *offer,
+    SSL_SESSION **out, int *reused);
+static int load_start(int both);
+static void load_stop(void);
+static void load_client(int k, int both);
+static long long probe(int limit_ms);
+static int count_lines(tsr_test_nginx_t *n, const char *a, const char *b);
+static void run_fault(const fault_t *f);
+static int inject(const fault_t *f);
+static int recover(const fault_t *f);
+static void print_table(void);
+static long proc_status(pid_t pid, const char *field);
+static int proc_fds(pid_t pid);
+static int workers_of(pid_t master, pid_t *pids, int max);
+static void test_fault_redis_killed_and_restarted(void);
+static void test_fault_redis_stopped_for_5s(void);
+static void test_fault_redis_restarted_empty(void);
+static void test_fault_redis_out_of_memory(void);
+static void test_fault_fake_malformed_resp(void);
+static void test_fault_fake_wrong_reply_types(void);
+static void test_fault_fake_huge_bulk_length(void);
+static void test_fault_fake_split_replies(void);
+static void test_fault_fake_reset_mid_reply(void);
+static void test_fault_fake_no_reply_to_commands(void);
+static void test_fault_fake_no_reply_at_all(void);
+static void test_fault_address_does_not_resolve(void);
+static void test_fault_address_refuses(void);
+static void test_reload_20_times_under_load_keeps_memory_and_fds_flat(
+    void);
+
+
+static tsr_test_redis_t       redis;
+static tsr_test_redis_t       late;     /* the refused address, later */
+static tsr_test_fakeredis_t   fake;
+static tsr_test_nginx_t       node_a;
+static tsr_test_nginx_t       node_b;
+static int                    port_a;
+static int                    port_b;
+static int                    running_a;
+static int                    running_b;
+static int                    seconds;
+static char                   key_file[PATH_MAX + 16];
+static shared_t              *shared;
+static pid_t                  clients[CLIENTS];
+static figures_t              table[MAX_FAULTS];
+static int                    nfaults;
+
+
+static int
+init_suite(void)
+{
+    unsigned char                key[32];
+    static const char *const  cns[] = { "one.test", NULL };
+
+    tsr_test_require("TSR_NGINX", "nginx", "nginx");
+    tsr_test_require("TSR_REDIS_SERVER", "redis-server", "redis-server");
+
+    seconds = fault_seconds();
+
+    memset(&redis, 0, sizeof(tsr_test_redis_t));
+    memset(&late, 0, sizeof(tsr_test_redis_t));
+    memset(&fake, 0, sizeof(tsr_test_fakeredis_t));
+
+    if (tsr_test_redis_start(&redis) != 0) {
+        return -1;
+    }
+
+    if (tsr_test_nginx_init(&node_a, "faults-a", cns) != 0
+        || tsr_test_nginx_init(&node_b, "faults-b", NULL) != 0)
+    {
+        return -1;
+    }
+
+    if (RAND_bytes(key, sizeof(key)) != 1) {
+        return -1;
+    }
+
+    snprintf(key_file, sizeof(key_file), "%s/fleet.key", node_a.dir);
+
+    if (tsr_test_write_file(key_file, key, sizeof(key), 0600) != 0) {
+        return -1;
+    }
+
+    shared = mmap(NULL, sizeof(shared_t), PROT_READ | PROT_WRITE,
+                  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED) {
+        shared = NULL;
+        return -1;
+    }
+
+    port_a = tsr_test_free_port();
+    port_b = tsr_test_free_port();
+
+    if (port_a == -1 || port_b == -1 || port_a == port_b) {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+clean_suite(void)
+{
+    load_stop();
+    stop_nodes();
+    tsr_test_redis_stop(&redis);
+    tsr_test_redis_stop(&late);
+    tsr_test_fakeredis_stop(&fake);
+
+    print_table();
+
+    if (shared != NULL) {
+        munmap(shared, sizeof(shared_t));
+        shared = NULL;
+    }
+
+    return 0;
+}
+
+
+static int
+fault_seconds(void)
+{
+    int          n;
+    const char  *s;
+
+    s = getenv("TSR_FAULT_SECONDS");
+    if (s == NULL || s[0] == '\0') {
+        return DEFAULT_SECONDS;
+    }
+
+    n = atoi(s);
+
+    if (n < 1 || n > MAX_SECONDS) {
+        fprintf(stderr, "TSR_FAULT_SECONDS=\"%s\": using %d (1 to %d)\n", s,
+                DEFAULT_SECONDS, MAX_SECONDS);
+        return DEFAULT_SECONDS;
+    }
+
+    return n;
+}
+
+
+static void
+sleep_ms(int ms)
+{
+    struct timespec  ts;
+
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (long) (ms % 1000) * 1000000;
+
+    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
+        /* void */
+    }
+}
+
+
+/* both nodes use node A's certificate: one session id context */
+
+static int
+write_node(tsr_test_nginx_t *n, int port, const char *address, int workers)
+{
+    int   len;
+    char  body[8192];
+
+    len = snprintf(body, sizeof(body),
+             "worker_processes %d;\n"
+             "http {\n"
+             "  access_log off;\n"
+             "  server {\n"
+             "    listen 127.0.0.1:%d ssl;\n"
+             "    ssl_certificate %s/one.test.crt;\n"
+             "    ssl_certificate_key %s/one.test.key;\n"
+             "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+             "    ssl_session_tickets off;\n"
+             "    ssl_session_timeout 10m;\n"
+             "    ssl_session_redis %s;\n"
+             "    ssl_session_redis_key %s;\n"
+             "    ssl_session_redis_timeout " LOOKUP_TIMEOUT ";\n"
+             "    location / { return 200 \"ok\\n\"; }\n"
+             "  }\n"
+             "}\n",
+             workers, port, node_a.dir, node_a.dir, address, key_file);
+
+    if (len < 0 || (size_t) len >= sizeof(body)) {
+        return -1;
+    }
+
+    return tsr_test_nginx_write_conf(n, 0, "info", body);
+}
+
+
+static int
+start_node(tsr_test_nginx_t *n, int port, int *running)
+{
+    int  i, reused;
+
+    if (truncate(n->error_log, 0) != 0 && errno != ENOENT) {
+        return -1;
+    }
+
+    if (tsr_test_nginx_start(n) != 0) {
+        return -1;
+    }
+
+    *running = 1;
+
+    for (i = 0; i < 50; i++) {
+        if (handshake(port, TSR_TEST_TLS13, NULL, NULL, &reused) == 0) {
+            return 0;
+        }
+
+        sleep_ms(100);
+    }
+
+    return -1;
+}
+
+
+static void
+stop_nodes(void)
+{
+    if (running_a) {
+        tsr_test_nginx_stop(&node_a);
+        running_a = 0;
+    }
+
+    if (running_b) {
+        tsr_test_nginx_stop(&node_b);
+        running_b = 0;
+    }
+}
+
+
+static int
+handshake(int port, int version, SSL_SESSION *offer, SSL_SESSION **out,
+    int *reused)
+{
+    tsr_test_client_t  opts;
+
+    memset(&opts, 0, sizeof(tsr_test_client_t));
+
+    opts.version = version;
+    opts.offer = offer;
+    opts.request = 1;
+    opts.timeout_ms = 5000;
+
+    *reused = 0;
+
+    return tsr_test_tls_once(port, &opts, out, reused);
+}
+
+
+/* CLIENTS processes until load_stop(); with "both" on both nodes */
+
+static int
+load_start(int both)
+{
+    int    k;
+    pid_t  pid;
+
+    memset(shared, 0, sizeof(shared_t));
+
+    fflush(stdout);
+    fflush(stderr);
+
+    for (k = 0; k < CLIENTS; k++) {
+        pid = fork();
+
+        if (pid == -1) {
+            load_stop();
+            return -1;
+        }
+
+        if (pid == 0) {
+            load_client(k, both);
+            _exit(0);
+        }
+
+        clients[k] = pid;
+    }
+
+    return 0;
+}
+
+
+static void
+load_stop(void)
+{
+    int        k, status;
+    long long  deadline;
+
+    if (shared == NULL) {
+        return;
+    }
+
+    shared->stop = 1;
+
+    deadline = tsr_test_now_ms() + 15000;
+
+    for (k = 0; k < CLIENTS; k++) {
+        if (clients[k] == 0) {
+            continue;
+        }
+
+        while (waitpid(clients[k], &status, WNOHANG) == 0) {
+            if (tsr_test_now_ms() > deadline) {
+                kill(clients[k], SIGKILL);
+                waitpid(clients[k], &status, 0);
+                break;
+            }
+
+            sleep_ms(10);
+        }
+
+        clients[k] = 0;
+    }
+}
+
+
+/*
+ * Bounded in count and time even if the parent never says stop: at
+ * most MAX_HANDSHAKES, and the run's own duration plus a margin.
+ */
+
+static void
+load_client(int k, int both)
+{
+    int           i, rc, reused, version, port;
+    long long     deadline;
+    counters_t   *c;
+    SSL_SESSION  *offer, *next;
+
+    c = &shared->c[k];
+    offer = NULL;
+    version = (k % 2 == 0) ? TSR_TEST_TLS12 : TSR_TEST_TLS13;
+    deadline = tsr_test_now_ms() + (seconds + STOP_SECONDS) * 1000LL + 60000;
+
+    for (i = 0;
+         i < MAX_HANDSHAKES && !shared->stop && tsr_test_now_ms() < deadline;
+         i++)
+    {
+        while (shared->pause && !shared->stop
+               && tsr_test_now_ms() < deadline)
+        {
+            sleep_ms(5);
+        }
+
+        port = (both && (i + k) % 2 == 1) ? port_b : port_a;
+        next = NULL;
+
+        rc = handshake(port, version, offer, &next, &reused);
+
+        c->handshakes++;
+
+        if (offer != NULL) {
+            c->offered++;
+            c->resumed += (rc == 0 && reused);
+            SSL_SESSION_free(offer);
+            offer = NULL;
+        }
+
+        if (rc != 0) {
+            c->failed++;
+
+            if (next != NULL) {
+                SSL_SESSION_free(next);
+            }
+
+            continue;
+        }
+
+        offer = next;
+    }
+
+    if (offer != NULL) {
+        SSL_SESSION_free(offer);
+    }
+}
+
+
+/*
+ * Milliseconds until a session made on node A resumes on node B, at
+ * most "limit_ms"; -1 if it does not.
+ */
+
+static long long
+probe(int limit_ms)
+{
+    int           reused, version;
+    long long     start;
+    SSL_SESSION  *sess;
+
+    start = tsr_test_now_ms();
+    version = TSR_TEST_TLS12;
+
+    while (tsr_test_now_ms() - start < limit_ms) {
+        sess = NULL;
+
+        version = (version == TSR_TEST_TLS12) ? TSR_TEST_TLS13
+                                              : TSR_TEST_TLS12;
+
+        if (handshake(port_a, version, NULL, &sess, &reused) == 0
+            && sess != NULL
+            && handshake(port_b, version, sess, NULL, &reused) == 0
+            && reused)
+        {
+            SSL_SESSION_free(sess);
+            return tsr_test_now_ms() - start;
+        }
+
+        if (sess != NULL) {
+            SSL_SESSION_free(sess);
+        }
+
+        sleep_ms(10);
+    }
+
+    return -1;
+}
+
+
+/* lines containing "a" and (if not NULL) "b" */
+
+static int
+count_lines(tsr_test_nginx_t *n, const char *a, const char *b)
+{
+    int    count;
+    FILE  *f;
+    char   line[4096];
+
+    f = fopen(n->error_log, "r");
+    if (f == NULL) {
+        return 0;
+    }
+
+    count = 0;
+
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strstr(line, a) != NULL && (b == NULL || strstr(line, b) != NULL))
+        {
+            count++;
+        }
+    }
+
+    fclose(f);
+
+    return count;
+}
+
+
+static void
+run_fault(const fault_t *f)
+{
+    int          k, both;
+    char         address[512];
+    long long    t;
+    figures_t   *fg;
+
+    if (nfaults == MAX_FAULTS) {
+        CU_FAIL("too many faults for the table");
+        return;
+    }
+
+    fg = &table[nfaults++];
+    memset(fg, 0, sizeof(figures_t));
+    fg->name = f->name;
+    fg->recovery_ms = -1;
+
+    both = 1;
+
+    switch (f->kind) {
+
+    case FAULT_FAKE:
+        if (fake.pid == 0
+            && tsr_test_fakeredis_start(&fake, TSR_TEST_FAKE_NORMAL) != 0)
+        {
+            CU_FAIL("fake redis did not start");
+            return;
+        }
+
+        if (tsr_test_fakeredis_set_mode(&fake, TSR_TEST_FAKE_NORMAL) != 0) {
+            CU_FAIL("fake redis did not switch modes");
+            return;
+        }
+
+        snprintf(address, sizeof(address), "127.0.0.1:%d", fake.port);
+        break;
+
+    case FAULT_REFUSED:
+        late.port = tsr_test_free_port();
+        snprintf(address, sizeof(address), "127.0.0.1:%d", late.port);
+        break;
+
+    case FAULT_UNRESOLVABLE:
+        snprintf(address, sizeof(address), UNRESOLVABLE ":%d", redis.port);
+        break;
+
+    default:
+        if (redis.pid == 0 && tsr_test_redis_start(&redis) != 0) {
+            CU_FAIL("redis did not start");
+            return;
+        }
+
+        snprintf(address, sizeof(address), "127.0.0.1:%d", redis.port);
+        break;
+    }
+
+    if (write_node(&node_a, port_a, address, 1) != 0
+        || write_node(&node_b, port_b, address, 1) != 0)
+    {
+        CU_FAIL("cannot write nginx.conf");
+        return;
+    }
+
+    if (start_node(&node_a, port_a, &running_a) != 0
+        || start_node(&node_b, port_b, &running_b) != 0)
+    {
+        CU_FAIL("nodes did not start");
+        goto done;
+    }
+
+    /* resumption works before the fault (if the fault is not the setup) */
+
+    if (f->kind != FAULT_REFUSED && f->kind != FAULT_UNRESOLVABLE
+        && probe(5000) < 0)
+    {
+        CU_FAIL("no cross-node resumption before the fault");
+        goto done;
+    }
+
+    if (load_start(both) != 0) {
+        CU_FAIL("clients did not start");
+        goto done;
+    }
+
+    sleep_ms(WARMUP_MS);
+
+    t = tsr_test_now_ms();
+
+    if (inject(f) != 0) {
+        CU_FAIL("cannot inject the fault");
+        goto done;
+    }
+
+    /* a restart is over at once: the load runs on after it, below */
+
+    if (f->kind != FAULT_EMPTY) {
+        sleep_ms((f->kind == FAULT_STOP ? STOP_SECONDS : seconds) * 1000);
+    }
+
+    if (recover(f) != 0) {
+        CU_FAIL("cannot end the fault");
+        goto done;
+    }
+
+    fg->fault_ms = tsr_test_now_ms() - t;
+    fg->recovery_ms = probe(PROBE_LIMIT_MS);
+
+    /* load after the recovery as well: on an empty Redis, all of it */
+    sleep_ms(f->kind == FAULT_EMPTY ? seconds * 1000 : 500);
+
+done:
+
+    load_stop();
+
+    for (k = 0; k < CLIENTS; k++) {
+        fg->handshakes += shared->c[k].handshakes;
+        fg->failed += shared->c[k].failed;
+        fg->offered += shared->c[k].offered;
+        fg->resumed += shared->c[k].resumed;
+    }
+
+    stop_nodes();
+
+    fg->crashes = count_lines(&node_a, "exited on signal", NULL)
+                  + count_lines(&node_b, "exited on signal", NULL);
+    fg->problems = tsr_test_nginx_log_problems(&node_a)
+                   + tsr_test_nginx_log_problems(&node_b);
+    fg->errors = count_lines(&node_a, "[error]", NULL)
+                 + count_lines(&node_b, "[error]", NULL);
+
+    printf("\n    %s: %ld handshakes, %ld failed, %ld of %ld offers "
+           "resumed, %d crashes, %d [error] lines, resumption back after "
+           "%lld ms ", f->name, fg->handshakes, fg->failed, fg->resumed,
+           fg->offered, fg->crashes, fg->errors, fg->recovery_ms);
+
+    CU_ASSERT_EQUAL(fg->failed, 0);
+    CU_ASSERT_EQUAL(fg->crashes, 0);
+    CU_ASSERT_EQUAL(fg->problems, 0);
+    CU_ASSERT(fg->handshakes >= CLIENTS * seconds);
+    CU_ASSERT(fg->recovery_ms >= 0);
+    CU_ASSERT(fg->recovery_ms <= RECOVERY_LIMIT_MS);
+
+    if (fg->problems != 0) {
+        fprintf(stderr, "[alert]/[crit]/[emerg] or crashes in %s or %s\n",
+                node_a.error_log, node_b.error_log);
+    }
+
+    if (f->kind == FAULT_REFUSED) {
+        tsr_test_redis_stop(&late);
+    }
+}
+
+
+static int
+inject(const fault_t *f)
+{
+    char  out[256];
+
+    switch (f->kind) {
+
+    case FAULT_KILL:
+        if (tsr_test_redis_signal(&redis, SIGKILL) != 0) {
+            return -1;
+        }
+
+        /* reaps it */
+        (void) tsr_test_redis_stop(&redis);
+        return 0;
+
+    case FAULT_STOP:
+        return tsr_test_redis_signal(&redis, SIGSTOP);
+
+    case FAULT_EMPTY:
+        return tsr_test_redis_stop(&redis);
+
+    case FAULT_OOM:
+        if (tsr_test_redis_cmd(&redis, out, sizeof(out),
+                               "CONFIG SET maxmemory-policy noeviction")
+            != 0
+            || tsr_test_redis_cmd(&redis, out, sizeof(out),
+                                  "CONFIG SET maxmemory 1")
+               != 0
+            || strcmp(out, "OK") != 0)
+        {
+            return -1;
+        }
+
+        /* writes fail now */
+        if (tsr_test_redis_cmd(&redis, out, sizeof(out), "SET probe x") != 0
+            || strncmp(out, "OOM", 3) != 0)
+        {
+            fprintf(stderr, "SET under maxmemory answered \"%s\"\n", out);
+            return -1;
+        }
+
+        return 0;
+
+    case FAULT_FAKE:
+        return tsr_test_fakeredis_set_mode(&fake, f->mode);
+
+    default:
+        /* the address is the fault, from the start */
+        return 0;
+    }
+}
+
+
+static int
+recover(const fault_t *f)
+{
+    int   len;
+    char  out[256], address[64];
+
+    switch (f->kind) {
+
+    case FAULT_KILL:
+        return tsr_test_redis_start(&redis);
+
+    case FAULT_STOP:
+        return tsr_test_redis_signal(&redis, SIGCONT);
+
+    case FAULT_EMPTY:
+        /* no persistence: it comes back without any session */
+        return tsr_test_redis_start(&redis);
+
+    case FAULT_OOM:
+        if (tsr_test_redis_cmd(&redis, out, sizeof(out),
+                               "CONFIG SET maxmemory 0")
+            != 0
+            || strcmp(out, "OK") != 0)
+        {
+            return -1;
+        }
+
+        return 0;
+
+    case FAULT_FAKE:
+        return tsr_test_fakeredis_set_mode(&fake, TSR_TEST_FAKE_NORMAL);
+
+    case FAULT_REFUSED:
+        /* Redis appears at the address */
+        return tsr_test_redis_start(&late);
+
+    case FAULT_UNRESOLVABLE:
+        /* the operator fixes the address and reloads */
+        len = snprintf(address, sizeof(address), "127.0.0.1:%d", redis.port);
+        if (len < 0 || (size_t) len >= sizeof(address)) {
+            return -1;
+        }
+
+        if (write_node(&node_a, port_a, address, 1) != 0
+            || write_node(&node_b, port_b, address, 1) != 0
+            || tsr_test_nginx_signal(&node_a, SIGHUP) != 0
+            || tsr_test_nginx_signal(&node_b, SIGHUP) != 0)
+        {
+            return -1;
+        }
+
+        return 0;
+    }
+
+    return -1;
+}
+
+
+static void
+print_table(void)
+{
+    int         i;
+    figures_t  *fg;
+
+    if (nfaults == 0) {
+        return;
+    }
+
+    printf("\n\nFault table: %d client processes, %d s per fault (SIGSTOP: "
+           "%d s), lookup timeout " LOOKUP_TIMEOUT ", 2 nodes x 1 worker\n\n",
+           CLIENTS, seconds, STOP_SECONDS);
+
+    printf("| %-28s | %10s | %6s | %15s | %7s | %6s | %11s |\n", "fault",
+           "handshakes", "failed", "resumed/offered", "crashes", "errors",
+           "recovery ms");
+    printf("|------------------------------|------------|--------|"
+           "-----------------|---------|--------|-------------|\n");
+
+    for (i = 0; i < nfaults; i++) {
+        fg = &table[i];
+
+        printf("| %-28s | %10ld | %6ld | %7ld/%-7ld | %7d | %6d | %11lld |\n",
+               fg->name, fg->handshakes, fg->failed, fg->resumed,
+               fg->offered, fg->crashes, fg->errors, fg->recovery_ms);
+    }
+
+    printf("\n(failed: client handshakes or requests that did not complete; "
+           "crashes: \"exited on signal\" in error.log; errors: [error] "
+           "lines of both nodes; recovery: from the end of the fault to "
+           "the first session made on node A resumed on node B, -1: "
+           "never)\n");
+    fflush(stdout);
+}
+
+
+/* a number from /proc/PID/status ("VmRSS:" in kB), or -1 */
+
+static long
+proc_status(pid_t pid, const char *field)
+{
+    long    v;
+    FILE   *f;
+    size_t  len;
+    char    path[64], line[256];
+
+    snprintf(path, sizeof(path), "/proc/%d/status", (int) pid);
+
+    f = fopen(path, "r");
+    if (f == NULL) {
+        return -1;
+    }
+
+    v = -1;
+    len = strlen(field);
+
+    while (fgets(line, sizeof(line), f) != NULL) {
+        if (strncmp(line, field, len) == 0) {
+            v = strtol(line + len, NULL, 10);
+            break;
+        }
+    }
+
+    fclose(f);
+
+    return v;
+}
+
+
+static int
+proc_fds(pid_t pid)
+{
+    int             n;
+    DIR            *d;
+    char            path[64];
+    struct dirent  *de;
+
+    snprintf(path, sizeof(path), "/proc/%d/fd", (int) pid);
+
+    d = opendir(path);
+    if (d == NULL) {
+        return -1;
+    }
+
+    n = 0;
+
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] != '.') {
+            n++;
+        }
+    }
+
+    closedir(d);
+
+    return n;
+}
+
+
+/* live worker processes (children of "master" not exiting) */
+
+static int
+workers_of(pid_t master, pid_t *pids, int max)
+{
+    int             n;
+    DIR            *d;
+    FILE           *f;
+    char            path[300], buf[512], *p;
+    long            ppid;
+    struct dirent  *de;
+
+    d = opendir("/proc");
+    if (d == NULL) {
+        return -1;
+    }
+
+    n = 0;
+
+    while ((de = readdir(d)) != NULL && n < max) {
+        if (de->d_name[0] < '1' || de->d_name[0] > '9') {
+            continue;
+        }
+
+        snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+
+        f = fopen(path, "r");
+        if (f == NULL) {
+            continue;
+        }
+
+        if (fgets(buf, sizeof(buf), f) == NULL) {
+            fclose(f);
+            continue;
+        }
+
+        fclose(f);
+
+        /* pid (comm) state ppid ... */
+        p = strrchr(buf, ')');
+        if (p == NULL || p[1] == '\0' || p[2] == 'Z') {
+            continue;
+        }
+
+        ppid = strtol(p + 4, NULL, 10);
+
+        if (ppid != (long) master) {
+            continue;
+        }
+
+        snprintf(path, sizeof(path), "/proc/%s/cmdline", de->d_name);
+
+        f = fopen(path, "r");
+        if (f == NULL) {
+            continue;
+        }
+
+        if (fgets(buf, sizeof(buf), f) != NULL
+            && strstr(buf, "worker process") != NULL
+            && strstr(buf, "shutting down") == NULL)
+        {
+            pids[n++] = (pid_t) atol(de->d_name);
+        }
+
+        fclose(f);
+    }
+
+    closedir(d);
+
+    return n;
+}
+
+
+static void
+test_fault_redis_killed_and_restarted(void)
+{
+    static const fault_t  f = { "redis killed, restarted", FAULT_KILL, 0 };
+
+    run_fault(&f);
+}
+
+
+static void
+test_fault_redis_stopped_for_5s(void)
+{
+    static const fault_t  f = { "redis SIGSTOP 5 s", FAULT_STOP, 0 };
+
+    run_fault(&f);
+}
+
+
+static void
+test_fault_redis_restarted_empty(void)
+{
+    static const fault_t  f = { "redis restarted empty", FAULT_EMPTY, 0 };
+
+    run_fault(&f);
+}
+
+
+static void
+test_fault_redis_out_of_memory(void)
+{
+    static const fault_t  f = { "redis OOM (noeviction)", FAULT_OOM, 0 };
+
+    run_fault(&f);
+}
+
+
+static void
+test_fault_fake_malformed_resp(void)
+{
+    static const fault_t  f = { "fake: malformed RESP", FAULT_FAKE,
+                                TSR_TEST_FAKE_GARBAGE };
+
+    run_fault(&f);
+}
+
+
+static void
+test_fault_fake_wrong_reply_types(void)
+{
+    static const fault_t  f = { "fake: wrong reply types", FAULT_FAKE,
+                                TSR_TEST_FAKE_WRONG_TYPE };
+
+    run_fault(&f);
+}
+
+
+static void
+test_fault_fake_huge_bulk_length(void)
+{
+    static const fault_t  f = { "fake: bulk length 2^31", FAULT_FAKE,
+                                TSR_TEST_FAKE_HUGE_BULK };
+
+    run_fault(&f);
+}
+
+
+static void
+test_fault_fake_split_replies(void)
+{
+    static const fault_t  f = { "fake: split byte by byte", FAULT_FAKE,
+                                TSR_TEST_FAKE_SPLIT };
+
+    run_fault(&f);
+}
+
+
+static void
+test_fault_fake_reset_mid_reply(void)
+{
+    static const fault_t  f = { "fake: reset mid-reply", FAULT_FAKE,
+                                TSR_TEST_FAKE_RESET };
+
+    run_fault(&f);
+}
+
+
+static void
+test_fault_fake_no_reply_to_commands(void)
+{
+    static const fault_t  f = { "fake: no reply to commands", FAULT_FAKE,
+                                TSR_TEST_FAKE_SILENT };
+
+    run_fault(&f);
+}
+
+
+static void
+test_fault_fake_no_reply_at_all(void)
+{
+    static const fault_t  f = { "fake: no reply at all", FAULT_FAKE,
+                                TSR_TEST_FAKE_MUTE };
+
+    run_fault(&f);
+}
+
+
+static void
+test_fault_address_does_not_resolve(void)
+{
+    static const fault_t  f = { "address does not resolve",
+                                FAULT_UNRESOLVABLE, 0 };
+
+    run_fault(&f);
+}
+
+
+static void
+test_fault_address_refuses(void)
+{
+    static const fault_t  f = { "address refuses", FAULT_REFUSED, 0 };
+
+    run_fault(&f);
+}
+
+
+/*
+ * 20 reloads (SIGHUP, as "nginx -s reload") of a node with two workers
+ * while the clients keep handshaking with it.  The master's RSS and
+ * descriptors, and the RSS and descriptors of each generation of
+ * workers (measured after it has served load for a while) stay flat.
+ */
+
+static void
+test_reload_20_times_under_load_keeps_memory_and_fds_flat(void)
+{
+    int          i, n, k, asan, fds, wfds, changed;
+    int          first_fds, first_wfds, max_fds, max_wfds;
+    long         rss, wrss, first_rss, first_wrss, max_wrss;
+    long         min_rss, max_rss;
+    pid_t        w[16], prev[16];
+    long long    deadline;
+    const char  *s;
+    char         address[64];
+
+    first_rss = -1;
+    first_wrss = -1;
+    first_fds = -1;
+    first_wfds = -1;
+    max_wrss = 0;
+    min_rss = 0;
+    max_rss = 0;
+    max_fds = 0;
+    max_wfds = 0;
+    rss = -1;
+    wrss = -1;
+    fds = -1;
+    wfds = -1;
+
+    s = getenv("TSR_ASAN");
+    asan = (s != NULL && strcmp(s, "yes") == 0);
+
+    if (redis.pid == 0 && tsr_test_redis_start(&redis) != 0) {
+        CU_FAIL("redis did not start");
+        return;
+    }
+
+    snprintf(address, sizeof(address), "127.0.0.1:%d", redis.port);
+
+    if (write_node(&node_a, port_a, address, RELOAD_WORKERS) != 0) {
+        CU_FAIL("cannot write nginx.conf");
+        return;
+    }
+
+    if (start_node(&node_a, port_a, &running_a) != 0) {
+        CU_FAIL("node did not start");
+        goto done;
+    }
+
+    if (load_start(0) != 0) {
+        CU_FAIL("clients did not start");
+        goto done;
+    }
+
+    sleep_ms(WARMUP_MS);
+
+    n = workers_of(node_a.pid, prev, 16);
+
+    printf("\n    cycle  master RSS kB  fds  |  workers RSS kB (max)  fds "
+           "(max)");
+
+    for (i = 0; i <= RELOADS; i++) {
+
+        if (i > 0) {
+            if (tsr_test_nginx_signal(&node_a, SIGHUP) != 0) {
+                CU_FAIL("SIGHUP failed");
+                break;
+            }
+
+            /* until a new generation of workers runs */
+
+            deadline = tsr_test_now_ms() + 10000;
+            changed = 0;
+
+            while (tsr_test_now_ms() < deadline) {
+                n = workers_of(node_a.pid, w, 16);
+                changed = (n == RELOAD_WORKERS);
+
+                for (k = 0; changed && k < n; k++) {
+                    if (w[k] == prev[0] || w[k] == prev[1]) {
+                        changed = 0;
+                    }
+                }
+
+                if (changed) {
+                    break;
+                }
+
+                sleep_ms(20);
+            }
+
+            if (!changed) {
+                CU_FAIL("no new workers after a reload");
+                break;
+            }
+
+            memcpy(prev, w, sizeof(w));
+        }
+
+        /*
+         * Serve load for a while, then measure between handshakes: the
+         * clients' own connections are not the workers' descriptors.
+         */
+
+        sleep_ms(RELOAD_SETTLE_MS);
+
+        shared->pause = 1;
+        sleep_ms(200);
+
+        n = workers_of(node_a.pid, w, 16);
+        memcpy(prev, w, sizeof(w));
+
+        rss = proc_status(node_a.pid, "VmRSS:");
+        fds = proc_fds(node_a.pid);
+
+        wrss = 0;
+        wfds = 0;
+
+        for (k = 0; k < n; k++) {
+            wrss = (proc_status(w[k], "VmRSS:") > wrss)
+                   ? proc_status(w[k], "VmRSS:") : wrss;
+            wfds = (proc_fds(w[k]) > wfds) ? proc_fds(w[k]) : wfds;
+        }
+
+        shared->pause = 0;
+
+        if (i == 0) {
+            first_rss = rss;
+            first_wrss = wrss;
+            first_fds = fds;
+            first_wfds = wfds;
+            min_rss = rss;
+        }
+
+        min_rss = (rss < min_rss) ? rss : min_rss;
+        max_rss = (rss > max_rss) ? rss : max_rss;
+        max_wrss = (wrss > max_wrss) ? wrss : max_wrss;
+        max_fds = (fds > max_fds) ? fds : max_fds;
+        max_wfds = (wfds > max_wfds) ? wfds : max_wfds;
+
+        if (i == 0 || i == 1 || i == 10 || i == RELOADS) {
+            printf("\n    %5d  %13ld  %3d  |  %20ld  %3d", i, rss, fds, wrss,
+                   wfds);
+        }
+    }
+
+    load_stop();
+
+    n = 0;
+    for (k = 0; k < CLIENTS; k++) {
+        n += shared->c[k].failed;
+    }
+
+    printf("\n    reloads: %d; master RSS %ld -> %ld kB (range %ld-%ld), "
+           "fds %d -> %d (max %d); worker RSS %ld -> %ld kB (max %ld), "
+           "fds %d -> %d (max %d); %d failed handshakes%s ", i - 1,
+           first_rss, rss, min_rss, max_rss, first_fds, fds, max_fds,
+           first_wrss, wrss, max_wrss, first_wfds, wfds, max_wfds, n,
+           asan ? " (ASan: memory not judged)" : "");
+
+    CU_ASSERT_EQUAL(i, RELOADS + 1);
+    CU_ASSERT_EQUAL(n, 0);
+
+    /* no descriptor leak: the same numbers after 20 reloads */
+    CU_ASSERT_EQUAL(fds, first_fds);
+    CU_ASSERT_EQUAL(wfds, first_wfds);
+
+    /* flat: within 1 MiB of the first cycle's (the allocator's slack) */
+    if (!asan) {
+        CU_ASSERT(rss - first_rss <= 1024);
+        CU_ASSERT(wrss - first_wrss <= 1024);
+    }
+
+done:
+
+    load_stop();
+    stop_nodes();
+
+    CU_ASSERT_EQUAL(tsr_test_nginx_log_problems(&node_a), 0);
+}
+
+
+#define test(name)  { #name, name }
+
+typedef struct {
+    const char  *name;
+    CU_TestFunc  fn;
+} test_t;
+
+
+static const test_t  tests[] = {
+    test(test_fault_redis_killed_and_restarted),
+    test(test_fault_redis_stopped_for_5s),
+    test(test_fault_redis_restarted_empty),
+    test(test_fault_redis_out_of_memory),
+    test(test_fault_fake_malformed_resp),
+    test(test_fault_fake_wrong_reply_types),
+    test(test_fault_fake_huge_bulk_length),
+    test(test_fault_fake_split_replies),
+    test(test_fault_fake_reset_mid_reply),
+    test(test_fault_fake_no_reply_to_commands),
+    test(test_fault_fake_no_reply_at_all),
+    test(test_fault_address_does_not_resolve),
+    test(test_fault_address_refuses),
+    test(test_reload_20_times_under_load_keeps_memory_and_fds_flat),
+    { NULL, NULL }
+};
+
+
+/* TSR_FAULT_ONLY=text runs the tests whose names contain it */
+
+int
+main(void)
+{
+    unsigned int   failures;
+    const char    *only;
+    CU_pSuite      suite;
+    const test_t  *t;
+
+    if (CU_initialize_registry() != CUE_SUCCESS) {
+        return 1;
+    }
+
+    suite = CU_add_suite("faults", init_suite, clean_suite);
+    if (suite == NULL) {
+        CU_cleanup_registry();
+        return 1;
+    }
+
+    only = getenv("TSR_FAULT_ONLY");
+
+    for (t = tests; t->name != NULL; t++) {
+        if (only != NULL && only[0] != '\0' && strstr(t->name, only) == NULL)
+        {
+            continue;
+        }
+
+        if (CU_add_test(suite, t->name, t->fn) == NULL) {
+            CU_cleanup_registry();
+            return 1;
+        }
+    }
+
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+    CU_basic_run_tests();
+
+    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
+    CU_cleanup_registry();
+
+    return failures == 0 ? 0 : 1;
+}

@@ -1,0 +1,752 @@
+
+/*
+ * The store through Redis Sentinel (a master, a replica, three
+ * sentinels on loopback): the master found by the synchronous and the
+ * asynchronous client, past a sentinel nobody listens on; a master name
+ * no sentinel knows; a sentinel naming a replica (ROLE says so, nothing
+ * is written there); and the master killed, followed to the replica the
+ * sentinels promote, with the values written before.
+ */
+
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include <CUnit/Basic.h>
+
+#include "tsr.h"
+#include "tsr_test.h"
+
+
+#define ERR_SIZE     512
+#define OUT_SIZE     4096
+#define TIMEOUT_MS   1000
+#define VAL_SIZE     160
+#define KEYS         100
+#define FAILOVER_MS  15000      /* the sentinels' part, at most */
+#define FAKE_CONNS   16
+
+
+typedef struct {
+    int          err;
+    int          moves;         /* "the master moves" logged */
+    int          not_master;
+    char         last[ERR_SIZE];
+} log_counts_t;
+
+typedef struct {
+    int          calls;
+    int          rc;
+    size_t       len;
+    uint8_t      val[VAL_SIZE];
+} result_t;
+
+typedef struct {
+    tsr_store_t      *st;
+    tsr_test_loop_t   tl;
+    log_counts_t      log;
+} fixture_t;
+
+
+static int init_suite(void);
+static int clean_suite(void);
+static int start(fixture_t *f, const char *sentinels, const char *name,
+    int async);
+static void finish(fixture_t *f);
+static int wait_up(fixture_t *f, int ms);
+static int lookup(fixture_t *f, const char *key, result_t *res);
+static int put(fixture_t *f, const char *key);
+static int found(fixture_t *f, const char *key);
+static void make_key(char *key, size_t len, const char *tag, int i);
+static void value_of(const char *key, char *val, size_t len);
+static int sync_check(tsr_store_t *st, const char *key);
+static void on_done(int rc, const uint8_t *val, size_t len, void *arg);
+static void count_log(int level, const char *msg, void *data);
+static pid_t fake_sentinel(int *port, int master_port);
+static void fake_serve(int lfd, int master_port);
+static void test_sync_client_finds_the_master_past_a_dead_sentinel(void);
+static void test_async_store_watches_a_sentinel_and_the_master(void);
+static void test_unknown_master_name_is_refused_with_a_reason(void);
+static void test_sentinel_naming_a_replica_is_not_believed(void);
+static void test_killed_master_is_followed_to_the_new_one(void);
+
+
+static tsr_test_sentinel_t  sentinel;
+
+static int                  in_get;
+static int                  sync_done;
+
+
+static int
+init_suite(void)
+{
+    return tsr_test_sentinel_start(&sentinel);
+}
+
+
+static int
+clean_suite(void)
+{
+    return tsr_test_sentinel_stop(&sentinel);
+}
+
+
+static int
+start(fixture_t *f, const char *sentinels, const char *name, int async)
+{
+    char              err[ERR_SIZE];
+    tsr_loop_t        loop;
+    tsr_store_conf_t  conf;
+
+    memset(f, 0, sizeof(fixture_t));
+
+    memset(&conf, 0, sizeof(tsr_store_conf_t));
+    conf.sentinels = sentinels;
+    conf.master_name = name;
+    conf.connect_timeout_ms = TIMEOUT_MS;
+    conf.command_timeout_ms = TIMEOUT_MS;
+    conf.backoff_max_ms = 500;
+    conf.never_block = async;
+    conf.log = count_log;
+    conf.log_data = &f->log;
+
+    f->st = tsr_store_create(&conf, err, sizeof(err));
+    if (f->st == NULL) {
+        fprintf(stderr, "tsr_store_create() failed: %s\n", err);
+        return -1;
+    }
+
+    if (!async) {
+        return 0;
+    }
+
+    tsr_test_loop_init(&f->tl, &loop);
+    f->tl.multi = 1;
+
+    if (tsr_store_set_async(f->st, &loop, NULL) != TSR_OK) {
+        fprintf(stderr, "tsr_store_set_async() failed: %s\n",
+                tsr_store_error(f->st));
+        return -1;
+    }
+
+    f->tl.store = f->st;
+
+    return 0;
+}
+
+
+static void
+finish(fixture_t *f)
+{
+    int  async;
+
+    async = (f->tl.store != NULL);
+
+    tsr_store_destroy(f->st);
+    f->st = NULL;
+
+    if (async) {
+        CU_ASSERT_EQUAL(f->tl.nfds, 0);
+        CU_ASSERT_EQUAL(f->tl.timer_at, 0);
+        CU_ASSERT_EQUAL(f->tl.misuses, 0);
+    }
+
+    CU_ASSERT_EQUAL(sync_done, 0);
+}
+
+
+static int
+wait_up(fixture_t *f, int ms)
+{
+    long long  end;
+
+    end = tsr_test_now_ms() + ms;
+
+    while (tsr_store_state(f->st) != TSR_STORE_STATE_UP) {
+        if (tsr_test_now_ms() >= end) {
+            return -1;
+        }
+
+        (void) tsr_test_loop_run(&f->tl, 5, NULL);
+    }
+
+    return 0;
+}
+
+
+static int
+lookup(fixture_t *f, const char *key, result_t *res)
+{
+    tsr_req_t  *req;
+
+    memset(res, 0, sizeof(result_t));
+
+    in_get = 1;
+    req = tsr_store_get_async(f->st, key, strlen(key), 0, TIMEOUT_MS,
+                              on_done, res);
+    in_get = 0;
+
+    if (req == NULL) {
+        return -100;
+    }
+
+    (void) tsr_test_loop_run(&f->tl, 2 * TIMEOUT_MS, &res->calls);
+
+    return res->calls ? res->rc : -100;
+}
+
+
+static int
+put(fixture_t *f, const char *key)
+{
+    char  val[VAL_SIZE];
+
+    value_of(key, val, sizeof(val));
+
+    return tsr_store_set(f->st, key, strlen(key), (const uint8_t *) val,
+                         strlen(val), 600000);
+}
+
+
+/* an asynchronous lookup that finds the key's own value */
+
+static int
+found(fixture_t *f, const char *key)
+{
+    char      val[VAL_SIZE];
+    result_t  res;
+
+    value_of(key, val, sizeof(val));
+
+    return lookup(f, key, &res) == TSR_OK && res.len == strlen(val)
+           && memcmp(res.val, val, res.len) == 0;
+}
+
+
+static void
+make_key(char *key, size_t len, const char *tag, int i)
+{
+    snprintf(key, len, "ts:s:%s:%08x", tag, (unsigned) i);
+}
+
+
+static void
+value_of(const char *key, char *val, size_t len)
+{
+    snprintf(val, len, "value of %s", key);
+}
+
+
+static int
+sync_check(tsr_store_t *st, const char *key)
+{
+    int      rc;
+    char     val[VAL_SIZE];
+    uint8_t  buf[VAL_SIZE];
+    size_t   len;
+
+    len = sizeof(buf);
+    rc = tsr_store_get(st, key, strlen(key), buf, &len);
+
+    value_of(key, val, sizeof(val));
+
+    if (rc != TSR_OK || len != strlen(val) || memcmp(buf, val, len) != 0) {
+        fprintf(stderr, "GET %s: %d (%s)\n", key, rc, tsr_store_error(st));
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static void
+on_done(int rc, const uint8_t *val, size_t len, void *arg)
+{
+    result_t  *res = arg;
+
+    if (in_get) {
+        sync_done++;
+    }
+
+    res->calls++;
+    res->rc = rc;
+    res->len = len;
+
+    if (val != NULL && len <= sizeof(res->val)) {
+        memcpy(res->val, val, len);
+    }
+}
+
+
+static void
+count_log(int level, const char *msg, void *data)
+{
+    log_counts_t  *counts = data;
+
+    if (level == TSR_LOG_ERR) {
+        counts->err++;
+    }
+
+    if (strstr(msg, "the master moves from") != NULL) {
+        counts->moves++;
+    }
+
+    if (strstr(msg, "is not a master") != NULL) {
+        counts->not_master++;
+    }
+
+    snprintf(counts->last, sizeof(counts->last), "%s", msg);
+
+    if (getenv("TSR_TEST_VERBOSE") != NULL) {
+        fprintf(stderr, "%lld [%d] %s\n", tsr_test_now_ms(), level, msg);
+    }
+}
+
+
+/*
+ * A fake sentinel in a child process that names "master_port" as the
+ * master of any name and confirms subscriptions; everything else is
+ * +OK.  It lives until killed.
+ */
+
+static pid_t
+fake_sentinel(int *port, int master_port)
+{
+    int                 lfd, one;
+    pid_t               pid;
+    socklen_t           len;
+    struct sockaddr_in  sin;
+
+    lfd = socket(AF_INET, SOCK_STREAM, 0);
+    if (lfd == -1) {
+        return -1;
+    }
+
+    one = 1;
+    (void) setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof(sin);
+
+    if (bind(lfd, (struct sockaddr *) &sin, sizeof(sin)) != 0
+        || listen(lfd, 16) != 0
+        || getsockname(lfd, (struct sockaddr *) &sin, &len) != 0)
+    {
+        close(lfd);
+        return -1;
+    }
+
+    *port = ntohs(sin.sin_port);
+
+    pid = fork();
+
+    if (pid == 0) {
+        fake_serve(lfd, master_port);
+        _exit(0);
+    }
+
+    close(lfd);
+
+    return pid;
+}
+
+
+static void
+fake_serve(int lfd, int master_port)
+{
+    int            i, n, fd;
+    char           buf[4096], reply[256];
+    ssize_t        r;
+    struct pollfd  pfd[FAKE_CONNS + 1];
+
+    pfd[0].fd = lfd;
+    pfd[0].events = POLLIN;
+    n = 1;
+
+    for ( ;; ) {
+        if (poll(pfd, n, 10000) <= 0) {
+            return;
+        }
+
+        if (pfd[0].revents & POLLIN) {
+            fd = accept(lfd, NULL, NULL);
+
+            if (fd != -1 && n <= FAKE_CONNS) {
+                pfd[n].fd = fd;
+                pfd[n].events = POLLIN;
+                pfd[n].revents = 0;
+                n++;
+
+            } else if (fd != -1) {
+                close(fd);
+            }
+        }
+
+        for (i = 1; i < n; i++) {
+            if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR))) {
+                continue;
+            }
+
+            r = read(pfd[i].fd, buf, sizeof(buf) - 1);
+
+            if (r <= 0) {
+                close(pfd[i].fd);
+                pfd[i] = pfd[--n];
+                i--;
+                continue;
+            }
+
+            buf[r] = '\0';
+
+            /* one command per read is enough for these clients */
+
+            if (strstr(buf, "get-master-addr-by-name") != NULL) {
+                snprintf(reply, sizeof(reply),
+                         "*2\r\n$9\r\n127.0.0.1\r\n$%d\r\n%d\r\n",
+                         master_port >= 10000 ? 5 : 4, master_port);
+
+                if (strstr(buf, "SUBSCRIBE") != NULL) {
+                    strcat(reply, "*3\r\n$9\r\nsubscribe\r\n"
+                                  "$14\r\n+switch-master\r\n:1\r\n");
+                }
+
+            } else if (strstr(buf, "SUBSCRIBE") != NULL) {
+                snprintf(reply, sizeof(reply),
+                         "*3\r\n$9\r\nsubscribe\r\n$14\r\n+switch-master"
+                         "\r\n:1\r\n");
+
+            } else if (strstr(buf, "PING") != NULL) {
+                snprintf(reply, sizeof(reply), "+PONG\r\n");
+
+            } else {
+                snprintf(reply, sizeof(reply), "+OK\r\n");
+            }
+
+            if (write(pfd[i].fd, reply, strlen(reply)) < 0) {
+                close(pfd[i].fd);
+                pfd[i] = pfd[--n];
+                i--;
+            }
+        }
+    }
+}
+
+
+static void
+test_sync_client_finds_the_master_past_a_dead_sentinel(void)
+{
+    int                i;
+    char               list[512], key[64], val[VAL_SIZE];
+    fixture_t          f;
+    tsr_store_stats_t  stats;
+
+    snprintf(list, sizeof(list), "127.0.0.1:%d,%s", tsr_test_free_port(),
+             sentinel.sentinels);
+
+    CU_ASSERT_EQUAL_FATAL(start(&f, list, sentinel.name, 0), 0);
+    CU_ASSERT_EQUAL(tsr_store_connect(f.st), TSR_OK);
+
+    for (i = 0; i < KEYS; i++) {
+        make_key(key, sizeof(key), "sync", i);
+        value_of(key, val, sizeof(val));
+
+        CU_ASSERT_EQUAL(tsr_store_set(f.st, key, strlen(key),
+                                      (const uint8_t *) val, strlen(val),
+                                      600000),
+                        TSR_OK);
+    }
+
+    for (i = 0; i < KEYS; i++) {
+        make_key(key, sizeof(key), "sync", i);
+        CU_ASSERT_EQUAL(sync_check(f.st, key), 0);
+    }
+
+    tsr_store_stats(f.st, &stats);
+    CU_ASSERT_EQUAL(stats.sets, KEYS);
+    CU_ASSERT_EQUAL(stats.hits, KEYS);
+    CU_ASSERT_EQUAL(stats.errors, 0);
+    CU_ASSERT_EQUAL(stats.connects, 1);
+
+    finish(&f);
+}
+
+
+static void
+test_async_store_watches_a_sentinel_and_the_master(void)
+{
+    int                i;
+    char               list[512], key[64];
+    fixture_t          f;
+    tsr_store_stats_t  stats;
+
+    snprintf(list, sizeof(list), "127.0.0.1:%d,%s", tsr_test_free_port(),
+             sentinel.sentinels);
+
+    CU_ASSERT_EQUAL_FATAL(start(&f, list, sentinel.name, 1), 0);
+    CU_ASSERT_EQUAL_FATAL(wait_up(&f, 5000), 0);
+
+    for (i = 0; i < KEYS; i++) {
+        make_key(key, sizeof(key), "async", i);
+        CU_ASSERT_EQUAL(put(&f, key), TSR_OK);
+    }
+
+    for (i = 0; i < KEYS; i++) {
+        make_key(key, sizeof(key), "async", i);
+        CU_ASSERT(found(&f, key));
+    }
+
+    /* the keepalive keeps the watch: one sentinel, one master */
+    (void) tsr_test_loop_run(&f.tl, 2500, NULL);
+
+    CU_ASSERT_EQUAL(f.tl.nfds, 2);
+    CU_ASSERT_EQUAL(tsr_store_state(f.st), TSR_STORE_STATE_UP);
+
+    tsr_store_stats(f.st, &stats);
+    CU_ASSERT_EQUAL(stats.hits, KEYS);
+    CU_ASSERT_EQUAL(stats.refused, 0);
+
+    /* the dead sentinel and nothing else */
+    CU_ASSERT_EQUAL(stats.connects, 2);
+
+    finish(&f);
+}
+
+
+static void
+test_unknown_master_name_is_refused_with_a_reason(void)
+{
+    int                rc;
+    char               key[] = "ts:nothing";
+    size_t             len;
+    uint8_t            buf[16];
+    result_t           res;
+    fixture_t          f;
+
+    CU_ASSERT_EQUAL_FATAL(start(&f, sentinel.sentinels, "nosuchmaster", 1),
+                          0);
+
+    (void) tsr_test_loop_run(&f.tl, 500, NULL);
+
+    CU_ASSERT_EQUAL(lookup(&f, key, &res), -100);
+    CU_ASSERT_PTR_NOT_NULL(strstr(tsr_store_error(f.st),
+                                  "does not know master \"nosuchmaster\""));
+    CU_ASSERT_EQUAL(tsr_store_state(f.st), TSR_STORE_STATE_DOWN);
+    CU_ASSERT(f.log.err >= 1);
+
+    finish(&f);
+
+    CU_ASSERT_EQUAL_FATAL(start(&f, sentinel.sentinels, "nosuchmaster", 0),
+                          0);
+
+    len = sizeof(buf);
+    rc = tsr_store_get(f.st, key, strlen(key), buf, &len);
+    CU_ASSERT_EQUAL(rc, TSR_ECONN);
+    CU_ASSERT_PTR_NOT_NULL(strstr(tsr_store_error(f.st),
+                                  "does not know master"));
+
+    finish(&f);
+}
+
+
+/*
+ * A sentinel that names the replica: ROLE says "slave", so nothing goes
+ * there, on either side.
+ */
+
+static void
+test_sentinel_naming_a_replica_is_not_believed(void)
+{
+    int        port, m, rc;
+    char       list[64], key[] = "ts:replica";
+    size_t     len;
+    uint8_t    buf[16];
+    pid_t      pid;
+    result_t   res;
+    fixture_t  f;
+
+    m = tsr_test_sentinel_master(&sentinel);
+    CU_ASSERT_FATAL(m != -1);
+
+    port = 0;
+    pid = fake_sentinel(&port, sentinel.data[1 - m].port);
+    CU_ASSERT_FATAL(pid > 0);
+
+    snprintf(list, sizeof(list), "127.0.0.1:%d", port);
+
+    CU_ASSERT_EQUAL_FATAL(start(&f, list, sentinel.name, 1), 0);
+
+    (void) tsr_test_loop_run(&f.tl, 500, NULL);
+
+    CU_ASSERT_NOT_EQUAL(tsr_store_state(f.st), TSR_STORE_STATE_UP);
+    CU_ASSERT(f.log.not_master >= 1);
+    CU_ASSERT_EQUAL(lookup(&f, key, &res), -100);
+
+    finish(&f);
+
+    CU_ASSERT_EQUAL_FATAL(start(&f, list, sentinel.name, 0), 0);
+
+    len = sizeof(buf);
+    rc = tsr_store_get(f.st, key, strlen(key), buf, &len);
+    CU_ASSERT(rc < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(tsr_store_error(f.st), "not a master"));
+
+    finish(&f);
+
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+
+/*
+ * The master killed: lookups are refused at once until the sentinels
+ * promote the replica and say so (+switch-master); then the values
+ * written before the kill are found on the new master.
+ */
+
+static void
+test_killed_master_is_followed_to_the_new_one(void)
+{
+    int         i, m, all, failed;
+    char        key[64], out[OUT_SIZE];
+    fixture_t   f, s;
+    long long   start_ms, back, switched;
+
+    m = tsr_test_sentinel_master(&sentinel);
+    CU_ASSERT_FATAL(m != -1);
+
+    CU_ASSERT_EQUAL_FATAL(start(&f, sentinel.sentinels, sentinel.name, 1), 0);
+    CU_ASSERT_EQUAL_FATAL(start(&s, sentinel.sentinels, sentinel.name, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(wait_up(&f, 5000), 0);
+
+    for (i = 0; i < KEYS; i++) {
+        make_key(key, sizeof(key), "killed", i);
+        (void) put(&f, key);
+    }
+
+    (void) tsr_test_loop_run(&f.tl, 100, NULL);
+    CU_ASSERT_EQUAL(sync_check(s.st, "ts:s:killed:00000000"), 0);
+
+    tsr_test_redis_cmd(&sentinel.data[m], out, sizeof(out), "WAIT 1 2000");
+
+    CU_ASSERT_EQUAL(tsr_test_redis_signal(&sentinel.data[m], SIGKILL), 0);
+    (void) tsr_test_wait_child(sentinel.data[m].pid, 5000);
+    sentinel.data[m].pid = 0;
+
+    start_ms = tsr_test_now_ms();
+    back = -1;
+    switched = -1;
+    failed = 0;
+
+    while (tsr_test_now_ms() - start_ms < FAILOVER_MS) {
+        if (switched == -1 && tsr_test_sentinel_master(&sentinel) == 1 - m) {
+            switched = tsr_test_now_ms() - start_ms;
+        }
+
+        all = 1;
+
+        for (i = 0; i < KEYS; i += 10) {
+            make_key(key, sizeof(key), "killed", i);
+
+            if (!found(&f, key)) {
+                all = 0;
+                failed++;
+            }
+        }
+
+        if (all) {
+            back = tsr_test_now_ms() - start_ms;
+            break;
+        }
+
+        (void) tsr_test_loop_run(&f.tl, 20, NULL);
+    }
+
+    printf("\n    master killed: the sentinels named the replica after "
+           "%lld ms, every lookup found again after %lld ms (%d failed "
+           "meanwhile) ", switched, back, failed);
+
+    CU_ASSERT(back != -1);
+    CU_ASSERT(f.log.moves >= 1);
+
+    /* the synchronous client asks the sentinels again, within the call */
+    for (i = 0; i < KEYS; i += 10) {
+        make_key(key, sizeof(key), "killed", i);
+        CU_ASSERT_EQUAL(sync_check(s.st, key), 0);
+    }
+
+    finish(&f);
+    finish(&s);
+}
+
+
+#define TSR_TEST(name)  { #name, test_##name }
+
+int
+main(void)
+{
+    int        rc;
+    size_t     i;
+    CU_pSuite  suite;
+
+    static const struct {
+        const char     *name;
+        CU_TestFunc     fn;
+    } tests[] = {
+        TSR_TEST(sync_client_finds_the_master_past_a_dead_sentinel),
+        TSR_TEST(async_store_watches_a_sentinel_and_the_master),
+        TSR_TEST(unknown_master_name_is_refused_with_a_reason),
+        TSR_TEST(sentinel_naming_a_replica_is_not_believed),
+        TSR_TEST(killed_master_is_followed_to_the_new_one)
+    };
+
+    (void) signal(SIGPIPE, SIG_IGN);
+
+    (void) tsr_test_require("TSR_REDIS_SERVER", "redis-server",
+                            "redis-server");
+
+    if (CU_initialize_registry() != CUE_SUCCESS) {
+        return 1;
+    }
+
+    suite = CU_add_suite("sentinel", init_suite, clean_suite);
+    if (suite == NULL) {
+        goto failed;
+    }
+
+    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
+        if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL) {
+            goto failed;
+        }
+    }
+
+    CU_basic_set_mode(CU_BRM_VERBOSE);
+
+    if (CU_basic_run_tests() != CUE_SUCCESS) {
+        goto failed;
+    }
+
+    rc = (CU_get_number_of_failures() != 0
+          || CU_get_run_summary()->nSuitesFailed != 0);
+
+    CU_cleanup_registry();
+
+    return rc;
+
+failed:
+
+    fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
+    CU_cleanup_registry();
+
+    return 1;
+}
