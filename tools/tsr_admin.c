@@ -2336,17 +2336,10 @@ tsr_admin_tickets(tsr_admin_t *adm, int argc, char **argv)
             return tsr_admin_tickets_rotate(adm, name);
         }
 
-        tsr_admin_tickets_print(adm, t, name);
+        /* the operator asked: rotate before the period is over */
 
-        /*
-         * libtsr rotates only once a period has passed (ticket_rotate.lua
-         * decides by Redis' clock): it offers no forced rotation.
-         */
-
-        tsr_admin_fail(adm, "\"%s\" is not due for rotation yet, and "
-                       "libtsr has no forced rotation", name);
-        rc = TSR_ADMIN_FAILED;
-        goto done;
+        tsr_tickets_destroy(t);
+        return tsr_admin_tickets_rotate(adm, name);
     }
 
     tsr_admin_tickets_print(adm, t, name);
@@ -2360,7 +2353,7 @@ done:
 }
 
 
-/* creates the ring, or rotates it, through tsr_tickets_sync() */
+/* creates the ring, or rotates it now, through tsr_tickets_rotate_now() */
 
 static int
 tsr_admin_tickets_rotate(tsr_admin_t *adm, const char *name)
@@ -2375,7 +2368,7 @@ tsr_admin_tickets_rotate(tsr_admin_t *adm, const char *name)
         return TSR_ADMIN_FAILED;
     }
 
-    rc = tsr_tickets_sync(t);
+    rc = tsr_tickets_rotate_now(t);
     if (rc != TSR_OK) {
         tsr_admin_fail(adm, "%s", tsr_tickets_error(t));
         tsr_tickets_destroy(t);
@@ -3513,13 +3506,16 @@ tsr_admin_is_hex(const char *p, size_t len)
 }
 
 
-/* a "name:value" line of an INFO reply; 0, or -1 */
+/*
+ * The value of a "name:value" line of an INFO reply, printable: it comes
+ * from the server.  Returns 0, or -1.
+ */
 
 static int
 tsr_admin_info_field(const char *info, const char *name, char *out,
     size_t outlen)
 {
-    size_t       nlen, vlen;
+    size_t       i, nlen, vlen;
     const char  *p, *v;
 
     nlen = strlen(name);
@@ -3540,7 +3536,10 @@ tsr_admin_info_field(const char *info, const char *name, char *out,
             vlen = outlen - 1;
         }
 
-        memcpy(out, v, vlen);
+        for (i = 0; i < vlen; i++) {
+            out[i] = (v[i] >= ' ' && v[i] < 0x7f) ? v[i] : '?';
+        }
+
         out[vlen] = '\0';
 
         return 0;

@@ -685,6 +685,14 @@ int tsr_tickets_load_value(tsr_tickets_t *t, const uint8_t *val,
     size_t len);
 
 /*
+ * As tsr_tickets_sync(), but rotates now even when no period has passed
+ * (an operator's decision, e.g. after a key leaked): still a
+ * compare-and-set on the generation, so a node rotating at the same
+ * moment makes it one rotation.  Previous keys are kept as usual.
+ */
+int tsr_tickets_rotate_now(tsr_tickets_t *t);
+
+/*
  * The ring's Redis key name, NUL-terminated in out[outlen]; returns its
  * length or TSR_ETOOBIG.
  */

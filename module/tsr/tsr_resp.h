@@ -1,16 +1,24 @@
 
 /*
  * Bounds on the replies a hiredis reader builds, for every core file
- * that reads from Redis.  hiredis 0.14 allocates an array's element
- * pointers as soon as it reads "*<count>" (up to 2^31 - 1 of them), and
- * walks every slot when it frees the reply: five bytes from a broken or
- * hostile server map 16 GB and stall the process for seconds, and nested
- * arrays multiply that.  tsr_resp_bound() makes a reader refuse a reply
- * whose arrays, nested ones included, would hold more than
- * TSR_RESP_MAX_ELEMENTS slots in all: hiredis reports it as a protocol
- * error ("Out of memory") and the connection is dropped.  Bulk strings
- * are buffered whole before they are built; a caller reading
- * asynchronously bounds that with tsr_resp_pending().
+ * that reads from Redis; nothing a server sends is trusted.
+ *
+ * - hiredis 0.14 allocates an array's element pointers as soon as it
+ *   reads "*<count>" (up to 2^31 - 1 of them), and walks every slot when
+ *   it frees the reply: five bytes from a broken or hostile server map
+ *   16 GB and stall the process for seconds, and nested arrays multiply
+ *   that.  A bounded reader refuses a reply whose arrays, nested ones
+ *   included, would hold more than TSR_RESP_MAX_ELEMENTS slots in all.
+ *
+ * - hiredis' asynchronous side calls assert(), and so abort(), on a reply
+ *   no command is waiting for unless it is an error reply: one extra
+ *   reply from the server kills the process.  A bounded asynchronous
+ *   reader refuses such a reply before hiredis sees it.
+ *
+ * A refused reply is a protocol error to hiredis ("Out of memory"), which
+ * drops the connection.  Bulk strings are buffered whole before they are
+ * built; a caller reading asynchronously bounds that with
+ * tsr_resp_pending().
  */
 
 
@@ -21,6 +29,7 @@
 #include <stddef.h>
 
 #include <hiredis/hiredis.h>
+#include <hiredis/async.h>
 
 
 /*
@@ -44,9 +53,35 @@ typedef int     tsr_resp_count_t;
 typedef struct {
     redisReplyObjectFunctions         fns;      /* the bounded set */
     const redisReplyObjectFunctions  *orig;     /* the reader's own */
+    const redisAsyncContext          *ac;       /* asynchronous: its
+                                                   waiting callbacks */
     size_t                            left;     /* slots the reply being
                                                    read may still take */
 } tsr_resp_t;
+
+
+/*
+ * A new top-level reply: allowed when a command awaits it (always, on
+ * a synchronous context), with a fresh budget of slots.
+ */
+
+static inline int
+tsr_resp_root(const redisReadTask *task)
+{
+    tsr_resp_t  *b = task->privdata;
+
+    if (task->parent != NULL) {
+        return 0;
+    }
+
+    if (b->ac != NULL && b->ac->replies.head == NULL) {
+        return -1;
+    }
+
+    b->left = TSR_RESP_MAX_ELEMENTS;
+
+    return 0;
+}
 
 
 static inline void *
@@ -54,19 +89,54 @@ tsr_resp_array(const redisReadTask *task, tsr_resp_count_t elements)
 {
     tsr_resp_t  *b = task->privdata;
 
-    /* the top level starts a new reply */
-
-    if (task->parent == NULL) {
-        b->left = TSR_RESP_MAX_ELEMENTS;
-    }
-
-    if ((long long) elements < 0 || (size_t) elements > b->left) {
+    if (tsr_resp_root(task) != 0
+        || (long long) elements < 0 || (size_t) elements > b->left)
+    {
         return NULL;
     }
 
     b->left -= (size_t) elements;
 
     return b->orig->createArray(task, elements);
+}
+
+
+static inline void *
+tsr_resp_string(const redisReadTask *task, char *str, size_t len)
+{
+    tsr_resp_t  *b = task->privdata;
+
+    if (tsr_resp_root(task) != 0) {
+        return NULL;
+    }
+
+    return b->orig->createString(task, str, len);
+}
+
+
+static inline void *
+tsr_resp_integer(const redisReadTask *task, long long value)
+{
+    tsr_resp_t  *b = task->privdata;
+
+    if (tsr_resp_root(task) != 0) {
+        return NULL;
+    }
+
+    return b->orig->createInteger(task, value);
+}
+
+
+static inline void *
+tsr_resp_nil(const redisReadTask *task)
+{
+    tsr_resp_t  *b = task->privdata;
+
+    if (tsr_resp_root(task) != 0) {
+        return NULL;
+    }
+
+    return b->orig->createNil(task);
 }
 
 
@@ -85,10 +155,25 @@ tsr_resp_bound(redisReader *r, tsr_resp_t *b)
     b->orig = r->fn;
     b->fns = *r->fn;
     b->fns.createArray = tsr_resp_array;
+    b->fns.createString = tsr_resp_string;
+    b->fns.createInteger = tsr_resp_integer;
+    b->fns.createNil = tsr_resp_nil;
+    b->ac = NULL;
     b->left = TSR_RESP_MAX_ELEMENTS;
 
     r->fn = &b->fns;
     r->privdata = b;
+}
+
+
+/* The same for an asynchronous context, refusing unrequested replies. */
+
+static inline void
+tsr_resp_bound_async(redisAsyncContext *ac, tsr_resp_t *b)
+{
+    tsr_resp_bound(ac->c.reader, b);
+
+    b->ac = ac;
 }
 
 

@@ -2436,7 +2436,7 @@ tsr_store_async_connect(tsr_store_t *st)
 
     st->ac = ac;
     st->fd = ac->c.fd;
-    tsr_resp_bound(ac->c.reader, &st->ac_resp);
+    tsr_resp_bound_async(ac, &st->ac_resp);
     st->conn = TSR_STORE_CONNECTING;
     st->conn_deadline = tsr_store_loop_now(st) + st->connect_timeout_ms
                         + st->command_timeout_ms;

@@ -124,6 +124,7 @@ struct tsr_tickets_s {
     unsigned             redis:1;
     unsigned             never_block:1;
     unsigned             no_rotate:1;
+    unsigned             force:1;           /* tsr_tickets_rotate_now() */
 
     char                 addr[TSR_STORE_ADDR_LEN];
     char                 err[TSR_TICKETS_ERR_LEN];
@@ -776,6 +777,23 @@ tsr_tickets_set_mac(EVP_MAC_CTX *hctx, const uint8_t *key)
 
 
 int
+tsr_tickets_rotate_now(tsr_tickets_t *t)
+{
+    int  rc;
+
+    if (t == NULL || t->no_rotate) {
+        return TSR_EINVAL;
+    }
+
+    t->force = 1;
+    rc = tsr_tickets_sync(t);
+    t->force = 0;
+
+    return rc;
+}
+
+
+int
 tsr_tickets_sync(tsr_tickets_t *t)
 {
     int            rc, absent, applied, logged;
@@ -829,7 +847,7 @@ tsr_tickets_sync(tsr_tickets_t *t)
 
     now = tsr_tickets_now();
 
-    if (t->no_rotate || (!absent && !tsr_tickets_due(t, now))) {
+    if (t->no_rotate || (!absent && !t->force && !tsr_tickets_due(t, now))) {
         goto done;
     }
 
@@ -1740,8 +1758,10 @@ tsr_tickets_rotate(tsr_tickets_t *t, redisContext *c,
     /* "header" may be "expected": the script's reply overwrites it */
     memcpy(gen, expected, elen);
 
+    /* forced: a period of 1 ms has always passed by the time it runs */
+
     (void) snprintf(period, sizeof(period), "%llu",
-                    (unsigned long long) t->period);
+                    t->force ? 1ULL : (unsigned long long) t->period);
 
     for (loaded = 0; /* void */; loaded = 1) {
 

@@ -125,10 +125,12 @@ typedef struct {
 typedef struct {
     const char         *name;
     long                sessions;       /* stored at the end */
+    long                sessions0;      /* after the warm-up */
     long                handshakes;
     double              seconds;
-    long                rss0_kb;        /* worker before */
-    long                rss1_kb;        /* worker after */
+    long                rss_start_kb;   /* worker, fresh */
+    long                rss0_kb;        /* after the warm-up */
+    long                rss1_kb;        /* at the end */
     long                anon1_kb;
     long                shmem1_kb;
     long                redis0;         /* used_memory before */
@@ -146,7 +148,7 @@ static int run_redis_connect(void);
 static redisReply *run_redis(const char *fmt, ...);
 static int run_redis_stats(run_redis_stats_t *st);
 static double run_redis_info(const char *section, const char *field);
-static double run_redis_sample(long *nkeys);
+static double run_redis_sample(long *nkeys, double *vlen);
 static int run_write_conf(tsr_test_nginx_t *n, const run_config_t *cfg,
     const int *port, int status, int redis_port, const char *extra);
 static int run_start_fleet(run_fleet_t *f, const char *tag,
@@ -167,6 +169,9 @@ static void run_slow(void);
 static void run_memory(void);
 static void run_memory_one(int cfg, run_mem_t *m);
 static int run_cmp_double(const void *a, const void *b);
+static double run_mem_at(const run_mem_t *m, long sessions);
+static long run_mem_phase(const char *ports, long count, double seconds,
+    int module, double *took);
 static double run_median(double *v, int n);
 static double run_value(const run_result_t *r, int what);
 static double run_med(int cfg, int c, int what);
@@ -250,7 +255,7 @@ static int                run_ncfg = CFG_L1X;
 
 
 static tsr_test_redis_t   run_redis_server;
-static tsr_test_proxy_t   run_proxy;
+static tsr_test_proxy_t   run_proxy[2];      /* 0 and 20 ms */
 static redisContext      *run_rc;
 static run_fleet_t        run_fleets[CFG_N];
 static run_fleet_t        run_slow_fleets[2];
@@ -263,6 +268,7 @@ static run_result_t       run_slow_hs[2][RUN_MAX_REPS];
 static run_mem_t          run_mem[CFG_N];
 static int                run_nmem;
 static double             run_bytes_tls12, run_bytes_tls13;
+static double             run_vlen_tls12, run_vlen_tls13;
 static long               run_keys_tls12, run_keys_tls13;
 static double             run_load_start, run_load_before, run_load_after;
 static double             run_waited;
@@ -307,7 +313,8 @@ run_cleanup(void)
     run_stop_fleet(&run_slow_fleets[1], 1);
     run_stop_fleet(&run_mem_fleet, 1);
 
-    tsr_test_proxy_stop(&run_proxy);
+    tsr_test_proxy_stop(&run_proxy[0]);
+    tsr_test_proxy_stop(&run_proxy[1]);
     tsr_test_redis_stop(&run_redis_server);
 }
 
@@ -537,13 +544,14 @@ run_redis_info(const char *section, const char *field)
 /* MEMORY USAGE of random session keys: their mean, and the key count */
 
 static double
-run_redis_sample(long *nkeys)
+run_redis_sample(long *nkeys, double *vlen)
 {
     int          i, n;
-    double       sum;
+    double       sum, lsum;
     redisReply  *key, *usage;
 
     sum = 0;
+    lsum = 0;
     n = 0;
     *nkeys = 0;
 
@@ -566,6 +574,13 @@ run_redis_sample(long *nkeys)
         if (usage != NULL && usage->type == REDIS_REPLY_INTEGER) {
             sum += (double) usage->integer;
             n++;
+
+            freeReplyObject(usage);
+            usage = run_redis("STRLEN %b", key->str, key->len);
+
+            if (usage != NULL && usage->type == REDIS_REPLY_INTEGER) {
+                lsum += (double) usage->integer;
+            }
         }
 
         if (usage != NULL) {
@@ -582,6 +597,8 @@ run_redis_sample(long *nkeys)
         }
         freeReplyObject(key);
     }
+
+    *vlen = n > 0 ? lsum / n : 0;
 
     return n > 0 ? sum / n : 0;
 }
@@ -1177,8 +1194,9 @@ run_case(run_fleet_t *f, const run_case_t *cs, run_result_t *r)
 /*
  * A slow Redis must not slow anything else on the worker: keep-alive
  * requests run at a fixed pace beside resumed handshakes (each waiting
- * for its lookup) at a fixed pace, with Redis direct or 20 ms late; the
- * worker's load is the same either way, only the lookups' latency is not.
+ * for its lookup) at a fixed pace, with Redis behind a proxy that passes
+ * replies on at once or 20 ms late.  The worker's load and the proxy's
+ * are the same either way; only the lookups' latency differs.
  */
 
 static void
@@ -1194,11 +1212,13 @@ run_slow(void)
 
     cfg = run_configs[CFG_REDIS];
 
-    if (tsr_test_proxy_start(&run_proxy, run_redis_server.port, 20) != 0
+    if (tsr_test_proxy_start(&run_proxy[0], run_redis_server.port, 0) != 0
+        || tsr_test_proxy_start(&run_proxy[1], run_redis_server.port, 20)
+           != 0
         || run_start_fleet(&run_slow_fleets[0], "prompt", &cfg, 1,
-                           run_redis_server.port, extra) != 0
+                           run_proxy[0].port, extra) != 0
         || run_start_fleet(&run_slow_fleets[1], "slow", &cfg, 1,
-                           run_proxy.port, extra) != 0)
+                           run_proxy[1].port, extra) != 0)
     {
         fprintf(stderr, "slow redis test not run\n");
         return;
@@ -1254,7 +1274,8 @@ run_slow(void)
 
     run_stop_fleet(&run_slow_fleets[0], 1);
     run_stop_fleet(&run_slow_fleets[1], 1);
-    tsr_test_proxy_stop(&run_proxy);
+    tsr_test_proxy_stop(&run_proxy[0]);
+    tsr_test_proxy_stop(&run_proxy[1]);
 }
 
 
@@ -1285,12 +1306,11 @@ static void
 run_memory_one(int cfg, run_mem_t *m)
 {
     int            fd;
-    char           ports[16], procs[16], secs[32], count[32];
+    char           ports[16], procs[16];
     char           out[RUN_OUT_MAX];
     char          *argv[20];
     pid_t          pid;
     redisReply    *reply;
-    run_result_t   r;
 
     memset(m, 0, sizeof(run_mem_t));
     m->name = run_configs[cfg].name;
@@ -1311,7 +1331,6 @@ run_memory_one(int cfg, run_mem_t *m)
 
     snprintf(ports, sizeof(ports), "%d", run_mem_fleet.port[0][0]);
     snprintf(procs, sizeof(procs), "%d", run_opts.procs);
-    snprintf(secs, sizeof(secs), "%.2f", run_opts.mem_seconds);
 
     /* bytes per session of each protocol first, in a Redis of their own */
 
@@ -1324,7 +1343,8 @@ run_memory_one(int cfg, run_mem_t *m)
 
         pid = run_spawn_bench(argv, &fd);
         if (pid != -1 && run_collect_bench(pid, fd, out, sizeof(out)) == 0) {
-            run_bytes_tls13 = run_redis_sample(&run_keys_tls13);
+            run_bytes_tls13 = run_redis_sample(&run_keys_tls13,
+                                               &run_vlen_tls13);
         }
 
         reply = run_redis("FLUSHALL");
@@ -1346,46 +1366,123 @@ run_memory_one(int cfg, run_mem_t *m)
         snprintf(ports, sizeof(ports), "%d", run_mem_fleet.port[0][0]);
     }
 
-    m->rss0_kb = run_status_kb(run_mem_fleet.worker[0], "VmRSS");
-    m->redis0 = (long) run_redis_info("memory", "used_memory");
+    /*
+     * A worker's first connections grow its heap whatever is stored: the
+     * growth per session is taken from the warm-up on.
+     */
 
-    snprintf(count, sizeof(count), "%ld", run_opts.mem_sessions);
+    m->rss_start_kb = run_status_kb(run_mem_fleet.worker[0], "VmRSS");
 
-    argv[0] = (char *) run_opts.bench;
-    argv[1] = "-j"; argv[2] = "-p"; argv[3] = ports;
-    argv[4] = "-m"; argv[5] = "full"; argv[6] = "-P"; argv[7] = "tls12";
-    argv[8] = "-n"; argv[9] = count; argv[10] = "-c"; argv[11] = procs;
-    argv[12] = "-t"; argv[13] = secs; argv[14] = NULL;
-
-    pid = run_spawn_bench(argv, &fd);
-    if (pid == -1 || run_collect_bench(pid, fd, out, sizeof(out)) != 0) {
+    m->sessions0 = run_mem_phase(ports, run_opts.mem_sessions / 20, 60,
+                                 run_configs[cfg].module, &m->seconds);
+    if (m->sessions0 < 0) {
         run_stop_fleet(&run_mem_fleet, 1);
         return;
     }
 
-    run_parse_result(out, &r);
+    m->rss0_kb = run_status_kb(run_mem_fleet.worker[0], "VmRSS");
+    m->redis0 = (long) run_redis_info("memory", "used_memory");
 
-    m->handshakes = r.handshakes;
-    m->seconds = r.seconds;
+    m->sessions = run_mem_phase(ports, run_opts.mem_sessions - m->sessions0,
+                                run_opts.mem_seconds,
+                                run_configs[cfg].module, &m->seconds);
+    if (m->sessions < 0) {
+        run_stop_fleet(&run_mem_fleet, 1);
+        return;
+    }
+
+    if (!run_configs[cfg].module) {
+        m->sessions += m->sessions0;
+    }
+
+    m->handshakes = m->sessions;
     m->rss1_kb = run_status_kb(run_mem_fleet.worker[0], "VmRSS");
     m->anon1_kb = run_status_kb(run_mem_fleet.worker[0], "RssAnon");
     m->shmem1_kb = run_status_kb(run_mem_fleet.worker[0], "RssShmem");
     m->redis1 = (long) run_redis_info("memory", "used_memory");
 
     if (run_configs[cfg].module) {
-        run_bytes_tls12 = run_redis_sample(&run_keys_tls12);
-        m->sessions = run_keys_tls12;
-
-    } else {
-        m->sessions = r.handshakes;
+        run_bytes_tls12 = run_redis_sample(&run_keys_tls12,
+                                               &run_vlen_tls12);
     }
 
-    run_log("memory %s: %ld sessions in %.1f s, worker RSS %ld -> %ld kB "
-            "(anon %ld, shm %ld), redis used_memory %ld -> %ld",
-            m->name, m->sessions, m->seconds, m->rss0_kb, m->rss1_kb,
-            m->anon1_kb, m->shmem1_kb, m->redis0, m->redis1);
+    run_log("memory %s: %ld sessions, worker RSS %ld -> %ld (after %ld) -> "
+            "%ld kB (anon %ld, shm %ld), %.0f kB at %ld; redis used_memory "
+            "%ld -> %ld", m->name, m->sessions, m->rss_start_kb, m->rss0_kb,
+            m->sessions0, m->rss1_kb, m->anon1_kb, m->shmem1_kb,
+            run_mem_at(m, run_opts.mem_sessions), run_opts.mem_sessions,
+            m->redis0, m->redis1);
 
     run_stop_fleet(&run_mem_fleet, 1);
+}
+
+
+/*
+ * Full TLS 1.2 handshakes, each a new session; returns how many sessions
+ * are stored (Redis' key count with the module, else the handshakes), or
+ * -1.  "took" accumulates the seconds.
+ */
+
+static long
+run_mem_phase(const char *ports, long count, double seconds, int module,
+    double *took)
+{
+    int            fd;
+    char           procs[16], secs[32], num[32], out[RUN_OUT_MAX];
+    char          *argv[20];
+    long           n;
+    pid_t          pid;
+    redisReply    *reply;
+    run_result_t   r;
+
+    snprintf(procs, sizeof(procs), "%d", run_opts.procs);
+    snprintf(secs, sizeof(secs), "%.2f", seconds);
+    snprintf(num, sizeof(num), "%ld", count > 0 ? count : 1);
+
+    argv[0] = (char *) run_opts.bench;
+    argv[1] = "-j"; argv[2] = "-p"; argv[3] = (char *) ports;
+    argv[4] = "-m"; argv[5] = "full"; argv[6] = "-P"; argv[7] = "tls12";
+    argv[8] = "-n"; argv[9] = num; argv[10] = "-c"; argv[11] = procs;
+    argv[12] = "-t"; argv[13] = secs; argv[14] = NULL;
+
+    pid = run_spawn_bench(argv, &fd);
+    if (pid == -1 || run_collect_bench(pid, fd, out, sizeof(out)) != 0) {
+        return -1;
+    }
+
+    run_parse_result(out, &r);
+    *took += r.seconds;
+
+    if (!module) {
+        return r.handshakes;
+    }
+
+    n = -1;
+
+    reply = run_redis("DBSIZE");
+    if (reply != NULL) {
+        if (reply->type == REDIS_REPLY_INTEGER) {
+            n = reply->integer;
+        }
+        freeReplyObject(reply);
+    }
+
+    return n;
+}
+
+
+/* the worker's RSS at "sessions", extrapolated from the warm-up on */
+
+static double
+run_mem_at(const run_mem_t *m, long sessions)
+{
+    if (m->sessions <= m->sessions0) {
+        return NAN;
+    }
+
+    return m->rss1_kb + (double) (m->rss1_kb - m->rss0_kb)
+                        * (sessions - m->sessions)
+                        / (m->sessions - m->sessions0);
 }
 
 
@@ -1848,8 +1945,9 @@ run_write_json(const char *path)
         }
     }
 
-    fprintf(f, "\n],\n\"slow_redis\":{\"delay_ms\":20,\"lookup_timeout_ms\":"
-               "100,\"keepalive_req_per_s\":2000,\"resumed_hs_per_s\":200,"
+    fprintf(f, "\n],\n\"slow_redis\":{\"delay_ms\":20,\"baseline\":"
+               "\"the same proxy, 0 ms\",\"lookup_timeout_ms\":100,"
+               "\"keepalive_req_per_s\":2000,\"resumed_hs_per_s\":200,"
                "\"runs\":[");
 
     i = 0;
@@ -1878,6 +1976,8 @@ run_write_json(const char *path)
     fprintf(f, "\"memory\":{\"sampled_keys\":%d,", RUN_SAMPLE_KEYS);
     run_jnum(f, "redis_bytes_per_session_tls12", run_bytes_tls12, ",");
     run_jnum(f, "redis_bytes_per_session_tls13", run_bytes_tls13, ",");
+    run_jnum(f, "sealed_value_bytes_tls12", run_vlen_tls12, ",");
+    run_jnum(f, "sealed_value_bytes_tls13", run_vlen_tls13, ",");
     fprintf(f, "\"runs\":[");
 
     for (i = 0; i < run_nmem; i++) {
@@ -1890,11 +1990,10 @@ run_write_json(const char *path)
                 i ? "," : "", m->name, m->sessions, m->handshakes,
                 m->seconds, m->rss0_kb, m->rss1_kb, m->anon1_kb,
                 m->shmem1_kb, m->redis0, m->redis1);
+        fprintf(f, "\"worker_rss_kb_start\":%ld,\"warmup_sessions\":%ld,",
+                m->rss_start_kb, m->sessions0);
         run_jnum(f, "worker_rss_kb_at_mem_sessions",
-                 m->sessions > 0 ? m->rss0_kb + (double) (m->rss1_kb
-                                   - m->rss0_kb) * run_opts.mem_sessions
-                                   / m->sessions
-                                 : NAN, "}");
+                 run_mem_at(m, run_opts.mem_sessions), "}");
     }
 
     fprintf(f, "]},\n");
@@ -2061,24 +2160,28 @@ run_write_md(const char *path)
     }
 
     fprintf(f, "\nMemory: a session takes %.0f bytes in Redis with TLS 1.2 "
-               "and %.0f with TLS 1.3 (MEMORY USAGE, mean of %d keys).\n\n",
-            run_bytes_tls12, run_bytes_tls13, RUN_SAMPLE_KEYS);
+               "and %.0f with TLS 1.3 (MEMORY USAGE, mean of %d keys; the "
+               "sealed values are %.0f and %.0f bytes).\n\n",
+            run_bytes_tls12, run_bytes_tls13, RUN_SAMPLE_KEYS,
+            run_vlen_tls12, run_vlen_tls13);
 
     fprintf(f, "| configuration | sessions stored | worker RSS before | "
                "worker RSS after | of it shared memory | at %ld sessions | "
-               "Redis used_memory growth |\n|---|---|---|---|---|---|---|\n",
+               "Redis used_memory per session |\n"
+               "|---|---|---|---|---|---|---|\n",
             run_opts.mem_sessions);
 
     for (i = 0; i < run_nmem; i++) {
         m = &run_mem[i];
 
-        fprintf(f, "| %s | %ld | %.1f MB | %.1f MB | %.1f MB | %.1f MB | "
-                   "%.1f MB |\n", m->name, m->sessions, m->rss0_kb / 1024.0,
-                m->rss1_kb / 1024.0, m->shmem1_kb / 1024.0,
-                m->sessions > 0 ? (m->rss0_kb + (double) (m->rss1_kb
-                                   - m->rss0_kb) * run_opts.mem_sessions
-                                   / m->sessions) / 1024.0 : NAN,
-                (m->redis1 - m->redis0) / 1048576.0);
+        fprintf(f, "| %s | %ld | %.1f MB (%.1f after %ld) | %.1f MB | "
+                   "%.1f MB | %.1f MB | %.0f bytes/session |\n", m->name,
+                m->sessions, m->rss_start_kb / 1024.0, m->rss0_kb / 1024.0,
+                m->sessions0, m->rss1_kb / 1024.0, m->shmem1_kb / 1024.0,
+                run_mem_at(m, run_opts.mem_sessions) / 1024.0,
+                m->sessions > m->sessions0
+                ? (double) (m->redis1 - m->redis0)
+                  / (m->sessions - m->sessions0) : 0.0);
     }
 
     /*
@@ -2135,6 +2238,11 @@ run_write_chart(const char *dir)
     static const char *const  shown[] = { "full-tls12", "full-tls13",
                                           "resume-tls12", "resume-tls13",
                                           "resume-tickets", NULL };
+    static const char *const  labels[] = { "full\\nTLS 1.2",
+                                           "full\\nTLS 1.3",
+                                           "resumed\\nTLS 1.2 ids",
+                                           "resumed\\nTLS 1.3 stateful",
+                                           "resumed\\nTLS 1.3 tickets" };
 
     snprintf(path, sizeof(path), "%s/bench.dat", dir);
 
@@ -2148,7 +2256,7 @@ run_write_chart(const char *dir)
 
     for (i = 0; shown[i] != NULL; i++) {
         c = run_case_index(shown[i]);
-        fprintf(f, "%s", shown[i]);
+        fprintf(f, "\"%s\"", labels[i]);
 
         for (cfg = 0; cfg < CFG_L1X; cfg++) {
             if (run_cases[c].configs & ON(cfg)) {
@@ -2168,8 +2276,8 @@ run_write_chart(const char *dir)
     /* pngcairo when gnuplot has it, libgd's png otherwise */
 
     term = (system("gnuplot -e 'set terminal pngcairo' >/dev/null 2>&1")
-            == 0) ? "pngcairo size 960,360 font 'sans,9'"
-                  : "png size 960,360 font 'sans,9'";
+            == 0) ? "pngcairo size 960,400 font 'sans,9'"
+                  : "png size 960,400 font 'sans,9'";
 
     snprintf(path, sizeof(path), "%s/bench.gp", dir);
 
@@ -2187,7 +2295,7 @@ run_write_chart(const char *dir)
         "set style fill solid 0.8 border -1\n"
         "set boxwidth 0.9\n"
         "set grid ytics\n"
-        "set key top right\n"
+        "set key outside below horizontal\n"
         "set xtics nomirror\n"
         "set yrange [0:*]\n"
         "set multiplot layout 1,2\n"
@@ -2197,7 +2305,6 @@ run_write_chart(const char *dir)
         "'' using 4 title '%s', '' using 6 title '%s', "
         "'' using 8 title '%s'\n"
         "set title 'worker CPU per handshake (us), lower is better'\n"
-        "unset key\n"
         "plot '%s/bench.dat' using 3:xtic(1) title '%s', "
         "'' using 5 title '%s', '' using 7 title '%s', "
         "'' using 9 title '%s'\n"

@@ -9,7 +9,8 @@
  * resumes on the other again (at most 2 s).  Faults: Redis killed and
  * restarted, stopped (SIGSTOP) for 5 s, restarted empty, out of memory
  * (maxmemory with noeviction); the fake Redis of tests/lib in each of its
- * modes; an address that does not resolve and one that refuses.
+ * modes (one of them sends a reply no command asked for); an address
+ * that does not resolve and one that refuses.
  *
  * A second suite reloads a node 20 times under the same load and checks
  * that master and worker memory stay flat and no descriptor leaks.
@@ -132,6 +133,7 @@ static void test_fault_fake_split_replies(void);
 static void test_fault_fake_reset_mid_reply(void);
 static void test_fault_fake_no_reply_to_commands(void);
 static void test_fault_fake_no_reply_at_all(void);
+static void test_fault_fake_extra_reply(void);
 static void test_fault_address_does_not_resolve(void);
 static void test_fault_address_refuses(void);
 static void test_reload_20_times_under_load_keeps_memory_and_fds_flat(
@@ -1104,6 +1106,16 @@ test_fault_fake_no_reply_at_all(void)
 
 
 static void
+test_fault_fake_extra_reply(void)
+{
+    static const fault_t  f = { "fake: an extra reply", FAULT_FAKE,
+                                TSR_TEST_FAKE_EXTRA };
+
+    run_fault(&f);
+}
+
+
+static void
 test_fault_address_does_not_resolve(void)
 {
     static const fault_t  f = { "address does not resolve",
@@ -1328,6 +1340,7 @@ static const test_t  tests[] = {
     test(test_fault_fake_reset_mid_reply),
     test(test_fault_fake_no_reply_to_commands),
     test(test_fault_fake_no_reply_at_all),
+    test(test_fault_fake_extra_reply),
     test(test_fault_address_does_not_resolve),
     test(test_fault_address_refuses),
     test(test_reload_20_times_under_load_keeps_memory_and_fds_flat),

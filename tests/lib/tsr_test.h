@@ -306,7 +306,9 @@ int tsr_test_nginx_log_problems(tsr_test_nginx_t *n);
 /*
  * Modes.  In all but MUTE the connection setup (PING, AUTH, SELECT) is
  * answered as Redis would; the modes differ in how they answer the data
- * commands (GET, GETDEL, SET, DEL, EVAL).
+ * commands (GET, GETDEL, SET, DEL, EVAL).  EXTRA sends a reply no command
+ * asked for, which hiredis' asynchronous side answers with abort()
+ * unless the reader refuses it first (module/tsr/tsr_resp.h).
  */
 #define TSR_TEST_FAKE_NORMAL      0   /* a small Redis: values in memory */
 #define TSR_TEST_FAKE_GARBAGE     1   /* malformed RESP */
@@ -318,6 +320,7 @@ int tsr_test_nginx_log_problems(tsr_test_nginx_t *n);
 #define TSR_TEST_FAKE_RESET       5   /* half a reply, then a TCP reset */
 #define TSR_TEST_FAKE_SILENT      6   /* data commands never answered */
 #define TSR_TEST_FAKE_MUTE        7   /* nothing ever answered */
+#define TSR_TEST_FAKE_EXTRA       8   /* as NORMAL, then a reply more */
 
 typedef struct {
     int         port;                   /* TCP port on 127.0.0.1 */

@@ -167,7 +167,7 @@ tsr_test_fakeredis_start(tsr_test_fakeredis_t *f, int mode)
     memset(f, 0, sizeof(tsr_test_fakeredis_t));
     f->ctl = -1;
 
-    if (mode < TSR_TEST_FAKE_NORMAL || mode > TSR_TEST_FAKE_MUTE) {
+    if (mode < TSR_TEST_FAKE_NORMAL || mode > TSR_TEST_FAKE_EXTRA) {
         fprintf(stderr, "fake redis: unknown mode %d\n", mode);
         return -1;
     }
@@ -247,7 +247,7 @@ tsr_test_fakeredis_set_mode(tsr_test_fakeredis_t *f, int mode)
     unsigned char  m;
 
     if (f->pid == 0 || mode < TSR_TEST_FAKE_NORMAL
-        || mode > TSR_TEST_FAKE_MUTE)
+        || mode > TSR_TEST_FAKE_EXTRA)
     {
         return -1;
     }
@@ -309,10 +309,10 @@ tsr_test_fakeredis_mode_name(int mode)
     static const char  *names[] = {
         "normal", "malformed RESP", "wrong reply types", "bulk length 2^31",
         "replies split byte by byte", "reset mid-reply",
-        "no reply to commands", "no reply at all"
+        "no reply to commands", "no reply at all", "an extra reply"
     };
 
-    if (mode < TSR_TEST_FAKE_NORMAL || mode > TSR_TEST_FAKE_MUTE) {
+    if (mode < TSR_TEST_FAKE_NORMAL || mode > TSR_TEST_FAKE_EXTRA) {
         return "?";
     }
 
@@ -688,6 +688,14 @@ tsr_fake_command(tsr_fake_t *fk, tsr_fake_client_t *c, tsr_fake_cmd_t *cmd)
     case TSR_TEST_FAKE_SPLIT:
         c->split = 1;
         return tsr_fake_normal(fk, c, cmd);
+
+    case TSR_TEST_FAKE_EXTRA:
+        if (tsr_fake_normal(fk, c, cmd) != 0) {
+            return -1;
+        }
+
+        /* and one more reply nobody asked for */
+        return tsr_fake_append_str(c, ":1\r\n");
 
     default:
         return tsr_fake_fault(fk, c, cmd);
