@@ -326,6 +326,7 @@ ngx_http_ssl_session_redis_init(ngx_conf_t *cf)
         if (ngx_ssl_session_redis_setup_server(cf, rmcf, &rscf->redis,
                                                sscf->ssl.ctx,
                                                sscf->certificates,
+                                               sscf->verify,
                                                &cscfp[s]->server_name)
             != NGX_OK)
         {

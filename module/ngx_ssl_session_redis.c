@@ -87,8 +87,11 @@ static void ngx_ssl_session_redis_cleanup_store(void *data);
 static void ngx_ssl_session_redis_log(int level, const char *msg,
     void *data);
 static ngx_int_t ngx_ssl_session_redis_sid_ctx(ngx_str_t *proto,
-    SSL_CTX *ssl_ctx, ngx_array_t *certificates, u_char *out,
-    unsigned int *outlen);
+    SSL_CTX *ssl_ctx, ngx_array_t *certificates, ngx_uint_t verify,
+    u_char *out, unsigned int *outlen);
+static ngx_int_t ngx_ssl_session_redis_sid_ctx_verify(EVP_MD_CTX *md,
+    SSL_CTX *ssl_ctx, ngx_uint_t verify);
+static int ngx_ssl_session_redis_cmp_digest(const void *a, const void *b);
 static void ngx_ssl_session_redis_cleanup_ctx(void *data);
 static ngx_int_t ngx_ssl_session_redis_add_tickets(ngx_conf_t *cf,
     ngx_ssl_session_redis_main_conf_t *rmcf,
@@ -390,6 +393,18 @@ ngx_ssl_session_redis_merge_conf(ngx_conf_t *cf,
         return NGX_CONF_OK;
     }
 
+    if (conf->tickets
+        && (conf->store_conf.cluster != NULL
+            || conf->store_conf.sentinels != NULL))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"ssl_session_redis_tickets\" is not supported "
+                           "with \"ssl_session_redis %V\" yet: fleet ticket "
+                           "keys need a single Redis (or its unix socket)",
+                           &conf->address);
+        return NGX_CONF_ERROR;
+    }
+
     if (conf->ticket_rotation < NGX_SSL_SESSION_REDIS_MIN_ROTATION) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid \"ssl_session_redis_ticket_rotation\" "
@@ -674,7 +689,8 @@ ngx_ssl_session_redis_log(int level, const char *msg, void *data)
 
 static ngx_int_t
 ngx_ssl_session_redis_sid_ctx(ngx_str_t *proto, SSL_CTX *ssl_ctx,
-    ngx_array_t *certificates, u_char *out, unsigned int *outlen)
+    ngx_array_t *certificates, ngx_uint_t verify, u_char *out,
+    unsigned int *outlen)
 {
     int                   i, n;
     X509                 *cert;
@@ -735,7 +751,9 @@ ngx_ssl_session_redis_sid_ctx(ngx_str_t *proto, SSL_CTX *ssl_ctx,
         }
     }
 
-    if (EVP_DigestFinal_ex(md, out, outlen) == 0) {
+    if (ngx_ssl_session_redis_sid_ctx_verify(md, ssl_ctx, verify) != NGX_OK
+        || EVP_DigestFinal_ex(md, out, outlen) == 0)
+    {
         goto failed;
     }
 
@@ -752,11 +770,113 @@ failed:
 }
 
 
+/*
+ * Stricter than nginx, whose context stops at the client CA names:
+ * servers that verify clients differently never share sessions.  The
+ * ssl_verify_client value ("on" and "optional" look the same to
+ * OpenSSL), the verify mode and depth, and every CA certificate and CRL
+ * in the store go in, so that a session made where no certificate was
+ * asked for, or under another CRL or CA, never resumes where
+ * verification is stricter.  Store objects are taken in digest order:
+ * the store's own order depends on its lookups.
+ */
+
+static ngx_int_t
+ngx_ssl_session_redis_sid_ctx_verify(EVP_MD_CTX *md, SSL_CTX *ssl_ctx,
+    ngx_uint_t verify)
+{
+    int                    i, n, k, mode, depth;
+    u_char                *digests, *p;
+    X509_OBJECT           *obj;
+    X509_STORE            *store;
+    unsigned int           len;
+    STACK_OF(X509_OBJECT) *objs;
+    u_char                 head[9];
+
+    mode = SSL_CTX_get_verify_mode(ssl_ctx);
+    depth = SSL_CTX_get_verify_depth(ssl_ctx);
+
+    head[0] = (u_char) verify;
+
+    for (k = 0; k < 4; k++) {
+        head[1 + k] = (u_char) ((unsigned int) mode >> (24 - 8 * k));
+        head[5 + k] = (u_char) ((unsigned int) depth >> (24 - 8 * k));
+    }
+
+    if (EVP_DigestUpdate(md, head, sizeof(head)) == 0) {
+        return NGX_ERROR;
+    }
+
+    store = SSL_CTX_get_cert_store(ssl_ctx);
+    objs = (store != NULL) ? X509_STORE_get0_objects(store) : NULL;
+    n = (objs != NULL) ? sk_X509_OBJECT_num(objs) : 0;
+
+    if (n <= 0) {
+        return NGX_OK;
+    }
+
+    digests = OPENSSL_malloc((size_t) n * (SHA_DIGEST_LENGTH + 1));
+    if (digests == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = digests;
+
+    for (i = 0; i < n; i++, p += SHA_DIGEST_LENGTH + 1) {
+        obj = sk_X509_OBJECT_value(objs, i);
+        len = 0;
+
+        switch (X509_OBJECT_get_type(obj)) {
+
+        case X509_LU_X509:
+            p[0] = 'c';
+            k = X509_digest(X509_OBJECT_get0_X509(obj), EVP_sha1(), p + 1,
+                            &len);
+            break;
+
+        case X509_LU_CRL:
+            p[0] = 'r';
+            k = X509_CRL_digest(X509_OBJECT_get0_X509_CRL(obj), EVP_sha1(),
+                                p + 1, &len);
+            break;
+
+        default:
+            p[0] = '?';
+            k = 1;
+            len = SHA_DIGEST_LENGTH;
+            ngx_memzero(p + 1, SHA_DIGEST_LENGTH);
+            break;
+        }
+
+        if (k == 0 || len != SHA_DIGEST_LENGTH) {
+            OPENSSL_free(digests);
+            return NGX_ERROR;
+        }
+    }
+
+    qsort(digests, n, SHA_DIGEST_LENGTH + 1,
+          ngx_ssl_session_redis_cmp_digest);
+
+    k = EVP_DigestUpdate(md, digests, (size_t) n * (SHA_DIGEST_LENGTH + 1));
+
+    OPENSSL_free(digests);
+
+    return (k == 0) ? NGX_ERROR : NGX_OK;
+}
+
+
+static int
+ngx_ssl_session_redis_cmp_digest(const void *a, const void *b)
+{
+    return ngx_memcmp(a, b, SHA_DIGEST_LENGTH + 1);
+}
+
+
 ngx_int_t
 ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
     ngx_ssl_session_redis_main_conf_t *rmcf,
     ngx_ssl_session_redis_conf_t *conf, SSL_CTX *ssl_ctx,
-    ngx_array_t *certificates, ngx_str_t *server_name)
+    ngx_array_t *certificates, ngx_uint_t verify, ngx_str_t *server_name)
 {
     SSL_CTX                      **ctxp;
     unsigned int                   len;
@@ -829,7 +949,7 @@ ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
     }
 
     if (ngx_ssl_session_redis_sid_ctx(&rmcf->proto, ssl_ctx, certificates,
-                                      sid_ctx, &len)
+                                      verify, sid_ctx, &len)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,

@@ -23,7 +23,8 @@
 typedef struct {
     ngx_str_t               address;
     tsr_store_t            *store;
-    ngx_connection_t       *conn;           /* wraps hiredis' socket */
+    ngx_connection_t       *conn;           /* a ring (c->queue) of one
+                                               connection per socket */
     ngx_event_t             timer;          /* the store's deadlines */
     ngx_log_t              *log;
     time_t                  last_error;     /* logs at most once a second */
@@ -145,12 +146,13 @@ char *ngx_ssl_session_redis_merge_conf(ngx_conf_t *cf,
  * Called from postconfiguration for every server: hooks its SSL_CTX
  * ("ssl_ctx" may be NULL: a server without ssl).  "certificates" are the
  * server's ssl_certificate values, as nginx uses them for the session
- * id context.
+ * id context; "verify" its ssl_verify_client value (0 to 3), which goes
+ * into the context too.
  */
 ngx_int_t ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
     ngx_ssl_session_redis_main_conf_t *rmcf,
     ngx_ssl_session_redis_conf_t *conf, SSL_CTX *ssl_ctx,
-    ngx_array_t *certificates, ngx_str_t *server_name);
+    ngx_array_t *certificates, ngx_uint_t verify, ngx_str_t *server_name);
 
 /*
  * Called at the end of postconfiguration: creates and attaches ticket

@@ -259,7 +259,8 @@ ngx_stream_ssl_session_redis_init(ngx_conf_t *cf)
 
         if (ngx_ssl_session_redis_setup_server(cf, rmcf, &rscf->redis,
                                                sscf->ssl.ctx,
-                                               sscf->certificates, &name)
+                                               sscf->certificates,
+                                               sscf->verify, &name)
             != NGX_OK)
         {
             return NGX_ERROR;

@@ -752,6 +752,13 @@ tsr_admin_connect(tsr_admin_t *adm)
     tv.tv_sec = adm->timeout_ms / 1000;
     tv.tv_usec = (adm->timeout_ms % 1000) * 1000;
 
+    if (adm->conf.cluster != NULL || adm->conf.sentinels != NULL) {
+        tsr_admin_fail(adm, "cluster= and sentinel= addresses are not "
+                       "supported by tsr-admin yet: give one node as "
+                       "host:port");
+        return TSR_ADMIN_FAILED;
+    }
+
     errno = 0;
 
     if (adm->conf.unix_path != NULL) {

@@ -74,7 +74,11 @@ tsr_resp_root(const redisReadTask *task)
         return 0;
     }
 
-    if (b->ac != NULL && b->ac->replies.head == NULL) {
+    /* a subscribed context (a sentinel's +switch-master) gets messages */
+
+    if (b->ac != NULL && b->ac->replies.head == NULL
+        && !(b->ac->c.flags & REDIS_SUBSCRIBED))
+    {
         return -1;
     }
 

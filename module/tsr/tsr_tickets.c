@@ -320,6 +320,22 @@ tsr_tickets_conf_redis(tsr_tickets_t *t, const tsr_store_conf_t *conf,
     const char   *host;
     tsr_store_t  *st;
 
+    /*
+     * The ring's script runs on a synchronous connection of its own to
+     * one server: a cluster or Sentinel setup would need the store's
+     * routing for it, which the store does not offer for scripts yet.
+     */
+
+    if (conf->cluster != NULL || conf->sentinels != NULL) {
+        if (err != NULL && errlen > 0) {
+            (void) snprintf(err, errlen, "fleet ticket keys are not "
+                            "supported with \"cluster=\" or \"sentinel=\" "
+                            "addresses yet");
+        }
+
+        return TSR_EINVAL;
+    }
+
     st = tsr_store_create(conf, err, errlen);
     if (st == NULL) {
         return TSR_EINVAL;

@@ -48,6 +48,7 @@ static const uint8_t   fuzz_sid_ctx[] = "fuzz sid_ctx";
 static const uint8_t   fuzz_id[32] = "0123456789abcdef0123456789abcdef";
 
 
+static void fuzz_cleanup(void);
 static void fuzz_mode_open(const uint8_t *data, size_t size);
 static void fuzz_mode_roundtrip(const uint8_t *data, size_t size);
 static void fuzz_mode_session(const uint8_t *data, size_t size);
@@ -59,8 +60,8 @@ static int fuzz_all_zero(const uint8_t *p, size_t len);
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    char            err[256];
-    tsr_ssl_conf_t  bconf;
+    char              err[256];
+    tsr_ssl_conf_t    bconf;
     tsr_store_conf_t  sconf;
 
     (void) argc;
@@ -109,7 +110,22 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
     fuzz_binding = tsr_ssl_ctx_attach(fuzz_ctx, &bconf, err, sizeof(err));
 
+    (void) atexit(fuzz_cleanup);
+
     return fuzz_binding != NULL ? 0 : -1;
+}
+
+
+/* everything freed at exit, so that a leak checker sees real leaks only */
+
+static void
+fuzz_cleanup(void)
+{
+    SSL_CTX_free(fuzz_ctx);
+    tsr_store_destroy(fuzz_store);
+    tsr_keyring_destroy(fuzz_ring);
+    tsr_keyring_destroy(fuzz_ring_b);
+    tsr_keyring_destroy(fuzz_ring_c);
 }
 
 

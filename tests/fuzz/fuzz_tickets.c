@@ -46,6 +46,7 @@ static size_t          fuzz_base_len;
 static const uint8_t   fuzz_fleet[32] = "fuzz fleet key, 32 bytes long!!";
 
 
+static void fuzz_cleanup(void);
 static size_t fuzz_build_ring(uint8_t *p, uint64_t gen, uint64_t built,
     size_t nkeys);
 static int fuzz_value(const uint8_t *header, const uint8_t *ring,
@@ -86,6 +87,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         return -1;
     }
 
+    (void) atexit(fuzz_cleanup);
+
     fuzz_keylen = tsr_tickets_ring_key(fuzz_t, fuzz_key, sizeof(fuzz_key));
     if (fuzz_keylen <= 0) {
         return -1;
@@ -107,6 +110,16 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     }
 
     return 0;
+}
+
+
+/* everything freed at exit, so that a leak checker sees real leaks only */
+
+static void
+fuzz_cleanup(void)
+{
+    tsr_tickets_destroy(fuzz_t);
+    tsr_keyring_destroy(fuzz_ring);
 }
 
 

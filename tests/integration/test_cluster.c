@@ -485,11 +485,13 @@ test_reshard_during_load_fails_no_handshake(void)
     }
 
     printf("\n    reshard of %d slots in %lld ms under load: %d handshakes, "
-           "%d failed; resumed during it %d of %d (%.2f%%); after it the "
-           "last miss at %lld ms, then %d of %d resumed ", slots,
-           ended - start, l.handshakes, l.failed, l.resumed_during,
-           l.during, l.during > 0 ? 100.0 * l.resumed_during / l.during : 0.0,
-           l.last_miss, l.offered_after, l.offered_after);
+           "%d failed; resumed during it %d of %d (%.2f%%); in the %d ms "
+           "after it, the last miss at %lld ms (-1: none), then %d of %d "
+           "resumed ", slots, ended - start, l.handshakes, l.failed,
+           l.resumed_during, l.during,
+           l.during > 0 ? 100.0 * l.resumed_during / l.during : 0.0,
+           RECOVERY_MS + 1000, l.last_miss, l.offered_after,
+           l.offered_after);
 
     CU_ASSERT_EQUAL(l.failed, 0);
     CU_ASSERT(l.during > 100);

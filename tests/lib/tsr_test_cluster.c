@@ -286,8 +286,8 @@ tsr_test_cluster_synced(tsr_test_cluster_t *cl)
 int
 tsr_test_cluster_master_of(tsr_test_cluster_t *cl, int slot, int asked)
 {
-    int    i, port;
-    char   out[8192], *p, *line, *save;
+    int    i, port, field, lo, hi;
+    char   out[8192], *p, *line, *save, *tok, *tsave;
 
     if (asked == -1) {
         for (asked = 0; asked < TSR_TEST_CLUSTER_NODES; asked++) {
@@ -314,9 +314,6 @@ tsr_test_cluster_master_of(tsr_test_cluster_t *cl, int slot, int asked)
          line != NULL;
          line = strtok_r(NULL, "\n", &save))
     {
-        int    field, lo, hi;
-        char  *tok, *tsave;
-
         if (strstr(line, "master") == NULL || strstr(line, "fail") != NULL) {
             continue;
         }

@@ -24,6 +24,7 @@
 
 
 static const char *tsr_test_nginx_binary(void);
+static int tsr_test_nginx_wait_ms(int ms);
 static void tsr_test_nginx_env(void);
 static int tsr_test_wait_exit(pid_t pid, int ms, int *status);
 static void tsr_test_sleep_ms(int ms);
@@ -33,6 +34,24 @@ static const char *
 tsr_test_nginx_binary(void)
 {
     return tsr_test_require("TSR_NGINX", "nginx", "nginx");
+}
+
+
+/*
+ * Start and stop bounds: "ms", or more from TSR_NGINX_WAIT_MS for an
+ * nginx run slowly (under valgrind, say).
+ */
+
+static int
+tsr_test_nginx_wait_ms(int ms)
+{
+    int          n;
+    const char  *s;
+
+    s = getenv("TSR_NGINX_WAIT_MS");
+    n = (s != NULL) ? atoi(s) : 0;
+
+    return (n > ms) ? n : ms;
 }
 
 
@@ -217,7 +236,7 @@ tsr_test_nginx_test_conf(tsr_test_nginx_t *n, char *out, size_t outlen)
 int
 tsr_test_nginx_start(tsr_test_nginx_t *n)
 {
-    int          fd, i, pidfd;
+    int          fd, i, pidfd, wait;
     char         pidfile[PATH_MAX + 16], buf[32];
     pid_t        pid;
     ssize_t      r;
@@ -248,7 +267,9 @@ tsr_test_nginx_start(tsr_test_nginx_t *n)
 
     /* ready once the master wrote its pid file after opening sockets */
 
-    for (i = 0; i < 500; i++) {
+    wait = tsr_test_nginx_wait_ms(5000);
+
+    for (i = 0; i < wait / 10; i++) {
         pidfd = open(pidfile, O_RDONLY);
         if (pidfd != -1) {
             r = read(pidfd, buf, sizeof(buf) - 1);
@@ -268,7 +289,8 @@ tsr_test_nginx_start(tsr_test_nginx_t *n)
         tsr_test_sleep_ms(10);
     }
 
-    fprintf(stderr, "nginx did not start in 5 s, see %s\n", n->error_log);
+    fprintf(stderr, "nginx did not start in %d ms, see %s\n", wait,
+            n->error_log);
     tsr_test_nginx_stop(n);
 
     return -1;
@@ -297,7 +319,9 @@ tsr_test_nginx_stop(tsr_test_nginx_t *n)
 
     kill(n->pid, SIGQUIT);
 
-    if (tsr_test_wait_exit(n->pid, 10000, &status) != 0) {
+    if (tsr_test_wait_exit(n->pid, tsr_test_nginx_wait_ms(10000), &status)
+        != 0)
+    {
         kill(n->pid, SIGKILL);
         waitpid(n->pid, &status, 0);
     }

@@ -475,6 +475,7 @@ test_conf_parse_cluster_and_sentinel_forms(void)
 {
     int               fd;
     char              buf[CONF_SIZE], err[ERR_SIZE], pw[PATH_MAX + 16];
+    char              addr[2 * PATH_MAX + 256];
     tsr_store_t      *st;
     tsr_store_conf_t  conf;
 
@@ -493,34 +494,30 @@ test_conf_parse_cluster_and_sentinel_forms(void)
     CU_ASSERT_PTR_NULL(conf.host);
     CU_ASSERT_PTR_NULL(conf.sentinels);
 
-    {
-        char  addr[2 * PATH_MAX + 256];
+    snprintf(addr, sizeof(addr),
+             "cluster=10.0.0.1:7000 user=alice password_file=%s db=0",
+             pw);
+    CU_ASSERT_EQUAL(tsr_store_conf_parse(&conf, addr, buf, sizeof(buf),
+                                         err, sizeof(err)),
+                    TSR_OK);
+    CU_ASSERT_STRING_EQUAL(conf.password, "secret");
+    CU_ASSERT_STRING_EQUAL(conf.user, "alice");
 
-        snprintf(addr, sizeof(addr),
-                 "cluster=10.0.0.1:7000 user=alice password_file=%s db=0",
-                 pw);
-        CU_ASSERT_EQUAL(tsr_store_conf_parse(&conf, addr, buf, sizeof(buf),
-                                             err, sizeof(err)),
-                        TSR_OK);
-        CU_ASSERT_STRING_EQUAL(conf.password, "secret");
-        CU_ASSERT_STRING_EQUAL(conf.user, "alice");
-
-        snprintf(addr, sizeof(addr),
-                 "sentinel=127.0.0.1:26379,127.0.0.2 master=mymaster db=2 "
-                 "sentinel_user=watch sentinel_password_file=%s "
-                 "password_file=%s", pw, pw);
-        CU_ASSERT_EQUAL_FATAL(tsr_store_conf_parse(&conf, addr, buf,
-                                                   sizeof(buf), err,
-                                                   sizeof(err)),
-                              TSR_OK);
-        CU_ASSERT_STRING_EQUAL(conf.sentinels, "127.0.0.1:26379,127.0.0.2");
-        CU_ASSERT_STRING_EQUAL(conf.master_name, "mymaster");
-        CU_ASSERT_STRING_EQUAL(conf.sentinel_user, "watch");
-        CU_ASSERT_STRING_EQUAL(conf.sentinel_password, "secret");
-        CU_ASSERT_STRING_EQUAL(conf.password, "secret");
-        CU_ASSERT_EQUAL(conf.db, 2);
-        CU_ASSERT_PTR_NULL(conf.cluster);
-    }
+    snprintf(addr, sizeof(addr),
+             "sentinel=127.0.0.1:26379,127.0.0.2 master=mymaster db=2 "
+             "sentinel_user=watch sentinel_password_file=%s "
+             "password_file=%s", pw, pw);
+    CU_ASSERT_EQUAL_FATAL(tsr_store_conf_parse(&conf, addr, buf,
+                                               sizeof(buf), err,
+                                               sizeof(err)),
+                          TSR_OK);
+    CU_ASSERT_STRING_EQUAL(conf.sentinels, "127.0.0.1:26379,127.0.0.2");
+    CU_ASSERT_STRING_EQUAL(conf.master_name, "mymaster");
+    CU_ASSERT_STRING_EQUAL(conf.sentinel_user, "watch");
+    CU_ASSERT_STRING_EQUAL(conf.sentinel_password, "secret");
+    CU_ASSERT_STRING_EQUAL(conf.password, "secret");
+    CU_ASSERT_EQUAL(conf.db, 2);
+    CU_ASSERT_PTR_NULL(conf.cluster);
 
     /* every bad form says what is wrong */
 

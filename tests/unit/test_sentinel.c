@@ -30,6 +30,7 @@
 #define ERR_SIZE     512
 #define OUT_SIZE     4096
 #define TIMEOUT_MS   1000
+#define STALL_MS     1000       /* 4 x the command timeout, at least 1 s */
 #define VAL_SIZE     160
 #define KEYS         100
 #define FAILOVER_MS  15000      /* the sentinels' part, at most */
@@ -40,6 +41,8 @@ typedef struct {
     int          err;
     int          moves;         /* "the master moves" logged */
     int          not_master;
+    int          stalled;       /* "has not answered" logged */
+    char         stalled_msg[ERR_SIZE];
     char         last[ERR_SIZE];
 } log_counts_t;
 
@@ -68,6 +71,7 @@ static int put(fixture_t *f, const char *key);
 static int found(fixture_t *f, const char *key);
 static void make_key(char *key, size_t len, const char *tag, int i);
 static void value_of(const char *key, char *val, size_t len);
+static int quiet_check(tsr_store_t *st, const char *key);
 static int sync_check(tsr_store_t *st, const char *key);
 static void on_done(int rc, const uint8_t *val, size_t len, void *arg);
 static void count_log(int level, const char *msg, void *data);
@@ -77,6 +81,7 @@ static void test_sync_client_finds_the_master_past_a_dead_sentinel(void);
 static void test_async_store_watches_a_sentinel_and_the_master(void);
 static void test_unknown_master_name_is_refused_with_a_reason(void);
 static void test_sentinel_naming_a_replica_is_not_believed(void);
+static void test_stopped_sentinel_is_left_for_the_next(void);
 static void test_killed_master_is_followed_to_the_new_one(void);
 
 
@@ -113,7 +118,7 @@ start(fixture_t *f, const char *sentinels, const char *name, int async)
     conf.sentinels = sentinels;
     conf.master_name = name;
     conf.connect_timeout_ms = TIMEOUT_MS;
-    conf.command_timeout_ms = TIMEOUT_MS;
+    conf.command_timeout_ms = STALL_MS / 4;
     conf.backoff_max_ms = 500;
     conf.never_block = async;
     conf.log = count_log;
@@ -246,6 +251,24 @@ value_of(const char *key, char *val, size_t len)
 }
 
 
+/* as sync_check(), without a word */
+
+static int
+quiet_check(tsr_store_t *st, const char *key)
+{
+    char     val[VAL_SIZE];
+    uint8_t  buf[VAL_SIZE];
+    size_t   len;
+
+    len = sizeof(buf);
+    value_of(key, val, sizeof(val));
+
+    return (tsr_store_get(st, key, strlen(key), buf, &len) == TSR_OK
+            && len == strlen(val) && memcmp(buf, val, len) == 0)
+           ? 0 : -1;
+}
+
+
 static int
 sync_check(tsr_store_t *st, const char *key)
 {
@@ -302,6 +325,12 @@ count_log(int level, const char *msg, void *data)
 
     if (strstr(msg, "is not a master") != NULL) {
         counts->not_master++;
+    }
+
+    if (strstr(msg, "has not answered") != NULL) {
+        counts->stalled++;
+        snprintf(counts->stalled_msg, sizeof(counts->stalled_msg), "%s",
+                 msg);
     }
 
     snprintf(counts->last, sizeof(counts->last), "%s", msg);
@@ -609,6 +638,66 @@ test_sentinel_naming_a_replica_is_not_believed(void)
 
 
 /*
+ * A sentinel that stops answering (SIGSTOP: its socket stays open) is
+ * found out by the renewed subscription and left for the next one; the
+ * master connection is not disturbed meanwhile.
+ */
+
+static void
+test_stopped_sentinel_is_left_for_the_next(void)
+{
+    int        i, left;
+    char       key[64], first[32];
+    result_t   res;
+    fixture_t  f;
+    long long  start_ms;
+
+    CU_ASSERT_EQUAL_FATAL(start(&f, sentinel.sentinels, sentinel.name, 1), 0);
+    CU_ASSERT_EQUAL_FATAL(wait_up(&f, 5000), 0);
+
+    make_key(key, sizeof(key), "stopped", 0);
+    CU_ASSERT_EQUAL(put(&f, key), TSR_OK);
+
+    /* the watch starts on the first sentinel listed */
+    snprintf(first, sizeof(first), "127.0.0.1:%d", sentinel.sentinel[0].port);
+
+    CU_ASSERT_EQUAL_FATAL(tsr_test_redis_signal(&sentinel.sentinel[0],
+                                                SIGSTOP),
+                          0);
+
+    start_ms = tsr_test_now_ms();
+    left = 0;
+
+    while (tsr_test_now_ms() - start_ms < 4 * STALL_MS) {
+        (void) tsr_test_loop_run(&f.tl, 20, NULL);
+
+        if (f.log.stalled > 0 && f.tl.nfds == 2) {
+            left = 1;
+            break;
+        }
+    }
+
+    (void) tsr_test_redis_signal(&sentinel.sentinel[0], SIGCONT);
+
+    printf("\n    a stopped sentinel was left after %lld ms ",
+           tsr_test_now_ms() - start_ms);
+
+    CU_ASSERT(left);
+    CU_ASSERT_PTR_NOT_NULL(strstr(f.log.stalled_msg, first));
+
+    /* lookups went on all along */
+    for (i = 0; i < 10; i++) {
+        CU_ASSERT(found(&f, key));
+    }
+
+    CU_ASSERT_EQUAL(lookup(&f, key, &res), TSR_OK);
+    CU_ASSERT_EQUAL(tsr_store_state(f.st), TSR_STORE_STATE_UP);
+
+    finish(&f);
+}
+
+
+/*
  * The master killed: lookups are refused at once until the sentinels
  * promote the replica and say so (+switch-master); then the values
  * written before the kill are found on the new master.
@@ -620,7 +709,7 @@ test_killed_master_is_followed_to_the_new_one(void)
     int         i, m, all, failed;
     char        key[64], out[OUT_SIZE];
     fixture_t   f, s;
-    long long   start_ms, back, switched;
+    long long   start_ms, back, switched, sync_back;
 
     m = tsr_test_sentinel_master(&sentinel);
     CU_ASSERT_FATAL(m != -1);
@@ -672,14 +761,36 @@ test_killed_master_is_followed_to_the_new_one(void)
         (void) tsr_test_loop_run(&f.tl, 20, NULL);
     }
 
+    if (switched == -1 && tsr_test_sentinel_master(&sentinel) == 1 - m) {
+        switched = tsr_test_now_ms() - start_ms;
+    }
+
+    /*
+     * The synchronous client asks the sentinels again, within its call;
+     * the sentinels switch a few ms apart, so the one it asks may still
+     * name the old master for a moment.
+     */
+
+    sync_back = -1;
+
+    while (tsr_test_now_ms() - start_ms < FAILOVER_MS) {
+        if (quiet_check(s.st, "ts:s:killed:00000000") == 0) {
+            sync_back = tsr_test_now_ms() - start_ms;
+            break;
+        }
+
+        (void) tsr_test_loop_run(&f.tl, 10, NULL);
+    }
+
     printf("\n    master killed: the sentinels named the replica after "
-           "%lld ms, every lookup found again after %lld ms (%d failed "
-           "meanwhile) ", switched, back, failed);
+           "%lld ms, every asynchronous lookup found again after %lld ms "
+           "(%d failed meanwhile), synchronous ones after %lld ms ",
+           switched, back, failed, sync_back);
 
     CU_ASSERT(back != -1);
+    CU_ASSERT(sync_back != -1);
     CU_ASSERT(f.log.moves >= 1);
 
-    /* the synchronous client asks the sentinels again, within the call */
     for (i = 0; i < KEYS; i += 10) {
         make_key(key, sizeof(key), "killed", i);
         CU_ASSERT_EQUAL(sync_check(s.st, key), 0);
@@ -707,6 +818,7 @@ main(void)
         TSR_TEST(async_store_watches_a_sentinel_and_the_master),
         TSR_TEST(unknown_master_name_is_refused_with_a_reason),
         TSR_TEST(sentinel_naming_a_replica_is_not_believed),
+        TSR_TEST(stopped_sentinel_is_left_for_the_next),
         TSR_TEST(killed_master_is_followed_to_the_new_one)
     };
 
