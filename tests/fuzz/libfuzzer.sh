@@ -58,6 +58,27 @@ fi
 
 status=0
 
+# the core once, instrumented for every target (rebuilt when changed)
+mkdir -p "$work/core" || exit 1
+objs=
+nolink=$(echo "$cflags" | sed 's/-fsanitize=fuzzer,/-fsanitize=fuzzer-no-link,/')
+
+for f in $core "$scripts"; do
+    o="$work/core/$(basename "$f" .c).o"
+    objs="$objs $o"
+
+    if [ ! -f "$o" ] || [ -n "$(find "$f" "$srcdir"/module/tsr/*.h -newer "$o" \
+            2>/dev/null | head -1)" ]; then
+        # shellcheck disable=SC2086
+        if ! "$cc" $nolink -I"$srcdir/module/tsr" -Imodule/tsr $incs \
+                -c "$f" -o "$o" > "$work/core.build.log" 2>&1; then
+            cat "$work/core.build.log"
+            echo "libfuzzer: building $o failed"
+            exit 1
+        fi
+    fi
+done
+
 for name in $names; do
     src="$srcdir/tests/fuzz/fuzz_$name.c"
     bin="tests/fuzz/fuzz_${name}_libfuzzer"
@@ -69,13 +90,13 @@ for name in $names; do
         continue
     fi
 
-    # rebuilt when any source is newer than the binary
-    if [ ! -x "$bin" ] || [ -n "$(find "$src" $core "$srcdir"/module/tsr/*.h \
-            "$scripts" -newer "$bin" 2>/dev/null | head -1)" ]; then
+    # relinked when the target or any core object is newer than it
+    if [ ! -x "$bin" ] || [ -n "$(find "$src" $objs -newer "$bin" \
+            2>/dev/null | head -1)" ]; then
         echo "libfuzzer: building $bin"
         # shellcheck disable=SC2086
         if ! "$cc" $cflags -I"$srcdir/module/tsr" -I"$srcdir/tests/fuzz" \
-                -Imodule/tsr $incs "$src" $core "$scripts" $libs -o "$bin" \
+                -Imodule/tsr $incs "$src" $objs $libs -o "$bin" \
                 > "$work/$name.build.log" 2>&1; then
             cat "$work/$name.build.log"
             echo "libfuzzer: building $bin failed"

@@ -170,6 +170,8 @@ write_node(tsr_test_nginx_t *n, int port, const char *cn, int cache)
              "%s"
              "    ssl_session_redis 127.0.0.1:%d;\n"
              "    ssl_session_redis_key %s;\n"
+             /* about sharing, not latency: a loaded machine is slow */
+             "    ssl_session_redis_timeout 250ms;\n"
              "    return \"ok\\n\";\n"
              "  }\n"
              "}\n",
