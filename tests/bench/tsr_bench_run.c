@@ -1839,10 +1839,9 @@ run_json_build(FILE *f, const run_build_t *b)
                  : k == 2 ? "tickets_tls13" : "tickets_tls12");
         run_jnum(f, key, b->cross[k], ",");
         fprintf(f, "\"%s_lookups_not_found\":%ld,\"%s_lookups_timed_out\":"
-                "%ld,", key, b->cross_miss[k], key, b->cross_timeout[k]);
+                "%ld%s", key, b->cross_miss[k], key, b->cross_timeout[k],
+                k < 3 ? "," : "}");
     }
-
-    fprintf(f, "\"end\":0}");
 }
 
 
@@ -1863,7 +1862,7 @@ run_write_json(const char *path)
 
     fprintf(f, "{\n\"command\":\"%s\",\n", run_opts.command);
     fprintf(f, "\"host\":{\"cpus\":%ld,", sysconf(_SC_NPROCESSORS_ONLN));
-    run_jnum(f, "loadavg_first", run_load_before, ",");
+    run_jnum(f, "loadavg_before_wait", run_load_before, ",");
     run_jnum(f, "waited_s", run_waited, ",");
     run_jnum(f, "loadavg_start", run_load_start, ",");
     run_jnum(f, "loadavg_end", run_load_after, ",");
@@ -2232,17 +2231,17 @@ run_write_chart(const char *dir)
     int          cfg, i;
     FILE        *f;
     char         path[PATH_MAX], cmd[PATH_MAX * 2];
+    double       v, w, top[2];
     size_t       c;
     const char  *term;
 
     static const char *const  shown[] = { "full-tls12", "full-tls13",
                                           "resume-tls12", "resume-tls13",
                                           "resume-tickets", NULL };
-    static const char *const  labels[] = { "full\\nTLS 1.2",
-                                           "full\\nTLS 1.3",
-                                           "resumed\\nTLS 1.2 ids",
-                                           "resumed\\nTLS 1.3 stateful",
-                                           "resumed\\nTLS 1.3 tickets" };
+    static const char *const  labels[] = { "full\\n1.2", "full\\n1.3",
+                                           "resumed\\n1.2 ids",
+                                           "resumed\\n1.3 stateful",
+                                           "resumed\\n1.3 tickets" };
 
     snprintf(path, sizeof(path), "%s/bench.dat", dir);
 
@@ -2254,14 +2253,21 @@ run_write_chart(const char *dir)
     fprintf(f, "# case, then per configuration: handshakes/s, worker CPU "
                "us/handshake\n");
 
+    top[0] = 0;
+    top[1] = 0;
+
     for (i = 0; shown[i] != NULL; i++) {
         c = run_case_index(shown[i]);
         fprintf(f, "\"%s\"", labels[i]);
 
         for (cfg = 0; cfg < CFG_L1X; cfg++) {
             if (run_cases[c].configs & ON(cfg)) {
-                fprintf(f, " %.0f %.1f", run_med(cfg, c, W_PER_S),
-                        run_med(cfg, c, W_CPU_US));
+                v = run_med(cfg, c, W_PER_S);
+                w = run_med(cfg, c, W_CPU_US);
+                top[0] = (v > top[0]) ? v : top[0];
+                top[1] = (w > top[1]) ? w : top[1];
+
+                fprintf(f, " %.0f %.1f", v, w);
 
             } else {
                 fprintf(f, " ? ?");
@@ -2276,8 +2282,8 @@ run_write_chart(const char *dir)
     /* pngcairo when gnuplot has it, libgd's png otherwise */
 
     term = (system("gnuplot -e 'set terminal pngcairo' >/dev/null 2>&1")
-            == 0) ? "pngcairo size 960,400 font 'sans,9'"
-                  : "png size 960,400 font 'sans,9'";
+            == 0) ? "pngcairo size 960,420 font 'sans,9'"
+                  : "png size 960,420 font 'sans,9'";
 
     snprintf(path, sizeof(path), "%s/bench.gp", dir);
 
@@ -2295,23 +2301,25 @@ run_write_chart(const char *dir)
         "set style fill solid 0.8 border -1\n"
         "set boxwidth 0.9\n"
         "set grid ytics\n"
-        "set key outside below horizontal\n"
-        "set xtics nomirror\n"
-        "set yrange [0:*]\n"
+        "set key top left font ',8' samplen 1.5\n"
+        "set xtics nomirror font ',8'\n"
+        "set bmargin 4\n"
         "set multiplot layout 1,2\n"
-        "set title 'handshakes/s, one worker (%d clients on the same "
-        "2 cores)'\n"
+        "set yrange [0:%.0f]\n"
+        "set title 'handshakes/s, one worker (%d client processes on the "
+        "same 2 CPUs)'\n"
         "plot '%s/bench.dat' using 2:xtic(1) title '%s', "
         "'' using 4 title '%s', '' using 6 title '%s', "
         "'' using 8 title '%s'\n"
+        "set yrange [0:%.0f]\n"
         "set title 'worker CPU per handshake (us), lower is better'\n"
         "plot '%s/bench.dat' using 3:xtic(1) title '%s', "
         "'' using 5 title '%s', '' using 7 title '%s', "
         "'' using 9 title '%s'\n"
         "unset multiplot\n",
-        term, dir, run_opts.procs, dir,
+        term, dir, top[0] * 1.45 + 1, run_opts.procs, dir,
         run_configs[0].title, run_configs[1].title, run_configs[2].title,
-        run_configs[3].title, dir,
+        run_configs[3].title, top[1] * 1.45 + 1, dir,
         run_configs[0].title, run_configs[1].title, run_configs[2].title,
         run_configs[3].title);
 
