@@ -118,6 +118,7 @@ static int count_lines(tsr_test_nginx_t *n, const char *a, const char *b);
 static void run_fault(const fault_t *f);
 static int inject(const fault_t *f);
 static int recover(const fault_t *f);
+static void keep_logs(int n);
 static void print_table(void);
 static long proc_status(pid_t pid, const char *field);
 static int proc_fds(pid_t pid);
@@ -704,9 +705,8 @@ done:
     CU_ASSERT(fg->recovery_ms >= 0);
     CU_ASSERT(fg->recovery_ms <= RECOVERY_LIMIT_MS);
 
-    if (fg->problems != 0) {
-        fprintf(stderr, "[alert]/[crit]/[emerg] or crashes in %s or %s\n",
-                node_a.error_log, node_b.error_log);
+    if (fg->failed != 0 || fg->problems != 0) {
+        keep_logs(nfaults);
     }
 
     if (f->kind == FAULT_REFUSED) {
@@ -824,6 +824,45 @@ recover(const fault_t *f)
     }
 
     return -1;
+}
+
+
+/* the next fault truncates the logs: a failed one's are copied aside */
+
+static void
+keep_logs(int n)
+{
+    int                i;
+    FILE              *in, *out;
+    size_t             len;
+    char               path[PATH_MAX + 32], buf[8192];
+    tsr_test_nginx_t  *nodes[2];
+
+    nodes[0] = &node_a;
+    nodes[1] = &node_b;
+
+    for (i = 0; i < 2; i++) {
+        snprintf(path, sizeof(path), "%s/logs/error-fault-%d.log",
+                 nodes[i]->dir, n);
+
+        in = fopen(nodes[i]->error_log, "r");
+        out = fopen(path, "w");
+
+        while (in != NULL && out != NULL
+               && (len = fread(buf, 1, sizeof(buf), in)) > 0)
+        {
+            (void) fwrite(buf, 1, len, out);
+        }
+
+        if (in != NULL) {
+            fclose(in);
+        }
+
+        if (out != NULL) {
+            fclose(out);
+            fprintf(stderr, "fault %d: the log is kept in %s\n", n, path);
+        }
+    }
 }
 
 
