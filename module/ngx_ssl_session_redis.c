@@ -2357,7 +2357,7 @@ ngx_ssl_session_redis_init_zone(ngx_shm_zone_t *zone, void *data)
     ngx_ssl_session_redis_main_conf_t  *rmcf = zone->data;
 
     u_char                        *names;
-    size_t                         size;
+    size_t                         size, skip;
     SSL_CTX                      **ctxp;
     ngx_uint_t                     i, n;
     ngx_slab_pool_t               *shpool;
@@ -2392,10 +2392,19 @@ ngx_ssl_session_redis_init_zone(ngx_shm_zone_t *zone, void *data)
     for (i = 0; i < n; i++) {
         ctxd = SSL_CTX_get_ex_data(ctxp[i], ngx_ssl_session_redis_ctx_index);
 
+        /*
+         * a name that does not fit keeps its end: a stream block's
+         * "<file>:<line>" is told apart by its line, not by its directory
+         */
+        skip = 0;
+
+        if (ctxd->name.len >= NGX_SSL_SESSION_REDIS_NAME_LEN) {
+            skip = ctxd->name.len - (NGX_SSL_SESSION_REDIS_NAME_LEN - 1);
+        }
+
         ngx_cpystrn(names + i * NGX_SSL_SESSION_REDIS_NAME_LEN,
-                    ctxd->name.data,
-                    ngx_min(ctxd->name.len + 1,
-                            NGX_SSL_SESSION_REDIS_NAME_LEN));
+                    ctxd->name.data + skip,
+                    ctxd->name.len - skip + 1);
     }
 
     zone->data = shm;

@@ -68,7 +68,7 @@ typedef struct {
 
 #define NGX_SSL_SESSION_REDIS_OUTCOMES     7
 #define NGX_SSL_SESSION_REDIS_SLOTS        64
-#define NGX_SSL_SESSION_REDIS_NAME_LEN     64
+#define NGX_SSL_SESSION_REDIS_NAME_LEN     256
 #define NGX_SSL_SESSION_REDIS_ZONE_HTTP    "ssl_session_redis_http"
 #define NGX_SSL_SESSION_REDIS_ZONE_STREAM  "ssl_session_redis_stream"
 
