@@ -50,6 +50,7 @@ typedef struct {
     ngx_uint_t                     state;
     ngx_uint_t                     outcome;
     unsigned                       ticket:1;    /* a ticket was offered */
+    unsigned                       retried:1;   /* a miss was asked again */
     size_t                         id_len;
     size_t                         key_len;
     size_t                         server_name_len;
@@ -969,6 +970,20 @@ ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
     bconf.log_data = conf->store;
     bconf.single_use = conf->single_use ? 1 : 0;
 
+    /*
+     * Every TLSv1.3 stateful ticket is a session in Redis: one SET, one
+     * sealed value kept for the session's lifetime.  OpenSSL sends two per
+     * full handshake; a client resumes with one.
+     */
+
+    if (SSL_CTX_get_options(ssl_ctx) & SSL_OP_NO_TICKET) {
+        (void) SSL_CTX_set_num_tickets(ssl_ctx, 1);
+    }
+
+    /* the binding formats debug messages only for a debug log */
+    bconf.log_debug = (cf->cycle->new_log.log_level & NGX_LOG_DEBUG_EVENT)
+                      ? 1 : 0;
+
     ctxd->binding = tsr_ssl_ctx_attach(ssl_ctx, &bconf, err, sizeof(err));
     if (ctxd->binding == NULL) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
@@ -1595,6 +1610,32 @@ ngx_ssl_session_redis_lookup_done(int rc, const uint8_t *val, size_t len,
         break;
 
     case TSR_NOT_FOUND:
+
+        /*
+         * Redis runs what its clients sent in one event loop turn in the
+         * order of their sockets, not of arrival: a client quick to offer
+         * its new session to another node may have that node's GET run
+         * just before the issuing node's SET.  Asked once more, Redis has
+         * run the SET.  Only misses pay, with one more round trip.
+         */
+
+        if (!cs->retried
+            && ngx_current_msec - cs->started < cs->ctx->conf->timeout)
+        {
+            cs->retried = 1;
+
+            cs->req = tsr_store_get_async(cs->ctx->conf->store->store,
+                                     (char *) cs->key, cs->key_len,
+                                     cs->ctx->conf->single_use,
+                                     cs->ctx->conf->timeout
+                                     - (ngx_current_msec - cs->started),
+                                     ngx_ssl_session_redis_lookup_done, cs);
+            if (cs->req != NULL) {
+                cs->state = NGX_SSL_SESSION_REDIS_WAIT;
+                return;
+            }
+        }
+
         cs->outcome = NGX_SSL_SESSION_REDIS_MISS;
         break;
 
@@ -1692,6 +1733,25 @@ ngx_ssl_session_redis_loop_watch(void *data, int fd, int readable,
         } else {
             ngx_queue_insert_tail(&rs->conn->queue, &c->queue);
         }
+    }
+
+    /*
+     * With epoll the socket is registered once, both ways, edge-triggered,
+     * as nginx registers its own connections: no epoll_ctl() per command.
+     * A write edge with nothing to write costs hiredis a look at an empty
+     * buffer.
+     */
+
+    if (ngx_event_flags & NGX_USE_EPOLL_EVENT) {
+        if (!c->read->active && ngx_add_conn(c) != NGX_OK) {
+            return -1;
+        }
+
+        if (writable) {
+            ngx_post_event(c->write, &ngx_posted_events);
+        }
+
+        return 0;
     }
 
     if (readable && !c->read->active) {

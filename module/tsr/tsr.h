@@ -439,6 +439,7 @@ typedef struct {
      * first level is neither asked nor written.
      */
     unsigned         single_use:1;
+    unsigned         log_debug:1;   /* format and pass debug messages */
     tsr_log_pt       log;
     void            *log_data;
 } tsr_ssl_conf_t;

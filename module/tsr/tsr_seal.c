@@ -50,11 +50,13 @@
 typedef struct {
     uint8_t          id[TSR_SEAL_KEY_ID_LEN];
     uint8_t          key[TSR_SEAL_KEY_LEN];
+    EVP_CIPHER_CTX  *tmpl;          /* keyed once; copied per value */
 } tsr_seal_key_t;
 
 
 struct tsr_keyring_s {
     EVP_CIPHER      *cipher;
+    EVP_MD          *sha256;
     size_t           nkeys;
     tsr_seal_key_t   keys[TSR_SEAL_MAX_KEYS];
 };
@@ -72,8 +74,8 @@ static int tsr_seal_gcm(EVP_CIPHER_CTX *ctx, const EVP_CIPHER *cipher,
     int enc, const uint8_t *key, const uint8_t *header, const char *name,
     size_t namelen, const uint8_t *in, size_t inlen, uint8_t *out,
     uint8_t *tag);
-static void tsr_seal_name_check(const char *name, size_t namelen,
-    uint8_t *check);
+static void tsr_seal_name_check(const tsr_keyring_t *kr, const char *name,
+    size_t namelen, uint8_t *check);
 static void tsr_seal_hex(const uint8_t *p, size_t len, char *out);
 
 
@@ -157,6 +159,13 @@ tsr_keyring_create(char *err, size_t errlen)
     if (kr->cipher == NULL) {
         tsr_seal_ssl_error(err, errlen, "key ring",
                            "EVP_CIPHER_fetch(\"AES-256-GCM\")");
+        goto failed;
+    }
+
+    kr->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (kr->sha256 == NULL) {
+        tsr_seal_ssl_error(err, errlen, "key ring",
+                           "EVP_MD_fetch(\"SHA256\")");
         goto failed;
     }
 
@@ -337,6 +346,15 @@ tsr_keyring_push(tsr_keyring_t *kr, const char *what, const uint8_t *ikm,
         goto failed;
     }
 
+    k.tmpl = EVP_CIPHER_CTX_new();
+    if (k.tmpl == NULL
+        || EVP_CipherInit_ex2(k.tmpl, kr->cipher, k.key, NULL, 1, NULL) != 1)
+    {
+        EVP_CIPHER_CTX_free(k.tmpl);
+        tsr_seal_ssl_error(err, errlen, what, "EVP_CipherInit_ex2()");
+        goto failed;
+    }
+
     kr->keys[kr->nkeys++] = k;
 
     rc = TSR_OK;
@@ -409,10 +427,18 @@ tsr_keyring_id(const tsr_keyring_t *kr, size_t n, char out[9])
 void
 tsr_keyring_destroy(tsr_keyring_t *kr)
 {
+    size_t  i;
+
     if (kr == NULL) {
         return;
     }
 
+    /* the keyed contexts hold the keys: freeing them wipes them */
+    for (i = 0; i < kr->nkeys; i++) {
+        EVP_CIPHER_CTX_free(kr->keys[i].tmpl);
+    }
+
+    EVP_MD_free(kr->sha256);
     EVP_CIPHER_free(kr->cipher);
     OPENSSL_clear_free(kr, sizeof(tsr_keyring_t));
 }
@@ -425,7 +451,6 @@ tsr_seal(const tsr_keyring_t *kr, const char *name, size_t namelen,
     int              rc;
     size_t           size;
     EVP_CIPHER_CTX  *ctx;
-    const uint8_t   *key;
 
     if (kr == NULL || kr->nkeys == 0 || (name == NULL && namelen != 0)
         || namelen > TSR_MAX_KEY_NAME || (in == NULL && inlen != 0)
@@ -447,16 +472,15 @@ tsr_seal(const tsr_keyring_t *kr, const char *name, size_t namelen,
     }
 
     rc = TSR_ERROR;
-    key = kr->keys[0].key;
 
     ctx = EVP_CIPHER_CTX_new();
-    if (ctx == NULL) {
+    if (ctx == NULL || EVP_CIPHER_CTX_copy(ctx, kr->keys[0].tmpl) != 1) {
         goto failed;
     }
 
     out[0] = TSR_SEAL_V1;
     memcpy(out + TSR_SEAL_OFF_KEY_ID, kr->keys[0].id, TSR_SEAL_KEY_ID_LEN);
-    tsr_seal_name_check(name, namelen, out + TSR_SEAL_OFF_CHECK);
+    tsr_seal_name_check(kr, name, namelen, out + TSR_SEAL_OFF_CHECK);
 
     /*
      * Random 96-bit nonces: fine for far more sessions than one key should
@@ -468,7 +492,7 @@ tsr_seal(const tsr_keyring_t *kr, const char *name, size_t namelen,
         goto failed;
     }
 
-    if (tsr_seal_gcm(ctx, kr->cipher, 1, key, out, name, namelen, in, inlen,
+    if (tsr_seal_gcm(ctx, NULL, 1, NULL, out, name, namelen, in, inlen,
                      out + TSR_SEAL_OFF_DATA,
                      out + TSR_SEAL_OFF_DATA + inlen)
         != 0)
@@ -548,18 +572,6 @@ tsr_open(const tsr_keyring_t *kr, const char *name, size_t namelen,
         goto failed;
     }
 
-    /*
-     * The name check is not secret and not trusted: it only tells a value
-     * copied to another key name from a damaged one.  GCM decides.
-     */
-
-    tsr_seal_name_check(name, namelen, check);
-
-    if (memcmp(check, in + TSR_SEAL_OFF_CHECK, TSR_SEAL_CHECK_LEN) != 0) {
-        rc = TSR_SEAL_MOVED;
-        goto failed;
-    }
-
     rc = TSR_ERROR;
 
     ctx = EVP_CIPHER_CTX_new();
@@ -580,9 +592,10 @@ tsr_open(const tsr_keyring_t *kr, const char *name, size_t namelen,
             continue;
         }
 
-        if (tsr_seal_gcm(ctx, kr->cipher, 0, kr->keys[i].key, in, name,
-                         namelen, in + TSR_SEAL_OFF_DATA, size, out, tag)
-            == 0)
+        if (EVP_CIPHER_CTX_copy(ctx, kr->keys[i].tmpl) == 1
+            && tsr_seal_gcm(ctx, NULL, 0, NULL, in, name,
+                            namelen, in + TSR_SEAL_OFF_DATA, size, out, tag)
+               == 0)
         {
             EVP_CIPHER_CTX_free(ctx);
             *outlen = size;
@@ -590,6 +603,20 @@ tsr_open(const tsr_keyring_t *kr, const char *name, size_t namelen,
         }
 
         rc = TSR_SEAL_TAMPERED;
+    }
+
+    /*
+     * The name check is not secret and not trusted: it only tells a value
+     * copied to another key name from a damaged one, once GCM has failed
+     * (the header, check included, is authenticated with the name).
+     */
+
+    if (rc == TSR_SEAL_TAMPERED) {
+        tsr_seal_name_check(kr, name, namelen, check);
+
+        if (memcmp(check, in + TSR_SEAL_OFF_CHECK, TSR_SEAL_CHECK_LEN) != 0) {
+            rc = TSR_SEAL_MOVED;
+        }
     }
 
 failed:
@@ -728,11 +755,13 @@ tsr_session_key(const char *prefix, const uint8_t *sid_ctx,
 
 
 static void
-tsr_seal_name_check(const char *name, size_t namelen, uint8_t *check)
+tsr_seal_name_check(const tsr_keyring_t *kr, const char *name,
+    size_t namelen, uint8_t *check)
 {
     uint8_t  md[SHA256_DIGEST_LENGTH];
 
-    (void) SHA256((const uint8_t *) name, namelen, md);
+    /* a fetched digest: SHA256() looks the algorithm up on every call */
+    (void) EVP_Digest(name, namelen, md, NULL, kr->sha256, NULL);
     memcpy(check, md, TSR_SEAL_CHECK_LEN);
 }
 

@@ -29,6 +29,10 @@ struct tsr_ssl_s {
     uint8_t             sid_ctx[SSL_MAX_SID_CTX_LENGTH];
     size_t              sid_ctx_len;
 
+    /* "<prefix>s:<16 hex of SHA-256(sid_ctx)>:", the same for every key */
+    char                key_prefix[TSR_MAX_KEY_NAME];
+    size_t              key_prefix_len;
+
     /* what attach found on the context, restored by detach */
     tsr_ssl_new_pt      new_cb;
     tsr_ssl_get_pt      get_cb;
@@ -51,6 +55,7 @@ struct tsr_ssl_s {
     unsigned            no_store:1;
     unsigned            single_use:1;
     unsigned            sid_ctx_logged:1;
+    unsigned            debug:1;
 };
 
 
@@ -178,6 +183,11 @@ tsr_ssl_ctx_attach(SSL_CTX *ctx, const tsr_ssl_conf_t *conf, char *err,
     b->single_use = conf->single_use;
     b->log = conf->log;
     b->log_data = conf->log_data;
+    b->debug = conf->log_debug;
+
+    /* the name of the longest id, less the id's hex digits */
+    b->key_prefix_len = (size_t) n - 2 * sizeof(id);
+    memcpy(b->key_prefix, name, b->key_prefix_len);
 
     /*
      * Attaching again replaces the binding but keeps what the first attach
@@ -277,12 +287,31 @@ int
 tsr_ssl_session_key(tsr_ssl_t *b, const uint8_t *id, size_t idlen,
     char *out, size_t outlen)
 {
-    if (b == NULL) {
+    size_t  i;
+
+    static const char  hex[] = "0123456789abcdef";
+
+    if (b == NULL || id == NULL || idlen == 0 || idlen > TSR_MAX_SESSION_ID
+        || out == NULL)
+    {
         return TSR_EINVAL;
     }
 
-    return tsr_session_key(b->prefix, b->sid_ctx, b->sid_ctx_len, id, idlen,
-                           out, outlen);
+    if (b->key_prefix_len + 2 * idlen >= outlen) {
+        return TSR_ETOOBIG;
+    }
+
+    memcpy(out, b->key_prefix, b->key_prefix_len);
+    out += b->key_prefix_len;
+
+    for (i = 0; i < idlen; i++) {
+        *out++ = hex[id[i] >> 4];
+        *out++ = hex[id[i] & 0xf];
+    }
+
+    *out = '\0';
+
+    return (int) (b->key_prefix_len + 2 * idlen);
 }
 
 
@@ -1086,6 +1115,10 @@ tsr_ssl_session_name(tsr_ssl_t *b, const SSL_SESSION *sess, char *out,
                     "keyed by the session's", len, b->sid_ctx_len);
     }
 
+    if (len == b->sid_ctx_len && memcmp(sid_ctx, b->sid_ctx, len) == 0) {
+        return tsr_ssl_session_key(b, id, idlen, out, outlen);
+    }
+
     return tsr_session_key(b->prefix, sid_ctx, len, id, idlen, out, outlen);
 }
 
@@ -1115,7 +1148,7 @@ tsr_ssl_log(tsr_ssl_t *b, int level, const char *fmt, ...)
     va_list  args;
     char     msg[TSR_SSL_MSG_LEN];
 
-    if (b->log == NULL) {
+    if (b->log == NULL || (level >= TSR_LOG_DEBUG && !b->debug)) {
         return;
     }
 

@@ -115,6 +115,10 @@ static void tsr_store_async_failed(tsr_store_t *st);
 static int tsr_store_async_command(tsr_store_t *st, redisCallbackFn *fn,
     void *privdata, const char *fmt, ...);
 static int tsr_store_writable(tsr_store_t *st, const char *name);
+static int tsr_store_async_get(tsr_store_t *st, tsr_req_t *req,
+    const char *key, size_t keylen);
+static int tsr_store_async_set(tsr_store_t *st, const char *key,
+    size_t keylen, const uint8_t *val, size_t vlen, uint64_t ttl_ms);
 static uint64_t tsr_store_sent_pop(tsr_store_t *st);
 static void tsr_store_setup_cb(redisAsyncContext *ac, void *r,
     void *privdata);
@@ -1126,6 +1130,21 @@ tsr_store_set(tsr_store_t *st, const char *key, size_t keylen,
     }
 
     st->stats.sets++;
+
+    if (st->async && st->parent == NULL) {
+        if (tsr_store_writable(st, "SET")
+            && tsr_store_async_set(st, key, keylen, val, vlen, ttl_ms)
+               != TSR_OK)
+        {
+            st->stats.dropped++;
+            tsr_store_set_error(st, "SET dropped: hiredis refused it");
+        }
+
+        tsr_store_flush_now(st);
+        tsr_store_arm(st);
+
+        return TSR_OK;
+    }
 
     if (st->async) {
         tsr_store_write_async(st, "SET", "SET %b %b PX %llu", key, keylen,
@@ -2604,6 +2623,72 @@ tsr_store_async_vcommand(tsr_store_t *st, redisCallbackFn *fn,
 }
 
 
+/*
+ * GET and SET formatted by hand: hiredis' format parser costs more than
+ * the rest of a lookup's client side.
+ */
+
+static int
+tsr_store_async_get(tsr_store_t *st, tsr_req_t *req, const char *key,
+    size_t keylen)
+{
+    int   n;
+    char  cmd[64 + TSR_MAX_KEY_NAME];
+
+    n = snprintf(cmd, sizeof(cmd), "*2\r\n$3\r\nGET\r\n$%zu\r\n", keylen);
+
+    if (n < 0 || (size_t) n + keylen + 2 > sizeof(cmd)) {
+        return TSR_EINVAL;
+    }
+
+    memcpy(cmd + n, key, keylen);
+    memcpy(cmd + n + keylen, "\r\n", 2);
+
+    return tsr_store_async_formatted(st, tsr_store_get_cb, req, cmd,
+                                     n + keylen + 2);
+}
+
+
+static int
+tsr_store_async_set(tsr_store_t *st, const char *key, size_t keylen,
+    const uint8_t *val, size_t vlen, uint64_t ttl_ms)
+{
+    int      m, rc;
+    char     ttl[24], *cmd, *p;
+    size_t   len;
+
+    m = snprintf(ttl, sizeof(ttl), "%llu", (unsigned long long) ttl_ms);
+
+    len = 64 + keylen + vlen + m;
+
+    cmd = malloc(len);
+    if (cmd == NULL) {
+        return TSR_ENOMEM;
+    }
+
+    p = cmd + snprintf(cmd, len, "*5\r\n$3\r\nSET\r\n$%zu\r\n", keylen);
+    memcpy(p, key, keylen);
+    p += keylen;
+    p += snprintf(p, len - (p - cmd), "\r\n$%zu\r\n", vlen);
+
+    if (vlen != 0) {
+        memcpy(p, val, vlen);
+        p += vlen;
+    }
+
+    p += snprintf(p, len - (p - cmd), "\r\n$2\r\nPX\r\n$%d\r\n%s\r\n", m,
+                  ttl);
+
+    rc = tsr_store_async_formatted(st, tsr_store_write_cb, (void *) "SET",
+                                   cmd, p - cmd);
+
+    /* sealed bytes: nothing to wipe */
+    free(cmd);
+
+    return rc;
+}
+
+
 /* a command formatted before, as a redirection sends it again */
 
 static int
@@ -2840,6 +2925,9 @@ tsr_store_get_async(tsr_store_t *st, const char *key, size_t keylen,
         rc = tsr_store_async_command(st, tsr_store_get_cb, req,
                                      "EVAL %s 1 %b", tsr_store_getdel_lua,
                                      key, keylen);
+
+    } else if (!getdel) {
+        rc = tsr_store_async_get(st, req, key, keylen);
 
     } else {
         rc = tsr_store_async_command(st, tsr_store_get_cb, req, "%s %b",
@@ -3479,6 +3567,15 @@ tsr_store_on_read_fd(tsr_store_t *st, int fd)
             tsr_store_set_error(st, "redis at %s sent a reply of more than "
                                 "%d bytes", st->addr, TSR_RESP_MAX_PENDING);
             tsr_store_async_drop(st);
+            break;
+        }
+
+        /*
+         * Redis sends nothing unasked: with every reply in, the socket is
+         * empty, and anything arriving later raises a new edge.
+         */
+
+        if (st->sent_count == 0) {
             break;
         }
 

@@ -135,6 +135,7 @@ static void test_fault_fake_reset_mid_reply(void);
 static void test_fault_fake_no_reply_to_commands(void);
 static void test_fault_fake_no_reply_at_all(void);
 static void test_fault_fake_extra_reply(void);
+static void test_get_overtaking_its_set_is_asked_again(void);
 static void test_fault_address_does_not_resolve(void);
 static void test_fault_address_refuses(void);
 static void test_reload_20_times_under_load_keeps_memory_and_fds_flat(
@@ -1154,6 +1155,68 @@ test_fault_fake_extra_reply(void)
 }
 
 
+/*
+ * Redis runs the commands that arrived within one turn of its event loop
+ * in the order of their sockets: a GET from one node can run just before
+ * the SET another node sent first.  The fake answers every key's first
+ * GET "not found"; the lookup asks once more and resumes.
+ */
+
+static void
+test_get_overtaking_its_set_is_asked_again(void)
+{
+    int                    v, i, reused;
+    char                   address[64];
+    SSL_SESSION           *sess;
+    tsr_test_fakeredis_t   trailing;
+
+    static const int  versions[] = { TSR_TEST_TLS12, TSR_TEST_TLS13 };
+
+    if (tsr_test_fakeredis_start(&trailing, TSR_TEST_FAKE_TRAILING) != 0) {
+        CU_FAIL("fake redis did not start");
+        return;
+    }
+
+    snprintf(address, sizeof(address), "127.0.0.1:%d", trailing.port);
+
+    if (write_node(&node_a, port_a, address, 1) != 0
+        || start_node(&node_a, port_a, &running_a) != 0)
+    {
+        CU_FAIL("node did not start");
+        goto done;
+    }
+
+    for (v = 0; v < 2; v++) {
+        for (i = 0; i < 3; i++) {
+            sess = NULL;
+
+            CU_ASSERT_EQUAL(handshake(port_a, versions[v], NULL, &sess,
+                                      &reused), 0);
+            CU_ASSERT_EQUAL(reused, 0);
+
+            /* the SET is sent before the client has its session */
+            sleep_ms(50);
+
+            CU_ASSERT_EQUAL(handshake(port_a, versions[v], sess, NULL,
+                                      &reused), 0);
+            CU_ASSERT_EQUAL(reused, 1);
+
+            printf("%s TLSv1.%d: resumed %d", i == 0 && v == 0 ? "\n   " : ",",
+                   versions[v] == TSR_TEST_TLS13 ? 3 : 2, reused);
+
+            SSL_SESSION_free(sess);
+        }
+    }
+
+    printf(" ");
+
+done:
+
+    stop_nodes();
+    tsr_test_fakeredis_stop(&trailing);
+}
+
+
 static void
 test_fault_address_does_not_resolve(void)
 {
@@ -1380,6 +1443,7 @@ static const test_t  tests[] = {
     test(test_fault_fake_no_reply_to_commands),
     test(test_fault_fake_no_reply_at_all),
     test(test_fault_fake_extra_reply),
+    test(test_get_overtaking_its_set_is_asked_again),
     test(test_fault_address_does_not_resolve),
     test(test_fault_address_refuses),
     test(test_reload_20_times_under_load_keeps_memory_and_fds_flat),

@@ -43,7 +43,8 @@
  * stateful tickets after a full handshake and one after a resumption,
  * and each ticket is a session of its own in Redis.
  */
-#define FULL_SESSIONS(v)     ((v) == TSR_TEST_TLS13 ? 2 : 1)
+/* the module has OpenSSL send one TLSv1.3 stateful ticket, not two */
+#define FULL_SESSIONS(v)     1
 #define RESUMED_SESSIONS(v)  ((v) == TSR_TEST_TLS13 ? 1 : 0)
 
 
@@ -1545,15 +1546,18 @@ counts(int version)
                         "ssl_session_redis_redis_dropped_total", "http"),
                     2 * stores_full);
 
-    /* lookups asked for, the refused one too; Redis answered the others */
+    /*
+     * lookups asked for, the refused one too; Redis answered the others;
+     * the miss was asked twice (a SET from another node may trail a GET)
+     */
 
     CU_ASSERT_EQUAL(value(scraped, "ssl_session_redis_redis_commands_total"
                           "{subsystem=\"http\",command=\"get\"}"),
-                    RESUMED + 3);
+                    RESUMED + 4);
     CU_ASSERT_EQUAL(subsystem_value(scraped,
                         "ssl_session_redis_redis_latency_seconds_count",
                         "http"),
-                    RESUMED + 2);
+                    RESUMED + 3);
     CU_ASSERT_EQUAL(subsystem_value(scraped,
                         "ssl_session_redis_redis_refused_total", "http"), 1);
     CU_ASSERT_EQUAL(subsystem_value(scraped,

@@ -321,6 +321,10 @@ int tsr_test_nginx_log_problems(tsr_test_nginx_t *n);
 #define TSR_TEST_FAKE_SILENT      6   /* data commands never answered */
 #define TSR_TEST_FAKE_MUTE        7   /* nothing ever answered */
 #define TSR_TEST_FAKE_EXTRA       8   /* as NORMAL, then a reply more */
+#define TSR_TEST_FAKE_TRAILING    9   /* as NORMAL, but the first GET of a
+                                         key answers "not found", as when
+                                         it overtook the key's SET */
+#define TSR_TEST_FAKE_LAST        TSR_TEST_FAKE_TRAILING
 
 typedef struct {
     int         port;                   /* TCP port on 127.0.0.1 */

@@ -61,6 +61,7 @@ typedef struct {
     size_t          key_len;
     char           *val;
     size_t          val_len;
+    int             asked;          /* TRAILING: its first GET answered */
 } tsr_fake_slot_t;
 
 
@@ -167,7 +168,7 @@ tsr_test_fakeredis_start(tsr_test_fakeredis_t *f, int mode)
     memset(f, 0, sizeof(tsr_test_fakeredis_t));
     f->ctl = -1;
 
-    if (mode < TSR_TEST_FAKE_NORMAL || mode > TSR_TEST_FAKE_EXTRA) {
+    if (mode < TSR_TEST_FAKE_NORMAL || mode > TSR_TEST_FAKE_LAST) {
         fprintf(stderr, "fake redis: unknown mode %d\n", mode);
         return -1;
     }
@@ -247,7 +248,7 @@ tsr_test_fakeredis_set_mode(tsr_test_fakeredis_t *f, int mode)
     unsigned char  m;
 
     if (f->pid == 0 || mode < TSR_TEST_FAKE_NORMAL
-        || mode > TSR_TEST_FAKE_EXTRA)
+        || mode > TSR_TEST_FAKE_LAST)
     {
         return -1;
     }
@@ -309,10 +310,11 @@ tsr_test_fakeredis_mode_name(int mode)
     static const char  *names[] = {
         "normal", "malformed RESP", "wrong reply types", "bulk length 2^31",
         "replies split byte by byte", "reset mid-reply",
-        "no reply to commands", "no reply at all", "an extra reply"
+        "no reply to commands", "no reply at all", "an extra reply",
+        "a key's first GET before its SET"
     };
 
-    if (mode < TSR_TEST_FAKE_NORMAL || mode > TSR_TEST_FAKE_EXTRA) {
+    if (mode < TSR_TEST_FAKE_NORMAL || mode > TSR_TEST_FAKE_LAST) {
         return "?";
     }
 
@@ -683,6 +685,7 @@ tsr_fake_command(tsr_fake_t *fk, tsr_fake_client_t *c, tsr_fake_cmd_t *cmd)
     switch (fk->mode) {
 
     case TSR_TEST_FAKE_NORMAL:
+    case TSR_TEST_FAKE_TRAILING:
         return tsr_fake_normal(fk, c, cmd);
 
     case TSR_TEST_FAKE_SPLIT:
@@ -767,6 +770,12 @@ tsr_fake_normal(tsr_fake_t *fk, tsr_fake_client_t *c, tsr_fake_cmd_t *cmd)
 
     s = tsr_fake_find(fk, k, klen, 0);
     if (s == NULL) {
+        return tsr_fake_append_str(c, "$-1\r\n");
+    }
+
+    /* as if the GET had run before the SET another client sent first */
+    if (fk->mode == TSR_TEST_FAKE_TRAILING && !del && !s->asked) {
+        s->asked = 1;
         return tsr_fake_append_str(c, "$-1\r\n");
     }
 
