@@ -32,6 +32,7 @@
 
 
 #include "tsr.h"
+#include "tsr_resp.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -140,6 +141,7 @@ struct tsr_admin_s {
 
     tsr_store_conf_t            conf;
     redisContext               *redis;
+    tsr_resp_t                  resp;       /* bounds on its replies */
     tsr_keyring_t              *keys;
 
     char                        ctx[TSR_ADMIN_CTX_HEX + 1];
@@ -798,6 +800,8 @@ tsr_admin_connect(tsr_admin_t *adm)
         return TSR_ADMIN_FAILED;
     }
 
+    tsr_resp_bound(adm->redis->reader, &adm->resp);
+
     if (adm->conf.password != NULL) {
         if (adm->conf.user != NULL) {
             reply = tsr_admin_command(adm, "AUTH", "AUTH %s %s",
@@ -880,7 +884,7 @@ tsr_admin_command(tsr_admin_t *adm, const char *what, const char *fmt, ...)
 
     va_start(args, fmt);
     errno = 0;
-    reply = redisvCommand(adm->redis, fmt, args);
+    reply = tsr_resp_vcommand(adm->redis, fmt, args);
     err = errno;
     va_end(args);
 
@@ -922,9 +926,10 @@ tsr_admin_reply(tsr_admin_t *adm, const char *what)
     void        *reply;
 
     errno = 0;
-    reply = NULL;
 
-    if (redisGetReply(adm->redis, &reply) != REDIS_OK || reply == NULL) {
+    reply = tsr_resp_reply(adm->redis);
+
+    if (reply == NULL) {
         err = errno;
         tsr_admin_io_failed(adm, what, err);
         return NULL;
@@ -2622,7 +2627,13 @@ tsr_admin_flush(tsr_admin_t *adm, int argc, char **argv)
             lens[0] = strlen(args[0]);
 
             errno = 0;
-            r = redisCommandArgv(adm->redis, (int) n + 1, args, lens);
+            r = NULL;
+
+            if (redisAppendCommandArgv(adm->redis, (int) n + 1, args, lens)
+                == REDIS_OK)
+            {
+                r = tsr_resp_reply(adm->redis);
+            }
 
             if (r == NULL) {
                 tsr_admin_io_failed(adm, args[0], errno);

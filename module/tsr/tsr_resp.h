@@ -18,7 +18,8 @@
  * A refused reply is a protocol error to hiredis ("Out of memory"), which
  * drops the connection.  Bulk strings are buffered whole before they are
  * built; a caller reading asynchronously bounds that with
- * tsr_resp_pending().
+ * tsr_resp_pending(), a synchronous one reads with tsr_resp_reply() or
+ * tsr_resp_command().
  */
 
 
@@ -26,7 +27,9 @@
 #define TSR_RESP_H_INCLUDED
 
 
+#include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
@@ -187,6 +190,77 @@ static inline size_t
 tsr_resp_pending(const redisReader *r)
 {
     return (r != NULL && r->len > r->pos) ? r->len - r->pos : 0;
+}
+
+
+/*
+ * The next reply on a synchronous context, its unparsed bytes bounded:
+ * redisGetReply() buffers a bulk string of any announced length whole,
+ * so "$2147483648" and a fast sender would have it hold 2 GB.  Sends
+ * what is queued first.  NULL with c->err set on failure, as hiredis.
+ */
+
+static inline void *
+tsr_resp_reply(redisContext *c)
+{
+    int    done;
+    void  *reply;
+
+    do {
+        if (redisBufferWrite(c, &done) != REDIS_OK) {
+            return NULL;
+        }
+    } while (!done);
+
+    for ( ;; ) {
+        reply = NULL;
+
+        if (redisGetReplyFromReader(c, &reply) != REDIS_OK) {
+            return NULL;
+        }
+
+        if (reply != NULL) {
+            return reply;
+        }
+
+        if (tsr_resp_pending(c->reader) > TSR_RESP_MAX_PENDING) {
+            c->err = REDIS_ERR_PROTOCOL;
+            snprintf(c->errstr, sizeof(c->errstr), "a reply of more than "
+                     "%d bytes", TSR_RESP_MAX_PENDING);
+            return NULL;
+        }
+
+        if (redisBufferRead(c) != REDIS_OK) {
+            return NULL;
+        }
+    }
+}
+
+
+/* redisvCommand() and redisCommand() with the bound above */
+
+static inline void *
+tsr_resp_vcommand(redisContext *c, const char *fmt, va_list args)
+{
+    if (redisvAppendCommand(c, fmt, args) != REDIS_OK) {
+        return NULL;
+    }
+
+    return tsr_resp_reply(c);
+}
+
+
+static inline void *
+tsr_resp_command(redisContext *c, const char *fmt, ...)
+{
+    void     *reply;
+    va_list   args;
+
+    va_start(args, fmt);
+    reply = tsr_resp_vcommand(c, fmt, args);
+    va_end(args);
+
+    return reply;
 }
 
 

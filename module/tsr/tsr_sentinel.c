@@ -794,6 +794,7 @@ tsr_sentinel_ask(tsr_store_t *st, size_t k)
     char             text[TSR_STORE_REPLY_TEXT];
     size_t           i, n;
     const char      *step;
+    tsr_resp_t       resp;
     redisReply      *reply;
     redisContext    *c;
     tsr_sentinel_t  *s;
@@ -819,15 +820,19 @@ tsr_sentinel_ask(tsr_store_t *st, size_t k)
         goto failed;
     }
 
+    /* a sentinel's answers are bounded as Redis' are */
+    tsr_resp_bound(c->reader, &resp);
+
     if (s->password != NULL) {
         step = "AUTH";
 
         if (s->user != NULL) {
-            reply = redisCommand(c, "AUTH %s %b", s->user, s->password,
-                                 s->password_len);
+            reply = tsr_resp_command(c, "AUTH %s %b", s->user, s->password,
+                                     s->password_len);
 
         } else {
-            reply = redisCommand(c, "AUTH %b", s->password, s->password_len);
+            reply = tsr_resp_command(c, "AUTH %b", s->password,
+                                     s->password_len);
         }
 
         if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
@@ -841,7 +846,8 @@ tsr_sentinel_ask(tsr_store_t *st, size_t k)
 
     step = "SENTINEL get-master-addr-by-name";
 
-    reply = redisCommand(c, "SENTINEL get-master-addr-by-name %s", s->name);
+    reply = tsr_resp_command(c, "SENTINEL get-master-addr-by-name %s",
+                             s->name);
 
     if (reply == NULL) {
         rc = TSR_ECONN;

@@ -1721,12 +1721,12 @@ tsr_store_open(tsr_store_t *st)
         errno = 0;
 
         if (st->user != NULL) {
-            reply = redisCommand(st->ctx, "AUTH %s %b", st->user,
-                                 st->password, st->password_len);
+            reply = tsr_resp_command(st->ctx, "AUTH %s %b", st->user,
+                                     st->password, st->password_len);
 
         } else {
-            reply = redisCommand(st->ctx, "AUTH %b", st->password,
-                                 st->password_len);
+            reply = tsr_resp_command(st->ctx, "AUTH %b", st->password,
+                                     st->password_len);
         }
 
         rc = tsr_store_setup_reply(st, reply, "AUTH");
@@ -1737,7 +1737,7 @@ tsr_store_open(tsr_store_t *st)
 
     if (st->db != 0) {
         errno = 0;
-        reply = redisCommand(st->ctx, "SELECT %d", st->db);
+        reply = tsr_resp_command(st->ctx, "SELECT %d", st->db);
 
         rc = tsr_store_setup_reply(st, reply, "SELECT");
         if (rc != TSR_OK) {
@@ -1747,7 +1747,7 @@ tsr_store_open(tsr_store_t *st)
 
     if (st->verify_role) {
         errno = 0;
-        reply = redisCommand(st->ctx, "ROLE");
+        reply = tsr_resp_command(st->ctx, "ROLE");
 
         if (reply == NULL) {
             rc = tsr_store_io_error(st, "ROLE", errno);
@@ -1876,7 +1876,7 @@ tsr_store_command(tsr_store_t *st, redisReply **reply, const char *name,
         st->asking = 0;
         errno = 0;
 
-        r = redisCommand(st->ctx, "ASKING");
+        r = tsr_resp_command(st->ctx, "ASKING");
         err = errno;
 
         if (r == NULL) {
@@ -1891,7 +1891,7 @@ tsr_store_command(tsr_store_t *st, redisReply **reply, const char *name,
     errno = 0;
 
     va_start(args, fmt);
-    r = redisvCommand(st->ctx, fmt, args);
+    r = tsr_resp_vcommand(st->ctx, fmt, args);
     va_end(args);
 
     err = errno;
@@ -4707,7 +4707,7 @@ tsr_store_node_sync(tsr_store_t *node, redisReply **reply, const char *name,
     errno = 0;
 
     va_start(args, fmt);
-    r = redisvCommand(node->ctx, fmt, args);
+    r = tsr_resp_vcommand(node->ctx, fmt, args);
     va_end(args);
 
     err = errno;

@@ -158,7 +158,8 @@ static int tsr_tickets_build(tsr_tickets_t *t, const tsr_tickets_ring_t *old,
     uint64_t now, uint8_t *out, size_t *outlen);
 static int tsr_tickets_new_key(tsr_tickets_key_t *k, uint64_t gen);
 static void tsr_tickets_free_ring(tsr_tickets_ring_t *ring);
-static redisContext *tsr_tickets_connect(tsr_tickets_t *t, int *rc);
+static redisContext *tsr_tickets_connect(tsr_tickets_t *t, tsr_resp_t *resp,
+    int *rc);
 static int tsr_tickets_setup(tsr_tickets_t *t, redisContext *c,
     const char *name, redisReply *reply);
 static redisReply *tsr_tickets_command(tsr_tickets_t *t, redisContext *c,
@@ -815,6 +816,7 @@ tsr_tickets_sync(tsr_tickets_t *t)
     int            rc, absent, applied, logged;
     size_t         len, slen, plen, elen;
     uint64_t       now;
+    tsr_resp_t     resp;
     redisContext  *c;
     uint8_t        header[TSR_TICKETS_HEADER_LEN];
     uint8_t        val[TSR_MAX_VALUE];
@@ -839,7 +841,8 @@ tsr_tickets_sync(tsr_tickets_t *t)
     plen = 0;
     logged = 0;
 
-    c = tsr_tickets_connect(t, &rc);
+    /* "resp" bounds the replies: it lives as long as "c" */
+    c = tsr_tickets_connect(t, &resp, &rc);
     if (c == NULL) {
         goto failed;
     }
@@ -1518,7 +1521,7 @@ tsr_tickets_error(const tsr_tickets_t *t)
  */
 
 static redisContext *
-tsr_tickets_connect(tsr_tickets_t *t, int *rc)
+tsr_tickets_connect(tsr_tickets_t *t, tsr_resp_t *resp, int *rc)
 {
     int              err;
     const char      *call;
@@ -1573,6 +1576,8 @@ tsr_tickets_connect(tsr_tickets_t *t, int *rc)
         *rc = TSR_ECONN;
         goto failed;
     }
+
+    tsr_resp_bound(c->reader, resp);
 
     if (t->password != NULL) {
         if (t->user != NULL) {
@@ -1659,7 +1664,7 @@ tsr_tickets_command(tsr_tickets_t *t, redisContext *c, const char *name,
     errno = 0;
 
     va_start(args, fmt);
-    reply = redisvCommand(c, fmt, args);
+    reply = tsr_resp_vcommand(c, fmt, args);
     va_end(args);
 
     err = errno;

@@ -1253,6 +1253,59 @@ test_command_timeout_drops_connection_then_recovers(void)
 }
 
 
+/*
+ * A bulk string announced at 2^31 bytes, its first MiB sent, then
+ * nothing: the synchronous client stops at the bound on unparsed bytes
+ * at once instead of buffering until the command timeout (or, from a
+ * fast sender, 2 GB).
+ */
+
+static void
+test_huge_bulk_stops_at_the_bound(void)
+{
+    int                    rc;
+    size_t                 len;
+    uint8_t                buf[16];
+    long long              start, elapsed;
+    tsr_store_t           *st;
+    tsr_store_conf_t       conf;
+    tsr_test_redis_t       at;
+    tsr_test_fakeredis_t   fake;
+
+    CU_ASSERT_EQUAL_FATAL(tsr_test_fakeredis_start(&fake,
+                                                   TSR_TEST_FAKE_HUGE_BULK),
+                          0);
+
+    memset(&conf, 0, sizeof(conf));
+    conf.connect_timeout_ms = TIMEOUT_MS;
+    conf.command_timeout_ms = 3000;
+
+    memset(&at, 0, sizeof(at));
+    at.port = fake.port;
+
+    st = make_store(&at, NULL, NULL, 0, &conf);
+    CU_ASSERT_PTR_NOT_NULL(st);
+
+    if (st != NULL) {
+        start = tsr_test_now_ms();
+        len = sizeof(buf);
+        rc = tsr_store_get(st, "t:huge", 6, buf, &len);
+        elapsed = tsr_test_now_ms() - start;
+
+        printf("\n    %s, %lld ms: %s ", tsr_strerror(rc), elapsed,
+               tsr_store_error(st));
+
+        CU_ASSERT_NOT_EQUAL(rc, TSR_OK);
+        CU_ASSERT(elapsed < 2000);
+        CU_ASSERT_PTR_NOT_NULL(strstr(tsr_store_error(st), "more than"));
+
+        tsr_store_destroy(st);
+    }
+
+    tsr_test_fakeredis_stop(&fake);
+}
+
+
 #define TSR_TEST(name)  { #name, test_##name }
 
 
@@ -1268,6 +1321,7 @@ main(void)
         CU_TestFunc     fn;
     } tests[] = {
         TSR_TEST(conf_parse_accepts_address_forms),
+        TSR_TEST(huge_bulk_stops_at_the_bound),
         TSR_TEST(conf_parse_rejects_bad_port_quoting_address),
         TSR_TEST(conf_parse_rejects_unknown_parameter_quoting_its_name),
         TSR_TEST(conf_parse_reads_password_file_minus_one_newline),
