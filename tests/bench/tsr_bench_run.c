@@ -166,6 +166,7 @@ static void run_parse_result(const char *json, run_result_t *r);
 static int run_case(run_fleet_t *f, const run_case_t *cs,
     run_result_t *r);
 static void run_slow(void);
+static int run_check(void);
 static void run_memory(void);
 static void run_memory_one(int cfg, run_mem_t *m);
 static int run_cmp_double(const void *a, const void *b);
@@ -250,6 +251,7 @@ static struct {
     const char         *candidate;      /* modules to compare, -X */
     int                 slow_only;      /* -s */
     int                 unix_socket;    /* -u */
+    int                 check;          /* -C */
     const char         *only;           /* -k: cases whose names hold it */
     char                command[1024];
 } run_opts;
@@ -302,6 +304,9 @@ run_usage(void)
         "  -k TEXT     only the cases whose names contain TEXT\n"
         "  -u          the nodes reach Redis through its unix socket (the\n"
         "              slow-Redis test still goes through TCP proxies)\n"
+        "  -C          exit 1 unless the targets that do not depend on the\n"
+        "              machine's speed hold: Redis commands per handshake,\n"
+        "              cross-node resumption >= 99 %% (make check runs this)\n"
         "environment as for make check: TSR_MODULES, TSR_NGINX,\n"
         "TSR_REDIS_SERVER, TSR_TMPDIR\n");
 }
@@ -2400,7 +2405,7 @@ main(int argc, char **argv)
                         i ? " " : "", i ? argv[i] : "tsr-bench-run");
     }
 
-    while ((ch = getopt(argc, argv, "b:o:r:t:c:m:M:w:X:sk:uh")) != -1) {
+    while ((ch = getopt(argc, argv, "b:o:r:t:c:m:M:w:X:sk:uCh")) != -1) {
         switch (ch) {
         case 'b': run_opts.bench = optarg; break;
         case 'o': run_opts.outdir = optarg; break;
@@ -2414,6 +2419,7 @@ main(int argc, char **argv)
         case 's': run_opts.slow_only = 1; break;
         case 'k': run_opts.only = optarg; break;
         case 'u': run_opts.unix_socket = 1; break;
+        case 'C': run_opts.check = 1; break;
         default:
             run_usage();
             return 2;
@@ -2590,5 +2596,69 @@ main(int argc, char **argv)
     snprintf(path, sizeof(path), "cat '%s/bench.md'", run_opts.outdir);
     (void) system(path);
 
+    if (run_opts.check && run_check() != 0) {
+        return 1;
+    }
+
     return run_log_problems > 0 ? 1 : 0;
+}
+
+
+/*
+ * What make check holds the benchmark to: the figures that count, not
+ * time.  Background commands (the ticket ring's refresh, the node's
+ * registration) are allowed 0.02 per handshake.
+ */
+
+static int
+run_check(void)
+{
+    int                 k, bad;
+    const run_build_t  *b;
+
+    static const char *const  cross[] = {
+        "TLS 1.2 ids", "TLS 1.3 stateful", "TLS 1.3 tickets",
+        "TLS 1.2 tickets"
+    };
+
+#define RUN_CHECK(ok, fmt, ...)                                             \
+    do {                                                                    \
+        printf("check: " fmt ": %s\n", __VA_ARGS__, (ok) ? "ok" : "FAILED"); \
+        bad += !(ok);                                                       \
+    } while (0)
+
+    b = &run_b[0];
+    bad = 0;
+
+    RUN_CHECK(fabs(b->cmds_resume[0] - 1) <= 0.02,
+              "commands per TLS 1.2 resumption through Redis %.3f",
+              b->cmds_resume[0]);
+    RUN_CHECK(fabs(b->get_resume[1] - 1) <= 0.02,
+              "GETs per TLS 1.3 resumption through Redis %.3f",
+              b->get_resume[1]);
+    RUN_CHECK(b->cmds_l1[0] <= 0.02, "commands per TLS 1.2 L1 hit %.3f",
+              b->cmds_l1[0]);
+    RUN_CHECK(b->cmds_ticket <= 0.02,
+              "commands per ticket resumption %.3f", b->cmds_ticket);
+
+    for (k = 0; k < 2; k++) {
+        RUN_CHECK(fabs(b->cmds_full[k] - 1) <= 0.02,
+                  "commands per full TLS 1.%d handshake %.3f", 2 + k,
+                  b->cmds_full[k]);
+    }
+
+    for (k = 0; k < 4; k++) {
+        RUN_CHECK(b->cross[k] >= 0.99, "cross-node resumption, %s, %.2f %%",
+                  cross[k], 100 * b->cross[k]);
+    }
+
+    for (k = 0; k < 2; k++) {
+        RUN_CHECK(b->cross_l1[k] >= 0.99,
+                  "cross-node resumption with L1, %s, %.2f %%", cross[k],
+                  100 * b->cross_l1[k]);
+    }
+
+#undef RUN_CHECK
+
+    return bad ? -1 : 0;
 }
