@@ -131,7 +131,8 @@ static void bench_handshakes(bench_proc_t *bp, bench_shared_t *sh,
 static void bench_keepalive(bench_proc_t *bp, bench_shared_t *sh,
     int index);
 static long bench_share(long total, int procs, int index);
-static int bench_pace(const bench_conf_t *conf, long long start, long i);
+static int bench_pace(const bench_conf_t *conf, long long start, long i,
+    int index);
 static int bench_cmp_u32(const void *a, const void *b);
 static int bench_report(const bench_conf_t *conf, bench_shared_t *sh,
     long long start, long long end);
@@ -678,13 +679,15 @@ bench_share(long total, int procs, int index)
 
 
 /*
- * Paced runs start operation "i" at start + i * procs / rate: the load
- * stays the same however fast the server answers.  Returns 0 when it is
- * time, -1 when the run's time is over first.
+ * Paced runs start operation "i" of process "index" at
+ * start + (i * procs + index) / rate: operations evenly spaced over all
+ * the processes (not the processes in step, which would make bursts),
+ * and a load that stays the same however fast the server answers.
+ * Returns 0 when it is time, -1 when the run's time is over first.
  */
 
 static int
-bench_pace(const bench_conf_t *conf, long long start, long i)
+bench_pace(const bench_conf_t *conf, long long start, long i, int index)
 {
     long long  due, end;
 
@@ -694,7 +697,8 @@ bench_pace(const bench_conf_t *conf, long long start, long i)
         return bench_now_us() < end ? 0 : -1;
     }
 
-    due = start + (long long) ((double) i * conf->procs / conf->rate * 1e6);
+    due = start + (long long) (((double) i * conf->procs + index)
+                               / conf->rate * 1e6);
 
     if (due >= end) {
         return -1;
@@ -805,7 +809,7 @@ bench_handshakes(bench_proc_t *bp, bench_shared_t *sh, int index)
     n = bench_share(conf->count, conf->procs, index);
 
     for (i = 0; i < n; i++) {
-        if (bench_pace(conf, start, i) != 0) {
+        if (bench_pace(conf, start, i, index) != 0) {
             break;
         }
 
@@ -882,7 +886,7 @@ bench_keepalive(bench_proc_t *bp, bench_shared_t *sh, int index)
     n = bench_share(bp->conf->count, bp->conf->procs, index);
 
     for (i = 0; i < n; i++) {
-        if (bench_pace(bp->conf, start, i) != 0) {
+        if (bench_pace(bp->conf, start, i, index) != 0) {
             break;
         }
 

@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef __linux__
@@ -31,15 +32,16 @@
 #define TSR_PROXY_PAIRS      64
 #define TSR_PROXY_CHUNK      16384
 #define TSR_PROXY_QUEUED     (1024 * 1024)
-#define TSR_PROXY_LIFETIME   (30 * 60 * 1000)
-#define TSR_PROXY_TICK       100
+#define TSR_PROXY_LIFETIME   (30 * 60 * 1000000LL)   /* microseconds */
+#define TSR_PROXY_TICK       100000                   /* microseconds */
 
 
 typedef struct tsr_proxy_chunk_s  tsr_proxy_chunk_t;
 
 struct tsr_proxy_chunk_s {
     tsr_proxy_chunk_t  *next;
-    long long           due;            /* when it may go to the client */
+    long long           due;            /* when it may go to the client,
+                                           in microseconds */
     size_t              len;
     size_t              sent;
     unsigned char       data[];
@@ -69,6 +71,7 @@ static void tsr_proxy_close(tsr_proxy_pair_t *pr);
 static int tsr_proxy_from_client(tsr_proxy_pair_t *pr);
 static int tsr_proxy_to_server(tsr_proxy_pair_t *pr);
 static int tsr_proxy_from_server(tsr_proxy_pair_t *pr, int delay_ms);
+static long long tsr_proxy_now_us(void);
 static int tsr_proxy_to_client(tsr_proxy_pair_t *pr, long long now);
 
 
@@ -186,8 +189,9 @@ tsr_test_proxy_stop(tsr_test_proxy_t *p)
 static void
 tsr_proxy_run(int lfd, int target_port, int delay_ms, pid_t parent)
 {
-    int                i, n, timeout;
+    int                i, n;
     nfds_t             nfds;
+    struct timespec    ts;
     long long          now, start, wait;
     struct pollfd      fds[1 + 2 * TSR_PROXY_PAIRS];
     tsr_proxy_pair_t  *pairs, *pr;
@@ -210,10 +214,10 @@ tsr_proxy_run(int lfd, int target_port, int delay_ms, pid_t parent)
         pairs[i].sfd = -1;
     }
 
-    start = tsr_test_now_ms();
+    start = tsr_proxy_now_us();
 
     for ( ;; ) {
-        now = tsr_test_now_ms();
+        now = tsr_proxy_now_us();
 
         if (now - start > TSR_PROXY_LIFETIME || getppid() != parent) {
             _exit(0);
@@ -273,9 +277,16 @@ tsr_proxy_run(int lfd, int target_port, int delay_ms, pid_t parent)
             }
         }
 
-        timeout = (int) (wait > 0 ? wait : 0);
+        /* to the microsecond: replies held alike leave one by one */
 
-        n = poll(fds, nfds, timeout);
+        if (wait < 0) {
+            wait = 0;
+        }
+
+        ts.tv_sec = wait / 1000000;
+        ts.tv_nsec = (long) (wait % 1000000) * 1000;
+
+        n = ppoll(fds, nfds, &ts, NULL);
         if (n == -1) {
             if (errno == EINTR) {
                 continue;
@@ -283,7 +294,7 @@ tsr_proxy_run(int lfd, int target_port, int delay_ms, pid_t parent)
             _exit(1);
         }
 
-        now = tsr_test_now_ms();
+        now = tsr_proxy_now_us();
 
         for (i = 0; i < TSR_PROXY_PAIRS; i++) {
             pr = &pairs[i];
@@ -501,7 +512,7 @@ tsr_proxy_from_server(tsr_proxy_pair_t *pr, int delay_ms)
 
     if (n == 0 || (n == -1 && errno != EAGAIN && errno != EINTR)) {
         pr->server_eof = 1;
-        pr->eof_due = tsr_test_now_ms() + delay_ms;
+        pr->eof_due = tsr_proxy_now_us() + delay_ms * 1000LL;
         return 0;
     }
 
@@ -516,7 +527,7 @@ tsr_proxy_from_server(tsr_proxy_pair_t *pr, int delay_ms)
 
     memcpy(ch->data, buf, (size_t) n);
     ch->next = NULL;
-    ch->due = tsr_test_now_ms() + delay_ms;
+    ch->due = tsr_proxy_now_us() + delay_ms * 1000LL;
     ch->len = (size_t) n;
     ch->sent = 0;
 
@@ -570,4 +581,15 @@ tsr_proxy_to_client(tsr_proxy_pair_t *pr, long long now)
     }
 
     return 0;
+}
+
+
+static long long
+tsr_proxy_now_us(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (long long) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
