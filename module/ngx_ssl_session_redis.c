@@ -1739,9 +1739,9 @@ ngx_ssl_session_redis_loop_watch(void *data, int fd, int readable,
      * With epoll the socket is registered once, both ways, edge-triggered,
      * as nginx registers its own connections: no epoll_ctl() per command.
      * A write edge with nothing to write costs hiredis a look at an empty
-     * buffer.  What is left after a write that met a full socket waits
-     * for the socket's next write edge: posted again from the write
-     * handler it would run again in the same turn, and again.
+     * buffer.  A write that meets a full socket is not posted again: the
+     * store ignores hiredis' request to write from inside a write, and the
+     * rest waits for the socket's next write edge.
      */
 
     if (ngx_event_flags & NGX_USE_EPOLL_EVENT) {
@@ -1749,7 +1749,7 @@ ngx_ssl_session_redis_loop_watch(void *data, int fd, int readable,
             return -1;
         }
 
-        if (writable && !rs->writing) {
+        if (writable) {
             ngx_post_event(c->write, &ngx_posted_events);
         }
 
@@ -1904,9 +1904,7 @@ ngx_ssl_session_redis_write_handler(ngx_event_t *ev)
     ngx_connection_t               *c = ev->data;
     ngx_ssl_session_redis_store_t  *rs = c->data;
 
-    rs->writing = 1;
     tsr_store_on_write_fd(rs->store, c->fd);
-    rs->writing = 0;
 }
 
 

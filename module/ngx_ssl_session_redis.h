@@ -29,7 +29,6 @@ typedef struct {
     ngx_log_t              *log;
     time_t                  last_error;     /* logs at most once a second */
     ngx_uint_t              suppressed;
-    unsigned                writing:1;      /* in its write handler */
 } ngx_ssl_session_redis_store_t;
 
 

@@ -136,6 +136,7 @@ static void test_fault_fake_no_reply_to_commands(void);
 static void test_fault_fake_no_reply_at_all(void);
 static void test_fault_fake_extra_reply(void);
 static void test_get_overtaking_its_set_is_asked_again(void);
+static void test_full_socket_to_redis_never_stalls_the_worker(void);
 static void test_fault_address_does_not_resolve(void);
 static void test_fault_address_refuses(void);
 static void test_reload_20_times_under_load_keeps_memory_and_fds_flat(
@@ -1217,6 +1218,114 @@ done:
 }
 
 
+/*
+ * A Redis that stops reading: the worker's SETs fill a small window and
+ * its socket, and a write meets a full socket.  The worker must go on
+ * serving handshakes (the rest of the write waits for the socket's write
+ * edge, then the store gives up on the silent server and reconnects).
+ */
+
+#define DEAF_SECONDS  3
+
+typedef struct {
+    long        handshakes;
+    long        failed;
+    long long   max_ms;
+} deaf_counts_t;
+
+
+static void
+test_full_socket_to_redis_never_stalls_the_worker(void)
+{
+    int                    k, reused, status;
+    char                   address[160];
+    long                   hs, failed;
+    pid_t                  pid[CLIENTS];
+    long long              start, t, max_ms;
+    deaf_counts_t         *counts;
+    tsr_test_fakeredis_t   deaf;
+
+    counts = mmap(NULL, CLIENTS * sizeof(deaf_counts_t),
+                  PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CU_ASSERT_FATAL(counts != MAP_FAILED);
+    memset(counts, 0, CLIENTS * sizeof(deaf_counts_t));
+
+    if (tsr_test_fakeredis_start(&deaf, TSR_TEST_FAKE_DEAF) != 0) {
+        CU_FAIL("fake redis did not start");
+        munmap(counts, CLIENTS * sizeof(deaf_counts_t));
+        return;
+    }
+
+    snprintf(address, sizeof(address), "unix:%s", deaf.unix_path);
+
+    if (write_node(&node_a, port_a, address, 1) != 0
+        || start_node(&node_a, port_a, &running_a) != 0)
+    {
+        CU_FAIL("node did not start");
+        goto done;
+    }
+
+    /* full handshakes, each a SET that the server never reads */
+
+    for (k = 0; k < CLIENTS; k++) {
+        pid[k] = fork();
+
+        if (pid[k] == 0) {
+            start = tsr_test_now_ms();
+
+            while (tsr_test_now_ms() - start < DEAF_SECONDS * 1000) {
+                t = tsr_test_now_ms();
+
+                if (handshake(port_a, TSR_TEST_TLS12, NULL, NULL, &reused)
+                    != 0)
+                {
+                    counts[k].failed++;
+                }
+
+                counts[k].handshakes++;
+
+                t = tsr_test_now_ms() - t;
+                if (t > counts[k].max_ms) {
+                    counts[k].max_ms = t;
+                }
+            }
+
+            _exit(0);
+        }
+    }
+
+    hs = 0;
+    failed = 0;
+    max_ms = 0;
+
+    for (k = 0; k < CLIENTS; k++) {
+        if (pid[k] > 0) {
+            (void) waitpid(pid[k], &status, 0);
+        }
+
+        hs += counts[k].handshakes;
+        failed += counts[k].failed;
+
+        if (counts[k].max_ms > max_ms) {
+            max_ms = counts[k].max_ms;
+        }
+    }
+
+    printf("\n    %ld handshakes in %d s with Redis not reading, %ld failed, "
+           "slowest %lld ms ", hs, DEAF_SECONDS, failed, max_ms);
+
+    CU_ASSERT(hs >= 100);
+    CU_ASSERT_EQUAL(failed, 0);
+    CU_ASSERT(max_ms < 2000);
+
+done:
+
+    stop_nodes();
+    tsr_test_fakeredis_stop(&deaf);
+    munmap(counts, CLIENTS * sizeof(deaf_counts_t));
+}
+
+
 static void
 test_fault_address_does_not_resolve(void)
 {
@@ -1444,6 +1553,7 @@ static const test_t  tests[] = {
     test(test_fault_fake_no_reply_at_all),
     test(test_fault_fake_extra_reply),
     test(test_get_overtaking_its_set_is_asked_again),
+    test(test_full_socket_to_redis_never_stalls_the_worker),
     test(test_fault_address_does_not_resolve),
     test(test_fault_address_refuses),
     test(test_reload_20_times_under_load_keeps_memory_and_fds_flat),

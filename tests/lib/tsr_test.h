@@ -324,10 +324,15 @@ int tsr_test_nginx_log_problems(tsr_test_nginx_t *n);
 #define TSR_TEST_FAKE_TRAILING    9   /* as NORMAL, but the first GET of a
                                          key answers "not found", as when
                                          it overtook the key's SET */
-#define TSR_TEST_FAKE_LAST        TSR_TEST_FAKE_TRAILING
+#define TSR_TEST_FAKE_DEAF        10  /* answers the setup, then reads
+                                         nothing more, on a unix socket:
+                                         the client's writes fill its
+                                         socket (a full socket) */
+#define TSR_TEST_FAKE_LAST        TSR_TEST_FAKE_DEAF
 
 typedef struct {
     int         port;                   /* TCP port on 127.0.0.1 */
+    char        unix_path[108];         /* DEAF: its unix socket instead */
     int         mode;                   /* TSR_TEST_FAKE_* */
     int         ctl;                    /* control pipe to the process */
     pid_t       pid;                    /* 0 when stopped */

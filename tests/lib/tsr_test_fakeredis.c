@@ -25,6 +25,8 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #if defined(__linux__)
 #include <sys/prctl.h>
@@ -48,6 +50,7 @@ typedef struct {
     unsigned        split:1;            /* one byte per send() */
     unsigned        reset:1;            /* RST once "out" is sent */
     unsigned        stuck:1;            /* answers nothing any more */
+    unsigned        deaf:1;             /* reads nothing any more */
     size_t          in_len;
     size_t          out_len;
     size_t          out_size;
@@ -87,6 +90,8 @@ typedef struct {
 
 
 static void tsr_fake_run(int lfd, int ctl, int mode, pid_t parent);
+static int tsr_fake_start_unix(tsr_test_fakeredis_t *f, int mode);
+static int tsr_fake_spawn(tsr_test_fakeredis_t *f, int lfd, int mode);
 static void tsr_fake_accept(int lfd, tsr_fake_client_t *cl);
 static void tsr_fake_close(tsr_fake_client_t *c, int rst);
 static int tsr_fake_read(tsr_fake_t *fk, tsr_fake_client_t *c);
@@ -160,8 +165,7 @@ static const tsr_fake_reply_t  tsr_fake_wrong[] = {
 int
 tsr_test_fakeredis_start(tsr_test_fakeredis_t *f, int mode)
 {
-    int                 lfd, one, ctl[2];
-    pid_t               pid, parent;
+    int                 lfd, one;
     socklen_t           len;
     struct sockaddr_in  sin;
 
@@ -175,6 +179,10 @@ tsr_test_fakeredis_start(tsr_test_fakeredis_t *f, int mode)
 
     /* bound before the fork: the port accepts once this returns */
 
+    if (mode == TSR_TEST_FAKE_DEAF) {
+        return tsr_fake_start_unix(f, mode);
+    }
+
     lfd = socket(AF_INET, SOCK_STREAM, 0);
     if (lfd == -1) {
         fprintf(stderr, "socket() failed: %s\n", strerror(errno));
@@ -183,6 +191,7 @@ tsr_test_fakeredis_start(tsr_test_fakeredis_t *f, int mode)
 
     one = 1;
     (void) setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+
 
     memset(&sin, 0, sizeof(sin));
     sin.sin_family = AF_INET;
@@ -200,6 +209,72 @@ tsr_test_fakeredis_start(tsr_test_fakeredis_t *f, int mode)
         close(lfd);
         return -1;
     }
+
+    f->port = ntohs(sin.sin_port);
+
+    return tsr_fake_spawn(f, lfd, mode);
+}
+
+
+/*
+ * DEAF listens on a unix socket: there the unread bytes a client may
+ * queue are its send buffer (208 KiB by default), which the store's
+ * queue bound exceeds, while over loopback TCP the kernel sizes the
+ * buffer for 64 KiB segments.
+ */
+
+static int
+tsr_fake_start_unix(tsr_test_fakeredis_t *f, int mode)
+{
+    int                 lfd;
+    char                dir[PATH_MAX];
+    struct sockaddr_un  sun;
+
+    if (tsr_test_mkdtemp("fake-redis", dir, sizeof(dir)) != 0) {
+        return -1;
+    }
+
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+
+    if (snprintf(f->unix_path, sizeof(f->unix_path), "%s/redis.sock", dir)
+        >= (int) sizeof(sun.sun_path))
+    {
+        fprintf(stderr, "fake redis: socket path too long in \"%s\"\n", dir);
+        return -1;
+    }
+
+    memcpy(sun.sun_path, f->unix_path, strlen(f->unix_path));
+
+    lfd = socket(AF_UNIX, SOCK_STREAM, 0);
+    if (lfd == -1) {
+        fprintf(stderr, "socket() failed: %s\n", strerror(errno));
+        return -1;
+    }
+
+    /* nginx's workers may run as another user */
+
+    if (bind(lfd, (struct sockaddr *) &sun, sizeof(sun)) != 0
+        || chmod(f->unix_path, 0777) != 0
+        || listen(lfd, 128) != 0
+        || tsr_fake_nonblocking(lfd) != 0)
+    {
+        fprintf(stderr, "fake redis: listen failed: %s\n", strerror(errno));
+        close(lfd);
+        return -1;
+    }
+
+    return tsr_fake_spawn(f, lfd, mode);
+}
+
+
+/* the fake's process on listening socket "lfd", which it takes over */
+
+static int
+tsr_fake_spawn(tsr_test_fakeredis_t *f, int lfd, int mode)
+{
+    int    ctl[2];
+    pid_t  pid, parent;
 
     if (pipe(ctl) != 0) {
         fprintf(stderr, "pipe() failed: %s\n", strerror(errno));
@@ -233,7 +308,6 @@ tsr_test_fakeredis_start(tsr_test_fakeredis_t *f, int mode)
 
     (void) fcntl(ctl[1], F_SETFD, FD_CLOEXEC);
 
-    f->port = ntohs(sin.sin_port);
     f->mode = mode;
     f->pid = pid;
     f->ctl = ctl[1];
@@ -311,7 +385,8 @@ tsr_test_fakeredis_mode_name(int mode)
         "normal", "malformed RESP", "wrong reply types", "bulk length 2^31",
         "replies split byte by byte", "reset mid-reply",
         "no reply to commands", "no reply at all", "an extra reply",
-        "a key's first GET before its SET"
+        "a key's first GET before its SET",
+        "stops reading after the setup"
     };
 
     if (mode < TSR_TEST_FAKE_NORMAL || mode > TSR_TEST_FAKE_LAST) {
@@ -375,7 +450,7 @@ tsr_fake_run(int lfd, int ctl, int mode, pid_t parent)
 
         for (i = 0; i < TSR_FAKE_CLIENTS; i++) {
             fds[2 + i].fd = cl[i].fd;
-            fds[2 + i].events = POLLIN;
+            fds[2 + i].events = cl[i].deaf ? 0 : POLLIN;
             fds[2 + i].revents = 0;
 
             if (cl[i].out_len > 0) {
@@ -424,7 +499,13 @@ tsr_fake_run(int lfd, int ctl, int mode, pid_t parent)
                 continue;
             }
 
+            if (cl[i].deaf && (fds[2 + i].revents & (POLLHUP | POLLERR))) {
+                tsr_fake_close(&cl[i], 0);
+                continue;
+            }
+
             if ((fds[2 + i].revents & (POLLIN | POLLHUP | POLLERR))
+                && !cl[i].deaf
                 && tsr_fake_read(fk, &cl[i]) != 0)
             {
                 tsr_fake_close(&cl[i], 0);
@@ -691,6 +772,12 @@ tsr_fake_command(tsr_fake_t *fk, tsr_fake_client_t *c, tsr_fake_cmd_t *cmd)
     case TSR_TEST_FAKE_SPLIT:
         c->split = 1;
         return tsr_fake_normal(fk, c, cmd);
+
+    case TSR_TEST_FAKE_DEAF:
+        /* no reply, and not a byte read from now on */
+        c->stuck = 1;
+        c->deaf = 1;
+        return 0;
 
     case TSR_TEST_FAKE_EXTRA:
         if (tsr_fake_normal(fk, c, cmd) != 0) {
