@@ -119,6 +119,7 @@ static int tsr_store_async_get(tsr_store_t *st, tsr_req_t *req,
     const char *key, size_t keylen);
 static int tsr_store_async_set(tsr_store_t *st, const char *key,
     size_t keylen, const uint8_t *val, size_t vlen, uint64_t ttl_ms);
+static void tsr_store_write_done(tsr_store_t *st, const char *name, int rc);
 static uint64_t tsr_store_sent_pop(tsr_store_t *st);
 static void tsr_store_setup_cb(redisAsyncContext *ac, void *r,
     void *privdata);
@@ -1131,17 +1132,16 @@ tsr_store_set(tsr_store_t *st, const char *key, size_t keylen,
 
     st->stats.sets++;
 
+    /* a cluster node's SET keeps hiredis' formatting: redirections resend */
+
     if (st->async && st->parent == NULL) {
-        if (tsr_store_writable(st, "SET")
-            && tsr_store_async_set(st, key, keylen, val, vlen, ttl_ms)
-               != TSR_OK)
-        {
-            st->stats.dropped++;
-            tsr_store_set_error(st, "SET dropped: hiredis refused it");
+        rc = TSR_OK;
+
+        if (tsr_store_writable(st, "SET")) {
+            rc = tsr_store_async_set(st, key, keylen, val, vlen, ttl_ms);
         }
 
-        tsr_store_flush_now(st);
-        tsr_store_arm(st);
+        tsr_store_write_done(st, "SET", rc);
 
         return TSR_OK;
     }
@@ -3870,6 +3870,8 @@ tsr_store_write_async(tsr_store_t *st, const char *name, const char *fmt,
     int      rc;
     va_list  args;
 
+    rc = TSR_OK;
+
     if (tsr_store_writable(st, name)) {
         va_start(args, fmt);
 
@@ -3882,11 +3884,20 @@ tsr_store_write_async(tsr_store_t *st, const char *name, const char *fmt,
         }
 
         va_end(args);
+    }
 
-        if (rc != TSR_OK) {
-            st->stats.dropped++;
-            tsr_store_set_error(st, "%s dropped: hiredis refused it", name);
-        }
+    tsr_store_write_done(st, name, rc);
+}
+
+
+/* after a write was queued (or refused, "rc"): to the socket at once */
+
+static void
+tsr_store_write_done(tsr_store_t *st, const char *name, int rc)
+{
+    if (rc != TSR_OK) {
+        st->stats.dropped++;
+        tsr_store_set_error(st, "%s dropped: hiredis refused it", name);
     }
 
     tsr_store_flush_now(st);
