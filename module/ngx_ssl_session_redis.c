@@ -21,6 +21,7 @@
 
 /* lookup states of a connection */
 #define NGX_SSL_SESSION_REDIS_PEEK         0
+#define NGX_SSL_SESSION_REDIS_HELLO        0
 #define NGX_SSL_SESSION_REDIS_WAIT         1
 #define NGX_SSL_SESSION_REDIS_DONE         2
 
@@ -38,13 +39,17 @@ typedef struct {
 } ngx_ssl_session_redis_ctx_t;
 
 
+typedef struct ngx_ssl_session_redis_hbio_s  ngx_ssl_session_redis_hbio_t;
+
+
 /* per connection with a lookup hook, in c->pool and SSL ex_data */
 typedef struct {
     ngx_connection_t              *connection;
     ngx_ssl_session_redis_ctx_t   *ctx;         /* of the session_ctx */
     void                         (*info_callback)(const ngx_ssl_conn_t *,
                                                   int, int);
-    BIO                           *bio;         /* hooked socket BIO */
+    BIO                           *bio;         /* the hello BIO */
+    ngx_ssl_session_redis_hbio_t  *hb;          /* its data */
     tsr_req_t                     *req;         /* lookup in flight */
     ngx_msec_t                     started;
     ngx_uint_t                     state;
@@ -58,6 +63,22 @@ typedef struct {
     u_char                         key[TSR_MAX_KEY_NAME];
     u_char                         server_name[256];
 } ngx_ssl_session_redis_conn_t;
+
+
+/*
+ * The hello BIO stands in for nginx's socket BIO as a connection's read
+ * BIO until the ClientHello has gone to OpenSSL: it reads the socket
+ * once, looks for a session id in what came, and gives OpenSSL the same
+ * bytes, holding them back while Redis is asked.  Owned by the BIO (an
+ * SSL may outlive its connection's pool, or go first).
+ */
+struct ngx_ssl_session_redis_hbio_s {
+    BIO                           *sock;        /* one reference */
+    ngx_ssl_session_redis_conn_t  *cs;          /* NULL: pool gone */
+    u_char                        *buf;         /* read, not yet taken */
+    size_t                         len;
+    size_t                         pos;
+};
 
 
 typedef struct {
@@ -133,11 +154,19 @@ static void ngx_ssl_session_redis_info_callback(
     const ngx_ssl_conn_t *ssl_conn, int where, int ret);
 static void ngx_ssl_session_redis_start(ngx_ssl_conn_t *ssl_conn,
     void (*info)(const ngx_ssl_conn_t *, int, int));
-static long ngx_ssl_session_redis_bio_callback(BIO *b, int oper,
-    const char *argp, size_t len, int argi, long argl, int ret,
-    size_t *processed);
-static long ngx_ssl_session_redis_peek(ngx_ssl_session_redis_conn_t *cs,
-    BIO *b, int ret);
+static BIO *ngx_ssl_session_redis_hbio_new(ngx_ssl_session_redis_conn_t *cs,
+    BIO *sock);
+static int ngx_ssl_session_redis_hbio_read(BIO *b, char *out, int outl);
+static int ngx_ssl_session_redis_hbio_write(BIO *b, const char *in,
+    int inl);
+static long ngx_ssl_session_redis_hbio_ctrl(BIO *b, int cmd, long num,
+    void *ptr);
+static int ngx_ssl_session_redis_hbio_destroy(BIO *b);
+static void ngx_ssl_session_redis_cleanup_hbio(void *data);
+static void ngx_ssl_session_redis_hbio_restore(
+    ngx_ssl_session_redis_conn_t *cs);
+static ngx_int_t ngx_ssl_session_redis_hello(ngx_ssl_session_redis_conn_t *cs,
+    ngx_ssl_session_redis_hbio_t *hb);
 static unsigned ngx_ssl_session_redis_hello_flags(ngx_ssl_conn_t *ssl_conn);
 static ngx_int_t ngx_ssl_session_redis_accept(
     ngx_ssl_session_redis_conn_t *cs, SSL_SESSION *sess);
@@ -159,6 +188,8 @@ static void ngx_ssl_session_redis_timer_handler(ngx_event_t *ev);
 static ngx_str_t         ngx_ssl_session_redis_dash = ngx_string("-");
 static int               ngx_ssl_session_redis_ctx_index = -1;
 static int               ngx_ssl_session_redis_conn_index = -1;
+static BIO_METHOD       *ngx_ssl_session_redis_hbio_method;
+static ngx_uint_t        ngx_ssl_session_redis_hbio_users;
 static ngx_connection_t  ngx_ssl_session_redis_dumb;
 
 
@@ -880,6 +911,7 @@ ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
     ngx_array_t *certificates, ngx_uint_t verify, ngx_str_t *server_name)
 {
     SSL_CTX                      **ctxp;
+    BIO_METHOD                    *m;
     unsigned int                   len;
     tsr_ssl_conf_t                 bconf;
     ngx_pool_cleanup_t            *cln;
@@ -913,6 +945,46 @@ ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
                           "SSL_get_ex_new_index() failed");
             return NGX_ERROR;
         }
+    }
+
+    /*
+     * The hello BIO's method, shared by the cycles that use it: over a
+     * reload the module stays loaded and the new cycle takes it before
+     * the old one lets go; the last cycle frees it before the module is
+     * unloaded (its cleanup runs first).
+     */
+
+    if (!rmcf->hbio) {
+        if (ngx_ssl_session_redis_hbio_method == NULL) {
+            m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK
+                             | BIO_TYPE_DESCRIPTOR, "ssl_session_redis hello");
+
+            if (m == NULL
+                || !BIO_meth_set_read(m, ngx_ssl_session_redis_hbio_read)
+                || !BIO_meth_set_write(m, ngx_ssl_session_redis_hbio_write)
+                || !BIO_meth_set_ctrl(m, ngx_ssl_session_redis_hbio_ctrl)
+                || !BIO_meth_set_destroy(m,
+                                         ngx_ssl_session_redis_hbio_destroy))
+            {
+                BIO_meth_free(m);
+                ngx_ssl_error(NGX_LOG_EMERG, cf->log, 0,
+                              "BIO_meth_new() failed");
+                return NGX_ERROR;
+            }
+
+            ngx_ssl_session_redis_hbio_method = m;
+        }
+
+        cln = ngx_pool_cleanup_add(cf->cycle->pool, 0);
+        if (cln == NULL) {
+            return NGX_ERROR;
+        }
+
+        cln->handler = ngx_ssl_session_redis_cleanup_hbio;
+        cln->data = NULL;
+
+        ngx_ssl_session_redis_hbio_users++;
+        rmcf->hbio = 1;
     }
 
     if (SSL_CTX_get_ex_data(ssl_ctx, ngx_ssl_session_redis_ctx_index)
@@ -1250,26 +1322,38 @@ ngx_ssl_session_redis_info_callback(const ngx_ssl_conn_t *ssl_conn,
         return;
     }
 
-    if ((where & SSL_CB_HANDSHAKE_DONE) && cs != NULL && cs->bio != NULL) {
-        BIO_set_callback_ex(cs->bio, NULL);
-        BIO_set_callback_arg(cs->bio, NULL);
-        cs->bio = NULL;
+    if (cs == NULL || cs->bio == NULL) {
+        return;
+    }
+
+    if (where & SSL_CB_HANDSHAKE_DONE) {
         cs->state = NGX_SSL_SESSION_REDIS_DONE;
+    }
+
+    /*
+     * Between two reads of OpenSSL's: once the ClientHello is decided
+     * and all it came with taken, the socket BIO reads again.
+     */
+
+    if (cs->state == NGX_SSL_SESSION_REDIS_DONE
+        && cs->hb->pos == cs->hb->len)
+    {
+        ngx_ssl_session_redis_hbio_restore(cs);
     }
 }
 
 
 /*
  * The first handshake event of a server connection: no byte has been
- * read yet and the read BIO is nginx's socket BIO.  A callback on it
- * sees every read OpenSSL attempts, before it happens.
+ * read yet and the read BIO is nginx's socket BIO.  The hello BIO takes
+ * its place.
  */
 
 static void
 ngx_ssl_session_redis_start(ngx_ssl_conn_t *ssl_conn,
     void (*info)(const ngx_ssl_conn_t *, int, int))
 {
-    BIO                           *rbio;
+    BIO                           *rbio, *hbio;
     ngx_connection_t              *c;
     ngx_pool_cleanup_t            *cln;
     ngx_ssl_session_redis_ctx_t   *sctxd;
@@ -1289,7 +1373,9 @@ ngx_ssl_session_redis_start(ngx_ssl_conn_t *ssl_conn,
     rbio = SSL_get_rbio(ssl_conn);
     if (rbio == NULL || BIO_method_type(rbio) != BIO_TYPE_SOCKET
         || BIO_get_callback_ex(rbio) != NULL
-        || BIO_get_callback(rbio) != NULL)
+        || BIO_get_callback(rbio) != NULL
+        || BIO_next(rbio) != NULL
+        || ngx_ssl_session_redis_hbio_method == NULL)
     {
         return;
     }
@@ -1311,54 +1397,264 @@ ngx_ssl_session_redis_start(ngx_ssl_conn_t *ssl_conn,
     cs->ctx = sctxd;
     cs->info_callback = info;
 
+    hbio = ngx_ssl_session_redis_hbio_new(cs, rbio);
+    if (hbio == NULL) {
+        return;
+    }
+
     if (SSL_set_ex_data(ssl_conn, ngx_ssl_session_redis_conn_index, cs)
         == 0)
     {
         ERR_clear_error();
+        BIO_free(hbio);
         return;
     }
 
-    BIO_set_callback_arg(rbio, (char *) cs);
-    BIO_set_callback_ex(rbio, ngx_ssl_session_redis_bio_callback);
-    cs->bio = rbio;
+    /* drops the read side's reference to the socket BIO; hbio has one */
+    SSL_set0_rbio(ssl_conn, hbio);
+    cs->bio = hbio;
 }
 
 
-static long
-ngx_ssl_session_redis_bio_callback(BIO *b, int oper, const char *argp,
-    size_t len, int argi, long argl, int ret, size_t *processed)
+static BIO *
+ngx_ssl_session_redis_hbio_new(ngx_ssl_session_redis_conn_t *cs, BIO *sock)
 {
-    ngx_ssl_session_redis_conn_t  *cs;
+    BIO                           *b;
+    ngx_ssl_session_redis_hbio_t  *hb;
 
-    /* only the moment before a read; everything else passes as it came */
-
-    if (oper != BIO_CB_READ) {
-        return ret;
+    hb = ngx_calloc(sizeof(ngx_ssl_session_redis_hbio_t),
+                    cs->connection->log);
+    if (hb == NULL) {
+        return NULL;
     }
 
-    cs = (ngx_ssl_session_redis_conn_t *) BIO_get_callback_arg(b);
-
-    if (cs == NULL || cs->state == NGX_SSL_SESSION_REDIS_DONE) {
-        return ret;
+    b = BIO_new(ngx_ssl_session_redis_hbio_method);
+    if (b == NULL || !BIO_up_ref(sock)) {
+        ERR_clear_error();
+        BIO_free(b);
+        ngx_free(hb);
+        return NULL;
     }
 
-    if (cs->state == NGX_SSL_SESSION_REDIS_WAIT) {
-        /* spurious wakeups happen: keep OpenSSL waiting for the reply */
-        BIO_set_retry_read(b);
+    hb->sock = sock;
+    hb->cs = cs;
+    cs->hb = hb;
+
+    BIO_set_data(b, hb);
+    BIO_set_init(b, 1);
+
+    return b;
+}
+
+
+/*
+ * OpenSSL reads a record's header and then its body; both come from
+ * what the ClientHello's one read brought.  Afterwards, or when there
+ * is no ClientHello to look at, reads go to the socket BIO.
+ */
+
+static int
+ngx_ssl_session_redis_hbio_read(BIO *b, char *out, int outl)
+{
+    int                            n;
+    ngx_ssl_session_redis_hbio_t  *hb;
+
+    hb = BIO_get_data(b);
+
+    BIO_clear_retry_flags(b);
+
+    if (hb == NULL || out == NULL || outl <= 0) {
+        return 0;
+    }
+
+    if (hb->cs != NULL) {
+
+        switch (hb->cs->state) {
+
+        case NGX_SSL_SESSION_REDIS_WAIT:
+            /* spurious wakeups happen: keep OpenSSL waiting for Redis */
+            BIO_set_retry_read(b);
+            return -1;
+
+        case NGX_SSL_SESSION_REDIS_HELLO:
+
+            switch (ngx_ssl_session_redis_hello(hb->cs, hb)) {
+
+            case NGX_OK:
+                break;
+
+            case NGX_AGAIN:
+                BIO_set_retry_read(b);
+                return -1;
+
+            default:
+                return -1;
+            }
+        }
+    }
+
+    if (hb->pos < hb->len) {
+        n = ngx_min((size_t) outl, hb->len - hb->pos);
+
+        ngx_memcpy(out, hb->buf + hb->pos, n);
+        hb->pos += n;
+
+        if (hb->pos == hb->len) {
+            ngx_explicit_memzero(hb->buf, hb->len);
+            ngx_free(hb->buf);
+            hb->buf = NULL;
+            hb->len = 0;
+            hb->pos = 0;
+        }
+
+        return n;
+    }
+
+    if (hb->sock == NULL) {
+        return 0;
+    }
+
+    n = BIO_read(hb->sock, out, outl);
+
+    if (n <= 0) {
+        BIO_set_flags(b, BIO_get_retry_flags(hb->sock));
+    }
+
+    return n;
+}
+
+
+/* the write BIO is nginx's socket BIO: this one is never written to */
+
+static int
+ngx_ssl_session_redis_hbio_write(BIO *b, const char *in, int inl)
+{
+    int                            n;
+    ngx_ssl_session_redis_hbio_t  *hb;
+
+    hb = BIO_get_data(b);
+
+    BIO_clear_retry_flags(b);
+
+    if (hb == NULL || hb->sock == NULL) {
         return -1;
     }
 
-    return ngx_ssl_session_redis_peek(cs, b, ret);
+    n = BIO_write(hb->sock, in, inl);
+
+    if (n <= 0) {
+        BIO_set_flags(b, BIO_get_retry_flags(hb->sock));
+    }
+
+    return n;
 }
 
 
+/*
+ * What OpenSSL asks of a read BIO: its descriptor, the end of file, the
+ * bytes held.  Not kernel TLS: it would read past this BIO.
+ */
+
 static long
-ngx_ssl_session_redis_peek(ngx_ssl_session_redis_conn_t *cs, BIO *b,
-    int ret)
+ngx_ssl_session_redis_hbio_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    ngx_ssl_session_redis_hbio_t  *hb;
+
+    hb = BIO_get_data(b);
+
+    if (hb == NULL || hb->sock == NULL) {
+        return 0;
+    }
+
+    switch (cmd) {
+
+    case BIO_C_GET_FD:
+    case BIO_CTRL_FLUSH:
+    case BIO_CTRL_WPENDING:
+        return BIO_ctrl(hb->sock, cmd, num, ptr);
+
+    case BIO_CTRL_EOF:
+        return (hb->pos < hb->len) ? 0 : BIO_ctrl(hb->sock, cmd, num, ptr);
+
+    case BIO_CTRL_PENDING:
+        return (long) (hb->len - hb->pos)
+               + BIO_ctrl(hb->sock, cmd, num, ptr);
+
+    default:
+        return 0;
+    }
+}
+
+
+static int
+ngx_ssl_session_redis_hbio_destroy(BIO *b)
+{
+    ngx_ssl_session_redis_hbio_t  *hb;
+
+    hb = BIO_get_data(b);
+    if (hb == NULL) {
+        return 1;
+    }
+
+    if (hb->buf != NULL) {
+        ngx_explicit_memzero(hb->buf, hb->len);
+        ngx_free(hb->buf);
+    }
+
+    if (hb->cs != NULL) {
+        hb->cs->bio = NULL;
+        hb->cs->hb = NULL;
+    }
+
+    BIO_free(hb->sock);
+    ngx_free(hb);
+
+    BIO_set_data(b, NULL);
+    BIO_set_init(b, 0);
+
+    return 1;
+}
+
+
+static void
+ngx_ssl_session_redis_cleanup_hbio(void *data)
+{
+    if (--ngx_ssl_session_redis_hbio_users == 0) {
+        BIO_meth_free(ngx_ssl_session_redis_hbio_method);
+        ngx_ssl_session_redis_hbio_method = NULL;
+    }
+}
+
+
+/* the socket BIO back as the read BIO; frees the hello BIO */
+
+static void
+ngx_ssl_session_redis_hbio_restore(ngx_ssl_session_redis_conn_t *cs)
+{
+    BIO  *sock;
+
+    sock = cs->hb->sock;
+    cs->hb->sock = NULL;
+
+    /* hands the reference over */
+    SSL_set0_rbio(cs->connection->ssl->connection, sock);
+}
+
+
+/*
+ * The one read of the ClientHello, added to what an earlier read of a
+ * partial one kept.  NGX_AGAIN: OpenSSL waits (for more of it, or for
+ * Redis); NGX_OK: the bytes go to OpenSSL, decided.
+ */
+
+static ngx_int_t
+ngx_ssl_session_redis_hello(ngx_ssl_session_redis_conn_t *cs,
+    ngx_ssl_session_redis_hbio_t *hb)
 {
     int                             keylen, rc;
+    size_t                          have;
     ssize_t                         n;
-    unsigned                        flags;
+    u_char                         *p;
     ngx_err_t                       err;
     tsr_req_t                      *req;
     tsr_hello_t                     hello;
@@ -1374,7 +1670,19 @@ ngx_ssl_session_redis_peek(ngx_ssl_session_redis_conn_t *cs, BIO *b,
     ssl_conn = c->ssl->connection;
     ctxd = cs->ctx;
 
-    n = recv(c->fd, buf, TSR_HELLO_MAX_PEEK, MSG_PEEK);
+    /* a partial ClientHello kept from before: hb->pos is 0 */
+
+    have = hb->len;
+
+    if (have != 0) {
+        ngx_memcpy(buf, hb->buf, have);
+        ngx_explicit_memzero(hb->buf, have);
+        ngx_free(hb->buf);
+        hb->buf = NULL;
+        hb->len = 0;
+    }
+
+    n = recv(c->fd, buf + have, TSR_HELLO_MAX_PEEK - have, 0);
 
     if (n == -1) {
         err = ngx_socket_errno;
@@ -1382,42 +1690,43 @@ ngx_ssl_session_redis_peek(ngx_ssl_session_redis_conn_t *cs, BIO *b,
         if (err == NGX_EAGAIN || err == NGX_EINTR) {
             /*
              * Nothing yet (stream starts the handshake right after
-             * accept): wait for the ClientHello's edge ourselves rather
-             * than let OpenSSL read without a lookup.
+             * accept): wait for the ClientHello's edge.
              */
-            BIO_set_retry_read(b);
-            return -1;
+            n = 0;
+
+            if (have == 0) {
+                return NGX_AGAIN;
+            }
+
+            goto keep;
         }
 
+        /* the socket BIO reads the error again, after what was kept */
         cs->state = NGX_SSL_SESSION_REDIS_DONE;
-        return ret;
+        n = 0;
+        goto give;
     }
 
     if (n == 0) {
         cs->state = NGX_SSL_SESSION_REDIS_DONE;
-        return ret;
+        goto give;
     }
 
-    flags = ngx_ssl_session_redis_hello_flags(ssl_conn);
-
-    rc = tsr_hello_parse(buf, n, flags, &hello);
-
-    ngx_explicit_memzero(buf, n);
+    rc = tsr_hello_parse(buf, have + n, ngx_ssl_session_redis_hello_flags(
+                                            ssl_conn), &hello);
 
     cs->ticket = hello.ticket;
 
-    if (rc == TSR_AGAIN && n < TSR_HELLO_MAX_PEEK) {
+    if (rc == TSR_AGAIN && have + n < TSR_HELLO_MAX_PEEK) {
         /* a partial ClientHello: the rest comes with the next edge */
-        BIO_set_retry_read(b);
-        return -1;
-    }
-
-    if (rc != TSR_OK || !hello.lookup) {
-        cs->state = NGX_SSL_SESSION_REDIS_DONE;
-        goto done;
+        goto keep;
     }
 
     cs->state = NGX_SSL_SESSION_REDIS_DONE;
+
+    if (rc != TSR_OK || !hello.lookup) {
+        goto count;
+    }
 
     cs->id_len = hello.id_len;
     ngx_memcpy(cs->id, hello.id, hello.id_len);
@@ -1434,7 +1743,7 @@ ngx_ssl_session_redis_peek(ngx_ssl_session_redis_conn_t *cs, BIO *b,
         }
 
         SSL_SESSION_free(sess);
-        goto done;
+        goto count;
     }
 
     /* not in the first level: until Redis says otherwise, no session */
@@ -1445,7 +1754,7 @@ ngx_ssl_session_redis_peek(ngx_ssl_session_redis_conn_t *cs, BIO *b,
                                  (char *) cs->key, sizeof(cs->key));
     if (keylen < 0) {
         cs->outcome = NGX_SSL_SESSION_REDIS_ERROR;
-        goto done;
+        goto count;
     }
 
     cs->key_len = keylen;
@@ -1457,7 +1766,7 @@ ngx_ssl_session_redis_peek(ngx_ssl_session_redis_conn_t *cs, BIO *b,
                               ngx_ssl_session_redis_lookup_done, cs);
     if (req == NULL) {
         cs->outcome = NGX_SSL_SESSION_REDIS_SKIPPED;
-        goto done;
+        goto count;
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_EVENT, c->log, 0,
@@ -1468,14 +1777,33 @@ ngx_ssl_session_redis_peek(ngx_ssl_session_redis_conn_t *cs, BIO *b,
     cs->state = NGX_SSL_SESSION_REDIS_WAIT;
     cs->started = ngx_current_msec;
 
-    BIO_set_retry_read(b);
-    return -1;
+    goto keep;
 
-done:
+count:
 
     ctxd->outcome[cs->outcome]++;
 
-    return ret;
+give:
+keep:
+
+    if (have + n != 0) {
+        p = ngx_alloc(have + n, c->log);
+        if (p == NULL) {
+            /* the bytes are read: without them, no handshake */
+            ngx_explicit_memzero(buf, have + n);
+            cs->state = NGX_SSL_SESSION_REDIS_DONE;
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(p, buf, have + n);
+        ngx_explicit_memzero(buf, have + n);
+
+        hb->buf = p;
+        hb->len = have + n;
+        hb->pos = 0;
+    }
+
+    return (cs->state == NGX_SSL_SESSION_REDIS_DONE) ? NGX_OK : NGX_AGAIN;
 }
 
 
@@ -1674,6 +2002,14 @@ ngx_ssl_session_redis_cleanup_conn(void *data)
     if (cs->req != NULL) {
         tsr_store_cancel(cs->req);
         cs->req = NULL;
+    }
+
+    /* the SSL, and with it the hello BIO, may go later */
+
+    if (cs->hb != NULL) {
+        cs->hb->cs = NULL;
+        cs->hb = NULL;
+        cs->bio = NULL;
     }
 }
 

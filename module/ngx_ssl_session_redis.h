@@ -106,6 +106,7 @@ typedef struct {
     ngx_event_t             publish;    /* metrics, once a second */
     ngx_event_t             announce;   /* fleet registration, worker 0 */
     ngx_str_t               proto;      /* "HTTP" or "STREAM" */
+    unsigned                hbio:1;     /* holds the hello BIO's method */
 } ngx_ssl_session_redis_main_conf_t;
 
 

@@ -36,7 +36,6 @@
 #include <netdb.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
@@ -46,7 +45,15 @@
 #include <openssl/crypto.h>
 
 
+/*
+ * Exported by hiredis 0.14, but not declared in its headers:
+ * the replies the reader holds, to their callbacks.
+ */
+void redisProcessCallbacks(redisAsyncContext *ac);
+
+
 #define TSR_STORE_SUN_PATH  sizeof(((struct sockaddr_un *) 0)->sun_path)
+#define TSR_STORE_READ_SIZE  16384      /* as hiredis reads */
 
 /* parameters seen while parsing an address */
 #define TSR_STORE_PASSWORD_FILE  0x01
@@ -141,6 +148,7 @@ static uint64_t tsr_store_stall_ms(tsr_store_t *st);
 static void tsr_store_arm(tsr_store_t *st);
 static void tsr_store_watch(tsr_store_t *st);
 static void tsr_store_flush_now(tsr_store_t *st);
+static int tsr_store_read_some(tsr_store_t *st, redisAsyncContext *ac);
 static void tsr_store_ev_add_read(void *data);
 static void tsr_store_ev_del_read(void *data);
 static void tsr_store_ev_add_write(void *data);
@@ -3531,7 +3539,7 @@ tsr_store_on_read(tsr_store_t *st)
 void
 tsr_store_on_read_fd(tsr_store_t *st, int fd)
 {
-    int                 n;
+    int                 more;
     redisAsyncContext  *ac;
 
     if (st == NULL || !st->async || st->destroying) {
@@ -3555,7 +3563,7 @@ tsr_store_on_read_fd(tsr_store_t *st, int fd)
     st->reading_now = 1;
 
     while (ac != NULL) {
-        redisAsyncHandleRead(ac);
+        more = tsr_store_read_some(st, ac);
 
         if (st->ac != ac) {
             break;
@@ -3570,16 +3578,7 @@ tsr_store_on_read_fd(tsr_store_t *st, int fd)
             break;
         }
 
-        /*
-         * Redis sends nothing unasked: with every reply in, the socket is
-         * empty, and anything arriving later raises a new edge.
-         */
-
-        if (st->sent_count == 0) {
-            break;
-        }
-
-        if (ioctl(st->fd, FIONREAD, &n) == -1 || n <= 0) {
+        if (!more) {
             break;
         }
     }
@@ -3595,6 +3594,58 @@ tsr_store_on_read_fd(tsr_store_t *st, int fd)
     }
 
     tsr_store_arm(st);
+}
+
+
+/*
+ * One read of a connected socket, done here rather than by hiredis: a
+ * read that comes back short has emptied the socket (what arrives later
+ * raises a new edge), so no second read or FIONREAD is needed to find
+ * out, and the bytes read are wiped once the reader has them.  An end
+ * of file or an error is left to hiredis, which reads it again and
+ * disconnects.  1: the socket may hold more.
+ */
+
+static int
+tsr_store_read_some(tsr_store_t *st, redisAsyncContext *ac)
+{
+    ssize_t      n;
+    static char  buf[TSR_STORE_READ_SIZE];
+
+    if (!(ac->c.flags & REDIS_CONNECTED) || ac->c.err || st->fd == -1) {
+        redisAsyncHandleRead(ac);
+        return 0;
+    }
+
+    n = recv(st->fd, buf, sizeof(buf), 0);
+
+    if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        return 0;
+    }
+
+    if (n == -1 && errno == EINTR) {
+        return 1;
+    }
+
+    if (n <= 0) {
+        redisAsyncHandleRead(ac);
+        return 0;
+    }
+
+    if (redisReaderFeed(ac->c.reader, buf, n) != REDIS_OK) {
+        OPENSSL_cleanse(buf, n);
+        tsr_store_set_error(st, "redis at %s: a reply could not be read: "
+                            "%s", st->addr, ac->c.reader->errstr[0] != '\0'
+                            ? ac->c.reader->errstr : "out of memory");
+        tsr_store_async_drop(st);
+        return 0;
+    }
+
+    OPENSSL_cleanse(buf, n);
+
+    redisProcessCallbacks(ac);
+
+    return ((size_t) n == sizeof(buf));
 }
 
 

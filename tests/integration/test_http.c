@@ -89,6 +89,9 @@ static void test_tls13_nodes_with_other_certs_never_resume(void);
 static void test_tls12_session_not_resumed_under_other_sni(void);
 static void test_tls13_session_not_resumed_under_other_sni(void);
 static void test_tls12_session_not_resumed_under_other_sni_l1(void);
+static void dribbled_hello(int version);
+static void test_tls12_client_hello_in_pieces_resumes(void);
+static void test_tls13_client_hello_in_pieces_resumes(void);
 static void test_tls13_session_not_resumed_under_other_sni_l1(void);
 
 
@@ -1156,6 +1159,96 @@ test_tls13_session_not_resumed_under_other_sni_l1(void)
 }
 
 
+
+/*
+ * A ClientHello that reaches the server in many pieces (the first
+ * shorter than a record header): the module keeps what each read
+ * brought until the whole message is in, then looks it up and gives
+ * OpenSSL every byte.  Node B has no cache of its own: a resumption
+ * there came through Redis.
+ */
+
+static void
+dribbled_hello(int version)
+{
+    int                 i, rc, reused, resumed, failed;
+    SSL_SESSION        *sess;
+    tsr_test_client_t   opts;
+    static const int    pieces[] = { 3, 61 };
+
+    sess = NULL;
+    resumed = 0;
+    failed = 0;
+
+    if (start_pair(0) != 0) {
+        CU_FAIL("nodes did not start");
+        goto done;
+    }
+
+    if (handshake(port_a, version, NULL, NULL, &sess, &reused) != 0
+        || sess == NULL)
+    {
+        CU_FAIL("no session from node A");
+        goto done;
+    }
+
+    for (i = 0; i < 2 * (int) (sizeof(pieces) / sizeof(pieces[0])); i++) {
+        memset(&opts, 0, sizeof(tsr_test_client_t));
+
+        opts.version = version;
+        opts.request = 1;
+        opts.timeout_ms = 5000;
+        opts.dribble = pieces[i / 2];
+
+        /* even: offering node A's session; odd: a full handshake */
+        opts.offer = (i % 2 == 0) ? sess : NULL;
+
+        rc = tsr_test_tls_once(port_b, &opts, NULL, &reused);
+
+        printf("\n    TLSv1.%d, ClientHello in %d-byte pieces, %s: %s ",
+               version == TSR_TEST_TLS13 ? 3 : 2, opts.dribble,
+               (i % 2 == 0) ? "session offered" : "no session",
+               rc != 0 ? "failed" : reused ? "resumed" : "full handshake");
+
+        if (rc != 0) {
+            failed++;
+
+        } else if (i % 2 == 0 && reused) {
+            resumed++;
+        }
+
+        CU_ASSERT(rc != 0 || i % 2 == 0 || !reused);
+    }
+
+    CU_ASSERT_EQUAL(failed, 0);
+    CU_ASSERT_EQUAL(resumed, 2);
+
+done:
+
+    if (sess != NULL) {
+        SSL_SESSION_free(sess);
+    }
+
+    stop_nodes();
+    check_logs(&node_a);
+    check_logs(&node_b);
+}
+
+
+static void
+test_tls12_client_hello_in_pieces_resumes(void)
+{
+    dribbled_hello(TSR_TEST_TLS12);
+}
+
+
+static void
+test_tls13_client_hello_in_pieces_resumes(void)
+{
+    dribbled_hello(TSR_TEST_TLS13);
+}
+
+
 int
 main(void)
 {
@@ -1188,6 +1281,8 @@ main(void)
     CU_ADD_TEST(suite, test_tls13_session_not_resumed_under_other_sni);
     CU_ADD_TEST(suite, test_tls12_session_not_resumed_under_other_sni_l1);
     CU_ADD_TEST(suite, test_tls13_session_not_resumed_under_other_sni_l1);
+    CU_ADD_TEST(suite, test_tls12_client_hello_in_pieces_resumes);
+    CU_ADD_TEST(suite, test_tls13_client_hello_in_pieces_resumes);
 
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -149,6 +149,8 @@ typedef struct {
                                        received; TLS 1.2: 1 after a full
                                        handshake that made a resumable
                                        session, 0 when resumed) */
+    int             dribble;        /* > 0: the client sends in pieces of
+                                       this many bytes, 1 ms apart */
 } tsr_test_client_t;
 
 /*

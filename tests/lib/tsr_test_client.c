@@ -59,6 +59,11 @@ static int tsr_test_client_read_to_close(SSL *ssl, int fd, char *buf,
 static void tsr_test_client_wait_ticket(SSL *ssl, int fd,
     tsr_test_client_state_t *st, long long deadline);
 static void tsr_test_client_drain_errors(const char *what);
+static BIO *tsr_test_client_dribble_bio(int fd, int piece);
+static int tsr_test_client_dribble_write(BIO *b, const char *in, int inl);
+static long tsr_test_client_dribble_ctrl(BIO *b, int cmd, long num,
+    void *ptr);
+static int tsr_test_client_dribble_destroy(BIO *b);
 
 
 static int  tsr_test_client_state_index = -1;
@@ -408,6 +413,109 @@ tsr_test_client_drain_errors(const char *what)
 }
 
 
+/*
+ * A write BIO that sends at most "piece" bytes at a time, 1 ms apart,
+ * each in its own segment (TCP_NODELAY): the server meets a ClientHello
+ * in many reads.  OpenSSL writes what is left again.
+ */
+
+typedef struct {
+    int   fd;
+    int   piece;
+} tsr_test_client_dribble_t;
+
+static BIO_METHOD  *tsr_test_client_dribble_method;
+
+
+static BIO *
+tsr_test_client_dribble_bio(int fd, int piece)
+{
+    BIO                        *b;
+    BIO_METHOD                 *m;
+    tsr_test_client_dribble_t  *d;
+
+    if (tsr_test_client_dribble_method == NULL) {
+        m = BIO_meth_new(BIO_get_new_index() | BIO_TYPE_SOURCE_SINK,
+                         "dribble");
+        if (m == NULL
+            || !BIO_meth_set_write(m, tsr_test_client_dribble_write)
+            || !BIO_meth_set_ctrl(m, tsr_test_client_dribble_ctrl)
+            || !BIO_meth_set_destroy(m, tsr_test_client_dribble_destroy))
+        {
+            BIO_meth_free(m);
+            return NULL;
+        }
+
+        tsr_test_client_dribble_method = m;
+    }
+
+    d = malloc(sizeof(tsr_test_client_dribble_t));
+    if (d == NULL) {
+        return NULL;
+    }
+
+    b = BIO_new(tsr_test_client_dribble_method);
+    if (b == NULL) {
+        free(d);
+        return NULL;
+    }
+
+    d->fd = fd;
+    d->piece = piece;
+
+    BIO_set_data(b, d);
+    BIO_set_init(b, 1);
+
+    return b;
+}
+
+
+static int
+tsr_test_client_dribble_write(BIO *b, const char *in, int inl)
+{
+    ssize_t                     n;
+    struct timespec             ts = { 0, 1000000 };
+    tsr_test_client_dribble_t  *d;
+
+    BIO_clear_retry_flags(b);
+
+    d = BIO_get_data(b);
+
+    (void) nanosleep(&ts, NULL);
+
+    n = send(d->fd, in, inl < d->piece ? inl : d->piece, MSG_NOSIGNAL);
+
+    if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK
+                    || errno == EINTR))
+    {
+        BIO_set_retry_write(b);
+    }
+
+    return (int) n;
+}
+
+
+static long
+tsr_test_client_dribble_ctrl(BIO *b, int cmd, long num, void *ptr)
+{
+    (void) b;
+    (void) num;
+    (void) ptr;
+
+    return (cmd == BIO_CTRL_FLUSH) ? 1 : 0;
+}
+
+
+static int
+tsr_test_client_dribble_destroy(BIO *b)
+{
+    free(BIO_get_data(b));
+    BIO_set_data(b, NULL);
+
+    return 1;
+}
+
+
 int
 tsr_test_tls_once(int port, const tsr_test_client_t *opts, SSL_SESSION **out,
     int *reused)
@@ -468,6 +576,18 @@ tsr_test_tls_once(int port, const tsr_test_client_t *opts, SSL_SESSION **out,
     if (ssl == NULL || SSL_set_fd(ssl, fd) != 1) {
         tsr_test_client_drain_errors("SSL_new()");
         goto failed;
+    }
+
+    if (opts->dribble > 0) {
+        BIO  *w;
+
+        w = tsr_test_client_dribble_bio(fd, opts->dribble);
+        if (w == NULL) {
+            tsr_test_client_drain_errors("BIO_new()");
+            goto failed;
+        }
+
+        SSL_set0_wbio(ssl, w);
     }
 
     SSL_set_ex_data(ssl, tsr_test_client_state_index, &st);
