@@ -20,7 +20,6 @@
 #define NGX_SSL_SESSION_REDIS_MIN_ROTATION  1000
 
 /* lookup states of a connection */
-#define NGX_SSL_SESSION_REDIS_PEEK         0
 #define NGX_SSL_SESSION_REDIS_HELLO        0
 #define NGX_SSL_SESSION_REDIS_WAIT         1
 #define NGX_SSL_SESSION_REDIS_DONE         2

@@ -2202,7 +2202,11 @@ run_write_md(const char *path)
 
     for (c = 0; c < RUN_NCASES; c++) {
         for (cfg = 0; cfg < run_ncfg; cfg++) {
-            if (!(run_cases[c].configs & ON(cfg))) {
+            /* not in this configuration, or left out by -k */
+
+            if (!(run_cases[c].configs & ON(cfg))
+                || isnan(run_med(cfg, c, W_PER_S)))
+            {
                 continue;
             }
 
@@ -2224,6 +2228,17 @@ run_write_md(const char *path)
                     run_pooled(cfg, c, W_CMDS), run_pooled(cfg, c, W_GET),
                     run_pooled(cfg, c, W_SET), run_pooled(cfg, c, W_DEL));
         }
+    }
+
+    /* without the memory test (-m 0) or the cases sizing rests on */
+
+    if (run_nmem == 0 || isnan(run_b[0].cmds_full[0])
+        || isnan(run_b[0].cmds_full[1]) || isnan(run_b[0].get_resume[0])
+        || isnan(run_b[0].get_resume[1]))
+    {
+        fprintf(f, "\nMemory and sizing: not measured in this run.\n");
+        fclose(f);
+        return;
     }
 
     fprintf(f, "\nMemory: a session takes %.0f bytes in Redis with TLS 1.2 "
