@@ -139,6 +139,11 @@ static void test_get_overtaking_its_set_is_asked_again(void);
 static void test_full_socket_to_redis_never_stalls_the_worker(void);
 static void test_fault_address_does_not_resolve(void);
 static void test_fault_address_refuses(void);
+static int write_node_without_module(tsr_test_nginx_t *n, int port,
+    int workers);
+static int reload_and_wait(tsr_test_nginx_t *n, int workers);
+static void test_reload_without_the_module_then_with_it_again(void);
+static void test_modules_export_only_what_load_module_needs(void);
 static void test_reload_20_times_under_load_keeps_memory_and_fds_flat(
     void);
 
@@ -363,6 +368,84 @@ handshake(int port, int version, SSL_SESSION *offer, SSL_SESSION **out,
     *reused = 0;
 
     return tsr_test_tls_once(port, &opts, out, reused);
+}
+
+
+/*
+ * The same server with neither the module's load_module line nor its
+ * directives, as an operator who drops the module writes it.
+ */
+
+static int
+write_node_without_module(tsr_test_nginx_t *n, int port, int workers)
+{
+    FILE  *f;
+
+    f = fopen(n->conf, "w");
+    if (f == NULL) {
+        return -1;
+    }
+
+    fprintf(f, "daemon off;\n"
+               "error_log %s/logs/error.log info;\n"
+               "pid %s/nginx.pid;\n"
+               "events { worker_connections 1024; }\n"
+               "worker_processes %d;\n"
+               "http {\n"
+               "  access_log off;\n"
+               "  server {\n"
+               "    listen 127.0.0.1:%d ssl;\n"
+               "    ssl_certificate %s/one.test.crt;\n"
+               "    ssl_certificate_key %s/one.test.key;\n"
+               "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+               "    ssl_session_cache shared:plain:1m;\n"
+               "    ssl_session_timeout 10m;\n"
+               "    location / { return 200 \"ok\\n\"; }\n"
+               "  }\n"
+               "}\n",
+            n->dir, n->dir, workers, port, node_a.dir, node_a.dir);
+
+    return fclose(f) == 0 ? 0 : -1;
+}
+
+
+/* SIGHUP, then wait until only a new generation of workers runs */
+
+static int
+reload_and_wait(tsr_test_nginx_t *n, int workers)
+{
+    int        i, j, k, m, changed;
+    pid_t      prev[16], w[16];
+    long long  deadline;
+
+    m = workers_of(n->pid, prev, 16);
+
+    if (tsr_test_nginx_signal(n, SIGHUP) != 0) {
+        return -1;
+    }
+
+    deadline = tsr_test_now_ms() + 10000;
+
+    while (tsr_test_now_ms() < deadline) {
+        k = workers_of(n->pid, w, 16);
+        changed = (k == workers);
+
+        for (i = 0; changed && i < k; i++) {
+            for (j = 0; j < m; j++) {
+                if (w[i] == prev[j]) {
+                    changed = 0;
+                }
+            }
+        }
+
+        if (changed) {
+            return 0;
+        }
+
+        sleep_ms(20);
+    }
+
+    return -1;
 }
 
 
@@ -1531,6 +1614,167 @@ done:
 }
 
 
+/*
+ * An operator removes load_module and the directives, and reloads: the
+ * old cycle's dlclose() must not unmap code that OpenSSL still calls
+ * (the ex_data free callbacks libtsr registered, run for every SSL and
+ * SSL_CTX the new workers free).  Then the module comes back.
+ */
+
+static void
+test_reload_without_the_module_then_with_it_again(void)
+{
+    int          i, k, v, failed, resumed, reused, crashes;
+    char         address[64];
+    SSL_SESSION *sess[2], *next;
+
+    failed = 0;
+    resumed = 0;
+    sess[0] = NULL;
+    sess[1] = NULL;
+
+    if (redis.pid == 0 && tsr_test_redis_start(&redis) != 0) {
+        CU_FAIL("redis did not start");
+        return;
+    }
+
+    snprintf(address, sizeof(address), "127.0.0.1:%d", redis.port);
+
+    if (write_node(&node_a, port_a, address, RELOAD_WORKERS) != 0
+        || start_node(&node_a, port_a, &running_a) != 0)
+    {
+        CU_FAIL("node did not start");
+        goto done;
+    }
+
+    for (k = 0; k < 3; k++) {
+
+        /* 0: without the module, 1: with it again, 2: without it again */
+
+        if ((k % 2 == 0
+             ? write_node_without_module(&node_a, port_a, RELOAD_WORKERS)
+             : write_node(&node_a, port_a, address, RELOAD_WORKERS)) != 0)
+        {
+            CU_FAIL("cannot write nginx.conf");
+            goto done;
+        }
+
+        if (reload_and_wait(&node_a, RELOAD_WORKERS) != 0) {
+            CU_FAIL("no new workers after a reload");
+            goto done;
+        }
+
+        for (i = 0; i < 200; i++) {
+            next = NULL;
+            v = i % 2;
+
+            if (handshake(port_a, v ? TSR_TEST_TLS13 : TSR_TEST_TLS12,
+                          sess[v], &next, &reused)
+                != 0)
+            {
+                failed++;
+            }
+
+            resumed += reused;
+
+            if (next != NULL) {
+                if (sess[v] != NULL) {
+                    SSL_SESSION_free(sess[v]);
+                }
+
+                sess[v] = next;
+            }
+        }
+    }
+
+    crashes = tsr_test_grep_count(node_a.error_log, "exited on signal");
+
+    printf("\n    3 reloads (module out, in, out), 200 handshakes after "
+           "each: %d failed, %d resumed, %d workers exited on a signal ",
+           failed, resumed, crashes);
+
+    CU_ASSERT_EQUAL(failed, 0);
+    CU_ASSERT_EQUAL(crashes, 0);
+
+done:
+
+    for (v = 0; v < 2; v++) {
+        if (sess[v] != NULL) {
+            SSL_SESSION_free(sess[v]);
+        }
+    }
+
+    stop_nodes();
+
+    CU_ASSERT_EQUAL(tsr_test_nginx_log_problems(&node_a), 0);
+}
+
+
+/*
+ * load_module looks up ngx_modules, ngx_module_names and ngx_module_order;
+ * anything else a module exports (its copy of the core, the glue) could
+ * bind to the other module's copy when both are loaded from different
+ * builds.
+ */
+
+static void
+test_modules_export_only_what_load_module_needs(void)
+{
+    int           i, n, other;
+    FILE         *p;
+    char          cmd[PATH_MAX + 64], line[512], name[256];
+    const char   *mods;
+    static const char *const  so[] = {
+        "ngx_http_ssl_session_redis_module.so",
+        "ngx_stream_ssl_session_redis_module.so"
+    };
+
+    mods = getenv("TSR_MODULES");
+    if (mods == NULL) {
+        CU_FAIL("TSR_MODULES is not set");
+        return;
+    }
+
+    for (i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof(cmd), "nm -D --defined-only %s/%s", mods, so[i]);
+
+        p = popen(cmd, "r");
+        if (p == NULL) {
+            CU_FAIL("popen(nm) failed");
+            return;
+        }
+
+        n = 0;
+        other = 0;
+
+        while (fgets(line, sizeof(line), p) != NULL) {
+            if (sscanf(line, "%*s %*s %255s", name) != 1) {
+                continue;
+            }
+
+            n++;
+
+            if (strcmp(name, "ngx_modules") != 0
+                && strcmp(name, "ngx_module_names") != 0
+                && strcmp(name, "ngx_module_order") != 0)
+            {
+                if (other++ < 3) {
+                    printf("\n    %s exports %s", so[i], name);
+                }
+            }
+        }
+
+        CU_ASSERT_EQUAL(pclose(p), 0);
+
+        printf("\n    %s: %d symbols exported, %d besides the three "
+               "load_module needs ", so[i], n, other);
+
+        CU_ASSERT_EQUAL(n, 3);
+        CU_ASSERT_EQUAL(other, 0);
+    }
+}
+
+
 #define test(name)  { #name, name }
 
 typedef struct {
@@ -1557,6 +1801,8 @@ static const test_t  tests[] = {
     test(test_fault_address_does_not_resolve),
     test(test_fault_address_refuses),
     test(test_reload_20_times_under_load_keeps_memory_and_fds_flat),
+    test(test_reload_without_the_module_then_with_it_again),
+    test(test_modules_export_only_what_load_module_needs),
     { NULL, NULL }
 };
 
