@@ -86,6 +86,9 @@ static SSL_SESSION *tsr_ssl_get_session(SSL *ssl, const unsigned char *id,
     int len, int *copy);
 static SSL_SESSION *tsr_ssl_fetch(tsr_ssl_t *b, SSL *ssl,
     const unsigned char *id, size_t len);
+static SSL_SESSION *tsr_ssl_serve(tsr_ssl_t *b, SSL *ssl, SSL_SESSION *sess,
+    int *copy);
+static int tsr_ssl_same_name(SSL *ssl, const SSL_SESSION *sess);
 static void tsr_ssl_remove_session(SSL_CTX *ctx, SSL_SESSION *sess);
 static void tsr_ssl_info(const SSL *ssl, int where, int ret);
 static int tsr_ssl_session_name(tsr_ssl_t *b, const SSL_SESSION *sess,
@@ -103,6 +106,10 @@ static CRYPTO_ONCE  tsr_ssl_once = CRYPTO_ONCE_STATIC_INIT;
 static int          tsr_ssl_ctx_index = -1;
 static int          tsr_ssl_pin_index = -1;
 static int          tsr_ssl_slot_index = -1;
+static int          tsr_ssl_sess_index = -1;
+
+/* ex_data of a session reported new on its own connection (see remove) */
+static char         tsr_ssl_own;
 
 
 tsr_ssl_t *
@@ -558,7 +565,7 @@ tsr_ssl_indexes(void)
     }
 
     if (tsr_ssl_ctx_index < 0 || tsr_ssl_pin_index < 0
-        || tsr_ssl_slot_index < 0)
+        || tsr_ssl_slot_index < 0 || tsr_ssl_sess_index < 0)
     {
         return TSR_ERROR;
     }
@@ -583,6 +590,10 @@ tsr_ssl_init_indexes(void)
     tsr_ssl_slot_index = SSL_get_ex_new_index(0, NULL, NULL,
                                               tsr_ssl_conn_dup,
                                               tsr_ssl_slot_free);
+
+    /* a mark, no memory: SSL_SESSION_dup() may copy it as it is */
+    tsr_ssl_sess_index = SSL_SESSION_get_ex_new_index(0, NULL, NULL, NULL,
+                                                      NULL);
 }
 
 
@@ -719,6 +730,17 @@ tsr_ssl_new_session(SSL *ssl, SSL_SESSION *sess)
     {
         b->stats.store_skipped++;
         return 0;
+    }
+
+    /*
+     * This connection's own session, whose handshake has just completed:
+     * the one the remove callback may delete from the store.
+     */
+
+    if (SSL_SESSION_set_ex_data(sess, tsr_ssl_sess_index, &tsr_ssl_own)
+        != 1)
+    {
+        ERR_clear_error();
     }
 
     /* the chained callback's 1 says it kept OpenSSL's reference: pass it on */
@@ -886,12 +908,18 @@ tsr_ssl_get_session(SSL *ssl, const unsigned char *id, int len, int *copy)
          */
 
         *copy = 1;
+
+        sess = tsr_ssl_serve(b, ssl, slot->sess, copy);
+        if (sess == NULL) {
+            return NULL;
+        }
+
         b->stats.hits++;
 
         tsr_ssl_log(b, TSR_LOG_DEBUG, "session from the connection slot, "
                     "id %d bytes #%08x", len, tsr_ssl_hash(id, len));
 
-        return slot->sess;
+        return sess;
     }
 
     /*
@@ -905,7 +933,12 @@ tsr_ssl_get_session(SSL *ssl, const unsigned char *id, int len, int *copy)
 
         if (sess != NULL) {
             /* the chained callback has set "copy" as it hands the session */
-            b->stats.l1_hits++;
+            sess = tsr_ssl_serve(b, ssl, sess, copy);
+
+            if (sess != NULL) {
+                b->stats.l1_hits++;
+            }
+
             return sess;
         }
     }
@@ -924,9 +957,135 @@ tsr_ssl_get_session(SSL *ssl, const unsigned char *id, int len, int *copy)
     /* a fresh object: OpenSSL takes over our reference */
 
     *copy = 0;
+
+    sess = tsr_ssl_serve(b, ssl, sess, copy);
+    if (sess == NULL) {
+        return NULL;
+    }
+
     b->stats.hits++;
 
     return sess;
+}
+
+
+/*
+ * Every session the get-session callback hands to OpenSSL passes here,
+ * from the slot, the first level or the store alike: the host's own
+ * checks ran only where its ClientHello parser agreed to look up, and
+ * OpenSSL asks for more (a ClientHello over the host's limit, a second
+ * PSK identity, one the parser declines).  Returns the session with
+ * "*copy" as OpenSSL must take it, or NULL, the reference handed in
+ * dropped when "*copy" was 0.
+ */
+
+static SSL_SESSION *
+tsr_ssl_serve(tsr_ssl_t *b, SSL *ssl, SSL_SESSION *sess, int *copy)
+{
+    SSL_SESSION  *dup;
+
+    if (!tsr_ssl_same_name(ssl, sess)) {
+        if (!*copy) {
+            SSL_SESSION_free(sess);
+        }
+
+        b->stats.misses++;
+
+        tsr_ssl_log(b, TSR_LOG_DEBUG, "session made for another server "
+                    "name, not resumed");
+
+        return NULL;
+    }
+
+    if (SSL_SESSION_get_ex_data(sess, tsr_ssl_sess_index) == NULL) {
+        return sess;
+    }
+
+    /*
+     * The very object a connection reported new, kept by the first level:
+     * with its mark, a failure of this handshake would delete it from the
+     * store.  This connection gets a copy without the mark.
+     */
+
+    dup = SSL_SESSION_dup(sess);
+
+    if (!*copy) {
+        SSL_SESSION_free(sess);
+    }
+
+    if (dup == NULL) {
+        ERR_clear_error();
+        b->stats.misses++;
+        return NULL;
+    }
+
+    (void) SSL_SESSION_set_ex_data(dup, tsr_ssl_sess_index, NULL);
+
+    *copy = 0;
+
+    return dup;
+}
+
+
+/*
+ * Stricter than OpenSSL and nginx: a session resumes only under the
+ * server name it was made for (RFC 6066, section 3), compared without
+ * regard to ASCII case; no name matches only no name.  OpenSSL parses
+ * the server_name extension after the lookup, yet the ClientHello is at
+ * hand during it; without one to read the answer is no.
+ */
+
+static int
+tsr_ssl_same_name(SSL *ssl, const SSL_SESSION *sess)
+{
+    size_t                len, n, i;
+    const char           *name;
+    unsigned char         c, d;
+    const unsigned char  *p;
+
+    if (SSL_client_hello_get0_random(ssl, &p) == 0) {
+        return 0;
+    }
+
+    name = SSL_SESSION_get0_hostname(sess);
+    n = (name != NULL) ? strlen(name) : 0;
+
+    if (!SSL_client_hello_get0_ext(ssl, TLSEXT_TYPE_server_name, &p, &len))
+    {
+        return n == 0;
+    }
+
+    /* a list of one host_name, the only form OpenSSL accepts */
+
+    if (len < 5
+        || (((size_t) p[0] << 8) | p[1]) != len - 2
+        || p[2] != TLSEXT_NAMETYPE_host_name
+        || (((size_t) p[3] << 8) | p[4]) != len - 5
+        || len - 5 != n)
+    {
+        return 0;
+    }
+
+    p += 5;
+
+    for (i = 0; i < n; i++) {
+        c = p[i];
+        d = (unsigned char) name[i];
+
+        if (c >= 'A' && c <= 'Z') {
+            c |= 0x20;
+        }
+
+        if (d >= 'A' && d <= 'Z') {
+            d |= 0x20;
+        }
+
+        if (c != d) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 
@@ -1023,7 +1182,28 @@ tsr_ssl_remove_session(SSL_CTX *ctx, SSL_SESSION *sess)
      * OpenSSL calls this on its "session_ctx", for sessions it no longer
      * trusts: a failed client verification in nginx, a connection freed
      * without a clean shutdown, an expired session found by a lookup, a
-     * flush of the internal cache.
+     * flush of the internal cache, and any fatal alert, sent or received,
+     * while a connection holds a session.
+     *
+     * The last one would let anyone delete anyone's session fleet-wide:
+     * a ClientHello with a victim's TLS 1.2 session id (sent in clear)
+     * and a cipher list without its cipher, or a Finished that does not
+     * verify, ends in an alert while the looked-up session is the
+     * connection's; so does a ticket of one's own with a victim's id as
+     * the ClientHello's session id, which OpenSSL gives the decrypted
+     * session.  RFC 5246, section 7.2.2, asks to forget the session of
+     * a failed connection: the one that connection made in its own full
+     * handshake, not one another client merely offered, which proves
+     * nothing before its Finished.
+     *
+     * So the store loses only a session reported new on this very
+     * connection (marked by the new-session callback once its handshake
+     * completed): its id was chosen by this server for that client.
+     * Anything else, a session found by a lookup or decrypted from a
+     * ticket, leaves the store alone and only goes from the chained
+     * cache, as in stock nginx, on this host only; a lookup warms that
+     * cache again from the store.  Expired sessions need no delete:
+     * their keys expire with them.
      */
 
     b = SSL_CTX_get_ex_data(ctx, tsr_ssl_ctx_index);
@@ -1035,7 +1215,9 @@ tsr_ssl_remove_session(SSL_CTX *ctx, SSL_SESSION *sess)
         b->remove_cb(ctx, sess);
     }
 
-    if (b->no_store) {
+    if (b->no_store
+        || SSL_SESSION_get_ex_data(sess, tsr_ssl_sess_index) != &tsr_ssl_own)
+    {
         return;
     }
 

@@ -99,6 +99,7 @@ static SSL_SESSION *fake_get(SSL *ssl, const unsigned char *id, int len,
 static void fake_remove(SSL_CTX *ctx, SSL_SESSION *sess);
 static void slot_info(const SSL *ssl, int where, int ret);
 static int sni_switch(SSL *ssl, int *al, void *arg);
+static int sni_accept(SSL *ssl, int *al, void *arg);
 static void resumes_on_other_context(int version);
 static void stored_key_lives_for_session_timeout(int version);
 static void other_sid_ctx_never_resumes(int version);
@@ -112,7 +113,9 @@ static void single_use_resumes_once(int version);
 static void test_single_use_resumes_once_tls12(void);
 static void test_single_use_resumes_once_tls13(void);
 static void sni_switch_keeps_first_context(int version);
-static void remove_deletes_key_and_chains(int version);
+static void remove_deletes_only_own_session(int version);
+static void stranger_cannot_delete(int ticket);
+static void name_holds_on_every_level(int version);
 static void test_session_made_on_a_resumes_on_b_100_of_100_tls12(void);
 static void test_session_made_on_a_resumes_on_b_100_of_100_tls13(void);
 static void test_stored_key_lives_for_the_session_timeout_tls12(void);
@@ -138,8 +141,14 @@ static void test_slot_refusal_hides_store_tls13(void);
 static void test_hello_retry_request_finds_the_slot_twice_tls13(void);
 static void test_sni_switch_keeps_the_first_contexts_binding_tls12(void);
 static void test_sni_switch_keeps_the_first_contexts_binding_tls13(void);
-static void test_remove_deletes_the_key_and_chains_tls12(void);
-static void test_remove_deletes_the_key_and_chains_tls13(void);
+static void test_remove_deletes_only_the_connections_own_session_tls12(
+    void);
+static void test_remove_deletes_only_the_connections_own_session_tls13(
+    void);
+static void test_offer_without_its_cipher_keeps_the_session_stored(void);
+static void test_own_ticket_under_a_victims_id_keeps_it_stored(void);
+static void test_session_resumes_only_under_its_server_name_tls12(void);
+static void test_session_resumes_only_under_its_server_name_tls13(void);
 static void test_oversized_and_expired_sessions_are_not_stored(void);
 static void test_no_store_binding_reads_but_never_writes(void);
 static void test_detach_restores_callbacks_and_cache_mode(void);
@@ -680,6 +689,15 @@ sni_switch(SSL *ssl, int *al, void *arg)
         (void) SSL_set_SSL_CTX(ssl, arg);
     }
 
+    return SSL_TLSEXT_ERR_OK;
+}
+
+
+/* OpenSSL records a server name in the session only when one is taken */
+
+static int
+sni_accept(SSL *ssl, int *al, void *arg)
+{
     return SSL_TLSEXT_ERR_OK;
 }
 
@@ -1307,17 +1325,27 @@ sni_switch_keeps_first_context(int version)
 }
 
 
+/*
+ * The remove callback deletes from the store only the session its own
+ * connection made (the object OpenSSL reported new); a session another
+ * connection holds after a lookup goes from the chained cache only.
+ */
+
 static void
-remove_deletes_key_and_chains(int version)
+remove_deletes_only_own_session(int version)
 {
+    int               i, own;
+    size_t            len;
     fixture_t         f;
     fake_l1_t         fake;
     SSL_SESSION      *sess, *server_sess;
     tsr_ssl_stats_t   sa;
+    unsigned char     id[SSL_MAX_SSL_SESSION_ID_LENGTH];
 
     CU_ASSERT_EQUAL_FATAL(fixture_init(&f, version, 0), 0);
 
-    fake_install(f.a, &fake, 0);
+    /* a first level that keeps the very objects OpenSSL reports new */
+    fake_install(f.a, &fake, 1);
 
     f.ba = attach(f.a, f.sta, SID_CTX, 1, &f.loga);
     f.bb = attach(f.b, f.stb, SID_CTX, 1, &f.logb);
@@ -1329,6 +1357,8 @@ remove_deletes_key_and_chains(int version)
     CU_ASSERT_PTR_NOT_NULL_FATAL(sess);
     CU_ASSERT_EQUAL(redis_int("DBSIZE", NULL), f.per_full);
 
+    /* as a connection that looked it up holds it: the store keeps it */
+
     server_sess = open_stored(f.ba, sess);
     CU_ASSERT_PTR_NOT_NULL_FATAL(server_sess);
 
@@ -1337,12 +1367,234 @@ remove_deletes_key_and_chains(int version)
 
     sa = stats(f.ba);
 
-    CU_ASSERT_EQUAL(sa.removed, 1);
+    CU_ASSERT_EQUAL(sa.removed, 0);
     CU_ASSERT_EQUAL(fake.removes, 1);
-    CU_ASSERT_EQUAL(redis_int("DBSIZE", NULL), f.per_full - 1);
+    CU_ASSERT_EQUAL(redis_int("DBSIZE", NULL), f.per_full);
+
+    /* the first level hands out copies: their removal spares the store */
+
+    CU_ASSERT_EQUAL(hs(f.a, f.again, NULL, sess, NULL), 1);
+    CU_ASSERT_EQUAL(redis_int("DBSIZE", NULL),
+                    f.per_full + f.per_resume);
+
+    /* the object the making connection holds: deleted */
+
+    CU_ASSERT_EQUAL_FATAL(offered_id(sess, id, &len), 0);
+
+    own = -1;
+
+    for (i = 0; i < fake.n; i++) {
+        if (fake.idlen[i] == len && memcmp(fake.id[i], id, len) == 0) {
+            own = i;
+        }
+    }
+
+    CU_ASSERT_FATAL(own >= 0);
+
+    SSL_CTX_remove_session(f.a, fake.sess[own]);
+
+    sa = stats(f.ba);
+
+    CU_ASSERT_EQUAL(sa.removed, 1);
+    CU_ASSERT_EQUAL(fake.removes, 2);
+    CU_ASSERT_EQUAL(redis_int("DBSIZE", NULL),
+                    f.per_full + f.per_resume - 1);
 
     CU_ASSERT_EQUAL(hs(f.b, f.client, NULL, sess, NULL), 0);
     CU_ASSERT_EQUAL(stats(f.bb).misses, 1);
+
+    SSL_SESSION_free(server_sess);
+    SSL_SESSION_free(sess);
+    fixture_free(&f);
+    fake_free(&fake);
+}
+
+
+/*
+ * A stranger knows a victim's TLS 1.2 session id (it travels in clear)
+ * and offers it with a cipher list that lacks the session's cipher:
+ * OpenSSL finds the session, then sends a fatal alert, which calls the
+ * remove callback.  With "ticket", the stranger offers a ticket of its
+ * own with the victim's id as the ClientHello's session id, which
+ * OpenSSL gives the decrypted session.  Either way the stored session
+ * survives and resumes on the other context.
+ */
+
+static void
+stranger_cannot_delete(int ticket)
+{
+    fixture_t             f;
+    SSL_CTX              *victim, *stranger;
+    const char           *ciphers;
+    SSL_SESSION          *sess, *own, *forged;
+    unsigned int          idlen;
+    tsr_ssl_stats_t       sa;
+    const SSL_CIPHER     *c;
+    const unsigned char  *id;
+
+    CU_ASSERT_EQUAL_FATAL(fixture_init(&f, TLS1_2_VERSION, ticket), 0);
+
+    f.ba = attach(f.a, f.sta, SID_CTX, 1, &f.loga);
+    f.bb = attach(f.b, f.stb, SID_CTX, 1, &f.logb);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f.ba);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f.bb);
+
+    victim = tsr_test_client_ctx(TLS1_2_VERSION);
+    stranger = tsr_test_client_ctx(TLS1_2_VERSION);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(victim);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(stranger);
+
+    (void) SSL_CTX_set_options(victim, SSL_OP_NO_TICKET);
+
+    sess = NULL;
+    own = NULL;
+    forged = NULL;
+
+    CU_ASSERT_EQUAL(hs(f.a, victim, NULL, NULL, &sess), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sess);
+    CU_ASSERT_EQUAL(redis_int("DBSIZE", NULL), 1);
+
+    id = SSL_SESSION_get_id(sess, &idlen);
+    CU_ASSERT_EQUAL_FATAL(idlen, SSL_MAX_SSL_SESSION_ID_LENGTH);
+
+    if (ticket) {
+        /* the stranger's own session rides in a ticket, no id stored */
+
+        CU_ASSERT_EQUAL(hs(f.a, stranger, NULL, NULL, &own), 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(own);
+        CU_ASSERT_EQUAL(SSL_SESSION_has_ticket(own), 1);
+        CU_ASSERT_EQUAL(redis_int("DBSIZE", NULL), 1);
+
+        forged = SSL_SESSION_dup(own);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(forged);
+        CU_ASSERT_EQUAL_FATAL(SSL_SESSION_set1_id(forged, id, idlen), 1);
+
+        c = SSL_SESSION_get0_cipher(own);
+
+    } else {
+        forged = SSL_SESSION_dup(sess);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(forged);
+
+        c = SSL_SESSION_get0_cipher(sess);
+    }
+
+    CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+
+    ciphers = strcmp(SSL_CIPHER_get_name(c), "ECDHE-ECDSA-AES128-GCM-SHA256")
+              == 0 ? "ECDHE-ECDSA-AES256-GCM-SHA384"
+                   : "ECDHE-ECDSA-AES128-GCM-SHA256";
+
+    CU_ASSERT_EQUAL_FATAL(SSL_CTX_set_cipher_list(stranger, ciphers), 1);
+
+    /* the server finds the session, then refuses the handshake */
+
+    CU_ASSERT_EQUAL(hs(f.a, stranger, NULL, forged, NULL), -1);
+
+    sa = stats(f.ba);
+
+    printf("\n    %s with the victim's id and cipher list \"%s\" "
+           "(session's %s): handshake refused, store deletes %llu, "
+           "keys left %lld ", ticket ? "a ticket of its own" : "an offer",
+           ciphers, SSL_CIPHER_get_name(c),
+           (unsigned long long) sa.removed, redis_int("DBSIZE", NULL));
+
+    CU_ASSERT_EQUAL(sa.removed, 0);
+    CU_ASSERT_EQUAL(redis_int("DBSIZE", NULL), 1);
+
+    /* the victim resumes on the other context, from the store */
+
+    CU_ASSERT_EQUAL(hs(f.b, victim, NULL, sess, NULL), 1);
+    CU_ASSERT_EQUAL(stats(f.bb).hits, 1);
+
+    SSL_SESSION_free(forged);
+    SSL_SESSION_free(own);
+    SSL_SESSION_free(sess);
+    SSL_CTX_free(victim);
+    SSL_CTX_free(stranger);
+    fixture_free(&f);
+}
+
+
+/*
+ * A session made for one.test resumes only under one.test, in any case,
+ * whichever level serves it: the chained first level, the store, the
+ * slot.  Hosts check the name before they fill the slot, but OpenSSL
+ * asks the callback for ids the host never saw.
+ */
+
+static void
+name_holds_on_every_level(int version)
+{
+    fixture_t         f;
+    fake_l1_t         fake;
+    SSL_SESSION      *sess, *server_sess;
+    tsr_ssl_stats_t   sa, sb;
+
+    CU_ASSERT_EQUAL_FATAL(fixture_init(&f, version, 0), 0);
+
+    /* as in nginx's http servers: sessions record the name acknowledged */
+    SSL_CTX_set_tlsext_servername_callback(f.a, sni_accept);
+    SSL_CTX_set_tlsext_servername_callback(f.b, sni_accept);
+
+    fake_install(f.a, &fake, 0);
+
+    f.ba = attach(f.a, f.sta, SID_CTX, 0, &f.loga);
+    f.bb = attach(f.b, f.stb, SID_CTX, 1, &f.logb);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f.ba);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f.bb);
+
+    sess = NULL;
+    CU_ASSERT_EQUAL(hs(f.a, f.client, "one.test", NULL, &sess), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sess);
+
+    /* A: the chained first level only */
+
+    CU_ASSERT_EQUAL(hs(f.a, f.again, "two.test", sess, NULL), 0);
+    CU_ASSERT_EQUAL(hs(f.a, f.again, NULL, sess, NULL), 0);
+    CU_ASSERT_EQUAL(hs(f.a, f.again, "one.test.", sess, NULL), 0);
+    CU_ASSERT_EQUAL(hs(f.a, f.again, "ONE.test", sess, NULL), 1);
+
+    sa = stats(f.ba);
+    CU_ASSERT_EQUAL(fake.get_hits, 4);
+    CU_ASSERT_EQUAL(sa.l1_hits, 1);
+
+    /* B: the store */
+
+    CU_ASSERT_EQUAL(hs(f.b, f.again, "two.test", sess, NULL), 0);
+    CU_ASSERT_EQUAL(hs(f.b, f.again, NULL, sess, NULL), 0);
+    CU_ASSERT_EQUAL(hs(f.b, f.again, "one.test", sess, NULL), 1);
+
+    sb = stats(f.bb);
+    CU_ASSERT_EQUAL(sb.hits, 1);
+    CU_ASSERT_EQUAL(sb.misses, 2);
+
+    /* B: the slot, filled by a host that did not check the name */
+
+    server_sess = open_stored(f.bb, sess);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(server_sess);
+    CU_ASSERT_EQUAL_FATAL(offered_id(sess, slot_id, &slot_idlen), 0);
+
+    tsr_ssl_detach(f.b);
+    info_starts = 0;
+    SSL_CTX_set_info_callback(f.b, slot_info);
+    f.bb = attach(f.b, f.stb, SID_CTX, 0, &f.logb);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f.bb);
+
+    slot_sess = server_sess;
+
+    CU_ASSERT_EQUAL(hs(f.b, f.again, "two.test", sess, NULL), 0);
+    CU_ASSERT_EQUAL(hs(f.b, f.again, "one.test", sess, NULL), 1);
+    CU_ASSERT_EQUAL(info_starts, 2);
+
+    slot_sess = NULL;
+
+    printf("\n    TLSv1.%d, made for one.test: first level hits %d, "
+           "resumed %llu; store resumed %llu of 3; slot resumed %llu of 2 ",
+           version == TLS1_3_VERSION ? 3 : 2, fake.get_hits,
+           (unsigned long long) sa.l1_hits, (unsigned long long) sb.hits,
+           (unsigned long long) stats(f.bb).hits);
+
+    CU_ASSERT_EQUAL(stats(f.bb).hits, 1);
 
     SSL_SESSION_free(server_sess);
     SSL_SESSION_free(sess);
@@ -1568,16 +1820,44 @@ test_sni_switch_keeps_the_first_contexts_binding_tls13(void)
 
 
 static void
-test_remove_deletes_the_key_and_chains_tls12(void)
+test_remove_deletes_only_the_connections_own_session_tls12(void)
 {
-    remove_deletes_key_and_chains(TLS1_2_VERSION);
+    remove_deletes_only_own_session(TLS1_2_VERSION);
 }
 
 
 static void
-test_remove_deletes_the_key_and_chains_tls13(void)
+test_remove_deletes_only_the_connections_own_session_tls13(void)
 {
-    remove_deletes_key_and_chains(TLS1_3_VERSION);
+    remove_deletes_only_own_session(TLS1_3_VERSION);
+}
+
+
+static void
+test_offer_without_its_cipher_keeps_the_session_stored(void)
+{
+    stranger_cannot_delete(0);
+}
+
+
+static void
+test_own_ticket_under_a_victims_id_keeps_it_stored(void)
+{
+    stranger_cannot_delete(1);
+}
+
+
+static void
+test_session_resumes_only_under_its_server_name_tls12(void)
+{
+    name_holds_on_every_level(TLS1_2_VERSION);
+}
+
+
+static void
+test_session_resumes_only_under_its_server_name_tls13(void)
+{
+    name_holds_on_every_level(TLS1_3_VERSION);
 }
 
 
@@ -2115,8 +2395,12 @@ main(void)
         TSR_TEST(hello_retry_request_finds_the_slot_twice_tls13),
         TSR_TEST(sni_switch_keeps_the_first_contexts_binding_tls12),
         TSR_TEST(sni_switch_keeps_the_first_contexts_binding_tls13),
-        TSR_TEST(remove_deletes_the_key_and_chains_tls12),
-        TSR_TEST(remove_deletes_the_key_and_chains_tls13),
+        TSR_TEST(remove_deletes_only_the_connections_own_session_tls12),
+        TSR_TEST(remove_deletes_only_the_connections_own_session_tls13),
+        TSR_TEST(offer_without_its_cipher_keeps_the_session_stored),
+        TSR_TEST(own_ticket_under_a_victims_id_keeps_it_stored),
+        TSR_TEST(session_resumes_only_under_its_server_name_tls12),
+        TSR_TEST(session_resumes_only_under_its_server_name_tls13),
         TSR_TEST(oversized_and_expired_sessions_are_not_stored),
         TSR_TEST(no_store_binding_reads_but_never_writes),
         TSR_TEST(detach_restores_callbacks_and_cache_mode),
