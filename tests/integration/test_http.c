@@ -93,6 +93,12 @@ static void dribbled_hello(int version);
 static void test_tls12_client_hello_in_pieces_resumes(void);
 static void test_tls13_client_hello_in_pieces_resumes(void);
 static void test_tls13_session_not_resumed_under_other_sni_l1(void);
+static int hello_work(tsr_test_nginx_t *n, long *bytes, long *reads,
+    long *copied);
+static void byte_by_byte_hello(int version);
+static void test_tls12_hello_byte_by_byte_costs_linear_work(void);
+static void test_tls13_hello_byte_by_byte_costs_linear_work(void);
+static void test_connection_cleanup_clears_ssl_ex_data(void);
 
 
 static tsr_test_redis_t   redis;
@@ -103,6 +109,7 @@ static int                port_b;
 static int                running_a;
 static int                running_b;
 static char               key_file[PATH_MAX + 16];
+static const char        *node_level = "info";     /* write_node's log */
 
 
 static int
@@ -219,7 +226,7 @@ write_node(tsr_test_nginx_t *n, int port, int redis_port, const char *cn,
         return -1;
     }
 
-    return tsr_test_nginx_write_conf(n, 0, "info", body);
+    return tsr_test_nginx_write_conf(n, 0, node_level, body);
 }
 
 
@@ -1249,11 +1256,212 @@ test_tls13_client_hello_in_pieces_resumes(void)
 }
 
 
+/*
+ * The largest ClientHello node "n" logged at debug level: its bytes, the
+ * reads that brought it, the bytes the module copied to keep it.
+ */
+
+static int
+hello_work(tsr_test_nginx_t *n, long *bytes, long *reads, long *copied)
+{
+    long   b, r, cp;
+    char  *p, line[4096];
+    FILE  *f;
+
+    *bytes = 0;
+    *reads = 0;
+    *copied = 0;
+
+    f = fopen(n->error_log, "r");
+    if (f == NULL) {
+        return -1;
+    }
+
+    while (fgets(line, sizeof(line), f) != NULL) {
+        p = strstr(line, "ssl_session_redis: ClientHello of ");
+        if (p == NULL) {
+            continue;
+        }
+
+        if (sscanf(p, "ssl_session_redis: ClientHello of %ld bytes in %ld "
+                   "reads, %ld bytes copied", &b, &r, &cp) == 3
+            && r > *reads)
+        {
+            *bytes = b;
+            *reads = r;
+            *copied = cp;
+        }
+    }
+
+    fclose(f);
+
+    return (*reads > 0) ? 0 : -1;
+}
+
+
+/*
+ * A ClientHello sent one byte per segment still resumes, and what the
+ * module does to keep it grows with its length, not with its square:
+ * each piece used to copy everything kept so far.
+ */
+
+static void
+byte_by_byte_hello(int version)
+{
+    int                 rc, reused;
+    long                bytes, reads, copied;
+    SSL_SESSION        *sess;
+    tsr_test_client_t   opts;
+
+    sess = NULL;
+    node_level = "debug";
+
+    if (start_pair(0) != 0) {
+        CU_FAIL("nodes did not start");
+        goto done;
+    }
+
+    if (handshake(port_a, version, NULL, NULL, &sess, &reused) != 0
+        || sess == NULL)
+    {
+        CU_FAIL("no session from node A");
+        goto done;
+    }
+
+    memset(&opts, 0, sizeof(tsr_test_client_t));
+
+    opts.version = version;
+    opts.request = 1;
+    opts.timeout_ms = 20000;
+    opts.dribble = 1;
+    opts.offer = sess;
+
+    rc = tsr_test_tls_once(port_b, &opts, NULL, &reused);
+
+    if (hello_work(&node_b, &bytes, &reads, &copied) != 0) {
+        CU_FAIL("no ClientHello in node B's debug log");
+        goto done;
+    }
+
+    printf("\n    TLSv1.%d, ClientHello of %ld bytes in %ld reads: %s, "
+           "%ld bytes copied (%.1f per byte) ",
+           version == TSR_TEST_TLS13 ? 3 : 2, bytes, reads,
+           rc != 0 ? "failed" : reused ? "resumed" : "full handshake",
+           copied, bytes > 0 ? (double) copied / bytes : 0.0);
+
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT(reused);
+
+    /* it did arrive in many pieces */
+    CU_ASSERT(reads >= 16);
+
+    /*
+     * Linear: each byte copied a bounded number of times (kept, and
+     * moved as the buffer doubles); copying all that was kept on every
+     * piece makes it about one copy per byte per byte.
+     */
+    CU_ASSERT(copied <= 4 * bytes);
+
+done:
+
+    node_level = "info";
+
+    if (sess != NULL) {
+        SSL_SESSION_free(sess);
+    }
+
+    stop_nodes();
+    check_logs(&node_a);
+    check_logs(&node_b);
+}
+
+
+static void
+test_tls12_hello_byte_by_byte_costs_linear_work(void)
+{
+    byte_by_byte_hello(TSR_TEST_TLS12);
+}
+
+
+static void
+test_tls13_hello_byte_by_byte_costs_linear_work(void)
+{
+    byte_by_byte_hello(TSR_TEST_TLS13);
+}
+
+
+/*
+ * The per-connection state lives in the connection's pool and the SSL
+ * points to it (ex_data): the pool's cleanup takes it back, whichever
+ * of the two goes first.  nginx frees the SSL first; the cleanup sees
+ * and says so for every connection it hooked.
+ */
+
+static void
+test_connection_cleanup_clears_ssl_ex_data(void)
+{
+    int           i, reused, released, live, failed;
+    SSL_SESSION  *sess;
+
+    sess = NULL;
+    failed = 0;
+    node_level = "debug";
+
+    if (start_pair(0) != 0) {
+        CU_FAIL("nodes did not start");
+        goto done;
+    }
+
+    if (handshake(port_a, TSR_TEST_TLS12, NULL, NULL, &sess, &reused) != 0) {
+        failed++;
+    }
+
+    for (i = 0; i < 4; i++) {
+        if (handshake(port_b, i < 2 ? TSR_TEST_TLS12 : TSR_TEST_TLS13, NULL,
+                      i % 2 == 0 ? sess : NULL, NULL, &reused)
+            != 0)
+        {
+            failed++;
+        }
+    }
+
+    stop_nodes();
+
+    released = tsr_test_grep_count(node_b.error_log,
+                                   "ssl_session_redis: connection released, "
+                                   "ssl ");
+    live = tsr_test_grep_count(node_b.error_log,
+                               "connection released, ssl live");
+
+    printf("\n    %d failed handshakes; node B released %d connections' "
+           "state, %d with the SSL still live ", failed, released, live);
+
+    CU_ASSERT_EQUAL(failed, 0);
+
+    /* the start-up handshake and the four */
+    CU_ASSERT(released >= 5);
+
+done:
+
+    node_level = "info";
+
+    if (sess != NULL) {
+        SSL_SESSION_free(sess);
+    }
+
+    stop_nodes();
+    check_logs(&node_a);
+    check_logs(&node_b);
+}
+
+
 int
 main(void)
 {
-    unsigned int  failures;
-    CU_pSuite     suite;
+    unsigned int   failures;
+    const char    *only;
+    CU_pSuite      suite;
+    CU_pTest       test;
 
     if (CU_initialize_registry() != CUE_SUCCESS) {
         return 1;
@@ -1283,6 +1491,19 @@ main(void)
     CU_ADD_TEST(suite, test_tls13_session_not_resumed_under_other_sni_l1);
     CU_ADD_TEST(suite, test_tls12_client_hello_in_pieces_resumes);
     CU_ADD_TEST(suite, test_tls13_client_hello_in_pieces_resumes);
+    CU_ADD_TEST(suite, test_tls12_hello_byte_by_byte_costs_linear_work);
+    CU_ADD_TEST(suite, test_tls13_hello_byte_by_byte_costs_linear_work);
+    CU_ADD_TEST(suite, test_connection_cleanup_clears_ssl_ex_data);
+
+    if (getenv("TSR_TEST_ONLY") != NULL) {
+        only = getenv("TSR_TEST_ONLY");
+
+        for (test = suite->pTest; test != NULL; test = test->pNext) {
+            if (strstr(test->pName, only) == NULL) {
+                CU_set_test_active(test, CU_FALSE);
+            }
+        }
+    }
 
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
