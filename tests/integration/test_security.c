@@ -12,7 +12,11 @@
  * - at debug level no session id, master secret, ticket key or fleet key
  *   appears in the logs, in hex either case;
  * - every bound holds: lookups in flight, value size, ClientHello peek
- *   size, lookup timeout, ticket ring size.
+ *   size, lookup timeout, ticket ring size;
+ * - a session never resumes under another server name, whatever its
+ *   ClientHello looks like (over 16 KiB, a second PSK identity);
+ * - a stranger offering a victim's session id cannot delete it from
+ *   Redis.
  *
  * Each case runs for TLS 1.2 session ids and TLS 1.3 stateful tickets
  * where the difference matters, and ends with a log check.
@@ -49,6 +53,7 @@
 #define INFLIGHT_CONNS   300
 #define INFLIGHT_LIMIT   256            /* the store's default */
 #define BIG_EXTENSION    20000          /* over TSR_HELLO_MAX_PEEK */
+#define PAD_EXTENSION    17000          /* the ClientHello spans records */
 #define SLOW_TIMEOUT_MS  300
 #define PASSWORD         "s3cret-redis-pass"
 #define USER_PASSWORD    "u5er-redis-pass"
@@ -110,6 +115,15 @@ static void test_bound_value_size(void);
 static void test_bound_client_hello_peek(void);
 static void test_bound_lookup_timeout(void);
 static void test_bound_ticket_ring_size(void);
+static int sni_node_start(node_t *nd, const char *tag);
+static int offer(int port, int version, const char *sni, int tickets,
+    SSL_SESSION *sess, SSL_SESSION **out, int *reused);
+static void check_log_but(node_t *nd, const char *expected);
+static void name_rule_padded(int version);
+static void test_name_rule_holds_in_a_padded_client_hello_tls12(void);
+static void test_name_rule_holds_in_a_padded_client_hello_tls13(void);
+static void test_name_rule_holds_for_a_second_psk_identity(void);
+static void test_stranger_offer_cannot_delete_a_session_fleet_wide(void);
 
 
 static tsr_test_redis_t       redis;
@@ -1911,6 +1925,505 @@ done:
 }
 
 
+/*
+ * A node for the server-name rule and for strangers' offers: one listener
+ * with one.test (the default) and two.test, stateful sessions in nginx's
+ * shared cache and in Redis; a second listener (port2) with fleet ticket
+ * keys, ticket-less clients getting session ids there.
+ */
+
+static int
+sni_node_start(node_t *nd, const char *tag)
+{
+    int   i, len, reused;
+    char  body[16384];
+
+    node_stop(nd);
+    memset(nd, 0, sizeof(node_t));
+
+    if (tsr_test_nginx_init(&nd->nginx, tag, NULL) != 0) {
+        return -1;
+    }
+
+    nd->port = tsr_test_free_port();
+    nd->port2 = tsr_test_free_port();
+
+    if (nd->port == -1 || nd->port2 == -1) {
+        return -1;
+    }
+
+    len = snprintf(body, sizeof(body),
+             "worker_processes 1;\n"
+             "http {\n"
+             "  access_log off;\n"
+             "  ssl_protocols TLSv1.2 TLSv1.3;\n"
+             "  ssl_session_timeout 10m;\n"
+             "  ssl_session_redis_key %s;\n"
+             "  server {\n"
+             "    listen 127.0.0.1:%d ssl;\n"
+             "    server_name one.test;\n"
+             "    ssl_certificate %s/one.test.crt;\n"
+             "    ssl_certificate_key %s/one.test.key;\n"
+             "    ssl_session_tickets off;\n"
+             "    ssl_session_cache shared:S:1m;\n"
+             "    ssl_session_redis 127.0.0.1:%d;\n"
+             "    location / { return 200 \"one\\n\"; }\n"
+             "  }\n"
+             "  server {\n"
+             "    listen 127.0.0.1:%d ssl;\n"
+             "    server_name two.test;\n"
+             "    ssl_certificate %s/two.test.crt;\n"
+             "    ssl_certificate_key %s/two.test.key;\n"
+             "    ssl_session_tickets off;\n"
+             "    ssl_session_cache shared:S:1m;\n"
+             "    ssl_session_redis 127.0.0.1:%d;\n"
+             "    location / { return 200 \"two\\n\"; }\n"
+             "  }\n"
+             "  server {\n"
+             "    listen 127.0.0.1:%d ssl;\n"
+             "    ssl_certificate %s/one.test.crt;\n"
+             "    ssl_certificate_key %s/one.test.key;\n"
+             "    ssl_session_tickets on;\n"
+             "    ssl_session_cache shared:T:1m;\n"
+             "    ssl_session_redis 127.0.0.1:%d;\n"
+             "    ssl_session_redis_tickets on;\n"
+             "    location / { return 200 \"ok\\n\"; }\n"
+             "  }\n"
+             "}\n",
+             key_file, nd->port, certs, certs, redis.port, nd->port, certs,
+             certs, redis.port, nd->port2, certs, certs, redis.port);
+
+    if (len < 0 || (size_t) len >= sizeof(body)) {
+        return -1;
+    }
+
+    if (tsr_test_nginx_write_conf(&nd->nginx, 0, "info", body) != 0
+        || tsr_test_nginx_start(&nd->nginx) != 0)
+    {
+        return -1;
+    }
+
+    nd->running = 1;
+
+    for (i = 0; i < 50; i++) {
+        if (handshake(nd->port, TSR_TEST_TLS13, 0, NULL, NULL, &reused)
+            == 0)
+        {
+            sleep_ms(100);
+            return 0;
+        }
+
+        sleep_ms(100);
+    }
+
+    return -1;
+}
+
+
+/* a handshake and a request, with a server name */
+
+static int
+offer(int port, int version, const char *sni, int tickets,
+    SSL_SESSION *sess, SSL_SESSION **out, int *reused)
+{
+    tsr_test_client_t  opts;
+
+    memset(&opts, 0, sizeof(tsr_test_client_t));
+
+    opts.version = version;
+    opts.sni = sni;
+    opts.tickets = tickets;
+    opts.offer = sess;
+    opts.request = 1;
+    opts.timeout_ms = 5000;
+
+    *reused = 0;
+
+    return tsr_test_tls_once(port, &opts, out, reused);
+}
+
+
+/*
+ * As check_log(), but handshakes the test made fail on purpose may leave
+ * lines naming "expected" at [crit] (nginx's level for unknown reasons).
+ */
+
+static void
+check_log_but(node_t *nd, const char *expected)
+{
+    int  problems, known;
+
+    if (nd->nginx.error_log[0] == '\0') {
+        return;
+    }
+
+    problems = tsr_test_nginx_log_problems(&nd->nginx);
+    known = tsr_test_grep_count(nd->nginx.error_log, expected);
+
+    if (known > 0) {
+        problems -= known;
+    }
+
+    CU_ASSERT_EQUAL(problems, 0);
+    if (problems != 0) {
+        fprintf(stderr, "%d [alert]/[crit]/[emerg] lines or crashes in "
+                "%s\n", problems, nd->nginx.error_log);
+    }
+}
+
+
+/*
+ * The module's own name check runs where its ClientHello parser agrees
+ * to look up; a ClientHello over TSR_HELLO_MAX_PEEK (a 17000-byte private
+ * extension, two records) goes to OpenSSL undecided, and OpenSSL asks the
+ * get-session callback, nginx's shared cache behind it.  A session made
+ * for one.test, the default server, offered under two.test in such a
+ * ClientHello must not resume; under one.test it must.
+ */
+
+static void
+name_rule_padded(int version)
+{
+    int                 i, reused, foreign, own, plain;
+    SSL_SESSION        *sess;
+    tsr_test_client_t   opts;
+
+    foreign = 0;
+    own = 0;
+    plain = 0;
+
+    if (sni_node_start(&nodes[0], "sec-sni-pad") != 0) {
+        CU_FAIL("node did not start");
+        goto done;
+    }
+
+    for (i = 0; i < TRIES; i++) {
+        sess = NULL;
+
+        if (offer(nodes[0].port, version, "one.test", 0, NULL, &sess,
+                  &reused)
+            != 0
+            || sess == NULL)
+        {
+            CU_FAIL("no session for one.test");
+            continue;
+        }
+
+        memset(&opts, 0, sizeof(tsr_test_client_t));
+
+        opts.version = version;
+        opts.offer = sess;
+        opts.request = 1;
+        opts.timeout_ms = 5000;
+        opts.pad = PAD_EXTENSION;
+
+        /* padded, under the other name: a full handshake */
+
+        opts.sni = "two.test";
+
+        if (tsr_test_tls_once(nodes[0].port, &opts, NULL, &reused) != 0) {
+            CU_FAIL("padded handshake for two.test failed");
+        }
+
+        foreign += reused;
+
+        /* padded, under its own name: resumed, from the shared cache */
+
+        opts.sni = "one.test";
+
+        if (tsr_test_tls_once(nodes[0].port, &opts, NULL, &reused) == 0) {
+            own += reused;
+        }
+
+        /* not padded, under the other name: refused as before */
+
+        if (offer(nodes[0].port, version, "two.test", 0, sess, NULL,
+                  &reused)
+            == 0)
+        {
+            plain += reused;
+        }
+
+        SSL_SESSION_free(sess);
+    }
+
+    printf("\n    TLSv1.%d, a ClientHello padded to over %d bytes: "
+           "sessions for one.test resumed under two.test %d of %d, under "
+           "one.test %d of %d; not padded, under two.test %d of %d ",
+           version == TSR_TEST_TLS13 ? 3 : 2, PAD_EXTENSION, foreign, TRIES,
+           own, TRIES, plain, TRIES);
+
+    CU_ASSERT_EQUAL(foreign, 0);
+    CU_ASSERT_EQUAL(own, TRIES);
+    CU_ASSERT_EQUAL(plain, 0);
+
+done:
+
+    nodes_stop();
+    check_log(&nodes[0]);
+}
+
+
+static void
+test_name_rule_holds_in_a_padded_client_hello_tls12(void)
+{
+    name_rule_padded(TSR_TEST_TLS12);
+}
+
+
+static void
+test_name_rule_holds_in_a_padded_client_hello_tls13(void)
+{
+    name_rule_padded(TSR_TEST_TLS13);
+}
+
+
+/*
+ * A TLS 1.3 ClientHello whose first PSK identity is unknown (a fleet
+ * ticket of the other listener) and whose second is a one.test session's
+ * stateful ticket: the module's parser declines, OpenSSL asks the
+ * get-session callback for the second identity.  OpenSSL's client binds
+ * a second identity as an external PSK, so a server that accepts the
+ * session then fails the binder: under one.test the handshake fails
+ * (the session was found), under two.test it must complete in full (the
+ * session was refused).
+ */
+
+static void
+test_name_rule_holds_for_a_second_psk_identity(void)
+{
+    int                 i, rc, reused, foreign, own, full;
+    SSL_SESSION        *sess, *other;
+    tsr_test_client_t   opts;
+
+    foreign = 0;
+    own = 0;
+    full = 0;
+
+    if (sni_node_start(&nodes[0], "sec-sni-psk") != 0) {
+        CU_FAIL("node did not start");
+        goto done;
+    }
+
+    for (i = 0; i < TRIES; i++) {
+        sess = NULL;
+        other = NULL;
+
+        if (offer(nodes[0].port, TSR_TEST_TLS13, "one.test", 0, NULL, &sess,
+                  &reused)
+            != 0
+            || sess == NULL
+            || offer(nodes[0].port2, TSR_TEST_TLS13, NULL, 1, NULL, &other,
+                     &reused)
+               != 0
+            || other == NULL)
+        {
+            CU_FAIL("no sessions");
+            SSL_SESSION_free(sess);
+            continue;
+        }
+
+        memset(&opts, 0, sizeof(tsr_test_client_t));
+
+        opts.version = TSR_TEST_TLS13;
+        opts.offer = other;
+        opts.psk2 = sess;
+        opts.request = 1;
+        opts.timeout_ms = 5000;
+
+        opts.sni = "two.test";
+
+        rc = tsr_test_tls_once(nodes[0].port, &opts, NULL, &reused);
+
+        if (rc != 0) {
+            foreign++;
+
+        } else if (!reused) {
+            full++;
+        }
+
+        opts.sni = "one.test";
+
+        if (tsr_test_tls_once(nodes[0].port, &opts, NULL, &reused) != 0) {
+            own++;
+        }
+
+        SSL_SESSION_free(sess);
+        SSL_SESSION_free(other);
+    }
+
+    printf("\n    TLSv1.3, a one.test session as the second PSK "
+           "identity: found under two.test %d of %d (full handshakes %d), "
+           "under one.test %d of %d ", foreign, TRIES, full, own, TRIES);
+
+    CU_ASSERT_EQUAL(foreign, 0);
+    CU_ASSERT_EQUAL(full, TRIES);
+    CU_ASSERT_EQUAL(own, TRIES);
+
+done:
+
+    nodes_stop();
+    check_log_but(&nodes[0], "binder does not verify");
+}
+
+
+/*
+ * A stranger who saw a victim's TLS 1.2 session id (it travels in clear)
+ * offers it with a cipher list without the session's cipher: OpenSSL
+ * finds the session, refuses with a fatal alert and calls the remove
+ * callback.  On the listener with fleet ticket keys the stranger sends
+ * a ticket of its own with the victim's id as the session id, which
+ * OpenSSL gives the decrypted session.  Either way the session stays in
+ * Redis and resumes on the other node, and on the attacked one.
+ */
+
+static void
+test_stranger_offer_cannot_delete_a_session_fleet_wide(void)
+{
+    int                   i, k, reused, refused, kept, other, again;
+    unsigned int          idlen;
+    SSL_SESSION          *sess, *own, *forged;
+    const char           *ciphers;
+    const SSL_CIPHER     *c;
+    tsr_test_client_t     opts;
+    const unsigned char  *id;
+    char                  hex[2 * TSR_MAX_SESSION_ID + 1];
+    char                  key[TSR_MAX_KEY_NAME], out[64];
+
+    refused = 0;
+    kept = 0;
+    other = 0;
+    again = 0;
+
+    if (sni_node_start(&nodes[0], "sec-evict-a") != 0
+        || sni_node_start(&nodes[1], "sec-evict-b") != 0)
+    {
+        CU_FAIL("nodes did not start");
+        goto done;
+    }
+
+    for (i = 0; i < 2 * TRIES; i++) {
+        k = i % 2;
+        sess = NULL;
+        own = NULL;
+        forged = NULL;
+
+        /* the victim: a session id on A's plain or ticket listener */
+
+        if (offer(k ? nodes[0].port2 : nodes[0].port, TSR_TEST_TLS12, NULL,
+                  0, NULL, &sess, &reused)
+            != 0
+            || sess == NULL
+            || session_hex(sess, TSR_TEST_TLS12, hex) != 0
+            || find_key("tsr:s:", hex, key, sizeof(key)) != 0)
+        {
+            CU_FAIL("no stored session");
+            goto next;
+        }
+
+        if (k) {
+            if (offer(nodes[0].port2, TSR_TEST_TLS12, NULL, 1, NULL, &own,
+                      &reused)
+                != 0
+                || own == NULL
+                || !SSL_SESSION_has_ticket(own))
+            {
+                CU_FAIL("no ticket");
+                goto next;
+            }
+
+            id = SSL_SESSION_get_id(sess, &idlen);
+            forged = SSL_SESSION_dup(own);
+
+            if (forged == NULL
+                || SSL_SESSION_set1_id(forged, id, idlen) != 1)
+            {
+                CU_FAIL("SSL_SESSION_set1_id() failed");
+                goto next;
+            }
+
+        } else {
+            forged = SSL_SESSION_dup(sess);
+            if (forged == NULL) {
+                CU_FAIL("SSL_SESSION_dup() failed");
+                goto next;
+            }
+        }
+
+        c = SSL_SESSION_get0_cipher(forged);
+        ciphers = (c != NULL && strcmp(SSL_CIPHER_get_name(c),
+                                       "ECDHE-ECDSA-AES128-GCM-SHA256")
+                                == 0)
+                  ? "ECDHE-ECDSA-AES256-GCM-SHA384"
+                  : "ECDHE-ECDSA-AES128-GCM-SHA256";
+
+        memset(&opts, 0, sizeof(tsr_test_client_t));
+
+        opts.version = TSR_TEST_TLS12;
+        opts.tickets = k;
+        opts.offer = forged;
+        opts.ciphers = ciphers;
+        opts.request = 1;
+        opts.timeout_ms = 5000;
+
+        if (tsr_test_tls_once(k ? nodes[0].port2 : nodes[0].port, &opts,
+                              NULL, &reused)
+            != 0)
+        {
+            refused++;
+        }
+
+        /* a DEL would have left by now */
+
+        sleep_ms(100);
+
+        if (tsr_test_redis_cmd(&redis, out, sizeof(out), "EXISTS %s", key)
+            == 0
+            && strcmp(out, "1") == 0)
+        {
+            kept++;
+        }
+
+        if (offer(k ? nodes[1].port2 : nodes[1].port, TSR_TEST_TLS12, NULL,
+                  0, sess, NULL, &reused)
+            == 0)
+        {
+            other += reused;
+        }
+
+        if (offer(k ? nodes[0].port2 : nodes[0].port, TSR_TEST_TLS12, NULL,
+                  0, sess, NULL, &reused)
+            == 0)
+        {
+            again += reused;
+        }
+
+    next:
+
+        SSL_SESSION_free(sess);
+        SSL_SESSION_free(own);
+        SSL_SESSION_free(forged);
+    }
+
+    printf("\n    TLSv1.2, %d strangers' offers (half with a ticket of "
+           "their own) of victims' session ids without their cipher: "
+           "refused %d, sessions kept in Redis %d, resumed on the other "
+           "node %d, on the attacked one %d ", 2 * TRIES, refused, kept,
+           other, again);
+
+    CU_ASSERT_EQUAL(refused, 2 * TRIES);
+    CU_ASSERT_EQUAL(kept, 2 * TRIES);
+    CU_ASSERT_EQUAL(other, 2 * TRIES);
+    CU_ASSERT_EQUAL(again, 2 * TRIES);
+
+done:
+
+    nodes_stop();
+    check_log_but(&nodes[0], "required cipher missing");
+    check_log_but(&nodes[1], "required cipher missing");
+}
+
+
 int
 main(void)
 {
@@ -1938,6 +2451,10 @@ main(void)
     CU_ADD_TEST(suite, test_bound_client_hello_peek);
     CU_ADD_TEST(suite, test_bound_lookup_timeout);
     CU_ADD_TEST(suite, test_bound_ticket_ring_size);
+    CU_ADD_TEST(suite, test_name_rule_holds_in_a_padded_client_hello_tls12);
+    CU_ADD_TEST(suite, test_name_rule_holds_in_a_padded_client_hello_tls13);
+    CU_ADD_TEST(suite, test_name_rule_holds_for_a_second_psk_identity);
+    CU_ADD_TEST(suite, test_stranger_offer_cannot_delete_a_session_fleet_wide);
 
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -151,6 +151,16 @@ typedef struct {
                                        session, 0 when resumed) */
     int             dribble;        /* > 0: the client sends in pieces of
                                        this many bytes, 1 ms apart */
+    int             pad;            /* > 0: the ClientHello carries a
+                                       private extension (type 65000) of
+                                       this many bytes; over 16 KiB it
+                                       spans two records */
+    SSL_SESSION    *psk2;           /* TLS 1.3: offered after "offer" as
+                                       a second PSK identity, its ticket;
+                                       OpenSSL's client binds it as an
+                                       external PSK, so a server that
+                                       selects it fails the binder */
+    const char     *ciphers;        /* TLS 1.2 cipher list, or NULL */
 } tsr_test_client_t;
 
 /*
@@ -330,7 +340,11 @@ int tsr_test_nginx_log_problems(tsr_test_nginx_t *n);
                                          nothing more, on a unix socket:
                                          the client's writes fill its
                                          socket (a full socket) */
-#define TSR_TEST_FAKE_LAST        TSR_TEST_FAKE_DEAF
+#define TSR_TEST_FAKE_DRIP        11  /* answers the setup, then every
+                                         data command with a 4 KiB value
+                                         sent a byte every 1.9 s, within
+                                         any read timeout of 2 s */
+#define TSR_TEST_FAKE_LAST        TSR_TEST_FAKE_DRIP
 
 typedef struct {
     int         port;                   /* TCP port on 127.0.0.1 */

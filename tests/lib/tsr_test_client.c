@@ -28,11 +28,13 @@
 #define TSR_TEST_CLIENT_TIMEOUT      5000
 #define TSR_TEST_CLIENT_TICKET_WAIT  200
 #define TSR_TEST_CLIENT_BUF          16384
+#define TSR_TEST_CLIENT_PAD_TYPE     65000
 
 
 typedef struct {
     SSL_SESSION    *last;               /* newest session the server sent */
     int             count;              /* sessions received */
+    SSL_SESSION    *psk2;               /* the second PSK identity */
 } tsr_test_client_state_t;
 
 
@@ -64,6 +66,13 @@ static int tsr_test_client_dribble_write(BIO *b, const char *in, int inl);
 static long tsr_test_client_dribble_ctrl(BIO *b, int cmd, long num,
     void *ptr);
 static int tsr_test_client_dribble_destroy(BIO *b);
+static int tsr_test_client_pad_add(SSL *ssl, unsigned int type,
+    unsigned int context, const unsigned char **out, size_t *outlen,
+    X509 *x, size_t chainidx, int *al, void *arg);
+static void tsr_test_client_pad_free(SSL *ssl, unsigned int type,
+    unsigned int context, const unsigned char *out, void *arg);
+static int tsr_test_client_psk2(SSL *ssl, const EVP_MD *md,
+    const unsigned char **id, size_t *idlen, SSL_SESSION **sess);
 
 
 static int  tsr_test_client_state_index = -1;
@@ -516,11 +525,82 @@ tsr_test_client_dribble_destroy(BIO *b)
 }
 
 
+/* the padding's bytes carry nothing: a private type no server knows */
+
+static int
+tsr_test_client_pad_add(SSL *ssl, unsigned int type, unsigned int context,
+    const unsigned char **out, size_t *outlen, X509 *x, size_t chainidx,
+    int *al, void *arg)
+{
+    size_t          len;
+    unsigned char  *p;
+
+    len = *(const int *) arg;
+
+    p = OPENSSL_malloc(len);
+    if (p == NULL) {
+        return -1;
+    }
+
+    memset(p, 0x5a, len);
+
+    *out = p;
+    *outlen = len;
+
+    return 1;
+}
+
+
+static void
+tsr_test_client_pad_free(SSL *ssl, unsigned int type, unsigned int context,
+    const unsigned char *out, void *arg)
+{
+    OPENSSL_free((void *) out);
+}
+
+
+/*
+ * OpenSSL's client lists its resumption identity first and one from this
+ * callback second: the second identity is psk2's ticket, the server's
+ * session id for a TLS 1.3 stateful ticket.
+ */
+
+static int
+tsr_test_client_psk2(SSL *ssl, const EVP_MD *md, const unsigned char **id,
+    size_t *idlen, SSL_SESSION **sess)
+{
+    size_t                    len;
+    const unsigned char      *tick;
+    tsr_test_client_state_t  *st;
+
+    *sess = NULL;
+
+    st = SSL_get_ex_data(ssl, tsr_test_client_state_index);
+    if (st == NULL || st->psk2 == NULL) {
+        return 1;
+    }
+
+    SSL_SESSION_get0_ticket(st->psk2, &tick, &len);
+
+    if (len == 0 || SSL_SESSION_up_ref(st->psk2) != 1) {
+        return 1;
+    }
+
+    /* OpenSSL copies the id and takes the reference */
+
+    *id = tick;
+    *idlen = len;
+    *sess = st->psk2;
+
+    return 1;
+}
+
+
 int
 tsr_test_tls_once(int port, const tsr_test_client_t *opts, SSL_SESSION **out,
     int *reused)
 {
-    int                       fd, rc, timeout;
+    int                       fd, rc, timeout, pad;
     SSL                      *ssl;
     char                      req[512], resp[4096];
     size_t                    len;
@@ -537,6 +617,8 @@ tsr_test_tls_once(int port, const tsr_test_client_t *opts, SSL_SESSION **out,
     len = 0;
     st.last = NULL;
     st.count = 0;
+    st.psk2 = opts->psk2;
+    pad = opts->pad;
 
     *reused = 0;
     if (out != NULL) {
@@ -565,6 +647,29 @@ tsr_test_tls_once(int port, const tsr_test_client_t *opts, SSL_SESSION **out,
     ctx = tsr_test_client_new_ctx(opts->version, opts->tickets);
     if (ctx == NULL) {
         goto failed;
+    }
+
+    if (opts->pad > 0
+        && SSL_CTX_add_custom_ext(ctx, TSR_TEST_CLIENT_PAD_TYPE,
+                                  SSL_EXT_CLIENT_HELLO,
+                                  tsr_test_client_pad_add,
+                                  tsr_test_client_pad_free,
+                                  &pad, NULL, NULL)
+           != 1)
+    {
+        tsr_test_client_drain_errors("SSL_CTX_add_custom_ext()");
+        goto failed;
+    }
+
+    if (opts->ciphers != NULL
+        && SSL_CTX_set_cipher_list(ctx, opts->ciphers) != 1)
+    {
+        tsr_test_client_drain_errors("SSL_CTX_set_cipher_list()");
+        goto failed;
+    }
+
+    if (opts->psk2 != NULL) {
+        SSL_CTX_set_psk_use_session_callback(ctx, tsr_test_client_psk2);
     }
 
     fd = tsr_test_client_connect(port, timeout);
