@@ -10,10 +10,23 @@
  *   that.  A bounded reader refuses a reply whose arrays, nested ones
  *   included, would hold more than TSR_RESP_MAX_ELEMENTS slots in all.
  *
+ * - Those slots and the strings they point to are memory too: 256 bulk
+ *   strings of 1 MB each pass every bound on unparsed bytes while the
+ *   reply grows to 256 MB.  Each reply gets a budget of
+ *   TSR_RESP_MAX_BYTES for its strings and its reply objects, children
+ *   included, charged as the reader builds them.
+ *
  * - hiredis' asynchronous side calls assert(), and so abort(), on a reply
  *   no command is waiting for unless it is an error reply: one extra
  *   reply from the server kills the process.  A bounded asynchronous
  *   reader refuses such a reply before hiredis sees it.
+ *
+ * - On a subscribed context (a sentinel's +switch-master) such replies
+ *   are pub/sub messages, which hiredis dispatches with more assert()s:
+ *   "*1\r\n$7\r\nmessage\r\n" from a broken or hostile sentinel aborts
+ *   the process.  A bounded reader accepts a message only in the shapes
+ *   the core subscribes for: an array of three, "subscribe", a string and
+ *   an integer, or "message", a string and a string.
  *
  * A refused reply is a protocol error to hiredis ("Out of memory"), which
  * drops the connection.  Bulk strings are buffered whole before they are
@@ -27,9 +40,15 @@
 #define TSR_RESP_H_INCLUDED
 
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
@@ -40,6 +59,12 @@
  * big cluster; 8 MB of pointers at most.
  */
 #define TSR_RESP_MAX_ELEMENTS  (1024 * 1024)
+
+/*
+ * Bytes per reply, strings and reply objects together: CLUSTER SLOTS of
+ * a cluster whose slots are split in some 10000 ranges.
+ */
+#define TSR_RESP_MAX_BYTES     (16 * 1024 * 1024)
 
 /* bytes of one reply held unparsed: far above any value the core keeps */
 #define TSR_RESP_MAX_PENDING   (1024 * 1024)
@@ -52,6 +77,13 @@ typedef int     tsr_resp_count_t;
 #endif
 
 
+/* the shape of the reply being read */
+#define TSR_RESP_REPLY      0       /* an answer to a command */
+#define TSR_RESP_PUSH       1       /* a pub/sub message, kind not known */
+#define TSR_RESP_SUBSCRIBE  2       /* "subscribe", channel, count */
+#define TSR_RESP_MESSAGE    3       /* "message", channel, payload */
+
+
 /* one per reader, living as long as the reader */
 typedef struct {
     redisReplyObjectFunctions         fns;      /* the bounded set */
@@ -60,32 +92,123 @@ typedef struct {
                                                    waiting callbacks */
     size_t                            left;     /* slots the reply being
                                                    read may still take */
+    size_t                            bytes;    /* and bytes */
+    int                               shape;    /* TSR_RESP_REPLY, ... */
+    uint64_t                          deadline; /* synchronous: monotonic
+                                                   ms, 0: none */
+    int                               read_ms;  /* the socket's own read
+                                                   timeout, 0: none */
 } tsr_resp_t;
 
 
 /*
- * A new top-level reply: allowed when a command awaits it (always, on
- * a synchronous context), with a fresh budget of slots.
+ * A pub/sub message's element "idx" of "type": 0 names the kind, 1 the
+ * channel, 2 is the payload or the subscription count.  Never an array.
  */
 
 static inline int
-tsr_resp_root(const redisReadTask *task)
+tsr_resp_push_element(tsr_resp_t *b, int idx, int type, const char *str,
+    size_t len)
 {
+    switch (idx) {
+
+    case 0:
+        if (type != REDIS_REPLY_STRING) {
+            return -1;
+        }
+
+        if (len == sizeof("subscribe") - 1
+            && memcmp(str, "subscribe", len) == 0)
+        {
+            b->shape = TSR_RESP_SUBSCRIBE;
+            return 0;
+        }
+
+        if (len == sizeof("message") - 1 && memcmp(str, "message", len) == 0)
+        {
+            b->shape = TSR_RESP_MESSAGE;
+            return 0;
+        }
+
+        return -1;
+
+    case 1:
+        return (type == REDIS_REPLY_STRING) ? 0 : -1;
+
+    case 2:
+        if (b->shape == TSR_RESP_SUBSCRIBE) {
+            return (type == REDIS_REPLY_INTEGER) ? 0 : -1;
+        }
+
+        return (b->shape == TSR_RESP_MESSAGE && type == REDIS_REPLY_STRING)
+               ? 0 : -1;
+
+    default:
+        return -1;
+    }
+}
+
+
+/*
+ * Whether the reader may build an object of "type" with "elements" slots
+ * (arrays) or "len" bytes (strings): a new top-level reply is
+ * allowed when a command awaits it (always, on a synchronous context) or
+ * as a pub/sub message of the right shape on a subscribed one, and gets
+ * fresh budgets of slots and bytes.  "type" is the object's: a nil bulk
+ * string's task says REDIS_REPLY_STRING.
+ */
+
+static inline int
+tsr_resp_check(const redisReadTask *task, int type, const char *str,
+    size_t len, long long elements)
+{
+    size_t       cost;
     tsr_resp_t  *b = task->privdata;
 
-    if (task->parent != NULL) {
-        return 0;
-    }
+    if (task->parent == NULL) {
+        b->shape = TSR_RESP_REPLY;
 
-    /* a subscribed context (a sentinel's +switch-master) gets messages */
+        if (b->ac != NULL && b->ac->replies.head == NULL) {
+            if (!(b->ac->c.flags & REDIS_SUBSCRIBED)
+                || type != REDIS_REPLY_ARRAY || elements != 3)
+            {
+                return -1;
+            }
 
-    if (b->ac != NULL && b->ac->replies.head == NULL
-        && !(b->ac->c.flags & REDIS_SUBSCRIBED))
+            b->shape = TSR_RESP_PUSH;
+        }
+
+        b->left = TSR_RESP_MAX_ELEMENTS;
+        b->bytes = TSR_RESP_MAX_BYTES;
+
+    } else if (b->shape != TSR_RESP_REPLY
+               && tsr_resp_push_element(b, task->idx, type, str, len) != 0)
     {
         return -1;
     }
 
-    b->left = TSR_RESP_MAX_ELEMENTS;
+    if (type == REDIS_REPLY_ARRAY) {
+        if (elements < 0 || (size_t) elements > b->left) {
+            return -1;
+        }
+
+        b->left -= (size_t) elements;
+
+        cost = (size_t) elements * (sizeof(redisReply) + sizeof(void *));
+
+    } else {
+        cost = len + 1;
+    }
+
+    if (task->parent == NULL) {
+        cost += sizeof(redisReply);
+    }
+
+    if (cost > b->bytes) {
+        return -1;
+    }
+
+    b->bytes -= cost;
 
     return 0;
 }
@@ -96,13 +219,11 @@ tsr_resp_array(const redisReadTask *task, tsr_resp_count_t elements)
 {
     tsr_resp_t  *b = task->privdata;
 
-    if (tsr_resp_root(task) != 0
-        || (long long) elements < 0 || (size_t) elements > b->left)
+    if (tsr_resp_check(task, REDIS_REPLY_ARRAY, NULL, 0, (long long) elements)
+        != 0)
     {
         return NULL;
     }
-
-    b->left -= (size_t) elements;
 
     return b->orig->createArray(task, elements);
 }
@@ -113,7 +234,7 @@ tsr_resp_string(const redisReadTask *task, char *str, size_t len)
 {
     tsr_resp_t  *b = task->privdata;
 
-    if (tsr_resp_root(task) != 0) {
+    if (tsr_resp_check(task, task->type, str, len, 0) != 0) {
         return NULL;
     }
 
@@ -126,7 +247,7 @@ tsr_resp_integer(const redisReadTask *task, long long value)
 {
     tsr_resp_t  *b = task->privdata;
 
-    if (tsr_resp_root(task) != 0) {
+    if (tsr_resp_check(task, REDIS_REPLY_INTEGER, NULL, 0, 0) != 0) {
         return NULL;
     }
 
@@ -139,7 +260,7 @@ tsr_resp_nil(const redisReadTask *task)
 {
     tsr_resp_t  *b = task->privdata;
 
-    if (tsr_resp_root(task) != 0) {
+    if (tsr_resp_check(task, REDIS_REPLY_NIL, NULL, 0, 0) != 0) {
         return NULL;
     }
 
@@ -167,6 +288,10 @@ tsr_resp_bound(redisReader *r, tsr_resp_t *b)
     b->fns.createNil = tsr_resp_nil;
     b->ac = NULL;
     b->left = TSR_RESP_MAX_ELEMENTS;
+    b->bytes = TSR_RESP_MAX_BYTES;
+    b->shape = TSR_RESP_REPLY;
+    b->deadline = 0;
+    b->read_ms = 0;
 
     r->fn = &b->fns;
     r->privdata = b;
@@ -190,6 +315,53 @@ static inline size_t
 tsr_resp_pending(const redisReader *r)
 {
     return (r != NULL && r->len > r->pos) ? r->len - r->pos : 0;
+}
+
+
+/*
+ * Before a blocking read of a bounded synchronous context with a
+ * deadline: -1 with c->err set once it has passed, else 0 with the
+ * socket's read timeout cut to the time left.  Each read has its own
+ * timeout, but a server sending a byte just within it would otherwise
+ * hold the caller for ever.
+ */
+
+static inline int
+tsr_resp_wait(redisContext *c)
+{
+    uint64_t          now, left;
+    tsr_resp_t       *b;
+    struct timeval    tv;
+    struct timespec   ts;
+
+    b = c->reader->privdata;
+
+    if (b == NULL || c->reader->fn != &b->fns || b->deadline == 0) {
+        return 0;
+    }
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+    now = (uint64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+
+    if (now >= b->deadline) {
+        errno = ETIMEDOUT;
+        c->err = REDIS_ERR_IO;
+        snprintf(c->errstr, sizeof(c->errstr), "deadline passed");
+        return -1;
+    }
+
+    left = b->deadline - now;
+
+    if (b->read_ms > 0 && left >= (uint64_t) b->read_ms) {
+        return 0;
+    }
+
+    tv.tv_sec = (time_t) (left / 1000);
+    tv.tv_usec = (suseconds_t) (left % 1000) * 1000;
+
+    (void) setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+
+    return 0;
 }
 
 
@@ -230,7 +402,7 @@ tsr_resp_reply(redisContext *c)
             return NULL;
         }
 
-        if (redisBufferRead(c) != REDIS_OK) {
+        if (tsr_resp_wait(c) != 0 || redisBufferRead(c) != REDIS_OK) {
             return NULL;
         }
     }

@@ -54,6 +54,12 @@ void redisProcessCallbacks(redisAsyncContext *ac);
 
 #define TSR_STORE_SUN_PATH  sizeof(((struct sockaddr_un *) 0)->sun_path)
 #define TSR_STORE_READ_SIZE  16384      /* as hiredis reads */
+/*
+ * Reads of one socket per event: a Redis that keeps the socket full must
+ * not keep the worker from its other connections; the rest is read on
+ * the next turn of the loop.
+ */
+#define TSR_STORE_READS_PER_EVENT  8
 
 /* parameters seen while parsing an address */
 #define TSR_STORE_PASSWORD_FILE  0x01
@@ -3424,7 +3430,7 @@ tsr_store_arm(tsr_store_t *st)
     t = 0;
 
     if (st->ac != NULL) {
-        if (st->broken) {
+        if (st->broken || st->read_more) {
             t = 1;
 
         } else if (st->conn == TSR_STORE_CONNECTING) {
@@ -3476,6 +3482,15 @@ tsr_store_on_timer(tsr_store_t *st)
     }
 
     st->timer_at = 0;
+
+    if (st->read_more && st->ac != NULL && !st->closing) {
+        tsr_store_on_read_fd(st, st->fd);
+
+        if (st->destroying) {
+            return;
+        }
+    }
+
     now = tsr_store_loop_now(st);
 
     /* the callers may start or cancel lookups: take the head each time */
@@ -3539,7 +3554,7 @@ tsr_store_on_read(tsr_store_t *st)
 void
 tsr_store_on_read_fd(tsr_store_t *st, int fd)
 {
-    int                 more;
+    int                 more, reads;
     redisAsyncContext  *ac;
 
     if (st == NULL || !st->async || st->destroying) {
@@ -3561,8 +3576,15 @@ tsr_store_on_read_fd(tsr_store_t *st, int fd)
     /* connects happen in tsr_store_on_timer() only: "ac" or NULL here */
 
     st->reading_now = 1;
+    st->read_more = 0;
+    reads = 0;
 
     while (ac != NULL) {
+        if (reads++ == TSR_STORE_READS_PER_EVENT) {
+            st->read_more = 1;
+            break;
+        }
+
         more = tsr_store_read_some(st, ac);
 
         if (st->ac != ac) {
@@ -3874,6 +3896,7 @@ tsr_store_ev_cleanup(void *data)
     }
 
     st->ac = NULL;
+    st->read_more = 0;
     st->fd = -1;
     st->conn = TSR_STORE_IDLE;
     st->setup_left = 0;

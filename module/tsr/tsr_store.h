@@ -226,6 +226,8 @@ struct tsr_store_s {
     unsigned            watched:1;
     unsigned            flushing:1;         /* in redisAsyncHandleWrite() */
     unsigned            reading_now:1;      /* in redisAsyncHandleRead() */
+    unsigned            read_more:1;        /* reads left for the next
+                                               turn of the loop */
     unsigned            broken:1;           /* the loop refused the fd */
     unsigned            dropping:1;         /* "err" says why */
     unsigned            wipe:1;             /* a value passed the reader */

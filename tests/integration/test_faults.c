@@ -26,7 +26,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <poll.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -144,6 +149,12 @@ static int write_node_without_module(tsr_test_nginx_t *n, int port,
 static int reload_and_wait(tsr_test_nginx_t *n, int workers);
 static void test_reload_without_the_module_then_with_it_again(void);
 static void test_modules_export_only_what_load_module_needs(void);
+static pid_t flood_start(int *port, long elements, size_t bulk);
+static void flood_serve(int lfd, long elements, size_t bulk);
+static int flood_reply(int fd, long elements, size_t bulk);
+static void flood(long elements, size_t bulk);
+static int cmp_ll(const void *a, const void *b);
+static void test_reply_floods_keep_memory_and_latency_bounded(void);
 static void test_reload_20_times_under_load_keeps_memory_and_fds_flat(
     void);
 
@@ -1775,6 +1786,364 @@ test_modules_export_only_what_load_module_needs(void)
 }
 
 
+/*
+ * A Redis that answers every GET with an array of "elements" bulk
+ * strings of "bulk" bytes each, written as fast as the reader takes
+ * them, and everything else with +OK (+PONG to PING).  One connection at
+ * a time; it lives until killed.
+ */
+
+static pid_t
+flood_start(int *port, long elements, size_t bulk)
+{
+    int                 lfd, one;
+    pid_t               pid;
+    socklen_t           len;
+    struct sockaddr_in  sin;
+
+    lfd = socket(AF_INET, SOCK_STREAM, 0);
+    if (lfd == -1) {
+        return -1;
+    }
+
+    one = 1;
+    (void) setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof(sin);
+
+    if (bind(lfd, (struct sockaddr *) &sin, sizeof(sin)) != 0
+        || listen(lfd, 16) != 0
+        || getsockname(lfd, (struct sockaddr *) &sin, &len) != 0)
+    {
+        close(lfd);
+        return -1;
+    }
+
+    *port = ntohs(sin.sin_port);
+
+    pid = fork();
+
+    if (pid == 0) {
+        (void) signal(SIGPIPE, SIG_IGN);
+        flood_serve(lfd, elements, bulk);
+        _exit(0);
+    }
+
+    close(lfd);
+
+    return pid;
+}
+
+
+static void
+flood_serve(int lfd, long elements, size_t bulk)
+{
+    int          fd, n, k, argc;
+    char        *p, *end, *arg0;
+    size_t       have;
+    ssize_t      r;
+    long long    deadline;
+    static char  buf[65536];
+
+    deadline = tsr_test_now_ms() + 120000;
+
+    while (tsr_test_now_ms() < deadline) {
+        fd = accept(lfd, NULL, NULL);
+        if (fd == -1) {
+            continue;
+        }
+
+        have = 0;
+
+        for ( ;; ) {
+            r = read(fd, buf + have, sizeof(buf) - have - 1);
+            if (r <= 0) {
+                break;
+            }
+
+            have += (size_t) r;
+            buf[have] = '\0';
+
+            /* whole commands: "*<argc>\r\n" then "$<len>\r\n<arg>\r\n" */
+
+            p = buf;
+
+            for ( ;; ) {
+                end = buf + have;
+
+                if (p >= end || *p != '*' || strstr(p, "\r\n") == NULL) {
+                    break;
+                }
+
+                argc = atoi(p + 1);
+                k = 0;
+                arg0 = NULL;
+                p = strstr(p, "\r\n") + 2;
+
+                while (k < argc && p < end && *p == '$') {
+                    n = atoi(p + 1);
+
+                    if (strstr(p, "\r\n") == NULL) {
+                        break;
+                    }
+
+                    p = strstr(p, "\r\n") + 2;
+
+                    if (p + n + 2 > end) {
+                        break;
+                    }
+
+                    if (k == 0) {
+                        arg0 = p;
+                    }
+
+                    p += n + 2;
+                    k++;
+                }
+
+                if (k < argc) {
+                    break;      /* not all of it yet: read more */
+                }
+
+                if (arg0 != NULL && (strncasecmp(arg0, "GET\r", 4) == 0
+                                     || strncasecmp(arg0, "GETDEL\r", 7) == 0))
+                {
+                    if (flood_reply(fd, elements, bulk) != 0) {
+                        goto closed;
+                    }
+
+                } else if (arg0 != NULL && strncasecmp(arg0, "PING", 4) == 0) {
+                    if (write(fd, "+PONG\r\n", 7) != 7) {
+                        goto closed;
+                    }
+
+                } else if (write(fd, "+OK\r\n", 5) != 5) {
+                    goto closed;
+                }
+
+                memmove(buf, p, (size_t) (end - p));
+                have = (size_t) (end - p);
+                buf[have] = '\0';
+                p = buf;
+            }
+
+            if (have >= sizeof(buf) - 1) {
+                break;
+            }
+        }
+
+    closed:
+
+        close(fd);
+    }
+}
+
+
+static int
+flood_reply(int fd, long elements, size_t bulk)
+{
+    long         i;
+    size_t       len, off;
+    ssize_t      w;
+    static char  chunk[1024 * 1024 + 64];
+
+    len = (size_t) snprintf(chunk, 64, "*%ld\r\n", elements);
+
+    if (write(fd, chunk, len) != (ssize_t) len) {
+        return -1;
+    }
+
+    len = (size_t) snprintf(chunk, 64, "$%zu\r\n", bulk);
+    memset(chunk + len, 'f', bulk);
+    memcpy(chunk + len + bulk, "\r\n", 2);
+    len += bulk + 2;
+
+    for (i = 0; i < elements; i++) {
+        for (off = 0; off < len; off += (size_t) w) {
+            w = write(fd, chunk + off, len - off);
+            if (w <= 0) {
+                return -1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * A Redis answering every lookup with a flood: the worker's memory stays
+ * bounded (a reply's strings and objects have a budget) and its other
+ * connections keep their latency (reads yield to the event loop).
+ */
+
+static void
+flood(long elements, size_t bulk)
+{
+    int          i, k, n, fport, failed, reused, status;
+    long         rss0, hwm;
+    pid_t        fpid, child, w[16];
+    char         address[64];
+    long long    t, start, max, p99, *lat;
+    SSL_SESSION *sess;
+    tsr_test_conn_t  *conns[4];
+
+    sess = NULL;
+    child = -1;
+    n = 0;
+    failed = 0;
+    memset(conns, 0, sizeof(conns));
+
+    lat = calloc(100000, sizeof(long long));
+    if (lat == NULL) {
+        CU_FAIL("calloc() failed");
+        return;
+    }
+
+    fpid = flood_start(&fport, elements, bulk);
+    if (fpid <= 0) {
+        CU_FAIL("the flooding redis did not start");
+        free(lat);
+        return;
+    }
+
+    snprintf(address, sizeof(address), "127.0.0.1:%d", fport);
+
+    if (write_node(&node_a, port_a, address, 1) != 0
+        || start_node(&node_a, port_a, &running_a) != 0)
+    {
+        CU_FAIL("node did not start");
+        goto done;
+    }
+
+    if (handshake(port_a, TSR_TEST_TLS12, NULL, &sess, &reused) != 0
+        || sess == NULL)
+    {
+        CU_FAIL("no session");
+        goto done;
+    }
+
+    for (k = 0; k < 4; k++) {
+        conns[k] = tsr_test_http_open(port_a, TSR_TEST_TLS12);
+        if (conns[k] == NULL || tsr_test_http_get(conns[k]) < 0) {
+            CU_FAIL("keep-alive connection failed");
+            goto done;
+        }
+    }
+
+    if (workers_of(node_a.pid, w, 16) != 1) {
+        CU_FAIL("not one worker");
+        goto done;
+    }
+
+    rss0 = proc_status(w[0], "VmRSS:");
+
+    fflush(stdout);
+    child = fork();
+
+    if (child == 0) {
+
+        /* lookups, each answered with a flood, for 4 s */
+
+        start = tsr_test_now_ms();
+
+        for (i = 0; i < 200 && tsr_test_now_ms() - start < 4000; i++) {
+            (void) handshake(port_a, TSR_TEST_TLS12, sess, NULL, &reused);
+        }
+
+        _exit(0);
+    }
+
+    start = tsr_test_now_ms();
+
+    while (n < 100000 && tsr_test_now_ms() - start < 5000) {
+        if (waitpid(child, &status, WNOHANG) == child) {
+            child = -1;
+            break;
+        }
+
+        for (k = 0; k < 4; k++) {
+            t = tsr_test_now_ms();
+
+            if (tsr_test_http_get(conns[k]) < 0) {
+                failed++;
+                continue;
+            }
+
+            lat[n++] = tsr_test_now_ms() - t;
+        }
+
+        sleep_ms(2);
+    }
+
+    hwm = proc_status(w[0], "VmHWM:");
+
+    qsort(lat, n, sizeof(long long), cmp_ll);
+
+    max = n > 0 ? lat[n - 1] : 0;
+    p99 = n > 0 ? lat[(n * 99) / 100] : 0;
+
+    printf("\n    every GET answered with %ld bulk strings of %zu bytes: "
+           "worker RSS %ld kB before, peak %ld kB; %d keep-alive requests "
+           "meanwhile: p99 %lld ms, max %lld ms, %d failed ", elements,
+           bulk, rss0, hwm, n, p99, max, failed);
+
+    CU_ASSERT_EQUAL(failed, 0);
+    CU_ASSERT(n >= 100);
+
+    /* the budget is 16 MiB a reply: peak within 48 MiB of the start */
+    CU_ASSERT(hwm - rss0 < 48 * 1024);
+
+    CU_ASSERT(p99 < 50);
+
+done:
+
+    if (child > 0) {
+        kill(child, SIGKILL);
+        waitpid(child, NULL, 0);
+    }
+
+    for (k = 0; k < 4; k++) {
+        if (conns[k] != NULL) {
+            tsr_test_http_close(conns[k]);
+        }
+    }
+
+    if (sess != NULL) {
+        SSL_SESSION_free(sess);
+    }
+
+    stop_nodes();
+
+    kill(fpid, SIGKILL);
+    waitpid(fpid, NULL, 0);
+    free(lat);
+
+    CU_ASSERT_EQUAL(tsr_test_grep_count(node_a.error_log, "exited on signal"),
+                    0);
+}
+
+
+static int
+cmp_ll(const void *a, const void *b)
+{
+    long long  x = *(const long long *) a, y = *(const long long *) b;
+
+    return (x > y) - (x < y);
+}
+
+
+static void
+test_reply_floods_keep_memory_and_latency_bounded(void)
+{
+    flood(256, 1024 * 1024);
+    flood(1048576, 1);
+}
+
+
 #define test(name)  { #name, name }
 
 typedef struct {
@@ -1803,6 +2172,7 @@ static const test_t  tests[] = {
     test(test_reload_20_times_under_load_keeps_memory_and_fds_flat),
     test(test_reload_without_the_module_then_with_it_again),
     test(test_modules_export_only_what_load_module_needs),
+    test(test_reply_floods_keep_memory_and_latency_bounded),
     { NULL, NULL }
 };
 

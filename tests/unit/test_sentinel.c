@@ -83,11 +83,16 @@ static void test_unknown_master_name_is_refused_with_a_reason(void);
 static void test_sentinel_naming_a_replica_is_not_believed(void);
 static void test_stopped_sentinel_is_left_for_the_next(void);
 static void test_killed_master_is_followed_to_the_new_one(void);
+static void test_hostile_sentinel_messages_never_crash(void);
 
 
 static tsr_test_sentinel_t  sentinel;
 
 static int                  in_get;
+
+/* pushed by the fake sentinel after each subscription it confirms */
+static const char          *fake_push;
+static size_t               fake_push_len;
 static int                  sync_done;
 
 
@@ -462,7 +467,10 @@ fake_serve(int lfd, int master_port)
                 snprintf(reply, sizeof(reply), "+OK\r\n");
             }
 
-            if (write(pfd[i].fd, reply, strlen(reply)) < 0) {
+            if (write(pfd[i].fd, reply, strlen(reply)) < 0
+                || (fake_push != NULL && strstr(buf, "SUBSCRIBE") != NULL
+                    && write(pfd[i].fd, fake_push, fake_push_len) < 0))
+            {
                 close(pfd[i].fd);
                 pfd[i] = pfd[--n];
                 i--;
@@ -801,6 +809,151 @@ test_killed_master_is_followed_to_the_new_one(void)
 }
 
 
+/*
+ * A broken or hostile sentinel pushes malformed pub/sub messages after
+ * confirming the subscription.  hiredis' subscribe dispatch assert()s on
+ * several of them (the issue's "*1 message" killed workers).  Each case
+ * runs the asynchronous store in a child process for a while: the child
+ * must exit normally, the master must still serve, and the sentinel
+ * must have been dropped for its message.
+ */
+
+static void
+test_hostile_sentinel_messages_never_crash(void)
+{
+    int           m, port, status, crashed, ok, dropped;
+    char          list[64], key[64];
+    size_t        i, big, hl;
+    pid_t         fake, child;
+    char         *oversized;
+    result_t      res;
+    fixture_t     f;
+
+    static const struct {
+        const char  *name;
+        const char  *push;
+    } cases[] = {
+        { "short message", "*1\r\n$7\r\nmessage\r\n" },
+        { "kind and channel only",
+          "*2\r\n$7\r\nmessage\r\n$14\r\n+switch-master\r\n" },
+        { "unsubscribe without a count",
+          "*2\r\n$11\r\nunsubscribe\r\n$14\r\n+switch-master\r\n" },
+        { "unsubscribe with a string count",
+          "*3\r\n$11\r\nunsubscribe\r\n$14\r\n+switch-master\r\n"
+          "$1\r\n0\r\n" },
+        { "integers only", "*3\r\n:1\r\n:2\r\n:3\r\n" },
+        { "kind as an array",
+          "*3\r\n*1\r\n:1\r\n$1\r\nx\r\n$1\r\ny\r\n" },
+        { "channel as an array",
+          "*3\r\n$7\r\nmessage\r\n*1\r\n:1\r\n$1\r\nx\r\n" },
+        { "channel as nil", "*3\r\n$7\r\nmessage\r\n$-1\r\n$1\r\nx\r\n" },
+        { "payload as an array",
+          "*3\r\n$7\r\nmessage\r\n$14\r\n+switch-master\r\n"
+          "*2\r\n:1\r\n:2\r\n" },
+        { "not an array", ":5\r\n" },
+        { "nil", "$-1\r\n" },
+        { "empty array", "*0\r\n" },
+        { "a million elements", "*1048576\r\n" },
+        { "oversized payload", NULL }
+    };
+
+    m = tsr_test_sentinel_master(&sentinel);
+    CU_ASSERT_FATAL(m != -1);
+
+    /* a 2 MB "+switch-master" payload */
+
+    big = 2 * 1024 * 1024;
+    oversized = malloc(big + 128);
+    CU_ASSERT_FATAL(oversized != NULL);
+
+    hl = (size_t) snprintf(oversized, 128, "*3\r\n$7\r\nmessage\r\n$14\r\n"
+                           "+switch-master\r\n$%zu\r\n", big);
+    memset(oversized + hl, 'a', big);
+    memcpy(oversized + hl + big, "\r\n", 2);
+
+    crashed = 0;
+    ok = 0;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        if (cases[i].push != NULL) {
+            fake_push = cases[i].push;
+            fake_push_len = strlen(cases[i].push);
+
+        } else {
+            fake_push = oversized;
+            fake_push_len = hl + big + 2;
+        }
+
+        port = 0;
+        fake = fake_sentinel(&port, sentinel.data[m].port);
+        CU_ASSERT_FATAL(fake > 0);
+
+        snprintf(list, sizeof(list), "127.0.0.1:%d", port);
+
+        child = fork();
+        CU_ASSERT_FATAL(child != -1);
+
+        if (child == 0) {
+
+            /* 0: served and dropped the sentinel, 3: not served, ... */
+
+            if (start(&f, list, sentinel.name, 1) != 0) {
+                _exit(2);
+            }
+
+            if (wait_up(&f, 3000) != 0) {
+                _exit(3);
+            }
+
+            (void) tsr_test_loop_run(&f.tl, 300, NULL);
+
+            make_key(key, sizeof(key), "hostile", (int) i);
+
+            if (put(&f, key) != TSR_OK || lookup(&f, key, &res) != TSR_OK) {
+                _exit(4);
+            }
+
+            dropped = (strstr(f.log.last, "sentinel") != NULL
+                       || f.log.err > 0);
+
+            tsr_store_destroy(f.st);
+
+            _exit(dropped ? 0 : 5);
+        }
+
+        status = 0;
+        (void) waitpid(child, &status, 0);
+
+        kill(fake, SIGKILL);
+        waitpid(fake, NULL, 0);
+
+        if (WIFSIGNALED(status)) {
+            crashed++;
+            printf("\n    %s: the process died of signal %d", cases[i].name,
+                   WTERMSIG(status));
+
+        } else if (WEXITSTATUS(status) != 0) {
+            printf("\n    %s: exit status %d", cases[i].name,
+                   WEXITSTATUS(status));
+
+        } else {
+            ok++;
+        }
+    }
+
+    fake_push = NULL;
+    fake_push_len = 0;
+    free(oversized);
+
+    printf("\n    %zu hostile pub/sub messages: %d processes crashed, %d "
+           "served through the master and dropped the sentinel ",
+           sizeof(cases) / sizeof(cases[0]), crashed, ok);
+
+    CU_ASSERT_EQUAL(crashed, 0);
+    CU_ASSERT_EQUAL((size_t) ok, sizeof(cases) / sizeof(cases[0]));
+}
+
+
 #define TSR_TEST(name)  { #name, test_##name }
 
 int
@@ -819,6 +972,7 @@ main(void)
         TSR_TEST(unknown_master_name_is_refused_with_a_reason),
         TSR_TEST(sentinel_naming_a_replica_is_not_believed),
         TSR_TEST(stopped_sentinel_is_left_for_the_next),
+        TSR_TEST(hostile_sentinel_messages_never_crash),
         TSR_TEST(killed_master_is_followed_to_the_new_one)
     };
 
