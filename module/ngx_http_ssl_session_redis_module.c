@@ -28,7 +28,11 @@ static void *ngx_http_ssl_session_redis_create_srv_conf(ngx_conf_t *cf);
 static char *ngx_http_ssl_session_redis_merge_srv_conf(ngx_conf_t *cf,
     void *parent, void *child);
 static ngx_int_t ngx_http_ssl_session_redis_init(ngx_conf_t *cf);
-static void ngx_http_ssl_session_redis_check_listeners(ngx_conf_t *cf);
+static ngx_int_t ngx_http_ssl_session_redis_check_listeners(
+    ngx_conf_t *cf);
+static ngx_int_t ngx_http_ssl_session_redis_check_server(ngx_conf_t *cf,
+    ngx_ssl_session_redis_conf_t *conf, ngx_ssl_session_redis_conf_t *dconf,
+    ngx_str_t *name, ngx_str_t *dname, ngx_str_t *listen);
 static ngx_int_t ngx_http_ssl_session_redis_init_process(ngx_cycle_t *cycle);
 static void ngx_http_ssl_session_redis_exit_process(ngx_cycle_t *cycle);
 
@@ -334,7 +338,9 @@ ngx_http_ssl_session_redis_init(ngx_conf_t *cf)
         }
     }
 
-    ngx_http_ssl_session_redis_check_listeners(cf);
+    if (ngx_http_ssl_session_redis_check_listeners(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     return ngx_ssl_session_redis_setup_done(cf, rmcf,
                                        NGX_SSL_SESSION_REDIS_ZONE_HTTP,
@@ -344,11 +350,13 @@ ngx_http_ssl_session_redis_init(ngx_conf_t *cf)
 
 /*
  * OpenSSL looks sessions up in the context of the listener's default
- * server, before SNI picks the virtual server; settings of the others
- * do not apply to the lookup.  Say so where it matters.
+ * server, before SNI picks the virtual server, and stores them there:
+ * settings of the others do not apply.  Say so where it matters, and
+ * refuse what would silently not happen (single use is what makes 0-RTT
+ * safe from replay).
  */
 
-static void
+static ngx_int_t
 ngx_http_ssl_session_redis_check_listeners(ngx_conf_t *cf)
 {
     ngx_uint_t                              p, a, s;
@@ -362,7 +370,7 @@ ngx_http_ssl_session_redis_check_listeners(ngx_conf_t *cf)
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
     if (cmcf->ports == NULL) {
-        return;
+        return NGX_OK;
     }
 
     port = cmcf->ports->elts;
@@ -406,6 +414,17 @@ ngx_http_ssl_session_redis_check_listeners(ngx_conf_t *cf)
                                   &addr[a].opt.addr_text);
                 }
 
+                if (ngx_http_ssl_session_redis_check_server(cf,
+                                                   &rscf->redis,
+                                                   &drscf->redis,
+                                                   &cscfp[s]->server_name,
+                                                   &dcscf->server_name,
+                                                   &addr[a].opt.addr_text)
+                    != NGX_OK)
+                {
+                    return NGX_ERROR;
+                }
+
                 if (sscf->session_tickets != dsscf->session_tickets
                     && (rscf->redis.enable || drscf->redis.enable))
                 {
@@ -421,6 +440,66 @@ ngx_http_ssl_session_redis_check_listeners(ngx_conf_t *cf)
             }
         }
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The lookup settings of server "name", not the default server "dname"
+ * of listener "listen": they must be the default server's, or be off.
+ */
+
+static ngx_int_t
+ngx_http_ssl_session_redis_check_server(ngx_conf_t *cf,
+    ngx_ssl_session_redis_conf_t *conf, ngx_ssl_session_redis_conf_t *dconf,
+    ngx_str_t *name, ngx_str_t *dname, ngx_str_t *listen)
+{
+    const char  *directive;
+
+    if (!conf->enable) {
+        return NGX_OK;
+    }
+
+    if (!dconf->enable) {
+        if (!conf->single_use) {
+            return NGX_OK;
+        }
+
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"ssl_session_redis_single_use\" of server \"%V\" "
+                      "cannot apply on %V: its default server \"%V\" has "
+                      "no \"ssl_session_redis\", and sessions are looked "
+                      "up and stored with the default server's settings",
+                      name, listen, dname);
+        return NGX_ERROR;
+    }
+
+    if (conf->single_use != dconf->single_use) {
+        directive = "ssl_session_redis_single_use";
+
+    } else if (conf->timeout != dconf->timeout) {
+        directive = "ssl_session_redis_timeout";
+
+    } else if (conf->prefix.len != dconf->prefix.len
+               || ngx_strncmp(conf->prefix.data, dconf->prefix.data,
+                              conf->prefix.len)
+                  != 0)
+    {
+        directive = "ssl_session_redis_prefix";
+
+    } else {
+        return NGX_OK;
+    }
+
+    ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                  "\"%s\" of server \"%V\" differs from that of \"%V\", "
+                  "the default server of %V: sessions are looked up and "
+                  "stored with the default server's settings, so the "
+                  "servers of a listener must agree on it",
+                  directive, name, dname, listen);
+
+    return NGX_ERROR;
 }
 
 

@@ -39,6 +39,13 @@ static void test_tickets_with_cluster_are_rejected(void);
 static void test_cluster_with_db_is_rejected(void);
 static void test_default_server_without_module_warns(void);
 static void test_tickets_disagreeing_on_listener_warn(void);
+static int run_listener(const char *main, const char *first,
+    const char *second);
+static void test_single_use_of_non_default_server_is_rejected(void);
+static void test_timeout_of_non_default_server_is_rejected(void);
+static void test_prefix_of_non_default_server_is_rejected(void);
+static void test_single_use_without_default_redis_is_rejected(void);
+static void test_listener_agreeing_on_settings_is_accepted(void);
 
 
 static tsr_test_nginx_t  nginx;
@@ -375,6 +382,123 @@ test_tickets_disagreeing_on_listener_warn(void)
 }
 
 
+/*
+ * One listener, 127.0.0.1:6, with two servers: "main" goes to the http
+ * block, "first" to the default server, "second" to the other one.
+ */
+
+static int
+run_listener(const char *main, const char *first, const char *second)
+{
+    int    len;
+    char   fmt[4096];
+
+    len = snprintf(fmt, sizeof(fmt),
+                   "http {\n"
+                   "%s"
+                   "  server {\n"
+                   "    listen 127.0.0.1:6 ssl;\n"
+                   "    server_name first.test;\n"
+                   "    ssl_certificate @D/one.test.crt;\n"
+                   "    ssl_certificate_key @D/one.test.key;\n"
+                   "%s"
+                   "  }\n"
+                   "  server {\n"
+                   "    listen 127.0.0.1:6 ssl;\n"
+                   "    server_name second.test;\n"
+                   "    ssl_certificate @D/one.test.crt;\n"
+                   "    ssl_certificate_key @D/one.test.key;\n"
+                   "%s"
+                   "  }\n"
+                   "}\n", main, first, second);
+
+    if (len < 0 || (size_t) len >= sizeof(fmt)) {
+        return -1;
+    }
+
+    return run_conf(0, fmt);
+}
+
+
+#define REDIS_MAIN                                                           \
+    "  ssl_session_redis 127.0.0.1:6379;\n"                                  \
+    "  ssl_session_redis_key @D/fleet.key;\n"
+
+
+/*
+ * Sessions are looked up (before SNI) and stored with the default
+ * server's settings: a non-default server's single use, timeout or
+ * prefix would be silently ignored, so "nginx -t" refuses them, naming
+ * the directive, the servers and the listener.
+ */
+
+static void
+test_single_use_of_non_default_server_is_rejected(void)
+{
+    CU_ASSERT_NOT_EQUAL(run_listener(REDIS_MAIN, "",
+                            "    ssl_session_redis_single_use on;\n"), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "[emerg]"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out,
+                           "\"ssl_session_redis_single_use\" of server "
+                           "\"second.test\" differs from that of "
+                           "\"first.test\", the default server of "
+                           "127.0.0.1:6"));
+    printf("\n    %s ", out);
+}
+
+
+static void
+test_timeout_of_non_default_server_is_rejected(void)
+{
+    CU_ASSERT_NOT_EQUAL(run_listener(REDIS_MAIN, "",
+                            "    ssl_session_redis_timeout 50ms;\n"), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out,
+                           "\"ssl_session_redis_timeout\" of server "
+                           "\"second.test\" differs"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "127.0.0.1:6"));
+}
+
+
+static void
+test_prefix_of_non_default_server_is_rejected(void)
+{
+    CU_ASSERT_NOT_EQUAL(run_listener(REDIS_MAIN,
+                            "    ssl_session_redis_prefix a:;\n",
+                            "    ssl_session_redis_prefix b:;\n"), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out,
+                           "\"ssl_session_redis_prefix\" of server "
+                           "\"second.test\" differs"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "127.0.0.1:6"));
+}
+
+
+static void
+test_single_use_without_default_redis_is_rejected(void)
+{
+    CU_ASSERT_NOT_EQUAL(run_listener("", "",
+                            "    ssl_session_redis 127.0.0.1:6379;\n"
+                            "    ssl_session_redis_key @D/fleet.key;\n"
+                            "    ssl_session_redis_single_use on;\n"), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out,
+                           "\"ssl_session_redis_single_use\" of server "
+                           "\"second.test\" cannot apply on "
+                           "127.0.0.1:6"));
+}
+
+
+static void
+test_listener_agreeing_on_settings_is_accepted(void)
+{
+    CU_ASSERT_EQUAL(run_listener(REDIS_MAIN
+                        "  ssl_session_redis_single_use on;\n",
+                        "    ssl_session_redis_timeout 50ms;\n"
+                        "    ssl_session_redis_prefix a:;\n",
+                        "    ssl_session_redis_timeout 50ms;\n"
+                        "    ssl_session_redis_prefix a:;\n"), 0);
+    CU_ASSERT_PTR_NULL(strstr(out, "[emerg]"));
+}
+
+
 int
 main(void)
 {
@@ -409,6 +533,11 @@ main(void)
     CU_ADD_TEST(suite, test_cluster_with_db_is_rejected);
     CU_ADD_TEST(suite, test_default_server_without_module_warns);
     CU_ADD_TEST(suite, test_tickets_disagreeing_on_listener_warn);
+    CU_ADD_TEST(suite, test_single_use_of_non_default_server_is_rejected);
+    CU_ADD_TEST(suite, test_timeout_of_non_default_server_is_rejected);
+    CU_ADD_TEST(suite, test_prefix_of_non_default_server_is_rejected);
+    CU_ADD_TEST(suite, test_single_use_without_default_redis_is_rejected);
+    CU_ADD_TEST(suite, test_listener_agreeing_on_settings_is_accepted);
 
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
