@@ -232,6 +232,18 @@ int tsr_store_conf_parse(tsr_store_conf_t *conf, const char *address,
     char *buf, size_t buflen, char *err, size_t errlen);
 
 /*
+ * Replaces every host name in "conf" (the address, a cluster's seed
+ * nodes, the sentinels) by the numeric address it resolves to now,
+ * written into "buf" (size buflen; the caller keeps it as long as "conf"
+ * is used).  Blocks in getaddrinfo(): for configuration time, as nginx
+ * resolves upstream names.  A store made from the result never waits on
+ * a resolver.  Returns TSR_OK, or an error with a message naming the
+ * host.
+ */
+int tsr_store_conf_resolve(tsr_store_conf_t *conf, char *buf, size_t buflen,
+    char *err, size_t errlen);
+
+/*
  * Creates a synchronous client.  It copies what it keeps from "conf" and
  * connects lazily, on first use; after a failure it waits the backoff
  * before the next attempt (calls fail fast with TSR_ECONN meanwhile).

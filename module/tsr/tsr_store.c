@@ -122,6 +122,10 @@ static void tsr_store_free_reply(tsr_store_t *st, redisReply *reply,
 static void tsr_store_wipe_reply(redisReply *reply);
 static void tsr_store_wipe_reader(redisReader *r);
 static int tsr_store_resolve(tsr_store_t *st);
+static int tsr_store_resolve_host(const char *host, char *ip, size_t iplen,
+    char *err, size_t errlen);
+static int tsr_store_conf_append(char *buf, size_t buflen, size_t *used,
+    const char *sep, const char *ip, int port, char *err, size_t errlen);
 static void tsr_store_async_connect(tsr_store_t *st);
 static void tsr_store_async_drop(tsr_store_t *st);
 static void tsr_store_async_failed(tsr_store_t *st);
@@ -2395,6 +2399,187 @@ tsr_store_resolve_name(tsr_store_t *st, const char *host, char *ip,
     freeaddrinfo(res);
 
     tsr_store_log(st, TSR_LOG_INFO, "redis at %s resolved to %s", host, ip);
+
+    return TSR_OK;
+}
+
+
+/*
+ * Configuration time: every host name of "conf" (the address, the seed
+ * nodes of a cluster, the sentinels) replaced by the numeric address it
+ * resolves to now, written into "buf".  Blocking, as nginx's own
+ * resolution of upstream names at configuration time; afterwards no
+ * connect, reconnect or failover of a store made from "conf" waits on a
+ * resolver.
+ */
+
+int
+tsr_store_conf_resolve(tsr_store_conf_t *conf, char *buf, size_t buflen,
+    char *err, size_t errlen)
+{
+    int          rc;
+    char        *hosts[TSR_STORE_MAX_LIST];
+    int          ports[TSR_STORE_MAX_LIST];
+    char         ip[TSR_STORE_IP_LEN];
+    size_t       i, n, used;
+    const char  *list, **field;
+
+    used = 0;
+    rc = TSR_OK;
+
+    if (conf->unix_path != NULL) {
+        return TSR_OK;
+    }
+
+    if (conf->cluster != NULL || conf->sentinels != NULL) {
+        field = (conf->cluster != NULL) ? &conf->cluster : &conf->sentinels;
+        list = *field;
+
+        memset(hosts, 0, sizeof(hosts));
+
+        rc = tsr_store_parse_list(list, strlen(list), hosts, ports,
+                                  TSR_STORE_MAX_LIST, err, errlen);
+
+        for (n = 0; rc == TSR_OK && n < TSR_STORE_MAX_LIST && hosts[n];
+             n++)
+        {
+            rc = tsr_store_resolve_host(hosts[n], ip, sizeof(ip), err,
+                                        errlen);
+
+            if (rc == TSR_OK) {
+                rc = tsr_store_conf_append(buf, buflen, &used, n ? "," : "",
+                                           ip, ports[n], err, errlen);
+            }
+        }
+
+        for (i = 0; i < TSR_STORE_MAX_LIST; i++) {
+            free(hosts[i]);
+        }
+
+        if (rc == TSR_OK) {
+            *field = buf;
+        }
+
+        return rc;
+    }
+
+    if (conf->host == NULL) {
+        return TSR_OK;
+    }
+
+    rc = tsr_store_resolve_host(conf->host, ip, sizeof(ip), err, errlen);
+    if (rc != TSR_OK) {
+        return rc;
+    }
+
+    if (strlen(ip) >= buflen) {
+        tsr_store_errf(err, errlen, "no room for the address of \"%s\"",
+                       conf->host);
+        return TSR_EINVAL;
+    }
+
+    memcpy(buf, ip, strlen(ip) + 1);
+    conf->host = buf;
+
+    return TSR_OK;
+}
+
+
+/* "host" as a numeric address: the first IPv4 one, else IPv6 */
+
+static int
+tsr_store_resolve_host(const char *host, char *ip, size_t iplen, char *err,
+    size_t errlen)
+{
+    int               rc;
+    size_t            i;
+    const void       *addr;
+    struct addrinfo   hints, *res;
+
+    static const int  families[] = { AF_INET, AF_INET6 };
+
+    if (tsr_store_numeric(host)) {
+        if (strlen(host) >= iplen) {
+            tsr_store_errf(err, errlen, "redis host \"%s\" is too long",
+                           host);
+            return TSR_EINVAL;
+        }
+
+        memcpy(ip, host, strlen(host) + 1);
+        return TSR_OK;
+    }
+
+    res = NULL;
+    rc = EAI_NONAME;
+
+    for (i = 0; i < sizeof(families) / sizeof(families[0]); i++) {
+        memset(&hints, 0, sizeof(hints));
+        hints.ai_family = families[i];
+        hints.ai_socktype = SOCK_STREAM;
+
+        rc = getaddrinfo(host, NULL, &hints, &res);
+        if (rc == 0) {
+            break;
+        }
+    }
+
+    if (rc != 0) {
+        tsr_store_errf(err, errlen, "host not found in redis address \"%s\": "
+                       "%s", host, gai_strerror(rc));
+        return TSR_ECONN;
+    }
+
+    if (res->ai_family == AF_INET) {
+        addr = &((struct sockaddr_in *) res->ai_addr)->sin_addr;
+
+    } else {
+        addr = &((struct sockaddr_in6 *) res->ai_addr)->sin6_addr;
+    }
+
+    if (inet_ntop(res->ai_family, addr, ip, iplen) == NULL) {
+        tsr_store_errf(err, errlen, "inet_ntop() for redis host \"%s\" "
+                       "failed: %s", host, strerror(errno));
+        freeaddrinfo(res);
+        return TSR_ECONN;
+    }
+
+    freeaddrinfo(res);
+
+    return TSR_OK;
+}
+
+
+/* appends "<sep>ip:port" ("[ip]:port" for IPv6) to a node list in "buf" */
+
+static int
+tsr_store_conf_append(char *buf, size_t buflen, size_t *used,
+    const char *sep, const char *ip, int port, char *err, size_t errlen)
+{
+    int     n, v6;
+    char   *p;
+    size_t  left;
+
+    /* no port written: the list's own default applies when it is parsed */
+
+    p = buf + *used;
+    left = buflen - *used;
+    v6 = (strchr(ip, ':') != NULL);
+
+    if (port != 0) {
+        n = v6 ? snprintf(p, left, "%s[%s]:%d", sep, ip, port)
+               : snprintf(p, left, "%s%s:%d", sep, ip, port);
+
+    } else {
+        n = v6 ? snprintf(p, left, "%s[%s]", sep, ip)
+               : snprintf(p, left, "%s%s", sep, ip);
+    }
+
+    if (n < 0 || (size_t) n >= buflen - *used) {
+        tsr_store_errf(err, errlen, "no room for the resolved addresses");
+        return TSR_EINVAL;
+    }
+
+    *used += (size_t) n;
 
     return TSR_OK;
 }
