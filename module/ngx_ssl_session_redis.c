@@ -44,6 +44,7 @@ typedef struct ngx_ssl_session_redis_hbio_s  ngx_ssl_session_redis_hbio_t;
 /* per connection with a lookup hook, in c->pool and SSL ex_data */
 typedef struct {
     ngx_connection_t              *connection;
+    ngx_ssl_conn_t                *ssl_conn;    /* NULL: the SSL is gone */
     ngx_ssl_session_redis_ctx_t   *ctx;         /* of the session_ctx */
     void                         (*info_callback)(const ngx_ssl_conn_t *,
                                                   int, int);
@@ -77,6 +78,17 @@ struct ngx_ssl_session_redis_hbio_s {
     u_char                        *buf;         /* read, not yet taken */
     size_t                         len;
     size_t                         pos;
+    size_t                         size;        /* of buf, grows twofold */
+
+    /* the records of a partial ClientHello, each looked at once */
+    size_t                         scan;        /* next record header */
+    size_t                         body;        /* bytes of the message */
+    size_t                         hdr_len;
+    u_char                         hdr[4];      /* the message header */
+
+    /* for the debug log: the work stays linear in the bytes */
+    ngx_uint_t                     reads;
+    size_t                         copied;
 };
 
 
@@ -114,6 +126,9 @@ static ngx_int_t ngx_ssl_session_redis_sid_ctx_verify(EVP_MD_CTX *md,
     SSL_CTX *ssl_ctx, ngx_uint_t verify);
 static int ngx_ssl_session_redis_cmp_digest(const void *a, const void *b);
 static void ngx_ssl_session_redis_cleanup_ctx(void *data);
+static void ngx_ssl_session_redis_cleanup_ctxd(void *data);
+static void ngx_ssl_session_redis_free_conn(void *parent, void *ptr,
+    CRYPTO_EX_DATA *ad, int idx, long argl, void *argp);
 static ngx_int_t ngx_ssl_session_redis_add_tickets(ngx_conf_t *cf,
     ngx_ssl_session_redis_main_conf_t *rmcf,
     ngx_ssl_session_redis_conf_t *conf, SSL_CTX *ssl_ctx);
@@ -164,6 +179,10 @@ static int ngx_ssl_session_redis_hbio_destroy(BIO *b);
 static void ngx_ssl_session_redis_cleanup_hbio(void *data);
 static void ngx_ssl_session_redis_hbio_restore(
     ngx_ssl_session_redis_conn_t *cs);
+static ngx_int_t ngx_ssl_session_redis_hbio_append(
+    ngx_ssl_session_redis_hbio_t *hb, u_char *in, size_t n, ngx_log_t *log);
+static ngx_uint_t ngx_ssl_session_redis_hello_ready(
+    ngx_ssl_session_redis_hbio_t *hb);
 static ngx_int_t ngx_ssl_session_redis_hello(ngx_ssl_session_redis_conn_t *cs,
     ngx_ssl_session_redis_hbio_t *hb);
 static unsigned ngx_ssl_session_redis_hello_flags(ngx_ssl_conn_t *ssl_conn);
@@ -959,7 +978,8 @@ ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
         ngx_ssl_session_redis_ctx_index = SSL_CTX_get_ex_new_index(0, NULL,
                                                         NULL, NULL, NULL);
         ngx_ssl_session_redis_conn_index = SSL_get_ex_new_index(0, NULL,
-                                                        NULL, NULL, NULL);
+                                    NULL, NULL,
+                                    ngx_ssl_session_redis_free_conn);
 
         if (ngx_ssl_session_redis_ctx_index == -1
             || ngx_ssl_session_redis_conn_index == -1)
@@ -1030,6 +1050,17 @@ ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
 
     ctxd->info_callback = SSL_CTX_get_info_callback(ssl_ctx);
 
+    /*
+     * ctxd lives in the pool: it leaves the context before the pool goes
+     * (the ssl module's cleanup, which frees the context, was added
+     * earlier and runs later), should anything still hold the context.
+     */
+
+    cln = ngx_pool_cleanup_add(cf->pool, 0);
+    if (cln == NULL) {
+        return NGX_ERROR;
+    }
+
     if (SSL_CTX_set_ex_data(ssl_ctx, ngx_ssl_session_redis_ctx_index, ctxd)
         == 0)
     {
@@ -1037,6 +1068,9 @@ ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
                       "SSL_CTX_set_ex_data() failed");
         return NGX_ERROR;
     }
+
+    cln->handler = ngx_ssl_session_redis_cleanup_ctxd;
+    cln->data = ssl_ctx;
 
     SSL_CTX_set_info_callback(ssl_ctx, ngx_ssl_session_redis_info_callback);
 
@@ -1314,6 +1348,16 @@ ngx_ssl_session_redis_cleanup_ctx(void *data)
 
 
 static void
+ngx_ssl_session_redis_cleanup_ctxd(void *data)
+{
+    SSL_CTX  *ssl_ctx = data;
+
+    (void) SSL_CTX_set_ex_data(ssl_ctx, ngx_ssl_session_redis_ctx_index,
+                               NULL);
+}
+
+
+static void
 ngx_ssl_session_redis_info_callback(const ngx_ssl_conn_t *ssl_conn,
     int where, int ret)
 {
@@ -1433,6 +1477,8 @@ ngx_ssl_session_redis_start(ngx_ssl_conn_t *ssl_conn,
         return;
     }
 
+    cs->ssl_conn = ssl_conn;
+
     /* drops the read side's reference to the socket BIO; hbio has one */
     SSL_set0_rbio(ssl_conn, hbio);
     cs->bio = hbio;
@@ -1528,6 +1574,7 @@ ngx_ssl_session_redis_hbio_read(BIO *b, char *out, int outl)
             hb->buf = NULL;
             hb->len = 0;
             hb->pos = 0;
+            hb->size = 0;
         }
 
         return n;
@@ -1665,6 +1712,119 @@ ngx_ssl_session_redis_hbio_restore(ngx_ssl_session_redis_conn_t *cs)
 
 
 /*
+ * Appends "n" bytes to what the hello BIO keeps.  The buffer doubles as
+ * it grows, so that a ClientHello arriving a byte at a time is copied a
+ * bounded number of times, not once per piece.
+ */
+
+static ngx_int_t
+ngx_ssl_session_redis_hbio_append(ngx_ssl_session_redis_hbio_t *hb,
+    u_char *in, size_t n, ngx_log_t *log)
+{
+    size_t   size;
+    u_char  *p;
+
+    if (hb->len + n > hb->size) {
+        size = ngx_max(2 * hb->size, hb->len + n);
+        size = ngx_min(size, (size_t) TSR_HELLO_MAX_PEEK);
+
+        if (hb->len + n > size) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_alloc(size, log);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (hb->buf != NULL) {
+            ngx_memcpy(p, hb->buf, hb->len);
+            hb->copied += hb->len;
+
+            ngx_explicit_memzero(hb->buf, hb->len);
+            ngx_free(hb->buf);
+        }
+
+        hb->buf = p;
+        hb->size = size;
+    }
+
+    ngx_memcpy(hb->buf + hb->len, in, n);
+    hb->copied += n;
+    hb->len += n;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Whether the parser can decide on what is kept: the records that came
+ * complete hold the whole handshake message, or something it refuses,
+ * or the most it looks at is in.  Each record header is looked at once:
+ * a ClientHello in many small records or pieces costs linear time, and
+ * the parser runs once for it.
+ */
+
+static ngx_uint_t
+ngx_ssl_session_redis_hello_ready(ngx_ssl_session_redis_hbio_t *hb)
+{
+    size_t   rlen, n, total;
+    u_char  *r;
+
+    if (hb->len >= TSR_HELLO_MAX_PEEK) {
+        return 1;
+    }
+
+    while (hb->len - hb->scan >= 5) {
+        r = hb->buf + hb->scan;
+
+        /* not a handshake record (or SSLv2): the parser says so */
+
+        if (r[0] != 22 || r[1] != 3) {
+            return 1;
+        }
+
+        rlen = ((size_t) r[3] << 8) | r[4];
+
+        if (rlen == 0 || hb->scan + 5 + rlen > TSR_HELLO_MAX_PEEK) {
+            return 1;
+        }
+
+        if (hb->len - hb->scan - 5 < rlen) {
+            return 0;
+        }
+
+        for (n = 0; n < rlen && hb->hdr_len < 4; n++) {
+            hb->hdr[hb->hdr_len++] = r[5 + n];
+        }
+
+        hb->body += rlen;
+        hb->scan += 5 + rlen;
+
+        if (hb->hdr_len == 4) {
+            total = 4 + (((size_t) hb->hdr[1] << 16)
+                         | ((size_t) hb->hdr[2] << 8) | hb->hdr[3]);
+
+            if (hb->body >= total) {
+                return 1;
+            }
+        }
+    }
+
+    /* an early byte the parser refuses */
+
+    if (hb->len > hb->scan
+        && (hb->buf[hb->scan] != 22
+            || (hb->len - hb->scan > 1 && hb->buf[hb->scan + 1] != 3)))
+    {
+        return 1;
+    }
+
+    return 0;
+}
+
+
+/*
  * The one read of the ClientHello, added to what an earlier read of a
  * partial one kept.  NGX_AGAIN: OpenSSL waits (for more of it, or for
  * Redis); NGX_OK: the bytes go to OpenSSL, decided.
@@ -1675,9 +1835,7 @@ ngx_ssl_session_redis_hello(ngx_ssl_session_redis_conn_t *cs,
     ngx_ssl_session_redis_hbio_t *hb)
 {
     int                             keylen, rc;
-    size_t                          have;
     ssize_t                         n;
-    u_char                         *p;
     ngx_err_t                       err;
     tsr_req_t                      *req;
     tsr_hello_t                     hello;
@@ -1693,19 +1851,9 @@ ngx_ssl_session_redis_hello(ngx_ssl_session_redis_conn_t *cs,
     ssl_conn = c->ssl->connection;
     ctxd = cs->ctx;
 
-    /* a partial ClientHello kept from before: hb->pos is 0 */
+    /* a partial ClientHello may be kept from before: hb->pos is 0 */
 
-    have = hb->len;
-
-    if (have != 0) {
-        ngx_memcpy(buf, hb->buf, have);
-        ngx_explicit_memzero(hb->buf, have);
-        ngx_free(hb->buf);
-        hb->buf = NULL;
-        hb->len = 0;
-    }
-
-    n = recv(c->fd, buf + have, TSR_HELLO_MAX_PEEK - have, 0);
+    n = recv(c->fd, buf, TSR_HELLO_MAX_PEEK - hb->len, 0);
 
     if (n == -1) {
         err = ngx_socket_errno;
@@ -1715,35 +1863,48 @@ ngx_ssl_session_redis_hello(ngx_ssl_session_redis_conn_t *cs,
              * Nothing yet (stream starts the handshake right after
              * accept): wait for the ClientHello's edge.
              */
-            n = 0;
-
-            if (have == 0) {
-                return NGX_AGAIN;
-            }
-
-            goto keep;
+            return NGX_AGAIN;
         }
 
         /* the socket BIO reads the error again, after what was kept */
         cs->state = NGX_SSL_SESSION_REDIS_DONE;
-        n = 0;
-        goto give;
+        return NGX_OK;
     }
 
     if (n == 0) {
         cs->state = NGX_SSL_SESSION_REDIS_DONE;
-        goto give;
+        return NGX_OK;
     }
 
-    rc = tsr_hello_parse(buf, have + n, ngx_ssl_session_redis_hello_flags(
-                                            ssl_conn), &hello);
+    hb->reads++;
+
+    rc = ngx_ssl_session_redis_hbio_append(hb, buf, n, c->log);
+
+    ngx_explicit_memzero(buf, n);
+
+    if (rc != NGX_OK) {
+        /* the bytes are read: without them, no handshake */
+        cs->state = NGX_SSL_SESSION_REDIS_DONE;
+        return NGX_ERROR;
+    }
+
+    if (!ngx_ssl_session_redis_hello_ready(hb)) {
+        /* a partial ClientHello: the rest comes with the next edge */
+        return NGX_AGAIN;
+    }
+
+    rc = tsr_hello_parse(hb->buf, hb->len, ngx_ssl_session_redis_hello_flags(
+                                               ssl_conn), &hello);
 
     cs->ticket = hello.ticket;
 
-    if (rc == TSR_AGAIN && have + n < TSR_HELLO_MAX_PEEK) {
-        /* a partial ClientHello: the rest comes with the next edge */
-        goto keep;
+    if (rc == TSR_AGAIN && hb->len < TSR_HELLO_MAX_PEEK) {
+        return NGX_AGAIN;
     }
+
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, c->log, 0,
+                   "ssl_session_redis: ClientHello of %uz bytes in %ui "
+                   "reads, %uz bytes copied", hb->len, hb->reads, hb->copied);
 
     cs->state = NGX_SSL_SESSION_REDIS_DONE;
 
@@ -1800,33 +1961,13 @@ ngx_ssl_session_redis_hello(ngx_ssl_session_redis_conn_t *cs,
     cs->state = NGX_SSL_SESSION_REDIS_WAIT;
     cs->started = ngx_current_msec;
 
-    goto keep;
+    return NGX_AGAIN;
 
 count:
 
     ctxd->outcome[cs->outcome]++;
 
-give:
-keep:
-
-    if (have + n != 0) {
-        p = ngx_alloc(have + n, c->log);
-        if (p == NULL) {
-            /* the bytes are read: without them, no handshake */
-            ngx_explicit_memzero(buf, have + n);
-            cs->state = NGX_SSL_SESSION_REDIS_DONE;
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(p, buf, have + n);
-        ngx_explicit_memzero(buf, have + n);
-
-        hb->buf = p;
-        hb->len = have + n;
-        hb->pos = 0;
-    }
-
-    return (cs->state == NGX_SSL_SESSION_REDIS_DONE) ? NGX_OK : NGX_AGAIN;
+    return NGX_OK;
 }
 
 
@@ -2033,6 +2174,35 @@ ngx_ssl_session_redis_cleanup_conn(void *data)
         cs->hb->cs = NULL;
         cs->hb = NULL;
         cs->bio = NULL;
+    }
+
+    /* nor may the SSL point into the pool any longer */
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, cs->connection->log, 0,
+                   "ssl_session_redis: connection released, ssl %s",
+                   cs->ssl_conn != NULL ? "live, ex_data cleared" : "gone");
+
+    if (cs->ssl_conn != NULL) {
+        (void) SSL_set_ex_data(cs->ssl_conn,
+                               ngx_ssl_session_redis_conn_index, NULL);
+        cs->ssl_conn = NULL;
+    }
+}
+
+
+/*
+ * The SSL goes first (its ex_data still points to the connection's
+ * state): the pool cleanup must not touch it afterwards.
+ */
+
+static void
+ngx_ssl_session_redis_free_conn(void *parent, void *ptr, CRYPTO_EX_DATA *ad,
+    int idx, long argl, void *argp)
+{
+    ngx_ssl_session_redis_conn_t  *cs = ptr;
+
+    if (cs != NULL) {
+        cs->ssl_conn = NULL;
     }
 }
 
