@@ -5,7 +5,8 @@
  * context does not know are looked up there.  Callbacks found on the
  * context (nginx's shared cache, say) stay in front as a local first level.
  * The info callback is wrapped too, only to remember which context each
- * connection started on (see tsr_ssl_pin()).
+ * connection started on (see tsr_ssl_pin()), and a ticket decryption
+ * callback holds sessions from tickets to the server-name rule.
  */
 
 
@@ -90,6 +91,9 @@ static SSL_SESSION *tsr_ssl_serve(tsr_ssl_t *b, SSL *ssl, SSL_SESSION *sess,
     int *copy);
 static int tsr_ssl_same_name(SSL *ssl, const SSL_SESSION *sess);
 static void tsr_ssl_remove_session(SSL_CTX *ctx, SSL_SESSION *sess);
+static SSL_TICKET_RETURN tsr_ssl_ticket(SSL *ssl, SSL_SESSION *sess,
+    const unsigned char *keyname, size_t keyname_len,
+    SSL_TICKET_STATUS status, void *arg);
 static void tsr_ssl_info(const SSL *ssl, int where, int ret);
 static int tsr_ssl_session_name(tsr_ssl_t *b, const SSL_SESSION *sess,
     char *out, size_t outlen);
@@ -246,6 +250,9 @@ tsr_ssl_ctx_attach(SSL_CTX *ctx, const tsr_ssl_conf_t *conf, char *err,
     SSL_CTX_sess_set_remove_cb(ctx, tsr_ssl_remove_session);
     SSL_CTX_set_info_callback(ctx, tsr_ssl_info);
 
+    /* nginx sets none; its ticket key callback is another one */
+    (void) SSL_CTX_set_session_ticket_cb(ctx, NULL, tsr_ssl_ticket, NULL);
+
     return b;
 
 failed:
@@ -281,6 +288,7 @@ tsr_ssl_detach(SSL_CTX *ctx)
     SSL_CTX_sess_set_get_cb(ctx, b->get_cb);
     SSL_CTX_sess_set_remove_cb(ctx, b->remove_cb);
     SSL_CTX_set_info_callback(ctx, b->info_cb);
+    (void) SSL_CTX_set_session_ticket_cb(ctx, NULL, NULL, NULL);
     (void) SSL_CTX_set_session_cache_mode(ctx, b->mode);
 
     /* cannot fail: the slot exists since attach */
@@ -1236,6 +1244,41 @@ tsr_ssl_remove_session(SSL_CTX *ctx, SSL_SESSION *sess)
     }
 
     b->stats.removed++;
+}
+
+
+/*
+ * Sessions from tickets (stateless, TLS 1.2 and 1.3: the fleet's keys or
+ * the host's own) never pass the get-session callback: this is where the
+ * server-name rule holds for them.  OpenSSL calls it while it decrypts,
+ * with the ClientHello at hand.  A refused ticket is one that does not
+ * decrypt: a full handshake, and a new ticket, as without this callback.
+ */
+
+static SSL_TICKET_RETURN
+tsr_ssl_ticket(SSL *ssl, SSL_SESSION *sess, const unsigned char *keyname,
+    size_t keyname_len, SSL_TICKET_STATUS status, void *arg)
+{
+    tsr_ssl_t  *b;
+
+    if (status != SSL_TICKET_SUCCESS && status != SSL_TICKET_SUCCESS_RENEW)
+    {
+        return SSL_TICKET_RETURN_IGNORE_RENEW;
+    }
+
+    if (sess == NULL || !tsr_ssl_same_name(ssl, sess)) {
+        b = tsr_ssl_conn_binding(ssl);
+
+        if (b != NULL) {
+            tsr_ssl_log(b, TSR_LOG_DEBUG, "ticket made for another server "
+                        "name, not resumed");
+        }
+
+        return SSL_TICKET_RETURN_IGNORE_RENEW;
+    }
+
+    return (status == SSL_TICKET_SUCCESS) ? SSL_TICKET_RETURN_USE
+                                          : SSL_TICKET_RETURN_USE_RENEW;
 }
 
 

@@ -14,7 +14,8 @@
  * - every bound holds: lookups in flight, value size, ClientHello peek
  *   size, lookup timeout, ticket ring size;
  * - a session never resumes under another server name, whatever its
- *   ClientHello looks like (over 16 KiB, a second PSK identity);
+ *   ClientHello looks like (over 16 KiB, a second PSK identity), nor a
+ *   fleet ticket;
  * - a stranger offering a victim's session id cannot delete it from
  *   Redis.
  *
@@ -123,6 +124,9 @@ static void name_rule_padded(int version);
 static void test_name_rule_holds_in_a_padded_client_hello_tls12(void);
 static void test_name_rule_holds_in_a_padded_client_hello_tls13(void);
 static void test_name_rule_holds_for_a_second_psk_identity(void);
+static void name_rule_tickets(int version);
+static void test_name_rule_holds_for_fleet_tickets_tls12(void);
+static void test_name_rule_holds_for_fleet_tickets_tls13(void);
 static void test_stranger_offer_cannot_delete_a_session_fleet_wide(void);
 
 
@@ -1928,8 +1932,9 @@ done:
 /*
  * A node for the server-name rule and for strangers' offers: one listener
  * with one.test (the default) and two.test, stateful sessions in nginx's
- * shared cache and in Redis; a second listener (port2) with fleet ticket
- * keys, ticket-less clients getting session ids there.
+ * shared cache and in Redis; a second listener (port2) with the same two
+ * servers and fleet ticket keys, ticket-less clients getting session ids
+ * there.
  */
 
 static int
@@ -1981,17 +1986,30 @@ sni_node_start(node_t *nd, const char *tag)
              "  }\n"
              "  server {\n"
              "    listen 127.0.0.1:%d ssl;\n"
+             "    server_name one.test;\n"
              "    ssl_certificate %s/one.test.crt;\n"
              "    ssl_certificate_key %s/one.test.key;\n"
              "    ssl_session_tickets on;\n"
              "    ssl_session_cache shared:T:1m;\n"
              "    ssl_session_redis 127.0.0.1:%d;\n"
              "    ssl_session_redis_tickets on;\n"
-             "    location / { return 200 \"ok\\n\"; }\n"
+             "    location / { return 200 \"one\\n\"; }\n"
+             "  }\n"
+             "  server {\n"
+             "    listen 127.0.0.1:%d ssl;\n"
+             "    server_name two.test;\n"
+             "    ssl_certificate %s/two.test.crt;\n"
+             "    ssl_certificate_key %s/two.test.key;\n"
+             "    ssl_session_tickets on;\n"
+             "    ssl_session_cache shared:T:1m;\n"
+             "    ssl_session_redis 127.0.0.1:%d;\n"
+             "    ssl_session_redis_tickets on;\n"
+             "    location / { return 200 \"two\\n\"; }\n"
              "  }\n"
              "}\n",
              key_file, nd->port, certs, certs, redis.port, nd->port, certs,
-             certs, redis.port, nd->port2, certs, certs, redis.port);
+             certs, redis.port, nd->port2, certs, certs, redis.port,
+             nd->port2, certs, certs, redis.port);
 
     if (len < 0 || (size_t) len >= sizeof(body)) {
         return -1;
@@ -2268,6 +2286,87 @@ done:
 
 
 /*
+ * Stateless tickets under the fleet's keys never pass the get-session
+ * callback: a ticket made for one.test must not resume under two.test
+ * on the same listener, and must resume under one.test.
+ */
+
+static void
+name_rule_tickets(int version)
+{
+    int           i, reused, foreign, own;
+    SSL_SESSION  *sess;
+
+    foreign = 0;
+    own = 0;
+
+    if (sni_node_start(&nodes[0], "sec-sni-ticket") != 0) {
+        CU_FAIL("node did not start");
+        goto done;
+    }
+
+    for (i = 0; i < TRIES; i++) {
+        sess = NULL;
+
+        if (offer(nodes[0].port2, version, "one.test", 1, NULL, &sess,
+                  &reused)
+            != 0
+            || sess == NULL
+            || !SSL_SESSION_has_ticket(sess))
+        {
+            CU_FAIL("no ticket for one.test");
+            SSL_SESSION_free(sess);
+            continue;
+        }
+
+        if (offer(nodes[0].port2, version, "two.test", 1, sess, NULL,
+                  &reused)
+            != 0)
+        {
+            CU_FAIL("handshake for two.test failed");
+        }
+
+        foreign += reused;
+
+        if (offer(nodes[0].port2, version, "one.test", 1, sess, NULL,
+                  &reused)
+            == 0)
+        {
+            own += reused;
+        }
+
+        SSL_SESSION_free(sess);
+    }
+
+    printf("\n    TLSv1.%d, fleet tickets made for one.test: resumed "
+           "under two.test %d of %d, under one.test %d of %d ",
+           version == TSR_TEST_TLS13 ? 3 : 2, foreign, TRIES, own, TRIES);
+
+    CU_ASSERT_EQUAL(foreign, 0);
+    CU_ASSERT_EQUAL(own, TRIES);
+
+done:
+
+    nodes_stop();
+    check_log(&nodes[0]);
+}
+
+
+static void
+test_name_rule_holds_for_fleet_tickets_tls12(void)
+{
+    name_rule_tickets(TSR_TEST_TLS12);
+}
+
+
+static void
+test_name_rule_holds_for_fleet_tickets_tls13(void)
+{
+    name_rule_tickets(TSR_TEST_TLS13);
+}
+
+
+/*
  * A stranger who saw a victim's TLS 1.2 session id (it travels in clear)
  * offers it with a cipher list without the session's cipher: OpenSSL
  * finds the session, refuses with a fatal alert and calls the remove
@@ -2454,6 +2553,8 @@ main(void)
     CU_ADD_TEST(suite, test_name_rule_holds_in_a_padded_client_hello_tls12);
     CU_ADD_TEST(suite, test_name_rule_holds_in_a_padded_client_hello_tls13);
     CU_ADD_TEST(suite, test_name_rule_holds_for_a_second_psk_identity);
+    CU_ADD_TEST(suite, test_name_rule_holds_for_fleet_tickets_tls12);
+    CU_ADD_TEST(suite, test_name_rule_holds_for_fleet_tickets_tls13);
     CU_ADD_TEST(suite, test_stranger_offer_cannot_delete_a_session_fleet_wide);
 
     CU_basic_set_mode(CU_BRM_VERBOSE);

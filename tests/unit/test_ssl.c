@@ -116,6 +116,7 @@ static void sni_switch_keeps_first_context(int version);
 static void remove_deletes_only_own_session(int version);
 static void stranger_cannot_delete(int ticket);
 static void name_holds_on_every_level(int version);
+static void name_holds_for_tickets(int version);
 static void test_session_made_on_a_resumes_on_b_100_of_100_tls12(void);
 static void test_session_made_on_a_resumes_on_b_100_of_100_tls13(void);
 static void test_stored_key_lives_for_the_session_timeout_tls12(void);
@@ -149,6 +150,8 @@ static void test_offer_without_its_cipher_keeps_the_session_stored(void);
 static void test_own_ticket_under_a_victims_id_keeps_it_stored(void);
 static void test_session_resumes_only_under_its_server_name_tls12(void);
 static void test_session_resumes_only_under_its_server_name_tls13(void);
+static void test_ticket_resumes_only_under_its_server_name_tls12(void);
+static void test_ticket_resumes_only_under_its_server_name_tls13(void);
 static void test_oversized_and_expired_sessions_are_not_stored(void);
 static void test_no_store_binding_reads_but_never_writes(void);
 static void test_detach_restores_callbacks_and_cache_mode(void);
@@ -1847,6 +1850,48 @@ test_own_ticket_under_a_victims_id_keeps_it_stored(void)
 }
 
 
+/*
+ * Stateless tickets carry their session past the get-session callback:
+ * one made for one.test resumes under one.test only.
+ */
+
+static void
+name_holds_for_tickets(int version)
+{
+    int           other, none, own;
+    fixture_t     f;
+    SSL_SESSION  *sess;
+
+    CU_ASSERT_EQUAL_FATAL(fixture_init(&f, version, 1), 0);
+
+    SSL_CTX_set_tlsext_servername_callback(f.a, sni_accept);
+
+    f.ba = attach(f.a, f.sta, SID_CTX, 1, &f.loga);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f.ba);
+
+    sess = NULL;
+    CU_ASSERT_EQUAL(hs(f.a, f.client, "one.test", NULL, &sess), 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(sess);
+    CU_ASSERT_EQUAL(SSL_SESSION_has_ticket(sess), 1);
+    CU_ASSERT_EQUAL(redis_int("DBSIZE", NULL), 0);
+
+    other = hs(f.a, f.again, "two.test", sess, NULL);
+    none = hs(f.a, f.again, NULL, sess, NULL);
+    own = hs(f.a, f.again, "One.Test", sess, NULL);
+
+    printf("\n    TLSv1.%d, a ticket made for one.test: resumed under "
+           "two.test %d, without a name %d, under One.Test %d ",
+           version == TLS1_3_VERSION ? 3 : 2, other, none, own);
+
+    CU_ASSERT_EQUAL(other, 0);
+    CU_ASSERT_EQUAL(none, 0);
+    CU_ASSERT_EQUAL(own, 1);
+
+    SSL_SESSION_free(sess);
+    fixture_free(&f);
+}
+
+
 static void
 test_session_resumes_only_under_its_server_name_tls12(void)
 {
@@ -1858,6 +1903,20 @@ static void
 test_session_resumes_only_under_its_server_name_tls13(void)
 {
     name_holds_on_every_level(TLS1_3_VERSION);
+}
+
+
+static void
+test_ticket_resumes_only_under_its_server_name_tls12(void)
+{
+    name_holds_for_tickets(TLS1_2_VERSION);
+}
+
+
+static void
+test_ticket_resumes_only_under_its_server_name_tls13(void)
+{
+    name_holds_for_tickets(TLS1_3_VERSION);
 }
 
 
@@ -2401,6 +2460,8 @@ main(void)
         TSR_TEST(own_ticket_under_a_victims_id_keeps_it_stored),
         TSR_TEST(session_resumes_only_under_its_server_name_tls12),
         TSR_TEST(session_resumes_only_under_its_server_name_tls13),
+        TSR_TEST(ticket_resumes_only_under_its_server_name_tls12),
+        TSR_TEST(ticket_resumes_only_under_its_server_name_tls13),
         TSR_TEST(oversized_and_expired_sessions_are_not_stored),
         TSR_TEST(no_store_binding_reads_but_never_writes),
         TSR_TEST(detach_restores_callbacks_and_cache_mode),
