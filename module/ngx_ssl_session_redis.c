@@ -111,6 +111,10 @@ typedef struct {
 
 static void ngx_ssl_session_redis_cleanup_buf(void *data);
 static void ngx_ssl_session_redis_cleanup_keys(void *data);
+static ngx_int_t ngx_ssl_session_redis_password_file(ngx_conf_t *cf,
+    ngx_str_t *arg);
+static ngx_int_t ngx_ssl_session_redis_check_cache(ngx_conf_t *cf,
+    SSL_CTX *ssl_ctx, ngx_str_t *server_name);
 static ngx_int_t ngx_ssl_session_redis_load_keys(ngx_conf_t *cf,
     ngx_ssl_session_redis_conf_t *conf);
 static ngx_ssl_session_redis_store_t *ngx_ssl_session_redis_get_store(
@@ -234,9 +238,9 @@ ngx_ssl_session_redis_set_address(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_ssl_session_redis_conf_t  *rcf = (void *) ((char *) conf
                                                    + cmd->offset);
 
-    u_char                       *p;
-    size_t                        len, buflen;
-    ngx_str_t                    *value;
+    u_char                       *p, *parsed;
+    size_t                        len, plen, buflen;
+    ngx_str_t                    *value, *arg;
     ngx_uint_t                    i;
     ngx_pool_cleanup_t           *cln;
     ngx_ssl_session_redis_buf_t  *buf;
@@ -277,8 +281,44 @@ ngx_ssl_session_redis_set_address(ngx_conf_t *cf, ngx_command_t *cmd,
     *p = '\0';
     rcf->address.len = p - rcf->address.data;
 
+    /*
+     * The core reads password files as it parses: they are named
+     * relative to nginx's prefix first, as key files are.
+     */
+
+    arg = ngx_palloc(cf->pool, cf->args->nelts * sizeof(ngx_str_t));
+    if (arg == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    plen = 0;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        arg[i] = value[i];
+
+        if (ngx_ssl_session_redis_password_file(cf, &arg[i]) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        plen += arg[i].len + 1;
+    }
+
+    parsed = ngx_pnalloc(cf->pool, plen);
+    if (parsed == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = parsed;
+    for (i = 1; i < cf->args->nelts; i++) {
+        if (i > 1) {
+            *p++ = ' ';
+        }
+        p = ngx_cpymem(p, arg[i].data, arg[i].len);
+    }
+    *p = '\0';
+
     /* room for every string of the parsed form plus a password file */
-    buflen = len + 4096;
+    buflen = plen + 4096;
 
     buf = ngx_palloc(cf->pool, sizeof(ngx_ssl_session_redis_buf_t));
     if (buf == NULL) {
@@ -299,7 +339,7 @@ ngx_ssl_session_redis_set_address(ngx_conf_t *cf, ngx_command_t *cmd,
     cln->handler = ngx_ssl_session_redis_cleanup_buf;
     cln->data = buf;
 
-    if (tsr_store_conf_parse(&rcf->store_conf, (char *) rcf->address.data,
+    if (tsr_store_conf_parse(&rcf->store_conf, (char *) parsed,
                              (char *) buf->data, buflen, err, sizeof(err))
         != TSR_OK)
     {
@@ -335,6 +375,72 @@ ngx_ssl_session_redis_set_address(ngx_conf_t *cf, ngx_command_t *cmd,
     rcf->line = cf->conf_file->line;
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * A "password_file=" or "sentinel_password_file=" parameter: its file
+ * name relative to nginx's prefix, and a warning if others may read it.
+ * Anything else is left as it is.
+ */
+
+static ngx_int_t
+ngx_ssl_session_redis_password_file(ngx_conf_t *cf, ngx_str_t *arg)
+{
+    u_char           *p;
+    size_t            n;
+    ngx_str_t         name;
+    ngx_uint_t        i;
+    ngx_file_info_t   fi;
+
+    static ngx_str_t  params[] = {
+        ngx_string("password_file="),
+        ngx_string("sentinel_password_file=")
+    };
+
+    for (i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
+        n = params[i].len;
+
+        if (arg->len > n && ngx_strncmp(arg->data, params[i].data, n) == 0) {
+            break;
+        }
+    }
+
+    if (i == sizeof(params) / sizeof(params[0])) {
+        return NGX_OK;
+    }
+
+    name.len = arg->len - n;
+    name.data = arg->data + n;
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(cf->pool, n + name.len + 1);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    arg->data = p;
+    p = ngx_cpymem(p, params[i].data, n);
+    p = ngx_cpymem(p, name.data, name.len);
+    *p = '\0';
+    arg->len = p - arg->data;
+
+    /* stat() does not open: a FIFO here cannot hang "nginx -t" */
+
+    if (ngx_file_info(arg->data + n, &fi) == 0
+        && ngx_is_file(&fi)
+        && (ngx_file_access(&fi) & 0077) != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "password file \"%s\" is accessible by other "
+                           "users (mode %04o): it should be 0600 or 0400",
+                           arg->data + n, ngx_file_access(&fi));
+    }
+
+    return NGX_OK;
 }
 
 
@@ -1078,6 +1184,12 @@ ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
         return NGX_OK;
     }
 
+    if (ngx_ssl_session_redis_check_cache(cf, ssl_ctx, server_name)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     if (ngx_ssl_session_redis_sid_ctx(&rmcf->proto, ssl_ctx, certificates,
                                       verify, sid_ctx, &len)
         != NGX_OK)
@@ -1169,6 +1281,48 @@ ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
     }
 
     return ngx_ssl_session_redis_add_tickets(cf, rmcf, conf, ssl_ctx);
+}
+
+
+/*
+ * What nginx's "ssl_session_cache" made of the context, read from it
+ * before the binding takes the session callbacks over.  "none" (the
+ * default) and "shared:" are what the module expects: no cache, or one
+ * kept in front of Redis.  "off" turns resumption off, which Redis
+ * cannot honour and still be used; "builtin" is OpenSSL's per-worker
+ * cache, which the binding does not keep.
+ */
+
+static ngx_int_t
+ngx_ssl_session_redis_check_cache(ngx_conf_t *cf, SSL_CTX *ssl_ctx,
+    ngx_str_t *server_name)
+{
+    long  mode;
+
+    mode = SSL_CTX_get_session_cache_mode(ssl_ctx);
+
+    if (mode == SSL_SESS_CACHE_OFF) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"ssl_session_redis\" is set for server \"%V\", "
+                      "whose \"ssl_session_cache\" is \"off\": sessions "
+                      "are not resumed there; use \"ssl_session_cache "
+                      "none\" (Redis alone) or \"shared:\" (a local first "
+                      "level), or \"ssl_session_redis off\"", server_name);
+        return NGX_ERROR;
+    }
+
+    if ((mode & SSL_SESS_CACHE_SERVER)
+        && !(mode & SSL_SESS_CACHE_NO_INTERNAL_STORE))
+    {
+        ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                      "\"ssl_session_cache builtin\" of server \"%V\" is "
+                      "not used with \"ssl_session_redis\": sessions are "
+                      "kept in Redis, and in a \"shared:\" cache if one is "
+                      "set, not in each worker's OpenSSL cache",
+                      server_name);
+    }
+
+    return NGX_OK;
 }
 
 

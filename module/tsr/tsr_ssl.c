@@ -1200,9 +1200,9 @@ tsr_ssl_remove_session(SSL_CTX *ctx, SSL_SESSION *sess)
      * connection's; so does a ticket of one's own with a victim's id as
      * the ClientHello's session id, which OpenSSL gives the decrypted
      * session.  RFC 5246, section 7.2.2, asks to forget the session of
-     * a failed connection: the one that connection made in its own full
-     * handshake, not one another client merely offered, which proves
-     * nothing before its Finished.
+     * a failed connection: the one that connection's own handshake made,
+     * not one another client merely offered, which proves nothing before
+     * its Finished.
      *
      * So the store loses only a session reported new on this very
      * connection (marked by the new-session callback once its handshake

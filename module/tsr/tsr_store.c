@@ -37,6 +37,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <sys/un.h>
 
@@ -775,10 +776,11 @@ static int
 tsr_store_read_password(const char *name, size_t namelen, char *buf,
     size_t buflen, size_t *used, const char **out, char *err, size_t errlen)
 {
-    int       fd;
-    char     *pw, path[PATH_MAX];
-    size_t    room, n;
-    ssize_t   r;
+    int          fd;
+    char        *pw, path[PATH_MAX];
+    size_t       room, n;
+    ssize_t      r;
+    struct stat  st;
 
     fd = -1;
     n = 0;
@@ -793,10 +795,18 @@ tsr_store_read_password(const char *name, size_t namelen, char *buf,
     memcpy(path, name, namelen);
     path[namelen] = '\0';
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* a FIFO or a device would block, or never end: regular files only */
+
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd == -1) {
         tsr_store_errf(err, errlen, "cannot open password file \"%s\": %s",
                        path, strerror(errno));
+        goto failed;
+    }
+
+    if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
+        tsr_store_errf(err, errlen, "password file \"%s\" is not a regular "
+                       "file", path);
         goto failed;
     }
 

@@ -6,9 +6,13 @@
  */
 
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <CUnit/Basic.h>
 
@@ -21,6 +25,7 @@
 static int init_suite(void);
 static int run_conf(int stream, const char *fmt);
 static void write_key(const char *name, size_t len, int mode);
+static int write_password(const char *name, int mode);
 static void test_loads_both_modules_and_accepts_good_config(void);
 static void test_module_off_is_accepted_without_key(void);
 static void test_bad_port_is_rejected(void);
@@ -46,6 +51,11 @@ static void test_timeout_of_non_default_server_is_rejected(void);
 static void test_prefix_of_non_default_server_is_rejected(void);
 static void test_single_use_without_default_redis_is_rejected(void);
 static void test_listener_agreeing_on_settings_is_accepted(void);
+static void test_relative_password_file_is_found_under_prefix(void);
+static void test_password_fifo_is_rejected_without_hanging(void);
+static void test_readable_password_file_warns(void);
+static void test_session_cache_off_is_rejected(void);
+static void test_session_cache_builtin_warns(void);
 
 
 static tsr_test_nginx_t  nginx;
@@ -64,6 +74,12 @@ init_suite(void)
     write_key("fleet.key", 48, 0600);
     write_key("short.key", 31, 0600);
     write_key("open.key", 32, 0644);
+
+    if (write_password("pass.txt", 0600) != 0
+        || write_password("open.pass", 0644) != 0)
+    {
+        return -1;
+    }
 
     return 0;
 }
@@ -499,6 +515,160 @@ test_listener_agreeing_on_settings_is_accepted(void)
 }
 
 
+static int
+write_password(const char *name, int mode)
+{
+    char  path[PATH_MAX + 64];
+
+    snprintf(path, sizeof(path), "%s/%s", nginx.dir, name);
+
+    /* chmod: the umask must not make it stricter than asked */
+    if (tsr_test_write_file(path, "secret\n", 7, mode) != 0
+        || chmod(path, mode) != 0)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/*
+ * A relative file name means the same as for key files and certificates
+ * (nginx's prefix), not "nginx -t"'s working directory.
+ */
+
+static void
+test_relative_password_file_is_found_under_prefix(void)
+{
+    int  rc;
+
+    rc = run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379 "
+                    "password_file=pass.txt;\n"
+                    "ssl_session_redis_key @D/fleet.key;\n"));
+
+    printf("\n    nginx -t: %d %s ", rc, out);
+
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT_PTR_NULL(strstr(out, "[emerg]"));
+    CU_ASSERT_PTR_NULL(strstr(out, "[warn]"));
+}
+
+
+/*
+ * A FIFO as the password file: "nginx -t" used to block in open() until
+ * a writer came.  A writer comes after 3 s (and finds no reader when the
+ * file is refused at once), so the test ends either way.
+ */
+
+static void
+test_password_fifo_is_rejected_without_hanging(void)
+{
+    int         rc, fd, status;
+    char        path[PATH_MAX + 64];
+    pid_t       pid;
+    long long   start, elapsed;
+
+    snprintf(path, sizeof(path), "%s/pass.fifo", nginx.dir);
+    (void) unlink(path);
+
+    if (mkfifo(path, 0600) != 0) {
+        CU_FAIL("mkfifo() failed");
+        return;
+    }
+
+    pid = fork();
+
+    if (pid == 0) {
+        sleep(3);
+        fd = open(path, O_WRONLY | O_NONBLOCK);
+        if (fd != -1) {
+            close(fd);
+        }
+        _exit(0);
+    }
+
+    start = tsr_test_now_ms();
+
+    rc = run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379 "
+                    "password_file=@D/pass.fifo;\n"
+                    "ssl_session_redis_key @D/fleet.key;\n"));
+
+    elapsed = tsr_test_now_ms() - start;
+
+    printf("\n    nginx -t: %d after %lld ms: %s ", rc, elapsed, out);
+
+    if (pid > 0) {
+        (void) waitpid(pid, &status, 0);
+    }
+
+    CU_ASSERT_NOT_EQUAL(rc, 0);
+    CU_ASSERT(elapsed < 2500);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "is not a regular file"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "pass.fifo"));
+}
+
+
+static void
+test_readable_password_file_warns(void)
+{
+    CU_ASSERT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379 "
+                    "password_file=@D/open.pass;\n"
+                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "[warn]"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "password file"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "open.pass"));
+    CU_ASSERT_PTR_NULL(strstr(out, "secret"));
+}
+
+
+/*
+ * The module used to turn "ssl_session_cache off" into a Redis cache and
+ * drop "builtin" without a word.
+ */
+
+static void
+test_session_cache_off_is_rejected(void)
+{
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_cache off;\n"
+                    "ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"ssl_session_cache\" is \"off\""));
+
+    CU_ASSERT_NOT_EQUAL(run_conf(1,
+        STREAM_SERVER("ssl_session_cache off;\n"
+                      "ssl_session_redis 127.0.0.1:6379;\n"
+                      "ssl_session_redis_key @D/fleet.key;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"ssl_session_cache\" is \"off\""));
+
+    /* without the module, as before */
+    CU_ASSERT_EQUAL(run_conf(0, HTTP_SERVER("ssl_session_cache off;\n")), 0);
+}
+
+
+static void
+test_session_cache_builtin_warns(void)
+{
+    CU_ASSERT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_cache builtin:1000 shared:S:1m;\n"
+                    "ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "[warn]"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"ssl_session_cache builtin\""));
+
+    /* none (the default) and shared: are what the module expects */
+    CU_ASSERT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_cache shared:S:1m;\n"
+                    "ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+    CU_ASSERT_PTR_NULL(strstr(out, "[warn]"));
+}
+
+
 int
 main(void)
 {
@@ -538,6 +708,11 @@ main(void)
     CU_ADD_TEST(suite, test_prefix_of_non_default_server_is_rejected);
     CU_ADD_TEST(suite, test_single_use_without_default_redis_is_rejected);
     CU_ADD_TEST(suite, test_listener_agreeing_on_settings_is_accepted);
+    CU_ADD_TEST(suite, test_relative_password_file_is_found_under_prefix);
+    CU_ADD_TEST(suite, test_password_fifo_is_rejected_without_hanging);
+    CU_ADD_TEST(suite, test_readable_password_file_warns);
+    CU_ADD_TEST(suite, test_session_cache_off_is_rejected);
+    CU_ADD_TEST(suite, test_session_cache_builtin_warns);
 
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
