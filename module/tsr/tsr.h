@@ -171,6 +171,12 @@ typedef struct {
     const char  *master_name;
     const char  *sentinel_user;     /* ACL user for AUTH to sentinels */
     const char  *sentinel_password; /* AUTH password of the sentinels */
+    /*
+     * Cluster and Sentinel: networks, "addr[/bits]" separated by commas,
+     * where nodes named by Redis may be (MOVED, ASK, CLUSTER SLOTS,
+     * +switch-master); they receive user and password.  NULL: anywhere.
+     */
+    const char  *allow;
     int          connect_timeout_ms;    /* default 100 */
     int          command_timeout_ms;    /* default 100 */
     int          backoff_min_ms;    /* first reconnect delay, default 50 */
@@ -222,7 +228,8 @@ typedef struct {
  * "cluster=host:port,host:port,..." (seed nodes), or Redis Sentinel as
  * "sentinel=host:port,host:port,..." with "master=NAME"; then optional
  * space separated parameters "password_file=FILE", "user=NAME", "db=N"
- * (not with a cluster), and for Sentinel "sentinel_password_file=FILE",
+ * (not with a cluster), "allow=NET,..." (cluster and Sentinel: where the
+ * nodes Redis names may be), and for Sentinel "sentinel_password_file=FILE",
  * "sentinel_user=NAME".  Strings in "conf" point into "buf" (size
  * buflen), which the caller keeps as long as "conf" is used; passwords
  * read from files are in "buf" too and the caller wipes it.  Returns

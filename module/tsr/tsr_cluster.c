@@ -59,6 +59,7 @@ static void tsr_cluster_slots_cb(redisAsyncContext *ac, void *r,
 static int tsr_cluster_apply(tsr_store_t *st, tsr_store_t *from,
     const redisReply *reply);
 static int tsr_cluster_degraded(tsr_store_t *st);
+static void tsr_cluster_sweep(tsr_store_t *st);
 static int tsr_cluster_load(tsr_store_t *st);
 static tsr_store_t *tsr_cluster_seed(tsr_store_t *st, size_t i);
 
@@ -377,6 +378,14 @@ tsr_cluster_node(tsr_store_t *st, tsr_store_t *from, const char *ip,
         tsr_store_set_error(st, "redis %s names node \"%s\": not a numeric "
                             "address (cluster-preferred-endpoint-type ip)",
                             st->addr, host);
+        return NULL;
+    }
+
+    /* a new node gets the credentials: only where allowed */
+
+    if (!tsr_store_allowed(st, host)) {
+        tsr_store_set_error(st, "redis %s names node %s:%d, outside "
+                            "\"allow=\"", st->addr, host, port);
         return NULL;
     }
 
@@ -862,6 +871,55 @@ invalid:
 }
 
 
+/*
+ * Nodes that left the map and are parked with nothing on them are freed
+ * (the seeds stay): a map naming many nodes once does not keep them.  The
+ * slot map's indexes follow the nodes that move down.
+ */
+
+static void
+tsr_cluster_sweep(tsr_store_t *st)
+{
+    char            addr[TSR_STORE_ADDR_LEN];
+    size_t          i, s, n;
+    uint16_t        map[TSR_STORE_MAX_NODES + 1];
+    tsr_store_t    *node;
+    tsr_cluster_t  *c;
+
+    c = st->cluster;
+    n = st->nnodes;
+    map[0] = 0;
+
+    for (i = 0, s = 0; i < n; i++) {
+        node = st->nodes[s];
+
+        if (!node->seed && !node->master && node != c->refreshing) {
+            memcpy(addr, node->addr, sizeof(addr));
+
+            if (tsr_store_node_free(st, s)) {
+                tsr_store_log(st, TSR_LOG_INFO, "redis %s: node %s left the "
+                              "map", st->addr, addr);
+                map[i + 1] = 0;
+                continue;
+            }
+        }
+
+        map[i + 1] = (uint16_t) (s + 1);
+        s++;
+    }
+
+    if (st->nnodes == n) {
+        return;
+    }
+
+    for (s = 0; s < TSR_CLUSTER_SLOTS; s++) {
+        c->slots[s] = map[c->slots[s]];
+    }
+
+    c->turn = 0;
+}
+
+
 /* a master of the map is not connected */
 
 static int
@@ -916,6 +974,8 @@ tsr_cluster_duty(tsr_store_t *st, uint64_t now)
             next = node->retire_at;
         }
     }
+
+    tsr_cluster_sweep(st);
 
     if (c->refreshing == NULL && now >= c->refresh_at) {
         tsr_cluster_refresh(st, NULL);

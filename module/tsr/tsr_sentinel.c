@@ -557,6 +557,14 @@ tsr_sentinel_use(tsr_store_t *st, const char *ip, size_t iplen,
         return TSR_EPROTO;
     }
 
+    /* the master gets the master's credentials: only where allowed */
+
+    if (!tsr_store_allowed(st, host)) {
+        tsr_store_set_error(st, "sentinel at %s: master \"%s\" at %s:%d, "
+                            "outside \"allow=\"", from, s->name, host, n);
+        return TSR_EPROTO;
+    }
+
     if (s->master == NULL) {
         s->master = tsr_store_node_add(st, host, n, 0);
         if (s->master == NULL) {

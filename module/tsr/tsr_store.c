@@ -69,6 +69,7 @@ void redisProcessCallbacks(redisAsyncContext *ac);
 #define TSR_STORE_MASTER         0x08
 #define TSR_STORE_SENTINEL_PASSWORD_FILE  0x10
 #define TSR_STORE_SENTINEL_USER  0x20
+#define TSR_STORE_ALLOW          0x40
 
 /* connection states of the asynchronous side */
 #define TSR_STORE_IDLE           0      /* none; the next attempt waits */
@@ -123,6 +124,8 @@ static void tsr_store_free_reply(tsr_store_t *st, redisReply *reply,
 static void tsr_store_wipe_reply(redisReply *reply);
 static void tsr_store_wipe_reader(redisReader *r);
 static int tsr_store_resolve(tsr_store_t *st);
+static int tsr_store_parse_nets(const char *list, size_t len,
+    tsr_store_net_t **nets, size_t *n, char *err, size_t errlen);
 static int tsr_store_resolve_host(const char *host, char *ip, size_t iplen,
     char *err, size_t errlen);
 static int tsr_store_conf_append(char *buf, size_t buflen, size_t *used,
@@ -348,6 +351,7 @@ tsr_store_conf_reset(tsr_store_conf_t *conf)
     conf->master_name = NULL;
     conf->sentinel_user = NULL;
     conf->sentinel_password = NULL;
+    conf->allow = NULL;
 }
 
 
@@ -650,7 +654,8 @@ tsr_store_parse_param(tsr_store_conf_t *conf, const char *param, size_t len,
         { "db", TSR_STORE_DB },
         { "master", TSR_STORE_MASTER },
         { "sentinel_password_file", TSR_STORE_SENTINEL_PASSWORD_FILE },
-        { "sentinel_user", TSR_STORE_SENTINEL_USER }
+        { "sentinel_user", TSR_STORE_SENTINEL_USER },
+        { "allow", TSR_STORE_ALLOW }
     };
 
     value = memchr(param, '=', len);
@@ -700,6 +705,21 @@ tsr_store_parse_param(tsr_store_conf_t *conf, const char *param, size_t len,
     case TSR_STORE_PASSWORD_FILE:
         return tsr_store_read_password(value, vlen, buf, buflen, used,
                                        &conf->password, err, errlen);
+
+    case TSR_STORE_ALLOW:
+        if (tsr_store_parse_nets(value, vlen, NULL, NULL, err, errlen)
+            != TSR_OK)
+        {
+            return TSR_EINVAL;
+        }
+
+        conf->allow = tsr_store_conf_copy(buf, buflen, used, value, vlen);
+        if (conf->allow == NULL) {
+            msg = "no room for";
+            goto failed;
+        }
+
+        return TSR_OK;
 
     case TSR_STORE_SENTINEL_PASSWORD_FILE:
         return tsr_store_read_password(value, vlen, buf, buflen, used,
@@ -954,6 +974,14 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
         return NULL;
     }
 
+    if (conf->allow != NULL && conf->cluster == NULL
+        && conf->sentinels == NULL)
+    {
+        tsr_store_errf(err, errlen, "redis parameter \"allow\" needs a "
+                       "\"cluster=\" or \"sentinel=\" address");
+        return NULL;
+    }
+
     if (conf->cluster != NULL && conf->db != 0) {
         tsr_store_errf(err, errlen, "a redis cluster has no databases: db "
                        "must be 0");
@@ -1000,6 +1028,15 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
 
     st->backoff_ms = st->backoff_min_ms;
     st->fd = -1;
+
+    if (conf->allow != NULL
+        && tsr_store_parse_nets(conf->allow, strlen(conf->allow),
+                                &st->allow, &st->nallow, err, errlen)
+           != TSR_OK)
+    {
+        free(st);
+        return NULL;
+    }
 
     if (conf->cluster != NULL) {
         st->mode = TSR_STORE_CLUSTER;
@@ -1374,6 +1411,9 @@ tsr_store_destroy(tsr_store_t *st)
         free(st->nodes);
         st->nodes = NULL;
         st->nnodes = 0;
+
+        free(st->allow);
+        st->allow = NULL;
 
         tsr_cluster_destroy(st);
         tsr_sentinel_destroy(st);
@@ -2592,6 +2632,193 @@ tsr_store_conf_append(char *buf, size_t buflen, size_t *used,
     *used += (size_t) n;
 
     return TSR_OK;
+}
+
+
+/*
+ * "allow=": networks "addr[/bits]" separated by commas, IPv4 or IPv6.
+ * With "nets" NULL only checks; else *nets is allocated (the caller
+ * frees it) with *n entries.
+ */
+
+static int
+tsr_store_parse_nets(const char *list, size_t len, tsr_store_net_t **nets,
+    size_t *n, char *err, size_t errlen)
+{
+    char              addr[TSR_STORE_IP_LEN];
+    size_t            count, elen, alen;
+    long              bits;
+    const char       *p, *end, *comma, *slash;
+    tsr_store_net_t   net, *all;
+
+    all = NULL;
+    count = 0;
+    p = list;
+    end = list + len;
+
+    if (nets != NULL) {
+        all = calloc(TSR_STORE_MAX_LIST, sizeof(tsr_store_net_t));
+        if (all == NULL) {
+            tsr_store_errf(err, errlen, "out of memory");
+            return TSR_ENOMEM;
+        }
+    }
+
+    for ( ;; ) {
+        comma = memchr(p, ',', end - p);
+        elen = (comma != NULL) ? (size_t) (comma - p) : (size_t) (end - p);
+        slash = memchr(p, '/', elen);
+        alen = (slash != NULL) ? (size_t) (slash - p) : elen;
+
+        if (count == TSR_STORE_MAX_LIST || alen == 0 || alen >= sizeof(addr))
+        {
+            goto invalid;
+        }
+
+        memcpy(addr, p, alen);
+        addr[alen] = '\0';
+
+        memset(&net, 0, sizeof(tsr_store_net_t));
+
+        if (inet_pton(AF_INET, addr, net.addr) == 1) {
+            net.family = AF_INET;
+            net.bits = 32;
+
+        } else if (inet_pton(AF_INET6, addr, net.addr) == 1) {
+            net.family = AF_INET6;
+            net.bits = 128;
+
+        } else {
+            goto invalid;
+        }
+
+        if (slash != NULL) {
+            bits = 0;
+
+            if (slash + 1 == p + elen) {
+                goto invalid;
+            }
+
+            for (slash++; slash < p + elen; slash++) {
+                if (*slash < '0' || *slash > '9' || bits > net.bits) {
+                    goto invalid;
+                }
+
+                bits = bits * 10 + (*slash - '0');
+            }
+
+            if (bits > net.bits) {
+                goto invalid;
+            }
+
+            net.bits = (int) bits;
+        }
+
+        if (all != NULL) {
+            all[count] = net;
+        }
+
+        count++;
+
+        if (comma == NULL) {
+            break;
+        }
+
+        p = comma + 1;
+    }
+
+    if (nets != NULL) {
+        *nets = all;
+        *n = count;
+    }
+
+    return TSR_OK;
+
+invalid:
+
+    free(all);
+
+    tsr_store_errf(err, errlen, "invalid redis parameter \"allow=%.*s\": "
+                   "networks as addr[/bits], separated by commas", (int) len,
+                   list);
+
+    return TSR_EINVAL;
+}
+
+
+int
+tsr_store_allowed(tsr_store_t *st, const char *ip)
+{
+    int                     family, bits;
+    size_t                  i, k;
+    unsigned char           addr[16];
+    const tsr_store_net_t  *net;
+
+    if (st->nallow == 0) {
+        return 1;
+    }
+
+    if (inet_pton(AF_INET, ip, addr) == 1) {
+        family = AF_INET;
+
+    } else if (inet_pton(AF_INET6, ip, addr) == 1) {
+        family = AF_INET6;
+
+    } else {
+        return 0;
+    }
+
+    for (i = 0; i < st->nallow; i++) {
+        net = &st->allow[i];
+
+        if (net->family != family) {
+            continue;
+        }
+
+        bits = net->bits;
+
+        for (k = 0; bits >= 8; k++, bits -= 8) {
+            if (addr[k] != net->addr[k]) {
+                break;
+            }
+        }
+
+        if (bits >= 8) {
+            continue;
+        }
+
+        if (bits == 0
+            || ((addr[k] ^ net->addr[k]) & (0xff << (8 - bits)) & 0xff) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+int
+tsr_store_node_free(tsr_store_t *st, size_t i)
+{
+    tsr_store_t  *node;
+
+    node = st->nodes[i];
+
+    if (!node->parked || node->ac != NULL || node->ctx != NULL
+        || node->head != NULL)
+    {
+        return 0;
+    }
+
+    tsr_store_stats_add(&st->stats, &node->stats);
+    tsr_store_destroy(node);
+
+    memmove(&st->nodes[i], &st->nodes[i + 1],
+            (st->nnodes - i - 1) * sizeof(tsr_store_t *));
+    st->nnodes--;
+
+    return 1;
 }
 
 

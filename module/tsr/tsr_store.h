@@ -167,10 +167,21 @@ typedef struct {
 } tsr_store_wcmd_t;
 
 
+/* a network of "allow=" */
+typedef struct {
+    int                 family;             /* AF_INET, AF_INET6 */
+    int                 bits;
+    unsigned char       addr[16];
+} tsr_store_net_t;
+
+
 struct tsr_store_s {
     redisContext       *ctx;
     tsr_resp_t          ctx_resp;           /* bounds on its replies */
     char               *host;
+    tsr_store_net_t    *allow;              /* router: where nodes Redis
+                                               names may be */
+    size_t              nallow;
     char               *unix_path;
     char               *user;
     char               *password;
@@ -307,6 +318,19 @@ TSR_STORE_HIDDEN tsr_store_t *tsr_store_node_find(tsr_store_t *st,
  */
 TSR_STORE_HIDDEN int tsr_store_node_move(tsr_store_t *node,
     const char *host, int port, int keep_backoff);
+
+/*
+ * Whether router "st" may create a node at "ip" (numeric) for Redis:
+ * inside one of its "allow=" networks, or anywhere without them.
+ */
+TSR_STORE_HIDDEN int tsr_store_allowed(tsr_store_t *st, const char *ip);
+
+/*
+ * Frees node "i" of router "st" when it is parked with nothing left on
+ * it, its counts kept in the router's; the nodes after it move down one
+ * index.  1 when freed.
+ */
+TSR_STORE_HIDDEN int tsr_store_node_free(tsr_store_t *st, size_t i);
 
 /* Closes a node's connection for good (park) or until unparked. */
 TSR_STORE_HIDDEN void tsr_store_node_park(tsr_store_t *node);

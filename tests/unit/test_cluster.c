@@ -17,6 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 
 #include <CUnit/Basic.h>
@@ -32,12 +35,15 @@
 #define VAL_SIZE     160
 #define KEYS         300
 #define RECOVERY_MS  5000       /* a failover's, at most */
+#define TSR_TEST_CLUSTER_RETIRE_MS  2000    /* TSR_CLUSTER_RETIRE */
 
 
 typedef struct {
     int          err;
     int          moved;         /* "MOVED" redirections logged */
     int          ask;
+    int          outside;       /* nodes refused by "allow=" */
+    int          left;          /* nodes freed, having left the map */
     char         last[ERR_SIZE];
 } log_counts_t;
 
@@ -94,9 +100,15 @@ static void test_manual_failover_is_followed(void);
 static void test_killed_master_is_replaced_within_5s(void);
 static void test_destroy_with_lookups_on_several_masters(void);
 static void test_unreachable_seeds_refuse_without_waiting(void);
+static void test_allow_keeps_credentials_from_other_networks(void);
+static pid_t fake_node(int *port, int masters);
+static void test_nodes_named_once_are_freed(void);
 
 
 static tsr_test_cluster_t  cluster;
+
+/* "allow=" of the stores started */
+static const char         *allow;
 
 /* set while tsr_store_get_async() runs; "done" must never see it */
 static int                 in_get;
@@ -136,6 +148,7 @@ base_conf(tsr_store_conf_t *conf, log_counts_t *log, const char *seeds)
     conf->connect_timeout_ms = TIMEOUT_MS;
     conf->command_timeout_ms = TIMEOUT_MS;
     conf->backoff_max_ms = 500;
+    conf->allow = allow;
     conf->log = count_log;
     conf->log_data = log;
 }
@@ -390,6 +403,12 @@ count_log(int level, const char *msg, void *data)
 
     } else if (strstr(msg, ": ASK of slot") != NULL) {
         counts->ask++;
+
+    } else if (strstr(msg, "outside \"allow=\"") != NULL) {
+        counts->outside++;
+
+    } else if (strstr(msg, "left the map") != NULL) {
+        counts->left++;
     }
 
     snprintf(counts->last, sizeof(counts->last), "%s", msg);
@@ -1199,6 +1218,236 @@ test_unreachable_seeds_refuse_without_waiting(void)
 }
 
 
+/*
+ * Discovered nodes get the credentials: with "allow=" only those inside
+ * its networks are created.  One seed of the real cluster: outside
+ * 10.0.0.0/8 the other masters are refused and their keys fail; inside
+ * 127.0.0.0/8 every key is served.
+ */
+
+static void
+test_allow_keeps_credentials_from_other_networks(void)
+{
+    int               i, ok;
+    char              seed[64], key[64], buf[256], err[ERR_SIZE];
+    result_t          res;
+    fixture_t         f;
+    tsr_store_conf_t  conf;
+
+    /* the parameter's forms */
+
+
+    CU_ASSERT_EQUAL(tsr_store_conf_parse(&conf, "cluster=127.0.0.1:1 "
+                                         "allow=10.0.0.0/8,::1,fd00::/8",
+                                         buf, sizeof(buf), err, sizeof(err)),
+                    TSR_OK);
+    CU_ASSERT_STRING_EQUAL(conf.allow, "10.0.0.0/8,::1,fd00::/8");
+
+    for (i = 0; i < 6; i++) {
+        static const char *const  bad[] = {
+            "cluster=127.0.0.1:1 allow=10.0.0.0/33",
+            "cluster=127.0.0.1:1 allow=10.0.0.0/",
+            "cluster=127.0.0.1:1 allow=10.0.0",
+            "cluster=127.0.0.1:1 allow=10.0.0.0/8,",
+            "cluster=127.0.0.1:1 allow=fd00::/129",
+            "cluster=127.0.0.1:1 allow=host.example"
+        };
+
+        CU_ASSERT_EQUAL(tsr_store_conf_parse(&conf, bad[i], buf, sizeof(buf),
+                                             err, sizeof(err)),
+                        TSR_EINVAL);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "allow="));
+    }
+
+    memset(&conf, 0, sizeof(tsr_store_conf_t));
+    conf.allow = "10.0.0.0/8";
+    CU_ASSERT_PTR_NULL(tsr_store_create(&conf, err, sizeof(err)));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "needs a \"cluster=\""));
+
+    snprintf(seed, sizeof(seed), "127.0.0.1:%d", cluster.node[0].port);
+
+    allow = "10.0.0.0/8,fd00::/8";
+    CU_ASSERT_EQUAL_FATAL(start_async(&f, seed), 0);
+
+    (void) tsr_test_loop_run(&f.tl, 1000, NULL);
+
+    ok = 0;
+
+    for (i = 0; i < 30; i++) {
+        make_key(key, sizeof(key), "allow", i);
+        ok += (put(&f, key) == TSR_OK && lookup(&f, key, 0, &res) == TSR_OK);
+    }
+
+    printf("\n    allow=%s: %d nodes refused, %d of 30 keys served (those "
+           "of the seed's slots)", allow, f.log.outside, ok);
+
+    CU_ASSERT(f.log.outside >= 2);
+    CU_ASSERT(ok < 30);
+    CU_ASSERT_EQUAL(f.tl.nfds, 1);
+
+    finish(&f);
+
+    allow = "10.0.0.0/8,127.0.0.0/8";
+    CU_ASSERT_EQUAL_FATAL(start_async(&f, seed), 0);
+    CU_ASSERT_EQUAL(wait_up(&f, 5000), 0);
+
+    ok = 0;
+
+    for (i = 0; i < 30; i++) {
+        make_key(key, sizeof(key), "allow", i);
+        ok += (put(&f, key) == TSR_OK && lookup(&f, key, 0, &res) == TSR_OK);
+    }
+
+    printf("\n    allow=%s: %d nodes refused, %d of 30 keys served ", allow,
+           f.log.outside, ok);
+
+    CU_ASSERT_EQUAL(f.log.outside, 0);
+    CU_ASSERT_EQUAL(ok, 30);
+
+    finish(&f);
+
+    allow = NULL;
+}
+
+
+/*
+ * A fake cluster node: its first CLUSTER SLOTS names "masters" masters
+ * at ports nobody listens on, every later one names itself alone.
+ * PING is answered, anything else +OK.  It lives until killed.
+ */
+
+static pid_t
+fake_node(int *port, int masters)
+{
+    int                 lfd, fd, one, i, asked, k;
+    char                buf[4096], *reply, *p;
+    pid_t               pid;
+    size_t              size;
+    ssize_t             r;
+    socklen_t           len;
+    struct sockaddr_in  sin;
+
+    lfd = socket(AF_INET, SOCK_STREAM, 0);
+    if (lfd == -1) {
+        return -1;
+    }
+
+    one = 1;
+    (void) setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof(sin);
+
+    if (bind(lfd, (struct sockaddr *) &sin, sizeof(sin)) != 0
+        || listen(lfd, 16) != 0
+        || getsockname(lfd, (struct sockaddr *) &sin, &len) != 0)
+    {
+        close(lfd);
+        return -1;
+    }
+
+    *port = ntohs(sin.sin_port);
+
+    pid = fork();
+
+    if (pid != 0) {
+        close(lfd);
+        return pid;
+    }
+
+    size = (size_t) masters * 64 + 256;
+    reply = malloc(size);
+    if (reply == NULL) {
+        _exit(1);
+    }
+
+    asked = 0;
+
+    for (k = 0; k < 1000; k++) {
+        fd = accept(lfd, NULL, NULL);
+        if (fd == -1) {
+            continue;
+        }
+
+        while ((r = read(fd, buf, sizeof(buf) - 1)) > 0) {
+            buf[r] = '\0';
+
+            if (strstr(buf, "SLOTS") != NULL && asked++ == 0) {
+                p = reply + sprintf(reply, "*%d\r\n", masters);
+
+                for (i = 0; i < masters; i++) {
+                    p += sprintf(p, "*3\r\n:%d\r\n:%d\r\n*2\r\n$9\r\n"
+                                 "127.0.0.1\r\n:%d\r\n", i * 16, i * 16 + 15,
+                                 1 + i);
+                }
+
+            } else if (strstr(buf, "SLOTS") != NULL) {
+                sprintf(reply, "*1\r\n*3\r\n:0\r\n:16383\r\n*2\r\n$9\r\n"
+                        "127.0.0.1\r\n:%d\r\n", *port);
+
+            } else if (strstr(buf, "PING") != NULL) {
+                strcpy(reply, "+PONG\r\n");
+
+            } else {
+                strcpy(reply, "+OK\r\n");
+            }
+
+            if (write(fd, reply, strlen(reply)) < 0) {
+                break;
+            }
+        }
+
+        close(fd);
+    }
+
+    _exit(0);
+}
+
+
+/*
+ * A node that names 60 masters once (the test loop watches 64 sockets at
+ * most) and then only itself: those 60 nodes are retired and freed, not
+ * kept for good; the seed stays.
+ */
+
+static void
+test_nodes_named_once_are_freed(void)
+{
+    int          port;
+    char         seed[64];
+    pid_t        pid;
+    fixture_t    f;
+    long long    end;
+
+    port = 0;
+    pid = fake_node(&port, 60);
+    CU_ASSERT_FATAL(pid > 0);
+
+    snprintf(seed, sizeof(seed), "127.0.0.1:%d", port);
+
+    CU_ASSERT_EQUAL_FATAL(start_async(&f, seed), 0);
+
+    end = tsr_test_now_ms() + 3 * TSR_TEST_CLUSTER_RETIRE_MS;
+
+    while (f.log.left < 60 && tsr_test_now_ms() < end) {
+        (void) tsr_test_loop_run(&f.tl, 50, NULL);
+    }
+
+    printf("\n    a map of 60 masters, then of one: %d nodes freed, %d "
+           "sockets open ", f.log.left, f.tl.nfds);
+
+    CU_ASSERT_EQUAL(f.log.left, 60);
+    CU_ASSERT(f.tl.nfds <= 1);
+
+    finish(&f);
+
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+}
+
+
 #define TSR_TEST(name)  { #name, test_##name }
 
 int
@@ -1221,6 +1470,8 @@ main(void)
         TSR_TEST(manual_failover_is_followed),
         TSR_TEST(destroy_with_lookups_on_several_masters),
         TSR_TEST(unreachable_seeds_refuse_without_waiting),
+        TSR_TEST(allow_keeps_credentials_from_other_networks),
+        TSR_TEST(nodes_named_once_are_freed),
         TSR_TEST(killed_master_is_replaced_within_5s)
     };
 

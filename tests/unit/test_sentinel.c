@@ -84,11 +84,15 @@ static void test_sentinel_naming_a_replica_is_not_believed(void);
 static void test_stopped_sentinel_is_left_for_the_next(void);
 static void test_killed_master_is_followed_to_the_new_one(void);
 static void test_hostile_sentinel_messages_never_crash(void);
+static void test_allow_keeps_the_password_from_other_networks(void);
 
 
 static tsr_test_sentinel_t  sentinel;
 
 static int                  in_get;
+
+/* "allow=" of the stores started */
+static const char          *allow;
 
 /* pushed by the fake sentinel after each subscription it confirms */
 static const char          *fake_push;
@@ -126,6 +130,7 @@ start(fixture_t *f, const char *sentinels, const char *name, int async)
     conf.command_timeout_ms = STALL_MS / 4;
     conf.backoff_max_ms = 500;
     conf.never_block = async;
+    conf.allow = allow;
     conf.log = count_log;
     conf.log_data = &f->log;
 
@@ -954,6 +959,70 @@ test_hostile_sentinel_messages_never_crash(void)
 }
 
 
+/*
+ * The master a sentinel names gets the master's password: with "allow="
+ * only inside its networks.  A sentinel naming 127.0.0.1 is not followed
+ * under allow=10.0.0.0/8, on either side, and is under 127.0.0.0/8.
+ */
+
+static void
+test_allow_keeps_the_password_from_other_networks(void)
+{
+    int        m, rc;
+    char       key[] = "ts:allow";
+    size_t     len;
+    uint8_t    buf[16];
+    result_t   res;
+    fixture_t  f;
+
+    m = tsr_test_sentinel_master(&sentinel);
+    CU_ASSERT_FATAL(m != -1);
+
+    allow = "10.0.0.0/8";
+
+    CU_ASSERT_EQUAL_FATAL(start(&f, sentinel.sentinels, sentinel.name, 1),
+                          0);
+
+    (void) tsr_test_loop_run(&f.tl, 500, NULL);
+
+    CU_ASSERT_NOT_EQUAL(tsr_store_state(f.st), TSR_STORE_STATE_UP);
+    CU_ASSERT_EQUAL(lookup(&f, key, &res), -100);
+
+    /* the sentinel's socket at most, never the master's */
+    CU_ASSERT(f.tl.max_fds <= 1);
+
+    printf("\n    allow=%s, asynchronous: %s", allow, f.log.last);
+
+    finish(&f);
+
+    CU_ASSERT_EQUAL_FATAL(start(&f, sentinel.sentinels, sentinel.name, 0),
+                          0);
+
+    len = sizeof(buf);
+    rc = tsr_store_get(f.st, key, strlen(key), buf, &len);
+    CU_ASSERT(rc < 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(tsr_store_error(f.st), "outside"));
+
+    printf("\n    allow=%s, synchronous: %s", allow, tsr_store_error(f.st));
+
+    finish(&f);
+
+    allow = "10.0.0.0/8,127.0.0.1/32";
+
+    CU_ASSERT_EQUAL_FATAL(start(&f, sentinel.sentinels, sentinel.name, 1),
+                          0);
+    CU_ASSERT_EQUAL(wait_up(&f, 5000), 0);
+    CU_ASSERT_EQUAL(put(&f, key), TSR_OK);
+    CU_ASSERT(found(&f, key));
+
+    printf("\n    allow=%s: the master is used ", allow);
+
+    finish(&f);
+
+    allow = NULL;
+}
+
+
 #define TSR_TEST(name)  { #name, test_##name }
 
 int
@@ -973,6 +1042,7 @@ main(void)
         TSR_TEST(sentinel_naming_a_replica_is_not_believed),
         TSR_TEST(stopped_sentinel_is_left_for_the_next),
         TSR_TEST(hostile_sentinel_messages_never_crash),
+        TSR_TEST(allow_keeps_the_password_from_other_networks),
         TSR_TEST(killed_master_is_followed_to_the_new_one)
     };
 
