@@ -9,8 +9,6 @@
 
 #include "ngx_ssl_session_redis.h"
 
-#include <pthread.h>
-
 
 #define NGX_SSL_SESSION_REDIS_MAX_PREFIX   64
 #define NGX_SSL_SESSION_REDIS_MAX_TIMEOUT  10000
@@ -161,13 +159,6 @@ static ngx_msec_t ngx_ssl_session_redis_ring_interval(
 static void ngx_ssl_session_redis_refresh_handler(ngx_event_t *ev);
 static void ngx_ssl_session_redis_ring_done(int rc, const uint8_t *val,
     size_t len, void *arg);
-static ngx_int_t ngx_ssl_session_redis_start_rotator(ngx_cycle_t *cycle,
-    ngx_ssl_session_redis_main_conf_t *rmcf);
-static void ngx_ssl_session_redis_stop_rotator(
-    ngx_ssl_session_redis_main_conf_t *rmcf);
-static void *ngx_ssl_session_redis_rotator(void *data);
-static void ngx_ssl_session_redis_thread_log(int level, const char *msg,
-    void *data);
 static void ngx_ssl_session_redis_info_callback(
     const ngx_ssl_conn_t *ssl_conn, int where, int ret);
 static void ngx_ssl_session_redis_start(ngx_ssl_conn_t *ssl_conn,
@@ -1369,7 +1360,7 @@ ngx_ssl_session_redis_add_tickets(ngx_conf_t *cf,
             return NGX_ERROR;
         }
 
-        /* the start-up load and the rotator thread may block */
+        /* the start-up load blocks, within a deadline */
         *tk->store_conf = conf->store_conf;
         tk->store_conf->never_block = 0;
         tk->store_conf->log = NULL;
@@ -2657,9 +2648,10 @@ ngx_ssl_session_redis_init_process(ngx_cycle_t *cycle,
         tk = tkp[i];
 
         /*
-         * The one wait a worker makes, bounded by the connection
-         * timeouts: until a ring is loaded no ticket is issued.  Later
-         * rings come by timer, asynchronously.
+         * The one wait a worker makes, with one deadline for it all
+         * (connect timeout plus command timeout), however slowly Redis
+         * answers: until a ring is loaded no ticket is issued.  Later
+         * rings come by timer, asynchronously, and so does rotation.
          */
 
         if (tsr_tickets_sync(tk->tickets) != TSR_OK) {
@@ -2697,12 +2689,6 @@ ngx_ssl_session_redis_init_process(ngx_cycle_t *cycle,
         ngx_add_timer(&rmcf->announce, 1000);
     }
 
-    /* one rotator per node is enough: the script rotates once a period */
-
-    if (ngx_worker == 0 && rmcf->tickets.nelts > 0) {
-        (void) ngx_ssl_session_redis_start_rotator(cycle, rmcf);
-    }
-
     return NGX_OK;
 }
 
@@ -2715,7 +2701,7 @@ ngx_ssl_session_redis_ring_interval(ngx_ssl_session_redis_tickets_t *tk)
     /*
      * A node encrypts with the current key until a quarter period after
      * the next rotation is due, and then only with a newer ring: the
-     * rotation (some node's rotator, up to one interval late) and the
+     * rotation (some node's worker 0, up to one interval late) and the
      * refresh (up to one interval later still) must both fit in that
      * quarter, so an interval is a tenth of a period (at most a minute).
      */
@@ -2725,6 +2711,13 @@ ngx_ssl_session_redis_ring_interval(ngx_ssl_session_redis_tickets_t *tk)
     return ngx_max(100, ngx_min(ms, 60000));
 }
 
+
+/*
+ * Every interval, each worker reads the ring; worker 0 also rotates it
+ * when due, as an ordinary request on the event loop (the rotation
+ * script, see tsr_tickets_rotate_async()): one worker per node is
+ * enough, the script rotates once a period fleet-wide.
+ */
 
 static void
 ngx_ssl_session_redis_refresh_handler(ngx_event_t *ev)
@@ -2736,6 +2729,7 @@ ngx_ssl_session_redis_refresh_handler(ngx_event_t *ev)
                                        refresh));
 
     if (tk->req == NULL && tk->store->store != NULL) {
+        tk->rotating = 0;
         tk->req = tsr_store_get_async(tk->store->store, tk->ring_key,
                                       tk->ring_key_len, 0,
                                       NGX_SSL_SESSION_REDIS_SETUP_TIMEOUT,
@@ -2752,219 +2746,40 @@ ngx_ssl_session_redis_ring_done(int rc, const uint8_t *val, size_t len,
 {
     ngx_ssl_session_redis_tickets_t  *tk = arg;
 
-    char  msg[256];
+    ngx_uint_t  rotated;
 
     tk->req = NULL;
+    rotated = tk->rotating;
+    tk->rotating = 0;
 
-    if (rc != TSR_OK || tk->tickets == NULL) {
+    if (tk->tickets == NULL) {
         return;
     }
 
-    /* a rejected value leaves the ring in use as it was */
+    /* a rejected value leaves the ring in use; the core logs why */
 
-    if (tsr_tickets_load_value(tk->tickets, val, len) != TSR_OK) {
-        ngx_snprintf((u_char *) msg, sizeof(msg) - 1,
-                     "ticket key ring not loaded: %s%Z",
-                     tsr_tickets_error(tk->tickets));
-        ngx_ssl_session_redis_log(TSR_LOG_ERR, msg, tk->store);
-    }
-}
-
-
-/*
- * Rotation runs a script in Redis, read, build and compare-and-set, on
- * a connection of its own: a thread does it, so that no event handler
- * ever waits on Redis.  It shares nothing with the worker but the fleet
- * key ring, which it only reads; the worker picks the new ring up with
- * its next refresh (the next key was published a period before).
- */
-
-typedef struct {
-    pthread_t                           tid;
-    pthread_mutex_t                     mutex;
-    pthread_cond_t                      cond;
-    ngx_uint_t                          stop;
-    ngx_msec_t                          interval;
-    ngx_array_t                        *tickets;
-    ngx_log_t                          *log;
-} ngx_ssl_session_redis_rotator_t;
-
-
-static ngx_int_t
-ngx_ssl_session_redis_start_rotator(ngx_cycle_t *cycle,
-    ngx_ssl_session_redis_main_conf_t *rmcf)
-{
-    int                                err;
-    sigset_t                           set, old;
-    ngx_uint_t                         i;
-    tsr_tickets_conf_t                 tconf;
-    ngx_ssl_session_redis_rotator_t   *rt;
-    ngx_ssl_session_redis_tickets_t  **tkp, *tk;
-    char                               msg[256];
-
-    rt = ngx_pcalloc(cycle->pool, sizeof(ngx_ssl_session_redis_rotator_t));
-    if (rt == NULL) {
-        return NGX_ERROR;
+    if (rc == TSR_OK) {
+        (void) tsr_tickets_load_value(tk->tickets, val, len);
     }
 
-    rt->tickets = &rmcf->tickets;
-    rt->log = cycle->log;
-    rt->interval = 60000;
+    /*
+     * Worker 0 rotates right after a read that found no ring, or a ring
+     * the core says is due (a period old, or older than the one in use);
+     * never after a rotation: the next interval reads again.
+     */
 
-    tkp = rmcf->tickets.elts;
-
-    for (i = 0; i < rmcf->tickets.nelts; i++) {
-        tk = tkp[i];
-
-        ngx_memzero(&tconf, sizeof(tsr_tickets_conf_t));
-
-        tconf.store_conf = tk->store_conf;
-        tconf.keys = tk->keys;
-        tconf.prefix = (char *) tk->prefix.data;
-        tconf.period_ms = tk->period;
-        tconf.lifetime_ms = tk->lifetime_ms;
-        tconf.log = ngx_ssl_session_redis_thread_log;
-        tconf.log_data = cycle->log;
-
-        tk->rotator = tsr_tickets_create(&tconf, msg, sizeof(msg));
-        if (tk->rotator == NULL) {
-            ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
-                          "ssl_session_redis: tsr_tickets_create() failed: "
-                          "%s", msg);
-            return NGX_ERROR;
-        }
-
-        rt->interval = ngx_min(rt->interval,
-                               ngx_ssl_session_redis_ring_interval(tk));
-    }
-
-    if (pthread_mutex_init(&rt->mutex, NULL) != 0
-        || pthread_cond_init(&rt->cond, NULL) != 0)
+    if (ngx_worker != 0 || rotated || ngx_exiting || ngx_terminate
+        || tk->store->store == NULL
+        || (rc != TSR_NOT_FOUND
+            && (rc != TSR_OK || !tsr_tickets_due(tk->tickets, 0))))
     {
-        ngx_log_error(NGX_LOG_ERR, cycle->log, 0,
-                      "ssl_session_redis: pthread_cond_init() failed");
-        return NGX_ERROR;
-    }
-
-    /* signals are the worker's: the thread must never take one */
-
-    sigfillset(&set);
-    pthread_sigmask(SIG_SETMASK, &set, &old);
-
-    err = pthread_create(&rt->tid, NULL, ngx_ssl_session_redis_rotator, rt);
-
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-
-    if (err != 0) {
-        ngx_log_error(NGX_LOG_ERR, cycle->log, err,
-                      "ssl_session_redis: pthread_create() failed");
-        return NGX_ERROR;
-    }
-
-    rmcf->rotator = rt;
-
-    return NGX_OK;
-}
-
-
-static void *
-ngx_ssl_session_redis_rotator(void *data)
-{
-    ngx_ssl_session_redis_rotator_t  *rt = data;
-
-    ngx_uint_t                         i;
-    struct timespec                    ts;
-    ngx_ssl_session_redis_tickets_t  **tkp;
-
-    pthread_mutex_lock(&rt->mutex);
-
-    while (!rt->stop) {
-
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += rt->interval / 1000;
-        ts.tv_nsec += (long) (rt->interval % 1000) * 1000000;
-
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
-        }
-
-        while (!rt->stop
-               && pthread_cond_timedwait(&rt->cond, &rt->mutex, &ts) == 0)
-        {
-            /* woken early and not stopping: wait on */
-        }
-
-        if (rt->stop) {
-            break;
-        }
-
-        pthread_mutex_unlock(&rt->mutex);
-
-        tkp = rt->tickets->elts;
-
-        for (i = 0; i < rt->tickets->nelts; i++) {
-            /* creates the ring when absent, rotates it when due */
-            (void) tsr_tickets_sync(tkp[i]->rotator);
-        }
-
-        pthread_mutex_lock(&rt->mutex);
-    }
-
-    pthread_mutex_unlock(&rt->mutex);
-
-    return NULL;
-}
-
-
-static void
-ngx_ssl_session_redis_stop_rotator(ngx_ssl_session_redis_main_conf_t *rmcf)
-{
-    ngx_uint_t                         i;
-    ngx_ssl_session_redis_rotator_t   *rt;
-    ngx_ssl_session_redis_tickets_t  **tkp;
-
-    rt = rmcf->rotator;
-    if (rt == NULL) {
         return;
     }
 
-    pthread_mutex_lock(&rt->mutex);
-    rt->stop = 1;
-    pthread_cond_signal(&rt->cond);
-    pthread_mutex_unlock(&rt->mutex);
-
-    /* at most one synchronous step, bounded by its timeouts */
-    pthread_join(rt->tid, NULL);
-
-    tkp = rmcf->tickets.elts;
-
-    for (i = 0; i < rmcf->tickets.nelts; i++) {
-        tsr_tickets_destroy(tkp[i]->rotator);
-        tkp[i]->rotator = NULL;
-    }
-
-    rmcf->rotator = NULL;
-}
-
-
-/* from the rotator thread: nginx's log writes are whole lines */
-
-static void
-ngx_ssl_session_redis_thread_log(int level, const char *msg, void *data)
-{
-    ngx_log_t  *log = data;
-
-    ngx_uint_t  lvl;
-
-    if (level > TSR_LOG_INFO) {
-        return;
-    }
-
-    lvl = (level <= TSR_LOG_ERR) ? NGX_LOG_ERR
-          : (level == TSR_LOG_WARN) ? NGX_LOG_WARN : NGX_LOG_INFO;
-
-    ngx_log_error(lvl, log, 0, "ssl_session_redis tickets: %s", msg);
+    tk->req = tsr_tickets_rotate_async(tk->tickets, tk->store->store,
+                                       NGX_SSL_SESSION_REDIS_SETUP_TIMEOUT,
+                                       ngx_ssl_session_redis_ring_done, tk);
+    tk->rotating = (tk->req != NULL);
 }
 
 
@@ -2980,8 +2795,6 @@ ngx_ssl_session_redis_exit_process(ngx_cycle_t *cycle,
     if (rmcf == NULL) {
         return;
     }
-
-    ngx_ssl_session_redis_stop_rotator(rmcf);
 
     if (rmcf->publish.timer_set) {
         ngx_del_timer(&rmcf->publish);
@@ -3239,14 +3052,8 @@ ngx_ssl_session_redis_publish(ngx_ssl_session_redis_main_conf_t *rmcf)
         w.tickets.loads += ts.loads;
         w.tickets.load_errors += ts.load_errors;
 
-        /* the worker's own: its start creates the ring when absent */
+        /* at start and by worker 0's rotations */
         w.tickets.rotations += ts.rotations;
-
-        if (tkp[i]->rotator != NULL) {
-            /* the thread's counter: a racy read of one word is fine */
-            tsr_tickets_stats(tkp[i]->rotator, &ts);
-            w.tickets.rotations += ts.rotations;
-        }
     }
 
     ngx_memcpy(slot, &w, sizeof(ngx_ssl_session_redis_worker_stats_t));

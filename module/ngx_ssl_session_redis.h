@@ -48,12 +48,12 @@ typedef struct {
     ngx_str_t               prefix;
     ngx_msec_t              period;
     tsr_keyring_t          *keys;
-    tsr_store_conf_t       *store_conf;     /* for the synchronous paths */
+    tsr_store_conf_t       *store_conf;     /* for the start-up load */
     uint64_t                lifetime_ms;    /* longest session timeout */
     ngx_array_t             ctxs;           /* SSL_CTX *, to attach */
     tsr_tickets_t          *tickets;        /* read by the callback */
-    tsr_tickets_t          *rotator;        /* the rotator thread's own */
     tsr_req_t              *req;            /* refresh in flight */
+    unsigned                rotating:1;     /* "req" is a rotation */
     ngx_event_t             refresh;
     size_t                  ring_key_len;
     char                    ring_key[TSR_MAX_KEY_NAME];

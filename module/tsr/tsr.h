@@ -361,6 +361,20 @@ tsr_req_t *tsr_store_get_async(tsr_store_t *st, const char *key,
     size_t keylen, int getdel, uint64_t timeout_ms, tsr_store_done_pt done,
     void *arg);
 
+/*
+ * Starts EVAL of "script" with the one key "key" and "argc" arguments
+ * (at most TSR_STORE_EVAL_ARGS, copied), for a script that answers as
+ * GET does, a string or nil; completes through "done" as a lookup does,
+ * under the same deadline, in-flight limit and circuit breaker.  A store
+ * of one Redis server only (NULL for a cluster or Sentinel store).
+ */
+#define TSR_STORE_EVAL_ARGS  8
+
+tsr_req_t *tsr_store_eval_async(tsr_store_t *st, const char *script,
+    size_t len, const char *key, size_t keylen, int argc, const char **argv,
+    const size_t *argvlen, uint64_t timeout_ms, tsr_store_done_pt done,
+    void *arg);
+
 /* "done" will not be called for "req"; it is freed when Redis answers. */
 void tsr_store_cancel(tsr_req_t *req);
 
@@ -682,11 +696,13 @@ int tsr_tickets_attach(tsr_tickets_t *t, SSL_CTX *ctx);
 void tsr_tickets_detach(SSL_CTX *ctx);
 
 /*
- * Synchronously, on a new connection closed before returning (each step
- * bounded by the connect and command timeouts of conf->store_conf):
- * reads the ring and loads it; creates it when absent; rotates it when a
- * period has passed (the script decides, by Redis' clock; when another
- * node was first, reads the ring again).  Meant for start-up, command
+ * Synchronously, on a new connection closed before returning (within
+ * the connect timeout of conf->store_conf plus one command timeout for
+ * all its commands together, however slowly Redis answers): reads the
+ * ring and loads it; creates it when absent; rotates it when a period
+ * has passed, or at once when Redis holds an older ring than this one
+ * (the script decides, by Redis' clock; when another node was first,
+ * reads the ring again).  Meant for start-up, command
  * line tools and hosts without an event loop.  Returns TSR_OK when a ring
  * is loaded, TSR_NOT_FOUND when there is none (no_rotate), or an error:
  * the ring in use stays, and tsr_tickets_error() says why.
@@ -699,7 +715,9 @@ int tsr_tickets_sync(tsr_tickets_t *t);
  * open with the fleet keys under this very key name and pass every
  * check, or it is rejected, counted, and the ring in use stays.  The
  * ticket callback sees the old ring or the new one, never a mix.
- * Returns TSR_OK, TSR_ETOOBIG, TSR_EPROTO (malformed), a TSR_SEAL_* code.
+ * A ring of a generation older than the one in use is refused too.
+ * Returns TSR_OK, TSR_ETOOBIG, TSR_EPROTO (malformed, or older), a
+ * TSR_SEAL_* code.
  */
 int tsr_tickets_load_value(tsr_tickets_t *t, const uint8_t *val,
     size_t len);
@@ -713,6 +731,20 @@ int tsr_tickets_load_value(tsr_tickets_t *t, const uint8_t *val,
 int tsr_tickets_rotate_now(tsr_tickets_t *t);
 
 /*
+ * For a host on an event loop: what tsr_tickets_sync() does, as one
+ * asynchronous request through "st" (made asynchronous, one Redis
+ * server): builds the next generation of the ring in use (the first
+ * without one), runs the rotation script, and has "done" called with
+ * the ring stored afterwards (the new one, or another node's when it
+ * was first or no period has passed), to hand to
+ * tsr_tickets_load_value().  Call it when tsr_tickets_due() says so.
+ * Returns the request, to cancel with tsr_store_cancel(), or NULL when
+ * refused (see tsr_store_error(), tsr_tickets_error()).
+ */
+tsr_req_t *tsr_tickets_rotate_async(tsr_tickets_t *t, tsr_store_t *st,
+    uint64_t timeout_ms, tsr_store_done_pt done, void *arg);
+
+/*
  * The ring's Redis key name, NUL-terminated in out[outlen]; returns its
  * length or TSR_ETOOBIG.
  */
@@ -720,7 +752,10 @@ int tsr_tickets_ring_key(const tsr_tickets_t *t, char *out, size_t outlen);
 
 /*
  * Whether the ring should be rotated at "now_ms" (0: now): 1 when no ring
- * is loaded or a period has passed since it was rotated, else 0.  Hosts
+ * is loaded, a period has passed since it was rotated, or the last ring
+ * read was older than the one in use (Redis rolled back), else 0; 0 too
+ * when the last ring read did not load (it may be sealed with a fleet
+ * key this node lacks: never overwritten).  Hosts
  * refreshing asynchronously read the ring more often than that.
  */
 int tsr_tickets_due(const tsr_tickets_t *t, uint64_t now_ms);

@@ -3396,6 +3396,128 @@ refused:
 }
 
 
+tsr_req_t *
+tsr_store_eval_async(tsr_store_t *st, const char *script, size_t len,
+    const char *key, size_t keylen, int argc, const char **argv,
+    const size_t *argvlen, uint64_t timeout_ms, tsr_store_done_pt done,
+    void *arg)
+{
+    int          i, n, rc;
+    char        *cmd;
+    size_t       avlen[TSR_STORE_EVAL_ARGS + 4];
+    uint64_t     now;
+    tsr_req_t   *req;
+    const char  *av[TSR_STORE_EVAL_ARGS + 4];
+
+    if (st == NULL) {
+        return NULL;
+    }
+
+    if (!st->async || st->mode != TSR_STORE_SINGLE) {
+        tsr_store_set_error(st, "EVAL: the store is not asynchronous or "
+                            "not of one server");
+        return NULL;
+    }
+
+    if (script == NULL || len == 0 || key == NULL || keylen == 0
+        || keylen > TSR_MAX_KEY_NAME || argc < 0
+        || argc > TSR_STORE_EVAL_ARGS || (argc > 0 && argv == NULL)
+        || timeout_ms == 0 || done == NULL)
+    {
+        tsr_store_set_error(st, "EVAL: invalid arguments");
+        return NULL;
+    }
+
+    st->stats.gets++;
+
+    now = tsr_store_loop_now(st);
+
+    if (st->conn != TSR_STORE_READY || st->closing
+        || tsr_store_breaker_state(st, now) == TSR_STORE_OPEN
+        || st->lookups >= st->max_inflight
+        || st->sent_count >= (size_t) st->max_queued)
+    {
+        tsr_store_set_error(st, "EVAL refused: redis at %s is not "
+                            "connected, or busy", st->addr);
+        goto refused;
+    }
+
+    if (timeout_ms > TSR_STORE_MAX_TIMEOUT) {
+        timeout_ms = TSR_STORE_MAX_TIMEOUT;
+    }
+
+    av[0] = "EVAL";
+    avlen[0] = 4;
+    av[1] = script;
+    avlen[1] = len;
+    av[2] = "1";
+    avlen[2] = 1;
+    av[3] = key;
+    avlen[3] = keylen;
+
+    for (i = 0; i < argc; i++) {
+        av[4 + i] = argv[i];
+        avlen[4 + i] = (argvlen != NULL) ? argvlen[i] : strlen(argv[i]);
+    }
+
+    n = redisFormatCommandArgv(&cmd, argc + 4, av, avlen);
+    if (n < 0) {
+        tsr_store_set_error(st, "EVAL: out of memory");
+        goto refused;
+    }
+
+    req = malloc(sizeof(tsr_req_t));
+    if (req == NULL) {
+        redisFreeCommand(cmd);
+        tsr_store_set_error(st, "EVAL: out of memory");
+        goto refused;
+    }
+
+    req->prev = NULL;
+    req->next = NULL;
+    req->store = st;
+    req->done = done;
+    req->arg = arg;
+    req->deadline = now + timeout_ms;
+    req->timeout = timeout_ms;
+    req->keylen = keylen;
+    req->getdel = 0;
+    req->eval = 1;
+    req->haskey = 0;
+    req->redirected = 0;
+
+    rc = tsr_store_async_formatted(st, tsr_store_get_cb, req, cmd, n);
+
+    /* the caller's arguments may be secret: wiped with the command */
+    OPENSSL_cleanse(cmd, n);
+    redisFreeCommand(cmd);
+
+    if (rc != TSR_OK) {
+        tsr_store_set_error(st, "EVAL on %s: hiredis refused the command",
+                            st->addr);
+        tsr_store_req_free(req);
+        goto refused;
+    }
+
+    st->lookups++;
+
+    if (timeout_ms > st->max_timeout) {
+        st->max_timeout = timeout_ms;
+    }
+
+    tsr_store_req_insert(st, req);
+    tsr_store_arm(st);
+
+    return req;
+
+refused:
+
+    st->stats.refused++;
+
+    return NULL;
+}
+
+
 /*
  * The reply to a lookup, or NULL when the context goes away.  A caller
  * still waiting is answered; the request is freed in any case, unless

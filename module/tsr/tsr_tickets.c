@@ -37,6 +37,7 @@
 
 #include "tsr_tickets.h"
 #include "tsr_scripts.h"
+#include "tsr_seal.h"
 #include "tsr_store.h"
 
 #include <errno.h>
@@ -103,6 +104,7 @@ struct tsr_tickets_s {
     int                  db;
     int                  connect_timeout_ms;
     int                  command_timeout_ms;
+    uint64_t             deadline;      /* of a sync, CLOCK_MONOTONIC ms */
 
     const tsr_script_t  *script;
     char                 sha[TSR_TICKETS_SHA_LEN + 1];
@@ -115,6 +117,7 @@ struct tsr_tickets_s {
     tsr_log_pt           log;
     void                *log_data;
     time_t               last_log;      /* of the callback, rate-limited */
+    time_t               last_rollback; /* logged a refused older ring */
 
     /*
      * Plain counters: one thread uses an object at a time (see tsr.h).
@@ -125,6 +128,14 @@ struct tsr_tickets_s {
     unsigned             never_block:1;
     unsigned             no_rotate:1;
     unsigned             force:1;           /* tsr_tickets_rotate_now() */
+    unsigned             rolled_back:1;     /* the last ring read was
+                                               older than the one in use */
+    unsigned             unreadable:1;      /* it did not load: never
+                                               overwritten */
+    unsigned             sent:1;            /* "sent_tag" is set */
+
+    /* the tag of the last ring tsr_tickets_rotate_async() sent */
+    uint8_t              sent_tag[TSR_SEAL_TAG_LEN];
 
     char                 addr[TSR_STORE_ADDR_LEN];
     char                 err[TSR_TICKETS_ERR_LEN];
@@ -174,6 +185,7 @@ static int tsr_tickets_script_reply(tsr_tickets_t *t, redisReply *reply,
 static void tsr_tickets_reply_error(tsr_tickets_t *t, const char *name,
     const redisReply *reply);
 static uint64_t tsr_tickets_now(void);
+static uint64_t tsr_tickets_mono(void);
 static uint64_t tsr_tickets_add(uint64_t a, uint64_t b);
 static uint64_t tsr_tickets_get64(const uint8_t *p);
 static void tsr_tickets_put64(uint8_t *p, uint64_t v);
@@ -841,6 +853,16 @@ tsr_tickets_sync(tsr_tickets_t *t)
     plen = 0;
     logged = 0;
 
+    /*
+     * One deadline for the whole call: the connect timeout, then one
+     * command timeout for every command together.  Start-up waits on
+     * this, and a server answering a byte just within each read's
+     * timeout must not hold it for ever.
+     */
+
+    t->deadline = tsr_tickets_mono() + t->connect_timeout_ms
+                  + t->command_timeout_ms;
+
     /* "resp" bounds the replies: it lives as long as "c" */
     c = tsr_tickets_connect(t, &resp, &rc);
     if (c == NULL) {
@@ -856,9 +878,13 @@ tsr_tickets_sync(tsr_tickets_t *t)
         logged = (rc != TSR_OK);
     }
 
-    /* a ring that does not load is never overwritten: it may be ours */
+    /*
+     * A ring that does not load is never overwritten: it may be sealed
+     * with a fleet key this node lacks.  One older than the ring in use
+     * is, at once, by the next generation of ours (see the script).
+     */
 
-    if (rc != TSR_OK && rc != TSR_NOT_FOUND) {
+    if (rc != TSR_OK && rc != TSR_NOT_FOUND && !t->rolled_back) {
         goto failed;
     }
 
@@ -872,14 +898,16 @@ tsr_tickets_sync(tsr_tickets_t *t)
 
     if (absent && t->ring != NULL) {
         tsr_tickets_log(t, TSR_LOG_WARN, "ticket keys \"%s\": the ring of "
-                        "generation %llu is gone from redis at %s, starting "
-                        "a new one", t->name,
+                        "generation %llu is gone from redis at %s, writing "
+                        "the next one", t->name,
                         (unsigned long long) t->ring->gen, t->addr);
     }
 
     plen = sizeof(plain);
 
-    rc = tsr_tickets_build(t, absent ? NULL : t->ring, now, plain, &plen);
+    /* built on the newest ring known: never an older key made current */
+
+    rc = tsr_tickets_build(t, t->ring, now, plain, &plen);
     if (rc != TSR_OK) {
         plen = sizeof(plain);
         goto failed;
@@ -897,11 +925,11 @@ tsr_tickets_sync(tsr_tickets_t *t)
         goto failed;
     }
 
-    /* ARGV[1]: the header's generation, as read */
+    /* ARGV[1]: the generation built on, as read or newer */
 
     elen = 0;
 
-    if (!absent) {
+    if (t->ring != NULL) {
         tsr_tickets_put64(header, t->ring->gen);
         elen = 8;
     }
@@ -925,7 +953,7 @@ tsr_tickets_sync(tsr_tickets_t *t)
 
         tsr_tickets_log(t, TSR_LOG_INFO, "ticket keys \"%s\": %s "
                         "generation %llu", t->name,
-                        absent ? "created" : "rotated to",
+                        (elen == 0) ? "created" : "rotated to",
                         (unsigned long long) t->ring->gen);
 
         goto done;
@@ -950,6 +978,7 @@ done:
 
     OPENSSL_cleanse(plain, plen);
     redisFree(c);
+    t->deadline = 0;
 
     return rc;
 
@@ -961,11 +990,96 @@ failed:
         redisFree(c);
     }
 
+    t->deadline = 0;
+
     if (!logged) {
         tsr_tickets_log(t, TSR_LOG_ERR, "%s", t->err);
     }
 
     return rc;
+}
+
+
+tsr_req_t *
+tsr_tickets_rotate_async(tsr_tickets_t *t, tsr_store_t *st,
+    uint64_t timeout_ms, tsr_store_done_pt done, void *arg)
+{
+    int          rc;
+    char         period[32];
+    size_t       plen, slen;
+    uint8_t      gen[8];
+    tsr_req_t   *req;
+    const char  *argv[4];
+    size_t       argvlen[4];
+    uint8_t      sealed[TSR_MAX_VALUE];
+    uint8_t      plain[TSR_TICKETS_RING_MAX];
+
+    if (t == NULL || st == NULL || done == NULL) {
+        return NULL;
+    }
+
+    if (t->no_rotate) {
+        tsr_tickets_set_error(t, "ticket keys \"%s\": rotation is off "
+                              "(no_rotate)", t->name);
+        return NULL;
+    }
+
+    req = NULL;
+
+    /* as in tsr_tickets_sync(): built on the newest ring known */
+
+    plen = sizeof(plain);
+
+    rc = tsr_tickets_build(t, t->ring, tsr_tickets_now(), plain, &plen);
+    if (rc != TSR_OK) {
+        plen = sizeof(plain);
+        goto failed;
+    }
+
+    slen = sizeof(sealed);
+
+    rc = tsr_seal(t->keys, t->name, t->namelen, plain, plen, sealed, &slen);
+    if (rc != TSR_OK || slen < TSR_SEAL_TAG_LEN) {
+        tsr_tickets_set_error(t, "ticket keys \"%s\": tsr_seal() failed: "
+                              "%s", t->name, tsr_strerror(rc));
+        goto failed;
+    }
+
+    if (t->ring != NULL) {
+        tsr_tickets_put64(gen, t->ring->gen);
+    }
+
+    (void) snprintf(period, sizeof(period), "%llu",
+                    (unsigned long long) t->period);
+
+    argv[0] = (const char *) gen;
+    argvlen[0] = (t->ring != NULL) ? sizeof(gen) : 0;
+    argv[1] = period;
+    argvlen[1] = strlen(period);
+    argv[2] = (const char *) sealed;
+    argvlen[2] = slen;
+    argv[3] = "value";
+    argvlen[3] = sizeof("value") - 1;
+
+    req = tsr_store_eval_async(st, t->script->source, t->script->len,
+                               t->name, t->namelen, 4, argv, argvlen,
+                               timeout_ms, done, arg);
+    if (req == NULL) {
+        tsr_tickets_set_error(t, "ticket keys \"%s\": %s", t->name,
+                              tsr_store_error(st));
+        goto failed;
+    }
+
+    /* its tag tells the ring when it comes back as the one stored */
+
+    memcpy(t->sent_tag, sealed + slen - TSR_SEAL_TAG_LEN, TSR_SEAL_TAG_LEN);
+    t->sent = 1;
+
+failed:
+
+    OPENSSL_cleanse(plain, plen);
+
+    return req;
 }
 
 
@@ -1051,14 +1165,38 @@ tsr_tickets_load(tsr_tickets_t *t, const uint8_t *val, size_t len)
 
     old = t->ring;
 
-    if (old == NULL || old->gen != ring->gen) {
-        if (old != NULL && ring->gen < old->gen) {
-            tsr_tickets_log(t, TSR_LOG_WARN, "ticket keys \"%s\": "
-                            "generation went back from %llu to %llu",
-                            t->name, (unsigned long long) old->gen,
-                            (unsigned long long) ring->gen);
+    /*
+     * Generations only grow.  An older ring is Redis rolled back (a
+     * restored backup, a failover to a lagging replica, a value written
+     * back): it would bring back keys that have stopped encrypting, and
+     * the next rotation built on it would make one of them current
+     * again.  Refused; the ring in use stays until a newer one comes.
+     */
+
+    if (old != NULL && ring->gen < old->gen) {
+        tsr_tickets_free_ring(ring);
+
+        t->rolled_back = 1;
+        t->unreadable = 0;
+        t->stats.load_errors++;
+
+        tsr_tickets_set_error(t, "ticket keys \"%s\": ring of generation "
+                              "%llu refused: older than generation %llu in "
+                              "use (redis rolled back?)", t->name,
+                              (unsigned long long) gen,
+                              (unsigned long long) old->gen);
+
+        /* it is read again at every refresh: logged once a minute */
+
+        if (time(NULL) - t->last_rollback >= TSR_TICKETS_ROLLBACK_LOG) {
+            t->last_rollback = time(NULL);
+            tsr_tickets_log(t, TSR_LOG_ERR, "%s", t->err);
         }
 
+        return TSR_EPROTO;
+    }
+
+    if (old == NULL || old->gen != ring->gen) {
         tsr_tickets_log(t, TSR_LOG_INFO, "ticket keys \"%s\": generation "
                         "%llu loaded, %zu keys, current key %02x%02x%02x%02x",
                         t->name, (unsigned long long) ring->gen, ring->nkeys,
@@ -1068,9 +1206,27 @@ tsr_tickets_load(tsr_tickets_t *t, const uint8_t *val, size_t len)
                         ring->keys[ring->current].name[3]);
     }
 
+    /* the ring tsr_tickets_rotate_async() sent, back as stored */
+
+    if (t->sent
+        && CRYPTO_memcmp(val + len - TSR_SEAL_TAG_LEN, t->sent_tag,
+                         TSR_SEAL_TAG_LEN)
+           == 0)
+    {
+        t->sent = 0;
+        t->stats.rotations++;
+
+        tsr_tickets_log(t, TSR_LOG_INFO, "ticket keys \"%s\": %s "
+                        "generation %llu", t->name,
+                        (ring->gen == 1) ? "created" : "rotated to",
+                        (unsigned long long) ring->gen);
+    }
+
     /* one pointer store: the callback sees the old ring or the new one */
 
     t->ring = ring;
+    t->rolled_back = 0;
+    t->unreadable = 0;
     tsr_tickets_free_ring(old);
 
     t->stats.loads++;
@@ -1082,6 +1238,8 @@ failed:
     OPENSSL_cleanse(plain, plen);
     tsr_tickets_free_ring(ring);
 
+    t->rolled_back = 0;
+    t->unreadable = 1;
     t->stats.load_errors++;
 
     tsr_tickets_log(t, TSR_LOG_ERR, "%s", t->err);
@@ -1398,7 +1556,11 @@ tsr_tickets_ring_key(const tsr_tickets_t *t, char *out, size_t outlen)
 int
 tsr_tickets_due(const tsr_tickets_t *t, uint64_t now_ms)
 {
-    if (t == NULL || t->ring == NULL) {
+    if (t != NULL && t->unreadable) {
+        return 0;
+    }
+
+    if (t == NULL || t->ring == NULL || t->rolled_back) {
         return 1;
     }
 
@@ -1577,7 +1739,11 @@ tsr_tickets_connect(tsr_tickets_t *t, tsr_resp_t *resp, int *rc)
         goto failed;
     }
 
+    /* the whole exchange, not each read: a server may drip its replies */
+
     tsr_resp_bound(c->reader, resp);
+    resp->deadline = t->deadline;
+    resp->read_ms = t->command_timeout_ms;
 
     if (t->password != NULL) {
         if (t->user != NULL) {
@@ -1677,8 +1843,16 @@ tsr_tickets_command(tsr_tickets_t *t, redisContext *c, const char *name,
     if (c->err == REDIS_ERR_IO
         && (err == EAGAIN || err == EWOULDBLOCK || err == ETIMEDOUT))
     {
-        tsr_tickets_set_error(t, "%s on %s timed out after %d ms", name,
-                              t->addr, t->command_timeout_ms);
+        if (t->deadline != 0 && tsr_tickets_mono() >= t->deadline) {
+            tsr_tickets_set_error(t, "%s on %s timed out: a sync takes at "
+                                  "most %d ms after connecting", name,
+                                  t->addr, t->command_timeout_ms);
+
+        } else {
+            tsr_tickets_set_error(t, "%s on %s timed out after %d ms", name,
+                                  t->addr, t->command_timeout_ms);
+        }
+
         *rc = TSR_ETIMEDOUT;
         return NULL;
     }
@@ -1935,6 +2109,19 @@ tsr_tickets_now(void)
     struct timespec  ts;
 
     (void) clock_gettime(CLOCK_REALTIME, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+
+/* for deadlines: immune to the wall clock's steps */
+
+static uint64_t
+tsr_tickets_mono(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
 
     return (uint64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }

@@ -57,6 +57,8 @@
 
 #define TSR_TICKETS_SCRIPT        "ticket_rotate"
 #define TSR_TICKETS_ERR_LEN       512
+#define TSR_TICKETS_ROLLBACK_LOG  60      /* s between logs of a refused
+                                             older ring */
 
 
 #if defined(__GNUC__) || defined(__clang__)

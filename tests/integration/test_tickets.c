@@ -16,6 +16,8 @@
  *   period ends, then not (handshakes still succeed, logged), and again
  *   once Redis is back;
  * - reload and restart keep tickets resuming;
+ * - a Redis that drips its replies a byte at a time, each just within
+ *   the read timeout, holds neither a worker's start nor a reload;
  * - single use: a session resumes at most once across the fleet, also
  *   when offered to both nodes at once, and 0-RTT data replayed to the
  *   other node is not accepted.
@@ -37,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/wait.h>
@@ -66,6 +69,8 @@
 #define NODE_A            0
 #define NODE_B            1
 #define NODE_C            2
+#define DRIP_BOUND        9000        /* ms: a start's deadline is 4 s */
+#define MAX_WORKERS       16
 
 
 typedef struct {
@@ -79,6 +84,7 @@ typedef struct {
     int                 early_data;
     int                 foreign;        /* the other fleet: node C's Redis
                                            and key */
+    int                 redis_port;     /* 0: the fleet's Redis */
 } node_conf_t;
 
 
@@ -203,6 +209,10 @@ static void test_ticket_of_another_fleet_gets_full_handshake(void);
 static void test_rotation_race_once_per_period(void);
 static void test_redis_outage_stops_issuing_after_grace(void);
 static void test_tickets_survive_reload_and_restart(void);
+static int worker_pids(pid_t master, pid_t *pids, int max);
+static int wait_serving(node_t *nd, int ms);
+static void test_dripping_redis_does_not_hold_worker_start(void);
+static void test_dripping_redis_does_not_hold_reload(void);
 static void test_tls12_single_use_resumes_once(void);
 static void test_tls13_single_use_resumes_once(void);
 static void test_early_data_replay_rejected_with_single_use(void);
@@ -360,7 +370,8 @@ write_node(node_t *nd, const node_conf_t *nc)
              nc->tickets ? "on" : "off",
              nc->timeout != NULL ? nc->timeout : "10m",
              nc->early_data ? "    ssl_early_data on;\n" : "",
-             nc->foreign ? redis_c.port : redis.port,
+             nc->redis_port != 0 ? nc->redis_port
+                                 : nc->foreign ? redis_c.port : redis.port,
              nc->foreign ? key_file_c : key_file,
              nc->tickets ? "    ssl_session_redis_tickets on;\n" : "",
              nc->rotation != NULL ? "    ssl_session_redis_ticket_rotation "
@@ -2010,6 +2021,245 @@ done:
 }
 
 
+/* the master's children, from /proc; -1 when /proc cannot be read */
+
+static int
+worker_pids(pid_t master, pid_t *pids, int max)
+{
+    int             n;
+    FILE           *f;
+    long            ppid;
+    char            path[64], buf[512], *p;
+    DIR            *dir;
+    struct dirent  *de;
+
+    dir = opendir("/proc");
+    if (dir == NULL) {
+        return -1;
+    }
+
+    n = 0;
+
+    while ((de = readdir(dir)) != NULL && n < max) {
+        if (de->d_name[0] < '1' || de->d_name[0] > '9') {
+            continue;
+        }
+
+        snprintf(path, sizeof(path), "/proc/%.32s/stat", de->d_name);
+
+        f = fopen(path, "r");
+        if (f == NULL) {
+            continue;
+        }
+
+        p = fgets(buf, sizeof(buf), f);
+        fclose(f);
+
+        /* "pid (comm) state ppid ...": comm may hold anything but ')' */
+
+        if (p == NULL || (p = strrchr(buf, ')')) == NULL) {
+            continue;
+        }
+
+        if (sscanf(p + 1, " %*c %ld", &ppid) == 1 && ppid == master) {
+            pids[n++] = (pid_t) atol(de->d_name);
+        }
+    }
+
+    closedir(dir);
+
+    return n;
+}
+
+
+/* ms until a handshake succeeded, -1 if none within "ms" */
+
+static int
+wait_serving(node_t *nd, int ms)
+{
+    hs_t       hs;
+    long long  start, now;
+
+    start = real_ms();
+
+    for ( ;; ) {
+        if (handshake(nd, TSR_TEST_TLS13, 1, NULL, &hs) == 0) {
+            hs_free(&hs);
+            return (int) (real_ms() - start);
+        }
+
+        hs_free(&hs);
+
+        now = real_ms();
+
+        if (now - start >= ms) {
+            return -1;
+        }
+
+        sleep_ms(100);
+    }
+}
+
+
+/*
+ * A Redis that answers the ring's GET with a 4 KiB value, a byte every
+ * 1.9 s: every read of the start-up load gets its byte within the 2 s
+ * read timeout, so only an overall deadline (connect timeout plus
+ * command timeout: 4 s) lets the worker start serving.
+ */
+
+static void
+test_dripping_redis_does_not_hold_worker_start(void)
+{
+    int                   ms;
+    node_t               *nd;
+    node_conf_t           nc;
+    tsr_test_fakeredis_t  fake;
+
+    memset(&fake, 0, sizeof(tsr_test_fakeredis_t));
+
+    if (tsr_test_fakeredis_start(&fake, TSR_TEST_FAKE_DRIP) != 0) {
+        CU_FAIL("fake redis did not start");
+        return;
+    }
+
+    memset(&nc, 0, sizeof(node_conf_t));
+    nc.tickets = 1;
+    nc.redis_port = fake.port;
+
+    nd = &nodes[NODE_A];
+    nd->port = tsr_test_free_port();
+
+    if (nd->port == -1 || write_node(nd, &nc) != 0
+        || (truncate(nd->nginx.error_log, 0) != 0 && errno != ENOENT)
+        || tsr_test_nginx_start(&nd->nginx) != 0)
+    {
+        CU_FAIL("node did not start");
+        goto done;
+    }
+
+    nd->running = 1;
+
+    ms = wait_serving(nd, 3 * DRIP_BOUND);
+
+    printf("\n    redis dripping a byte every 1.9 s: the worker served "
+           "after %d ms (bound %d ms); %d \"no ticket key ring yet\", "
+           "%d \"a sync takes at most\" lines ", ms, DRIP_BOUND,
+           log_lines(nd->nginx.error_log, "no ticket key ring yet"),
+           log_lines(nd->nginx.error_log, "a sync takes at most"));
+
+    CU_ASSERT(ms >= 0 && ms < DRIP_BOUND);
+    CU_ASSERT(log_lines(nd->nginx.error_log, "a sync takes at most") >= 1);
+
+done:
+
+    stop_nodes();
+    check_logs();
+    tsr_test_fakeredis_stop(&fake);
+}
+
+
+/*
+ * The same Redis at a reload: a worker reading or rotating the ring
+ * (rotation every second, so worker 0 is at it all the time) when Redis
+ * starts dripping must still exit at once on the reload, and the new
+ * worker, loading the ring at start, serve within the bound.
+ */
+
+static void
+test_dripping_redis_does_not_hold_reload(void)
+{
+    int                   i, n, left, ms;
+    pid_t                 old[MAX_WORKERS], now[MAX_WORKERS];
+    node_t               *nd;
+    long long             start;
+    node_conf_t           nc;
+    tsr_test_fakeredis_t  fake;
+
+    n = 0;
+    left = 0;
+
+    memset(&fake, 0, sizeof(tsr_test_fakeredis_t));
+
+    if (tsr_test_fakeredis_start(&fake, TSR_TEST_FAKE_NORMAL) != 0) {
+        CU_FAIL("fake redis did not start");
+        return;
+    }
+
+    memset(&nc, 0, sizeof(node_conf_t));
+    nc.tickets = 1;
+    nc.redis_port = fake.port;
+    nc.rotation = "1s";
+
+    nd = &nodes[NODE_A];
+
+    if (setup_nodes(NODE_A, 1, &nc) != 0) {
+        CU_FAIL("node did not start");
+        goto done;
+    }
+
+    n = worker_pids(nd->nginx.pid, old, MAX_WORKERS);
+    CU_ASSERT_FATAL(n >= 1);
+
+    /* connections dropped; the next requests meet the drip */
+
+    CU_ASSERT_EQUAL(tsr_test_fakeredis_set_mode(&fake, TSR_TEST_FAKE_DRIP),
+                    0);
+    sleep_ms(1500);
+
+    nc.timeout = "11m";
+
+    start = real_ms();
+
+    if (reload_nodes(NODE_A, 1, &nc) != 0) {
+        CU_FAIL("reload failed");
+        goto done;
+    }
+
+    /* the old workers exit */
+
+    do {
+        sleep_ms(100);
+
+        left = 0;
+
+        for (i = 0; i < n; i++) {
+            left += (kill(old[i], 0) == 0);
+        }
+
+    } while (left > 0 && real_ms() - start < 3 * DRIP_BOUND);
+
+    ms = (int) (real_ms() - start);
+
+    /* and the new ones serve */
+
+    i = wait_serving(nd, 3 * DRIP_BOUND);
+
+    printf("\n    redis dripping at a reload: %d of %d old workers left "
+           "after %d ms, a new one served %d ms later (bound %d ms) ",
+           left, n, ms, i, DRIP_BOUND);
+
+    CU_ASSERT_EQUAL(left, 0);
+    CU_ASSERT(ms < DRIP_BOUND);
+    CU_ASSERT(i >= 0 && ms + i < DRIP_BOUND);
+
+    CU_ASSERT(worker_pids(nd->nginx.pid, now, MAX_WORKERS) >= 1);
+
+done:
+
+    if (left > 0) {
+        /* the old code: a worker stuck in pthread_join(); not for ever */
+        for (i = 0; i < n; i++) {
+            (void) kill(old[i], SIGKILL);
+        }
+    }
+
+    stop_nodes();
+    check_logs();
+    tsr_test_fakeredis_stop(&fake);
+}
+
+
 static void *
 racer(void *arg)
 {
@@ -2712,6 +2962,8 @@ main(void)
         TSR_TEST(test_rotation_race_once_per_period),
         TSR_TEST(test_redis_outage_stops_issuing_after_grace),
         TSR_TEST(test_tickets_survive_reload_and_restart),
+        TSR_TEST(test_dripping_redis_does_not_hold_worker_start),
+        TSR_TEST(test_dripping_redis_does_not_hold_reload),
         TSR_TEST(test_tls12_single_use_resumes_once),
         TSR_TEST(test_tls13_single_use_resumes_once),
         TSR_TEST(test_early_data_replay_rejected_with_single_use),

@@ -41,6 +41,8 @@
 #define TSR_FAKE_VALUE_MAX    (64 * 1024)
 #define TSR_FAKE_HUGE_SENT    (1024 * 1024) /* of the 2^31 announced */
 #define TSR_FAKE_LIFETIME     (30 * 60 * 1000)
+#define TSR_FAKE_DRIP_MS      1900          /* DRIP: between two bytes */
+#define TSR_FAKE_DRIP_LEN     4096          /* DRIP: the value's bytes */
 
 #define tsr_fake_nelts(a)     (sizeof(a) / sizeof(a[0]))
 
@@ -51,6 +53,8 @@ typedef struct {
     unsigned        reset:1;            /* RST once "out" is sent */
     unsigned        stuck:1;            /* answers nothing any more */
     unsigned        deaf:1;             /* reads nothing any more */
+    unsigned        drip:1;             /* a byte every TSR_FAKE_DRIP_MS */
+    long long       next_drip;
     size_t          in_len;
     size_t          out_len;
     size_t          out_size;
@@ -112,6 +116,7 @@ static int tsr_fake_append_str(tsr_fake_client_t *c, const char *s);
 static int tsr_fake_append_bulk(tsr_fake_client_t *c, const char *data,
     size_t len);
 static int tsr_fake_nonblocking(int fd);
+static int tsr_fake_drip(tsr_fake_client_t *c);
 
 
 /*
@@ -386,7 +391,8 @@ tsr_test_fakeredis_mode_name(int mode)
         "replies split byte by byte", "reset mid-reply",
         "no reply to commands", "no reply at all", "an extra reply",
         "a key's first GET before its SET",
-        "stops reading after the setup"
+        "stops reading after the setup",
+        "a byte every 1.9 s"
     };
 
     if (mode < TSR_TEST_FAKE_NORMAL || mode > TSR_TEST_FAKE_LAST) {
@@ -400,9 +406,9 @@ tsr_test_fakeredis_mode_name(int mode)
 static void
 tsr_fake_run(int lfd, int ctl, int mode, pid_t parent)
 {
-    int                 i, n;
+    int                 i, n, dripping;
     ssize_t             r;
-    long long           start;
+    long long           start, now;
     tsr_fake_t         *fk;
     unsigned char       m[16];
     struct pollfd       fds[2 + TSR_FAKE_CLIENTS];
@@ -448,17 +454,22 @@ tsr_fake_run(int lfd, int ctl, int mode, pid_t parent)
         fds[1].events = POLLIN;
         fds[1].revents = 0;
 
+        dripping = 0;
+
         for (i = 0; i < TSR_FAKE_CLIENTS; i++) {
             fds[2 + i].fd = cl[i].fd;
             fds[2 + i].events = cl[i].deaf ? 0 : POLLIN;
             fds[2 + i].revents = 0;
 
-            if (cl[i].out_len > 0) {
+            if (cl[i].out_len > 0 && cl[i].drip) {
+                dripping = 1;
+
+            } else if (cl[i].out_len > 0) {
                 fds[2 + i].events |= POLLOUT;
             }
         }
 
-        n = poll(fds, 2 + TSR_FAKE_CLIENTS, 1000);
+        n = poll(fds, 2 + TSR_FAKE_CLIENTS, dripping ? 50 : 1000);
 
         if (n == -1) {
             if (errno == EINTR) {
@@ -509,6 +520,28 @@ tsr_fake_run(int lfd, int ctl, int mode, pid_t parent)
                 && tsr_fake_read(fk, &cl[i]) != 0)
             {
                 tsr_fake_close(&cl[i], 0);
+                continue;
+            }
+
+            if (cl[i].drip) {
+                now = tsr_test_now_ms();
+
+                if (cl[i].out_len == 0 || now < cl[i].next_drip) {
+                    continue;
+                }
+
+                r = send(cl[i].fd, cl[i].out, 1, MSG_NOSIGNAL);
+
+                if (r == -1 && errno != EAGAIN && errno != EINTR) {
+                    tsr_fake_close(&cl[i], 0);
+                    continue;
+                }
+
+                if (r == 1) {
+                    memmove(cl[i].out, cl[i].out + 1, --cl[i].out_len);
+                    cl[i].next_drip = now + TSR_FAKE_DRIP_MS;
+                }
+
                 continue;
             }
 
@@ -778,6 +811,11 @@ tsr_fake_command(tsr_fake_t *fk, tsr_fake_client_t *c, tsr_fake_cmd_t *cmd)
         c->stuck = 1;
         c->deaf = 1;
         return 0;
+
+    case TSR_TEST_FAKE_DRIP:
+        /* a reply that is never late for a read, and never complete */
+        c->drip = 1;
+        return tsr_fake_drip(c);
 
     case TSR_TEST_FAKE_EXTRA:
         if (tsr_fake_normal(fk, c, cmd) != 0) {
@@ -1069,6 +1107,26 @@ tsr_fake_append_bulk(tsr_fake_client_t *c, const char *data, size_t len)
 
     if (tsr_fake_append_str(c, head) != 0
         || tsr_fake_append(c, data, len) != 0
+        || tsr_fake_append_str(c, "\r\n") != 0)
+    {
+        return -1;
+    }
+
+    return 0;
+}
+
+
+static int
+tsr_fake_drip(tsr_fake_client_t *c)
+{
+    char  head[32];
+    char  val[TSR_FAKE_DRIP_LEN];
+
+    memset(val, 'x', sizeof(val));
+    snprintf(head, sizeof(head), "$%d\r\n", TSR_FAKE_DRIP_LEN);
+
+    if (tsr_fake_append_str(c, head) != 0
+        || tsr_fake_append(c, val, sizeof(val)) != 0
         || tsr_fake_append_str(c, "\r\n") != 0)
     {
         return -1;

@@ -97,6 +97,8 @@ static void sleep_ms(uint64_t ms);
 static void sleep_until(uint64_t ms);
 static void rotate_both(fixture_t *f);
 static void count_log(int level, const char *msg, void *data);
+static const char *script_source(void);
+static size_t script_len(void);
 static redisReply *script_run(redisContext *c, const char *key,
     const void *gen, size_t genlen, const char *period, const char *blob);
 static void resumes_on_other_context(int version);
@@ -113,6 +115,7 @@ static void test_unknown_key_name_gets_a_full_handshake_tls13(void);
 static void test_eight_racing_rotators_rotate_once_per_period(void);
 static void test_tampered_ring_is_rejected_and_last_good_ring_kept(void);
 static void test_bogus_rings_are_rejected(void);
+static void test_rolled_back_ring_is_refused_and_replaced(void);
 static void test_redis_down_issues_until_the_period_ends_tls12(void);
 static void test_redis_down_issues_until_the_period_ends_tls13(void);
 static void test_script_is_a_compare_and_set(void);
@@ -1099,6 +1102,107 @@ test_tampered_ring_is_rejected_and_last_good_ring_kept(void)
 }
 
 
+/*
+ * Redis rolled back to an older ring (a restored backup, a lagging
+ * replica promoted, a value written back): a node holding a newer ring
+ * refuses it, keeps issuing under its own current key, logs it once, and
+ * its next sync replaces the old ring at once with the next generation
+ * of its own.  No key that has stopped encrypting becomes current again.
+ */
+
+static void
+test_rolled_back_ring_is_refused_and_replaced(void)
+{
+    int                  errors;
+    size_t               len1, len;
+    uint64_t             loads, load_errors;
+    fixture_t            f;
+    SSL_SESSION         *s1;
+    tsr_tickets_info_t   in2;
+    uint8_t              val1[TSR_MAX_VALUE], val[TSR_MAX_VALUE];
+    char                 name1[HEX_SIZE], name2[HEX_SIZE], hex[HEX_SIZE];
+
+    CU_ASSERT_EQUAL_FATAL(fixture_init(&f, TLS1_2_VERSION, PERIOD,
+                                       LIFETIME), 0);
+
+    CU_ASSERT_EQUAL(tsr_tickets_key_name(f.ta, name1, sizeof(name1)),
+                    TSR_OK);
+
+    len1 = sizeof(val1);
+    CU_ASSERT_EQUAL_FATAL(ring_raw(f.ta, val1, &len1), 0);
+
+    rotate_both(&f);
+
+    CU_ASSERT_EQUAL(tsr_tickets_key_name(f.tb, name2, sizeof(name2)),
+                    TSR_OK);
+    CU_ASSERT_STRING_NOT_EQUAL(name1, name2);
+
+    /* newest first: the next key of generation 2 */
+    in2 = info(f.tb);
+    CU_ASSERT_EQUAL_FATAL(in2.keys[0].role, TSR_TICKETS_NEXT);
+
+    /* generation 1 back in Redis: refused, twice, logged once */
+
+    errors = f.logb.errors;
+    loads = stats(f.tb).loads;
+    load_errors = stats(f.tb).load_errors;
+
+    CU_ASSERT_EQUAL(ring_set(f.tb, val1, len1), 0);
+    CU_ASSERT_EQUAL(tsr_tickets_load_value(f.tb, val1, len1), TSR_EPROTO);
+    CU_ASSERT_EQUAL(tsr_tickets_load_value(f.tb, val1, len1), TSR_EPROTO);
+
+    CU_ASSERT_EQUAL(info(f.tb).gen, 2);
+    CU_ASSERT_EQUAL(tsr_tickets_key_name(f.tb, hex, sizeof(hex)), TSR_OK);
+    CU_ASSERT_STRING_EQUAL(hex, name2);
+    CU_ASSERT_EQUAL(stats(f.tb).loads, loads);
+    CU_ASSERT_EQUAL(stats(f.tb).load_errors, load_errors + 2);
+    CU_ASSERT_EQUAL(f.logb.errors, errors + 1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(f.logb.last, "older than generation 2"));
+    CU_ASSERT_EQUAL(tsr_tickets_due(f.tb, 0), 1);
+
+    /* B still issues under its own current key */
+
+    s1 = NULL;
+    CU_ASSERT_EQUAL(hs(f.b, f.client, NULL, &s1), 0);
+    CU_ASSERT_EQUAL(ticket_name(s1, hex), 0);
+    CU_ASSERT_STRING_EQUAL(hex, name2);
+    SSL_SESSION_free(s1);
+
+    /*
+     * B's sync, a period from due: generation 3 built on B's 2, so its
+     * current key is 2's next key, neither of the older ones.
+     */
+
+    CU_ASSERT_EQUAL(tsr_tickets_sync(f.tb), TSR_OK);
+    CU_ASSERT_EQUAL(info(f.tb).gen, 3);
+    CU_ASSERT_EQUAL(tsr_tickets_key_name(f.tb, hex, sizeof(hex)), TSR_OK);
+    CU_ASSERT_STRING_EQUAL(hex, in2.keys[0].name);
+    CU_ASSERT_STRING_NOT_EQUAL(hex, name1);
+    CU_ASSERT_STRING_NOT_EQUAL(hex, name2);
+    CU_ASSERT_EQUAL(tsr_tickets_due(f.tb, 0), 0);
+
+    len = sizeof(val);
+    CU_ASSERT_EQUAL(ring_raw(f.tb, val, &len), 0);
+    CU_ASSERT_EQUAL(get64(val), 3);
+
+    /* A follows; both keep the older keys only to decrypt */
+
+    CU_ASSERT_EQUAL(tsr_tickets_sync(f.ta), TSR_OK);
+    CU_ASSERT_EQUAL(info(f.ta).gen, 3);
+    CU_ASSERT_EQUAL(tsr_tickets_key_name(f.ta, hex, sizeof(hex)), TSR_OK);
+    CU_ASSERT_STRING_EQUAL(hex, in2.keys[0].name);
+    CU_ASSERT_TRUE(ring_has(f.ta, name2));
+    CU_ASSERT_TRUE(ring_has(f.ta, name1));
+
+    printf("\n    generation 1 written back over 2: refused (logged once "
+           "for two reads), replaced by generation 3 built on 2 ");
+
+    CU_ASSERT_EQUAL(ERR_peek_error(), 0);
+
+    fixture_free(&f);
+}
+
+
 static void
 test_bogus_rings_are_rejected(void)
 {
@@ -1377,6 +1481,36 @@ test_redis_down_issues_until_the_period_ends_tls13(void)
 }
 
 
+static const char *
+script_source(void)
+{
+    size_t  i;
+
+    for (i = 0; i < tsr_nscripts; i++) {
+        if (strcmp(tsr_scripts[i].name, "ticket_rotate") == 0) {
+            return tsr_scripts[i].source;
+        }
+    }
+
+    return "";
+}
+
+
+static size_t
+script_len(void)
+{
+    size_t  i;
+
+    for (i = 0; i < tsr_nscripts; i++) {
+        if (strcmp(tsr_scripts[i].name, "ticket_rotate") == 0) {
+            return tsr_scripts[i].len;
+        }
+    }
+
+    return 0;
+}
+
+
 static redisReply *
 script_run(redisContext *c, const char *key, const void *gen, size_t genlen,
     const char *period, const char *blob)
@@ -1434,8 +1568,8 @@ test_script_is_a_compare_and_set(void)
     CU_ASSERT_EQUAL(memcmp(val, header, 16), 0);
     CU_ASSERT_EQUAL(memcmp(val + 16, "blob1", 5), 0);
 
-    /* present but expected absent; right generation but not due; wrong
-       generation: nothing written, the stored header back */
+    /* present but expected absent; right generation but not due; an
+       older generation: nothing written, the stored header back */
 
     put64(gen, 1);
 
@@ -1451,7 +1585,7 @@ test_script_is_a_compare_and_set(void)
     CU_ASSERT_EQUAL(memcmp(rep->element[1]->str, header, 16), 0);
     freeReplyObject(rep);
 
-    put64(gen, 2);
+    put64(gen, 0);
 
     rep = script_run(c, "tk", gen, 8, "1", "blob2");
     CU_ASSERT_PTR_NOT_NULL_FATAL(rep);
@@ -1462,12 +1596,21 @@ test_script_is_a_compare_and_set(void)
     CU_ASSERT_EQUAL(tsr_test_redis_get_raw(&redis, "tk", val, &len), 0);
     CU_ASSERT_EQUAL(memcmp(val + 16, "blob1", 5), 0);
 
-    /* expected present but absent */
+    /* a generation of 7 bytes */
 
-    rep = script_run(c, "none", gen, 8, "1000", "blob2");
+    rep = script_run(c, "tk", gen, 7, "1", "blob2");
     CU_ASSERT_PTR_NOT_NULL_FATAL(rep);
-    CU_ASSERT_EQUAL(rep->element[0]->integer, 0);
-    CU_ASSERT_EQUAL(rep->element[1]->len, 0);
+    CU_ASSERT_EQUAL(rep->type, REDIS_REPLY_ERROR);
+    freeReplyObject(rep);
+
+    /* expected present but absent: the caller's next generation, at once */
+
+    put64(gen, 2);
+
+    rep = script_run(c, "none", gen, 8, "1000000", "blob2");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rep);
+    CU_ASSERT_EQUAL(rep->element[0]->integer, 1);
+    CU_ASSERT_EQUAL(get64((uint8_t *) rep->element[1]->str), 3);
     freeReplyObject(rep);
 
     /* due with a 1 ms period: generation 2 */
@@ -1481,6 +1624,41 @@ test_script_is_a_compare_and_set(void)
     CU_ASSERT_EQUAL(get64((uint8_t *) rep->element[1]->str), 2);
     CU_ASSERT_TRUE(get64((uint8_t *) rep->element[1]->str + 8)
                    >= get64(header + 8) + 1);
+    freeReplyObject(rep);
+
+    /*
+     * Rolled back: Redis holds generation 2, the caller built on its 5.
+     * Its generation 6 replaces it at once, period or not; generation 2
+     * can then no longer be built on.  With "value", the stored ring
+     * comes back instead of the header.
+     */
+
+    put64(gen, 5);
+
+    rep = redisCommand(c, "EVAL %b 1 tk %b 1000000 blob4 value",
+                       script_source(), script_len(), gen, (size_t) 8);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rep);
+    CU_ASSERT_EQUAL_FATAL(rep->type, REDIS_REPLY_STRING);
+    CU_ASSERT_EQUAL_FATAL(rep->len, 16 + 5);
+    CU_ASSERT_EQUAL(get64((uint8_t *) rep->str), 6);
+    CU_ASSERT_EQUAL(memcmp(rep->str + 16, "blob4", 5), 0);
+    freeReplyObject(rep);
+
+    put64(gen, 2);
+
+    rep = redisCommand(c, "EVAL %b 1 tk %b 1 blob5 value",
+                       script_source(), script_len(), gen, (size_t) 8);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rep);
+    CU_ASSERT_EQUAL_FATAL(rep->type, REDIS_REPLY_STRING);
+    CU_ASSERT_EQUAL(get64((uint8_t *) rep->str), 6);
+    CU_ASSERT_EQUAL(memcmp(rep->str + 16, "blob4", 5), 0);
+    freeReplyObject(rep);
+
+    rep = redisCommand(c, "EVAL %b 1 nothing %b 1 blob5 value",
+                       script_source(), script_len(), "", (size_t) 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(rep);
+    CU_ASSERT_EQUAL(rep->type, REDIS_REPLY_STRING);
+    CU_ASSERT_EQUAL(get64((uint8_t *) rep->str), 1);
     freeReplyObject(rep);
 
     /* bad periods; another type under the key */
@@ -1505,7 +1683,7 @@ test_script_is_a_compare_and_set(void)
     /* it touched nothing but its key */
 
     rep = redisCommand(c, "DBSIZE");
-    CU_ASSERT_EQUAL(rep->integer, 2);
+    CU_ASSERT_EQUAL(rep->integer, 4);
     freeReplyObject(rep);
 
     redisFree(c);
@@ -1853,6 +2031,7 @@ main(void)
         TSR_TEST(eight_racing_rotators_rotate_once_per_period),
         TSR_TEST(tampered_ring_is_rejected_and_last_good_ring_kept),
         TSR_TEST(bogus_rings_are_rejected),
+        TSR_TEST(rolled_back_ring_is_refused_and_replaced),
         TSR_TEST(redis_down_issues_until_the_period_ends_tls12),
         TSR_TEST(redis_down_issues_until_the_period_ends_tls13),
         TSR_TEST(script_is_a_compare_and_set),
