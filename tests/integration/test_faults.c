@@ -2006,8 +2006,9 @@ flood_reply(int fd, long elements, size_t bulk)
 static void
 flood(long elements, size_t bulk)
 {
-    int          i, k, n, fport, failed, reused, status;
+    int          i, k, n, fport, failed, reused, status, asan;
     long         rss0, hwm;
+    const char  *s;
     pid_t        fpid, child, w[16];
     char         address[64];
     long long    t, start, max, p99, *lat;
@@ -2109,16 +2110,25 @@ flood(long elements, size_t bulk)
     max = n > 0 ? lat[n - 1] : 0;
     p99 = n > 0 ? lat[(n * 99) / 100] : 0;
 
+    s = getenv("TSR_ASAN");
+    asan = (s != NULL && strcmp(s, "yes") == 0);
+
     printf("\n    every GET answered with %ld bulk strings of %zu bytes: "
            "worker RSS %ld kB before, peak %ld kB; %d keep-alive requests "
-           "meanwhile: p99 %lld ms, max %lld ms, %d failed ", elements,
-           bulk, rss0, hwm, n, p99, max, failed);
+           "meanwhile: p99 %lld ms, max %lld ms, %d failed%s ", elements,
+           bulk, rss0, hwm, n, p99, max, failed,
+           asan ? " (ASan: memory not judged)" : "");
 
     CU_ASSERT_EQUAL(failed, 0);
     CU_ASSERT(n >= 100);
 
-    /* the budget is 16 MiB a reply: peak within 48 MiB of the start */
-    CU_ASSERT(hwm - rss0 < 48 * 1024);
+    /*
+     * The budget is 16 MiB a reply: peak within 48 MiB of the start.
+     * ASan keeps freed memory in quarantine.
+     */
+    if (!asan) {
+        CU_ASSERT(hwm - rss0 < 48 * 1024);
+    }
 
     CU_ASSERT(p99 < 50);
 
