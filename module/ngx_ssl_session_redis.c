@@ -140,6 +140,9 @@ static ngx_int_t ngx_ssl_session_redis_setup_tickets(ngx_conf_t *cf,
 static ngx_int_t ngx_ssl_session_redis_fingerprint(const u_char *sid_ctx,
     size_t len, u_char *fp);
 static size_t ngx_ssl_session_redis_slot_size(ngx_uint_t nservers);
+static size_t ngx_ssl_session_redis_zone_size(ngx_uint_t nservers);
+static void ngx_ssl_session_redis_retire(
+    ngx_ssl_session_redis_main_conf_t *rmcf);
 static ngx_int_t ngx_ssl_session_redis_init_zone(ngx_shm_zone_t *zone,
     void *data);
 static void ngx_ssl_session_redis_publish(
@@ -2800,6 +2803,8 @@ ngx_ssl_session_redis_exit_process(ngx_cycle_t *cycle,
         ngx_del_timer(&rmcf->publish);
     }
 
+    ngx_ssl_session_redis_retire(rmcf);
+
     if (rmcf->announce.timer_set) {
         ngx_del_timer(&rmcf->announce);
     }
@@ -2860,8 +2865,12 @@ ngx_int_t
 ngx_ssl_session_redis_setup_done(ngx_conf_t *cf,
     ngx_ssl_session_redis_main_conf_t *rmcf, char *zone, void *tag)
 {
-    size_t      size;
-    ngx_str_t   name;
+    size_t                         size;
+    uint32_t                       crc;
+    SSL_CTX                      **ctxp;
+    ngx_str_t                      name;
+    ngx_uint_t                     i;
+    ngx_ssl_session_redis_ctx_t   *ctxd;
 
     if (ngx_ssl_session_redis_setup_tickets(cf, rmcf) != NGX_OK) {
         return NGX_ERROR;
@@ -2871,13 +2880,32 @@ ngx_ssl_session_redis_setup_done(ngx_conf_t *cf,
         return NGX_OK;
     }
 
-    name.data = (u_char *) zone;
-    name.len = ngx_strlen(zone);
+    /*
+     * The zone, and with it the totals, is kept across a reload while
+     * the servers stay the same, in the same order: its name carries
+     * their hash.  Other servers mean other series, in a new zone.
+     */
 
-    size = sizeof(ngx_ssl_session_redis_shm_t)
-           + rmcf->ctxs.nelts * NGX_SSL_SESSION_REDIS_NAME_LEN
-           + NGX_SSL_SESSION_REDIS_SLOTS
-             * ngx_ssl_session_redis_slot_size(rmcf->ctxs.nelts);
+    ngx_crc32_init(crc);
+
+    ctxp = rmcf->ctxs.elts;
+
+    for (i = 0; i < rmcf->ctxs.nelts; i++) {
+        ctxd = SSL_CTX_get_ex_data(ctxp[i], ngx_ssl_session_redis_ctx_index);
+        ngx_crc32_update(&crc, ctxd->name.data, ctxd->name.len + 1);
+    }
+
+    ngx_crc32_final(crc);
+
+    name.len = ngx_strlen(zone) + 1 + 8;
+    name.data = ngx_pnalloc(cf->pool, name.len);
+    if (name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    (void) ngx_sprintf(name.data, "%s:%08xD", zone, crc);
+
+    size = ngx_ssl_session_redis_zone_size(rmcf->ctxs.nelts);
 
     /* room for the slab pool's own pages */
     size = ngx_align(size, ngx_pagesize) + 8 * ngx_pagesize;
@@ -2903,10 +2931,23 @@ ngx_ssl_session_redis_slot_size(ngx_uint_t nservers)
 }
 
 
+static size_t
+ngx_ssl_session_redis_zone_size(ngx_uint_t nservers)
+{
+    return sizeof(ngx_ssl_session_redis_shm_t)
+           + nservers * NGX_SSL_SESSION_REDIS_NAME_LEN
+           + ngx_ssl_session_redis_slot_size(nservers)
+           + NGX_SSL_SESSION_REDIS_SLOTS
+             * sizeof(ngx_ssl_session_redis_gauges_t);
+}
+
+
 /*
  * The zone holds the server names (so that the other subsystem's status
- * handler can read them) and one slot per worker.  A zone kept across a
- * reload is laid out again: counters start over with the new cycle.
+ * handler can read them), the totals and the gauge slots.  A zone kept
+ * across a reload (same name: the same servers) is kept as it is: the
+ * old workers still add to it while they finish, the new ones go on
+ * from there.
  */
 
 static ngx_int_t
@@ -2925,16 +2966,14 @@ ngx_ssl_session_redis_init_zone(ngx_shm_zone_t *zone, void *data)
     shpool = (ngx_slab_pool_t *) zone->shm.addr;
     n = rmcf->ctxs.nelts;
 
-    size = sizeof(ngx_ssl_session_redis_shm_t)
-           + n * NGX_SSL_SESSION_REDIS_NAME_LEN
-           + NGX_SSL_SESSION_REDIS_SLOTS
-             * ngx_ssl_session_redis_slot_size(n);
+    shm = data;
 
-    shm = shpool->data;
-
-    if (shm != NULL) {
-        ngx_slab_free(shpool, shm);
+    if (shm != NULL && shm->nservers == n) {
+        zone->data = shm;
+        return NGX_OK;
     }
+
+    size = ngx_ssl_session_redis_zone_size(n);
 
     shm = ngx_slab_calloc(shpool, size);
     if (shm == NULL) {
@@ -2974,10 +3013,13 @@ ngx_ssl_session_redis_init_zone(ngx_shm_zone_t *zone, void *data)
 static void
 ngx_ssl_session_redis_publish(ngx_ssl_session_redis_main_conf_t *rmcf)
 {
-    u_char                                *slot;
-    size_t                                 k;
+    u_char                                *slot, *names;
+    size_t                                 k, size;
+    uint64_t                              *tot, *cur, *last;
     SSL_CTX                              **ctxp;
-    ngx_uint_t                             i, state;
+    ngx_uint_t                             i, state, warn;
+    ngx_slab_pool_t                       *shpool;
+    ngx_ssl_session_redis_gauges_t        *g;
     tsr_store_stats_t                      ss;
     tsr_tickets_stats_t                    ts;
     ngx_ssl_session_redis_shm_t           *shm;
@@ -2987,18 +3029,27 @@ ngx_ssl_session_redis_publish(ngx_ssl_session_redis_main_conf_t *rmcf)
     ngx_ssl_session_redis_worker_stats_t   w;
     ngx_ssl_session_redis_server_stats_t  *sv;
 
-    if (rmcf->zone == NULL || ngx_worker >= NGX_SSL_SESSION_REDIS_SLOTS) {
+    if (rmcf->zone == NULL || rmcf->zone->data == NULL) {
         return;
     }
 
     shm = rmcf->zone->data;
+    shpool = (ngx_slab_pool_t *) rmcf->zone->shm.addr;
+    size = ngx_ssl_session_redis_slot_size(shm->nservers);
 
-    slot = (u_char *) shm + sizeof(ngx_ssl_session_redis_shm_t)
-           + shm->nservers * NGX_SSL_SESSION_REDIS_NAME_LEN
-           + ngx_worker * ngx_ssl_session_redis_slot_size(shm->nservers);
+    /* what was added so far, then what there is now */
+
+    if (rmcf->published == NULL) {
+        rmcf->published = ngx_calloc(2 * size, ngx_cycle->log);
+        if (rmcf->published == NULL) {
+            return;
+        }
+    }
+
+    slot = rmcf->published + size;
+    ngx_memzero(slot, size);
 
     ngx_memzero(&w, sizeof(ngx_ssl_session_redis_worker_stats_t));
-    w.pid = ngx_pid;
 
     rsp = rmcf->stores.elts;
 
@@ -3070,6 +3121,119 @@ ngx_ssl_session_redis_publish(ngx_ssl_session_redis_main_conf_t *rmcf)
 
         ngx_memcpy(sv[i].outcome, ctxd->outcome, sizeof(ctxd->outcome));
         tsr_ssl_stats(ctxd->binding, &sv[i].ssl);
+    }
+
+    names = (u_char *) shm + sizeof(ngx_ssl_session_redis_shm_t);
+    tot = (uint64_t *) (names + shm->nservers
+                                * NGX_SSL_SESSION_REDIS_NAME_LEN);
+    g = (ngx_ssl_session_redis_gauges_t *) ((u_char *) tot + size);
+
+    cur = (uint64_t *) slot;
+    last = (uint64_t *) rmcf->published;
+    warn = 0;
+
+    ngx_shmtx_lock(&shpool->mutex);
+
+    /* gauges as well, unused there: all words are counted alike */
+
+    for (k = 0; k < size / sizeof(uint64_t); k++) {
+        tot[k] += cur[k] - last[k];
+    }
+
+    if (rmcf->slot == 0 && !rmcf->no_slot) {
+
+        /* its own from before, a free one, or one whose worker is gone */
+
+        for (i = 0; i < NGX_SSL_SESSION_REDIS_SLOTS; i++) {
+            if (g[i].pid == ngx_pid) {
+                break;
+            }
+        }
+
+        if (i == NGX_SSL_SESSION_REDIS_SLOTS) {
+            for (i = 0; i < NGX_SSL_SESSION_REDIS_SLOTS; i++) {
+                if (g[i].pid == 0
+                    || (kill(g[i].pid, 0) == -1 && ngx_errno == NGX_ESRCH))
+                {
+                    break;
+                }
+            }
+        }
+
+        if (i < NGX_SSL_SESSION_REDIS_SLOTS) {
+            rmcf->slot = i + 1;
+            g[i].pid = ngx_pid;
+
+        } else {
+            rmcf->no_slot = 1;
+            warn = 1;
+        }
+    }
+
+    if (rmcf->slot != 0) {
+        g += rmcf->slot - 1;
+        g->stores = w.stores;
+        g->up = w.up;
+        g->breaker_open = w.breaker_open;
+        g->inflight = w.inflight;
+    }
+
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    ngx_memcpy(rmcf->published, slot, size);
+
+    if (warn) {
+        ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
+                      "ssl_session_redis: all %d metrics slots are taken: "
+                      "the gauges of worker %P are left out (its counters "
+                      "are not)", NGX_SSL_SESSION_REDIS_SLOTS, ngx_pid);
+    }
+}
+
+
+/*
+ * A worker that exits adds what is left to the totals and frees its
+ * gauge slot.
+ */
+
+static void
+ngx_ssl_session_redis_retire(ngx_ssl_session_redis_main_conf_t *rmcf)
+{
+    u_char                          *names;
+    ngx_slab_pool_t                 *shpool;
+    ngx_ssl_session_redis_shm_t     *shm;
+    ngx_ssl_session_redis_gauges_t  *g;
+
+    if (rmcf->zone == NULL || rmcf->zone->data == NULL) {
+        return;
+    }
+
+    ngx_ssl_session_redis_publish(rmcf);
+
+    shm = rmcf->zone->data;
+    shpool = (ngx_slab_pool_t *) rmcf->zone->shm.addr;
+
+    if (rmcf->slot != 0) {
+        names = (u_char *) shm + sizeof(ngx_ssl_session_redis_shm_t);
+        g = (ngx_ssl_session_redis_gauges_t *)
+                (names + shm->nservers * NGX_SSL_SESSION_REDIS_NAME_LEN
+                 + ngx_ssl_session_redis_slot_size(shm->nservers));
+
+        ngx_shmtx_lock(&shpool->mutex);
+
+        if (g[rmcf->slot - 1].pid == ngx_pid) {
+            ngx_memzero(&g[rmcf->slot - 1],
+                        sizeof(ngx_ssl_session_redis_gauges_t));
+        }
+
+        ngx_shmtx_unlock(&shpool->mutex);
+    }
+
+    rmcf->slot = 0;
+
+    if (rmcf->published != NULL) {
+        ngx_free(rmcf->published);
+        rmcf->published = NULL;
     }
 }
 
@@ -3241,8 +3405,11 @@ ngx_ssl_session_redis_find_zone(const char *name)
             i = 0;
         }
 
-        if (zone[i].shm.name.len == len
-            && ngx_strncmp(zone[i].shm.name.data, name, len) == 0)
+        /* "<name>:<hash of the server names>" */
+
+        if (zone[i].shm.name.len > len
+            && ngx_strncmp(zone[i].shm.name.data, name, len) == 0
+            && zone[i].shm.name.data[len] == ':')
         {
             return &zone[i];
         }
@@ -3303,8 +3470,10 @@ ngx_ssl_session_redis_sum(ngx_pool_t *pool, ngx_shm_zone_t *zone,
     u_char                                *names, *name, *slot, *p;
     size_t                                 k, len;
     ngx_uint_t                             i, j, s, n;
+    ngx_slab_pool_t                       *shpool;
     ngx_ssl_session_redis_shm_t           *shm;
-    ngx_ssl_session_redis_worker_stats_t  *ws, *w;
+    ngx_ssl_session_redis_gauges_t        *g;
+    ngx_ssl_session_redis_worker_stats_t  *w;
     ngx_ssl_session_redis_server_stats_t  *sv, *tot;
 
     shm = zone->data;
@@ -3372,61 +3541,53 @@ ngx_ssl_session_redis_sum(ngx_pool_t *pool, ngx_shm_zone_t *zone,
     w = &sum->w;
     tot = sum->tot;
 
-    for (s = 0; s < NGX_SSL_SESSION_REDIS_SLOTS; s++) {
-        slot = names + n * NGX_SSL_SESSION_REDIS_NAME_LEN
-               + s * ngx_ssl_session_redis_slot_size(n);
-        ws = (ngx_ssl_session_redis_worker_stats_t *) slot;
+    slot = names + n * NGX_SSL_SESSION_REDIS_NAME_LEN;
+    shpool = (ngx_slab_pool_t *) zone->shm.addr;
+    g = (ngx_ssl_session_redis_gauges_t *)
+            (slot + ngx_ssl_session_redis_slot_size(n));
 
-        if (ws->pid == 0) {
+    ngx_shmtx_lock(&shpool->mutex);
+
+    ngx_memcpy(w, slot, sizeof(ngx_ssl_session_redis_worker_stats_t));
+
+    sv = (ngx_ssl_session_redis_server_stats_t *)
+             (slot + sizeof(ngx_ssl_session_redis_worker_stats_t));
+
+    for (i = 0; i < n; i++) {
+        j = sum->first[i];
+
+        for (k = 0; k < NGX_SSL_SESSION_REDIS_OUTCOMES; k++) {
+            tot[j].outcome[k] += sv[i].outcome[k];
+        }
+
+        tot[j].ssl.stored += sv[i].ssl.stored;
+        tot[j].ssl.store_skipped += sv[i].ssl.store_skipped;
+        tot[j].ssl.store_errors += sv[i].ssl.store_errors;
+        tot[j].ssl.open_failures += sv[i].ssl.open_failures;
+        tot[j].ssl.removed += sv[i].ssl.removed;
+    }
+
+    /* gauges: the workers alive now (one may have died without a word) */
+
+    w->stores = 0;
+    w->up = 0;
+    w->breaker_open = 0;
+    w->inflight = 0;
+
+    for (s = 0; s < NGX_SSL_SESSION_REDIS_SLOTS; s++) {
+        if (g[s].pid == 0
+            || (kill(g[s].pid, 0) == -1 && ngx_errno == NGX_ESRCH))
+        {
             continue;
         }
 
-        w->stores += ws->stores;
-        w->up += ws->up;
-        w->breaker_open += ws->breaker_open;
-        w->inflight += ws->inflight;
-        w->store.gets += ws->store.gets;
-        w->store.sets += ws->store.sets;
-        w->store.dels += ws->store.dels;
-        w->store.errors += ws->store.errors;
-        w->store.bad_values += ws->store.bad_values;
-        w->store.connects += ws->store.connects;
-        w->store.refused += ws->store.refused;
-        w->store.dropped += ws->store.dropped;
-        w->store.timeouts += ws->store.timeouts;
-        w->store.breaker_opened += ws->store.breaker_opened;
-        w->store.latency_sum_ms += ws->store.latency_sum_ms;
-
-        for (k = 0; k < TSR_STORE_LATENCY_BUCKETS; k++) {
-            w->store.latency[k] += ws->store.latency[k];
-        }
-
-        w->tickets.issued += ws->tickets.issued;
-        w->tickets.not_issued += ws->tickets.not_issued;
-        w->tickets.decrypted += ws->tickets.decrypted;
-        w->tickets.renewed += ws->tickets.renewed;
-        w->tickets.unknown_key += ws->tickets.unknown_key;
-        w->tickets.rotations += ws->tickets.rotations;
-        w->tickets.loads += ws->tickets.loads;
-        w->tickets.load_errors += ws->tickets.load_errors;
-
-        sv = (ngx_ssl_session_redis_server_stats_t *)
-                 (slot + sizeof(ngx_ssl_session_redis_worker_stats_t));
-
-        for (i = 0; i < n; i++) {
-            j = sum->first[i];
-
-            for (k = 0; k < NGX_SSL_SESSION_REDIS_OUTCOMES; k++) {
-                tot[j].outcome[k] += sv[i].outcome[k];
-            }
-
-            tot[j].ssl.stored += sv[i].ssl.stored;
-            tot[j].ssl.store_skipped += sv[i].ssl.store_skipped;
-            tot[j].ssl.store_errors += sv[i].ssl.store_errors;
-            tot[j].ssl.open_failures += sv[i].ssl.open_failures;
-            tot[j].ssl.removed += sv[i].ssl.removed;
-        }
+        w->stores += g[s].stores;
+        w->up += g[s].up;
+        w->breaker_open += g[s].breaker_open;
+        w->inflight += g[s].inflight;
     }
+
+    ngx_shmtx_unlock(&shpool->mutex);
 
     return NGX_OK;
 }

@@ -61,13 +61,17 @@ typedef struct {
 
 
 /*
- * Metrics: every worker publishes its counters into its own slot of a
- * shared memory zone per subsystem, once a second and when it answers a
- * status request; the status handler adds the slots up.
+ * Metrics: a shared memory zone per subsystem, kept across reloads (its
+ * name carries a hash of the server names).  Once a second and when it
+ * answers a status request, every worker adds what its counters gained
+ * since it last did to the zone's totals, so that counters go on
+ * growing when workers come and go, and writes its gauges into a slot
+ * of its own, claimed by pid.  The status handler reads the totals and
+ * adds up the slots of the workers alive.
  */
 
 #define NGX_SSL_SESSION_REDIS_OUTCOMES     7
-#define NGX_SSL_SESSION_REDIS_SLOTS        64
+#define NGX_SSL_SESSION_REDIS_SLOTS        1024
 #define NGX_SSL_SESSION_REDIS_NAME_LEN     256
 #define NGX_SSL_SESSION_REDIS_ZONE_HTTP    "ssl_session_redis_http"
 #define NGX_SSL_SESSION_REDIS_ZONE_STREAM  "ssl_session_redis_stream"
@@ -77,21 +81,30 @@ typedef struct {
     tsr_ssl_stats_t         ssl;
 } ngx_ssl_session_redis_server_stats_t;
 
+/* uint64_t only: totals are kept by adding differences word by word */
 typedef struct {
-    ngx_pid_t               pid;            /* 0: slot unused */
-    ngx_uint_t              stores;
-    ngx_uint_t              up;             /* stores connected */
-    ngx_uint_t              breaker_open;
+    uint64_t                stores;         /* gauges */
+    uint64_t                up;             /* stores connected */
+    uint64_t                breaker_open;
     uint64_t                inflight;
     tsr_store_stats_t       store;          /* all stores, added up */
     tsr_tickets_stats_t     tickets;        /* all rings, added up */
 } ngx_ssl_session_redis_worker_stats_t;
 
 typedef struct {
+    ngx_pid_t               pid;            /* 0: slot unused */
+    uint64_t                stores;
+    uint64_t                up;
+    uint64_t                breaker_open;
+    uint64_t                inflight;
+} ngx_ssl_session_redis_gauges_t;
+
+typedef struct {
     ngx_uint_t              nservers;
     /*
      * followed by the server names (NGX_SSL_SESSION_REDIS_NAME_LEN each),
-     * then per slot: a worker part and "nservers" server parts
+     * the totals (a worker part and "nservers" server parts), then
+     * NGX_SSL_SESSION_REDIS_SLOTS gauge slots
      */
 } ngx_ssl_session_redis_shm_t;
 
@@ -101,9 +114,12 @@ typedef struct {
     ngx_array_t             stores;     /* ngx_ssl_session_redis_store_t * */
     ngx_array_t             ctxs;       /* SSL_CTX *, with a binding */
     ngx_array_t             tickets;    /* ngx_ssl_session_redis_tickets_t * */
-    void                   *rotator;    /* the rotator thread, worker 0 */
     ngx_shm_zone_t         *zone;       /* metrics */
     ngx_event_t             publish;    /* metrics, once a second */
+    u_char                 *published;  /* what this worker added to the
+                                           totals so far */
+    ngx_uint_t              slot;       /* its gauge slot + 1, 0: none */
+    unsigned                no_slot:1;  /* none was free: said once */
     ngx_event_t             announce;   /* fleet registration, worker 0 */
     ngx_str_t               proto;      /* "HTTP" or "STREAM" */
     unsigned                hbio:1;     /* holds the hello BIO's method */

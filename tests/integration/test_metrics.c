@@ -9,6 +9,7 @@
 
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +28,7 @@
 
 
 #define SCRAPE_MAX       (256 * 1024)
-#define READY_MS         5000
+#define READY_MS         15000
 #define QUIET_MS         1500
 #define FULL             4
 #define RESUMED          3
@@ -114,6 +115,10 @@ static void slow_redis(int version);
 static void stream(int version);
 static void two_workers(int version);
 static void tickets(int version);
+static int hold_open(int port);
+static int counters(const char *text, long long *c);
+static void test_counters_keep_growing_across_a_reload(void);
+static void test_seventy_workers_all_counted(void);
 static void test_tls12_counts_across_nodes(void);
 static void test_tls13_counts_across_nodes(void);
 static void test_tls12_shared_cache_second_resumption_is_l1(void);
@@ -2312,11 +2317,265 @@ test_prometheus_checker_rejects_bad_text(void)
 }
 
 
+/*
+ * A plain connection to "port" with half a request: the worker that
+ * took it cannot finish before the header timeout, or before it closes.
+ */
+
+static int
+hold_open(int port)
+{
+    int                  fd;
+    struct sockaddr_in   sin;
+    static const char    half[] = "GET /metrics HTTP/1.1\r\nHost: a\r\n";
+
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd == -1) {
+        return -1;
+    }
+
+    memset(&sin, 0, sizeof(sin));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+    if (connect(fd, (struct sockaddr *) &sin, sizeof(sin)) != 0
+        || write(fd, half, sizeof(half) - 1) != (ssize_t) (sizeof(half) - 1))
+    {
+        close(fd);
+        return -1;
+    }
+
+    return fd;
+}
+
+
+#define COUNTERS  4
+
+/* counters a handshake moves, in "c"; -1 when one is missing */
+
+static int
+counters(const char *text, long long *c)
+{
+    int  i;
+
+    c[0] = lookups(text, "http", "one.test", "none");
+    c[1] = server_counter(text, "ssl_session_redis_stores_total", "http",
+                          "one.test");
+    c[2] = value(text, "ssl_session_redis_redis_commands_total"
+                 "{subsystem=\"http\",command=\"set\"}");
+    c[3] = subsystem_value(text, "ssl_session_redis_redis_connects_total",
+                           "http");
+
+    for (i = 0; i < COUNTERS; i++) {
+        if (c[i] < 0) {
+            return -1;
+        }
+    }
+
+    return 0;
+}
+
+
+/*
+ * A reload while an old worker still has a connection to finish: old
+ * and new workers run side by side, then the old one exits.  Prometheus
+ * must never see a counter go down: scraped again and again, every
+ * counter only grows, and what the old worker counted stays counted.
+ */
+
+static void
+test_counters_keep_growing_across_a_reload(void)
+{
+    int           i, k, fd, drops, version;
+    long long     c[COUNTERS], prev[COUNTERS], first[COUNTERS];
+    node_opts_t   opts;
+
+    static const char *const  names[] = {
+        "lookups none", "stores", "set commands", "connects"
+    };
+
+    fd = -1;
+    drops = 0;
+    version = TSR_TEST_TLS12;
+
+    memset(&opts, 0, sizeof(node_opts_t));
+
+    opts.workers = 1;
+    opts.redis_port = redis.port;
+
+    if (redis_fresh() != 0
+        || node_write(&node_a, "metrics-a", &opts) != 0
+        || node_start(&node_a) != 0)
+    {
+        CU_FAIL("node did not start");
+        goto done;
+    }
+
+    for (i = 0; i < 10; i++) {
+        CU_ASSERT_EQUAL(handshake(node_a.tls_port, version, 0, 1, NULL, NULL),
+                        0);
+    }
+
+    sleep_ms(QUIET_MS);
+
+    if (scrape(&node_a, scraped, sizeof(scraped)) != 0
+        || counters(scraped, first) != 0)
+    {
+        CU_FAIL("no counters before the reload");
+        goto done;
+    }
+
+    memcpy(prev, first, sizeof(prev));
+
+    /* the old worker keeps running with this one */
+
+    fd = hold_open(node_a.status_port);
+    CU_ASSERT(fd != -1);
+
+    sleep_ms(200);
+
+    CU_ASSERT_EQUAL(tsr_test_nginx_signal(&node_a.nginx, SIGHUP), 0);
+
+    for (i = 0; i < 30; i++) {
+        sleep_ms(150);
+
+        if (i == 20 && fd != -1) {
+            /* the old worker may go now */
+            close(fd);
+            fd = -1;
+        }
+
+        if (i % 2 == 0) {
+            (void) handshake(node_a.tls_port, version, 0, 1, NULL, NULL);
+        }
+
+        if (http_get(node_a.status_port, "/metrics", scraped,
+                     sizeof(scraped))
+            != 0
+            || counters(scraped, c) != 0)
+        {
+            continue;
+        }
+
+        for (k = 0; k < COUNTERS; k++) {
+            if (c[k] < prev[k]) {
+                printf("\n    scrape %d: %s went down from %lld to %lld ",
+                       i, names[k], prev[k], c[k]);
+                drops++;
+            }
+
+            prev[k] = c[k];
+        }
+    }
+
+    sleep_ms(QUIET_MS);
+
+    if (scrape(&node_a, scraped, sizeof(scraped)) != 0
+        || counters(scraped, c) != 0)
+    {
+        CU_FAIL("no counters after the reload");
+        goto done;
+    }
+
+    printf("\n    before the reload: none %lld, stores %lld, sets %lld, "
+           "connects %lld; after: %lld, %lld, %lld, %lld; %d drops ",
+           first[0], first[1], first[2], first[3], c[0], c[1], c[2], c[3],
+           drops);
+
+    CU_ASSERT_EQUAL(drops, 0);
+
+    /* 15 more handshakes, one more connection (the new worker's) */
+    CU_ASSERT_EQUAL(c[0], first[0] + 15);
+    CU_ASSERT_EQUAL(c[3], first[3] + 1);
+
+    for (k = 0; k < COUNTERS; k++) {
+        CU_ASSERT(c[k] >= first[k]);
+    }
+
+    CU_ASSERT_EQUAL(subsystem_value(scraped, "ssl_session_redis_redis_up",
+                                    "http"), 1);
+
+done:
+
+    if (fd != -1) {
+        close(fd);
+    }
+
+    node_stop(&node_a);
+    node_check_log(&node_a);
+}
+
+
+/*
+ * Every worker is counted, however many there are: slots used to stop
+ * at 64.
+ */
+
+static void
+test_seventy_workers_all_counted(void)
+{
+    int           i, ok;
+    node_opts_t   opts;
+
+    memset(&opts, 0, sizeof(node_opts_t));
+
+    opts.workers = 70;
+    opts.redis_port = redis.port;
+
+    if (redis_fresh() != 0
+        || node_write(&node_a, "metrics-a", &opts) != 0
+        || node_start(&node_a) != 0)
+    {
+        CU_FAIL("node did not start, or not every worker was counted");
+        goto done;
+    }
+
+    ok = 0;
+
+    for (i = 0; i < 20; i++) {
+        ok += (handshake(node_a.tls_port, TSR_TEST_TLS12, 0, 1, NULL, NULL)
+               == 0);
+    }
+
+    sleep_ms(QUIET_MS);
+
+    if (scrape(&node_a, scraped, sizeof(scraped)) != 0) {
+        goto done;
+    }
+
+    printf("\n    70 workers: connections %lld, up %lld, connects %lld, "
+           "none %lld of %d handshakes ",
+           subsystem_value(scraped, "ssl_session_redis_redis_connections",
+                           "http"),
+           subsystem_value(scraped, "ssl_session_redis_redis_up", "http"),
+           subsystem_value(scraped, "ssl_session_redis_redis_connects_total",
+                           "http"),
+           lookups(scraped, "http", "one.test", "none"), ok);
+
+    CU_ASSERT_EQUAL(ok, 20);
+    CU_ASSERT_EQUAL(subsystem_value(scraped,
+                        "ssl_session_redis_redis_connections", "http"), 70);
+    CU_ASSERT_EQUAL(subsystem_value(scraped, "ssl_session_redis_redis_up",
+                                    "http"), 70);
+    CU_ASSERT_EQUAL(subsystem_value(scraped,
+                        "ssl_session_redis_redis_connects_total", "http"), 70);
+    CU_ASSERT_EQUAL(lookups(scraped, "http", "one.test", "none"), 20);
+
+done:
+
+    node_stop(&node_a);
+    node_check_log(&node_a);
+}
+
+
 int
 main(void)
 {
-    unsigned int  failures;
-    CU_pSuite     suite;
+    unsigned int   failures;
+    const char    *only;
+    CU_pSuite      suite;
+    CU_pTest       test;
 
     if (CU_initialize_registry() != CUE_SUCCESS) {
         return 1;
@@ -2338,6 +2597,18 @@ main(void)
     CU_ADD_TEST(suite, test_two_workers_add_up);
     CU_ADD_TEST(suite, test_tls13_fleet_tickets_counted);
     CU_ADD_TEST(suite, test_tls12_fleet_tickets_counted);
+    CU_ADD_TEST(suite, test_counters_keep_growing_across_a_reload);
+    CU_ADD_TEST(suite, test_seventy_workers_all_counted);
+
+    if (getenv("TSR_TEST_ONLY") != NULL) {
+        only = getenv("TSR_TEST_ONLY");
+
+        for (test = suite->pTest; test != NULL; test = test->pNext) {
+            if (strstr(test->pName, only) == NULL) {
+                CU_set_test_active(test, CU_FALSE);
+            }
+        }
+    }
 
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
