@@ -2892,7 +2892,10 @@ ngx_ssl_session_redis_setup_done(ngx_conf_t *cf,
 
     for (i = 0; i < rmcf->ctxs.nelts; i++) {
         ctxd = SSL_CTX_get_ex_data(ctxp[i], ngx_ssl_session_redis_ctx_index);
-        ngx_crc32_update(&crc, ctxd->name.data, ctxd->name.len + 1);
+        ngx_crc32_update(&crc, ctxd->name.data, ctxd->name.len);
+
+        /* a separator: names are not NUL-terminated */
+        ngx_crc32_update(&crc, (u_char *) "\n", 1);
     }
 
     ngx_crc32_final(crc);

@@ -15,7 +15,10 @@
  * A rejected value must leave the baseline in use; an accepted one must
  * describe a ring that keeps the documented invariants (2 to
  * TSR_TICKETS_MAX_KEYS keys, newest first, one current key of the
- * header's generation, one next key).  Anything else aborts.  Seeds:
+ * header's generation, one next key, a generation not below the
+ * baseline's: an older ring is a rollback and refused).  Anything else
+ * aborts.  An accepted newer ring stays in use, so the next input starts
+ * from a fresh ring state, the baseline loaded again.  Seeds:
  * tests/fuzz/corpus/tickets, written by the replay build.
  */
 
@@ -38,6 +41,7 @@ const char  *fuzz_name = "tickets";
 
 static tsr_keyring_t  *fuzz_ring;
 static tsr_tickets_t  *fuzz_t;
+static tsr_tickets_conf_t  fuzz_conf;
 static char            fuzz_key[TSR_MAX_KEY_NAME];
 static int             fuzz_keylen;
 static uint8_t         fuzz_base[1024];
@@ -47,6 +51,7 @@ static const uint8_t   fuzz_fleet[32] = "fuzz fleet key, 32 bytes long!!";
 
 
 static void fuzz_cleanup(void);
+static int fuzz_load_base(void);
 static size_t fuzz_build_ring(uint8_t *p, uint64_t gen, uint64_t built,
     size_t nkeys);
 static int fuzz_value(const uint8_t *header, const uint8_t *ring,
@@ -62,7 +67,6 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
     size_t              rlen;
     uint8_t             ring[FUZZ_RING_MAX], header[FUZZ_HEADER];
     char                err[256];
-    tsr_tickets_conf_t  conf;
 
     (void) argc;
     (void) argv;
@@ -77,12 +81,12 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
         return -1;
     }
 
-    memset(&conf, 0, sizeof(tsr_tickets_conf_t));
-    conf.keys = fuzz_ring;
-    conf.period_ms = FUZZ_PERIOD;
-    conf.lifetime_ms = 300000;
+    memset(&fuzz_conf, 0, sizeof(tsr_tickets_conf_t));
+    fuzz_conf.keys = fuzz_ring;
+    fuzz_conf.period_ms = FUZZ_PERIOD;
+    fuzz_conf.lifetime_ms = 300000;
 
-    fuzz_t = tsr_tickets_create(&conf, err, sizeof(err));
+    fuzz_t = tsr_tickets_create(&fuzz_conf, err, sizeof(err));
     if (fuzz_t == NULL) {
         return -1;
     }
@@ -113,6 +117,32 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 
+/*
+ * The baseline in use again.  After an accepted newer ring, the older
+ * baseline is (rightly) refused as a rollback: the ring state starts over.
+ */
+
+static int
+fuzz_load_base(void)
+{
+    char  err[256];
+
+    if (tsr_tickets_load_value(fuzz_t, fuzz_base, fuzz_base_len) == TSR_OK) {
+        return 0;
+    }
+
+    tsr_tickets_destroy(fuzz_t);
+
+    fuzz_t = tsr_tickets_create(&fuzz_conf, err, sizeof(err));
+    if (fuzz_t == NULL) {
+        return -1;
+    }
+
+    return tsr_tickets_load_value(fuzz_t, fuzz_base, fuzz_base_len) == TSR_OK
+           ? 0 : -1;
+}
+
+
 /* everything freed at exit, so that a leak checker sees real leaks only */
 
 static void
@@ -134,7 +164,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
 
-    if (tsr_tickets_load_value(fuzz_t, fuzz_base, fuzz_base_len) != TSR_OK) {
+    if (fuzz_load_base() != 0) {
         abort();
     }
 
@@ -175,6 +205,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (rc) {
 
     case TSR_OK:
+        if (fuzz_get64(val) < 7) {
+            abort();
+        }
+
         fuzz_check_ring(fuzz_get64(val));
         break;
 
