@@ -3083,6 +3083,10 @@ ngx_ssl_session_redis_publish(ngx_ssl_session_redis_main_conf_t *rmcf)
         w.store.timeouts += ss.timeouts;
         w.store.breaker_opened += ss.breaker_opened;
         w.store.latency_sum_ms += ss.latency_sum_ms;
+        w.store.commands += ss.commands;
+        w.store.writes += ss.writes;
+        w.store.replies += ss.replies;
+        w.store.reads += ss.reads;
 
         for (k = 0; k < TSR_STORE_LATENCY_BUCKETS; k++) {
             w.store.latency[k] += ss.latency[k];
@@ -3716,6 +3720,20 @@ ngx_ssl_session_redis_render(ngx_pool_t *pool,
                       sums[j].subsystem, w->store.gets, sums[j].subsystem,
                       w->store.sets, sums[j].subsystem, w->store.dels);
     }
+
+    /* commands per write and replies per read: the batches */
+
+    ngx_ssl_session_redis_value("ssl_session_redis_redis_sent_total",
+        "counter", w->store.commands,
+        "Commands written to Redis, setup and scripts included.");
+    ngx_ssl_session_redis_value("ssl_session_redis_redis_writes_total",
+        "counter", w->store.writes,
+        "System calls that wrote commands to Redis.");
+    ngx_ssl_session_redis_value("ssl_session_redis_redis_replies_total",
+        "counter", w->store.replies, "Replies read from Redis.");
+    ngx_ssl_session_redis_value("ssl_session_redis_redis_reads_total",
+        "counter", w->store.reads,
+        "System calls that read replies from Redis.");
 
     ngx_ssl_session_redis_value("ssl_session_redis_redis_errors_total",
         "counter", w->store.errors,

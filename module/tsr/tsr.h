@@ -220,6 +220,17 @@ typedef struct {
      */
     uint64_t     latency[TSR_STORE_LATENCY_BUCKETS];
     uint64_t     latency_sum_ms;    /* of those round trips */
+
+    /*
+     * The socket: commands queued and replies taken, and the system
+     * calls that moved them (writes and reads that moved bytes).  The
+     * commands of one loop turn leave in one write: commands / writes
+     * is the batch size.
+     */
+    uint64_t     commands;
+    uint64_t     writes;
+    uint64_t     replies;
+    uint64_t     reads;
 } tsr_store_stats_t;
 
 /*

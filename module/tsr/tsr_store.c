@@ -43,6 +43,7 @@
 
 #include <hiredis/hiredis.h>
 #include <hiredis/async.h>
+#include <hiredis/sds.h>
 #include <openssl/crypto.h>
 
 
@@ -136,6 +137,7 @@ static void tsr_store_async_failed(tsr_store_t *st);
 static int tsr_store_async_command(tsr_store_t *st, redisCallbackFn *fn,
     void *privdata, const char *fmt, ...);
 static int tsr_store_writable(tsr_store_t *st, const char *name);
+static size_t tsr_store_unsent(const tsr_store_t *st);
 static int tsr_store_async_get(tsr_store_t *st, tsr_req_t *req,
     const char *key, size_t keylen);
 static int tsr_store_async_set(tsr_store_t *st, const char *key,
@@ -161,6 +163,7 @@ static void tsr_store_latency(tsr_store_t *st, uint64_t ms);
 static uint64_t tsr_store_stall_ms(tsr_store_t *st);
 static void tsr_store_arm(tsr_store_t *st);
 static void tsr_store_watch(tsr_store_t *st);
+static void tsr_store_handle_write(tsr_store_t *st);
 static void tsr_store_flush_now(tsr_store_t *st);
 static int tsr_store_read_some(tsr_store_t *st, redisAsyncContext *ac);
 static void tsr_store_ev_add_read(void *data);
@@ -1386,6 +1389,10 @@ tsr_store_stats_add(tsr_store_stats_t *to, const tsr_store_stats_t *from)
     }
 
     to->latency_sum_ms += from->latency_sum_ms;
+    to->commands += from->commands;
+    to->writes += from->writes;
+    to->replies += from->replies;
+    to->reads += from->reads;
 }
 
 
@@ -3150,6 +3157,7 @@ tsr_store_async_formatted(tsr_store_t *st, redisCallbackFn *fn,
 static void
 tsr_store_sent_push(tsr_store_t *st)
 {
+    st->stats.commands++;
     st->sent[(st->sent_first + st->sent_count) % st->sent_size] =
         tsr_store_loop_now(st);
     st->sent_count++;
@@ -3169,6 +3177,7 @@ tsr_store_sent_pop(tsr_store_t *st)
 
     st->sent_first = (st->sent_first + 1) % st->sent_size;
     st->sent_count--;
+    st->stats.replies++;
 
     return t;
 }
@@ -3197,7 +3206,23 @@ tsr_store_writable(tsr_store_t *st, const char *name)
         return 0;
     }
 
+    if (tsr_store_unsent(st) >= TSR_STORE_MAX_UNSENT) {
+        st->stats.dropped++;
+        tsr_store_set_error(st, "%s dropped: %zu bytes wait for redis at %s "
+                            "to read", name, tsr_store_unsent(st), st->addr);
+        return 0;
+    }
+
     return 1;
+}
+
+
+/* bytes of commands queued and not yet written */
+
+static size_t
+tsr_store_unsent(const tsr_store_t *st)
+{
+    return (st->ac != NULL) ? sdslen(st->ac->c.obuf) : 0;
 }
 
 
@@ -3320,9 +3345,12 @@ tsr_store_get_async(tsr_store_t *st, const char *key, size_t keylen,
         goto refused;
     }
 
-    if (st->sent_count >= (size_t) st->max_queued) {
+    if (st->sent_count >= (size_t) st->max_queued
+        || tsr_store_unsent(st) >= TSR_STORE_MAX_UNSENT)
+    {
         tsr_store_set_error(st, "%s refused: %zu commands await replies from "
-                            "redis at %s", name, st->sent_count, st->addr);
+                            "redis at %s, %zu bytes unsent", name,
+                            st->sent_count, st->addr, tsr_store_unsent(st));
         goto refused;
     }
 
@@ -3435,7 +3463,8 @@ tsr_store_eval_async(tsr_store_t *st, const char *script, size_t len,
     if (st->conn != TSR_STORE_READY || st->closing
         || tsr_store_breaker_state(st, now) == TSR_STORE_OPEN
         || st->lookups >= st->max_inflight
-        || st->sent_count >= (size_t) st->max_queued)
+        || st->sent_count >= (size_t) st->max_queued
+        || tsr_store_unsent(st) >= TSR_STORE_MAX_UNSENT)
     {
         tsr_store_set_error(st, "EVAL refused: redis at %s is not "
                             "connected, or busy", st->addr);
@@ -4198,6 +4227,8 @@ tsr_store_read_some(tsr_store_t *st, redisAsyncContext *ac)
         return 0;
     }
 
+    st->stats.reads++;
+
     if (redisReaderFeed(ac->c.reader, buf, n) != REDIS_OK) {
         OPENSSL_cleanse(buf, n);
         tsr_store_set_error(st, "redis at %s: a reply could not be read: "
@@ -4216,24 +4247,30 @@ tsr_store_read_some(tsr_store_t *st, redisAsyncContext *ac)
 
 
 /*
- * Writes go to the socket at once rather than on the host's next write
- * event: a session stored during a handshake reaches Redis before the
- * client, having received its ticket, can ask another node for it.  Not
- * from inside hiredis, which must not be entered again.
+ * What hiredis holds goes out in one write(): the commands queued since
+ * the last one.  hiredis asks for a write event on each command it
+ * queues, and the host runs it at the end of its loop turn (nginx: a
+ * posted event), so the commands of one turn leave together and nothing
+ * waits for a batch to fill.  SETs go earlier, see
+ * tsr_store_write_done().
  */
 
 static void
-tsr_store_flush_now(tsr_store_t *st)
+tsr_store_handle_write(tsr_store_t *st)
 {
-    if (st->ac == NULL || st->conn != TSR_STORE_READY || st->closing
-        || st->destroying || st->flushing || st->reading_now || st->broken)
-    {
-        return;
-    }
+    size_t  before;
+
+    before = sdslen(st->ac->c.obuf);
 
     st->flushing = 1;
     redisAsyncHandleWrite(st->ac);
     st->flushing = 0;
+
+    /* the context may be gone: a failed write frees it */
+
+    if (before != 0 && (st->ac == NULL || sdslen(st->ac->c.obuf) < before)) {
+        st->stats.writes++;
+    }
 }
 
 
@@ -4261,9 +4298,7 @@ tsr_store_on_write_fd(tsr_store_t *st, int fd)
     }
 
     if (st->ac != NULL) {
-        st->flushing = 1;
-        redisAsyncHandleWrite(st->ac);
-        st->flushing = 0;
+        tsr_store_handle_write(st);
     }
 
     tsr_store_arm(st);
@@ -4508,7 +4543,16 @@ tsr_store_write_async(tsr_store_t *st, const char *name, const char *fmt,
 }
 
 
-/* after a write was queued (or refused, "rc"): to the socket at once */
+/*
+ * After a write was queued (or refused, "rc").  A DEL leaves with the
+ * other commands of this loop turn, on the write event hiredis asked
+ * for.  A SET leaves at once, with whatever this turn queued before it:
+ * it stores a session whose client is being sent its ticket or Finished
+ * in this very handshake call (TLS 1.3 tickets are written after the
+ * new session callback), and that client may offer it to another node
+ * before this worker's turn ends.  In Redis first, then in the client's
+ * hands: cross-node resumption does not depend on the scheduler.
+ */
 
 static void
 tsr_store_write_done(tsr_store_t *st, const char *name, int rc)
@@ -4516,10 +4560,27 @@ tsr_store_write_done(tsr_store_t *st, const char *name, int rc)
     if (rc != TSR_OK) {
         st->stats.dropped++;
         tsr_store_set_error(st, "%s dropped: hiredis refused it", name);
+
+    } else if (strcmp(name, "SET") == 0) {
+        tsr_store_flush_now(st);
     }
 
-    tsr_store_flush_now(st);
     tsr_store_arm(st);
+}
+
+
+/* not from inside hiredis, which must not be entered again */
+
+static void
+tsr_store_flush_now(tsr_store_t *st)
+{
+    if (st->ac == NULL || st->conn != TSR_STORE_READY || st->closing
+        || st->destroying || st->flushing || st->reading_now || st->broken)
+    {
+        return;
+    }
+
+    tsr_store_handle_write(st);
 }
 
 

@@ -46,6 +46,9 @@
 #define TSR_STORE_LIMIT                1000000 /* max_inflight and breaker
                                                   failures, at most */
 #define TSR_STORE_MAX_TIMEOUT          86400000    /* a lookup's, ms */
+#define TSR_STORE_MAX_UNSENT           1048576 /* bytes of commands not yet
+                                                  written: more are refused
+                                                  while Redis does not read */
 
 /* room for "unix:" and a socket path, or "[" a host name "]:65535" */
 #define TSR_STORE_ADDR_LEN             272

@@ -1328,6 +1328,7 @@ counts(int version)
 {
     int           i;
     long long     stores_full, stores_resumed, sets_a, sets_b, t;
+    long long     sent, writes, replies, reads;
     const char   *v;
     node_opts_t   opts;
     SSL_SESSION  *sess[FULL + 1];
@@ -1430,6 +1431,23 @@ counts(int version)
                         "ssl_session_redis_redis_latency_seconds_count",
                         "http"),
                     RESUMED);
+
+    /* the socket's side: one handshake at a time, about a write each */
+    sent = subsystem_value(scraped, "ssl_session_redis_redis_sent_total",
+                           "http");
+    writes = subsystem_value(scraped, "ssl_session_redis_redis_writes_total",
+                             "http");
+    replies = subsystem_value(scraped,
+                              "ssl_session_redis_redis_replies_total", "http");
+    reads = subsystem_value(scraped, "ssl_session_redis_redis_reads_total",
+                            "http");
+
+    printf("sent %lld in %lld writes, %lld replies in %lld reads ", sent,
+           writes, replies, reads);
+
+    CU_ASSERT(sent >= RESUMED && writes >= RESUMED / 2 && writes <= sent);
+    CU_ASSERT(replies <= sent && replies >= RESUMED);
+    CU_ASSERT(reads >= RESUMED / 2 && reads <= replies);
     CU_ASSERT_EQUAL(subsystem_value(scraped,
                         "ssl_session_redis_redis_errors_total", "http"), 0);
 

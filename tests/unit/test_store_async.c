@@ -96,6 +96,8 @@ static void test_done_may_start_another_lookup(void);
 static void test_refused_watch_drops_socket_then_retries(void);
 static void test_hanging_connect_is_bounded_and_does_not_spin(void);
 static void test_bad_arguments_and_sync_calls_are_refused(void);
+static void test_commands_of_one_turn_leave_in_one_write(void);
+static void test_unsent_bytes_are_bounded_while_redis_does_not_read(void);
 
 
 /* ACL users: alice may do anything */
@@ -1365,6 +1367,171 @@ test_bad_arguments_and_sync_calls_are_refused(void)
 }
 
 
+/*
+ * Auto-pipelining: the lookups and DELs queued in one turn of the loop
+ * leave in one write() at its end, their replies come back in as few
+ * reads as the socket allows; a SET leaves at once, with what was queued
+ * before it (its session must be in Redis before its client has it);
+ * and one lookup at a time waits for no batch.
+ */
+
+#define BATCH  40
+
+static void
+test_commands_of_one_turn_leave_in_one_write(void)
+{
+    int                 i, calls;
+    char                key[32];
+    result_t            res[BATCH];
+    fixture_t           f;
+    tsr_store_conf_t    conf;
+    tsr_store_stats_t   s0, s1;
+
+    memset(&f, 0, sizeof(f));
+    base_conf(&conf, &f, redis.port);
+    CU_ASSERT_EQUAL_FATAL(start(&f, &conf, 0, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(wait_connects(&f, 1, TIMEOUT_MS), 0);
+    CU_ASSERT_EQUAL_FATAL(wait_idle(&f, TIMEOUT_MS), 0);
+
+    tsr_store_stats(f.st, &s0);
+
+    /* one turn: 40 lookups and 10 DELs */
+
+    for (i = 0; i < BATCH; i++) {
+        (void) snprintf(key, sizeof(key), "tp:%d", i);
+        CU_ASSERT_PTR_NOT_NULL(get(&f, key, 0, TIMEOUT_MS, &res[i]));
+
+        if (i % 4 == 0) {
+            CU_ASSERT_EQUAL(tsr_store_del(f.st, key, strlen(key)), TSR_OK);
+        }
+    }
+
+    tsr_store_stats(f.st, &s1);
+    CU_ASSERT_EQUAL(s1.writes, s0.writes);
+
+    CU_ASSERT_EQUAL(wait_idle(&f, 2 * TIMEOUT_MS), 0);
+
+    calls = 0;
+    for (i = 0; i < BATCH; i++) {
+        calls += res[i].calls;
+        CU_ASSERT_EQUAL(res[i].rc, TSR_NOT_FOUND);
+    }
+
+    CU_ASSERT_EQUAL(calls, BATCH);
+
+    tsr_store_stats(f.st, &s1);
+    CU_ASSERT_EQUAL(s1.commands - s0.commands, BATCH + BATCH / 4);
+    CU_ASSERT_EQUAL(s1.writes - s0.writes, 1);
+    CU_ASSERT_EQUAL(s1.replies - s0.replies, BATCH + BATCH / 4);
+    CU_ASSERT(s1.reads - s0.reads >= 1 && s1.reads - s0.reads <= 2);
+
+    printf("\n    %llu commands in %llu write, %llu replies in %llu reads ",
+           (unsigned long long) (s1.commands - s0.commands),
+           (unsigned long long) (s1.writes - s0.writes),
+           (unsigned long long) (s1.replies - s0.replies),
+           (unsigned long long) (s1.reads - s0.reads));
+
+    /* a SET is written before tsr_store_set() returns, with the lookup */
+
+    s0 = s1;
+    CU_ASSERT_PTR_NOT_NULL(get(&f, "tp:set", 0, TIMEOUT_MS, &res[0]));
+    CU_ASSERT_EQUAL(set(&f, "tp:set", "v", 1), TSR_OK);
+
+    tsr_store_stats(f.st, &s1);
+    CU_ASSERT_EQUAL(s1.writes - s0.writes, 1);
+    CU_ASSERT_EQUAL(s1.commands - s0.commands, 2);
+
+    CU_ASSERT_EQUAL(wait_idle(&f, 2 * TIMEOUT_MS), 0);
+    CU_ASSERT_EQUAL(res[0].rc, TSR_NOT_FOUND);
+    CU_ASSERT_EQUAL(lookup(&f, "tp:set", 0, &res[1]), TSR_OK);
+
+    /* one at a time: one write each, none waits for company */
+
+    tsr_store_stats(f.st, &s0);
+
+    for (i = 0; i < 5; i++) {
+        CU_ASSERT_EQUAL(lookup(&f, "tp:set", 0, &res[i]), TSR_OK);
+    }
+
+    tsr_store_stats(f.st, &s1);
+    CU_ASSERT_EQUAL(s1.writes - s0.writes, 5);
+    CU_ASSERT_EQUAL(s1.reads - s0.reads, 5);
+
+    CU_ASSERT_EQUAL(tsr_store_del(f.st, "tp:set", 6), TSR_OK);
+    CU_ASSERT_EQUAL(wait_idle(&f, TIMEOUT_MS), 0);
+
+    finish(&f);
+}
+
+
+/*
+ * A Redis that stops reading: once the socket's buffers are full, SETs
+ * of 16 kB pile up in the store until 1 MiB is unsent, well before the
+ * count of commands awaiting replies (4000 here) would stop them.
+ */
+
+static void
+test_unsent_bytes_are_bounded_while_redis_does_not_read(void)
+{
+    int                 i, first_drop;
+    char               *val;
+    long long           start_ms;
+    fixture_t           f;
+    tsr_store_conf_t    conf;
+    tsr_store_stats_t   s0, s1;
+
+    val = malloc(TSR_MAX_SESSION);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(val);
+    memset(val, 'u', TSR_MAX_SESSION);
+
+    memset(&f, 0, sizeof(f));
+    base_conf(&conf, &f, spare.port);
+    conf.command_timeout_ms = 1000;
+    CU_ASSERT_EQUAL_FATAL(start(&f, &conf, 1000, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(wait_connects(&f, 1, TIMEOUT_MS), 0);
+    CU_ASSERT_EQUAL_FATAL(wait_idle(&f, TIMEOUT_MS), 0);
+
+    CU_ASSERT_EQUAL_FATAL(tsr_test_redis_signal(&spare, SIGSTOP), 0);
+
+    tsr_store_stats(f.st, &s0);
+    first_drop = -1;
+    start_ms = tsr_test_now_ms();
+
+    for (i = 0; i < 3000 && tsr_test_now_ms() - start_ms < 800; i++) {
+        CU_ASSERT_EQUAL(set(&f, "ta:unsent", val, TSR_MAX_SESSION), TSR_OK);
+
+        tsr_store_stats(f.st, &s1);
+
+        if (s1.dropped > s0.dropped) {
+            first_drop = i;
+            break;
+        }
+
+        if (i % 16 == 0) {
+            (void) tsr_test_loop_run(&f.tl, 1, NULL);
+        }
+    }
+
+    CU_ASSERT_EQUAL(tsr_test_redis_signal(&spare, SIGCONT), 0);
+
+    printf("\n    first SET dropped: number %d (%llu commands sent), "
+           "\"%s\" ", first_drop,
+           (unsigned long long) (s1.commands - s0.commands),
+           tsr_store_error(f.st));
+
+    CU_ASSERT(first_drop > 0);
+    CU_ASSERT(s1.commands - s0.commands < 4000);
+    CU_ASSERT_PTR_NOT_NULL(strstr(tsr_store_error(f.st), "bytes wait"));
+
+    free(val);
+    finish(&f);
+
+    /* the connection was dropped or never drained: start afresh */
+    (void) tsr_test_redis_stop(&spare);
+    CU_ASSERT_EQUAL(tsr_test_redis_start(&spare), 0);
+}
+
+
 #define TSR_TEST(name)  { #name, test_##name }
 
 
@@ -1396,7 +1563,9 @@ main(void)
         TSR_TEST(done_may_start_another_lookup),
         TSR_TEST(refused_watch_drops_socket_then_retries),
         TSR_TEST(hanging_connect_is_bounded_and_does_not_spin),
-        TSR_TEST(bad_arguments_and_sync_calls_are_refused)
+        TSR_TEST(bad_arguments_and_sync_calls_are_refused),
+        TSR_TEST(commands_of_one_turn_leave_in_one_write),
+        TSR_TEST(unsent_bytes_are_bounded_while_redis_does_not_read)
     };
 
     /* a write to a connection Redis closed must not kill the program */
