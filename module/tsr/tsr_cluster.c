@@ -54,7 +54,7 @@ static tsr_store_t *tsr_cluster_node(tsr_store_t *st, tsr_store_t *from,
 static tsr_store_t *tsr_cluster_any(tsr_store_t *st);
 static void tsr_cluster_soon(tsr_store_t *st);
 static void tsr_cluster_refresh(tsr_store_t *st, tsr_store_t *node);
-static void tsr_cluster_slots_cb(redisAsyncContext *ac, void *r,
+static void tsr_cluster_slots_cb(tsr_conn_t *conn, redisReply *r,
     void *privdata);
 static int tsr_cluster_apply(tsr_store_t *st, tsr_store_t *from,
     const redisReply *reply);
@@ -704,10 +704,10 @@ tsr_cluster_refresh(tsr_store_t *st, tsr_store_t *node)
 
 
 static void
-tsr_cluster_slots_cb(redisAsyncContext *ac, void *r, void *privdata)
+tsr_cluster_slots_cb(tsr_conn_t *conn, redisReply *r, void *privdata)
 {
     tsr_store_t    *st = privdata;
-    tsr_store_t    *node = ac->data;
+    tsr_store_t    *node = conn->data;
     redisReply     *reply = r;
     tsr_cluster_t  *c;
 

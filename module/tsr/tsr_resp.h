@@ -16,20 +16,19 @@
  *   TSR_RESP_MAX_BYTES for its strings and its reply objects, children
  *   included, charged as the reader builds them.
  *
- * - hiredis' asynchronous side calls assert(), and so abort(), on a reply
- *   no command is waiting for unless it is an error reply: one extra
- *   reply from the server kills the process.  A bounded asynchronous
- *   reader refuses such a reply before hiredis sees it.
+ * - A reply no command is waiting for is refused by the reader of an
+ *   asynchronous connection (tsr_conn.c): hiredis' own asynchronous side
+ *   abort()ed on one, and callers need not consider it.
  *
- * - On a subscribed context (a sentinel's +switch-master) such replies
- *   are pub/sub messages, which hiredis dispatches with more assert()s:
- *   "*1\r\n$7\r\nmessage\r\n" from a broken or hostile sentinel aborts
- *   the process.  A bounded reader accepts a message only in the shapes
- *   the core subscribes for: an array of three, "subscribe", a string and
- *   an integer, or "message", a string and a string.
+ * - On a subscribed connection (a sentinel's +switch-master) such replies
+ *   are pub/sub messages: "*1\r\n$7\r\nmessage\r\n" from a broken or
+ *   hostile sentinel once aborted the process in hiredis.  A bounded
+ *   reader accepts a message only in the shapes the core subscribes for:
+ *   an array of three, "subscribe", a string and an integer, or
+ *   "message", a string and a string.
  *
- * A refused reply is a protocol error to hiredis ("Out of memory"), which
- * drops the connection.  Bulk strings are buffered whole before they are
+ * A refused reply is a protocol error of the reader ("Out of memory"),
+ * which drops the connection.  Bulk strings are buffered whole before they are
  * built; a caller reading asynchronously bounds that with
  * tsr_resp_pending(), a synchronous one reads with tsr_resp_reply() or
  * tsr_resp_command().
@@ -51,7 +50,8 @@
 #include <sys/time.h>
 
 #include <hiredis/hiredis.h>
-#include <hiredis/async.h>
+#include <hiredis/sds.h>
+#include <openssl/crypto.h>
 
 
 /*
@@ -84,12 +84,21 @@ typedef int     tsr_resp_count_t;
 #define TSR_RESP_MESSAGE    3       /* "message", channel, payload */
 
 
+/* what an asynchronous connection's replies may be, kept up to date by it */
+typedef struct {
+    size_t                            waiting;  /* commands awaiting
+                                                   replies */
+    int                               subscribed;   /* pub/sub messages
+                                                       may come too */
+} tsr_resp_async_t;
+
+
 /* one per reader, living as long as the reader */
 typedef struct {
     redisReplyObjectFunctions         fns;      /* the bounded set */
     const redisReplyObjectFunctions  *orig;     /* the reader's own */
-    const redisAsyncContext          *ac;       /* asynchronous: its
-                                                   waiting callbacks */
+    const tsr_resp_async_t           *async;    /* asynchronous: what
+                                                   its replies may be */
     size_t                            left;     /* slots the reply being
                                                    read may still take */
     size_t                            bytes;    /* and bytes */
@@ -168,8 +177,8 @@ tsr_resp_check(const redisReadTask *task, int type, const char *str,
     if (task->parent == NULL) {
         b->shape = TSR_RESP_REPLY;
 
-        if (b->ac != NULL && b->ac->replies.head == NULL) {
-            if (!(b->ac->c.flags & REDIS_SUBSCRIBED)
+        if (b->async != NULL && b->async->waiting == 0) {
+            if (!b->async->subscribed
                 || type != REDIS_REPLY_ARRAY || elements != 3)
             {
                 return -1;
@@ -286,7 +295,7 @@ tsr_resp_bound(redisReader *r, tsr_resp_t *b)
     b->fns.createString = tsr_resp_string;
     b->fns.createInteger = tsr_resp_integer;
     b->fns.createNil = tsr_resp_nil;
-    b->ac = NULL;
+    b->async = NULL;
     b->left = TSR_RESP_MAX_ELEMENTS;
     b->bytes = TSR_RESP_MAX_BYTES;
     b->shape = TSR_RESP_REPLY;
@@ -298,14 +307,32 @@ tsr_resp_bound(redisReader *r, tsr_resp_t *b)
 }
 
 
-/* The same for an asynchronous context, refusing unrequested replies. */
+/*
+ * The same for the reader of an asynchronous connection, refusing
+ * replies no command awaits ("a" says) unless they are pub/sub messages
+ * of the right shape on a subscribed connection.
+ */
 
 static inline void
-tsr_resp_bound_async(redisAsyncContext *ac, tsr_resp_t *b)
+tsr_resp_bound_async(redisReader *r, tsr_resp_t *b, const tsr_resp_async_t *a)
 {
-    tsr_resp_bound(ac->c.reader, b);
+    tsr_resp_bound(r, b);
 
-    b->ac = ac;
+    b->async = a;
+}
+
+
+/*
+ * Wipes the reader's buffer once it holds no incomplete reply: the
+ * replies it held were sessions.
+ */
+
+static inline void
+tsr_resp_wipe(redisReader *r)
+{
+    if (r != NULL && r->buf != NULL && r->pos == r->len) {
+        OPENSSL_cleanse(r->buf, sdsalloc(r->buf));
+    }
 }
 
 

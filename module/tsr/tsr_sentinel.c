@@ -54,9 +54,9 @@ struct tsr_sentinel_s {
 static int tsr_sentinel_use(tsr_store_t *st, const char *ip, size_t iplen,
     const char *port, size_t portlen, const char *from);
 static void tsr_sentinel_requery(tsr_store_t *st);
-static void tsr_sentinel_master_cb(redisAsyncContext *ac, void *r,
+static void tsr_sentinel_master_cb(tsr_conn_t *c, redisReply *r,
     void *privdata);
-static void tsr_sentinel_switch_cb(redisAsyncContext *ac, void *r,
+static void tsr_sentinel_switch_cb(tsr_conn_t *c, redisReply *r,
     void *privdata);
 static int tsr_sentinel_discover(tsr_store_t *st);
 static int tsr_sentinel_ask(tsr_store_t *st, size_t k);
@@ -385,10 +385,10 @@ tsr_sentinel_requery(tsr_store_t *st)
 /* [ip, port], or nil for a master the sentinel does not know */
 
 static void
-tsr_sentinel_master_cb(redisAsyncContext *ac, void *r, void *privdata)
+tsr_sentinel_master_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 {
     tsr_store_t     *st = privdata;
-    tsr_store_t     *node = ac->data;
+    tsr_store_t     *node = c->data;
     redisReply      *reply = r;
     tsr_sentinel_t  *s;
 
@@ -434,10 +434,10 @@ tsr_sentinel_master_cb(redisAsyncContext *ac, void *r, void *privdata)
  */
 
 static void
-tsr_sentinel_switch_cb(redisAsyncContext *ac, void *r, void *privdata)
+tsr_sentinel_switch_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 {
     tsr_store_t       *st = privdata;
-    tsr_store_t       *node = ac->data;
+    tsr_store_t       *node = c->data;
     redisReply        *reply = r;
     size_t             i, len, nlen, n, f[5], flen[5];
     const char        *p;

@@ -8,16 +8,17 @@
  * with a blocking getaddrinfo() that no timeout covers; hosts that must
  * not stall (nginx workers) should pass addresses.
  *
- * Asynchronous after tsr_store_set_async(): hiredis' async API on the
- * host's event loop (tsr_loop_t), which never waits on the network.
- * Lookups carry deadlines kept here, in one list and one loop timer
- * (hiredis 0.14 has no timeouts of its own); writes are fire and forget.
- * A circuit breaker, an in-flight limit and a bound on commands awaiting
- * replies keep a slow or stopped Redis from costing more than refusals.
+ * Asynchronous after tsr_store_set_async(): connections of our own
+ * (tsr_conn.c, hiredis' reader parses) on the host's event loop
+ * (tsr_loop_t), which never waits on the network.  Lookups carry
+ * deadlines kept here, in one list and one loop timer; writes are fire
+ * and forget.  A circuit breaker, an in-flight limit and bounds on
+ * commands awaiting replies and on bytes not yet written keep a slow or
+ * stopped Redis from costing more than refusals.
  *
- * hiredis writes with write(): a closed peer raises SIGPIPE, which the
- * host must ignore (nginx does).  A store is not thread-safe: one per
- * thread (for nginx, per worker).
+ * The synchronous side writes with hiredis' write(): a closed peer
+ * raises SIGPIPE, which the host must ignore (nginx does).  A store is
+ * not thread-safe: one per thread (for nginx, per worker).
  */
 
 
@@ -42,16 +43,9 @@
 #include <sys/un.h>
 
 #include <hiredis/hiredis.h>
-#include <hiredis/async.h>
-#include <hiredis/sds.h>
 #include <openssl/crypto.h>
 
-
-/*
- * Exported by hiredis 0.14, but not declared in its headers:
- * the replies the reader holds, to their callbacks.
- */
-void redisProcessCallbacks(redisAsyncContext *ac);
+#include "tsr_conn.h"
 
 
 #define TSR_STORE_SUN_PATH  sizeof(((struct sockaddr_un *) 0)->sun_path)
@@ -123,7 +117,6 @@ static int tsr_store_backoff(tsr_store_t *st);
 static void tsr_store_free_reply(tsr_store_t *st, redisReply *reply,
     int wipe);
 static void tsr_store_wipe_reply(redisReply *reply);
-static void tsr_store_wipe_reader(redisReader *r);
 static int tsr_store_resolve(tsr_store_t *st);
 static int tsr_store_parse_nets(const char *list, size_t len,
     tsr_store_net_t **nets, size_t *n, char *err, size_t errlen);
@@ -134,7 +127,7 @@ static int tsr_store_conf_append(char *buf, size_t buflen, size_t *used,
 static void tsr_store_async_connect(tsr_store_t *st);
 static void tsr_store_async_drop(tsr_store_t *st);
 static void tsr_store_async_failed(tsr_store_t *st);
-static int tsr_store_async_command(tsr_store_t *st, redisCallbackFn *fn,
+static int tsr_store_async_command(tsr_store_t *st, tsr_conn_reply_pt fn,
     void *privdata, const char *fmt, ...);
 static int tsr_store_writable(tsr_store_t *st, const char *name);
 static size_t tsr_store_unsent(const tsr_store_t *st);
@@ -144,11 +137,11 @@ static int tsr_store_async_set(tsr_store_t *st, const char *key,
     size_t keylen, const uint8_t *val, size_t vlen, uint64_t ttl_ms);
 static void tsr_store_write_done(tsr_store_t *st, const char *name, int rc);
 static uint64_t tsr_store_sent_pop(tsr_store_t *st);
-static void tsr_store_setup_cb(redisAsyncContext *ac, void *r,
+static void tsr_store_setup_cb(tsr_conn_t *c, redisReply *r,
     void *privdata);
-static void tsr_store_get_cb(redisAsyncContext *ac, void *r,
+static void tsr_store_get_cb(tsr_conn_t *c, redisReply *r,
     void *privdata);
-static void tsr_store_write_cb(redisAsyncContext *ac, void *r,
+static void tsr_store_write_cb(tsr_conn_t *c, redisReply *r,
     void *privdata);
 static const char *tsr_store_req_name(const tsr_req_t *req);
 static void tsr_store_complete(tsr_store_t *st, tsr_req_t *req, int rc,
@@ -165,7 +158,6 @@ static void tsr_store_arm(tsr_store_t *st);
 static void tsr_store_watch(tsr_store_t *st);
 static void tsr_store_handle_write(tsr_store_t *st);
 static void tsr_store_flush_now(tsr_store_t *st);
-static int tsr_store_read_some(tsr_store_t *st, redisAsyncContext *ac);
 static void tsr_store_ev_add_read(void *data);
 static void tsr_store_ev_del_read(void *data);
 static void tsr_store_ev_add_write(void *data);
@@ -173,19 +165,19 @@ static void tsr_store_ev_del_write(void *data);
 static void tsr_store_ev_cleanup(void *data);
 static void tsr_store_stats_add(tsr_store_stats_t *to,
     const tsr_store_stats_t *from);
-static int tsr_store_async_vcommand(tsr_store_t *st, redisCallbackFn *fn,
+static int tsr_store_async_vcommand(tsr_store_t *st, tsr_conn_reply_pt fn,
     void *privdata, const char *fmt, va_list args);
-static int tsr_store_async_formatted(tsr_store_t *st, redisCallbackFn *fn,
+static int tsr_store_async_formatted(tsr_store_t *st, tsr_conn_reply_pt fn,
     void *privdata, const char *cmd, size_t len);
 static void tsr_store_sent_push(tsr_store_t *st);
 static void tsr_store_write_async(tsr_store_t *st, const char *name,
     const char *fmt, ...);
 static int tsr_store_wcmd_send(tsr_store_t *st, const char *name,
     const char *fmt, va_list args);
-static void tsr_store_wcmd_cb(redisAsyncContext *ac, void *r,
+static void tsr_store_wcmd_cb(tsr_conn_t *c, redisReply *r,
     void *privdata);
 static void tsr_store_wcmd_free(tsr_store_wcmd_t *w);
-static void tsr_store_asking_cb(redisAsyncContext *ac, void *r,
+static void tsr_store_asking_cb(tsr_conn_t *c, redisReply *r,
     void *privdata);
 static void tsr_store_write_reply(tsr_store_t *st, const char *name,
     const redisReply *reply);
@@ -1448,8 +1440,8 @@ tsr_store_destroy(tsr_store_t *st)
         st->tail = NULL;
 
         /* runs every reply callback with NULL, then cleanup (unwatch) */
-        if (st->ac != NULL) {
-            redisAsyncFree(st->ac);
+        if (st->conn != NULL) {
+            tsr_conn_free(st->conn);
         }
 
         st->loop.timer(st->loop.data, 0);
@@ -2182,7 +2174,7 @@ tsr_store_free_reply(tsr_store_t *st, redisReply *reply, int wipe)
         tsr_store_wipe_reply(reply);
 
         if (st->ctx != NULL) {
-            tsr_store_wipe_reader(st->ctx->reader);
+            tsr_resp_wipe(st->ctx->reader);
         }
     }
 
@@ -2214,15 +2206,6 @@ tsr_store_wipe_reply(redisReply *reply)
  * asynchronous side checks after reading): the buffer may still hold
  * consumed bytes past its length, so all of it is wiped.
  */
-
-static void
-tsr_store_wipe_reader(redisReader *r)
-{
-    if (r != NULL && r->buf != NULL && r->pos == r->len) {
-        OPENSSL_cleanse(r->buf, sdsalloc(r->buf));
-    }
-}
-
 
 static struct timeval
 tsr_store_timeval(int ms)
@@ -2356,7 +2339,7 @@ tsr_store_set_async(tsr_store_t *st, const tsr_loop_t *loop,
     st->loop = *loop;
     st->async = 1;
     st->fd = -1;
-    st->conn = TSR_STORE_IDLE;
+    st->conn_state = TSR_STORE_IDLE;
     st->breaker = TSR_STORE_CLOSED;
     st->breaker_ms = st->backoff_min_ms;
     st->backoff_ms = st->backoff_min_ms;
@@ -2812,7 +2795,7 @@ tsr_store_node_free(tsr_store_t *st, size_t i)
 
     node = st->nodes[i];
 
-    if (!node->parked || node->ac != NULL || node->ctx != NULL
+    if (!node->parked || node->conn != NULL || node->ctx != NULL
         || node->head != NULL)
     {
         return 0;
@@ -2866,40 +2849,32 @@ static void
 tsr_store_async_connect(tsr_store_t *st)
 {
     int                 rc;
+    char                err[TSR_CONN_ERR_LEN];
     const char         *call;
-    redisAsyncContext  *ac;
+    tsr_conn_t         *c;
+    tsr_conn_events_t   ev;
 
-    if (st->unix_path != NULL) {
-        call = "redisAsyncConnectUnix()";
-        ac = redisAsyncConnectUnix(st->unix_path);
+    call = "connect";
 
-    } else {
-        call = "redisAsyncConnect()";
-        ac = redisAsyncConnect(st->ip, st->port);
-    }
+    ev.data = st;
+    ev.add_read = tsr_store_ev_add_read;
+    ev.del_read = tsr_store_ev_del_read;
+    ev.add_write = tsr_store_ev_add_write;
+    ev.del_write = tsr_store_ev_del_write;
+    ev.cleanup = tsr_store_ev_cleanup;
 
-    if (ac == NULL) {
-        tsr_store_set_error(st, "%s to %s failed: out of memory", call,
-                            st->addr);
+    c = tsr_conn_connect(st->ip, st->port, st->unix_path, &ev, st, err,
+                         sizeof(err));
+    if (c == NULL) {
+        tsr_store_set_error(st, "connecting to redis at %s failed: %s",
+                            st->addr, err);
         tsr_store_async_failed(st);
         return;
     }
 
-    if (ac->err) {
-        tsr_store_set_error(st, "%s to %s failed: %s", call, st->addr,
-                            ac->errstr);
-
-        /* no events attached yet: this just closes the socket */
-        redisAsyncFree(ac);
-
-        tsr_store_async_failed(st);
-        return;
-    }
-
-    st->ac = ac;
-    st->fd = ac->c.fd;
-    tsr_resp_bound_async(ac, &st->ac_resp);
-    st->conn = TSR_STORE_CONNECTING;
+    st->conn = c;
+    st->fd = c->fd;
+    st->conn_state = TSR_STORE_CONNECTING;
     st->conn_deadline = tsr_store_loop_now(st) + st->connect_timeout_ms
                         + st->command_timeout_ms;
     st->setup_left = 0;
@@ -2909,14 +2884,6 @@ tsr_store_async_connect(tsr_store_t *st)
     st->watched = 0;
     st->broken = 0;
     st->dropping = 0;
-
-    ac->data = st;
-    ac->ev.data = st;
-    ac->ev.addRead = tsr_store_ev_add_read;
-    ac->ev.delRead = tsr_store_ev_del_read;
-    ac->ev.addWrite = tsr_store_ev_add_write;
-    ac->ev.delWrite = tsr_store_ev_del_write;
-    ac->ev.cleanup = tsr_store_ev_cleanup;
 
     if (st->password != NULL) {
         if (st->user != NULL) {
@@ -2989,14 +2956,14 @@ failed:
 static void
 tsr_store_async_drop(tsr_store_t *st)
 {
-    if (st->ac == NULL || st->closing) {
+    if (st->conn == NULL || st->closing) {
         return;
     }
 
     st->closing = 1;
     st->dropping = 1;
 
-    redisAsyncFree(st->ac);
+    tsr_conn_free(st->conn);
 }
 
 
@@ -3034,8 +3001,8 @@ tsr_store_async_failed(tsr_store_t *st)
  */
 
 static int
-tsr_store_async_command(tsr_store_t *st, redisCallbackFn *fn, void *privdata,
-    const char *fmt, ...)
+tsr_store_async_command(tsr_store_t *st, tsr_conn_reply_pt fn,
+    void *privdata, const char *fmt, ...)
 {
     int      rc;
     va_list  args;
@@ -3049,14 +3016,14 @@ tsr_store_async_command(tsr_store_t *st, redisCallbackFn *fn, void *privdata,
 
 
 static int
-tsr_store_async_vcommand(tsr_store_t *st, redisCallbackFn *fn,
+tsr_store_async_vcommand(tsr_store_t *st, tsr_conn_reply_pt fn,
     void *privdata, const char *fmt, va_list args)
 {
-    if (st->ac == NULL || st->sent_count == st->sent_size) {
+    if (st->conn == NULL || st->sent_count == st->sent_size) {
         return TSR_ERROR;
     }
 
-    if (redisvAsyncCommand(st->ac, fn, privdata, fmt, args) != REDIS_OK) {
+    if (tsr_conn_vcommand(st->conn, fn, privdata, fmt, args) != 0) {
         return TSR_ECONN;
     }
 
@@ -3135,16 +3102,14 @@ tsr_store_async_set(tsr_store_t *st, const char *key, size_t keylen,
 /* a command formatted before, as a redirection sends it again */
 
 static int
-tsr_store_async_formatted(tsr_store_t *st, redisCallbackFn *fn,
+tsr_store_async_formatted(tsr_store_t *st, tsr_conn_reply_pt fn,
     void *privdata, const char *cmd, size_t len)
 {
-    if (st->ac == NULL || st->sent_count == st->sent_size) {
+    if (st->conn == NULL || st->sent_count == st->sent_size) {
         return TSR_ERROR;
     }
 
-    if (redisAsyncFormattedCommand(st->ac, fn, privdata, cmd, len)
-        != REDIS_OK)
-    {
+    if (tsr_conn_formatted(st->conn, fn, privdata, cmd, len) != 0) {
         return TSR_ECONN;
     }
 
@@ -3191,7 +3156,7 @@ tsr_store_sent_pop(tsr_store_t *st)
 static int
 tsr_store_writable(tsr_store_t *st, const char *name)
 {
-    if (st->conn != TSR_STORE_READY || st->closing) {
+    if (st->conn_state != TSR_STORE_READY || st->closing) {
         st->stats.dropped++;
         tsr_store_set_error(st, "%s dropped: not connected to redis at %s",
                             name, st->addr);
@@ -3222,14 +3187,14 @@ tsr_store_writable(tsr_store_t *st, const char *name)
 static size_t
 tsr_store_unsent(const tsr_store_t *st)
 {
-    return (st->ac != NULL) ? sdslen(st->ac->c.obuf) : 0;
+    return (st->conn != NULL) ? tsr_conn_unsent(st->conn) : 0;
 }
 
 
 static void
-tsr_store_setup_cb(redisAsyncContext *ac, void *r, void *privdata)
+tsr_store_setup_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 {
-    tsr_store_t  *st = ac->data;
+    tsr_store_t  *st = c->data;
     redisReply   *reply = r;
     const char   *name = privdata;
 
@@ -3240,7 +3205,7 @@ tsr_store_setup_cb(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
 
-    if (st->closing || st->conn != TSR_STORE_CONNECTING) {
+    if (st->closing || st->conn_state != TSR_STORE_CONNECTING) {
         return;
     }
 
@@ -3267,7 +3232,7 @@ tsr_store_setup_cb(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
 
-    st->conn = TSR_STORE_READY;
+    st->conn_state = TSR_STORE_READY;
     st->stats.connects++;
     st->backoff_ms = st->backoff_min_ms;
     st->last[0] = '\0';
@@ -3319,7 +3284,7 @@ tsr_store_get_async(tsr_store_t *st, const char *key, size_t keylen,
 
     now = tsr_store_loop_now(st);
 
-    if (st->conn != TSR_STORE_READY || st->closing) {
+    if (st->conn_state != TSR_STORE_READY || st->closing) {
         if (st->last[0] != '\0') {
             tsr_store_set_error(st, "%s refused: not connected to redis at "
                                 "%s: %s", name, st->addr, st->last);
@@ -3460,7 +3425,7 @@ tsr_store_eval_async(tsr_store_t *st, const char *script, size_t len,
 
     now = tsr_store_loop_now(st);
 
-    if (st->conn != TSR_STORE_READY || st->closing
+    if (st->conn_state != TSR_STORE_READY || st->closing
         || tsr_store_breaker_state(st, now) == TSR_STORE_OPEN
         || st->lookups >= st->max_inflight
         || st->sent_count >= (size_t) st->max_queued
@@ -3554,7 +3519,7 @@ refused:
  */
 
 static void
-tsr_store_get_cb(redisAsyncContext *ac, void *r, void *privdata)
+tsr_store_get_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 {
     int           rc;
     uint64_t      sent, now;
@@ -3640,9 +3605,9 @@ tsr_store_get_cb(redisAsyncContext *ac, void *r, void *privdata)
 /* fire and forget: only counted, and errors logged (the host limits) */
 
 static void
-tsr_store_write_cb(redisAsyncContext *ac, void *r, void *privdata)
+tsr_store_write_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 {
-    tsr_store_t  *st = ac->data;
+    tsr_store_t  *st = c->data;
     redisReply   *reply = r;
     const char   *name = privdata;
 
@@ -3662,9 +3627,9 @@ tsr_store_write_cb(redisAsyncContext *ac, void *r, void *privdata)
 /* a write of a router's node, which a redirection sends again */
 
 static void
-tsr_store_wcmd_cb(redisAsyncContext *ac, void *r, void *privdata)
+tsr_store_wcmd_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 {
-    tsr_store_t       *st = ac->data;
+    tsr_store_t       *st = c->data;
     redisReply        *reply = r;
     tsr_store_wcmd_t  *w = privdata;
 
@@ -3708,9 +3673,9 @@ tsr_store_wcmd_free(tsr_store_wcmd_t *w)
 /* ASKING before a command redirected by ASK: only counted */
 
 static void
-tsr_store_asking_cb(redisAsyncContext *ac, void *r, void *privdata)
+tsr_store_asking_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 {
-    tsr_store_t  *st = ac->data;
+    tsr_store_t  *st = c->data;
 
     (void) tsr_store_sent_pop(st);
 
@@ -4002,11 +3967,11 @@ tsr_store_arm(tsr_store_t *st)
     at = (st->head != NULL) ? st->head->deadline : 0;
     t = 0;
 
-    if (st->ac != NULL) {
+    if (st->conn != NULL) {
         if (st->broken || st->read_more) {
             t = 1;
 
-        } else if (st->conn == TSR_STORE_CONNECTING) {
+        } else if (st->conn_state == TSR_STORE_CONNECTING) {
             t = st->conn_deadline;
 
         } else if (st->sent_count > 0) {
@@ -4056,7 +4021,7 @@ tsr_store_on_timer(tsr_store_t *st)
 
     st->timer_at = 0;
 
-    if (st->read_more && st->ac != NULL && !st->closing) {
+    if (st->read_more && st->conn != NULL && !st->closing) {
         tsr_store_on_read_fd(st, st->fd);
 
         if (st->destroying) {
@@ -4075,13 +4040,13 @@ tsr_store_on_timer(tsr_store_t *st)
         tsr_store_complete(st, st->head, TSR_ETIMEDOUT, NULL);
     }
 
-    if (st->ac != NULL && !st->closing) {
+    if (st->conn != NULL && !st->closing) {
         if (st->broken) {
             tsr_store_set_error(st, "the event loop refused the socket of "
                                 "redis at %s", st->addr);
             tsr_store_async_drop(st);
 
-        } else if (st->conn == TSR_STORE_CONNECTING) {
+        } else if (st->conn_state == TSR_STORE_CONNECTING) {
             if (now >= st->conn_deadline) {
                 tsr_store_set_error(st, "connecting to redis at %s timed "
                                     "out after %d ms", st->addr,
@@ -4102,7 +4067,7 @@ tsr_store_on_timer(tsr_store_t *st)
         }
     }
 
-    if (st->ac == NULL && (st->unix_path != NULL || st->ip[0] != '\0')
+    if (st->conn == NULL && (st->unix_path != NULL || st->ip[0] != '\0')
         && !st->parked && now >= st->reconnect_at)
     {
         tsr_store_async_connect(st);
@@ -4127,8 +4092,9 @@ tsr_store_on_read(tsr_store_t *st)
 void
 tsr_store_on_read_fd(tsr_store_t *st, int fd)
 {
-    int                 more, reads;
-    redisAsyncContext  *ac;
+    int          reads;
+    ssize_t      n;
+    tsr_conn_t  *c;
 
     if (st == NULL || !st->async || st->destroying) {
         return;
@@ -4144,36 +4110,46 @@ tsr_store_on_read_fd(tsr_store_t *st, int fd)
         return;
     }
 
-    ac = st->ac;
+    c = st->conn;
 
-    /* connects happen in tsr_store_on_timer() only: "ac" or NULL here */
+    /* connects happen in tsr_store_on_timer() only: "c" or NULL here */
 
     st->reading_now = 1;
     st->read_more = 0;
     reads = 0;
 
-    while (ac != NULL) {
+    /*
+     * A read that comes back short has emptied the socket (what arrives
+     * later raises a new edge): no second read is needed to find out.
+     */
+
+    while (c != NULL) {
         if (reads++ == TSR_STORE_READS_PER_EVENT) {
             st->read_more = 1;
             break;
         }
 
-        more = tsr_store_read_some(st, ac);
+        n = tsr_conn_on_read(c);
 
-        if (st->ac != ac) {
+        if (st->conn != c) {
+            /* the connection ended, "err" says why */
             break;
+        }
+
+        if (n > 0) {
+            st->stats.reads++;
         }
 
         /* a reply refused anyway must not grow for as long as it comes */
 
-        if (tsr_resp_pending(ac->c.reader) > TSR_RESP_MAX_PENDING) {
+        if (tsr_conn_pending(c) > TSR_RESP_MAX_PENDING) {
             tsr_store_set_error(st, "redis at %s sent a reply of more than "
                                 "%d bytes", st->addr, TSR_RESP_MAX_PENDING);
             tsr_store_async_drop(st);
             break;
         }
 
-        if (!more) {
+        if (n < TSR_CONN_READ_SIZE) {
             break;
         }
     }
@@ -4183,66 +4159,12 @@ tsr_store_on_read_fd(tsr_store_t *st, int fd)
     if (st->wipe) {
         st->wipe = 0;
 
-        if (st->ac != NULL) {
-            tsr_store_wipe_reader(st->ac->c.reader);
+        if (st->conn != NULL) {
+            tsr_conn_wipe_input(st->conn);
         }
     }
 
     tsr_store_arm(st);
-}
-
-
-/*
- * One read of a connected socket, done here rather than by hiredis: a
- * read that comes back short has emptied the socket (what arrives later
- * raises a new edge), so no second read or FIONREAD is needed to find
- * out, and the bytes read are wiped once the reader has them.  An end
- * of file or an error is left to hiredis, which reads it again and
- * disconnects.  1: the socket may hold more.
- */
-
-static int
-tsr_store_read_some(tsr_store_t *st, redisAsyncContext *ac)
-{
-    ssize_t      n;
-    static char  buf[TSR_STORE_READ_SIZE];
-
-    if (!(ac->c.flags & REDIS_CONNECTED) || ac->c.err || st->fd == -1) {
-        redisAsyncHandleRead(ac);
-        return 0;
-    }
-
-    n = recv(st->fd, buf, sizeof(buf), 0);
-
-    if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-        return 0;
-    }
-
-    if (n == -1 && errno == EINTR) {
-        return 1;
-    }
-
-    if (n <= 0) {
-        redisAsyncHandleRead(ac);
-        return 0;
-    }
-
-    st->stats.reads++;
-
-    if (redisReaderFeed(ac->c.reader, buf, n) != REDIS_OK) {
-        OPENSSL_cleanse(buf, n);
-        tsr_store_set_error(st, "redis at %s: a reply could not be read: "
-                            "%s", st->addr, ac->c.reader->errstr[0] != '\0'
-                            ? ac->c.reader->errstr : "out of memory");
-        tsr_store_async_drop(st);
-        return 0;
-    }
-
-    OPENSSL_cleanse(buf, n);
-
-    redisProcessCallbacks(ac);
-
-    return ((size_t) n == sizeof(buf));
 }
 
 
@@ -4258,19 +4180,13 @@ tsr_store_read_some(tsr_store_t *st, redisAsyncContext *ac)
 static void
 tsr_store_handle_write(tsr_store_t *st)
 {
-    size_t  before;
-
-    before = sdslen(st->ac->c.obuf);
-
     st->flushing = 1;
-    redisAsyncHandleWrite(st->ac);
-    st->flushing = 0;
 
-    /* the context may be gone: a failed write frees it */
-
-    if (before != 0 && (st->ac == NULL || sdslen(st->ac->c.obuf) < before)) {
+    if (tsr_conn_on_write(st->conn) > 0) {
         st->stats.writes++;
     }
+
+    st->flushing = 0;
 }
 
 
@@ -4297,7 +4213,7 @@ tsr_store_on_write_fd(tsr_store_t *st, int fd)
         return;
     }
 
-    if (st->ac != NULL) {
+    if (st->conn != NULL) {
         tsr_store_handle_write(st);
     }
 
@@ -4345,11 +4261,11 @@ tsr_store_state(const tsr_store_t *st)
         return TSR_STORE_STATE_BREAKER_OPEN;
     }
 
-    if (st->conn == TSR_STORE_READY) {
+    if (st->conn_state == TSR_STORE_READY) {
         return TSR_STORE_STATE_UP;
     }
 
-    return (st->conn == TSR_STORE_CONNECTING) ? TSR_STORE_STATE_CONNECTING
+    return (st->conn_state == TSR_STORE_CONNECTING) ? TSR_STORE_STATE_CONNECTING
                                               : TSR_STORE_STATE_DOWN;
 }
 
@@ -4441,25 +4357,25 @@ tsr_store_ev_del_write(void *data)
 
 
 /*
- * hiredis is freeing the context, after the NULL-reply callbacks and
- * before it closes the socket: the one place where a connection ends.
+ * The connection ends, after the NULL-reply callbacks and before it
+ * closes the socket: the one place where a connection ends.
  */
 
 static void
 tsr_store_ev_cleanup(void *data)
 {
-    tsr_store_t   *st = data;
+    tsr_store_t  *st = data;
 
-    int            ready;
-    redisContext  *c;
+    int          ready;
+    tsr_conn_t  *c;
 
-    c = &st->ac->c;
+    c = st->conn;
 
     if (st->watched) {
         st->loop.unwatch(st->loop.data, st->fd);
     }
 
-    ready = (st->conn == TSR_STORE_READY);
+    ready = (st->conn_state == TSR_STORE_READY);
 
     if (!st->dropping && !st->destroying && !st->quiet) {
         if (ready) {
@@ -4474,10 +4390,10 @@ tsr_store_ev_cleanup(void *data)
         }
     }
 
-    st->ac = NULL;
+    st->conn = NULL;
     st->read_more = 0;
     st->fd = -1;
-    st->conn = TSR_STORE_IDLE;
+    st->conn_state = TSR_STORE_IDLE;
     st->setup_left = 0;
     st->sent_first = 0;
     st->sent_count = 0;
@@ -4489,7 +4405,7 @@ tsr_store_ev_cleanup(void *data)
     st->dropping = 0;
     st->wipe = 0;
 
-    /* "flushing" stays: redisAsyncHandleWrite() may be on the stack */
+    /* "flushing" stays: tsr_conn_on_write() may be on the stack */
 
     if (st->destroying) {
         return;
@@ -4574,7 +4490,7 @@ tsr_store_write_done(tsr_store_t *st, const char *name, int rc)
 static void
 tsr_store_flush_now(tsr_store_t *st)
 {
-    if (st->ac == NULL || st->conn != TSR_STORE_READY || st->closing
+    if (st->conn == NULL || st->conn_state != TSR_STORE_READY || st->closing
         || st->destroying || st->flushing || st->reading_now || st->broken)
     {
         return;
@@ -4989,7 +4905,7 @@ tsr_store_router_io(tsr_store_t *st, int fd, int write)
     for (i = 0; i < st->nnodes; i++) {
         node = st->nodes[i];
 
-        if (node->ac == NULL || (fd != -1 && node->fd != fd)) {
+        if (node->conn == NULL || (fd != -1 && node->fd != fd)) {
             continue;
         }
 
@@ -5280,7 +5196,7 @@ tsr_store_node_close(tsr_store_t *node)
         node->ctx = NULL;
     }
 
-    if (node->ac == NULL || node->closing) {
+    if (node->conn == NULL || node->closing) {
         return;
     }
 
@@ -5344,13 +5260,13 @@ tsr_store_node_fail(tsr_store_t *node)
 int
 tsr_store_node_ready(const tsr_store_t *node)
 {
-    return node->async && node->ac != NULL
-           && node->conn == TSR_STORE_READY && !node->closing;
+    return node->async && node->conn != NULL
+           && node->conn_state == TSR_STORE_READY && !node->closing;
 }
 
 
 int
-tsr_store_node_command(tsr_store_t *node, redisCallbackFn *fn,
+tsr_store_node_command(tsr_store_t *node, tsr_conn_reply_pt fn,
     void *privdata, const char *fmt, ...)
 {
     int      rc;

@@ -21,8 +21,8 @@
 #include "tsr.h"
 
 #include <hiredis/hiredis.h>
-#include <hiredis/async.h>
 
+#include "tsr_conn.h"
 #include "tsr_resp.h"
 
 
@@ -204,8 +204,7 @@ struct tsr_store_s {
     tsr_store_stats_t   stats;
 
     /* the asynchronous side; times are the loop's */
-    redisAsyncContext  *ac;
-    tsr_resp_t          ac_resp;
+    tsr_conn_t         *conn;
     tsr_loop_t          loop;
 
     /* waiting lookups, earliest deadline first */
@@ -224,7 +223,7 @@ struct tsr_store_s {
     uint64_t            breaker_until;
     uint64_t            max_timeout;        /* longest lookup timeout */
     int                 fd;
-    int                 conn;               /* TSR_STORE_IDLE, ... */
+    int                 conn_state;         /* TSR_STORE_IDLE, ... */
     int                 setup_left;         /* setup replies still due */
     int                 lookups;            /* lookups awaiting replies */
     int                 max_inflight;
@@ -234,12 +233,12 @@ struct tsr_store_s {
     int                 breaker_ms;         /* the next open period */
     int                 failures;           /* in a row */
     unsigned            async:1;
-    unsigned            closing:1;          /* hiredis frees the context */
+    unsigned            closing:1;          /* the connection ends */
     unsigned            reading:1;          /* interests given to the */
     unsigned            writing:1;          /* loop */
     unsigned            watched:1;
-    unsigned            flushing:1;         /* in redisAsyncHandleWrite() */
-    unsigned            reading_now:1;      /* in redisAsyncHandleRead() */
+    unsigned            flushing:1;         /* in tsr_conn_on_write() */
+    unsigned            reading_now:1;      /* in tsr_conn_on_read() */
     unsigned            read_more:1;        /* reads left for the next
                                                turn of the loop */
     unsigned            broken:1;           /* the loop refused the fd */
@@ -357,7 +356,7 @@ TSR_STORE_HIDDEN int tsr_store_node_ready(const tsr_store_t *node);
  * tsr_store_node_replied() first.  Returns TSR_OK or an error.
  */
 TSR_STORE_HIDDEN int tsr_store_node_command(tsr_store_t *node,
-    redisCallbackFn *fn, void *privdata, const char *fmt, ...);
+    tsr_conn_reply_pt fn, void *privdata, const char *fmt, ...);
 TSR_STORE_HIDDEN void tsr_store_node_replied(tsr_store_t *node);
 
 /*

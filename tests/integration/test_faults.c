@@ -148,6 +148,7 @@ static int write_node_without_module(tsr_test_nginx_t *n, int port,
 static int reload_and_wait(tsr_test_nginx_t *n, int workers);
 static void test_reload_without_the_module_then_with_it_again(void);
 static void test_modules_export_only_what_load_module_needs(void);
+static void test_modules_use_only_public_hiredis(void);
 static pid_t flood_start(int *port, long elements, size_t bulk);
 static void flood_serve(int lfd, long elements, size_t bulk);
 static int flood_reply(int fd, long elements, size_t bulk);
@@ -1810,6 +1811,72 @@ test_modules_export_only_what_load_module_needs(void)
 
 
 /*
+ * Redis I/O is the core's own (tsr_conn.c): of hiredis, only the reader,
+ * the command formatter and the synchronous client are used, nothing of
+ * its asynchronous side and no symbol its headers do not declare (the
+ * old store called redisProcessCallbacks(), declared by hand).
+ */
+
+static void
+test_modules_use_only_public_hiredis(void)
+{
+    int           i, n, bad;
+    FILE         *p;
+    char          cmd[PATH_MAX + 64], line[512], name[256];
+    const char   *mods;
+    static const char *const  so[] = {
+        "ngx_http_ssl_session_redis_module.so",
+        "ngx_stream_ssl_session_redis_module.so"
+    };
+
+    mods = getenv("TSR_MODULES");
+    if (mods == NULL) {
+        CU_FAIL("TSR_MODULES is not set");
+        return;
+    }
+
+    for (i = 0; i < 2; i++) {
+        snprintf(cmd, sizeof(cmd), "nm -D --undefined-only %s/%s", mods,
+                 so[i]);
+
+        p = popen(cmd, "r");
+        if (p == NULL) {
+            CU_FAIL("popen(nm) failed");
+            return;
+        }
+
+        n = 0;
+        bad = 0;
+
+        while (fgets(line, sizeof(line), p) != NULL) {
+            if (sscanf(line, "%*s %255s", name) != 1
+                || strncmp(name, "redis", 5) != 0)
+            {
+                continue;
+            }
+
+            n++;
+
+            if (strncmp(name, "redisAsync", 10) == 0
+                || strcmp(name, "redisProcessCallbacks") == 0)
+            {
+                bad++;
+                printf("\n    %s uses %s", so[i], name);
+            }
+        }
+
+        CU_ASSERT_EQUAL(pclose(p), 0);
+
+        printf("\n    %s: %d hiredis functions used, %d of its "
+               "asynchronous side or undeclared ", so[i], n, bad);
+
+        CU_ASSERT(n > 0);
+        CU_ASSERT_EQUAL(bad, 0);
+    }
+}
+
+
+/*
  * A Redis that answers every GET with an array of "elements" bulk
  * strings of "bulk" bytes each, written as fast as the reader takes
  * them, and everything else with +OK (+PONG to PING).  One connection at
@@ -2205,6 +2272,7 @@ static const test_t  tests[] = {
     test(test_reload_20_times_under_load_keeps_memory_and_fds_flat),
     test(test_reload_without_the_module_then_with_it_again),
     test(test_modules_export_only_what_load_module_needs),
+    test(test_modules_use_only_public_hiredis),
     test(test_reply_floods_keep_memory_and_latency_bounded),
     { NULL, NULL }
 };

@@ -1,0 +1,154 @@
+
+/*
+ * One non-blocking connection to a Redis server: the socket, the commands
+ * waiting to be written, the replies they wait for.  It owns every
+ * system call on its socket; RESP is parsed with hiredis' public reader
+ * API (redisReader*), bounded by tsr_resp.h.  Nothing here knows about
+ * stores, topologies or event loops: the owner is told, through
+ * tsr_conn_events_t, which events the socket needs, and calls
+ * tsr_conn_on_write() and tsr_conn_on_read() when they happen.
+ *
+ * Commands are queued by tsr_conn_command() and tsr_conn_formatted() and
+ * leave, all of them, in one write() on the next tsr_conn_on_write():
+ * when that happens is the owner's choice (the end of its loop turn).
+ * Each command has a callback that is called exactly once: with its
+ * reply, or with NULL when the connection ends first.  After SUBSCRIBE,
+ * every reply goes to the callback of the last SUBSCRIBE.
+ *
+ * A connection ends by tsr_conn_free(), or by itself on an I/O or
+ * protocol error: the NULL replies are given, then events.cleanup is
+ * called, then the socket is closed.  From inside a callback the end
+ * waits until the callback has returned.  Sends never raise SIGPIPE.
+ */
+
+
+#ifndef TSR_CONN_H_INCLUDED
+#define TSR_CONN_H_INCLUDED
+
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdarg.h>
+#include <sys/types.h>
+
+#include <hiredis/hiredis.h>
+
+#include "tsr_resp.h"
+
+
+#define TSR_CONN_READ_SIZE   16384      /* bytes per read() */
+#define TSR_CONN_ERR_LEN     128
+
+#if defined(__GNUC__) || defined(__clang__)
+#define TSR_CONN_HIDDEN  __attribute__((visibility("hidden")))
+#else
+#define TSR_CONN_HIDDEN
+#endif
+
+
+typedef struct tsr_conn_s  tsr_conn_t;
+
+typedef void (*tsr_conn_reply_pt)(tsr_conn_t *c, redisReply *reply,
+    void *data);
+
+
+/* what the socket needs from the owner's event loop */
+typedef struct {
+    void        *data;
+    void       (*add_read)(void *data);
+    void       (*del_read)(void *data);
+    /* after each command queued, and while a write is left unfinished */
+    void       (*add_write)(void *data);
+    void       (*del_write)(void *data);
+    /* the connection ends: after the NULL replies, before the close */
+    void       (*cleanup)(void *data);
+} tsr_conn_events_t;
+
+
+typedef struct {
+    tsr_conn_reply_pt   fn;
+    void               *data;
+    unsigned            subscribe:1;
+} tsr_conn_cb_t;
+
+
+struct tsr_conn_s {
+    int                 fd;
+    int                 err;            /* set: the connection failed */
+    char                errstr[TSR_CONN_ERR_LEN];
+    void               *data;           /* the owner's, for callbacks */
+    tsr_conn_events_t   ev;
+
+    redisReader        *reader;
+    tsr_resp_t          resp;           /* bounds on its replies */
+    tsr_resp_async_t    awaits;         /* what they may be */
+
+    /* bytes to write: out[pos] to out[len] */
+    char               *out;
+    size_t              out_pos;
+    size_t              out_len;
+    size_t              out_size;
+
+    /* callbacks of commands awaiting replies, oldest first */
+    tsr_conn_cb_t      *cbs;
+    size_t              cb_first;
+    size_t              cb_size;
+    tsr_conn_cb_t       sub;            /* subscribed: every reply */
+
+    int                 calling;        /* callbacks on the stack */
+    unsigned            connected:1;
+    unsigned            subscribed:1;
+    unsigned            freeing:1;      /* ends when callbacks return */
+    unsigned            reading:1;      /* read interest asked for */
+    unsigned            writing:1;      /* write interest asked for */
+};
+
+
+/*
+ * Starts a connect to "ip" (numeric, IPv4 or IPv6) and "port", or to the
+ * Unix socket "path" when it is not NULL.  NULL on failure, with the
+ * reason in "err".
+ */
+TSR_CONN_HIDDEN tsr_conn_t *tsr_conn_connect(const char *ip, int port,
+    const char *path, const tsr_conn_events_t *ev, void *data, char *err,
+    size_t errlen);
+
+/* Queues a command, formatted as hiredis' redisvFormatCommand() does. */
+TSR_CONN_HIDDEN int tsr_conn_vcommand(tsr_conn_t *c, tsr_conn_reply_pt fn,
+    void *data, const char *fmt, va_list args);
+
+/* Queues a command in RESP already; the bytes are copied. */
+TSR_CONN_HIDDEN int tsr_conn_formatted(tsr_conn_t *c, tsr_conn_reply_pt fn,
+    void *data, const char *cmd, size_t len);
+
+/*
+ * Writes what is queued, in one write(), completing the connect first.
+ * Returns the bytes written, 0 when none could be, -1 when the
+ * connection ended.
+ */
+TSR_CONN_HIDDEN ssize_t tsr_conn_on_write(tsr_conn_t *c);
+
+/*
+ * One read(), its replies to their callbacks.  Returns the bytes read
+ * (TSR_CONN_READ_SIZE: there may be more), 0 when none were there, -1
+ * when the connection ended.
+ */
+TSR_CONN_HIDDEN ssize_t tsr_conn_on_read(tsr_conn_t *c);
+
+/* Bytes queued and not written yet. */
+TSR_CONN_HIDDEN size_t tsr_conn_unsent(const tsr_conn_t *c);
+
+/* Commands awaiting replies. */
+TSR_CONN_HIDDEN size_t tsr_conn_waiting(const tsr_conn_t *c);
+
+/* Bytes of an incomplete reply held. */
+TSR_CONN_HIDDEN size_t tsr_conn_pending(const tsr_conn_t *c);
+
+/* Wipes what the reader holds, once it holds no incomplete reply. */
+TSR_CONN_HIDDEN void tsr_conn_wipe_input(tsr_conn_t *c);
+
+/* Ends the connection; see above. */
+TSR_CONN_HIDDEN void tsr_conn_free(tsr_conn_t *c);
+
+
+#endif /* TSR_CONN_H_INCLUDED */
