@@ -34,7 +34,7 @@
 
 static int tsr_conn_socket(tsr_conn_t *c, const char *ip, int port,
     const char *path);
-static int tsr_conn_connected(tsr_conn_t *c);
+static int tsr_conn_usable(tsr_conn_t *c);
 static int tsr_conn_push(tsr_conn_t *c, tsr_conn_reply_pt fn, void *data,
     const char *cmd, size_t len);
 static int tsr_conn_is_subscribe(const char *cmd, size_t len);
@@ -320,20 +320,11 @@ tsr_conn_on_write(tsr_conn_t *c)
 {
     ssize_t  n;
 
-    if (c->err || c->freeing) {
-        return -1;
-    }
+    /* still connecting: the next write event says when */
 
-    if (!c->connected) {
-        switch (tsr_conn_connected(c)) {
-
-        case -1:
-            return -1;
-
-        case 0:
-            /* still connecting: the next write event says when */
-            return 0;
-        }
+    n = tsr_conn_usable(c);
+    if (n != 1) {
+        return n;
     }
 
     if (c->out_pos == c->out_len) {
@@ -371,14 +362,25 @@ tsr_conn_on_write(tsr_conn_t *c)
 }
 
 
-/* 1: connected now, 0: still connecting, -1: failed (and ended) */
+/*
+ * 1: connected (now or before), 0: still connecting, -1: failed or
+ * ending (and then "c" may be gone)
+ */
 
 static int
-tsr_conn_connected(tsr_conn_t *c)
+tsr_conn_usable(tsr_conn_t *c)
 {
     int            e;
     socklen_t      len;
     struct pollfd  pfd;
+
+    if (c->err || c->freeing) {
+        return -1;
+    }
+
+    if (c->connected) {
+        return 1;
+    }
 
     /* a write event may be posted before the connect completes */
 
@@ -415,19 +417,9 @@ tsr_conn_on_read(tsr_conn_t *c)
     ssize_t  n;
     char     buf[TSR_CONN_READ_SIZE];
 
-    if (c->err || c->freeing) {
-        return -1;
-    }
-
-    if (!c->connected) {
-        switch (tsr_conn_connected(c)) {
-
-        case -1:
-            return -1;
-
-        case 0:
-            return 0;
-        }
+    n = tsr_conn_usable(c);
+    if (n != 1) {
+        return n;
     }
 
     n = recv(c->fd, buf, sizeof(buf), 0);

@@ -149,6 +149,8 @@ static int reload_and_wait(tsr_test_nginx_t *n, int workers);
 static void test_reload_without_the_module_then_with_it_again(void);
 static void test_modules_export_only_what_load_module_needs(void);
 static void test_modules_use_only_public_hiredis(void);
+static FILE *nm_open(const char *so, const char *which);
+static int nm_next(FILE *p, char *name, size_t size);
 static pid_t flood_start(int *port, long elements, size_t bulk);
 static void flood_serve(int lfd, long elements, size_t bulk);
 static int flood_reply(int fd, long elements, size_t bulk);
@@ -1745,6 +1747,64 @@ done:
 }
 
 
+/* the dynamic symbols of a built module, as nm lists them */
+
+static const char *const  nm_modules[] = {
+    "ngx_http_ssl_session_redis_module.so",
+    "ngx_stream_ssl_session_redis_module.so"
+};
+
+
+static FILE *
+nm_open(const char *so, const char *which)
+{
+    FILE        *p;
+    char         cmd[PATH_MAX + 64];
+    const char  *mods;
+
+    mods = getenv("TSR_MODULES");
+    if (mods == NULL) {
+        CU_FAIL("TSR_MODULES is not set");
+        return NULL;
+    }
+
+    snprintf(cmd, sizeof(cmd), "nm -D %s %s/%s", which, mods, so);
+
+    p = popen(cmd, "r");
+    if (p == NULL) {
+        CU_FAIL("popen(nm) failed");
+    }
+
+    return p;
+}
+
+
+/* the next symbol's name (the line's last word): 0, or -1 at the end */
+
+static int
+nm_next(FILE *p, char *name, size_t size)
+{
+    char   line[512], *w, *end;
+
+    while (fgets(line, sizeof(line), p) != NULL) {
+        end = line + strcspn(line, "\r\n");
+        *end = '\0';
+
+        w = strrchr(line, ' ');
+        w = (w != NULL) ? w + 1 : line;
+
+        if (*w == '\0' || (size_t) (end - w) >= size) {
+            continue;
+        }
+
+        memcpy(name, w, end - w + 1);
+        return 0;
+    }
+
+    return -1;
+}
+
+
 /*
  * load_module looks up ngx_modules, ngx_module_names and ngx_module_order;
  * anything else a module exports (its copy of the core, the glue) could
@@ -1755,37 +1815,20 @@ done:
 static void
 test_modules_export_only_what_load_module_needs(void)
 {
-    int           i, n, other;
-    FILE         *p;
-    char          cmd[PATH_MAX + 64], line[512], name[256];
-    const char   *mods;
-    static const char *const  so[] = {
-        "ngx_http_ssl_session_redis_module.so",
-        "ngx_stream_ssl_session_redis_module.so"
-    };
-
-    mods = getenv("TSR_MODULES");
-    if (mods == NULL) {
-        CU_FAIL("TSR_MODULES is not set");
-        return;
-    }
+    int    i, n, other;
+    FILE  *p;
+    char   name[256];
 
     for (i = 0; i < 2; i++) {
-        snprintf(cmd, sizeof(cmd), "nm -D --defined-only %s/%s", mods, so[i]);
-
-        p = popen(cmd, "r");
+        p = nm_open(nm_modules[i], "--defined-only");
         if (p == NULL) {
-            CU_FAIL("popen(nm) failed");
             return;
         }
 
         n = 0;
         other = 0;
 
-        while (fgets(line, sizeof(line), p) != NULL) {
-            if (sscanf(line, "%*s %*s %255s", name) != 1) {
-                continue;
-            }
+        while (nm_next(p, name, sizeof(name)) == 0) {
 
             n++;
 
@@ -1794,7 +1837,7 @@ test_modules_export_only_what_load_module_needs(void)
                 && strcmp(name, "ngx_module_order") != 0)
             {
                 if (other++ < 3) {
-                    printf("\n    %s exports %s", so[i], name);
+                    printf("\n    %s exports %s", nm_modules[i], name);
                 }
             }
         }
@@ -1802,7 +1845,7 @@ test_modules_export_only_what_load_module_needs(void)
         CU_ASSERT_EQUAL(pclose(p), 0);
 
         printf("\n    %s: %d symbols exported, %d besides the three "
-               "load_module needs ", so[i], n, other);
+               "load_module needs ", nm_modules[i], n, other);
 
         CU_ASSERT_EQUAL(n, 3);
         CU_ASSERT_EQUAL(other, 0);
@@ -1820,38 +1863,21 @@ test_modules_export_only_what_load_module_needs(void)
 static void
 test_modules_use_only_public_hiredis(void)
 {
-    int           i, n, bad;
-    FILE         *p;
-    char          cmd[PATH_MAX + 64], line[512], name[256];
-    const char   *mods;
-    static const char *const  so[] = {
-        "ngx_http_ssl_session_redis_module.so",
-        "ngx_stream_ssl_session_redis_module.so"
-    };
-
-    mods = getenv("TSR_MODULES");
-    if (mods == NULL) {
-        CU_FAIL("TSR_MODULES is not set");
-        return;
-    }
+    int    i, n, bad;
+    FILE  *p;
+    char   name[256];
 
     for (i = 0; i < 2; i++) {
-        snprintf(cmd, sizeof(cmd), "nm -D --undefined-only %s/%s", mods,
-                 so[i]);
-
-        p = popen(cmd, "r");
+        p = nm_open(nm_modules[i], "--undefined-only");
         if (p == NULL) {
-            CU_FAIL("popen(nm) failed");
             return;
         }
 
         n = 0;
         bad = 0;
 
-        while (fgets(line, sizeof(line), p) != NULL) {
-            if (sscanf(line, "%*s %255s", name) != 1
-                || strncmp(name, "redis", 5) != 0)
-            {
+        while (nm_next(p, name, sizeof(name)) == 0) {
+            if (strncmp(name, "redis", 5) != 0) {
                 continue;
             }
 
@@ -1861,14 +1887,14 @@ test_modules_use_only_public_hiredis(void)
                 || strcmp(name, "redisProcessCallbacks") == 0)
             {
                 bad++;
-                printf("\n    %s uses %s", so[i], name);
+                printf("\n    %s uses %s", nm_modules[i], name);
             }
         }
 
         CU_ASSERT_EQUAL(pclose(p), 0);
 
         printf("\n    %s: %d hiredis functions used, %d of its "
-               "asynchronous side or undeclared ", so[i], n, bad);
+               "asynchronous side or undeclared ", nm_modules[i], n, bad);
 
         CU_ASSERT(n > 0);
         CU_ASSERT_EQUAL(bad, 0);
