@@ -122,7 +122,7 @@ static void ngx_ssl_session_redis_cleanup_store(void *data);
 static void ngx_ssl_session_redis_log(int level, const char *msg,
     void *data);
 static ngx_int_t ngx_ssl_session_redis_sid_ctx(ngx_str_t *proto,
-    SSL_CTX *ssl_ctx, ngx_array_t *certificates, ngx_uint_t verify,
+    ngx_ssl_t *ssl, ngx_array_t *certificates, ngx_uint_t verify,
     u_char *out, unsigned int *outlen);
 static ngx_int_t ngx_ssl_session_redis_sid_ctx_verify(EVP_MD_CTX *md,
     SSL_CTX *ssl_ctx, ngx_uint_t verify);
@@ -853,28 +853,34 @@ ngx_ssl_session_redis_log(int level, const char *msg, void *data)
 
 
 /*
- * nginx's session id context (ngx_ssl_session_id_context() in 1.22):
- * SHA-1 over the protocol name, the server certificates' SHA-1
- * digests, or the certificate names when they hold variables, and the
- * client CA names' digests.  OpenSSL has no getter for the value nginx
+ * nginx's session id context (ngx_ssl_session_id_context(), the same
+ * computation from 1.18 to 1.31): SHA-1 over the protocol name, the
+ * server certificates' SHA-1 digests (in configuration order: the
+ * SSL_CTX ex_data chain before 1.27.4, ngx_ssl_t's "certs" since), or
+ * the certificate names when they hold variables, and the client CA
+ * names' digests.  OpenSSL has no getter for the value nginx
  * set, so it is computed again the same way; the binding sets it (to
  * the same bytes) and keys sessions by it.
  */
 
 static ngx_int_t
-ngx_ssl_session_redis_sid_ctx(ngx_str_t *proto, SSL_CTX *ssl_ctx,
+ngx_ssl_session_redis_sid_ctx(ngx_str_t *proto, ngx_ssl_t *ssl,
     ngx_array_t *certificates, ngx_uint_t verify, u_char *out,
     unsigned int *outlen)
 {
     int                   i, n;
     X509                 *cert;
+    SSL_CTX              *ssl_ctx;
     X509_NAME            *name;
     ngx_str_t            *certs;
-    ngx_uint_t            k;
+    ngx_uint_t            k, ncerts;
     EVP_MD_CTX           *md;
     unsigned int          len;
     STACK_OF(X509_NAME)  *list;
     u_char                buf[EVP_MAX_MD_SIZE];
+
+    ssl_ctx = ssl->ctx;
+    ncerts = 0;
 
     md = EVP_MD_CTX_new();
     if (md == NULL) {
@@ -887,10 +893,22 @@ ngx_ssl_session_redis_sid_ctx(ngx_str_t *proto, SSL_CTX *ssl_ctx,
         goto failed;
     }
 
+#if (NGX_SSL_SESSION_REDIS_CERTS_ARRAY)
+
+    for (k = 0; k < ssl->certs.nelts; k++) {
+        cert = ((X509 **) ssl->certs.elts)[k];
+        ncerts++;
+
+#else
+
     for (cert = SSL_CTX_get_ex_data(ssl_ctx, ngx_ssl_certificate_index);
          cert != NULL;
          cert = X509_get_ex_data(cert, ngx_ssl_next_certificate_index))
     {
+        ncerts++;
+
+#endif
+
         if (X509_digest(cert, EVP_sha1(), buf, &len) == 0
             || EVP_DigestUpdate(md, buf, len) == 0)
         {
@@ -898,9 +916,7 @@ ngx_ssl_session_redis_sid_ctx(ngx_str_t *proto, SSL_CTX *ssl_ctx,
         }
     }
 
-    if (SSL_CTX_get_ex_data(ssl_ctx, ngx_ssl_certificate_index) == NULL
-        && certificates != NULL)
-    {
+    if (ncerts == 0 && certificates != NULL) {
         certs = certificates->elts;
         for (k = 0; k < certificates->nelts; k++) {
             if (EVP_DigestUpdate(md, certs[k].data, certs[k].len) == 0) {
@@ -1049,9 +1065,10 @@ ngx_ssl_session_redis_cmp_digest(const void *a, const void *b)
 ngx_int_t
 ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
     ngx_ssl_session_redis_main_conf_t *rmcf,
-    ngx_ssl_session_redis_conf_t *conf, SSL_CTX *ssl_ctx,
+    ngx_ssl_session_redis_conf_t *conf, ngx_ssl_t *ssl,
     ngx_array_t *certificates, ngx_uint_t verify, ngx_str_t *server_name)
 {
+    SSL_CTX                       *ssl_ctx;
     SSL_CTX                      **ctxp;
     BIO_METHOD                    *m;
     unsigned int                   len;
@@ -1060,6 +1077,8 @@ ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
     ngx_ssl_session_redis_ctx_t   *ctxd;
     u_char                         sid_ctx[EVP_MAX_MD_SIZE];
     char                           err[256];
+
+    ssl_ctx = ssl->ctx;
 
     if (ssl_ctx == NULL) {
 
@@ -1184,7 +1203,7 @@ ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    if (ngx_ssl_session_redis_sid_ctx(&rmcf->proto, ssl_ctx, certificates,
+    if (ngx_ssl_session_redis_sid_ctx(&rmcf->proto, ssl, certificates,
                                       verify, sid_ctx, &len)
         != NGX_OK)
     {
