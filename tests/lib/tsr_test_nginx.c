@@ -124,11 +124,21 @@ int
 tsr_test_nginx_write_conf(tsr_test_nginx_t *n, int stream, const char *level,
     const char *body)
 {
+    int          static_build;
     FILE        *f;
-    const char  *mods, *distro;
+    const char  *mods, *distro, *st;
+
+    /*
+     * TSR_STATIC=1: the modules are built into TSR_NGINX, no load_module;
+     * TSR_DISTRO_MODULES=none: stream is built in (an nginx built from
+     * its sources), only the project's modules are loaded.
+     */
+
+    st = getenv("TSR_STATIC");
+    static_build = (st != NULL && strcmp(st, "1") == 0);
 
     mods = getenv("TSR_MODULES");
-    if (mods == NULL || mods[0] == '\0') {
+    if (!static_build && (mods == NULL || mods[0] == '\0')) {
         fprintf(stderr, "TSR_MODULES is not set: run the tests with "
                 "\"make check\"\n");
         return -1;
@@ -146,14 +156,16 @@ tsr_test_nginx_write_conf(tsr_test_nginx_t *n, int stream, const char *level,
         return -1;
     }
 
-    if (stream) {
+    if (stream && !static_build && strcmp(distro, "none") != 0) {
         fprintf(f, "load_module %s/ngx_stream_module.so;\n", distro);
     }
 
-    fprintf(f, "load_module %s/ngx_http_ssl_session_redis_module.so;\n",
-            mods);
+    if (!static_build) {
+        fprintf(f, "load_module %s/ngx_http_ssl_session_redis_module.so;\n",
+                mods);
+    }
 
-    if (stream) {
+    if (stream && !static_build) {
         fprintf(f, "load_module %s/ngx_stream_ssl_session_redis_module.so;\n",
                 mods);
     }
