@@ -258,9 +258,8 @@ ngx_stream_ssl_session_redis_init(ngx_conf_t *cf)
         name.len = p - buf;
 
         if (ngx_ssl_session_redis_setup_server(cf, rmcf, &rscf->redis,
-                                               &sscf->ssl,
-                                               sscf->certificates,
-                                               sscf->verify, &name)
+                                               sscf->ssl.ctx, sscf->verify,
+                                               &name)
             != NGX_OK)
         {
             return NGX_ERROR;
