@@ -126,12 +126,16 @@ tsr_test_nginx_write_conf(tsr_test_nginx_t *n, int stream, const char *level,
 {
     int          static_build;
     FILE        *f;
-    const char  *mods, *distro, *st;
+    const char  *mods, *distro, *st, *enabled;
+    char         path[PATH_MAX + 16];
 
     /*
      * TSR_STATIC=1: the modules are built into TSR_NGINX, no load_module;
      * TSR_DISTRO_MODULES=none: stream is built in (an nginx built from
-     * its sources), only the project's modules are loaded.
+     * its sources), only the project's modules are loaded;
+     * TSR_MODULES_ENABLED=DIR: the modules come from the snippets in DIR
+     * (installed packages: /etc/nginx/modules-enabled), as the stock
+     * nginx.conf includes them.
      */
 
     st = getenv("TSR_STATIC");
@@ -144,6 +148,32 @@ tsr_test_nginx_write_conf(tsr_test_nginx_t *n, int stream, const char *level,
         return -1;
     }
 
+    enabled = getenv("TSR_MODULES_ENABLED");
+    if (enabled != NULL && enabled[0] != '\0') {
+        static_build = 1;
+
+        /*
+         * The snippets say "modules/...", relative to the prefix, which
+         * is the node's directory: modules/ there is TSR_MODULES.
+         */
+
+        if (mods == NULL || mods[0] == '\0'
+            || snprintf(path, sizeof(path), "%s/modules", n->dir)
+               >= (int) sizeof(path))
+        {
+            fprintf(stderr, "TSR_MODULES_ENABLED needs TSR_MODULES\n");
+            return -1;
+        }
+
+        (void) unlink(path);
+
+        if (symlink(mods, path) != 0) {
+            fprintf(stderr, "symlink(\"%s\") failed: %s\n", path,
+                    strerror(errno));
+            return -1;
+        }
+    }
+
     distro = getenv("TSR_DISTRO_MODULES");
     if (distro == NULL || distro[0] == '\0') {
         distro = TSR_TEST_DISTRO_MODULES;
@@ -154,6 +184,10 @@ tsr_test_nginx_write_conf(tsr_test_nginx_t *n, int stream, const char *level,
         fprintf(stderr, "fopen(\"%s\") failed: %s\n", n->conf,
                 strerror(errno));
         return -1;
+    }
+
+    if (enabled != NULL && enabled[0] != '\0') {
+        fprintf(f, "include %s/*.conf;\n", enabled);
     }
 
     if (stream && !static_build && strcmp(distro, "none") != 0) {
