@@ -328,9 +328,7 @@ ngx_http_ssl_session_redis_init(ngx_conf_t *cf)
                                 ngx_http_ssl_session_redis_module.ctx_index];
 
         if (ngx_ssl_session_redis_setup_server(cf, rmcf, &rscf->redis,
-                                               sscf->ssl.ctx,
-                                               sscf->certificates,
-                                               sscf->verify,
+                                               sscf->ssl.ctx, sscf->verify,
                                                &cscfp[s]->server_name)
             != NGX_OK)
         {

@@ -121,9 +121,12 @@ static ngx_ssl_session_redis_store_t *ngx_ssl_session_redis_get_store(
 static void ngx_ssl_session_redis_cleanup_store(void *data);
 static void ngx_ssl_session_redis_log(int level, const char *msg,
     void *data);
-static ngx_int_t ngx_ssl_session_redis_sid_ctx(ngx_str_t *proto,
-    SSL_CTX *ssl_ctx, ngx_array_t *certificates, ngx_uint_t verify,
-    u_char *out, unsigned int *outlen);
+static ngx_int_t ngx_ssl_session_redis_sid_ctx(ngx_conf_t *cf,
+    SSL_CTX *ssl_ctx, ngx_uint_t verify, u_char *out, unsigned int *outlen);
+static ngx_int_t ngx_ssl_session_redis_nginx_sid_ctx(ngx_conf_t *cf,
+    SSL_CTX *ssl_ctx, u_char *out, unsigned int *outlen);
+static void ngx_ssl_session_redis_probe_info(const SSL *ssl, int where,
+    int ret);
 static ngx_int_t ngx_ssl_session_redis_sid_ctx_verify(EVP_MD_CTX *md,
     SSL_CTX *ssl_ctx, ngx_uint_t verify);
 static int ngx_ssl_session_redis_cmp_digest(const void *a, const void *b);
@@ -853,28 +856,23 @@ ngx_ssl_session_redis_log(int level, const char *msg, void *data)
 
 
 /*
- * nginx's session id context (ngx_ssl_session_id_context() in 1.22):
- * SHA-1 over the protocol name, the server certificates' SHA-1
- * digests, or the certificate names when they hold variables, and the
- * client CA names' digests.  OpenSSL has no getter for the value nginx
- * set, so it is computed again the same way; the binding sets it (to
- * the same bytes) and keys sessions by it.
+ * The module's session id context: nginx's own, as the running nginx
+ * computed it, extended with the client verification settings.
  */
 
 static ngx_int_t
-ngx_ssl_session_redis_sid_ctx(ngx_str_t *proto, SSL_CTX *ssl_ctx,
-    ngx_array_t *certificates, ngx_uint_t verify, u_char *out,
-    unsigned int *outlen)
+ngx_ssl_session_redis_sid_ctx(ngx_conf_t *cf, SSL_CTX *ssl_ctx,
+    ngx_uint_t verify, u_char *out, unsigned int *outlen)
 {
-    int                   i, n;
-    X509                 *cert;
-    X509_NAME            *name;
-    ngx_str_t            *certs;
-    ngx_uint_t            k;
-    EVP_MD_CTX           *md;
-    unsigned int          len;
-    STACK_OF(X509_NAME)  *list;
-    u_char                buf[EVP_MAX_MD_SIZE];
+    EVP_MD_CTX    *md;
+    unsigned int   len;
+    u_char         nginx[SSL_MAX_SID_CTX_LENGTH];
+
+    if (ngx_ssl_session_redis_nginx_sid_ctx(cf, ssl_ctx, nginx, &len)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
 
     md = EVP_MD_CTX_new();
     if (md == NULL) {
@@ -882,50 +880,9 @@ ngx_ssl_session_redis_sid_ctx(ngx_str_t *proto, SSL_CTX *ssl_ctx,
     }
 
     if (EVP_DigestInit_ex(md, EVP_sha1(), NULL) == 0
-        || EVP_DigestUpdate(md, proto->data, proto->len) == 0)
-    {
-        goto failed;
-    }
-
-    for (cert = SSL_CTX_get_ex_data(ssl_ctx, ngx_ssl_certificate_index);
-         cert != NULL;
-         cert = X509_get_ex_data(cert, ngx_ssl_next_certificate_index))
-    {
-        if (X509_digest(cert, EVP_sha1(), buf, &len) == 0
-            || EVP_DigestUpdate(md, buf, len) == 0)
-        {
-            goto failed;
-        }
-    }
-
-    if (SSL_CTX_get_ex_data(ssl_ctx, ngx_ssl_certificate_index) == NULL
-        && certificates != NULL)
-    {
-        certs = certificates->elts;
-        for (k = 0; k < certificates->nelts; k++) {
-            if (EVP_DigestUpdate(md, certs[k].data, certs[k].len) == 0) {
-                goto failed;
-            }
-        }
-    }
-
-    list = SSL_CTX_get_client_CA_list(ssl_ctx);
-
-    if (list != NULL) {
-        n = sk_X509_NAME_num(list);
-
-        for (i = 0; i < n; i++) {
-            name = sk_X509_NAME_value(list, i);
-
-            if (X509_NAME_digest(name, EVP_sha1(), buf, &len) == 0
-                || EVP_DigestUpdate(md, buf, len) == 0)
-            {
-                goto failed;
-            }
-        }
-    }
-
-    if (ngx_ssl_session_redis_sid_ctx_verify(md, ssl_ctx, verify) != NGX_OK
+        || EVP_DigestUpdate(md, nginx, len) == 0
+        || ngx_ssl_session_redis_sid_ctx_verify(md, ssl_ctx, verify)
+           != NGX_OK
         || EVP_DigestFinal_ex(md, out, outlen) == 0)
     {
         goto failed;
@@ -941,6 +898,102 @@ failed:
     ERR_clear_error();
 
     return NGX_ERROR;
+}
+
+
+/*
+ * The session id context nginx set on the context.  nginx computes it
+ * in ngx_ssl_session_id_context() from inputs that move between versions
+ * (1.27.4 moved the server certificates from the context's ex_data to
+ * the ngx_ssl_t), so it is read back rather than computed again.
+ * OpenSSL has no getter for a context's, only for a session's, and a
+ * connection copies its context's into every session it makes: a client
+ * connection on the context writes a ClientHello into memory and its new
+ * session tells.  Nothing is sent and no server callback runs; nginx's
+ * info callback is replaced on that connection, and callbacks of nginx's
+ * that run for a ClientHello (QUIC's transport parameters with the
+ * OpenSSL compatibility layer) find a connection that is not QUIC.
+ */
+
+static ngx_int_t
+ngx_ssl_session_redis_nginx_sid_ctx(ngx_conf_t *cf, SSL_CTX *ssl_ctx,
+    u_char *out, unsigned int *outlen)
+{
+    BIO                  *rbio, *wbio;
+    SSL                  *ssl;
+    ngx_int_t             rc;
+    unsigned int          len;
+    SSL_SESSION          *sess;
+    ngx_connection_t      c;
+    const unsigned char  *p;
+
+    rc = NGX_ERROR;
+
+    ssl = SSL_new(ssl_ctx);
+    if (ssl == NULL) {
+        goto failed;
+    }
+
+    ngx_memzero(&c, sizeof(ngx_connection_t));
+    c.type = SOCK_STREAM;
+    c.log = cf->log;
+    c.fd = (ngx_socket_t) -1;
+
+    if (SSL_set_ex_data(ssl, ngx_ssl_connection_index, &c) == 0) {
+        goto failed;
+    }
+
+    SSL_set_info_callback(ssl, ngx_ssl_session_redis_probe_info);
+
+    rbio = BIO_new(BIO_s_mem());
+    wbio = BIO_new(BIO_s_mem());
+
+    if (rbio == NULL || wbio == NULL) {
+        BIO_free(rbio);
+        BIO_free(wbio);
+        goto failed;
+    }
+
+    SSL_set_bio(ssl, rbio, wbio);
+    SSL_set_connect_state(ssl);
+
+    /* stops for the ServerHello that never comes */
+    (void) SSL_do_handshake(ssl);
+
+    sess = SSL_get_session(ssl);
+    if (sess == NULL) {
+        goto failed;
+    }
+
+    p = SSL_SESSION_get0_id_context(sess, &len);
+
+    if (len == 0 || len > SSL_MAX_SID_CTX_LENGTH) {
+        goto failed;
+    }
+
+    ngx_memcpy(out, p, len);
+    *outlen = len;
+
+    rc = NGX_OK;
+
+failed:
+
+    /* a session of an unfinished handshake leaves no cache */
+
+    if (ssl != NULL) {
+        SSL_free(ssl);
+    }
+
+    ERR_clear_error();
+
+    return rc;
+}
+
+
+static void
+ngx_ssl_session_redis_probe_info(const SSL *ssl, int where, int ret)
+{
+    /* stands in for nginx's and the module's */
 }
 
 
@@ -1049,8 +1102,8 @@ ngx_ssl_session_redis_cmp_digest(const void *a, const void *b)
 ngx_int_t
 ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
     ngx_ssl_session_redis_main_conf_t *rmcf,
-    ngx_ssl_session_redis_conf_t *conf, SSL_CTX *ssl_ctx,
-    ngx_array_t *certificates, ngx_uint_t verify, ngx_str_t *server_name)
+    ngx_ssl_session_redis_conf_t *conf, SSL_CTX *ssl_ctx, ngx_uint_t verify,
+    ngx_str_t *server_name)
 {
     SSL_CTX                      **ctxp;
     BIO_METHOD                    *m;
@@ -1184,12 +1237,11 @@ ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
         return NGX_ERROR;
     }
 
-    if (ngx_ssl_session_redis_sid_ctx(&rmcf->proto, ssl_ctx, certificates,
-                                      verify, sid_ctx, &len)
+    if (ngx_ssl_session_redis_sid_ctx(cf, ssl_ctx, verify, sid_ctx, &len)
         != NGX_OK)
     {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "ssl_session_redis: cannot compute the session id "
+                      "ssl_session_redis: cannot read the session id "
                       "context of server \"%V\"", server_name);
         return NGX_ERROR;
     }

@@ -16,6 +16,18 @@
 #include "tsr.h"
 
 
+/*
+ * nginx versions differ here: 1.25.5 renamed the stream ssl module's
+ * server conf type (ngx_stream_ssl_conf_t to ngx_stream_ssl_srv_conf_t).
+ */
+
+#if (nginx_version >= 1025005)
+#define NGX_SSL_SESSION_REDIS_STREAM_SSL_CONF  ngx_stream_ssl_srv_conf_t
+#else
+#define NGX_SSL_SESSION_REDIS_STREAM_SSL_CONF  ngx_stream_ssl_conf_t
+#endif
+
+
 #define NGX_SSL_SESSION_REDIS_DEFAULT_TIMEOUT  20
 
 
@@ -161,15 +173,14 @@ char *ngx_ssl_session_redis_merge_conf(ngx_conf_t *cf,
 
 /*
  * Called from postconfiguration for every server: hooks its SSL_CTX
- * ("ssl_ctx" may be NULL: a server without ssl).  "certificates" are the
- * server's ssl_certificate values, as nginx uses them for the session
- * id context; "verify" its ssl_verify_client value (0 to 3), which goes
- * into the context too.
+ * ("ssl_ctx" may be NULL: a server without ssl).  The session id context
+ * is the one nginx set on "ssl_ctx", extended with "verify", the
+ * server's ssl_verify_client value (0 to 3).
  */
 ngx_int_t ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
     ngx_ssl_session_redis_main_conf_t *rmcf,
-    ngx_ssl_session_redis_conf_t *conf, SSL_CTX *ssl_ctx,
-    ngx_array_t *certificates, ngx_uint_t verify, ngx_str_t *server_name);
+    ngx_ssl_session_redis_conf_t *conf, SSL_CTX *ssl_ctx, ngx_uint_t verify,
+    ngx_str_t *server_name);
 
 /*
  * Called at the end of postconfiguration: creates and attaches ticket

@@ -232,7 +232,7 @@ ngx_stream_ssl_session_redis_init(ngx_conf_t *cf)
     u_char                                    *p;
     ngx_str_t                                  name;
     ngx_uint_t                                 s;
-    ngx_stream_ssl_conf_t                     *sscf;
+    NGX_SSL_SESSION_REDIS_STREAM_SSL_CONF     *sscf;
     ngx_stream_core_srv_conf_t               **cscfp;
     ngx_stream_core_main_conf_t               *cmcf;
     ngx_ssl_session_redis_main_conf_t         *rmcf;
@@ -258,9 +258,8 @@ ngx_stream_ssl_session_redis_init(ngx_conf_t *cf)
         name.len = p - buf;
 
         if (ngx_ssl_session_redis_setup_server(cf, rmcf, &rscf->redis,
-                                               sscf->ssl.ctx,
-                                               sscf->certificates,
-                                               sscf->verify, &name)
+                                               sscf->ssl.ctx, sscf->verify,
+                                               &name)
             != NGX_OK)
         {
             return NGX_ERROR;

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages the build, the tests and the demo need.
+# Installs the Debian 12 packages the build, the tests and the demo need
+# (libpcre3-dev: nginx 1.18's rewrite module in make check-nginx; the
+# debhelper line: make check-deb).
 # Runs apt-get only when something is missing; needs root then.
 set -euo pipefail
 
@@ -9,6 +11,8 @@ packages=(
     nginx nginx-dev libnginx-mod-stream
     redis-server redis-tools
     clang libclang-rt-14-dev valgrind gnuplot-nox
+    libpcre3-dev
+    debhelper dpkg-dev fakeroot lintian
 )
 
 missing=()

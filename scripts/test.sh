@@ -25,5 +25,20 @@ run_suite() {
 }
 
 run_suite build
+
+# the nginx versions operators run, when their sources are at hand
+# (tests/compat/check-nginx.sh: 11 min 48 s cold on 2 cores: 5 versions
+# dynamic + the newest static, 36 steps)
+if [ -d ../shared/nginx ]; then
+    echo "== build: make check-nginx NGINX_SOURCES=../shared/nginx"
+    (cd build && make check-nginx NGINX_SOURCES="$(cd ../shared/nginx && pwd)")
+fi
+
+# the Debian packages, installed and removed again: needs root
+if [ "$(id -u)" -eq 0 ]; then
+    echo "== build: make check-deb"
+    (cd build && make check-deb)
+fi
+
 run_suite build-asan --enable-asan
 echo "all tests passed"

@@ -55,7 +55,6 @@ struct tsr_ssl_s {
     unsigned            sync_lookup:1;
     unsigned            no_store:1;
     unsigned            single_use:1;
-    unsigned            sid_ctx_logged:1;
     unsigned            debug:1;
 };
 
@@ -1319,32 +1318,21 @@ static int
 tsr_ssl_session_name(tsr_ssl_t *b, const SSL_SESSION *sess, char *out,
     size_t outlen)
 {
-    unsigned int          len, idlen;
-    const unsigned char  *sid_ctx, *id;
+    unsigned int          idlen;
+    const unsigned char  *id;
 
     /*
-     * Normally the session carries the context's sid_ctx.  If it does not
-     * (SSL_set_session_id_context() on a connection), OpenSSL will compare
-     * the session's own, so key by that.
+     * Keyed by the context the callbacks run on (the connection's
+     * session context), as lookups are, not by the session's own session
+     * id context: a session made after the connection switched contexts
+     * (a server that picks a context by name in its ClientHello callback)
+     * carries the other context's.  OpenSSL still compares the session's
+     * own with the connection's when it resumes.
      */
 
-    sid_ctx = SSL_SESSION_get0_id_context(sess, &len);
     id = SSL_SESSION_get_id(sess, &idlen);
 
-    if ((len != b->sid_ctx_len || memcmp(sid_ctx, b->sid_ctx, len) != 0)
-        && !b->sid_ctx_logged)
-    {
-        b->sid_ctx_logged = 1;
-        tsr_ssl_log(b, TSR_LOG_WARN, "session id context of a session "
-                    "differs from its context's (%u bytes, not %zu), "
-                    "keyed by the session's", len, b->sid_ctx_len);
-    }
-
-    if (len == b->sid_ctx_len && memcmp(sid_ctx, b->sid_ctx, len) == 0) {
-        return tsr_ssl_session_key(b, id, idlen, out, outlen);
-    }
-
-    return tsr_session_key(b->prefix, sid_ctx, len, id, idlen, out, outlen);
+    return tsr_ssl_session_key(b, id, idlen, out, outlen);
 }
 
 

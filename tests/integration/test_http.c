@@ -3,9 +3,12 @@
  * Two nginx nodes (http, one worker each) sharing one private Redis:
  * sessions made on one node resume on the other, survive restarts, and
  * come back by themselves after a Redis outage; a slow Redis never
- * delays other requests on the same worker; nodes and server names with
+ * delays other requests on the same worker, nor does "nginx -s reload"
+ * with lookups in flight fail them; nodes and server names with
  * different certificates never resume each other's sessions.  Each case
  * runs for TLS 1.2 session ids and TLS 1.3 stateful tickets.
+ *
+ * TSR_TEST_ONLY=<substring> runs only the tests whose names contain it.
  */
 
 
@@ -34,6 +37,8 @@
 #define SLOW_CONNS       4
 #define SLOW_SAMPLES     4000
 #define ISOLATION_TRIES  20
+#define RELOAD_CLIENTS   6
+#define RELOAD_AFTER_MS  200
 
 
 typedef struct {
@@ -41,6 +46,14 @@ typedef struct {
     long long   min_ms;
     long long   max_ms;
 } slow_result_t;
+
+
+typedef struct {
+    int         rc;
+    int         reused;
+    long long   start;
+    long long   end;
+} reload_result_t;
 
 
 static int init_suite(void);
@@ -72,6 +85,9 @@ static void redis_outage(int version);
 static void slow_redis(int version);
 static void slow_child(int fd, int version, SSL_SESSION *sess);
 static int cmp_ll(const void *a, const void *b);
+static void reload_in_flight(int version);
+static void test_tls12_reload_with_lookups_in_flight(void);
+static void test_tls13_reload_with_lookups_in_flight(void);
 static void isolation_nodes(int version);
 static void isolation_sni(int version, int cache);
 static void test_tls12_resumes_across_nodes_without_cache(void);
@@ -712,8 +728,11 @@ slow_redis(int version)
 
     port_a = tsr_test_free_port();
 
+    /* nginx before 1.19.10 closes a connection after 100 requests */
+
     if (write_node(&node_a, port_a, proxy.port, "one.test", 0,
-                   "    ssl_session_redis_timeout 2s;\n")
+                   "    ssl_session_redis_timeout 2s;\n"
+                   "    keepalive_requests 100000;\n")
         != 0)
     {
         CU_FAIL("cannot write nginx.conf");
@@ -903,6 +922,210 @@ cmp_ll(const void *a, const void *b)
     y = *(const long long *) b;
 
     return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+
+/*
+ * "nginx -s reload" (SIGHUP) while resumption handshakes wait for their
+ * lookups, Redis answering 500 ms late: the old worker, told to quit,
+ * finishes them all, resumed, and the new worker resumes the session,
+ * too.  Each client records when it started and finished, so that every
+ * one of them is seen in flight across the reload.
+ */
+
+static void
+reload_in_flight(int version)
+{
+    int                i, reused, status, resumed, failed, spanned;
+    int                fds[2], after;
+    pid_t              pids[RELOAD_CLIENTS];
+    ssize_t            r;
+    long long          hup, deadline;
+    SSL_SESSION       *sess;
+    reload_result_t    res;
+    tsr_test_proxy_t   proxy;
+
+    sess = NULL;
+    fds[0] = -1;
+    fds[1] = -1;
+    resumed = 0;
+    failed = 0;
+    spanned = 0;
+    after = 0;
+    hup = 0;
+    memset(&proxy, 0, sizeof(tsr_test_proxy_t));
+
+    for (i = 0; i < RELOAD_CLIENTS; i++) {
+        pids[i] = -1;
+    }
+
+    if (tsr_test_proxy_start(&proxy, redis.port, SLOW_DELAY_MS) != 0) {
+        CU_FAIL("proxy did not start");
+        goto done;
+    }
+
+    port_a = tsr_test_free_port();
+
+    if (write_node(&node_a, port_a, proxy.port, "one.test", 0,
+                   "    ssl_session_redis_timeout 2s;\n")
+        != 0)
+    {
+        CU_FAIL("cannot write nginx.conf");
+        goto done;
+    }
+
+    if (start_node(&node_a, port_a, &running_a) != 0) {
+        CU_FAIL("node A did not start");
+        goto done;
+    }
+
+    /* the worker's connection setup waits for late replies, too */
+    sleep_ms(3 * SLOW_DELAY_MS);
+
+    if (handshake(port_a, version, NULL, NULL, &sess, &reused) != 0
+        || sess == NULL)
+    {
+        CU_FAIL("no session from node A");
+        goto done;
+    }
+
+    sleep_ms(SLOW_DELAY_MS);
+
+    if (pipe(fds) != 0) {
+        CU_FAIL("pipe() failed");
+        goto done;
+    }
+
+    fflush(stdout);
+    fflush(stderr);
+
+    for (i = 0; i < RELOAD_CLIENTS; i++) {
+        pids[i] = fork();
+
+        if (pids[i] == -1) {
+            CU_FAIL("fork() failed");
+            goto done;
+        }
+
+        if (pids[i] == 0) {
+            close(fds[0]);
+
+            res.start = now_us();
+            res.rc = handshake(port_a, version, NULL, sess, NULL,
+                               &res.reused);
+            res.end = now_us();
+
+            if (write(fds[1], &res, sizeof(reload_result_t))
+                != sizeof(reload_result_t))
+            {
+                _exit(1);
+            }
+
+            _exit(0);
+        }
+    }
+
+    close(fds[1]);
+    fds[1] = -1;
+
+    /* the ClientHellos are in, their lookups wait on the proxy */
+    sleep_ms(RELOAD_AFTER_MS);
+
+    hup = now_us();
+
+    if (tsr_test_nginx_signal(&node_a, SIGHUP) != 0) {
+        CU_FAIL("kill(SIGHUP) failed");
+        goto done;
+    }
+
+    for (i = 0; i < RELOAD_CLIENTS; i++) {
+        r = read(fds[0], &res, sizeof(reload_result_t));
+
+        if (r != (ssize_t) sizeof(reload_result_t)) {
+            break;
+        }
+
+        if (res.rc != 0) {
+            failed++;
+            continue;
+        }
+
+        resumed += res.reused;
+
+        if (res.start < hup && res.end > hup) {
+            spanned++;
+        }
+    }
+
+    for (i = 0; i < RELOAD_CLIENTS; i++) {
+        (void) tsr_test_wait_child(pids[i], 10000);
+        pids[i] = -1;
+    }
+
+    /* the new worker: its connection setup waits for late replies, too */
+
+    deadline = now_us() + 10000000LL;
+
+    while (now_us() < deadline) {
+        if (handshake(port_a, version, NULL, sess, NULL, &reused) == 0
+            && reused)
+        {
+            after = 1;
+            break;
+        }
+
+        sleep_ms(100);
+    }
+
+    printf("\n    TLSv1.%d, redis %d ms late, reload %d ms after %d "
+           "resuming clients: %d resumed, %d failed, %d in flight across "
+           "the reload; afterwards %s ", version == TSR_TEST_TLS13 ? 3 : 2,
+           SLOW_DELAY_MS, RELOAD_AFTER_MS, RELOAD_CLIENTS, resumed, failed,
+           spanned, after ? "resumed" : "not resumed");
+
+    CU_ASSERT_EQUAL(failed, 0);
+    CU_ASSERT_EQUAL(resumed, RELOAD_CLIENTS);
+    CU_ASSERT_EQUAL(spanned, RELOAD_CLIENTS);
+    CU_ASSERT_EQUAL(after, 1);
+
+done:
+
+    for (i = 0; i < RELOAD_CLIENTS; i++) {
+        if (pids[i] > 0) {
+            kill(pids[i], SIGKILL);
+            waitpid(pids[i], &status, 0);
+        }
+    }
+
+    if (fds[0] != -1) {
+        close(fds[0]);
+    }
+
+    if (fds[1] != -1) {
+        close(fds[1]);
+    }
+
+    if (sess != NULL) {
+        SSL_SESSION_free(sess);
+    }
+
+    stop_nodes();
+    tsr_test_proxy_stop(&proxy);
+    check_logs(&node_a);
+}
+
+
+static void
+test_tls12_reload_with_lookups_in_flight(void)
+{
+    reload_in_flight(TSR_TEST_TLS12);
+}
+
+
+static void
+test_tls13_reload_with_lookups_in_flight(void)
+{
+    reload_in_flight(TSR_TEST_TLS13);
 }
 
 
@@ -1483,6 +1706,8 @@ main(void)
     CU_ADD_TEST(suite, test_tls13_redis_outage_costs_only_full_handshakes);
     CU_ADD_TEST(suite, test_tls12_slow_redis_does_not_delay_other_requests);
     CU_ADD_TEST(suite, test_tls13_slow_redis_does_not_delay_other_requests);
+    CU_ADD_TEST(suite, test_tls12_reload_with_lookups_in_flight);
+    CU_ADD_TEST(suite, test_tls13_reload_with_lookups_in_flight);
     CU_ADD_TEST(suite, test_tls12_nodes_with_other_certs_never_resume);
     CU_ADD_TEST(suite, test_tls13_nodes_with_other_certs_never_resume);
     CU_ADD_TEST(suite, test_tls12_session_not_resumed_under_other_sni);

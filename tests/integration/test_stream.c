@@ -10,6 +10,8 @@
  * keep-alive connections to measure, and a stream "return" server
  * closes each connection after its one reply.  The server-name cases
  * are http-only as well: stream in nginx 1.22 has no server_name.
+ *
+ * TSR_TEST_ONLY=<substring> runs only the tests whose names contain it.
  */
 
 
@@ -718,8 +720,10 @@ test_tls13_nodes_with_other_certs_never_resume(void)
 int
 main(void)
 {
-    unsigned int  failures;
-    CU_pSuite     suite;
+    unsigned int   failures;
+    const char    *only;
+    CU_pSuite      suite;
+    CU_pTest       test;
 
     if (CU_initialize_registry() != CUE_SUCCESS) {
         return 1;
@@ -741,6 +745,16 @@ main(void)
     CU_ADD_TEST(suite, test_tls13_redis_outage_costs_only_full_handshakes);
     CU_ADD_TEST(suite, test_tls12_nodes_with_other_certs_never_resume);
     CU_ADD_TEST(suite, test_tls13_nodes_with_other_certs_never_resume);
+
+    if (getenv("TSR_TEST_ONLY") != NULL) {
+        only = getenv("TSR_TEST_ONLY");
+
+        for (test = suite->pTest; test != NULL; test = test->pNext) {
+            if (strstr(test->pName, only) == NULL) {
+                CU_set_test_active(test, CU_FALSE);
+            }
+        }
+    }
 
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();

@@ -124,14 +124,54 @@ int
 tsr_test_nginx_write_conf(tsr_test_nginx_t *n, int stream, const char *level,
     const char *body)
 {
+    int          static_build;
     FILE        *f;
-    const char  *mods, *distro;
+    const char  *mods, *distro, *st, *enabled;
+    char         path[PATH_MAX + 16];
+
+    /*
+     * TSR_STATIC=1: the modules are built into TSR_NGINX, no load_module;
+     * TSR_DISTRO_MODULES=none: stream is built in (an nginx built from
+     * its sources), only the project's modules are loaded;
+     * TSR_MODULES_ENABLED=DIR: the modules come from the snippets in DIR
+     * (installed packages: /etc/nginx/modules-enabled), as the stock
+     * nginx.conf includes them.
+     */
+
+    st = getenv("TSR_STATIC");
+    static_build = (st != NULL && strcmp(st, "1") == 0);
 
     mods = getenv("TSR_MODULES");
-    if (mods == NULL || mods[0] == '\0') {
+    if (!static_build && (mods == NULL || mods[0] == '\0')) {
         fprintf(stderr, "TSR_MODULES is not set: run the tests with "
                 "\"make check\"\n");
         return -1;
+    }
+
+    enabled = getenv("TSR_MODULES_ENABLED");
+    if (enabled != NULL && enabled[0] != '\0') {
+        static_build = 1;
+
+        /*
+         * The snippets say "modules/...", relative to the prefix, which
+         * is the node's directory: modules/ there is TSR_MODULES.
+         */
+
+        if (mods == NULL || mods[0] == '\0'
+            || snprintf(path, sizeof(path), "%s/modules", n->dir)
+               >= (int) sizeof(path))
+        {
+            fprintf(stderr, "TSR_MODULES_ENABLED needs TSR_MODULES\n");
+            return -1;
+        }
+
+        (void) unlink(path);
+
+        if (symlink(mods, path) != 0) {
+            fprintf(stderr, "symlink(\"%s\") failed: %s\n", path,
+                    strerror(errno));
+            return -1;
+        }
     }
 
     distro = getenv("TSR_DISTRO_MODULES");
@@ -146,14 +186,20 @@ tsr_test_nginx_write_conf(tsr_test_nginx_t *n, int stream, const char *level,
         return -1;
     }
 
-    if (stream) {
+    if (enabled != NULL && enabled[0] != '\0') {
+        fprintf(f, "include %s/*.conf;\n", enabled);
+    }
+
+    if (stream && !static_build && strcmp(distro, "none") != 0) {
         fprintf(f, "load_module %s/ngx_stream_module.so;\n", distro);
     }
 
-    fprintf(f, "load_module %s/ngx_http_ssl_session_redis_module.so;\n",
-            mods);
+    if (!static_build) {
+        fprintf(f, "load_module %s/ngx_http_ssl_session_redis_module.so;\n",
+                mods);
+    }
 
-    if (stream) {
+    if (stream && !static_build) {
         fprintf(f, "load_module %s/ngx_stream_ssl_session_redis_module.so;\n",
                 mods);
     }
