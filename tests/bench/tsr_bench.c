@@ -89,6 +89,7 @@ typedef struct {
     double          rate;               /* per second in all, 0: unpaced */
     int             request;            /* a request per connection */
     int             json;
+    int             sync;               /* "ready", then a line on stdin */
     const char     *label;
 } bench_conf_t;
 
@@ -182,6 +183,7 @@ static void bench_loop(bench_proc_t *bp, bench_shared_t *sh, int warmup);
 static long bench_share(long total, int procs, int index);
 static long long bench_due(const bench_conf_t *conf, long long start,
     long i, int index);
+static int bench_wait_line(void);
 static int bench_cmp_u32(const void *a, const void *b);
 static int bench_report(const bench_conf_t *conf, bench_shared_t *sh,
     long long start, long long end);
@@ -241,6 +243,9 @@ bench_usage(void)
         "              as the server answers)\n"
         "  -k          one keep-alive HTTP request on each connection\n"
         "  -j          print one JSON object instead of text\n"
+        "  -s          once warmed up print \"ready\" and start the clock\n"
+        "              at a line on stdin (a caller's counters then leave\n"
+        "              the warm-up out)\n"
         "  -l LABEL    a label copied into the output\n");
 }
 
@@ -261,7 +266,7 @@ bench_parse(int argc, char **argv, bench_conf_t *conf)
     conf->seconds = 5;
     conf->label = "";
 
-    while ((ch = getopt(argc, argv, "p:m:P:c:i:n:t:r:kjl:h")) != -1) {
+    while ((ch = getopt(argc, argv, "p:m:P:c:i:n:t:r:kjsl:h")) != -1) {
         switch (ch) {
 
         case 'p':
@@ -334,6 +339,10 @@ bench_parse(int argc, char **argv, bench_conf_t *conf)
 
         case 'j':
             conf->json = 1;
+            break;
+
+        case 's':
+            conf->sync = 1;
             break;
 
         case 'l':
@@ -1203,6 +1212,45 @@ bench_loop(bench_proc_t *bp, bench_shared_t *sh, int warmup)
 }
 
 
+/* a line (or the end) on stdin within BENCH_START_WAIT; -1 if none */
+
+static int
+bench_wait_line(void)
+{
+    char           c;
+    ssize_t        n;
+    long long      limit, left;
+    struct pollfd  pfd;
+
+    limit = bench_now_us() + BENCH_START_WAIT * 1000LL;
+
+    for ( ;; ) {
+        left = (limit - bench_now_us()) / 1000;
+        if (left <= 0) {
+            return -1;
+        }
+
+        pfd.fd = STDIN_FILENO;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+
+        if (poll(&pfd, 1, (int) left) <= 0) {
+            continue;
+        }
+
+        n = read(STDIN_FILENO, &c, 1);
+
+        if (n == 0 || (n == 1 && c == '\n')) {
+            return 0;
+        }
+
+        if (n == -1 && errno != EINTR && errno != EAGAIN) {
+            return -1;
+        }
+    }
+}
+
+
 static int
 bench_cmp_u32(const void *a, const void *b)
 {
@@ -1394,6 +1442,19 @@ main(int argc, char **argv)
         bench_sleep_us(500);
 
     } while (1);
+
+    if (conf.sync) {
+        printf("ready\n");
+        fflush(stdout);
+
+        if (bench_wait_line() != 0) {
+            fprintf(stderr, "tsr-bench: no go on stdin\n");
+            for (i = 0; i < conf.procs; i++) {
+                kill(pids[i], SIGKILL);
+            }
+            return 1;
+        }
+    }
 
     start = bench_now_us();
     __atomic_store_n(&sh->go_us, start, __ATOMIC_SEQ_CST);

@@ -190,6 +190,8 @@ static int run_metrics(int port, run_metrics_t *m);
 static long run_metric_sum(const char *page, const char *name);
 static long run_status_kb(pid_t pid, const char *field);
 static pid_t run_spawn_bench(char *const *argv, int *fd);
+static pid_t run_spawn_synced(char *const *argv, int *fd, int *go);
+static int run_wait_ready(int fd);
 static int run_collect_bench(pid_t pid, int fd, char *out, size_t outlen);
 static double run_json_num(const char *json, const char *key);
 static void run_parse_result(const char *json, run_result_t *r);
@@ -1127,6 +1129,90 @@ run_spawn_bench(char *const *argv, int *fd)
 }
 
 
+/*
+ * tsr-bench -s: its stdout on "fd", its stdin on "go", where a line
+ * starts its clock once it said "ready" (its warm-up done).
+ */
+
+static pid_t
+run_spawn_synced(char *const *argv, int *fd, int *go)
+{
+    int    in[2], out[2];
+    pid_t  pid;
+
+    if (pipe(in) != 0) {
+        return -1;
+    }
+
+    if (pipe(out) != 0) {
+        close(in[0]);
+        close(in[1]);
+        return -1;
+    }
+
+    pid = fork();
+
+    if (pid == -1) {
+        close(in[0]);
+        close(in[1]);
+        close(out[0]);
+        close(out[1]);
+        return -1;
+    }
+
+    if (pid == 0) {
+        dup2(in[0], STDIN_FILENO);
+        dup2(out[1], STDOUT_FILENO);
+        close(in[0]);
+        close(in[1]);
+        close(out[0]);
+        close(out[1]);
+        execv(argv[0], argv);
+        fprintf(stderr, "execv(\"%s\") failed: %s\n", argv[0],
+                strerror(errno));
+        _exit(127);
+    }
+
+    close(in[0]);
+    close(out[1]);
+    *fd = out[0];
+    *go = in[1];
+
+    return pid;
+}
+
+
+/* reads the generator's "ready" line; -1 if it ended first */
+
+static int
+run_wait_ready(int fd)
+{
+    char     c;
+    size_t   len;
+    ssize_t  n;
+
+    len = 0;
+
+    for ( ;; ) {
+        n = read(fd, &c, 1);
+
+        if (n == -1 && errno == EINTR) {
+            continue;
+        }
+
+        if (n != 1) {
+            return -1;
+        }
+
+        if (c == '\n') {
+            return len == 5 ? 0 : -1;
+        }
+
+        len++;
+    }
+}
+
+
 static int
 run_collect_bench(pid_t pid, int fd, char *out, size_t outlen)
 {
@@ -1259,7 +1345,7 @@ static int
 run_case(run_fleet_t *f, const run_case_t *cs, const run_level_t *lv,
     run_result_t *r)
 {
-    int                 fd, i, k, nodes, metrics;
+    int                 fd, go, i, k, nodes, metrics;
     char                ports[32], procs[16], conns[16], secs[32];
     char                count[32], out[RUN_OUT_MAX];
     char               *argv[24];
@@ -1303,9 +1389,19 @@ run_case(run_fleet_t *f, const run_case_t *cs, const run_level_t *lv,
     argv[i++] = secs;
     argv[i++] = "-n";
     argv[i++] = count;
+    argv[i++] = "-s";
     argv[i] = NULL;
 
-    if (run_redis_stats(&s0) != 0) {
+    /* the counters start once the generator is warmed up */
+
+    pid = run_spawn_synced(argv, &fd, &go);
+    if (pid == -1) {
+        return -1;
+    }
+
+    if (run_wait_ready(fd) != 0 || run_redis_stats(&s0) != 0) {
+        close(go);
+        (void) run_collect_bench(pid, fd, out, sizeof(out));
         return -1;
     }
 
@@ -1334,8 +1430,15 @@ run_case(run_fleet_t *f, const run_case_t *cs, const run_level_t *lv,
         sys0 += run_sys_seconds(f->worker[i]);
     }
 
-    pid = run_spawn_bench(argv, &fd);
-    if (pid == -1 || run_collect_bench(pid, fd, out, sizeof(out)) != 0) {
+    if (write(go, "\n", 1) != 1) {
+        close(go);
+        (void) run_collect_bench(pid, fd, out, sizeof(out));
+        return -1;
+    }
+
+    close(go);
+
+    if (run_collect_bench(pid, fd, out, sizeof(out)) != 0) {
         return -1;
     }
 
