@@ -1,16 +1,20 @@
 
 /*
  * A TLS load generator for the benchmark: several client processes, each
- * running one connection at a time on a blocking socket to 127.0.0.1.
+ * keeping several connections in flight on non-blocking sockets to
+ * 127.0.0.1 (poll() over them; each connection a state machine: connect,
+ * handshake, TLS 1.3 tickets, optional request, close), as the clients of
+ * a real server are many at once.
  *
  * Modes:
  *   full       every handshake without a session;
- *   resume     one full handshake per process (before the clock starts),
- *              then resumption of the newest session, on one server;
+ *   resume     one full handshake per connection slot (before the clock
+ *              starts), then resumption of the slot's newest session, on
+ *              one server;
  *   cross      the same, alternating between two servers (a fleet behind
  *              a load balancer): each session is offered to the server
  *              that did not issue it;
- *   keepalive  requests on long-lived connections, one per process; the
+ *   keepalive  requests on long-lived connections, one per slot; the
  *              latency is that of each request.
  *
  * Protocols: "tls12" (session ids: the client refuses tickets), "tls12t"
@@ -50,12 +54,26 @@
 #define BENCH_KEEPALIVE     3
 
 #define BENCH_MAX_PROCS     64
+#define BENCH_MAX_CONNS     512
 #define BENCH_MAX_SAMPLES   (1 << 20)
 #define BENCH_IO_TIMEOUT    5000
 #define BENCH_TICKET_WAIT   1000
 #define BENCH_MAX_FAILURES  100
 #define BENCH_START_WAIT    30000
 #define BENCH_SNI           "bench.test"
+
+/* connection states */
+#define BENCH_IDLE          0
+#define BENCH_CONNECT       1
+#define BENCH_HANDSHAKE     2
+#define BENCH_TICKETS       3
+#define BENCH_WRITE         4
+#define BENCH_READ          5
+
+/* what a step of a connection came to */
+#define BENCH_AGAIN         0
+#define BENCH_DONE          1
+#define BENCH_ERROR         -1
 
 
 typedef struct {
@@ -65,11 +83,13 @@ typedef struct {
     int             ports[2];
     int             nports;
     int             procs;
+    int             conns;              /* in flight per process */
     long            count;              /* handshakes, or requests */
     double          seconds;
     double          rate;               /* per second in all, 0: unpaced */
     int             request;            /* a request per connection */
     int             json;
+    int             sync;               /* "ready", then a line on stdin */
     const char     *label;
 } bench_conf_t;
 
@@ -97,17 +117,44 @@ typedef struct {
 } bench_shared_t;
 
 
-/* the state of a client process */
+typedef struct bench_proc_s  bench_proc_t;
+
+
+/* one connection slot: an operation at a time, its own session chain */
 typedef struct {
+    bench_proc_t       *bp;
+    int                 state;
+    int                 fd;
+    SSL                *ssl;
+    short               events;         /* POLLIN or POLLOUT awaited */
+    unsigned            warmup:1;       /* not measured */
+    unsigned            request:1;      /* this operation sends one */
+    unsigned            offering:1;     /* a session was offered */
+    unsigned            reused:1;
+    unsigned            reconnect:1;    /* keepalive: handshake first */
+    long                ops;            /* measured operations begun */
+    SSL_SESSION        *sess;           /* offered next */
+    SSL_SESSION        *received;       /* newest session from the server */
+    long                nreceived;
+    long                before;         /* nreceived when the op began */
+    long long           t0;
+    long long           deadline;       /* of the operation */
+    long long           tickets_due;    /* TLS 1.3 tickets awaited until */
+    size_t              len;            /* response bytes */
+    char                buf[16384];
+} bench_conn_t;
+
+
+/* the state of a client process */
+struct bench_proc_s {
     const bench_conf_t *conf;
     bench_slot_t       *slot;
     SSL_CTX            *ctx;
-    SSL_SESSION        *received;       /* newest session from the server */
-    long                nreceived;
-    int                 fd;
-    SSL                *ssl;
-    char                buf[16384];
-} bench_proc_t;
+    int                 index;
+    bench_conn_t       *conns;
+    struct pollfd      *pfds;
+    bench_conn_t      **polled;         /* the connection of each pfds[i] */
+};
 
 
 static long long bench_now_us(void);
@@ -116,23 +163,27 @@ static int bench_parse(int argc, char **argv, bench_conf_t *conf);
 static void bench_usage(void);
 static SSL_CTX *bench_client_ctx(const bench_conf_t *conf);
 static int bench_new_session(SSL *ssl, SSL_SESSION *sess);
-static int bench_connect(int port);
-static int bench_open(bench_proc_t *bp, int port, SSL_SESSION *offer);
-static void bench_close(bench_proc_t *bp);
-static int bench_wait_tickets(bench_proc_t *bp);
-static int bench_request(bench_proc_t *bp);
-static int bench_read(bench_proc_t *bp, char *buf, size_t size);
+static int bench_begin(bench_conn_t *c, int port);
+static int bench_step(bench_conn_t *c);
+static void bench_connected(bench_conn_t *c);
+static int bench_handshake(bench_conn_t *c);
+static int bench_tickets(bench_conn_t *c);
+static int bench_write(bench_conn_t *c);
+static int bench_read(bench_conn_t *c);
+static int bench_response(bench_conn_t *c);
+static int bench_ssl_wait(bench_conn_t *c, int rc, const char *call);
+static void bench_close(bench_conn_t *c);
+static void bench_start(bench_proc_t *bp, bench_conn_t *c);
+static void bench_finish(bench_proc_t *bp, bench_conn_t *c, int rc);
 static void bench_record(bench_slot_t *slot, long long us);
 static void bench_child(const bench_conf_t *conf, bench_shared_t *sh,
     int index);
 static void bench_wait_go(bench_shared_t *sh, bench_slot_t *slot);
-static void bench_handshakes(bench_proc_t *bp, bench_shared_t *sh,
-    int index);
-static void bench_keepalive(bench_proc_t *bp, bench_shared_t *sh,
-    int index);
+static void bench_loop(bench_proc_t *bp, bench_shared_t *sh, int warmup);
 static long bench_share(long total, int procs, int index);
-static int bench_pace(const bench_conf_t *conf, long long start, long i,
-    int index);
+static long long bench_due(const bench_conf_t *conf, long long start,
+    long i, int index);
+static int bench_wait_line(void);
 static int bench_cmp_u32(const void *a, const void *b);
 static int bench_report(const bench_conf_t *conf, bench_shared_t *sh,
     long long start, long long end);
@@ -140,6 +191,9 @@ static int bench_report(const bench_conf_t *conf, bench_shared_t *sh,
 
 static int   bench_index = -1;
 static char  bench_last_error[256];
+
+static const char  bench_req[] = "GET / HTTP/1.1\r\nHost: " BENCH_SNI "\r\n"
+                                 "\r\n";
 
 
 static long long
@@ -181,6 +235,7 @@ bench_usage(void)
         "  -P PROTO    tls12 (session ids) | tls12t (TLS 1.2 tickets) |\n"
         "              tls13 (default tls12)\n"
         "  -c N        client processes (default 4)\n"
+        "  -i N        connections in flight per process (default 1)\n"
         "  -n N        at most N handshakes (requests in keepalive mode)\n"
         "              in all (default 1000000)\n"
         "  -t SECONDS  at most this long (default 5)\n"
@@ -188,6 +243,9 @@ bench_usage(void)
         "              as the server answers)\n"
         "  -k          one keep-alive HTTP request on each connection\n"
         "  -j          print one JSON object instead of text\n"
+        "  -s          once warmed up print \"ready\" and start the clock\n"
+        "              at a line on stdin (a caller's counters then leave\n"
+        "              the warm-up out)\n"
         "  -l LABEL    a label copied into the output\n");
 }
 
@@ -203,11 +261,12 @@ bench_parse(int argc, char **argv, bench_conf_t *conf)
     conf->mode = BENCH_FULL;
     conf->version = TLS1_2_VERSION;
     conf->procs = 4;
+    conf->conns = 1;
     conf->count = 1000000;
     conf->seconds = 5;
     conf->label = "";
 
-    while ((ch = getopt(argc, argv, "p:m:P:c:n:t:r:kjl:h")) != -1) {
+    while ((ch = getopt(argc, argv, "p:m:P:c:i:n:t:r:kjsl:h")) != -1) {
         switch (ch) {
 
         case 'p':
@@ -258,6 +317,10 @@ bench_parse(int argc, char **argv, bench_conf_t *conf)
             conf->procs = atoi(optarg);
             break;
 
+        case 'i':
+            conf->conns = atoi(optarg);
+            break;
+
         case 'n':
             conf->count = strtol(optarg, &end, 10);
             break;
@@ -278,6 +341,10 @@ bench_parse(int argc, char **argv, bench_conf_t *conf)
             conf->json = 1;
             break;
 
+        case 's':
+            conf->sync = 1;
+            break;
+
         case 'l':
             conf->label = optarg;
             break;
@@ -291,6 +358,7 @@ bench_parse(int argc, char **argv, bench_conf_t *conf)
     if (conf->nports < 1 || conf->ports[0] <= 0
         || (conf->mode == BENCH_CROSS && conf->nports != 2)
         || conf->procs < 1 || conf->procs > BENCH_MAX_PROCS
+        || conf->conns < 1 || conf->conns > BENCH_MAX_CONNS
         || conf->count < 1 || conf->seconds <= 0 || conf->rate < 0)
     {
         bench_usage();
@@ -345,58 +413,82 @@ bench_client_ctx(const bench_conf_t *conf)
 }
 
 
-/* keeps the newest session; returning 1 takes OpenSSL's reference */
+/*
+ * Keeps the newest session of the connection slot; returning 1 takes
+ * OpenSSL's reference.
+ */
 
 static int
 bench_new_session(SSL *ssl, SSL_SESSION *sess)
 {
-    bench_proc_t  *bp;
+    bench_conn_t  *c;
 
-    bp = SSL_get_ex_data(ssl, bench_index);
-    if (bp == NULL) {
+    c = SSL_get_ex_data(ssl, bench_index);
+    if (c == NULL) {
         return 0;
     }
 
-    if (bp->received != NULL) {
-        SSL_SESSION_free(bp->received);
+    if (c->received != NULL) {
+        SSL_SESSION_free(c->received);
     }
 
-    bp->received = sess;
-    bp->nreceived++;
+    c->received = sess;
+    c->nreceived++;
 
     return 1;
 }
 
 
+/*
+ * Starts an operation on a connection slot: a new connection to "port"
+ * offering the slot's session, or with "port" 0 a request on the slot's
+ * open connection.  Returns what the first step came to.
+ */
+
 static int
-bench_connect(int port)
+bench_begin(bench_conn_t *c, int port)
 {
-    int                 fd, one;
-    struct timeval      tv;
+    int                 one;
     struct sockaddr_in  sin;
 
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd == -1) {
-        snprintf(bench_last_error, sizeof(bench_last_error),
-                 "socket() failed: %s", strerror(errno));
-        return -1;
+    c->t0 = bench_now_us();
+    c->deadline = c->t0 + BENCH_IO_TIMEOUT * 1000LL;
+    c->before = c->nreceived;
+    c->len = 0;
+
+    if (port == 0) {
+        c->state = BENCH_WRITE;
+        return bench_step(c);
     }
 
-    /* on Linux SO_SNDTIMEO also bounds a blocking connect() */
+    c->offering = (c->sess != NULL);
 
-    tv.tv_sec = BENCH_IO_TIMEOUT / 1000;
-    tv.tv_usec = (BENCH_IO_TIMEOUT % 1000) * 1000;
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    if (c->fd == -1) {
+        snprintf(bench_last_error, sizeof(bench_last_error),
+                 "socket() failed: %s", strerror(errno));
+        return BENCH_ERROR;
+    }
 
     one = 1;
 
-    if (setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0
-        || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0
-        || setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
+    if (setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one))
+        != 0)
     {
         snprintf(bench_last_error, sizeof(bench_last_error),
                  "setsockopt() failed: %s", strerror(errno));
-        close(fd);
-        return -1;
+        return BENCH_ERROR;
+    }
+
+    c->ssl = SSL_new(c->bp->ctx);
+    if (c->ssl == NULL || SSL_set_fd(c->ssl, c->fd) != 1
+        || SSL_set_ex_data(c->ssl, bench_index, c) != 1
+        || SSL_set_tlsext_host_name(c->ssl, BENCH_SNI) != 1
+        || (c->sess != NULL && SSL_set_session(c->ssl, c->sess) != 1))
+    {
+        snprintf(bench_last_error, sizeof(bench_last_error),
+                 "SSL_new() failed");
+        return BENCH_ERROR;
     }
 
     memset(&sin, 0, sizeof(sin));
@@ -404,89 +496,131 @@ bench_connect(int port)
     sin.sin_port = htons((unsigned short) port);
     sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 
-    if (connect(fd, (struct sockaddr *) &sin, sizeof(sin)) != 0) {
+    if (connect(c->fd, (struct sockaddr *) &sin, sizeof(sin)) == 0) {
+        c->state = BENCH_HANDSHAKE;
+        return bench_step(c);
+    }
+
+    if (errno != EINPROGRESS) {
         snprintf(bench_last_error, sizeof(bench_last_error),
                  "connect() to 127.0.0.1:%d failed: %s", port,
                  strerror(errno));
-        close(fd);
-        return -1;
+        return BENCH_ERROR;
     }
 
-    return fd;
+    c->state = BENCH_CONNECT;
+    c->events = POLLOUT;
+
+    return BENCH_AGAIN;
+}
+
+
+/* advances a connection as far as it goes without waiting */
+
+static int
+bench_step(bench_conn_t *c)
+{
+    int        rc, err;
+    socklen_t  len;
+
+    for ( ;; ) {
+        switch (c->state) {
+
+        case BENCH_CONNECT:
+            err = 0;
+            len = sizeof(err);
+
+            if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+                err = errno;
+            }
+
+            if (err != 0) {
+                snprintf(bench_last_error, sizeof(bench_last_error),
+                         "connect() failed: %s", strerror(err));
+                return BENCH_ERROR;
+            }
+
+            c->state = BENCH_HANDSHAKE;
+            break;
+
+        case BENCH_HANDSHAKE:
+            rc = bench_handshake(c);
+            if (rc != BENCH_DONE) {
+                return rc;
+            }
+            break;
+
+        case BENCH_TICKETS:
+            rc = bench_tickets(c);
+            if (rc != BENCH_DONE) {
+                return rc;
+            }
+            break;
+
+        case BENCH_WRITE:
+            rc = bench_write(c);
+            if (rc != BENCH_DONE) {
+                return rc;
+            }
+            break;
+
+        case BENCH_READ:
+            return bench_read(c);
+
+        default:
+            return BENCH_DONE;
+        }
+    }
 }
 
 
 /*
- * Connects and completes a handshake offering "offer" (may be NULL).
- * With TLS 1.3 it also takes the tickets the server sends right after
- * the handshake, as a client must to resume later.  Returns 0, or -1
- * with the connection closed.
+ * The handshake, then (TLS 1.3 without a request) the tickets the server
+ * sends right after it, as a client must take them to resume later.
  */
 
 static int
-bench_open(bench_proc_t *bp, int port, SSL_SESSION *offer)
+bench_handshake(bench_conn_t *c)
 {
     int  rc;
 
-    bp->fd = bench_connect(port);
-    if (bp->fd == -1) {
-        return -1;
-    }
+    ERR_clear_error();
 
-    bp->ssl = SSL_new(bp->ctx);
-    if (bp->ssl == NULL || SSL_set_fd(bp->ssl, bp->fd) != 1
-        || SSL_set_ex_data(bp->ssl, bench_index, bp) != 1
-        || SSL_set_tlsext_host_name(bp->ssl, BENCH_SNI) != 1
-        || (offer != NULL && SSL_set_session(bp->ssl, offer) != 1))
-    {
-        snprintf(bench_last_error, sizeof(bench_last_error),
-                 "SSL_new() failed");
-        goto failed;
-    }
-
-    rc = SSL_connect(bp->ssl);
+    rc = SSL_connect(c->ssl);
     if (rc != 1) {
-        snprintf(bench_last_error, sizeof(bench_last_error),
-                 "SSL_connect() to 127.0.0.1:%d failed: %d, %s", port,
-                 SSL_get_error(bp->ssl, rc),
-                 ERR_reason_error_string(ERR_peek_error()) != NULL
-                 ? ERR_reason_error_string(ERR_peek_error())
-                 : strerror(errno));
-        goto failed;
+        return bench_ssl_wait(c, rc, "SSL_connect()");
     }
 
-    if (bp->conf->version == TLS1_3_VERSION && !bp->conf->request
-        && bench_wait_tickets(bp) != 0)
-    {
-        goto failed;
+    c->reused = SSL_session_reused(c->ssl) ? 1 : 0;
+
+    if (c->bp->conf->version == TLS1_3_VERSION && !c->bp->conf->request) {
+        c->state = BENCH_TICKETS;
+        c->tickets_due = bench_now_us() + BENCH_TICKET_WAIT * 1000LL;
+        return BENCH_DONE;
     }
 
-    return 0;
+    bench_connected(c);
 
-failed:
-
-    bench_close(bp);
-
-    return -1;
+    return BENCH_DONE;
 }
 
 
+/* after the handshake (and the tickets): the request, if any */
+
 static void
-bench_close(bench_proc_t *bp)
+bench_connected(bench_conn_t *c)
 {
-    if (bp->ssl != NULL) {
-        /* close_notify, as a well-behaved client sends; no wait for more */
-        (void) SSL_shutdown(bp->ssl);
-        SSL_free(bp->ssl);
-        bp->ssl = NULL;
+    if (!c->request) {
+        c->state = BENCH_IDLE;
+        return;
     }
 
-    if (bp->fd != -1) {
-        close(bp->fd);
-        bp->fd = -1;
-    }
+    c->state = BENCH_WRITE;
 
-    ERR_clear_error();
+    if (c->bp->conf->mode == BENCH_KEEPALIVE) {
+        /* the latency of the request alone, not of the reconnection */
+        c->t0 = bench_now_us();
+    }
 }
 
 
@@ -496,106 +630,151 @@ bench_close(bench_proc_t *bp)
  */
 
 static int
-bench_wait_tickets(bench_proc_t *bp)
+bench_tickets(bench_conn_t *c)
 {
-    int             rc, err, i, timeout;
-    long            before;
-    char            buf[256];
-    long long       deadline;
-    struct pollfd   pfd;
+    int            rc, err;
+    char           buf[256];
+    struct pollfd  pfd;
 
-    before = bp->nreceived;
-    deadline = bench_now_us() + BENCH_TICKET_WAIT * 1000LL;
+    for ( ;; ) {
+        ERR_clear_error();
 
-    for (i = 0; i < 100; i++) {
-        timeout = (bp->nreceived > before) ? 0
-                  : (int) ((deadline - bench_now_us()) / 1000);
-
-        if (timeout < 0) {
-            break;
-        }
-
-        if (SSL_has_pending(bp->ssl) == 0) {
-            pfd.fd = bp->fd;
-            pfd.events = POLLIN;
-            pfd.revents = 0;
-
-            if (poll(&pfd, 1, timeout) <= 0) {
-                break;
-            }
-        }
-
-        rc = SSL_read(bp->ssl, buf, sizeof(buf));
+        rc = SSL_read(c->ssl, buf, sizeof(buf));
         if (rc > 0) {
             continue;
         }
 
-        err = SSL_get_error(bp->ssl, rc);
+        err = SSL_get_error(c->ssl, rc);
+
         if (err != SSL_ERROR_WANT_READ) {
+            break;
+        }
+
+        if (SSL_has_pending(c->ssl)) {
+            continue;
+        }
+
+        if (c->nreceived == c->before) {
+            if (bench_now_us() >= c->tickets_due) {
+                break;
+            }
+
+            c->events = POLLIN;
+            return BENCH_AGAIN;
+        }
+
+        /* one came: take the others already here, as one flight */
+
+        pfd.fd = c->fd;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+
+        if (poll(&pfd, 1, 0) <= 0) {
             break;
         }
     }
 
-    if (bp->nreceived == before) {
+    if (c->nreceived == c->before) {
         snprintf(bench_last_error, sizeof(bench_last_error),
                  "no TLS 1.3 ticket within %d ms", BENCH_TICKET_WAIT);
-        return -1;
+        return BENCH_ERROR;
     }
 
-    return 0;
+    bench_connected(c);
+
+    return BENCH_DONE;
 }
 
 
-/*
- * One "GET /" on the connection, keeping it open; reads the header and a
- * Content-Length body.  Returns 0, or -1 with the connection unusable.
- */
+/* one "GET /" on the connection, which stays open */
 
 static int
-bench_request(bench_proc_t *bp)
+bench_write(bench_conn_t *c)
 {
-    int            n;
-    char          *end, *p;
-    size_t         len, hlen, need;
-    static const char  req[] = "GET / HTTP/1.1\r\nHost: " BENCH_SNI "\r\n"
-                               "\r\n";
+    int  rc;
 
     ERR_clear_error();
 
-    if (SSL_write(bp->ssl, req, sizeof(req) - 1) != (int) sizeof(req) - 1) {
-        snprintf(bench_last_error, sizeof(bench_last_error),
-                 "SSL_write() failed");
-        return -1;
+    rc = SSL_write(c->ssl, bench_req, sizeof(bench_req) - 1);
+    if (rc != (int) sizeof(bench_req) - 1) {
+        return bench_ssl_wait(c, rc, "SSL_write()");
     }
 
-    len = 0;
-    end = NULL;
+    c->len = 0;
+    c->state = BENCH_READ;
 
-    while (end == NULL) {
-        if (len >= sizeof(bp->buf) - 1) {
-            return -1;
+    return BENCH_DONE;
+}
+
+
+/* the response: the header and a Content-Length body */
+
+static int
+bench_read(bench_conn_t *c)
+{
+    int  rc;
+
+    for ( ;; ) {
+        if (c->len >= sizeof(c->buf) - 1) {
+            snprintf(bench_last_error, sizeof(bench_last_error),
+                     "response too long");
+            return BENCH_ERROR;
         }
 
-        n = bench_read(bp, bp->buf + len, sizeof(bp->buf) - 1 - len);
-        if (n <= 0) {
-            return -1;
+        ERR_clear_error();
+
+        rc = SSL_read(c->ssl, c->buf + c->len,
+                      (int) (sizeof(c->buf) - 1 - c->len));
+
+        if (rc <= 0) {
+            /* a ticket or another record without data: read on */
+            if (SSL_get_error(c->ssl, rc) == SSL_ERROR_WANT_READ
+                && SSL_has_pending(c->ssl))
+            {
+                continue;
+            }
+
+            return bench_ssl_wait(c, rc, "SSL_read()");
         }
 
-        len += n;
-        bp->buf[len] = '\0';
-        end = strstr(bp->buf, "\r\n\r\n");
+        c->len += rc;
+        c->buf[c->len] = '\0';
+
+        rc = bench_response(c);
+        if (rc != BENCH_AGAIN) {
+            if (rc == BENCH_DONE) {
+                c->state = BENCH_IDLE;
+            }
+
+            return rc;
+        }
+    }
+}
+
+
+/* whether the response in c->buf is whole */
+
+static int
+bench_response(bench_conn_t *c)
+{
+    char    *end, *p;
+    size_t   hlen, need;
+
+    end = strstr(c->buf, "\r\n\r\n");
+    if (end == NULL) {
+        return BENCH_AGAIN;
     }
 
-    if (strncmp(bp->buf, "HTTP/1.1 200 ", 13) != 0) {
+    if (strncmp(c->buf, "HTTP/1.1 200 ", 13) != 0) {
         snprintf(bench_last_error, sizeof(bench_last_error),
-                 "unexpected response \"%.20s\"", bp->buf);
-        return -1;
+                 "unexpected response \"%.20s\"", c->buf);
+        return BENCH_ERROR;
     }
 
-    hlen = (size_t) (end - bp->buf) + 4;
+    hlen = (size_t) (end - c->buf) + 4;
     need = (size_t) -1;
 
-    for (p = bp->buf; p != NULL && p < end; p = strstr(p, "\r\n")) {
+    for (p = c->buf; p != NULL && p < end; p = strstr(p, "\r\n")) {
         p += (p[0] == '\r') ? 2 : 0;
 
         if (strncasecmp(p, "Content-Length:", 15) == 0) {
@@ -604,58 +783,168 @@ bench_request(bench_proc_t *bp)
         }
     }
 
-    if (need > sizeof(bp->buf) - 1 - hlen) {
+    if (need > sizeof(c->buf) - 1 - hlen) {
         snprintf(bench_last_error, sizeof(bench_last_error),
                  "response without a usable Content-Length");
-        return -1;
+        return BENCH_ERROR;
     }
 
-    while (len < hlen + need) {
-        n = bench_read(bp, bp->buf + len, hlen + need - len);
-        if (n <= 0) {
-            return -1;
-        }
-
-        len += n;
-    }
-
-    return 0;
+    return c->len >= hlen + need ? BENCH_DONE : BENCH_AGAIN;
 }
 
 
-/* application data: >0 bytes, 0 at the end, -1 on errors and timeouts */
+/* what an SSL call that did not complete is waiting for, or the error */
 
 static int
-bench_read(bench_proc_t *bp, char *buf, size_t size)
+bench_ssl_wait(bench_conn_t *c, int rc, const char *call)
 {
-    int  rc, err, i;
+    int          err;
+    const char  *reason;
 
-    for (i = 0; i < 1000; i++) {
-        errno = 0;
-        rc = SSL_read(bp->ssl, buf, (int) size);
-        if (rc > 0) {
-            return rc;
-        }
+    err = SSL_get_error(c->ssl, rc);
 
-        err = SSL_get_error(bp->ssl, rc);
-
-        if (err == SSL_ERROR_ZERO_RETURN) {
-            return 0;
-        }
-
-        /* a ticket or another record without data: read on */
-        if (err == SSL_ERROR_WANT_READ && errno != EAGAIN
-            && errno != EWOULDBLOCK)
-        {
-            continue;
-        }
-
-        snprintf(bench_last_error, sizeof(bench_last_error),
-                 "SSL_read() failed: %d", err);
-        return -1;
+    if (err == SSL_ERROR_WANT_READ) {
+        c->events = POLLIN;
+        return BENCH_AGAIN;
     }
 
-    return -1;
+    if (err == SSL_ERROR_WANT_WRITE) {
+        c->events = POLLOUT;
+        return BENCH_AGAIN;
+    }
+
+    reason = ERR_reason_error_string(ERR_peek_error());
+
+    snprintf(bench_last_error, sizeof(bench_last_error),
+             "%s failed: %d, %s", call, err,
+             err == SSL_ERROR_ZERO_RETURN ? "closed by the server"
+             : reason != NULL ? reason
+             : errno != 0 ? strerror(errno) : "connection closed");
+
+    return BENCH_ERROR;
+}
+
+
+static void
+bench_close(bench_conn_t *c)
+{
+    if (c->ssl != NULL) {
+        /* close_notify, as a well-behaved client sends; no wait for more */
+        (void) SSL_shutdown(c->ssl);
+        SSL_free(c->ssl);
+        c->ssl = NULL;
+    }
+
+    if (c->fd != -1) {
+        close(c->fd);
+        c->fd = -1;
+    }
+
+    c->state = BENCH_IDLE;
+
+    ERR_clear_error();
+}
+
+
+/* the next operation of a connection slot */
+
+static void
+bench_start(bench_proc_t *bp, bench_conn_t *c)
+{
+    int                  port, rc;
+    const bench_conf_t  *conf;
+
+    conf = bp->conf;
+
+    if (conf->mode == BENCH_KEEPALIVE) {
+        /* the warm-up opens the connection, each operation is a request */
+        c->request = c->warmup ? 0 : 1;
+        c->reconnect = (c->ssl == NULL);
+        port = (c->ssl == NULL) ? conf->ports[0] : 0;
+
+    } else {
+        c->request = conf->request;
+        c->reconnect = 0;
+
+        /* in cross mode the warm-up goes to the first server */
+        port = conf->ports[(conf->mode == BENCH_CROSS && !c->warmup)
+                           ? (c->ops + 1) % 2 : 0];
+    }
+
+    if (!c->warmup) {
+        c->ops++;
+    }
+
+    rc = bench_begin(c, port);
+
+    if (rc != BENCH_AGAIN) {
+        bench_finish(bp, c, rc);
+    }
+}
+
+
+/* an operation ended: its figures, the slot's session, the connection */
+
+static void
+bench_finish(bench_proc_t *bp, bench_conn_t *c, int rc)
+{
+    const bench_conf_t  *conf;
+
+    conf = bp->conf;
+
+    if (rc != BENCH_DONE) {
+        bench_close(c);
+
+        if (c->warmup) {
+            fprintf(stderr, "tsr-bench: warm-up failed: %s\n",
+                    bench_last_error);
+            _exit(1);
+        }
+
+        bp->slot->failed++;
+        return;
+    }
+
+    if (conf->mode == BENCH_KEEPALIVE) {
+        bp->slot->reconnects += c->reconnect;
+
+        if (!c->warmup) {
+            bp->slot->requests++;
+            bench_record(bp->slot, bench_now_us() - c->t0);
+        }
+
+        c->state = BENCH_IDLE;
+        return;
+    }
+
+    bench_close(c);
+
+    if (!c->warmup) {
+        bp->slot->handshakes++;
+        bp->slot->requests += c->request;
+        bench_record(bp->slot, bench_now_us() - c->t0);
+
+        if (c->offering) {
+            bp->slot->offered++;
+            bp->slot->resumed += c->reused;
+        }
+    }
+
+    /* a new session (a TLS 1.3 ticket, a fresh id) replaces the old */
+
+    if (c->received != NULL && conf->mode != BENCH_FULL) {
+        if (c->sess != NULL) {
+            SSL_SESSION_free(c->sess);
+        }
+
+        c->sess = c->received;
+        c->received = NULL;
+    }
+
+    if (c->warmup && conf->mode != BENCH_FULL && c->sess == NULL) {
+        fprintf(stderr, "tsr-bench: the server sent no session\n");
+        _exit(1);
+    }
 }
 
 
@@ -680,58 +969,78 @@ bench_share(long total, int procs, int index)
 
 /*
  * Paced runs start operation "i" of process "index" at
- * start + (i * procs + index) / rate: operations evenly spaced over all
- * the processes (not the processes in step, which would make bursts),
- * and a load that stays the same however fast the server answers.
- * Returns 0 when it is time, -1 when the run's time is over first.
+ * start + (i * procs + index) / rate, on whichever of its connections is
+ * free: operations evenly spaced over all the processes (not the
+ * processes in step, which would make bursts), and a load that stays the
+ * same however fast the server answers.
  */
 
-static int
-bench_pace(const bench_conf_t *conf, long long start, long i, int index)
+static long long
+bench_due(const bench_conf_t *conf, long long start, long i, int index)
 {
-    long long  due, end;
-
-    end = start + (long long) (conf->seconds * 1e6);
-
     if (conf->rate <= 0) {
-        return bench_now_us() < end ? 0 : -1;
+        return start;
     }
 
-    due = start + (long long) (((double) i * conf->procs + index)
-                               / conf->rate * 1e6);
-
-    if (due >= end) {
-        return -1;
-    }
-
-    bench_sleep_us(due - bench_now_us());
-
-    return 0;
+    return start + (long long) (((double) i * conf->procs + index)
+                                / conf->rate * 1e6);
 }
 
 
 static void
 bench_child(const bench_conf_t *conf, bench_shared_t *sh, int index)
 {
-    bench_proc_t  bp;
+    int            k;
+    bench_conn_t  *c;
+    bench_proc_t   bp;
 
     memset(&bp, 0, sizeof(bench_proc_t));
 
     bp.conf = conf;
     bp.slot = &sh->slots[index];
-    bp.fd = -1;
+    bp.index = index;
 
     bp.ctx = bench_client_ctx(conf);
-    if (bp.ctx == NULL) {
+    bp.conns = calloc(conf->conns, sizeof(bench_conn_t));
+    bp.pfds = calloc(conf->conns, sizeof(struct pollfd));
+    bp.polled = calloc(conf->conns, sizeof(bench_conn_t *));
+
+    if (bp.ctx == NULL || bp.conns == NULL || bp.pfds == NULL
+        || bp.polled == NULL)
+    {
         fprintf(stderr, "tsr-bench: SSL_CTX_new() failed\n");
         _exit(1);
     }
 
-    if (conf->mode == BENCH_KEEPALIVE) {
-        bench_keepalive(&bp, sh, index);
+    for (k = 0; k < conf->conns; k++) {
+        bp.conns[k].bp = &bp;
+        bp.conns[k].fd = -1;
+    }
 
-    } else {
-        bench_handshakes(&bp, sh, index);
+    /*
+     * Off the clock: resumption starts from a session of the first
+     * server in every slot, keep-alive from open connections.
+     */
+
+    if (conf->mode != BENCH_FULL) {
+        bench_loop(&bp, sh, 1);
+    }
+
+    bench_wait_go(sh, bp.slot);
+    bench_loop(&bp, sh, 0);
+
+    for (k = 0; k < conf->conns; k++) {
+        c = &bp.conns[k];
+        bench_close(c);
+        bp.slot->tickets += c->nreceived;
+
+        if (c->sess != NULL) {
+            SSL_SESSION_free(c->sess);
+        }
+
+        if (c->received != NULL) {
+            SSL_SESSION_free(c->received);
+        }
     }
 
     bp.slot->finished_us = bench_now_us();
@@ -765,158 +1074,180 @@ bench_wait_go(bench_shared_t *sh, bench_slot_t *slot)
 }
 
 
+/*
+ * The event loop of a process: operations begin on free connection slots
+ * while the count, the time and the pace allow, and those begun run to
+ * their end.  The warm-up runs one operation per slot, unmeasured.
+ */
+
 static void
-bench_handshakes(bench_proc_t *bp, bench_shared_t *sh, int index)
+bench_loop(bench_proc_t *bp, bench_shared_t *sh, int warmup)
 {
-    int             port, reused;
-    long            i, n;
-    long long       t0, t1, start;
-    SSL_SESSION    *sess;
-    bench_slot_t   *slot;
+    int                  k, n, rc, stopping;
+    long                 i, total;
+    long long            now, start, end, due, wake;
+    bench_conn_t        *c;
+    struct timespec      ts;
     const bench_conf_t  *conf;
 
     conf = bp->conf;
-    slot = bp->slot;
-    sess = NULL;
 
-    /* resumption starts from a session of the first server, off the clock */
-
-    if (conf->mode != BENCH_FULL) {
-        if (bench_open(bp, conf->ports[0], NULL) != 0) {
-            fprintf(stderr, "tsr-bench: warm-up failed: %s\n",
-                    bench_last_error);
-            _exit(1);
-        }
-
-        if (conf->request) {
-            (void) bench_request(bp);
-        }
-
-        bench_close(bp);
-
-        sess = bp->received;
-        bp->received = NULL;
-
-        if (sess == NULL) {
-            fprintf(stderr, "tsr-bench: the server sent no session\n");
-            _exit(1);
-        }
+    for (k = 0; k < conf->conns; k++) {
+        bp->conns[k].warmup = warmup ? 1 : 0;
     }
 
-    bench_wait_go(sh, slot);
+    if (warmup) {
+        start = bench_now_us();
+        end = start + BENCH_START_WAIT * 1000LL;
+        total = conf->conns;
 
-    start = sh->go_us;
-    n = bench_share(conf->count, conf->procs, index);
-
-    for (i = 0; i < n; i++) {
-        if (bench_pace(conf, start, i, index) != 0) {
-            break;
-        }
-
-        port = conf->ports[(conf->mode == BENCH_CROSS) ? (i + 1) % 2 : 0];
-
-        t0 = bench_now_us();
-
-        if (bench_open(bp, port, sess) != 0) {
-            slot->failed++;
-
-            if (slot->failed >= BENCH_MAX_FAILURES) {
-                break;
-            }
-
-            continue;
-        }
-
-        reused = SSL_session_reused(bp->ssl);
-
-        if (conf->request && bench_request(bp) != 0) {
-            bench_close(bp);
-            slot->failed++;
-            continue;
-        }
-
-        bench_close(bp);
-
-        t1 = bench_now_us();
-
-        slot->handshakes++;
-        slot->requests += conf->request;
-        bench_record(slot, t1 - t0);
-
-        if (sess != NULL) {
-            slot->offered++;
-            slot->resumed += reused ? 1 : 0;
-        }
-
-        /* a new session (a TLS 1.3 ticket, a fresh id) replaces the old */
-
-        if (bp->received != NULL && conf->mode != BENCH_FULL) {
-            SSL_SESSION_free(sess);
-            sess = bp->received;
-            bp->received = NULL;
-        }
+    } else {
+        start = sh->go_us;
+        end = start + (long long) (conf->seconds * 1e6);
+        total = bench_share(conf->count, conf->procs, bp->index);
     }
 
-    slot->tickets = bp->nreceived;
+    i = 0;
+    stopping = 0;
 
-    SSL_SESSION_free(sess);
-}
+    for ( ;; ) {
+        now = bench_now_us();
+        wake = now + BENCH_IO_TIMEOUT * 1000LL;
 
+        for (k = 0; k < conf->conns && !stopping; k++) {
+            c = &bp->conns[k];
 
-static void
-bench_keepalive(bench_proc_t *bp, bench_shared_t *sh, int index)
-{
-    long            i, n;
-    long long       t0, start;
-    bench_slot_t   *slot;
-
-    slot = bp->slot;
-
-    if (bench_open(bp, bp->conf->ports[0], NULL) != 0) {
-        fprintf(stderr, "tsr-bench: keep-alive connection failed: %s\n",
-                bench_last_error);
-        _exit(1);
-    }
-
-    slot->reconnects++;
-
-    bench_wait_go(sh, slot);
-
-    start = sh->go_us;
-    n = bench_share(bp->conf->count, bp->conf->procs, index);
-
-    for (i = 0; i < n; i++) {
-        if (bench_pace(bp->conf, start, i, index) != 0) {
-            break;
-        }
-
-        if (bp->ssl == NULL) {
-            if (bench_open(bp, bp->conf->ports[0], NULL) != 0) {
-                slot->failed++;
-
-                if (slot->failed >= BENCH_MAX_FAILURES) {
-                    break;
-                }
-
+            if (c->state != BENCH_IDLE) {
                 continue;
             }
 
-            slot->reconnects++;
+            due = warmup ? now : bench_due(conf, start, i, bp->index);
+
+            if (i >= total || now >= end || due >= end
+                || bp->slot->failed >= BENCH_MAX_FAILURES)
+            {
+                stopping = 1;
+                break;
+            }
+
+            if (due > now) {
+                wake = due;
+                break;
+            }
+
+            bench_start(bp, c);
+            i++;
+
+            /* over already (a prompt reply, a refused connection) */
+            if (c->state == BENCH_IDLE) {
+                now = bench_now_us();
+                k--;
+            }
         }
 
-        t0 = bench_now_us();
+        n = 0;
 
-        if (bench_request(bp) != 0) {
-            bench_close(bp);
-            slot->failed++;
+        for (k = 0; k < conf->conns; k++) {
+            c = &bp->conns[k];
+
+            if (c->state == BENCH_IDLE) {
+                continue;
+            }
+
+            bp->pfds[n].fd = c->fd;
+            bp->pfds[n].events = c->events;
+            bp->pfds[n].revents = 0;
+            bp->polled[n++] = c;
+
+            if (c->deadline < wake) {
+                wake = c->deadline;
+            }
+
+            if (c->state == BENCH_TICKETS && c->tickets_due < wake) {
+                wake = c->tickets_due;
+            }
+        }
+
+        if (n == 0 && stopping) {
+            break;
+        }
+
+        wake -= bench_now_us();
+        wake = wake > 0 ? wake : 0;
+
+        ts.tv_sec = (time_t) (wake / 1000000);
+        ts.tv_nsec = (long) (wake % 1000000) * 1000;
+
+        if (ppoll(bp->pfds, n, &ts, NULL) == -1 && errno != EINTR) {
+            fprintf(stderr, "tsr-bench: ppoll() failed: %s\n",
+                    strerror(errno));
+            _exit(1);
+        }
+
+        now = bench_now_us();
+
+        for (k = 0; k < n; k++) {
+            c = bp->polled[k];
+
+            if (bp->pfds[k].revents != 0
+                || (c->state == BENCH_TICKETS && now >= c->tickets_due))
+            {
+                rc = bench_step(c);
+
+            } else if (now >= c->deadline) {
+                snprintf(bench_last_error, sizeof(bench_last_error),
+                         "no progress within %d ms (state %d)",
+                         BENCH_IO_TIMEOUT, c->state);
+                rc = BENCH_ERROR;
+
+            } else {
+                continue;
+            }
+
+            if (rc != BENCH_AGAIN) {
+                bench_finish(bp, c, rc);
+            }
+        }
+    }
+}
+
+
+/* a line (or the end) on stdin within BENCH_START_WAIT; -1 if none */
+
+static int
+bench_wait_line(void)
+{
+    char           c;
+    ssize_t        n;
+    long long      limit, left;
+    struct pollfd  pfd;
+
+    limit = bench_now_us() + BENCH_START_WAIT * 1000LL;
+
+    for ( ;; ) {
+        left = (limit - bench_now_us()) / 1000;
+        if (left <= 0) {
+            return -1;
+        }
+
+        pfd.fd = STDIN_FILENO;
+        pfd.events = POLLIN;
+        pfd.revents = 0;
+
+        if (poll(&pfd, 1, (int) left) <= 0) {
             continue;
         }
 
-        slot->requests++;
-        bench_record(slot, bench_now_us() - t0);
-    }
+        n = read(STDIN_FILENO, &c, 1);
 
-    bench_close(bp);
+        if (n == 0 || (n == 1 && c == '\n')) {
+            return 0;
+        }
+
+        if (n == -1 && errno != EINTR && errno != EAGAIN) {
+            return -1;
+        }
+    }
 }
 
 
@@ -999,7 +1330,8 @@ bench_report(const bench_conf_t *conf, bench_shared_t *sh, long long start,
 
     if (conf->json) {
         printf("{\"label\":\"%s\",\"mode\":\"%s\",\"proto\":\"%s\","
-               "\"procs\":%d,\"seconds\":%.3f,\"handshakes\":%ld,"
+               "\"procs\":%d,\"conns\":%d,\"inflight\":%d,"
+               "\"seconds\":%.3f,\"handshakes\":%ld,"
                "\"requests\":%ld,\"offered\":%ld,\"resumed\":%ld,"
                "\"failed\":%ld,\"tickets\":%ld,\"per_s\":%.1f,"
                "\"resume_rate\":%.6f,\"mean_ms\":%.3f,\"p50_ms\":%.3f,"
@@ -1007,7 +1339,8 @@ bench_report(const bench_conf_t *conf, bench_shared_t *sh, long long start,
                conf->label, modes[conf->mode],
                conf->version == TLS1_3_VERSION ? "tls13"
                : conf->tickets ? "tls12t" : "tls12",
-               conf->procs, secs, handshakes, requests, offered, resumed,
+               conf->procs, conf->conns, conf->procs * conf->conns, secs,
+               handshakes, requests, offered, resumed,
                failed, tickets, secs > 0 ? ops / secs : 0.0,
                offered > 0 ? (double) resumed / offered : 0.0,
                mean / 1000, p50 / 1000.0, p90 / 1000.0, p99 / 1000.0,
@@ -1016,11 +1349,11 @@ bench_report(const bench_conf_t *conf, bench_shared_t *sh, long long start,
         return ops > 0 ? 0 : 1;
     }
 
-    printf("%s %s, %d processes, %.2f s: %ld %s, %.1f/s\n",
-           modes[conf->mode],
+    printf("%s %s, %d processes x %d connections, %.2f s: %ld %s, "
+           "%.1f/s\n", modes[conf->mode],
            conf->version == TLS1_3_VERSION ? "TLS 1.3"
            : conf->tickets ? "TLS 1.2 tickets" : "TLS 1.2",
-           conf->procs, secs, (long) ops,
+           conf->procs, conf->conns, secs, (long) ops,
            conf->mode == BENCH_KEEPALIVE ? "requests" : "handshakes",
            secs > 0 ? ops / secs : 0.0);
 
@@ -1109,6 +1442,19 @@ main(int argc, char **argv)
         bench_sleep_us(500);
 
     } while (1);
+
+    if (conf.sync) {
+        printf("ready\n");
+        fflush(stdout);
+
+        if (bench_wait_line() != 0) {
+            fprintf(stderr, "tsr-bench: no go on stdin\n");
+            for (i = 0; i < conf.procs; i++) {
+                kill(pids[i], SIGKILL);
+            }
+            return 1;
+        }
+    }
 
     start = bench_now_us();
     __atomic_store_n(&sh->go_us, start, __ATOMIC_SEQ_CST);

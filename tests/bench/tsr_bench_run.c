@@ -4,12 +4,17 @@
  * answer 20 ms late), nginx nodes with one worker each in four
  * configurations, and the load generator (tsr-bench) run against them
  * case by case, configurations alternating within each repetition so that
- * a noisy neighbour hurts all of them alike.  Per case: handshakes/s,
- * worker CPU per handshake, resumption rate, latency percentiles, Redis
- * commands per handshake (INFO commandstats deltas); the median of the
- * repetitions.  Then a slow-Redis latency test, a memory test, and the
- * ratios the design sets as targets.  Writes bench.json, bench.md (the
- * tables for the README) and bench.png (gnuplot) to the output directory.
+ * a noisy neighbour hurts all of them alike, each case at several levels
+ * of connections in flight (1, 8 and 64 by default: a real worker has
+ * many handshakes in flight, and batching per loop turn is what a shared
+ * store gains from that).  Per case and level: handshakes/s, worker CPU
+ * per handshake, resumption rate, latency percentiles, Redis commands per
+ * handshake (INFO commandstats deltas), Redis CPU per command (INFO cpu),
+ * commands per write (the module's own counters, where it has them); the
+ * median of the repetitions.  Then a slow-Redis latency test, a memory
+ * test, and the ratios the design sets as targets, at the highest level.
+ * Writes bench.json, bench.md (the tables for the README) and bench.png
+ * (gnuplot) to the output directory.
  */
 
 
@@ -38,6 +43,10 @@
 
 
 #define RUN_MAX_REPS      9
+#define RUN_MAX_LEVELS    4             /* of connections in flight */
+#define RUN_MEM_INFLIGHT  4             /* in the memory test */
+#define RUN_MIN_CMDS      100           /* for Redis CPU per command */
+#define RUN_NTARGETS      14
 #define RUN_OUT_MAX       4096
 #define RUN_SAMPLE_KEYS   200
 #define RUN_TTL_S         300           /* nginx's default session lifetime */
@@ -104,7 +113,27 @@ typedef struct {
     double              redis_cpu;      /* seconds */
     long                cmds[CMD_N];
     long                outcomes[OUT_N];
+    long                mcmds;          /* the module's commands_total */
+    long                writes;         /* its writes_total, -1: none */
+    long                reads;          /* its reads_total, -1: none */
 } run_result_t;
+
+
+/* from the module's metrics page, summed over its lines */
+typedef struct {
+    long                outcomes[OUT_N];
+    long                cmds;
+    long                writes;         /* -1: the module has no counter */
+    long                reads;
+} run_metrics_t;
+
+
+/* total = procs * conns */
+typedef struct {
+    int                 inflight;
+    int                 procs;
+    int                 conns;
+} run_level_t;
 
 
 typedef struct {
@@ -157,31 +186,37 @@ static void run_stop_fleet(run_fleet_t *f, int nodes);
 static pid_t run_worker_pid(pid_t master);
 static double run_cpu_seconds(pid_t pid);
 static double run_sys_seconds(pid_t pid);
-static int run_outcomes(int port, long *out);
+static int run_metrics(int port, run_metrics_t *m);
+static long run_metric_sum(const char *page, const char *name);
 static long run_status_kb(pid_t pid, const char *field);
 static pid_t run_spawn_bench(char *const *argv, int *fd);
+static pid_t run_spawn_synced(char *const *argv, int *fd, int *go);
+static int run_wait_ready(int fd);
 static int run_collect_bench(pid_t pid, int fd, char *out, size_t outlen);
 static double run_json_num(const char *json, const char *key);
 static void run_parse_result(const char *json, run_result_t *r);
+static int run_levels_parse(const char *list);
 static int run_case(run_fleet_t *f, const run_case_t *cs,
-    run_result_t *r);
+    const run_level_t *lv, run_result_t *r);
 static void run_slow(void);
 static int run_check(void);
 static void run_memory(void);
 static void run_memory_one(int cfg, run_mem_t *m);
 static int run_cmp_double(const void *a, const void *b);
 static double run_mem_at(const run_mem_t *m, long sessions);
+static void run_mem_procs(char *procs, char *conns);
 static long run_mem_phase(const char *ports, long count, double seconds,
     int module, double *took);
 static double run_median(double *v, int n);
 static double run_value(const run_result_t *r, int what);
-static double run_med(int cfg, int c, int what);
-static double run_pooled(int cfg, int c, int what);
+static double run_med(int lv, int cfg, int c, int what);
+static double run_pooled(int lv, int cfg, int c, int what);
 static int run_case_index(const char *name);
 static void run_write_json(const char *path);
 static void run_write_md(const char *path);
 static void run_write_chart(const char *dir);
-static double run_ratio(int cfg_a, int cfg_b, const char *name, int what);
+static double run_ratio(int lv, int cfg_a, int cfg_b, const char *name,
+    int what);
 static void run_ratios(void);
 static void run_jnum(FILE *f, const char *key, double v, const char *sep);
 static const char *run_pass(double v, double target, int at_least);
@@ -237,6 +272,9 @@ static const run_case_t  run_cases[] = {
 #define W_OTHER       10
 #define W_CMDS        11
 #define W_SYS_US      12            /* of the worker CPU, in the kernel */
+#define W_REDIS_US    13            /* Redis CPU per command */
+#define W_PER_WRITE   14            /* the module's commands per write */
+#define W_PER_READ    15            /* and per read: replies per read */
 
 
 static struct {
@@ -245,6 +283,7 @@ static struct {
     int                 reps;
     double              seconds;
     int                 procs;
+    const char         *levels;         /* -i */
     long                mem_sessions;
     double              mem_seconds;
     int                 wait_load;
@@ -268,7 +307,11 @@ static run_fleet_t        run_slow_fleets[3];  /* prompt, slow, control */
 static run_fleet_t        run_mem_fleet;
 static char               run_key_file[PATH_MAX + 16];
 static char               run_cert_dir[1024];
-static run_result_t       run_results[CFG_N][RUN_NCASES][RUN_MAX_REPS];
+static run_level_t        run_levels[RUN_MAX_LEVELS];
+static int                run_nlevels;
+static int                run_top;      /* the level targets are read at */
+static run_result_t       run_results[RUN_MAX_LEVELS][CFG_N][RUN_NCASES]
+                                     [RUN_MAX_REPS];
 /* [0] prompt Redis, [1] 20 ms late, [2], [3] the control likewise */
 #define RUN_SLOW_N         4
 static run_result_t       run_slow_ka[RUN_SLOW_N][RUN_MAX_REPS];
@@ -294,7 +337,11 @@ run_usage(void)
         "  -o DIR      output directory (default .)\n"
         "  -r N        repetitions, the median is reported (default 3)\n"
         "  -t SECONDS  per case and repetition (default 2)\n"
-        "  -c N        client processes (default 4)\n"
+        "  -c N        client processes at most (default 2)\n"
+        "  -i LIST     connections in flight in all, one level after the\n"
+        "              other, shared out over the processes (default\n"
+        "              1,8,64; the targets are read at 64, else the\n"
+        "              highest)\n"
         "  -m N        sessions for the memory test, 0: none (default\n"
         "              100000)\n"
         "  -M SECONDS  time bound of the memory test per configuration\n"
@@ -889,12 +936,14 @@ run_sys_seconds(pid_t pid)
 
 
 /*
- * The module's lookup counters by outcome, summed over servers, from its
- * metrics page; 0 with the counters in "out", -1 when unavailable.
+ * The module's counters from its metrics page, summed over servers and
+ * subsystems: lookups by outcome, Redis commands, and the system calls
+ * that moved bytes to and from Redis (writes and reads; -1 where the
+ * module does not count them).  0, or -1 when the page is unavailable.
  */
 
 static int
-run_outcomes(int port, long *out)
+run_metrics(int port, run_metrics_t *m)
 {
     int                 fd, k;
     char               *p, *q, buf[65536];
@@ -905,7 +954,9 @@ run_outcomes(int port, long *out)
 
     static const char  req[] = "GET / HTTP/1.0\r\n\r\n";
 
-    memset(out, 0, OUT_N * sizeof(long));
+    memset(m, 0, sizeof(run_metrics_t));
+    m->writes = -1;
+    m->reads = -1;
 
     fd = socket(AF_INET, SOCK_STREAM, 0);
     if (fd == -1) {
@@ -958,14 +1009,55 @@ run_outcomes(int port, long *out)
             if (strncmp(q, run_outcome_names[k], len) == 0 && q[len] == '"') {
                 q = strchr(q, '}');
                 if (q != NULL) {
-                    out[k] += strtol(q + 1, NULL, 10);
+                    m->outcomes[k] += strtol(q + 1, NULL, 10);
                 }
                 break;
             }
         }
     }
 
+    m->cmds = run_metric_sum(buf, "ssl_session_redis_redis_commands_total");
+    m->writes = run_metric_sum(buf, "ssl_session_redis_redis_writes_total");
+    m->reads = run_metric_sum(buf, "ssl_session_redis_redis_reads_total");
+
     return 0;
+}
+
+
+/* a metric's samples added up, whatever their labels; -1 when absent */
+
+static long
+run_metric_sum(const char *page, const char *name)
+{
+    long         sum;
+    size_t       len;
+    const char  *p, *v;
+
+    sum = -1;
+    len = strlen(name);
+
+    for (p = strstr(page, name); p != NULL; p = strstr(p + len, name)) {
+        /* a sample line: the name at its start, then labels or a space */
+
+        if ((p != page && p[-1] != '\n') || (p[len] != '{' && p[len] != ' '))
+        {
+            continue;
+        }
+
+        v = p + len;
+
+        if (*v == '{') {
+            v = strchr(v, '}');
+            if (v == NULL) {
+                break;
+            }
+            v++;
+        }
+
+        sum = (sum < 0 ? 0 : sum) + strtol(v, NULL, 10);
+    }
+
+    return sum;
 }
 
 
@@ -1034,6 +1126,90 @@ run_spawn_bench(char *const *argv, int *fd)
     *fd = fds[0];
 
     return pid;
+}
+
+
+/*
+ * tsr-bench -s: its stdout on "fd", its stdin on "go", where a line
+ * starts its clock once it said "ready" (its warm-up done).
+ */
+
+static pid_t
+run_spawn_synced(char *const *argv, int *fd, int *go)
+{
+    int    in[2], out[2];
+    pid_t  pid;
+
+    if (pipe(in) != 0) {
+        return -1;
+    }
+
+    if (pipe(out) != 0) {
+        close(in[0]);
+        close(in[1]);
+        return -1;
+    }
+
+    pid = fork();
+
+    if (pid == -1) {
+        close(in[0]);
+        close(in[1]);
+        close(out[0]);
+        close(out[1]);
+        return -1;
+    }
+
+    if (pid == 0) {
+        dup2(in[0], STDIN_FILENO);
+        dup2(out[1], STDOUT_FILENO);
+        close(in[0]);
+        close(in[1]);
+        close(out[0]);
+        close(out[1]);
+        execv(argv[0], argv);
+        fprintf(stderr, "execv(\"%s\") failed: %s\n", argv[0],
+                strerror(errno));
+        _exit(127);
+    }
+
+    close(in[0]);
+    close(out[1]);
+    *fd = out[0];
+    *go = in[1];
+
+    return pid;
+}
+
+
+/* reads the generator's "ready" line; -1 if it ended first */
+
+static int
+run_wait_ready(int fd)
+{
+    char     c;
+    size_t   len;
+    ssize_t  n;
+
+    len = 0;
+
+    for ( ;; ) {
+        n = read(fd, &c, 1);
+
+        if (n == -1 && errno == EINTR) {
+            continue;
+        }
+
+        if (n != 1) {
+            return -1;
+        }
+
+        if (c == '\n') {
+            return len == 5 ? 0 : -1;
+        }
+
+        len++;
+    }
 }
 
 
@@ -1111,16 +1287,71 @@ run_parse_result(const char *json, run_result_t *r)
 }
 
 
+/*
+ * "-i 1,8,64": connections in flight in all, each level as -c processes
+ * (fewer if the level is smaller) with the connections shared out; a
+ * level that does not divide is rounded up.
+ */
+
 static int
-run_case(run_fleet_t *f, const run_case_t *cs, run_result_t *r)
+run_levels_parse(const char *list)
 {
-    int                 fd, i, k, nodes;
-    char                ports[32], procs[16], secs[32], count[32];
-    char                out[RUN_OUT_MAX];
-    char               *argv[20];
-    long                o0[OUT_N], o1[OUT_N];
+    int          n, procs;
+    char        *end;
+    const char  *p;
+
+    run_nlevels = 0;
+
+    for (p = list; *p != '\0'; p = end + (*end == ',')) {
+        n = (int) strtol(p, &end, 10);
+
+        if (end == p || n < 1 || n > 4096 || run_nlevels == RUN_MAX_LEVELS
+            || (*end != ',' && *end != '\0'))
+        {
+            return -1;
+        }
+
+        procs = (run_opts.procs < n) ? run_opts.procs : n;
+
+        run_levels[run_nlevels].procs = procs;
+        run_levels[run_nlevels].conns = (n + procs - 1) / procs;
+        run_levels[run_nlevels].inflight = procs
+                                           * run_levels[run_nlevels].conns;
+        run_nlevels++;
+    }
+
+    if (run_nlevels == 0) {
+        return -1;
+    }
+
+    /* the targets are set at 64 in flight, else at the highest level */
+
+    run_top = 0;
+
+    for (n = 0; n < run_nlevels; n++) {
+        if (run_levels[n].inflight == 64
+            || (run_levels[run_top].inflight != 64
+                && run_levels[n].inflight > run_levels[run_top].inflight))
+        {
+            run_top = n;
+        }
+    }
+
+    return 0;
+}
+
+
+static int
+run_case(run_fleet_t *f, const run_case_t *cs, const run_level_t *lv,
+    run_result_t *r)
+{
+    int                 fd, go, i, k, nodes, metrics;
+    char                ports[32], procs[16], conns[16], secs[32];
+    char                count[32], out[RUN_OUT_MAX];
+    char               *argv[24];
     pid_t               pid;
     double              cpu0, sys0;
+    run_metrics_t       m0, m1, m;
     run_redis_stats_t   s0, s1;
 
     memset(r, 0, sizeof(run_result_t));
@@ -1135,7 +1366,8 @@ run_case(run_fleet_t *f, const run_case_t *cs, run_result_t *r)
         snprintf(ports, sizeof(ports), "%d", f->port[0][cs->tickets]);
     }
 
-    snprintf(procs, sizeof(procs), "%d", run_opts.procs);
+    snprintf(procs, sizeof(procs), "%d", lv->procs);
+    snprintf(conns, sizeof(conns), "%d", lv->conns);
     snprintf(secs, sizeof(secs), "%.2f", run_opts.seconds);
     snprintf(count, sizeof(count), "%ld", cs->count > 0 ? cs->count
                                                         : 100000000L);
@@ -1151,35 +1383,62 @@ run_case(run_fleet_t *f, const run_case_t *cs, run_result_t *r)
     argv[i++] = (char *) cs->proto;
     argv[i++] = "-c";
     argv[i++] = procs;
+    argv[i++] = "-i";
+    argv[i++] = conns;
     argv[i++] = "-t";
     argv[i++] = secs;
     argv[i++] = "-n";
     argv[i++] = count;
+    argv[i++] = "-s";
     argv[i] = NULL;
 
-    if (run_redis_stats(&s0) != 0) {
+    /* the counters start once the generator is warmed up */
+
+    pid = run_spawn_synced(argv, &fd, &go);
+    if (pid == -1) {
         return -1;
     }
 
-    memset(o0, 0, sizeof(o0));
-    memset(o1, 0, sizeof(o1));
+    if (run_wait_ready(fd) != 0 || run_redis_stats(&s0) != 0) {
+        close(go);
+        (void) run_collect_bench(pid, fd, out, sizeof(out));
+        return -1;
+    }
+
+    memset(&m0, 0, sizeof(run_metrics_t));
+    memset(&m1, 0, sizeof(run_metrics_t));
+    metrics = f->module;
 
     cpu0 = 0;
     sys0 = 0;
 
     for (i = 0; i < nodes; i++) {
-        if (f->module && run_outcomes(f->status[i], o1) == 0) {
+        if (metrics && run_metrics(f->status[i], &m) == 0) {
             for (k = 0; k < OUT_N; k++) {
-                o0[k] += o1[k];
+                m0.outcomes[k] += m.outcomes[k];
             }
+
+            m0.cmds += m.cmds;
+            m0.writes = (m.writes < 0) ? -1 : m0.writes + m.writes;
+            m0.reads = (m.reads < 0) ? -1 : m0.reads + m.reads;
+
+        } else {
+            metrics = 0;
         }
 
         cpu0 += run_cpu_seconds(f->worker[i]);
         sys0 += run_sys_seconds(f->worker[i]);
     }
 
-    pid = run_spawn_bench(argv, &fd);
-    if (pid == -1 || run_collect_bench(pid, fd, out, sizeof(out)) != 0) {
+    if (write(go, "\n", 1) != 1) {
+        close(go);
+        (void) run_collect_bench(pid, fd, out, sizeof(out));
+        return -1;
+    }
+
+    close(go);
+
+    if (run_collect_bench(pid, fd, out, sizeof(out)) != 0) {
         return -1;
     }
 
@@ -1187,10 +1446,17 @@ run_case(run_fleet_t *f, const run_case_t *cs, run_result_t *r)
         r->worker_cpu += run_cpu_seconds(f->worker[i]);
         r->worker_sys += run_sys_seconds(f->worker[i]);
 
-        if (f->module && run_outcomes(f->status[i], o1) == 0) {
+        if (metrics && run_metrics(f->status[i], &m) == 0) {
             for (k = 0; k < OUT_N; k++) {
-                r->outcomes[k] += o1[k];
+                m1.outcomes[k] += m.outcomes[k];
             }
+
+            m1.cmds += m.cmds;
+            m1.writes = (m.writes < 0) ? -1 : m1.writes + m.writes;
+            m1.reads = (m.reads < 0) ? -1 : m1.reads + m.reads;
+
+        } else {
+            metrics = 0;
         }
     }
 
@@ -1198,8 +1464,14 @@ run_case(run_fleet_t *f, const run_case_t *cs, run_result_t *r)
     r->worker_sys -= sys0;
 
     for (k = 0; k < OUT_N; k++) {
-        r->outcomes[k] -= o0[k];
+        r->outcomes[k] = metrics ? m1.outcomes[k] - m0.outcomes[k] : 0;
     }
+
+    r->mcmds = metrics ? m1.cmds - m0.cmds : -1;
+    r->writes = (metrics && m0.writes >= 0 && m1.writes >= 0)
+                ? m1.writes - m0.writes : -1;
+    r->reads = (metrics && m0.reads >= 0 && m1.reads >= 0)
+               ? m1.reads - m0.reads : -1;
 
     if (run_redis_stats(&s1) != 0) {
         return -1;
@@ -1363,7 +1635,7 @@ static void
 run_memory_one(int cfg, run_mem_t *m)
 {
     int            fd;
-    char           ports[16], procs[16];
+    char           ports[16], procs[16], conns[16];
     char           out[RUN_OUT_MAX];
     char          *argv[20];
     pid_t          pid;
@@ -1387,7 +1659,7 @@ run_memory_one(int cfg, run_mem_t *m)
     usleep(300000);
 
     snprintf(ports, sizeof(ports), "%d", run_mem_fleet.port[0][0]);
-    snprintf(procs, sizeof(procs), "%d", run_opts.procs);
+    run_mem_procs(procs, conns);
 
     /* bytes per session of each protocol first, in a Redis of their own */
 
@@ -1396,7 +1668,7 @@ run_memory_one(int cfg, run_mem_t *m)
         argv[1] = "-j"; argv[2] = "-p"; argv[3] = ports;
         argv[4] = "-m"; argv[5] = "full"; argv[6] = "-P"; argv[7] = "tls13";
         argv[8] = "-n"; argv[9] = "2000"; argv[10] = "-c"; argv[11] = procs;
-        argv[12] = NULL;
+        argv[12] = "-i"; argv[13] = conns; argv[14] = NULL;
 
         pid = run_spawn_bench(argv, &fd);
         if (pid != -1 && run_collect_bench(pid, fd, out, sizeof(out)) == 0) {
@@ -1485,14 +1757,15 @@ run_mem_phase(const char *ports, long count, double seconds, int module,
     double *took)
 {
     int            fd;
-    char           procs[16], secs[32], num[32], out[RUN_OUT_MAX];
+    char           procs[16], conns[16], secs[32], num[32];
+    char           out[RUN_OUT_MAX];
     char          *argv[20];
     long           n;
     pid_t          pid;
     redisReply    *reply;
     run_result_t   r;
 
-    snprintf(procs, sizeof(procs), "%d", run_opts.procs);
+    run_mem_procs(procs, conns);
     snprintf(secs, sizeof(secs), "%.2f", seconds);
     snprintf(num, sizeof(num), "%ld", count > 0 ? count : 1);
 
@@ -1500,7 +1773,8 @@ run_mem_phase(const char *ports, long count, double seconds, int module,
     argv[1] = "-j"; argv[2] = "-p"; argv[3] = (char *) ports;
     argv[4] = "-m"; argv[5] = "full"; argv[6] = "-P"; argv[7] = "tls12";
     argv[8] = "-n"; argv[9] = num; argv[10] = "-c"; argv[11] = procs;
-    argv[12] = "-t"; argv[13] = secs; argv[14] = NULL;
+    argv[12] = "-t"; argv[13] = secs; argv[14] = "-i"; argv[15] = conns;
+    argv[16] = NULL;
 
     pid = run_spawn_bench(argv, &fd);
     if (pid == -1 || run_collect_bench(pid, fd, out, sizeof(out)) != 0) {
@@ -1525,6 +1799,21 @@ run_mem_phase(const char *ports, long count, double seconds, int module,
     }
 
     return n;
+}
+
+
+/* the memory test's clients: RUN_MEM_INFLIGHT connections in all */
+
+static void
+run_mem_procs(char *procs, char *conns)
+{
+    int  n;
+
+    n = (run_opts.procs < RUN_MEM_INFLIGHT) ? run_opts.procs
+                                            : RUN_MEM_INFLIGHT;
+
+    snprintf(procs, 16, "%d", n);
+    snprintf(conns, 16, "%d", (RUN_MEM_INFLIGHT + n - 1) / n);
 }
 
 
@@ -1571,6 +1860,7 @@ run_median(double *v, int n)
 static double
 run_value(const run_result_t *r, int what)
 {
+    long    cmds;
     double  hs;
 
     hs = r->handshakes > 0 ? (double) r->handshakes : NAN;
@@ -1609,6 +1899,20 @@ run_value(const run_result_t *r, int what)
 
     case W_CMDS:
         return (r->cmds[0] + r->cmds[1] + r->cmds[2] + r->cmds[3]) / hs;
+
+    case W_REDIS_US:
+        cmds = r->cmds[0] + r->cmds[1] + r->cmds[2] + r->cmds[3];
+
+        /* Redis' own background work would be most of a few commands */
+        return cmds >= RUN_MIN_CMDS ? r->redis_cpu * 1e6 / cmds : NAN;
+
+    case W_PER_WRITE:
+        return (r->writes > 0 && r->mcmds >= 0)
+               ? (double) r->mcmds / r->writes : NAN;
+
+    case W_PER_READ:
+        return (r->reads > 0 && r->mcmds >= 0)
+               ? (double) r->mcmds / r->reads : NAN;
     }
 
     return NAN;
@@ -1618,16 +1922,20 @@ run_value(const run_result_t *r, int what)
 /* the median over repetitions */
 
 static double
-run_med(int cfg, int c, int what)
+run_med(int lv, int cfg, int c, int what)
 {
     int     rep, n;
-    double  v[RUN_MAX_REPS];
+    double  v[RUN_MAX_REPS], x;
 
     n = 0;
 
     for (rep = 0; rep < run_opts.reps; rep++) {
-        if (run_results[cfg][c][rep].ok) {
-            v[n++] = run_value(&run_results[cfg][c][rep], what);
+        if (run_results[lv][cfg][c][rep].ok) {
+            x = run_value(&run_results[lv][cfg][c][rep], what);
+
+            if (!isnan(x)) {
+                v[n++] = x;
+            }
         }
     }
 
@@ -1638,7 +1946,7 @@ run_med(int cfg, int c, int what)
 /* counts summed over repetitions: rates and commands per handshake */
 
 static double
-run_pooled(int cfg, int c, int what)
+run_pooled(int lv, int cfg, int c, int what)
 {
     int            rep, k;
     run_result_t   sum;
@@ -1647,7 +1955,7 @@ run_pooled(int cfg, int c, int what)
     memset(&sum, 0, sizeof(run_result_t));
 
     for (rep = 0; rep < run_opts.reps; rep++) {
-        r = &run_results[cfg][c][rep];
+        r = &run_results[lv][cfg][c][rep];
 
         if (!r->ok) {
             continue;
@@ -1656,6 +1964,13 @@ run_pooled(int cfg, int c, int what)
         sum.handshakes += r->handshakes;
         sum.offered += r->offered;
         sum.resumed += r->resumed;
+        sum.redis_cpu += r->redis_cpu;
+        sum.mcmds = (sum.mcmds < 0 || r->mcmds < 0) ? -1
+                    : sum.mcmds + r->mcmds;
+        sum.writes = (sum.writes < 0 || r->writes < 0) ? -1
+                     : sum.writes + r->writes;
+        sum.reads = (sum.reads < 0 || r->reads < 0) ? -1
+                    : sum.reads + r->reads;
 
         for (k = 0; k < CMD_N; k++) {
             sum.cmds[k] += r->cmds[k];
@@ -1695,47 +2010,153 @@ typedef struct {
     double              full_redis_cap[2];
     double              cmds_resume[2]; /* commands per resumed handshake */
     double              get_resume[2];
+    long                resume_hs[2];   /* handshakes, and of them */
+    long                resume_skipped[2];  /* lookups skipped */
     double              cmds_l1[2];     /* per L1 hit */
     double              cmds_ticket;    /* per ticket resumption */
     double              cmds_full[2];   /* per full handshake */
     double              cross[4];       /* ids, stateful, tickets, 1.2 t. */
     long                cross_miss[4];  /* lookups not found */
     long                cross_timeout[4];
+    long                cross_skipped[4];   /* refused: breaker, limits */
+    long                cross_offered[4];
     double              cross_l1[2];
+    long                cross_l1_timeout[2];
+    long                cross_l1_skipped[2];
+    long                cross_l1_offered[2];
+    double              target[RUN_NTARGETS];
 } run_build_t;
+
+
+/*
+ * The targets of the design, each a ratio of medians (or a median) at the
+ * level they are set at; the figure's configurations come from the build.
+ */
+
+#define T_RATE        0             /* handshakes/s: a / b */
+#define T_CPU         1             /* worker CPU per handshake: a / b */
+#define T_VALUE       2             /* a's own figure */
+
+#define T_NGINX       -1            /* configurations other than the build's */
+#define T_OFF         -2
+#define T_L1          -3
+#define T_REDIS       -4
+
+typedef struct {
+    const char         *key;            /* in bench.json */
+    const char         *title;          /* in bench.md */
+    const char         *cs;
+    int                 kind;
+    int                 a;
+    int                 b;
+    int                 what;           /* for T_VALUE */
+    double              target;         /* NaN: none, shown for reference */
+    int                 at_least;
+} run_target_t;
+
+
+static const run_target_t  run_targets[RUN_NTARGETS] = {
+    { "resumed_redis_vs_nginx_cache_tls12",
+      "resumed handshakes/s through Redis (no L1) / nginx's shared cache, "
+      "TLS 1.2 ids", "resume-tls12", T_RATE, T_REDIS, T_NGINX, 0, 0.95, 1 },
+    { "resumed_redis_vs_nginx_cache_tls13",
+      "the same, TLS 1.3 stateful", "resume-tls13", T_RATE, T_REDIS,
+      T_NGINX, 0, 0.95, 1 },
+    { "full_l1_vs_nginx_cache_tls12",
+      "full handshakes/s, module + L1 / nginx's shared cache, TLS 1.2",
+      "full-tls12", T_RATE, T_L1, T_NGINX, 0, 0.97, 1 },
+    { "full_l1_vs_nginx_cache_tls13", "the same, TLS 1.3", "full-tls13",
+      T_RATE, T_L1, T_NGINX, 0, 0.97, 1 },
+    { "full_redis_vs_off_tls12",
+      "full handshakes/s, module without L1 / no cache, no module, TLS 1.2",
+      "full-tls12", T_RATE, T_REDIS, T_OFF, 0, 0.97, 1 },
+    { "full_redis_vs_off_tls13", "the same, TLS 1.3", "full-tls13", T_RATE,
+      T_REDIS, T_OFF, 0, 0.97, 1 },
+    { "worker_cpu_resumed_redis_vs_nginx_cache_tls12",
+      "worker CPU per resumed handshake, through Redis / nginx's cache, "
+      "TLS 1.2 ids", "resume-tls12", T_CPU, T_REDIS, T_NGINX, 0, 1.08, 0 },
+    { "worker_cpu_resumed_redis_vs_nginx_cache_tls13",
+      "the same, TLS 1.3 stateful", "resume-tls13", T_CPU, T_REDIS, T_NGINX,
+      0, 1.08, 0 },
+    { "worker_cpu_resumed_l1_vs_nginx_cache_tls13",
+      "worker CPU per TLS 1.3 resumption from L1 / nginx's cache",
+      "resume-tls13", T_CPU, T_L1, T_NGINX, 0, 1.05, 0 },
+    { "worker_cpu_fleet_tickets_vs_nginx_tickets",
+      "worker CPU per ticket resumption, fleet keys / nginx's own keys "
+      "(TLS 1.3)", "resume-tickets", T_CPU, T_REDIS, T_NGINX, 0, 1.03, 0 },
+    { "redis_cpu_us_per_cmd_tls12",
+      "Redis CPU µs per command, TLS 1.2 resumption through Redis",
+      "resume-tls12", T_VALUE, T_REDIS, 0, W_REDIS_US, 6, 0 },
+    { "redis_cpu_us_per_cmd_tls13", "the same, TLS 1.3 stateful",
+      "resume-tls13", T_VALUE, T_REDIS, 0, W_REDIS_US, 6, 0 },
+    { "cmds_per_write_tls12",
+      "commands per write (the module's counters), TLS 1.2 resumption "
+      "through Redis", "resume-tls12", T_VALUE, T_REDIS, 0, W_PER_WRITE,
+      NAN, 0 },
+    { "cmds_per_write_tls13", "the same, TLS 1.3 stateful", "resume-tls13",
+      T_VALUE, T_REDIS, 0, W_PER_WRITE, NAN, 0 }
+};
 
 
 static const char *const  run_cross_cases[4] = {
     "cross-tls12", "cross-tls13", "cross-tickets", "cross-tickets12"
 };
 
-static run_build_t        run_b[2];
+static run_build_t        run_b[RUN_MAX_LEVELS][2];
+static int                run_nbuilds = 1;
 static double             run_slow_p99[RUN_SLOW_N], run_slow_ratio;
 static double             run_slow_hs_p50[RUN_SLOW_N], run_slow_ctl_ratio;
-static double             run_redis_us_per_cmd;
+static double             run_redis_us_per_cmd[RUN_MAX_LEVELS];
 
 
-static void run_build(run_build_t *b, const char *name, int l1, int redis);
+static void run_build(int lv, run_build_t *b, const char *name, int l1,
+    int redis);
+static int run_target_cfg(const run_build_t *b, int which);
 static void run_json_build(FILE *f, const run_build_t *b);
+static void run_json_targets(FILE *f, int build);
 static void run_md_targets(FILE *f, const run_build_t *b, int slow);
+static void run_md_goals(FILE *f, int build);
+static void run_md_cases(FILE *f, int lv);
 
 
 static double
-run_ratio(int cfg_a, int cfg_b, const char *name, int what)
+run_ratio(int lv, int cfg_a, int cfg_b, const char *name, int what)
 {
     int  c;
 
     c = run_case_index(name);
 
-    return run_med(cfg_a, c, what) / run_med(cfg_b, c, what);
+    return run_med(lv, cfg_a, c, what) / run_med(lv, cfg_b, c, what);
+}
+
+
+static int
+run_target_cfg(const run_build_t *b, int which)
+{
+    switch (which) {
+
+    case T_NGINX:
+        return CFG_NGINX;
+
+    case T_OFF:
+        return CFG_OFF;
+
+    case T_L1:
+        return b->l1;
+
+    default:
+        return b->redis;
+    }
 }
 
 
 static void
-run_build(run_build_t *b, const char *name, int l1, int redis)
+run_build(int lv, run_build_t *b, const char *name, int l1, int redis)
 {
-    int          k, c, rep;
-    const char  *v[2][4] = {
+    int                  k, c, rep;
+    run_result_t        *r;
+    const run_target_t  *t;
+    const char          *v[2][4] = {
         { "resume-tls12", "full-tls12" },
         { "resume-tls13", "full-tls13" }
     };
@@ -1745,35 +2166,89 @@ run_build(run_build_t *b, const char *name, int l1, int redis)
     b->redis = redis;
 
     for (k = 0; k < 2; k++) {
-        b->resume[k] = run_ratio(redis, CFG_NGINX, v[k][0], W_PER_S);
-        b->resume_cap[k] = run_ratio(redis, CFG_NGINX, v[k][0], W_CAPACITY);
-        b->full_l1[k] = run_ratio(l1, CFG_NGINX, v[k][1], W_PER_S);
-        b->full_l1_cap[k] = run_ratio(l1, CFG_NGINX, v[k][1], W_CAPACITY);
-        b->full_redis[k] = run_ratio(redis, CFG_OFF, v[k][1], W_PER_S);
-        b->full_redis_cap[k] = run_ratio(redis, CFG_OFF, v[k][1],
+        b->resume[k] = run_ratio(lv, redis, CFG_NGINX, v[k][0], W_PER_S);
+        b->resume_cap[k] = run_ratio(lv, redis, CFG_NGINX, v[k][0],
+                                     W_CAPACITY);
+        b->full_l1[k] = run_ratio(lv, l1, CFG_NGINX, v[k][1], W_PER_S);
+        b->full_l1_cap[k] = run_ratio(lv, l1, CFG_NGINX, v[k][1],
+                                      W_CAPACITY);
+        b->full_redis[k] = run_ratio(lv, redis, CFG_OFF, v[k][1], W_PER_S);
+        b->full_redis_cap[k] = run_ratio(lv, redis, CFG_OFF, v[k][1],
                                          W_CAPACITY);
 
-        b->cmds_resume[k] = run_pooled(redis, run_case_index(v[k][0]),
+        b->cmds_resume[k] = run_pooled(lv, redis, run_case_index(v[k][0]),
                                        W_CMDS);
-        b->get_resume[k] = run_pooled(redis, run_case_index(v[k][0]), W_GET);
-        b->cmds_l1[k] = run_pooled(l1, run_case_index(v[k][0]), W_CMDS);
-        b->cmds_full[k] = run_pooled(redis, run_case_index(v[k][1]), W_CMDS);
-        b->cross_l1[k] = run_pooled(l1, run_case_index(run_cross_cases[k]),
-                                    W_RATE);
+        b->get_resume[k] = run_pooled(lv, redis, run_case_index(v[k][0]),
+                                      W_GET);
+        b->resume_hs[k] = 0;
+        b->resume_skipped[k] = 0;
+
+        for (rep = 0; rep < run_opts.reps; rep++) {
+            r = &run_results[lv][redis][run_case_index(v[k][0])][rep];
+            b->resume_hs[k] += r->ok ? r->handshakes : 0;
+            b->resume_skipped[k] += r->ok ? r->outcomes[6] : 0;
+        }
+        b->cmds_l1[k] = run_pooled(lv, l1, run_case_index(v[k][0]), W_CMDS);
+        b->cmds_full[k] = run_pooled(lv, redis, run_case_index(v[k][1]),
+                                     W_CMDS);
+
+        c = run_case_index(run_cross_cases[k]);
+        b->cross_l1[k] = run_pooled(lv, l1, c, W_RATE);
+        b->cross_l1_timeout[k] = 0;
+        b->cross_l1_skipped[k] = 0;
+        b->cross_l1_offered[k] = 0;
+
+        for (rep = 0; rep < run_opts.reps; rep++) {
+            r = &run_results[lv][l1][c][rep];
+            b->cross_l1_timeout[k] += r->ok ? r->outcomes[4] : 0;
+            b->cross_l1_skipped[k] += r->ok ? r->outcomes[6] : 0;
+            b->cross_l1_offered[k] += r->ok ? r->offered : 0;
+        }
     }
 
-    b->cmds_ticket = run_pooled(redis, run_case_index("resume-tickets"),
+    b->cmds_ticket = run_pooled(lv, redis, run_case_index("resume-tickets"),
                                 W_CMDS);
 
     for (k = 0; k < 4; k++) {
         c = run_case_index(run_cross_cases[k]);
-        b->cross[k] = run_pooled(redis, c, W_RATE);
+        b->cross[k] = run_pooled(lv, redis, c, W_RATE);
         b->cross_miss[k] = 0;
         b->cross_timeout[k] = 0;
+        b->cross_skipped[k] = 0;
+        b->cross_offered[k] = 0;
 
         for (rep = 0; rep < run_opts.reps; rep++) {
-            b->cross_miss[k] += run_results[redis][c][rep].outcomes[3];
-            b->cross_timeout[k] += run_results[redis][c][rep].outcomes[4];
+            r = &run_results[lv][redis][c][rep];
+
+            if (r->ok) {
+                b->cross_miss[k] += r->outcomes[3];
+                b->cross_timeout[k] += r->outcomes[4];
+                b->cross_skipped[k] += r->outcomes[6];
+                b->cross_offered[k] += r->offered;
+            }
+        }
+    }
+
+    for (k = 0; k < RUN_NTARGETS; k++) {
+        t = &run_targets[k];
+
+        switch (t->kind) {
+
+        case T_RATE:
+            b->target[k] = run_ratio(lv, run_target_cfg(b, t->a),
+                                     run_target_cfg(b, t->b), t->cs,
+                                     W_PER_S);
+            break;
+
+        case T_CPU:
+            b->target[k] = run_ratio(lv, run_target_cfg(b, t->a),
+                                     run_target_cfg(b, t->b), t->cs,
+                                     W_CPU_US);
+            break;
+
+        default:
+            b->target[k] = run_med(lv, run_target_cfg(b, t->a),
+                                   run_case_index(t->cs), t->what);
         }
     }
 }
@@ -1782,15 +2257,19 @@ run_build(run_build_t *b, const char *name, int l1, int redis)
 static void
 run_ratios(void)
 {
-    int     s, rep, n, cfg;
+    int     s, rep, n, cfg, lv;
     size_t  c;
     long    cmds;
     double  v[RUN_MAX_REPS], cpu;
 
-    run_build(&run_b[0], "module", CFG_L1, CFG_REDIS);
+    run_nbuilds = (run_opts.candidate != NULL) ? 2 : 1;
 
-    if (run_opts.candidate != NULL) {
-        run_build(&run_b[1], "candidate", CFG_L1X, CFG_REDISX);
+    for (lv = 0; lv < run_nlevels; lv++) {
+        run_build(lv, &run_b[lv][0], "module", CFG_L1, CFG_REDIS);
+
+        if (run_opts.candidate != NULL) {
+            run_build(lv, &run_b[lv][1], "candidate", CFG_L1X, CFG_REDISX);
+        }
     }
 
     for (s = 0; s < RUN_SLOW_N; s++) {
@@ -1814,26 +2293,28 @@ run_ratios(void)
     run_slow_ratio = run_slow_p99[1] / run_slow_p99[0];
     run_slow_ctl_ratio = run_slow_p99[3] / run_slow_p99[2];
 
-    /* Redis CPU per command, over the cases that sent many */
+    /* Redis CPU per command, per level, over the cases that sent many */
 
-    cmds = 0;
-    cpu = 0;
+    for (lv = 0; lv < run_nlevels; lv++) {
+        cmds = 0;
+        cpu = 0;
 
-    for (cfg = 0; cfg < run_ncfg; cfg++) {
-        for (c = 0; c < RUN_NCASES; c++) {
-            for (rep = 0; rep < run_opts.reps; rep++) {
-                run_result_t  *r = &run_results[cfg][c][rep];
+        for (cfg = 0; cfg < run_ncfg; cfg++) {
+            for (c = 0; c < RUN_NCASES; c++) {
+                for (rep = 0; rep < run_opts.reps; rep++) {
+                    run_result_t  *r = &run_results[lv][cfg][c][rep];
 
-                if (r->ok && r->cmds[CMD_GET] + r->cmds[CMD_SET] > 1000) {
-                    cmds += r->cmds[0] + r->cmds[1] + r->cmds[2]
-                            + r->cmds[3];
-                    cpu += r->redis_cpu;
+                    if (r->ok && r->cmds[CMD_GET] + r->cmds[CMD_SET] > 1000) {
+                        cmds += r->cmds[0] + r->cmds[1] + r->cmds[2]
+                                + r->cmds[3];
+                        cpu += r->redis_cpu;
+                    }
                 }
             }
         }
-    }
 
-    run_redis_us_per_cmd = cmds > 0 ? cpu * 1e6 / cmds : NAN;
+        run_redis_us_per_cmd[lv] = cmds > 0 ? cpu * 1e6 / cmds : NAN;
+    }
 }
 
 
@@ -1898,16 +2379,63 @@ run_json_build(FILE *f, const run_build_t *b)
                  : k == 2 ? "tickets_tls13" : "tickets_tls12");
         run_jnum(f, key, b->cross[k], ",");
         fprintf(f, "\"%s_lookups_not_found\":%ld,\"%s_lookups_timed_out\":"
-                "%ld%s", key, b->cross_miss[k], key, b->cross_timeout[k],
+                "%ld,\"%s_lookups_skipped\":%ld%s", key, b->cross_miss[k],
+                key, b->cross_timeout[k], key, b->cross_skipped[k],
                 k < 3 ? "," : "}");
     }
+}
+
+
+/* the targets of one build: each at every level, met at the top one */
+
+static void
+run_json_targets(FILE *f, int build)
+{
+    int                  k, lv;
+    double               v;
+    const run_target_t  *t;
+
+    fprintf(f, "{");
+
+    for (k = 0; k < RUN_NTARGETS; k++) {
+        t = &run_targets[k];
+        v = run_b[run_top][build].target[k];
+
+        fprintf(f, "%s\"%s\":{", k ? ",\n" : "", t->key);
+        run_jnum(f, "value", v, ",");
+        run_jnum(f, "target", t->target, ",");
+
+        if (isnan(t->target)) {
+            fprintf(f, "\"met\":null,");
+
+        } else {
+            fprintf(f, "\"at_least\":%s,\"met\":%s,",
+                    t->at_least ? "true" : "false",
+                    isnan(v) ? "null"
+                    : (t->at_least ? v >= t->target : v <= t->target)
+                    ? "true" : "false");
+        }
+
+        fprintf(f, "\"by_inflight\":{");
+
+        for (lv = 0; lv < run_nlevels; lv++) {
+            char  key[16];
+
+            snprintf(key, sizeof(key), "%d", run_levels[lv].inflight);
+            run_jnum(f, key, run_b[lv][build].target[k],
+                     lv < run_nlevels - 1 ? "," : "}}");
+        }
+    }
+
+    fprintf(f, "}");
 }
 
 
 static void
 run_write_json(const char *path)
 {
-    int            cfg, rep, s, i, k;
+    int            cfg, rep, s, i, k, lv;
+    char           key[32];
     FILE          *f;
     size_t         c;
     run_result_t  *r;
@@ -1927,11 +2455,20 @@ run_write_json(const char *path)
     run_jnum(f, "loadavg_end", run_load_after, ",");
     fprintf(f, "\"nginx_log_problems\":%d},\n", run_log_problems);
     fprintf(f, "\"settings\":{\"reps\":%d,\"seconds\":%.2f,\"procs\":%d,"
-               "\"mem_sessions\":%ld,\"worker_processes\":1,"
-               "\"candidate\":\"%s\"},\n",
+               "\"mem_sessions\":%ld,\"mem_inflight\":%d,"
+               "\"worker_processes\":1,\"candidate\":\"%s\",\"levels\":[",
             run_opts.reps, run_opts.seconds, run_opts.procs,
-            run_opts.mem_sessions,
+            run_opts.mem_sessions, RUN_MEM_INFLIGHT,
             run_opts.candidate != NULL ? run_opts.candidate : "");
+
+    for (lv = 0; lv < run_nlevels; lv++) {
+        fprintf(f, "%s{\"inflight\":%d,\"procs\":%d,\"conns\":%d}",
+                lv ? "," : "", run_levels[lv].inflight, run_levels[lv].procs,
+                run_levels[lv].conns);
+    }
+
+    fprintf(f, "],\"targets_at_inflight\":%d},\n",
+            run_levels[run_top].inflight);
 
     fprintf(f, "\"configs\":{");
     for (cfg = 0; cfg < run_ncfg; cfg++) {
@@ -1943,63 +2480,89 @@ run_write_json(const char *path)
 
     i = 0;
 
-    for (c = 0; c < RUN_NCASES; c++) {
-        for (cfg = 0; cfg < run_ncfg; cfg++) {
-            if (!(run_cases[c].configs & ON(cfg))) {
-                continue;
-            }
-
-            fprintf(f, "%s{\"config\":\"%s\",\"case\":\"%s\",\"mode\":\"%s\","
-                       "\"proto\":\"%s\",\"server_tickets\":%d,\"median\":{",
-                    i++ ? ",\n" : "", run_configs[cfg].name,
-                    run_cases[c].name, run_cases[c].mode, run_cases[c].proto,
-                    run_cases[c].tickets);
-            run_jnum(f, "per_s", run_med(cfg, c, W_PER_S), ",");
-            run_jnum(f, "worker_capacity_per_s",
-                     run_med(cfg, c, W_CAPACITY), ",");
-            run_jnum(f, "worker_cpu_us", run_med(cfg, c, W_CPU_US), ",");
-            run_jnum(f, "worker_sys_us", run_med(cfg, c, W_SYS_US), ",");
-            run_jnum(f, "p50_ms", run_med(cfg, c, W_P50), ",");
-            run_jnum(f, "p99_ms", run_med(cfg, c, W_P99), ",");
-            run_jnum(f, "max_ms", run_med(cfg, c, W_MAX), "},");
-            fprintf(f, "\"pooled\":{");
-            run_jnum(f, "resume_rate", run_pooled(cfg, c, W_RATE), ",");
-            run_jnum(f, "redis_cmds_per_hs", run_pooled(cfg, c, W_CMDS), ",");
-            run_jnum(f, "get_per_hs", run_pooled(cfg, c, W_GET), ",");
-            run_jnum(f, "set_per_hs", run_pooled(cfg, c, W_SET), ",");
-            run_jnum(f, "del_per_hs", run_pooled(cfg, c, W_DEL), ",");
-            run_jnum(f, "other_per_hs", run_pooled(cfg, c, W_OTHER), "},");
-            fprintf(f, "\"runs\":[");
-
-            for (rep = 0; rep < run_opts.reps; rep++) {
-                r = &run_results[cfg][c][rep];
-                fprintf(f, "%s{\"ok\":%d,\"handshakes\":%ld,\"offered\":%ld,"
-                           "\"resumed\":%ld,\"failed\":%ld,",
-                        rep ? "," : "", r->ok, r->handshakes, r->offered,
-                        r->resumed, r->failed);
-                run_jnum(f, "per_s", r->per_s, ",");
-                run_jnum(f, "worker_cpu_s", r->worker_cpu, ",");
-                run_jnum(f, "worker_sys_s", r->worker_sys, ",");
-                run_jnum(f, "redis_cpu_s", r->redis_cpu, ",");
-                run_jnum(f, "p50_ms", r->p50, ",");
-                run_jnum(f, "p99_ms", r->p99, ",");
-                run_jnum(f, "max_ms", r->max, ",");
-                fprintf(f, "\"get\":%ld,\"set\":%ld,\"del\":%ld,"
-                           "\"other\":%ld", r->cmds[0], r->cmds[1],
-                        r->cmds[2], r->cmds[3]);
-
-                if (run_configs[cfg].module) {
-                    fprintf(f, ",\"lookups\":{");
-                    for (k = 0; k < OUT_N; k++) {
-                        fprintf(f, "\"%s\":%ld%s", run_outcome_names[k],
-                                r->outcomes[k], k < OUT_N - 1 ? "," : "}");
-                    }
+    for (lv = 0; lv < run_nlevels; lv++) {
+        for (c = 0; c < RUN_NCASES; c++) {
+            for (cfg = 0; cfg < run_ncfg; cfg++) {
+                if (!(run_cases[c].configs & ON(cfg))) {
+                    continue;
                 }
 
-                fprintf(f, "}");
-            }
+                fprintf(f, "%s{\"inflight\":%d,\"config\":\"%s\","
+                           "\"case\":\"%s\",\"mode\":\"%s\",\"proto\":\"%s\","
+                           "\"server_tickets\":%d,\"median\":{",
+                        i++ ? ",\n" : "", run_levels[lv].inflight,
+                        run_configs[cfg].name, run_cases[c].name,
+                        run_cases[c].mode, run_cases[c].proto,
+                        run_cases[c].tickets);
+                run_jnum(f, "per_s", run_med(lv, cfg, c, W_PER_S), ",");
+                run_jnum(f, "worker_capacity_per_s",
+                         run_med(lv, cfg, c, W_CAPACITY), ",");
+                run_jnum(f, "worker_cpu_us", run_med(lv, cfg, c, W_CPU_US),
+                         ",");
+                run_jnum(f, "worker_sys_us", run_med(lv, cfg, c, W_SYS_US),
+                         ",");
+                run_jnum(f, "p50_ms", run_med(lv, cfg, c, W_P50), ",");
+                run_jnum(f, "p99_ms", run_med(lv, cfg, c, W_P99), ",");
+                run_jnum(f, "max_ms", run_med(lv, cfg, c, W_MAX), ",");
+                run_jnum(f, "redis_cpu_us_per_cmd",
+                         run_med(lv, cfg, c, W_REDIS_US), ",");
+                run_jnum(f, "cmds_per_write", run_med(lv, cfg, c, W_PER_WRITE),
+                         ",");
+                run_jnum(f, "replies_per_read", run_med(lv, cfg, c, W_PER_READ),
+                         "},");
+                fprintf(f, "\"pooled\":{");
+                run_jnum(f, "resume_rate", run_pooled(lv, cfg, c, W_RATE), ",");
+                run_jnum(f, "redis_cmds_per_hs",
+                         run_pooled(lv, cfg, c, W_CMDS), ",");
+                run_jnum(f, "get_per_hs", run_pooled(lv, cfg, c, W_GET), ",");
+                run_jnum(f, "set_per_hs", run_pooled(lv, cfg, c, W_SET), ",");
+                run_jnum(f, "del_per_hs", run_pooled(lv, cfg, c, W_DEL), ",");
+                run_jnum(f, "other_per_hs",
+                         run_pooled(lv, cfg, c, W_OTHER), ",");
+                run_jnum(f, "redis_cpu_us_per_cmd",
+                         run_pooled(lv, cfg, c, W_REDIS_US), ",");
+                run_jnum(f, "cmds_per_write",
+                         run_pooled(lv, cfg, c, W_PER_WRITE), "},");
+                fprintf(f, "\"runs\":[");
 
-            fprintf(f, "]}");
+                for (rep = 0; rep < run_opts.reps; rep++) {
+                    r = &run_results[lv][cfg][c][rep];
+                    fprintf(f, "%s{\"ok\":%d,\"handshakes\":%ld,"
+                               "\"offered\":%ld,\"resumed\":%ld,"
+                               "\"failed\":%ld,",
+                            rep ? "," : "", r->ok, r->handshakes, r->offered,
+                            r->resumed, r->failed);
+
+                    if (run_configs[cfg].module) {
+                        fprintf(f, "\"module_cmds\":%ld,\"writes\":%ld,"
+                                   "\"reads\":%ld,", r->mcmds, r->writes,
+                                r->reads);
+                    }
+
+                    run_jnum(f, "per_s", r->per_s, ",");
+                    run_jnum(f, "worker_cpu_s", r->worker_cpu, ",");
+                    run_jnum(f, "worker_sys_s", r->worker_sys, ",");
+                    run_jnum(f, "redis_cpu_s", r->redis_cpu, ",");
+                    run_jnum(f, "p50_ms", r->p50, ",");
+                    run_jnum(f, "p99_ms", r->p99, ",");
+                    run_jnum(f, "max_ms", r->max, ",");
+                    fprintf(f, "\"get\":%ld,\"set\":%ld,\"del\":%ld,"
+                               "\"other\":%ld", r->cmds[0], r->cmds[1],
+                            r->cmds[2], r->cmds[3]);
+
+                    if (run_configs[cfg].module) {
+                        fprintf(f, ",\"lookups\":{");
+                        for (k = 0; k < OUT_N; k++) {
+                            fprintf(f, "\"%s\":%ld%s", run_outcome_names[k],
+                                    r->outcomes[k], k < OUT_N - 1 ? "," : "}");
+                        }
+                    }
+
+                    fprintf(f, "}");
+                }
+
+                fprintf(f, "]}");
+            }
         }
     }
 
@@ -2060,16 +2623,47 @@ run_write_json(const char *path)
     }
 
     fprintf(f, "]},\n");
-    run_jnum(f, "redis_cpu_us_per_cmd", run_redis_us_per_cmd, ",\n");
+
+    /* at the first level: what the figures of earlier runs compare with */
+
+    run_jnum(f, "redis_cpu_us_per_cmd", run_redis_us_per_cmd[0], ",\n");
+    fprintf(f, "\"redis_cpu_us_per_cmd_by_inflight\":{");
+
+    for (lv = 0; lv < run_nlevels; lv++) {
+        snprintf(key, sizeof(key), "%d", run_levels[lv].inflight);
+        run_jnum(f, key, run_redis_us_per_cmd[lv],
+                 lv < run_nlevels - 1 ? "," : "},\n");
+    }
+
     fprintf(f, "\"ratios\":");
-    run_json_build(f, &run_b[0]);
+    run_json_build(f, &run_b[0][0]);
 
     if (run_opts.candidate != NULL) {
         fprintf(f, ",\n\"candidate_ratios\":");
-        run_json_build(f, &run_b[1]);
+        run_json_build(f, &run_b[0][1]);
     }
 
-    fprintf(f, "\n}\n");
+    for (k = 0; k < run_nbuilds; k++) {
+        fprintf(f, ",\n\"%sratios_by_inflight\":{", k ? "candidate_" : "");
+
+        for (lv = 0; lv < run_nlevels; lv++) {
+            fprintf(f, "%s\"%d\":", lv ? ",\n" : "",
+                    run_levels[lv].inflight);
+            run_json_build(f, &run_b[lv][k]);
+        }
+
+        fprintf(f, "}");
+    }
+
+    fprintf(f, ",\n\"targets\":{\"inflight\":%d",
+            run_levels[run_top].inflight);
+
+    for (k = 0; k < run_nbuilds; k++) {
+        fprintf(f, ",\n\"%s\":", run_b[run_top][k].name);
+        run_json_targets(f, k);
+    }
+
+    fprintf(f, "}\n}\n");
 
     fclose(f);
 }
@@ -2155,9 +2749,12 @@ run_md_targets(FILE *f, const run_build_t *b, int slow)
                 : "TLS 1.2 tickets", 100 * b->cross[k],
                 k < 3 ? "," : "");
 
-        if (b->cross_miss[k] + b->cross_timeout[k] > 0) {
-            fprintf(f, " (lookups: %ld not found, %ld timed out)",
-                    b->cross_miss[k], b->cross_timeout[k]);
+        if (b->cross_miss[k] + b->cross_timeout[k] + b->cross_skipped[k]
+            > 0)
+        {
+            fprintf(f, " (lookups: %ld not found, %ld timed out, %ld "
+                    "skipped)", b->cross_miss[k], b->cross_timeout[k],
+                    b->cross_skipped[k]);
         }
     }
 
@@ -2167,12 +2764,149 @@ run_md_targets(FILE *f, const run_build_t *b, int slow)
 }
 
 
+/* the design's targets: every level, met or missed at the top one */
+
+static void
+run_md_goals(FILE *f, int build)
+{
+    int                  k, lv;
+    double               v;
+    const run_target_t  *t;
+
+    fprintf(f, "| target (%s: %s, %s; median of %d) | goal |",
+            run_b[run_top][build].name,
+            run_configs[run_b[run_top][build].l1].name,
+            run_configs[run_b[run_top][build].redis].name, run_opts.reps);
+
+    for (lv = 0; lv < run_nlevels; lv++) {
+        fprintf(f, " %d in flight |", run_levels[lv].inflight);
+    }
+
+    fprintf(f, " at %d |\n|---|---|", run_levels[run_top].inflight);
+
+    for (lv = 0; lv <= run_nlevels; lv++) {
+        fprintf(f, "---|");
+    }
+
+    fprintf(f, "\n");
+
+    for (k = 0; k < RUN_NTARGETS; k++) {
+        t = &run_targets[k];
+
+        if (isnan(t->target)) {
+            fprintf(f, "| %s | - |", t->title);
+
+        } else {
+            fprintf(f, "| %s | %s %g |", t->title, t->at_least ? ">=" : "<=",
+                    t->target);
+        }
+
+        for (lv = 0; lv < run_nlevels; lv++) {
+            v = run_b[lv][build].target[k];
+
+            if (isnan(v)) {
+                fprintf(f, " n/a |");
+
+            } else {
+                fprintf(f, t->kind == T_VALUE ? " %.2f |" : " %.3f |", v);
+            }
+        }
+
+        v = run_b[run_top][build].target[k];
+
+        fprintf(f, " %s |\n", isnan(t->target) ? "-"
+                : isnan(v) ? "not measured"
+                : (t->at_least ? v >= t->target : v <= t->target) ? "met"
+                : "**missed**");
+    }
+
+    fprintf(f, "\n");
+}
+
+
+/* every case at one level */
+
+static void
+run_md_cases(FILE *f, int lv)
+{
+    int     cfg;
+    size_t  c;
+    double  v;
+
+    fprintf(f, "\n%d in flight (%d process%s x %d connection%s):\n\n",
+            run_levels[lv].inflight, run_levels[lv].procs,
+            run_levels[lv].procs > 1 ? "es" : "", run_levels[lv].conns,
+            run_levels[lv].conns > 1 ? "s" : "");
+
+    fprintf(f, "| case | configuration | handshakes/s | worker CPU "
+               "µs/handshake (kernel) | p50 ms | p99 ms | max ms | resumed "
+               "| Redis commands/handshake | Redis CPU µs/command | "
+               "commands/write |\n"
+               "|---|---|---|---|---|---|---|---|---|---|---|\n");
+
+    for (c = 0; c < RUN_NCASES; c++) {
+        for (cfg = 0; cfg < run_ncfg; cfg++) {
+            /* not in this configuration, or left out by -k */
+
+            if (!(run_cases[c].configs & ON(cfg))
+                || isnan(run_med(lv, cfg, c, W_PER_S)))
+            {
+                continue;
+            }
+
+            fprintf(f, "| %s | %s | %.0f | %.0f (%.0f) | %.2f | %.2f | "
+                       "%.2f | ",
+                    run_cases[c].name, run_configs[cfg].name,
+                    run_med(lv, cfg, c, W_PER_S),
+                    run_med(lv, cfg, c, W_CPU_US),
+                    run_med(lv, cfg, c, W_SYS_US),
+                    run_med(lv, cfg, c, W_P50), run_med(lv, cfg, c, W_P99),
+                    run_med(lv, cfg, c, W_MAX));
+
+            if (strcmp(run_cases[c].mode, "full") == 0) {
+                fprintf(f, "- | ");
+
+            } else {
+                fprintf(f, "%.2f %% | ",
+                        100 * run_pooled(lv, cfg, c, W_RATE));
+            }
+
+            fprintf(f, "%.3f (GET %.3f, SET %.3f, DEL %.3f) | ",
+                    run_pooled(lv, cfg, c, W_CMDS),
+                    run_pooled(lv, cfg, c, W_GET),
+                    run_pooled(lv, cfg, c, W_SET),
+                    run_pooled(lv, cfg, c, W_DEL));
+
+            v = run_med(lv, cfg, c, W_REDIS_US);
+
+            if (isnan(v)) {
+                fprintf(f, "- | ");
+
+            } else {
+                fprintf(f, "%.2f | ", v);
+            }
+
+            v = run_med(lv, cfg, c, W_PER_WRITE);
+
+            if (!run_configs[cfg].module) {
+                fprintf(f, "- |\n");
+
+            } else if (isnan(v)) {
+                fprintf(f, "n/a |\n");
+
+            } else {
+                fprintf(f, "%.2f |\n", v);
+            }
+        }
+    }
+}
+
+
 static void
 run_write_md(const char *path)
 {
-    int          cfg, i;
+    int          i, k, lv;
     FILE        *f;
-    size_t       c;
     double       hs, ops, sets, mem, per12, per13;
     run_mem_t   *m;
     const char  *what;
@@ -2184,57 +2918,43 @@ run_write_md(const char *path)
     }
 
     fprintf(f, "Measured by `%s` (%ld CPUs, 1-minute load average %.2f at "
-               "the start, %.2f at the end; one nginx worker per node, %d "
-               "client processes, median of %d runs of %.0f s per case).\n\n",
+               "the start, %.2f at the end; one nginx worker per node; ",
             run_opts.command, sysconf(_SC_NPROCESSORS_ONLN), run_load_start,
-            run_load_after, run_opts.procs, run_opts.reps, run_opts.seconds);
+            run_load_after);
 
-    run_md_targets(f, &run_b[0], 1);
-
-    if (run_opts.candidate != NULL) {
-        run_md_targets(f, &run_b[1], 0);
+    for (lv = 0; lv < run_nlevels; lv++) {
+        fprintf(f, "%s%d in flight (%d process%s x %d connection%s)",
+                lv == 0 ? "" : lv == run_nlevels - 1 ? " and " : ", ",
+                run_levels[lv].inflight, run_levels[lv].procs,
+                run_levels[lv].procs > 1 ? "es" : "", run_levels[lv].conns,
+                run_levels[lv].conns > 1 ? "s" : "");
     }
 
-    fprintf(f, "| case | configuration | handshakes/s | worker CPU "
-               "µs/handshake (kernel) | p50 ms | p99 ms | max ms | resumed "
-               "| Redis commands/handshake |\n"
-               "|---|---|---|---|---|---|---|---|---|\n");
+    fprintf(f, "; median of %d runs of %g s per case).\n\n",
+            run_opts.reps, run_opts.seconds);
 
-    for (c = 0; c < RUN_NCASES; c++) {
-        for (cfg = 0; cfg < run_ncfg; cfg++) {
-            /* not in this configuration, or left out by -k */
+    for (k = 0; k < run_nbuilds; k++) {
+        run_md_goals(f, k);
+    }
 
-            if (!(run_cases[c].configs & ON(cfg))
-                || isnan(run_med(cfg, c, W_PER_S)))
-            {
-                continue;
-            }
+    fprintf(f, "At %d in flight:\n\n", run_levels[0].inflight);
 
-            fprintf(f, "| %s | %s | %.0f | %.0f (%.0f) | %.2f | %.2f | "
-                       "%.2f | ",
-                    run_cases[c].name, run_configs[cfg].name,
-                    run_med(cfg, c, W_PER_S), run_med(cfg, c, W_CPU_US),
-                    run_med(cfg, c, W_SYS_US), run_med(cfg, c, W_P50),
-                    run_med(cfg, c, W_P99), run_med(cfg, c, W_MAX));
+    run_md_targets(f, &run_b[0][0], 1);
 
-            if (strcmp(run_cases[c].mode, "full") == 0) {
-                fprintf(f, "- | ");
+    if (run_opts.candidate != NULL) {
+        run_md_targets(f, &run_b[0][1], 0);
+    }
 
-            } else {
-                fprintf(f, "%.2f %% | ", 100 * run_pooled(cfg, c, W_RATE));
-            }
-
-            fprintf(f, "%.3f (GET %.3f, SET %.3f, DEL %.3f) |\n",
-                    run_pooled(cfg, c, W_CMDS), run_pooled(cfg, c, W_GET),
-                    run_pooled(cfg, c, W_SET), run_pooled(cfg, c, W_DEL));
-        }
+    for (lv = 0; lv < run_nlevels; lv++) {
+        run_md_cases(f, lv);
     }
 
     /* without the memory test (-m 0) or the cases sizing rests on */
 
-    if (run_nmem == 0 || isnan(run_b[0].cmds_full[0])
-        || isnan(run_b[0].cmds_full[1]) || isnan(run_b[0].get_resume[0])
-        || isnan(run_b[0].get_resume[1]))
+    if (run_nmem == 0 || isnan(run_b[0][0].cmds_full[0])
+        || isnan(run_b[0][0].cmds_full[1])
+        || isnan(run_b[0][0].get_resume[0])
+        || isnan(run_b[0][0].get_resume[1]))
     {
         fprintf(f, "\nMemory and sizing: not measured in this run.\n");
         fclose(f);
@@ -2299,8 +3019,9 @@ run_write_md(const char *path)
                "resumed, `ssl_session_timeout` %d s (memory grows linearly "
                "with it), %.0f / %.0f bytes of Redis memory a TLS 1.2 / 1.3 "
                "session (%s), Redis CPU %.1f µs per command as measured "
-               "here.\n\n", 100 * RUN_RESUME_SHARE, RUN_TTL_S, per12, per13,
-            what, run_redis_us_per_cmd);
+               "here at %d in flight (busy servers have many).\n\n",
+            100 * RUN_RESUME_SHARE, RUN_TTL_S, per12, per13, what,
+            run_redis_us_per_cmd[run_top], run_levels[run_top].inflight);
 
     fprintf(f, "| handshakes/s | protocol | Redis commands/s | Redis CPU "
                "(cores) | sessions held | Redis memory |\n"
@@ -2310,21 +3031,21 @@ run_write_md(const char *path)
         hs = (i % 2 == 0) ? 10000 : 100000;
 
         if (i < 2) {
-            sets = hs * (1 - RUN_RESUME_SHARE) * run_b[0].cmds_full[0];
-            ops = sets + hs * RUN_RESUME_SHARE * run_b[0].get_resume[0];
+            sets = hs * (1 - RUN_RESUME_SHARE) * run_b[0][0].cmds_full[0];
+            ops = sets + hs * RUN_RESUME_SHARE * run_b[0][0].get_resume[0];
             mem = sets * RUN_TTL_S * per12;
 
         } else {
-            sets = hs * (1 - RUN_RESUME_SHARE) * run_b[0].cmds_full[1]
+            sets = hs * (1 - RUN_RESUME_SHARE) * run_b[0][0].cmds_full[1]
                    + hs * RUN_RESUME_SHARE
-                     * (run_b[0].cmds_resume[1] - run_b[0].get_resume[1]);
-            ops = sets + hs * RUN_RESUME_SHARE * run_b[0].get_resume[1];
+                     * (run_b[0][0].cmds_resume[1] - run_b[0][0].get_resume[1]);
+            ops = sets + hs * RUN_RESUME_SHARE * run_b[0][0].get_resume[1];
             mem = sets * RUN_TTL_S * per13;
         }
 
         fprintf(f, "| %.0fk | %s | %.0fk | %.2f | %.1f M | %.1f GB |\n",
                 hs / 1000, i < 2 ? "TLS 1.2 ids" : "TLS 1.3 stateful",
-                ops / 1000, ops * run_redis_us_per_cmd / 1e6,
+                ops / 1000, ops * run_redis_us_per_cmd[run_top] / 1e6,
                 sets * RUN_TTL_S / 1e6, mem / 1e9);
     }
 
@@ -2332,13 +3053,19 @@ run_write_md(const char *path)
 }
 
 
+/*
+ * Two panels per level of connections in flight, one level a row, each
+ * row on its own scale: handshakes/s and worker CPU per handshake by case
+ * and configuration.  bench.dat holds a block per level (gnuplot's index).
+ */
+
 static void
 run_write_chart(const char *dir)
 {
-    int          cfg, i;
+    int          cfg, i, lv, height;
     FILE        *f;
     char         path[PATH_MAX], cmd[PATH_MAX * 2];
-    double       v, w, top[2];
+    double       v, w, top[RUN_MAX_LEVELS][2];
     size_t       c;
     const char  *term;
 
@@ -2357,40 +3084,47 @@ run_write_chart(const char *dir)
         return;
     }
 
-    fprintf(f, "# case, then per configuration: handshakes/s, worker CPU "
-               "us/handshake\n");
+    for (lv = 0; lv < run_nlevels; lv++) {
+        fprintf(f, "%s# %d in flight: case, then per configuration: "
+                   "handshakes/s, worker CPU us/handshake\n",
+                lv ? "\n\n" : "", run_levels[lv].inflight);
 
-    top[0] = 0;
-    top[1] = 0;
+        top[lv][0] = 0;
+        top[lv][1] = 0;
 
-    for (i = 0; shown[i] != NULL; i++) {
-        c = run_case_index(shown[i]);
-        fprintf(f, "\"%s\"", labels[i]);
+        for (i = 0; shown[i] != NULL; i++) {
+            c = run_case_index(shown[i]);
+            fprintf(f, "\"%s\"", labels[i]);
 
-        for (cfg = 0; cfg < CFG_L1X; cfg++) {
-            if (run_cases[c].configs & ON(cfg)) {
-                v = run_med(cfg, c, W_PER_S);
-                w = run_med(cfg, c, W_CPU_US);
-                top[0] = (v > top[0]) ? v : top[0];
-                top[1] = (w > top[1]) ? w : top[1];
+            for (cfg = 0; cfg < CFG_L1X; cfg++) {
+                v = run_med(lv, cfg, c, W_PER_S);
+                w = run_med(lv, cfg, c, W_CPU_US);
+
+                if (!(run_cases[c].configs & ON(cfg)) || isnan(v)
+                    || isnan(w))
+                {
+                    fprintf(f, " ? ?");
+                    continue;
+                }
+
+                top[lv][0] = (v > top[lv][0]) ? v : top[lv][0];
+                top[lv][1] = (w > top[lv][1]) ? w : top[lv][1];
 
                 fprintf(f, " %.0f %.1f", v, w);
-
-            } else {
-                fprintf(f, " ? ?");
             }
-        }
 
-        fprintf(f, "\n");
+            fprintf(f, "\n");
+        }
     }
 
     fclose(f);
 
     /* pngcairo when gnuplot has it, libgd's png otherwise */
 
+    height = 40 + 320 * run_nlevels;
+
     term = (system("gnuplot -e 'set terminal pngcairo' >/dev/null 2>&1")
-            == 0) ? "pngcairo size 960,420 font 'sans,9'"
-                  : "png size 960,420 font 'sans,9'";
+            == 0) ? "pngcairo" : "png";
 
     snprintf(path, sizeof(path), "%s/bench.gp", dir);
 
@@ -2400,7 +3134,7 @@ run_write_chart(const char *dir)
     }
 
     fprintf(f,
-        "set terminal %s\n"
+        "set terminal %s size 960,%d font 'sans,9'\n"
         "set output '%s/bench.png'\n"
         "set datafile missing '?'\n"
         "set style data histograms\n"
@@ -2411,24 +3145,34 @@ run_write_chart(const char *dir)
         "set key top left font ',8' samplen 1.5\n"
         "set xtics nomirror font ',8'\n"
         "set bmargin 4\n"
-        "set multiplot layout 1,2\n"
-        "set yrange [0:%.0f]\n"
-        "set title 'handshakes/s, one worker (%d client processes on the "
-        "same 2 CPUs)'\n"
-        "plot '%s/bench.dat' using 2:xtic(1) title '%s', "
-        "'' using 4 title '%s', '' using 6 title '%s', "
-        "'' using 8 title '%s'\n"
-        "set yrange [0:%.0f]\n"
-        "set title 'worker CPU per handshake (us), lower is better'\n"
-        "plot '%s/bench.dat' using 3:xtic(1) title '%s', "
-        "'' using 5 title '%s', '' using 7 title '%s', "
-        "'' using 9 title '%s'\n"
-        "unset multiplot\n",
-        term, dir, top[0] * 1.45 + 1, run_opts.procs, dir,
-        run_configs[0].title, run_configs[1].title, run_configs[2].title,
-        run_configs[3].title, top[1] * 1.45 + 1, dir,
-        run_configs[0].title, run_configs[1].title, run_configs[2].title,
-        run_configs[3].title);
+        "set multiplot layout %d,2\n",
+        term, height, dir, run_nlevels);
+
+    for (lv = 0; lv < run_nlevels; lv++) {
+        fprintf(f,
+            "set yrange [0:%.0f]\n"
+            "set title 'handshakes/s, one worker, %d in flight (%d x %d "
+            "connections; clients on the same %ld CPUs)'\n"
+            "plot '%s/bench.dat' index %d using 2:xtic(1) title '%s', "
+            "'' index %d using 4 title '%s', '' index %d using 6 title '%s', "
+            "'' index %d using 8 title '%s'\n"
+            "set yrange [0:%.0f]\n"
+            "set title 'worker CPU per handshake (us), %d in flight, lower "
+            "is better'\n"
+            "plot '%s/bench.dat' index %d using 3:xtic(1) title '%s', "
+            "'' index %d using 5 title '%s', '' index %d using 7 title '%s', "
+            "'' index %d using 9 title '%s'\n",
+            top[lv][0] * 1.45 + 1, run_levels[lv].inflight,
+            run_levels[lv].procs, run_levels[lv].conns,
+            sysconf(_SC_NPROCESSORS_ONLN), dir,
+            lv, run_configs[0].title, lv, run_configs[1].title,
+            lv, run_configs[2].title, lv, run_configs[3].title,
+            top[lv][1] * 1.45 + 1, run_levels[lv].inflight, dir,
+            lv, run_configs[0].title, lv, run_configs[1].title,
+            lv, run_configs[2].title, lv, run_configs[3].title);
+    }
+
+    fprintf(f, "unset multiplot\n");
 
     fclose(f);
 
@@ -2443,11 +3187,12 @@ run_write_chart(const char *dir)
 int
 main(int argc, char **argv)
 {
-    int             ch, cfg, rep, k, i;
+    int             ch, cfg, rep, k, i, lv;
     char            path[PATH_MAX], self[PATH_MAX], *p;
     size_t          c, len;
     ssize_t         n;
     unsigned char   key[32];
+    run_result_t   *r;
 
     static const char *const  cns[] = { "bench.test", NULL };
 
@@ -2456,7 +3201,8 @@ main(int argc, char **argv)
     run_opts.outdir = ".";
     run_opts.reps = 3;
     run_opts.seconds = 2;
-    run_opts.procs = 4;
+    run_opts.procs = 2;
+    run_opts.levels = "1,8,64";
     run_opts.mem_sessions = 100000;
     run_opts.mem_seconds = 45;
 
@@ -2467,13 +3213,14 @@ main(int argc, char **argv)
                         i ? " " : "", i ? argv[i] : "tsr-bench-run");
     }
 
-    while ((ch = getopt(argc, argv, "b:o:r:t:c:m:M:w:X:sk:uCh")) != -1) {
+    while ((ch = getopt(argc, argv, "b:o:r:t:c:i:m:M:w:X:sk:uCh")) != -1) {
         switch (ch) {
         case 'b': run_opts.bench = optarg; break;
         case 'o': run_opts.outdir = optarg; break;
         case 'r': run_opts.reps = atoi(optarg); break;
         case 't': run_opts.seconds = atof(optarg); break;
         case 'c': run_opts.procs = atoi(optarg); break;
+        case 'i': run_opts.levels = optarg; break;
         case 'm': run_opts.mem_sessions = atol(optarg); break;
         case 'M': run_opts.mem_seconds = atof(optarg); break;
         case 'w': run_opts.wait_load = atoi(optarg); break;
@@ -2489,7 +3236,8 @@ main(int argc, char **argv)
     }
 
     if (run_opts.reps < 1 || run_opts.reps > RUN_MAX_REPS
-        || run_opts.seconds <= 0 || run_opts.procs < 1)
+        || run_opts.seconds <= 0 || run_opts.procs < 1
+        || run_opts.procs > 64 || run_levels_parse(run_opts.levels) != 0)
     {
         run_usage();
         return 2;
@@ -2536,8 +3284,9 @@ main(int argc, char **argv)
     run_wait_load();
 
     run_log("load average %.2f (waited %.0f s); %d repetitions of %.1f s, "
-            "%d client processes", run_load_start, run_waited,
-            run_opts.reps, run_opts.seconds, run_opts.procs);
+            "at most %d client processes, %s in flight", run_load_start,
+            run_waited, run_opts.reps, run_opts.seconds, run_opts.procs,
+            run_opts.levels);
 
     memset(&run_redis_server, 0, sizeof(tsr_test_redis_t));
 
@@ -2586,42 +3335,48 @@ main(int argc, char **argv)
     usleep(500000);
 
     /*
-     * Case by case, every configuration in turn, the order rotating with
-     * each repetition: what a ratio compares ran seconds apart.
+     * Level by level and case by case, every configuration in turn, the
+     * order rotating with each repetition: what a ratio compares ran
+     * seconds apart.
      */
 
     for (rep = 0; rep < run_opts.reps && !run_opts.slow_only; rep++) {
-        for (c = 0; c < RUN_NCASES; c++) {
-            for (k = 0; k < run_ncfg; k++) {
-                cfg = (k + rep + (int) c) % run_ncfg;
+        for (lv = 0; lv < run_nlevels; lv++) {
+            for (c = 0; c < RUN_NCASES; c++) {
+                for (k = 0; k < run_ncfg; k++) {
+                    cfg = (k + rep + (int) c) % run_ncfg;
 
-                if (!(run_cases[c].configs & ON(cfg))
-                    || (run_opts.only != NULL
-                        && strstr(run_cases[c].name, run_opts.only) == NULL))
-                {
-                    continue;
+                    if (!(run_cases[c].configs & ON(cfg))
+                        || (run_opts.only != NULL
+                            && strstr(run_cases[c].name, run_opts.only)
+                               == NULL))
+                    {
+                        continue;
+                    }
+
+                    r = &run_results[lv][cfg][c][rep];
+
+                    if (run_case(&run_fleets[cfg], &run_cases[c],
+                                 &run_levels[lv], r)
+                        != 0)
+                    {
+                        run_log("%s %s at %d: failed", run_cases[c].name,
+                                run_configs[cfg].name,
+                                run_levels[lv].inflight);
+                        continue;
+                    }
+
+                    run_log("rep %d %2d in flight %-15s %-6s %7.0f/s  cpu "
+                            "%4.0f us  p99 %6.2f ms  resumed %ld/%ld  redis "
+                            "%ld get %ld set %ld del, %.1f us/cmd, %.2f "
+                            "cmds/write", rep + 1, run_levels[lv].inflight,
+                            run_cases[c].name, run_configs[cfg].name,
+                            r->per_s, run_value(r, W_CPU_US), r->p99,
+                            r->resumed, r->offered, r->cmds[CMD_GET],
+                            r->cmds[CMD_SET], r->cmds[CMD_DEL],
+                            run_value(r, W_REDIS_US),
+                            run_value(r, W_PER_WRITE));
                 }
-
-                if (run_case(&run_fleets[cfg], &run_cases[c],
-                             &run_results[cfg][c][rep])
-                    != 0)
-                {
-                    run_log("%s %s: failed", run_cases[c].name,
-                            run_configs[cfg].name);
-                    continue;
-                }
-
-                run_log("rep %d %-15s %-5s %7.0f/s  cpu %5.0f us  p99 %6.2f "
-                        "ms  resumed %ld/%ld  redis %ld get %ld set %ld del",
-                        rep + 1, run_cases[c].name, run_configs[cfg].name,
-                        run_results[cfg][c][rep].per_s,
-                        run_value(&run_results[cfg][c][rep], W_CPU_US),
-                        run_results[cfg][c][rep].p99,
-                        run_results[cfg][c][rep].resumed,
-                        run_results[cfg][c][rep].offered,
-                        run_results[cfg][c][rep].cmds[CMD_GET],
-                        run_results[cfg][c][rep].cmds[CMD_SET],
-                        run_results[cfg][c][rep].cmds[CMD_DEL]);
             }
         }
     }
@@ -2668,14 +3423,21 @@ main(int argc, char **argv)
 
 /*
  * What make check holds the benchmark to: the figures that count, not
- * time.  Background commands (the ticket ring's refresh, the node's
- * registration) are allowed 0.02 per handshake.
+ * time, at every level of connections in flight.  Background commands
+ * (the ticket ring's refresh, the node's registration) are allowed 0.02
+ * per handshake.  With more than one connection in flight a lookup that
+ * timed out is the machine's speed (a busy worker read the reply late),
+ * not a lost session, and so is one skipped (the circuit breaker the
+ * timeouts opened): cross-node resumption leaves those out there (they
+ * are printed).
  */
 
 static int
 run_check(void)
 {
-    int                 k, bad;
+    int                 k, bad, lv;
+    long                to, offered;
+    double              rate;
     const run_build_t  *b;
 
     static const char *const  cross[] = {
@@ -2685,39 +3447,66 @@ run_check(void)
 
 #define RUN_CHECK(ok, fmt, ...)                                             \
     do {                                                                    \
-        printf("check: " fmt ": %s\n", __VA_ARGS__, (ok) ? "ok" : "FAILED"); \
+        printf("check: %d in flight: " fmt ": %s\n",                        \
+               run_levels[lv].inflight, __VA_ARGS__,                        \
+               (ok) ? "ok" : "FAILED");                                     \
         bad += !(ok);                                                       \
     } while (0)
 
-    b = &run_b[0];
     bad = 0;
 
-    RUN_CHECK(fabs(b->cmds_resume[0] - 1) <= 0.02,
-              "commands per TLS 1.2 resumption through Redis %.3f",
-              b->cmds_resume[0]);
-    RUN_CHECK(fabs(b->get_resume[1] - 1) <= 0.02,
-              "GETs per TLS 1.3 resumption through Redis %.3f",
-              b->get_resume[1]);
-    RUN_CHECK(b->cmds_l1[0] <= 0.02, "commands per TLS 1.2 L1 hit %.3f",
-              b->cmds_l1[0]);
-    RUN_CHECK(b->cmds_ticket <= 0.02,
-              "commands per ticket resumption %.3f", b->cmds_ticket);
+    for (lv = 0; lv < run_nlevels; lv++) {
+        b = &run_b[lv][0];
 
-    for (k = 0; k < 2; k++) {
-        RUN_CHECK(fabs(b->cmds_full[k] - 1) <= 0.02,
-                  "commands per full TLS 1.%d handshake %.3f", 2 + k,
-                  b->cmds_full[k]);
-    }
+        RUN_CHECK(fabs(b->cmds_resume[0] - 1) <= 0.02,
+                  "commands per TLS 1.2 resumption through Redis %.3f",
+                  b->cmds_resume[0]);
+        /* a skipped lookup sends no GET (the breaker, see below) */
 
-    for (k = 0; k < 4; k++) {
-        RUN_CHECK(b->cross[k] >= 0.99, "cross-node resumption, %s, %.2f %%",
-                  cross[k], 100 * b->cross[k]);
-    }
+        to = (run_levels[lv].inflight > 1) ? b->resume_skipped[1] : 0;
+        rate = (b->resume_hs[1] - to > 0)
+               ? b->get_resume[1] * b->resume_hs[1] / (b->resume_hs[1] - to)
+               : b->get_resume[1];
 
-    for (k = 0; k < 2; k++) {
-        RUN_CHECK(b->cross_l1[k] >= 0.99,
-                  "cross-node resumption with L1, %s, %.2f %%", cross[k],
-                  100 * b->cross_l1[k]);
+        RUN_CHECK(fabs(rate - 1) <= 0.02,
+                  "GETs per TLS 1.3 resumption through Redis %.3f (%ld "
+                  "lookups skipped)", rate, b->resume_skipped[1]);
+        RUN_CHECK(b->cmds_l1[0] <= 0.02, "commands per TLS 1.2 L1 hit %.3f",
+                  b->cmds_l1[0]);
+        RUN_CHECK(b->cmds_ticket <= 0.02,
+                  "commands per ticket resumption %.3f", b->cmds_ticket);
+
+        for (k = 0; k < 2; k++) {
+            RUN_CHECK(fabs(b->cmds_full[k] - 1) <= 0.02,
+                      "commands per full TLS 1.%d handshake %.3f", 2 + k,
+                      b->cmds_full[k]);
+        }
+
+        for (k = 0; k < 4; k++) {
+            to = (run_levels[lv].inflight > 1)
+                 ? b->cross_timeout[k] + b->cross_skipped[k] : 0;
+            offered = b->cross_offered[k];
+            rate = (offered - to > 0)
+                   ? b->cross[k] * offered / (offered - to) : b->cross[k];
+
+            RUN_CHECK(rate >= 0.99, "cross-node resumption, %s, %.2f %% "
+                      "(lookups: %ld timed out, %ld skipped)", cross[k],
+                      100 * rate, b->cross_timeout[k], b->cross_skipped[k]);
+        }
+
+        for (k = 0; k < 2; k++) {
+            to = (run_levels[lv].inflight > 1)
+                 ? b->cross_l1_timeout[k] + b->cross_l1_skipped[k] : 0;
+            offered = b->cross_l1_offered[k];
+            rate = (offered - to > 0)
+                   ? b->cross_l1[k] * offered / (offered - to)
+                   : b->cross_l1[k];
+
+            RUN_CHECK(rate >= 0.99, "cross-node resumption with L1, %s, "
+                      "%.2f %% (lookups: %ld timed out, %ld skipped)",
+                      cross[k], 100 * rate, b->cross_l1_timeout[k],
+                      b->cross_l1_skipped[k]);
+        }
     }
 
 #undef RUN_CHECK
