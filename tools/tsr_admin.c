@@ -32,7 +32,7 @@
 
 
 #include "tsr.h"
-#include "tsr_resp.h"
+#include "tsr_sync.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -140,8 +140,7 @@ struct tsr_admin_s {
     unsigned                    all:1;
 
     tsr_store_conf_t            conf;
-    redisContext               *redis;
-    tsr_resp_t                  resp;       /* bounds on its replies */
+    tsr_sync_t                 *redis;
     tsr_keyring_t              *keys;
 
     char                        ctx[TSR_ADMIN_CTX_HEX + 1];
@@ -220,7 +219,6 @@ static redisReply *tsr_admin_command(tsr_admin_t *adm, const char *what,
     const char *fmt, ...);
 static redisReply *tsr_admin_reply(tsr_admin_t *adm, const char *what);
 static int tsr_admin_append(tsr_admin_t *adm, const char *fmt, ...);
-static void tsr_admin_io_failed(tsr_admin_t *adm, const char *what, int err);
 static int tsr_admin_scan(tsr_admin_t *adm, const char *pattern,
     char *cursor, size_t cursor_size, redisReply **reply);
 static int tsr_admin_session_key(tsr_admin_t *adm, const char *key,
@@ -453,9 +451,7 @@ done:
         rc = TSR_ADMIN_FAILED;
     }
 
-    if (adm->redis != NULL) {
-        redisFree(adm->redis);
-    }
+    tsr_sync_free(adm->redis);
 
     tsr_keyring_destroy(adm->keys);
 
@@ -746,13 +742,10 @@ tsr_admin_setup(tsr_admin_t *adm)
 static int
 tsr_admin_connect(tsr_admin_t *adm)
 {
-    int              err;
-    const char      *call;
-    redisReply      *reply;
-    struct timeval   tv;
-
-    tv.tv_sec = adm->timeout_ms / 1000;
-    tv.tv_usec = (adm->timeout_ms % 1000) * 1000;
+    int               rc;
+    char              err[TSR_SYNC_ERR_LEN];
+    redisReply       *reply;
+    tsr_sync_conf_t   conf;
 
     if (adm->conf.cluster != NULL || adm->conf.sentinels != NULL) {
         tsr_admin_fail(adm, "cluster= and sentinel= addresses are not "
@@ -761,92 +754,23 @@ tsr_admin_connect(tsr_admin_t *adm)
         return TSR_ADMIN_FAILED;
     }
 
-    errno = 0;
+    memset(&conf, 0, sizeof(conf));
+    conf.addr = adm->where;
+    conf.host = adm->conf.host;
+    conf.port = adm->conf.port;
+    conf.path = adm->conf.unix_path;
+    conf.user = adm->conf.user;
+    conf.password = adm->conf.password;
+    conf.password_len = (adm->conf.password != NULL)
+                        ? strlen(adm->conf.password) : 0;
+    conf.db = adm->conf.db;
+    conf.connect_timeout_ms = (int) adm->timeout_ms;
+    conf.command_timeout_ms = (int) adm->timeout_ms;
 
-    if (adm->conf.unix_path != NULL) {
-        call = "redisConnectUnixWithTimeout()";
-        adm->redis = redisConnectUnixWithTimeout(adm->conf.unix_path, tv);
-
-    } else {
-        call = "redisConnectWithTimeout()";
-        adm->redis = redisConnectWithTimeout(adm->conf.host, adm->conf.port,
-                                             tv);
-    }
-
-    err = errno;
-
+    adm->redis = tsr_sync_connect(&conf, &rc, err, sizeof(err));
     if (adm->redis == NULL) {
-        tsr_admin_fail(adm, "%s to %s failed: out of memory", call,
-                       adm->where);
+        tsr_admin_fail(adm, "%s", err);
         return TSR_ADMIN_FAILED;
-    }
-
-    if (adm->redis->err) {
-        if (err == ETIMEDOUT || err == EINPROGRESS) {
-            tsr_admin_fail(adm, "cannot connect to %s: timed out after "
-                           "%llu ms", adm->where,
-                           (unsigned long long) adm->timeout_ms);
-
-        } else {
-            tsr_admin_fail(adm, "cannot connect to %s: %s", adm->where,
-                           adm->redis->errstr);
-        }
-
-        return TSR_ADMIN_FAILED;
-    }
-
-    if (redisSetTimeout(adm->redis, tv) != REDIS_OK) {
-        tsr_admin_fail(adm, "redisSetTimeout() on %s failed", adm->where);
-        return TSR_ADMIN_FAILED;
-    }
-
-    tsr_resp_bound(adm->redis->reader, &adm->resp);
-
-    if (adm->conf.password != NULL) {
-        if (adm->conf.user != NULL) {
-            reply = tsr_admin_command(adm, "AUTH", "AUTH %s %s",
-                                      adm->conf.user, adm->conf.password);
-
-        } else {
-            reply = tsr_admin_command(adm, "AUTH", "AUTH %s",
-                                      adm->conf.password);
-        }
-
-        if (reply == NULL) {
-            return TSR_ADMIN_FAILED;
-        }
-
-        if (reply->type == REDIS_REPLY_ERROR) {
-            if (adm->conf.user != NULL) {
-                tsr_admin_fail(adm, "AUTH as user \"%s\" on %s failed: %s",
-                               adm->conf.user, adm->where, reply->str);
-
-            } else {
-                tsr_admin_fail(adm, "AUTH on %s failed: %s", adm->where,
-                               reply->str);
-            }
-
-            freeReplyObject(reply);
-            return TSR_ADMIN_FAILED;
-        }
-
-        freeReplyObject(reply);
-    }
-
-    if (adm->conf.db != 0) {
-        reply = tsr_admin_command(adm, "SELECT", "SELECT %d", adm->conf.db);
-        if (reply == NULL) {
-            return TSR_ADMIN_FAILED;
-        }
-
-        if (reply->type == REDIS_REPLY_ERROR) {
-            tsr_admin_fail(adm, "SELECT %d on %s failed: %s", adm->conf.db,
-                           adm->where, reply->str);
-            freeReplyObject(reply);
-            return TSR_ADMIN_FAILED;
-        }
-
-        freeReplyObject(reply);
     }
 
     reply = tsr_admin_command(adm, "PING", "PING");
@@ -878,18 +802,17 @@ tsr_admin_connect(tsr_admin_t *adm)
 static redisReply *
 tsr_admin_command(tsr_admin_t *adm, const char *what, const char *fmt, ...)
 {
-    int          err;
+    int          rc;
     va_list      args;
     redisReply  *reply;
 
     va_start(args, fmt);
-    errno = 0;
-    reply = tsr_resp_vcommand(adm->redis, fmt, args);
-    err = errno;
+    rc = tsr_sync_vcommand(adm->redis, &reply, what, fmt, args);
     va_end(args);
 
-    if (reply == NULL) {
-        tsr_admin_io_failed(adm, what, err);
+    if (rc != TSR_OK) {
+        tsr_admin_fail(adm, "%s", adm->redis->errstr);
+        return NULL;
     }
 
     return reply;
@@ -905,11 +828,11 @@ tsr_admin_append(tsr_admin_t *adm, const char *fmt, ...)
     va_list  args;
 
     va_start(args, fmt);
-    rc = redisvAppendCommand(adm->redis, fmt, args);
+    rc = tsr_sync_vappend(adm->redis, fmt, args);
     va_end(args);
 
-    if (rc != REDIS_OK) {
-        tsr_admin_fail(adm, "redisAppendCommand() failed: out of memory");
+    if (rc != TSR_OK) {
+        tsr_admin_fail(adm, "%s", adm->redis->errstr);
         return -1;
     }
 
@@ -922,36 +845,14 @@ tsr_admin_append(tsr_admin_t *adm, const char *fmt, ...)
 static redisReply *
 tsr_admin_reply(tsr_admin_t *adm, const char *what)
 {
-    int          err;
-    void        *reply;
+    redisReply  *reply;
 
-    errno = 0;
-
-    reply = tsr_resp_reply(adm->redis);
-
-    if (reply == NULL) {
-        err = errno;
-        tsr_admin_io_failed(adm, what, err);
+    if (tsr_sync_reply(adm->redis, &reply, what) != TSR_OK) {
+        tsr_admin_fail(adm, "%s", adm->redis->errstr);
         return NULL;
     }
 
     return reply;
-}
-
-
-static void
-tsr_admin_io_failed(tsr_admin_t *adm, const char *what, int err)
-{
-    if (adm->redis->err == REDIS_ERR_IO
-        && (err == EAGAIN || err == EWOULDBLOCK || err == ETIMEDOUT))
-    {
-        tsr_admin_fail(adm, "%s on %s timed out after %llu ms", what,
-                       adm->where, (unsigned long long) adm->timeout_ms);
-        return;
-    }
-
-    tsr_admin_fail(adm, "%s on %s failed: %s", what, adm->where,
-                   adm->redis->err ? adm->redis->errstr : "no reply");
 }
 
 
@@ -2626,17 +2527,13 @@ tsr_admin_flush(tsr_admin_t *adm, int argc, char **argv)
             args[0] = use_del ? "DEL" : "UNLINK";
             lens[0] = strlen(args[0]);
 
-            errno = 0;
             r = NULL;
 
-            if (redisAppendCommandArgv(adm->redis, (int) n + 1, args, lens)
-                == REDIS_OK)
+            if (tsr_sync_append_argv(adm->redis, (int) n + 1, args, lens)
+                != TSR_OK
+                || tsr_sync_reply(adm->redis, &r, args[0]) != TSR_OK)
             {
-                r = tsr_resp_reply(adm->redis);
-            }
-
-            if (r == NULL) {
-                tsr_admin_io_failed(adm, args[0], errno);
+                tsr_admin_fail(adm, "%s", adm->redis->errstr);
                 break;
             }
 

@@ -39,8 +39,8 @@ static int tsr_conn_push(tsr_conn_t *c, tsr_conn_reply_pt fn, void *data,
     const char *cmd, size_t len);
 static int tsr_conn_is_subscribe(const char *cmd, size_t len);
 static int tsr_conn_dispatch(tsr_conn_t *c);
-static void tsr_conn_fail(tsr_conn_t *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void tsr_conn_fail(tsr_conn_t *c, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void tsr_conn_end(tsr_conn_t *c);
 static void tsr_conn_want(tsr_conn_t *c, int read, int write);
 
@@ -341,7 +341,7 @@ tsr_conn_on_write(tsr_conn_t *c)
             return 0;
         }
 
-        tsr_conn_fail(c, "write: %s", strerror(errno));
+        tsr_conn_fail(c, TSR_CONN_EIO, "write: %s", strerror(errno));
         return -1;
     }
 
@@ -401,7 +401,7 @@ tsr_conn_usable(tsr_conn_t *c)
     }
 
     if (e != 0) {
-        tsr_conn_fail(c, "connect: %s", strerror(e));
+        tsr_conn_fail(c, TSR_CONN_EIO, "connect: %s", strerror(e));
         return -1;
     }
 
@@ -429,18 +429,19 @@ tsr_conn_on_read(tsr_conn_t *c)
             return 0;
         }
 
-        tsr_conn_fail(c, "read: %s", strerror(errno));
+        tsr_conn_fail(c, TSR_CONN_EIO, "read: %s", strerror(errno));
         return -1;
     }
 
     if (n == 0) {
-        tsr_conn_fail(c, "connection closed by redis");
+        tsr_conn_fail(c, TSR_CONN_EIO, "connection closed by redis");
         return -1;
     }
 
     if (redisReaderFeed(c->reader, buf, (size_t) n) != REDIS_OK) {
         OPENSSL_cleanse(buf, (size_t) n);
-        tsr_conn_fail(c, "a reply could not be read: out of memory");
+        tsr_conn_fail(c, TSR_CONN_ENOMEM,
+                      "a reply could not be read: out of memory");
         return -1;
     }
 
@@ -478,7 +479,7 @@ tsr_conn_dispatch(tsr_conn_t *c)
         reply = NULL;
 
         if (redisReaderGetReply(c->reader, &reply) != REDIS_OK) {
-            tsr_conn_fail(c, "a reply could not be read: %s",
+            tsr_conn_fail(c, TSR_CONN_EPROTO, "a reply could not be read: %s",
                           c->reader->errstr[0] != '\0'
                           ? c->reader->errstr : "out of memory");
             return -1;
@@ -505,21 +506,24 @@ tsr_conn_dispatch(tsr_conn_t *c)
         } else {
             /* refused by the bounded reader already; never trusted */
             freeReplyObject(reply);
-            tsr_conn_fail(c, "a reply no command awaits");
+            tsr_conn_fail(c, TSR_CONN_EPROTO, "a reply no command awaits");
             return -1;
         }
 
+        c->kept = 0;
         c->calling++;
         cb.fn(c, reply, cb.data);
         c->calling--;
 
-        freeReplyObject(reply);
+        if (!c->kept) {
+            freeReplyObject(reply);
+        }
     }
 }
 
 
 static void
-tsr_conn_fail(tsr_conn_t *c, const char *fmt, ...)
+tsr_conn_fail(tsr_conn_t *c, int err, const char *fmt, ...)
 {
     va_list  args;
 
@@ -527,7 +531,7 @@ tsr_conn_fail(tsr_conn_t *c, const char *fmt, ...)
         return;
     }
 
-    c->err = 1;
+    c->err = err;
 
     va_start(args, fmt);
     (void) vsnprintf(c->errstr, sizeof(c->errstr), fmt, args);
@@ -613,6 +617,13 @@ tsr_conn_want(tsr_conn_t *c, int read, int write)
         c->writing = 0;
         c->ev.del_write(c->ev.data);
     }
+}
+
+
+void
+tsr_conn_keep(tsr_conn_t *c)
+{
+    c->kept = 1;
 }
 
 

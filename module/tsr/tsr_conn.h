@@ -39,6 +39,11 @@
 #define TSR_CONN_READ_SIZE   16384      /* bytes per read() */
 #define TSR_CONN_ERR_LEN     128
 
+/* why a connection failed: tsr_conn_t's "err" */
+#define TSR_CONN_EIO         1          /* connect, read, write, closed */
+#define TSR_CONN_EPROTO      2          /* a reply that cannot be read */
+#define TSR_CONN_ENOMEM      3
+
 #if defined(__GNUC__) || defined(__clang__)
 #define TSR_CONN_HIDDEN  __attribute__((visibility("hidden")))
 #else
@@ -74,7 +79,7 @@ typedef struct {
 
 struct tsr_conn_s {
     int                 fd;
-    int                 err;            /* set: the connection failed */
+    int                 err;            /* TSR_CONN_E*: it failed */
     char                errstr[TSR_CONN_ERR_LEN];
     void               *data;           /* the owner's, for callbacks */
     tsr_conn_events_t   ev;
@@ -96,6 +101,7 @@ struct tsr_conn_s {
     tsr_conn_cb_t       sub;            /* subscribed: every reply */
 
     int                 calling;        /* callbacks on the stack */
+    unsigned            kept:1;         /* the callback keeps its reply */
     unsigned            connected:1;
     unsigned            subscribed:1;
     unsigned            freeing:1;      /* ends when callbacks return */
@@ -134,6 +140,12 @@ TSR_CONN_HIDDEN ssize_t tsr_conn_on_write(tsr_conn_t *c);
  * when the connection ended.
  */
 TSR_CONN_HIDDEN ssize_t tsr_conn_on_read(tsr_conn_t *c);
+
+/*
+ * Called from a reply callback: the reply is the callback's to free, not
+ * freed when it returns.
+ */
+TSR_CONN_HIDDEN void tsr_conn_keep(tsr_conn_t *c);
 
 /* Bytes queued and not written yet. */
 TSR_CONN_HIDDEN size_t tsr_conn_unsent(const tsr_conn_t *c);

@@ -29,9 +29,8 @@
  *
  * A refused reply is a protocol error of the reader ("Out of memory"),
  * which drops the connection.  Bulk strings are buffered whole before they are
- * built; a caller reading asynchronously bounds that with
- * tsr_resp_pending(), a synchronous one reads with tsr_resp_reply() or
- * tsr_resp_command().
+ * built; the caller bounds that with tsr_resp_pending() after each read
+ * (tsr_conn's owners: the store and tsr_sync.c).
  */
 
 
@@ -103,10 +102,6 @@ typedef struct {
                                                    read may still take */
     size_t                            bytes;    /* and bytes */
     int                               shape;    /* TSR_RESP_REPLY, ... */
-    uint64_t                          deadline; /* synchronous: monotonic
-                                                   ms, 0: none */
-    int                               read_ms;  /* the socket's own read
-                                                   timeout, 0: none */
 } tsr_resp_t;
 
 
@@ -299,8 +294,6 @@ tsr_resp_bound(redisReader *r, tsr_resp_t *b)
     b->left = TSR_RESP_MAX_ELEMENTS;
     b->bytes = TSR_RESP_MAX_BYTES;
     b->shape = TSR_RESP_REPLY;
-    b->deadline = 0;
-    b->read_ms = 0;
 
     r->fn = &b->fns;
     r->privdata = b;
@@ -342,124 +335,6 @@ static inline size_t
 tsr_resp_pending(const redisReader *r)
 {
     return (r != NULL && r->len > r->pos) ? r->len - r->pos : 0;
-}
-
-
-/*
- * Before a blocking read of a bounded synchronous context with a
- * deadline: -1 with c->err set once it has passed, else 0 with the
- * socket's read timeout cut to the time left.  Each read has its own
- * timeout, but a server sending a byte just within it would otherwise
- * hold the caller for ever.
- */
-
-static inline int
-tsr_resp_wait(redisContext *c)
-{
-    uint64_t          now, left;
-    tsr_resp_t       *b;
-    struct timeval    tv;
-    struct timespec   ts;
-
-    b = c->reader->privdata;
-
-    if (b == NULL || c->reader->fn != &b->fns || b->deadline == 0) {
-        return 0;
-    }
-
-    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-    now = (uint64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-
-    if (now >= b->deadline) {
-        errno = ETIMEDOUT;
-        c->err = REDIS_ERR_IO;
-        snprintf(c->errstr, sizeof(c->errstr), "deadline passed");
-        return -1;
-    }
-
-    left = b->deadline - now;
-
-    if (b->read_ms > 0 && left >= (uint64_t) b->read_ms) {
-        return 0;
-    }
-
-    tv.tv_sec = (time_t) (left / 1000);
-    tv.tv_usec = (suseconds_t) (left % 1000) * 1000;
-
-    (void) setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-
-    return 0;
-}
-
-
-/*
- * The next reply on a synchronous context, its unparsed bytes bounded:
- * redisGetReply() buffers a bulk string of any announced length whole,
- * so "$2147483648" and a fast sender would have it hold 2 GB.  Sends
- * what is queued first.  NULL with c->err set on failure, as hiredis.
- */
-
-static inline void *
-tsr_resp_reply(redisContext *c)
-{
-    int    done;
-    void  *reply;
-
-    do {
-        if (redisBufferWrite(c, &done) != REDIS_OK) {
-            return NULL;
-        }
-    } while (!done);
-
-    for ( ;; ) {
-        reply = NULL;
-
-        if (redisGetReplyFromReader(c, &reply) != REDIS_OK) {
-            return NULL;
-        }
-
-        if (reply != NULL) {
-            return reply;
-        }
-
-        if (tsr_resp_pending(c->reader) > TSR_RESP_MAX_PENDING) {
-            c->err = REDIS_ERR_PROTOCOL;
-            snprintf(c->errstr, sizeof(c->errstr), "a reply of more than "
-                     "%d bytes", TSR_RESP_MAX_PENDING);
-            return NULL;
-        }
-
-        if (tsr_resp_wait(c) != 0 || redisBufferRead(c) != REDIS_OK) {
-            return NULL;
-        }
-    }
-}
-
-
-/* redisvCommand() and redisCommand() with the bound above */
-
-static inline void *
-tsr_resp_vcommand(redisContext *c, const char *fmt, va_list args)
-{
-    if (redisvAppendCommand(c, fmt, args) != REDIS_OK) {
-        return NULL;
-    }
-
-    return tsr_resp_reply(c);
-}
-
-
-static inline void *
-tsr_resp_command(redisContext *c, const char *fmt, ...)
-{
-    void     *reply;
-    va_list   args;
-
-    va_start(args, fmt);
-    reply = tsr_resp_vcommand(c, fmt, args);
-    va_end(args);
-
-    return reply;
 }
 
 

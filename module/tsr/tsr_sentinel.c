@@ -22,7 +22,9 @@
 
 
 #include "tsr_sentinel.h"
+#include "tsr_sync.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
@@ -60,7 +62,6 @@ static void tsr_sentinel_switch_cb(tsr_conn_t *c, redisReply *r,
     void *privdata);
 static int tsr_sentinel_discover(tsr_store_t *st);
 static int tsr_sentinel_ask(tsr_store_t *st, size_t k);
-static struct timeval tsr_sentinel_timeval(int ms);
 
 
 int
@@ -798,95 +799,51 @@ tsr_sentinel_discover(tsr_store_t *st)
 static int
 tsr_sentinel_ask(tsr_store_t *st, size_t k)
 {
-    int              rc;
-    char             text[TSR_STORE_REPLY_TEXT];
-    size_t           i, n;
-    const char      *step;
-    tsr_resp_t       resp;
-    redisReply      *reply;
-    redisContext    *c;
-    tsr_sentinel_t  *s;
+    int               rc;
+    char              addr[300], text[TSR_STORE_REPLY_TEXT];
+    size_t            i, n;
+    tsr_sync_t       *c;
+    redisReply       *reply;
+    tsr_sentinel_t   *s;
+    tsr_sync_conf_t   conf;
 
     s = st->sentinel;
     reply = NULL;
-    step = "redisConnectWithTimeout()";
 
-    c = redisConnectWithTimeout(s->hosts[k], s->ports[k],
-                                tsr_sentinel_timeval(st->connect_timeout_ms));
+    (void) snprintf(addr, sizeof(addr), "sentinel at %s:%d", s->hosts[k],
+                    s->ports[k]);
 
-    if (c == NULL || c->err) {
-        rc = TSR_ECONN;
-        goto failed;
-    }
-
-    step = "redisSetTimeout()";
-
-    if (redisSetTimeout(c, tsr_sentinel_timeval(st->command_timeout_ms))
-        != REDIS_OK)
-    {
-        rc = TSR_ECONN;
-        goto failed;
-    }
+    memset(&conf, 0, sizeof(conf));
+    conf.addr = addr;
+    conf.host = s->hosts[k];
+    conf.port = s->ports[k];
+    conf.user = s->user;
+    conf.password = s->password;
+    conf.password_len = s->password_len;
+    conf.connect_timeout_ms = st->connect_timeout_ms;
+    conf.command_timeout_ms = st->command_timeout_ms;
 
     /* a sentinel's answers are bounded as Redis' are */
-    tsr_resp_bound(c->reader, &resp);
 
-    if (s->password != NULL) {
-        step = "AUTH";
-
-        if (s->user != NULL) {
-            reply = tsr_resp_command(c, "AUTH %s %b", s->user, s->password,
-                                     s->password_len);
-
-        } else {
-            reply = tsr_resp_command(c, "AUTH %b", s->password,
-                                     s->password_len);
-        }
-
-        if (reply == NULL || reply->type == REDIS_REPLY_ERROR) {
-            rc = (reply == NULL) ? TSR_ECONN : TSR_ESERVER;
-            goto failed;
-        }
-
-        freeReplyObject(reply);
-        reply = NULL;
+    c = tsr_sync_connect(&conf, &rc, st->err, sizeof(st->err));
+    if (c == NULL) {
+        return (rc == TSR_ESERVER) ? TSR_ESERVER : TSR_ECONN;
     }
 
-    step = "SENTINEL get-master-addr-by-name";
-
-    reply = tsr_resp_command(c, "SENTINEL get-master-addr-by-name %s",
-                             s->name);
-
-    if (reply == NULL) {
-        rc = TSR_ECONN;
-        goto failed;
+    rc = tsr_sync_command(c, &reply, "SENTINEL get-master-addr-by-name",
+                          "SENTINEL get-master-addr-by-name %s", s->name);
+    if (rc != TSR_OK) {
+        tsr_store_set_error(st, "%s", c->errstr);
+        tsr_sync_free(c);
+        return TSR_ECONN;
     }
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
-        || reply->element[0]->type != REDIS_REPLY_STRING
-        || reply->element[1]->type != REDIS_REPLY_STRING)
-    {
-        rc = (reply->type == REDIS_REPLY_NIL) ? TSR_NOT_FOUND : TSR_EPROTO;
-        goto failed;
-    }
-
-    rc = tsr_sentinel_use(st, reply->element[0]->str, reply->element[0]->len,
-                          reply->element[1]->str, reply->element[1]->len,
-                          s->hosts[k]);
-
-    freeReplyObject(reply);
-    redisFree(c);
-
-    return rc;
-
-failed:
-
-    if (rc == TSR_NOT_FOUND) {
+    if (reply->type == REDIS_REPLY_NIL) {
         tsr_store_set_error(st, "sentinel at %s:%d does not know master "
                             "\"%s\"", s->hosts[k], s->ports[k], s->name);
         rc = TSR_ECONN;
 
-    } else if (reply != NULL && reply->type == REDIS_REPLY_ERROR) {
+    } else if (reply->type == REDIS_REPLY_ERROR) {
         n = (reply->len < sizeof(text) - 1) ? reply->len : sizeof(text) - 1;
 
         for (i = 0; i < n; i++) {
@@ -896,35 +853,27 @@ failed:
 
         text[n] = '\0';
 
-        tsr_store_set_error(st, "%s on sentinel at %s:%d failed: %s", step,
-                            s->hosts[k], s->ports[k], text);
+        tsr_store_set_error(st, "SENTINEL get-master-addr-by-name on %s "
+                            "failed: %s", addr, text);
+        rc = TSR_ESERVER;
+
+    } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+               || reply->element[0]->type != REDIS_REPLY_STRING
+               || reply->element[1]->type != REDIS_REPLY_STRING)
+    {
+        tsr_store_set_error(st, "SENTINEL get-master-addr-by-name on %s "
+                            "failed: unexpected reply", addr);
+        rc = TSR_EPROTO;
 
     } else {
-        tsr_store_set_error(st, "%s on sentinel at %s:%d failed: %s", step,
-                            s->hosts[k], s->ports[k],
-                            (c == NULL) ? "out of memory"
-                            : (c->err ? c->errstr : "unexpected reply"));
+        rc = tsr_sentinel_use(st, reply->element[0]->str,
+                              reply->element[0]->len,
+                              reply->element[1]->str,
+                              reply->element[1]->len, s->hosts[k]);
     }
 
-    if (reply != NULL) {
-        freeReplyObject(reply);
-    }
-
-    if (c != NULL) {
-        redisFree(c);
-    }
+    freeReplyObject(reply);
+    tsr_sync_free(c);
 
     return rc;
-}
-
-
-static struct timeval
-tsr_sentinel_timeval(int ms)
-{
-    struct timeval  tv;
-
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
-
-    return tv;
 }

@@ -90,17 +90,17 @@ static int tsr_store_parse_param(tsr_store_conf_t *conf, const char *param,
 static int tsr_store_read_password(const char *name, size_t namelen,
     char *buf, size_t buflen, size_t *used, const char **out, char *err,
     size_t errlen);
-static struct timeval tsr_store_timeval(int ms);
 static int tsr_store_blocking(tsr_store_t *st, const char *name);
 static int tsr_store_ready(tsr_store_t *st);
 static int tsr_store_closed(tsr_store_t *st);
 static int tsr_store_open(tsr_store_t *st);
-static int tsr_store_setup_reply(tsr_store_t *st, redisReply *reply,
-    const char *name);
 static void tsr_store_drop(tsr_store_t *st);
 static int tsr_store_command(tsr_store_t *st, redisReply **reply,
     const char *name, const char *fmt, ...);
-static int tsr_store_io_error(tsr_store_t *st, const char *name, int err);
+static int tsr_store_sync(tsr_store_t *st, redisReply **reply,
+    const char *name, const char *fmt, ...);
+static int tsr_store_vsync(tsr_store_t *st, redisReply **reply,
+    const char *name, const char *fmt, va_list args);
 static int tsr_store_router_error_sync(tsr_store_t *st,
     const redisReply *reply);
 static void tsr_store_router_news(tsr_store_t *st, const redisReply *reply);
@@ -1418,9 +1418,7 @@ tsr_store_destroy(tsr_store_t *st)
         tsr_sentinel_destroy(st);
     }
 
-    if (st->ctx != NULL) {
-        redisFree(st->ctx);
-    }
+    tsr_sync_free(st->ctx);
 
     /*
      * Not from inside a "done" callback: hiredis would free the context
@@ -1687,7 +1685,7 @@ tsr_store_ready(tsr_store_t *st)
         tsr_store_log(st, TSR_LOG_INFO, "redis at %s closed the connection",
                       st->addr);
 
-        redisFree(st->ctx);
+        tsr_sync_free(st->ctx);
         st->ctx = NULL;
 
         return tsr_store_open(st);
@@ -1714,110 +1712,37 @@ tsr_store_ready(tsr_store_t *st)
 static int
 tsr_store_closed(tsr_store_t *st)
 {
-    int            n;
-    struct pollfd  pfd;
-
-    pfd.fd = st->ctx->fd;
-    pfd.events = POLLIN;
-    pfd.revents = 0;
-
-    do {
-        n = poll(&pfd, 1, 0);
-    } while (n == -1 && errno == EINTR);
-
-    return n != 0;
+    return tsr_sync_closed(st->ctx);
 }
 
 
 static int
 tsr_store_open(tsr_store_t *st)
 {
-    int              rc, err;
-    const char      *call;
-    redisReply      *reply;
-    struct timeval   tv;
+    int               rc;
+    redisReply       *reply;
+    tsr_sync_conf_t   conf;
 
-    tv = tsr_store_timeval(st->connect_timeout_ms);
-    errno = 0;
+    memset(&conf, 0, sizeof(conf));
+    conf.addr = st->addr;
+    conf.host = st->host;
+    conf.port = st->port;
+    conf.path = st->unix_path;
+    conf.user = st->user;
+    conf.password = st->password;
+    conf.password_len = st->password_len;
+    conf.db = st->db;
+    conf.connect_timeout_ms = st->connect_timeout_ms;
+    conf.command_timeout_ms = st->command_timeout_ms;
 
-    if (st->unix_path != NULL) {
-        call = "redisConnectUnixWithTimeout()";
-        st->ctx = redisConnectUnixWithTimeout(st->unix_path, tv);
-
-    } else {
-        call = "redisConnectWithTimeout()";
-        st->ctx = redisConnectWithTimeout(st->host, st->port, tv);
-    }
-
-    err = errno;
-
+    st->ctx = tsr_sync_connect(&conf, &rc, st->err, sizeof(st->err));
     if (st->ctx == NULL) {
-        tsr_store_set_error(st, "%s to %s failed: out of memory", call,
-                            st->addr);
-        rc = TSR_ENOMEM;
         goto failed;
-    }
-
-    if (st->ctx->err) {
-        if (st->ctx->err == REDIS_ERR_IO && err == ETIMEDOUT) {
-            tsr_store_set_error(st, "%s to %s timed out after %d ms", call,
-                                st->addr, st->connect_timeout_ms);
-            rc = TSR_ETIMEDOUT;
-
-        } else {
-            tsr_store_set_error(st, "%s to %s failed: %s", call, st->addr,
-                                st->ctx->errstr);
-            rc = TSR_ECONN;
-        }
-
-        goto failed;
-    }
-
-    tsr_resp_bound(st->ctx->reader, &st->ctx_resp);
-
-    if (redisSetTimeout(st->ctx, tsr_store_timeval(st->command_timeout_ms))
-        != REDIS_OK)
-    {
-        tsr_store_set_error(st, "redisSetTimeout() on %s failed: %s",
-                            st->addr, st->ctx->errstr);
-        rc = TSR_ECONN;
-        goto failed;
-    }
-
-    if (st->password != NULL) {
-        errno = 0;
-
-        if (st->user != NULL) {
-            reply = tsr_resp_command(st->ctx, "AUTH %s %b", st->user,
-                                     st->password, st->password_len);
-
-        } else {
-            reply = tsr_resp_command(st->ctx, "AUTH %b", st->password,
-                                     st->password_len);
-        }
-
-        rc = tsr_store_setup_reply(st, reply, "AUTH");
-        if (rc != TSR_OK) {
-            goto failed;
-        }
-    }
-
-    if (st->db != 0) {
-        errno = 0;
-        reply = tsr_resp_command(st->ctx, "SELECT %d", st->db);
-
-        rc = tsr_store_setup_reply(st, reply, "SELECT");
-        if (rc != TSR_OK) {
-            goto failed;
-        }
     }
 
     if (st->verify_role) {
-        errno = 0;
-        reply = tsr_resp_command(st->ctx, "ROLE");
-
-        if (reply == NULL) {
-            rc = tsr_store_io_error(st, "ROLE", errno);
+        rc = tsr_store_sync(st, &reply, "ROLE", "ROLE");
+        if (rc != TSR_OK) {
             goto failed;
         }
 
@@ -1847,37 +1772,6 @@ failed:
 }
 
 
-/* a reply to AUTH or SELECT, freed here */
-
-static int
-tsr_store_setup_reply(tsr_store_t *st, redisReply *reply, const char *name)
-{
-    int  rc;
-
-    if (reply == NULL) {
-        rc = tsr_store_io_error(st, name, errno);
-
-    } else if (reply->type == REDIS_REPLY_STATUS) {
-        rc = TSR_OK;
-
-    } else if (reply->type == REDIS_REPLY_ERROR) {
-        tsr_store_reply_error(st, name, reply);
-        rc = TSR_ESERVER;
-
-    } else {
-        tsr_store_set_error(st, "%s on %s: unexpected reply type %d", name,
-                            st->addr, reply->type);
-        rc = TSR_EPROTO;
-    }
-
-    if (reply != NULL) {
-        freeReplyObject(reply);
-    }
-
-    return rc;
-}
-
-
 /*
  * Closes the connection and schedules the next attempt; the delay doubles
  * with each failure in a row, up to backoff_max_ms.
@@ -1888,10 +1782,8 @@ tsr_store_drop(tsr_store_t *st)
 {
     int  delay;
 
-    if (st->ctx != NULL) {
-        redisFree(st->ctx);
-        st->ctx = NULL;
-    }
+    tsr_sync_free(st->ctx);
+    st->ctx = NULL;
 
     delay = tsr_store_backoff(st);
     st->next_attempt = tsr_store_now() + delay;
@@ -1929,9 +1821,9 @@ static int
 tsr_store_command(tsr_store_t *st, redisReply **reply, const char *name,
     const char *fmt, ...)
 {
-    int       rc, err;
-    void     *r;
-    va_list   args;
+    int          rc;
+    va_list      args;
+    redisReply  *r;
 
     rc = tsr_store_ready(st);
     if (rc != TSR_OK) {
@@ -1941,13 +1833,9 @@ tsr_store_command(tsr_store_t *st, redisReply **reply, const char *name,
     if (st->asking) {
         /* its error, if any, shows in the reply to the command */
         st->asking = 0;
-        errno = 0;
 
-        r = tsr_resp_command(st->ctx, "ASKING");
-        err = errno;
-
-        if (r == NULL) {
-            rc = tsr_store_io_error(st, "ASKING", err);
+        rc = tsr_store_sync(st, &r, "ASKING", "ASKING");
+        if (rc != TSR_OK) {
             tsr_store_drop(st);
             return rc;
         }
@@ -1955,16 +1843,11 @@ tsr_store_command(tsr_store_t *st, redisReply **reply, const char *name,
         freeReplyObject(r);
     }
 
-    errno = 0;
-
     va_start(args, fmt);
-    r = tsr_resp_vcommand(st->ctx, fmt, args);
+    rc = tsr_store_vsync(st, &r, name, fmt, args);
     va_end(args);
 
-    err = errno;
-
-    if (r == NULL) {
-        rc = tsr_store_io_error(st, name, err);
+    if (rc != TSR_OK) {
         tsr_store_drop(st);
         return rc;
     }
@@ -2092,35 +1975,38 @@ tsr_store_role_reply(tsr_store_t *st, const redisReply *reply)
 
 
 /*
- * hiredis reports a read or write past SO_RCVTIMEO/SO_SNDTIMEO as an I/O
- * error with errno EAGAIN.
+ * A command and its reply on the blocking connection; a failure's message
+ * goes to the store's.
  */
 
 static int
-tsr_store_io_error(tsr_store_t *st, const char *name, int err)
+tsr_store_sync(tsr_store_t *st, redisReply **reply, const char *name,
+    const char *fmt, ...)
 {
-    if (st->ctx->err == REDIS_ERR_IO
-        && (err == EAGAIN || err == EWOULDBLOCK || err == ETIMEDOUT))
-    {
-        tsr_store_set_error(st, "%s on %s timed out after %d ms", name,
-                            st->addr, st->command_timeout_ms);
-        return TSR_ETIMEDOUT;
+    int      rc;
+    va_list  args;
+
+    va_start(args, fmt);
+    rc = tsr_store_vsync(st, reply, name, fmt, args);
+    va_end(args);
+
+    return rc;
+}
+
+
+static int
+tsr_store_vsync(tsr_store_t *st, redisReply **reply, const char *name,
+    const char *fmt, va_list args)
+{
+    int  rc;
+
+    rc = tsr_sync_vcommand(st->ctx, reply, name, fmt, args);
+
+    if (rc != TSR_OK) {
+        tsr_store_set_error(st, "%s", st->ctx->errstr);
     }
 
-    tsr_store_set_error(st, "%s on %s failed: %s", name, st->addr,
-                        st->ctx->err ? st->ctx->errstr : "no reply");
-
-    switch (st->ctx->err) {
-
-    case REDIS_ERR_PROTOCOL:
-        return TSR_EPROTO;
-
-    case REDIS_ERR_OOM:
-        return TSR_ENOMEM;
-
-    default:
-        return TSR_ECONN;
-    }
+    return rc;
 }
 
 
@@ -2174,7 +2060,7 @@ tsr_store_free_reply(tsr_store_t *st, redisReply *reply, int wipe)
         tsr_store_wipe_reply(reply);
 
         if (st->ctx != NULL) {
-            tsr_resp_wipe(st->ctx->reader);
+            tsr_sync_wipe(st->ctx);
         }
     }
 
@@ -2198,24 +2084,6 @@ tsr_store_wipe_reply(redisReply *reply)
     if (reply->str != NULL) {
         OPENSSL_cleanse(reply->str, reply->len);
     }
-}
-
-
-/*
- * Only when nothing is pending (a synchronous client ensures it; the
- * asynchronous side checks after reading): the buffer may still hold
- * consumed bytes past its length, so all of it is wiped.
- */
-
-static struct timeval
-tsr_store_timeval(int ms)
-{
-    struct timeval  tv;
-
-    tv.tv_sec = ms / 1000;
-    tv.tv_usec = (ms % 1000) * 1000;
-
-    return tv;
 }
 
 
@@ -2331,10 +2199,8 @@ tsr_store_set_async(tsr_store_t *st, const tsr_loop_t *loop,
         return TSR_ENOMEM;
     }
 
-    if (st->ctx != NULL) {
-        redisFree(st->ctx);
-        st->ctx = NULL;
-    }
+    tsr_sync_free(st->ctx);
+    st->ctx = NULL;
 
     st->loop = *loop;
     st->async = 1;
@@ -5191,10 +5057,8 @@ tsr_store_node_move(tsr_store_t *node, const char *host, int port,
 static void
 tsr_store_node_close(tsr_store_t *node)
 {
-    if (node->ctx != NULL) {
-        redisFree(node->ctx);
-        node->ctx = NULL;
-    }
+    tsr_sync_free(node->ctx);
+    node->ctx = NULL;
 
     if (node->conn == NULL || node->closing) {
         return;
@@ -5301,8 +5165,7 @@ int
 tsr_store_node_sync(tsr_store_t *node, redisReply **reply, const char *name,
     const char *fmt, ...)
 {
-    int       rc, err;
-    void     *r;
+    int       rc;
     va_list   args;
 
     rc = tsr_store_ready(node);
@@ -5310,23 +5173,15 @@ tsr_store_node_sync(tsr_store_t *node, redisReply **reply, const char *name,
         return rc;
     }
 
-    errno = 0;
-
     va_start(args, fmt);
-    r = tsr_resp_vcommand(node->ctx, fmt, args);
+    rc = tsr_store_vsync(node, reply, name, fmt, args);
     va_end(args);
 
-    err = errno;
-
-    if (r == NULL) {
-        rc = tsr_store_io_error(node, name, err);
+    if (rc != TSR_OK) {
         tsr_store_drop(node);
-        return rc;
     }
 
-    *reply = r;
-
-    return TSR_OK;
+    return rc;
 }
 
 

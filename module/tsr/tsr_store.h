@@ -23,6 +23,7 @@
 #include <hiredis/hiredis.h>
 
 #include "tsr_conn.h"
+#include "tsr_sync.h"
 #include "tsr_resp.h"
 
 
@@ -179,8 +180,7 @@ typedef struct {
 
 
 struct tsr_store_s {
-    redisContext       *ctx;
-    tsr_resp_t          ctx_resp;           /* bounds on its replies */
+    tsr_sync_t         *ctx;                /* the blocking connection */
     char               *host;
     tsr_store_net_t    *allow;              /* router: where nodes Redis
                                                names may be */

@@ -39,6 +39,7 @@
 #include "tsr_scripts.h"
 #include "tsr_seal.h"
 #include "tsr_store.h"
+#include "tsr_sync.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -169,15 +170,12 @@ static int tsr_tickets_build(tsr_tickets_t *t, const tsr_tickets_ring_t *old,
     uint64_t now, uint8_t *out, size_t *outlen);
 static int tsr_tickets_new_key(tsr_tickets_key_t *k, uint64_t gen);
 static void tsr_tickets_free_ring(tsr_tickets_ring_t *ring);
-static redisContext *tsr_tickets_connect(tsr_tickets_t *t, tsr_resp_t *resp,
-    int *rc);
-static int tsr_tickets_setup(tsr_tickets_t *t, redisContext *c,
-    const char *name, redisReply *reply);
-static redisReply *tsr_tickets_command(tsr_tickets_t *t, redisContext *c,
+static tsr_sync_t *tsr_tickets_connect(tsr_tickets_t *t, int *rc);
+static redisReply *tsr_tickets_command(tsr_tickets_t *t, tsr_sync_t *c,
     const char *name, int *rc, const char *fmt, ...);
-static int tsr_tickets_get(tsr_tickets_t *t, redisContext *c, uint8_t *buf,
+static int tsr_tickets_get(tsr_tickets_t *t, tsr_sync_t *c, uint8_t *buf,
     size_t *len);
-static int tsr_tickets_rotate(tsr_tickets_t *t, redisContext *c,
+static int tsr_tickets_rotate(tsr_tickets_t *t, tsr_sync_t *c,
     const uint8_t *expected, size_t elen, const uint8_t *sealed,
     size_t slen, uint8_t *header, int *applied);
 static int tsr_tickets_script_reply(tsr_tickets_t *t, redisReply *reply,
@@ -828,8 +826,7 @@ tsr_tickets_sync(tsr_tickets_t *t)
     int            rc, absent, applied, logged;
     size_t         len, slen, plen, elen;
     uint64_t       now;
-    tsr_resp_t     resp;
-    redisContext  *c;
+    tsr_sync_t    *c;
     uint8_t        header[TSR_TICKETS_HEADER_LEN];
     uint8_t        val[TSR_MAX_VALUE];
     uint8_t        plain[TSR_TICKETS_RING_MAX];
@@ -863,8 +860,7 @@ tsr_tickets_sync(tsr_tickets_t *t)
     t->deadline = tsr_tickets_mono() + t->connect_timeout_ms
                   + t->command_timeout_ms;
 
-    /* "resp" bounds the replies: it lives as long as "c" */
-    c = tsr_tickets_connect(t, &resp, &rc);
+    c = tsr_tickets_connect(t, &rc);
     if (c == NULL) {
         goto failed;
     }
@@ -977,7 +973,7 @@ tsr_tickets_sync(tsr_tickets_t *t)
 done:
 
     OPENSSL_cleanse(plain, plen);
-    redisFree(c);
+    tsr_sync_free(c);
     t->deadline = 0;
 
     return rc;
@@ -986,9 +982,7 @@ failed:
 
     OPENSSL_cleanse(plain, plen);
 
-    if (c != NULL) {
-        redisFree(c);
-    }
+    tsr_sync_free(c);
 
     t->deadline = 0;
 
@@ -1679,138 +1673,36 @@ tsr_tickets_error(const tsr_tickets_t *t)
 
 /*
  * A blocking connection with the store's settings: connect timeout,
- * command timeout on every read and write, AUTH and SELECT.
+ * command timeout, AUTH and SELECT, all within the sync's deadline.
  */
 
-static redisContext *
-tsr_tickets_connect(tsr_tickets_t *t, tsr_resp_t *resp, int *rc)
+static tsr_sync_t *
+tsr_tickets_connect(tsr_tickets_t *t, int *rc)
 {
-    int              err;
-    const char      *call;
-    redisReply      *reply;
-    redisContext    *c;
-    struct timeval   tv;
+    tsr_sync_t       *c;
+    tsr_sync_conf_t   conf;
 
-    tv.tv_sec = t->connect_timeout_ms / 1000;
-    tv.tv_usec = (t->connect_timeout_ms % 1000) * 1000;
+    memset(&conf, 0, sizeof(conf));
+    conf.addr = t->addr;
+    conf.host = t->host;
+    conf.port = t->port;
+    conf.path = t->unix_path;
+    conf.user = t->user;
+    conf.password = t->password;
+    conf.password_len = t->password_len;
+    conf.db = t->db;
+    conf.connect_timeout_ms = t->connect_timeout_ms;
+    conf.command_timeout_ms = t->command_timeout_ms;
 
-    errno = 0;
-
-    if (t->unix_path != NULL) {
-        call = "redisConnectUnixWithTimeout()";
-        c = redisConnectUnixWithTimeout(t->unix_path, tv);
-
-    } else {
-        call = "redisConnectWithTimeout()";
-        c = redisConnectWithTimeout(t->host, t->port, tv);
-    }
-
-    err = errno;
-
+    c = tsr_sync_connect(&conf, rc, t->err, sizeof(t->err));
     if (c == NULL) {
-        tsr_tickets_set_error(t, "%s to %s failed: out of memory", call,
-                              t->addr);
-        *rc = TSR_ENOMEM;
         return NULL;
     }
 
-    if (c->err) {
-        if (c->err == REDIS_ERR_IO && err == ETIMEDOUT) {
-            tsr_tickets_set_error(t, "%s to %s timed out after %d ms", call,
-                                  t->addr, t->connect_timeout_ms);
-            *rc = TSR_ETIMEDOUT;
-
-        } else {
-            tsr_tickets_set_error(t, "%s to %s failed: %s", call, t->addr,
-                                  c->errstr);
-            *rc = TSR_ECONN;
-        }
-
-        goto failed;
-    }
-
-    tv.tv_sec = t->command_timeout_ms / 1000;
-    tv.tv_usec = (t->command_timeout_ms % 1000) * 1000;
-
-    if (redisSetTimeout(c, tv) != REDIS_OK) {
-        tsr_tickets_set_error(t, "redisSetTimeout() on %s failed: %s",
-                              t->addr, c->errstr);
-        *rc = TSR_ECONN;
-        goto failed;
-    }
-
-    /* the whole exchange, not each read: a server may drip its replies */
-
-    tsr_resp_bound(c->reader, resp);
-    resp->deadline = t->deadline;
-    resp->read_ms = t->command_timeout_ms;
-
-    if (t->password != NULL) {
-        if (t->user != NULL) {
-            reply = tsr_tickets_command(t, c, "AUTH", rc, "AUTH %s %b",
-                                        t->user, t->password,
-                                        t->password_len);
-
-        } else {
-            reply = tsr_tickets_command(t, c, "AUTH", rc, "AUTH %b",
-                                        t->password, t->password_len);
-        }
-
-        *rc = tsr_tickets_setup(t, c, "AUTH", reply);
-        if (*rc != TSR_OK) {
-            goto failed;
-        }
-    }
-
-    if (t->db != 0) {
-        reply = tsr_tickets_command(t, c, "SELECT", rc, "SELECT %d", t->db);
-
-        *rc = tsr_tickets_setup(t, c, "SELECT", reply);
-        if (*rc != TSR_OK) {
-            goto failed;
-        }
-    }
-
-    *rc = TSR_OK;
+    /* the whole exchange, not each reply: a server may drip them */
+    tsr_sync_set_deadline(c, t->deadline);
 
     return c;
-
-failed:
-
-    redisFree(c);
-
-    return NULL;
-}
-
-
-/* the reply to AUTH or SELECT, freed here; NULL: error already set */
-
-static int
-tsr_tickets_setup(tsr_tickets_t *t, redisContext *c, const char *name,
-    redisReply *reply)
-{
-    int  rc;
-
-    if (reply == NULL) {
-        return (c->err == REDIS_ERR_IO) ? TSR_ECONN : TSR_EPROTO;
-    }
-
-    if (reply->type == REDIS_REPLY_STATUS) {
-        rc = TSR_OK;
-
-    } else if (reply->type == REDIS_REPLY_ERROR) {
-        tsr_tickets_reply_error(t, name, reply);
-        rc = TSR_ESERVER;
-
-    } else {
-        tsr_tickets_set_error(t, "%s on %s: unexpected reply type %d", name,
-                              t->addr, reply->type);
-        rc = TSR_EPROTO;
-    }
-
-    freeReplyObject(reply);
-
-    return rc;
 }
 
 
@@ -1820,47 +1712,30 @@ tsr_tickets_setup(tsr_tickets_t *t, redisContext *c, const char *name,
  */
 
 static redisReply *
-tsr_tickets_command(tsr_tickets_t *t, redisContext *c, const char *name,
+tsr_tickets_command(tsr_tickets_t *t, tsr_sync_t *c, const char *name,
     int *rc, const char *fmt, ...)
 {
-    int       err;
-    void     *reply;
-    va_list   args;
-
-    errno = 0;
+    va_list      args;
+    redisReply  *reply;
 
     va_start(args, fmt);
-    reply = tsr_resp_vcommand(c, fmt, args);
+    *rc = tsr_sync_vcommand(c, &reply, name, fmt, args);
     va_end(args);
 
-    err = errno;
-
-    if (reply != NULL) {
-        *rc = TSR_OK;
+    if (*rc == TSR_OK) {
         return reply;
     }
 
-    if (c->err == REDIS_ERR_IO
-        && (err == EAGAIN || err == EWOULDBLOCK || err == ETIMEDOUT))
+    if (*rc == TSR_ETIMEDOUT && t->deadline != 0
+        && tsr_tickets_mono() >= t->deadline)
     {
-        if (t->deadline != 0 && tsr_tickets_mono() >= t->deadline) {
-            tsr_tickets_set_error(t, "%s on %s timed out: a sync takes at "
-                                  "most %d ms after connecting", name,
-                                  t->addr, t->command_timeout_ms);
-
-        } else {
-            tsr_tickets_set_error(t, "%s on %s timed out after %d ms", name,
-                                  t->addr, t->command_timeout_ms);
-        }
-
-        *rc = TSR_ETIMEDOUT;
+        tsr_tickets_set_error(t, "%s on %s timed out: a sync takes at most "
+                              "%d ms after connecting", name, t->addr,
+                              t->command_timeout_ms);
         return NULL;
     }
 
-    tsr_tickets_set_error(t, "%s on %s failed: %s", name, t->addr,
-                          c->err ? c->errstr : "no reply");
-
-    *rc = (c->err == REDIS_ERR_PROTOCOL) ? TSR_EPROTO : TSR_ECONN;
+    tsr_tickets_set_error(t, "%s", c->errstr);
 
     return NULL;
 }
@@ -1872,7 +1747,7 @@ tsr_tickets_command(tsr_tickets_t *t, redisContext *c, const char *name,
  */
 
 static int
-tsr_tickets_get(tsr_tickets_t *t, redisContext *c, uint8_t *buf,
+tsr_tickets_get(tsr_tickets_t *t, tsr_sync_t *c, uint8_t *buf,
     size_t *len)
 {
     int          rc;
@@ -1939,7 +1814,7 @@ tsr_tickets_get(tsr_tickets_t *t, redisContext *c, uint8_t *buf,
  */
 
 static int
-tsr_tickets_rotate(tsr_tickets_t *t, redisContext *c,
+tsr_tickets_rotate(tsr_tickets_t *t, tsr_sync_t *c,
     const uint8_t *expected, size_t elen, const uint8_t *sealed, size_t slen,
     uint8_t *header, int *applied)
 {
