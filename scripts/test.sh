@@ -30,8 +30,9 @@ run_suite build
 # (tests/compat/check-nginx.sh: 11 min 48 s cold on 2 cores: 5 versions
 # dynamic + the newest static, 36 steps)
 if [ -d ../shared/nginx ]; then
-    echo "== build: make check-nginx NGINX_SOURCES=../shared/nginx"
-    (cd build && make check-nginx NGINX_SOURCES="$(cd ../shared/nginx && pwd)")
+    sources=$(cd ../shared/nginx && pwd)
+    echo "== build: make check-nginx NGINX_SOURCES=$sources"
+    (cd build && make check-nginx NGINX_SOURCES="$sources")
 fi
 
 # the Debian packages, installed and removed again: needs root
