@@ -346,6 +346,14 @@ ngx_ssl_session_redis_set_address(ngx_conf_t *cf, ngx_command_t *cmd,
         return NGX_CONF_ERROR;
     }
 
+    if (rcf->store_conf.tls && rcf->store_conf.tls_no_verify) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "redis address \"%V\": \"tls_verify=off\" "
+                           "accepts any certificate, so anyone on the path "
+                           "to Redis can read and forge sessions",
+                           &rcf->address);
+    }
+
     /*
      * Host names are resolved here, in the master, as upstream names
      * are: a name that does not resolve fails "nginx -t", and workers
@@ -390,9 +398,13 @@ ngx_ssl_session_redis_password_file(ngx_conf_t *cf, ngx_str_t *arg)
     ngx_uint_t        i;
     ngx_file_info_t   fi;
 
+    /* the two secrets first: a warning if others may read them */
     static ngx_str_t  params[] = {
         ngx_string("password_file="),
-        ngx_string("sentinel_password_file=")
+        ngx_string("sentinel_password_file="),
+        ngx_string("tls_key_file="),
+        ngx_string("tls_ca_file="),
+        ngx_string("tls_cert_file=")
     };
 
     for (i = 0; i < sizeof(params) / sizeof(params[0]); i++) {
@@ -427,13 +439,15 @@ ngx_ssl_session_redis_password_file(ngx_conf_t *cf, ngx_str_t *arg)
 
     /* stat() does not open: a FIFO here cannot hang "nginx -t" */
 
-    if (ngx_file_info(arg->data + n, &fi) == 0
+    if (i < 3
+        && ngx_file_info(arg->data + n, &fi) == 0
         && ngx_is_file(&fi)
         && (ngx_file_access(&fi) & 0077) != 0)
     {
         ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "password file \"%s\" is accessible by other "
-                           "users (mode %04o): it should be 0600 or 0400",
+                           "%s \"%s\" is accessible by other users "
+                           "(mode %04o): it should be 0600 or 0400",
+                           i < 2 ? "password file" : "TLS key file",
                            arg->data + n, ngx_file_access(&fi));
     }
 

@@ -141,6 +141,7 @@ struct tsr_admin_s {
 
     tsr_store_conf_t            conf;
     tsr_sync_t                 *redis;
+    tsr_tls_t                  *tls;
     tsr_keyring_t              *keys;
 
     char                        ctx[TSR_ADMIN_CTX_HEX + 1];
@@ -452,6 +453,7 @@ done:
     }
 
     tsr_sync_free(adm->redis);
+    tsr_tls_destroy(adm->tls);
 
     tsr_keyring_destroy(adm->keys);
 
@@ -745,6 +747,7 @@ tsr_admin_connect(tsr_admin_t *adm)
     int               rc;
     char              err[TSR_SYNC_ERR_LEN];
     redisReply       *reply;
+    tsr_tls_conf_t    tc;
     tsr_sync_conf_t   conf;
 
     if (adm->conf.cluster != NULL || adm->conf.sentinels != NULL) {
@@ -766,6 +769,31 @@ tsr_admin_connect(tsr_admin_t *adm)
     conf.db = adm->conf.db;
     conf.connect_timeout_ms = (int) adm->timeout_ms;
     conf.command_timeout_ms = (int) adm->timeout_ms;
+
+    if (adm->conf.tls) {
+        if ((adm->conf.tls_cert_file == NULL)
+            != (adm->conf.tls_key_file == NULL))
+        {
+            tsr_admin_fail(adm, "tls_cert_file= and tls_key_file= go "
+                           "together");
+            return TSR_ADMIN_FAILED;
+        }
+
+        memset(&tc, 0, sizeof(tc));
+        tc.ca_file = adm->conf.tls_ca_file;
+        tc.cert_file = adm->conf.tls_cert_file;
+        tc.key_file = adm->conf.tls_key_file;
+        tc.server_name = adm->conf.tls_server_name;
+        tc.verify = !adm->conf.tls_no_verify;
+
+        adm->tls = tsr_tls_create(&tc, err, sizeof(err));
+        if (adm->tls == NULL) {
+            tsr_admin_fail(adm, "%s", err);
+            return TSR_ADMIN_FAILED;
+        }
+
+        conf.tls = adm->tls;
+    }
 
     adm->redis = tsr_sync_connect(&conf, &rc, err, sizeof(err));
     if (adm->redis == NULL) {

@@ -177,6 +177,18 @@ typedef struct {
      * +switch-master); they receive user and password.  NULL: anywhere.
      */
     const char  *allow;
+    /*
+     * TLS to Redis (and to sentinels), "rediss://" or "tls": the CA file
+     * (NULL: the system's store), the name verified and sent as SNI
+     * (NULL: the host as written; an address is verified as one), a
+     * client certificate for Redis' tls-auth-clients.
+     */
+    unsigned     tls:1;
+    unsigned     tls_no_verify:1;   /* any certificate: tests only */
+    const char  *tls_ca_file;
+    const char  *tls_server_name;
+    const char  *tls_cert_file;
+    const char  *tls_key_file;
     int          connect_timeout_ms;    /* default 100 */
     int          command_timeout_ms;    /* default 100 */
     int          backoff_min_ms;    /* first reconnect delay, default 50 */
@@ -203,6 +215,8 @@ typedef struct {
                                        writes lost with a connection */
     uint64_t     bad_values;        /* non-string reply or over the limit */
     uint64_t     connects;
+    uint64_t     tls_resumed;       /* connects whose TLS handshake
+                                       resumed the server's last session */
 
     /* asynchronous side only */
     uint64_t     refused;           /* lookups refused at once: not

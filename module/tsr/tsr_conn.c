@@ -26,6 +26,8 @@
 #include <poll.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 
 #define TSR_CONN_OUT_MIN   4096
@@ -35,6 +37,12 @@
 static int tsr_conn_socket(tsr_conn_t *c, const char *ip, int port,
     const char *path);
 static int tsr_conn_usable(tsr_conn_t *c);
+static int tsr_conn_tls_start(tsr_conn_t *c, const char *ip);
+static int tsr_conn_handshake(tsr_conn_t *c);
+static void tsr_conn_tls_failed(tsr_conn_t *c, int rc, const char *what);
+static ssize_t tsr_conn_send(tsr_conn_t *c);
+static ssize_t tsr_conn_recv(tsr_conn_t *c, char *buf, size_t size);
+static int tsr_tls_new_session(SSL *ssl, SSL_SESSION *sess);
 static int tsr_conn_push(tsr_conn_t *c, tsr_conn_reply_pt fn, void *data,
     const char *cmd, size_t len);
 static int tsr_conn_is_subscribe(const char *cmd, size_t len);
@@ -46,7 +54,7 @@ static void tsr_conn_want(tsr_conn_t *c, int read, int write);
 
 
 tsr_conn_t *
-tsr_conn_connect(const char *ip, int port, const char *path,
+tsr_conn_connect(const char *ip, int port, const char *path, tsr_tls_t *tls,
     const tsr_conn_events_t *ev, void *data, char *err, size_t errlen)
 {
     tsr_conn_t  *c;
@@ -74,9 +82,32 @@ tsr_conn_connect(const char *ip, int port, const char *path,
         goto failed;
     }
 
+    if (tls != NULL) {
+        c->tls = tls;
+
+        if (path != NULL) {
+            (void) snprintf(c->peer, sizeof(c->peer), "%s", path);
+
+        } else {
+            (void) snprintf(c->peer, sizeof(c->peer), "%s:%d", ip, port);
+        }
+
+        if (tsr_conn_tls_start(c, path == NULL ? ip : NULL) != 0) {
+            (void) snprintf(err, errlen, "%s", c->errstr);
+            goto failed;
+        }
+
+    } else {
+        c->connected = c->tcp_connected;
+    }
+
     return c;
 
 failed:
+
+    if (c->ssl != NULL) {
+        SSL_free(c->ssl);
+    }
 
     if (c->fd != -1) {
         (void) close(c->fd);
@@ -152,7 +183,7 @@ tsr_conn_socket(tsr_conn_t *c, const char *ip, int port, const char *path)
     }
 
     if (connect(c->fd, sa, len) == 0) {
-        c->connected = 1;
+        c->tcp_connected = 1;
         return 0;
     }
 
@@ -166,6 +197,74 @@ tsr_conn_socket(tsr_conn_t *c, const char *ip, int port, const char *path)
                     strerror(errno));
 
     return -1;
+}
+
+
+/*
+ * The client side of a TLS connection: the server's name (SNI and the
+ * name verified) or its address verified, and the server's last session
+ * offered.
+ */
+
+static int
+tsr_conn_tls_start(tsr_conn_t *c, const char *ip)
+{
+    int                 ok;
+    size_t              i;
+    struct in6_addr     a6;
+    struct in_addr      a4;
+    X509_VERIFY_PARAM  *param;
+
+    ERR_clear_error();
+
+    c->ssl = SSL_new(c->tls->ctx);
+    if (c->ssl == NULL) {
+        ERR_clear_error();
+        (void) snprintf(c->errstr, sizeof(c->errstr), "SSL_new() failed");
+        return -1;
+    }
+
+    ok = SSL_set_fd(c->ssl, c->fd);
+
+    SSL_set_connect_state(c->ssl);
+    SSL_set_app_data(c->ssl, c);
+
+    if (ok && c->tls->server_name != NULL) {
+        /* SNI carries names only, never addresses */
+
+        if (inet_pton(AF_INET, c->tls->server_name, &a4) != 1
+            && inet_pton(AF_INET6, c->tls->server_name, &a6) != 1)
+        {
+            ok = SSL_set_tlsext_host_name(c->ssl, c->tls->server_name);
+        }
+
+        if (ok && c->tls->verify) {
+            ok = SSL_set1_host(c->ssl, c->tls->server_name);
+        }
+
+    } else if (ok && c->tls->verify && ip != NULL) {
+        param = SSL_get0_param(c->ssl);
+        ok = X509_VERIFY_PARAM_set1_ip_asc(param, ip);
+    }
+
+    for (i = 0; ok && i < TSR_TLS_SESSIONS; i++) {
+        if (c->tls->sessions[i].session != NULL
+            && strcmp(c->tls->sessions[i].peer, c->peer) == 0)
+        {
+            ok = SSL_set_session(c->ssl, c->tls->sessions[i].session);
+            break;
+        }
+    }
+
+    ERR_clear_error();
+
+    if (!ok) {
+        (void) snprintf(c->errstr, sizeof(c->errstr),
+                        "setting up TLS failed");
+        return -1;
+    }
+
+    return 0;
 }
 
 
@@ -332,17 +431,10 @@ tsr_conn_on_write(tsr_conn_t *c)
         return 0;
     }
 
-    n = send(c->fd, c->out + c->out_pos, c->out_len - c->out_pos,
-             MSG_NOSIGNAL);
+    n = tsr_conn_send(c);
 
-    if (n == -1) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-            tsr_conn_want(c, 1, 1);
-            return 0;
-        }
-
-        tsr_conn_fail(c, TSR_CONN_EIO, "write: %s", strerror(errno));
-        return -1;
+    if (n <= 0) {
+        return n;
     }
 
     c->out_pos += (size_t) n;
@@ -382,6 +474,10 @@ tsr_conn_usable(tsr_conn_t *c)
         return 1;
     }
 
+    if (c->tcp_connected) {
+        return tsr_conn_handshake(c);
+    }
+
     /* a write event may be posted before the connect completes */
 
     pfd.fd = c->fd;
@@ -405,9 +501,219 @@ tsr_conn_usable(tsr_conn_t *c)
         return -1;
     }
 
+    c->tcp_connected = 1;
+
+    if (c->ssl != NULL) {
+        return tsr_conn_handshake(c);
+    }
+
     c->connected = 1;
 
     return 1;
+}
+
+
+/* TLS' handshake, one step: 1 done, 0 under way, -1 failed */
+
+static int
+tsr_conn_handshake(tsr_conn_t *c)
+{
+    int  rc;
+
+    ERR_clear_error();
+
+    rc = SSL_do_handshake(c->ssl);
+
+    if (rc == 1) {
+        c->connected = 1;
+        c->tls_resumed = SSL_session_reused(c->ssl) ? 1 : 0;
+
+        /* the commands queued meanwhile */
+        tsr_conn_want(c, 1, c->out_pos != c->out_len);
+
+        return 1;
+    }
+
+    switch (SSL_get_error(c->ssl, rc)) {
+
+    case SSL_ERROR_WANT_READ:
+        tsr_conn_want(c, 1, 0);
+        return 0;
+
+    case SSL_ERROR_WANT_WRITE:
+        tsr_conn_want(c, 1, 1);
+        return 0;
+
+    default:
+        tsr_conn_tls_failed(c, rc, "TLS handshake");
+        return -1;
+    }
+}
+
+
+/*
+ * Why a TLS call failed, in words: the verification's result, OpenSSL's
+ * reason, or the socket's.  OpenSSL's error queue is left empty: nginx
+ * reads it after its own calls.
+ */
+
+static void
+tsr_conn_tls_failed(tsr_conn_t *c, int rc, const char *what)
+{
+    int            err;
+    long           vr;
+    unsigned long  e;
+    const char    *reason;
+
+    err = errno;
+    e = ERR_peek_last_error();
+    reason = (e != 0) ? ERR_reason_error_string(e) : NULL;
+
+    vr = SSL_get_verify_result(c->ssl);
+
+    ERR_clear_error();
+
+    if (!c->connected && vr != X509_V_OK) {
+        tsr_conn_fail(c, TSR_CONN_EIO, "%s: certificate verify failed: %s",
+                      what, X509_verify_cert_error_string(vr));
+
+    } else if (reason != NULL) {
+        tsr_conn_fail(c, TSR_CONN_EIO, "%s: %s", what, reason);
+
+    } else if (rc == 0 || err == 0) {
+        tsr_conn_fail(c, TSR_CONN_EIO, "%s: connection closed by redis",
+                      what);
+
+    } else {
+        tsr_conn_fail(c, TSR_CONN_EIO, "%s: %s", what, strerror(err));
+    }
+}
+
+
+/* bytes written, 0 when the socket is full, -1 when the connection ended */
+
+static ssize_t
+tsr_conn_send(tsr_conn_t *c)
+{
+    int      rc;
+    ssize_t  n;
+
+    if (c->ssl == NULL) {
+        n = send(c->fd, c->out + c->out_pos, c->out_len - c->out_pos,
+                 MSG_NOSIGNAL);
+
+        if (n >= 0) {
+            return n;
+        }
+
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+            tsr_conn_want(c, 1, 1);
+            return 0;
+        }
+
+        tsr_conn_fail(c, TSR_CONN_EIO, "write: %s", strerror(errno));
+        return -1;
+    }
+
+    ERR_clear_error();
+
+    /* partial writes on, the buffer may move: see tsr_tls_create() */
+
+    rc = SSL_write(c->ssl, c->out + c->out_pos,
+                   (int) (c->out_len - c->out_pos));
+
+    if (rc > 0) {
+        return rc;
+    }
+
+    switch (SSL_get_error(c->ssl, rc)) {
+
+    case SSL_ERROR_WANT_WRITE:
+    case SSL_ERROR_WANT_READ:
+        tsr_conn_want(c, 1, 1);
+        return 0;
+
+    default:
+        tsr_conn_tls_failed(c, rc, "write");
+        return -1;
+    }
+}
+
+
+/*
+ * Up to "size" bytes: what TLS had decrypted already and what the socket
+ * has, until it has no more (0 then: nothing), or -1 when the connection
+ * ended.
+ */
+
+static ssize_t
+tsr_conn_recv(tsr_conn_t *c, char *buf, size_t size)
+{
+    int      rc;
+    size_t   got;
+    ssize_t  n;
+
+    if (c->ssl == NULL) {
+        n = recv(c->fd, buf, size, 0);
+
+        if (n > 0) {
+            return n;
+        }
+
+        if (n == 0) {
+            tsr_conn_fail(c, TSR_CONN_EIO, "connection closed by redis");
+            return -1;
+        }
+
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+            return 0;
+        }
+
+        tsr_conn_fail(c, TSR_CONN_EIO, "read: %s", strerror(errno));
+        return -1;
+    }
+
+    got = 0;
+
+    while (got < size) {
+        ERR_clear_error();
+
+        rc = SSL_read(c->ssl, buf + got, (int) (size - got));
+
+        if (rc > 0) {
+            got += (size_t) rc;
+            continue;
+        }
+
+        switch (SSL_get_error(c->ssl, rc)) {
+
+        case SSL_ERROR_WANT_READ:
+            return (ssize_t) got;
+
+        case SSL_ERROR_WANT_WRITE:
+            tsr_conn_want(c, 1, 1);
+            return (ssize_t) got;
+
+        case SSL_ERROR_ZERO_RETURN:
+            if (got > 0) {
+                /* the replies first; the close is read again next time */
+                return (ssize_t) got;
+            }
+
+            tsr_conn_fail(c, TSR_CONN_EIO, "connection closed by redis");
+            return -1;
+
+        default:
+            if (got > 0) {
+                return (ssize_t) got;
+            }
+
+            tsr_conn_tls_failed(c, rc, "read");
+            return -1;
+        }
+    }
+
+    return (ssize_t) got;
 }
 
 
@@ -422,20 +728,10 @@ tsr_conn_on_read(tsr_conn_t *c)
         return n;
     }
 
-    n = recv(c->fd, buf, sizeof(buf), 0);
+    n = tsr_conn_recv(c, buf, sizeof(buf));
 
-    if (n == -1) {
-        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
-            return 0;
-        }
-
-        tsr_conn_fail(c, TSR_CONN_EIO, "read: %s", strerror(errno));
-        return -1;
-    }
-
-    if (n == 0) {
-        tsr_conn_fail(c, TSR_CONN_EIO, "connection closed by redis");
-        return -1;
+    if (n <= 0) {
+        return n;
     }
 
     if (redisReaderFeed(c->reader, buf, (size_t) n) != REDIS_OK) {
@@ -588,6 +884,23 @@ tsr_conn_end(tsr_conn_t *c)
 
     c->calling--;
 
+    if (c->ssl != NULL) {
+        /*
+         * No close_notify: it could block, and Redis needs none.  A
+         * connection that was up ends as if shut down, or OpenSSL would
+         * mark its session unusable and the next connect could not
+         * resume it.
+         */
+
+        if (c->connected) {
+            SSL_set_shutdown(c->ssl, SSL_SENT_SHUTDOWN
+                                     | SSL_RECEIVED_SHUTDOWN);
+        }
+
+        SSL_free(c->ssl);
+        ERR_clear_error();
+    }
+
     if (c->fd != -1) {
         (void) close(c->fd);
     }
@@ -652,4 +965,162 @@ void
 tsr_conn_wipe_input(tsr_conn_t *c)
 {
     tsr_resp_wipe(c->reader);
+}
+
+
+tsr_tls_t *
+tsr_tls_create(const tsr_tls_conf_t *conf, char *err, size_t errlen)
+{
+    unsigned long   e;
+    const char     *what;
+    tsr_tls_t      *tls;
+
+    tls = OPENSSL_zalloc(sizeof(tsr_tls_t));
+    if (tls == NULL) {
+        (void) snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+
+    tls->verify = conf->verify;
+
+    ERR_clear_error();
+
+    what = "SSL_CTX_new()";
+    tls->ctx = SSL_CTX_new(TLS_client_method());
+    if (tls->ctx == NULL) {
+        goto failed;
+    }
+
+    what = "TLS 1.2 at least";
+    if (!SSL_CTX_set_min_proto_version(tls->ctx, TLS1_2_VERSION)) {
+        goto failed;
+    }
+
+    /* a write retried may be longer, and the buffer may have moved */
+    SSL_CTX_set_mode(tls->ctx, SSL_MODE_ENABLE_PARTIAL_WRITE
+                               | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
+                               | SSL_MODE_RELEASE_BUFFERS);
+
+    SSL_CTX_set_session_cache_mode(tls->ctx, SSL_SESS_CACHE_CLIENT
+                                             | SSL_SESS_CACHE_NO_INTERNAL);
+    SSL_CTX_sess_set_new_cb(tls->ctx, tsr_tls_new_session);
+
+    SSL_CTX_set_verify(tls->ctx, conf->verify ? SSL_VERIFY_PEER
+                                              : SSL_VERIFY_NONE, NULL);
+
+    if (conf->ca_file != NULL) {
+        what = conf->ca_file;
+        if (!SSL_CTX_load_verify_locations(tls->ctx, conf->ca_file, NULL)) {
+            goto failed;
+        }
+
+    } else {
+        what = "the system's certificate store";
+        if (!SSL_CTX_set_default_verify_paths(tls->ctx)) {
+            goto failed;
+        }
+    }
+
+    if (conf->cert_file != NULL) {
+        what = conf->cert_file;
+        if (!SSL_CTX_use_certificate_chain_file(tls->ctx, conf->cert_file)) {
+            goto failed;
+        }
+
+        what = conf->key_file;
+        if (conf->key_file == NULL
+            || !SSL_CTX_use_PrivateKey_file(tls->ctx, conf->key_file,
+                                            SSL_FILETYPE_PEM)
+            || !SSL_CTX_check_private_key(tls->ctx))
+        {
+            goto failed;
+        }
+    }
+
+    if (conf->server_name != NULL) {
+        tls->server_name = OPENSSL_strdup(conf->server_name);
+        if (tls->server_name == NULL) {
+            what = "the server name";
+            goto failed;
+        }
+    }
+
+    return tls;
+
+failed:
+
+    e = ERR_peek_last_error();
+
+    (void) snprintf(err, errlen, "TLS: %s%s%s", what != NULL ? what : "",
+                    e != 0 ? ": " : " failed",
+                    e != 0 && ERR_reason_error_string(e) != NULL
+                    ? ERR_reason_error_string(e) : "");
+
+    ERR_clear_error();
+
+    tsr_tls_destroy(tls);
+
+    return NULL;
+}
+
+
+void
+tsr_tls_destroy(tsr_tls_t *tls)
+{
+    size_t  i;
+
+    if (tls == NULL) {
+        return;
+    }
+
+    for (i = 0; i < TSR_TLS_SESSIONS; i++) {
+        SSL_SESSION_free(tls->sessions[i].session);
+    }
+
+    SSL_CTX_free(tls->ctx);
+    OPENSSL_free(tls->server_name);
+    OPENSSL_free(tls);
+}
+
+
+/*
+ * A new session from a server: it replaces that server's last one (TLS
+ * 1.3 servers send them after the handshake, some several).
+ */
+
+static int
+tsr_tls_new_session(SSL *ssl, SSL_SESSION *sess)
+{
+    size_t       i;
+    tsr_tls_t   *tls;
+    tsr_conn_t  *c;
+
+    c = SSL_get_app_data(ssl);
+
+    if (c == NULL || c->tls == NULL) {
+        return 0;
+    }
+
+    tls = c->tls;
+
+    for (i = 0; i < TSR_TLS_SESSIONS; i++) {
+        if (tls->sessions[i].session != NULL
+            && strcmp(tls->sessions[i].peer, c->peer) == 0)
+        {
+            break;
+        }
+    }
+
+    if (i == TSR_TLS_SESSIONS) {
+        i = tls->next;
+        tls->next = (tls->next + 1) % TSR_TLS_SESSIONS;
+        (void) snprintf(tls->sessions[i].peer, sizeof(tls->sessions[i].peer),
+                        "%s", c->peer);
+    }
+
+    SSL_SESSION_free(tls->sessions[i].session);
+    tls->sessions[i].session = sess;
+
+    /* the reference is ours */
+    return 1;
 }

@@ -32,6 +32,7 @@
 #include <sys/types.h>
 
 #include <hiredis/hiredis.h>
+#include <openssl/ssl.h>
 
 #include "tsr_resp.h"
 
@@ -52,6 +53,37 @@
 
 
 typedef struct tsr_conn_s  tsr_conn_t;
+
+
+/*
+ * TLS to Redis: one client context per address setting, shared by its
+ * connections, with the last session of each server kept so that a
+ * reconnect resumes it.
+ */
+
+#define TSR_TLS_SESSIONS     16
+
+typedef struct {
+    const char         *ca_file;        /* NULL: the system's store */
+    const char         *cert_file;      /* a client certificate, or NULL */
+    const char         *key_file;
+    const char         *server_name;    /* SNI and the name verified;
+                                           NULL: the address verified */
+    int                 verify;         /* 0: any certificate (warned) */
+} tsr_tls_conf_t;
+
+typedef struct {
+    char                peer[64];       /* "ip:port" or a socket path */
+    SSL_SESSION        *session;
+} tsr_tls_session_t;
+
+typedef struct {
+    SSL_CTX            *ctx;
+    char               *server_name;
+    int                 verify;
+    unsigned            next;           /* the slot replaced next */
+    tsr_tls_session_t   sessions[TSR_TLS_SESSIONS];
+} tsr_tls_t;
 
 typedef void (*tsr_conn_reply_pt)(tsr_conn_t *c, redisReply *reply,
     void *data);
@@ -84,6 +116,9 @@ struct tsr_conn_s {
     void               *data;           /* the owner's, for callbacks */
     tsr_conn_events_t   ev;
 
+    tsr_tls_t          *tls;            /* NULL: plain TCP */
+    SSL                *ssl;
+    char                peer[64];
     redisReader        *reader;
     tsr_resp_t          resp;           /* bounds on its replies */
     tsr_resp_async_t    awaits;         /* what they may be */
@@ -102,7 +137,9 @@ struct tsr_conn_s {
 
     int                 calling;        /* callbacks on the stack */
     unsigned            kept:1;         /* the callback keeps its reply */
-    unsigned            connected:1;
+    unsigned            connected:1;    /* and TLS' handshake done */
+    unsigned            tcp_connected:1;
+    unsigned            tls_resumed:1;  /* its handshake resumed */
     unsigned            subscribed:1;
     unsigned            freeing:1;      /* ends when callbacks return */
     unsigned            reading:1;      /* read interest asked for */
@@ -112,12 +149,18 @@ struct tsr_conn_s {
 
 /*
  * Starts a connect to "ip" (numeric, IPv4 or IPv6) and "port", or to the
- * Unix socket "path" when it is not NULL.  NULL on failure, with the
- * reason in "err".
+ * Unix socket "path" when it is not NULL, with TLS when "tls" is not NULL
+ * (the handshake runs on the same events, before any command leaves).
+ * NULL on failure, with the reason in "err".
  */
 TSR_CONN_HIDDEN tsr_conn_t *tsr_conn_connect(const char *ip, int port,
-    const char *path, const tsr_conn_events_t *ev, void *data, char *err,
-    size_t errlen);
+    const char *path, tsr_tls_t *tls, const tsr_conn_events_t *ev,
+    void *data, char *err, size_t errlen);
+
+/* The TLS context of "conf"; NULL with a message on failure. */
+TSR_CONN_HIDDEN tsr_tls_t *tsr_tls_create(const tsr_tls_conf_t *conf,
+    char *err, size_t errlen);
+TSR_CONN_HIDDEN void tsr_tls_destroy(tsr_tls_t *tls);
 
 /* Queues a command, formatted as hiredis' redisvFormatCommand() does. */
 TSR_CONN_HIDDEN int tsr_conn_vcommand(tsr_conn_t *c, tsr_conn_reply_pt fn,

@@ -822,6 +822,7 @@ tsr_sentinel_ask(tsr_store_t *st, size_t k)
     conf.password_len = s->password_len;
     conf.connect_timeout_ms = st->connect_timeout_ms;
     conf.command_timeout_ms = st->command_timeout_ms;
+    conf.tls = tsr_store_tls(st);
 
     /* a sentinel's answers are bounded as Redis' are */
 

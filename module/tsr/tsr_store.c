@@ -65,6 +65,13 @@
 #define TSR_STORE_SENTINEL_PASSWORD_FILE  0x10
 #define TSR_STORE_SENTINEL_USER  0x20
 #define TSR_STORE_ALLOW          0x40
+#define TSR_STORE_TLS            0x80
+#define TSR_STORE_TLS_CA_FILE    0x100
+#define TSR_STORE_TLS_VERIFY     0x200
+#define TSR_STORE_TLS_NAME       0x400
+#define TSR_STORE_TLS_CERT_FILE  0x800
+#define TSR_STORE_TLS_KEY_FILE   0x1000
+#define TSR_STORE_TLS_ANY        0x1f00
 
 /* connection states of the asynchronous side */
 #define TSR_STORE_IDLE           0      /* none; the next attempt waits */
@@ -80,6 +87,7 @@
 static char *tsr_store_conf_copy(char *buf, size_t buflen, size_t *used,
     const char *s, size_t len);
 static void tsr_store_conf_reset(tsr_store_conf_t *conf);
+static int tsr_store_is_numeric(const char *host);
 static int tsr_store_parse_addr(tsr_store_conf_t *conf, const char *addr,
     size_t len, char *buf, size_t buflen, size_t *used, char *err,
     size_t errlen);
@@ -319,6 +327,26 @@ tsr_store_conf_parse(tsr_store_conf_t *conf, const char *address, char *buf,
         goto failed;
     }
 
+    if (!conf->tls && (seen & TSR_STORE_TLS_ANY)) {
+        tsr_store_errf(err, errlen, "redis parameters \"tls_*\" need "
+                       "\"tls\" or a \"rediss://\" address");
+        goto failed;
+    }
+
+    if ((conf->tls_cert_file == NULL) != (conf->tls_key_file == NULL)) {
+        tsr_store_errf(err, errlen, "redis parameters \"tls_cert_file\" "
+                       "and \"tls_key_file\" go together");
+        goto failed;
+    }
+
+    /* the name as written is the name verified */
+
+    if (conf->tls && conf->tls_server_name == NULL && conf->host != NULL
+        && !tsr_store_is_numeric(conf->host))
+    {
+        conf->tls_server_name = conf->host;
+    }
+
     return TSR_OK;
 
 failed:
@@ -347,6 +375,22 @@ tsr_store_conf_reset(tsr_store_conf_t *conf)
     conf->sentinel_user = NULL;
     conf->sentinel_password = NULL;
     conf->allow = NULL;
+    conf->tls = 0;
+    conf->tls_no_verify = 0;
+    conf->tls_ca_file = NULL;
+    conf->tls_server_name = NULL;
+    conf->tls_cert_file = NULL;
+    conf->tls_key_file = NULL;
+}
+
+
+static int
+tsr_store_is_numeric(const char *host)
+{
+    unsigned char  a[sizeof(struct in6_addr)];
+
+    return inet_pton(AF_INET, host, a) == 1
+           || inet_pton(AF_INET6, host, a) == 1;
 }
 
 
@@ -357,6 +401,16 @@ tsr_store_parse_addr(tsr_store_conf_t *conf, const char *addr, size_t len,
     int          port;
     size_t       hlen;
     const char  *host, *list, **dst;
+
+    /* "rediss://host[:port]": TLS, the rest as without it */
+
+    if (len > sizeof("rediss://") - 1
+        && memcmp(addr, "rediss://", sizeof("rediss://") - 1) == 0)
+    {
+        conf->tls = 1;
+        addr += sizeof("rediss://") - 1;
+        len -= sizeof("rediss://") - 1;
+    }
 
     if (len >= sizeof("unix:") - 1
         && memcmp(addr, "unix:", sizeof("unix:") - 1) == 0)
@@ -650,10 +704,28 @@ tsr_store_parse_param(tsr_store_conf_t *conf, const char *param, size_t len,
         { "master", TSR_STORE_MASTER },
         { "sentinel_password_file", TSR_STORE_SENTINEL_PASSWORD_FILE },
         { "sentinel_user", TSR_STORE_SENTINEL_USER },
-        { "allow", TSR_STORE_ALLOW }
+        { "allow", TSR_STORE_ALLOW },
+        { "tls_ca_file", TSR_STORE_TLS_CA_FILE },
+        { "tls_verify", TSR_STORE_TLS_VERIFY },
+        { "tls_server_name", TSR_STORE_TLS_NAME },
+        { "tls_cert_file", TSR_STORE_TLS_CERT_FILE },
+        { "tls_key_file", TSR_STORE_TLS_KEY_FILE }
     };
 
     value = memchr(param, '=', len);
+
+    if (len == 3 && memcmp(param, "tls", 3) == 0) {
+        if (*seen & TSR_STORE_TLS) {
+            msg = "duplicate";
+            nlen = len;
+            goto failed;
+        }
+
+        *seen |= TSR_STORE_TLS;
+        conf->tls = 1;
+
+        return TSR_OK;
+    }
 
     /*
      * Messages quote the name only, up to "=": someone may try
@@ -696,6 +768,38 @@ tsr_store_parse_param(tsr_store_conf_t *conf, const char *param, size_t len,
     }
 
     switch (bit) {
+
+    case TSR_STORE_TLS_VERIFY:
+        if (vlen == 2 && memcmp(value, "on", 2) == 0) {
+            conf->tls_no_verify = 0;
+
+        } else if (vlen == 3 && memcmp(value, "off", 3) == 0) {
+            conf->tls_no_verify = 1;
+
+        } else {
+            msg = "invalid";
+            nlen = len;
+            goto failed;
+        }
+
+        return TSR_OK;
+
+    case TSR_STORE_TLS_CA_FILE:
+    case TSR_STORE_TLS_NAME:
+    case TSR_STORE_TLS_CERT_FILE:
+    case TSR_STORE_TLS_KEY_FILE:
+        dst = (bit == TSR_STORE_TLS_CA_FILE) ? &conf->tls_ca_file
+              : (bit == TSR_STORE_TLS_NAME) ? &conf->tls_server_name
+              : (bit == TSR_STORE_TLS_CERT_FILE) ? &conf->tls_cert_file
+              : &conf->tls_key_file;
+
+        *dst = tsr_store_conf_copy(buf, buflen, used, value, vlen);
+        if (*dst == NULL) {
+            msg = "no room for";
+            goto failed;
+        }
+
+        return TSR_OK;
 
     case TSR_STORE_PASSWORD_FILE:
         return tsr_store_read_password(value, vlen, buf, buflen, used,
@@ -1080,6 +1184,14 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
         }
     }
 
+    if (conf->tls) {
+        st->tls = tsr_store_tls_create(conf, err, errlen);
+        if (st->tls == NULL) {
+            tsr_store_destroy(st);
+            return NULL;
+        }
+    }
+
     if (conf->password != NULL && conf->password[0] != '\0') {
         st->password_len = strlen(conf->password);
 
@@ -1099,6 +1211,50 @@ failed:
     tsr_store_errf(err, errlen, "out of memory");
 
     return NULL;
+}
+
+
+/*
+ * The TLS context of an address's settings: a store's, which its cluster
+ * nodes, its master and its sentinels share, or the ticket ring's.
+ */
+
+tsr_tls_t *
+tsr_store_tls_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
+{
+    char            msg[TSR_CONN_ERR_LEN + 64];
+    tsr_tls_t      *tls;
+    tsr_tls_conf_t  tc;
+
+    memset(&tc, 0, sizeof(tc));
+    tc.ca_file = conf->tls_ca_file;
+    tc.cert_file = conf->tls_cert_file;
+    tc.key_file = conf->tls_key_file;
+    tc.verify = !conf->tls_no_verify;
+
+    /* a name as written, else the address itself is verified */
+    tc.server_name = conf->tls_server_name;
+
+    if ((conf->tls_cert_file == NULL) != (conf->tls_key_file == NULL)) {
+        tsr_store_errf(err, errlen, "redis parameters \"tls_cert_file\" "
+                       "and \"tls_key_file\" go together");
+        return NULL;
+    }
+
+    tls = tsr_tls_create(&tc, msg, sizeof(msg));
+    if (tls == NULL) {
+        tsr_store_errf(err, errlen, "%s", msg);
+    }
+
+    return tls;
+}
+
+
+tsr_tls_t *
+tsr_store_tls(const tsr_store_t *st)
+{
+    return (st->tls != NULL || st->parent == NULL) ? st->tls
+                                                   : st->parent->tls;
 }
 
 
@@ -1371,6 +1527,7 @@ tsr_store_stats_add(tsr_store_stats_t *to, const tsr_store_stats_t *from)
     to->errors += from->errors;
     to->bad_values += from->bad_values;
     to->connects += from->connects;
+    to->tls_resumed += from->tls_resumed;
     to->refused += from->refused;
     to->dropped += from->dropped;
     to->timeouts += from->timeouts;
@@ -1454,6 +1611,7 @@ tsr_store_destroy(tsr_store_t *st)
     free(st->host);
     free(st->unix_path);
     free(st->user);
+    tsr_tls_destroy(st->tls);
     free(st);
 }
 
@@ -1734,6 +1892,7 @@ tsr_store_open(tsr_store_t *st)
     conf.db = st->db;
     conf.connect_timeout_ms = st->connect_timeout_ms;
     conf.command_timeout_ms = st->command_timeout_ms;
+    conf.tls = tsr_store_tls(st);
 
     st->ctx = tsr_sync_connect(&conf, &rc, st->err, sizeof(st->err));
     if (st->ctx == NULL) {
@@ -1756,6 +1915,8 @@ tsr_store_open(tsr_store_t *st)
     }
 
     st->stats.connects++;
+    st->stats.tls_resumed += (st->ctx->conn != NULL
+                              && st->ctx->conn->tls_resumed);
     st->backoff_ms = st->backoff_min_ms;
     st->next_attempt = 0;
     st->last[0] = '\0';
@@ -2729,7 +2890,8 @@ tsr_store_async_connect(tsr_store_t *st)
     ev.del_write = tsr_store_ev_del_write;
     ev.cleanup = tsr_store_ev_cleanup;
 
-    c = tsr_conn_connect(st->ip, st->port, st->unix_path, &ev, st, err,
+    c = tsr_conn_connect(st->ip, st->port, st->unix_path,
+                         tsr_store_tls(st), &ev, st, err,
                          sizeof(err));
     if (c == NULL) {
         tsr_store_set_error(st, "connecting to redis at %s failed: %s",
@@ -3100,6 +3262,7 @@ tsr_store_setup_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 
     st->conn_state = TSR_STORE_READY;
     st->stats.connects++;
+    st->stats.tls_resumed += c->tls_resumed;
     st->backoff_ms = st->backoff_min_ms;
     st->last[0] = '\0';
 

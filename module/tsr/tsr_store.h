@@ -181,6 +181,7 @@ typedef struct {
 
 struct tsr_store_s {
     tsr_sync_t         *ctx;                /* the blocking connection */
+    tsr_tls_t          *tls;                /* TLS, for nodes too */
     char               *host;
     tsr_store_net_t    *allow;              /* router: where nodes Redis
                                                names may be */
@@ -287,6 +288,9 @@ TSR_STORE_HIDDEN void tsr_store_log(tsr_store_t *st, int level,
     const char *fmt, ...) TSR_STORE_PRINTF(3, 4);
 TSR_STORE_HIDDEN void tsr_store_errf(char *err, size_t errlen,
     const char *fmt, ...) TSR_STORE_PRINTF(3, 4);
+TSR_STORE_HIDDEN tsr_tls_t *tsr_store_tls_create(const tsr_store_conf_t *conf,
+    char *err, size_t errlen);
+TSR_STORE_HIDDEN tsr_tls_t *tsr_store_tls(const tsr_store_t *st);
 TSR_STORE_HIDDEN void tsr_store_reply_error(tsr_store_t *st,
     const char *name, const redisReply *reply);
 TSR_STORE_HIDDEN int tsr_store_parse_host(const char *addr, size_t len,

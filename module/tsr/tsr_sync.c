@@ -83,7 +83,8 @@ tsr_sync_connect(const tsr_sync_conf_t *conf, int *rc, char *err,
     ev.cleanup = tsr_sync_cleanup;
 
     s->conn = tsr_conn_connect(conf->path == NULL ? ip : NULL, conf->port,
-                               conf->path, &ev, s, s->why, sizeof(s->why));
+                               conf->path, conf->tls, &ev, s, s->why,
+                               sizeof(s->why));
     if (s->conn == NULL) {
         tsr_sync_error(s, TSR_ECONN, "cannot connect to %s: %s", s->addr,
                        s->why);
@@ -417,10 +418,16 @@ tsr_sync_wait(tsr_sync_t *s, const char *name, int connecting)
             break;
         }
 
+        /* connecting: TCP needs a write event, TLS says what it needs */
+
         pfd.fd = s->conn->fd;
-        pfd.events = (short) ((s->want_read && !connecting ? POLLIN : 0)
-                              | (s->want_write || connecting ? POLLOUT : 0));
+        pfd.events = (short) ((s->want_read ? POLLIN : 0)
+                              | (s->want_write ? POLLOUT : 0));
         pfd.revents = 0;
+
+        if (pfd.events == 0) {
+            pfd.events = POLLOUT;
+        }
 
         n = poll(&pfd, 1, (int) (until - now));
 
@@ -434,9 +441,7 @@ tsr_sync_wait(tsr_sync_t *s, const char *name, int connecting)
             break;
         }
 
-        if (n == 0 || !(pfd.revents & (POLLIN | POLLERR | POLLHUP))
-            || connecting)
-        {
+        if (n == 0 || !(pfd.revents & (POLLIN | POLLERR | POLLHUP))) {
             continue;
         }
 

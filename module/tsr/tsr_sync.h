@@ -42,6 +42,7 @@ typedef struct {
     int                 db;             /* SELECT when not 0 */
     int                 connect_timeout_ms;
     int                 command_timeout_ms; /* each reply */
+    tsr_tls_t          *tls;            /* NULL: plain */
 } tsr_sync_conf_t;
 
 

@@ -98,6 +98,7 @@ struct tsr_tickets_s {
     /* the synchronous connection's settings */
     char                *host;
     char                *unix_path;
+    tsr_tls_t           *tls;
     char                *user;
     char                *password;
     size_t               password_len;
@@ -392,6 +393,13 @@ tsr_tickets_conf_redis(tsr_tickets_t *t, const tsr_store_conf_t *conf,
         }
     }
 
+    if (conf->tls) {
+        t->tls = tsr_store_tls_create(conf, err, errlen);
+        if (t->tls == NULL) {
+            return TSR_EINVAL;
+        }
+    }
+
     if (conf->password != NULL && conf->password[0] != '\0') {
         t->password_len = strlen(conf->password);
 
@@ -473,6 +481,7 @@ tsr_tickets_destroy(tsr_tickets_t *t)
     OPENSSL_free(t->host);
     OPENSSL_free(t->unix_path);
     OPENSSL_free(t->user);
+    tsr_tls_destroy(t->tls);
     EVP_CIPHER_free(t->cipher);
     OPENSSL_clear_free(t, sizeof(tsr_tickets_t));
 }
@@ -1693,6 +1702,7 @@ tsr_tickets_connect(tsr_tickets_t *t, int *rc)
     conf.db = t->db;
     conf.connect_timeout_ms = t->connect_timeout_ms;
     conf.command_timeout_ms = t->command_timeout_ms;
+    conf.tls = t->tls;
 
     c = tsr_sync_connect(&conf, rc, t->err, sizeof(t->err));
     if (c == NULL) {

@@ -62,6 +62,13 @@ static void test_refused_connection_is_econn_and_logged(void);
 static void test_never_block_refuses_synchronous_calls(void);
 static void test_stopped_redis_fails_fast_then_recovers(void);
 static void test_command_timeout_drops_connection_then_recovers(void);
+static int tls_redis_start(tsr_test_redis_t *r, char *dir, size_t dirlen,
+    int *tls_port, int auth_clients);
+static int cat_certs(const char *to, const char *dir);
+static int tls_store(const char *address, tsr_store_t **st, char *err,
+    size_t errlen);
+static void test_tls_redis_works_resumes_and_refuses_strangers(void);
+static void test_tls_redis_with_client_certificates(void);
 
 
 /* ACL users: alice may do anything, bob anything but SET */
@@ -1347,7 +1354,9 @@ main(void)
         TSR_TEST(refused_connection_is_econn_and_logged),
         TSR_TEST(never_block_refuses_synchronous_calls),
         TSR_TEST(stopped_redis_fails_fast_then_recovers),
-        TSR_TEST(command_timeout_drops_connection_then_recovers)
+        TSR_TEST(command_timeout_drops_connection_then_recovers),
+        TSR_TEST(tls_redis_works_resumes_and_refuses_strangers),
+        TSR_TEST(tls_redis_with_client_certificates)
     };
 
     /* a write to a connection Redis closed must not kill the program */
@@ -1390,4 +1399,300 @@ failed:
     CU_cleanup_registry();
 
     return 1;
+}
+
+
+/*
+ * A redis-server with a TLS port beside its plain one (for the test
+ * library's own commands): "redis.test" is its certificate and its own
+ * CA, "other.test" a stranger's.
+ */
+
+static int
+tls_redis_start(tsr_test_redis_t *r, char *dir, size_t dirlen,
+    int *tls_port, int auth_clients)
+{
+    char  key[256], crt[256];
+
+    memset(r, 0, sizeof(tsr_test_redis_t));
+
+    if (tsr_test_mkdtemp("redis-tls", dir, dirlen) != 0
+        || strlen(dir) > 200)
+    {
+        return -1;
+    }
+
+    snprintf(key, sizeof(key), "%s/redis.key", dir);
+    snprintf(crt, sizeof(crt), "%s/redis.crt", dir);
+
+    if (tsr_test_write_cert("redis.test", key, crt) != 0) {
+        return -1;
+    }
+
+    snprintf(key, sizeof(key), "%s/other.key", dir);
+    snprintf(crt, sizeof(crt), "%s/other.crt", dir);
+
+    if (tsr_test_write_cert("other.test", key, crt) != 0) {
+        return -1;
+    }
+
+    *tls_port = tsr_test_free_port();
+    if (*tls_port == -1) {
+        return -1;
+    }
+
+    /* clients' certificates are checked against both */
+
+    snprintf(crt, sizeof(crt), "%s/both.crt", dir);
+
+    if (cat_certs(crt, dir) != 0) {
+        return -1;
+    }
+
+    snprintf(r->extra, sizeof(r->extra),
+             "tls-port %d\n"
+             "tls-cert-file %s/redis.crt\n"
+             "tls-key-file %s/redis.key\n"
+             "tls-ca-cert-file %s\n"
+             "tls-auth-clients %s",
+             *tls_port, dir, dir, crt, auth_clients ? "yes" : "no");
+
+    return tsr_test_redis_start(r);
+}
+
+
+static int
+cat_certs(const char *to, const char *dir)
+{
+    int     rc;
+    char    path[PATH_MAX], *text;
+    FILE   *f;
+    size_t  len, n;
+
+    text = malloc(16384);
+    if (text == NULL) {
+        return -1;
+    }
+
+    len = 0;
+    rc = 0;
+
+    snprintf(path, sizeof(path), "%s/redis.crt", dir);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        free(text);
+        return -1;
+    }
+
+    len += fread(text, 1, 8192, f);
+    fclose(f);
+
+    snprintf(path, sizeof(path), "%s/other.crt", dir);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        free(text);
+        return -1;
+    }
+
+    n = fread(text + len, 1, 8192, f);
+    fclose(f);
+
+    rc = tsr_test_write_file(to, text, len + n, 0644);
+    free(text);
+
+    return rc;
+}
+
+
+static int
+tls_store(const char *address, tsr_store_t **st, char *err, size_t errlen)
+{
+    tsr_store_conf_t  conf;
+
+    static char  buf[4096];
+
+    *st = NULL;
+
+    memset(&conf, 0, sizeof(conf));
+
+    if (tsr_store_conf_parse(&conf, address, buf, sizeof(buf), err, errlen)
+        != TSR_OK)
+    {
+        return -1;
+    }
+
+    conf.connect_timeout_ms = 2000;
+    conf.command_timeout_ms = 2000;
+
+    *st = tsr_store_create(&conf, err, errlen);
+
+    return (*st == NULL) ? -1 : 0;
+}
+
+
+static void
+test_tls_redis_works_resumes_and_refuses_strangers(void)
+{
+    int                 port, rc;
+    char                dir[256], addr[1024], err[256];
+    char                text[64];
+    size_t              len;
+    uint8_t             val[64];
+    tsr_store_t        *st;
+    tsr_test_redis_t    r;
+    tsr_store_stats_t   stats;
+
+    if (tls_redis_start(&r, dir, sizeof(dir), &port, 0) != 0) {
+        CU_FAIL("redis with TLS did not start");
+        return;
+    }
+
+    /* the right CA and name: works, and a reconnect resumes */
+
+    snprintf(addr, sizeof(addr), "rediss://127.0.0.1:%d "
+             "tls_ca_file=%s/redis.crt tls_server_name=redis.test", port,
+             dir);
+
+    CU_ASSERT_EQUAL_FATAL(tls_store(addr, &st, err, sizeof(err)), 0);
+
+    CU_ASSERT_EQUAL(tsr_store_set(st, "t:tls", 5, (const uint8_t *) "v1", 2,
+                                  60000), TSR_OK);
+
+    (void) tsr_test_redis_cmd(&r, text, sizeof(text),
+                              "CLIENT KILL TYPE normal SKIPME yes");
+
+    len = sizeof(val);
+    rc = tsr_store_get(st, "t:tls", 5, val, &len);
+
+    /* the first call after the kill may only find the connection gone */
+    if (rc != TSR_OK) {
+        len = sizeof(val);
+        rc = tsr_store_get(st, "t:tls", 5, val, &len);
+    }
+
+    CU_ASSERT_EQUAL(rc, TSR_OK);
+    CU_ASSERT(len == 2 && memcmp(val, "v1", 2) == 0);
+
+    tsr_store_stats(st, &stats);
+
+    printf("\n    TLS redis: %llu connects, %llu resumed ",
+           (unsigned long long) stats.connects,
+           (unsigned long long) stats.tls_resumed);
+
+    CU_ASSERT_EQUAL(stats.connects, 2);
+    CU_ASSERT_EQUAL(stats.tls_resumed, 1);
+
+    tsr_store_destroy(st);
+
+    /* a name the certificate does not have */
+
+    snprintf(addr, sizeof(addr), "rediss://127.0.0.1:%d "
+             "tls_ca_file=%s/redis.crt tls_server_name=other.test", port,
+             dir);
+
+    CU_ASSERT_EQUAL_FATAL(tls_store(addr, &st, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(tsr_store_connect(st), TSR_ECONN);
+    printf("\n    wrong name: %s ", tsr_store_error(st));
+    CU_ASSERT_PTR_NOT_NULL(strstr(tsr_store_error(st),
+                                  "certificate verify failed: hostname "
+                                  "mismatch"));
+    tsr_store_destroy(st);
+
+    /* a CA that did not sign it */
+
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d tls "
+             "tls_ca_file=%s/other.crt tls_server_name=redis.test", port,
+             dir);
+
+    CU_ASSERT_EQUAL_FATAL(tls_store(addr, &st, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(tsr_store_connect(st), TSR_ECONN);
+    printf("\n    wrong CA: %s ", tsr_store_error(st));
+    CU_ASSERT_PTR_NOT_NULL(strstr(tsr_store_error(st),
+                                  "certificate verify failed"));
+    tsr_store_destroy(st);
+
+    /* the address verified when no name is given: not in the certificate */
+
+    snprintf(addr, sizeof(addr), "rediss://127.0.0.1:%d "
+             "tls_ca_file=%s/redis.crt", port, dir);
+
+    CU_ASSERT_EQUAL_FATAL(tls_store(addr, &st, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(tsr_store_connect(st), TSR_ECONN);
+    CU_ASSERT_PTR_NOT_NULL(strstr(tsr_store_error(st), "IP address "
+                                  "mismatch"));
+    tsr_store_destroy(st);
+
+    /* without verification anything goes (nginx -t warns) */
+
+    snprintf(addr, sizeof(addr), "rediss://127.0.0.1:%d "
+             "tls_ca_file=%s/other.crt tls_verify=off", port, dir);
+
+    CU_ASSERT_EQUAL_FATAL(tls_store(addr, &st, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(tsr_store_connect(st), TSR_OK);
+    tsr_store_destroy(st);
+
+    /* plain TCP to the TLS port fails, and parameters need TLS */
+
+    snprintf(addr, sizeof(addr), "127.0.0.1:%d", port);
+    CU_ASSERT_EQUAL_FATAL(tls_store(addr, &st, err, sizeof(err)), 0);
+    CU_ASSERT_NOT_EQUAL(tsr_store_set(st, "t:p", 3, (const uint8_t *) "v",
+                                      1, 60000), TSR_OK);
+    tsr_store_destroy(st);
+
+    CU_ASSERT_EQUAL(tls_store("127.0.0.1 tls_verify=off", &st, err,
+                              sizeof(err)), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "need \"tls\""));
+
+    CU_ASSERT_EQUAL(tls_store("rediss://127.0.0.1 tls_ca_file=/nonexistent",
+                              &st, err, sizeof(err)), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "/nonexistent"));
+
+    (void) tsr_test_redis_stop(&r);
+}
+
+
+static void
+test_tls_redis_with_client_certificates(void)
+{
+    int                port;
+    char               dir[256], addr[1024], err[256];
+    tsr_store_t       *st;
+    tsr_test_redis_t   r;
+
+    if (tls_redis_start(&r, dir, sizeof(dir), &port, 1) != 0) {
+        CU_FAIL("redis with TLS did not start");
+        return;
+    }
+
+    /* without a certificate of its own the client is refused */
+
+    snprintf(addr, sizeof(addr), "rediss://127.0.0.1:%d "
+             "tls_ca_file=%s/redis.crt tls_server_name=redis.test", port,
+             dir);
+
+    CU_ASSERT_EQUAL_FATAL(tls_store(addr, &st, err, sizeof(err)), 0);
+    CU_ASSERT_NOT_EQUAL(tsr_store_set(st, "t:cc", 4, (const uint8_t *) "v",
+                                      1, 60000), TSR_OK);
+    printf("\n    no client certificate: %s ", tsr_store_error(st));
+    tsr_store_destroy(st);
+
+    snprintf(addr, sizeof(addr), "rediss://127.0.0.1:%d "
+             "tls_ca_file=%s/redis.crt tls_server_name=redis.test "
+             "tls_cert_file=%s/other.crt tls_key_file=%s/other.key", port,
+             dir, dir, dir);
+
+    CU_ASSERT_EQUAL_FATAL(tls_store(addr, &st, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(tsr_store_connect(st), TSR_OK);
+    CU_ASSERT_EQUAL(tsr_store_set(st, "t:cc", 4, (const uint8_t *) "v", 1,
+                                  60000), TSR_OK);
+    tsr_store_destroy(st);
+
+    /* one without the other */
+
+    snprintf(addr, sizeof(addr), "rediss://127.0.0.1:%d "
+             "tls_cert_file=%s/other.crt", port, dir);
+    CU_ASSERT_EQUAL(tls_store(addr, &st, err, sizeof(err)), -1);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "go together"));
+
+    (void) tsr_test_redis_stop(&r);
 }
