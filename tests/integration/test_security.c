@@ -128,6 +128,8 @@ static void name_rule_tickets(int version);
 static void test_name_rule_holds_for_fleet_tickets_tls12(void);
 static void test_name_rule_holds_for_fleet_tickets_tls13(void);
 static void test_stranger_offer_cannot_delete_a_session_fleet_wide(void);
+static void test_tls_redis_cross_node(void);
+static void test_tls_redis_stalled_handshake_never_blocks(void);
 
 
 static tsr_test_redis_t       redis;
@@ -2565,6 +2567,8 @@ main(void)
     CU_ADD_TEST(suite, test_name_rule_holds_for_fleet_tickets_tls12);
     CU_ADD_TEST(suite, test_name_rule_holds_for_fleet_tickets_tls13);
     CU_ADD_TEST(suite, test_stranger_offer_cannot_delete_a_session_fleet_wide);
+    CU_ADD_TEST(suite, test_tls_redis_cross_node);
+    CU_ADD_TEST(suite, test_tls_redis_stalled_handshake_never_blocks);
 
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
@@ -2573,4 +2577,147 @@ main(void)
     CU_cleanup_registry();
 
     return failures == 0 ? 0 : 1;
+}
+
+
+/*
+ * Two nodes on a Redis that speaks TLS only to them (rediss://, its CA,
+ * its name): sessions made on one resume on the other, TLS 1.2 ids and
+ * TLS 1.3 stateful, and fleet tickets too.
+ */
+
+static void
+test_tls_redis_cross_node(void)
+{
+    int               i, v, port, rc, made, moved[2], own[2], failed;
+    char              dir[256], address[1024];
+    tsr_test_redis_t  tr;
+
+    if (tsr_test_redis_start_tls(&tr, dir, sizeof(dir), &port, 0) != 0) {
+        CU_FAIL("redis with TLS did not start");
+        return;
+    }
+
+    snprintf(address, sizeof(address), "rediss://127.0.0.1:%d "
+             "tls_ca_file=%s/redis.crt tls_server_name=redis.test", port,
+             dir);
+
+    if (node_start(&nodes[0], "tls-a", address, SLOW_OK, "info") != 0
+        || node_start(&nodes[1], "tls-b", address, SLOW_OK, "info") != 0)
+    {
+        CU_FAIL("nodes did not start");
+        goto done;
+    }
+
+    failed = 0;
+
+    for (v = 0; v < 2; v++) {
+        moved[v] = 0;
+        own[v] = 0;
+
+        for (i = 0; i < TRIES * 2; i++) {
+            rc = resumes(nodes[i % 2].port, nodes[(i + 1) % 2].port,
+                         v == 0 ? TSR_TEST_TLS12 : TSR_TEST_TLS13, &made);
+
+            if (rc < 0) {
+                failed++;
+                continue;
+            }
+
+            moved[v] += rc;
+            own[v] += made;
+        }
+    }
+
+    printf("\n    redis over TLS: resumed on the other node, TLS 1.2 %d of "
+           "%d, TLS 1.3 %d of %d; on their own node %d and %d; %d failed "
+           "handshakes ", moved[0], TRIES * 2, moved[1], TRIES * 2, own[0],
+           own[1], failed);
+
+    CU_ASSERT_EQUAL(failed, 0);
+    CU_ASSERT_EQUAL(moved[0], TRIES * 2);
+    CU_ASSERT_EQUAL(moved[1], TRIES * 2);
+
+done:
+
+    nodes_stop();
+
+    for (i = 0; i < 2; i++) {
+        check_log(&nodes[i]);
+    }
+
+    (void) tsr_test_redis_stop(&tr);
+}
+
+
+/*
+ * A "Redis" that accepts TCP connections and never answers, so the TLS
+ * handshake to it never ends: handshakes with clients go on at once, with
+ * a full handshake each (nothing is found), none fails.
+ */
+
+static void
+test_tls_redis_stalled_handshake_never_blocks(void)
+{
+    int                   i, reused, failed, resumed;
+    char                  address[256];
+    long long             start, slowest, t;
+    SSL_SESSION          *sess;
+    tsr_test_fakeredis_t  mute;
+
+    memset(&mute, 0, sizeof(tsr_test_fakeredis_t));
+
+    if (tsr_test_fakeredis_start(&mute, TSR_TEST_FAKE_MUTE) != 0) {
+        CU_FAIL("fake redis did not start");
+        return;
+    }
+
+    snprintf(address, sizeof(address), "rediss://127.0.0.1:%d "
+             "tls_server_name=redis.test", mute.port);
+
+    if (node_start(&nodes[0], "tls-stall", address, NULL, "info") != 0) {
+        CU_FAIL("node did not start");
+        goto done;
+    }
+
+    failed = 0;
+    resumed = 0;
+    slowest = 0;
+    sess = NULL;
+
+    if (handshake(nodes[0].port, TSR_TEST_TLS12, 0, NULL, &sess, &reused)
+        != 0)
+    {
+        failed++;
+    }
+
+    for (i = 0; i < 40; i++) {
+        start = tsr_test_now_ms();
+
+        if (handshake(nodes[0].port, i % 2 ? TSR_TEST_TLS13 : TSR_TEST_TLS12,
+                      0, i % 2 ? NULL : sess, NULL, &reused)
+            != 0)
+        {
+            failed++;
+        }
+
+        resumed += reused;
+
+        t = tsr_test_now_ms() - start;
+        slowest = t > slowest ? t : slowest;
+    }
+
+    SSL_SESSION_free(sess);
+
+    printf("\n    redis stalls its TLS handshake: 40 handshakes, %d failed, "
+           "%d resumed, slowest %lld ms (a lookup's deadline is 20 ms) ",
+           failed, resumed, slowest);
+
+    CU_ASSERT_EQUAL(failed, 0);
+    CU_ASSERT(slowest < 1000);
+
+done:
+
+    nodes_stop();
+    tsr_test_fakeredis_stop(&mute);
 }

@@ -87,6 +87,16 @@ int tsr_test_redis_signal(tsr_test_redis_t *r, int sig);
 int tsr_test_redis_cmd(tsr_test_redis_t *r, char *out, size_t outlen,
     const char *fmt, ...);
 
+/*
+ * Starts a redis-server (as tsr_test_redis_start(), "r" zeroed here) with
+ * a TLS port too, *tls_port: a new directory "dir" holds its certificate
+ * redis.crt for "redis.test", its own CA, and other.crt/other.key for
+ * "other.test", a stranger; client certificates are required with
+ * "auth_clients" and accepted from either.  Returns 0 or -1.
+ */
+int tsr_test_redis_start_tls(tsr_test_redis_t *r, char *dir, size_t dirlen,
+    int *tls_port, int auth_clients);
+
 /* Same, but binary-safe for a value: out receives the raw bytes. */
 int tsr_test_redis_get_raw(tsr_test_redis_t *r, const char *key,
     unsigned char *out, size_t *outlen);

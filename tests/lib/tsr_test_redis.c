@@ -43,6 +43,7 @@ typedef struct {
 
 
 static int tsr_test_mkdir_p(const char *path);
+static int tsr_test_redis_cat_certs(const char *to, const char *dir);
 static void tsr_test_sleep_ms(int ms);
 static int tsr_test_redis_write_conf(tsr_test_redis_t *r);
 static int tsr_test_redis_spawn(tsr_test_redis_t *r, const char *bin);
@@ -814,4 +815,106 @@ tsr_test_sleep_ms(int ms)
     while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
         /* void */
     }
+}
+
+
+/*
+ * A redis-server with a TLS port beside its plain one (for the test
+ * library's own commands): "redis.test" is its certificate and its own
+ * CA, "other.test" a stranger's.
+ */
+
+int
+tsr_test_redis_start_tls(tsr_test_redis_t *r, char *dir, size_t dirlen,
+    int *tls_port, int auth_clients)
+{
+    char  key[256], crt[256];
+
+    memset(r, 0, sizeof(tsr_test_redis_t));
+
+    if (tsr_test_mkdtemp("redis-tls", dir, dirlen) != 0
+        || strlen(dir) > 200)
+    {
+        return -1;
+    }
+
+    snprintf(key, sizeof(key), "%s/redis.key", dir);
+    snprintf(crt, sizeof(crt), "%s/redis.crt", dir);
+
+    if (tsr_test_write_cert("redis.test", key, crt) != 0) {
+        return -1;
+    }
+
+    snprintf(key, sizeof(key), "%s/other.key", dir);
+    snprintf(crt, sizeof(crt), "%s/other.crt", dir);
+
+    if (tsr_test_write_cert("other.test", key, crt) != 0) {
+        return -1;
+    }
+
+    *tls_port = tsr_test_free_port();
+    if (*tls_port == -1) {
+        return -1;
+    }
+
+    /* clients' certificates are checked against both */
+
+    snprintf(crt, sizeof(crt), "%s/both.crt", dir);
+
+    if (tsr_test_redis_cat_certs(crt, dir) != 0) {
+        return -1;
+    }
+
+    snprintf(r->extra, sizeof(r->extra),
+             "tls-port %d\n"
+             "tls-cert-file %s/redis.crt\n"
+             "tls-key-file %s/redis.key\n"
+             "tls-ca-cert-file %s\n"
+             "tls-auth-clients %s",
+             *tls_port, dir, dir, crt, auth_clients ? "yes" : "no");
+
+    return tsr_test_redis_start(r);
+}
+
+
+static int
+tsr_test_redis_cat_certs(const char *to, const char *dir)
+{
+    int     rc;
+    char    path[PATH_MAX], *text;
+    FILE   *f;
+    size_t  len, n;
+
+    text = malloc(16384);
+    if (text == NULL) {
+        return -1;
+    }
+
+    len = 0;
+    rc = 0;
+
+    snprintf(path, sizeof(path), "%s/redis.crt", dir);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        free(text);
+        return -1;
+    }
+
+    len += fread(text, 1, 8192, f);
+    fclose(f);
+
+    snprintf(path, sizeof(path), "%s/other.crt", dir);
+    f = fopen(path, "r");
+    if (f == NULL) {
+        free(text);
+        return -1;
+    }
+
+    n = fread(text + len, 1, 8192, f);
+    fclose(f);
+
+    rc = tsr_test_write_file(to, text, len + n, 0644);
+    free(text);
+
+    return rc;
 }
