@@ -86,6 +86,7 @@ static void test_check_fails_in_one_line_when_redis_refuses(void);
 static void test_check_authenticates_with_password_file(void);
 static void test_check_authenticates_as_acl_user(void);
 static void test_check_works_over_unix_socket(void);
+static void test_check_and_stats_over_tls(void);
 static void test_check_tells_whether_key_file_opens_ring(void);
 static void test_check_fails_when_no_sampled_session_opens(void);
 static void test_stats_of_empty_prefix_is_zero(void);
@@ -1725,6 +1726,7 @@ main(void)
         TSR_TEST(check_authenticates_with_password_file),
         TSR_TEST(check_authenticates_as_acl_user),
         TSR_TEST(check_works_over_unix_socket),
+        TSR_TEST(check_and_stats_over_tls),
         TSR_TEST(check_tells_whether_key_file_opens_ring),
         TSR_TEST(check_fails_when_no_sampled_session_opens),
         TSR_TEST(stats_of_empty_prefix_is_zero),
@@ -1788,4 +1790,47 @@ failed:
     CU_cleanup_registry();
 
     return 1;
+}
+
+
+static void
+test_check_and_stats_over_tls(void)
+{
+    int               port;
+    char              tdir[256], a[1024];
+    tsr_test_redis_t  tr;
+
+    if (tsr_test_redis_start_tls(&tr, tdir, sizeof(tdir), &port, 1) != 0) {
+        CU_FAIL("redis with TLS did not start");
+        return;
+    }
+
+    snprintf(a, sizeof(a), "rediss://127.0.0.1:%d tls_ca_file=%s/redis.crt "
+             "tls_server_name=redis.test tls_cert_file=%s/other.crt "
+             "tls_key_file=%s/other.key", port, tdir, tdir, tdir);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", a,
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 0, "check over TLS"));
+
+    CU_ASSERT_EQUAL(fill(&tr, "tsr:s:0123456789abcdef:", 2, 10, 100), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-a", a,
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 0, "stats over TLS"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "sessions     2\n"));
+
+    /* a name the certificate does not have: one clear line */
+
+    snprintf(a, sizeof(a), "rediss://127.0.0.1:%d tls_ca_file=%s/redis.crt "
+             "tls_server_name=other.test tls_cert_file=%s/other.crt "
+             "tls_key_file=%s/other.key", port, tdir, tdir, tdir);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", a,
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 2, "check over TLS, wrong name"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "hostname mismatch"));
+
+    (void) tsr_test_redis_stop(&tr);
 }
