@@ -2590,6 +2590,7 @@ static void
 test_tls_redis_cross_node(void)
 {
     int               i, v, port, rc, made, moved[2], own[2], failed;
+    int               tickets;
     char              dir[256], address[1024];
     tsr_test_redis_t  tr;
 
@@ -2629,14 +2630,31 @@ test_tls_redis_cross_node(void)
         }
     }
 
+    /* fleet tickets: the ring itself came through TLS */
+
+    tickets = 0;
+
+    for (i = 0; i < TRIES * 2; i++) {
+        rc = resumes(nodes[i % 2].port2, nodes[(i + 1) % 2].port2,
+                     i < TRIES ? TSR_TEST_TLS12 : TSR_TEST_TLS13, NULL);
+
+        if (rc < 0) {
+            failed++;
+            continue;
+        }
+
+        tickets += rc;
+    }
+
     printf("\n    redis over TLS: resumed on the other node, TLS 1.2 %d of "
-           "%d, TLS 1.3 %d of %d; on their own node %d and %d; %d failed "
-           "handshakes ", moved[0], TRIES * 2, moved[1], TRIES * 2, own[0],
-           own[1], failed);
+           "%d, TLS 1.3 %d of %d, fleet tickets %d of %d; on their own "
+           "node %d and %d; %d failed handshakes ", moved[0], TRIES * 2,
+           moved[1], TRIES * 2, tickets, TRIES * 2, own[0], own[1], failed);
 
     CU_ASSERT_EQUAL(failed, 0);
     CU_ASSERT_EQUAL(moved[0], TRIES * 2);
     CU_ASSERT_EQUAL(moved[1], TRIES * 2);
+    CU_ASSERT_EQUAL(tickets, TRIES * 2);
 
 done:
 
