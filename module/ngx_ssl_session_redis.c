@@ -109,6 +109,8 @@ typedef struct {
 
 static void ngx_ssl_session_redis_cleanup_buf(void *data);
 static void ngx_ssl_session_redis_cleanup_keys(void *data);
+static ngx_int_t ngx_ssl_session_redis_hide_password(ngx_conf_t *cf,
+    ngx_str_t *address);
 static ngx_int_t ngx_ssl_session_redis_password_file(ngx_conf_t *cf,
     ngx_str_t *arg);
 static ngx_int_t ngx_ssl_session_redis_check_cache(ngx_conf_t *cf,
@@ -278,6 +280,14 @@ ngx_ssl_session_redis_set_address(ngx_conf_t *cf, ngx_command_t *cmd,
     *p = '\0';
     rcf->address.len = p - rcf->address.data;
 
+    /* messages show it without a password written into a URI */
+
+    rcf->ident = rcf->address;
+
+    if (ngx_ssl_session_redis_hide_password(cf, &rcf->address) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     /*
      * The core reads password files as it parses: they are named
      * relative to nginx's prefix first, as key files are.
@@ -380,6 +390,74 @@ ngx_ssl_session_redis_set_address(ngx_conf_t *cf, ngx_command_t *cmd,
     rcf->line = cf->conf_file->line;
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * "redis://user:secret@host" is shown as "redis://user:***@host", with a
+ * warning: password_file= keeps the password out of the configuration.
+ */
+
+static ngx_int_t
+ngx_ssl_session_redis_hide_password(ngx_conf_t *cf, ngx_str_t *address)
+{
+    u_char  *p, *end, *start, *at, *colon, *out;
+
+    p = address->data;
+    end = p + address->len;
+
+    if (address->len > sizeof("redis://") - 1
+        && ngx_strncmp(p, "redis://", sizeof("redis://") - 1) == 0)
+    {
+        start = p + sizeof("redis://") - 1;
+
+    } else if (address->len > sizeof("rediss://") - 1
+               && ngx_strncmp(p, "rediss://", sizeof("rediss://") - 1) == 0)
+    {
+        start = p + sizeof("rediss://") - 1;
+
+    } else {
+        return NGX_OK;
+    }
+
+    /* the authority: up to the path or the first parameter */
+
+    at = NULL;
+
+    for (p = start; p < end && *p != '/' && *p != ' '; p++) {
+        if (*p == '@') {
+            at = p;
+        }
+    }
+
+    if (at == NULL) {
+        return NGX_OK;
+    }
+
+    colon = ngx_strlchr(start, at, ':');
+
+    if (colon == NULL || colon + 1 == at) {
+        return NGX_OK;
+    }
+
+    ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                       "the redis password is written in the configuration: "
+                       "\"password_file=\" keeps it out of it");
+
+    out = ngx_pnalloc(cf->pool, address->len + 3);
+    if (out == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_cpymem(out, address->data, colon + 1 - address->data);
+    p = ngx_cpymem(p, "***", 3);
+    p = ngx_cpymem(p, at, end - at);
+    *p = '\0';
+
+    address->data = out;
+    address->len = p - out;
+
+    return NGX_OK;
 }
 
 
@@ -567,6 +645,7 @@ ngx_ssl_session_redis_merge_conf(ngx_conf_t *cf,
 
     if (conf->address.data == NULL) {
         conf->address = prev->address;
+        conf->ident = prev->ident;
         conf->store_conf = prev->store_conf;
         conf->store_buf = prev->store_buf;
     }
@@ -666,9 +745,9 @@ ngx_ssl_session_redis_get_store(ngx_conf_t *cf,
     rsp = rmcf->stores.elts;
 
     for (i = 0; i < rmcf->stores.nelts; i++) {
-        if (rsp[i]->address.len == conf->address.len
-            && ngx_strncmp(rsp[i]->address.data, conf->address.data,
-                           conf->address.len) == 0)
+        if (rsp[i]->ident.len == conf->ident.len
+            && ngx_strncmp(rsp[i]->ident.data, conf->ident.data,
+                           conf->ident.len) == 0)
         {
             return rsp[i];
         }
@@ -680,6 +759,7 @@ ngx_ssl_session_redis_get_store(ngx_conf_t *cf,
     }
 
     rs->address = conf->address;
+    rs->ident = conf->ident;
     rs->log = &cf->cycle->new_log;
 
     conf->store_conf.log = ngx_ssl_session_redis_log;

@@ -33,7 +33,8 @@
 
 /* one Redis connection per worker and distinct address */
 typedef struct {
-    ngx_str_t               address;
+    ngx_str_t               address;        /* for messages */
+    ngx_str_t               ident;          /* as written */
     tsr_store_t            *store;
     ngx_connection_t       *conn;           /* a ring (c->queue) of one
                                                connection per socket */
@@ -146,7 +147,9 @@ typedef struct {
      */
 
     ngx_flag_t              enable;
-    ngx_str_t               address;        /* as written, for messages */
+    ngx_str_t               address;        /* for messages: a password
+                                               in a URI shown as "***" */
+    ngx_str_t               ident;          /* as written */
     ngx_array_t            *key_files;      /* of ngx_str_t */
     ngx_msec_t              timeout;
     ngx_str_t               prefix;

@@ -88,6 +88,12 @@ static char *tsr_store_conf_copy(char *buf, size_t buflen, size_t *used,
     const char *s, size_t len);
 static void tsr_store_conf_reset(tsr_store_conf_t *conf);
 static int tsr_store_is_numeric(const char *host);
+static int tsr_store_parse_uri(tsr_store_conf_t *conf, const char *uri,
+    size_t len, char *buf, size_t buflen, size_t *used, char *err,
+    size_t errlen);
+static char *tsr_store_uri_part(char *buf, size_t buflen, size_t *used,
+    const char *s, size_t len);
+static int tsr_store_parse_db(const char *s, size_t len);
 static int tsr_store_parse_addr(tsr_store_conf_t *conf, const char *addr,
     size_t len, char *buf, size_t buflen, size_t *used, char *err,
     size_t errlen);
@@ -402,14 +408,13 @@ tsr_store_parse_addr(tsr_store_conf_t *conf, const char *addr, size_t len,
     size_t       hlen;
     const char  *host, *list, **dst;
 
-    /* "rediss://host[:port]": TLS, the rest as without it */
-
-    if (len > sizeof("rediss://") - 1
-        && memcmp(addr, "rediss://", sizeof("rediss://") - 1) == 0)
+    if (len >= sizeof("redis://") - 1
+        && (memcmp(addr, "redis://", sizeof("redis://") - 1) == 0
+            || memcmp(addr, "rediss://", sizeof("rediss://") - 1) == 0
+            || memcmp(addr, "unix://", sizeof("unix://") - 1) == 0))
     {
-        conf->tls = 1;
-        addr += sizeof("rediss://") - 1;
-        len -= sizeof("rediss://") - 1;
+        return tsr_store_parse_uri(conf, addr, len, buf, buflen, used, err,
+                                   errlen);
     }
 
     if (len >= sizeof("unix:") - 1
@@ -492,6 +497,226 @@ tsr_store_parse_addr(tsr_store_conf_t *conf, const char *addr, size_t len,
     conf->port = port ? port : TSR_STORE_DEFAULT_PORT;
 
     return TSR_OK;
+}
+
+
+/*
+ * The URIs providers print: redis://[user[:password]@]host[:port][/db],
+ * rediss://... for TLS, and unix:///path[?db=N].  User and password may
+ * be percent-encoded.  Messages never quote the user information: it may
+ * hold the password.
+ */
+
+static int
+tsr_store_parse_uri(tsr_store_conf_t *conf, const char *uri, size_t len,
+    char *buf, size_t buflen, size_t *used, char *err, size_t errlen)
+{
+    int          port, db;
+    size_t       hlen, n;
+    const char  *p, *end, *at, *slash, *colon, *host, *scheme;
+
+    end = uri + len;
+    db = 0;
+
+    if (memcmp(uri, "unix://", sizeof("unix://") - 1) == 0) {
+        scheme = "unix://";
+        p = uri + sizeof("unix://") - 1;
+
+        slash = memchr(p, '?', end - p);
+        n = (slash != NULL) ? (size_t) (slash - p) : (size_t) (end - p);
+
+        if (n == 0 || *p != '/') {
+            tsr_store_errf(err, errlen, "no absolute path in redis address "
+                           "\"%.*s\"", (int) len, uri);
+            return TSR_EINVAL;
+        }
+
+        if (n >= TSR_STORE_SUN_PATH) {
+            tsr_store_errf(err, errlen, "unix socket path too long in redis "
+                           "address \"%.*s\"", (int) len, uri);
+            return TSR_EINVAL;
+        }
+
+        if (slash != NULL) {
+            if (end - slash < 5 || memcmp(slash, "?db=", 4) != 0
+                || (db = tsr_store_parse_db(slash + 4, end - slash - 4))
+                   < 0)
+            {
+                tsr_store_errf(err, errlen, "invalid query in redis address "
+                               "\"%.*s\": only \"?db=N\" is known",
+                               (int) len, uri);
+                return TSR_EINVAL;
+            }
+        }
+
+        conf->unix_path = tsr_store_conf_copy(buf, buflen, used, p, n);
+        if (conf->unix_path == NULL) {
+            goto noroom;
+        }
+
+        conf->db = db;
+
+        return TSR_OK;
+    }
+
+    if (memcmp(uri, "rediss://", sizeof("rediss://") - 1) == 0) {
+        scheme = "rediss://";
+        conf->tls = 1;
+
+    } else {
+        scheme = "redis://";
+    }
+
+    p = uri + strlen(scheme);
+
+    /* the authority ends at the path */
+
+    slash = memchr(p, '/', end - p);
+    if (slash == NULL) {
+        slash = end;
+    }
+
+    at = NULL;
+
+    for (host = p; host < slash; host++) {
+        if (*host == '@') {
+            at = host;
+        }
+    }
+
+    host = p;
+
+    if (at != NULL) {
+        colon = memchr(p, ':', at - p);
+        n = (colon != NULL) ? (size_t) (colon - p) : (size_t) (at - p);
+
+        if (n > 0) {
+            conf->user = tsr_store_uri_part(buf, buflen, used, p, n);
+            if (conf->user == NULL) {
+                tsr_store_errf(err, errlen, "invalid user in a %s redis "
+                               "address", scheme);
+                return TSR_EINVAL;
+            }
+        }
+
+        if (colon != NULL && at - colon > 1) {
+            conf->password = tsr_store_uri_part(buf, buflen, used, colon + 1,
+                                                at - colon - 1);
+            if (conf->password == NULL) {
+                tsr_store_errf(err, errlen, "invalid password in a %s redis "
+                               "address", scheme);
+                return TSR_EINVAL;
+            }
+        }
+
+        host = at + 1;
+    }
+
+    if (slash < end && end - slash > 1) {
+        db = tsr_store_parse_db(slash + 1, end - slash - 1);
+
+        if (db < 0) {
+            tsr_store_errf(err, errlen, "invalid database \"%.*s\" in a %s "
+                           "redis address: a number from 0 is expected",
+                           (int) (end - slash - 1), slash + 1, scheme);
+            return TSR_EINVAL;
+        }
+    }
+
+    if (tsr_store_parse_host(host, slash - host, &host, &hlen, &port, err,
+                             errlen)
+        != TSR_OK)
+    {
+        return TSR_EINVAL;
+    }
+
+    conf->host = tsr_store_conf_copy(buf, buflen, used, host, hlen);
+    if (conf->host == NULL) {
+        goto noroom;
+    }
+
+    conf->port = port ? port : TSR_STORE_DEFAULT_PORT;
+    conf->db = db;
+
+    return TSR_OK;
+
+noroom:
+
+    tsr_store_errf(err, errlen, "no room for a %s redis address",
+                   scheme);
+
+    return TSR_EINVAL;
+}
+
+
+/* a user or password of a URI, percent-decoded; NULL when malformed */
+
+static char *
+tsr_store_uri_part(char *buf, size_t buflen, size_t *used, const char *s,
+    size_t len)
+{
+    int     hi, lo;
+    char   *out, *q;
+    size_t  i;
+
+    out = tsr_store_conf_copy(buf, buflen, used, s, len);
+    if (out == NULL) {
+        return NULL;
+    }
+
+    q = out;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] != '%') {
+            *q++ = s[i];
+            continue;
+        }
+
+        if (i + 2 >= len) {
+            return NULL;
+        }
+
+        hi = OPENSSL_hexchar2int((unsigned char) s[i + 1]);
+        lo = OPENSSL_hexchar2int((unsigned char) s[i + 2]);
+
+        if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
+            return NULL;
+        }
+
+        *q++ = (char) (hi * 16 + lo);
+        i += 2;
+    }
+
+    /* what decoding freed stays zeroed */
+    memset(q, 0, (size_t) (out + len - q) + 1);
+
+    return out;
+}
+
+
+/* 0..2^31-1 in decimal, or -1 */
+
+static int
+tsr_store_parse_db(const char *s, size_t len)
+{
+    size_t     i;
+    long long  db;
+
+    if (len == 0 || len > 10) {
+        return -1;
+    }
+
+    db = 0;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+
+        db = db * 10 + (s[i] - '0');
+    }
+
+    return (db > 0x7fffffff) ? -1 : (int) db;
 }
 
 
@@ -755,7 +980,11 @@ tsr_store_parse_param(tsr_store_conf_t *conf, const char *param, size_t len,
         goto failed;
     }
 
-    if (*seen & bit) {
+    if ((*seen & bit)
+        || (bit == TSR_STORE_PASSWORD_FILE && conf->password != NULL)
+        || (bit == TSR_STORE_USER && conf->user != NULL))
+    {
+        /* given twice, or in the address already */
         msg = "duplicate";
         goto failed;
     }

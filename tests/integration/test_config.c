@@ -36,6 +36,7 @@ static void test_missing_key_directive_is_rejected(void);
 static void test_duplicate_address_is_rejected(void);
 static void test_bad_prefix_is_rejected(void);
 static void test_zero_timeout_is_rejected(void);
+static void test_uri_addresses_and_tls_parameters(void);
 static void test_world_readable_key_warns(void);
 static void test_missing_password_file_is_rejected(void);
 static void test_stream_bad_address_is_rejected(void);
@@ -695,6 +696,7 @@ main(void)
     CU_ADD_TEST(suite, test_duplicate_address_is_rejected);
     CU_ADD_TEST(suite, test_bad_prefix_is_rejected);
     CU_ADD_TEST(suite, test_zero_timeout_is_rejected);
+    CU_ADD_TEST(suite, test_uri_addresses_and_tls_parameters);
     CU_ADD_TEST(suite, test_world_readable_key_warns);
     CU_ADD_TEST(suite, test_missing_password_file_is_rejected);
     CU_ADD_TEST(suite, test_stream_bad_address_is_rejected);
@@ -721,4 +723,56 @@ main(void)
     CU_cleanup_registry();
 
     return failures == 0 ? 0 : 1;
+}
+
+
+/*
+ * URIs as providers print them, and TLS parameters: a password in a URI
+ * works but is warned about and never shown; bad TLS files fail nginx -t.
+ */
+
+static void
+test_uri_addresses_and_tls_parameters(void)
+{
+    CU_ASSERT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis redis://alice:t0p%40secret@127.0.0.1:6380/2;\n"
+                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "password_file="));
+    CU_ASSERT_PTR_NULL(strstr(out, "t0p"));
+
+    /* an error quotes the address without its password */
+
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis redis://alice:t0p%40secret@127.0.0.1:6380/x;\n"
+                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "invalid database \"x\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "alice:***@"));
+    CU_ASSERT_PTR_NULL(strstr(out, "t0p"));
+
+    CU_ASSERT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis unix:///run/redis/redis-server.sock?db=3;\n"
+                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+
+    CU_ASSERT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis rediss://127.0.0.1:6380 tls_verify=off;\n"
+                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"tls_verify=off\" accepts any "
+                                  "certificate"));
+
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis rediss://127.0.0.1:6380 "
+                    "tls_ca_file=@D/nonexistent.pem;\n"
+                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "nonexistent.pem"));
+
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6380 tls_verify=off;\n"
+                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "need \"tls\""));
+
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis redis://:pw@127.0.0.1 "
+                    "password_file=@D/fleet.key;\n"
+                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "duplicate"));
 }

@@ -64,6 +64,7 @@ static void test_stopped_redis_fails_fast_then_recovers(void);
 static void test_command_timeout_drops_connection_then_recovers(void);
 static int tls_store(const char *address, tsr_store_t **st, char *err,
     size_t errlen);
+static void test_uri_addresses_parse_and_authenticate(void);
 static void test_tls_redis_works_resumes_and_refuses_strangers(void);
 static void test_tls_redis_with_client_certificates(void);
 
@@ -1352,6 +1353,7 @@ main(void)
         TSR_TEST(never_block_refuses_synchronous_calls),
         TSR_TEST(stopped_redis_fails_fast_then_recovers),
         TSR_TEST(command_timeout_drops_connection_then_recovers),
+        TSR_TEST(uri_addresses_parse_and_authenticate),
         TSR_TEST(tls_redis_works_resumes_and_refuses_strangers),
         TSR_TEST(tls_redis_with_client_certificates)
     };
@@ -1590,4 +1592,104 @@ test_tls_redis_with_client_certificates(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "go together"));
 
     (void) tsr_test_redis_stop(&r);
+}
+
+
+/*
+ * redis://[user[:password]@]host[:port][/db], rediss://, unix:///path?db=N
+ * as providers print them: parsed, percent-decoded, and working against a
+ * real Redis with requirepass and with an ACL user; messages never show a
+ * password written in one.
+ */
+
+static void
+test_uri_addresses_parse_and_authenticate(void)
+{
+    char               a[512], err[256];
+    size_t             len;
+    uint8_t            val[16];
+    tsr_store_t       *st;
+    tsr_store_conf_t   conf;
+
+    static char  buf[4096];
+
+    memset(&conf, 0, sizeof(conf));
+
+    CU_ASSERT_EQUAL_FATAL(tsr_store_conf_parse(&conf,
+                              "rediss://al%69ce:p%40ss@cache.example.net:6380/3",
+                              buf, sizeof(buf), err, sizeof(err)), TSR_OK);
+    CU_ASSERT_STRING_EQUAL(conf.user, "alice");
+    CU_ASSERT_STRING_EQUAL(conf.password, "p@ss");
+    CU_ASSERT_STRING_EQUAL(conf.host, "cache.example.net");
+    CU_ASSERT_EQUAL(conf.port, 6380);
+    CU_ASSERT_EQUAL(conf.db, 3);
+    CU_ASSERT_EQUAL(conf.tls, 1);
+    CU_ASSERT_STRING_EQUAL(conf.tls_server_name, "cache.example.net");
+
+    CU_ASSERT_EQUAL_FATAL(tsr_store_conf_parse(&conf,
+                              "unix:///run/redis/redis-server.sock?db=2", buf,
+                              sizeof(buf), err, sizeof(err)), TSR_OK);
+    CU_ASSERT_STRING_EQUAL(conf.unix_path, "/run/redis/redis-server.sock");
+    CU_ASSERT_EQUAL(conf.db, 2);
+
+    CU_ASSERT_EQUAL_FATAL(tsr_store_conf_parse(&conf, "redis://[::1]", buf,
+                              sizeof(buf), err, sizeof(err)), TSR_OK);
+    CU_ASSERT_STRING_EQUAL(conf.host, "::1");
+    CU_ASSERT_EQUAL(conf.port, 6379);
+    CU_ASSERT_EQUAL(conf.tls, 0);
+
+    /* errors in the user's words, without the password */
+
+    CU_ASSERT_EQUAL(tsr_store_conf_parse(&conf,
+                        "redis://u:topsecret@127.0.0.1:99999", buf,
+                        sizeof(buf), err, sizeof(err)), TSR_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "invalid port"));
+    CU_ASSERT_PTR_NULL(strstr(err, "topsecret"));
+    CU_ASSERT_PTR_NULL(strstr(err, "brackets"));
+
+    CU_ASSERT_EQUAL(tsr_store_conf_parse(&conf, "redis://u:topsecret@h/x",
+                        buf, sizeof(buf), err, sizeof(err)), TSR_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "invalid database \"x\""));
+    CU_ASSERT_PTR_NULL(strstr(err, "topsecret"));
+
+    CU_ASSERT_EQUAL(tsr_store_conf_parse(&conf, "redis://u:top%zzsecret@h",
+                        buf, sizeof(buf), err, sizeof(err)), TSR_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "invalid password"));
+    CU_ASSERT_PTR_NULL(strstr(err, "top"));
+
+    CU_ASSERT_EQUAL(tsr_store_conf_parse(&conf, "unix:///tmp/r.sock?x=1",
+                        buf, sizeof(buf), err, sizeof(err)), TSR_EINVAL);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "?db=N"));
+
+    /* against real servers: requirepass, then an ACL user with a db */
+
+    snprintf(a, sizeof(a), "redis://:s3cret%%20pass@127.0.0.1:%d",
+             secured.port);
+    CU_ASSERT_EQUAL_FATAL(tls_store(a, &st, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(tsr_store_set(st, "t:uri", 5, (const uint8_t *) "v1", 2,
+                                  60000), TSR_OK);
+    tsr_store_destroy(st);
+
+    snprintf(a, sizeof(a), "redis://alice:secret@127.0.0.1:%d/5",
+             redis.port);
+    CU_ASSERT_EQUAL_FATAL(tls_store(a, &st, err, sizeof(err)), 0);
+    CU_ASSERT_EQUAL(tsr_store_set(st, "t:uri", 5, (const uint8_t *) "v5", 2,
+                                  60000), TSR_OK);
+    len = sizeof(val);
+    CU_ASSERT_EQUAL(tsr_store_get(st, "t:uri", 5, val, &len), TSR_OK);
+    tsr_store_destroy(st);
+
+    /* it went to db 5 */
+
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, (char *) buf, sizeof(buf),
+                                       "EXISTS t:uri"), 0);
+    CU_ASSERT_STRING_EQUAL((char *) buf, "0");
+
+    snprintf(a, sizeof(a), "redis://alice:wrong@127.0.0.1:%d", redis.port);
+    CU_ASSERT_EQUAL_FATAL(tls_store(a, &st, err, sizeof(err)), 0);
+    CU_ASSERT_NOT_EQUAL(tsr_store_set(st, "t:uri", 5, (const uint8_t *) "v",
+                                      1, 60000), TSR_OK);
+    CU_ASSERT_PTR_NOT_NULL(strstr(tsr_store_error(st), "WRONGPASS"));
+    CU_ASSERT_PTR_NULL(strstr(tsr_store_error(st), "wrong@"));
+    tsr_store_destroy(st);
 }
