@@ -45,6 +45,7 @@ typedef struct {
 static int tsr_test_mkdir_p(const char *path);
 static int tsr_test_redis_cat_certs(const char *to, const char *dir);
 static void tsr_test_sleep_ms(int ms);
+static int tsr_test_free_port_once(void);
 static int tsr_test_redis_write_conf(tsr_test_redis_t *r);
 static int tsr_test_redis_spawn(tsr_test_redis_t *r, const char *bin);
 static int tsr_test_redis_wait(tsr_test_redis_t *r);
@@ -134,6 +135,53 @@ tsr_test_mkdir_p(const char *path)
 
 int
 tsr_test_free_port(void)
+{
+    int  i, port, tries;
+
+    /*
+     * The kernel may hand the same free port to two binds in a row once
+     * the first socket is closed: a node whose status and TLS servers got
+     * one port failed to start in CI ("no ssl_certificate ... listen ...
+     * ssl" for the status server).  No port is handed out twice by one
+     * process.
+     */
+
+    static int   given[4096];
+    static int   ngiven, next;
+
+    for (tries = 0; tries < 64; tries++) {
+        port = tsr_test_free_port_once();
+
+        if (port == -1) {
+            return -1;
+        }
+
+        for (i = 0; i < ngiven; i++) {
+            if (given[i] == port) {
+                break;
+            }
+        }
+
+        if (i == ngiven) {
+            given[next] = port;
+            next = (next + 1) % 4096;
+
+            if (ngiven < 4096) {
+                ngiven++;
+            }
+
+            return port;
+        }
+    }
+
+    fprintf(stderr, "no port not handed out before in 64 tries\n");
+
+    return -1;
+}
+
+
+static int
+tsr_test_free_port_once(void)
 {
     int                 fd, port;
     socklen_t           len;
