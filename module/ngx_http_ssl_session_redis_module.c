@@ -379,7 +379,11 @@ ngx_http_ssl_session_redis_check_listeners(ngx_conf_t *cf)
 
         for (a = 0; a < port[p].addrs.nelts; a++) {
 
-            if (!addr[a].opt.ssl) {
+            /* QUIC handshakes start in the default server's context too */
+
+            if (!addr[a].opt.ssl
+                && !NGX_SSL_SESSION_REDIS_QUIC_LISTEN(&addr[a].opt))
+            {
                 continue;
             }
 

@@ -1708,6 +1708,15 @@ ngx_ssl_session_redis_info_callback(const ngx_ssl_conn_t *ssl_conn,
  * The first handshake event of a server connection: no byte has been
  * read yet and the read BIO is nginx's socket BIO.  The hello BIO takes
  * its place.
+ *
+ * Never on a QUIC connection: there nginx hands OpenSSL the CRYPTO frames
+ * itself (SSL_provide_quic_data(): a memory BIO with its OpenSSL
+ * compatibility layer, no BIO at all with a QUIC TLS API), calls
+ * SSL_do_handshake() again only when more of them arrive, and fails the
+ * connection on anything but SSL_ERROR_WANT_READ.  A ClientHello held
+ * back would stall the handshake, so QUIC lookups never wait: OpenSSL
+ * asks the binding, which has the first level (ssl_session_cache) only,
+ * and QUIC resumes across nodes through fleet tickets.
  */
 
 static void
@@ -1721,7 +1730,9 @@ ngx_ssl_session_redis_start(ngx_ssl_conn_t *ssl_conn,
     ngx_ssl_session_redis_conn_t  *cs;
 
     c = ngx_ssl_get_connection(ssl_conn);
-    if (c == NULL || c->ssl == NULL || c->pool == NULL) {
+    if (c == NULL || c->ssl == NULL || c->pool == NULL
+        || c->type == SOCK_DGRAM)
+    {
         return;
     }
 

@@ -28,6 +28,15 @@
 #endif
 
 
+/* 1.25.0 brought HTTP/3: "listen ... quic" (ngx_http_listen_opt_t) */
+
+#if (nginx_version >= 1025000)
+#define NGX_SSL_SESSION_REDIS_QUIC_LISTEN(opt)  ((opt)->quic)
+#else
+#define NGX_SSL_SESSION_REDIS_QUIC_LISTEN(opt)  0
+#endif
+
+
 #define NGX_SSL_SESSION_REDIS_DEFAULT_TIMEOUT  20
 
 

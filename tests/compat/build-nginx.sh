@@ -3,7 +3,8 @@
 #
 # Extracts an nginx source tree (a git archive of a release tag, or a
 # directory) into OUTDIR, configures it with http_ssl, http_v2, stream,
-# stream_ssl and debug, plus this project's modules, and builds it:
+# stream_ssl and debug (and http_v3 from 1.25 on, where HTTP/3 is in
+# nginx), plus this project's modules, and builds it:
 # "static" puts the modules into the nginx binary, "dynamic" (the
 # default) builds the binary and the two .so (OUTDIR/objs) through
 # --with-compat, as a user building for a packaged nginx does.
@@ -54,7 +55,8 @@ fi
 
 stamp="$sum
 $mode $add $without
-$(cksum < "$top/module/config")"
+$(cksum < "$top/module/config")
+$(cksum < "$0")"
 
 if [ -f "$out/objs/Makefile" ] && [ -f "$out/build.stamp" ] \
    && [ "$(cat "$out/build.stamp")" = "$stamp" ]
@@ -92,8 +94,20 @@ else
         ;;
     esac
 
+    # HTTP/3 came with 1.25.0; with OpenSSL 3.0 nginx builds it on its
+    # OpenSSL compatibility layer (src/event/quic/*openssl_compat*)
+
+    case "$version" in
+    1.1[0-9].*|1.2[0-4].*)
+        v3=
+        ;;
+    *)
+        v3=--with-http_v3_module
+        ;;
+    esac
+
     $configure --with-debug --with-http_ssl_module --with-http_v2_module \
-        --with-stream --with-stream_ssl_module $without \
+        $v3 --with-stream --with-stream_ssl_module $without \
         ${cc_opt:+--with-cc-opt="$cc_opt"} $add > configure.log 2>&1
 
     echo "$stamp" > build.stamp
