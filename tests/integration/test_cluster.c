@@ -27,6 +27,7 @@
 
 
 #define HANDSHAKES       1000
+#define TLS_HANDSHAKES   200
 #define MAX_FAILURES     20
 #define RECOVERY_MS      5000       /* resumption back, at most */
 #define WATCH_MS         12000      /* after a kill: long enough to see
@@ -52,7 +53,7 @@ static int init_suite(void);
 static int clean_suite(void);
 static void sleep_ms(int ms);
 static int long_run(void);
-static int write_node(tsr_test_nginx_t *n, int port);
+static int write_node(tsr_test_nginx_t *n, int port, const char *address);
 static int start_node(tsr_test_nginx_t *n, int port, int *running);
 static int start_nodes(void);
 static void stop_nodes(void);
@@ -61,9 +62,10 @@ static int handshake(int port, int version, SSL_SESSION *offer,
     SSL_SESSION **out, int *reused);
 static void load_step(load_t *l, int version, int ended);
 static void load_done(load_t *l);
-static void cross_node(int version);
+static void cross_node(int version, int handshakes, const char *what);
 static void test_tls12_resumes_across_nodes_on_cluster(void);
 static void test_tls13_resumes_across_nodes_on_cluster(void);
+static void test_tls_cluster_resumes_across_nodes(void);
 static void test_reshard_during_load_fails_no_handshake(void);
 static void test_master_killed_during_load_fails_no_handshake(void);
 
@@ -76,6 +78,7 @@ static int                 port_b;
 static int                 running_a;
 static int                 running_b;
 static char                key_file[PATH_MAX + 16];
+static char                seeds[600];
 
 
 static int
@@ -103,6 +106,7 @@ init_suite(void)
     }
 
     snprintf(key_file, sizeof(key_file), "%s/fleet.key", node_a.dir);
+    snprintf(seeds, sizeof(seeds), "cluster=%s", cluster.seeds);
 
     if (tsr_test_write_file(key_file, key, sizeof(key), 0600) != 0) {
         return -1;
@@ -112,8 +116,8 @@ init_suite(void)
     port_b = tsr_test_free_port();
 
     if (port_a == -1 || port_b == -1 || port_a == port_b
-        || write_node(&node_a, port_a) != 0
-        || write_node(&node_b, port_b) != 0)
+        || write_node(&node_a, port_a, seeds) != 0
+        || write_node(&node_b, port_b, seeds) != 0)
     {
         return -1;
     }
@@ -163,7 +167,7 @@ long_run(void)
  */
 
 static int
-write_node(tsr_test_nginx_t *n, int port)
+write_node(tsr_test_nginx_t *n, int port, const char *address)
 {
     int   len;
     char  body[8192];
@@ -179,13 +183,13 @@ write_node(tsr_test_nginx_t *n, int port)
              "    ssl_protocols TLSv1.2 TLSv1.3;\n"
              "    ssl_session_tickets off;\n"
              "    ssl_session_timeout 10m;\n"
-             "    ssl_session_redis cluster=%s;\n"
+             "    ssl_session_redis %s;\n"
              "    ssl_session_redis_key %s;\n"
              "    ssl_session_redis_timeout 100ms;\n"
              "    location / { return 200 \"ok\\n\"; }\n"
              "  }\n"
              "}\n",
-             port, node_a.dir, node_a.dir, cluster.seeds, key_file);
+             port, node_a.dir, node_a.dir, address, key_file);
 
     if (len < 0 || (size_t) len >= sizeof(body)) {
         return -1;
@@ -341,7 +345,7 @@ load_done(load_t *l)
 
 
 static void
-cross_node(int version)
+cross_node(int version, int handshakes, const char *what)
 {
     int        i;
     load_t     l;
@@ -356,19 +360,19 @@ cross_node(int version)
 
     start = tsr_test_now_ms();
 
-    for (i = 0; i < HANDSHAKES && l.failed < MAX_FAILURES; i++) {
+    for (i = 0; i < handshakes && l.failed < MAX_FAILURES; i++) {
         load_step(&l, version, 1);
     }
 
-    printf("\n    TLSv1.%d, redis cluster: %d of %d offered sessions resumed "
+    printf("\n    TLSv1.%d, %s: %d of %d offered sessions resumed "
            "on the other node (%.2f%%), %d handshakes in %lld ms ",
-           version == TSR_TEST_TLS13 ? 3 : 2, l.resumed, l.offered,
+           version == TSR_TEST_TLS13 ? 3 : 2, what, l.resumed, l.offered,
            l.offered > 0 ? 100.0 * l.resumed / l.offered : 0.0,
            l.handshakes, tsr_test_now_ms() - start);
 
     CU_ASSERT_EQUAL(l.failed, 0);
-    CU_ASSERT_EQUAL(l.offered, HANDSHAKES - 1);
-    CU_ASSERT(l.resumed >= HANDSHAKES - 1);
+    CU_ASSERT_EQUAL(l.offered, handshakes - 1);
+    CU_ASSERT(l.resumed >= handshakes - 1);
 
 done:
 
@@ -382,14 +386,68 @@ done:
 static void
 test_tls12_resumes_across_nodes_on_cluster(void)
 {
-    cross_node(TSR_TEST_TLS12);
+    cross_node(TSR_TEST_TLS12, HANDSHAKES, "redis cluster");
 }
 
 
 static void
 test_tls13_resumes_across_nodes_on_cluster(void)
 {
-    cross_node(TSR_TEST_TLS13);
+    cross_node(TSR_TEST_TLS13, HANDSHAKES, "redis cluster");
+}
+
+
+/*
+ * A cluster that speaks TLS only to its clients' side as managed ones do
+ * (its bus and replication over TLS too): the nodes reach it by its TLS
+ * ports, verify "redis.test" and follow CLUSTER SLOTS to the masters'
+ * TLS ports.  A plain connection to any of those ports fails, so every
+ * resumption here came through TLS.
+ */
+
+static void
+test_tls_cluster_resumes_across_nodes(void)
+{
+    char                dir[256], address[1024];
+    tsr_test_cluster_t  tls;
+
+    memset(&tls, 0, sizeof(tsr_test_cluster_t));
+
+    if (tsr_test_tls_certs(dir, sizeof(dir)) != 0) {
+        CU_FAIL("no certificates");
+        return;
+    }
+
+    tls.tls_dir = dir;
+
+    if (tsr_test_cluster_start(&tls) != 0) {
+        CU_FAIL("the TLS cluster did not start");
+        return;
+    }
+
+    snprintf(address, sizeof(address), "cluster=%s tls "
+             "tls_ca_file=%s/redis.crt tls_server_name=redis.test",
+             tls.tls_seeds, dir);
+
+    if (write_node(&node_a, port_a, address) != 0
+        || write_node(&node_b, port_b, address) != 0)
+    {
+        CU_FAIL("nodes not written");
+        goto done;
+    }
+
+    cross_node(TSR_TEST_TLS12, TLS_HANDSHAKES, "redis cluster over TLS");
+    cross_node(TSR_TEST_TLS13, TLS_HANDSHAKES, "redis cluster over TLS");
+
+done:
+
+    if (write_node(&node_a, port_a, seeds) != 0
+        || write_node(&node_b, port_b, seeds) != 0)
+    {
+        CU_FAIL("nodes not written back");
+    }
+
+    tsr_test_cluster_stop(&tls);
 }
 
 
@@ -604,6 +662,7 @@ main(void)
     } tests[] = {
         TSR_TEST(tls12_resumes_across_nodes_on_cluster),
         TSR_TEST(tls13_resumes_across_nodes_on_cluster),
+        TSR_TEST(tls_cluster_resumes_across_nodes),
         TSR_TEST(reshard_during_load_fails_no_handshake),
         TSR_TEST(master_killed_during_load_fails_no_handshake)
     };

@@ -57,7 +57,7 @@ typedef struct {
     char        dir[PATH_MAX];          /* its working directory */
     char        unix_path[PATH_MAX];    /* its unix socket */
     char        password[64];           /* requirepass, "" for none */
-    char        extra[1024];            /* extra redis.conf lines */
+    char        extra[2048];            /* extra redis.conf lines */
     pid_t       pid;                    /* 0 when stopped */
     int         sentinel;               /* runs as a sentinel */
 } tsr_test_redis_t;
@@ -96,6 +96,20 @@ int tsr_test_redis_cmd(tsr_test_redis_t *r, char *out, size_t outlen,
  */
 int tsr_test_redis_start_tls(tsr_test_redis_t *r, char *dir, size_t dirlen,
     int *tls_port, int auth_clients);
+
+/*
+ * The certificates of tsr_test_redis_start_tls() alone, in a new
+ * directory "dir": redis.crt/redis.key ("redis.test"), other.crt/
+ * other.key ("other.test") and both.crt.  Returns 0 or -1.
+ */
+int tsr_test_tls_certs(char *dir, size_t dirlen);
+
+/*
+ * The redis.conf lines that open "tls_port" with the certificates in
+ * "dir" (made by tsr_test_tls_certs()), appended to r->extra.  0 or -1.
+ */
+int tsr_test_redis_add_tls(tsr_test_redis_t *r, const char *dir,
+    int tls_port, int auth_clients);
 
 /* Same, but binary-safe for a value: out receives the raw bytes. */
 int tsr_test_redis_get_raw(tsr_test_redis_t *r, const char *key,
@@ -391,8 +405,14 @@ const char *tsr_test_fakeredis_mode_name(int mode);
 typedef struct {
     int                 node_timeout;       /* cluster-node-timeout, ms;
                                                0: 1000 */
+    const char         *tls_dir;            /* certificates: every node
+                                               also has a TLS port, and
+                                               the bus and replication
+                                               run over TLS; NULL: none */
     tsr_test_redis_t    node[TSR_TEST_CLUSTER_NODES];
+    int                 tls_port[TSR_TEST_CLUSTER_NODES];
     char                seeds[512];         /* "127.0.0.1:port,..." */
+    char                tls_seeds[512];     /* the same by TLS ports */
 } tsr_test_cluster_t;
 
 /*

@@ -41,7 +41,7 @@ tsr_test_cluster_start(tsr_test_cluster_t *cl)
 {
     int          i, rc, n;
     char        *argv[TSR_TEST_CLI_ARGS], addr[TSR_TEST_CLUSTER_NODES][32];
-    size_t       len;
+    size_t       len, tls_len;
     const char  *cli;
     pid_t        pid;
     int          fd;
@@ -50,6 +50,7 @@ tsr_test_cluster_start(tsr_test_cluster_t *cl)
     cli = tsr_test_require("TSR_REDIS_CLI", "redis-cli", "redis-tools");
 
     len = 0;
+    tls_len = 0;
 
     for (i = 0; i < TSR_TEST_CLUSTER_NODES; i++) {
 
@@ -74,6 +75,13 @@ tsr_test_cluster_start(tsr_test_cluster_t *cl)
 
         len += snprintf(cl->seeds + len, sizeof(cl->seeds) - len, "%s%s",
                         i > 0 ? "," : "", addr[i]);
+
+        if (cl->tls_dir != NULL) {
+            tls_len += snprintf(cl->tls_seeds + tls_len,
+                                sizeof(cl->tls_seeds) - tls_len,
+                                "%s127.0.0.1:%d", i > 0 ? "," : "",
+                                cl->tls_port[i]);
+        }
     }
 
     n = 0;
@@ -161,7 +169,32 @@ tsr_test_cluster_conf(tsr_test_cluster_t *cl, int i)
              "repl-diskless-sync-delay 0\n",
              cl->node_timeout > 0 ? cl->node_timeout : 1000, bus);
 
-    return 0;
+    if (cl->tls_dir == NULL) {
+        return 0;
+    }
+
+    /* the bus and replication over TLS, as a TLS-only provider runs them */
+
+    cl->tls_port[i] = -1;
+
+    for (n = 0; n < 10 && (cl->tls_port[i] == -1 || cl->tls_port[i] == bus
+                           || cl->tls_port[i] == r->port); n++)
+    {
+        cl->tls_port[i] = tsr_test_free_port();
+    }
+
+    if (cl->tls_port[i] == -1 || cl->tls_port[i] == bus
+        || cl->tls_port[i] == r->port)
+    {
+        return -1;
+    }
+
+    n = strlen(r->extra);
+    snprintf(r->extra + n, sizeof(r->extra) - n,
+             "tls-cluster yes\n"
+             "tls-replication yes\n");
+
+    return tsr_test_redis_add_tls(r, cl->tls_dir, cl->tls_port[i], 0);
 }
 
 

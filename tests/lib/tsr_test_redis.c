@@ -876,9 +876,28 @@ int
 tsr_test_redis_start_tls(tsr_test_redis_t *r, char *dir, size_t dirlen,
     int *tls_port, int auth_clients)
 {
-    char  key[256], crt[256];
-
     memset(r, 0, sizeof(tsr_test_redis_t));
+
+    if (tsr_test_tls_certs(dir, dirlen) != 0) {
+        return -1;
+    }
+
+    *tls_port = tsr_test_free_port();
+
+    if (*tls_port == -1
+        || tsr_test_redis_add_tls(r, dir, *tls_port, auth_clients) != 0)
+    {
+        return -1;
+    }
+
+    return tsr_test_redis_start(r);
+}
+
+
+int
+tsr_test_tls_certs(char *dir, size_t dirlen)
+{
+    char  key[256], crt[256];
 
     if (tsr_test_mkdtemp("redis-tls", dir, dirlen) != 0
         || strlen(dir) > 200)
@@ -900,28 +919,39 @@ tsr_test_redis_start_tls(tsr_test_redis_t *r, char *dir, size_t dirlen,
         return -1;
     }
 
-    *tls_port = tsr_test_free_port();
-    if (*tls_port == -1) {
-        return -1;
-    }
-
     /* clients' certificates are checked against both */
 
     snprintf(crt, sizeof(crt), "%s/both.crt", dir);
 
-    if (tsr_test_redis_cat_certs(crt, dir) != 0) {
+    return tsr_test_redis_cat_certs(crt, dir);
+}
+
+
+int
+tsr_test_redis_add_tls(tsr_test_redis_t *r, const char *dir, int tls_port,
+    int auth_clients)
+{
+    int     n;
+    size_t  len;
+
+    len = strlen(r->extra);
+
+    n = snprintf(r->extra + len, sizeof(r->extra) - len,
+                 "%s"
+                 "tls-port %d\n"
+                 "tls-cert-file %s/redis.crt\n"
+                 "tls-key-file %s/redis.key\n"
+                 "tls-ca-cert-file %s/both.crt\n"
+                 "tls-auth-clients %s\n",
+                 (len > 0 && r->extra[len - 1] != '\n') ? "\n" : "",
+                 tls_port, dir, dir, dir, auth_clients ? "yes" : "no");
+
+    if (n < 0 || (size_t) n >= sizeof(r->extra) - len) {
+        fprintf(stderr, "no room for the TLS lines in redis.conf\n");
         return -1;
     }
 
-    snprintf(r->extra, sizeof(r->extra),
-             "tls-port %d\n"
-             "tls-cert-file %s/redis.crt\n"
-             "tls-key-file %s/redis.key\n"
-             "tls-ca-cert-file %s\n"
-             "tls-auth-clients %s",
-             *tls_port, dir, dir, crt, auth_clients ? "yes" : "no");
-
-    return tsr_test_redis_start(r);
+    return 0;
 }
 
 
