@@ -25,6 +25,7 @@
 
 
 #define HANDSHAKES       1000
+#define TLS_HANDSHAKES   200
 #define MAX_FAILURES     20
 #define RECOVERY_MS      10000      /* resumption back, at most: the
                                        sentinels' failover and ours */
@@ -51,7 +52,7 @@ static int init_suite(void);
 static int clean_suite(void);
 static void sleep_ms(int ms);
 static int long_run(void);
-static int write_node(tsr_test_nginx_t *n, int port);
+static int write_node(tsr_test_nginx_t *n, int port, const char *addr);
 static int start_node(tsr_test_nginx_t *n, int port, int *running);
 static int start_nodes(void);
 static void stop_nodes(void);
@@ -60,9 +61,10 @@ static int handshake(int port, int version, SSL_SESSION *offer,
     SSL_SESSION **out, int *reused);
 static void load_step(load_t *l, int version, int ended);
 static void load_done(load_t *l);
-static void cross_node(int version);
+static void cross_node(int version, int handshakes, const char *what);
 static void test_tls12_resumes_across_nodes_via_sentinel(void);
 static void test_tls13_resumes_across_nodes_via_sentinel(void);
+static void test_tls_sentinel_resumes_across_nodes_and_failover(void);
 static void test_master_killed_during_load_fails_no_handshake(void);
 
 
@@ -74,6 +76,7 @@ static int                 port_b;
 static int                 running_a;
 static int                 running_b;
 static char                key_file[PATH_MAX + 16];
+static char                address[1024];
 
 
 static int
@@ -100,6 +103,8 @@ init_suite(void)
     }
 
     snprintf(key_file, sizeof(key_file), "%s/fleet.key", node_a.dir);
+    snprintf(address, sizeof(address), "sentinel=%s master=%s",
+             sentinel.sentinels, sentinel.name);
 
     if (tsr_test_write_file(key_file, key, sizeof(key), 0600) != 0) {
         return -1;
@@ -109,8 +114,8 @@ init_suite(void)
     port_b = tsr_test_free_port();
 
     if (port_a == -1 || port_b == -1 || port_a == port_b
-        || write_node(&node_a, port_a) != 0
-        || write_node(&node_b, port_b) != 0)
+        || write_node(&node_a, port_a, address) != 0
+        || write_node(&node_b, port_b, address) != 0)
     {
         return -1;
     }
@@ -161,7 +166,7 @@ long_run(void)
  */
 
 static int
-write_node(tsr_test_nginx_t *n, int port)
+write_node(tsr_test_nginx_t *n, int port, const char *addr)
 {
     int   len;
     char  body[8192];
@@ -177,14 +182,13 @@ write_node(tsr_test_nginx_t *n, int port)
              "    ssl_protocols TLSv1.2 TLSv1.3;\n"
              "    ssl_session_tickets off;\n"
              "    ssl_session_timeout 10m;\n"
-             "    ssl_session_redis sentinel=%s master=%s;\n"
+             "    ssl_session_redis %s;\n"
              "    ssl_session_redis_key %s;\n"
              "    ssl_session_redis_timeout 100ms;\n"
              "    location / { return 200 \"ok\\n\"; }\n"
              "  }\n"
              "}\n",
-             port, node_a.dir, node_a.dir, sentinel.sentinels, sentinel.name,
-             key_file);
+             port, node_a.dir, node_a.dir, addr, key_file);
 
     if (len < 0 || (size_t) len >= sizeof(body)) {
         return -1;
@@ -340,7 +344,7 @@ load_done(load_t *l)
 
 
 static void
-cross_node(int version)
+cross_node(int version, int handshakes, const char *what)
 {
     int        i;
     load_t     l;
@@ -355,19 +359,19 @@ cross_node(int version)
 
     start = tsr_test_now_ms();
 
-    for (i = 0; i < HANDSHAKES && l.failed < MAX_FAILURES; i++) {
+    for (i = 0; i < handshakes && l.failed < MAX_FAILURES; i++) {
         load_step(&l, version, 1);
     }
 
-    printf("\n    TLSv1.%d, redis sentinel: %d of %d offered sessions resumed "
+    printf("\n    TLSv1.%d, %s: %d of %d offered sessions resumed "
            "on the other node (%.2f%%), %d handshakes in %lld ms ",
-           version == TSR_TEST_TLS13 ? 3 : 2, l.resumed, l.offered,
+           version == TSR_TEST_TLS13 ? 3 : 2, what, l.resumed, l.offered,
            l.offered > 0 ? 100.0 * l.resumed / l.offered : 0.0,
            l.handshakes, tsr_test_now_ms() - start);
 
     CU_ASSERT_EQUAL(l.failed, 0);
-    CU_ASSERT_EQUAL(l.offered, HANDSHAKES - 1);
-    CU_ASSERT(l.resumed >= HANDSHAKES - 1);
+    CU_ASSERT_EQUAL(l.offered, handshakes - 1);
+    CU_ASSERT(l.resumed >= handshakes - 1);
 
 done:
 
@@ -381,14 +385,114 @@ done:
 static void
 test_tls12_resumes_across_nodes_via_sentinel(void)
 {
-    cross_node(TSR_TEST_TLS12);
+    cross_node(TSR_TEST_TLS12, HANDSHAKES, "redis sentinel");
 }
 
 
 static void
 test_tls13_resumes_across_nodes_via_sentinel(void)
 {
-    cross_node(TSR_TEST_TLS13);
+    cross_node(TSR_TEST_TLS13, HANDSHAKES, "redis sentinel");
+}
+
+
+/*
+ * Master, replica and sentinels on TLS ports only for the nodes (and
+ * replication and the sentinels' own links over TLS): the nodes ask the
+ * sentinels over TLS, verify "redis.test" on the master they name, and
+ * follow a failover announced on the sentinels' TLS connection.
+ */
+
+static void
+test_tls_sentinel_resumes_across_nodes_and_failover(void)
+{
+    int                  old;
+    char                 dir[256], plain[1024];
+    load_t               l;
+    long long            end;
+    tsr_test_sentinel_t  tls;
+
+    memset(&tls, 0, sizeof(tsr_test_sentinel_t));
+    memset(&l, 0, sizeof(l));
+    memcpy(plain, address, sizeof(plain));
+
+    if (tsr_test_tls_certs(dir, sizeof(dir)) != 0) {
+        CU_FAIL("no certificates");
+        return;
+    }
+
+    tls.tls_dir = dir;
+
+    if (tsr_test_sentinel_start(&tls) != 0) {
+        CU_FAIL("the TLS sentinels did not start");
+        return;
+    }
+
+    snprintf(address, sizeof(address), "sentinel=%s master=%s tls "
+             "tls_ca_file=%s/redis.crt tls_server_name=redis.test",
+             tls.tls_sentinels, tls.name, dir);
+
+    if (write_node(&node_a, port_a, address) != 0
+        || write_node(&node_b, port_b, address) != 0)
+    {
+        CU_FAIL("nodes not written");
+        goto done;
+    }
+
+    cross_node(TSR_TEST_TLS12, TLS_HANDSHAKES, "redis sentinel over TLS");
+
+    /* the nodes keep running through the failover: they must follow it */
+
+    memset(&l, 0, sizeof(l));
+
+    if (start_nodes() != 0) {
+        CU_FAIL("nodes did not start");
+        goto done;
+    }
+
+    old = tsr_test_sentinel_master(&tls);
+    CU_ASSERT_EQUAL(old, 0);
+
+    if (old != 0 || tsr_test_redis_stop(&tls.data[old]) != 0) {
+        CU_FAIL("the master did not stop");
+        goto done;
+    }
+
+    l.event = tsr_test_now_ms();
+    end = l.event + RECOVERY_MS * 2;
+
+    /* until 100 offers in a row resumed on the new master */
+
+    while (tsr_test_now_ms() < end && l.failed < MAX_FAILURES
+           && l.offered_after < 100)
+    {
+        load_step(&l, TSR_TEST_TLS13, 1);
+    }
+
+    printf("\n    TLSv1.3, sentinels over TLS, master stopped: %d handshakes, "
+           "%d failed; the last miss %lld ms after the stop, then %d of %d "
+           "resumed ", l.handshakes, l.failed, l.last_miss, l.offered_after,
+           l.offered_after);
+
+    CU_ASSERT_EQUAL(l.failed, 0);
+    CU_ASSERT(l.offered_after >= 100);
+    CU_ASSERT_EQUAL(tsr_test_sentinel_master(&tls), 1);
+
+done:
+
+    memcpy(address, plain, sizeof(plain));
+
+    if (write_node(&node_a, port_a, address) != 0
+        || write_node(&node_b, port_b, address) != 0)
+    {
+        CU_FAIL("nodes not written back");
+    }
+
+    load_done(&l);
+    stop_nodes();
+    check_logs(&node_a);
+    check_logs(&node_b);
+    tsr_test_sentinel_stop(&tls);
 }
 
 
@@ -487,6 +591,7 @@ main(void)
     } tests[] = {
         TSR_TEST(tls12_resumes_across_nodes_via_sentinel),
         TSR_TEST(tls13_resumes_across_nodes_via_sentinel),
+        TSR_TEST(tls_sentinel_resumes_across_nodes_and_failover),
         TSR_TEST(master_killed_during_load_fails_no_handshake)
     };
 

@@ -475,6 +475,14 @@ typedef struct {
                                                replica */
     tsr_test_redis_t    sentinel[TSR_TEST_SENTINELS];
     char                sentinels[256];     /* "127.0.0.1:port,..." */
+    const char         *tls_dir;            /* certificates: every process
+                                               also has a TLS port, and
+                                               replication and the
+                                               sentinels' own links run
+                                               over TLS; NULL: none */
+    int                 data_tls_port[2];
+    int                 sentinel_tls_port[TSR_TEST_SENTINELS];
+    char                tls_sentinels[256]; /* the sentinels by TLS port */
 } tsr_test_sentinel_t;
 
 /*

@@ -29,6 +29,8 @@
 
 static int tsr_test_cluster_conf(tsr_test_cluster_t *cl, int i);
 static int tsr_test_cluster_synced(tsr_test_cluster_t *cl);
+static int tsr_test_sentinel_tls(tsr_test_sentinel_t *s, tsr_test_redis_t *r,
+    int *tls_port);
 static int tsr_test_field(const char *text, const char *name, char *value,
     size_t len);
 static void tsr_test_msleep(int ms);
@@ -675,33 +677,54 @@ tsr_test_wait_child(pid_t pid, int ms)
 int
 tsr_test_sentinel_start(tsr_test_sentinel_t *s)
 {
-    int        i, ok;
+    int        i, ok, tls;
     char       out[8192], value[64];
-    size_t     len;
+    size_t     len, tls_len;
     long long  end;
 
     if (s->name[0] == '\0') {
         snprintf(s->name, sizeof(s->name), "tsrmaster");
     }
 
+    tls = (s->tls_dir != NULL);
+
     snprintf(s->data[0].extra, sizeof(s->data[0].extra),
              "repl-diskless-sync yes\n"
-             "repl-diskless-sync-delay 0\n");
+             "repl-diskless-sync-delay 0\n"
+             "%s", tls ? "tls-replication yes\n" : "");
+
+    if (tls && tsr_test_sentinel_tls(s, &s->data[0], &s->data_tls_port[0])
+               != 0)
+    {
+        goto failed;
+    }
 
     if (tsr_test_redis_start(&s->data[0]) != 0) {
         goto failed;
     }
 
+    /* with TLS, replication and the sentinels use the TLS ports only */
+
     snprintf(s->data[1].extra, sizeof(s->data[1].extra),
              "replicaof 127.0.0.1 %d\n"
              "repl-diskless-sync yes\n"
-             "repl-diskless-sync-delay 0\n", s->data[0].port);
+             "repl-diskless-sync-delay 0\n"
+             "%s",
+             tls ? s->data_tls_port[0] : s->data[0].port,
+             tls ? "tls-replication yes\n" : "");
+
+    if (tls && tsr_test_sentinel_tls(s, &s->data[1], &s->data_tls_port[1])
+               != 0)
+    {
+        goto failed;
+    }
 
     if (tsr_test_redis_start(&s->data[1]) != 0) {
         goto failed;
     }
 
     len = 0;
+    tls_len = 0;
 
     for (i = 0; i < TSR_TEST_SENTINELS; i++) {
         s->sentinel[i].sentinel = 1;
@@ -710,12 +733,20 @@ tsr_test_sentinel_start(tsr_test_sentinel_t *s)
                  "sentinel monitor %s 127.0.0.1 %d 2\n"
                  "sentinel down-after-milliseconds %s %d\n"
                  "sentinel failover-timeout %s %d\n"
-                 "sentinel parallel-syncs %s 1\n",
-                 s->name, s->data[0].port,
+                 "sentinel parallel-syncs %s 1\n"
+                 "%s",
+                 s->name, tls ? s->data_tls_port[0] : s->data[0].port,
                  s->name, s->down_after_ms > 0 ? s->down_after_ms : 500,
                  s->name,
                  s->failover_timeout_ms > 0 ? s->failover_timeout_ms : 3000,
-                 s->name);
+                 s->name, tls ? "tls-replication yes\n" : "");
+
+        if (tls && tsr_test_sentinel_tls(s, &s->sentinel[i],
+                                         &s->sentinel_tls_port[i])
+                   != 0)
+        {
+            goto failed;
+        }
 
         if (tsr_test_redis_start(&s->sentinel[i]) != 0) {
             goto failed;
@@ -724,6 +755,13 @@ tsr_test_sentinel_start(tsr_test_sentinel_t *s)
         len += snprintf(s->sentinels + len, sizeof(s->sentinels) - len,
                         "%s127.0.0.1:%d", i > 0 ? "," : "",
                         s->sentinel[i].port);
+
+        if (tls) {
+            tls_len += snprintf(s->tls_sentinels + tls_len,
+                                sizeof(s->tls_sentinels) - tls_len,
+                                "%s127.0.0.1:%d", i > 0 ? "," : "",
+                                s->sentinel_tls_port[i]);
+        }
     }
 
     end = tsr_test_now_ms() + TSR_TEST_CLUSTER_WAIT;
@@ -784,6 +822,35 @@ tsr_test_sentinel_stop(tsr_test_sentinel_t *s)
 }
 
 
+/*
+ * A TLS port for "r" (not its plain one, which stays for the test's own
+ * checks) with the sentinel's certificates.
+ */
+
+static int
+tsr_test_sentinel_tls(tsr_test_sentinel_t *s, tsr_test_redis_t *r,
+    int *tls_port)
+{
+    int  n;
+
+    if (r->port == 0) {
+        r->port = tsr_test_free_port();
+    }
+
+    *tls_port = -1;
+
+    for (n = 0; n < 10 && (*tls_port == -1 || *tls_port == r->port); n++) {
+        *tls_port = tsr_test_free_port();
+    }
+
+    if (r->port == -1 || *tls_port == -1 || *tls_port == r->port) {
+        return -1;
+    }
+
+    return tsr_test_redis_add_tls(r, s->tls_dir, *tls_port, 0);
+}
+
+
 int
 tsr_test_sentinel_master(tsr_test_sentinel_t *s)
 {
@@ -806,6 +873,11 @@ tsr_test_sentinel_master(tsr_test_sentinel_t *s)
         }
 
         port = atoi(nl + 1);
+
+        if (s->tls_dir != NULL) {
+            return (port == s->data_tls_port[0]) ? 0
+                   : (port == s->data_tls_port[1]) ? 1 : -1;
+        }
 
         return (port == s->data[0].port) ? 0
                : (port == s->data[1].port) ? 1 : -1;
