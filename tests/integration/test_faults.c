@@ -54,7 +54,7 @@
 #define RELOADS             20
 #define RELOAD_WORKERS      2
 #define RELOAD_SETTLE_MS    500
-#define MAX_FAULTS          16
+#define MAX_FAULTS          32
 #define UNRESOLVABLE        "tsr-fault-test.invalid"
 
 enum {
@@ -71,6 +71,8 @@ typedef struct {
     const char         *name;
     int                 kind;
     int                 mode;           /* the fake's */
+    int                 tls;            /* Redis (or the fake behind a
+                                           TLS front) reached over TLS */
 } fault_t;
 
 
@@ -139,6 +141,7 @@ static void test_fault_fake_reset_mid_reply(void);
 static void test_fault_fake_no_reply_to_commands(void);
 static void test_fault_fake_no_reply_at_all(void);
 static void test_fault_fake_extra_reply(void);
+static void test_faults_over_tls(void);
 static void test_get_overtaking_its_set_is_asked_again(void);
 static void test_full_socket_to_redis_never_stalls_the_worker(void);
 static void test_fault_address_does_not_resolve(void);
@@ -164,6 +167,9 @@ static void test_reload_20_times_under_load_keeps_memory_and_fds_flat(
 static tsr_test_redis_t       redis;
 static tsr_test_redis_t       late;     /* the refused address, later */
 static tsr_test_fakeredis_t   fake;
+static tsr_test_tlsfront_t    front;    /* TLS before the fake */
+static char                   tls_dir[256];
+static int                    tls_port; /* redis' */
 static tsr_test_nginx_t       node_a;
 static tsr_test_nginx_t       node_b;
 static int                    port_a;
@@ -192,8 +198,18 @@ init_suite(void)
     memset(&redis, 0, sizeof(tsr_test_redis_t));
     memset(&late, 0, sizeof(tsr_test_redis_t));
     memset(&fake, 0, sizeof(tsr_test_fakeredis_t));
+    memset(&front, 0, sizeof(tsr_test_tlsfront_t));
 
-    if (tsr_test_redis_start(&redis) != 0) {
+    /* a TLS port beside the plain one, for the faults over TLS */
+
+    redis.port = tsr_test_free_port();
+    tls_port = tsr_test_free_port();
+
+    if (redis.port == -1 || tls_port == -1
+        || tsr_test_tls_certs(tls_dir, sizeof(tls_dir)) != 0
+        || tsr_test_redis_add_tls(&redis, tls_dir, tls_port, 0) != 0
+        || tsr_test_redis_start(&redis) != 0)
+    {
         return -1;
     }
 
@@ -238,6 +254,7 @@ clean_suite(void)
     stop_nodes();
     tsr_test_redis_stop(&redis);
     tsr_test_redis_stop(&late);
+    tsr_test_tlsfront_stop(&front);
     tsr_test_fakeredis_stop(&fake);
 
     print_table();
@@ -695,7 +712,25 @@ run_fault(const fault_t *f)
             return;
         }
 
-        snprintf(address, sizeof(address), "127.0.0.1:%d", fake.port);
+        if (!f->tls) {
+            snprintf(address, sizeof(address), "127.0.0.1:%d", fake.port);
+            break;
+        }
+
+        if (front.pid != 0 && front.target != fake.port) {
+            tsr_test_tlsfront_stop(&front);
+        }
+
+        if (front.pid == 0
+            && tsr_test_tlsfront_start(&front, tls_dir, fake.port) != 0)
+        {
+            CU_FAIL("the TLS front did not start");
+            return;
+        }
+
+        snprintf(address, sizeof(address), "rediss://127.0.0.1:%d "
+                 "tls_ca_file=%s/redis.crt tls_server_name=redis.test",
+                 front.port, tls_dir);
         break;
 
     case FAULT_REFUSED:
@@ -707,6 +742,13 @@ run_fault(const fault_t *f)
         if (redis.pid == 0 && tsr_test_redis_start(&redis) != 0) {
             CU_FAIL("redis did not start");
             return;
+        }
+
+        if (f->tls) {
+            snprintf(address, sizeof(address), "rediss://127.0.0.1:%d "
+                     "tls_ca_file=%s/redis.crt tls_server_name=redis.test",
+                     tls_port, tls_dir);
+            break;
         }
 
         snprintf(address, sizeof(address), "127.0.0.1:%d", redis.port);
@@ -955,16 +997,16 @@ print_table(void)
            "%d s), lookup timeout " LOOKUP_TIMEOUT ", 2 nodes x 1 worker\n\n",
            CLIENTS, seconds, STOP_SECONDS);
 
-    printf("| %-28s | %10s | %6s | %15s | %7s | %6s | %11s |\n", "fault",
+    printf("| %-31s | %10s | %6s | %15s | %7s | %6s | %11s |\n", "fault",
            "handshakes", "failed", "resumed/offered", "crashes", "errors",
            "recovery ms");
-    printf("|------------------------------|------------|--------|"
+    printf("|---------------------------------|------------|--------|"
            "-----------------|---------|--------|-------------|\n");
 
     for (i = 0; i < nfaults; i++) {
         fg = &table[i];
 
-        printf("| %-28s | %10ld | %6ld | %7ld/%-7ld | %7d | %6d | %11lld |\n",
+        printf("| %-31s | %10ld | %6ld | %7ld/%-7ld | %7d | %6d | %11lld |\n",
                fg->name, fg->handshakes, fg->failed, fg->resumed,
                fg->offered, fg->crashes, fg->errors, fg->recovery_ms);
     }
@@ -1116,7 +1158,7 @@ workers_of(pid_t master, pid_t *pids, int max)
 static void
 test_fault_redis_killed_and_restarted(void)
 {
-    static const fault_t  f = { "redis killed, restarted", FAULT_KILL, 0 };
+    static const fault_t  f = { "redis killed, restarted", FAULT_KILL, 0, 0 };
 
     run_fault(&f);
 }
@@ -1125,7 +1167,7 @@ test_fault_redis_killed_and_restarted(void)
 static void
 test_fault_redis_stopped_for_5s(void)
 {
-    static const fault_t  f = { "redis SIGSTOP 5 s", FAULT_STOP, 0 };
+    static const fault_t  f = { "redis SIGSTOP 5 s", FAULT_STOP, 0, 0 };
 
     run_fault(&f);
 }
@@ -1134,7 +1176,7 @@ test_fault_redis_stopped_for_5s(void)
 static void
 test_fault_redis_restarted_empty(void)
 {
-    static const fault_t  f = { "redis restarted empty", FAULT_EMPTY, 0 };
+    static const fault_t  f = { "redis restarted empty", FAULT_EMPTY, 0, 0 };
 
     run_fault(&f);
 }
@@ -1143,7 +1185,7 @@ test_fault_redis_restarted_empty(void)
 static void
 test_fault_redis_out_of_memory(void)
 {
-    static const fault_t  f = { "redis OOM (noeviction)", FAULT_OOM, 0 };
+    static const fault_t  f = { "redis OOM (noeviction)", FAULT_OOM, 0, 0 };
 
     run_fault(&f);
 }
@@ -1153,7 +1195,7 @@ static void
 test_fault_fake_malformed_resp(void)
 {
     static const fault_t  f = { "fake: malformed RESP", FAULT_FAKE,
-                                TSR_TEST_FAKE_GARBAGE };
+                                TSR_TEST_FAKE_GARBAGE, 0 };
 
     run_fault(&f);
 }
@@ -1163,7 +1205,7 @@ static void
 test_fault_fake_wrong_reply_types(void)
 {
     static const fault_t  f = { "fake: wrong reply types", FAULT_FAKE,
-                                TSR_TEST_FAKE_WRONG_TYPE };
+                                TSR_TEST_FAKE_WRONG_TYPE, 0 };
 
     run_fault(&f);
 }
@@ -1173,7 +1215,7 @@ static void
 test_fault_fake_huge_bulk_length(void)
 {
     static const fault_t  f = { "fake: bulk length 2^31", FAULT_FAKE,
-                                TSR_TEST_FAKE_HUGE_BULK };
+                                TSR_TEST_FAKE_HUGE_BULK, 0 };
 
     run_fault(&f);
 }
@@ -1183,7 +1225,7 @@ static void
 test_fault_fake_split_replies(void)
 {
     static const fault_t  f = { "fake: split byte by byte", FAULT_FAKE,
-                                TSR_TEST_FAKE_SPLIT };
+                                TSR_TEST_FAKE_SPLIT, 0 };
 
     run_fault(&f);
 }
@@ -1193,7 +1235,7 @@ static void
 test_fault_fake_reset_mid_reply(void)
 {
     static const fault_t  f = { "fake: reset mid-reply", FAULT_FAKE,
-                                TSR_TEST_FAKE_RESET };
+                                TSR_TEST_FAKE_RESET, 0 };
 
     run_fault(&f);
 }
@@ -1203,7 +1245,7 @@ static void
 test_fault_fake_no_reply_to_commands(void)
 {
     static const fault_t  f = { "fake: no reply to commands", FAULT_FAKE,
-                                TSR_TEST_FAKE_SILENT };
+                                TSR_TEST_FAKE_SILENT, 0 };
 
     run_fault(&f);
 }
@@ -1213,7 +1255,7 @@ static void
 test_fault_fake_no_reply_at_all(void)
 {
     static const fault_t  f = { "fake: no reply at all", FAULT_FAKE,
-                                TSR_TEST_FAKE_MUTE };
+                                TSR_TEST_FAKE_MUTE, 0 };
 
     run_fault(&f);
 }
@@ -1223,9 +1265,47 @@ static void
 test_fault_fake_extra_reply(void)
 {
     static const fault_t  f = { "fake: an extra reply", FAULT_FAKE,
-                                TSR_TEST_FAKE_EXTRA };
+                                TSR_TEST_FAKE_EXTRA, 0 };
 
     run_fault(&f);
+}
+
+
+/*
+ * The same faults with Redis reached over TLS: the real one by its TLS
+ * port, the fake behind a TLS front that passes each of its pieces on
+ * as a record (so a split reply arrives a byte per record, a reset
+ * mid-reply as a reset of the TLS connection).
+ */
+
+static void
+test_faults_over_tls(void)
+{
+    size_t  i;
+
+    static const fault_t  faults[] = {
+        { "TLS: redis killed, restarted", FAULT_KILL, 0, 1 },
+        { "TLS: redis SIGSTOP 5 s", FAULT_STOP, 0, 1 },
+        { "TLS: redis restarted empty", FAULT_EMPTY, 0, 1 },
+        { "TLS: redis OOM (noeviction)", FAULT_OOM, 0, 1 },
+        { "TLS: fake: malformed RESP", FAULT_FAKE, TSR_TEST_FAKE_GARBAGE,
+          1 },
+        { "TLS: fake: wrong reply types", FAULT_FAKE,
+          TSR_TEST_FAKE_WRONG_TYPE, 1 },
+        { "TLS: fake: bulk length 2^31", FAULT_FAKE,
+          TSR_TEST_FAKE_HUGE_BULK, 1 },
+        { "TLS: fake: split byte by byte", FAULT_FAKE, TSR_TEST_FAKE_SPLIT,
+          1 },
+        { "TLS: fake: reset mid-reply", FAULT_FAKE, TSR_TEST_FAKE_RESET, 1 },
+        { "TLS: fake: no reply to commands", FAULT_FAKE,
+          TSR_TEST_FAKE_SILENT, 1 },
+        { "TLS: fake: no reply at all", FAULT_FAKE, TSR_TEST_FAKE_MUTE, 1 },
+        { "TLS: fake: an extra reply", FAULT_FAKE, TSR_TEST_FAKE_EXTRA, 1 }
+    };
+
+    for (i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
+        run_fault(&faults[i]);
+    }
 }
 
 
@@ -1459,7 +1539,7 @@ done:
 static void
 test_fault_address_refuses(void)
 {
-    static const fault_t  f = { "address refuses", FAULT_REFUSED, 0 };
+    static const fault_t  f = { "address refuses", FAULT_REFUSED, 0, 0 };
 
     run_fault(&f);
 }
@@ -2291,6 +2371,7 @@ static const test_t  tests[] = {
     test(test_fault_fake_no_reply_to_commands),
     test(test_fault_fake_no_reply_at_all),
     test(test_fault_fake_extra_reply),
+    test(test_faults_over_tls),
     test(test_get_overtaking_its_set_is_asked_again),
     test(test_full_socket_to_redis_never_stalls_the_worker),
     test(test_fault_address_does_not_resolve),

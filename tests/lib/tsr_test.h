@@ -397,6 +397,27 @@ int tsr_test_fakeredis_stop(tsr_test_fakeredis_t *f);
 const char *tsr_test_fakeredis_mode_name(int mode);
 
 
+/* ---- a TLS front for a plain test server ---- */
+
+typedef struct {
+    int         port;                   /* TLS on 127.0.0.1 */
+    int         target;                 /* the plain port behind it */
+    pid_t       pid;                    /* 0 when stopped */
+} tsr_test_tlsfront_t;
+
+/*
+ * Starts a process that accepts TLS on a free loopback port, with the
+ * certificate "redis.test" in "dir" (see tsr_test_tls_certs()), and
+ * passes the plaintext both ways to 127.0.0.1:target_port, piece by
+ * piece; the target's close or reset reaches the client.  0 or -1.
+ */
+int tsr_test_tlsfront_start(tsr_test_tlsfront_t *t, const char *dir,
+    int target_port);
+
+/* Stops it and every connection's process.  0 or -1. */
+int tsr_test_tlsfront_stop(tsr_test_tlsfront_t *t);
+
+
 /* ---- Redis Cluster and Sentinel on loopback ---- */
 
 #define TSR_TEST_CLUSTER_NODES  6       /* 3 masters, 3 replicas */
