@@ -57,9 +57,10 @@
 #define CFG_L1            1
 #define CFG_REDIS         2
 #define CFG_OFF           3
-#define CFG_L1X           4
-#define CFG_REDISX        5
-#define CFG_N             6
+#define CFG_TLS           4
+#define CFG_L1X           5
+#define CFG_REDISX        6
+#define CFG_N             7
 
 #define ON(c)             (1u << (c))
 #define MODULE            (ON(CFG_REDIS) | ON(CFG_REDISX))
@@ -83,6 +84,7 @@ typedef struct {
     int                 module;         /* loaded and enabled */
     int                 cache;          /* ssl_session_cache shared */
     int                 candidate;      /* the module from -X DIR */
+    int                 tls;            /* Redis reached over TLS */
 } run_config_t;
 
 
@@ -224,12 +226,13 @@ static double run_min4(double a, double b, double c, double d);
 
 
 static const run_config_t  run_configs[CFG_N] = {
-    { "nginx", "nginx shared cache", 0, 1, 0 },
-    { "l1",    "module + shared cache (L1)", 1, 1, 0 },
-    { "redis", "module, no L1 (Redis every time)", 1, 0, 0 },
-    { "off",   "no cache, no module", 0, 0, 0 },
-    { "l1+",   "candidate module + L1", 1, 1, 1 },
-    { "redis+", "candidate module, no L1", 1, 0, 1 }
+    { "nginx", "nginx shared cache", 0, 1, 0, 0 },
+    { "l1",    "module + shared cache (L1)", 1, 1, 0, 0 },
+    { "redis", "module, no L1 (Redis every time)", 1, 0, 0, 0 },
+    { "off",   "no cache, no module", 0, 0, 0, 0 },
+    { "tls",   "module, no L1, Redis over TLS", 1, 0, 0, 1 },
+    { "l1+",   "candidate module + L1", 1, 1, 1, 0 },
+    { "redis+", "candidate module, no L1", 1, 0, 1, 0 }
 };
 
 static const char *const  run_outcome_names[OUT_N] = {
@@ -246,8 +249,8 @@ static const char *const  run_outcome_names[OUT_N] = {
 static const run_case_t  run_cases[] = {
     { "full-tls12",     "full",   "tls12",  0, ALL, 0 },
     { "full-tls13",     "full",   "tls13",  0, ALL, 0 },
-    { "resume-tls12",   "resume", "tls12",  0, CACHES, 0 },
-    { "resume-tls13",   "resume", "tls13",  0, CACHES, 0 },
+    { "resume-tls12",   "resume", "tls12",  0, CACHES | ON(CFG_TLS), 0 },
+    { "resume-tls13",   "resume", "tls13",  0, CACHES | ON(CFG_TLS), 0 },
     { "resume-tickets", "resume", "tls13",  1, ON(CFG_NGINX) | MODULE, 0 },
     { "cross-tls12",    "cross",  "tls12",  0, CACHES, 1000 },
     { "cross-tls13",    "cross",  "tls13",  0, CACHES, 1000 },
@@ -296,6 +299,8 @@ static struct {
 } run_opts;
 
 static int                run_ncfg = CFG_L1X;
+static char               run_tls_dir[256];   /* Redis' certificates */
+static int                run_tls_port;       /* its TLS port */
 
 
 static tsr_test_redis_t   run_redis_server;
@@ -725,6 +730,13 @@ run_write_conf(tsr_test_nginx_t *n, const run_config_t *cfg, const int *port,
         fprintf(f, "    ssl_session_redis unix:%s;\n"
                    "    ssl_session_redis_key %s;\n%s",
                 run_redis_server.unix_path, run_key_file,
+                extra != NULL ? extra : "");
+
+    } else if (cfg->module && cfg->tls) {
+        fprintf(f, "    ssl_session_redis rediss://127.0.0.1:%d "
+                   "tls_ca_file=%s/redis.crt tls_server_name=redis.test;\n"
+                   "    ssl_session_redis_key %s;\n%s",
+                run_tls_port, run_tls_dir, run_key_file,
                 extra != NULL ? extra : "");
 
     } else if (cfg->module) {
@@ -2476,6 +2488,29 @@ run_write_json(const char *path)
                 run_configs[cfg].title, cfg < run_ncfg - 1 ? "," : "},\n");
     }
 
+    /* resumption through Redis over TLS, as a ratio to plain Redis */
+
+    fprintf(f, "\"tls_to_redis\":[");
+
+    for (lv = 0; lv < run_nlevels; lv++) {
+        fprintf(f, "%s{\"inflight\":%d,", lv ? "," : "",
+                run_levels[lv].inflight);
+        run_jnum(f, "resume_tls12_per_s_ratio",
+                 run_ratio(lv, CFG_TLS, CFG_REDIS, "resume-tls12", W_PER_S),
+                 ",");
+        run_jnum(f, "resume_tls13_per_s_ratio",
+                 run_ratio(lv, CFG_TLS, CFG_REDIS, "resume-tls13", W_PER_S),
+                 ",");
+        run_jnum(f, "resume_tls12_cpu_ratio",
+                 run_ratio(lv, CFG_TLS, CFG_REDIS, "resume-tls12", W_CPU_US),
+                 ",");
+        run_jnum(f, "resume_tls13_cpu_ratio",
+                 run_ratio(lv, CFG_TLS, CFG_REDIS, "resume-tls13", W_CPU_US),
+                 "}");
+    }
+
+    fprintf(f, "],\n");
+
     fprintf(f, "\"cases\":[\n");
 
     i = 0;
@@ -2941,6 +2976,23 @@ run_write_md(const char *path)
 
     run_md_targets(f, &run_b[0][0], 1);
 
+    fprintf(f, "Redis over TLS (configuration \"tls\": rediss://, the "
+               "certificate verified), resumed handshakes per second as a "
+               "ratio to plain Redis, and the worker's CPU per handshake "
+               "likewise:");
+
+    for (lv = 0; lv < run_nlevels; lv++) {
+        fprintf(f, "%s at %d in flight %.2f / %.2f (TLS 1.2) and %.2f / "
+                   "%.2f (TLS 1.3)", lv ? ";" : "", run_levels[lv].inflight,
+                run_ratio(lv, CFG_TLS, CFG_REDIS, "resume-tls12", W_PER_S),
+                run_ratio(lv, CFG_TLS, CFG_REDIS, "resume-tls12", W_CPU_US),
+                run_ratio(lv, CFG_TLS, CFG_REDIS, "resume-tls13", W_PER_S),
+                run_ratio(lv, CFG_TLS, CFG_REDIS, "resume-tls13",
+                          W_CPU_US));
+    }
+
+    fprintf(f, ".\n\n");
+
     if (run_opts.candidate != NULL) {
         run_md_targets(f, &run_b[0][1], 0);
     }
@@ -3096,7 +3148,7 @@ run_write_chart(const char *dir)
             c = run_case_index(shown[i]);
             fprintf(f, "\"%s\"", labels[i]);
 
-            for (cfg = 0; cfg < CFG_L1X; cfg++) {
+            for (cfg = 0; cfg < CFG_TLS; cfg++) {
                 v = run_med(lv, cfg, c, W_PER_S);
                 w = run_med(lv, cfg, c, W_CPU_US);
 
@@ -3290,7 +3342,16 @@ main(int argc, char **argv)
 
     memset(&run_redis_server, 0, sizeof(tsr_test_redis_t));
 
-    if (tsr_test_redis_start(&run_redis_server) != 0
+    /* a TLS port too, for the configuration that reaches Redis by it */
+
+    run_tls_port = tsr_test_free_port();
+
+    if (run_tls_port == -1
+        || tsr_test_tls_certs(run_tls_dir, sizeof(run_tls_dir)) != 0
+        || tsr_test_redis_add_tls(&run_redis_server, run_tls_dir,
+                                  run_tls_port, 0)
+           != 0
+        || tsr_test_redis_start(&run_redis_server) != 0
         || run_redis_connect() != 0)
     {
         run_cleanup();
