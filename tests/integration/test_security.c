@@ -130,6 +130,9 @@ static void test_name_rule_holds_for_fleet_tickets_tls13(void);
 static void test_stranger_offer_cannot_delete_a_session_fleet_wide(void);
 static void test_tls_redis_cross_node(void);
 static void test_tls_redis_stalled_handshake_never_blocks(void);
+static void managed_form(int f, char *address, size_t len, const char *dir,
+    int tls_port, const tsr_test_redis_t *r);
+static void test_managed_redis_forms(void);
 
 
 static tsr_test_redis_t       redis;
@@ -2569,6 +2572,7 @@ main(void)
     CU_ADD_TEST(suite, test_stranger_offer_cannot_delete_a_session_fleet_wide);
     CU_ADD_TEST(suite, test_tls_redis_cross_node);
     CU_ADD_TEST(suite, test_tls_redis_stalled_handshake_never_blocks);
+    CU_ADD_TEST(suite, test_managed_redis_forms);
 
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
@@ -2665,6 +2669,178 @@ done:
     }
 
     (void) tsr_test_redis_stop(&tr);
+}
+
+
+/*
+ * The addresses of the README's "Managed Redis" section, each as written
+ * there but for host and port, against one real Redis that has them all:
+ * a TLS port (client certificates checked when given), requirepass for
+ * the default user, an ACL user, a unix socket.  Two nodes resume each
+ * other's sessions through every form (TLS 1.2 and 1.3), and the
+ * sessions land in the database the form names.
+ */
+
+static void
+managed_form(int f, char *address, size_t len, const char *dir, int tls_port,
+    const tsr_test_redis_t *r)
+{
+    switch (f) {
+
+    case 0:
+        snprintf(address, len, "rediss://127.0.0.1:%d "
+                 "tls_ca_file=%s/redis.crt tls_server_name=redis.test "
+                 "password_file=%s/default.pass",
+                 tls_port, dir, dir);
+        break;
+
+    case 1:
+        snprintf(address, len, "rediss://127.0.0.1:%d "
+                 "tls_ca_file=%s/redis.crt tls_server_name=redis.test "
+                 "user=nginx password_file=%s/nginx.pass", tls_port, dir,
+                 dir);
+        break;
+
+    case 2:
+        snprintf(address, len, "rediss://127.0.0.1:%d "
+                 "tls_ca_file=%s/redis.crt "
+                 "tls_server_name=redis.test tls_cert_file=%s/other.crt "
+                 "tls_key_file=%s/other.key user=nginx "
+                 "password_file=%s/nginx.pass", tls_port, dir, dir, dir, dir);
+        break;
+
+    case 3:
+        snprintf(address, len, "rediss://nginx:nginx%%2Dpass@127.0.0.1:%d/3 "
+                 "tls_ca_file=%s/redis.crt tls_server_name=redis.test",
+                 tls_port, dir);
+        break;
+
+    case 4:
+        snprintf(address, len, "redis://nginx:nginx-pass@127.0.0.1:%d/5",
+                 r->port);
+        break;
+
+    default:
+        snprintf(address, len, "unix://%s?db=2 password_file=%s/default.pass",
+                 r->unix_path, dir);
+        break;
+    }
+}
+
+
+static void
+test_managed_redis_forms(void)
+{
+    int               i, v, f, rc, moved, failed, keys;
+    char              dir[256], pass[PATH_MAX], address[8192], out[4096];
+    char              field[16], *p;
+    tsr_test_redis_t  r;
+    int               tls_port;
+
+    static const char *const  names[] = {
+        "TLS, password of the default user (Azure, Memorystore AUTH)",
+        "TLS, an ACL user (ElastiCache RBAC, Redis Enterprise)",
+        "TLS, a client certificate too",
+        "a provider's URI, credentials and database in it",
+        "redis:// with a database",
+        "a unix socket with a database"
+    };
+    static const int          dbs[] = { 0, 0, 0, 3, 5, 2 };
+
+    memset(&r, 0, sizeof(tsr_test_redis_t));
+    failed = 0;
+
+    snprintf(r.password, sizeof(r.password), "default-pass");
+    snprintf(r.extra, sizeof(r.extra),
+             "user nginx on >nginx-pass ~* &* +@all\n");
+
+    tls_port = tsr_test_free_port();
+
+    if (tls_port == -1
+        || tsr_test_tls_certs(dir, sizeof(dir)) != 0
+        || tsr_test_redis_add_tls(&r, dir, tls_port, 2) != 0
+        || tsr_test_redis_start(&r) != 0)
+    {
+        CU_FAIL("redis did not start");
+        return;
+    }
+
+    snprintf(pass, sizeof(pass), "%s/default.pass", dir);
+
+    if (tsr_test_write_file(pass, "default-pass\n", 13, 0600) != 0) {
+        CU_FAIL("no password file");
+        goto done;
+    }
+
+    snprintf(pass, sizeof(pass), "%s/nginx.pass", dir);
+
+    if (tsr_test_write_file(pass, "nginx-pass\n", 11, 0600) != 0) {
+        CU_FAIL("no password file");
+        goto done;
+    }
+
+    for (f = 0; f < (int) (sizeof(dbs) / sizeof(dbs[0])); f++) {
+        managed_form(f, address, sizeof(address), dir, tls_port, &r);
+
+        if (node_start(&nodes[0], "form-a", address, SLOW_OK, "info") != 0
+            || node_start(&nodes[1], "form-b", address, SLOW_OK, "info")
+               != 0)
+        {
+            printf("\n    %s: the nodes did not start ", names[f]);
+            CU_FAIL("nodes did not start");
+            nodes_stop();
+            continue;
+        }
+
+        moved = 0;
+
+        for (v = 0; v < 2; v++) {
+            for (i = 0; i < TRIES; i++) {
+                rc = resumes(nodes[i % 2].port, nodes[(i + 1) % 2].port,
+                             v == 0 ? TSR_TEST_TLS12 : TSR_TEST_TLS13, NULL);
+
+                if (rc < 0) {
+                    failed++;
+                    continue;
+                }
+
+                moved += rc;
+            }
+        }
+
+        /* the sessions are in the database the form names */
+
+        keys = 0;
+        snprintf(field, sizeof(field), "db%d:keys=", dbs[f]);
+
+        if (tsr_test_redis_cmd(&r, out, sizeof(out), "INFO keyspace") == 0
+            && (p = strstr(out, field)) != NULL)
+        {
+            keys = atoi(p + strlen(field));
+        }
+
+        printf("\n    %s: %d of %d resumed on the other node, %d keys in "
+               "db %d ", names[f], moved, TRIES * 2, keys,
+               dbs[f]);
+
+        CU_ASSERT_EQUAL(moved, TRIES * 2);
+        CU_ASSERT(keys > 0);
+
+        nodes_stop();
+
+        for (i = 0; i < 2; i++) {
+            check_log(&nodes[i]);
+        }
+
+        (void) tsr_test_redis_cmd(&r, out, sizeof(out), "FLUSHALL");
+    }
+
+    CU_ASSERT_EQUAL(failed, 0);
+
+done:
+
+    nodes_stop();
+    (void) tsr_test_redis_stop(&r);
 }
 
 

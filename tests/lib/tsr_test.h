@@ -106,7 +106,9 @@ int tsr_test_tls_certs(char *dir, size_t dirlen);
 
 /*
  * The redis.conf lines that open "tls_port" with the certificates in
- * "dir" (made by tsr_test_tls_certs()), appended to r->extra.  0 or -1.
+ * "dir" (made by tsr_test_tls_certs()), appended to r->extra; client
+ * certificates: "auth_clients" 0 not asked for, 1 required, 2 checked
+ * when given ("tls-auth-clients optional").  0 or -1.
  */
 int tsr_test_redis_add_tls(tsr_test_redis_t *r, const char *dir,
     int tls_port, int auth_clients);

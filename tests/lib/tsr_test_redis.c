@@ -915,7 +915,9 @@ tsr_test_tls_certs(char *dir, size_t dirlen)
     snprintf(key, sizeof(key), "%s/other.key", dir);
     snprintf(crt, sizeof(crt), "%s/other.crt", dir);
 
-    if (tsr_test_write_cert("other.test", key, crt) != 0) {
+    if (tsr_test_write_cert("other.test", key, crt) != 0
+        || chmod(key, 0600) != 0)
+    {
         return -1;
     }
 
@@ -944,7 +946,8 @@ tsr_test_redis_add_tls(tsr_test_redis_t *r, const char *dir, int tls_port,
                  "tls-ca-cert-file %s/both.crt\n"
                  "tls-auth-clients %s\n",
                  (len > 0 && r->extra[len - 1] != '\n') ? "\n" : "",
-                 tls_port, dir, dir, dir, auth_clients ? "yes" : "no");
+                 tls_port, dir, dir, dir,
+                 auth_clients == 2 ? "optional" : auth_clients ? "yes" : "no");
 
     if (n < 0 || (size_t) n >= sizeof(r->extra) - len) {
         fprintf(stderr, "no room for the TLS lines in redis.conf\n");
