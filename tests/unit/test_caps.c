@@ -60,6 +60,9 @@ static tsr_store_t *make_async(int port, const char *user,
 static int run_until_connected(tsr_test_loop_t *tl, tsr_store_t *st, int ms);
 static int async_lookup(tsr_test_loop_t *tl, tsr_store_t *st,
     const char *key, int getdel, result_t *res);
+static void sync_single_use(int port, log_t *log);
+static tsr_store_t *async_single_use(int port, log_t *log,
+    tsr_test_loop_t *tl);
 static void info_reply(tsr_caps_t *caps, int type, const char *str,
     size_t len);
 static void test_info_version_is_read_as_hostile_input(void);
@@ -244,6 +247,52 @@ async_lookup(tsr_test_loop_t *tl, tsr_store_t *st, const char *key,
     (void) tsr_test_loop_run(tl, 2 * TIMEOUT_MS, &res->done);
 
     return res->done ? 0 : -1;
+}
+
+
+/* as user alice: a SET, then its GETDEL finds the value */
+
+static void
+sync_single_use(int port, log_t *log)
+{
+    size_t        len;
+    uint8_t       buf[16];
+    tsr_store_t  *st;
+
+    st = make_store(port, "alice", "secret", log);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+
+    CU_ASSERT_EQUAL(tsr_store_set(st, "tsr:once", 8, (const uint8_t *) "v",
+                                  1, 60000),
+                    TSR_OK);
+    len = sizeof(buf);
+    CU_ASSERT_EQUAL(tsr_store_getdel(st, "tsr:once", 8, buf, &len), TSR_OK);
+
+    tsr_store_destroy(st);
+}
+
+
+/* the same on an asynchronous store, left connected for the caller */
+
+static tsr_store_t *
+async_single_use(int port, log_t *log, tsr_test_loop_t *tl)
+{
+    result_t      res;
+    tsr_store_t  *st;
+
+    st = make_async(port, "alice", "secret", log, tl);
+    if (st == NULL || run_until_connected(tl, st, 2000) != 0) {
+        tsr_store_destroy(st);
+        return NULL;
+    }
+
+    CU_ASSERT_EQUAL(tsr_store_set(st, "tsr:once", 8, (const uint8_t *) "v",
+                                  1, 60000),
+                    TSR_OK);
+    CU_ASSERT_EQUAL(async_lookup(tl, st, "tsr:once", 1, &res), 0);
+    CU_ASSERT_EQUAL(res.rc, TSR_OK);
+
+    return st;
 }
 
 
@@ -577,10 +626,7 @@ test_single_use_on_redis_6_0_asynchronously(void)
 static void
 test_redis_6_2_uses_getdel_and_acl_users(void)
 {
-    size_t                 len;
-    uint8_t                buf[16];
     log_t                  log;
-    result_t               res;
     tsr_store_t           *st;
     tsr_test_loop_t        tl;
     tsr_test_fakeredis_t   fake;
@@ -591,23 +637,10 @@ test_redis_6_2_uses_getdel_and_acl_users(void)
 
     memset(&log, 0, sizeof(log));
 
-    st = make_store(fake.port, "alice", "secret", &log);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-    CU_ASSERT_EQUAL(tsr_store_set(st, "tsr:once", 8, (const uint8_t *) "v",
-                                  1, 60000),
-                    TSR_OK);
-    len = sizeof(buf);
-    CU_ASSERT_EQUAL(tsr_store_getdel(st, "tsr:once", 8, buf, &len), TSR_OK);
-    tsr_store_destroy(st);
+    sync_single_use(fake.port, &log);
 
-    st = make_async(fake.port, "alice", "secret", &log, &tl);
+    st = async_single_use(fake.port, &log, &tl);
     CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-    CU_ASSERT_EQUAL_FATAL(run_until_connected(&tl, st, 2000), 0);
-    CU_ASSERT_EQUAL(tsr_store_set(st, "tsr:once", 8, (const uint8_t *) "v",
-                                  1, 60000),
-                    TSR_OK);
-    CU_ASSERT_EQUAL(async_lookup(&tl, st, "tsr:once", 1, &res), 0);
-    CU_ASSERT_EQUAL(res.rc, TSR_OK);
     tsr_store_destroy(st);
 
     /* nothing to say but "connected" */
@@ -622,10 +655,7 @@ test_redis_6_2_uses_getdel_and_acl_users(void)
 static void
 test_info_refused_assumes_everything_and_says_so_once(void)
 {
-    size_t                 len;
-    uint8_t                buf[16];
     log_t                  log;
-    result_t               res;
     tsr_store_t           *st;
     tsr_test_loop_t        tl;
     tsr_store_stats_t      stats;
@@ -638,26 +668,13 @@ test_info_refused_assumes_everything_and_says_so_once(void)
 
     memset(&log, 0, sizeof(log));
 
-    st = make_store(fake.port, "alice", "secret", &log);
-    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-    CU_ASSERT_EQUAL(tsr_store_set(st, "tsr:once", 8, (const uint8_t *) "v",
-                                  1, 60000),
-                    TSR_OK);
-    len = sizeof(buf);
-    CU_ASSERT_EQUAL(tsr_store_getdel(st, "tsr:once", 8, buf, &len), TSR_OK);
+    sync_single_use(fake.port, &log);
     CU_ASSERT_EQUAL(count(&log, "INFO refused: ERR unknown command"), 1);
-    tsr_store_destroy(st);
 
     memset(&log, 0, sizeof(log));
 
-    st = make_async(fake.port, "alice", "secret", &log, &tl);
+    st = async_single_use(fake.port, &log, &tl);
     CU_ASSERT_PTR_NOT_NULL_FATAL(st);
-    CU_ASSERT_EQUAL_FATAL(run_until_connected(&tl, st, 2000), 0);
-    CU_ASSERT_EQUAL(tsr_store_set(st, "tsr:once", 8, (const uint8_t *) "v",
-                                  1, 60000),
-                    TSR_OK);
-    CU_ASSERT_EQUAL(async_lookup(&tl, st, "tsr:once", 1, &res), 0);
-    CU_ASSERT_EQUAL(res.rc, TSR_OK);
 
     /* a reconnect says nothing more about INFO */
     CU_ASSERT_EQUAL(tsr_test_fakeredis_set_mode(&fake, TSR_TEST_FAKE_NORMAL),
