@@ -806,6 +806,7 @@ test_readme_module_acl_rule_suffices_on_real_redis(void)
 
     /* INFO was answered: the version was checked, nothing assumed */
     CU_ASSERT_EQUAL(count(&log, "INFO refused"), 0);
+    CU_ASSERT_EQUAL(count(&log, "GETDEL needs"), 0);
     CU_ASSERT_EQUAL(count(&log, "NOPERM"), 0);
     CU_ASSERT_EQUAL(log.err, 0);
 
