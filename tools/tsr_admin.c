@@ -767,6 +767,7 @@ tsr_admin_connect(tsr_admin_t *adm)
     conf.password_len = (adm->conf.password != NULL)
                         ? strlen(adm->conf.password) : 0;
     conf.db = adm->conf.db;
+    conf.info = 1;
     conf.connect_timeout_ms = (int) adm->timeout_ms;
     conf.command_timeout_ms = (int) adm->timeout_ms;
 
@@ -1158,6 +1159,13 @@ tsr_admin_check_server(tsr_admin_t *adm)
     if (major < 4) {
         printf("warning  redis %s has no UNLINK: flush deletes with DEL, "
                "which blocks Redis on large values\n", version);
+    }
+
+    /* as the module decides at connect */
+    if (major < 6 || (major == 6 && minor < 2)) {
+        printf("note     redis %s has no GETDEL (6.2): single use takes "
+               "sessions with a script, so an ACL user needs +eval\n",
+               version);
     }
 
     rc = TSR_ADMIN_OK;

@@ -46,6 +46,7 @@
 #include <openssl/crypto.h>
 
 #include "tsr_conn.h"
+#include "tsr_caps.h"
 
 
 #define TSR_STORE_SUN_PATH  sizeof(((struct sockaddr_un *) 0)->sun_path)
@@ -126,6 +127,7 @@ static int tsr_store_getdel_reply(tsr_store_t *st, const char *key,
     size_t keylen, redisReply **reply);
 static int tsr_store_lookup_reply(tsr_store_t *st, const char *name,
     const redisReply *reply, size_t keylen, size_t size);
+static void tsr_store_caps(tsr_store_t *st, const tsr_caps_t *caps);
 static int tsr_store_unknown_command(const redisReply *reply);
 static int tsr_store_backoff(tsr_store_t *st);
 static void tsr_store_free_reply(tsr_store_t *st, redisReply *reply,
@@ -1981,6 +1983,37 @@ tsr_store_lookup_reply(tsr_store_t *st, const char *name,
 }
 
 
+/*
+ * What the setup learned of the server.  Before 6.2 GETDEL is its
+ * script from the start, not after a first refusal; a server that hides
+ * its version (INFO renamed or forbidden, as some managed services do)
+ * is assumed to have everything, which is said once.
+ */
+
+static void
+tsr_store_caps(tsr_store_t *st, const tsr_caps_t *caps)
+{
+    if (caps->state == TSR_CAPS_REFUSED) {
+        if (!st->caps_logged) {
+            st->caps_logged = 1;
+            tsr_store_log(st, TSR_LOG_INFO, "redis at %s: %s; its version "
+                          "is not checked", st->addr, caps->text);
+        }
+
+        return;
+    }
+
+    if (caps->state == TSR_CAPS_KNOWN && caps->version < TSR_CAPS_GETDEL
+        && !st->getdel_eval)
+    {
+        st->getdel_eval = 1;
+        tsr_store_log(st, TSR_LOG_INFO, "redis at %s is %s: GETDEL needs "
+                      "Redis 6.2 or later, single use takes sessions with "
+                      "a script (EVAL) instead", st->addr, caps->text);
+    }
+}
+
+
 /* Redis before 6.2 answering GETDEL */
 
 static int
@@ -2119,6 +2152,7 @@ tsr_store_open(tsr_store_t *st)
     conf.password = st->password;
     conf.password_len = st->password_len;
     conf.db = st->db;
+    conf.info = !st->no_caps;
     conf.connect_timeout_ms = st->connect_timeout_ms;
     conf.command_timeout_ms = st->command_timeout_ms;
     conf.tls = tsr_store_tls(st);
@@ -2127,6 +2161,8 @@ tsr_store_open(tsr_store_t *st)
     if (st->ctx == NULL) {
         goto failed;
     }
+
+    tsr_store_caps(st, &st->ctx->caps);
 
     if (st->verify_role) {
         rc = tsr_store_sync(st, &reply, "ROLE", "ROLE");
@@ -3094,11 +3130,12 @@ tsr_store_numeric(const char *host)
 
 
 /*
- * Starts a non-blocking connect.  The setup commands are queued at once
- * and go first on the wire; without AUTH and SELECT a PING stands in,
- * since only a reply proves that Redis answers (hiredis reports the
- * connect on the first write event, which a host may post early).  The
- * store is ready when the last setup reply is in.
+ * Starts a non-blocking connect.  The setup commands (AUTH, INFO,
+ * SELECT, ROLE) are queued at once and go first on the wire, one round
+ * trip; a sentinel without AUTH gets a PING, since only a reply proves
+ * that Redis answers (hiredis reports the connect on the first write
+ * event, which a host may post early).  The store is ready when the
+ * last setup reply is in.
  */
 
 static void
@@ -3141,6 +3178,7 @@ tsr_store_async_connect(tsr_store_t *st)
     st->watched = 0;
     st->broken = 0;
     st->dropping = 0;
+    st->no_user = 0;
 
     if (st->password != NULL) {
         if (st->user != NULL) {
@@ -3155,6 +3193,17 @@ tsr_store_async_connect(tsr_store_t *st)
                                          st->password, st->password_len);
         }
 
+        if (rc != TSR_OK) {
+            goto failed;
+        }
+
+        st->setup_left++;
+    }
+
+    /* the version, judged before the connection is used; after AUTH */
+    if (!st->no_caps) {
+        rc = tsr_store_async_command(st, tsr_store_setup_cb, (void *) "INFO",
+                                     "INFO server");
         if (rc != TSR_OK) {
             goto failed;
         }
@@ -3455,6 +3504,9 @@ tsr_store_setup_cb(tsr_conn_t *c, redisReply *r, void *privdata)
     redisReply   *reply = r;
     const char   *name = privdata;
 
+    char          err[TSR_SYNC_ERR_LEN];
+    tsr_caps_t    caps;
+
     (void) tsr_store_sent_pop(st);
 
     if (reply == NULL) {
@@ -3466,15 +3518,45 @@ tsr_store_setup_cb(tsr_conn_t *c, redisReply *r, void *privdata)
         return;
     }
 
-    if (name[0] == 'R') {
+    if (name[0] == 'I') {
+        tsr_caps_info(&caps, reply);
+
+        if (tsr_caps_check(&caps, st->addr, st->user != NULL, st->no_user,
+                           err, sizeof(err))
+            != 0)
+        {
+            tsr_store_set_error(st, "%s", err);
+            tsr_store_async_drop(st);
+            return;
+        }
+
+        tsr_store_caps(st, &caps);
+
+    } else if (name[0] == 'R') {
         if (tsr_store_role_reply(st, reply) != TSR_OK) {
             tsr_store_async_drop(st);
             tsr_store_router_event(st, TSR_STORE_EV_NOT_MASTER);
             return;
         }
 
+    } else if (name[0] == 'A' && st->user != NULL && !st->no_caps
+               && tsr_caps_auth_no_user(reply))
+    {
+        /* Redis before 6.0: told with its version by INFO, next */
+        st->no_user = 1;
+
     } else if (reply->type == REDIS_REPLY_ERROR) {
-        tsr_store_reply_error(st, name, reply);
+        if (name[0] == 'A' && st->user != NULL
+            && tsr_caps_auth_no_user(reply))
+        {
+            memset(&caps, 0, sizeof(caps));
+            (void) tsr_caps_check(&caps, st->addr, 1, 1, err, sizeof(err));
+            tsr_store_set_error(st, "%s", err);
+
+        } else {
+            tsr_store_reply_error(st, name, reply);
+        }
+
         tsr_store_async_drop(st);
         return;
 
@@ -5341,6 +5423,7 @@ tsr_store_node_add(tsr_store_t *st, const char *host, int port,
 
     node->parent = st;
     node->verify_role = (st->mode == TSR_STORE_SENTINEL && !sentinel);
+    node->no_caps = sentinel;
 
     st->nodes[st->nnodes++] = node;
 

@@ -199,6 +199,9 @@ struct tsr_store_s {
     int                 backoff_ms;         /* the next failure's delay */
     int64_t             next_attempt;       /* monotonic ms; 0: any time */
     unsigned            getdel_eval:1;      /* Redis without GETDEL */
+    unsigned            no_caps:1;          /* a sentinel: no INFO */
+    unsigned            no_user:1;          /* AUTH took no user name */
+    unsigned            caps_logged:1;      /* INFO refused, said once */
     unsigned            never_block:1;
     tsr_log_pt          log;
     void               *log_data;

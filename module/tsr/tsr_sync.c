@@ -158,35 +158,85 @@ tsr_sync_resolve(const char *host, char *ip, size_t iplen, char *err,
 }
 
 
+/*
+ * AUTH, INFO and SELECT, pipelined: one round trip.  INFO follows AUTH,
+ * which it may need; its version judges the server before the
+ * connection is handed out.
+ */
+
 static int
 tsr_sync_auth(tsr_sync_t *s, const tsr_sync_conf_t *conf)
 {
-    int          rc;
+    int          rc, no_user;
     char         name[96];
     redisReply  *reply;
+
+    name[0] = '\0';
 
     if (conf->password != NULL) {
         if (conf->user != NULL) {
             (void) snprintf(name, sizeof(name), "AUTH as user \"%.64s\"",
                             conf->user);
-            rc = tsr_sync_command(s, &reply, name, "AUTH %s %b", conf->user,
-                                  conf->password, conf->password_len);
+            rc = tsr_sync_append(s, "AUTH %s %b", conf->user, conf->password,
+                                 conf->password_len);
 
         } else {
             (void) snprintf(name, sizeof(name), "AUTH");
-            rc = tsr_sync_command(s, &reply, name, "AUTH %b", conf->password,
-                                  conf->password_len);
+            rc = tsr_sync_append(s, "AUTH %b", conf->password,
+                                 conf->password_len);
         }
 
-        if (rc != TSR_OK || tsr_sync_setup_reply(s, name, reply) != TSR_OK) {
+        if (rc != TSR_OK) {
+            return rc;
+        }
+    }
+
+    if (conf->info && tsr_sync_append(s, "INFO server") != TSR_OK) {
+        return s->rc;
+    }
+
+    if (conf->db != 0 && tsr_sync_append(s, "SELECT %d", conf->db) != TSR_OK)
+    {
+        return s->rc;
+    }
+
+    no_user = 0;
+
+    if (conf->password != NULL) {
+        if (tsr_sync_reply(s, &reply, name) != TSR_OK) {
+            return s->rc;
+        }
+
+        /* Redis before 6.0: told below, with the version if INFO has it */
+        no_user = (conf->user != NULL && tsr_caps_auth_no_user(reply));
+
+        if (no_user) {
+            freeReplyObject(reply);
+
+        } else if (tsr_sync_setup_reply(s, name, reply) != TSR_OK) {
             return s->rc;
         }
     }
 
-    if (conf->db != 0) {
-        rc = tsr_sync_command(s, &reply, "SELECT", "SELECT %d", conf->db);
+    if (conf->info) {
+        if (tsr_sync_reply(s, &reply, "INFO server") != TSR_OK) {
+            return s->rc;
+        }
 
-        if (rc != TSR_OK
+        tsr_caps_info(&s->caps, reply);
+        freeReplyObject(reply);
+    }
+
+    if (tsr_caps_check(&s->caps, s->addr, conf->user != NULL, no_user,
+                       s->errstr, sizeof(s->errstr))
+        != 0)
+    {
+        s->rc = TSR_ESERVER;
+        return TSR_ESERVER;
+    }
+
+    if (conf->db != 0) {
+        if (tsr_sync_reply(s, &reply, "SELECT") != TSR_OK
             || tsr_sync_setup_reply(s, "SELECT", reply) != TSR_OK)
         {
             return s->rc;

@@ -25,6 +25,7 @@
 #include <hiredis/hiredis.h>
 
 #include "tsr_conn.h"
+#include "tsr_caps.h"
 
 
 #define TSR_SYNC_ERR_LEN  256
@@ -40,6 +41,7 @@ typedef struct {
     const char         *password;       /* AUTH when not NULL */
     size_t              password_len;
     int                 db;             /* SELECT when not 0 */
+    unsigned            info:1;         /* INFO server: s->caps */
     int                 connect_timeout_ms;
     int                 command_timeout_ms; /* each reply */
     tsr_tls_t          *tls;            /* NULL: plain */
@@ -56,6 +58,7 @@ typedef struct {
     int                 connect_timeout_ms;
     int                 command_timeout_ms;
     uint64_t            deadline;       /* monotonic ms; 0: none */
+    tsr_caps_t          caps;           /* with conf->info */
 
     /* replies read and not taken yet, oldest first */
     redisReply        **replies;
@@ -70,8 +73,10 @@ typedef struct {
 
 
 /*
- * Connects (a host name is resolved here, blocking), then AUTH and
- * SELECT.  NULL on failure with *rc and the message in "err".
+ * Connects (a host name is resolved here, blocking), then AUTH, INFO
+ * (with conf->info) and SELECT.  A server that cannot serve the
+ * connection (ACL users before 6.0) is refused with a message naming
+ * its version.  NULL on failure with *rc and the message in "err".
  */
 TSR_CONN_HIDDEN tsr_sync_t *tsr_sync_connect(const tsr_sync_conf_t *conf,
     int *rc, char *err, size_t errlen);

@@ -11,7 +11,7 @@
  *   byte 0   what the store sends: 1 to 4 GETs (bits 0-1), a GETDEL
  *            (bit 2), a SET (bit 3), a DEL (bit 4); the first GET is
  *            cancelled (bit 5); the input answers the connection's
- *            PING instead of the commands (bit 7)
+ *            setup (INFO) instead of the commands (bit 7)
  *   byte 1   how the bytes arrive: all at once (0) or in pieces of
  *            1 to 255 bytes, the store reading after each
  *   rest     the bytes "Redis" sends
@@ -177,7 +177,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
 
-    /* the store's PING goes out and is answered */
+    /* the store's INFO goes out; "+PONG" shows no version: assumed */
 
     tsr_store_on_write(st);
     fuzz_drain(fd);

@@ -86,6 +86,8 @@ static void test_check_fails_in_one_line_when_redis_refuses(void);
 static void test_check_authenticates_with_password_file(void);
 static void test_check_authenticates_as_acl_user(void);
 static void test_check_works_over_unix_socket(void);
+static void test_check_names_the_version_a_setting_needs(void);
+static void test_readme_admin_acl_rule_suffices(void);
 static void test_check_and_stats_over_tls(void);
 static void test_check_tells_whether_key_file_opens_ring(void);
 static void test_check_fails_when_no_sampled_session_opens(void);
@@ -110,9 +112,15 @@ static void test_fleet_flags_differing_fingerprints(void);
 static void test_fleet_lists_a_real_nginx_node(void);
 
 
-/* alice may do anything; nobody else but the default user */
+/*
+ * alice may do anything; tsr-admin has the README's rule for tsr-admin;
+ * nobody else but the default user
+ */
 static tsr_test_redis_t  redis = {
-    .extra = "user alice on >alice-pw ~* +@all"
+    .extra = "user alice on >alice-pw ~* +@all\n"
+             "user tsr-admin on >admin-pw resetkeys ~tsr:* resetchannels "
+             "-@all +ping +info +select +scan +get +pttl +strlen "
+             "+memory|usage +unlink +del +script|load +evalsha +time +set"
 };
 
 static tsr_test_redis_t  secured = { .password = "s3cret pass" };
@@ -125,6 +133,8 @@ static char              addr[PATH_MAX + 64];
 static char              addr_unix[PATH_MAX + 64];
 static char              addr_acl[2 * PATH_MAX];
 static char              addr_acl_bad[2 * PATH_MAX];
+static char              addr_admin[2 * PATH_MAX];
+static char              alice_pass[PATH_MAX + 32];
 static char              addr_secured[2 * PATH_MAX];
 static char              addr_secured_bad[2 * PATH_MAX];
 static char              addr_secured_none[PATH_MAX];
@@ -163,6 +173,16 @@ init_suite(void)
 
     snprintf(addr_acl, sizeof(addr_acl),
              "127.0.0.1:%d user=alice password_file=%s", redis.port, path);
+    snprintf(alice_pass, sizeof(alice_pass), "%s", path);
+
+    snprintf(path, sizeof(path), "%s/admin.pass", dir);
+    if (tsr_test_write_file(path, "admin-pw\n", 9, 0600) != 0) {
+        return -1;
+    }
+
+    snprintf(addr_admin, sizeof(addr_admin),
+             "127.0.0.1:%d user=tsr-admin password_file=%s", redis.port,
+             path);
 
     snprintf(path, sizeof(path), "%s/secured.pass", dir);
     if (tsr_test_write_file(path, "s3cret pass\n", 12, 0600) != 0) {
@@ -882,6 +902,107 @@ test_check_authenticates_as_acl_user(void)
     CU_ASSERT(one_line(res.err));
     CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "AUTH as user \"alice\""));
     CU_ASSERT_PTR_NULL(strstr(res.err, "wrong-pw"));
+}
+
+
+/*
+ * Against the fake speaking as older Redis: user= before 6.0 is refused
+ * with the module's message; before 6.2 a note says how single use runs.
+ */
+
+static void
+test_check_names_the_version_a_setting_needs(void)
+{
+    char                   a[2 * PATH_MAX], want[256];
+    tsr_test_fakeredis_t   fake;
+
+    CU_ASSERT_EQUAL_FATAL(tsr_test_fakeredis_start_version(&fake,
+                              TSR_TEST_FAKE_NORMAL, "5.0.7"),
+                          0);
+
+    snprintf(a, sizeof(a), "127.0.0.1:%d user=alice password_file=%s",
+             fake.port, alice_pass);
+    snprintf(want, sizeof(want), "redis at 127.0.0.1:%d is 5.0.7: user= "
+             "needs ACL users, Redis 6.0 or later", fake.port);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", a,
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 2, "check as alice on 5.0.7"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, want));
+    CU_ASSERT_PTR_NULL(strstr(res.err, "alice-pw"));
+
+    tsr_test_fakeredis_stop(&fake);
+
+    CU_ASSERT_EQUAL_FATAL(tsr_test_fakeredis_start_version(&fake,
+                              TSR_TEST_FAKE_NORMAL, "6.0.16"),
+                          0);
+
+    snprintf(a, sizeof(a), "127.0.0.1:%d user=alice password_file=%s",
+             fake.port, alice_pass);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", a,
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 0, "check as alice on 6.0.16"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "ok       redis 6.0.16\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "note     redis 6.0.16 has no "
+                                           "GETDEL (6.2): single use takes "
+                                           "sessions with a script"));
+
+    tsr_test_fakeredis_stop(&fake);
+}
+
+
+/*
+ * The README's ACL rule for tsr-admin: every subcommand that reads or
+ * changes the fleet's keys works under it, and it reaches nothing else.
+ */
+
+static void
+test_readme_admin_acl_rule_suffices(void)
+{
+    CU_ASSERT_EQUAL(flushall(&redis), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "tickets", "rotate",
+                              "-a", addr_admin, "-k", fleet_key, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "tickets rotate as tsr-admin"));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "tickets", "show",
+                              "-a", addr_admin, "-k", fleet_key, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "tickets show as tsr-admin"));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a",
+                              addr_admin, "-k", fleet_key, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "check -k as tsr-admin"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "as user \"tsr-admin\""));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "ok       memory "));
+
+    /* sessions, as stand-ins: check -k would find them malformed */
+    CU_ASSERT_EQUAL(fill(&redis, "tsr:s:0123456789abcdef:", 3, 10, 100), 0);
+    CU_ASSERT_EQUAL(fill(&redis, "other:s:0123456789abcdef:", 2, 10, 100),
+                    0);
+    CU_ASSERT_EQUAL(set_node(&redis, "web1:http", ""), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-a",
+                              addr_admin, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "stats as tsr-admin"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "sessions     3\n"));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "fleet", "-a",
+                              addr_admin, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "fleet as tsr-admin"));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "flush", "-a",
+                              addr_admin, "--yes", NULL), 0);
+    CU_ASSERT(expect(&res, 0, "flush --yes as tsr-admin"));
+    CU_ASSERT_EQUAL(count_keys(&redis, "tsr:s:*"), 0);
+    CU_ASSERT_EQUAL(count_keys(&redis, "other:*"), 2);
+
+    /* the prefix is the limit */
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-a",
+                              addr_admin, "-p", "other:", NULL), 0);
+    CU_ASSERT(expect(&res, 2, "stats -p other: as tsr-admin"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "NOPERM"));
 }
 
 
@@ -1726,6 +1847,8 @@ main(void)
         TSR_TEST(check_authenticates_with_password_file),
         TSR_TEST(check_authenticates_as_acl_user),
         TSR_TEST(check_works_over_unix_socket),
+        TSR_TEST(check_names_the_version_a_setting_needs),
+        TSR_TEST(readme_admin_acl_rule_suffices),
         TSR_TEST(check_and_stats_over_tls),
         TSR_TEST(check_tells_whether_key_file_opens_ring),
         TSR_TEST(check_fails_when_no_sampled_session_opens),

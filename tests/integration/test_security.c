@@ -133,6 +133,7 @@ static void test_tls_redis_stalled_handshake_never_blocks(void);
 static void managed_form(int f, char *address, size_t len, const char *dir,
     int tls_port, const tsr_test_redis_t *r);
 static void test_managed_redis_forms(void);
+static void test_old_redis_is_named_in_the_log_and_handshakes_go_on(void);
 
 
 static tsr_test_redis_t       redis;
@@ -2573,6 +2574,7 @@ main(void)
     CU_ADD_TEST(suite, test_tls_redis_cross_node);
     CU_ADD_TEST(suite, test_tls_redis_stalled_handshake_never_blocks);
     CU_ADD_TEST(suite, test_managed_redis_forms);
+    CU_ADD_TEST(suite, test_old_redis_is_named_in_the_log_and_handshakes_go_on);
 
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
@@ -2914,4 +2916,129 @@ done:
 
     nodes_stop();
     tsr_test_fakeredis_stop(&mute);
+}
+
+
+/*
+ * Redis too old for a setting, through nginx (the fake speaking as an
+ * old version): user= on 5.0.7 is one clear error in error.log, at most
+ * once a second, and every handshake still completes; single use on
+ * 6.0.16 resumes a session once, through the script, which is said once
+ * at info level with the version.
+ */
+
+static void
+test_old_redis_is_named_in_the_log_and_handshakes_go_on(void)
+{
+    int                    i, n, ok, reused;
+    long long              start, secs;
+    SSL_SESSION           *sess;
+    tsr_test_fakeredis_t   old;
+    char                   address[3 * PATH_MAX], want[256];
+
+    sess = NULL;
+
+    if (tsr_test_fakeredis_start_version(&old, TSR_TEST_FAKE_NORMAL, "5.0.7")
+        != 0)
+    {
+        CU_FAIL("fake redis did not start");
+        return;
+    }
+
+    snprintf(address, sizeof(address), "127.0.0.1:%d user=tsruser "
+             "password_file=%s/user.pass", old.port, certs);
+    snprintf(want, sizeof(want), "redis at 127.0.0.1:%d is 5.0.7: user= "
+             "needs ACL users, Redis 6.0 or later", old.port);
+
+    start = tsr_test_now_ms();
+
+    if (node_start(&nodes[0], "sec-old", address, NULL, "info") != 0) {
+        CU_FAIL("node did not start");
+        goto done;
+    }
+
+    ok = 0;
+
+    for (i = 0; i < 4; i++) {
+        ok += (handshake(nodes[0].port, TSR_TEST_TLS12, 0, NULL, NULL,
+                         &reused)
+               == 0);
+        ok += (handshake(nodes[0].port, TSR_TEST_TLS13, 0, NULL, NULL,
+                         &reused)
+               == 0);
+    }
+
+    CU_ASSERT_EQUAL(ok, 8);
+
+    sleep_ms(1500);
+    node_stop(&nodes[0]);
+
+    secs = (tsr_test_now_ms() - start) / 1000 + 1;
+    n = tsr_test_grep_count(nodes[0].nginx.error_log, want);
+
+    printf("\n    user= on 5.0.7: %d handshakes of 8, \"%s\" %d times in "
+           "%lld s ", ok, want, n, secs);
+
+    CU_ASSERT(n >= 1);
+    CU_ASSERT(n <= secs);
+    CU_ASSERT_EQUAL(tsr_test_grep_count(nodes[0].nginx.error_log,
+                                        USER_PASSWORD),
+                    0);
+    check_log(&nodes[0]);
+
+    tsr_test_fakeredis_stop(&old);
+
+    /* single use before 6.2 */
+
+    if (tsr_test_fakeredis_start_version(&old, TSR_TEST_FAKE_NORMAL,
+                                         "6.0.16")
+        != 0)
+    {
+        CU_FAIL("fake redis did not start");
+        return;
+    }
+
+    snprintf(address, sizeof(address), "127.0.0.1:%d", old.port);
+    snprintf(want, sizeof(want), "redis at 127.0.0.1:%d is 6.0.16: GETDEL "
+             "needs Redis 6.2 or later, single use takes sessions with a "
+             "script (EVAL) instead", old.port);
+
+    if (node_start(&nodes[0], "sec-old-su", address,
+                   "    ssl_session_redis_single_use on;", "info")
+        != 0)
+    {
+        CU_FAIL("node did not start");
+        goto done;
+    }
+
+    CU_ASSERT_EQUAL(handshake(nodes[0].port, TSR_TEST_TLS12, 0, NULL, &sess,
+                              &reused),
+                    0);
+    sleep_ms(300);
+
+    if (sess != NULL) {
+        CU_ASSERT_EQUAL(handshake(nodes[0].port, TSR_TEST_TLS12, 0, sess,
+                                  NULL, &reused),
+                        0);
+        CU_ASSERT_EQUAL(reused, 1);
+
+        CU_ASSERT_EQUAL(handshake(nodes[0].port, TSR_TEST_TLS12, 0, sess,
+                                  NULL, &reused),
+                        0);
+        CU_ASSERT_EQUAL(reused, 0);
+    }
+
+    node_stop(&nodes[0]);
+
+    CU_ASSERT_EQUAL(tsr_test_grep_count(nodes[0].nginx.error_log, want), 1);
+    CU_ASSERT_EQUAL(tsr_test_grep_count(nodes[0].nginx.error_log,
+                                        "has no GETDEL"),
+                    0);
+    check_log(&nodes[0]);
+
+done:
+
+    SSL_SESSION_free(sess);
+    nodes_stop();
+    tsr_test_fakeredis_stop(&old);
 }

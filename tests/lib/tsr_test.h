@@ -342,8 +342,8 @@ int tsr_test_nginx_log_problems(tsr_test_nginx_t *n);
 /* ---- a fake Redis that misbehaves on command ---- */
 
 /*
- * Modes.  In all but MUTE the connection setup (PING, AUTH, SELECT) is
- * answered as Redis would; the modes differ in how they answer the data
+ * Modes.  In all but MUTE the connection setup (PING, AUTH, SELECT, INFO)
+ * is answered as Redis of the fake's version would; the modes differ in how they answer the data
  * commands (GET, GETDEL, SET, DEL, EVAL).  EXTRA sends a reply no command
  * asked for, which hiredis' asynchronous side answers with abort()
  * unless the reader refuses it first (module/tsr/tsr_resp.h).
@@ -372,10 +372,14 @@ int tsr_test_nginx_log_problems(tsr_test_nginx_t *n);
                                          any read timeout of 2 s */
 #define TSR_TEST_FAKE_LAST        TSR_TEST_FAKE_DRIP
 
+/* the version INFO shows unless another is given */
+#define TSR_TEST_FAKE_VERSION     "7.2.4"
+
 typedef struct {
     int         port;                   /* TCP port on 127.0.0.1 */
     char        unix_path[108];         /* DEAF: its unix socket instead */
     int         mode;                   /* TSR_TEST_FAKE_* */
+    char        version[16];            /* redis_version in INFO */
     int         ctl;                    /* control pipe to the process */
     pid_t       pid;                    /* 0 when stopped */
 } tsr_test_fakeredis_t;
@@ -385,6 +389,15 @@ typedef struct {
  * accepts connections once this returns).  Returns 0 or -1.
  */
 int tsr_test_fakeredis_start(tsr_test_fakeredis_t *f, int mode);
+
+/*
+ * As tsr_test_fakeredis_start(), as Redis "version" ("5.0.7", NULL: the
+ * default): INFO shows it, before 6.0 AUTH with a user fails with "wrong
+ * number of arguments", before 6.2 GETDEL is an unknown command.  ""
+ * answers INFO as unknown (renamed), everything else as the default.
+ */
+int tsr_test_fakeredis_start_version(tsr_test_fakeredis_t *f, int mode,
+    const char *version);
 
 /*
  * Switches the mode; the fake closes every open connection, as a

@@ -2,7 +2,7 @@
 /*
  * A fake Redis for fault injection: a child process on a loopback port
  * that speaks enough RESP to stand in for Redis (PING, AUTH, SELECT,
- * GET, GETDEL, SET, DEL, the GETDEL script through EVAL, an in-memory
+ * INFO, GET, GETDEL, SET, DEL, the GETDEL script through EVAL, an in-memory
  * table of values) and, in its fault modes, answers the data commands
  * with what a broken or hostile server would send.  The parent switches
  * modes through a pipe; every switch closes the open connections, as a
@@ -75,6 +75,9 @@ typedef struct {
 typedef struct {
     int             mode;
     unsigned        turn;               /* rotates the fault replies */
+    unsigned        version;            /* major * 10000 + minor * 100 +
+                                           patch; 0: INFO refused */
+    const char     *version_text;
     tsr_fake_slot_t slots[TSR_FAKE_SLOTS];
 } tsr_fake_t;
 
@@ -93,7 +96,10 @@ typedef struct {
 } tsr_fake_cmd_t;
 
 
-static void tsr_fake_run(int lfd, int ctl, int mode, pid_t parent);
+static void tsr_fake_run(int lfd, int ctl, int mode, const char *version,
+    pid_t parent);
+static int tsr_fake_setup(tsr_fake_t *fk, tsr_fake_client_t *c,
+    tsr_fake_cmd_t *cmd);
 static int tsr_fake_start_unix(tsr_test_fakeredis_t *f, int mode);
 static int tsr_fake_spawn(tsr_test_fakeredis_t *f, int lfd, int mode);
 static void tsr_fake_accept(int lfd, tsr_fake_client_t *cl);
@@ -170,12 +176,31 @@ static const tsr_fake_reply_t  tsr_fake_wrong[] = {
 int
 tsr_test_fakeredis_start(tsr_test_fakeredis_t *f, int mode)
 {
+    return tsr_test_fakeredis_start_version(f, mode, NULL);
+}
+
+
+int
+tsr_test_fakeredis_start_version(tsr_test_fakeredis_t *f, int mode,
+    const char *version)
+{
     int                 lfd, one;
     socklen_t           len;
     struct sockaddr_in  sin;
 
     memset(f, 0, sizeof(tsr_test_fakeredis_t));
     f->ctl = -1;
+
+    if (version == NULL) {
+        version = TSR_TEST_FAKE_VERSION;
+    }
+
+    if (strlen(version) >= sizeof(f->version)) {
+        fprintf(stderr, "fake redis: version \"%s\" too long\n", version);
+        return -1;
+    }
+
+    memcpy(f->version, version, strlen(version) + 1);
 
     if (mode < TSR_TEST_FAKE_NORMAL || mode > TSR_TEST_FAKE_LAST) {
         fprintf(stderr, "fake redis: unknown mode %d\n", mode);
@@ -304,7 +329,7 @@ tsr_fake_spawn(tsr_test_fakeredis_t *f, int lfd, int mode)
 
     if (pid == 0) {
         close(ctl[1]);
-        tsr_fake_run(lfd, ctl[0], mode, parent);
+        tsr_fake_run(lfd, ctl[0], mode, f->version, parent);
         _exit(0);
     }
 
@@ -404,8 +429,9 @@ tsr_test_fakeredis_mode_name(int mode)
 
 
 static void
-tsr_fake_run(int lfd, int ctl, int mode, pid_t parent)
+tsr_fake_run(int lfd, int ctl, int mode, const char *version, pid_t parent)
 {
+    unsigned            major, minor, patch;
     int                 i, n, dripping;
     ssize_t             r;
     long long           start, now;
@@ -432,6 +458,11 @@ tsr_fake_run(int lfd, int ctl, int mode, pid_t parent)
     }
 
     fk->mode = mode;
+    fk->version_text = version;
+
+    if (sscanf(version, "%u.%u.%u", &major, &minor, &patch) == 3) {
+        fk->version = major * 10000 + minor * 100 + patch;
+    }
 
     for (i = 0; i < TSR_FAKE_CLIENTS; i++) {
         memset(&cl[i], 0, sizeof(tsr_fake_client_t));
@@ -788,12 +819,10 @@ tsr_fake_command(tsr_fake_t *fk, tsr_fake_client_t *c, tsr_fake_cmd_t *cmd)
 
     /* the connection setup works in every other mode */
 
-    if (tsr_fake_is(cmd, 0, "PING")) {
-        return tsr_fake_append_str(c, "+PONG\r\n");
-    }
-
-    if (tsr_fake_is(cmd, 0, "AUTH") || tsr_fake_is(cmd, 0, "SELECT")) {
-        return tsr_fake_append_str(c, "+OK\r\n");
+    if (tsr_fake_is(cmd, 0, "PING") || tsr_fake_is(cmd, 0, "AUTH")
+        || tsr_fake_is(cmd, 0, "SELECT") || tsr_fake_is(cmd, 0, "INFO"))
+    {
+        return tsr_fake_setup(fk, c, cmd);
     }
 
     switch (fk->mode) {
@@ -831,6 +860,43 @@ tsr_fake_command(tsr_fake_t *fk, tsr_fake_client_t *c, tsr_fake_cmd_t *cmd)
 }
 
 
+/* PING, AUTH, SELECT and INFO as the fake's version answers them */
+
+static int
+tsr_fake_setup(tsr_fake_t *fk, tsr_fake_client_t *c, tsr_fake_cmd_t *cmd)
+{
+    int   n;
+    char  info[256];
+
+    if (tsr_fake_is(cmd, 0, "PING")) {
+        return tsr_fake_append_str(c, "+PONG\r\n");
+    }
+
+    if (tsr_fake_is(cmd, 0, "INFO")) {
+        if (fk->version == 0) {
+            /* renamed away, as some managed services do */
+            return tsr_fake_append_str(c, "-ERR unknown command `INFO`, "
+                                       "with args beginning with: \r\n");
+        }
+
+        n = snprintf(info, sizeof(info), "# Server\r\nredis_version:%s\r\n"
+                     "redis_mode:standalone\r\n", fk->version_text);
+
+        return tsr_fake_append_bulk(c, info, (size_t) n);
+    }
+
+    /* before 6.0 AUTH takes the password alone */
+    if (tsr_fake_is(cmd, 0, "AUTH") && cmd->n != 2
+        && fk->version != 0 && fk->version < 60000)
+    {
+        return tsr_fake_append_str(c, "-ERR wrong number of arguments for "
+                                   "'auth' command\r\n");
+    }
+
+    return tsr_fake_append_str(c, "+OK\r\n");
+}
+
+
 static int
 tsr_fake_normal(tsr_fake_t *fk, tsr_fake_client_t *c, tsr_fake_cmd_t *cmd)
 {
@@ -848,6 +914,11 @@ tsr_fake_normal(tsr_fake_t *fk, tsr_fake_client_t *c, tsr_fake_cmd_t *cmd)
         del = tsr_fake_is(cmd, 0, "GETDEL");
         k = cmd->arg[1];
         klen = cmd->len[1];
+
+        if (del && fk->version != 0 && fk->version < 60200) {
+            return tsr_fake_append_str(c, "-ERR unknown command `GETDEL`, "
+                                       "with args beginning with: \r\n");
+        }
 
     } else if (tsr_fake_is(cmd, 0, "EVAL") && cmd->n == 4) {
         /* the store's GETDEL script for Redis before 6.2 */
