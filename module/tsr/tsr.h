@@ -323,6 +323,14 @@ void tsr_store_destroy(tsr_store_t *st);
 /* ---- store, asynchronous side: driven by the host's event loop ---- */
 
 /*
+ * The end of a resolution started by tsr_loop_t's resolve(): "ip" is a
+ * numeric address (NUL-terminated, valid during the call), or NULL and
+ * "err" says why the name did not resolve.
+ */
+typedef void (*tsr_loop_resolved_pt)(const char *ip, const char *err,
+    void *arg);
+
+/*
  * The host's event loop, as the store needs it.  The store calls these
  * from inside its own calls; the host calls tsr_store_on_read_fd(),
  * tsr_store_on_write_fd() and tsr_store_on_timer() when the events
@@ -346,6 +354,26 @@ typedef struct {
     void       (*timer)(void *data, uint64_t ms);
     /* monotonic milliseconds */
     uint64_t   (*now)(void *data);
+    /*
+     * Optional, both or neither: a resolver that never blocks.  With it,
+     * a store of one Redis server addressed by a host name resolves the
+     * name before every connection attempt (the first, every reconnect,
+     * every retry while it fails) and connects to the address found; a
+     * name that does not resolve counts as a failed attempt (backoff,
+     * lookups refused meanwhile) and is logged at most once per 10 s
+     * unless the reason changes.  Without it, names are resolved once,
+     * blocking, by tsr_store_set_async().  Cluster and Sentinel stores
+     * do not use it.
+     *
+     * resolve() starts resolving "host" (copied if kept) and returns a
+     * handle; "done" is called exactly once, later, or from inside
+     * resolve(), which then returns NULL; resolve() that cannot start
+     * calls "done" with an error and returns NULL.  resolve_cancel()
+     * stops a resolution in flight: "done" is not called for it.
+     */
+    void      *(*resolve)(void *data, const char *host,
+                          tsr_loop_resolved_pt done, void *arg);
+    void       (*resolve_cancel)(void *data, void *handle);
 } tsr_loop_t;
 
 typedef struct tsr_req_s  tsr_req_t;
@@ -370,7 +398,8 @@ typedef struct {
  * tsr_store_set() and tsr_store_del() queue their command and return at
  * once (fire and forget; failures are counted), the synchronous gets
  * fail with TSR_EINVAL, and the connection is opened without blocking,
- * with hostnames resolved once here.  Returns TSR_OK or an error.
+ * with hostnames resolved once here, or through the loop's resolve()
+ * before every attempt when it has one.  Returns TSR_OK or an error.
  */
 int tsr_store_set_async(tsr_store_t *st, const tsr_loop_t *loop,
     const tsr_store_async_conf_t *aconf);
