@@ -3308,8 +3308,9 @@ tsr_store_resolved(const char *ip, const char *err, void *arg)
 
 
 /*
- * A name that did not resolve: a failed attempt, as a refused connect is,
- * logged once per TSR_STORE_RESOLVE_LOG or when the reason changes.
+ * A name that did not resolve: a failed attempt, as a refused connect is
+ * (counted, the next one after the backoff), logged once per
+ * TSR_STORE_RESOLVE_LOG or when the reason changes.
  */
 
 static void
@@ -3338,7 +3339,11 @@ tsr_store_resolve_failed(tsr_store_t *st)
 
     tsr_store_log(st, level, "%s, next attempt in %d ms", st->err, delay);
 
-    tsr_store_breaker_fail(st, now);
+    /*
+     * Not a breaker failure: without a connection lookups are refused
+     * anyway, and the breaker's own messages would repeat what the
+     * limit above keeps quiet.
+     */
 
     tsr_store_router_event(st, TSR_STORE_EV_DOWN);
 }
