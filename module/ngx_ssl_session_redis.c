@@ -964,7 +964,8 @@ ngx_ssl_session_redis_cleanup_store(void *data)
 
 /*
  * Core messages go to the cycle's log; errors at most once a second per
- * store, so that a dead Redis does not flood the log.
+ * store, so that a dead Redis does not flood the log, except those the
+ * core limits itself (TSR_LOG_LIMITED).
  */
 
 static void
@@ -972,9 +973,11 @@ ngx_ssl_session_redis_log(int level, const char *msg, void *data)
 {
     ngx_ssl_session_redis_store_t  *rs = data;
 
-    ngx_uint_t  lvl;
+    ngx_uint_t  lvl, limited;
 
-    switch (level) {
+    limited = (level & TSR_LOG_LIMITED);
+
+    switch (level & ~TSR_LOG_LIMITED) {
 
     case TSR_LOG_ERR:
         lvl = NGX_LOG_ERR;
@@ -994,7 +997,7 @@ ngx_ssl_session_redis_log(int level, const char *msg, void *data)
         return;
     }
 
-    if (lvl <= NGX_LOG_WARN && rs != NULL) {
+    if (lvl <= NGX_LOG_WARN && rs != NULL && !limited) {
         if (rs->last_error == ngx_time()) {
             rs->suppressed++;
             return;

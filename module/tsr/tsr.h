@@ -62,6 +62,12 @@ extern "C" {
 #define TSR_LOG_WARN            4
 #define TSR_LOG_INFO            6
 #define TSR_LOG_DEBUG           7
+/*
+ * or'ed into a level: the core limits this message itself (a host name
+ * that does not resolve: once per 10 s); a host limiting the core's
+ * messages lets it through, or it may be lost for that long
+ */
+#define TSR_LOG_LIMITED         0x100
 
 typedef void (*tsr_log_pt)(int level, const char *msg, void *data);
 

@@ -3332,7 +3332,7 @@ tsr_store_resolve_failed(tsr_store_t *st)
     if (strcmp(st->resolve_err, st->err) != 0
         || now >= st->resolve_logged + TSR_STORE_RESOLVE_LOG)
     {
-        level = TSR_LOG_ERR;
+        level = TSR_LOG_ERR | TSR_LOG_LIMITED;
         st->resolve_logged = now;
         memcpy(st->resolve_err, st->err, sizeof(st->resolve_err));
     }

@@ -373,7 +373,7 @@ count_log(int level, const char *msg, void *data)
 {
     log_counts_t  *counts = data;
 
-    switch (level) {
+    switch (level & ~TSR_LOG_LIMITED) {
 
     case TSR_LOG_INFO:
         counts->info++;
