@@ -145,8 +145,7 @@ static void tsr_store_async_drop(tsr_store_t *st);
 static int tsr_store_async_target(const tsr_store_t *st);
 static void tsr_store_async_resolve(tsr_store_t *st);
 static void tsr_store_resolved(const char *ip, const char *err, void *arg);
-static void tsr_store_resolve_failed(tsr_store_t *st);
-static void tsr_store_async_failed(tsr_store_t *st);
+static void tsr_store_async_failed(tsr_store_t *st, int unresolved);
 static int tsr_store_async_command(tsr_store_t *st, tsr_conn_reply_pt fn,
     void *privdata, const char *fmt, ...);
 static int tsr_store_writable(tsr_store_t *st, const char *name);
@@ -3152,7 +3151,7 @@ tsr_store_async_connect(tsr_store_t *st)
     if (c == NULL) {
         tsr_store_set_error(st, "connecting to redis at %s failed: %s",
                             st->addr, err);
-        tsr_store_async_failed(st);
+        tsr_store_async_failed(st, 0);
         return;
     }
 
@@ -3264,7 +3263,7 @@ tsr_store_async_resolve(tsr_store_t *st)
             st->resolving = 0;
             tsr_store_set_error(st, "resolving redis host \"%s\" did not "
                                 "start", st->host);
-            tsr_store_resolve_failed(st);
+            tsr_store_async_failed(st, 1);
             return;
         }
 
@@ -3288,7 +3287,7 @@ tsr_store_resolved(const char *ip, const char *err, void *arg)
     if (ip == NULL || ip[0] == '\0' || strlen(ip) >= sizeof(st->ip)) {
         tsr_store_set_error(st, "cannot resolve redis host \"%s\": %s",
                             st->host, (err != NULL) ? err : "no address");
-        tsr_store_resolve_failed(st);
+        tsr_store_async_failed(st, 1);
         tsr_store_arm(st);
         return;
     }
@@ -3304,48 +3303,6 @@ tsr_store_resolved(const char *ip, const char *err, void *arg)
 
     tsr_store_async_connect(st);
     tsr_store_arm(st);
-}
-
-
-/*
- * A name that did not resolve: a failed attempt, as a refused connect is
- * (counted, the next one after the backoff), logged once per
- * TSR_STORE_RESOLVE_LOG or when the reason changes.
- */
-
-static void
-tsr_store_resolve_failed(tsr_store_t *st)
-{
-    int       delay, level;
-    uint64_t  now;
-
-    now = tsr_store_loop_now(st);
-    delay = tsr_store_backoff(st);
-
-    st->reconnect_at = now + delay;
-    st->stats.errors++;
-
-    memcpy(st->last, st->err, sizeof(st->last));
-
-    level = TSR_LOG_DEBUG;
-
-    if (strcmp(st->resolve_err, st->err) != 0
-        || now >= st->resolve_logged + TSR_STORE_RESOLVE_LOG)
-    {
-        level = TSR_LOG_ERR | TSR_LOG_LIMITED;
-        st->resolve_logged = now;
-        memcpy(st->resolve_err, st->err, sizeof(st->resolve_err));
-    }
-
-    tsr_store_log(st, level, "%s, next attempt in %d ms", st->err, delay);
-
-    /*
-     * Not a breaker failure: without a connection lookups are refused
-     * anyway, and the breaker's own messages would repeat what the
-     * limit above keeps quiet.
-     */
-
-    tsr_store_router_event(st, TSR_STORE_EV_DOWN);
 }
 
 
@@ -3373,12 +3330,17 @@ tsr_store_async_drop(tsr_store_t *st)
 /*
  * A connection attempt failed or a connection went away: count, log,
  * and schedule the next attempt with the synchronous side's backoff.
+ * A name that did not resolve ("unresolved") is such an attempt too,
+ * logged once per TSR_STORE_RESOLVE_LOG or when the reason changes, and
+ * not a breaker failure: without a connection lookups are refused
+ * anyway, and the breaker's messages would repeat what that limit keeps
+ * quiet.
  */
 
 static void
-tsr_store_async_failed(tsr_store_t *st)
+tsr_store_async_failed(tsr_store_t *st, int unresolved)
 {
-    int       delay;
+    int       delay, level;
     uint64_t  now;
 
     now = tsr_store_loop_now(st);
@@ -3389,10 +3351,25 @@ tsr_store_async_failed(tsr_store_t *st)
 
     memcpy(st->last, st->err, sizeof(st->last));
 
-    tsr_store_log(st, TSR_LOG_ERR, "%s, next attempt in %d ms", st->err,
-                  delay);
+    level = TSR_LOG_ERR;
 
-    tsr_store_breaker_fail(st, now);
+    if (unresolved) {
+        level = TSR_LOG_DEBUG;
+
+        if (strcmp(st->resolve_err, st->err) != 0
+            || now >= st->resolve_logged + TSR_STORE_RESOLVE_LOG)
+        {
+            level = TSR_LOG_ERR | TSR_LOG_LIMITED;
+            st->resolve_logged = now;
+            memcpy(st->resolve_err, st->err, sizeof(st->resolve_err));
+        }
+    }
+
+    tsr_store_log(st, level, "%s, next attempt in %d ms", st->err, delay);
+
+    if (!unresolved) {
+        tsr_store_breaker_fail(st, now);
+    }
 
     tsr_store_router_event(st, TSR_STORE_EV_DOWN);
 }
@@ -4828,7 +4805,7 @@ tsr_store_ev_cleanup(void *data)
         st->reconnect_at = 0;
 
     } else {
-        tsr_store_async_failed(st);
+        tsr_store_async_failed(st, 0);
     }
 
     /* the router may have closed it from outside the store's calls */
