@@ -54,6 +54,9 @@ static long dbsize(tsr_test_redis_t *r);
 static void test_name_moving_is_followed_within_2s(void);
 static void test_name_never_resolving_is_logged_and_retried(void);
 static void test_name_not_resolving_without_resolver_fails_test(void);
+static int write_stream_node(tsr_test_nginx_t *n, int port,
+    const char *host, int resolver);
+static void test_stream_follows_the_name_with_its_resolver(void);
 
 
 static tsr_test_dns_t     dns;
@@ -533,6 +536,138 @@ test_name_not_resolving_without_resolver_fails_test(void)
 }
 
 
+/* the stream module takes the stream server's "resolver" */
+
+static int
+write_stream_node(tsr_test_nginx_t *n, int port, const char *host,
+    int resolver)
+{
+    int   len;
+    char  body[8192], res[256];
+
+    res[0] = '\0';
+
+    if (resolver) {
+        snprintf(res, sizeof(res),
+                 "    resolver 127.0.0.1:%d valid=%ds ipv6=off;\n",
+                 dns.port, DNS_TTL);
+    }
+
+    len = snprintf(body, sizeof(body),
+             "worker_processes 1;\n"
+             "stream {\n"
+             "  server {\n"
+             "    listen 127.0.0.1:%d ssl;\n"
+             "    ssl_certificate %s/one.test.crt;\n"
+             "    ssl_certificate_key %s/one.test.key;\n"
+             "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+             "    ssl_session_tickets off;\n"
+             "%s"
+             "    ssl_session_redis %s:%d;\n"
+             "    ssl_session_redis_key %s;\n"
+             "    ssl_session_redis_timeout 250ms;\n"
+             "    return \"ok\\n\";\n"
+             "  }\n"
+             "}\n",
+             port, node_a.dir, node_a.dir, res, host, redis_a.port,
+             key_file);
+
+    if (len < 0 || (size_t) len >= sizeof(body)) {
+        return -1;
+    }
+
+    return tsr_test_nginx_write_conf(n, 1, "info", body);
+}
+
+
+/*
+ * A stream server: its name does not resolve at "nginx -t" without a
+ * resolver; with one, the worker resolves it and sessions resume
+ * through the Redis it names (a single node without a first level).
+ */
+
+static void
+test_stream_follows_the_name_with_its_resolver(void)
+{
+    int                 i, reused;
+    char                out[4096];
+    long long           t;
+    SSL_SESSION        *sess;
+    tsr_test_client_t   opts;
+
+    redis_a.port = 0;
+    redis_a.bind[0] = '\0';
+
+    if (tsr_test_redis_start(&redis_a) != 0) {
+        CU_FAIL("redis did not start");
+        return;
+    }
+
+    tsr_test_dns_set(&dns, TSR_TEST_DNS_ANSWER, ADDR_A);
+
+    if (write_stream_node(&node_a, port_a, NAME, 0) != 0) {
+        CU_FAIL("cannot write nginx.conf");
+        goto done;
+    }
+
+    CU_ASSERT_NOT_EQUAL(tsr_test_nginx_test_conf(&node_a, out, sizeof(out)),
+                        0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "host not found in redis address \""
+                                  NAME "\""));
+
+    if (write_stream_node(&node_a, port_a, NAME, 1) != 0
+        || start_node(&node_a, &running_a) != 0)
+    {
+        CU_FAIL("node did not start");
+        goto done;
+    }
+
+    memset(&opts, 0, sizeof(tsr_test_client_t));
+    opts.version = TSR_TEST_TLS12;
+    opts.request = 2;
+    opts.timeout_ms = 5000;
+
+    t = tsr_test_now_ms();
+    reused = 0;
+
+    for (i = 0; i < MAX_ROUNDS && !reused
+                && tsr_test_now_ms() - t < START_LIMIT_MS; i++)
+    {
+        sess = NULL;
+        opts.offer = NULL;
+
+        if (tsr_test_tls_once(port_a, &opts, &sess, &reused) == 0
+            && sess != NULL)
+        {
+            opts.offer = sess;
+            (void) tsr_test_tls_once(port_a, &opts, NULL, &reused);
+        }
+
+        if (sess != NULL) {
+            SSL_SESSION_free(sess);
+        }
+
+        if (!reused) {
+            sleep_ms(20);
+        }
+    }
+
+    printf("\n    stream: resumed through " NAME " after %lld ms",
+           reused ? tsr_test_now_ms() - t : -1);
+
+    CU_ASSERT(reused);
+    CU_ASSERT(dbsize(&redis_a) > 0);
+    CU_ASSERT(tsr_test_grep_count(node_a.error_log,
+                                  "resolved to " ADDR_A) > 0);
+    CU_ASSERT_EQUAL(tsr_test_nginx_log_problems(&node_a), 0);
+
+done:
+
+    stop_nodes();
+    tsr_test_redis_stop(&redis_a);
+}
+
+
 #define test(name)  { #name, name }
 
 typedef struct {
@@ -545,6 +680,7 @@ static const test_t  tests[] = {
     test(test_name_moving_is_followed_within_2s),
     test(test_name_never_resolving_is_logged_and_retried),
     test(test_name_not_resolving_without_resolver_fails_test),
+    test(test_stream_follows_the_name_with_its_resolver),
     { NULL, NULL }
 };
 
