@@ -845,10 +845,17 @@ ngx_ssl_session_redis_get_store(ngx_conf_t *cf,
     sc = conf->store_conf;
 
     if (resolver != NULL && conf->host_name != NULL) {
-        /* workers resolve it, before every connection attempt */
+        /*
+         * Workers resolve it before every connection attempt but the
+         * first, which goes to the address found here, if any; so does
+         * an attempt when the name does not resolve (a name that the
+         * resolver does not know, as "localhost", keeps working).
+         */
         rs->resolver = resolver;
         rs->resolver_timeout = resolver_timeout;
         sc.host = conf->host_name;
+        sc.host_addr = (conf->resolve_error == NULL) ? conf->store_conf.host
+                                                     : NULL;
     }
 
     rs->store = tsr_store_create(&sc, err, sizeof(err));

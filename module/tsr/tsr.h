@@ -155,6 +155,14 @@ typedef struct tsr_store_s  tsr_store_t;
 
 typedef struct {
     const char  *host;              /* default "127.0.0.1" */
+    /*
+     * A numeric address "host" resolved to before (by
+     * tsr_store_conf_resolve() at configuration time, say), for a loop
+     * that resolves (tsr_loop_t's resolve()): the first attempt goes
+     * there, and so does an attempt when the name does not resolve;
+     * NULL: none.
+     */
+    const char  *host_addr;
     int          port;              /* default 6379 */
     const char  *unix_path;         /* if set, host and port are unused */
     const char  *user;              /* ACL user for AUTH, or NULL */
@@ -364,10 +372,12 @@ typedef struct {
      * Optional, both or neither: a resolver that never blocks.  With it,
      * a store of one Redis server addressed by a host name resolves the
      * name before every connection attempt (the first, every reconnect,
-     * every retry while it fails) and connects to the address found; a
-     * name that does not resolve counts as a failed attempt (backoff,
-     * lookups refused meanwhile) and is logged at most once per 10 s
-     * unless the reason changes.  Without it, names are resolved once,
+     * every retry while it fails, but the first when the configuration
+     * gave an address, host_addr) and connects to the address found.  A
+     * name that does not resolve is logged at most once per 10 s unless
+     * the reason changes; the attempt goes to the last address found (or
+     * host_addr), or with none counts as failed (backoff, lookups
+     * refused meanwhile).  Without it, names are resolved once,
      * blocking, by tsr_store_set_async().  Cluster and Sentinel stores
      * do not use it.
      *

@@ -146,6 +146,8 @@ static int tsr_store_async_target(const tsr_store_t *st);
 static void tsr_store_async_resolve(tsr_store_t *st);
 static void tsr_store_resolved(const char *ip, const char *err, void *arg);
 static void tsr_store_async_failed(tsr_store_t *st, int unresolved);
+static void tsr_store_resolve_log(tsr_store_t *st, const char *fmt, ...)
+    TSR_STORE_PRINTF(2, 3);
 static int tsr_store_async_command(tsr_store_t *st, tsr_conn_reply_pt fn,
     void *privdata, const char *fmt, ...);
 static int tsr_store_writable(tsr_store_t *st, const char *name);
@@ -1409,6 +1411,20 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
         snprintf(st->addr, sizeof(st->addr),
                  strchr(st->host, ':') != NULL ? "[%s]:%d" : "%s:%d",
                  st->host, st->port);
+
+        if (conf->host_addr != NULL) {
+            if (strlen(conf->host_addr) >= sizeof(st->ip)
+                || !tsr_store_numeric(conf->host_addr))
+            {
+                tsr_store_errf(err, errlen, "invalid address \"%s\" of "
+                               "redis host \"%s\"", conf->host_addr,
+                               st->host);
+                tsr_store_destroy(st);
+                return NULL;
+            }
+
+            memcpy(st->ip, conf->host_addr, strlen(conf->host_addr) + 1);
+        }
     }
 
     if (conf->user != NULL) {
@@ -2621,9 +2637,16 @@ tsr_store_set_async(tsr_store_t *st, const tsr_loop_t *loop,
         && !tsr_store_numeric(st->host))
     {
         st->resolve = 1;
-        st->ip[0] = '\0';
 
-        tsr_store_async_resolve(st);
+        /* host_addr first, as found at configuration time */
+
+        if (st->ip[0] != '\0') {
+            tsr_store_async_connect(st);
+
+        } else {
+            tsr_store_async_resolve(st);
+        }
+
         tsr_store_arm(st);
 
         return TSR_OK;
@@ -3287,7 +3310,18 @@ tsr_store_resolved(const char *ip, const char *err, void *arg)
     if (ip == NULL || ip[0] == '\0' || strlen(ip) >= sizeof(st->ip)) {
         tsr_store_set_error(st, "cannot resolve redis host \"%s\": %s",
                             st->host, (err != NULL) ? err : "no address");
-        tsr_store_async_failed(st, 1);
+
+        if (st->ip[0] == '\0') {
+            tsr_store_async_failed(st, 1);
+            tsr_store_arm(st);
+            return;
+        }
+
+        /* as upstream's "resolve" keeps its servers: the last address */
+
+        tsr_store_resolve_log(st, " (trying %s, its last address)", st->ip);
+
+        tsr_store_async_connect(st);
         tsr_store_arm(st);
         return;
     }
@@ -3303,6 +3337,39 @@ tsr_store_resolved(const char *ip, const char *err, void *arg)
 
     tsr_store_async_connect(st);
     tsr_store_arm(st);
+}
+
+
+/*
+ * The name failure in "err", with "fmt": at TSR_LOG_ERR once per
+ * TSR_STORE_RESOLVE_LOG or when the reason changes (TSR_LOG_LIMITED: the
+ * host need not limit it again), else at TSR_LOG_DEBUG.
+ */
+
+static void
+tsr_store_resolve_log(tsr_store_t *st, const char *fmt, ...)
+{
+    int       level;
+    char      more[TSR_STORE_IP_LEN + 64];
+    va_list   args;
+    uint64_t  now;
+
+    now = tsr_store_loop_now(st);
+    level = TSR_LOG_DEBUG;
+
+    if (strcmp(st->resolve_err, st->err) != 0
+        || now >= st->resolve_logged + TSR_STORE_RESOLVE_LOG)
+    {
+        level = TSR_LOG_ERR | TSR_LOG_LIMITED;
+        st->resolve_logged = now;
+        memcpy(st->resolve_err, st->err, sizeof(st->resolve_err));
+    }
+
+    va_start(args, fmt);
+    (void) vsnprintf(more, sizeof(more), fmt, args);
+    va_end(args);
+
+    tsr_store_log(st, level, "%s%s", st->err, more);
 }
 
 
@@ -3340,7 +3407,7 @@ tsr_store_async_drop(tsr_store_t *st)
 static void
 tsr_store_async_failed(tsr_store_t *st, int unresolved)
 {
-    int       delay, level;
+    int       delay;
     uint64_t  now;
 
     now = tsr_store_loop_now(st);
@@ -3351,23 +3418,12 @@ tsr_store_async_failed(tsr_store_t *st, int unresolved)
 
     memcpy(st->last, st->err, sizeof(st->last));
 
-    level = TSR_LOG_ERR;
-
     if (unresolved) {
-        level = TSR_LOG_DEBUG;
+        tsr_store_resolve_log(st, ", next attempt in %d ms", delay);
 
-        if (strcmp(st->resolve_err, st->err) != 0
-            || now >= st->resolve_logged + TSR_STORE_RESOLVE_LOG)
-        {
-            level = TSR_LOG_ERR | TSR_LOG_LIMITED;
-            st->resolve_logged = now;
-            memcpy(st->resolve_err, st->err, sizeof(st->resolve_err));
-        }
-    }
-
-    tsr_store_log(st, level, "%s, next attempt in %d ms", st->err, delay);
-
-    if (!unresolved) {
+    } else {
+        tsr_store_log(st, TSR_LOG_ERR, "%s, next attempt in %d ms", st->err,
+                      delay);
         tsr_store_breaker_fail(st, now);
     }
 

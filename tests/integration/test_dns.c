@@ -57,6 +57,7 @@ static void test_name_not_resolving_without_resolver_fails_test(void);
 static int write_stream_node(tsr_test_nginx_t *n, int port,
     const char *host, int resolver);
 static void test_stream_follows_the_name_with_its_resolver(void);
+static void test_name_unknown_to_the_resolver_keeps_its_address(void);
 
 
 static tsr_test_dns_t     dns;
@@ -536,6 +537,76 @@ test_name_not_resolving_without_resolver_fails_test(void)
 }
 
 
+/*
+ * A resolver there for other reasons (OCSP stapling, say) that does not
+ * know the Redis name, as "localhost": the address found when the
+ * configuration was read serves first, and again after a reconnect whose
+ * name does not resolve, which is said once.
+ */
+
+static void
+test_name_unknown_to_the_resolver_keeps_its_address(void)
+{
+    int        failures;
+    long long  t;
+
+    redis_a.port = 0;
+    redis_a.bind[0] = '\0';
+
+    if (tsr_test_redis_start(&redis_a) != 0) {
+        CU_FAIL("redis did not start");
+        return;
+    }
+
+    if (write_node(&node_a, port_a, "localhost", 1) != 0
+        || write_node(&node_b, port_b, "localhost", 1) != 0
+        || start_node(&node_a, &running_a) != 0
+        || start_node(&node_b, &running_b) != 0)
+    {
+        CU_FAIL("nodes did not start");
+        goto done;
+    }
+
+    failures = 0;
+    t = probe(START_LIMIT_MS, &failures);
+
+    printf("\n    localhost, unknown to the resolver: cross-node "
+           "resumption after %lld ms", t);
+
+    CU_ASSERT(t >= 0);
+    CU_ASSERT_EQUAL(failures, 0);
+
+    /* a reconnect asks the resolver, which does not know the name */
+
+    tsr_test_redis_stop(&redis_a);
+
+    if (tsr_test_redis_start(&redis_a) != 0) {
+        CU_FAIL("redis did not start again");
+        goto done;
+    }
+
+    failures = 0;
+    t = probe(START_LIMIT_MS, &failures);
+
+    printf("\n    redis restarted: cross-node resumption after %lld ms, "
+           "%d failed handshakes", t, failures);
+
+    CU_ASSERT(t >= 0);
+    CU_ASSERT_EQUAL(failures, 0);
+    CU_ASSERT_EQUAL(tsr_test_grep_count(node_a.error_log,
+                                        "cannot resolve redis host "
+                                        "\"localhost\""), 1);
+    CU_ASSERT(tsr_test_grep_count(node_a.error_log, "its last address")
+              > 0);
+    CU_ASSERT_EQUAL(tsr_test_nginx_log_problems(&node_a), 0);
+
+done:
+
+    stop_nodes();
+    tsr_test_redis_stop(&redis_a);
+}
+
+
 /* the stream module takes the stream server's "resolver" */
 
 static int
@@ -680,6 +751,7 @@ static const test_t  tests[] = {
     test(test_name_moving_is_followed_within_2s),
     test(test_name_never_resolving_is_logged_and_retried),
     test(test_name_not_resolving_without_resolver_fails_test),
+    test(test_name_unknown_to_the_resolver_keeps_its_address),
     test(test_stream_follows_the_name_with_its_resolver),
     { NULL, NULL }
 };
