@@ -289,13 +289,21 @@ ngx_http_ssl_session_redis_merge_srv_conf(ngx_conf_t *cf, void *parent,
     ngx_http_ssl_session_redis_srv_conf_t  *prev = parent;
     ngx_http_ssl_session_redis_srv_conf_t  *conf = child;
 
+    ngx_http_core_srv_conf_t           *cscf;
+    ngx_http_core_loc_conf_t           *clcf;
     ngx_ssl_session_redis_main_conf_t  *rmcf;
 
     rmcf = ngx_http_conf_get_module_main_conf(cf,
                                          ngx_http_ssl_session_redis_module);
 
+    /* the core module merged first: the server's "resolver" is known */
+
+    cscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_core_module);
+    clcf = cscf->ctx->loc_conf[ngx_http_core_module.ctx_index];
+
     return ngx_ssl_session_redis_merge_conf(cf, rmcf, &prev->redis,
-                                            &conf->redis);
+                                            &conf->redis, clcf->resolver,
+                                            clcf->resolver_timeout);
 }
 
 

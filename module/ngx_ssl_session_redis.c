@@ -96,6 +96,19 @@ typedef struct {
 } ngx_ssl_session_redis_buf_t;
 
 
+/* a resolution in flight, the handle given to the core */
+typedef struct {
+    ngx_resolver_ctx_t     *ctx;            /* NULL: answered */
+    ngx_str_t               name;           /* follows the struct */
+    tsr_loop_resolved_pt    done;
+    void                   *arg;
+    const char             *err;
+    unsigned                starting:1;     /* in ngx_resolve_name() */
+    unsigned                answered:1;
+    char                    ip[NGX_SOCKADDR_STRLEN + 1];
+} ngx_ssl_session_redis_resolve_t;
+
+
 /* one subsystem's metrics, added up over the workers' slots */
 typedef struct {
     const char                            *subsystem;
@@ -119,7 +132,8 @@ static ngx_int_t ngx_ssl_session_redis_load_keys(ngx_conf_t *cf,
     ngx_ssl_session_redis_conf_t *conf);
 static ngx_ssl_session_redis_store_t *ngx_ssl_session_redis_get_store(
     ngx_conf_t *cf, ngx_ssl_session_redis_main_conf_t *rmcf,
-    ngx_ssl_session_redis_conf_t *conf);
+    ngx_ssl_session_redis_conf_t *conf, ngx_resolver_t *resolver,
+    ngx_msec_t resolver_timeout);
 static void ngx_ssl_session_redis_cleanup_store(void *data);
 static void ngx_ssl_session_redis_log(int level, const char *msg,
     void *data);
@@ -201,6 +215,11 @@ static int ngx_ssl_session_redis_loop_watch(void *data, int fd,
 static void ngx_ssl_session_redis_loop_unwatch(void *data, int fd);
 static void ngx_ssl_session_redis_loop_timer(void *data, uint64_t ms);
 static uint64_t ngx_ssl_session_redis_loop_now(void *data);
+static void *ngx_ssl_session_redis_loop_resolve(void *data, const char *host,
+    tsr_loop_resolved_pt done, void *arg);
+static void ngx_ssl_session_redis_loop_resolve_cancel(void *data,
+    void *handle);
+static void ngx_ssl_session_redis_resolve_handler(ngx_resolver_ctx_t *ctx);
 static void ngx_ssl_session_redis_read_handler(ngx_event_t *ev);
 static void ngx_ssl_session_redis_write_handler(ngx_event_t *ev);
 static void ngx_ssl_session_redis_timer_handler(ngx_event_t *ev);
@@ -366,9 +385,22 @@ ngx_ssl_session_redis_set_address(ngx_conf_t *cf, ngx_command_t *cmd,
 
     /*
      * Host names are resolved here, in the master, as upstream names
-     * are: a name that does not resolve fails "nginx -t", and workers
-     * never wait on a resolver.
+     * are: workers never wait on a resolver.  The name of one Redis
+     * server is kept too: with a "resolver" (known at merge time),
+     * workers follow it through nginx's resolver, and need not find it
+     * here; without one, a name that does not resolve fails "nginx -t".
      */
+
+    if (rcf->store_conf.unix_path == NULL && rcf->store_conf.host != NULL
+        && rcf->store_conf.cluster == NULL
+        && rcf->store_conf.sentinels == NULL
+        && ngx_inet_addr((u_char *) rcf->store_conf.host,
+                         ngx_strlen(rcf->store_conf.host))
+           == INADDR_NONE
+        && ngx_strchr(rcf->store_conf.host, ':') == NULL)
+    {
+        rcf->host_name = (char *) rcf->store_conf.host;
+    }
 
     p = ngx_pnalloc(cf->pool, NGX_SSL_SESSION_REDIS_RESOLVED_LEN);
     if (p == NULL) {
@@ -380,8 +412,22 @@ ngx_ssl_session_redis_set_address(ngx_conf_t *cf, ngx_command_t *cmd,
                                sizeof(err))
         != TSR_OK)
     {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
-        return NGX_CONF_ERROR;
+        if (rcf->host_name == NULL) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s", err);
+            return NGX_CONF_ERROR;
+        }
+
+        /* as ngx_conf_log_error() would say it, for merge time */
+
+        rcf->resolve_error = ngx_pnalloc(cf->pool, ngx_strlen(err)
+                                         + cf->conf_file->file.name.len
+                                         + NGX_INT_T_LEN + 6);
+        if (rcf->resolve_error == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_sprintf((u_char *) rcf->resolve_error, "%s in %V:%ui%Z", err,
+                    &cf->conf_file->file.name, cf->conf_file->line);
     }
 
     rcf->store_buf = buf->data;
@@ -639,7 +685,8 @@ ngx_ssl_session_redis_init_main_conf(ngx_conf_t *cf,
 char *
 ngx_ssl_session_redis_merge_conf(ngx_conf_t *cf,
     ngx_ssl_session_redis_main_conf_t *rmcf,
-    ngx_ssl_session_redis_conf_t *prev, ngx_ssl_session_redis_conf_t *conf)
+    ngx_ssl_session_redis_conf_t *prev, ngx_ssl_session_redis_conf_t *conf,
+    ngx_resolver_t *resolver, ngx_msec_t resolver_timeout)
 {
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
 
@@ -648,6 +695,8 @@ ngx_ssl_session_redis_merge_conf(ngx_conf_t *cf,
         conf->ident = prev->ident;
         conf->store_conf = prev->store_conf;
         conf->store_buf = prev->store_buf;
+        conf->host_name = prev->host_name;
+        conf->resolve_error = prev->resolve_error;
     }
 
     ngx_conf_merge_ptr_value(conf->key_files, prev->key_files, NULL);
@@ -701,7 +750,19 @@ ngx_ssl_session_redis_merge_conf(ngx_conf_t *cf,
         return NGX_CONF_ERROR;
     }
 
-    conf->store = ngx_ssl_session_redis_get_store(cf, rmcf, conf);
+    /* nginx's own resolver without "resolver": no name servers */
+
+    if (resolver != NULL && resolver->connections.nelts == 0) {
+        resolver = NULL;
+    }
+
+    if (conf->resolve_error != NULL && resolver == NULL) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0, "%s", conf->resolve_error);
+        return NGX_CONF_ERROR;
+    }
+
+    conf->store = ngx_ssl_session_redis_get_store(cf, rmcf, conf, resolver,
+                                                  resolver_timeout);
     if (conf->store == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -729,15 +790,18 @@ ngx_ssl_session_redis_merge_conf(ngx_conf_t *cf,
  * Servers naming the same address share one store object, that is one
  * connection per worker.  The object is created here, in the master,
  * and never connects there: workers make it asynchronous in
- * init_process, which is when the connection is opened.
+ * init_process, which is when the connection is opened.  A host name is
+ * followed with the resolver of the first server naming the address.
  */
 
 static ngx_ssl_session_redis_store_t *
 ngx_ssl_session_redis_get_store(ngx_conf_t *cf,
     ngx_ssl_session_redis_main_conf_t *rmcf,
-    ngx_ssl_session_redis_conf_t *conf)
+    ngx_ssl_session_redis_conf_t *conf, ngx_resolver_t *resolver,
+    ngx_msec_t resolver_timeout)
 {
     ngx_uint_t                       i;
+    tsr_store_conf_t                 sc;
     ngx_pool_cleanup_t              *cln;
     ngx_ssl_session_redis_store_t   *rs, **rsp;
     char                             err[256];
@@ -778,7 +842,23 @@ ngx_ssl_session_redis_get_store(ngx_conf_t *cf,
     /* a Redis that came back is found again within a second */
     conf->store_conf.backoff_max_ms = NGX_SSL_SESSION_REDIS_BACKOFF_MAX;
 
-    rs->store = tsr_store_create(&conf->store_conf, err, sizeof(err));
+    sc = conf->store_conf;
+
+    if (resolver != NULL && conf->host_name != NULL) {
+        /*
+         * Workers resolve it before every connection attempt but the
+         * first, which goes to the address found here, if any; so does
+         * an attempt when the name does not resolve (a name that the
+         * resolver does not know, as "localhost", keeps working).
+         */
+        rs->resolver = resolver;
+        rs->resolver_timeout = resolver_timeout;
+        sc.host = conf->host_name;
+        sc.host_addr = (conf->resolve_error == NULL) ? conf->store_conf.host
+                                                     : NULL;
+    }
+
+    rs->store = tsr_store_create(&sc, err, sizeof(err));
     if (rs->store == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid redis address \"%V\": %s",
@@ -891,7 +971,8 @@ ngx_ssl_session_redis_cleanup_store(void *data)
 
 /*
  * Core messages go to the cycle's log; errors at most once a second per
- * store, so that a dead Redis does not flood the log.
+ * store, so that a dead Redis does not flood the log, except those the
+ * core limits itself (TSR_LOG_LIMITED).
  */
 
 static void
@@ -899,9 +980,11 @@ ngx_ssl_session_redis_log(int level, const char *msg, void *data)
 {
     ngx_ssl_session_redis_store_t  *rs = data;
 
-    ngx_uint_t  lvl;
+    ngx_uint_t  lvl, limited;
 
-    switch (level) {
+    limited = (level & TSR_LOG_LIMITED);
+
+    switch (level & ~TSR_LOG_LIMITED) {
 
     case TSR_LOG_ERR:
         lvl = NGX_LOG_ERR;
@@ -921,7 +1004,7 @@ ngx_ssl_session_redis_log(int level, const char *msg, void *data)
         return;
     }
 
-    if (lvl <= NGX_LOG_WARN && rs != NULL) {
+    if (lvl <= NGX_LOG_WARN && rs != NULL && !limited) {
         if (rs->last_error == ngx_time()) {
             rs->suppressed++;
             return;
@@ -1509,9 +1592,14 @@ ngx_ssl_session_redis_add_tickets(ngx_conf_t *cf,
             return NGX_ERROR;
         }
 
-        /* the start-up load blocks, within a deadline */
+        /*
+         * The start-up load blocks, within a deadline; not on a name
+         * that did not resolve at configuration time (getaddrinfo()
+         * knows no deadline): the ring then comes by the refresh timer,
+         * through the store and nginx's resolver.
+         */
         *tk->store_conf = conf->store_conf;
-        tk->store_conf->never_block = 0;
+        tk->store_conf->never_block = (conf->resolve_error != NULL);
         tk->store_conf->log = NULL;
         tk->store_conf->log_data = NULL;
 
@@ -2722,6 +2810,126 @@ ngx_ssl_session_redis_loop_now(void *data)
 }
 
 
+/*
+ * The store's resolver: nginx's, as "server ... resolve" in an upstream
+ * uses it.  One resolution in flight per store; "done" runs from inside
+ * ngx_resolve_name() when the answer is cached, and then resolve()
+ * returns NULL, as the core expects.
+ */
+
+static void *
+ngx_ssl_session_redis_loop_resolve(void *data, const char *host,
+    tsr_loop_resolved_pt done, void *arg)
+{
+    ngx_ssl_session_redis_store_t  *rs = data;
+
+    size_t                             len;
+    ngx_resolver_ctx_t                *ctx;
+    ngx_ssl_session_redis_resolve_t   *rr;
+
+    len = ngx_strlen(host);
+
+    rr = ngx_alloc(sizeof(ngx_ssl_session_redis_resolve_t) + len + 1,
+                   rs->log);
+    if (rr == NULL) {
+        done(NULL, "out of memory", arg);
+        return NULL;
+    }
+
+    ngx_memzero(rr, sizeof(ngx_ssl_session_redis_resolve_t));
+    rr->name.data = (u_char *) (rr + 1);
+    rr->name.len = len;
+    ngx_memcpy(rr->name.data, host, len + 1);
+    rr->done = done;
+    rr->arg = arg;
+
+    ctx = ngx_resolve_start(rs->resolver, NULL);
+    if (ctx == NULL || ctx == NGX_NO_RESOLVER) {
+        ngx_free(rr);
+        done(NULL, "ngx_resolve_start() failed", arg);
+        return NULL;
+    }
+
+    ctx->name = rr->name;
+    ctx->handler = ngx_ssl_session_redis_resolve_handler;
+    ctx->data = rr;
+    ctx->timeout = rs->resolver_timeout;
+
+    rr->ctx = ctx;
+    rr->starting = 1;
+
+    if (ngx_resolve_name(ctx) != NGX_OK) {
+        /* nginx has freed "ctx" */
+        ngx_free(rr);
+        done(NULL, "ngx_resolve_name() failed", arg);
+        return NULL;
+    }
+
+    rr->starting = 0;
+
+    if (rr->ctx != NULL) {
+        return rr;
+    }
+
+    /* answered from the cache, inside ngx_resolve_name() */
+
+    done(rr->answered ? rr->ip : NULL, rr->err, arg);
+    ngx_free(rr);
+
+    return NULL;
+}
+
+
+static void
+ngx_ssl_session_redis_loop_resolve_cancel(void *data, void *handle)
+{
+    ngx_ssl_session_redis_resolve_t  *rr = handle;
+
+    if (rr == NULL) {
+        return;
+    }
+
+    if (rr->ctx != NULL) {
+        ngx_resolve_name_done(rr->ctx);
+    }
+
+    ngx_free(rr);
+}
+
+
+static void
+ngx_ssl_session_redis_resolve_handler(ngx_resolver_ctx_t *ctx)
+{
+    ngx_ssl_session_redis_resolve_t  *rr = ctx->data;
+
+    size_t  len;
+
+    if (ctx->state == NGX_OK && ctx->naddrs > 0) {
+        len = ngx_sock_ntop(ctx->addrs[0].sockaddr, ctx->addrs[0].socklen,
+                            (u_char *) rr->ip, sizeof(rr->ip) - 1, 0);
+        rr->ip[len] = '\0';
+        rr->answered = (len > 0);
+        rr->err = "no address";
+
+    } else if (ctx->state == NGX_OK) {
+        rr->err = "no address";
+
+    } else {
+        rr->err = ngx_resolver_strerror(ctx->state);
+    }
+
+    ngx_resolve_name_done(ctx);
+    rr->ctx = NULL;
+
+    if (rr->starting) {
+        return;
+    }
+
+    rr->done(rr->answered ? rr->ip : NULL, rr->err, rr->arg);
+    ngx_free(rr);
+}
+
+
 static void
 ngx_ssl_session_redis_read_handler(ngx_event_t *ev)
 {
@@ -2787,6 +2995,11 @@ ngx_ssl_session_redis_init_process(ngx_cycle_t *cycle,
         loop.unwatch = ngx_ssl_session_redis_loop_unwatch;
         loop.timer = ngx_ssl_session_redis_loop_timer;
         loop.now = ngx_ssl_session_redis_loop_now;
+
+        if (rs->resolver != NULL) {
+            loop.resolve = ngx_ssl_session_redis_loop_resolve;
+            loop.resolve_cancel = ngx_ssl_session_redis_loop_resolve_cancel;
+        }
 
         ngx_memzero(&aconf, sizeof(tsr_store_async_conf_t));
 

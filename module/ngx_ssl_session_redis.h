@@ -51,6 +51,13 @@ typedef struct {
     ngx_log_t              *log;
     time_t                  last_error;     /* logs at most once a second */
     ngx_uint_t              suppressed;
+    /*
+     * A host name followed at run time: the "resolver" of the first
+     * server using the address, NULL: resolved once, at configuration
+     * time
+     */
+    ngx_resolver_t         *resolver;
+    ngx_msec_t              resolver_timeout;
 } ngx_ssl_session_redis_store_t;
 
 
@@ -168,6 +175,9 @@ typedef struct {
 
     tsr_store_conf_t        store_conf;     /* points into store_buf */
     u_char                 *store_buf;
+    char                   *host_name;      /* one Redis server by name */
+    char                   *resolve_error;  /* it did not resolve: fatal
+                                               without a "resolver" */
     tsr_keyring_t          *keys;
     ngx_ssl_session_redis_store_t  *store;
 
@@ -179,9 +189,16 @@ typedef struct {
 void ngx_ssl_session_redis_init_conf(ngx_ssl_session_redis_conf_t *rcf);
 ngx_int_t ngx_ssl_session_redis_init_main_conf(ngx_conf_t *cf,
     ngx_ssl_session_redis_main_conf_t *rmcf, char *proto);
+
+/*
+ * "resolver" and "resolver_timeout" are the server's (http: its location
+ * configuration's; stream: its server configuration's): with name servers
+ * configured, a Redis host name is followed at run time.
+ */
 char *ngx_ssl_session_redis_merge_conf(ngx_conf_t *cf,
     ngx_ssl_session_redis_main_conf_t *rmcf,
-    ngx_ssl_session_redis_conf_t *prev, ngx_ssl_session_redis_conf_t *conf);
+    ngx_ssl_session_redis_conf_t *prev, ngx_ssl_session_redis_conf_t *conf,
+    ngx_resolver_t *resolver, ngx_msec_t resolver_timeout);
 
 /*
  * Called from postconfiguration for every server: hooks its SSL_CTX

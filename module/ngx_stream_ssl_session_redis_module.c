@@ -210,13 +210,19 @@ ngx_stream_ssl_session_redis_merge_srv_conf(ngx_conf_t *cf, void *parent,
     ngx_stream_ssl_session_redis_srv_conf_t  *prev = parent;
     ngx_stream_ssl_session_redis_srv_conf_t  *conf = child;
 
+    ngx_stream_core_srv_conf_t         *cscf;
     ngx_ssl_session_redis_main_conf_t  *rmcf;
 
     rmcf = ngx_stream_conf_get_module_main_conf(cf,
                                        ngx_stream_ssl_session_redis_module);
 
+    /* the core module merged first: the server's "resolver" is known */
+
+    cscf = ngx_stream_conf_get_module_srv_conf(cf, ngx_stream_core_module);
+
     return ngx_ssl_session_redis_merge_conf(cf, rmcf, &prev->redis,
-                                            &conf->redis);
+                                            &conf->redis, cscf->resolver,
+                                            cscf->resolver_timeout);
 }
 
 

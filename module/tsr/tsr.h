@@ -62,6 +62,12 @@ extern "C" {
 #define TSR_LOG_WARN            4
 #define TSR_LOG_INFO            6
 #define TSR_LOG_DEBUG           7
+/*
+ * or'ed into a level: the core limits this message itself (a host name
+ * that does not resolve: once per 10 s); a host limiting the core's
+ * messages lets it through, or it may be lost for that long
+ */
+#define TSR_LOG_LIMITED         0x100
 
 typedef void (*tsr_log_pt)(int level, const char *msg, void *data);
 
@@ -149,6 +155,14 @@ typedef struct tsr_store_s  tsr_store_t;
 
 typedef struct {
     const char  *host;              /* default "127.0.0.1" */
+    /*
+     * A numeric address "host" resolved to before (by
+     * tsr_store_conf_resolve() at configuration time, say), for a loop
+     * that resolves (tsr_loop_t's resolve()): the first attempt goes
+     * there, and so does an attempt when the name does not resolve;
+     * NULL: none.
+     */
+    const char  *host_addr;
     int          port;              /* default 6379 */
     const char  *unix_path;         /* if set, host and port are unused */
     const char  *user;              /* ACL user for AUTH, or NULL */
@@ -323,6 +337,14 @@ void tsr_store_destroy(tsr_store_t *st);
 /* ---- store, asynchronous side: driven by the host's event loop ---- */
 
 /*
+ * The end of a resolution started by tsr_loop_t's resolve(): "ip" is a
+ * numeric address (NUL-terminated, valid during the call), or NULL and
+ * "err" says why the name did not resolve.
+ */
+typedef void (*tsr_loop_resolved_pt)(const char *ip, const char *err,
+    void *arg);
+
+/*
  * The host's event loop, as the store needs it.  The store calls these
  * from inside its own calls; the host calls tsr_store_on_read_fd(),
  * tsr_store_on_write_fd() and tsr_store_on_timer() when the events
@@ -346,6 +368,28 @@ typedef struct {
     void       (*timer)(void *data, uint64_t ms);
     /* monotonic milliseconds */
     uint64_t   (*now)(void *data);
+    /*
+     * Optional, both or neither: a resolver that never blocks.  With it,
+     * a store of one Redis server addressed by a host name resolves the
+     * name before every connection attempt (the first, every reconnect,
+     * every retry while it fails, but the first when the configuration
+     * gave an address, host_addr) and connects to the address found.  A
+     * name that does not resolve is logged at most once per 10 s unless
+     * the reason changes; the attempt goes to the last address found (or
+     * host_addr), or with none counts as failed (backoff, lookups
+     * refused meanwhile).  Without it, names are resolved once,
+     * blocking, by tsr_store_set_async().  Cluster and Sentinel stores
+     * do not use it.
+     *
+     * resolve() starts resolving "host" (copied if kept) and returns a
+     * handle; "done" is called exactly once, later, or from inside
+     * resolve(), which then returns NULL; resolve() that cannot start
+     * calls "done" with an error and returns NULL.  resolve_cancel()
+     * stops a resolution in flight: "done" is not called for it.
+     */
+    void      *(*resolve)(void *data, const char *host,
+                          tsr_loop_resolved_pt done, void *arg);
+    void       (*resolve_cancel)(void *data, void *handle);
 } tsr_loop_t;
 
 typedef struct tsr_req_s  tsr_req_t;
@@ -370,7 +414,8 @@ typedef struct {
  * tsr_store_set() and tsr_store_del() queue their command and return at
  * once (fire and forget; failures are counted), the synchronous gets
  * fail with TSR_EINVAL, and the connection is opened without blocking,
- * with hostnames resolved once here.  Returns TSR_OK or an error.
+ * with hostnames resolved once here, or through the loop's resolve()
+ * before every attempt when it has one.  Returns TSR_OK or an error.
  */
 int tsr_store_set_async(tsr_store_t *st, const tsr_loop_t *loop,
     const tsr_store_async_conf_t *aconf);

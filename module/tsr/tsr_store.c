@@ -6,7 +6,9 @@
  * tools, tests and hosts without an event loop.  Every connect and
  * command is bounded by a timeout.  Host names are resolved by hiredis
  * with a blocking getaddrinfo() that no timeout covers; hosts that must
- * not stall (nginx workers) should pass addresses.
+ * not stall (nginx workers) should pass addresses, or give the loop a
+ * resolver of their own (tsr_loop_t's resolve()), which the asynchronous
+ * side then asks before each connection attempt.
  *
  * Asynchronous after tsr_store_set_async(): connections of our own
  * (tsr_conn.c, hiredis' reader parses) on the host's event loop
@@ -142,7 +144,12 @@ static int tsr_store_conf_append(char *buf, size_t buflen, size_t *used,
     const char *sep, const char *ip, int port, char *err, size_t errlen);
 static void tsr_store_async_connect(tsr_store_t *st);
 static void tsr_store_async_drop(tsr_store_t *st);
-static void tsr_store_async_failed(tsr_store_t *st);
+static int tsr_store_async_target(const tsr_store_t *st);
+static void tsr_store_async_resolve(tsr_store_t *st);
+static void tsr_store_resolved(const char *ip, const char *err, void *arg);
+static void tsr_store_async_failed(tsr_store_t *st, int unresolved);
+static void tsr_store_resolve_log(tsr_store_t *st, const char *fmt, ...)
+    TSR_STORE_PRINTF(2, 3);
 static int tsr_store_async_command(tsr_store_t *st, tsr_conn_reply_pt fn,
     void *privdata, const char *fmt, ...);
 static int tsr_store_writable(tsr_store_t *st, const char *name);
@@ -1406,6 +1413,20 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
         snprintf(st->addr, sizeof(st->addr),
                  strchr(st->host, ':') != NULL ? "[%s]:%d" : "%s:%d",
                  st->host, st->port);
+
+        if (conf->host_addr != NULL) {
+            if (strlen(conf->host_addr) >= sizeof(st->ip)
+                || !tsr_store_numeric(conf->host_addr))
+            {
+                tsr_store_errf(err, errlen, "invalid address \"%s\" of "
+                               "redis host \"%s\"", conf->host_addr,
+                               st->host);
+                tsr_store_destroy(st);
+                return NULL;
+            }
+
+            memcpy(st->ip, conf->host_addr, strlen(conf->host_addr) + 1);
+        }
     }
 
     if (conf->user != NULL) {
@@ -1824,6 +1845,12 @@ tsr_store_destroy(tsr_store_t *st)
 
         st->head = NULL;
         st->tail = NULL;
+
+        if (st->resolving) {
+            st->loop.resolve_cancel(st->loop.data, st->resolve_handle);
+            st->resolving = 0;
+            st->resolve_handle = NULL;
+        }
 
         /* runs every reply callback with NULL, then cleanup (unwatch) */
         if (st->conn != NULL) {
@@ -2581,7 +2608,8 @@ tsr_store_set_async(tsr_store_t *st, const tsr_loop_t *loop,
     }
 
     if (loop == NULL || loop->watch == NULL || loop->unwatch == NULL
-        || loop->timer == NULL || loop->now == NULL)
+        || loop->timer == NULL || loop->now == NULL
+        || (loop->resolve == NULL) != (loop->resolve_cancel == NULL))
     {
         tsr_store_set_error(st, "set_async: incomplete event loop");
         return TSR_EINVAL;
@@ -2638,6 +2666,27 @@ tsr_store_set_async(tsr_store_t *st, const tsr_loop_t *loop,
     st->max_timeout = st->command_timeout_ms;
     st->reconnect_at = 0;
     st->last[0] = '\0';
+
+    /* a name: the loop's resolver is asked before each attempt */
+
+    if (st->unix_path == NULL && loop->resolve != NULL
+        && !tsr_store_numeric(st->host))
+    {
+        st->resolve = 1;
+
+        /* host_addr first, as found at configuration time */
+
+        if (st->ip[0] != '\0') {
+            tsr_store_async_connect(st);
+
+        } else {
+            tsr_store_async_resolve(st);
+        }
+
+        tsr_store_arm(st);
+
+        return TSR_OK;
+    }
 
     if (st->unix_path == NULL) {
         rc = tsr_store_resolve(st);
@@ -3162,7 +3211,7 @@ tsr_store_async_connect(tsr_store_t *st)
     if (c == NULL) {
         tsr_store_set_error(st, "connecting to redis at %s failed: %s",
                             st->addr, err);
-        tsr_store_async_failed(st);
+        tsr_store_async_failed(st, 0);
         return;
     }
 
@@ -3252,6 +3301,127 @@ failed:
 }
 
 
+/* whether there is somewhere to connect to, now or once resolved */
+
+static int
+tsr_store_async_target(const tsr_store_t *st)
+{
+    return st->unix_path != NULL || st->ip[0] != '\0' || st->resolve;
+}
+
+
+/*
+ * Asks the loop's resolver for the address of "host" before a connection
+ * attempt; the attempt follows when it answers.  Until then lookups are
+ * refused as while disconnected.
+ */
+
+static void
+tsr_store_async_resolve(tsr_store_t *st)
+{
+    void  *handle;
+
+    st->resolving = 1;
+    st->resolve_handle = NULL;
+
+    handle = st->loop.resolve(st->loop.data, st->host, tsr_store_resolved,
+                              st);
+
+    /* "done" may have run already, from inside resolve() */
+
+    if (st->resolving) {
+        if (handle == NULL) {
+            /* a broken promise: never wait on it */
+            st->resolving = 0;
+            tsr_store_set_error(st, "resolving redis host \"%s\" did not "
+                                "start", st->host);
+            tsr_store_async_failed(st, 1);
+            return;
+        }
+
+        st->resolve_handle = handle;
+    }
+}
+
+
+static void
+tsr_store_resolved(const char *ip, const char *err, void *arg)
+{
+    tsr_store_t  *st = arg;
+
+    if (!st->resolving || st->destroying) {
+        return;
+    }
+
+    st->resolving = 0;
+    st->resolve_handle = NULL;
+
+    if (ip == NULL || ip[0] == '\0' || strlen(ip) >= sizeof(st->ip)) {
+        tsr_store_set_error(st, "cannot resolve redis host \"%s\": %s",
+                            st->host, (err != NULL) ? err : "no address");
+
+        if (st->ip[0] == '\0') {
+            tsr_store_async_failed(st, 1);
+            tsr_store_arm(st);
+            return;
+        }
+
+        /* as upstream's "resolve" keeps its servers: the last address */
+
+        tsr_store_resolve_log(st, " (trying %s, its last address)", st->ip);
+
+        tsr_store_async_connect(st);
+        tsr_store_arm(st);
+        return;
+    }
+
+    if (strcmp(st->ip, ip) != 0) {
+        tsr_store_log(st, TSR_LOG_INFO, "redis at %s resolved to %s",
+                      st->addr, ip);
+
+        memcpy(st->ip, ip, strlen(ip) + 1);
+    }
+
+    st->resolve_err[0] = '\0';
+
+    tsr_store_async_connect(st);
+    tsr_store_arm(st);
+}
+
+
+/*
+ * The name failure in "err", with "fmt": at TSR_LOG_ERR once per
+ * TSR_STORE_RESOLVE_LOG or when the reason changes (TSR_LOG_LIMITED: the
+ * host need not limit it again), else at TSR_LOG_DEBUG.
+ */
+
+static void
+tsr_store_resolve_log(tsr_store_t *st, const char *fmt, ...)
+{
+    int       level;
+    char      more[TSR_STORE_IP_LEN + 64];
+    va_list   args;
+    uint64_t  now;
+
+    now = tsr_store_loop_now(st);
+    level = TSR_LOG_DEBUG;
+
+    if (strcmp(st->resolve_err, st->err) != 0
+        || now >= st->resolve_logged + TSR_STORE_RESOLVE_LOG)
+    {
+        level = TSR_LOG_ERR | TSR_LOG_LIMITED;
+        st->resolve_logged = now;
+        memcpy(st->resolve_err, st->err, sizeof(st->resolve_err));
+    }
+
+    va_start(args, fmt);
+    (void) vsnprintf(more, sizeof(more), fmt, args);
+    va_end(args);
+
+    tsr_store_log(st, level, "%s%s", st->err, more);
+}
+
+
 /*
  * Frees the connection for the reason already in "err".  From inside a
  * hiredis callback the free waits until the callback returns; either
@@ -3276,10 +3446,15 @@ tsr_store_async_drop(tsr_store_t *st)
 /*
  * A connection attempt failed or a connection went away: count, log,
  * and schedule the next attempt with the synchronous side's backoff.
+ * A name that did not resolve ("unresolved") is such an attempt too,
+ * logged once per TSR_STORE_RESOLVE_LOG or when the reason changes, and
+ * not a breaker failure: without a connection lookups are refused
+ * anyway, and the breaker's messages would repeat what that limit keeps
+ * quiet.
  */
 
 static void
-tsr_store_async_failed(tsr_store_t *st)
+tsr_store_async_failed(tsr_store_t *st, int unresolved)
 {
     int       delay;
     uint64_t  now;
@@ -3292,10 +3467,14 @@ tsr_store_async_failed(tsr_store_t *st)
 
     memcpy(st->last, st->err, sizeof(st->last));
 
-    tsr_store_log(st, TSR_LOG_ERR, "%s, next attempt in %d ms", st->err,
-                  delay);
+    if (unresolved) {
+        tsr_store_resolve_log(st, ", next attempt in %d ms", delay);
 
-    tsr_store_breaker_fail(st, now);
+    } else {
+        tsr_store_log(st, TSR_LOG_ERR, "%s, next attempt in %d ms", st->err,
+                      delay);
+        tsr_store_breaker_fail(st, now);
+    }
 
     tsr_store_router_event(st, TSR_STORE_EV_DOWN);
 }
@@ -4318,7 +4497,9 @@ tsr_store_arm(tsr_store_t *st)
             t = st->sent[st->sent_first] + tsr_store_stall_ms(st);
         }
 
-    } else if ((st->unix_path != NULL || st->ip[0] != '\0') && !st->parked) {
+    } else if (tsr_store_async_target(st) && !st->parked
+               && !st->resolving)
+    {
         t = (st->reconnect_at != 0) ? st->reconnect_at : 1;
     }
 
@@ -4407,10 +4588,15 @@ tsr_store_on_timer(tsr_store_t *st)
         }
     }
 
-    if (st->conn == NULL && (st->unix_path != NULL || st->ip[0] != '\0')
-        && !st->parked && now >= st->reconnect_at)
+    if (st->conn == NULL && tsr_store_async_target(st) && !st->parked
+        && !st->resolving && now >= st->reconnect_at)
     {
-        tsr_store_async_connect(st);
+        if (st->resolve) {
+            tsr_store_async_resolve(st);
+
+        } else {
+            tsr_store_async_connect(st);
+        }
     }
 
     tsr_store_arm(st);
@@ -4757,7 +4943,7 @@ tsr_store_ev_cleanup(void *data)
         st->reconnect_at = 0;
 
     } else {
-        tsr_store_async_failed(st);
+        tsr_store_async_failed(st, 0);
     }
 
     /* the router may have closed it from outside the store's calls */

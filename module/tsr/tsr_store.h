@@ -47,6 +47,9 @@
 #define TSR_STORE_LIMIT                1000000 /* max_inflight and breaker
                                                   failures, at most */
 #define TSR_STORE_MAX_TIMEOUT          86400000    /* a lookup's, ms */
+#define TSR_STORE_RESOLVE_LOG          10000   /* ms between messages
+                                                  about the same name
+                                                  failing to resolve */
 #define TSR_STORE_MAX_UNSENT           1048576 /* bytes of commands not yet
                                                   written: more are refused
                                                   while Redis does not read */
@@ -249,6 +252,12 @@ struct tsr_store_s {
     unsigned            dropping:1;         /* "err" says why */
     unsigned            wipe:1;             /* a value passed the reader */
     unsigned            destroying:1;
+    unsigned            resolve:1;          /* "host" is a name, resolved
+                                               through the loop before
+                                               each attempt */
+    unsigned            resolving:1;        /* a resolution in flight */
+    void               *resolve_handle;     /* its handle, for cancel */
+    uint64_t            resolve_logged;     /* a failure logged then */
     char                ip[TSR_STORE_IP_LEN];   /* numeric host */
 
     /* a router: Redis Cluster or Sentinel */
@@ -279,6 +288,7 @@ struct tsr_store_s {
 
     char                addr[TSR_STORE_ADDR_LEN];
     char                last[TSR_STORE_ERR_LEN];    /* why we are down */
+    char                resolve_err[TSR_STORE_ERR_LEN]; /* logged last */
     char                err[TSR_STORE_ERR_LEN];
 };
 

@@ -60,11 +60,14 @@ typedef struct {
     char        extra[2048];            /* extra redis.conf lines */
     pid_t       pid;                    /* 0 when stopped */
     int         sentinel;               /* runs as a sentinel */
+    char        bind[64];               /* its address, "": 127.0.0.1
+                                           (any of 127/8 on Linux) */
 } tsr_test_redis_t;
 
 /*
  * Starts a private redis-server: zeroes nothing but fills port, dir and
- * unix_path when they are empty, writes a redis.conf (bind 127.0.0.1,
+ * unix_path when they are empty, writes a redis.conf (bind r->bind or
+ * 127.0.0.1,
  * no persistence, unixsocketperm 777, plus r->password and r->extra),
  * waits until it answers PING (at most 5 s).  With r->sentinel set it
  * runs "redis-server redis.conf --sentinel".  Returns 0 or -1.
@@ -431,6 +434,42 @@ int tsr_test_tlsfront_start(tsr_test_tlsfront_t *t, const char *dir,
 
 /* Stops it and every connection's process.  0 or -1. */
 int tsr_test_tlsfront_stop(tsr_test_tlsfront_t *t);
+
+
+/* ---- a DNS server on loopback ---- */
+
+#define TSR_TEST_DNS_ANSWER     0   /* A queries for the name: its address */
+#define TSR_TEST_DNS_NXDOMAIN   1   /* the name does not exist */
+#define TSR_TEST_DNS_SILENT     2   /* queries for the name go unanswered */
+
+typedef struct tsr_test_dns_state_s  tsr_test_dns_state_t;
+
+typedef struct {
+    int                     port;   /* UDP port on 127.0.0.1 */
+    pid_t                   pid;    /* 0 when stopped */
+    tsr_test_dns_state_t   *state;  /* shared with the process */
+} tsr_test_dns_t;
+
+/*
+ * Starts a DNS server process for one name ("d" zeroed here): A queries
+ * for "name" are answered with "ipv4" and a TTL of "ttl" seconds, other
+ * types with no record, other names with NXDOMAIN.  It answers once this
+ * returns.  Returns 0 or -1.
+ */
+int tsr_test_dns_start(tsr_test_dns_t *d, const char *name,
+    const char *ipv4, int ttl);
+
+/*
+ * Switches to "mode" (TSR_TEST_DNS_*) and, when "ipv4" is not NULL, to
+ * that address, from the next query on.  Returns 0 or -1.
+ */
+int tsr_test_dns_set(tsr_test_dns_t *d, int mode, const char *ipv4);
+
+/* A queries for the name received so far, answered or not. */
+long tsr_test_dns_queries(const tsr_test_dns_t *d);
+
+/* Stops the process and waits for it.  0 or -1. */
+int tsr_test_dns_stop(tsr_test_dns_t *d);
 
 
 /* ---- Redis Cluster and Sentinel on loopback ---- */

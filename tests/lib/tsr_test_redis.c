@@ -439,7 +439,7 @@ tsr_test_redis_write_conf(tsr_test_redis_t *r)
 
     len = snprintf(text, sizeof(text),
                    "port %d\n"
-                   "bind 127.0.0.1\n"
+                   "bind %s\n"
                    "unixsocket %s\n"
                    "unixsocketperm 777\n"
                    "save \"\"\n"
@@ -447,7 +447,9 @@ tsr_test_redis_write_conf(tsr_test_redis_t *r)
                    "dir %s\n"
                    "logfile %s/redis.log\n"
                    "daemonize no\n",
-                   r->port, r->unix_path, r->dir, r->dir);
+                   r->port,
+                   (r->bind[0] != '\0') ? r->bind : "127.0.0.1",
+                   r->unix_path, r->dir, r->dir);
 
     if (r->password[0] != '\0' && len < sizeof(text)) {
         len += snprintf(text + len, sizeof(text) - len, "requirepass \"");
@@ -753,7 +755,9 @@ tsr_test_redis_connect(tsr_test_redis_t *r, int ms)
     tv.tv_sec = ms / 1000;
     tv.tv_usec = (ms % 1000) * 1000;
 
-    c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
+    c = redisConnectWithTimeout((r->bind[0] != '\0') ? r->bind
+                                                      : "127.0.0.1",
+                                r->port, tv);
     if (c == NULL) {
         return NULL;
     }

@@ -40,6 +40,7 @@ typedef struct {
     int          warn;
     int          err;
     int          stalled;       /* "has not answered" was logged */
+    int          limited;       /* TSR_LOG_LIMITED messages */
     char         last[ERR_SIZE];
 } log_counts_t;
 
@@ -56,6 +57,17 @@ typedef struct {
     tsr_test_loop_t   tl;
     log_counts_t      log;
 } fixture_t;
+
+/* a resolver for the loop: answers when told, or inside resolve() */
+typedef struct {
+    int                     calls;
+    int                     cancels;
+    int                     at_once;
+    const char             *answer;     /* NULL: the name is not found */
+    tsr_loop_resolved_pt    done;       /* a resolution pending */
+    void                   *arg;
+    char                    host[256];
+} resolver_t;
 
 
 static int init_suite(void);
@@ -98,6 +110,12 @@ static void test_hanging_connect_is_bounded_and_does_not_spin(void);
 static void test_bad_arguments_and_sync_calls_are_refused(void);
 static void test_commands_of_one_turn_leave_in_one_write(void);
 static void test_unsent_bytes_are_bounded_while_redis_does_not_read(void);
+static void *fake_resolve(void *data, const char *host,
+    tsr_loop_resolved_pt done, void *arg);
+static void fake_resolve_cancel(void *data, void *handle);
+static void fake_answer(void);
+static void test_host_name_is_resolved_through_the_loop_before_each_attempt(
+    void);
 
 
 /* ACL users: alice may do anything */
@@ -116,6 +134,8 @@ static char              out[OUT_SIZE];
 /* set while tsr_store_get_async() runs; "done" must never see it */
 static int               in_get;
 static int               sync_done;
+
+static resolver_t        resolver;
 
 /* for on_done_chain() */
 static fixture_t        *chain_fixture;
@@ -354,7 +374,11 @@ count_log(int level, const char *msg, void *data)
 {
     log_counts_t  *counts = data;
 
-    switch (level) {
+    if (level & TSR_LOG_LIMITED) {
+        counts->limited++;
+    }
+
+    switch (level & ~TSR_LOG_LIMITED) {
 
     case TSR_LOG_INFO:
         counts->info++;
@@ -1532,6 +1556,212 @@ test_unsent_bytes_are_bounded_while_redis_does_not_read(void)
 }
 
 
+static void *
+fake_resolve(void *data, const char *host, tsr_loop_resolved_pt done,
+    void *arg)
+{
+    (void) data;
+
+    resolver.calls++;
+    snprintf(resolver.host, sizeof(resolver.host), "%s", host);
+
+    if (resolver.at_once) {
+        done(resolver.answer, "not found", arg);
+        return NULL;
+    }
+
+    CU_ASSERT_PTR_NULL(resolver.done);
+
+    resolver.done = done;
+    resolver.arg = arg;
+
+    return &resolver;
+}
+
+
+static void
+fake_resolve_cancel(void *data, void *handle)
+{
+    (void) data;
+
+    CU_ASSERT_PTR_EQUAL(handle, &resolver);
+
+    resolver.cancels++;
+    resolver.done = NULL;
+}
+
+
+static void
+fake_answer(void)
+{
+    tsr_loop_resolved_pt  done;
+
+    done = resolver.done;
+    resolver.done = NULL;
+
+    if (done != NULL) {
+        done(resolver.answer, "not found", resolver.arg);
+    }
+}
+
+
+/*
+ * A store named by a host name, on a loop with a resolver: it asks the
+ * resolver before the first attempt and before each attempt after a
+ * loss (refusing lookups meanwhile, never waiting), logs a name that
+ * does not resolve once, not per attempt, connects once it resolves, and
+ * cancels a resolution pending when it is destroyed.  A loop with only
+ * half the hook is refused.
+ */
+
+static void
+test_host_name_is_resolved_through_the_loop_before_each_attempt(void)
+{
+    int                 err0, calls;
+    char                err[ERR_SIZE];
+    long long           end;
+    result_t            res;
+    fixture_t           f;
+    tsr_loop_t          loop, partial;
+    tsr_store_t        *st;
+    tsr_store_conf_t    conf;
+
+    memset(&f, 0, sizeof(f));
+    memset(&resolver, 0, sizeof(resolver));
+    base_conf(&conf, &f, spare.port);
+    conf.host = "redis.tsr-test.invalid";
+    conf.backoff_min_ms = 50;
+    conf.backoff_max_ms = 200;
+
+    tsr_test_loop_init(&f.tl, &loop);
+    loop.resolve = fake_resolve;
+    loop.resolve_cancel = fake_resolve_cancel;
+
+    /* half a hook */
+
+    partial = loop;
+    partial.resolve_cancel = NULL;
+
+    st = tsr_store_create(&conf, err, sizeof(err));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(st);
+    CU_ASSERT_EQUAL(tsr_store_set_async(st, &partial, NULL), TSR_EINVAL);
+    tsr_store_destroy(st);
+    CU_ASSERT_EQUAL(resolver.calls, 0);
+
+    f.st = tsr_store_create(&conf, err, sizeof(err));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f.st);
+    CU_ASSERT_EQUAL_FATAL(tsr_store_set_async(f.st, &loop, NULL), TSR_OK);
+    f.tl.store = f.st;
+
+    /* asked at once, without waiting; lookups refused until connected */
+
+    CU_ASSERT_EQUAL(resolver.calls, 1);
+    CU_ASSERT_STRING_EQUAL(resolver.host, "redis.tsr-test.invalid");
+    CU_ASSERT_PTR_NULL(get(&f, "ta:dns", 0, TIMEOUT_MS, &res));
+
+    (void) tsr_test_loop_run(&f.tl, 100, NULL);
+    CU_ASSERT_EQUAL(resolver.calls, 1);
+
+    resolver.answer = "127.0.0.1";
+    fake_answer();
+
+    CU_ASSERT_EQUAL_FATAL(wait_connects(&f, 1, TIMEOUT_MS), 0);
+    CU_ASSERT_EQUAL(lookup(&f, "ta:dns", 0, &res), TSR_NOT_FOUND);
+    CU_ASSERT_EQUAL(resolver.calls, 1);
+
+    /*
+     * Redis goes away and the name with it: asked before every attempt,
+     * which goes to the last address found; the name is said once
+     */
+
+    resolver.at_once = 1;
+    resolver.answer = NULL;
+    err0 = f.log.err;
+
+    CU_ASSERT_EQUAL_FATAL(tsr_test_redis_stop(&spare), 0);
+    (void) tsr_test_loop_run(&f.tl, 1000, NULL);
+
+    CU_ASSERT(resolver.calls >= 5);
+    CU_ASSERT_PTR_NULL(get(&f, "ta:dns", 0, TIMEOUT_MS, &res));
+    CU_ASSERT(f.log.err - err0 >= 5);
+    CU_ASSERT_EQUAL(f.log.limited, 1);
+
+    /* it resolves again: connected without waiting for anything else */
+
+    CU_ASSERT_EQUAL_FATAL(tsr_test_redis_start(&spare), 0);
+    resolver.answer = "127.0.0.1";
+    calls = resolver.calls;
+
+    CU_ASSERT_EQUAL(wait_connects(&f, 2, 2000), 0);
+    CU_ASSERT_EQUAL(lookup(&f, "ta:dns", 0, &res), TSR_NOT_FOUND);
+    CU_ASSERT(resolver.calls > calls);
+
+    /* destroyed with a resolution pending: cancelled, "done" never runs */
+
+    resolver.at_once = 0;
+    CU_ASSERT_EQUAL_FATAL(tsr_test_redis_stop(&spare), 0);
+
+    end = tsr_test_now_ms() + 2000;
+
+    while (resolver.done == NULL && tsr_test_now_ms() < end) {
+        (void) tsr_test_loop_run(&f.tl, 10, NULL);
+    }
+
+    CU_ASSERT_PTR_NOT_NULL(resolver.done);
+
+    finish(&f);
+
+    CU_ASSERT_EQUAL(resolver.cancels, 1);
+    CU_ASSERT_PTR_NULL(resolver.done);
+
+    CU_ASSERT_EQUAL(tsr_test_redis_start(&spare), 0);
+
+    /*
+     * An address found at configuration time: the first attempt goes
+     * there without asking; a name the resolver does not know (as
+     * "localhost" may be) keeps its address after a loss.  A bad one
+     * is refused.
+     */
+
+    memset(&f, 0, sizeof(f));
+    memset(&resolver, 0, sizeof(resolver));
+    base_conf(&conf, &f, spare.port);
+    conf.host = "localhost";
+    conf.host_addr = "localhost";
+    conf.backoff_min_ms = 50;
+
+    st = tsr_store_create(&conf, err, sizeof(err));
+    CU_ASSERT_PTR_NULL(st);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "invalid address \"localhost\""));
+    tsr_store_destroy(st);
+
+    conf.host_addr = "127.0.0.1";
+    resolver.at_once = 1;
+
+    tsr_test_loop_init(&f.tl, &loop);
+    loop.resolve = fake_resolve;
+    loop.resolve_cancel = fake_resolve_cancel;
+
+    f.st = tsr_store_create(&conf, err, sizeof(err));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(f.st);
+    CU_ASSERT_EQUAL_FATAL(tsr_store_set_async(f.st, &loop, NULL), TSR_OK);
+    f.tl.store = f.st;
+
+    CU_ASSERT_EQUAL_FATAL(wait_connects(&f, 1, TIMEOUT_MS), 0);
+    CU_ASSERT_EQUAL(resolver.calls, 0);
+
+    CU_ASSERT_EQUAL_FATAL(tsr_test_redis_stop(&spare), 0);
+    CU_ASSERT_EQUAL_FATAL(tsr_test_redis_start(&spare), 0);
+
+    CU_ASSERT_EQUAL(wait_connects(&f, 2, 2000), 0);
+    CU_ASSERT(resolver.calls >= 1);
+    CU_ASSERT_EQUAL(f.log.limited, 1);
+    CU_ASSERT_EQUAL(lookup(&f, "ta:dns", 0, &res), TSR_NOT_FOUND);
+
+    finish(&f);
+}
+
+
 #define TSR_TEST(name)  { #name, test_##name }
 
 
@@ -1565,7 +1795,8 @@ main(void)
         TSR_TEST(hanging_connect_is_bounded_and_does_not_spin),
         TSR_TEST(bad_arguments_and_sync_calls_are_refused),
         TSR_TEST(commands_of_one_turn_leave_in_one_write),
-        TSR_TEST(unsent_bytes_are_bounded_while_redis_does_not_read)
+        TSR_TEST(unsent_bytes_are_bounded_while_redis_does_not_read),
+        TSR_TEST(host_name_is_resolved_through_the_loop_before_each_attempt)
     };
 
     /* a write to a connection Redis closed must not kill the program */
