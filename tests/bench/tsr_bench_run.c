@@ -3496,10 +3496,11 @@ main(int argc, char **argv)
 static int
 run_check(void)
 {
-    int                 k, bad, lv;
-    long                to, offered;
-    double              rate;
+    int                 k, c, bad, lv, rep;
+    long                to, offered, resumed;
+    double              rate, full;
     const run_build_t  *b;
+    run_result_t       *r;
 
     static const char *const  cross[] = {
         "TLS 1.2 ids", "TLS 1.3 stateful", "TLS 1.3 tickets",
@@ -3519,9 +3520,31 @@ run_check(void)
     for (lv = 0; lv < run_nlevels; lv++) {
         b = &run_b[lv][0];
 
-        RUN_CHECK(fabs(b->cmds_resume[0] - 1) <= 0.02,
-                  "commands per TLS 1.2 resumption through Redis %.3f",
-                  b->cmds_resume[0]);
+        /*
+         * A handshake of the case that did not resume (its lookup timed
+         * out on a loaded machine) is a full one and stores its session:
+         * that SET is not a round trip of a resumption.
+         */
+
+        c = run_case_index("resume-tls12");
+        resumed = 0;
+        offered = 0;
+
+        for (rep = 0; rep < run_opts.reps; rep++) {
+            r = &run_results[lv][b->redis][c][rep];
+
+            if (r->ok) {
+                resumed += r->resumed;
+                offered += r->offered;
+            }
+        }
+
+        full = (offered > 0) ? 1.0 - (double) resumed / offered : 0;
+
+        RUN_CHECK(fabs(b->cmds_resume[0] - full - 1) <= 0.02,
+                  "commands per TLS 1.2 resumption through Redis %.3f "
+                  "(%.3f with the SETs of the %.2f %% that did not resume)",
+                  b->cmds_resume[0] - full, b->cmds_resume[0], 100 * full);
         /* a skipped lookup sends no GET (the breaker, see below) */
 
         to = (run_levels[lv].inflight > 1) ? b->resume_skipped[1] : 0;
