@@ -58,7 +58,7 @@ static ngx_command_t  ngx_http_ssl_session_redis_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_ssl_session_redis_srv_conf_t, redis.timeout),
-      NULL },
+      &ngx_ssl_session_redis_timeout_post },
 
     { ngx_string("ssl_session_redis_prefix"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
@@ -86,7 +86,7 @@ static ngx_command_t  ngx_http_ssl_session_redis_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_ssl_session_redis_srv_conf_t, redis.ticket_rotation),
-      NULL },
+      &ngx_ssl_session_redis_rotation_post },
 
     { ngx_string("ssl_session_redis_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,

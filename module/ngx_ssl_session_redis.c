@@ -249,6 +249,62 @@ ngx_ssl_session_redis_init_conf(ngx_ssl_session_redis_conf_t *rcf)
 }
 
 
+/*
+ * The durations are checked where they are written, and the message shows
+ * the value as written ("30s"), not in milliseconds.
+ */
+
+static char *
+ngx_ssl_session_redis_check_timeout(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *ms = data;
+
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (*ms == 0 || *ms > NGX_SSL_SESSION_REDIS_MAX_TIMEOUT) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"%V\" \"%V\": must be more than 0 and "
+                           "at most %ds", &value[0], &value[1],
+                           NGX_SSL_SESSION_REDIS_MAX_TIMEOUT / 1000);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_ssl_session_redis_check_rotation(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_msec_t  *ms = data;
+
+    ngx_str_t  *value;
+
+    value = cf->args->elts;
+
+    if (*ms < NGX_SSL_SESSION_REDIS_MIN_ROTATION) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid \"%V\" \"%V\": must be at least %ds",
+                           &value[0], &value[1],
+                           NGX_SSL_SESSION_REDIS_MIN_ROTATION / 1000);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+ngx_conf_post_t  ngx_ssl_session_redis_timeout_post = {
+    ngx_ssl_session_redis_check_timeout
+};
+
+ngx_conf_post_t  ngx_ssl_session_redis_rotation_post = {
+    ngx_ssl_session_redis_check_rotation
+};
+
+
 char *
 ngx_ssl_session_redis_set_address(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)

@@ -234,6 +234,10 @@ ngx_int_t ngx_ssl_session_redis_init_process(ngx_cycle_t *cycle,
 void ngx_ssl_session_redis_exit_process(ngx_cycle_t *cycle,
     ngx_ssl_session_redis_main_conf_t *rmcf);
 
+/* the bounds of the durations, checked as written (ngx_conf_set_msec_slot) */
+extern ngx_conf_post_t  ngx_ssl_session_redis_timeout_post;
+extern ngx_conf_post_t  ngx_ssl_session_redis_rotation_post;
+
 char *ngx_ssl_session_redis_set_address(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_ssl_session_redis_set_key(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -52,7 +52,7 @@ static ngx_command_t  ngx_stream_ssl_session_redis_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_ssl_session_redis_srv_conf_t, redis.timeout),
-      NULL },
+      &ngx_ssl_session_redis_timeout_post },
 
     { ngx_string("ssl_session_redis_prefix"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
@@ -80,7 +80,7 @@ static ngx_command_t  ngx_stream_ssl_session_redis_commands[] = {
       ngx_conf_set_msec_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_ssl_session_redis_srv_conf_t, redis.ticket_rotation),
-      NULL },
+      &ngx_ssl_session_redis_rotation_post },
 
       ngx_null_command
 };

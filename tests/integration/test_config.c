@@ -270,6 +270,25 @@ test_zero_timeout_is_rejected(void)
                     "ssl_session_redis_key @D/fleet.key;\n"
                     "ssl_session_redis_timeout 0;\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "ssl_session_redis_timeout"));
+
+    /* durations are shown as written, the bound in the same units */
+
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_key @D/fleet.key;\n"
+                    "ssl_session_redis_timeout 30s;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "invalid \"ssl_session_redis_timeout\" "
+                                       "\"30s\": must be more than 0 and at "
+                                       "most 10s"));
+
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_key @D/fleet.key;\n"
+                    "ssl_session_redis_tickets on;\n"
+                    "ssl_session_redis_ticket_rotation 500ms;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "invalid "
+                                       "\"ssl_session_redis_ticket_rotation\" "
+                                       "\"500ms\": must be at least 1s"));
 }
 
 
