@@ -681,7 +681,8 @@ tsr_admin_setup(tsr_admin_t *adm)
     rc = tsr_store_conf_parse(&adm->conf, adm->address, adm->conf_buf,
                               sizeof(adm->conf_buf), err, sizeof(err));
     if (rc != TSR_OK) {
-        return tsr_admin_usage_error(adm, "%s", err);
+        return tsr_admin_usage_error(adm, "invalid redis address (-a): %s",
+                                     err);
     }
 
     adm->conf.connect_timeout_ms = (int) adm->timeout_ms;

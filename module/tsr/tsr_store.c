@@ -302,7 +302,7 @@ tsr_store_conf_parse(tsr_store_conf_t *conf, const char *address, char *buf,
     }
 
     if (first) {
-        tsr_store_errf(err, errlen, "empty redis address");
+        tsr_store_errf(err, errlen, "the address is empty");
         goto failed;
     }
 
@@ -433,21 +433,21 @@ tsr_store_parse_addr(tsr_store_conf_t *conf, const char *addr, size_t len,
         hlen = len - (sizeof("unix:") - 1);
 
         if (hlen == 0) {
-            tsr_store_errf(err, errlen, "no path in redis address \"%.*s\"",
+            tsr_store_errf(err, errlen, "no path in \"%.*s\"",
                            (int) len, addr);
             return TSR_EINVAL;
         }
 
         if (hlen >= TSR_STORE_SUN_PATH) {
             tsr_store_errf(err, errlen,
-                           "unix socket path too long in redis address "
-                           "\"%.*s\"", (int) len, addr);
+                           "unix socket path too long in \"%.*s\"",
+                           (int) len, addr);
             return TSR_EINVAL;
         }
 
         conf->unix_path = tsr_store_conf_copy(buf, buflen, used, host, hlen);
         if (conf->unix_path == NULL) {
-            tsr_store_errf(err, errlen, "no room for redis address \"%.*s\"",
+            tsr_store_errf(err, errlen, "no room for \"%.*s\"",
                            (int) len, addr);
             return TSR_EINVAL;
         }
@@ -482,7 +482,7 @@ tsr_store_parse_addr(tsr_store_conf_t *conf, const char *addr, size_t len,
 
         *dst = tsr_store_conf_copy(buf, buflen, used, list, hlen);
         if (*dst == NULL) {
-            tsr_store_errf(err, errlen, "no room for redis address \"%.*s\"",
+            tsr_store_errf(err, errlen, "no room for \"%.*s\"",
                            (int) len, addr);
             return TSR_EINVAL;
         }
@@ -498,7 +498,7 @@ tsr_store_parse_addr(tsr_store_conf_t *conf, const char *addr, size_t len,
 
     conf->host = tsr_store_conf_copy(buf, buflen, used, host, hlen);
     if (conf->host == NULL) {
-        tsr_store_errf(err, errlen, "no room for redis address \"%.*s\"",
+        tsr_store_errf(err, errlen, "no room for \"%.*s\"",
                        (int) len, addr);
         return TSR_EINVAL;
     }
@@ -535,8 +535,8 @@ tsr_store_parse_uri(tsr_store_conf_t *conf, const char *uri, size_t len,
         n = (slash != NULL) ? (size_t) (slash - p) : (size_t) (end - p);
 
         if (n == 0 || *p != '/') {
-            tsr_store_errf(err, errlen, "no absolute path in redis address "
-                           "\"%.*s\"", (int) len, uri);
+            tsr_store_errf(err, errlen, "no absolute path in \"%.*s\"",
+                           (int) len, uri);
             return TSR_EINVAL;
         }
 
@@ -551,8 +551,8 @@ tsr_store_parse_uri(tsr_store_conf_t *conf, const char *uri, size_t len,
                 || (db = tsr_store_parse_db(slash + 4, end - slash - 4))
                    < 0)
             {
-                tsr_store_errf(err, errlen, "invalid query in redis address "
-                               "\"%.*s\": only \"?db=N\" is known",
+                tsr_store_errf(err, errlen, "invalid query in \"%.*s\": only "
+                               "\"?db=N\" is known",
                                (int) len, uri);
                 return TSR_EINVAL;
             }
@@ -577,6 +577,14 @@ tsr_store_parse_uri(tsr_store_conf_t *conf, const char *uri, size_t len,
     }
 
     p = uri + strlen(scheme);
+
+    for (at = p; at + 3 <= end; at++) {
+        if (memcmp(at, "://", 3) == 0) {
+            tsr_store_errf(err, errlen, "a scheme after \"%s\": write it "
+                           "once", scheme);
+            return TSR_EINVAL;
+        }
+    }
 
     /* the authority ends at the path */
 
@@ -626,7 +634,7 @@ tsr_store_parse_uri(tsr_store_conf_t *conf, const char *uri, size_t len,
 
         if (db < 0) {
             tsr_store_errf(err, errlen, "invalid database \"%.*s\" in a %s "
-                           "redis address: a number from 0 is expected",
+                           "URI: a number from 0 is expected",
                            (int) (end - slash - 1), slash + 1, scheme);
             return TSR_EINVAL;
         }
@@ -651,7 +659,7 @@ tsr_store_parse_uri(tsr_store_conf_t *conf, const char *uri, size_t len,
 
 noroom:
 
-    tsr_store_errf(err, errlen, "no room for a %s redis address",
+    tsr_store_errf(err, errlen, "no room for a %s URI",
                    scheme);
 
     return TSR_EINVAL;
@@ -749,7 +757,7 @@ tsr_store_parse_list(const char *list, size_t len, char **hosts, int *ports,
     count = 0;
 
     if (len == 0) {
-        tsr_store_errf(err, errlen, "no nodes in redis address");
+        tsr_store_errf(err, errlen, "no nodes");
         return TSR_EINVAL;
     }
 
@@ -758,8 +766,8 @@ tsr_store_parse_list(const char *list, size_t len, char **hosts, int *ports,
         elen = (comma != NULL) ? (size_t) (comma - p) : (size_t) (end - p);
 
         if (elen == 0) {
-            tsr_store_errf(err, errlen, "empty node in redis address "
-                           "\"%.*s\"", (int) len, list);
+            tsr_store_errf(err, errlen, "empty node in \"%.*s\"",
+                           (int) len, list);
             return TSR_EINVAL;
         }
 
@@ -817,7 +825,7 @@ tsr_store_parse_host(const char *addr, size_t len, const char **host,
         rest = memchr(h, ']', end - h);
 
         if (rest == NULL || rest == h || memchr(h, ':', rest - h) == NULL) {
-            tsr_store_errf(err, errlen, "invalid redis address \"%.*s\"",
+            tsr_store_errf(err, errlen, "invalid IPv6 address in \"%.*s\"",
                            (int) len, addr);
             return TSR_EINVAL;
         }
@@ -844,10 +852,8 @@ tsr_store_parse_host(const char *addr, size_t len, const char **host,
             *port = 0;
 
         } else if (memchr(colon + 1, ':', end - colon - 1) != NULL) {
-            tsr_store_errf(err, errlen,
-                           "invalid redis address \"%.*s\": an IPv6 address "
-                           "needs brackets, as in \"[::1]:6379\"",
-                           (int) len, addr);
+            tsr_store_errf(err, errlen, "an IPv6 address needs brackets, as "
+                           "in \"[::1]:6379\"");
             return TSR_EINVAL;
 
         } else {
@@ -856,15 +862,15 @@ tsr_store_parse_host(const char *addr, size_t len, const char **host,
         }
 
         if (*hlen == 0) {
-            tsr_store_errf(err, errlen, "no host in redis address \"%.*s\"",
+            tsr_store_errf(err, errlen, "no host in \"%.*s\"",
                            (int) len, addr);
             return TSR_EINVAL;
         }
     }
 
     if (*port == -1) {
-        tsr_store_errf(err, errlen, "invalid port in redis address \"%.*s\"",
-                       (int) len, addr);
+        tsr_store_errf(err, errlen, "invalid port in \"%.*s\": a number from "
+                       "1 to 65535 is expected", (int) len, addr);
         return TSR_EINVAL;
     }
 
@@ -877,7 +883,7 @@ tsr_store_parse_host(const char *addr, size_t len, const char **host,
             continue;
         }
 
-        tsr_store_errf(err, errlen, "invalid host in redis address \"%.*s\"",
+        tsr_store_errf(err, errlen, "invalid host in \"%.*s\"",
                        (int) len, addr);
         return TSR_EINVAL;
     }

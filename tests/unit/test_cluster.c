@@ -559,7 +559,7 @@ test_conf_parse_cluster_and_sentinel_forms(void)
     CU_ASSERT_EQUAL(tsr_store_conf_parse(&conf, "cluster=a:1,b:0", buf,
                                          sizeof(buf), err, sizeof(err)),
                     TSR_EINVAL);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "invalid port in redis address "
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "invalid port in "
                                        "\"b:0\""));
 
     CU_ASSERT_EQUAL(tsr_store_conf_parse(&conf, "cluster=::1:7000", buf,

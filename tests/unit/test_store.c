@@ -1661,6 +1661,23 @@ test_uri_addresses_parse_and_authenticate(void)
                         buf, sizeof(buf), err, sizeof(err)), TSR_EINVAL);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, "?db=N"));
 
+    /* the user's own words, each said once */
+
+    CU_ASSERT_EQUAL(tsr_store_conf_parse(&conf, "redis://redis://h:1", buf,
+                        sizeof(buf), err, sizeof(err)), TSR_EINVAL);
+    CU_ASSERT_STRING_EQUAL(err, "a scheme after \"redis://\": write it "
+                                "once");
+
+    CU_ASSERT_EQUAL(tsr_store_conf_parse(&conf, "::1:6379", buf,
+                        sizeof(buf), err, sizeof(err)), TSR_EINVAL);
+    CU_ASSERT_STRING_EQUAL(err, "an IPv6 address needs brackets, as in "
+                                "\"[::1]:6379\"");
+
+    CU_ASSERT_EQUAL(tsr_store_conf_parse(&conf, "redis://h:99999", buf,
+                        sizeof(buf), err, sizeof(err)), TSR_EINVAL);
+    CU_ASSERT_STRING_EQUAL(err, "invalid port in \"h:99999\": a number "
+                                "from 1 to 65535 is expected");
+
     /* against real servers: requirepass, then an ACL user with a db */
 
     snprintf(a, sizeof(a), "redis://:s3cret%%20pass@127.0.0.1:%d",
