@@ -231,7 +231,8 @@ ngx_stream_ssl_session_redis_init(ngx_conf_t *cf)
 {
     u_char                                    *p;
     ngx_str_t                                  name;
-    ngx_uint_t                                 s;
+    ngx_uint_t                                 s, l;
+    ngx_stream_listen_t                       *ls;
     NGX_SSL_SESSION_REDIS_STREAM_SSL_CONF     *sscf;
     ngx_stream_core_srv_conf_t               **cscfp;
     ngx_stream_core_main_conf_t               *cmcf;
@@ -244,6 +245,7 @@ ngx_stream_ssl_session_redis_init(ngx_conf_t *cf)
                                        ngx_stream_ssl_session_redis_module);
 
     cscfp = cmcf->servers.elts;
+    ls = cmcf->listen.elts;
 
     for (s = 0; s < cmcf->servers.nelts; s++) {
 
@@ -251,11 +253,26 @@ ngx_stream_ssl_session_redis_init(ngx_conf_t *cf)
         rscf = cscfp[s]->ctx->srv_conf[
                               ngx_stream_ssl_session_redis_module.ctx_index];
 
-        /* stream servers have no names: messages name the block */
-        p = ngx_snprintf(buf, sizeof(buf), "%s:%ui", cscfp[s]->file_name,
-                         cscfp[s]->line);
-        name.data = buf;
-        name.len = p - buf;
+        /*
+         * stream servers have no names: the first "listen" names it, in
+         * metrics and messages, as it stays when lines are added above
+         */
+
+        for (l = 0; l < cmcf->listen.nelts; l++) {
+            if (ls[l].ctx == cscfp[s]->ctx) {
+                break;
+            }
+        }
+
+        if (l < cmcf->listen.nelts) {
+            name = ls[l].addr_text;
+
+        } else {
+            p = ngx_snprintf(buf, sizeof(buf), "%s:%ui",
+                             cscfp[s]->file_name, cscfp[s]->line);
+            name.data = buf;
+            name.len = p - buf;
+        }
 
         if (ngx_ssl_session_redis_setup_server(cf, rmcf, &rscf->redis,
                                                sscf->ssl.ctx, sscf->verify,
