@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages the build, the tests and the demo need
 # (libpcre3-dev: nginx 1.18's rewrite module in make check-nginx; the
-# debhelper line: make check-deb).
+# debhelper line: make check-deb; prometheus and python3-prometheus-client:
+# tests/integration/test_promtool, which skips without them).
 # Runs apt-get only when something is missing; needs root then.
 set -euo pipefail
 
@@ -13,6 +14,7 @@ packages=(
     clang libclang-rt-14-dev valgrind gnuplot-nox
     libpcre3-dev
     debhelper dpkg-dev fakeroot lintian
+    prometheus python3-prometheus-client
 )
 
 missing=()
