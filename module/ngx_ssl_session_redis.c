@@ -3833,7 +3833,7 @@ static u_char *
 ngx_ssl_session_redis_seconds(u_char *p, u_char *last, uint64_t us)
 {
     uint64_t    m;
-    ngx_uint_t  digits, exp, zeros;
+    ngx_uint_t  digits, exp;
     u_char      frac[NGX_INT64_LEN];
 
     if (us == 0) {
@@ -3849,9 +3849,9 @@ ngx_ssl_session_redis_seconds(u_char *p, u_char *last, uint64_t us)
 
         (void) ngx_sprintf(frac, "%06uL", us % 1000000);
 
-        for (zeros = 6; frac[zeros - 1] == '0'; zeros--) { /* void */ }
+        for (digits = 6; frac[digits - 1] == '0'; digits--) { /* void */ }
 
-        return ngx_slprintf(p, last, ".%*s", (size_t) zeros, frac);
+        return ngx_slprintf(p, last, ".%*s", (size_t) digits, frac);
     }
 
     /* below 1e-4 s (1 or 2 digits): d[.d]e-0N, no trailing zero */

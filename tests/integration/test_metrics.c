@@ -98,6 +98,7 @@ static long long server_counter(const char *text, const char *name,
     const char *subsystem, const char *server);
 static long long subsystem_value(const char *text, const char *name,
     const char *subsystem);
+static const char *build_label(const char *text, const char *label);
 static long long connections(const char *text, const char *subsystem,
     const char *state);
 static long long ticket_events(const char *text, const char *event);
@@ -681,6 +682,43 @@ static long long
 subsystem_value(const char *text, const char *name, const char *subsystem)
 {
     return value(text, "%s{subsystem=\"%s\"}", name, subsystem);
+}
+
+
+/* a label of ssl_session_redis_build_info, "" when absent */
+
+static const char *
+build_label(const char *text, const char *label)
+{
+    size_t       n;
+    const char  *p, *q;
+    char         pattern[64];
+
+    static char  found[2][64];
+    static int   i;
+
+    i = !i;
+    found[i][0] = '\0';
+
+    p = strstr(text, "\nssl_session_redis_build_info{");
+    if (p == NULL) {
+        return found[i];
+    }
+
+    snprintf(pattern, sizeof(pattern), ",%s=\"", label);
+
+    p = strstr(p, pattern);
+    q = (p != NULL) ? strchr(p + strlen(pattern), '"') : NULL;
+
+    if (q != NULL) {
+        p += strlen(pattern);
+        n = (size_t) (q - p) < sizeof(found[i]) ? (size_t) (q - p)
+                                               : sizeof(found[i]) - 1;
+        memcpy(found[i], p, n);
+        found[i][n] = '\0';
+    }
+
+    return found[i];
 }
 
 
@@ -1956,6 +1994,15 @@ stream(int version)
 
     CU_ASSERT_EQUAL(lookups(scraped, "stream", name, "none"), FULL);
     CU_ASSERT_EQUAL(lookups(scraped, "stream", name, "hit"), RESUMED);
+
+    /* once on the page, for both subsystems */
+    CU_ASSERT_PTR_NOT_NULL(strstr(scraped, "\nssl_session_redis_build_info"
+                                           "{version=\"" PACKAGE_VERSION
+                                           "\",nginx=\""));
+    CU_ASSERT_EQUAL(value(scraped, "ssl_session_redis_build_info{version="
+                          "\"%s\",nginx=\"%s\",openssl=\"%s\"}",
+                          PACKAGE_VERSION, build_label(scraped, "nginx"),
+                          build_label(scraped, "openssl")), 1);
     CU_ASSERT_EQUAL(lookups(scraped, "stream", name, "miss"), 0);
     CU_ASSERT_EQUAL(server_counter(scraped, "ssl_session_redis_stores_total",
                                    "stream", name),
@@ -2189,6 +2236,18 @@ tickets(int version)
                     0);
     CU_ASSERT_EQUAL(subsystem_value(scraped,
                         "ssl_session_redis_ticket_loads_total", "http"), 1);
+
+    /* node A's ring, loaded by B: young, issuing for hours yet */
+    CU_ASSERT(subsystem_value(scraped,
+                  "ssl_session_redis_ticket_key_age_seconds", "http") >= 0);
+    CU_ASSERT(subsystem_value(scraped,
+                  "ssl_session_redis_ticket_key_age_seconds", "http") < 60);
+    CU_ASSERT(subsystem_value(scraped,
+                  "ssl_session_redis_ticket_issue_left_seconds", "http")
+              > 3600);
+    CU_ASSERT_PTR_NULL(strstr(scraped, "ssl_session_redis_ticket_key_age_"
+                                       "seconds{subsystem=\"stream\"}"));
+
     CU_ASSERT_EQUAL(lookups(scraped, "http", "one.test", "none"), RESUMED);
     CU_ASSERT_EQUAL(server_counter(scraped, "ssl_session_redis_stores_total",
                                    "http", "one.test"), 0);
