@@ -87,7 +87,6 @@ static int node_write(node_t *nd, const char *tag, const node_opts_t *opts);
 static int node_start(node_t *nd);
 static void node_stop(node_t *nd);
 static void node_check_log(node_t *nd);
-static int http_get(int port, const char *path, char *buf, size_t size);
 static int scrape(node_t *nd, char *buf, size_t size);
 static double fvalue(const char *text, const char *fmt, ...);
 static double vfvalue(const char *text, const char *fmt, va_list args);
@@ -427,7 +426,8 @@ node_start(node_t *nd)
     while (tsr_test_now_ms() - start < READY_MS) {
         sleep_ms(100);
 
-        if (http_get(nd->status_port, "/metrics", scraped, sizeof(scraped))
+        if (tsr_test_nginx_get(nd->status_port, "/metrics", scraped,
+                               sizeof(scraped))
             != 0)
         {
             continue;
@@ -495,93 +495,6 @@ node_check_log(node_t *nd)
 }
 
 
-/* a plain HTTP/1.0 GET; the body goes to "buf", NUL-terminated */
-
-static int
-http_get(int port, const char *path, char *buf, size_t size)
-{
-    int                 fd;
-    char               *body;
-    size_t              len;
-    ssize_t             n;
-    long long           start;
-    struct timeval      tv;
-    struct sockaddr_in  sin;
-    char                req[256];
-
-    buf[0] = '\0';
-
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd == -1) {
-        return -1;
-    }
-
-    tv.tv_sec = 5;
-    tv.tv_usec = 0;
-
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0
-        || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0)
-    {
-        close(fd);
-        return -1;
-    }
-
-    memset(&sin, 0, sizeof(struct sockaddr_in));
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(port);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-
-    if (connect(fd, (struct sockaddr *) &sin, sizeof(sin)) != 0) {
-        close(fd);
-        return -1;
-    }
-
-    len = snprintf(req, sizeof(req),
-                   "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
-
-    if (write(fd, req, len) != (ssize_t) len) {
-        close(fd);
-        return -1;
-    }
-
-    len = 0;
-    start = tsr_test_now_ms();
-
-    while (len < size - 1 && tsr_test_now_ms() - start < 5000) {
-        n = read(fd, buf + len, size - 1 - len);
-
-        if (n == -1 && errno == EINTR) {
-            continue;
-        }
-
-        if (n <= 0) {
-            break;
-        }
-
-        len += n;
-    }
-
-    close(fd);
-    buf[len] = '\0';
-
-    if (strncmp(buf, "HTTP/1.1 200 ", 13) != 0
-        || strstr(buf, "\r\nContent-Type: text/plain; version=0.0.4\r\n")
-           == NULL)
-    {
-        return -1;
-    }
-
-    body = strstr(buf, "\r\n\r\n");
-    if (body == NULL) {
-        return -1;
-    }
-
-    memmove(buf, body + 4, strlen(body + 4) + 1);
-
-    return 0;
-}
-
-
 /* the status of a node, which must be valid Prometheus text */
 
 static int
@@ -589,7 +502,7 @@ scrape(node_t *nd, char *buf, size_t size)
 {
     char  err[512];
 
-    if (http_get(nd->status_port, "/metrics", buf, size) != 0) {
+    if (tsr_test_nginx_get(nd->status_port, "/metrics", buf, size) != 0) {
         CU_FAIL("status request failed");
         return -1;
     }
@@ -2547,8 +2460,8 @@ test_counters_keep_growing_across_a_reload(void)
             (void) handshake(node_a.tls_port, version, 0, 1, NULL, NULL);
         }
 
-        if (http_get(node_a.status_port, "/metrics", scraped,
-                     sizeof(scraped))
+        if (tsr_test_nginx_get(node_a.status_port, "/metrics", scraped,
+                               sizeof(scraped))
             != 0
             || counters(scraped, c) != 0)
         {

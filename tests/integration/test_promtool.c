@@ -13,16 +13,10 @@
  */
 
 
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/time.h>
 #include <sys/wait.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <CUnit/Basic.h>
@@ -38,8 +32,6 @@
 
 static int find_program(const char *name, char *path, size_t size);
 static int run(const char *cmd, char *out, size_t size);
-static void sleep_ms(int ms);
-static int http_get(int port, const char *path, char *buf, size_t size);
 static int node_write(void);
 static int node_ready(void);
 static int traffic(int port, int version, int tickets, int request);
@@ -112,97 +104,6 @@ run(const char *cmd, char *out, size_t size)
     status = pclose(f);
 
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
-
-
-static void
-sleep_ms(int ms)
-{
-    struct timespec  ts;
-
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long) (ms % 1000) * 1000000;
-
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-        /* void */
-    }
-}
-
-
-/* a plain HTTP/1.0 GET; the body, NUL-terminated, into "buf" */
-
-static int
-http_get(int port, const char *path, char *buf, size_t size)
-{
-    int                 fd;
-    char               *body;
-    size_t              len;
-    ssize_t             n;
-    struct timeval      tv;
-    struct sockaddr_in  sin;
-    char                req[256];
-
-    buf[0] = '\0';
-
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd == -1) {
-        return -1;
-    }
-
-    tv.tv_sec = 5;
-    tv.tv_usec = 0;
-
-    memset(&sin, 0, sizeof(struct sockaddr_in));
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons(port);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0
-        || connect(fd, (struct sockaddr *) &sin, sizeof(sin)) != 0)
-    {
-        close(fd);
-        return -1;
-    }
-
-    len = snprintf(req, sizeof(req),
-                   "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
-
-    if (write(fd, req, len) != (ssize_t) len) {
-        close(fd);
-        return -1;
-    }
-
-    len = 0;
-
-    while (len < size - 1) {
-        n = read(fd, buf + len, size - 1 - len);
-
-        if (n == -1 && errno == EINTR) {
-            continue;
-        }
-
-        if (n <= 0) {
-            break;
-        }
-
-        len += n;
-    }
-
-    close(fd);
-    buf[len] = '\0';
-
-    if (strncmp(buf, "HTTP/1.1 200", 12) != 0) {
-        return -1;
-    }
-
-    body = strstr(buf, "\r\n\r\n");
-    if (body == NULL) {
-        return -1;
-    }
-
-    memmove(buf, body + 4, len - (body + 4 - buf) + 1);
-
-    return 0;
 }
 
 
@@ -299,11 +200,16 @@ node_ready(void)
     start = tsr_test_now_ms();
 
     while (tsr_test_now_ms() - start < READY_MS) {
-        sleep_ms(100);
+        tsr_test_sleep_ms(100);
 
-        if (http_get(status_port, "/metrics", page, sizeof(page)) == 0
-            && strstr(page, "ssl_session_redis_connections{subsystem="
-                            "\"http\",state=\"up\"} 1\n") != NULL
+        if (tsr_test_nginx_get(status_port, "/metrics", page, sizeof(page))
+            != 0)
+        {
+            continue;
+        }
+
+        if (strstr(page, "ssl_session_redis_connections{subsystem="
+                         "\"http\",state=\"up\"} 1\n") != NULL
             && strstr(page, "ssl_session_redis_connections{subsystem="
                             "\"stream\",state=\"up\"} 1\n") != NULL
             && strstr(page, "ssl_session_redis_ticket_key_age_seconds"
@@ -343,7 +249,7 @@ traffic(int port, int version, int tickets, int request)
     }
 
     /* the write is fire and forget */
-    sleep_ms(200);
+    tsr_test_sleep_ms(200);
 
     opts.offer = sess;
 
@@ -380,9 +286,9 @@ test_a_loaded_node_passes_promtool_and_the_parser(void)
     CU_ASSERT_EQUAL(traffic(stream_port, TSR_TEST_TLS12, 0, 2), 1);
 
     /* the stream side publishes once a second */
-    sleep_ms(1500);
+    tsr_test_sleep_ms(1500);
 
-    if (http_get(status_port, "/metrics", page, sizeof(page)) != 0) {
+    if (tsr_test_nginx_get(status_port, "/metrics", page, sizeof(page)) != 0) {
         CU_FAIL("status request failed");
         goto done;
     }

@@ -44,7 +44,6 @@ typedef struct {
 
 static int tsr_test_mkdir_p(const char *path);
 static int tsr_test_redis_cat_certs(const char *to, const char *dir);
-static void tsr_test_sleep_ms(int ms);
 static int tsr_test_free_port_once(void);
 static int tsr_test_redis_write_conf(tsr_test_redis_t *r);
 static int tsr_test_redis_spawn(tsr_test_redis_t *r, const char *bin);
@@ -852,7 +851,7 @@ tsr_test_append(char *out, size_t outlen, size_t *pos, const char *s,
 }
 
 
-static void
+void
 tsr_test_sleep_ms(int ms)
 {
     struct timespec  ts;
