@@ -3032,6 +3032,7 @@ ngx_ssl_session_redis_setup_done(ngx_conf_t *cf,
     ngx_str_t                      name;
     ngx_uint_t                     i;
     ngx_ssl_session_redis_ctx_t   *ctxd;
+    size_t                         layout[4];
 
     if (ngx_ssl_session_redis_setup_tickets(cf, rmcf) != NGX_OK) {
         return NGX_ERROR;
@@ -3044,10 +3045,17 @@ ngx_ssl_session_redis_setup_done(ngx_conf_t *cf,
     /*
      * The zone, and with it the totals, is kept across a reload while
      * the servers stay the same, in the same order: its name carries
-     * their hash.  Other servers mean other series, in a new zone.
+     * their hash.  Other servers mean other series, in a new zone; so
+     * does another layout (a reload into a newer module).
      */
 
     ngx_crc32_init(crc);
+
+    layout[0] = sizeof(ngx_ssl_session_redis_worker_stats_t);
+    layout[1] = sizeof(ngx_ssl_session_redis_server_stats_t);
+    layout[2] = sizeof(ngx_ssl_session_redis_gauges_t);
+    layout[3] = sizeof(ngx_ssl_session_redis_shm_t);
+    ngx_crc32_update(&crc, (u_char *) layout, sizeof(layout));
 
     ctxp = rmcf->ctxs.elts;
 
