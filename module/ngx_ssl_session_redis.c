@@ -3921,7 +3921,7 @@ ngx_ssl_session_redis_render(ngx_pool_t *pool,
     ngx_ssl_session_redis_sum_t *sums, ngx_uint_t nsums)
 {
     size_t                                 size, k;
-    uint64_t                               cum, ms;
+    uint64_t                               cum, ms, v;
     ngx_buf_t                             *b;
     ngx_uint_t                             i, j;
     ngx_str_t                              openssl;
@@ -3931,6 +3931,14 @@ ngx_ssl_session_redis_render(ngx_pool_t *pool,
     ngx_ssl_session_redis_worker_stats_t  *w;
 
     static const uint64_t    bounds[] = TSR_STORE_LATENCY_BOUNDS;
+    static const char *const  gauges[][2] = {
+        { "ssl_session_redis_ticket_key_age_seconds",
+          "Time since the fleet ticket ring was rotated: the current key's "
+          "age (the oldest ring of the workers alive)." },
+        { "ssl_session_redis_ticket_issue_left_seconds",
+          "Time left before tickets stop being issued unless a newer ring "
+          "arrives (0: none issued now)." }
+    };
     static const char *const  outcomes[] = {
         "none", "l1", "hit", "miss", "timeout", "error", "skipped"
     };
@@ -4137,39 +4145,29 @@ ngx_ssl_session_redis_render(ngx_pool_t *pool,
         }
     }
 
-    if (j < nsums) {
-        ngx_ssl_session_redis_metric(b,
-            "ssl_session_redis_ticket_key_age_seconds", "gauge",
-            "Time since the fleet ticket ring was rotated: the current "
-            "key's age (the oldest ring of the workers alive).");
+    for (k = 0; j < nsums && k < 2; k++) {
+        ngx_ssl_session_redis_metric(b, gauges[k][0], "gauge", gauges[k][1]);
 
-        for (j = 0; j < nsums; j++) {
-            w = &sums[j].w;
+        for (i = 0; i < nsums; i++) {
+            w = &sums[i].w;
 
-            if (w->rings != 0) {
-                b->last = ngx_slprintf(b->last, b->end,
-                              "ssl_session_redis_ticket_key_age_seconds"
-                              "{subsystem=\"%s\"} %uL\n", sums[j].subsystem,
-                              (ms > w->rotated_at)
-                              ? (ms - w->rotated_at) / 1000 : 0);
+            if (w->rings == 0) {
+                continue;
             }
-        }
 
-        ngx_ssl_session_redis_metric(b,
-            "ssl_session_redis_ticket_issue_left_seconds", "gauge",
-            "Time left before tickets stop being issued unless a newer "
-            "ring arrives (0: none issued now).");
+            /* the key's age, or the time it still issues tickets */
 
-        for (j = 0; j < nsums; j++) {
-            w = &sums[j].w;
+            if (k == 0) {
+                v = (ms > w->rotated_at) ? (ms - w->rotated_at) / 1000 : 0;
 
-            if (w->rings != 0) {
-                b->last = ngx_slprintf(b->last, b->end,
-                              "ssl_session_redis_ticket_issue_left_seconds"
-                              "{subsystem=\"%s\"} %uL\n", sums[j].subsystem,
-                              (w->encrypt_until > ms)
-                              ? (w->encrypt_until - ms) / 1000 : 0);
+            } else {
+                v = (w->encrypt_until > ms) ? (w->encrypt_until - ms) / 1000
+                                            : 0;
             }
+
+            b->last = ngx_slprintf(b->last, b->end,
+                                   "%s{subsystem=\"%s\"} %uL\n",
+                                   gauges[k][0], sums[i].subsystem, v);
         }
     }
 

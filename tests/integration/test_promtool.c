@@ -30,7 +30,6 @@
 #define OUT_MAX    8192
 
 
-static int find_program(const char *name, char *path, size_t size);
 static int run(const char *cmd, char *out, size_t size);
 static int node_write(void);
 static int node_ready(void);
@@ -44,34 +43,6 @@ static tsr_test_redis_t   redis;
 static tsr_test_nginx_t   nginx;
 static int                status_port, ids_port, tickets_port, stream_port;
 static char               page[PAGE_MAX];
-
-
-/* "name" in PATH, /usr/bin or /usr/sbin; 0 or -1 */
-
-static int
-find_program(const char *name, char *path, size_t size)
-{
-    char        *dir, *save;
-    const char  *env;
-    char         dirs[8192];
-
-    env = getenv("PATH");
-    snprintf(dirs, sizeof(dirs), "%s:/usr/bin:/usr/sbin",
-             env != NULL ? env : "/bin");
-
-    for (dir = strtok_r(dirs, ":", &save);
-         dir != NULL;
-         dir = strtok_r(NULL, ":", &save))
-    {
-        snprintf(path, size, "%s/%s", dir, name);
-
-        if (access(path, X_OK) == 0) {
-            return 0;
-        }
-    }
-
-    return -1;
-}
 
 
 /* runs "cmd" with sh, stdout and stderr into "out"; its exit status */
@@ -387,32 +358,35 @@ main(void)
 
     env = getenv("TSR_PROMTOOL");
 
-    if (env != NULL && env[0] != '\0') {
-        snprintf(promtool, sizeof(promtool), "%s", env);
+    if (env != NULL && env[0] != '\0' && access(env, X_OK) != 0) {
+        env = NULL;
 
-    } else if (find_program("promtool", promtool, sizeof(promtool)) != 0) {
-        promtool[0] = '\0';
+    } else {
+        env = tsr_test_find("TSR_PROMTOOL", "promtool");
     }
 
-    if (promtool[0] == '\0' || access(promtool, X_OK) != 0) {
+    if (env == NULL) {
         printf("SKIP: promtool not found (Debian package \"prometheus\")\n");
         return 77;
     }
 
-    /* Debian's python3 first: the package installs for it */
+    snprintf(promtool, sizeof(promtool), "%s", env);
+
+    /* Debian's python3 before PATH's: the package installs for it */
 
     env = getenv("TSR_PYTHON3");
 
-    if (env != NULL && env[0] != '\0') {
-        snprintf(python, sizeof(python), "%s", env);
+    if (env == NULL || env[0] == '\0') {
+        env = (access("/usr/bin/python3", X_OK) == 0)
+              ? "/usr/bin/python3" : tsr_test_find(NULL, "python3");
+    }
 
-    } else if (access("/usr/bin/python3", X_OK) == 0) {
-        snprintf(python, sizeof(python), "/usr/bin/python3");
-
-    } else if (find_program("python3", python, sizeof(python)) != 0) {
+    if (env == NULL) {
         printf("SKIP: python3 not found\n");
         return 77;
     }
+
+    snprintf(python, sizeof(python), "%s", env);
 
     snprintf(cmd, sizeof(cmd), "'%s' -c 'import prometheus_client.parser'",
              python);

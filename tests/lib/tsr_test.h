@@ -39,6 +39,9 @@ int tsr_test_free_port(void);
 const char *tsr_test_require(const char *env, const char *name,
     const char *package);
 
+/* As tsr_test_require(), but NULL when missing: for optional tools. */
+const char *tsr_test_find(const char *env, const char *name);
+
 /* Milliseconds on the monotonic clock. */
 long long tsr_test_now_ms(void);
 

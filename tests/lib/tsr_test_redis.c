@@ -217,6 +217,23 @@ tsr_test_free_port_once(void)
 const char *
 tsr_test_require(const char *env, const char *name, const char *package)
 {
+    const char  *path;
+
+    path = tsr_test_find(env, name);
+    if (path != NULL) {
+        return path;
+    }
+
+    fprintf(stderr, "%s not found: apt-get install %s%s%s%s\n", name, package,
+            env != NULL ? " (or set " : "", env != NULL ? env : "",
+            env != NULL ? ")" : "");
+    exit(1);
+}
+
+
+const char *
+tsr_test_find(const char *env, const char *name)
+{
     char         dirs[8192], *dir, *save;
     size_t       i;
     const char  *value, *path;
@@ -259,10 +276,7 @@ tsr_test_require(const char *env, const char *name, const char *package)
         }
     }
 
-    fprintf(stderr, "%s not found: apt-get install %s%s%s%s\n", name, package,
-            env != NULL ? " (or set " : "", env != NULL ? env : "",
-            env != NULL ? ")" : "");
-    exit(1);
+    return NULL;
 }
 
 
