@@ -117,6 +117,7 @@ typedef struct {
     ngx_uint_t                            *first;  /* server of that name */
     ngx_ssl_session_redis_worker_stats_t   w;
     ngx_ssl_session_redis_server_stats_t  *tot;
+    ngx_msec_t                             timeout;
 } ngx_ssl_session_redis_sum_t;
 
 
@@ -173,6 +174,9 @@ static void ngx_ssl_session_redis_announce_handler(ngx_event_t *ev);
 static ngx_int_t ngx_ssl_session_redis_sum(ngx_pool_t *pool,
     ngx_shm_zone_t *zone, const char *subsystem,
     ngx_ssl_session_redis_sum_t *sum);
+static u_char *ngx_ssl_session_redis_seconds(u_char *p, u_char *last,
+    uint64_t us);
+static ngx_str_t ngx_ssl_session_redis_openssl_version(void);
 static ngx_chain_t *ngx_ssl_session_redis_render(ngx_pool_t *pool,
     ngx_ssl_session_redis_sum_t *sums, ngx_uint_t nsums);
 static ngx_shm_zone_t *ngx_ssl_session_redis_find_zone(const char *name);
@@ -3297,6 +3301,7 @@ ngx_ssl_session_redis_setup_done(ngx_conf_t *cf,
     ngx_str_t                      name;
     ngx_uint_t                     i;
     ngx_ssl_session_redis_ctx_t   *ctxd;
+    size_t                         layout[4];
 
     if (ngx_ssl_session_redis_setup_tickets(cf, rmcf) != NGX_OK) {
         return NGX_ERROR;
@@ -3309,10 +3314,17 @@ ngx_ssl_session_redis_setup_done(ngx_conf_t *cf,
     /*
      * The zone, and with it the totals, is kept across a reload while
      * the servers stay the same, in the same order: its name carries
-     * their hash.  Other servers mean other series, in a new zone.
+     * their hash.  Other servers mean other series, in a new zone; so
+     * does another layout (a reload into a newer module).
      */
 
     ngx_crc32_init(crc);
+
+    layout[0] = sizeof(ngx_ssl_session_redis_worker_stats_t);
+    layout[1] = sizeof(ngx_ssl_session_redis_server_stats_t);
+    layout[2] = sizeof(ngx_ssl_session_redis_gauges_t);
+    layout[3] = sizeof(ngx_ssl_session_redis_shm_t);
+    ngx_crc32_update(&crc, (u_char *) layout, sizeof(layout));
 
     ctxp = rmcf->ctxs.elts;
 
@@ -3387,6 +3399,7 @@ ngx_ssl_session_redis_init_zone(ngx_shm_zone_t *zone, void *data)
     u_char                        *names;
     size_t                         size, skip;
     SSL_CTX                      **ctxp;
+    ngx_msec_t                     timeout;
     ngx_uint_t                     i, n;
     ngx_slab_pool_t               *shpool;
     ngx_ssl_session_redis_shm_t   *shm;
@@ -3395,9 +3408,18 @@ ngx_ssl_session_redis_init_zone(ngx_shm_zone_t *zone, void *data)
     shpool = (ngx_slab_pool_t *) zone->shm.addr;
     n = rmcf->ctxs.nelts;
 
+    timeout = 0;
+    ctxp = rmcf->ctxs.elts;
+
+    for (i = 0; i < n; i++) {
+        ctxd = SSL_CTX_get_ex_data(ctxp[i], ngx_ssl_session_redis_ctx_index);
+        timeout = ngx_max(timeout, ctxd->conf->timeout);
+    }
+
     shm = data;
 
     if (shm != NULL && shm->nservers == n) {
+        shm->timeout = timeout;
         zone->data = shm;
         return NGX_OK;
     }
@@ -3411,9 +3433,9 @@ ngx_ssl_session_redis_init_zone(ngx_shm_zone_t *zone, void *data)
 
     shpool->data = shm;
     shm->nservers = n;
+    shm->timeout = timeout;
 
     names = (u_char *) shm + sizeof(ngx_ssl_session_redis_shm_t);
-    ctxp = rmcf->ctxs.elts;
 
     for (i = 0; i < n; i++) {
         ctxd = SSL_CTX_get_ex_data(ctxp[i], ngx_ssl_session_redis_ctx_index);
@@ -3450,6 +3472,7 @@ ngx_ssl_session_redis_publish(ngx_ssl_session_redis_main_conf_t *rmcf)
     ngx_slab_pool_t                       *shpool;
     ngx_ssl_session_redis_gauges_t        *g;
     tsr_store_stats_t                      ss;
+    tsr_tickets_info_t                     ti;
     tsr_tickets_stats_t                    ts;
     ngx_ssl_session_redis_shm_t           *shm;
     ngx_ssl_session_redis_ctx_t           *ctxd;
@@ -3491,6 +3514,7 @@ ngx_ssl_session_redis_publish(ngx_ssl_session_redis_main_conf_t *rmcf)
 
         state = tsr_store_state(rsp[i]->store);
         w.up += (state == TSR_STORE_STATE_UP);
+        w.connecting += (state == TSR_STORE_STATE_CONNECTING);
         w.breaker_open += (state == TSR_STORE_STATE_BREAKER_OPEN);
         w.inflight += tsr_store_inflight(rsp[i]->store);
 
@@ -3508,7 +3532,7 @@ ngx_ssl_session_redis_publish(ngx_ssl_session_redis_main_conf_t *rmcf)
         w.store.dropped += ss.dropped;
         w.store.timeouts += ss.timeouts;
         w.store.breaker_opened += ss.breaker_opened;
-        w.store.latency_sum_ms += ss.latency_sum_ms;
+        w.store.latency_sum_us += ss.latency_sum_us;
         w.store.commands += ss.commands;
         w.store.writes += ss.writes;
         w.store.replies += ss.replies;
@@ -3538,6 +3562,27 @@ ngx_ssl_session_redis_publish(ngx_ssl_session_redis_main_conf_t *rmcf)
 
         /* at start and by worker 0's rotations */
         w.tickets.rotations += ts.rotations;
+
+        /* the ring closest to trouble: the oldest, the first to end */
+
+        if (tsr_tickets_info(tkp[i]->tickets, &ti) != TSR_OK) {
+            continue;
+        }
+
+        w.rings++;
+
+        if (w.rotated_at == 0 || ti.rotated_at_ms < w.rotated_at) {
+            w.rotated_at = ti.rotated_at_ms;
+        }
+
+        for (k = 0; k < ti.nkeys; k++) {
+            if (ti.keys[k].role == TSR_TICKETS_CURRENT
+                && (w.encrypt_until == 0
+                    || ti.keys[k].encrypt_until_ms < w.encrypt_until))
+            {
+                w.encrypt_until = ti.keys[k].encrypt_until_ms;
+            }
+        }
     }
 
     ngx_memcpy(slot, &w, sizeof(ngx_ssl_session_redis_worker_stats_t));
@@ -3607,8 +3652,12 @@ ngx_ssl_session_redis_publish(ngx_ssl_session_redis_main_conf_t *rmcf)
         g += rmcf->slot - 1;
         g->stores = w.stores;
         g->up = w.up;
+        g->connecting = w.connecting;
         g->breaker_open = w.breaker_open;
         g->inflight = w.inflight;
+        g->rings = w.rings;
+        g->rotated_at = w.rotated_at;
+        g->encrypt_until = w.encrypt_until;
     }
 
     ngx_shmtx_unlock(&shpool->mutex);
@@ -4004,8 +4053,12 @@ ngx_ssl_session_redis_sum(ngx_pool_t *pool, ngx_shm_zone_t *zone,
 
     w->stores = 0;
     w->up = 0;
+    w->connecting = 0;
     w->breaker_open = 0;
     w->inflight = 0;
+    w->rings = 0;
+    w->rotated_at = 0;
+    w->encrypt_until = 0;
 
     for (s = 0; s < NGX_SSL_SESSION_REDIS_SLOTS; s++) {
         if (g[s].pid == 0
@@ -4016,13 +4069,109 @@ ngx_ssl_session_redis_sum(ngx_pool_t *pool, ngx_shm_zone_t *zone,
 
         w->stores += g[s].stores;
         w->up += g[s].up;
+        w->connecting += g[s].connecting;
         w->breaker_open += g[s].breaker_open;
         w->inflight += g[s].inflight;
+
+        /* every worker loads the same rings: the one furthest behind */
+
+        if (g[s].rings == 0) {
+            continue;
+        }
+
+        w->rings = ngx_max(w->rings, g[s].rings);
+
+        if (w->rotated_at == 0 || g[s].rotated_at < w->rotated_at) {
+            w->rotated_at = g[s].rotated_at;
+        }
+
+        if (w->encrypt_until == 0 || g[s].encrypt_until < w->encrypt_until) {
+            w->encrypt_until = g[s].encrypt_until;
+        }
     }
+
+    sum->timeout = shm->timeout;
 
     ngx_shmtx_unlock(&shpool->mutex);
 
     return NGX_OK;
+}
+
+
+/*
+ * Microseconds as seconds in Prometheus' canonical form, Go's
+ * strconv.FormatFloat(v, 'g', -1, 64): no trailing zeros, no point for
+ * whole numbers, an exponent below 1e-4 ("5e-05", "0.00025", "1",
+ * "2.5").  A bucket bound written otherwise is another series to
+ * Prometheus 2 (le="1.000" is not le="1").
+ */
+
+static u_char *
+ngx_ssl_session_redis_seconds(u_char *p, u_char *last, uint64_t us)
+{
+    uint64_t    m;
+    ngx_uint_t  digits, exp;
+    u_char      frac[NGX_INT64_LEN];
+
+    if (us == 0) {
+        return ngx_slprintf(p, last, "0");
+    }
+
+    if (us >= 100) {
+        p = ngx_slprintf(p, last, "%uL", us / 1000000);
+
+        if (us % 1000000 == 0) {
+            return p;
+        }
+
+        (void) ngx_sprintf(frac, "%06uL", us % 1000000);
+
+        for (digits = 6; frac[digits - 1] == '0'; digits--) { /* void */ }
+
+        return ngx_slprintf(p, last, ".%*s", (size_t) digits, frac);
+    }
+
+    /* below 1e-4 s (1 or 2 digits): d[.d]e-0N, no trailing zero */
+
+    exp = (us >= 10) ? 5 : 6;
+
+    for (m = us; m % 10 == 0; m /= 10) { /* void */ }
+
+    digits = ngx_sprintf(frac, "%uL", m) - frac;
+
+    if (digits == 1) {
+        return ngx_slprintf(p, last, "%ce-%02ui", frac[0], exp);
+    }
+
+    return ngx_slprintf(p, last, "%c.%*se-%02ui", frac[0],
+                        (size_t) (digits - 1), frac + 1, exp);
+}
+
+
+/* "OpenSSL 3.0.17 1 Jul 2025": its second word */
+
+static ngx_str_t
+ngx_ssl_session_redis_openssl_version(void)
+{
+    u_char     *p, *v;
+    ngx_str_t   version;
+
+    v = (u_char *) OpenSSL_version(OPENSSL_VERSION);
+
+    p = (u_char *) ngx_strchr(v, ' ');
+    if (p != NULL) {
+        v = p + 1;
+    }
+
+    version.data = v;
+
+    for (p = v; *p != '\0' && *p != ' ' && *p != '"' && *p != '\\'; p++) {
+        /* void */
+    }
+
+    version.len = p - v;
+
+    return version;
 }
 
 
@@ -4041,14 +4190,24 @@ ngx_ssl_session_redis_render(ngx_pool_t *pool,
     ngx_ssl_session_redis_sum_t *sums, ngx_uint_t nsums)
 {
     size_t                                 size, k;
-    uint64_t                               cum;
+    uint64_t                               cum, ms, v;
     ngx_buf_t                             *b;
     ngx_uint_t                             i, j;
+    ngx_str_t                              openssl;
+    ngx_time_t                            *now;
     ngx_chain_t                           *cl;
     ngx_ssl_session_redis_sum_t           *sm;
     ngx_ssl_session_redis_worker_stats_t  *w;
 
     static const uint64_t    bounds[] = TSR_STORE_LATENCY_BOUNDS;
+    static const char *const  gauges[][2] = {
+        { "ssl_session_redis_ticket_key_age_seconds",
+          "Time since the fleet ticket ring was rotated: the current key's "
+          "age (the oldest ring of the workers alive)." },
+        { "ssl_session_redis_ticket_issue_left_seconds",
+          "Time left before tickets stop being issued unless a newer ring "
+          "arrives (0: none issued now)." }
+    };
     static const char *const  outcomes[] = {
         "none", "l1", "hit", "miss", "timeout", "error", "skipped"
     };
@@ -4106,7 +4265,7 @@ ngx_ssl_session_redis_render(ngx_pool_t *pool,
 
     ngx_ssl_session_redis_server_metric("ssl_session_redis_stores_total",
         stored, "New sessions handed to Redis, fire and forget (writes "
-        "never sent are in ssl_session_redis_redis_dropped_total).");
+        "never sent are in ssl_session_redis_dropped_total).");
     ngx_ssl_session_redis_server_metric(
         "ssl_session_redis_stores_skipped_total", store_skipped,
         "New sessions not written: in stateless tickets, or oversized.");
@@ -4130,18 +4289,18 @@ ngx_ssl_session_redis_render(ngx_pool_t *pool,
                                sums[j].subsystem, (uint64_t) (value));        \
     }
 
-    ngx_ssl_session_redis_metric(b, "ssl_session_redis_redis_commands_total",
+    ngx_ssl_session_redis_metric(b, "ssl_session_redis_commands_total",
                                  "counter", "Commands asked of Redis.");
 
     for (j = 0; j < nsums; j++) {
         w = &sums[j].w;
 
         b->last = ngx_slprintf(b->last, b->end,
-                      "ssl_session_redis_redis_commands_total"
+                      "ssl_session_redis_commands_total"
                       "{subsystem=\"%s\",command=\"get\"} %uL\n"
-                      "ssl_session_redis_redis_commands_total"
+                      "ssl_session_redis_commands_total"
                       "{subsystem=\"%s\",command=\"set\"} %uL\n"
-                      "ssl_session_redis_redis_commands_total"
+                      "ssl_session_redis_commands_total"
                       "{subsystem=\"%s\",command=\"del\"} %uL\n",
                       sums[j].subsystem, w->store.gets, sums[j].subsystem,
                       w->store.sets, sums[j].subsystem, w->store.dels);
@@ -4149,42 +4308,60 @@ ngx_ssl_session_redis_render(ngx_pool_t *pool,
 
     /* commands per write and replies per read: the batches */
 
-    ngx_ssl_session_redis_value("ssl_session_redis_redis_sent_total",
+    ngx_ssl_session_redis_value("ssl_session_redis_sent_total",
         "counter", w->store.commands,
         "Commands written to Redis, setup and scripts included.");
-    ngx_ssl_session_redis_value("ssl_session_redis_redis_writes_total",
+    ngx_ssl_session_redis_value("ssl_session_redis_writes_total",
         "counter", w->store.writes,
         "System calls that wrote commands to Redis.");
-    ngx_ssl_session_redis_value("ssl_session_redis_redis_replies_total",
+    ngx_ssl_session_redis_value("ssl_session_redis_replies_total",
         "counter", w->store.replies, "Replies read from Redis.");
-    ngx_ssl_session_redis_value("ssl_session_redis_redis_reads_total",
+    ngx_ssl_session_redis_value("ssl_session_redis_reads_total",
         "counter", w->store.reads,
         "System calls that read replies from Redis.");
 
-    ngx_ssl_session_redis_value("ssl_session_redis_redis_errors_total",
+    ngx_ssl_session_redis_value("ssl_session_redis_errors_total",
         "counter", w->store.errors,
         "Redis failures: connection, timeout, error replies.");
-    ngx_ssl_session_redis_value("ssl_session_redis_redis_timeouts_total",
+    ngx_ssl_session_redis_value("ssl_session_redis_timeouts_total",
         "counter", w->store.timeouts, "Lookups past their deadline.");
-    ngx_ssl_session_redis_value("ssl_session_redis_redis_refused_total",
+    ngx_ssl_session_redis_value("ssl_session_redis_refused_total",
         "counter", w->store.refused,
         "Lookups refused at once: not connected, breaker open, limits.");
-    ngx_ssl_session_redis_value("ssl_session_redis_redis_dropped_total",
+    ngx_ssl_session_redis_value("ssl_session_redis_dropped_total",
         "counter", w->store.dropped, "Writes never sent.");
-    ngx_ssl_session_redis_value("ssl_session_redis_redis_bad_values_total",
+    ngx_ssl_session_redis_value("ssl_session_redis_bad_values_total",
         "counter", w->store.bad_values,
         "Replies of the wrong type or over the size limit.");
-    ngx_ssl_session_redis_value("ssl_session_redis_redis_connects_total",
+    ngx_ssl_session_redis_value("ssl_session_redis_connects_total",
         "counter", w->store.connects, "Connections made to Redis.");
     ngx_ssl_session_redis_value("ssl_session_redis_breaker_opened_total",
         "counter", w->store.breaker_opened,
         "Times the circuit breaker opened.");
-    ngx_ssl_session_redis_value("ssl_session_redis_redis_connections",
-        "gauge", w->stores, "Redis connections of all workers.");
-    ngx_ssl_session_redis_value("ssl_session_redis_redis_up", "gauge",
-        w->up, "Redis connections ready.");
-    ngx_ssl_session_redis_value("ssl_session_redis_breaker_open", "gauge",
-        w->breaker_open, "Connections whose circuit breaker is open.");
+    ngx_ssl_session_redis_metric(b, "ssl_session_redis_connections", "gauge",
+                                 "Redis connections of all workers, by "
+                                 "state (a cluster or Sentinel counts "
+                                 "once).");
+
+    for (j = 0; j < nsums; j++) {
+        w = &sums[j].w;
+
+        b->last = ngx_slprintf(b->last, b->end,
+                      "ssl_session_redis_connections"
+                      "{subsystem=\"%s\",state=\"up\"} %uL\n"
+                      "ssl_session_redis_connections"
+                      "{subsystem=\"%s\",state=\"connecting\"} %uL\n"
+                      "ssl_session_redis_connections"
+                      "{subsystem=\"%s\",state=\"breaker_open\"} %uL\n"
+                      "ssl_session_redis_connections"
+                      "{subsystem=\"%s\",state=\"down\"} %uL\n",
+                      sums[j].subsystem, w->up, sums[j].subsystem,
+                      w->connecting, sums[j].subsystem, w->breaker_open,
+                      sums[j].subsystem,
+                      w->stores - ngx_min(w->stores, w->up + w->connecting
+                                                     + w->breaker_open));
+    }
+
     ngx_ssl_session_redis_value("ssl_session_redis_inflight", "gauge",
         w->inflight, "Lookups in flight.");
 
@@ -4223,9 +4400,51 @@ ngx_ssl_session_redis_render(ngx_pool_t *pool,
 
 #undef ngx_ssl_session_redis_value
 
-    ngx_ssl_session_redis_metric(b, "ssl_session_redis_redis_latency_seconds",
+    /*
+     * The ring closest to trouble, only where rings are loaded (a family
+     * without samples is not allowed).
+     */
+
+    now = ngx_timeofday();
+    ms = (uint64_t) now->sec * 1000 + now->msec;
+
+    for (j = 0; j < nsums; j++) {
+        if (sums[j].w.rings != 0) {
+            break;
+        }
+    }
+
+    for (k = 0; j < nsums && k < 2; k++) {
+        ngx_ssl_session_redis_metric(b, gauges[k][0], "gauge", gauges[k][1]);
+
+        for (i = 0; i < nsums; i++) {
+            w = &sums[i].w;
+
+            if (w->rings == 0) {
+                continue;
+            }
+
+            /* the key's age, or the time it still issues tickets */
+
+            if (k == 0) {
+                v = (ms > w->rotated_at) ? (ms - w->rotated_at) / 1000 : 0;
+
+            } else {
+                v = (w->encrypt_until > ms) ? (w->encrypt_until - ms) / 1000
+                                            : 0;
+            }
+
+            b->last = ngx_slprintf(b->last, b->end,
+                                   "%s{subsystem=\"%s\"} %uL\n",
+                                   gauges[k][0], sums[i].subsystem, v);
+        }
+    }
+
+    /* buckets up to the longest lookup deadline, then +Inf */
+
+    ngx_ssl_session_redis_metric(b, "ssl_session_redis_latency_seconds",
                                  "histogram", "Round trips of lookups "
-                                 "Redis answered (millisecond clock).");
+                                 "Redis answered, late ones included.");
 
     for (j = 0; j < nsums; j++) {
         w = &sums[j].w;
@@ -4234,30 +4453,47 @@ ngx_ssl_session_redis_render(ngx_pool_t *pool,
         for (k = 0; k < TSR_STORE_LATENCY_BUCKETS; k++) {
             cum += w->store.latency[k];
 
-            if (k < TSR_STORE_LATENCY_BUCKETS - 1) {
-                b->last = ngx_slprintf(b->last, b->end,
-                              "ssl_session_redis_redis_latency_seconds_bucket"
-                              "{subsystem=\"%s\",le=\"%uL.%03uL\"} %uL\n",
-                              sums[j].subsystem, bounds[k] / 1000,
-                              bounds[k] % 1000, cum);
-
-            } else {
-                b->last = ngx_slprintf(b->last, b->end,
-                              "ssl_session_redis_redis_latency_seconds_bucket"
-                              "{subsystem=\"%s\",le=\"+Inf\"} %uL\n",
-                              sums[j].subsystem, cum);
+            if (k == TSR_STORE_LATENCY_BUCKETS - 1) {
+                break;
             }
+
+            if (sums[j].timeout != 0
+                && bounds[k] > (uint64_t) sums[j].timeout * 1000)
+            {
+                continue;
+            }
+
+            b->last = ngx_slprintf(b->last, b->end,
+                          "ssl_session_redis_latency_seconds_bucket"
+                          "{subsystem=\"%s\",le=\"", sums[j].subsystem);
+            b->last = ngx_ssl_session_redis_seconds(b->last, b->end,
+                                                    bounds[k]);
+            b->last = ngx_slprintf(b->last, b->end, "\"} %uL\n", cum);
         }
 
         b->last = ngx_slprintf(b->last, b->end,
-                      "ssl_session_redis_redis_latency_seconds_sum"
-                      "{subsystem=\"%s\"} %uL.%03uL\n"
-                      "ssl_session_redis_redis_latency_seconds_count"
+                      "ssl_session_redis_latency_seconds_bucket"
+                      "{subsystem=\"%s\",le=\"+Inf\"} %uL\n"
+                      "ssl_session_redis_latency_seconds_sum"
+                      "{subsystem=\"%s\"} %uL.%06uL\n"
+                      "ssl_session_redis_latency_seconds_count"
                       "{subsystem=\"%s\"} %uL\n",
-                      sums[j].subsystem, w->store.latency_sum_ms / 1000,
-                      w->store.latency_sum_ms % 1000, sums[j].subsystem,
+                      sums[j].subsystem, cum,
+                      sums[j].subsystem, w->store.latency_sum_us / 1000000,
+                      w->store.latency_sum_us % 1000000, sums[j].subsystem,
                       cum);
     }
+
+    openssl = ngx_ssl_session_redis_openssl_version();
+
+    ngx_ssl_session_redis_metric(b, "ssl_session_redis_build_info", "gauge",
+                                 "Versions of the module, the nginx it was "
+                                 "built for and the OpenSSL it runs with.");
+
+    b->last = ngx_slprintf(b->last, b->end,
+                  "ssl_session_redis_build_info{version=\"%s\","
+                  "nginx=\"%s\",openssl=\"%V\"} 1\n",
+                  NGX_SSL_SESSION_REDIS_VERSION, NGINX_VERSION, &openssl);
 
     cl = ngx_alloc_chain_link(pool);
     if (cl == NULL) {

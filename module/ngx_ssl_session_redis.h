@@ -99,6 +99,9 @@ typedef struct {
  * adds up the slots of the workers alive.
  */
 
+/* the same as AC_INIT's in configure.ac: ssl_session_redis_build_info */
+#define NGX_SSL_SESSION_REDIS_VERSION      "0.1.0"
+
 #define NGX_SSL_SESSION_REDIS_OUTCOMES     7
 #define NGX_SSL_SESSION_REDIS_SLOTS        1024
 #define NGX_SSL_SESSION_REDIS_NAME_LEN     256
@@ -114,8 +117,14 @@ typedef struct {
 typedef struct {
     uint64_t                stores;         /* gauges */
     uint64_t                up;             /* stores connected */
+    uint64_t                connecting;
     uint64_t                breaker_open;
     uint64_t                inflight;
+    uint64_t                rings;          /* ticket rings loaded */
+    uint64_t                rotated_at;     /* the oldest ring's rotation,
+                                               Unix ms; 0: none */
+    uint64_t                encrypt_until;  /* the earliest end of a
+                                               current key, Unix ms */
     tsr_store_stats_t       store;          /* all stores, added up */
     tsr_tickets_stats_t     tickets;        /* all rings, added up */
 } ngx_ssl_session_redis_worker_stats_t;
@@ -124,12 +133,18 @@ typedef struct {
     ngx_pid_t               pid;            /* 0: slot unused */
     uint64_t                stores;
     uint64_t                up;
+    uint64_t                connecting;
     uint64_t                breaker_open;
     uint64_t                inflight;
+    uint64_t                rings;
+    uint64_t                rotated_at;
+    uint64_t                encrypt_until;
 } ngx_ssl_session_redis_gauges_t;
 
 typedef struct {
     ngx_uint_t              nservers;
+    ngx_msec_t              timeout;        /* the longest lookup deadline:
+                                               the last latency bucket */
     /*
      * followed by the server names (NGX_SSL_SESSION_REDIS_NAME_LEN each),
      * the totals (a worker part and "nservers" server parts), then

@@ -25,6 +25,8 @@ static void *ngx_stream_ssl_session_redis_create_main_conf(ngx_conf_t *cf);
 static void *ngx_stream_ssl_session_redis_create_srv_conf(ngx_conf_t *cf);
 static char *ngx_stream_ssl_session_redis_merge_srv_conf(ngx_conf_t *cf,
     void *parent, void *child);
+static ngx_str_t *ngx_stream_ssl_session_redis_listen(
+    ngx_stream_core_main_conf_t *cmcf, ngx_stream_core_srv_conf_t *cscf);
 static ngx_int_t ngx_stream_ssl_session_redis_init(ngx_conf_t *cf);
 static ngx_int_t ngx_stream_ssl_session_redis_init_process(
     ngx_cycle_t *cycle);
@@ -227,6 +229,61 @@ ngx_stream_ssl_session_redis_merge_srv_conf(ngx_conf_t *cf, void *parent,
 
 
 /*
+ * The address of a server's first "listen", as nginx prints it; NULL
+ * for none.  nginx 1.25.5 keeps listens by port, with their servers.
+ */
+
+static ngx_str_t *
+ngx_stream_ssl_session_redis_listen(ngx_stream_core_main_conf_t *cmcf,
+    ngx_stream_core_srv_conf_t *cscf)
+{
+#if (nginx_version >= 1025005)
+
+    ngx_uint_t                    p, a, i;
+    ngx_stream_conf_port_t       *port;
+    ngx_stream_conf_addr_t       *addr;
+    ngx_stream_core_srv_conf_t  **srv;
+
+    if (cmcf->ports == NULL) {
+        return NULL;
+    }
+
+    port = cmcf->ports->elts;
+
+    for (p = 0; p < cmcf->ports->nelts; p++) {
+        addr = port[p].addrs.elts;
+
+        for (a = 0; a < port[p].addrs.nelts; a++) {
+            srv = addr[a].servers.elts;
+
+            for (i = 0; i < addr[a].servers.nelts; i++) {
+                if (srv[i] == cscf) {
+                    return &addr[a].opt.addr_text;
+                }
+            }
+        }
+    }
+
+#else
+
+    ngx_uint_t            i;
+    ngx_stream_listen_t  *ls;
+
+    ls = cmcf->listen.elts;
+
+    for (i = 0; i < cmcf->listen.nelts; i++) {
+        if (ls[i].ctx == cscf->ctx) {
+            return &ls[i].addr_text;
+        }
+    }
+
+#endif
+
+    return NULL;
+}
+
+
+/*
  * Every module's merge has run by now, so every server's SSL_CTX exists
  * (stream creates one only for servers with "listen ... ssl").  Stream
  * in nginx 1.22 has one server per listener: no SNI switch to check.
@@ -236,7 +293,7 @@ static ngx_int_t
 ngx_stream_ssl_session_redis_init(ngx_conf_t *cf)
 {
     u_char                                    *p;
-    ngx_str_t                                  name;
+    ngx_str_t                                  name, *listen;
     ngx_uint_t                                 s;
     NGX_SSL_SESSION_REDIS_STREAM_SSL_CONF     *sscf;
     ngx_stream_core_srv_conf_t               **cscfp;
@@ -257,11 +314,22 @@ ngx_stream_ssl_session_redis_init(ngx_conf_t *cf)
         rscf = cscfp[s]->ctx->srv_conf[
                               ngx_stream_ssl_session_redis_module.ctx_index];
 
-        /* stream servers have no names: messages name the block */
-        p = ngx_snprintf(buf, sizeof(buf), "%s:%ui", cscfp[s]->file_name,
-                         cscfp[s]->line);
-        name.data = buf;
-        name.len = p - buf;
+        /*
+         * stream servers have no names: the first "listen" names it, in
+         * metrics and messages, as it stays when lines are added above
+         */
+
+        listen = ngx_stream_ssl_session_redis_listen(cmcf, cscfp[s]);
+
+        if (listen != NULL) {
+            name = *listen;
+
+        } else {
+            p = ngx_snprintf(buf, sizeof(buf), "%s:%ui",
+                             cscfp[s]->file_name, cscfp[s]->line);
+            name.data = buf;
+            name.len = p - buf;
+        }
 
         if (ngx_ssl_session_redis_setup_server(cf, rmcf, &rscf->redis,
                                                sscf->ssl.ctx, sscf->verify,

@@ -2,7 +2,8 @@
 # Installs the Debian 12 packages the build, the tests and the demo need
 # (libpcre3-dev: nginx 1.18's rewrite module in make check-nginx; the
 # debhelper line: make check-deb; chromium: the HTTP/3 client of
-# test_quic in make check-nginx).
+# test_quic in make check-nginx; prometheus and python3-prometheus-client:
+# tests/integration/test_promtool, which skips without them).
 # Runs apt-get only when something is missing; needs root then.
 set -euo pipefail
 
@@ -15,6 +16,7 @@ packages=(
     libpcre3-dev
     debhelper dpkg-dev fakeroot lintian
     chromium
+    prometheus python3-prometheus-client
 )
 
 missing=()

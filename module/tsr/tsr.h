@@ -214,9 +214,14 @@ typedef struct {
     void        *log_data;
 } tsr_store_conf_t;
 
-/* lookup round trips by upper bound in ms; the last bucket is unbounded */
-#define TSR_STORE_LATENCY_BOUNDS  { 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000 }
-#define TSR_STORE_LATENCY_BUCKETS  11
+/*
+ * Lookup round trips by upper bound in microseconds (CLOCK_MONOTONIC),
+ * 50 us to 5 s; the last bucket is unbounded.
+ */
+#define TSR_STORE_LATENCY_BOUNDS                                              \
+    { 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000,       \
+      250000, 500000, 1000000, 2500000, 5000000 }
+#define TSR_STORE_LATENCY_BUCKETS  17
 
 typedef struct {
     uint64_t     gets;              /* lookups asked for, refused ones too */
@@ -247,7 +252,7 @@ typedef struct {
      * not exceed; not cumulative.
      */
     uint64_t     latency[TSR_STORE_LATENCY_BUCKETS];
-    uint64_t     latency_sum_ms;    /* of those round trips */
+    uint64_t     latency_sum_us;    /* of those round trips */
 
     /*
      * The socket: commands queued and replies taken, and the system

@@ -175,7 +175,7 @@ static void tsr_store_req_free(tsr_req_t *req);
 static int tsr_store_breaker_state(tsr_store_t *st, uint64_t now);
 static void tsr_store_breaker_ok(tsr_store_t *st);
 static void tsr_store_breaker_fail(tsr_store_t *st, uint64_t now);
-static void tsr_store_latency(tsr_store_t *st, uint64_t ms);
+static void tsr_store_latency(tsr_store_t *st, uint64_t us);
 static uint64_t tsr_store_stall_ms(tsr_store_t *st);
 static void tsr_store_arm(tsr_store_t *st);
 static void tsr_store_watch(tsr_store_t *st);
@@ -1795,7 +1795,7 @@ tsr_store_stats_add(tsr_store_stats_t *to, const tsr_store_stats_t *from)
         to->latency[i] += from->latency[i];
     }
 
-    to->latency_sum_ms += from->latency_sum_ms;
+    to->latency_sum_us += from->latency_sum_us;
     to->commands += from->commands;
     to->writes += from->writes;
     to->replies += from->replies;
@@ -2557,6 +2557,17 @@ tsr_store_now(void)
 }
 
 
+uint64_t
+tsr_store_now_us(void)
+{
+    struct timespec  ts;
+
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+
 void
 tsr_store_errf(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -2653,11 +2664,13 @@ tsr_store_set_async(tsr_store_t *st, const tsr_loop_t *loop,
      */
     st->sent_size = st->max_queued + TSR_STORE_SETUP_COMMANDS;
 
-    st->sent = malloc(st->sent_size * sizeof(uint64_t));
+    st->sent = malloc(2 * st->sent_size * sizeof(uint64_t));
     if (st->sent == NULL) {
         tsr_store_set_error(st, "set_async: out of memory");
         return TSR_ENOMEM;
     }
+
+    st->sent_us = st->sent + st->sent_size;
 
     tsr_sync_free(st->ctx);
     st->ctx = NULL;
@@ -3610,12 +3623,22 @@ tsr_store_async_formatted(tsr_store_t *st, tsr_conn_reply_pt fn,
 }
 
 
+/*
+ * The loop's millisecond time serves deadlines and stall checks; the
+ * lookup latency histogram needs microseconds: one clock_gettime() per
+ * command sent.
+ */
+
 static void
 tsr_store_sent_push(tsr_store_t *st)
 {
+    size_t  i;
+
+    i = (st->sent_first + st->sent_count) % st->sent_size;
+
     st->stats.commands++;
-    st->sent[(st->sent_first + st->sent_count) % st->sent_size] =
-        tsr_store_loop_now(st);
+    st->sent[i] = tsr_store_loop_now(st);
+    st->sent_us[i] = tsr_store_now_us();
     st->sent_count++;
 }
 
@@ -4054,7 +4077,8 @@ tsr_store_get_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 
     st = req->store;
 
-    sent = tsr_store_sent_pop(st);
+    sent = (st->sent_count > 0) ? st->sent_us[st->sent_first] : 0;
+    (void) tsr_store_sent_pop(st);
     st->lookups--;
 
     if (reply == NULL) {
@@ -4070,7 +4094,7 @@ tsr_store_get_cb(tsr_conn_t *c, redisReply *r, void *privdata)
         return;
     }
 
-    now = tsr_store_loop_now(st);
+    now = tsr_store_now_us();
     tsr_store_latency(st, now > sent ? now - sent : 0);
 
     if (st->parent != NULL && reply->type == REDIS_REPLY_ERROR) {
@@ -4438,20 +4462,20 @@ tsr_store_breaker_fail(tsr_store_t *st, uint64_t now)
 
 
 static void
-tsr_store_latency(tsr_store_t *st, uint64_t ms)
+tsr_store_latency(tsr_store_t *st, uint64_t us)
 {
     size_t  i;
 
     static const uint64_t  bounds[] = TSR_STORE_LATENCY_BOUNDS;
 
     for (i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
-        if (ms <= bounds[i]) {
+        if (us <= bounds[i]) {
             break;
         }
     }
 
     st->stats.latency[i]++;
-    st->stats.latency_sum_ms += ms;
+    st->stats.latency_sum_us += us;
 }
 
 

@@ -220,6 +220,8 @@ struct tsr_store_s {
 
     /* a ring of send times of commands awaiting replies, oldest first */
     uint64_t           *sent;
+    uint64_t           *sent_us;            /* the same, tsr_store_now_us(),
+                                               in the same allocation */
     size_t              sent_size;
     size_t              sent_first;
     size_t              sent_count;
@@ -314,6 +316,7 @@ TSR_STORE_HIDDEN int tsr_store_resolve_name(tsr_store_t *st,
     const char *host, char *ip, size_t iplen);
 TSR_STORE_HIDDEN int tsr_store_numeric(const char *host);
 TSR_STORE_HIDDEN int64_t tsr_store_now(void);
+TSR_STORE_HIDDEN uint64_t tsr_store_now_us(void);
 TSR_STORE_HIDDEN uint64_t tsr_store_loop_now(tsr_store_t *st);
 
 /*

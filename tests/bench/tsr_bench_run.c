@@ -1028,9 +1028,9 @@ run_metrics(int port, run_metrics_t *m)
         }
     }
 
-    m->cmds = run_metric_sum(buf, "ssl_session_redis_redis_commands_total");
-    m->writes = run_metric_sum(buf, "ssl_session_redis_redis_writes_total");
-    m->reads = run_metric_sum(buf, "ssl_session_redis_redis_reads_total");
+    m->cmds = run_metric_sum(buf, "ssl_session_redis_commands_total");
+    m->writes = run_metric_sum(buf, "ssl_session_redis_writes_total");
+    m->reads = run_metric_sum(buf, "ssl_session_redis_reads_total");
 
     return 0;
 }

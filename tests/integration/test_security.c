@@ -1523,7 +1523,7 @@ test_bound_value_size(void)
 
     sleep_ms(1100);
 
-    bad = metric(nodes[0].status, "ssl_session_redis_redis_bad_values_total",
+    bad = metric(nodes[0].status, "ssl_session_redis_bad_values_total",
                  NULL);
     failures = metric(nodes[0].status,
                       "ssl_session_redis_open_failures_total", NULL);

@@ -39,8 +39,14 @@ int tsr_test_free_port(void);
 const char *tsr_test_require(const char *env, const char *name,
     const char *package);
 
+/* As tsr_test_require(), but NULL when missing: for optional tools. */
+const char *tsr_test_find(const char *env, const char *name);
+
 /* Milliseconds on the monotonic clock. */
 long long tsr_test_now_ms(void);
+
+/* Sleeps "ms" milliseconds, signals notwithstanding. */
+void tsr_test_sleep_ms(int ms);
 
 /* Writes "len" bytes to a new file "path" with mode "mode"; 0 or -1. */
 int tsr_test_write_file(const char *path, const void *data, size_t len,
@@ -325,6 +331,13 @@ int tsr_test_nginx_write_conf(tsr_test_nginx_t *n, int stream,
  * output (stderr) in "out".
  */
 int tsr_test_nginx_test_conf(tsr_test_nginx_t *n, char *out, size_t outlen);
+
+/*
+ * A plain HTTP/1.0 GET of "path" from 127.0.0.1:"port" (a status
+ * listener, say), 5 s at most: 0 and the body of a 200 response,
+ * NUL-terminated, in "buf", or -1.
+ */
+int tsr_test_nginx_get(int port, const char *path, char *buf, size_t size);
 
 /* Starts the master (daemon off, in the background); 0 or -1. */
 int tsr_test_nginx_start(tsr_test_nginx_t *n);

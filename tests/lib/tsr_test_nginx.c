@@ -14,8 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,7 +31,6 @@ static const char *tsr_test_nginx_binary(void);
 static int tsr_test_nginx_wait_ms(int ms);
 static void tsr_test_nginx_env(void);
 static int tsr_test_wait_exit(pid_t pid, int ms, int *status);
-static void tsr_test_sleep_ms(int ms);
 
 
 static const char *
@@ -419,15 +422,76 @@ tsr_test_wait_exit(pid_t pid, int ms, int *status)
 }
 
 
-static void
-tsr_test_sleep_ms(int ms)
+int
+tsr_test_nginx_get(int port, const char *path, char *buf, size_t size)
 {
-    struct timespec  ts;
+    int                 fd;
+    char               *body;
+    size_t              len;
+    ssize_t             n;
+    long long           start;
+    struct timeval      tv;
+    struct sockaddr_in  sin;
+    char                req[256];
 
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long) (ms % 1000) * 1000000;
+    buf[0] = '\0';
 
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-        /* void */
+    fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd == -1) {
+        return -1;
     }
+
+    tv.tv_sec = 5;
+    tv.tv_usec = 0;
+
+    memset(&sin, 0, sizeof(struct sockaddr_in));
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(port);
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0
+        || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0
+        || connect(fd, (struct sockaddr *) &sin, sizeof(sin)) != 0)
+    {
+        close(fd);
+        return -1;
+    }
+
+    len = snprintf(req, sizeof(req),
+                   "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+
+    if (len >= sizeof(req) || write(fd, req, len) != (ssize_t) len) {
+        close(fd);
+        return -1;
+    }
+
+    len = 0;
+    start = tsr_test_now_ms();
+
+    while (len < size - 1 && tsr_test_now_ms() - start < 5000) {
+        n = read(fd, buf + len, size - 1 - len);
+
+        if (n == -1 && errno == EINTR) {
+            continue;
+        }
+
+        if (n <= 0) {
+            break;
+        }
+
+        len += n;
+    }
+
+    close(fd);
+    buf[len] = '\0';
+
+    body = strstr(buf, "\r\n\r\n");
+    if (strncmp(buf, "HTTP/1.1 200 ", 13) != 0 || body == NULL) {
+        buf[0] = '\0';
+        return -1;
+    }
+
+    memmove(buf, body + 4, strlen(body + 4) + 1);
+
+    return 0;
 }

@@ -44,7 +44,6 @@ typedef struct {
 
 static int tsr_test_mkdir_p(const char *path);
 static int tsr_test_redis_cat_certs(const char *to, const char *dir);
-static void tsr_test_sleep_ms(int ms);
 static int tsr_test_free_port_once(void);
 static int tsr_test_redis_write_conf(tsr_test_redis_t *r);
 static int tsr_test_redis_spawn(tsr_test_redis_t *r, const char *bin);
@@ -218,6 +217,23 @@ tsr_test_free_port_once(void)
 const char *
 tsr_test_require(const char *env, const char *name, const char *package)
 {
+    const char  *path;
+
+    path = tsr_test_find(env, name);
+    if (path != NULL) {
+        return path;
+    }
+
+    fprintf(stderr, "%s not found: apt-get install %s%s%s%s\n", name, package,
+            env != NULL ? " (or set " : "", env != NULL ? env : "",
+            env != NULL ? ")" : "");
+    exit(1);
+}
+
+
+const char *
+tsr_test_find(const char *env, const char *name)
+{
     char         dirs[8192], *dir, *save;
     size_t       i;
     const char  *value, *path;
@@ -260,10 +276,7 @@ tsr_test_require(const char *env, const char *name, const char *package)
         }
     }
 
-    fprintf(stderr, "%s not found: apt-get install %s%s%s%s\n", name, package,
-            env != NULL ? " (or set " : "", env != NULL ? env : "",
-            env != NULL ? ")" : "");
-    exit(1);
+    return NULL;
 }
 
 
@@ -856,7 +869,7 @@ tsr_test_append(char *out, size_t outlen, size_t *pos, const char *s,
 }
 
 
-static void
+void
 tsr_test_sleep_ms(int ms)
 {
     struct timespec  ts;
