@@ -21,6 +21,7 @@
 #include <sys/socket.h>
 
 #include <CUnit/Basic.h>
+#include <openssl/err.h>
 
 #include "tsr.h"
 #include "tsr_test.h"
@@ -116,6 +117,7 @@ static void fake_resolve_cancel(void *data, void *handle);
 static void fake_answer(void);
 static void test_host_name_is_resolved_through_the_loop_before_each_attempt(
     void);
+static void test_tls_reply_then_eof_leaves_no_openssl_error(void);
 
 
 /* ACL users: alice may do anything */
@@ -1798,7 +1800,8 @@ main(void)
         TSR_TEST(bad_arguments_and_sync_calls_are_refused),
         TSR_TEST(commands_of_one_turn_leave_in_one_write),
         TSR_TEST(unsent_bytes_are_bounded_while_redis_does_not_read),
-        TSR_TEST(host_name_is_resolved_through_the_loop_before_each_attempt)
+        TSR_TEST(host_name_is_resolved_through_the_loop_before_each_attempt),
+        TSR_TEST(tls_reply_then_eof_leaves_no_openssl_error)
     };
 
     /* a write to a connection Redis closed must not kill the program */
@@ -1841,4 +1844,104 @@ failed:
     CU_cleanup_registry();
 
     return 1;
+}
+
+
+/*
+ * A TLS Redis that answers and dies at once: the reply and the end of
+ * the connection (no close_notify) wait in the socket together, so one
+ * read decrypts the reply and then meets OpenSSL's "unexpected eof".
+ * The reply is delivered, and OpenSSL's error queue is left empty: nginx
+ * takes any entry left there for its own and logs "[alert] ignoring
+ * stale global SSL error" (seen in the fault suite over TLS).
+ */
+
+static void
+test_tls_reply_then_eof_leaves_no_openssl_error(void)
+{
+    int                 port;
+    char                dir[256], err[ERR_SIZE], address[768];
+    result_t            res;
+    fixture_t           f;
+    long long           end;
+    tsr_test_redis_t    r;
+    tsr_store_conf_t    conf;
+    tsr_store_stats_t   s0, s1;
+
+    static char  buf[4096];
+
+    if (tsr_test_redis_start_tls(&r, dir, sizeof(dir), &port, 0) != 0) {
+        CU_FAIL("redis-server with TLS did not start");
+        return;
+    }
+
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&r, NULL, 0, "SET te:k v1"), 0);
+
+    memset(&f, 0, sizeof(f));
+    memset(&conf, 0, sizeof(conf));
+
+    (void) snprintf(address, sizeof(address),
+                    "127.0.0.1:%d tls tls_ca_file=%s/redis.crt "
+                    "tls_server_name=redis.test", port, dir);
+
+    if (tsr_store_conf_parse(&conf, address, buf, sizeof(buf), err,
+                             sizeof(err))
+        != TSR_OK)
+    {
+        CU_FAIL(err);
+        (void) tsr_test_redis_stop(&r);
+        return;
+    }
+
+    conf.connect_timeout_ms = TIMEOUT_MS;
+    conf.command_timeout_ms = TIMEOUT_MS;
+    conf.never_block = 1;
+    conf.log = count_log;
+    conf.log_data = &f.log;
+
+    CU_ASSERT_EQUAL_FATAL(start(&f, &conf, 0, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(wait_connects(&f, 1, 2 * TIMEOUT_MS), 0);
+    CU_ASSERT_EQUAL_FATAL(wait_idle(&f, TIMEOUT_MS), 0);
+
+    /* the GET leaves while Redis is stopped, so nothing is read yet */
+
+    CU_ASSERT_EQUAL(kill(r.pid, SIGSTOP), 0);
+
+    tsr_store_stats(f.st, &s0);
+    memset(&res, 0, sizeof(res));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(get(&f, "te:k", 0, 5 * TIMEOUT_MS, &res));
+
+    end = tsr_test_now_ms() + TIMEOUT_MS;
+
+    do {
+        (void) tsr_test_loop_run(&f.tl, 5, NULL);
+        tsr_store_stats(f.st, &s1);
+    } while (s1.writes == s0.writes && tsr_test_now_ms() < end);
+
+    CU_ASSERT_EQUAL(s1.writes - s0.writes, 1);
+    CU_ASSERT_EQUAL(res.calls, 0);
+
+    /* Redis answers, then is killed: the reply and the end queued */
+
+    CU_ASSERT_EQUAL(kill(r.pid, SIGCONT), 0);
+    tsr_test_sleep_ms(200);
+    CU_ASSERT_EQUAL(kill(r.pid, SIGKILL), 0);
+    tsr_test_sleep_ms(100);
+
+    ERR_clear_error();
+
+    CU_ASSERT_EQUAL(wait_done(&f, &res, TIMEOUT_MS), 0);
+    CU_ASSERT_EQUAL(res.rc, TSR_OK);
+    CU_ASSERT_EQUAL(res.len, 2);
+    CU_ASSERT_EQUAL(memcmp(res.val, "v1", 2), 0);
+
+    /* and the end of the connection is read too */
+    (void) tsr_test_loop_run(&f.tl, 100, NULL);
+
+    CU_ASSERT_EQUAL(ERR_peek_error(), 0);
+
+    ERR_clear_error();
+
+    finish(&f);
+    (void) tsr_test_redis_stop(&r);
 }
