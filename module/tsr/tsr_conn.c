@@ -705,6 +705,14 @@ tsr_conn_recv(tsr_conn_t *c, char *buf, size_t size)
 
         default:
             if (got > 0) {
+                /*
+                 * The replies first; the failure is met again by the next
+                 * read.  Its entry must not stay in OpenSSL's error queue
+                 * meanwhile: the replies' callbacks resume handshakes, and
+                 * nginx takes an entry left there for its own ("ignoring
+                 * stale global SSL error").
+                 */
+                ERR_clear_error();
                 return (ssize_t) got;
             }
 

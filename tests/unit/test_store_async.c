@@ -50,6 +50,7 @@ typedef struct {
     int          rc;
     size_t       len;
     long long    at;            /* when "done" ran */
+    unsigned long  ssl_err;     /* OpenSSL's error queue then */
     uint8_t      val[VAL_SIZE];
 } result_t;
 
@@ -351,6 +352,7 @@ on_done(int rc, const uint8_t *val, size_t len, void *arg)
     res->rc = rc;
     res->len = len;
     res->at = tsr_test_now_ms();
+    res->ssl_err = ERR_peek_error();
 
     if (val != NULL && len <= sizeof(res->val)) {
         memcpy(res->val, val, len);
@@ -1934,6 +1936,7 @@ test_tls_reply_then_eof_leaves_no_openssl_error(void)
     CU_ASSERT_EQUAL(res.rc, TSR_OK);
     CU_ASSERT_EQUAL(res.len, 2);
     CU_ASSERT_EQUAL(memcmp(res.val, "v1", 2), 0);
+    CU_ASSERT_EQUAL(res.ssl_err, 0);
 
     /* and the end of the connection is read too */
     (void) tsr_test_loop_run(&f.tl, 100, NULL);
