@@ -1,0 +1,698 @@
+
+/*
+ * tsr-admin's shared helpers: the Redis connection, SCAN, error
+ * reporting, and parsing and formatting of times, hex and Redis text.
+ */
+
+
+#include "tsr_admin_util.h"
+
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+
+#include <hiredis/hiredis.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/sha.h>
+
+
+/*
+ * One blocking connection: connect and command timeouts, AUTH (as an ACL
+ * user with user=), SELECT, and a PING that tells whether authentication
+ * is missing.
+ */
+
+int
+tsr_admin_connect(tsr_admin_t *adm)
+{
+    int               rc;
+    char              err[TSR_SYNC_ERR_LEN];
+    redisReply       *reply;
+    tsr_tls_conf_t    tc;
+    tsr_sync_conf_t   conf;
+
+    if (adm->conf.cluster != NULL || adm->conf.sentinels != NULL) {
+        tsr_admin_fail(adm, "cluster= and sentinel= addresses are not "
+                       "supported by tsr-admin yet: give one node as "
+                       "host:port");
+        return TSR_ADMIN_FAILED;
+    }
+
+    memset(&conf, 0, sizeof(conf));
+    conf.addr = adm->where;
+    conf.host = adm->conf.host;
+    conf.port = adm->conf.port;
+    conf.path = adm->conf.unix_path;
+    conf.user = adm->conf.user;
+    conf.password = adm->conf.password;
+    conf.password_len = (adm->conf.password != NULL)
+                        ? strlen(adm->conf.password) : 0;
+    conf.db = adm->conf.db;
+    conf.info = 1;
+    conf.connect_timeout_ms = (int) adm->timeout_ms;
+    conf.command_timeout_ms = (int) adm->timeout_ms;
+
+    if (adm->conf.tls) {
+        if ((adm->conf.tls_cert_file == NULL)
+            != (adm->conf.tls_key_file == NULL))
+        {
+            tsr_admin_fail(adm, "tls_cert_file= and tls_key_file= go "
+                           "together");
+            return TSR_ADMIN_FAILED;
+        }
+
+        memset(&tc, 0, sizeof(tc));
+        tc.ca_file = adm->conf.tls_ca_file;
+        tc.cert_file = adm->conf.tls_cert_file;
+        tc.key_file = adm->conf.tls_key_file;
+        tc.server_name = adm->conf.tls_server_name;
+        tc.verify = !adm->conf.tls_no_verify;
+
+        adm->tls = tsr_tls_create(&tc, err, sizeof(err));
+        if (adm->tls == NULL) {
+            tsr_admin_fail(adm, "%s", err);
+            return TSR_ADMIN_FAILED;
+        }
+
+        conf.tls = adm->tls;
+    }
+
+    adm->redis = tsr_sync_connect(&conf, &rc, err, sizeof(err));
+    if (adm->redis == NULL) {
+        tsr_admin_fail(adm, "%s", err);
+        return TSR_ADMIN_FAILED;
+    }
+
+    reply = tsr_admin_command(adm, "PING", "PING");
+    if (reply == NULL) {
+        return TSR_ADMIN_FAILED;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        tsr_admin_fail(adm, "PING on %s failed: %s%s", adm->where,
+                       reply->str,
+                       (adm->conf.password == NULL
+                        && strncmp(reply->str, "NOAUTH", 6) == 0)
+                       ? " (add password_file= to the address)" : "");
+        freeReplyObject(reply);
+        return TSR_ADMIN_FAILED;
+    }
+
+    freeReplyObject(reply);
+
+    return TSR_ADMIN_OK;
+}
+
+
+/*
+ * A command and its reply, error replies included; NULL (reported) when
+ * the connection failed.  The caller frees the reply.
+ */
+
+redisReply *
+tsr_admin_command(tsr_admin_t *adm, const char *what, const char *fmt, ...)
+{
+    int          rc;
+    va_list      args;
+    redisReply  *reply;
+
+    va_start(args, fmt);
+    rc = tsr_sync_vcommand(adm->redis, &reply, what, fmt, args);
+    va_end(args);
+
+    if (rc != TSR_OK) {
+        tsr_admin_fail(adm, "%s", adm->redis->errstr);
+        return NULL;
+    }
+
+    return reply;
+}
+
+
+/* queues a command of a pipeline; 0 or -1 (out of memory, reported) */
+
+int
+tsr_admin_append(tsr_admin_t *adm, const char *fmt, ...)
+{
+    int      rc;
+    va_list  args;
+
+    va_start(args, fmt);
+    rc = tsr_sync_vappend(adm->redis, fmt, args);
+    va_end(args);
+
+    if (rc != TSR_OK) {
+        tsr_admin_fail(adm, "%s", adm->redis->errstr);
+        return -1;
+    }
+
+    return 0;
+}
+
+
+/* the next reply of a pipeline, as tsr_admin_command() */
+
+redisReply *
+tsr_admin_reply(tsr_admin_t *adm, const char *what)
+{
+    redisReply  *reply;
+
+    if (tsr_sync_reply(adm->redis, &reply, what) != TSR_OK) {
+        tsr_admin_fail(adm, "%s", adm->redis->errstr);
+        return NULL;
+    }
+
+    return reply;
+}
+
+
+/*
+ * One SCAN step over "pattern" from "cursor" (updated; "0" when done).
+ * *reply is the whole reply, its element[1] the array of key names, all
+ * strings; the caller frees it.  Returns 0, or -1 (reported).
+ */
+
+int
+tsr_admin_scan(tsr_admin_t *adm, const char *pattern, char *cursor,
+    size_t cursor_size, redisReply **reply)
+{
+    size_t       i;
+    redisReply  *r, *keys;
+
+    r = tsr_admin_command(adm, "SCAN", "SCAN %s MATCH %s COUNT %s", cursor,
+                          pattern, TSR_ADMIN_SCAN_COUNT);
+    if (r == NULL) {
+        return -1;
+    }
+
+    if (r->type == REDIS_REPLY_ERROR) {
+        tsr_admin_fail(adm, "SCAN on %s failed: %s", adm->where, r->str);
+        goto failed;
+    }
+
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 2
+        || r->element[0]->type != REDIS_REPLY_STRING
+        || r->element[0]->len == 0 || r->element[0]->len >= cursor_size
+        || r->element[1]->type != REDIS_REPLY_ARRAY)
+    {
+        tsr_admin_fail(adm, "SCAN on %s: unexpected reply", adm->where);
+        goto failed;
+    }
+
+    keys = r->element[1];
+
+    for (i = 0; i < keys->elements; i++) {
+        if (keys->element[i]->type != REDIS_REPLY_STRING) {
+            tsr_admin_fail(adm, "SCAN on %s: unexpected reply", adm->where);
+            goto failed;
+        }
+    }
+
+    memcpy(cursor, r->element[0]->str, r->element[0]->len);
+    cursor[r->element[0]->len] = '\0';
+
+    *reply = r;
+
+    return 0;
+
+failed:
+
+    freeReplyObject(r);
+
+    return -1;
+}
+
+
+/*
+ * Whether "key" is a session key under the prefix:
+ * <prefix>s:<16 hex>:<2 to 64 hex, even>; points *ctx and *id into it.
+ */
+
+int
+tsr_admin_session_key(tsr_admin_t *adm, const char *key, size_t len,
+    const char **ctx, const char **id, size_t *idlen)
+{
+    size_t       head, n;
+    const char  *p;
+
+    head = adm->prefix_len + 2;
+
+    if (len < head + TSR_ADMIN_CTX_HEX + 1 + 2
+        || memcmp(key, adm->prefix, adm->prefix_len) != 0
+        || key[adm->prefix_len] != 's' || key[adm->prefix_len + 1] != ':')
+    {
+        return -1;
+    }
+
+    p = key + head;
+
+    if (!tsr_admin_is_hex(p, TSR_ADMIN_CTX_HEX)
+        || p[TSR_ADMIN_CTX_HEX] != ':')
+    {
+        return -1;
+    }
+
+    n = len - head - TSR_ADMIN_CTX_HEX - 1;
+
+    if (n % 2 != 0 || n > 2 * TSR_MAX_SESSION_ID
+        || !tsr_admin_is_hex(p + TSR_ADMIN_CTX_HEX + 1, n))
+    {
+        return -1;
+    }
+
+    if (ctx != NULL) {
+        *ctx = p;
+        *id = p + TSR_ADMIN_CTX_HEX + 1;
+        *idlen = n;
+    }
+
+    return 0;
+}
+
+
+/*
+ * Whether "key" was met before (1), else remembers it (0); -1 when out of
+ * memory.  Keys are remembered by 64 bits of their SHA-256.
+ */
+
+int
+tsr_admin_seen(tsr_admin_seen_t *s, const char *key, size_t len)
+{
+    size_t    i, j, size;
+    uint64_t  h, *slots;
+    uint8_t   md[SHA256_DIGEST_LENGTH];
+
+    if (2 * (s->n + 1) > s->size) {
+        size = s->size ? 2 * s->size : 1024;
+
+        slots = calloc(size, sizeof(uint64_t));
+        if (slots == NULL) {
+            return -1;
+        }
+
+        for (i = 0; i < s->size; i++) {
+            if (s->slots[i] == 0) {
+                continue;
+            }
+
+            for (j = s->slots[i] & (size - 1); slots[j] != 0;
+                 j = (j + 1) & (size - 1))
+            {
+                /* void */
+            }
+
+            slots[j] = s->slots[i];
+        }
+
+        free(s->slots);
+        s->slots = slots;
+        s->size = size;
+    }
+
+    if (SHA256((const unsigned char *) key, len, md) == NULL) {
+        return -1;
+    }
+
+    memcpy(&h, md, sizeof(uint64_t));
+
+    if (h == 0) {
+        /* 0 marks an empty slot */
+        h = 1;
+    }
+
+    for (i = h & (s->size - 1); s->slots[i] != 0; i = (i + 1) & (s->size - 1))
+    {
+        if (s->slots[i] == h) {
+            return 1;
+        }
+    }
+
+    s->slots[i] = h;
+    s->n++;
+
+    return 0;
+}
+
+
+void
+tsr_admin_seen_free(tsr_admin_seen_t *s)
+{
+    free(s->slots);
+    s->slots = NULL;
+    s->size = 0;
+    s->n = 0;
+}
+
+
+/* reports a usage error and returns TSR_ADMIN_USAGE */
+
+int
+tsr_admin_usage_error(tsr_admin_t *adm, const char *fmt, ...)
+{
+    va_list  args;
+    size_t   n;
+    char     msg[TSR_ADMIN_MSG_LEN];
+
+    va_start(args, fmt);
+    (void) vsnprintf(msg, sizeof(msg), fmt, args);
+    va_end(args);
+
+    n = strlen(msg);
+    (void) snprintf(msg + n, sizeof(msg) - n, "; see \"tsr-admin %s "
+                    "--help\"", adm->cmd->name);
+
+    tsr_admin_fail(adm, "%s", msg);
+
+    return TSR_ADMIN_USAGE;
+}
+
+
+void
+tsr_admin_fail(tsr_admin_t *adm, const char *fmt, ...)
+{
+    va_list  args;
+
+    va_start(args, fmt);
+    tsr_admin_vfail(adm, fmt, args);
+    va_end(args);
+}
+
+
+/* "tsr-admin: <command>: <message>", one line whatever the message holds */
+
+void
+tsr_admin_vfail(tsr_admin_t *adm, const char *fmt, va_list args)
+{
+    char  *p;
+    char   msg[TSR_ADMIN_MSG_LEN];
+
+    (void) vsnprintf(msg, sizeof(msg), fmt, args);
+
+    for (p = msg; *p != '\0'; p++) {
+        if ((unsigned char) *p < ' ' || (unsigned char) *p == 0x7f) {
+            *p = ' ';
+        }
+    }
+
+    (void) fflush(stdout);
+    fprintf(stderr, "tsr-admin: %s: %s\n", adm->cmd->name, msg);
+}
+
+
+/*
+ * A time as in nginx: "500ms", "30s", "5m", "12h", "1d", or sums such as
+ * "1h30m"; a bare number is milliseconds, or seconds with "bare_sec" (as
+ * ssl_session_timeout).  Returns 0, or -1.
+ */
+
+int
+tsr_admin_parse_time(const char *s, int bare_sec, uint64_t *ms)
+{
+    uint64_t     total, n, unit;
+    const char  *p;
+
+    if (*s == '\0') {
+        return -1;
+    }
+
+    total = 0;
+    p = s;
+
+    while (*p != '\0') {
+        if (!isdigit((unsigned char) *p)) {
+            return -1;
+        }
+
+        n = 0;
+
+        while (isdigit((unsigned char) *p)) {
+            n = n * 10 + (uint64_t) (*p++ - '0');
+
+            if (n > 1000000000000ULL) {
+                return -1;
+            }
+        }
+
+        if (p[0] == 'm' && p[1] == 's') {
+            unit = 1;
+            p += 2;
+
+        } else if (*p == '\0' && p != s && total == 0) {
+            unit = bare_sec ? 1000 : 1;
+
+        } else {
+            switch (*p++) {
+            case 's':
+                unit = 1000;
+                break;
+            case 'm':
+                unit = 60 * 1000;
+                break;
+            case 'h':
+                unit = 60 * 60 * 1000;
+                break;
+            case 'd':
+                unit = 24 * 60 * 60 * 1000;
+                break;
+            default:
+                return -1;
+            }
+        }
+
+        total += n * unit;
+
+        if (total > 1000000000000000ULL) {
+            return -1;
+        }
+    }
+
+    *ms = total;
+
+    return 0;
+}
+
+
+/* "min" to "max" hex digits, lowercased into out; 0, or -1 */
+
+int
+tsr_admin_parse_hex(const char *s, size_t min, size_t max, char *out,
+    size_t outlen)
+{
+    size_t  i, len;
+
+    len = strlen(s);
+
+    if (len < min || len > max || len >= outlen || !tsr_admin_is_hex(s, len))
+    {
+        return -1;
+    }
+
+    for (i = 0; i < len; i++) {
+        out[i] = (char) tolower((unsigned char) s[i]);
+    }
+
+    out[len] = '\0';
+
+    return 0;
+}
+
+
+int
+tsr_admin_is_hex(const char *p, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if (!isxdigit((unsigned char) p[i])) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/*
+ * The value of a "name:value" line of an INFO reply, printable: it comes
+ * from the server.  Returns 0, or -1.
+ */
+
+int
+tsr_admin_info_field(const char *info, const char *name, char *out,
+    size_t outlen)
+{
+    size_t       i, nlen, vlen;
+    const char  *p, *v;
+
+    nlen = strlen(name);
+
+    for (p = info; p != NULL && *p != '\0'; p = strchr(p, '\n')) {
+        if (*p == '\n') {
+            p++;
+        }
+
+        if (strncmp(p, name, nlen) != 0 || p[nlen] != ':') {
+            continue;
+        }
+
+        v = p + nlen + 1;
+        vlen = strcspn(v, "\r\n");
+
+        if (vlen >= outlen) {
+            vlen = outlen - 1;
+        }
+
+        for (i = 0; i < vlen; i++) {
+            out[i] = (v[i] >= ' ' && v[i] < 0x7f) ? v[i] : '?';
+        }
+
+        out[vlen] = '\0';
+
+        return 0;
+    }
+
+    return -1;
+}
+
+
+/*
+ * Text from Redis made printable: bytes outside printable ASCII and the
+ * backslash become \xNN; truncated with "..." to fit.  Returns "out".
+ */
+
+const char *
+tsr_admin_safe(const char *p, size_t len, char *out, size_t outlen)
+{
+    size_t          i, n;
+    unsigned char   c;
+
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) p[i];
+
+        if (n + 8 >= outlen) {
+            (void) strcpy(out + n, "...");
+            return out;
+        }
+
+        if (c >= ' ' && c < 0x7f && c != '\\') {
+            out[n++] = (char) c;
+
+        } else {
+            n += (size_t) snprintf(out + n, outlen - n, "\\x%02x", c);
+        }
+    }
+
+    out[n] = '\0';
+
+    return out;
+}
+
+
+/* the public key id of a sealed value: version(1) | key id(4) | ... */
+
+void
+tsr_admin_key_id(const uint8_t *val, size_t len, char *out)
+{
+    if (len < 5) {
+        (void) strcpy(out, "?");
+        return;
+    }
+
+    (void) snprintf(out, 9, "%02x%02x%02x%02x", val[1], val[2], val[3],
+                    val[4]);
+}
+
+
+void
+tsr_admin_fmt_time(uint64_t ms, char *buf, size_t len)
+{
+    time_t     t;
+    struct tm  tm;
+
+    t = (time_t) (ms / 1000);
+
+    if (gmtime_r(&t, &tm) == NULL
+        || strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+    {
+        (void) snprintf(buf, len, "?");
+    }
+}
+
+
+/* "850ms", "4.2s", "59s", "4m59s", "2h3m", "1d2h" */
+
+void
+tsr_admin_fmt_duration(uint64_t ms, char *buf, size_t len)
+{
+    uint64_t  s;
+
+    s = ms / 1000;
+
+    if (ms < 1000) {
+        (void) snprintf(buf, len, "%llums", (unsigned long long) ms);
+
+    } else if (s < 10 && ms % 1000 >= 100) {
+        (void) snprintf(buf, len, "%llu.%llus", (unsigned long long) s,
+                        (unsigned long long) (ms % 1000 / 100));
+
+    } else if (s < 60) {
+        (void) snprintf(buf, len, "%llus", (unsigned long long) s);
+
+    } else if (s < 3600) {
+        (void) snprintf(buf, len, s % 60 ? "%llum%llus" : "%llum",
+                        (unsigned long long) (s / 60),
+                        (unsigned long long) (s % 60));
+
+    } else if (s < 86400) {
+        (void) snprintf(buf, len, s % 3600 / 60 ? "%lluh%llum" : "%lluh",
+                        (unsigned long long) (s / 3600),
+                        (unsigned long long) (s % 3600 / 60));
+
+    } else {
+        (void) snprintf(buf, len, s % 86400 / 3600 ? "%llud%lluh" : "%llud",
+                        (unsigned long long) (s / 86400),
+                        (unsigned long long) (s % 86400 / 3600));
+    }
+}
+
+
+/* "5m ago", "in 4h" */
+
+void
+tsr_admin_fmt_ago(uint64_t then_ms, uint64_t now_ms, char *buf, size_t len)
+{
+    char  d[TSR_ADMIN_TIME_LEN - 8];
+
+    if (then_ms <= now_ms) {
+        tsr_admin_fmt_duration(now_ms - then_ms, d, sizeof(d));
+        (void) snprintf(buf, len, "%s ago", d);
+
+    } else {
+        tsr_admin_fmt_duration(then_ms - now_ms, d, sizeof(d));
+        (void) snprintf(buf, len, "in %s", d);
+    }
+}
+
+
+uint64_t
+tsr_admin_now(void)
+{
+    struct timeval  tv;
+
+    (void) gettimeofday(&tv, NULL);
+
+    return (uint64_t) tv.tv_sec * 1000 + (uint64_t) tv.tv_usec / 1000;
+}
