@@ -39,6 +39,7 @@
 static int tsr_admin_options(tsr_admin_t *adm, int argc, char **argv,
     int *first);
 static int tsr_admin_setup(tsr_admin_t *adm);
+static int tsr_admin_address(tsr_admin_t *adm);
 static const tsr_admin_command_t *tsr_admin_find(const char *name);
 static void tsr_admin_usage(FILE *f, const tsr_admin_command_t *cmd);
 
@@ -46,14 +47,20 @@ static void tsr_admin_usage(FILE *f, const tsr_admin_command_t *cmd);
 static const tsr_admin_command_t  tsr_admin_commands[] = {
 
     { "check", tsr_admin_check,
-      TSR_ADMIN_O_SCOPE | TSR_ADMIN_O_PERIOD | TSR_ADMIN_O_LIFETIME,
+      TSR_ADMIN_O_PERIOD | TSR_ADMIN_O_LIFETIME,
       "connectivity, AUTH, version, eviction policy, key files",
       "check [options]",
       "Connects and authenticates, shows the Redis version and judges its\n"
       "eviction policy; with -k, tells whether the key files open the\n"
       "ticket key ring (if there is one) and a sample of the sessions.\n"
-      "Exits 0 when the setup is usable, else 2 with the reason.\n"
-      "  -s, --scope SCOPE     ticket ring scope (default \"default\")\n"
+      "Exit status, as a monitoring plugin's:\n"
+      "  0 ok        everything usable\n"
+      "  1 warning   usable, but: noeviction or an unknown eviction policy,\n"
+      "              INFO memory unreadable, Redis without UNLINK (< 4.0),\n"
+      "              some sampled sessions not opening with the key files\n"
+      "  2 critical  no connection, AUTH or PING refused, Redis < 2.6.12,\n"
+      "              a key file that does not load, a ticket key ring that\n"
+      "              does not open, no sampled session opening\n"
       "      --period TIME     ssl_session_redis_ticket_rotation (12h)\n"
       "      --lifetime TIME   the longest ssl_session_timeout (5m)\n" },
 
@@ -63,7 +70,7 @@ static const tsr_admin_command_t  tsr_admin_commands[] = {
       "stats [options]",
       "Counts the session keys under the prefix (SCAN, never KEYS) with\n"
       "their total size, their TTLs (min, median, max) and contexts.\n"
-      "  -c, --context HEX     only sessions of this context fingerprint\n"
+      "  -C, --context HEX     only sessions of this context fingerprint\n"
       "  -m, --memory          sizes from MEMORY USAGE (Redis' overhead\n"
       "                        included) instead of STRLEN\n"
       "  -n, --max-keys N      examine at most N keys (default 1000000)\n" },
@@ -74,17 +81,16 @@ static const tsr_admin_command_t  tsr_admin_commands[] = {
       "Finds the session key(s) of a session id and shows TTL and size;\n"
       "with -k opens the value and shows protocol, cipher, creation time,\n"
       "timeout and server name, never secret bytes.\n"
-      "  -c, --context HEX     the context fingerprint (16 hex digits) of\n"
+      "  -C, --context HEX     the context fingerprint (16 hex digits) of\n"
       "                        the key, instead of scanning for it\n" },
 
     { "tickets", tsr_admin_tickets,
-      TSR_ADMIN_O_SCOPE | TSR_ADMIN_O_PERIOD | TSR_ADMIN_O_LIFETIME,
+      TSR_ADMIN_O_PERIOD | TSR_ADMIN_O_LIFETIME,
       "show or rotate the fleet ticket key ring",
       "tickets show|rotate -k KEYFILE [options]",
       "show: the fleet ticket key ring: generation, rotation time, key\n"
       "names, roles and times (never key bytes).  rotate: creates the\n"
       "ring when there is none, or rotates it when its period has passed.\n"
-      "  -s, --scope SCOPE     ring scope (default \"default\")\n"
       "      --period TIME     ssl_session_redis_ticket_rotation (12h)\n"
       "      --lifetime TIME   the longest ssl_session_timeout (5m)\n" },
 
@@ -94,7 +100,7 @@ static const tsr_admin_command_t  tsr_admin_commands[] = {
       "flush [options]",
       "Deletes the session keys under the prefix (SCAN + UNLINK), after\n"
       "asking on a terminal; without one it needs --yes.\n"
-      "  -c, --context HEX     only sessions of this context fingerprint\n"
+      "  -C, --context HEX     only sessions of this context fingerprint\n"
       "      --all             every key under the prefix: sessions, the\n"
       "                        ticket key rings and node registrations\n"
       "  -y, --yes             do not ask\n" },
@@ -111,20 +117,30 @@ static const tsr_admin_command_t  tsr_admin_commands[] = {
 };
 
 
+/*
+ * -h, -p and -s are redis-cli's host, port and socket, so the prefix is
+ * -P and the context -C; help is --help only.
+ */
 static const struct option  tsr_admin_long_options[] = {
     { "address",  required_argument, NULL, 'a' },
+    { "host",     required_argument, NULL, 'h' },
+    { "port",     required_argument, NULL, 'p' },
+    { "socket",   required_argument, NULL, 's' },
+    { "config",   required_argument, NULL, 'c' },
+    { "server",   required_argument, NULL, TSR_ADMIN_OPT_SERVER },
+    { "nginx",    required_argument, NULL, TSR_ADMIN_OPT_NGINX },
     { "key",      required_argument, NULL, 'k' },
-    { "prefix",   required_argument, NULL, 'p' },
+    { "prefix",   required_argument, NULL, 'P' },
     { "timeout",  required_argument, NULL, 't' },
-    { "context",  required_argument, NULL, 'c' },
-    { "scope",    required_argument, NULL, 's' },
+    { "json",     no_argument,       NULL, TSR_ADMIN_OPT_JSON },
+    { "context",  required_argument, NULL, 'C' },
     { "period",   required_argument, NULL, TSR_ADMIN_OPT_PERIOD },
     { "lifetime", required_argument, NULL, TSR_ADMIN_OPT_LIFETIME },
     { "max-keys", required_argument, NULL, 'n' },
     { "memory",   no_argument,       NULL, 'm' },
     { "yes",      no_argument,       NULL, 'y' },
     { "all",      no_argument,       NULL, TSR_ADMIN_OPT_ALL },
-    { "help",     no_argument,       NULL, 'h' },
+    { "help",     no_argument,       NULL, TSR_ADMIN_OPT_HELP },
     { NULL, 0, NULL, 0 }
 };
 
@@ -144,8 +160,7 @@ main(int argc, char **argv)
         return TSR_ADMIN_USAGE;
     }
 
-    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0
-        || strcmp(argv[1], "help") == 0)
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "help") == 0)
     {
         cmd = (argc > 2) ? tsr_admin_find(argv[2]) : NULL;
         tsr_admin_usage(stdout, cmd);
@@ -184,6 +199,11 @@ main(int argc, char **argv)
         goto done;
     }
 
+    if (adm->json) {
+        tsr_admin_json_open(adm, NULL, 0);
+        tsr_admin_json_str(adm, "command", cmd->name);
+    }
+
     rc = tsr_admin_setup(adm);
     if (rc != TSR_ADMIN_OK) {
         goto done;
@@ -192,6 +212,23 @@ main(int argc, char **argv)
     rc = cmd->handler(adm, argc - 1 - first, argv + 1 + first);
 
 done:
+
+    if (adm->json && adm->out.depth > 0) {
+        /* what a failure left open, then how it ended */
+
+        while (adm->out.depth > 1) {
+            tsr_admin_json_close(adm);
+        }
+
+        tsr_admin_json_int(adm, "exit", rc);
+
+        if (rc != TSR_ADMIN_OK && adm->error[0] != '\0') {
+            tsr_admin_json_str(adm, "error", adm->error);
+        }
+
+        tsr_admin_json_close(adm);
+        (void) putchar('\n');
+    }
 
     if (fflush(stdout) != 0 && rc == TSR_ADMIN_OK) {
         fprintf(stderr, "tsr-admin: %s: cannot write the output: %s\n",
@@ -203,6 +240,10 @@ done:
     tsr_tls_destroy(adm->tls);
 
     tsr_keyring_destroy(adm->keys);
+
+    for (first = 0; first < TSR_ADMIN_MAX_KEY_FILES; first++) {
+        free(adm->nginx_keys[first]);
+    }
 
     /* the password read from password_file= is in there */
     OPENSSL_cleanse(adm, sizeof(tsr_admin_t));
@@ -226,7 +267,6 @@ tsr_admin_options(tsr_admin_t *adm, int argc, char **argv, int *first)
     const char          *name;
     unsigned long long   n;
 
-    adm->address = TSR_ADMIN_DEFAULT_ADDRESS;
     adm->prefix = TSR_DEFAULT_PREFIX;
     adm->timeout_ms = TSR_ADMIN_DEFAULT_TIMEOUT;
     adm->max_keys = TSR_ADMIN_DEFAULT_MAX;
@@ -236,7 +276,7 @@ tsr_admin_options(tsr_admin_t *adm, int argc, char **argv, int *first)
     optind = 1;
 
     for ( ;; ) {
-        c = getopt_long(argc, argv, ":a:k:p:t:c:s:n:myh",
+        c = getopt_long(argc, argv, ":a:h:p:s:c:k:P:t:C:n:my",
                         tsr_admin_long_options, NULL);
         if (c == -1) {
             break;
@@ -251,6 +291,34 @@ tsr_admin_options(tsr_admin_t *adm, int argc, char **argv, int *first)
             adm->address = optarg;
             break;
 
+        case 'h':
+            adm->host = optarg;
+            break;
+
+        case 'p':
+            adm->port = optarg;
+            break;
+
+        case 's':
+            adm->socket = optarg;
+            break;
+
+        case 'c':
+            adm->config = optarg;
+            break;
+
+        case TSR_ADMIN_OPT_SERVER:
+            adm->server = optarg;
+            break;
+
+        case TSR_ADMIN_OPT_NGINX:
+            adm->nginx = optarg;
+            break;
+
+        case TSR_ADMIN_OPT_JSON:
+            adm->json = 1;
+            break;
+
         case 'k':
             if (adm->nkey_files == TSR_ADMIN_MAX_KEY_FILES) {
                 return tsr_admin_usage_error(adm, "more than %d key files",
@@ -260,8 +328,9 @@ tsr_admin_options(tsr_admin_t *adm, int argc, char **argv, int *first)
             adm->key_files[adm->nkey_files++] = optarg;
             break;
 
-        case 'p':
+        case 'P':
             adm->prefix = optarg;
+            adm->prefix_set = 1;
             break;
 
         case 't':
@@ -275,7 +344,7 @@ tsr_admin_options(tsr_admin_t *adm, int argc, char **argv, int *first)
 
             break;
 
-        case 'c':
+        case 'C':
             bit = TSR_ADMIN_O_CONTEXT;
 
             if (tsr_admin_parse_hex(optarg, TSR_ADMIN_CTX_HEX,
@@ -289,11 +358,6 @@ tsr_admin_options(tsr_admin_t *adm, int argc, char **argv, int *first)
             }
 
             adm->context = 1;
-            break;
-
-        case 's':
-            bit = TSR_ADMIN_O_SCOPE;
-            adm->scope = optarg;
             break;
 
         case TSR_ADMIN_OPT_PERIOD:
@@ -350,7 +414,7 @@ tsr_admin_options(tsr_admin_t *adm, int argc, char **argv, int *first)
             adm->all = 1;
             break;
 
-        case 'h':
+        case TSR_ADMIN_OPT_HELP:
             help = 1;
             break;
 
@@ -393,6 +457,11 @@ tsr_admin_setup(tsr_admin_t *adm)
     const char  *p;
     char         err[TSR_ADMIN_MSG_LEN];
 
+    rc = tsr_admin_address(adm);
+    if (rc != TSR_ADMIN_OK) {
+        return rc;
+    }
+
     n = strlen(adm->prefix);
 
     if (n == 0 || n > TSR_ADMIN_MAX_PREFIX) {
@@ -428,7 +497,10 @@ tsr_admin_setup(tsr_admin_t *adm)
     rc = tsr_store_conf_parse(&adm->conf, adm->address, adm->conf_buf,
                               sizeof(adm->conf_buf), err, sizeof(err));
     if (rc != TSR_OK) {
-        return tsr_admin_usage_error(adm, "invalid redis address (-a): %s",
+        return tsr_admin_usage_error(adm, "invalid redis address%s: %s",
+                                     (adm->config != NULL
+                                      && adm->address == adm->nginx_address)
+                                     ? " in nginx's configuration" : "",
                                      err);
     }
 
@@ -485,6 +557,104 @@ tsr_admin_setup(tsr_admin_t *adm)
 
 /* ---- helpers ---- */
 
+/*
+ * The address, prefix and key files: from -c (nginx's configuration) if
+ * given, overridden by -a, by -h/-p/-s (as redis-cli's), by -P and -k.
+ */
+
+static int
+tsr_admin_address(tsr_admin_t *adm)
+{
+    int            rc;
+    char          *end;
+    size_t         i;
+    unsigned long  port;
+    const char    *host;
+
+    if (adm->config != NULL) {
+        rc = tsr_admin_nginx_config(adm);
+        if (rc != TSR_ADMIN_OK) {
+            return rc;
+        }
+
+        if (!adm->prefix_set && adm->nginx_prefix[0] != '\0') {
+            adm->prefix = adm->nginx_prefix;
+        }
+
+        for (i = 0; adm->nkey_files == 0 && i < TSR_ADMIN_MAX_KEY_FILES
+                    && adm->nginx_keys[i] != NULL; i++)
+        {
+            /* -k replaces the configuration's key files */
+            adm->key_files[i] = adm->nginx_keys[i];
+        }
+
+        if (adm->nkey_files == 0) {
+            adm->nkey_files = i;
+        }
+
+        if (adm->json) {
+            tsr_admin_json_str(adm, "nginx_server", adm->nginx_source);
+        }
+
+    } else if (adm->server != NULL || adm->nginx != NULL) {
+        return tsr_admin_usage_error(adm, "--server and --nginx go with -c");
+    }
+
+    if (adm->host == NULL && adm->port == NULL && adm->socket == NULL) {
+        if (adm->address == NULL) {
+            adm->address = (adm->config != NULL) ? adm->nginx_address
+                                                 : TSR_ADMIN_DEFAULT_ADDRESS;
+        }
+
+        return TSR_ADMIN_OK;
+    }
+
+    if (adm->address != NULL) {
+        return tsr_admin_usage_error(adm, "-a and -h, -p, -s exclude each "
+                                     "other");
+    }
+
+    if (adm->socket != NULL) {
+        if (adm->host != NULL || adm->port != NULL) {
+            return tsr_admin_usage_error(adm, "-s and -h, -p exclude each "
+                                         "other");
+        }
+
+        (void) snprintf(adm->addr_buf, sizeof(adm->addr_buf), "unix:%s",
+                        adm->socket);
+        adm->address = adm->addr_buf;
+
+        return TSR_ADMIN_OK;
+    }
+
+    port = 6379;
+
+    if (adm->port != NULL) {
+        errno = 0;
+        port = strtoul(adm->port, &end, 10);
+
+        if (errno != 0 || end == adm->port || *end != '\0' || port == 0
+            || port > 65535 || !isdigit((unsigned char) adm->port[0]))
+        {
+            return tsr_admin_usage_error(adm, "invalid port \"%s\"",
+                                         adm->port);
+        }
+    }
+
+    host = (adm->host != NULL) ? adm->host : "127.0.0.1";
+
+    if (host[0] == '\0' || strpbrk(host, " /[]") != NULL) {
+        return tsr_admin_usage_error(adm, "invalid host \"%s\"", host);
+    }
+
+    (void) snprintf(adm->addr_buf, sizeof(adm->addr_buf),
+                    strchr(host, ':') ? "[%s]:%lu" : "%s:%lu", host, port);
+    adm->address = adm->addr_buf;
+
+    return TSR_ADMIN_OK;
+}
+
+
 static const tsr_admin_command_t *
 tsr_admin_find(const char *name)
 {
@@ -507,8 +677,9 @@ tsr_admin_usage(FILE *f, const tsr_admin_command_t *cmd)
 
     if (cmd != NULL) {
         fprintf(f, "usage: tsr-admin %s\n\n%s\n", cmd->synopsis, cmd->help);
-        fprintf(f, "Options of every command: -a ADDRESS, -k KEYFILE, "
-                "-p PREFIX, -t TIMEOUT\n(see \"tsr-admin --help\" and "
+        fprintf(f, "Options of every command: -a ADDRESS, -h HOST, -p PORT, "
+                "-s SOCKET,\n-c NGINX.CONF, -k KEYFILE, -P PREFIX, "
+                "-t TIMEOUT, --json\n(see \"tsr-admin --help\" and "
                 "tsr-admin(1)).\n");
         return;
     }
@@ -523,17 +694,35 @@ tsr_admin_usage(FILE *f, const tsr_admin_command_t *cmd)
     fprintf(f, "\n"
         "Options of every command:\n"
         "  -a, --address ADDRESS  as ssl_session_redis: host:port, host,\n"
-        "                         [v6addr]:port or unix:/path, then\n"
-        "                         password_file=FILE user=NAME db=N\n"
-        "                         (default 127.0.0.1:6379; quote it)\n"
+        "                         [v6addr]:port, unix:/path, redis://,\n"
+        "                         rediss:// or unix:// URIs, cluster= or\n"
+        "                         sentinel=, then password_file=FILE\n"
+        "                         user=NAME db=N (default 127.0.0.1:6379;\n"
+        "                         quote it)\n"
+        "  -h, --host HOST        as redis-cli: host (default 127.0.0.1),\n"
+        "  -p, --port PORT        port (default 6379),\n"
+        "  -s, --socket PATH      or unix socket; not with -a\n"
+        "  -c, --config FILE      take the address, prefix, key files and\n"
+        "                         ticket rotation from nginx's\n"
+        "                         configuration (runs \"nginx -T -c FILE\");\n"
+        "                         -a/-h/-p/-s, -P and -k override them\n"
+        "      --server NAME      with -c: the http server with this\n"
+        "                         server_name, or the stream server with\n"
+        "                         this listen address (needed when servers\n"
+        "                         differ)\n"
+        "      --nginx PATH       with -c: the nginx binary (default\n"
+        "                         /usr/sbin/nginx, else nginx on PATH)\n"
         "  -k, --key FILE         a fleet key file, as ssl_session_redis_key;"
         "\n"
         "                         repeatable\n"
-        "  -p, --prefix PREFIX    as ssl_session_redis_prefix (default tsr:)"
+        "  -P, --prefix PREFIX    as ssl_session_redis_prefix (default tsr:)"
         "\n"
         "  -t, --timeout TIME     connect and command timeout (default 2s)\n"
-        "  -h, --help             this text; after a command, its own\n"
+        "      --json             one JSON document on stdout, with \"exit\"\n"
+        "                         and, on failure, \"error\"\n"
+        "      --help             this text; after a command, its own\n"
         "\n"
-        "Exit status: 0 done, 1 usage error, 2 failure, 3 fleet mismatch.\n"
+        "Exit status: 0 done; 1 warning (check only); 2 failure, or\n"
+        "critical for check; 3 fleet mismatch; 64 usage error.\n"
         "See tsr-admin(1).\n");
 }

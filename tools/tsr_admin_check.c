@@ -28,6 +28,9 @@
 #include <openssl/sha.h>
 
 
+static int tsr_admin_check_run(tsr_admin_t *adm, int argc, char **argv);
+static void tsr_admin_check_line(tsr_admin_t *adm, const char *level,
+    const char *fmt, ...) TSR_ADMIN_PRINTF(3, 4);
 static int tsr_admin_check_server(tsr_admin_t *adm);
 static int tsr_admin_check_memory(tsr_admin_t *adm);
 static int tsr_admin_check_keys(tsr_admin_t *adm);
@@ -36,8 +39,48 @@ static int tsr_admin_check_sessions(tsr_admin_t *adm);
 
 /* ---- check ---- */
 
+/*
+ * The exit status, as a monitoring plugin's: 0 ok; 1 warning when any
+ * "warning" line was given (an eviction policy that refuses writes or is
+ * unknown, INFO memory unreadable, no UNLINK, some sampled sessions not
+ * opening); 2 critical when the setup does not work (no connection, AUTH
+ * refused, Redis too old, the ring or every sampled session not opening
+ * with the key files).  With --json, "status" says the same in words.
+ */
+
 int
 tsr_admin_check(tsr_admin_t *adm, int argc, char **argv)
+{
+    int  rc;
+
+    if (adm->json) {
+        tsr_admin_json_open(adm, "checks", 1);
+    }
+
+    rc = tsr_admin_check_run(adm, argc, argv);
+
+    if (rc == TSR_ADMIN_OK && adm->warnings != 0) {
+        rc = TSR_ADMIN_WARNING;
+    }
+
+    if (adm->json && rc != TSR_ADMIN_USAGE) {
+        while (adm->out.depth > 1) {
+            tsr_admin_json_close(adm);
+        }
+
+        tsr_admin_json_str(adm, "status",
+                           (rc == TSR_ADMIN_OK) ? "ok"
+                           : (rc == TSR_ADMIN_WARNING) ? "warning"
+                                                       : "critical");
+        tsr_admin_json_uint(adm, "warnings", adm->warnings);
+    }
+
+    return rc;
+}
+
+
+static int
+tsr_admin_check_run(tsr_admin_t *adm, int argc, char **argv)
 {
     int  rc;
 
@@ -52,12 +95,13 @@ tsr_admin_check(tsr_admin_t *adm, int argc, char **argv)
     }
 
     if (adm->conf.user != NULL) {
-        printf("ok       connected to %s as user \"%s\"\n", adm->where,
-               adm->conf.user);
+        tsr_admin_check_line(adm, "ok", "connected to %s as user \"%s\"",
+                             adm->where, adm->conf.user);
 
     } else {
-        printf("ok       connected to %s%s\n", adm->where,
-               adm->conf.password ? " (AUTH with a password)" : "");
+        tsr_admin_check_line(adm, "ok", "connected to %s%s", adm->where,
+                             adm->conf.password ? " (AUTH with a password)"
+                                                : "");
     }
 
     rc = tsr_admin_check_server(adm);
@@ -71,7 +115,8 @@ tsr_admin_check(tsr_admin_t *adm, int argc, char **argv)
     }
 
     if (adm->keys == NULL) {
-        printf("note     no key file (-k): sealed values not checked\n");
+        tsr_admin_check_line(adm, "note", "no key file (-k): sealed values "
+                             "not checked");
         return TSR_ADMIN_OK;
     }
 
@@ -125,18 +170,19 @@ tsr_admin_check_server(tsr_admin_t *adm)
         goto done;
     }
 
-    printf("ok       redis %s\n", version);
+    tsr_admin_check_line(adm, "ok", "redis %s", version);
 
     if (major < 4) {
-        printf("warning  redis %s has no UNLINK: flush deletes with DEL, "
-               "which blocks Redis on large values\n", version);
+        tsr_admin_check_line(adm, "warning", "redis %s has no UNLINK: flush "
+                             "deletes with DEL, which blocks Redis on large "
+                             "values", version);
     }
 
     /* as the module decides at connect */
     if (major < 6 || (major == 6 && minor < 2)) {
-        printf("note     redis %s has no GETDEL (6.2): single use takes "
-               "sessions with a script, so an ACL user needs +eval\n",
-               version);
+        tsr_admin_check_line(adm, "note", "redis %s has no GETDEL (6.2): "
+                             "single use takes sessions with a script, so an "
+                             "ACL user needs +eval", version);
     }
 
     rc = TSR_ADMIN_OK;
@@ -172,8 +218,9 @@ tsr_admin_check_memory(tsr_admin_t *adm)
                                 sizeof(policy))
            != 0)
     {
-        printf("warning  cannot read maxmemory_policy from INFO memory: "
-               "check that it is not noeviction\n");
+        tsr_admin_check_line(adm, "warning", "cannot read maxmemory_policy "
+                             "from INFO memory: check that it is not "
+                             "noeviction");
         freeReplyObject(reply);
         return TSR_ADMIN_OK;
     }
@@ -204,32 +251,37 @@ tsr_admin_check_memory(tsr_admin_t *adm)
 
     if (strcmp(policy, "noeviction") == 0) {
         if (maxmemory == 0) {
-            printf("warning  maxmemory-policy noeviction without maxmemory: "
-                   "Redis grows until the host runs out of memory; set "
-                   "maxmemory with allkeys-lru or volatile-lru\n");
+            tsr_admin_check_line(adm, "warning", "maxmemory-policy noeviction "
+                                 "without maxmemory: Redis grows until the "
+                                 "host runs out of memory; set maxmemory with "
+                                 "allkeys-lru or volatile-lru");
 
         } else {
-            printf("warning  maxmemory-policy noeviction: when %s is used "
-                   "up, Redis refuses writes and new sessions are not "
-                   "stored; use allkeys-lru or volatile-lru\n", max);
+            tsr_admin_check_line(adm, "warning", "maxmemory-policy "
+                                 "noeviction: when %s is used up, Redis "
+                                 "refuses writes and new sessions are not "
+                                 "stored; use allkeys-lru or volatile-lru",
+                                 max);
         }
 
     } else if (strncmp(policy, "allkeys-", 8) == 0
                || strncmp(policy, "volatile-", 9) == 0)
     {
-        printf("ok       maxmemory-policy %s%s\n", policy,
-               (policy[0] == 'v') ? " (every session key has a TTL)" : "");
+        tsr_admin_check_line(adm, "ok", "maxmemory-policy %s%s", policy,
+                             (policy[0] == 'v')
+                             ? " (every session key has a TTL)" : "");
 
     } else {
-        printf("warning  maxmemory-policy %s is unknown to tsr-admin\n",
-               policy);
+        tsr_admin_check_line(adm, "warning", "maxmemory-policy %s is unknown "
+                             "to tsr-admin", policy);
     }
 
     if (maxmemory != 0) {
-        printf("ok       memory %s used of maxmemory %s\n", used, max);
+        tsr_admin_check_line(adm, "ok", "memory %s used of maxmemory %s",
+                             used, max);
 
     } else {
-        printf("ok       memory %s used, no maxmemory\n", used);
+        tsr_admin_check_line(adm, "ok", "memory %s used, no maxmemory", used);
     }
 
     return TSR_ADMIN_OK;
@@ -249,8 +301,9 @@ tsr_admin_check_keys(tsr_admin_t *adm)
 
     for (i = 0; i < adm->nkey_files; i++) {
         (void) tsr_keyring_id(adm->keys, i, id);
-        printf("ok       key file %s: key id %s%s\n", adm->key_files[i], id,
-               (i == 0) ? " (seals)" : "");
+        tsr_admin_check_line(adm, "ok", "key file %s: key id %s%s",
+                             adm->key_files[i], id,
+                             (i == 0) ? " (seals)" : "");
     }
 
     t = tsr_admin_tickets_create(adm, 1);
@@ -263,8 +316,9 @@ tsr_admin_check_keys(tsr_admin_t *adm)
     rc = tsr_tickets_sync(t);
 
     if (rc == TSR_NOT_FOUND) {
-        printf("note     no ticket key ring \"%s\" (nginx creates it with "
-               "ssl_session_redis_tickets on)\n", name);
+        tsr_admin_check_line(adm, "note", "no ticket key ring \"%s\" (nginx "
+                             "creates it with ssl_session_redis_tickets on)",
+                             name);
         rc = TSR_ADMIN_OK;
 
     } else if (rc != TSR_OK) {
@@ -273,8 +327,9 @@ tsr_admin_check_keys(tsr_admin_t *adm)
 
     } else {
         (void) tsr_tickets_info(t, &info);
-        printf("ok       ticket key ring \"%s\" generation %llu opens with "
-               "the key files\n", name, (unsigned long long) info.gen);
+        tsr_admin_check_line(adm, "ok", "ticket key ring \"%s\" generation "
+                             "%llu opens with the key files", name,
+                             (unsigned long long) info.gen);
         rc = TSR_ADMIN_OK;
     }
 
@@ -392,8 +447,8 @@ tsr_admin_check_sessions(tsr_admin_t *adm)
     }
 
     if (sampled == 0) {
-        printf("note     no sessions under \"%s\" to try the key files "
-               "on\n", adm->prefix);
+        tsr_admin_check_line(adm, "note", "no sessions under \"%s\" to try "
+                             "the key files on", adm->prefix);
 
     } else if (opened == 0) {
         tsr_admin_fail(adm, "none of %zu sampled sessions opens with the "
@@ -405,15 +460,17 @@ tsr_admin_check_sessions(tsr_admin_t *adm)
         rc = TSR_ADMIN_FAILED;
 
     } else if (opened < sampled) {
-        printf("warning  %zu of %zu sampled sessions open with the key "
-               "files (%llu sealed under other keys%s%s, %llu tampered, "
-               "%llu malformed)\n", opened, sampled,
-               (unsigned long long) unknown, ids[0] ? ": " : "", ids,
-               (unsigned long long) tampered, (unsigned long long) other);
+        tsr_admin_check_line(adm, "warning", "%zu of %zu sampled sessions "
+                             "open with the key files (%llu sealed under "
+                             "other keys%s%s, %llu tampered, %llu malformed)",
+                             opened, sampled, (unsigned long long) unknown,
+                             ids[0] ? ": " : "", ids,
+                             (unsigned long long) tampered,
+                             (unsigned long long) other);
 
     } else {
-        printf("ok       %zu of %zu sampled sessions open with the key "
-               "files\n", opened, sampled);
+        tsr_admin_check_line(adm, "ok", "%zu of %zu sampled sessions open "
+                             "with the key files", opened, sampled);
     }
 
 done:
@@ -421,4 +478,33 @@ done:
     tsr_admin_seen_free(&seen);
 
     return rc;
+}
+
+
+/* one finding: "ok", "warning" (counted) or "note" */
+
+static void
+tsr_admin_check_line(tsr_admin_t *adm, const char *level, const char *fmt,
+    ...)
+{
+    va_list  args;
+    char     msg[TSR_ADMIN_MSG_LEN];
+
+    va_start(args, fmt);
+    (void) vsnprintf(msg, sizeof(msg), fmt, args);
+    va_end(args);
+
+    if (strcmp(level, "warning") == 0) {
+        adm->warnings++;
+    }
+
+    if (!adm->json) {
+        printf("%-8s %s\n", level, msg);
+        return;
+    }
+
+    tsr_admin_json_open(adm, NULL, 0);
+    tsr_admin_json_str(adm, "status", level);
+    tsr_admin_json_str(adm, "message", msg);
+    tsr_admin_json_close(adm);
 }

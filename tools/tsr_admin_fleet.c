@@ -75,6 +75,11 @@ static int tsr_admin_fleet_server(void *data, const tsr_fleet_server_t *fs);
 static int tsr_admin_fleet_sort(tsr_admin_fleet_t *fl);
 static int tsr_admin_fleet_print(tsr_admin_t *adm, tsr_admin_fleet_t *fl);
 static int tsr_admin_node_cmp(const void *a, const void *b);
+static void tsr_admin_fleet_json_node(tsr_admin_t *adm,
+    tsr_admin_node_t *nd);
+static void tsr_admin_fleet_json_server(tsr_admin_t *adm,
+    tsr_admin_fleet_t *fl, size_t i, size_t j, size_t a, size_t nodes,
+    int mismatch);
 static int tsr_admin_server_cmp(const void *a, const void *b);
 
 
@@ -420,7 +425,19 @@ tsr_admin_fleet_print(tsr_admin_t *adm, tsr_admin_fleet_t *fl)
     char                 ago[TSR_ADMIN_TIME_LEN], ttl[TSR_ADMIN_TIME_LEN];
     char                 list[TSR_ADMIN_MSG_LEN / 2];
 
-    if (fl->nnodes == 0) {
+    if (adm->json) {
+        tsr_admin_json_str(adm, "prefix", adm->prefix);
+        tsr_admin_json_str(adm, "redis", adm->where);
+        tsr_admin_json_open(adm, "nodes", 1);
+
+        for (i = 0; i < fl->nnodes; i++) {
+            tsr_admin_fleet_json_node(adm, &fl->nodes[i]);
+        }
+
+        tsr_admin_json_close(adm);
+        tsr_admin_json_open(adm, "servers", 1);
+
+    } else if (fl->nnodes == 0) {
         printf("no nodes registered under \"%snode:\" on %s (nginx "
                "registers every 20 s while it runs with "
                "ssl_session_redis)\n", adm->prefix, adm->where);
@@ -429,10 +446,12 @@ tsr_admin_fleet_print(tsr_admin_t *adm, tsr_admin_fleet_t *fl)
 
     now = tsr_admin_now();
 
-    printf("nodes        %zu under \"%snode:\" on %s\n", fl->nnodes,
-           adm->prefix, adm->where);
+    if (!adm->json) {
+        printf("nodes        %zu under \"%snode:\" on %s\n", fl->nnodes,
+               adm->prefix, adm->where);
+    }
 
-    for (i = 0; i < fl->nnodes; i++) {
+    for (i = 0; !adm->json && i < fl->nnodes; i++) {
         nd = &fl->nodes[i];
 
         if (nd->version[0] != '\0') {
@@ -467,7 +486,9 @@ tsr_admin_fleet_print(tsr_admin_t *adm, tsr_admin_fleet_t *fl)
         }
     }
 
-    printf("servers\n");
+    if (!adm->json) {
+        printf("servers\n");
+    }
 
     bad = 0;
     list[0] = '\0';
@@ -510,6 +531,14 @@ tsr_admin_fleet_print(tsr_admin_t *adm, tsr_admin_fleet_t *fl)
             }
         }
 
+        if (adm->json) {
+            tsr_admin_fleet_json_server(adm, fl, i, j, a, nodes, mismatch);
+        }
+
+        if (!mismatch && adm->json) {
+            continue;
+        }
+
         if (!mismatch) {
             printf("  ok        %-6s %s ", s[i].proto, s[i].name);
 
@@ -523,9 +552,11 @@ tsr_admin_fleet_print(tsr_admin_t *adm, tsr_admin_fleet_t *fl)
 
         bad++;
 
-        printf("  MISMATCH  %-6s %s\n", s[i].proto, s[i].name);
+        if (!adm->json) {
+            printf("  MISMATCH  %-6s %s\n", s[i].proto, s[i].name);
+        }
 
-        for (c = i; c < j; c = d) {
+        for (c = i; !adm->json && c < j; c = d) {
             printf("           ");
 
             for (d = c; d < j && s[d].node == s[c].node; d++) {
@@ -546,7 +577,12 @@ tsr_admin_fleet_print(tsr_admin_t *adm, tsr_admin_fleet_t *fl)
         }
     }
 
-    if (fl->skipped != 0) {
+    if (adm->json) {
+        tsr_admin_json_close(adm);
+        tsr_admin_json_uint(adm, "skipped", fl->skipped);
+        tsr_admin_json_uint(adm, "mismatches", bad);
+
+    } else if (fl->skipped != 0) {
         printf("note         %zu registrations or servers over tsr-admin's "
                "limits were skipped\n", fl->skipped);
     }
@@ -559,6 +595,99 @@ tsr_admin_fleet_print(tsr_admin_t *adm, tsr_admin_fleet_t *fl)
     }
 
     return TSR_ADMIN_OK;
+}
+
+
+/* one node: times in Unix seconds and milliseconds, null when unknown */
+
+static void
+tsr_admin_fleet_json_node(tsr_admin_t *adm, tsr_admin_node_t *nd)
+{
+    tsr_admin_json_open(adm, NULL, 0);
+    tsr_admin_json_str(adm, "id", nd->id);
+    tsr_admin_json_str(adm, "subsystem", nd->proto);
+
+    if (nd->version[0] != '\0') {
+        /* a format this tsr-admin does not know */
+        tsr_admin_json_str(adm, "unknown_format", nd->version);
+        tsr_admin_json_close(adm);
+        return;
+    }
+
+    tsr_admin_json_str(adm, "host", nd->host[0] ? nd->host : NULL);
+
+    if (nd->pid >= 0) {
+        tsr_admin_json_int(adm, "pid", nd->pid);
+
+    } else {
+        tsr_admin_json_null(adm, "pid");
+    }
+
+    if (nd->time > 0) {
+        tsr_admin_json_int(adm, "updated", nd->time);
+
+    } else {
+        tsr_admin_json_null(adm, "updated");
+    }
+
+    if (nd->ttl_ms >= 0) {
+        tsr_admin_json_int(adm, "ttl_ms", nd->ttl_ms);
+
+    } else {
+        tsr_admin_json_null(adm, "ttl_ms");
+    }
+
+    tsr_admin_json_uint(adm, "servers", nd->nservers);
+    tsr_admin_json_uint(adm, "bad_lines", nd->bad_lines);
+    tsr_admin_json_close(adm);
+}
+
+
+/*
+ * One server name: servers [i, j) sorted by node, [i, a) those of its
+ * first node; with a mismatch, each node's fingerprints.
+ */
+
+static void
+tsr_admin_fleet_json_server(tsr_admin_t *adm, tsr_admin_fleet_t *fl,
+    size_t i, size_t j, size_t a, size_t nodes, int mismatch)
+{
+    size_t               c, d;
+    tsr_admin_server_t  *s;
+
+    s = fl->servers;
+
+    tsr_admin_json_open(adm, NULL, 0);
+    tsr_admin_json_str(adm, "subsystem", s[i].proto);
+    tsr_admin_json_str(adm, "name", s[i].name);
+    tsr_admin_json_uint(adm, "nodes", nodes);
+    tsr_admin_json_bool(adm, "mismatch", mismatch);
+
+    tsr_admin_json_open(adm, "contexts", 1);
+
+    for (c = i; c < a; c++) {
+        tsr_admin_json_str(adm, NULL, s[c].fp);
+    }
+
+    tsr_admin_json_close(adm);
+
+    tsr_admin_json_open(adm, "by_node", 1);
+
+    for (c = i; c < j; c = d) {
+        tsr_admin_json_open(adm, NULL, 0);
+        tsr_admin_json_str(adm, "node", fl->nodes[s[c].node].id);
+        tsr_admin_json_open(adm, "contexts", 1);
+
+        for (d = c; d < j && s[d].node == s[c].node; d++) {
+            tsr_admin_json_str(adm, NULL, s[d].fp);
+        }
+
+        tsr_admin_json_close(adm);
+        tsr_admin_json_close(adm);
+    }
+
+    tsr_admin_json_close(adm);
+    tsr_admin_json_close(adm);
 }
 
 

@@ -172,12 +172,23 @@ tsr_admin_flush(tsr_admin_t *adm, int argc, char **argv)
 
     } while (strcmp(cursor, "0") != 0);
 
-    printf("deleted %llu keys matching \"%s\" on %s\n",
-           (unsigned long long) deleted, what, adm->where);
+    if (adm->json) {
+        tsr_admin_json_str(adm, "pattern", what);
+        tsr_admin_json_str(adm, "redis", adm->where);
+        tsr_admin_json_uint(adm, "deleted", deleted);
+
+    } else {
+        printf("deleted %llu keys matching \"%s\" on %s\n",
+               (unsigned long long) deleted, what, adm->where);
+    }
 
     return TSR_ADMIN_OK;
 
 failed:
+
+    if (adm->json) {
+        tsr_admin_json_uint(adm, "deleted", deleted);
+    }
 
     if (deleted != 0) {
         fprintf(stderr, "tsr-admin: flush: %llu keys were deleted before "

@@ -31,8 +31,12 @@ static int tsr_admin_inspect_key(tsr_admin_t *adm, const char *key,
     size_t keylen, size_t shown);
 static int tsr_admin_inspect_open(tsr_admin_t *adm, const char *key,
     size_t keylen, const uint8_t *val, size_t vlen);
-static void tsr_admin_print_session(const SSL_SESSION *sess,
-    const char *key_ctx, const char *key_id, size_t idlen);
+static void tsr_admin_print_session(tsr_admin_t *adm,
+    const SSL_SESSION *sess, const char *key_ctx, const char *key_id,
+    size_t idlen);
+static void tsr_admin_session_json(tsr_admin_t *adm,
+    const SSL_SESSION *sess, const char *key_ctx, const char *key_id,
+    size_t idlen);
 static const char *tsr_admin_version_name(int version);
 
 
@@ -135,6 +139,10 @@ tsr_admin_inspect(tsr_admin_t *adm, int argc, char **argv)
     rc = TSR_ADMIN_OK;
     shown = 0;
 
+    if (adm->json) {
+        tsr_admin_json_open(adm, "sessions", 1);
+    }
+
     for (i = 0; i < found; i++) {
         r = tsr_admin_inspect_key(adm, keys[i], lens[i], shown);
 
@@ -148,6 +156,10 @@ tsr_admin_inspect(tsr_admin_t *adm, int argc, char **argv)
         if (r != TSR_ADMIN_OK) {
             rc = r;
         }
+    }
+
+    if (adm->json) {
+        tsr_admin_json_close(adm);
     }
 
     if (shown == 0) {
@@ -219,13 +231,28 @@ tsr_admin_inspect_key(tsr_admin_t *adm, const char *key, size_t keylen,
         goto done;
     }
 
-    if (shown) {
+    if (adm->json) {
+        /* closed at "done" */
+        tsr_admin_json_open(adm, NULL, 0);
+        tsr_admin_json_strn(adm, "key", key, keylen);
+
+        if (ttl->type == REDIS_REPLY_INTEGER && ttl->integer >= 0) {
+            tsr_admin_json_int(adm, "ttl_ms", ttl->integer);
+
+        } else {
+            tsr_admin_json_null(adm, "ttl_ms");
+        }
+
+        tsr_admin_json_uint(adm, "size", val->len);
+
+    } else if (shown) {
         printf("\n");
     }
 
-    printf("key          %s\n", safe);
+    if (adm->json) {
+        /* said above */
 
-    if (ttl->type == REDIS_REPLY_INTEGER && ttl->integer >= 0) {
+    } else if (ttl->type == REDIS_REPLY_INTEGER && ttl->integer >= 0) {
         tsr_admin_fmt_duration((uint64_t) ttl->integer, buf, sizeof(buf));
         printf("ttl          %s\n", buf);
 
@@ -233,7 +260,9 @@ tsr_admin_inspect_key(tsr_admin_t *adm, const char *key, size_t keylen,
         printf("ttl          none: the key never expires\n");
     }
 
-    printf("size         %zu bytes sealed\n", val->len);
+    if (!adm->json) {
+        printf("size         %zu bytes sealed\n", val->len);
+    }
 
     if (val->len > TSR_MAX_VALUE) {
         tsr_admin_fail(adm, "\"%s\" does not open: %zu bytes is over the "
@@ -252,7 +281,13 @@ tsr_admin_inspect_key(tsr_admin_t *adm, const char *key, size_t keylen,
             }
         }
 
-        if (adm->keys != NULL && i < adm->nkey_files) {
+        if (adm->json) {
+            tsr_admin_json_str(adm, "key_id", id);
+            tsr_admin_json_str(adm, "key_file",
+                               (adm->keys != NULL && i < adm->nkey_files)
+                               ? adm->key_files[i] : NULL);
+
+        } else if (adm->keys != NULL && i < adm->nkey_files) {
             printf("sealed with  key id %s (%s)\n", id, adm->key_files[i]);
 
         } else {
@@ -261,7 +296,13 @@ tsr_admin_inspect_key(tsr_admin_t *adm, const char *key, size_t keylen,
     }
 
     if (adm->keys == NULL) {
-        printf("note         give the fleet key file (-k) to open it\n");
+        if (adm->json) {
+            tsr_admin_json_bool(adm, "opened", 0);
+
+        } else {
+            printf("note         give the fleet key file (-k) to open it\n");
+        }
+
         rc = TSR_ADMIN_OK;
         goto done;
     }
@@ -270,6 +311,11 @@ tsr_admin_inspect_key(tsr_admin_t *adm, const char *key, size_t keylen,
                                 val->len);
 
 done:
+
+    if (adm->json && rc != TSR_ADMIN_GONE && val->type == REDIS_REPLY_STRING)
+    {
+        tsr_admin_json_close(adm);
+    }
 
     freeReplyObject(ttl);
     freeReplyObject(val);
@@ -323,7 +369,7 @@ tsr_admin_inspect_open(tsr_admin_t *adm, const char *key, size_t keylen,
         idlen = 0;
     }
 
-    tsr_admin_print_session(sess, ctx, id, idlen);
+    tsr_admin_print_session(adm, sess, ctx, id, idlen);
 
     /* frees the master key cleansed */
     SSL_SESSION_free(sess);
@@ -338,8 +384,8 @@ tsr_admin_inspect_open(tsr_admin_t *adm, const char *key, size_t keylen,
  */
 
 static void
-tsr_admin_print_session(const SSL_SESSION *sess, const char *key_ctx,
-    const char *key_id, size_t idlen)
+tsr_admin_print_session(tsr_admin_t *adm, const SSL_SESSION *sess,
+    const char *key_ctx, const char *key_id, size_t idlen)
 {
     size_t                i;
     long                  created, timeout;
@@ -353,6 +399,11 @@ tsr_admin_print_session(const SSL_SESSION *sess, const char *key_ctx,
     char                  hex[2 * TSR_MAX_SESSION_ID + 1];
     char                  when[TSR_ADMIN_TIME_LEN], ago[TSR_ADMIN_TIME_LEN];
     char                  safe[TSR_ADMIN_SAFE_LEN];
+
+    if (adm->json) {
+        tsr_admin_session_json(adm, sess, key_ctx, key_id, idlen);
+        return;
+    }
 
     now = tsr_admin_now();
 
@@ -443,6 +494,88 @@ tsr_admin_print_session(const SSL_SESSION *sess, const char *key_ctx,
     }
 
     printf("resumable    %s\n", SSL_SESSION_is_resumable(sess) ? "yes" : "no");
+}
+
+
+/* the same as JSON members: times in Unix seconds, no secret bytes */
+
+static void
+tsr_admin_session_json(tsr_admin_t *adm, const SSL_SESSION *sess,
+    const char *key_ctx, const char *key_id, size_t idlen)
+{
+    size_t                i;
+    const char           *name, *version;
+    unsigned int          len;
+    const SSL_CIPHER     *cipher;
+    const unsigned char  *p;
+    unsigned char         md[SHA256_DIGEST_LENGTH];
+    char                  hex[2 * TSR_MAX_SESSION_ID + 1];
+
+    tsr_admin_json_bool(adm, "opened", 1);
+
+    version = tsr_admin_version_name(SSL_SESSION_get_protocol_version(sess));
+
+    if (version != NULL) {
+        tsr_admin_json_str(adm, "protocol", version);
+
+    } else {
+        (void) snprintf(hex, sizeof(hex), "0x%04x",
+                        SSL_SESSION_get_protocol_version(sess));
+        tsr_admin_json_str(adm, "protocol", hex);
+    }
+
+    cipher = SSL_SESSION_get0_cipher(sess);
+    tsr_admin_json_str(adm, "cipher",
+                       (cipher != NULL) ? SSL_CIPHER_get_name(cipher) : NULL);
+
+    tsr_admin_json_int(adm, "created", SSL_SESSION_get_time(sess));
+    tsr_admin_json_int(adm, "timeout", SSL_SESSION_get_timeout(sess));
+
+    name = SSL_SESSION_get0_hostname(sess);
+    tsr_admin_json_str(adm, "server_name", name);
+
+    p = SSL_SESSION_get_id(sess, &len);
+    tsr_admin_json_uint(adm, "id_length", len);
+
+    if (key_id != NULL && len * 2 == idlen && len <= TSR_MAX_SESSION_ID) {
+        for (i = 0; i < len; i++) {
+            (void) snprintf(hex + 2 * i, 3, "%02x", p[i]);
+        }
+
+        tsr_admin_json_bool(adm, "id_matches_key",
+                            memcmp(hex, key_id, idlen) == 0);
+
+    } else {
+        tsr_admin_json_bool(adm, "id_matches_key", 0);
+    }
+
+    p = SSL_SESSION_get0_id_context(sess, &len);
+
+    if (SHA256(p, len, md) != NULL) {
+        for (i = 0; i < TSR_ADMIN_CTX_HEX / 2; i++) {
+            (void) snprintf(hex + 2 * i, 3, "%02x", md[i]);
+        }
+
+        tsr_admin_json_str(adm, "context", hex);
+        tsr_admin_json_bool(adm, "context_matches_key",
+                            key_ctx != NULL
+                            && memcmp(hex, key_ctx, TSR_ADMIN_CTX_HEX) == 0);
+    }
+
+    SSL_SESSION_get0_alpn_selected(sess, &p, &i);
+
+    if (i != 0) {
+        tsr_admin_json_strn(adm, "alpn", (const char *) p, i);
+
+    } else {
+        tsr_admin_json_null(adm, "alpn");
+    }
+
+    tsr_admin_json_bool(adm, "client_cert",
+                        SSL_SESSION_get0_peer((SSL_SESSION *) sess) != NULL);
+    tsr_admin_json_uint(adm, "max_early_data",
+                        SSL_SESSION_get_max_early_data(sess));
+    tsr_admin_json_bool(adm, "resumable", SSL_SESSION_is_resumable(sess));
 }
 
 

@@ -56,6 +56,9 @@ static int tsr_admin_stats_key(tsr_admin_t *adm, tsr_admin_stats_t *st,
 static void tsr_admin_stats_ctx(tsr_admin_stats_t *st, const char *ctx);
 static void tsr_admin_stats_print(tsr_admin_t *adm, tsr_admin_stats_t *st,
     const char *pattern);
+static void tsr_admin_stats_json(tsr_admin_t *adm, tsr_admin_stats_t *st,
+    const char *pattern);
+static size_t tsr_admin_stats_sort(tsr_admin_stats_t *st);
 static int tsr_admin_u64_cmp(const void *a, const void *b);
 static int tsr_admin_ctx_cmp(const void *a, const void *b);
 
@@ -362,6 +365,11 @@ tsr_admin_stats_print(tsr_admin_t *adm, tsr_admin_stats_t *st,
     char    min[TSR_ADMIN_TIME_LEN], med[TSR_ADMIN_TIME_LEN];
     char    max[TSR_ADMIN_TIME_LEN];
 
+    if (adm->json) {
+        tsr_admin_stats_json(adm, st, pattern);
+        return;
+    }
+
     printf("keys         %s on %s\n", pattern, adm->where);
     printf("sessions     %llu\n", (unsigned long long) st->sessions);
 
@@ -396,17 +404,7 @@ tsr_admin_stats_print(tsr_admin_t *adm, tsr_admin_stats_t *st,
     }
 
     if (st->nctx != 0) {
-        /* the table's used slots, largest counts first */
-
-        n = 0;
-
-        for (i = 0; i < TSR_ADMIN_CTX_SLOTS; i++) {
-            if (st->ctx[i].n != 0) {
-                st->ctx[n++] = st->ctx[i];
-            }
-        }
-
-        qsort(st->ctx, n, sizeof(tsr_admin_ctx_count_t), tsr_admin_ctx_cmp);
+        n = tsr_admin_stats_sort(st);
 
         printf("contexts     %zu%s\n", n, st->other_ctx ? " or more" : "");
 
@@ -424,6 +422,86 @@ tsr_admin_stats_print(tsr_admin_t *adm, tsr_admin_stats_t *st,
         printf("note         stopped after %llu keys (--max-keys); more "
                "remain\n", (unsigned long long) st->examined);
     }
+}
+
+
+/*
+ * The same as JSON: sizes in bytes, TTLs in milliseconds, every context
+ * of the table (fingerprints as in the session keys).
+ */
+
+static void
+tsr_admin_stats_json(tsr_admin_t *adm, tsr_admin_stats_t *st,
+    const char *pattern)
+{
+    size_t  i, n;
+    char    fp[TSR_ADMIN_CTX_HEX + 1];
+
+    tsr_admin_json_str(adm, "pattern", pattern);
+    tsr_admin_json_str(adm, "redis", adm->where);
+    tsr_admin_json_uint(adm, "sessions", st->sessions);
+    tsr_admin_json_str(adm, "size", adm->memory ? "memory" : "strlen");
+    tsr_admin_json_uint(adm, "bytes", st->bytes);
+
+    if (st->nttls != 0) {
+        qsort(st->ttls, st->nttls, sizeof(uint64_t), tsr_admin_u64_cmp);
+
+        tsr_admin_json_open(adm, "ttl_ms", 0);
+        tsr_admin_json_uint(adm, "min", st->ttls[0]);
+        tsr_admin_json_uint(adm, "median", st->ttls[st->nttls / 2]);
+        tsr_admin_json_uint(adm, "max", st->ttls[st->nttls - 1]);
+        tsr_admin_json_close(adm);
+
+    } else {
+        tsr_admin_json_null(adm, "ttl_ms");
+    }
+
+    tsr_admin_json_uint(adm, "without_ttl", st->no_ttl);
+    tsr_admin_json_uint(adm, "other_keys", st->foreign);
+
+    n = (st->nctx != 0) ? tsr_admin_stats_sort(st) : 0;
+
+    tsr_admin_json_open(adm, "contexts", 1);
+
+    for (i = 0; i < n; i++) {
+        (void) snprintf(fp, sizeof(fp), "%016llx",
+                        (unsigned long long) st->ctx[i].fp);
+
+        tsr_admin_json_open(adm, NULL, 0);
+        tsr_admin_json_str(adm, "context", fp);
+        tsr_admin_json_uint(adm, "sessions", st->ctx[i].n);
+        tsr_admin_json_close(adm);
+    }
+
+    tsr_admin_json_close(adm);
+
+    tsr_admin_json_uint(adm, "sessions_in_other_contexts", st->other_ctx);
+    tsr_admin_json_uint(adm, "examined", st->examined);
+    tsr_admin_json_bool(adm, "truncated", st->truncated);
+}
+
+
+/* the table's used slots to its front, largest counts first; how many */
+
+static size_t
+tsr_admin_stats_sort(tsr_admin_stats_t *st)
+{
+    size_t  i, n;
+
+    n = 0;
+
+    for (i = 0; i < TSR_ADMIN_CTX_SLOTS; i++) {
+        if (st->ctx[i].n != 0) {
+            st->ctx[n++] = st->ctx[i];
+        }
+    }
+
+    qsort(st->ctx, n, sizeof(tsr_admin_ctx_count_t), tsr_admin_ctx_cmp);
+
+    /* sorted once: the slots are a list from now on */
+    st->nctx = 0;
+
+    return n;
 }
 
 

@@ -30,6 +30,9 @@
 static int tsr_admin_tickets_rotate(tsr_admin_t *adm, const char *name);
 static void tsr_admin_tickets_print(tsr_admin_t *adm, tsr_tickets_t *t,
     const char *name);
+static void tsr_admin_tickets_json(tsr_admin_t *adm,
+    tsr_tickets_info_t *info, const char *name);
+static const char *tsr_admin_tickets_role(int role);
 
 
 /* ---- tickets ---- */
@@ -139,11 +142,20 @@ tsr_admin_tickets_rotate(tsr_admin_t *adm, const char *name)
                            "clock yet (generation %llu)", name,
                            (unsigned long long) info.gen);
 
+        } else if (adm->json) {
+            tsr_admin_json_str(adm, "action", "rotated_by_another_node");
+            rc = TSR_ADMIN_OK;
+
         } else {
             printf("another node rotated \"%s\" to generation %llu "
                    "meanwhile\n\n", name, (unsigned long long) info.gen);
             rc = TSR_ADMIN_OK;
         }
+
+    } else if (adm->json) {
+        tsr_admin_json_str(adm, "action",
+                           (info.gen == 1) ? "created" : "rotated");
+        rc = TSR_ADMIN_OK;
 
     } else if (info.gen == 1) {
         printf("created \"%s\" at generation 1\n\n", name);
@@ -175,7 +187,6 @@ tsr_admin_tickets_create(tsr_admin_t *adm, int no_rotate)
     tconf.store_conf = &adm->conf;
     tconf.keys = adm->keys;
     tconf.prefix = adm->prefix;
-    tconf.scope = adm->scope;
     tconf.period_ms = adm->period_ms;
     tconf.lifetime_ms = adm->lifetime_ms;
     tconf.no_rotate = no_rotate ? 1 : 0;
@@ -208,6 +219,11 @@ tsr_admin_tickets_print(tsr_admin_t *adm, tsr_tickets_t *t, const char *name)
         return;
     }
 
+    if (adm->json) {
+        tsr_admin_tickets_json(adm, &info, name);
+        return;
+    }
+
     now = tsr_admin_now();
 
     printf("ring         %s on %s\n", name, adm->where);
@@ -232,19 +248,7 @@ tsr_admin_tickets_print(tsr_admin_t *adm, tsr_tickets_t *t, const char *name)
     for (i = 0; i < info.nkeys; i++) {
         k = &info.keys[i];
 
-        switch (k->role) {
-        case TSR_TICKETS_NEXT:
-            role = "next";
-            break;
-        case TSR_TICKETS_CURRENT:
-            role = "current";
-            break;
-        case TSR_TICKETS_PREVIOUS:
-            role = "previous";
-            break;
-        default:
-            role = "?";
-        }
+        role = tsr_admin_tickets_role(k->role);
 
         if (k->encrypt_until_ms == 0) {
             (void) strcpy(enc, "-");
@@ -263,5 +267,71 @@ tsr_admin_tickets_print(tsr_admin_t *adm, tsr_tickets_t *t, const char *name)
 
         printf("  %-9s %-6llu %-32s  %-22s %s\n", role,
                (unsigned long long) k->gen, k->name, enc, dec);
+    }
+}
+
+
+/* times as Unix milliseconds by Redis' clock; names, never key bytes */
+
+static void
+tsr_admin_tickets_json(tsr_admin_t *adm, tsr_tickets_info_t *info,
+    const char *name)
+{
+    size_t                   i;
+    tsr_tickets_key_info_t  *k;
+
+    tsr_admin_json_str(adm, "ring", name);
+    tsr_admin_json_str(adm, "redis", adm->where);
+    tsr_admin_json_uint(adm, "generation", info->gen);
+    tsr_admin_json_uint(adm, "rotated_at_ms", info->rotated_at_ms);
+    tsr_admin_json_uint(adm, "due_at_ms", info->due_at_ms);
+    tsr_admin_json_uint(adm, "period_ms", info->period_ms);
+    tsr_admin_json_uint(adm, "lifetime_ms", info->lifetime_ms);
+
+    tsr_admin_json_open(adm, "keys", 1);
+
+    for (i = 0; i < info->nkeys; i++) {
+        k = &info->keys[i];
+
+        tsr_admin_json_open(adm, NULL, 0);
+        tsr_admin_json_str(adm, "role", tsr_admin_tickets_role(k->role));
+        tsr_admin_json_uint(adm, "generation", k->gen);
+        tsr_admin_json_str(adm, "name", k->name);
+
+        if (k->encrypt_until_ms != 0) {
+            tsr_admin_json_uint(adm, "encrypts_until_ms",
+                                k->encrypt_until_ms);
+
+        } else {
+            tsr_admin_json_null(adm, "encrypts_until_ms");
+        }
+
+        if (k->decrypt_until_ms != 0) {
+            tsr_admin_json_uint(adm, "decrypts_until_ms",
+                                k->decrypt_until_ms);
+
+        } else {
+            tsr_admin_json_null(adm, "decrypts_until_ms");
+        }
+
+        tsr_admin_json_close(adm);
+    }
+
+    tsr_admin_json_close(adm);
+}
+
+
+static const char *
+tsr_admin_tickets_role(int role)
+{
+    switch (role) {
+    case TSR_TICKETS_NEXT:
+        return "next";
+    case TSR_TICKETS_CURRENT:
+        return "current";
+    case TSR_TICKETS_PREVIOUS:
+        return "previous";
+    default:
+        return "?";
     }
 }

@@ -27,6 +27,10 @@
 #include <openssl/sha.h>
 
 
+static void tsr_admin_json_key(tsr_admin_t *adm, const char *key);
+static void tsr_admin_json_quote(const char *s, size_t len);
+
+
 /*
  * One blocking connection: connect and command timeouts, AUTH (as an ACL
  * user with user=), SELECT, and a PING that tells whether authentication
@@ -407,6 +411,227 @@ tsr_admin_vfail(tsr_admin_t *adm, const char *fmt, va_list args)
 
     (void) fflush(stdout);
     fprintf(stderr, "tsr-admin: %s: %s\n", adm->cmd->name, msg);
+
+    /* for the "error" member of --json's document */
+    (void) memcpy(adm->error, msg, sizeof(msg));
+}
+
+
+/*
+ * The JSON writer.  Members are written as they come, so a failing command
+ * still leaves a document: main() closes what is open and adds "exit" and
+ * "error".  "key" is NULL for the elements of an array and for the
+ * document itself.
+ */
+
+static void
+tsr_admin_json_key(tsr_admin_t *adm, const char *key)
+{
+    tsr_admin_json_t  *j;
+
+    j = &adm->out;
+
+    if (j->depth > 0) {
+        if (!j->first[j->depth - 1]) {
+            (void) putchar(',');
+        }
+
+        j->first[j->depth - 1] = 0;
+    }
+
+    if (key != NULL) {
+        tsr_admin_json_quote(key, strlen(key));
+        (void) putchar(':');
+    }
+}
+
+
+void
+tsr_admin_json_open(tsr_admin_t *adm, const char *key, int array)
+{
+    tsr_admin_json_t  *j;
+
+    j = &adm->out;
+
+    tsr_admin_json_key(adm, key);
+
+    if (j->depth == TSR_ADMIN_JSON_DEPTH) {
+        /* not reached: the documents are shallow */
+        abort();
+    }
+
+    (void) putchar(array ? '[' : '{');
+
+    j->first[j->depth] = 1;
+    j->close[j->depth] = array ? ']' : '}';
+    j->depth++;
+}
+
+
+void
+tsr_admin_json_close(tsr_admin_t *adm)
+{
+    tsr_admin_json_t  *j;
+
+    j = &adm->out;
+
+    if (j->depth > 0) {
+        j->depth--;
+        (void) putchar(j->close[j->depth]);
+    }
+}
+
+
+void
+tsr_admin_json_close_all(tsr_admin_t *adm)
+{
+    while (adm->out.depth > 0) {
+        tsr_admin_json_close(adm);
+    }
+}
+
+
+void
+tsr_admin_json_str(tsr_admin_t *adm, const char *key, const char *s)
+{
+    if (s == NULL) {
+        tsr_admin_json_null(adm, key);
+        return;
+    }
+
+    tsr_admin_json_strn(adm, key, s, strlen(s));
+}
+
+
+void
+tsr_admin_json_strn(tsr_admin_t *adm, const char *key, const char *s,
+    size_t len)
+{
+    tsr_admin_json_key(adm, key);
+    tsr_admin_json_quote(s, len);
+}
+
+
+/*
+ * A string, escaped: quotes, backslashes and control characters as JSON
+ * wants them, valid UTF-8 as it is, and any other byte (text from Redis
+ * is untrusted) as U+FFFD, so that the document always parses.
+ */
+
+static void
+tsr_admin_json_quote(const char *s, size_t len)
+{
+    size_t          i, n, k;
+    uint32_t        cp;
+    unsigned char   c;
+
+    (void) putchar('"');
+
+    for (i = 0; i < len; i++) {
+        c = (unsigned char) s[i];
+
+        if (c == '"' || c == '\\') {
+            (void) putchar('\\');
+            (void) putchar(c);
+            continue;
+        }
+
+        if (c < 0x20 || c == 0x7f) {
+            switch (c) {
+            case '\n':
+                (void) fputs("\\n", stdout);
+                break;
+            case '\r':
+                (void) fputs("\\r", stdout);
+                break;
+            case '\t':
+                (void) fputs("\\t", stdout);
+                break;
+            default:
+                printf("\\u%04x", c);
+            }
+
+            continue;
+        }
+
+        if (c < 0x80) {
+            (void) putchar(c);
+            continue;
+        }
+
+        /* the length of a UTF-8 sequence, and its code point's range */
+
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 2;
+            cp = c & 0x1f;
+
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 3;
+            cp = c & 0x0f;
+
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 4;
+            cp = c & 0x07;
+
+        } else {
+            n = 0;
+            cp = 0;
+        }
+
+        for (k = 1; n != 0 && k < n; k++) {
+            if (i + k >= len || ((unsigned char) s[i + k] & 0xc0) != 0x80) {
+                n = 0;
+                break;
+            }
+
+            cp = (cp << 6) | ((unsigned char) s[i + k] & 0x3f);
+        }
+
+        if (n == 0 || (n == 3 && cp < 0x800)
+            || (cp >= 0xd800 && cp <= 0xdfff) || (n == 4 && cp < 0x10000)
+            || cp > 0x10ffff)
+        {
+            (void) fputs("\\ufffd", stdout);
+            continue;
+        }
+
+        (void) fwrite(s + i, 1, n, stdout);
+        i += n - 1;
+    }
+
+    (void) putchar('"');
+}
+
+
+void
+tsr_admin_json_int(tsr_admin_t *adm, const char *key, long long n)
+{
+    tsr_admin_json_key(adm, key);
+    printf("%lld", n);
+}
+
+
+void
+tsr_admin_json_uint(tsr_admin_t *adm, const char *key, unsigned long long n)
+{
+    tsr_admin_json_key(adm, key);
+    printf("%llu", n);
+}
+
+
+void
+tsr_admin_json_bool(tsr_admin_t *adm, const char *key, int b)
+{
+    tsr_admin_json_key(adm, key);
+    (void) fputs(b ? "true" : "false", stdout);
+}
+
+
+void
+tsr_admin_json_null(tsr_admin_t *adm, const char *key)
+{
+    tsr_admin_json_key(adm, key);
+    (void) fputs("null", stdout);
 }
 
 

@@ -21,10 +21,18 @@
 
 
 
+/*
+ * Exit statuses.  "check" follows monitoring plugins: 0 ok, 1 warning (the
+ * setup works but something deserves attention), 2 critical (it does not
+ * work); every other command exits 0 or 2, "fleet" 3 on a mismatch.  Usage
+ * errors exit 64 (EX_USAGE of sysexits.h), which no monitoring system
+ * mistakes for a state of Redis.
+ */
 #define TSR_ADMIN_OK              0
-#define TSR_ADMIN_USAGE           1
+#define TSR_ADMIN_WARNING         1
 #define TSR_ADMIN_FAILED          2
 #define TSR_ADMIN_MISMATCH        3
+#define TSR_ADMIN_USAGE           64
 #define TSR_ADMIN_GONE            -1        /* a key expired meanwhile */
 
 #define TSR_ADMIN_DEFAULT_ADDRESS "127.0.0.1:6379"
@@ -50,10 +58,11 @@
 #define TSR_ADMIN_NAME_LEN        256
 #define TSR_ADMIN_LISTEN_LEN      128
 #define TSR_ADMIN_SAFE_LEN        (4 * TSR_MAX_KEY_NAME + 1)
+#define TSR_ADMIN_JSON_DEPTH      16
+#define TSR_ADMIN_ADDR_LEN        2048
 
-/* options beyond -a, -k, -p, -t, -h: what each command accepts */
+/* options beyond the address, key, prefix, timeout and output ones */
 #define TSR_ADMIN_O_CONTEXT       0x0001
-#define TSR_ADMIN_O_SCOPE         0x0002
 #define TSR_ADMIN_O_PERIOD        0x0004
 #define TSR_ADMIN_O_LIFETIME      0x0008
 #define TSR_ADMIN_O_MAX_KEYS      0x0010
@@ -65,6 +74,10 @@
 #define TSR_ADMIN_OPT_LIFETIME    257
 #define TSR_ADMIN_OPT_ALL         258
 #define TSR_ADMIN_OPT_VERSION     259
+#define TSR_ADMIN_OPT_JSON        260
+#define TSR_ADMIN_OPT_SERVER      261
+#define TSR_ADMIN_OPT_NGINX       262
+#define TSR_ADMIN_OPT_HELP        263
 
 #if defined(__GNUC__) || defined(__clang__)
 #define TSR_ADMIN_PRINTF(fmt, args)                                          \
@@ -88,14 +101,29 @@ typedef struct {
     const char            *help;
 } tsr_admin_command_t;
 
+/*
+ * The JSON writer: one document on stdout, built as the command goes;
+ * containers still open when a command fails are closed by main().
+ */
+typedef struct {
+    int                         depth;
+    unsigned                    first[TSR_ADMIN_JSON_DEPTH];
+    char                        close[TSR_ADMIN_JSON_DEPTH];
+} tsr_admin_json_t;
+
 struct tsr_admin_s {
     const tsr_admin_command_t  *cmd;
     const char                 *address;
+    const char                 *host;           /* -h, -p, -s */
+    const char                 *port;
+    const char                 *socket;
+    const char                 *config;         /* -c nginx.conf */
+    const char                 *server;
+    const char                 *nginx;
     const char                 *key_files[TSR_ADMIN_MAX_KEY_FILES];
     size_t                      nkey_files;
     const char                 *prefix;
     size_t                      prefix_len;
-    const char                 *scope;
     uint64_t                    timeout_ms;
     uint64_t                    period_ms;
     uint64_t                    lifetime_ms;
@@ -104,6 +132,12 @@ struct tsr_admin_s {
     unsigned                    memory:1;
     unsigned                    yes:1;
     unsigned                    all:1;
+    unsigned                    json:1;
+    unsigned                    prefix_set:1;
+
+    unsigned                    warnings;       /* check's */
+    tsr_admin_json_t            out;
+    char                        error[TSR_ADMIN_MSG_LEN];   /* the last */
 
     tsr_store_conf_t            conf;
     tsr_sync_t                 *redis;
@@ -114,6 +148,13 @@ struct tsr_admin_s {
     char                        match[2 * TSR_ADMIN_MAX_PREFIX + 1];
     char                        where[TSR_ADMIN_WHERE_LEN];
     char                        conf_buf[TSR_ADMIN_CONF_LEN];
+    char                        addr_buf[TSR_ADMIN_ADDR_LEN];   /* -h -p -s */
+
+    /* what -c found in nginx's configuration, copied */
+    char                        nginx_address[TSR_ADMIN_ADDR_LEN];
+    char                        nginx_prefix[TSR_ADMIN_MAX_PREFIX + 1];
+    char                        nginx_source[TSR_ADMIN_WHERE_LEN];
+    char                       *nginx_keys[TSR_ADMIN_MAX_KEY_FILES];
 };
 
 /* key names already met: SCAN may return a key more than once */
@@ -155,6 +196,18 @@ void tsr_admin_fmt_duration(uint64_t ms, char *buf, size_t len);
 void tsr_admin_fmt_ago(uint64_t then_ms, uint64_t now_ms, char *buf,
     size_t len);
 uint64_t tsr_admin_now(void);
+void tsr_admin_json_open(tsr_admin_t *adm, const char *key, int array);
+void tsr_admin_json_close(tsr_admin_t *adm);
+void tsr_admin_json_close_all(tsr_admin_t *adm);
+void tsr_admin_json_str(tsr_admin_t *adm, const char *key, const char *s);
+void tsr_admin_json_strn(tsr_admin_t *adm, const char *key, const char *s,
+    size_t len);
+void tsr_admin_json_int(tsr_admin_t *adm, const char *key, long long n);
+void tsr_admin_json_uint(tsr_admin_t *adm, const char *key,
+    unsigned long long n);
+void tsr_admin_json_bool(tsr_admin_t *adm, const char *key, int b);
+void tsr_admin_json_null(tsr_admin_t *adm, const char *key);
+int tsr_admin_nginx_config(tsr_admin_t *adm);
 int tsr_admin_check(tsr_admin_t *adm, int argc, char **argv);
 int tsr_admin_stats(tsr_admin_t *adm, int argc, char **argv);
 int tsr_admin_inspect(tsr_admin_t *adm, int argc, char **argv);
