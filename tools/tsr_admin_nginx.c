@@ -86,6 +86,7 @@ typedef struct {
     tsr_admin_t            *adm;
     char                   *dump;
     size_t                  dump_len;
+    char                    config[TSR_ADMIN_WHERE_LEN];   /* absolute */
     tsr_ngx_file_t         *files;
     size_t                  nfiles;
     char                    dir[TSR_ADMIN_WHERE_LEN];  /* conf prefix */
@@ -141,6 +142,28 @@ tsr_admin_nginx_config(tsr_admin_t *adm)
     }
 
     rc = TSR_ADMIN_FAILED;
+
+    /* nginx takes a relative -c from its prefix, an operator from "." */
+
+    if (adm->config[0] == '/') {
+        n = (size_t) snprintf(ngx.config, sizeof(ngx.config), "%s",
+                              adm->config);
+
+    } else if (getcwd(ngx.config, sizeof(ngx.config)) != NULL) {
+        len = strlen(ngx.config);
+        n = len + (size_t) snprintf(ngx.config + len,
+                                    sizeof(ngx.config) - len, "/%s",
+                                    adm->config);
+
+    } else {
+        n = sizeof(ngx.config);
+    }
+
+    if (n >= sizeof(ngx.config)) {
+        tsr_admin_fail(adm, "cannot make \"%s\" an absolute path",
+                       adm->config);
+        goto done;
+    }
 
     if (tsr_ngx_run(&ngx, nginx) != 0 || tsr_ngx_split(&ngx) != 0
         || tsr_ngx_tokenize(&ngx, &ngx.files[0], 0) != 0)
@@ -289,7 +312,7 @@ tsr_ngx_run(tsr_ngx_t *ngx, const char *nginx)
         (void) close(out[0]);
         (void) close(err[0]);
 
-        (void) execlp(nginx, nginx, "-T", "-q", "-c", ngx->adm->config,
+        (void) execlp(nginx, nginx, "-T", "-q", "-c", ngx->config,
                       (char *) NULL);
 
         dprintf(2, "cannot run \"%s\": %s\n", nginx, strerror(errno));
@@ -377,9 +400,17 @@ tsr_ngx_run(tsr_ngx_t *ngx, const char *nginx)
     ebuf[elen] = '\0';
     ebuf[strcspn(ebuf, "\n")] = '\0';
 
+    /* "2026/01/01 00:00:00 [emerg] 1#1: what": just "what" */
+    p = strstr(ebuf, "] ");
+    p = (p != NULL) ? strstr(p, ": ") : NULL;
+
+    if (p != NULL) {
+        memmove(ebuf, p + 2, strlen(p + 2) + 1);
+    }
+
     if (status != 0 || dump == NULL || len == 0) {
         tsr_admin_fail(ngx->adm, "\"%s -T -c %s\" failed: %s", nginx,
-                       ngx->adm->config,
+                       ngx->config,
                        ebuf[0] ? ebuf : (dump == NULL || len == 0)
                                         ? "no output" : "exit status");
         free(dump);
