@@ -245,8 +245,12 @@ tsr_admin_inspect_key(tsr_admin_t *adm, const char *key, size_t keylen,
 
         tsr_admin_json_uint(adm, "size", val->len);
 
-    } else if (shown) {
-        printf("\n");
+    } else {
+        if (shown) {
+            printf("\n");
+        }
+
+        printf("key          %s\n", safe);
     }
 
     if (adm->json) {
