@@ -19,6 +19,8 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
 
 
 #include <hiredis/hiredis.h>
@@ -27,6 +29,8 @@
 #include <openssl/sha.h>
 
 
+static int tsr_admin_sentinel(tsr_admin_t *adm, tsr_sync_conf_t *conf);
+static int tsr_admin_allowed(const char *allow, const char *ip);
 static void tsr_admin_json_key(tsr_admin_t *adm, const char *key);
 static void tsr_admin_json_quote(const char *s, size_t len);
 
@@ -46,10 +50,9 @@ tsr_admin_connect(tsr_admin_t *adm)
     tsr_tls_conf_t    tc;
     tsr_sync_conf_t   conf;
 
-    if (adm->conf.cluster != NULL || adm->conf.sentinels != NULL) {
-        tsr_admin_fail(adm, "cluster= and sentinel= addresses are not "
-                       "supported by tsr-admin yet: give one node as "
-                       "host:port");
+    if (adm->conf.cluster != NULL) {
+        tsr_admin_fail(adm, "cluster= addresses are not supported by "
+                       "tsr-admin yet: give one master as host:port");
         return TSR_ADMIN_FAILED;
     }
 
@@ -92,10 +95,42 @@ tsr_admin_connect(tsr_admin_t *adm)
         conf.tls = adm->tls;
     }
 
+    if (adm->conf.sentinels != NULL) {
+        /* the master the sentinels name, then as a single server */
+
+        rc = tsr_admin_sentinel(adm, &conf);
+        if (rc != TSR_ADMIN_OK) {
+            return rc;
+        }
+    }
+
     adm->redis = tsr_sync_connect(&conf, &rc, err, sizeof(err));
     if (adm->redis == NULL) {
         tsr_admin_fail(adm, "%s", err);
         return TSR_ADMIN_FAILED;
+    }
+
+    if (adm->conf.sentinels != NULL) {
+        /* a sentinel may lag a failover: the server must say "master" */
+
+        reply = tsr_admin_command(adm, "INFO replication",
+                                  "INFO replication");
+        if (reply == NULL) {
+            return TSR_ADMIN_FAILED;
+        }
+
+        rc = (reply->type == REDIS_REPLY_STRING
+              && tsr_admin_info_field(reply->str, "role", err, sizeof(err))
+                 == 0
+              && strcmp(err, "master") == 0);
+
+        freeReplyObject(reply);
+
+        if (!rc) {
+            tsr_admin_fail(adm, "%s is not a master (yet): the sentinels "
+                           "are in a failover, try again", adm->where);
+            return TSR_ADMIN_FAILED;
+        }
     }
 
     reply = tsr_admin_command(adm, "PING", "PING");
@@ -116,6 +151,220 @@ tsr_admin_connect(tsr_admin_t *adm)
     freeReplyObject(reply);
 
     return TSR_ADMIN_OK;
+}
+
+
+/*
+ * Redis Sentinel: asks each sentinel in turn for the master of
+ * master_name (SENTINEL get-master-addr-by-name), checks it against
+ * allow= as the module does, and points "conf" and adm->where at it.
+ */
+
+static int
+tsr_admin_sentinel(tsr_admin_t *adm, tsr_sync_conf_t *conf)
+{
+    int               rc, port;
+    char             *end;
+    size_t            n;
+    tsr_sync_t       *s;
+    redisReply       *reply;
+    const char       *p, *next, *colon;
+    tsr_sync_conf_t   sc;
+    char              one[TSR_ADMIN_NAME_LEN], err[TSR_SYNC_ERR_LEN];
+
+    if (adm->conf.master_name == NULL) {
+        tsr_admin_fail(adm, "sentinel= needs master=");
+        return TSR_ADMIN_FAILED;
+    }
+
+    err[0] = '\0';
+
+    for (p = adm->conf.sentinels; *p != '\0'; p = next) {
+        next = strchr(p, ',');
+        n = (next != NULL) ? (size_t) (next - p) : strlen(p);
+        next = (next != NULL) ? next + 1 : p + n;
+
+        if (n == 0 || n >= sizeof(one)) {
+            continue;
+        }
+
+        memcpy(one, p, n);
+        one[n] = '\0';
+
+        /* host:port or [v6addr]:port */
+
+        colon = strrchr(one, ':');
+        if (colon == NULL) {
+            continue;
+        }
+
+        one[colon - one] = '\0';
+        port = atoi(colon + 1);
+
+        memset(&sc, 0, sizeof(tsr_sync_conf_t));
+        sc.addr = p;
+        sc.host = (one[0] == '[') ? one + 1 : one;
+        sc.port = port;
+        sc.user = adm->conf.sentinel_user;
+        sc.password = adm->conf.sentinel_password;
+        sc.password_len = (sc.password != NULL) ? strlen(sc.password) : 0;
+        sc.connect_timeout_ms = conf->connect_timeout_ms;
+        sc.command_timeout_ms = conf->command_timeout_ms;
+        sc.tls = conf->tls;
+
+        if (one[0] == '[' && strlen(one) > 1 && one[strlen(one) - 1] == ']')
+        {
+            one[strlen(one) - 1] = '\0';
+        }
+
+        s = tsr_sync_connect(&sc, &rc, err, sizeof(err));
+        if (s == NULL) {
+            continue;
+        }
+
+        rc = tsr_sync_command(s, &reply, "SENTINEL get-master-addr-by-name",
+                              "SENTINEL get-master-addr-by-name %s",
+                              adm->conf.master_name);
+
+        if (rc != TSR_OK) {
+            (void) snprintf(err, sizeof(err), "%s", s->errstr);
+            tsr_sync_free(s);
+            continue;
+        }
+
+        tsr_sync_free(s);
+
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
+            || reply->element[0]->type != REDIS_REPLY_STRING
+            || reply->element[1]->type != REDIS_REPLY_STRING
+            || reply->element[0]->len == 0
+            || reply->element[0]->len >= sizeof(adm->master_host))
+        {
+            (void) snprintf(err, sizeof(err), "sentinel %.*s does not know "
+                            "master \"%s\"", (int) n, p,
+                            adm->conf.master_name);
+            freeReplyObject(reply);
+            continue;
+        }
+
+        memcpy(adm->master_host, reply->element[0]->str,
+               reply->element[0]->len);
+        adm->master_host[reply->element[0]->len] = '\0';
+
+        errno = 0;
+        port = (int) strtol(reply->element[1]->str, &end, 10);
+        rc = (errno == 0 && *end == '\0' && port > 0 && port < 65536);
+
+        freeReplyObject(reply);
+
+        if (!rc) {
+            (void) snprintf(err, sizeof(err), "sentinel %.*s named a bad "
+                            "port", (int) n, p);
+            continue;
+        }
+
+        if (!tsr_admin_allowed(adm->conf.allow, adm->master_host)) {
+            tsr_admin_fail(adm, "the sentinels name %s as master \"%s\", "
+                           "which is not in allow=", adm->master_host,
+                           adm->conf.master_name);
+            return TSR_ADMIN_FAILED;
+        }
+
+        conf->host = adm->master_host;
+        conf->port = port;
+        conf->path = NULL;
+        adm->master_port = port;
+
+        (void) snprintf(adm->where, sizeof(adm->where),
+                        strchr(adm->master_host, ':') ? "[%s]:%d" : "%s:%d",
+                        adm->master_host, port);
+
+        if (adm->conf.db != 0) {
+            n = strlen(adm->where);
+            (void) snprintf(adm->where + n, sizeof(adm->where) - n,
+                            " db %d", adm->conf.db);
+        }
+
+        conf->addr = adm->where;
+
+        return TSR_ADMIN_OK;
+    }
+
+    tsr_admin_fail(adm, "no sentinel names master \"%s\"%s%s",
+                   adm->conf.master_name, err[0] ? ": " : "", err);
+
+    return TSR_ADMIN_FAILED;
+}
+
+
+/*
+ * Whether "ip" is in one of the networks "addr[/bits],..." of allow= (NULL:
+ * anywhere).  A name that is not an address is not.
+ */
+
+static int
+tsr_admin_allowed(const char *allow, const char *ip)
+{
+    int            af, bits, len;
+    char          *slash;
+    size_t         n, i;
+    const char    *p, *next;
+    unsigned char  a[16], b[16];
+    char           net[TSR_ADMIN_NAME_LEN];
+
+    if (allow == NULL) {
+        return 1;
+    }
+
+    af = (strchr(ip, ':') != NULL) ? AF_INET6 : AF_INET;
+    len = (af == AF_INET6) ? 16 : 4;
+
+    if (inet_pton(af, ip, a) != 1) {
+        return 0;
+    }
+
+    for (p = allow; *p != '\0'; p = next) {
+        next = strchr(p, ',');
+        n = (next != NULL) ? (size_t) (next - p) : strlen(p);
+        next = (next != NULL) ? next + 1 : p + n;
+
+        if (n == 0 || n >= sizeof(net)) {
+            continue;
+        }
+
+        memcpy(net, p, n);
+        net[n] = '\0';
+
+        bits = len * 8;
+        slash = strchr(net, '/');
+
+        if (slash != NULL) {
+            *slash = '\0';
+            bits = atoi(slash + 1);
+        }
+
+        if (bits < 0 || bits > len * 8 || inet_pton(af, net, b) != 1) {
+            continue;
+        }
+
+        for (i = 0; i < (size_t) bits / 8; i++) {
+            if (a[i] != b[i]) {
+                break;
+            }
+        }
+
+        if (i < (size_t) bits / 8) {
+            continue;
+        }
+
+        if (bits % 8 == 0
+            || ((a[i] ^ b[i]) & (0xff << (8 - bits % 8)) & 0xff) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

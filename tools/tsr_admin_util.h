@@ -149,6 +149,9 @@ struct tsr_admin_s {
     char                        where[TSR_ADMIN_WHERE_LEN];
     char                        conf_buf[TSR_ADMIN_CONF_LEN];
     char                        addr_buf[TSR_ADMIN_ADDR_LEN];   /* -h -p -s */
+    char                        master_host[TSR_ADMIN_NAME_LEN];  /* from
+                                                   the sentinels */
+    int                         master_port;
 
     /* what -c found in nginx's configuration, copied */
     char                        nginx_address[TSR_ADMIN_ADDR_LEN];
