@@ -8,6 +8,7 @@
 
 
 #include "ngx_ssl_session_redis.h"
+#include "tsr_fleet.h"
 
 
 #define NGX_SSL_SESSION_REDIS_MAX_PREFIX   64
@@ -3739,16 +3740,17 @@ ngx_ssl_session_redis_publish_handler(ngx_event_t *ev)
  * Fleet registration, read by "tsr-admin fleet": every node says which
  * servers it runs with which session id context, so that a fleet whose
  * nodes silently stopped sharing (other certificates, other client CAs)
- * is told.  Key <prefix>node:<hostname>:<http|stream>, text lines "v 1",
- * "host", "pid", "time", then "server <name> <fingerprint> -", 60 s TTL,
- * written every 20 s by worker 0, fire and forget.
+ * is told.  Key <prefix>node:<hostname>:<http|stream>, the value in the
+ * format of tsr_fleet.h, written every 20 s by worker 0, fire and forget.
  */
 
 static void
 ngx_ssl_session_redis_announce(ngx_ssl_session_redis_main_conf_t *rmcf)
 {
-    u_char                        *p, *last, *k;
+    u_char                        *k;
+    size_t                         n;
     SSL_CTX                      **ctxp;
+    ngx_str_t                     *name;
     ngx_uint_t                     i, j, done;
     ngx_ssl_session_redis_ctx_t   *ci, *cj;
     u_char                         key[TSR_MAX_KEY_NAME];
@@ -3776,11 +3778,13 @@ ngx_ssl_session_redis_announce(ngx_ssl_session_redis_main_conf_t *rmcf)
         ngx_strlow(k - rmcf->proto.len, k - rmcf->proto.len,
                    rmcf->proto.len);
 
-        p = val;
-        last = val + sizeof(val);
+        n = 0;
 
-        p = ngx_slprintf(p, last, "v 1\nhost %V\npid %P\ntime %T\n",
-                         &ngx_cycle->hostname, ngx_parent, ngx_time());
+        (void) tsr_fleet_format_head((char *) val, sizeof(val), &n,
+                                     (char *) ngx_cycle->hostname.data,
+                                     ngx_cycle->hostname.len,
+                                     (long long) ngx_parent,
+                                     (long long) ngx_time());
 
         for (j = i; j < rmcf->ctxs.nelts && j < 64; j++) {
             cj = SSL_CTX_get_ex_data(ctxp[j],
@@ -3797,14 +3801,15 @@ ngx_ssl_session_redis_announce(ngx_ssl_session_redis_main_conf_t *rmcf)
 
             done |= (ngx_uint_t) 1 << j;
 
-            p = ngx_slprintf(p, last, "server %V %s -\n",
-                             cj->name.len ? &cj->name
-                                          : &ngx_ssl_session_redis_dash,
-                             cj->fp);
+            name = cj->name.len ? &cj->name : &ngx_ssl_session_redis_dash;
+
+            (void) tsr_fleet_format_server((char *) val, sizeof(val), &n,
+                                           (char *) name->data, name->len,
+                                           (char *) cj->fp, NULL, 0);
         }
 
         (void) tsr_store_set(ci->conf->store->store, (char *) key, k - key,
-                             val, p - val, 60000);
+                             val, n, TSR_FLEET_TTL_MS);
     }
 }
 

@@ -7,7 +7,7 @@
  * through libtsr, a tampered one, the ticket key ring, flush with and
  * without --yes (on a pipe and on a terminal), and fleet registrations,
  * synthetic ones and one written by a real nginx.  Every failure must be
- * one line on stderr with exit status 1 (usage) or 2; no output may hold
+ * one line on stderr with exit status 64 (usage) or 2; no output may hold
  * secret bytes.
  */
 
@@ -79,7 +79,7 @@ static int set_node(tsr_test_redis_t *r, const char *id, const char *lines);
 static void inspect_real_session(int version);
 
 static void test_help_lists_commands_and_each_command_has_help(void);
-static void test_usage_errors_exit_1_with_one_line(void);
+static void test_usage_errors_exit_64_with_one_line(void);
 static void test_check_passes_on_tcp_and_shows_version(void);
 static void test_check_warns_on_noeviction_only(void);
 static void test_check_fails_in_one_line_when_redis_refuses(void);
@@ -110,20 +110,34 @@ static void test_flush_all_and_context(void);
 static void test_fleet_without_nodes_says_so(void);
 static void test_fleet_flags_differing_fingerprints(void);
 static void test_fleet_lists_a_real_nginx_node(void);
+static int json_holds(const char *doc, const char *expr);
+static int bash_out(const char *script, char *out, size_t outlen);
+static void test_json_is_one_document_for_every_command(void);
+static void test_check_exits_ok_warning_critical(void);
+static void test_host_port_socket_and_uris(void);
+static void test_config_reads_nginx_configuration(void);
+static void test_config_accepts_renamed_directives(void);
+static void test_bash_completion_completes(void);
+static void test_every_command_works_through_sentinel(void);
 
 
 /*
  * alice may do anything; tsr-admin has the README's rule for tsr-admin;
  * nobody else but the default user
  */
+/* an eviction policy check judges ok: its warnings are tested on purpose */
 static tsr_test_redis_t  redis = {
-    .extra = "user alice on >alice-pw ~* +@all\n"
+    .extra = "maxmemory 100mb\nmaxmemory-policy allkeys-lru\n"
+             "user alice on >alice-pw ~* +@all\n"
              "user tsr-admin on >admin-pw resetkeys ~tsr:* resetchannels "
              "-@all +ping +info +select +scan +get +pttl +strlen "
              "+memory|usage +unlink +del +script|load +evalsha +time +set"
 };
 
-static tsr_test_redis_t  secured = { .password = "s3cret pass" };
+static tsr_test_redis_t  secured = {
+    .password = "s3cret pass",
+    .extra = "maxmemory 100mb\nmaxmemory-policy volatile-lru\n"
+};
 
 static const char       *admin;
 static char              dir[PATH_MAX];
@@ -708,7 +722,7 @@ test_help_lists_commands_and_each_command_has_help(void)
 
 
 static void
-test_usage_errors_exit_1_with_one_line(void)
+test_usage_errors_exit_64_with_one_line(void)
 {
     size_t  i;
 
@@ -725,23 +739,23 @@ test_usage_errors_exit_1_with_one_line(void)
         { { "check", "extra", NULL }, "unexpected argument \"extra\"" },
         { { "check", "-a", "127.0.0.1:99999", NULL }, "invalid" },
         { { "check", "-a", "127.0.0.1 frob=1", NULL }, "frob" },
-        { { "check", "-p", "has space", NULL }, "invalid prefix" },
+        { { "check", "-P", "has space", NULL }, "invalid prefix" },
         { { "check", "-t", "soon", NULL }, "invalid timeout" },
-        { { "stats", "-c", "xyz", NULL }, "invalid context" },
+        { { "stats", "-C", "xyz", NULL }, "invalid context" },
         { { "stats", "-n", "-5", NULL }, "invalid number" },
         { { "inspect", NULL }, "no session id" },
         { { "inspect", "abc", NULL }, "invalid session id" },
         { { "inspect", "zz", NULL }, "invalid session id" },
         { { "tickets", NULL }, "expected \"show\" or \"rotate\"" },
         { { "tickets", "show", NULL }, "-k" },
-        { { "flush", "--all", "-c", "0123456789abcdef", "--yes", NULL },
+        { { "flush", "--all", "-C", "0123456789abcdef", "--yes", NULL },
           "exclude" }
     };
 
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         CU_ASSERT_EQUAL_FATAL(run_argv(&res, STDIN_NULL, NULL,
                                        (const char **) cases[i].args), 0);
-        CU_ASSERT(expect(&res, 1, cases[i].says));
+        CU_ASSERT(expect(&res, 64, cases[i].says));
 
         if (i == 0) {
             /* no command at all: the usage text */
@@ -801,7 +815,8 @@ test_check_warns_on_noeviction_only(void)
 
         CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a",
                                   addr, NULL), 0);
-        CU_ASSERT(expect(&res, 0, cases[i].policy));
+        /* a warning is check's exit status 1 */
+        CU_ASSERT(expect(&res, cases[i].warns, cases[i].policy));
         CU_ASSERT_PTR_NOT_NULL(strstr(res.out, cases[i].policy));
 
         if (cases[i].warns) {
@@ -814,7 +829,7 @@ test_check_warns_on_noeviction_only(void)
         }
     }
 
-    /* Redis' defaults again */
+    /* Redis' defaults */
 
     CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, reply, sizeof(reply),
                                        "CONFIG SET maxmemory-policy "
@@ -824,8 +839,16 @@ test_check_warns_on_noeviction_only(void)
 
     CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", addr,
                               NULL), 0);
-    CU_ASSERT(expect(&res, 0, "check, noeviction without maxmemory"));
+    CU_ASSERT(expect(&res, 1, "check, noeviction without maxmemory"));
     CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "noeviction without maxmemory"));
+
+    /* the suite's setting again */
+
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, reply, sizeof(reply),
+                                       "CONFIG SET maxmemory 100mb"), 0);
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, reply, sizeof(reply),
+                                       "CONFIG SET maxmemory-policy "
+                                       "allkeys-lru"), 0);
 }
 
 
@@ -943,7 +966,8 @@ test_check_names_the_version_a_setting_needs(void)
 
     CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", a,
                               NULL), 0);
-    CU_ASSERT(expect(&res, 0, "check as alice on 6.0.16"));
+    /* the fake has no INFO memory: a warning */
+    CU_ASSERT(expect(&res, 1, "check as alice on 6.0.16"));
     CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "ok       redis 6.0.16\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "note     redis 6.0.16 has no "
                                            "GETDEL (6.2): single use takes "
@@ -1000,8 +1024,8 @@ test_readme_admin_acl_rule_suffices(void)
 
     /* the prefix is the limit */
     CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-a",
-                              addr_admin, "-p", "other:", NULL), 0);
-    CU_ASSERT(expect(&res, 2, "stats -p other: as tsr-admin"));
+                              addr_admin, "-P", "other:", NULL), 0);
+    CU_ASSERT(expect(&res, 2, "stats -P other: as tsr-admin"));
     CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "NOPERM"));
 }
 
@@ -1106,7 +1130,7 @@ test_stats_of_empty_prefix_is_zero(void)
     CU_ASSERT_PTR_NULL(strstr(res.out, "ttl"));
 
     CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-a", addr,
-                              "-p", "other:", NULL), 0);
+                              "-P", "other:", NULL), 0);
     CU_ASSERT(expect(&res, 0, "stats, other prefix"));
     CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "sessions     5\n"));
 }
@@ -1150,7 +1174,7 @@ test_stats_counts_sessions_bytes_ttls_contexts(void)
                                            "  fedcba9876543210  10\n"));
 
     CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-a", addr,
-                              "-c", "FEDCBA9876543210", NULL), 0);
+                              "-C", "FEDCBA9876543210", NULL), 0);
     CU_ASSERT(expect(&res, 0, "stats -c"));
     CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "sessions     10\n"));
     CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "bytes        500 "));
@@ -1180,7 +1204,7 @@ test_stats_treats_glob_characters_in_prefix_literally(void)
                     0);
 
     CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-a", addr,
-                              "-p", "a*[b]?\\:", NULL), 0);
+                              "-P", "a*[b]?\\:", NULL), 0);
     CU_ASSERT(expect(&res, 0, "stats -p with glob characters"));
     CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "sessions     4\n"));
 }
@@ -1275,14 +1299,14 @@ test_inspect_with_context_reads_key_directly(void)
     id = key + 6 + CTX_HEX + 1;
 
     CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "inspect", "-a", addr,
-                              "-k", fleet_key, "-c", ctx, id, NULL), 0);
+                              "-k", fleet_key, "-C", ctx, id, NULL), 0);
     CU_ASSERT(expect(&res, 0, "inspect -c"));
     CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "server name  (none"));
 
     /* another context: no such key */
 
     CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "inspect", "-a", addr,
-                              "-c", "0000000000000000", id, NULL), 0);
+                              "-C", "0000000000000000", id, NULL), 0);
     CU_ASSERT(expect(&res, 2, "inspect -c other"));
     CU_ASSERT(one_line(res.err));
     CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "no session"));
@@ -1337,7 +1361,7 @@ test_inspect_of_tampered_value_does_not_open(void)
                                        id, val, vlen), 0);
 
     CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "inspect", "-a", addr,
-                              "-k", fleet_key, "-c", "0000000000000000", id,
+                              "-k", fleet_key, "-C", "0000000000000000", id,
                               NULL), 0);
     CU_ASSERT(expect(&res, 2, "inspect moved"));
     CU_ASSERT(one_line(res.err));
@@ -1350,7 +1374,7 @@ test_inspect_of_tampered_value_does_not_open(void)
                                        id, "short"), 0);
 
     CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "inspect", "-a", addr,
-                              "-k", fleet_key, "-c", "0000000000000000", id,
+                              "-k", fleet_key, "-C", "0000000000000000", id,
                               NULL), 0);
     CU_ASSERT(expect(&res, 2, "inspect short"));
     CU_ASSERT(one_line(res.err));
@@ -1440,14 +1464,13 @@ test_tickets_rotate_creates_then_waits_for_period(void)
                                            "generation 3"));
     CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "previous"));
 
-    /* another scope is another ring */
+    /* --scope is gone: nginx has one ring per prefix, "default" */
 
     CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "tickets", "rotate",
-                              "-a", addr, "-k", fleet_key, "-s", "stream",
-                              NULL), 0);
-    CU_ASSERT(expect(&res, 0, "tickets rotate -s stream"));
-    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "created \"tsr:tk:stream\""));
-    CU_ASSERT_EQUAL(count_keys(&redis, "tsr:tk:*"), 2);
+                              "-a", addr, "-k", fleet_key, "--scope",
+                              "stream", NULL), 0);
+    CU_ASSERT(expect(&res, 64, "tickets rotate --scope stream"));
+    CU_ASSERT_EQUAL(count_keys(&redis, "tsr:tk:*"), 1);
 }
 
 
@@ -1567,7 +1590,7 @@ test_flush_refuses_without_yes_when_not_a_tty(void)
 
     CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "flush", "-a", addr,
                               NULL), 0);
-    CU_ASSERT(expect(&res, 1, "flush, /dev/null"));
+    CU_ASSERT(expect(&res, 64, "flush, /dev/null"));
     CU_ASSERT(one_line(res.err));
     CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "--yes"));
 
@@ -1575,7 +1598,7 @@ test_flush_refuses_without_yes_when_not_a_tty(void)
 
     CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_PIPE, "y\n", "flush", "-a", addr,
                               NULL), 0);
-    CU_ASSERT(expect(&res, 1, "flush, pipe"));
+    CU_ASSERT(expect(&res, 64, "flush, pipe"));
     CU_ASSERT(one_line(res.err));
 
     CU_ASSERT_EQUAL(count_keys(&redis, "tsr:s:*"), 5);
@@ -1649,7 +1672,7 @@ test_flush_all_and_context(void)
                     0);
 
     CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "flush", "-a", addr,
-                              "-c", "fedcba9876543210", "--yes", NULL), 0);
+                              "-C", "fedcba9876543210", "--yes", NULL), 0);
     CU_ASSERT(expect(&res, 0, "flush -c"));
     CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "deleted 3 keys"));
     CU_ASSERT_EQUAL(count_keys(&redis, "tsr:s:*"), 5);
@@ -1828,6 +1851,685 @@ test_fleet_lists_a_real_nginx_node(void)
 }
 
 
+/* ---- scripting: --json, addresses, nginx's configuration, completion */
+
+/*
+ * Whether "doc" is one JSON document for which the Python expression
+ * "expr" (over the parsed document "d") holds: python3's json module is
+ * the judge, not a parser of the test's own.
+ */
+
+static int
+json_holds(const char *doc, const char *expr)
+{
+    int    status;
+    char   path[PATH_MAX + 32], code[CMD_SIZE];
+    pid_t  pid;
+
+    snprintf(path, sizeof(path), "%s/doc.json", dir);
+    snprintf(code, sizeof(code),
+             "import json, sys\n"
+             "d = json.load(open(sys.argv[1]))\n"
+             "sys.exit(0 if (%s) else 1)\n", expr);
+
+    if (tsr_test_write_file(path, doc, strlen(doc), 0600) != 0) {
+        return 0;
+    }
+
+    pid = fork();
+
+    if (pid == 0) {
+        execlp("python3", "python3", "-c", code, path, (char *) NULL);
+        _exit(127);
+    }
+
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) {
+        return 0;
+    }
+
+    if (WEXITSTATUS(status) != 0) {
+        fprintf(stderr, "\nJSON check failed (%d): %s\n--- document\n%s\n",
+                WEXITSTATUS(status), expr, doc);
+        return 0;
+    }
+
+    return 1;
+}
+
+
+/* runs a bash script; its standard output, NUL-terminated, in "out" */
+
+static int
+bash_out(const char *script, char *out, size_t outlen)
+{
+    int    n;
+    FILE  *f;
+    char   path[PATH_MAX + 32], cmd[2 * PATH_MAX];
+    size_t len;
+
+    snprintf(path, sizeof(path), "%s/script.sh", dir);
+
+    if (tsr_test_write_file(path, script, strlen(script), 0600) != 0) {
+        return -1;
+    }
+
+    snprintf(cmd, sizeof(cmd), "bash %s", path);
+
+    f = popen(cmd, "r");
+    if (f == NULL) {
+        return -1;
+    }
+
+    len = fread(out, 1, outlen - 1, f);
+    out[len] = '\0';
+    n = pclose(f);
+
+    return (n == 0) ? 0 : -1;
+}
+
+
+static void
+test_json_is_one_document_for_every_command(void)
+{
+    char        *id, hex[2 * 64 + 1], args[CMD_SIZE];
+    size_t       mlen;
+    uint8_t      master[64];
+    char         key[TSR_MAX_KEY_NAME + 1];
+
+    CU_ASSERT_EQUAL(flushall(&redis), 0);
+
+    mlen = sizeof(master);
+    CU_ASSERT_EQUAL_FATAL(make_session(TSR_TEST_TLS12, "one.test", key,
+                                       sizeof(key), master, &mlen), 0);
+    id = key + 6 + CTX_HEX + 1;
+
+    /* a name with a quote, a backslash, a control byte and bad UTF-8 */
+    CU_ASSERT_EQUAL(set_node(&redis, "web\"1\\:http",
+                             "server a\"b\\\\c\x01\xff 0123456789abcdef -\n"),
+                    0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", addr,
+                              "-k", fleet_key, "--json", NULL), 0);
+    CU_ASSERT(expect(&res, 0, "check --json"));
+    CU_ASSERT(json_holds(res.out, "d['command'] == 'check' "
+                         "and d['status'] == 'ok' and d['exit'] == 0 "
+                         "and d['warnings'] == 0 and 'error' not in d "
+                         "and all(c['status'] in ('ok', 'note') "
+                         "for c in d['checks']) "
+                         "and any('sampled sessions open' in c['message'] "
+                         "for c in d['checks'])"));
+
+    /* stand-ins, which check -k would find malformed */
+    CU_ASSERT_EQUAL(fill(&redis, "tsr:s:0123456789abcdef:", 3, 10, 100), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-a", addr,
+                              "--json", NULL), 0);
+    CU_ASSERT(expect(&res, 0, "stats --json"));
+    CU_ASSERT(json_holds(res.out, "d['command'] == 'stats' "
+                         "and d['sessions'] == 4 and d['bytes'] > 30 "
+                         "and isinstance(d['ttl_ms']['max'], int) "
+                         "and d['ttl_ms']['min'] <= d['ttl_ms']['max'] "
+                         "and sorted(c['sessions'] for c in d['contexts']) "
+                         "== [1, 3] and d['truncated'] is False"));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "inspect", "-a", addr,
+                              "-k", fleet_key, "--json", id, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "inspect --json"));
+    snprintf(args, sizeof(args), "d['command'] == 'inspect' "
+             "and len(d['sessions']) == 1 "
+             "and d['sessions'][0]['key'] == '%s' "
+             "and d['sessions'][0]['opened'] is True "
+             "and d['sessions'][0]['protocol'] == 'TLSv1.2' "
+             "and d['sessions'][0]['server_name'] == 'one.test' "
+             "and d['sessions'][0]['id_length'] == 32 "
+             "and d['sessions'][0]['id_matches_key'] is True "
+             "and d['sessions'][0]['ttl_ms'] > 0", key);
+    CU_ASSERT(json_holds(res.out, args));
+
+    /* never the master key, in hex or raw */
+    to_hex(master, mlen, hex);
+    CU_ASSERT_PTR_NULL(strstr(res.out, hex));
+    CU_ASSERT_PTR_NULL(memmem(res.out, strlen(res.out), master, mlen));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "tickets", "rotate",
+                              "-a", addr, "-k", fleet_key, "--json", NULL),
+                          0);
+    CU_ASSERT(expect(&res, 0, "tickets rotate --json"));
+    CU_ASSERT(json_holds(res.out, "d['action'] == 'created' "
+                         "and d['generation'] == 1 "
+                         "and d['ring'] == 'tsr:tk:default' "
+                         "and len(d['keys']) >= 2 "
+                         "and {k['role'] for k in d['keys']} "
+                         ">= {'current', 'next'} "
+                         "and all(len(k['name']) == 32 for k in d['keys'])"));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "tickets", "show",
+                              "-a", addr, "-k", fleet_key, "--json", NULL),
+                          0);
+    CU_ASSERT(expect(&res, 0, "tickets show --json"));
+    CU_ASSERT(json_holds(res.out, "'action' not in d "
+                         "and d['generation'] == 1 "
+                         "and d['due_at_ms'] > d['rotated_at_ms'] > 0"));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "fleet", "-a", addr,
+                              "--json", NULL), 0);
+    CU_ASSERT(expect(&res, 0, "fleet --json"));
+    CU_ASSERT(json_holds(res.out, "d['command'] == 'fleet' "
+                         "and d['nodes'][0]['id'].startswith('web\"1') "
+                         "and d['nodes'][0]['subsystem'] == 'http' "
+                         "and d['servers'][0]['name'].startswith('a\"b') "
+                         "and d['servers'][0]['mismatch'] is False "
+                         "and d['mismatches'] == 0"));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "flush", "-a", addr,
+                              "--yes", "--json", NULL), 0);
+    CU_ASSERT(expect(&res, 0, "flush --json"));
+    CU_ASSERT(json_holds(res.out, "d['deleted'] == 4 "
+                         "and d['pattern'] == 'tsr:s:*'"));
+
+    /* failures and usage errors are documents too, with "error" */
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "inspect", "-a", addr,
+                              "--json", "abcd", NULL), 0);
+    CU_ASSERT(expect(&res, 2, "inspect --json, no session"));
+    CU_ASSERT(json_holds(res.out, "d['exit'] == 2 and d['sessions'] == [] "
+                         "and 'no session with id abcd' in d['error']"));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-a", addr,
+                              "--json", "extra", NULL), 0);
+    CU_ASSERT(expect(&res, 64, "stats --json extra"));
+    CU_ASSERT(json_holds(res.out, "d['exit'] == 64 "
+                         "and 'unexpected argument' in d['error']"));
+}
+
+
+/* the exit status of check as a monitoring plugin reads it */
+
+static void
+test_check_exits_ok_warning_critical(void)
+{
+    int      port;
+    char     a[64], key[TSR_MAX_KEY_NAME + 1];
+    size_t   mlen;
+    uint8_t  master[64];
+
+    CU_ASSERT_EQUAL(flushall(&redis), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", addr,
+                              "--json", NULL), 0);
+    CU_ASSERT(expect(&res, 0, "check, ok"));
+    CU_ASSERT(json_holds(res.out, "d['status'] == 'ok' and d['exit'] == 0"));
+
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, reply, sizeof(reply),
+                                       "CONFIG SET maxmemory-policy "
+                                       "noeviction"), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", addr,
+                              "--json", NULL), 0);
+    CU_ASSERT(expect(&res, 1, "check, warning"));
+    CU_ASSERT(json_holds(res.out, "d['status'] == 'warning' "
+                         "and d['warnings'] == 1 and d['exit'] == 1 "
+                         "and [c['status'] for c in d['checks']]"
+                         ".count('warning') == 1"));
+
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, reply, sizeof(reply),
+                                       "CONFIG SET maxmemory-policy "
+                                       "allkeys-lru"), 0);
+
+    /* some sampled sessions opening, some not: a warning */
+
+    mlen = sizeof(master);
+    CU_ASSERT_EQUAL_FATAL(make_session(TSR_TEST_TLS12, "one.test", key,
+                                       sizeof(key), master, &mlen), 0);
+    CU_ASSERT_EQUAL(fill(&redis, "tsr:s:0123456789abcdef:", 1, 60, 100), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", addr,
+                              "-k", fleet_key, NULL), 0);
+    CU_ASSERT(expect(&res, 1, "check, one of two sessions opens"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "warning  1 of 2 sampled"));
+
+    /* critical: nothing listening, or no sampled session opening */
+
+    port = tsr_test_free_port();
+    CU_ASSERT_FATAL(port > 0);
+    snprintf(a, sizeof(a), "127.0.0.1:%d", port);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", a,
+                              "--json", NULL), 0);
+    CU_ASSERT(expect(&res, 2, "check, critical"));
+    CU_ASSERT(json_holds(res.out, "d['status'] == 'critical' "
+                         "and d['exit'] == 2 and 'refused' in d['error']"));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", addr,
+                              "-k", other_key, NULL), 0);
+    CU_ASSERT(expect(&res, 2, "check -k other, critical"));
+
+    /* the help documents the three */
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "--help",
+                              NULL), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "0 ok"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "1 warning"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "2 critical"));
+}
+
+
+static void
+test_host_port_socket_and_uris(void)
+{
+    char  port[16], uri[2 * PATH_MAX], want[64];
+
+    snprintf(port, sizeof(port), "%d", redis.port);
+    snprintf(want, sizeof(want), "connected to 127.0.0.1:%d", redis.port);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-h",
+                              "127.0.0.1", "-p", port, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "check -h -p"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, want));
+
+    /* -h defaults to 127.0.0.1, as redis-cli */
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "--port",
+                              port, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "check --port"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, want));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-s",
+                              addr_unix + 5, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "check -s"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "connected to unix:"));
+
+    snprintf(uri, sizeof(uri), "redis://127.0.0.1:%d/0", redis.port);
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", uri,
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 0, "check -a redis://"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, want));
+
+    snprintf(uri, sizeof(uri), "unix://%s", addr_unix + 5);
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-a", uri,
+                              "--json", NULL), 0);
+    CU_ASSERT(expect(&res, 0, "stats -a unix://"));
+    CU_ASSERT(json_holds(res.out, "d['redis'].startswith('unix:')"));
+
+    /* the URI's credentials reach AUTH */
+    snprintf(uri, sizeof(uri), "redis://alice:alice-pw@127.0.0.1:%d",
+             redis.port);
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", uri,
+                              NULL), 0);
+    CU_ASSERT(expect(&res, 0, "check -a redis://alice:...@"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "as user \"alice\""));
+    CU_ASSERT_PTR_NULL(strstr(res.out, "alice-pw"));
+
+    /* mixed forms are usage errors */
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", addr,
+                              "-p", port, NULL), 0);
+    CU_ASSERT(expect(&res, 64, "-a with -p"));
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-s", "/x",
+                              "-h", "127.0.0.1", NULL), 0);
+    CU_ASSERT(expect(&res, 64, "-s with -h"));
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-p",
+                              "65536", NULL), 0);
+    CU_ASSERT(expect(&res, 64, "-p 65536"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "invalid port"));
+}
+
+
+/*
+ * -c: a real nginx configuration, read by the real "nginx -T": an http
+ * server inheriting the address and key from http{}, one with its own
+ * prefix in an included file, a stream server on a unix socket.
+ */
+
+static void
+test_config_reads_nginx_configuration(void)
+{
+    const char        *nginx;
+    char               body[65536], inc[16384], path[2 * PATH_MAX];
+    char               conf_dir[PATH_MAX], args[CMD_SIZE];
+    int                p1, p2, p3;
+    tsr_test_nginx_t   node;
+
+    static const char *const  cns[] = { "one.test", NULL };
+
+    nginx = tsr_test_require("TSR_NGINX", "nginx", "nginx");
+
+    CU_ASSERT_EQUAL(flushall(&redis), 0);
+    CU_ASSERT_EQUAL(fill(&redis, "cfg:s:0123456789abcdef:", 3, 10, 100), 0);
+    CU_ASSERT_EQUAL(fill(&redis, "two:s:0123456789abcdef:", 2, 10, 100), 0);
+    CU_ASSERT_EQUAL(fill(&redis, "tsr:s:0123456789abcdef:", 1, 10, 100), 0);
+
+    CU_ASSERT_EQUAL_FATAL(tsr_test_nginx_init(&node, "admin-conf", cns), 0);
+
+    p1 = tsr_test_free_port();
+    p2 = tsr_test_free_port();
+    p3 = tsr_test_free_port();
+
+    snprintf(conf_dir, sizeof(conf_dir), "%s", node.conf);
+    *strrchr(conf_dir, '/') = '\0';
+
+    snprintf(inc, sizeof(inc),
+             "server {\n"
+             "  listen 127.0.0.1:%d ssl;\n"
+             "  server_name two.test;\n"
+             "  ssl_certificate %s/one.test.crt;\n"
+             "  ssl_certificate_key %s/one.test.key;\n"
+             "  ssl_session_redis_prefix 'two:';\n"
+             "}\n", p2, node.dir, node.dir);
+
+    snprintf(path, sizeof(path), "%s/two.inc", conf_dir);
+    CU_ASSERT_EQUAL_FATAL(tsr_test_write_file(path, inc, strlen(inc), 0600),
+                          0);
+
+    snprintf(body, sizeof(body),
+             "http {\n"
+             "  access_log off;\n"
+             "  # comments; \"quotes\" { and braces } are not directives\n"
+             "  ssl_session_redis \"127.0.0.1:%d\";\n"
+             "  ssl_session_redis_key %s;\n"
+             "  ssl_session_redis_ticket_rotation 6h;\n"
+             "  server {\n"
+             "    listen 127.0.0.1:%d ssl;\n"
+             "    server_name one.test www.one.test;\n"
+             "    ssl_certificate %s/one.test.crt;\n"
+             "    ssl_certificate_key %s/one.test.key;\n"
+             "    ssl_session_redis_prefix cfg:;\n"
+             "    location / { return 200 \"ok;\\n\"; }\n"
+             "  }\n"
+             "  include two.inc;\n"
+             "}\n"
+             "stream {\n"
+             "  server {\n"
+             "    listen 127.0.0.1:%d ssl;\n"
+             "    ssl_certificate %s/one.test.crt;\n"
+             "    ssl_certificate_key %s/one.test.key;\n"
+             "    ssl_session_redis %s;\n"
+             "    ssl_session_redis_key %s;\n"
+             "    return ok;\n"
+             "  }\n"
+             "}\n",
+             redis.port, fleet_key, p1, node.dir, node.dir, p3, node.dir,
+             node.dir, addr_unix, other_key);
+
+    CU_ASSERT_EQUAL_FATAL(tsr_test_nginx_write_conf(&node, 1, "info", body),
+                          0);
+
+    /* three servers that differ: --server is needed */
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-c",
+                              node.conf, "--nginx", nginx, NULL), 0);
+    CU_ASSERT(expect(&res, 64, "stats -c, ambiguous"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "--server"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "\"one.test\" (http)"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "\"two.test\" (http)"));
+
+    /* by server_name: the prefix of the server, the address of http{} */
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-c",
+                              node.conf, "--nginx", nginx, "--server",
+                              "WWW.one.test", "--json", NULL), 0);
+    CU_ASSERT(expect(&res, 0, "stats -c --server www.one.test"));
+    snprintf(args, sizeof(args), "d['sessions'] == 3 "
+             "and d['pattern'] == 'cfg:s:*' "
+             "and d['redis'] == '127.0.0.1:%d' "
+             "and 'one.test' in d['nginx_server']", redis.port);
+    CU_ASSERT(json_holds(res.out, args));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-c",
+                              node.conf, "--nginx", nginx, "--server",
+                              "two.test", NULL), 0);
+    CU_ASSERT(expect(&res, 0, "stats -c --server two.test (included)"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "sessions     2\n"));
+
+    /* the key file comes along: check opens the ring with it */
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "tickets", "rotate",
+                              "-a", addr, "-P", "cfg:", "-k", fleet_key,
+                              NULL), 0);
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-c",
+                              node.conf, "--nginx", nginx, "--server",
+                              "one.test", NULL), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, fleet_key));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "ticket key ring \"cfg:tk:default\""
+                                           " generation 1 opens"));
+
+    /* stream servers by listen address, or its port */
+
+    snprintf(args, sizeof(args), "%d", p3);
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-c",
+                              node.conf, "--nginx", nginx, "--server", args,
+                              "--json", NULL), 0);
+    CU_ASSERT(expect(&res, 0, "stats -c --server PORT (stream)"));
+    CU_ASSERT(json_holds(res.out, "d['sessions'] == 1 "
+                         "and d['redis'].startswith('unix:') "
+                         "and d['nginx_server'].startswith('stream')"));
+
+    /* options override the configuration */
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-c",
+                              node.conf, "--nginx", nginx, "--server",
+                              "one.test", "-P", "two:", NULL), 0);
+    CU_ASSERT(expect(&res, 0, "stats -c -P"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "sessions     2\n"));
+
+    /* errors: an unknown server, a configuration nginx rejects */
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-c",
+                              node.conf, "--nginx", nginx, "--server",
+                              "three.test", NULL), 0);
+    CU_ASSERT(expect(&res, 2, "stats -c --server three.test"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "no server \"three.test\""));
+
+    CU_ASSERT_EQUAL(tsr_test_write_file(path, "server {", 8, 0600), 0);
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-c",
+                              node.conf, "--nginx", nginx, "--server",
+                              "one.test", NULL), 0);
+    CU_ASSERT(expect(&res, 2, "stats -c, broken configuration"));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "nginx"));
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "--server",
+                              "one.test", NULL), 0);
+    CU_ASSERT(expect(&res, 64, "--server without -c"));
+}
+
+
+/*
+ * The directives renamed on another branch, as "nginx -T" will print
+ * them: a stand-in nginx (--nginx) prints such a dump, with an include.
+ */
+
+static void
+test_config_accepts_renamed_directives(void)
+{
+    char  script[PATH_MAX + 64], dump[PATH_MAX + 64], text[32768];
+    char  sh[4 * PATH_MAX], conf[PATH_MAX + 64];
+
+    CU_ASSERT_EQUAL(flushall(&redis), 0);
+
+    snprintf(conf, sizeof(conf), "%s/renamed/nginx.conf", dir);
+    snprintf(text, sizeof(text),
+             "# configuration file %s:\n"
+             "http {\n"
+             "    ssl_session_redis 127.0.0.1:%d;\n"
+             "    ssl_session_redis_fleet_key %s;\n"
+             "    ssl_session_redis_lookup_timeout 5ms;\n"
+             "    ssl_session_redis_ticket_keys on;\n"
+             "    include conf.d/*.conf;\n"
+             "}\n"
+             "\n"
+             "# configuration file %s/renamed/conf.d/a.conf:\n"
+             "server { server_name new.test; ssl_session_redis_prefix new:; }"
+             "\n\n",
+             conf, redis.port, fleet_key, dir);
+
+    snprintf(dump, sizeof(dump), "%s/renamed.dump", dir);
+    CU_ASSERT_EQUAL_FATAL(tsr_test_write_file(dump, text, strlen(text),
+                                              0600), 0);
+
+    snprintf(script, sizeof(script), "%s/fake-nginx", dir);
+    snprintf(sh, sizeof(sh), "#!/bin/sh\n"
+             "[ \"$1 $2 $3 $4\" = \"-T -q -c %s\" ] || exit 1\n"
+             "cat %s\n", conf, dump);
+    CU_ASSERT_EQUAL_FATAL(tsr_test_write_file(script, sh, strlen(sh), 0700),
+                          0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-c", conf,
+                              "--nginx", script, "--json", NULL), 0);
+    CU_ASSERT(expect(&res, 0, "check -c, renamed directives"));
+    CU_ASSERT(json_holds(res.out, "'new.test' in d['nginx_server'] "
+                         "and any('fleet.key' in c['message'] "
+                         "for c in d['checks'])"));
+
+    CU_ASSERT_EQUAL(fill(&redis, "new:s:0123456789abcdef:", 2, 10, 100), 0);
+
+    CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "stats", "-c", conf,
+                              "--nginx", script, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "stats -c, renamed directives"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "sessions     2\n"));
+}
+
+
+/* the installed completion completes commands, options and operands */
+
+static void
+test_bash_completion_completes(void)
+{
+    const char  *src;
+    char         script[2 * PATH_MAX], out[4096];
+
+    src = getenv("TSR_SRCDIR");
+    CU_ASSERT_PTR_NOT_NULL_FATAL(src);
+
+    snprintf(script, sizeof(script),
+             ". %s/tools/tsr-admin.bash-completion\n"
+             "complete -p tsr-admin\n"
+             "t() { COMP_WORDS=(\"$@\"); COMP_CWORD=$(($# - 1)); _tsr_admin;"
+             " echo \"$# ${COMPREPLY[*]}\"; }\n"
+             "t tsr-admin st\n"
+             "t tsr-admin tickets ''\n"
+             "t tsr-admin flush --y\n"
+             "t tsr-admin check --js\n"
+             "t tsr-admin stats --sc\n", src);
+
+    CU_ASSERT_EQUAL_FATAL(bash_out(script, out, sizeof(out)), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "complete -F _tsr_admin tsr-admin"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "2 stats\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "3 show rotate\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "3 --yes\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "3 --json\n"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "3 \n"));
+}
+
+
+/*
+ * Issue 13: every subcommand with a sentinel= address, against a real
+ * Sentinel setup (a master, its replica, three sentinels): the master is
+ * the one the sentinels name, allow= is enforced, a sentinel that does
+ * not answer is skipped; cluster= is refused in one clear line.
+ */
+
+static void
+test_every_command_works_through_sentinel(void)
+{
+    int                   m, rc;
+    char                  a[1024], bad[2 * PATH_MAX], want[64];
+    char                  args[CMD_SIZE];
+    tsr_test_sentinel_t   st;
+
+    memset(&st, 0, sizeof(tsr_test_sentinel_t));
+
+    CU_ASSERT_EQUAL_FATAL(tsr_test_sentinel_start(&st), 0);
+
+    m = tsr_test_sentinel_master(&st);
+    CU_ASSERT_FATAL(m == 0 || m == 1);
+
+    snprintf(a, sizeof(a), "sentinel=127.0.0.1:%d,%s master=%s "
+             "allow=127.0.0.0/8", tsr_test_free_port(), st.sentinels,
+             st.name);
+    snprintf(want, sizeof(want), "127.0.0.1:%d", st.data[m].port);
+
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&st.data[m], reply, sizeof(reply),
+                                       "CONFIG SET maxmemory 100mb"), 0);
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&st.data[m], reply, sizeof(reply),
+                                       "CONFIG SET maxmemory-policy "
+                                       "allkeys-lru"), 0);
+
+    rc = run(&res, STDIN_NULL, NULL, "check", "-a", a, "-k", fleet_key,
+             "--json", NULL);
+    CU_ASSERT_EQUAL(rc, 0);
+    CU_ASSERT(expect(&res, 0, "check through sentinel"));
+    snprintf(args, sizeof(args), "d['status'] == 'ok' "
+             "and 'connected to %s' in d['checks'][0]['message']", want);
+    CU_ASSERT(json_holds(res.out, args));
+
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "tickets", "rotate", "-a", a,
+                        "-k", fleet_key, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "tickets rotate through sentinel"));
+    CU_ASSERT_EQUAL(count_keys(&st.data[m], "tsr:tk:default"), 1);
+
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "tickets", "show", "-a", a,
+                        "-k", fleet_key, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "tickets show through sentinel"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "generation   1\n"));
+
+    CU_ASSERT_EQUAL(fill(&st.data[m], "tsr:s:0123456789abcdef:", 3, 10,
+                         100), 0);
+    CU_ASSERT_EQUAL(set_node(&st.data[m], "web1:http",
+                             "server one.test 0123456789abcdef -\n"), 0);
+
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "stats", "-a", a, "--json",
+                        NULL), 0);
+    CU_ASSERT(expect(&res, 0, "stats through sentinel"));
+    snprintf(args, sizeof(args), "d['sessions'] == 3 and d['redis'] == '%s'",
+             want);
+    CU_ASSERT(json_holds(res.out, args));
+
+    snprintf(args, sizeof(args), "%064x", 2);
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "inspect", "-a", a, args,
+                        NULL), 0);
+    CU_ASSERT(expect(&res, 0, "inspect through sentinel"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "key          tsr:s:"));
+
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "fleet", "-a", a, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "fleet through sentinel"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "web1:http"));
+
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "flush", "-a", a, "--yes",
+                        NULL), 0);
+    CU_ASSERT(expect(&res, 0, "flush through sentinel"));
+    CU_ASSERT_EQUAL(count_keys(&st.data[m], "tsr:s:*"), 0);
+
+    /* the master named outside allow= is refused, before any AUTH */
+
+    snprintf(bad, sizeof(bad), "sentinel=%s master=%s allow=10.0.0.0/8",
+             st.sentinels, st.name);
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "stats", "-a", bad, NULL),
+                    0);
+    CU_ASSERT(expect(&res, 2, "stats, master outside allow="));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "not in allow="));
+
+    snprintf(bad, sizeof(bad), "sentinel=%s master=nosuchmaster",
+             st.sentinels);
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "stats", "-a", bad, NULL),
+                    0);
+    CU_ASSERT(expect(&res, 2, "stats, unknown master"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "nosuchmaster"));
+
+    CU_ASSERT_EQUAL(tsr_test_sentinel_stop(&st), 0);
+
+    /* cluster=: not yet, said in one line */
+
+    snprintf(bad, sizeof(bad), "cluster=%s", addr);
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "stats", "-a", bad, NULL),
+                    0);
+    CU_ASSERT(expect(&res, 2, "stats, cluster="));
+    CU_ASSERT(one_line(res.err));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "cluster="));
+}
+
+
 int
 main(void)
 {
@@ -1840,7 +2542,7 @@ main(void)
         CU_TestFunc     fn;
     } tests[] = {
         TSR_TEST(help_lists_commands_and_each_command_has_help),
-        TSR_TEST(usage_errors_exit_1_with_one_line),
+        TSR_TEST(usage_errors_exit_64_with_one_line),
         TSR_TEST(check_passes_on_tcp_and_shows_version),
         TSR_TEST(check_warns_on_noeviction_only),
         TSR_TEST(check_fails_in_one_line_when_redis_refuses),
@@ -1870,7 +2572,14 @@ main(void)
         TSR_TEST(flush_all_and_context),
         TSR_TEST(fleet_without_nodes_says_so),
         TSR_TEST(fleet_flags_differing_fingerprints),
-        TSR_TEST(fleet_lists_a_real_nginx_node)
+        TSR_TEST(fleet_lists_a_real_nginx_node),
+        TSR_TEST(json_is_one_document_for_every_command),
+        TSR_TEST(check_exits_ok_warning_critical),
+        TSR_TEST(host_port_socket_and_uris),
+        TSR_TEST(config_reads_nginx_configuration),
+        TSR_TEST(config_accepts_renamed_directives),
+        TSR_TEST(bash_completion_completes),
+        TSR_TEST(every_command_works_through_sentinel)
     };
 
     (void) signal(SIGPIPE, SIG_IGN);
@@ -1934,7 +2643,8 @@ test_check_and_stats_over_tls(void)
 
     CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "check", "-a", a,
                               NULL), 0);
-    CU_ASSERT(expect(&res, 0, "check over TLS"));
+    /* Redis' default noeviction, without maxmemory: a warning */
+    CU_ASSERT(expect(&res, 1, "check over TLS"));
 
     CU_ASSERT_EQUAL(fill(&tr, "tsr:s:0123456789abcdef:", 2, 10, 100), 0);
 

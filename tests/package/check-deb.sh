@@ -115,6 +115,16 @@ else
     fail tsr-admin "no /usr/bin/tsr-admin or no man page"
 fi
 
+# the completion must define itself for the command when sourced
+comp=/usr/share/bash-completion/completions/tsr-admin
+
+if [ -f "$comp" ] \
+   && bash -c ". '$comp' && complete -p tsr-admin" > /dev/null 2>&1; then
+    line completion "ok ($comp)"
+else
+    fail completion "no $comp, or it does not complete tsr-admin"
+fi
+
 for test in test_http test_stream; do
     tmp="$out/tmp-$test"
     mkdir -p "$tmp"
