@@ -63,7 +63,9 @@ def lines_outside_code(text):
 def slug(title):
     """GitHub's anchor for a heading's text"""
     t = re.sub(r'!?\[([^\]]*)\]\([^)]*\)', r'\1', title)   # links: text
-    t = re.sub(r'<[^>]+>', '', t)                          # inline html
+    parts = re.split(r'(`+[^`]*`+)', t)                    # html outside code
+    t = ''.join(x if x.startswith('`') else re.sub(r'<[^>]+>', '', x)
+                for x in parts)
     t = t.strip().lower()
     t = re.sub(r'[^\w\- ]', '', t)                         # punctuation
     return t.replace(' ', '-')
@@ -182,6 +184,7 @@ def self_test():
                     'See [guide](docs/guide.md#set-up-the-key-file), '
                     '[the C API](docs/guide.md#the-c-api-tsrh), '
                     '[again](docs/guide.md#usage-1), '
+                    '[keys](docs/guide.md#keys-prefixs-here), '
                     '![a picture](docs/pic.png), [web](https://example.org/x),'
                     ' [here](#top) and `[not a link](nowhere.md)`.\n\n'
                     'Broken: [gone](docs/missing.md).\n\n'
@@ -189,6 +192,7 @@ def self_test():
         with open(os.path.join(tmp, 'docs', 'guide.md'), 'w') as f:
             f.write('# Guide\n\n## Set up the key file!\n\n'
                     '## The C API (`tsr.h`)\n\n## Usage\n\n## Usage\n\n'
+                    '## Keys `<prefix>s:` <em>here</em>\n\n'
                     'Back to the [README](../README.md#top); broken: '
                     '[anchor](../README.md#no-such-heading).\n')
         with open(os.path.join(tmp, 'docs', 'pic.png'), 'wb') as f:
