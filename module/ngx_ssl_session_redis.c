@@ -270,7 +270,7 @@ ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
 
     if (SSL_CTX_get_options(ssl_ctx) & SSL_OP_NO_TICKET) {
         ngx_log_error(NGX_LOG_WARN, cf->log, 0,
-                      "\"ssl_session_redis_tickets\" has no effect for "
+                      "\"ssl_session_redis_ticket_keys\" has no effect for "
                       "server \"%V\": its \"ssl_session_tickets\" is off",
                       server_name);
     }

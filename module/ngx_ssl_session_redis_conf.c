@@ -14,6 +14,7 @@
 #define NGX_SSL_SESSION_REDIS_BACKOFF_MAX  1000
 #define NGX_SSL_SESSION_REDIS_ROTATION     (12 * 60 * 60 * 1000)
 #define NGX_SSL_SESSION_REDIS_MIN_ROTATION 1000
+#define NGX_SSL_SESSION_REDIS_MAX_DB       15
 
 /* every node of a list as "[v6addr]:port," at most */
 #define NGX_SSL_SESSION_REDIS_RESOLVED_LEN  (64 * (NGX_SOCKADDR_STRLEN + 8))
@@ -105,6 +106,48 @@ ngx_conf_post_t  ngx_ssl_session_redis_timeout_post = {
 
 ngx_conf_post_t  ngx_ssl_session_redis_rotation_post = {
     ngx_ssl_session_redis_check_rotation
+};
+
+
+/*
+ * A former directive name: it works as the new one does, with nginx's
+ * warning for deprecated directives, then the new one's checks.
+ */
+
+static char *
+ngx_ssl_session_redis_deprecated(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_ssl_session_redis_deprecated_t  *d = post;
+
+    ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                       "the \"%s\" directive is deprecated, "
+                       "use the \"%s\" directive instead",
+                       d->old_name, d->new_name);
+
+    if (d->post == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    return d->post->post_handler(cf, d->post, data);
+}
+
+
+ngx_ssl_session_redis_deprecated_t  ngx_ssl_session_redis_key_deprecated = {
+    ngx_ssl_session_redis_deprecated,
+    "ssl_session_redis_key", "ssl_session_redis_fleet_key", NULL
+};
+
+ngx_ssl_session_redis_deprecated_t  ngx_ssl_session_redis_timeout_deprecated
+    = {
+    ngx_ssl_session_redis_deprecated,
+    "ssl_session_redis_timeout", "ssl_session_redis_lookup_timeout",
+    &ngx_ssl_session_redis_timeout_post
+};
+
+ngx_ssl_session_redis_deprecated_t  ngx_ssl_session_redis_tickets_deprecated
+    = {
+    ngx_ssl_session_redis_deprecated,
+    "ssl_session_redis_tickets", "ssl_session_redis_ticket_keys", NULL
 };
 
 
@@ -231,6 +274,20 @@ ngx_ssl_session_redis_set_address(ngx_conf_t *cf, ngx_command_t *cmd,
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid redis address \"%V\": %s",
                            &rcf->address, err);
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * The core takes any database; Redis has "databases 16" unless told
+     * otherwise, and SELECT of another fails only when workers connect.
+     */
+
+    if (rcf->store_conf.db > NGX_SSL_SESSION_REDIS_MAX_DB) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid redis address \"%V\": database %d is "
+                           "out of range, expected 0 to %d (Redis' default "
+                           "\"databases 16\")", &rcf->address,
+                           rcf->store_conf.db, NGX_SSL_SESSION_REDIS_MAX_DB);
         return NGX_CONF_ERROR;
     }
 
@@ -444,7 +501,8 @@ ngx_ssl_session_redis_set_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_ssl_session_redis_conf_t  *rcf = (void *) ((char *) conf
                                                    + cmd->offset);
 
-    ngx_str_t  *value, *file;
+    ngx_str_t        *value, *file;
+    ngx_conf_post_t  *post;
 
     if (rcf->key_files == NGX_CONF_UNSET_PTR) {
         rcf->key_files = ngx_array_create(cf->pool, 2, sizeof(ngx_str_t));
@@ -464,6 +522,11 @@ ngx_ssl_session_redis_set_key(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     if (ngx_conf_full_name(cf->cycle, file, 1) != NGX_OK) {
         return NGX_CONF_ERROR;
+    }
+
+    if (cmd->post != NULL) {
+        post = cmd->post;
+        return post->post_handler(cf, post, file);
     }
 
     return NGX_CONF_OK;
@@ -576,7 +639,7 @@ ngx_ssl_session_redis_merge_conf(ngx_conf_t *cf,
             || conf->store_conf.sentinels != NULL))
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"ssl_session_redis_tickets\" is not supported "
+                           "\"ssl_session_redis_ticket_keys\" is not supported "
                            "with \"ssl_session_redis %V\" yet: fleet ticket "
                            "keys need a single Redis (or its unix socket)",
                            &conf->address);
@@ -596,15 +659,15 @@ ngx_ssl_session_redis_merge_conf(ngx_conf_t *cf,
         || conf->timeout > NGX_SSL_SESSION_REDIS_MAX_TIMEOUT)
     {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"ssl_session_redis_timeout\" %M: must "
-                           "be more than 0 and at most %dms", conf->timeout,
-                           NGX_SSL_SESSION_REDIS_MAX_TIMEOUT);
+                           "invalid \"ssl_session_redis_lookup_timeout\" %M: "
+                           "must be more than 0 and at most %dms",
+                           conf->timeout, NGX_SSL_SESSION_REDIS_MAX_TIMEOUT);
         return NGX_CONF_ERROR;
     }
 
     if (conf->key_files == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "no \"ssl_session_redis_key\" is defined for "
+                           "no \"ssl_session_redis_fleet_key\" is defined for "
                            "\"ssl_session_redis %V\"", &conf->address);
         return NGX_CONF_ERROR;
     }
@@ -692,7 +755,7 @@ ngx_ssl_session_redis_get_store(ngx_conf_t *cf,
     /*
      * These bound setting up a connection (connect, AUTH, SELECT), which
      * no handshake waits for; each lookup has its own deadline, the
-     * "ssl_session_redis_timeout" of its server.
+     * "ssl_session_redis_lookup_timeout" of its server.
      */
 
     conf->store_conf.connect_timeout_ms = NGX_SSL_SESSION_REDIS_SETUP_TIMEOUT;
@@ -781,7 +844,8 @@ ngx_ssl_session_redis_load_keys(ngx_conf_t *cf,
             != TSR_OK)
         {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid \"ssl_session_redis_key\": %s", err);
+                               "invalid \"ssl_session_redis_fleet_key\": %s",
+                               err);
             return NGX_ERROR;
         }
 
