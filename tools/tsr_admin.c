@@ -1294,7 +1294,7 @@ tsr_admin_check_keys(tsr_admin_t *adm)
 
     if (rc == TSR_NOT_FOUND) {
         printf("note     no ticket key ring \"%s\" (nginx creates it with "
-               "ssl_session_redis_tickets on)\n", name);
+               "ssl_session_redis_ticket_keys on)\n", name);
         rc = TSR_ADMIN_OK;
 
     } else if (rc != TSR_OK) {
@@ -3277,9 +3277,8 @@ tsr_admin_usage(FILE *f, const tsr_admin_command_t *cmd)
         "                         [v6addr]:port or unix:/path, then\n"
         "                         password_file=FILE user=NAME db=N\n"
         "                         (default 127.0.0.1:6379; quote it)\n"
-        "  -k, --key FILE         a fleet key file, as ssl_session_redis_key;"
-        "\n"
-        "                         repeatable\n"
+        "  -k, --key FILE         a fleet key file (32 raw bytes), as\n"
+        "                         ssl_session_redis_fleet_key; repeatable\n"
         "  -p, --prefix PREFIX    as ssl_session_redis_prefix (default tsr:)"
         "\n"
         "  -t, --timeout TIME     connect and command timeout (default 2s)\n"

@@ -146,7 +146,7 @@ static int
 init_suite(void)
 {
     char     path[PATH_MAX + 32];
-    uint8_t  key[48];
+    uint8_t  key[32];
 
     if (tsr_test_redis_start(&redis) != 0
         || tsr_test_redis_start(&secured) != 0
@@ -1769,7 +1769,7 @@ test_fleet_lists_a_real_nginx_node(void)
              "    ssl_certificate_key %s/one.test.key;\n"
              "    ssl_session_tickets off;\n"
              "    ssl_session_redis 127.0.0.1:%d;\n"
-             "    ssl_session_redis_key %s;\n"
+             "    ssl_session_redis_fleet_key %s;\n"
              "    location / { return 200 \"ok\\n\"; }\n"
              "  }\n"
              "}\n",

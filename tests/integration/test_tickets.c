@@ -77,7 +77,7 @@ typedef struct {
     int                 stream;
     int                 workers;        /* 0: 1 */
     int                 tickets;        /* ssl_session_tickets and
-                                           ssl_session_redis_tickets on */
+                                           ssl_session_redis_ticket_keys on */
     const char         *rotation;       /* NULL: the default, 12h */
     const char         *timeout;        /* ssl_session_timeout, NULL: 10m */
     int                 single_use;
@@ -231,7 +231,7 @@ static int
 init_suite(void)
 {
     int                       i;
-    unsigned char             key[48], key_c[48];
+    unsigned char             key[32], key_c[32];
     static const char        *tags[] = { "tk-a", "tk-b", "tk-c" };
     static const char *const  cns[] = { "one.test", NULL };
 
@@ -363,8 +363,8 @@ write_node(node_t *nd, const node_conf_t *nc)
              "    ssl_session_timeout %s;\n"
              "%s"
              "    ssl_session_redis 127.0.0.1:%d;\n"
-             "    ssl_session_redis_key %s;\n"
-             "    ssl_session_redis_timeout 1s;\n"
+             "    ssl_session_redis_fleet_key %s;\n"
+             "    ssl_session_redis_lookup_timeout 1s;\n"
              "%s%s%s%s%s",
              nd->port, nodes[NODE_A].nginx.dir, nodes[NODE_A].nginx.dir,
              nc->tickets ? "on" : "off",
@@ -373,7 +373,7 @@ write_node(node_t *nd, const node_conf_t *nc)
              nc->redis_port != 0 ? nc->redis_port
                                  : nc->foreign ? redis_c.port : redis.port,
              nc->foreign ? key_file_c : key_file,
-             nc->tickets ? "    ssl_session_redis_tickets on;\n" : "",
+             nc->tickets ? "    ssl_session_redis_ticket_keys on;\n" : "",
              nc->rotation != NULL ? "    ssl_session_redis_ticket_rotation "
                                   : "",
              nc->rotation != NULL ? nc->rotation : "",
