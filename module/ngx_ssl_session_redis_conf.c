@@ -14,6 +14,9 @@
 #define NGX_SSL_SESSION_REDIS_BACKOFF_MAX  1000
 #define NGX_SSL_SESSION_REDIS_ROTATION     (12 * 60 * 60 * 1000)
 #define NGX_SSL_SESSION_REDIS_MIN_ROTATION 1000
+#define NGX_SSL_SESSION_REDIS_MAX_ROTATION_DAYS  366
+#define NGX_SSL_SESSION_REDIS_MAX_ROTATION                                    \
+    ((uint64_t) NGX_SSL_SESSION_REDIS_MAX_ROTATION_DAYS * 86400 * 1000)
 #define NGX_SSL_SESSION_REDIS_MAX_DB       15
 
 /* every node of a list as "[v6addr]:port," at most */
@@ -88,11 +91,16 @@ ngx_ssl_session_redis_check_rotation(ngx_conf_t *cf, void *post, void *data)
 
     value = cf->args->elts;
 
-    if (*ms < NGX_SSL_SESSION_REDIS_MIN_ROTATION) {
+    /* the core's bounds, said here in the directive's words */
+
+    if (*ms < NGX_SSL_SESSION_REDIS_MIN_ROTATION
+        || (uint64_t) *ms > NGX_SSL_SESSION_REDIS_MAX_ROTATION)
+    {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid \"%V\" \"%V\": must be at least %ds",
-                           &value[0], &value[1],
-                           NGX_SSL_SESSION_REDIS_MIN_ROTATION / 1000);
+                           "invalid \"%V\" \"%V\": must be at least %ds "
+                           "and at most %dd", &value[0], &value[1],
+                           NGX_SSL_SESSION_REDIS_MIN_ROTATION / 1000,
+                           NGX_SSL_SESSION_REDIS_MAX_ROTATION_DAYS);
         return NGX_CONF_ERROR;
     }
 

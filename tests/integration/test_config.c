@@ -333,7 +333,25 @@ test_zero_timeout_is_rejected(void)
                     "ssl_session_redis_ticket_rotation 500ms;\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "invalid "
                                        "\"ssl_session_redis_ticket_rotation\" "
-                                       "\"500ms\": must be at least 1s"));
+                                       "\"500ms\": must be at least 1s "
+                                       "and at most 366d"));
+
+    /* above the core's bound: said in the directive's words */
+
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n"
+                    "ssl_session_redis_ticket_keys on;\n"
+                    "ssl_session_redis_ticket_rotation 367d;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "invalid "
+                                       "\"ssl_session_redis_ticket_rotation\" "
+                                       "\"367d\": must be at least 1s "
+                                       "and at most 366d in "));
+    CU_ASSERT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n"
+                    "ssl_session_redis_ticket_keys on;\n"
+                    "ssl_session_redis_ticket_rotation 366d;\n")), 0);
 }
 
 
