@@ -820,6 +820,8 @@ main(void)
 static void
 test_uri_addresses_and_tls_parameters(void)
 {
+    char  expect[PATH_MAX + 256];
+
     CU_ASSERT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis redis://alice:t0p%40secret@127.0.0.1:6380/2;\n"
                     "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
@@ -850,6 +852,21 @@ test_uri_addresses_and_tls_parameters(void)
                     "tls_ca_file=@D/nonexistent.pem;\n"
                     "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "nonexistent.pem"));
+
+    /* the parameter and the first reason, not OpenSSL's "system lib" */
+
+    snprintf(expect, sizeof(expect), "TLS: tls_ca_file \"%s/nonexistent.pem\": "
+             "No such file or directory in ", nginx.dir);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, expect));
+
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis rediss://127.0.0.1:6380 "
+                    "tls_cert_file=@D/one.test.key "
+                    "tls_key_file=@D/one.test.key;\n"
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
+    snprintf(expect, sizeof(expect), "TLS: tls_cert_file \"%s/one.test.key\": "
+             "no start line in ", nginx.dir);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, expect));
 
     CU_ASSERT_NOT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis 127.0.0.1:6380 tls_verify=off;\n"
