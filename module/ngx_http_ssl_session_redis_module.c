@@ -46,14 +46,14 @@ static ngx_command_t  ngx_http_ssl_session_redis_commands[] = {
       offsetof(ngx_http_ssl_session_redis_srv_conf_t, redis),
       NULL },
 
-    { ngx_string("ssl_session_redis_key"),
+    { ngx_string("ssl_session_redis_fleet_key"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
       ngx_ssl_session_redis_set_key,
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_ssl_session_redis_srv_conf_t, redis),
       NULL },
 
-    { ngx_string("ssl_session_redis_timeout"),
+    { ngx_string("ssl_session_redis_lookup_timeout"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_HTTP_SRV_CONF_OFFSET,
@@ -74,7 +74,7 @@ static ngx_command_t  ngx_http_ssl_session_redis_commands[] = {
       offsetof(ngx_http_ssl_session_redis_srv_conf_t, redis.single_use),
       NULL },
 
-    { ngx_string("ssl_session_redis_tickets"),
+    { ngx_string("ssl_session_redis_ticket_keys"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
       NGX_HTTP_SRV_CONF_OFFSET,
@@ -87,6 +87,29 @@ static ngx_command_t  ngx_http_ssl_session_redis_commands[] = {
       NGX_HTTP_SRV_CONF_OFFSET,
       offsetof(ngx_http_ssl_session_redis_srv_conf_t, redis.ticket_rotation),
       &ngx_ssl_session_redis_rotation_post },
+
+    /* the former names, with a warning */
+
+    { ngx_string("ssl_session_redis_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_ssl_session_redis_set_key,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_ssl_session_redis_srv_conf_t, redis),
+      &ngx_ssl_session_redis_key_deprecated },
+
+    { ngx_string("ssl_session_redis_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_ssl_session_redis_srv_conf_t, redis.timeout),
+      &ngx_ssl_session_redis_timeout_deprecated },
+
+    { ngx_string("ssl_session_redis_tickets"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      offsetof(ngx_http_ssl_session_redis_srv_conf_t, redis.tickets),
+      &ngx_ssl_session_redis_tickets_deprecated },
 
     { ngx_string("ssl_session_redis_status"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -489,7 +512,7 @@ ngx_http_ssl_session_redis_check_server(ngx_conf_t *cf,
         directive = "ssl_session_redis_single_use";
 
     } else if (conf->timeout != dconf->timeout) {
-        directive = "ssl_session_redis_timeout";
+        directive = "ssl_session_redis_lookup_timeout";
 
     } else if (conf->prefix.len != dconf->prefix.len
                || ngx_strncmp(conf->prefix.data, dconf->prefix.data,

@@ -253,6 +253,20 @@ void ngx_ssl_session_redis_exit_process(ngx_cycle_t *cycle,
 extern ngx_conf_post_t  ngx_ssl_session_redis_timeout_post;
 extern ngx_conf_post_t  ngx_ssl_session_redis_rotation_post;
 
+/* a former directive name: "post" is the new one's, or NULL */
+typedef struct {
+    ngx_conf_post_handler_pt  post_handler;
+    char                     *old_name;
+    char                     *new_name;
+    ngx_conf_post_t          *post;
+} ngx_ssl_session_redis_deprecated_t;
+
+extern ngx_ssl_session_redis_deprecated_t  ngx_ssl_session_redis_key_deprecated;
+extern ngx_ssl_session_redis_deprecated_t
+    ngx_ssl_session_redis_timeout_deprecated;
+extern ngx_ssl_session_redis_deprecated_t
+    ngx_ssl_session_redis_tickets_deprecated;
+
 char *ngx_ssl_session_redis_set_address(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_ssl_session_redis_set_key(ngx_conf_t *cf, ngx_command_t *cmd,

@@ -42,14 +42,14 @@ static ngx_command_t  ngx_stream_ssl_session_redis_commands[] = {
       offsetof(ngx_stream_ssl_session_redis_srv_conf_t, redis),
       NULL },
 
-    { ngx_string("ssl_session_redis_key"),
+    { ngx_string("ssl_session_redis_fleet_key"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
       ngx_ssl_session_redis_set_key,
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_ssl_session_redis_srv_conf_t, redis),
       NULL },
 
-    { ngx_string("ssl_session_redis_timeout"),
+    { ngx_string("ssl_session_redis_lookup_timeout"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
@@ -70,7 +70,7 @@ static ngx_command_t  ngx_stream_ssl_session_redis_commands[] = {
       offsetof(ngx_stream_ssl_session_redis_srv_conf_t, redis.single_use),
       NULL },
 
-    { ngx_string("ssl_session_redis_tickets"),
+    { ngx_string("ssl_session_redis_ticket_keys"),
       NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
       NGX_STREAM_SRV_CONF_OFFSET,
@@ -83,6 +83,29 @@ static ngx_command_t  ngx_stream_ssl_session_redis_commands[] = {
       NGX_STREAM_SRV_CONF_OFFSET,
       offsetof(ngx_stream_ssl_session_redis_srv_conf_t, redis.ticket_rotation),
       &ngx_ssl_session_redis_rotation_post },
+
+    /* the former names, with a warning */
+
+    { ngx_string("ssl_session_redis_key"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_ssl_session_redis_set_key,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_ssl_session_redis_srv_conf_t, redis),
+      &ngx_ssl_session_redis_key_deprecated },
+
+    { ngx_string("ssl_session_redis_timeout"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_ssl_session_redis_srv_conf_t, redis.timeout),
+      &ngx_ssl_session_redis_timeout_deprecated },
+
+    { ngx_string("ssl_session_redis_tickets"),
+      NGX_STREAM_MAIN_CONF|NGX_STREAM_SRV_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_STREAM_SRV_CONF_OFFSET,
+      offsetof(ngx_stream_ssl_session_redis_srv_conf_t, redis.tickets),
+      &ngx_ssl_session_redis_tickets_deprecated },
 
       ngx_null_command
 };

@@ -317,7 +317,7 @@ tsr_admin_check_keys(tsr_admin_t *adm)
 
     if (rc == TSR_NOT_FOUND) {
         tsr_admin_check_line(adm, "note", "no ticket key ring \"%s\" (nginx "
-                             "creates it with ssl_session_redis_tickets on)",
+                             "creates it with ssl_session_redis_ticket_keys on)",
                              name);
         rc = TSR_ADMIN_OK;
 

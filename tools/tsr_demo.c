@@ -54,8 +54,8 @@ demo_start_nodes(int redis_port, int module)
     if (module) {
         snprintf(redis_conf, sizeof(redis_conf),
                  "    ssl_session_redis 127.0.0.1:%d;\n"
-                 "    ssl_session_redis_key %s;\n"
-                 "    ssl_session_redis_timeout 100ms;\n",
+                 "    ssl_session_redis_fleet_key %s;\n"
+                 "    ssl_session_redis_lookup_timeout 100ms;\n",
                  redis_port, key_path);
 
     } else {

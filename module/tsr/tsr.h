@@ -51,6 +51,7 @@ extern "C" {
 #define TSR_MAX_SESSION        (TSR_MAX_VALUE - TSR_SEAL_OVERHEAD)
 #define TSR_MAX_SESSION_ID     32
 #define TSR_MAX_KEY_NAME       256
+#define TSR_KEY_FILE_LEN       32     /* a fleet key file: exactly */
 #define TSR_MIN_KEY_FILE       32     /* bytes of key material, at least */
 #define TSR_MAX_KEY_FILE       4096
 #define TSR_SEAL_OVERHEAD      (1 + 4 + 4 + 12 + 16)
@@ -89,18 +90,21 @@ typedef struct tsr_keyring_s  tsr_keyring_t;
 tsr_keyring_t *tsr_keyring_create(char *err, size_t errlen);
 
 /*
- * Adds the key in file "path": at least TSR_MIN_KEY_FILE and at most
- * TSR_MAX_KEY_FILE bytes of random data, all of which are key material.
- * The first key added seals; every key added opens.  The file's bytes and
- * everything derived in between are wiped.  Returns TSR_OK or
- * TSR_EKEYFILE with a message naming the file.
+ * Adds the key in file "path", a fleet key file: exactly TSR_KEY_FILE_LEN
+ * (32) bytes of random data, as "openssl rand 32 > path" writes them.  A
+ * file of another length, or of text (PEM, hex, base64), is rejected with
+ * a message that says what it holds.  The first key added seals; every
+ * key added opens.  The file's bytes and everything derived in between
+ * are wiped.  Returns TSR_OK or TSR_EKEYFILE with a message naming the
+ * file.
  */
 int tsr_keyring_add_file(tsr_keyring_t *kr, const char *path, char *err,
     size_t errlen);
 
 /*
- * Same as tsr_keyring_add_file() for key material already in memory; the
- * ring keeps only derived keys, never a pointer to "ikm".
+ * Same as tsr_keyring_add_file() for key material already in memory, of
+ * TSR_MIN_KEY_FILE to TSR_MAX_KEY_FILE bytes; the ring keeps only derived
+ * keys, never a pointer to "ikm".
  */
 int tsr_keyring_add_key(tsr_keyring_t *kr, const uint8_t *ikm, size_t len,
     char *err, size_t errlen);

@@ -980,8 +980,10 @@ tsr_tls_t *
 tsr_tls_create(const tsr_tls_conf_t *conf, char *err, size_t errlen)
 {
     unsigned long   e;
-    const char     *what;
+    const char     *what, *param, *reason;
     tsr_tls_t      *tls;
+
+    param = NULL;
 
     tls = OPENSSL_zalloc(sizeof(tsr_tls_t));
     if (tls == NULL) {
@@ -1017,12 +1019,14 @@ tsr_tls_create(const tsr_tls_conf_t *conf, char *err, size_t errlen)
                                               : SSL_VERIFY_NONE, NULL);
 
     if (conf->ca_file != NULL) {
+        param = "tls_ca_file";
         what = conf->ca_file;
         if (!SSL_CTX_load_verify_locations(tls->ctx, conf->ca_file, NULL)) {
             goto failed;
         }
 
     } else {
+        param = NULL;
         what = "the system's certificate store";
         if (!SSL_CTX_set_default_verify_paths(tls->ctx)) {
             goto failed;
@@ -1030,11 +1034,13 @@ tsr_tls_create(const tsr_tls_conf_t *conf, char *err, size_t errlen)
     }
 
     if (conf->cert_file != NULL) {
+        param = "tls_cert_file";
         what = conf->cert_file;
         if (!SSL_CTX_use_certificate_chain_file(tls->ctx, conf->cert_file)) {
             goto failed;
         }
 
+        param = "tls_key_file";
         what = conf->key_file;
         if (conf->key_file == NULL
             || !SSL_CTX_use_PrivateKey_file(tls->ctx, conf->key_file,
@@ -1048,6 +1054,7 @@ tsr_tls_create(const tsr_tls_conf_t *conf, char *err, size_t errlen)
     if (conf->server_name != NULL) {
         tls->server_name = OPENSSL_strdup(conf->server_name);
         if (tls->server_name == NULL) {
+            param = NULL;
             what = "the server name";
             goto failed;
         }
@@ -1057,12 +1064,31 @@ tsr_tls_create(const tsr_tls_conf_t *conf, char *err, size_t errlen)
 
 failed:
 
-    e = ERR_peek_last_error();
+    /*
+     * The first error says why ("No such file or directory", "no start
+     * line"); the last one only that a library call failed ("system lib").
+     * A file is named by its parameter, as written in the address.
+     */
 
-    (void) snprintf(err, errlen, "TLS: %s%s%s", what != NULL ? what : "",
-                    e != 0 ? ": " : " failed",
-                    e != 0 && ERR_reason_error_string(e) != NULL
-                    ? ERR_reason_error_string(e) : "");
+    e = ERR_peek_error();
+    reason = NULL;
+
+    if (e != 0) {
+        reason = (ERR_GET_LIB(e) == ERR_LIB_SYS)
+                 ? strerror(ERR_GET_REASON(e)) : ERR_reason_error_string(e);
+    }
+
+    if (param != NULL) {
+        (void) snprintf(err, errlen, "TLS: %s \"%s\"%s%s", param,
+                        what != NULL ? what : "",
+                        reason != NULL ? ": " : " cannot be used",
+                        reason != NULL ? reason : "");
+
+    } else {
+        (void) snprintf(err, errlen, "TLS: %s%s%s", what != NULL ? what : "",
+                        reason != NULL ? ": " : " failed",
+                        reason != NULL ? reason : "");
+    }
 
     ERR_clear_error();
 

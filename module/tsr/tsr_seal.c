@@ -7,6 +7,7 @@
 
 #include "tsr_seal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -38,7 +39,7 @@
 /* hex digits of SHA-256(sid_ctx) in a session key name */
 #define TSR_SID_CTX_HEX_LEN    16
 
-#define TSR_WHAT_LEN           (PATH_MAX + 16)
+#define TSR_WHAT_LEN           (PATH_MAX + 24)
 
 #if defined(__GNUC__)
 #define TSR_FORMAT(f, a)       __attribute__((format(printf, f, a)))
@@ -66,6 +67,9 @@ static void tsr_seal_error(char *err, size_t errlen, const char *fmt, ...)
     TSR_FORMAT(3, 4);
 static void tsr_seal_ssl_error(char *err, size_t errlen, const char *what,
     const char *call);
+static int tsr_keyring_check_file(const uint8_t *buf, size_t len,
+    long long size, const char *what, const char *path, char *err,
+    size_t errlen);
 static int tsr_keyring_push(tsr_keyring_t *kr, const char *what,
     const uint8_t *ikm, size_t len, char *err, size_t errlen);
 static int tsr_seal_hkdf(EVP_KDF *kdf, const uint8_t *ikm, size_t len,
@@ -194,7 +198,7 @@ tsr_keyring_add_file(tsr_keyring_t *kr, const char *path, char *err,
         return TSR_EINVAL;
     }
 
-    (void) snprintf(what, sizeof(what), "key file \"%s\"", path);
+    (void) snprintf(what, sizeof(what), "fleet key file \"%s\"", path);
 
     len = 0;
     rc = TSR_EKEYFILE;
@@ -221,23 +225,10 @@ tsr_keyring_add_file(tsr_keyring_t *kr, const char *path, char *err,
         goto failed;
     }
 
-    if (sb.st_size < TSR_MIN_KEY_FILE) {
-        tsr_seal_error(err, errlen, "%s is %lld bytes, at least %d are "
-                       "required", what, (long long) sb.st_size,
-                       TSR_MIN_KEY_FILE);
-        goto failed;
-    }
-
-    if (sb.st_size > TSR_MAX_KEY_FILE) {
-        tsr_seal_error(err, errlen, "%s is %lld bytes, at most %d are "
-                       "allowed", what, (long long) sb.st_size,
-                       TSR_MAX_KEY_FILE);
-        goto failed;
-    }
-
     /*
-     * The size may change between fstat() and read(): read one byte more
-     * than allowed and let tsr_keyring_push() check what was really read.
+     * The size may change between fstat() and read(): what was read is
+     * checked, up to one byte more than a key for a file of the right
+     * size, and enough of a bigger one to tell what it holds.
      */
 
     while (len < sizeof(buf)) {
@@ -265,6 +256,13 @@ tsr_keyring_add_file(tsr_keyring_t *kr, const char *path, char *err,
     (void) close(fd);
     fd = -1;
 
+    if (tsr_keyring_check_file(buf, len, (long long) sb.st_size, what, path,
+                               err, errlen)
+        != TSR_OK)
+    {
+        goto failed;
+    }
+
     rc = tsr_keyring_push(kr, what, buf, len, err, errlen);
 
 failed:
@@ -276,6 +274,91 @@ failed:
     OPENSSL_cleanse(buf, sizeof(buf));
 
     return rc;
+}
+
+
+/*
+ * The documented format, and the one place that checks it for nginx and
+ * tsr-admin alike: exactly TSR_KEY_FILE_LEN raw bytes, as "openssl rand
+ * 32 > file" writes them.  Text is not key material, whatever its length:
+ * the message names the usual mistakes (a PEM file, hex or base64 from
+ * "openssl rand -hex" or "-base64"), so that the operator knows what to
+ * write instead.  Random bytes are all printable once in 10^14 files.
+ */
+
+static int
+tsr_keyring_check_file(const uint8_t *buf, size_t len, long long size,
+    const char *what, const char *path, char *err, size_t errlen)
+{
+    size_t       i, n;
+    int          hex, b64;
+    const char  *kind;
+
+    /* a file that grew or shrank since fstat(): what was read counts */
+
+    if (len <= TSR_MAX_KEY_FILE) {
+        size = (long long) len;
+    }
+
+    kind = NULL;
+
+    if (len >= 10 && memcmp(buf, "-----BEGIN", 10) == 0) {
+        kind = "PEM text (a certificate or a key, not key material)";
+
+    } else {
+        for (i = 0; i < len; i++) {
+            if ((buf[i] < 0x20 || buf[i] > 0x7e)
+                && buf[i] != '\n' && buf[i] != '\r' && buf[i] != '\t')
+            {
+                break;
+            }
+        }
+
+        if (i == len && len > 0) {
+            n = len;
+
+            while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'
+                             || buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+            {
+                n--;
+            }
+
+            hex = (n > 0);
+            b64 = (n > 0);
+
+            for (i = 0; i < n; i++) {
+                if (!isxdigit(buf[i])) {
+                    hex = 0;
+                }
+
+                if (!isalnum(buf[i]) && buf[i] != '+' && buf[i] != '/'
+                    && buf[i] != '=' && buf[i] != '\n')
+                {
+                    b64 = 0;
+                }
+            }
+
+            kind = hex ? "text (hex?)" : b64 ? "text (base64?)" : "text";
+        }
+    }
+
+    if (kind == NULL && size == TSR_KEY_FILE_LEN) {
+        return TSR_OK;
+    }
+
+    if (kind != NULL) {
+        tsr_seal_error(err, errlen, "%s holds %lld bytes of %s; expected "
+                       "exactly %d raw bytes, as \"openssl rand %d > %s\" "
+                       "makes", what, size, kind, TSR_KEY_FILE_LEN,
+                       TSR_KEY_FILE_LEN, path);
+
+    } else {
+        tsr_seal_error(err, errlen, "%s holds %lld bytes; expected exactly "
+                       "%d raw bytes, as \"openssl rand %d > %s\" makes",
+                       what, size, TSR_KEY_FILE_LEN, TSR_KEY_FILE_LEN, path);
+    }
+
+    return TSR_EKEYFILE;
 }
 
 

@@ -81,8 +81,8 @@ l1|redis)
     load="load_module $mods/ngx_http_ssl_session_redis_module.so;"
     # a lookup under valgrind takes longer than the default 20 ms
     module="ssl_session_redis 127.0.0.1:$rport;
-    ssl_session_redis_key $dir/fleet.key;
-    ssl_session_redis_timeout 2s;"
+    ssl_session_redis_fleet_key $dir/fleet.key;
+    ssl_session_redis_lookup_timeout 2s;"
     [ "$cfg" = l1 ] && cache="ssl_session_cache shared:SSL:16m;" ;;
 off) ;;
 *) echo "unknown configuration \"$cfg\"" >&2; exit 2 ;;

@@ -728,20 +728,20 @@ run_write_conf(tsr_test_nginx_t *n, const run_config_t *cfg, const int *port,
         && redis_port == run_redis_server.port)
     {
         fprintf(f, "    ssl_session_redis unix:%s;\n"
-                   "    ssl_session_redis_key %s;\n%s",
+                   "    ssl_session_redis_fleet_key %s;\n%s",
                 run_redis_server.unix_path, run_key_file,
                 extra != NULL ? extra : "");
 
     } else if (cfg->module && cfg->tls) {
         fprintf(f, "    ssl_session_redis rediss://127.0.0.1:%d "
                    "tls_ca_file=%s/redis.crt tls_server_name=redis.test;\n"
-                   "    ssl_session_redis_key %s;\n%s",
+                   "    ssl_session_redis_fleet_key %s;\n%s",
                 run_tls_port, run_tls_dir, run_key_file,
                 extra != NULL ? extra : "");
 
     } else if (cfg->module) {
         fprintf(f, "    ssl_session_redis 127.0.0.1:%d;\n"
-                   "    ssl_session_redis_key %s;\n%s",
+                   "    ssl_session_redis_fleet_key %s;\n%s",
                 redis_port, run_key_file, extra != NULL ? extra : "");
     }
 
@@ -758,7 +758,7 @@ run_write_conf(tsr_test_nginx_t *n, const run_config_t *cfg, const int *port,
         "        location / { return 200 \"ok\\n\"; }\n"
         "    }\n",
         port[0], port[1],
-        cfg->module ? "        ssl_session_redis_tickets on;\n" : "");
+        cfg->module ? "        ssl_session_redis_ticket_keys on;\n" : "");
 
     /* the module's counters tell misses from timeouts */
 
@@ -1530,7 +1530,8 @@ run_slow(void)
     pid_t                pid[2];
     run_config_t         cfg, ctl;
 
-    static const char  extra[] = "    ssl_session_redis_timeout 100ms;\n";
+    static const char  extra[] =
+        "    ssl_session_redis_lookup_timeout 100ms;\n";
 
     cfg = run_configs[CFG_REDIS];
     ctl = run_configs[CFG_NGINX];

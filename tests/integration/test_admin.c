@@ -119,6 +119,7 @@ static void test_config_reads_nginx_configuration(void);
 static void test_config_accepts_renamed_directives(void);
 static void test_bash_completion_completes(void);
 static void test_every_command_works_through_sentinel(void);
+static void test_fleet_registers_every_server_past_64(void);
 
 
 /*
@@ -160,7 +161,7 @@ static int
 init_suite(void)
 {
     char     path[PATH_MAX + 32];
-    uint8_t  key[48];
+    uint8_t  key[32];
 
     if (tsr_test_redis_start(&redis) != 0
         || tsr_test_redis_start(&secured) != 0
@@ -1792,7 +1793,7 @@ test_fleet_lists_a_real_nginx_node(void)
              "    ssl_certificate_key %s/one.test.key;\n"
              "    ssl_session_tickets off;\n"
              "    ssl_session_redis 127.0.0.1:%d;\n"
-             "    ssl_session_redis_key %s;\n"
+             "    ssl_session_redis_fleet_key %s;\n"
              "    location / { return 200 \"ok\\n\"; }\n"
              "  }\n"
              "}\n",
@@ -2530,6 +2531,121 @@ test_every_command_works_through_sentinel(void)
 }
 
 
+/*
+ * A node registers all its servers in one record, however many: the
+ * registration once stopped at 64 servers, and cut a record at 4 KB.
+ */
+
+static void
+test_fleet_registers_every_server_past_64(void)
+{
+    int               i, port, found, n;
+    char              host[256], key[512], name[64];
+    char             *p;
+    size_t            len, vlen;
+    tsr_test_nginx_t  node;
+
+    static char               body[65536];
+    static unsigned char      val[16384];
+    static const char *const  cns[] = { "one.test", NULL };
+
+    tsr_test_require("TSR_NGINX", "nginx", "nginx");
+
+    CU_ASSERT_EQUAL(flushall(&redis), 0);
+
+    CU_ASSERT_EQUAL_FATAL(tsr_test_nginx_init(&node, "admin-fleet70", cns),
+                          0);
+
+    port = tsr_test_free_port();
+    CU_ASSERT_FATAL(port > 0);
+
+    len = (size_t) snprintf(body, sizeof(body),
+                            "worker_processes 1;\n"
+                            "http {\n"
+                            "  access_log off;\n"
+                            "  ssl_certificate %s/one.test.crt;\n"
+                            "  ssl_certificate_key %s/one.test.key;\n"
+                            "  ssl_session_redis 127.0.0.1:%d;\n"
+                            "  ssl_session_redis_fleet_key %s;\n",
+                            node.dir, node.dir, redis.port, fleet_key);
+
+    for (i = 0; i < 70; i++) {
+        len += (size_t) snprintf(body + len, sizeof(body) - len,
+                                 "  server {\n"
+                                 "    listen 127.0.0.1:%d ssl;\n"
+                                 "    server_name "
+                                 "server-number-%02d.fleet.example.test;\n"
+                                 "  }\n", port, i);
+    }
+
+    (void) snprintf(body + len, sizeof(body) - len, "}\n");
+
+    CU_ASSERT_EQUAL_FATAL(tsr_test_nginx_write_conf(&node, 0, "info", body),
+                          0);
+    CU_ASSERT_EQUAL_FATAL(tsr_test_nginx_start(&node), 0);
+
+    CU_ASSERT_EQUAL(gethostname(host, sizeof(host) - 1), 0);
+    host[sizeof(host) - 1] = '\0';
+
+    for (i = 0; host[i] != '\0'; i++) {
+        host[i] = (char) tolower((unsigned char) host[i]);
+    }
+
+    snprintf(key, sizeof(key), "tsr:node:%s:http", host);
+
+    /* the first registration comes a second after the worker starts */
+
+    found = 0;
+
+    for (i = 0; i < 100 && !found; i++) {
+        found = (count_keys(&redis, "tsr:node:*") == 1);
+
+        if (!found) {
+            sleep_ms(100);
+        }
+    }
+
+    CU_ASSERT_FATAL(found);
+
+    vlen = sizeof(val) - 1;
+    CU_ASSERT_EQUAL_FATAL(tsr_test_redis_get_raw(&redis, key, val, &vlen), 0);
+    val[vlen] = '\0';
+
+    /* every server, each on a whole line, more than 4 KB of them */
+
+    CU_ASSERT(vlen > 4096);
+    CU_ASSERT(vlen > 0 && val[vlen - 1] == '\n');
+
+    n = 0;
+
+    for (p = strstr((char *) val, "\nserver "); p != NULL;
+         p = strstr(p + 1, "\nserver "))
+    {
+        n++;
+    }
+
+    CU_ASSERT_EQUAL(n, 70);
+
+    for (i = 0; i < 70; i += 23) {
+        snprintf(name, sizeof(name),
+                 "\nserver server-number-%02d.fleet.example.test ", i);
+        CU_ASSERT_PTR_NOT_NULL(strstr((char *) val, name));
+    }
+
+    CU_ASSERT_PTR_NOT_NULL(strstr((char *) val,
+                           "\nserver server-number-69.fleet.example.test "));
+
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "fleet", "-a", addr, NULL),
+                    0);
+    CU_ASSERT(expect(&res, 0, "fleet, 70 servers"));
+    CU_ASSERT_PTR_NULL(strstr(res.out, "malformed"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out,
+                           "server-number-69.fleet.example.test"));
+
+    CU_ASSERT_EQUAL(tsr_test_nginx_stop(&node), 0);
+    CU_ASSERT_EQUAL(tsr_test_nginx_log_problems(&node), 0);
+}
+
 int
 main(void)
 {
@@ -2579,7 +2695,8 @@ main(void)
         TSR_TEST(config_reads_nginx_configuration),
         TSR_TEST(config_accepts_renamed_directives),
         TSR_TEST(bash_completion_completes),
-        TSR_TEST(every_command_works_through_sentinel)
+        TSR_TEST(every_command_works_through_sentinel),
+        TSR_TEST(fleet_registers_every_server_past_64)
     };
 
     (void) signal(SIGPIPE, SIG_IGN);

@@ -25,6 +25,8 @@
 static int init_suite(void);
 static int run_conf(int stream, const char *fmt);
 static void write_key(const char *name, size_t len, int mode);
+static void write_text(const char *name, const char *text);
+static int has_key_error(const char *name, const char *holds);
 static int write_password(const char *name, int mode);
 static void test_loads_both_modules_and_accepts_good_config(void);
 static void test_module_off_is_accepted_without_key(void);
@@ -57,6 +59,10 @@ static void test_password_fifo_is_rejected_without_hanging(void);
 static void test_readable_password_file_warns(void);
 static void test_session_cache_off_is_rejected(void);
 static void test_session_cache_builtin_warns(void);
+static void test_key_file_of_other_length_is_rejected(void);
+static void test_key_file_of_text_is_rejected_naming_it(void);
+static void test_db_out_of_range_is_rejected(void);
+static void test_former_names_warn_and_still_work(void);
 
 
 static tsr_test_nginx_t  nginx;
@@ -72,9 +78,21 @@ init_suite(void)
         return -1;
     }
 
-    write_key("fleet.key", 48, 0600);
+    write_key("fleet.key", 32, 0600);
     write_key("short.key", 31, 0600);
+    write_key("long.key", 48, 0600);
     write_key("open.key", 32, 0644);
+
+    /* what "openssl req", "rand -hex 32" and "rand -base64 32" write */
+    write_text("pem.key", "-----BEGIN PRIVATE KEY-----\n"
+               "MC4CAQAwBQYDK2VwBCIEIHbUgsQ4bLbTnW1D3fPkyXv2nZ8Y8wz6Ehy4pPYl\n"
+               "-----END PRIVATE KEY-----\n");
+    write_text("hex.key", "3f8a0c55e2b14d7a9c06e1f2d3b4a59687c8e9f0a1b2c3d4"
+               "e5f60718293a4b5c\n");
+    write_text("base64.key", "P4oMVeKxTXqcBuHy07SllofI6fChssPU5fYHGCk6S1w=\n");
+
+    /* 32 bytes, the right length, but hex text all the same */
+    write_text("hex32.key", "3f8a0c55e2b14d7a9c06e1f2d3b4a59\n");
 
     if (write_password("pass.txt", 0600) != 0
         || write_password("open.pass", 0644) != 0)
@@ -99,6 +117,33 @@ write_key(const char *name, size_t len, int mode)
 
     snprintf(path, sizeof(path), "%s/%s", nginx.dir, name);
     (void) tsr_test_write_file(path, key, len, mode);
+}
+
+
+static void
+write_text(const char *name, const char *text)
+{
+    char  path[PATH_MAX + 64];
+
+    snprintf(path, sizeof(path), "%s/%s", nginx.dir, name);
+    (void) tsr_test_write_file(path, text, strlen(text), 0600);
+}
+
+
+/* nginx -t said exactly what key file "name" holds and what to write */
+
+static int
+has_key_error(const char *name, const char *holds)
+{
+    char  msg[2 * PATH_MAX + 512];
+
+    snprintf(msg, sizeof(msg),
+             "invalid \"ssl_session_redis_fleet_key\": fleet key file "
+             "\"%s/%s\" holds %s; expected exactly 32 raw bytes, as "
+             "\"openssl rand 32 > %s/%s\" makes in ",
+             nginx.dir, name, holds, nginx.dir, name);
+
+    return strstr(out, "[emerg] ") != NULL && strstr(out, msg) != NULL;
 }
 
 
@@ -165,11 +210,11 @@ test_loads_both_modules_and_accepts_good_config(void)
 
     rc = run_conf(1,
         HTTP_SERVER("ssl_session_redis 127.0.0.1:6379 db=2;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n"
-                    "ssl_session_redis_timeout 50ms;\n"
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n"
+                    "ssl_session_redis_lookup_timeout 50ms;\n"
                     "ssl_session_redis_prefix edge:;\n")
         STREAM_SERVER("ssl_session_redis unix:@D/redis.sock;\n"
-                      "ssl_session_redis_key @D/fleet.key;\n"));
+                      "ssl_session_redis_fleet_key @D/fleet.key;\n"));
 
     CU_ASSERT_EQUAL(rc, 0);
     if (rc != 0) {
@@ -190,7 +235,7 @@ test_bad_port_is_rejected(void)
 {
     CU_ASSERT_NOT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis 127.0.0.1:99999;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out,
                            "invalid redis address \"127.0.0.1:99999\""));
 }
@@ -201,7 +246,7 @@ test_unknown_parameter_is_rejected(void)
 {
     CU_ASSERT_NOT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis 127.0.0.1:6379 colour=blue;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "invalid redis address"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "colour=blue"));
 }
@@ -212,8 +257,8 @@ test_missing_key_file_is_rejected_naming_it(void)
 {
     CU_ASSERT_NOT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
-                    "ssl_session_redis_key @D/nonexistent.key;\n")), 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "ssl_session_redis_key"));
+                    "ssl_session_redis_fleet_key @D/nonexistent.key;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "ssl_session_redis_fleet_key"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "nonexistent.key"));
 }
 
@@ -223,7 +268,7 @@ test_short_key_file_is_rejected(void)
 {
     CU_ASSERT_NOT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
-                    "ssl_session_redis_key @D/short.key;\n")), 0);
+                    "ssl_session_redis_fleet_key @D/short.key;\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "short.key"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "31"));
 }
@@ -235,7 +280,7 @@ test_missing_key_directive_is_rejected(void)
     CU_ASSERT_NOT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out,
-                           "no \"ssl_session_redis_key\" is defined"));
+                           "no \"ssl_session_redis_fleet_key\" is defined"));
 }
 
 
@@ -245,7 +290,7 @@ test_duplicate_address_is_rejected(void)
     CU_ASSERT_NOT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
                     "ssl_session_redis 127.0.0.1:6380;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out,
                            "\"ssl_session_redis\" directive is duplicate"));
 }
@@ -256,7 +301,7 @@ test_bad_prefix_is_rejected(void)
 {
     CU_ASSERT_NOT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n"
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n"
                     "ssl_session_redis_prefix \"a b\";\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "invalid key prefix \"a b\""));
 }
@@ -267,28 +312,46 @@ test_zero_timeout_is_rejected(void)
 {
     CU_ASSERT_NOT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n"
-                    "ssl_session_redis_timeout 0;\n")), 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "ssl_session_redis_timeout"));
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n"
+                    "ssl_session_redis_lookup_timeout 0;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "ssl_session_redis_lookup_timeout"));
 
     /* durations are shown as written, the bound in the same units */
 
     CU_ASSERT_NOT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n"
-                    "ssl_session_redis_timeout 30s;\n")), 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "invalid \"ssl_session_redis_timeout\" "
-                                       "\"30s\": must be more than 0 and at "
-                                       "most 10s"));
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n"
+                    "ssl_session_redis_lookup_timeout 30s;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out,
+                           "invalid \"ssl_session_redis_lookup_timeout\" "
+                           "\"30s\": must be more than 0 and at most 10s"));
 
     CU_ASSERT_NOT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n"
-                    "ssl_session_redis_tickets on;\n"
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n"
+                    "ssl_session_redis_ticket_keys on;\n"
                     "ssl_session_redis_ticket_rotation 500ms;\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "invalid "
                                        "\"ssl_session_redis_ticket_rotation\" "
-                                       "\"500ms\": must be at least 1s"));
+                                       "\"500ms\": must be at least 1s "
+                                       "and at most 366d"));
+
+    /* above the core's bound: said in the directive's words */
+
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n"
+                    "ssl_session_redis_ticket_keys on;\n"
+                    "ssl_session_redis_ticket_rotation 367d;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "invalid "
+                                       "\"ssl_session_redis_ticket_rotation\" "
+                                       "\"367d\": must be at least 1s "
+                                       "and at most 366d in "));
+    CU_ASSERT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n"
+                    "ssl_session_redis_ticket_keys on;\n"
+                    "ssl_session_redis_ticket_rotation 366d;\n")), 0);
 }
 
 
@@ -297,7 +360,7 @@ test_world_readable_key_warns(void)
 {
     CU_ASSERT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
-                    "ssl_session_redis_key @D/open.key;\n")), 0);
+                    "ssl_session_redis_fleet_key @D/open.key;\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "[warn]"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "open.key"));
 }
@@ -309,7 +372,7 @@ test_missing_password_file_is_rejected(void)
     CU_ASSERT_NOT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis 127.0.0.1:6379 "
                     "password_file=@D/nopass;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "nopass"));
 }
 
@@ -319,7 +382,7 @@ test_stream_bad_address_is_rejected(void)
 {
     CU_ASSERT_NOT_EQUAL(run_conf(1,
         STREAM_SERVER("ssl_session_redis 127.0.0.1:;\n"
-                      "ssl_session_redis_key @D/fleet.key;\n")), 0);
+                      "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "invalid redis address"));
 }
 
@@ -333,7 +396,7 @@ test_server_without_ssl_is_rejected(void)
         "    listen 127.0.0.1:3;\n"
         "    server_name plain.test;\n"
         "    ssl_session_redis 127.0.0.1:6379;\n"
-        "    ssl_session_redis_key @D/fleet.key;\n"
+        "    ssl_session_redis_fleet_key @D/fleet.key;\n"
         "  }\n"
         "}\n"), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"plain.test\", which has no ssl"));
@@ -346,9 +409,9 @@ test_tickets_with_cluster_are_rejected(void)
     CU_ASSERT_NOT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis cluster=127.0.0.1:7000,"
                     "127.0.0.1:7001;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n"
-                    "ssl_session_redis_tickets on;\n")), 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"ssl_session_redis_tickets\" is "
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n"
+                    "ssl_session_redis_ticket_keys on;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"ssl_session_redis_ticket_keys\" is "
                                        "not supported"));
 }
 
@@ -358,7 +421,7 @@ test_cluster_with_db_is_rejected(void)
 {
     CU_ASSERT_NOT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis cluster=127.0.0.1:7000 db=1;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "invalid redis address"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"db\" must be 0"));
 }
@@ -381,7 +444,7 @@ test_default_server_without_module_warns(void)
         "    ssl_certificate @D/one.test.crt;\n"
         "    ssl_certificate_key @D/one.test.key;\n"
         "    ssl_session_redis 127.0.0.1:6379;\n"
-        "    ssl_session_redis_key @D/fleet.key;\n"
+        "    ssl_session_redis_fleet_key @D/fleet.key;\n"
         "  }\n"
         "}\n"), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "[warn]"));
@@ -397,7 +460,7 @@ test_tickets_disagreeing_on_listener_warn(void)
     CU_ASSERT_EQUAL(run_conf(0,
         "http {\n"
         "  ssl_session_redis 127.0.0.1:6379;\n"
-        "  ssl_session_redis_key @D/fleet.key;\n"
+        "  ssl_session_redis_fleet_key @D/fleet.key;\n"
         "  server {\n"
         "    listen 127.0.0.1:5 ssl;\n"
         "    server_name first.test;\n"
@@ -458,7 +521,7 @@ run_listener(const char *main, const char *first, const char *second)
 
 #define REDIS_MAIN                                                           \
     "  ssl_session_redis 127.0.0.1:6379;\n"                                  \
-    "  ssl_session_redis_key @D/fleet.key;\n"
+    "  ssl_session_redis_fleet_key @D/fleet.key;\n"
 
 
 /*
@@ -487,9 +550,9 @@ static void
 test_timeout_of_non_default_server_is_rejected(void)
 {
     CU_ASSERT_NOT_EQUAL(run_listener(REDIS_MAIN, "",
-                            "    ssl_session_redis_timeout 50ms;\n"), 0);
+                            "    ssl_session_redis_lookup_timeout 50ms;\n"), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out,
-                           "\"ssl_session_redis_timeout\" of server "
+                           "\"ssl_session_redis_lookup_timeout\" of server "
                            "\"second.test\" differs"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "127.0.0.1:6"));
 }
@@ -513,7 +576,7 @@ test_single_use_without_default_redis_is_rejected(void)
 {
     CU_ASSERT_NOT_EQUAL(run_listener("", "",
                             "    ssl_session_redis 127.0.0.1:6379;\n"
-                            "    ssl_session_redis_key @D/fleet.key;\n"
+                            "    ssl_session_redis_fleet_key @D/fleet.key;\n"
                             "    ssl_session_redis_single_use on;\n"), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out,
                            "\"ssl_session_redis_single_use\" of server "
@@ -527,9 +590,9 @@ test_listener_agreeing_on_settings_is_accepted(void)
 {
     CU_ASSERT_EQUAL(run_listener(REDIS_MAIN
                         "  ssl_session_redis_single_use on;\n",
-                        "    ssl_session_redis_timeout 50ms;\n"
+                        "    ssl_session_redis_lookup_timeout 50ms;\n"
                         "    ssl_session_redis_prefix a:;\n",
-                        "    ssl_session_redis_timeout 50ms;\n"
+                        "    ssl_session_redis_lookup_timeout 50ms;\n"
                         "    ssl_session_redis_prefix a:;\n"), 0);
     CU_ASSERT_PTR_NULL(strstr(out, "[emerg]"));
 }
@@ -566,7 +629,7 @@ test_relative_password_file_is_found_under_prefix(void)
     rc = run_conf(0,
         HTTP_SERVER("ssl_session_redis 127.0.0.1:6379 "
                     "password_file=pass.txt;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n"));
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n"));
 
     printf("\n    nginx -t: %d %s ", rc, out);
 
@@ -614,7 +677,7 @@ test_password_fifo_is_rejected_without_hanging(void)
     rc = run_conf(0,
         HTTP_SERVER("ssl_session_redis 127.0.0.1:6379 "
                     "password_file=@D/pass.fifo;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n"));
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n"));
 
     elapsed = tsr_test_now_ms() - start;
 
@@ -637,7 +700,7 @@ test_readable_password_file_warns(void)
     CU_ASSERT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis 127.0.0.1:6379 "
                     "password_file=@D/open.pass;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "[warn]"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "password file"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "open.pass"));
@@ -656,13 +719,13 @@ test_session_cache_off_is_rejected(void)
     CU_ASSERT_NOT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_cache off;\n"
                     "ssl_session_redis 127.0.0.1:6379;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"ssl_session_cache\" is \"off\""));
 
     CU_ASSERT_NOT_EQUAL(run_conf(1,
         STREAM_SERVER("ssl_session_cache off;\n"
                       "ssl_session_redis 127.0.0.1:6379;\n"
-                      "ssl_session_redis_key @D/fleet.key;\n")), 0);
+                      "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"ssl_session_cache\" is \"off\""));
 
     /* without the module, as before */
@@ -676,7 +739,7 @@ test_session_cache_builtin_warns(void)
     CU_ASSERT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_cache builtin:1000 shared:S:1m;\n"
                     "ssl_session_redis 127.0.0.1:6379;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "[warn]"));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"ssl_session_cache builtin\""));
 
@@ -684,7 +747,7 @@ test_session_cache_builtin_warns(void)
     CU_ASSERT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_cache shared:S:1m;\n"
                     "ssl_session_redis 127.0.0.1:6379;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
     CU_ASSERT_PTR_NULL(strstr(out, "[warn]"));
 }
 
@@ -734,6 +797,10 @@ main(void)
     CU_ADD_TEST(suite, test_readable_password_file_warns);
     CU_ADD_TEST(suite, test_session_cache_off_is_rejected);
     CU_ADD_TEST(suite, test_session_cache_builtin_warns);
+    CU_ADD_TEST(suite, test_key_file_of_other_length_is_rejected);
+    CU_ADD_TEST(suite, test_key_file_of_text_is_rejected_naming_it);
+    CU_ADD_TEST(suite, test_db_out_of_range_is_rejected);
+    CU_ADD_TEST(suite, test_former_names_warn_and_still_work);
 
     CU_basic_set_mode(CU_BRM_VERBOSE);
     CU_basic_run_tests();
@@ -753,9 +820,11 @@ main(void)
 static void
 test_uri_addresses_and_tls_parameters(void)
 {
+    char  expect[PATH_MAX + 256];
+
     CU_ASSERT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis redis://alice:t0p%40secret@127.0.0.1:6380/2;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "password_file="));
     CU_ASSERT_PTR_NULL(strstr(out, "t0p"));
 
@@ -763,35 +832,202 @@ test_uri_addresses_and_tls_parameters(void)
 
     CU_ASSERT_NOT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis redis://alice:t0p%40secret@127.0.0.1:6380/x;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "invalid database \"x\""));
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "alice:***@"));
     CU_ASSERT_PTR_NULL(strstr(out, "t0p"));
 
     CU_ASSERT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis unix:///run/redis/redis-server.sock?db=3;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
 
     CU_ASSERT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis rediss://127.0.0.1:6380 tls_verify=off;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"tls_verify=off\" accepts any "
                                   "certificate"));
 
     CU_ASSERT_NOT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis rediss://127.0.0.1:6380 "
                     "tls_ca_file=@D/nonexistent.pem;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "nonexistent.pem"));
+
+    /* the parameter and the first reason, not OpenSSL's "system lib" */
+
+    snprintf(expect, sizeof(expect), "TLS: tls_ca_file \"%s/nonexistent.pem\": "
+             "No such file or directory in ", nginx.dir);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, expect));
+
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis rediss://127.0.0.1:6380 "
+                    "tls_cert_file=@D/one.test.key "
+                    "tls_key_file=@D/one.test.key;\n"
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
+    snprintf(expect, sizeof(expect), "TLS: tls_cert_file \"%s/one.test.key\": "
+             "no start line in ", nginx.dir);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, expect));
 
     CU_ASSERT_NOT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis 127.0.0.1:6380 tls_verify=off;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "need \"tls\""));
 
     CU_ASSERT_NOT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis redis://:pw@127.0.0.1 "
                     "password_file=@D/fleet.key;\n"
-                    "ssl_session_redis_key @D/fleet.key;\n")), 0);
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
     CU_ASSERT_PTR_NOT_NULL(strstr(out, "duplicate"));
+}
+
+
+/* the documented format: exactly 32 raw bytes, "openssl rand 32 > file" */
+
+static void
+test_key_file_of_other_length_is_rejected(void)
+{
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_fleet_key @D/short.key;\n")), 0);
+    CU_ASSERT(has_key_error("short.key", "31 bytes"));
+
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_fleet_key @D/long.key;\n")), 0);
+    CU_ASSERT(has_key_error("long.key", "48 bytes"));
+
+    CU_ASSERT_NOT_EQUAL(run_conf(1,
+        STREAM_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                      "ssl_session_redis_fleet_key @D/long.key;\n")), 0);
+    CU_ASSERT(has_key_error("long.key", "48 bytes"));
+
+    CU_ASSERT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
+}
+
+
+static void
+test_key_file_of_text_is_rejected_naming_it(void)
+{
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_fleet_key @D/pem.key;\n")), 0);
+    CU_ASSERT(has_key_error("pem.key", "115 bytes of PEM text (a certificate "
+                            "or a key, not key material)"));
+
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_fleet_key @D/hex.key;\n")), 0);
+    CU_ASSERT(has_key_error("hex.key", "65 bytes of text (hex?)"));
+
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_fleet_key @D/base64.key;\n")), 0);
+    CU_ASSERT(has_key_error("base64.key", "45 bytes of text (base64?)"));
+
+    /* the right length is not enough */
+
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_fleet_key @D/hex32.key;\n")), 0);
+    CU_ASSERT(has_key_error("hex32.key", "32 bytes of text (hex?)"));
+
+    if (CU_get_number_of_failures() != 0) {
+        fprintf(stderr, "nginx -t said:\n%s\n", out);
+    }
+}
+
+
+/* Redis has "databases 16" unless told otherwise: SELECT 16 fails later */
+
+static void
+test_db_out_of_range_is_rejected(void)
+{
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379 db=99;\n"
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out,
+        "[emerg] "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out,
+        "invalid redis address \"127.0.0.1:6379 db=99\": database 99 is "
+        "out of range, expected 0 to 15 (Redis' default \"databases 16\") "
+        "in "));
+
+    CU_ASSERT_NOT_EQUAL(run_conf(1,
+        STREAM_SERVER("ssl_session_redis redis://127.0.0.1:6379/16;\n"
+                      "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out,
+        "invalid redis address \"redis://127.0.0.1:6379/16\": database 16 "
+        "is out of range, expected 0 to 15 (Redis' default \"databases "
+        "16\") in "));
+
+    CU_ASSERT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379 db=15;\n"
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n")), 0);
+}
+
+
+/*
+ * The names before the renames keep working, with nginx's warning for a
+ * deprecated directive; what each sets still takes effect.
+ */
+
+static void
+test_former_names_warn_and_still_work(void)
+{
+    CU_ASSERT_EQUAL(run_conf(1,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_key @D/fleet.key;\n"
+                    "ssl_session_redis_timeout 50ms;\n"
+                    "ssl_session_redis_tickets on;\n")
+        STREAM_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                      "ssl_session_redis_key @D/fleet.key;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out,
+        "[warn] "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out,
+        "the \"ssl_session_redis_key\" directive is deprecated, use the "
+        "\"ssl_session_redis_fleet_key\" directive instead in "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out,
+        "the \"ssl_session_redis_timeout\" directive is deprecated, use the "
+        "\"ssl_session_redis_lookup_timeout\" directive instead in "));
+    CU_ASSERT_PTR_NOT_NULL(strstr(out,
+        "the \"ssl_session_redis_tickets\" directive is deprecated, use the "
+        "\"ssl_session_redis_ticket_keys\" directive instead in "));
+
+    /* the key file is read: a bad one fails */
+
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_key @D/short.key;\n")), 0);
+    CU_ASSERT(has_key_error("short.key", "31 bytes"));
+
+    /* the deadline is set, and checked */
+
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n"
+                    "ssl_session_redis_timeout 30s;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "invalid \"ssl_session_redis_timeout\" "
+                                       "\"30s\": must be more than 0 and at "
+                                       "most 10s"));
+
+    /* tickets are on: refused with a cluster */
+
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis cluster=127.0.0.1:7000;\n"
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n"
+                    "ssl_session_redis_tickets on;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out,
+        "\"ssl_session_redis_ticket_keys\" is not supported"));
+
+    /* an old name and its new one together are one directive twice */
+
+    CU_ASSERT_NOT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n"
+                    "ssl_session_redis_lookup_timeout 50ms;\n"
+                    "ssl_session_redis_timeout 60ms;\n")), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out,
+        "\"ssl_session_redis_timeout\" directive is duplicate"));
 }

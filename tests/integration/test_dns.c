@@ -170,8 +170,8 @@ write_node(tsr_test_nginx_t *n, int port, const char *host, int resolver)
              "    ssl_session_tickets off;\n"
              "    ssl_session_timeout 10m;\n"
              "    ssl_session_redis %s:%d;\n"
-             "    ssl_session_redis_key %s;\n"
-             "    ssl_session_redis_timeout " LOOKUP_TIMEOUT ";\n"
+             "    ssl_session_redis_fleet_key %s;\n"
+             "    ssl_session_redis_lookup_timeout " LOOKUP_TIMEOUT ";\n"
              "    location / { return 200 \"ok\\n\"; }\n"
              "  }\n"
              "}\n",
@@ -635,8 +635,8 @@ write_stream_node(tsr_test_nginx_t *n, int port, const char *host,
              "    ssl_session_tickets off;\n"
              "%s"
              "    ssl_session_redis %s:%d;\n"
-             "    ssl_session_redis_key %s;\n"
-             "    ssl_session_redis_timeout 250ms;\n"
+             "    ssl_session_redis_fleet_key %s;\n"
+             "    ssl_session_redis_lookup_timeout 250ms;\n"
              "    return \"ok\\n\";\n"
              "  }\n"
              "}\n",

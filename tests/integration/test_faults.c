@@ -325,8 +325,8 @@ write_node(tsr_test_nginx_t *n, int port, const char *address, int workers)
              "    ssl_session_tickets off;\n"
              "    ssl_session_timeout 10m;\n"
              "    ssl_session_redis %s;\n"
-             "    ssl_session_redis_key %s;\n"
-             "    ssl_session_redis_timeout " LOOKUP_TIMEOUT ";\n"
+             "    ssl_session_redis_fleet_key %s;\n"
+             "    ssl_session_redis_lookup_timeout " LOOKUP_TIMEOUT ";\n"
              "    location / { return 200 \"ok\\n\"; }\n"
              "  }\n"
              "}\n",

@@ -65,7 +65,7 @@ static void sleep_ms(int ms);
  * a round trip can exceed the 20 ms default, which is then (correctly) a
  * full handshake.  The slow-Redis test sets its own timeout.
  */
-#define TEST_LOOKUP_TIMEOUT  "    ssl_session_redis_timeout 250ms;\n"
+#define TEST_LOOKUP_TIMEOUT  "    ssl_session_redis_lookup_timeout 250ms;\n"
 
 
 static int write_node(tsr_test_nginx_t *n, int port, int redis_port,
@@ -131,7 +131,7 @@ static const char        *node_level = "info";     /* write_node's log */
 static int
 init_suite(void)
 {
-    unsigned char                key[48];
+    unsigned char                key[32];
     static const char *const  cns[] = { "one.test", "two.test", NULL };
 
     tsr_test_require("TSR_NGINX", "nginx", "nginx");
@@ -228,7 +228,7 @@ write_node(tsr_test_nginx_t *n, int port, int redis_port, const char *cn,
              "    ssl_session_timeout 10m;\n"
              "%s"
              "    ssl_session_redis 127.0.0.1:%d;\n"
-             "    ssl_session_redis_key %s;\n"
+             "    ssl_session_redis_fleet_key %s;\n"
              "%s"
              "    location / { return 200 \"ok\\n\"; }\n"
              "  }\n"
@@ -266,7 +266,7 @@ write_sni_node(tsr_test_nginx_t *n, int port, int cache)
                  "    ssl_session_timeout 10m;\n"
                  "%s"
                  "    ssl_session_redis 127.0.0.1:%d;\n"
-                 "    ssl_session_redis_key %s;\n"
+                 "    ssl_session_redis_fleet_key %s;\n"
                  TEST_LOOKUP_TIMEOUT
                  "    location / { return 200 \"%s\\n\"; }\n"
                  "  }\n",
@@ -688,7 +688,7 @@ done:
 
 /*
  * Redis answers 500 ms late through the proxy: resumption handshakes
- * wait for their lookups (up to ssl_session_redis_timeout), while
+ * wait for their lookups (up to ssl_session_redis_lookup_timeout), while
  * requests on keep-alive connections to the same single worker go on
  * at normal speed; a blocking lookup would hold them for 500 ms.
  */
@@ -731,7 +731,7 @@ slow_redis(int version)
     /* nginx before 1.19.10 closes a connection after 100 requests */
 
     if (write_node(&node_a, port_a, proxy.port, "one.test", 0,
-                   "    ssl_session_redis_timeout 2s;\n"
+                   "    ssl_session_redis_lookup_timeout 2s;\n"
                    "    keepalive_requests 100000;\n")
         != 0)
     {
@@ -967,7 +967,7 @@ reload_in_flight(int version)
     port_a = tsr_test_free_port();
 
     if (write_node(&node_a, port_a, proxy.port, "one.test", 0,
-                   "    ssl_session_redis_timeout 2s;\n")
+                   "    ssl_session_redis_lookup_timeout 2s;\n")
         != 0)
     {
         CU_FAIL("cannot write nginx.conf");

@@ -57,7 +57,7 @@ typedef struct {
     int                 names;          /* servers named "one.test" and
                                            "~^re\.test$" as well */
     int                 redis_port;
-    const char         *timeout;        /* ssl_session_redis_timeout */
+    const char         *timeout;        /* ssl_session_redis_lookup_timeout */
 } node_opts_t;
 
 typedef struct {
@@ -144,7 +144,7 @@ static char               scraped[SCRAPE_MAX];
 static int
 init_suite(void)
 {
-    unsigned char                key[48];
+    unsigned char                key[32];
     tsr_test_nginx_t             n;
     static const char *const  cns[] = { "one.test", NULL };
 
@@ -301,7 +301,7 @@ node_write(node_t *nd, const char *tag, const node_opts_t *opts)
                  "    access_log %s tsr;\n"
                  "%s"
                  "    ssl_session_redis 127.0.0.1:%d;\n"
-                 "    ssl_session_redis_key %s;\n"
+                 "    ssl_session_redis_fleet_key %s;\n"
                  "%s"
                  "    return \"ok\\n\";\n"
                  "  }\n"
@@ -309,7 +309,8 @@ node_write(node_t *nd, const char *tag, const node_opts_t *opts)
                  nd->stream_plain_port, nd->stream_plain_log, ssl,
                  nd->stream_port, nd->stream_log, ssl, opts->redis_port,
                  key_file,
-                 opts->tickets ? "    ssl_session_redis_tickets on;\n" : "");
+                 opts->tickets ? "    ssl_session_redis_ticket_keys on;\n"
+                               : "");
 
         if (len < 0 || (size_t) len >= sizeof(stream)) {
             return -1;
@@ -325,7 +326,7 @@ node_write(node_t *nd, const char *tag, const node_opts_t *opts)
                  "    server_name one.test;\n"
                  "%s"
                  "    ssl_session_redis 127.0.0.1:%d;\n"
-                 "    ssl_session_redis_key %s;\n"
+                 "    ssl_session_redis_fleet_key %s;\n"
                  "    location / { return 200 \"ok\\n\"; }\n"
                  "  }\n"
                  "  server {\n"
@@ -333,7 +334,7 @@ node_write(node_t *nd, const char *tag, const node_opts_t *opts)
                  "    server_name ~^re\\.test$;\n"
                  "%s"
                  "    ssl_session_redis 127.0.0.1:%d;\n"
-                 "    ssl_session_redis_key %s;\n"
+                 "    ssl_session_redis_fleet_key %s;\n"
                  "    location / { return 200 \"ok\\n\"; }\n"
                  "  }\n",
                  nd->same_port, ssl, opts->redis_port, key_file,
@@ -359,8 +360,8 @@ node_write(node_t *nd, const char *tag, const node_opts_t *opts)
              "    access_log %s tsr;\n"
              "%s"
              "    ssl_session_redis 127.0.0.1:%d;\n"
-             "    ssl_session_redis_key %s;\n"
-             "    ssl_session_redis_timeout %s;\n"
+             "    ssl_session_redis_fleet_key %s;\n"
+             "    ssl_session_redis_lookup_timeout %s;\n"
              "%s"
              "    location / { return 200 \"ok\\n\"; }\n"
              "  }\n"
@@ -377,7 +378,7 @@ node_write(node_t *nd, const char *tag, const node_opts_t *opts)
              opts->workers, nd->status_port, nd->tls_port, nd->tls_log, ssl,
              opts->redis_port, key_file,
              opts->timeout != NULL ? opts->timeout : "1s",
-             opts->tickets ? "    ssl_session_redis_tickets on;\n" : "",
+             opts->tickets ? "    ssl_session_redis_ticket_keys on;\n" : "",
              nd->plain_port, nd->plain_log, ssl, names, stream);
 
     if (len < 0 || (size_t) len >= sizeof(body)) {

@@ -83,7 +83,7 @@ node_write(void)
 {
     int                       len;
     char                      ssl[4096], body[16384], key_file[PATH_MAX];
-    unsigned char             key[48];
+    unsigned char             key[32];
     static const char *const  cns[] = { "one.test", NULL };
 
     if (tsr_test_nginx_init(&nginx, "promtool", cns) != 0) {
@@ -112,8 +112,8 @@ node_write(void)
              "    ssl_certificate_key %s/one.test.key;\n"
              "    ssl_protocols TLSv1.2 TLSv1.3;\n"
              "    ssl_session_redis 127.0.0.1:%d;\n"
-             "    ssl_session_redis_key %s;\n"
-             "    ssl_session_redis_timeout 1s;\n",
+             "    ssl_session_redis_fleet_key %s;\n"
+             "    ssl_session_redis_lookup_timeout 1s;\n",
              nginx.dir, nginx.dir, redis.port, key_file);
 
     if (len < 0 || (size_t) len >= sizeof(ssl)) {
@@ -139,7 +139,7 @@ node_write(void)
              "    listen 127.0.0.1:%d ssl;\n"
              "    server_name tickets.test;\n"
              "%s"
-             "    ssl_session_redis_tickets on;\n"
+             "    ssl_session_redis_ticket_keys on;\n"
              "    location / { return 200 \"ok\\n\"; }\n"
              "  }\n"
              "}\n"

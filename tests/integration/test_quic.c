@@ -55,7 +55,7 @@
 #define PROBE_MS          30000
 #define READY_MS          20000       /* the page waits for node B */
 #define FAST_MS           1500        /* a request that did not wait */
-#define LOOKUP_TIMEOUT    "3s"        /* ssl_session_redis_timeout */
+#define LOOKUP_TIMEOUT    "3s"        /* ssl_session_redis_lookup_timeout */
 #define LOOKUP_WAIT_MS    2500        /* a lookup that waited, at least */
 #define OUT_MAX           65536
 
@@ -104,7 +104,7 @@ static char               tmp[PATH_MAX];
 static int
 init_suite(void)
 {
-    unsigned char             key[48];
+    unsigned char             key[32];
     char                      cert[PATH_MAX + 32];
     static const char *const  cns[] = { HOST, NULL };
 
@@ -638,8 +638,8 @@ write_node(node_t *nd, int tickets, int ctl)
         "    ssl_session_tickets %s;\n"
         "    ssl_session_timeout 10m;\n"
         "    ssl_session_redis 127.0.0.1:%d;\n"
-        "    ssl_session_redis_key %s;\n"
-        "    ssl_session_redis_timeout " LOOKUP_TIMEOUT ";\n"
+        "    ssl_session_redis_fleet_key %s;\n"
+        "    ssl_session_redis_lookup_timeout " LOOKUP_TIMEOUT ";\n"
         "%s"
         "    add_header Alt-Svc 'h3=\":%d\"; ma=86400' always;\n"
         "    keepalive_timeout 1s;\n"
@@ -654,7 +654,7 @@ write_node(node_t *nd, int tickets, int ctl)
         "}\n",
         nd->access_log, port, port, HOST, root, HOST, root, HOST,
         tickets ? "on" : "off", redis.port, key_file,
-        tickets ? "    ssl_session_redis_tickets on;\n" : "",
+        tickets ? "    ssl_session_redis_ticket_keys on;\n" : "",
         port, root, ready);
 
     if (len < 0 || (size_t) len >= sizeof(body)) {

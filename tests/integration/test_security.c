@@ -142,7 +142,7 @@ static tsr_test_fakeredis_t   fake;
 static node_t                 nodes[NODES];
 static char                   certs[PATH_MAX];
 static char                   key_file[PATH_MAX + 16];
-static unsigned char          fleet_key[48];
+static unsigned char          fleet_key[32];
 
 /*
  * 1: every handshake is followed by an HTTP request (200 expected); 0:
@@ -295,7 +295,7 @@ node_start(node_t *nd, const char *tag, const char *address,
              "  ssl_certificate_key %s/%s.key;\n"
              "  ssl_protocols TLSv1.2 TLSv1.3;\n"
              "  ssl_session_timeout 10m;\n"
-             "  ssl_session_redis_key %s;\n"
+             "  ssl_session_redis_fleet_key %s;\n"
              "  server {\n"
              "    listen 127.0.0.1:%d;\n"
              "    location = /metrics { ssl_session_redis_status; }\n"
@@ -311,7 +311,7 @@ node_start(node_t *nd, const char *tag, const char *address,
              "    listen 127.0.0.1:%d ssl;\n"
              "    ssl_session_tickets on;\n"
              "    ssl_session_redis %s;\n"
-             "    ssl_session_redis_tickets on;\n"
+             "    ssl_session_redis_ticket_keys on;\n"
              "    location / { return 200 \"ok\\n\"; }\n"
              "  }\n"
              "}\n",
@@ -658,7 +658,7 @@ resumes(int from, int to, int version, int *made)
  * never resumes there; the same session does resume on A.
  */
 
-#define SLOW_OK  "    ssl_session_redis_timeout 2s;\n"
+#define SLOW_OK  "    ssl_session_redis_lookup_timeout 2s;\n"
 
 static void
 isolation_copies(int version)
@@ -1298,7 +1298,7 @@ test_bound_lookups_in_flight(void)
     snprintf(address, sizeof(address), "127.0.0.1:%d", fake.port);
 
     if (node_start(&nodes[0], "sec-inflight", address,
-                   "    ssl_session_redis_timeout 5s;\n", "info") != 0)
+                   "    ssl_session_redis_lookup_timeout 5s;\n", "info") != 0)
     {
         CU_FAIL("node did not start");
         goto done;
@@ -1748,8 +1748,8 @@ test_bound_lookup_timeout(void)
     (void) tsr_test_fakeredis_set_mode(&fake, TSR_TEST_FAKE_NORMAL);
 
     snprintf(address, sizeof(address), "127.0.0.1:%d", fake.port);
-    snprintf(server, sizeof(server), "    ssl_session_redis_timeout %dms;\n",
-             SLOW_TIMEOUT_MS);
+    snprintf(server, sizeof(server),
+             "    ssl_session_redis_lookup_timeout %dms;\n", SLOW_TIMEOUT_MS);
 
     if (node_start(&nodes[0], "sec-timeout", address, server, "info") != 0) {
         CU_FAIL("node did not start");
@@ -1802,8 +1802,8 @@ test_bound_lookup_timeout(void)
              "  ssl_certificate %s/one.test.crt;\n"
              "  ssl_certificate_key %s/one.test.key;\n"
              "  ssl_session_redis 127.0.0.1:6379;\n"
-             "  ssl_session_redis_key %s;\n"
-             "  ssl_session_redis_timeout 11s; } }\n", certs, certs,
+             "  ssl_session_redis_fleet_key %s;\n"
+             "  ssl_session_redis_lookup_timeout 11s; } }\n", certs, certs,
              key_file);
 
     if (tsr_test_nginx_init(&nodes[1].nginx, "sec-conf", NULL) == 0
@@ -1811,7 +1811,7 @@ test_bound_lookup_timeout(void)
     {
         CU_ASSERT_NOT_EQUAL(tsr_test_nginx_test_conf(&nodes[1].nginx, out,
                                                      sizeof(out)), 0);
-        CU_ASSERT_PTR_NOT_NULL(strstr(out, "ssl_session_redis_timeout"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, "ssl_session_redis_lookup_timeout"));
     }
 
 done:
@@ -1978,7 +1978,7 @@ sni_node_start(node_t *nd, const char *tag)
              "  access_log off;\n"
              "  ssl_protocols TLSv1.2 TLSv1.3;\n"
              "  ssl_session_timeout 10m;\n"
-             "  ssl_session_redis_key %s;\n"
+             "  ssl_session_redis_fleet_key %s;\n"
              "  server {\n"
              "    listen 127.0.0.1:%d ssl;\n"
              "    server_name one.test;\n"
@@ -2007,7 +2007,7 @@ sni_node_start(node_t *nd, const char *tag)
              "    ssl_session_tickets on;\n"
              "    ssl_session_cache shared:T:1m;\n"
              "    ssl_session_redis 127.0.0.1:%d;\n"
-             "    ssl_session_redis_tickets on;\n"
+             "    ssl_session_redis_ticket_keys on;\n"
              "    location / { return 200 \"one\\n\"; }\n"
              "  }\n"
              "  server {\n"
@@ -2018,7 +2018,7 @@ sni_node_start(node_t *nd, const char *tag)
              "    ssl_session_tickets on;\n"
              "    ssl_session_cache shared:T:1m;\n"
              "    ssl_session_redis 127.0.0.1:%d;\n"
-             "    ssl_session_redis_tickets on;\n"
+             "    ssl_session_redis_ticket_keys on;\n"
              "    location / { return 200 \"two\\n\"; }\n"
              "  }\n"
              "}\n",

@@ -82,7 +82,7 @@ static char                address[1024];
 static int
 init_suite(void)
 {
-    unsigned char                key[48];
+    unsigned char                key[32];
     static const char *const  cns[] = { "one.test", NULL };
 
     tsr_test_require("TSR_NGINX", "nginx", "nginx");
@@ -183,8 +183,8 @@ write_node(tsr_test_nginx_t *n, int port, const char *addr)
              "    ssl_session_tickets off;\n"
              "    ssl_session_timeout 10m;\n"
              "    ssl_session_redis %s;\n"
-             "    ssl_session_redis_key %s;\n"
-             "    ssl_session_redis_timeout 100ms;\n"
+             "    ssl_session_redis_fleet_key %s;\n"
+             "    ssl_session_redis_lookup_timeout 100ms;\n"
              "    location / { return 200 \"ok\\n\"; }\n"
              "  }\n"
              "}\n",

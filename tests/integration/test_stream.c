@@ -79,7 +79,7 @@ static char               key_file[PATH_MAX + 16];
 static int
 init_suite(void)
 {
-    unsigned char                key[48];
+    unsigned char                key[32];
     static const char *const  cns[] = { "one.test", "two.test", NULL };
 
     tsr_test_require("TSR_NGINX", "nginx", "nginx");
@@ -171,9 +171,9 @@ write_node(tsr_test_nginx_t *n, int port, const char *cn, int cache)
              "    ssl_session_timeout 10m;\n"
              "%s"
              "    ssl_session_redis 127.0.0.1:%d;\n"
-             "    ssl_session_redis_key %s;\n"
+             "    ssl_session_redis_fleet_key %s;\n"
              /* about sharing, not latency: a loaded machine is slow */
-             "    ssl_session_redis_timeout 250ms;\n"
+             "    ssl_session_redis_lookup_timeout 250ms;\n"
              "    return \"ok\\n\";\n"
              "  }\n"
              "}\n",

@@ -77,7 +77,7 @@ typedef struct {
     int                 stream;
     int                 workers;        /* 0: 1 */
     int                 tickets;        /* ssl_session_tickets and
-                                           ssl_session_redis_tickets on */
+                                           ssl_session_redis_ticket_keys on */
     const char         *rotation;       /* NULL: the default, 12h */
     const char         *timeout;        /* ssl_session_timeout, NULL: 10m */
     int                 single_use;
@@ -85,6 +85,8 @@ typedef struct {
     int                 foreign;        /* the other fleet: node C's Redis
                                            and key */
     int                 redis_port;     /* 0: the fleet's Redis */
+    int                 former_names;   /* the directives' names before
+                                           the renames */
 } node_conf_t;
 
 
@@ -217,6 +219,7 @@ static void test_tls12_single_use_resumes_once(void);
 static void test_tls13_single_use_resumes_once(void);
 static void test_early_data_replay_rejected_with_single_use(void);
 static void test_early_data_replayed_without_single_use(void);
+static void test_former_directive_names_still_work(void);
 
 
 static tsr_test_redis_t   redis;
@@ -231,7 +234,7 @@ static int
 init_suite(void)
 {
     int                       i;
-    unsigned char             key[48], key_c[48];
+    unsigned char             key[32], key_c[32];
     static const char        *tags[] = { "tk-a", "tk-b", "tk-c" };
     static const char *const  cns[] = { "one.test", NULL };
 
@@ -363,8 +366,8 @@ write_node(node_t *nd, const node_conf_t *nc)
              "    ssl_session_timeout %s;\n"
              "%s"
              "    ssl_session_redis 127.0.0.1:%d;\n"
-             "    ssl_session_redis_key %s;\n"
-             "    ssl_session_redis_timeout 1s;\n"
+             "    %s %s;\n"
+             "    %s 1s;\n"
              "%s%s%s%s%s",
              nd->port, nodes[NODE_A].nginx.dir, nodes[NODE_A].nginx.dir,
              nc->tickets ? "on" : "off",
@@ -372,8 +375,14 @@ write_node(node_t *nd, const node_conf_t *nc)
              nc->early_data ? "    ssl_early_data on;\n" : "",
              nc->redis_port != 0 ? nc->redis_port
                                  : nc->foreign ? redis_c.port : redis.port,
+             nc->former_names ? "ssl_session_redis_key"
+                              : "ssl_session_redis_fleet_key",
              nc->foreign ? key_file_c : key_file,
-             nc->tickets ? "    ssl_session_redis_tickets on;\n" : "",
+             nc->former_names ? "ssl_session_redis_timeout"
+                              : "ssl_session_redis_lookup_timeout",
+             !nc->tickets ? ""
+             : nc->former_names ? "    ssl_session_redis_tickets on;\n"
+                                : "    ssl_session_redis_ticket_keys on;\n",
              nc->rotation != NULL ? "    ssl_session_redis_ticket_rotation "
                                   : "",
              nc->rotation != NULL ? nc->rotation : "",
@@ -2969,6 +2978,7 @@ main(void)
         TSR_TEST(test_tls13_single_use_resumes_once),
         TSR_TEST(test_early_data_replay_rejected_with_single_use),
         TSR_TEST(test_early_data_replayed_without_single_use),
+        TSR_TEST(test_former_directive_names_still_work),
 #undef TSR_TEST
     };
 
@@ -3000,4 +3010,95 @@ main(void)
     CU_cleanup_registry();
 
     return failures == 0 ? 0 : 1;
+}
+
+
+/*
+ * The directives' names before the renames: nginx -t warns about each,
+ * and nodes configured with them share tickets and sessions as ever.
+ */
+
+static void
+test_former_directive_names_still_work(void)
+{
+    int           i, rc, offered, resumed, failed, ticketed;
+    hs_t          hs;
+    char          out[16384];
+    node_conf_t   nc;
+    SSL_SESSION  *offer;
+
+    static const char *const  warnings[] = {
+        "the \"ssl_session_redis_key\" directive is deprecated, use the "
+        "\"ssl_session_redis_fleet_key\" directive instead",
+        "the \"ssl_session_redis_timeout\" directive is deprecated, use "
+        "the \"ssl_session_redis_lookup_timeout\" directive instead",
+        "the \"ssl_session_redis_tickets\" directive is deprecated, use "
+        "the \"ssl_session_redis_ticket_keys\" directive instead"
+    };
+
+    offer = NULL;
+    offered = 0;
+    resumed = 0;
+    failed = 0;
+    ticketed = 0;
+
+    memset(&nc, 0, sizeof(node_conf_t));
+    nc.tickets = 1;
+    nc.former_names = 1;
+
+    if (setup_nodes(NODE_A, 2, &nc) != 0) {
+        CU_FAIL("nodes did not start");
+        goto done;
+    }
+
+    CU_ASSERT_EQUAL(tsr_test_nginx_test_conf(&nodes[NODE_A].nginx, out,
+                                             sizeof(out)),
+                    0);
+
+    for (i = 0; i < 3; i++) {
+        CU_ASSERT_PTR_NOT_NULL(strstr(out, warnings[i]));
+    }
+
+    /* one chain per version, node to node: each offer resumes */
+
+    for (i = 0; i < 22 && failed < 5; i++) {
+        if (i == 11 && offer != NULL) {
+            SSL_SESSION_free(offer);
+            offer = NULL;
+        }
+
+        rc = handshake(&nodes[i % 2], i < 11 ? TSR_TEST_TLS12
+                                             : TSR_TEST_TLS13,
+                       1, offer, &hs);
+
+        if (offer != NULL) {
+            offered++;
+            resumed += hs.reused;
+            SSL_SESSION_free(offer);
+        }
+
+        if (rc != 0) {
+            failed++;
+        }
+
+        ticketed += has_ticket(hs.sess);
+        offer = hs.sess;
+    }
+
+    printf("\n    %d of %d offers resumed on the other node, %d of %d "
+           "sessions with a ticket ", resumed, offered, ticketed, i);
+
+    CU_ASSERT_EQUAL(failed, 0);
+    CU_ASSERT_EQUAL(offered, 20);
+    CU_ASSERT(resumed >= 19);
+    CU_ASSERT(ticketed >= 21);
+
+done:
+
+    if (offer != NULL) {
+        SSL_SESSION_free(offer);
+    }
+
+    stop_nodes();
+    check_logs();
 }

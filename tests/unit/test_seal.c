@@ -55,7 +55,8 @@ static void test_key_file_missing_is_rejected_naming_the_file(void);
 static void test_key_file_directory_is_rejected_naming_the_file(void);
 static void test_key_file_unreadable_is_rejected(void);
 static void test_key_file_of_31_bytes_is_rejected_naming_the_file(void);
-static void test_key_file_of_32_and_4096_bytes_is_accepted(void);
+static void test_key_file_of_exactly_32_bytes_is_accepted(void);
+static void test_key_file_of_text_is_rejected_naming_what_it_holds(void);
 static void test_key_file_empty_or_over_4096_bytes_is_rejected(void);
 static void test_same_key_file_gives_same_id_in_two_rings(void);
 static void test_different_key_files_give_different_ids(void);
@@ -786,7 +787,8 @@ test_key_file_unreadable_is_rejected(void)
 static void
 test_key_file_of_31_bytes_is_rejected_naming_the_file(void)
 {
-    char            path[PATH_MAX], err[TEST_ERR_LEN], expect[PATH_MAX + 64];
+    char            path[PATH_MAX], err[TEST_ERR_LEN];
+    char            expect[2 * PATH_MAX + 128];
     uint8_t         ikm[TSR_MIN_KEY_FILE - 1];
     tsr_keyring_t  *kr;
 
@@ -803,7 +805,8 @@ test_key_file_of_31_bytes_is_rejected_naming_the_file(void)
                     TSR_EKEYFILE);
 
     (void) snprintf(expect, sizeof(expect),
-                    "key file \"%s\" is 31 bytes, at least 32 are required",
+                    "fleet key file \"%s\" holds 31 bytes; expected exactly "
+                    "32 raw bytes, as \"openssl rand 32 > %s\" makes", path,
                     path);
     CU_ASSERT_STRING_EQUAL(err, expect);
     CU_ASSERT_EQUAL(tsr_keyring_count(kr), 0);
@@ -813,9 +816,10 @@ test_key_file_of_31_bytes_is_rejected_naming_the_file(void)
 
 
 static void
-test_key_file_of_32_and_4096_bytes_is_accepted(void)
+test_key_file_of_exactly_32_bytes_is_accepted(void)
 {
     char            path[PATH_MAX], err[TEST_ERR_LEN];
+    char            expect[2 * PATH_MAX + 128];
     tsr_keyring_t  *kr;
 
     kr = tsr_keyring_create(NULL, 0);
@@ -832,14 +836,78 @@ test_key_file_of_32_and_4096_bytes_is_accepted(void)
                     TSR_OK);
     CU_ASSERT_STRING_EQUAL(err, "");
 
+    /* the former limits: key material of 33 to 4096 bytes */
+
+    CU_ASSERT_EQUAL_FATAL(test_write_file("33.key", test_in,
+                                          TSR_KEY_FILE_LEN + 1, path,
+                                          sizeof(path)),
+                          0);
+    CU_ASSERT_EQUAL(tsr_keyring_add_file(kr, path, err, sizeof(err)),
+                    TSR_EKEYFILE);
+    (void) snprintf(expect, sizeof(expect),
+                    "fleet key file \"%s\" holds 33 bytes; expected exactly "
+                    "32 raw bytes, as \"openssl rand 32 > %s\" makes", path,
+                    path);
+    CU_ASSERT_STRING_EQUAL(err, expect);
+
     CU_ASSERT_EQUAL_FATAL(test_write_file("max.key", test_in,
                                           TSR_MAX_KEY_FILE, path,
                                           sizeof(path)),
                           0);
     CU_ASSERT_EQUAL(tsr_keyring_add_file(kr, path, err, sizeof(err)),
-                    TSR_OK);
+                    TSR_EKEYFILE);
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "holds 4096 bytes; expected exactly "
+                                       "32 raw bytes"));
 
-    CU_ASSERT_EQUAL(tsr_keyring_count(kr), 2);
+    CU_ASSERT_EQUAL(tsr_keyring_count(kr), 1);
+
+    tsr_keyring_destroy(kr);
+}
+
+
+/* what "openssl rand -hex" and "-base64" write, and a PEM file */
+
+static void
+test_key_file_of_text_is_rejected_naming_what_it_holds(void)
+{
+    char            path[PATH_MAX], err[TEST_ERR_LEN];
+    size_t          i;
+    tsr_keyring_t  *kr;
+
+    static const struct {
+        const char  *text;
+        const char  *holds;
+    } files[] = {
+        { "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+          "holds 59 bytes of PEM text (a certificate or a key, not key "
+          "material); expected exactly 32 raw bytes" },
+        { "3f8a0c55e2b14d7a9c06e1f2d3b4a59687c8e9f0a1b2c3d4e5f60718293a4b5c\n",
+          "holds 65 bytes of text (hex?); expected exactly 32 raw bytes" },
+        { "P4oMVeKxTXqcBuHy07SllofI6fChssPU5fYHGCk6S1w=\n",
+          "holds 45 bytes of text (base64?); expected exactly 32 raw bytes" },
+        { "3f8a0c55e2b14d7a9c06e1f2d3b4a59\n",
+          "holds 32 bytes of text (hex?); expected exactly 32 raw bytes" },
+        { "a passphrase, not a random key!\n",
+          "holds 32 bytes of text; expected exactly 32 raw bytes" }
+    };
+
+    kr = tsr_keyring_create(NULL, 0);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(kr);
+
+    for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+        CU_ASSERT_EQUAL_FATAL(test_write_file("text.key",
+                                              (const uint8_t *) files[i].text,
+                                              strlen(files[i].text), path,
+                                              sizeof(path)),
+                              0);
+        err[0] = '\0';
+        CU_ASSERT_EQUAL(tsr_keyring_add_file(kr, path, err, sizeof(err)),
+                        TSR_EKEYFILE);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, files[i].holds));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "\"openssl rand 32 > "));
+    }
+
+    CU_ASSERT_EQUAL(tsr_keyring_count(kr), 0);
 
     tsr_keyring_destroy(kr);
 }
@@ -848,7 +916,8 @@ test_key_file_of_32_and_4096_bytes_is_accepted(void)
 static void
 test_key_file_empty_or_over_4096_bytes_is_rejected(void)
 {
-    char            path[PATH_MAX], err[TEST_ERR_LEN], expect[PATH_MAX + 64];
+    char            path[PATH_MAX], err[TEST_ERR_LEN];
+    char            expect[2 * PATH_MAX + 128];
     tsr_keyring_t  *kr;
 
     kr = tsr_keyring_create(NULL, 0);
@@ -864,8 +933,9 @@ test_key_file_empty_or_over_4096_bytes_is_rejected(void)
     CU_ASSERT_EQUAL(tsr_keyring_add_file(kr, path, err, sizeof(err)),
                     TSR_EKEYFILE);
     (void) snprintf(expect, sizeof(expect),
-                    "key file \"%s\" is 4097 bytes, at most 4096 are allowed",
-                    path);
+                    "fleet key file \"%s\" holds 4097 bytes; expected "
+                    "exactly 32 raw bytes, as \"openssl rand 32 > %s\" makes",
+                    path, path);
     CU_ASSERT_STRING_EQUAL(err, expect);
 
     CU_ASSERT_EQUAL_FATAL(test_write_file("empty.key", test_in, 0, path,
@@ -875,6 +945,7 @@ test_key_file_empty_or_over_4096_bytes_is_rejected(void)
     CU_ASSERT_EQUAL(tsr_keyring_add_file(kr, path, err, sizeof(err)),
                     TSR_EKEYFILE);
     CU_ASSERT_PTR_NOT_NULL(strstr(err, path));
+    CU_ASSERT_PTR_NOT_NULL(strstr(err, "holds 0 bytes;"));
 
     CU_ASSERT_EQUAL(tsr_keyring_count(kr), 0);
 
@@ -887,7 +958,7 @@ test_same_key_file_gives_same_id_in_two_rings(void)
 {
     char            path[PATH_MAX], id1[9], id2[9], id3[9];
     size_t          sealedlen, openedlen;
-    uint8_t         ikm[64];
+    uint8_t         ikm[TSR_KEY_FILE_LEN];
     tsr_keyring_t  *kr1, *kr2, *kr3;
 
     test_fill(ikm, sizeof(ikm), 30);
@@ -1292,8 +1363,10 @@ main(void)
           test_key_file_unreadable_is_rejected },
         { "key_file_of_31_bytes_is_rejected_naming_the_file",
           test_key_file_of_31_bytes_is_rejected_naming_the_file },
-        { "key_file_of_32_and_4096_bytes_is_accepted",
-          test_key_file_of_32_and_4096_bytes_is_accepted },
+        { "key_file_of_exactly_32_bytes_is_accepted",
+          test_key_file_of_exactly_32_bytes_is_accepted },
+        { "key_file_of_text_is_rejected_naming_what_it_holds",
+          test_key_file_of_text_is_rejected_naming_what_it_holds },
         { "key_file_empty_or_over_4096_bytes_is_rejected",
           test_key_file_empty_or_over_4096_bytes_is_rejected },
         { "same_key_file_gives_same_id_in_two_rings",
