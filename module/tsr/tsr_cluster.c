@@ -129,19 +129,19 @@ tsr_cluster_create(tsr_store_t *st, const char *nodes, char *err,
     size_t          i;
     tsr_cluster_t  *c;
 
-    c = calloc(1, sizeof(tsr_cluster_t));
+    c = OPENSSL_zalloc(sizeof(tsr_cluster_t));
     if (c == NULL) {
-        tsr_store_errf(err, errlen, "out of memory");
+        tsr_errf(err, errlen, "out of memory");
         return TSR_ENOMEM;
     }
 
     st->cluster = c;
 
-    c->slots = calloc(TSR_CLUSTER_SLOTS, sizeof(uint16_t));
-    c->next = calloc(TSR_CLUSTER_SLOTS, sizeof(uint16_t));
+    c->slots = OPENSSL_zalloc(TSR_CLUSTER_SLOTS * sizeof(uint16_t));
+    c->next = OPENSSL_zalloc(TSR_CLUSTER_SLOTS * sizeof(uint16_t));
 
     if (c->slots == NULL || c->next == NULL) {
-        tsr_store_errf(err, errlen, "out of memory");
+        tsr_errf(err, errlen, "out of memory");
         return TSR_ENOMEM;
     }
 
@@ -179,12 +179,12 @@ tsr_cluster_destroy(tsr_store_t *st)
     /* all of them: a list that failed to parse may have some */
 
     for (i = 0; i < TSR_STORE_MAX_LIST; i++) {
-        free(c->seeds[i]);
+        OPENSSL_free(c->seeds[i]);
     }
 
-    free(c->slots);
-    free(c->next);
-    free(c);
+    OPENSSL_free(c->slots);
+    OPENSSL_free(c->next);
+    OPENSSL_free(c);
 
     st->cluster = NULL;
 }

@@ -25,6 +25,8 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "tsr_util.h"
+
 
 /*
  * HKDF-SHA256 parameters.  Every server of a fleet must derive the same
@@ -39,12 +41,6 @@
 #define TSR_SID_CTX_HEX_LEN    16
 
 #define TSR_WHAT_LEN           (PATH_MAX + 16)
-
-#if defined(__GNUC__)
-#define TSR_FORMAT(f, a)       __attribute__((format(printf, f, a)))
-#else
-#define TSR_FORMAT(f, a)
-#endif
 
 
 typedef struct {
@@ -62,8 +58,6 @@ struct tsr_keyring_s {
 };
 
 
-static void tsr_seal_error(char *err, size_t errlen, const char *fmt, ...)
-    TSR_FORMAT(3, 4);
 static void tsr_seal_ssl_error(char *err, size_t errlen, const char *what,
     const char *call);
 static int tsr_keyring_push(tsr_keyring_t *kr, const char *what,
@@ -148,7 +142,7 @@ tsr_keyring_create(char *err, size_t errlen)
 
     kr = OPENSSL_zalloc(sizeof(tsr_keyring_t));
     if (kr == NULL) {
-        tsr_seal_error(err, errlen, "key ring: out of memory");
+        tsr_errf(err, errlen, "key ring: out of memory");
         ERR_clear_error();
         return NULL;
     }
@@ -190,7 +184,7 @@ tsr_keyring_add_file(tsr_keyring_t *kr, const char *path, char *err,
     uint8_t      buf[TSR_MAX_KEY_FILE + 1];
 
     if (kr == NULL || path == NULL) {
-        tsr_seal_error(err, errlen, "key file: invalid argument");
+        tsr_errf(err, errlen, "key file: invalid argument");
         return TSR_EINVAL;
     }
 
@@ -204,34 +198,34 @@ tsr_keyring_add_file(tsr_keyring_t *kr, const char *path, char *err,
     fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd == -1) {
         e = errno;
-        tsr_seal_error(err, errlen, "%s: open() failed: %s", what,
-                       strerror(e));
+        tsr_errf(err, errlen, "%s: open() failed: %s", what,
+                 strerror(e));
         goto failed;
     }
 
     if (fstat(fd, &sb) == -1) {
         e = errno;
-        tsr_seal_error(err, errlen, "%s: fstat() failed: %s", what,
-                       strerror(e));
+        tsr_errf(err, errlen, "%s: fstat() failed: %s", what,
+                 strerror(e));
         goto failed;
     }
 
     if (!S_ISREG(sb.st_mode)) {
-        tsr_seal_error(err, errlen, "%s is not a regular file", what);
+        tsr_errf(err, errlen, "%s is not a regular file", what);
         goto failed;
     }
 
     if (sb.st_size < TSR_MIN_KEY_FILE) {
-        tsr_seal_error(err, errlen, "%s is %lld bytes, at least %d are "
-                       "required", what, (long long) sb.st_size,
-                       TSR_MIN_KEY_FILE);
+        tsr_errf(err, errlen, "%s is %lld bytes, at least %d are "
+                 "required", what, (long long) sb.st_size,
+                 TSR_MIN_KEY_FILE);
         goto failed;
     }
 
     if (sb.st_size > TSR_MAX_KEY_FILE) {
-        tsr_seal_error(err, errlen, "%s is %lld bytes, at most %d are "
-                       "allowed", what, (long long) sb.st_size,
-                       TSR_MAX_KEY_FILE);
+        tsr_errf(err, errlen, "%s is %lld bytes, at most %d are "
+                 "allowed", what, (long long) sb.st_size,
+                 TSR_MAX_KEY_FILE);
         goto failed;
     }
 
@@ -250,8 +244,8 @@ tsr_keyring_add_file(tsr_keyring_t *kr, const char *path, char *err,
                 continue;
             }
 
-            tsr_seal_error(err, errlen, "%s: read() failed: %s", what,
-                           strerror(e));
+            tsr_errf(err, errlen, "%s: read() failed: %s", what,
+                     strerror(e));
             goto failed;
         }
 
@@ -284,7 +278,7 @@ tsr_keyring_add_key(tsr_keyring_t *kr, const uint8_t *ikm, size_t len,
     char *err, size_t errlen)
 {
     if (kr == NULL || (ikm == NULL && len != 0)) {
-        tsr_seal_error(err, errlen, "key: invalid argument");
+        tsr_errf(err, errlen, "key: invalid argument");
         return TSR_EINVAL;
     }
 
@@ -301,20 +295,20 @@ tsr_keyring_push(tsr_keyring_t *kr, const char *what, const uint8_t *ikm,
     tsr_seal_key_t   k;
 
     if (len < TSR_MIN_KEY_FILE) {
-        tsr_seal_error(err, errlen, "%s is %zu bytes, at least %d are "
-                       "required", what, len, TSR_MIN_KEY_FILE);
+        tsr_errf(err, errlen, "%s is %zu bytes, at least %d are "
+                 "required", what, len, TSR_MIN_KEY_FILE);
         return TSR_EKEYFILE;
     }
 
     if (len > TSR_MAX_KEY_FILE) {
-        tsr_seal_error(err, errlen, "%s is %zu bytes, at most %d are "
-                       "allowed", what, len, TSR_MAX_KEY_FILE);
+        tsr_errf(err, errlen, "%s is %zu bytes, at most %d are "
+                 "allowed", what, len, TSR_MAX_KEY_FILE);
         return TSR_EKEYFILE;
     }
 
     if (kr->nkeys == TSR_SEAL_MAX_KEYS) {
-        tsr_seal_error(err, errlen, "%s not added: a key ring holds at "
-                       "most %d keys", what, TSR_SEAL_MAX_KEYS);
+        tsr_errf(err, errlen, "%s not added: a key ring holds at "
+                 "most %d keys", what, TSR_SEAL_MAX_KEYS);
         return TSR_EINVAL;
     }
 
@@ -779,21 +773,6 @@ tsr_seal_hex(const uint8_t *p, size_t len, char *out)
 
 
 static void
-tsr_seal_error(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list  args;
-
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-
-    va_start(args, fmt);
-    (void) vsnprintf(err, errlen, fmt, args);
-    va_end(args);
-}
-
-
-static void
 tsr_seal_ssl_error(char *err, size_t errlen, const char *what,
     const char *call)
 {
@@ -809,7 +788,7 @@ tsr_seal_ssl_error(char *err, size_t errlen, const char *what,
         (void) snprintf(buf, sizeof(buf), "no OpenSSL error reported");
     }
 
-    tsr_seal_error(err, errlen, "%s: %s failed: %s", what, call, buf);
+    tsr_errf(err, errlen, "%s: %s failed: %s", what, call, buf);
 
     ERR_clear_error();
 }

@@ -74,7 +74,7 @@ tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
     if (conf->master_name == NULL || conf->master_name[0] == '\0'
         || strlen(conf->master_name) > TSR_STORE_MAX_NAME)
     {
-        tsr_store_errf(err, errlen, "redis sentinels need a master name");
+        tsr_errf(err, errlen, "redis sentinels need a master name");
         return TSR_EINVAL;
     }
 
@@ -82,14 +82,14 @@ tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
         && (conf->sentinel_password == NULL
             || conf->sentinel_password[0] == '\0'))
     {
-        tsr_store_errf(err, errlen, "redis sentinel user \"%s\" needs a "
-                       "password", conf->sentinel_user);
+        tsr_errf(err, errlen, "redis sentinel user \"%s\" needs a "
+                 "password", conf->sentinel_user);
         return TSR_EINVAL;
     }
 
-    s = calloc(1, sizeof(tsr_sentinel_t));
+    s = OPENSSL_zalloc(sizeof(tsr_sentinel_t));
     if (s == NULL) {
-        tsr_store_errf(err, errlen, "out of memory");
+        tsr_errf(err, errlen, "out of memory");
         return TSR_ENOMEM;
     }
 
@@ -112,13 +112,13 @@ tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
     s->n = i;
     s->backoff_ms = st->backoff_min_ms;
 
-    s->name = strdup(conf->master_name);
+    s->name = OPENSSL_strdup(conf->master_name);
     if (s->name == NULL) {
         goto nomem;
     }
 
     if (conf->sentinel_user != NULL) {
-        s->user = strdup(conf->sentinel_user);
+        s->user = OPENSSL_strdup(conf->sentinel_user);
         if (s->user == NULL) {
             goto nomem;
         }
@@ -129,7 +129,7 @@ tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
     {
         s->password_len = strlen(conf->sentinel_password);
 
-        s->password = malloc(s->password_len + 1);
+        s->password = OPENSSL_malloc(s->password_len + 1);
         if (s->password == NULL) {
             goto nomem;
         }
@@ -141,7 +141,7 @@ tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
 
 nomem:
 
-    tsr_store_errf(err, errlen, "out of memory");
+    tsr_errf(err, errlen, "out of memory");
 
     return TSR_ENOMEM;
 }
@@ -162,17 +162,16 @@ tsr_sentinel_destroy(tsr_store_t *st)
     /* all of them: a list that failed to parse may have some */
 
     for (i = 0; i < TSR_STORE_MAX_LIST; i++) {
-        free(s->hosts[i]);
+        OPENSSL_free(s->hosts[i]);
     }
 
     if (s->password != NULL) {
-        OPENSSL_cleanse(s->password, s->password_len);
-        free(s->password);
+        OPENSSL_clear_free(s->password, s->password_len);
     }
 
-    free(s->name);
-    free(s->user);
-    free(s);
+    OPENSSL_free(s->name);
+    OPENSSL_free(s->user);
+    OPENSSL_free(s);
 
     st->sentinel = NULL;
 }
@@ -754,7 +753,7 @@ tsr_sentinel_discover(tsr_store_t *st)
     tsr_sentinel_t  *s;
 
     s = st->sentinel;
-    now = tsr_store_now();
+    now = tsr_now_ms();
 
     if (now < s->next_discovery) {
         tsr_store_set_error(st, "redis %s unavailable, next attempt in %lld "

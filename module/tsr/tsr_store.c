@@ -149,7 +149,7 @@ static void tsr_store_async_resolve(tsr_store_t *st);
 static void tsr_store_resolved(const char *ip, const char *err, void *arg);
 static void tsr_store_async_failed(tsr_store_t *st, int unresolved);
 static void tsr_store_resolve_log(tsr_store_t *st, const char *fmt, ...)
-    TSR_STORE_PRINTF(2, 3);
+    TSR_PRINTF(2, 3);
 static int tsr_store_async_command(tsr_store_t *st, tsr_conn_reply_pt fn,
     void *privdata, const char *fmt, ...);
 static int tsr_store_writable(tsr_store_t *st, const char *name);
@@ -253,7 +253,7 @@ tsr_store_conf_parse(tsr_store_conf_t *conf, const char *address, char *buf,
     const char  *p, *tok;
 
     if (conf == NULL || address == NULL || buf == NULL || buflen == 0) {
-        tsr_store_errf(err, errlen, "invalid arguments");
+        tsr_errf(err, errlen, "invalid arguments");
         return TSR_EINVAL;
     }
 
@@ -302,25 +302,25 @@ tsr_store_conf_parse(tsr_store_conf_t *conf, const char *address, char *buf,
     }
 
     if (first) {
-        tsr_store_errf(err, errlen, "the address is empty");
+        tsr_errf(err, errlen, "the address is empty");
         goto failed;
     }
 
     if (conf->user != NULL && conf->password == NULL) {
-        tsr_store_errf(err, errlen,
-                       "redis parameter \"user\" needs \"password_file\"");
+        tsr_errf(err, errlen,
+                 "redis parameter \"user\" needs \"password_file\"");
         goto failed;
     }
 
     if (conf->sentinel_user != NULL && conf->sentinel_password == NULL) {
-        tsr_store_errf(err, errlen, "redis parameter \"sentinel_user\" needs "
-                       "\"sentinel_password_file\"");
+        tsr_errf(err, errlen, "redis parameter \"sentinel_user\" needs "
+                 "\"sentinel_password_file\"");
         goto failed;
     }
 
     if (conf->sentinels != NULL && conf->master_name == NULL) {
-        tsr_store_errf(err, errlen, "a \"sentinel=\" address needs the "
-                       "redis parameter \"master\"");
+        tsr_errf(err, errlen, "a \"sentinel=\" address needs the "
+                 "redis parameter \"master\"");
         goto failed;
     }
 
@@ -328,29 +328,29 @@ tsr_store_conf_parse(tsr_store_conf_t *conf, const char *address, char *buf,
         && (seen & (TSR_STORE_MASTER | TSR_STORE_SENTINEL_PASSWORD_FILE
                     | TSR_STORE_SENTINEL_USER)))
     {
-        tsr_store_errf(err, errlen, "redis parameter \"%s\" needs a "
-                       "\"sentinel=\" address",
-                       (seen & TSR_STORE_MASTER) ? "master"
-                       : (seen & TSR_STORE_SENTINEL_USER)
+        tsr_errf(err, errlen, "redis parameter \"%s\" needs a "
+                 "\"sentinel=\" address",
+                 (seen & TSR_STORE_MASTER) ? "master"
+                 : (seen & TSR_STORE_SENTINEL_USER)
                          ? "sentinel_user" : "sentinel_password_file");
         goto failed;
     }
 
     if (conf->cluster != NULL && conf->db != 0) {
-        tsr_store_errf(err, errlen, "a redis cluster has no databases: "
-                       "redis parameter \"db\" must be 0");
+        tsr_errf(err, errlen, "a redis cluster has no databases: "
+                 "redis parameter \"db\" must be 0");
         goto failed;
     }
 
     if (!conf->tls && (seen & TSR_STORE_TLS_ANY)) {
-        tsr_store_errf(err, errlen, "redis parameters \"tls_*\" need "
-                       "\"tls\" or a \"rediss://\" address");
+        tsr_errf(err, errlen, "redis parameters \"tls_*\" need "
+                 "\"tls\" or a \"rediss://\" address");
         goto failed;
     }
 
     if ((conf->tls_cert_file == NULL) != (conf->tls_key_file == NULL)) {
-        tsr_store_errf(err, errlen, "redis parameters \"tls_cert_file\" "
-                       "and \"tls_key_file\" go together");
+        tsr_errf(err, errlen, "redis parameters \"tls_cert_file\" "
+                 "and \"tls_key_file\" go together");
         goto failed;
     }
 
@@ -433,22 +433,22 @@ tsr_store_parse_addr(tsr_store_conf_t *conf, const char *addr, size_t len,
         hlen = len - (sizeof("unix:") - 1);
 
         if (hlen == 0) {
-            tsr_store_errf(err, errlen, "no path in \"%.*s\"",
-                           (int) len, addr);
+            tsr_errf(err, errlen, "no path in \"%.*s\"",
+                     (int) len, addr);
             return TSR_EINVAL;
         }
 
         if (hlen >= TSR_STORE_SUN_PATH) {
-            tsr_store_errf(err, errlen,
-                           "unix socket path too long in \"%.*s\"",
-                           (int) len, addr);
+            tsr_errf(err, errlen,
+                     "unix socket path too long in \"%.*s\"",
+                     (int) len, addr);
             return TSR_EINVAL;
         }
 
         conf->unix_path = tsr_store_conf_copy(buf, buflen, used, host, hlen);
         if (conf->unix_path == NULL) {
-            tsr_store_errf(err, errlen, "no room for \"%.*s\"",
-                           (int) len, addr);
+            tsr_errf(err, errlen, "no room for \"%.*s\"",
+                     (int) len, addr);
             return TSR_EINVAL;
         }
 
@@ -482,8 +482,8 @@ tsr_store_parse_addr(tsr_store_conf_t *conf, const char *addr, size_t len,
 
         *dst = tsr_store_conf_copy(buf, buflen, used, list, hlen);
         if (*dst == NULL) {
-            tsr_store_errf(err, errlen, "no room for \"%.*s\"",
-                           (int) len, addr);
+            tsr_errf(err, errlen, "no room for \"%.*s\"",
+                     (int) len, addr);
             return TSR_EINVAL;
         }
 
@@ -498,8 +498,8 @@ tsr_store_parse_addr(tsr_store_conf_t *conf, const char *addr, size_t len,
 
     conf->host = tsr_store_conf_copy(buf, buflen, used, host, hlen);
     if (conf->host == NULL) {
-        tsr_store_errf(err, errlen, "no room for \"%.*s\"",
-                       (int) len, addr);
+        tsr_errf(err, errlen, "no room for \"%.*s\"",
+                 (int) len, addr);
         return TSR_EINVAL;
     }
 
@@ -535,14 +535,14 @@ tsr_store_parse_uri(tsr_store_conf_t *conf, const char *uri, size_t len,
         n = (slash != NULL) ? (size_t) (slash - p) : (size_t) (end - p);
 
         if (n == 0 || *p != '/') {
-            tsr_store_errf(err, errlen, "no absolute path in \"%.*s\"",
-                           (int) len, uri);
+            tsr_errf(err, errlen, "no absolute path in \"%.*s\"",
+                     (int) len, uri);
             return TSR_EINVAL;
         }
 
         if (n >= TSR_STORE_SUN_PATH) {
-            tsr_store_errf(err, errlen, "unix socket path too long in redis "
-                           "address \"%.*s\"", (int) len, uri);
+            tsr_errf(err, errlen, "unix socket path too long in redis "
+                     "address \"%.*s\"", (int) len, uri);
             return TSR_EINVAL;
         }
 
@@ -551,9 +551,9 @@ tsr_store_parse_uri(tsr_store_conf_t *conf, const char *uri, size_t len,
                 || (db = tsr_store_parse_db(slash + 4, end - slash - 4))
                    < 0)
             {
-                tsr_store_errf(err, errlen, "invalid query in \"%.*s\": only "
-                               "\"?db=N\" is known",
-                               (int) len, uri);
+                tsr_errf(err, errlen, "invalid query in \"%.*s\": only "
+                         "\"?db=N\" is known",
+                         (int) len, uri);
                 return TSR_EINVAL;
             }
         }
@@ -580,8 +580,8 @@ tsr_store_parse_uri(tsr_store_conf_t *conf, const char *uri, size_t len,
 
     for (at = p; at + 3 <= end; at++) {
         if (memcmp(at, "://", 3) == 0) {
-            tsr_store_errf(err, errlen, "a scheme after \"%s\": write it "
-                           "once", scheme);
+            tsr_errf(err, errlen, "a scheme after \"%s\": write it "
+                     "once", scheme);
             return TSR_EINVAL;
         }
     }
@@ -610,8 +610,8 @@ tsr_store_parse_uri(tsr_store_conf_t *conf, const char *uri, size_t len,
         if (n > 0) {
             conf->user = tsr_store_uri_part(buf, buflen, used, p, n);
             if (conf->user == NULL) {
-                tsr_store_errf(err, errlen, "invalid user in a %s redis "
-                               "address", scheme);
+                tsr_errf(err, errlen, "invalid user in a %s redis "
+                         "address", scheme);
                 return TSR_EINVAL;
             }
         }
@@ -620,8 +620,8 @@ tsr_store_parse_uri(tsr_store_conf_t *conf, const char *uri, size_t len,
             conf->password = tsr_store_uri_part(buf, buflen, used, colon + 1,
                                                 at - colon - 1);
             if (conf->password == NULL) {
-                tsr_store_errf(err, errlen, "invalid password in a %s redis "
-                               "address", scheme);
+                tsr_errf(err, errlen, "invalid password in a %s redis "
+                         "address", scheme);
                 return TSR_EINVAL;
             }
         }
@@ -633,9 +633,9 @@ tsr_store_parse_uri(tsr_store_conf_t *conf, const char *uri, size_t len,
         db = tsr_store_parse_db(slash + 1, end - slash - 1);
 
         if (db < 0) {
-            tsr_store_errf(err, errlen, "invalid database \"%.*s\" in a %s "
-                           "URI: a number from 0 is expected",
-                           (int) (end - slash - 1), slash + 1, scheme);
+            tsr_errf(err, errlen, "invalid database \"%.*s\" in a %s "
+                     "URI: a number from 0 is expected",
+                     (int) (end - slash - 1), slash + 1, scheme);
             return TSR_EINVAL;
         }
     }
@@ -659,8 +659,8 @@ tsr_store_parse_uri(tsr_store_conf_t *conf, const char *uri, size_t len,
 
 noroom:
 
-    tsr_store_errf(err, errlen, "no room for a %s URI",
-                   scheme);
+    tsr_errf(err, errlen, "no room for a %s URI",
+             scheme);
 
     return TSR_EINVAL;
 }
@@ -757,7 +757,7 @@ tsr_store_parse_list(const char *list, size_t len, char **hosts, int *ports,
     count = 0;
 
     if (len == 0) {
-        tsr_store_errf(err, errlen, "no nodes");
+        tsr_errf(err, errlen, "no nodes");
         return TSR_EINVAL;
     }
 
@@ -766,14 +766,14 @@ tsr_store_parse_list(const char *list, size_t len, char **hosts, int *ports,
         elen = (comma != NULL) ? (size_t) (comma - p) : (size_t) (end - p);
 
         if (elen == 0) {
-            tsr_store_errf(err, errlen, "empty node in \"%.*s\"",
-                           (int) len, list);
+            tsr_errf(err, errlen, "empty node in \"%.*s\"",
+                     (int) len, list);
             return TSR_EINVAL;
         }
 
         if (count == TSR_STORE_MAX_LIST) {
-            tsr_store_errf(err, errlen, "more than %d nodes in redis "
-                           "address", TSR_STORE_MAX_LIST);
+            tsr_errf(err, errlen, "more than %d nodes in redis "
+                     "address", TSR_STORE_MAX_LIST);
             return TSR_EINVAL;
         }
 
@@ -784,9 +784,9 @@ tsr_store_parse_list(const char *list, size_t len, char **hosts, int *ports,
         }
 
         if (hosts != NULL && count < n) {
-            hosts[count] = strndup(host, hlen);
+            hosts[count] = OPENSSL_strndup(host, hlen);
             if (hosts[count] == NULL) {
-                tsr_store_errf(err, errlen, "out of memory");
+                tsr_errf(err, errlen, "out of memory");
                 return TSR_ENOMEM;
             }
 
@@ -825,8 +825,8 @@ tsr_store_parse_host(const char *addr, size_t len, const char **host,
         rest = memchr(h, ']', end - h);
 
         if (rest == NULL || rest == h || memchr(h, ':', rest - h) == NULL) {
-            tsr_store_errf(err, errlen, "invalid IPv6 address in \"%.*s\"",
-                           (int) len, addr);
+            tsr_errf(err, errlen, "invalid IPv6 address in \"%.*s\"",
+                     (int) len, addr);
             return TSR_EINVAL;
         }
 
@@ -852,8 +852,8 @@ tsr_store_parse_host(const char *addr, size_t len, const char **host,
             *port = 0;
 
         } else if (memchr(colon + 1, ':', end - colon - 1) != NULL) {
-            tsr_store_errf(err, errlen, "an IPv6 address needs brackets, as "
-                           "in \"[::1]:6379\"");
+            tsr_errf(err, errlen, "an IPv6 address needs brackets, as "
+                     "in \"[::1]:6379\"");
             return TSR_EINVAL;
 
         } else {
@@ -862,15 +862,15 @@ tsr_store_parse_host(const char *addr, size_t len, const char **host,
         }
 
         if (*hlen == 0) {
-            tsr_store_errf(err, errlen, "no host in \"%.*s\"",
-                           (int) len, addr);
+            tsr_errf(err, errlen, "no host in \"%.*s\"",
+                     (int) len, addr);
             return TSR_EINVAL;
         }
     }
 
     if (*port == -1) {
-        tsr_store_errf(err, errlen, "invalid port in \"%.*s\": a number from "
-                       "1 to 65535 is expected", (int) len, addr);
+        tsr_errf(err, errlen, "invalid port in \"%.*s\": a number from "
+                 "1 to 65535 is expected", (int) len, addr);
         return TSR_EINVAL;
     }
 
@@ -883,8 +883,8 @@ tsr_store_parse_host(const char *addr, size_t len, const char **host,
             continue;
         }
 
-        tsr_store_errf(err, errlen, "invalid host in \"%.*s\"",
-                       (int) len, addr);
+        tsr_errf(err, errlen, "invalid host in \"%.*s\"",
+                 (int) len, addr);
         return TSR_EINVAL;
     }
 
@@ -1123,8 +1123,8 @@ tsr_store_parse_param(tsr_store_conf_t *conf, const char *param, size_t len,
 
 failed:
 
-    tsr_store_errf(err, errlen, "%s redis parameter \"%.*s\"", msg, (int) nlen,
-                   param);
+    tsr_errf(err, errlen, "%s redis parameter \"%.*s\"", msg, (int) nlen,
+             param);
 
     return TSR_EINVAL;
 }
@@ -1151,7 +1151,7 @@ tsr_store_read_password(const char *name, size_t namelen, char *buf,
     room = buflen - *used;
 
     if (namelen >= sizeof(path)) {
-        tsr_store_errf(err, errlen, "password file name too long");
+        tsr_errf(err, errlen, "password file name too long");
         return TSR_EINVAL;
     }
 
@@ -1162,21 +1162,21 @@ tsr_store_read_password(const char *name, size_t namelen, char *buf,
 
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd == -1) {
-        tsr_store_errf(err, errlen, "cannot open password file \"%s\": %s",
-                       path, strerror(errno));
+        tsr_errf(err, errlen, "cannot open password file \"%s\": %s",
+                 path, strerror(errno));
         goto failed;
     }
 
     if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-        tsr_store_errf(err, errlen, "password file \"%s\" is not a regular "
-                       "file", path);
+        tsr_errf(err, errlen, "password file \"%s\" is not a regular "
+                 "file", path);
         goto failed;
     }
 
     for ( ;; ) {
         if (n == room) {
-            tsr_store_errf(err, errlen, "password file \"%s\" is too long",
-                           path);
+            tsr_errf(err, errlen, "password file \"%s\" is too long",
+                     path);
             goto failed;
         }
 
@@ -1187,8 +1187,8 @@ tsr_store_read_password(const char *name, size_t namelen, char *buf,
                 continue;
             }
 
-            tsr_store_errf(err, errlen, "cannot read password file \"%s\": %s",
-                           path, strerror(errno));
+            tsr_errf(err, errlen, "cannot read password file \"%s\": %s",
+                     path, strerror(errno));
             goto failed;
         }
 
@@ -1211,13 +1211,13 @@ tsr_store_read_password(const char *name, size_t namelen, char *buf,
     }
 
     if (n == 0) {
-        tsr_store_errf(err, errlen, "password file \"%s\" is empty", path);
+        tsr_errf(err, errlen, "password file \"%s\" is empty", path);
         goto failed;
     }
 
     if (memchr(pw, '\0', n) != NULL) {
-        tsr_store_errf(err, errlen, "password file \"%s\" holds a NUL byte",
-                       path);
+        tsr_errf(err, errlen, "password file \"%s\" holds a NUL byte",
+                 path);
         goto failed;
     }
 
@@ -1271,19 +1271,19 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
     }
 
     if (conf->port < 0 || conf->port > 65535) {
-        tsr_store_errf(err, errlen, "invalid redis port %d", conf->port);
+        tsr_errf(err, errlen, "invalid redis port %d", conf->port);
         return NULL;
     }
 
     if (conf->db < 0) {
-        tsr_store_errf(err, errlen, "invalid redis db %d", conf->db);
+        tsr_errf(err, errlen, "invalid redis db %d", conf->db);
         return NULL;
     }
 
     if (conf->connect_timeout_ms < 0 || conf->command_timeout_ms < 0
         || conf->backoff_min_ms < 0 || conf->backoff_max_ms < 0)
     {
-        tsr_store_errf(err, errlen, "negative redis timeout");
+        tsr_errf(err, errlen, "negative redis timeout");
         return NULL;
     }
 
@@ -1291,43 +1291,43 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
         && (conf->unix_path[0] == '\0'
             || strlen(conf->unix_path) >= TSR_STORE_SUN_PATH))
     {
-        tsr_store_errf(err, errlen, "invalid unix socket path \"%s\"",
-                       conf->unix_path);
+        tsr_errf(err, errlen, "invalid unix socket path \"%s\"",
+                 conf->unix_path);
         return NULL;
     }
 
     if (conf->unix_path == NULL && conf->host != NULL
         && conf->host[0] == '\0')
     {
-        tsr_store_errf(err, errlen, "empty redis host");
+        tsr_errf(err, errlen, "empty redis host");
         return NULL;
     }
 
     if (conf->user != NULL
         && (conf->password == NULL || conf->password[0] == '\0'))
     {
-        tsr_store_errf(err, errlen, "redis user \"%s\" needs a password",
-                       conf->user);
+        tsr_errf(err, errlen, "redis user \"%s\" needs a password",
+                 conf->user);
         return NULL;
     }
 
     if (conf->cluster != NULL && conf->sentinels != NULL) {
-        tsr_store_errf(err, errlen, "a redis store is either a cluster or "
-                       "found through sentinels");
+        tsr_errf(err, errlen, "a redis store is either a cluster or "
+                 "found through sentinels");
         return NULL;
     }
 
     if (conf->allow != NULL && conf->cluster == NULL
         && conf->sentinels == NULL)
     {
-        tsr_store_errf(err, errlen, "redis parameter \"allow\" needs a "
-                       "\"cluster=\" or \"sentinel=\" address");
+        tsr_errf(err, errlen, "redis parameter \"allow\" needs a "
+                 "\"cluster=\" or \"sentinel=\" address");
         return NULL;
     }
 
     if (conf->cluster != NULL && conf->db != 0) {
-        tsr_store_errf(err, errlen, "a redis cluster has no databases: db "
-                       "must be 0");
+        tsr_errf(err, errlen, "a redis cluster has no databases: db "
+                 "must be 0");
         return NULL;
     }
 
@@ -1335,12 +1335,12 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
         && (conf->master_name != NULL || conf->sentinel_user != NULL
             || conf->sentinel_password != NULL))
     {
-        tsr_store_errf(err, errlen, "redis sentinel settings without "
-                       "sentinels");
+        tsr_errf(err, errlen, "redis sentinel settings without "
+                 "sentinels");
         return NULL;
     }
 
-    st = calloc(1, sizeof(tsr_store_t));
+    st = OPENSSL_zalloc(sizeof(tsr_store_t));
     if (st == NULL) {
         goto failed;
     }
@@ -1362,10 +1362,10 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
     st->log_data = conf->log_data;
 
     if (st->backoff_max_ms < st->backoff_min_ms) {
-        tsr_store_errf(err, errlen, "redis backoff_max_ms %d is below "
-                       "backoff_min_ms %d", st->backoff_max_ms,
-                       st->backoff_min_ms);
-        free(st);
+        tsr_errf(err, errlen, "redis backoff_max_ms %d is below "
+                 "backoff_min_ms %d", st->backoff_max_ms,
+                 st->backoff_min_ms);
+        OPENSSL_free(st);
         return NULL;
     }
 
@@ -1377,7 +1377,7 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
                                 &st->allow, &st->nallow, err, errlen)
            != TSR_OK)
     {
-        free(st);
+        OPENSSL_free(st);
         return NULL;
     }
 
@@ -1402,7 +1402,7 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
                  conf->master_name, conf->sentinels);
 
     } else if (conf->unix_path != NULL) {
-        st->unix_path = strdup(conf->unix_path);
+        st->unix_path = OPENSSL_strdup(conf->unix_path);
         if (st->unix_path == NULL) {
             goto failed;
         }
@@ -1410,7 +1410,7 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
         snprintf(st->addr, sizeof(st->addr), "unix:%s", st->unix_path);
 
     } else {
-        st->host = strdup(conf->host != NULL ? conf->host
+        st->host = OPENSSL_strdup(conf->host != NULL ? conf->host
                                              : TSR_STORE_DEFAULT_HOST);
         if (st->host == NULL) {
             goto failed;
@@ -1424,9 +1424,9 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
             if (strlen(conf->host_addr) >= sizeof(st->ip)
                 || !tsr_store_numeric(conf->host_addr))
             {
-                tsr_store_errf(err, errlen, "invalid address \"%s\" of "
-                               "redis host \"%s\"", conf->host_addr,
-                               st->host);
+                tsr_errf(err, errlen, "invalid address \"%s\" of "
+                         "redis host \"%s\"", conf->host_addr,
+                         st->host);
                 tsr_store_destroy(st);
                 return NULL;
             }
@@ -1436,7 +1436,7 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
     }
 
     if (conf->user != NULL) {
-        st->user = strdup(conf->user);
+        st->user = OPENSSL_strdup(conf->user);
         if (st->user == NULL) {
             goto failed;
         }
@@ -1453,7 +1453,7 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
     if (conf->password != NULL && conf->password[0] != '\0') {
         st->password_len = strlen(conf->password);
 
-        st->password = malloc(st->password_len + 1);
+        st->password = OPENSSL_malloc(st->password_len + 1);
         if (st->password == NULL) {
             goto failed;
         }
@@ -1466,7 +1466,7 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
 failed:
 
     tsr_store_destroy(st);
-    tsr_store_errf(err, errlen, "out of memory");
+    tsr_errf(err, errlen, "out of memory");
 
     return NULL;
 }
@@ -1494,14 +1494,14 @@ tsr_store_tls_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
     tc.server_name = conf->tls_server_name;
 
     if ((conf->tls_cert_file == NULL) != (conf->tls_key_file == NULL)) {
-        tsr_store_errf(err, errlen, "redis parameters \"tls_cert_file\" "
-                       "and \"tls_key_file\" go together");
+        tsr_errf(err, errlen, "redis parameters \"tls_cert_file\" "
+                 "and \"tls_key_file\" go together");
         return NULL;
     }
 
     tls = tsr_tls_create(&tc, msg, sizeof(msg));
     if (tls == NULL) {
-        tsr_store_errf(err, errlen, "%s", msg);
+        tsr_errf(err, errlen, "%s", msg);
     }
 
     return tls;
@@ -1822,11 +1822,11 @@ tsr_store_destroy(tsr_store_t *st)
             tsr_store_destroy(st->nodes[i]);
         }
 
-        free(st->nodes);
+        OPENSSL_free(st->nodes);
         st->nodes = NULL;
         st->nnodes = 0;
 
-        free(st->allow);
+        OPENSSL_free(st->allow);
         st->allow = NULL;
 
         tsr_cluster_destroy(st);
@@ -1864,19 +1864,18 @@ tsr_store_destroy(tsr_store_t *st)
         }
 
         st->loop.timer(st->loop.data, 0);
-        free(st->sent);
+        OPENSSL_free(st->sent);
     }
 
     if (st->password != NULL) {
-        OPENSSL_cleanse(st->password, st->password_len);
-        free(st->password);
+        OPENSSL_clear_free(st->password, st->password_len);
     }
 
-    free(st->host);
-    free(st->unix_path);
-    free(st->user);
+    OPENSSL_free(st->host);
+    OPENSSL_free(st->unix_path);
+    OPENSSL_free(st->user);
     tsr_tls_destroy(st->tls);
-    free(st);
+    OPENSSL_free(st);
 }
 
 
@@ -2144,7 +2143,7 @@ tsr_store_ready(tsr_store_t *st)
         return tsr_store_open(st);
     }
 
-    now = tsr_store_now();
+    now = tsr_now_ms();
 
     if (now < st->next_attempt) {
         tsr_store_set_error(st, "redis unavailable, next attempt in %lld ms: "
@@ -2245,7 +2244,7 @@ tsr_store_drop(tsr_store_t *st)
     st->ctx = NULL;
 
     delay = tsr_store_backoff(st);
-    st->next_attempt = tsr_store_now() + delay;
+    st->next_attempt = tsr_now_ms() + delay;
 
     memcpy(st->last, st->err, sizeof(st->last));
 
@@ -2546,50 +2545,13 @@ tsr_store_wipe_reply(redisReply *reply)
 }
 
 
-int64_t
-tsr_store_now(void)
-{
-    struct timespec  ts;
-
-    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-
-uint64_t
-tsr_store_now_us(void)
-{
-    struct timespec  ts;
-
-    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-
-void
-tsr_store_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list  args;
-
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-
-    va_start(args, fmt);
-    (void) vsnprintf(err, errlen, fmt, args);
-    va_end(args);
-}
-
-
 void
 tsr_store_set_error(tsr_store_t *st, const char *fmt, ...)
 {
     va_list  args;
 
     va_start(args, fmt);
-    (void) vsnprintf(st->err, sizeof(st->err), fmt, args);
+    tsr_verrf(st->err, sizeof(st->err), fmt, args);
     va_end(args);
 }
 
@@ -2605,7 +2567,7 @@ tsr_store_log(tsr_store_t *st, int level, const char *fmt, ...)
     }
 
     va_start(args, fmt);
-    (void) vsnprintf(msg, sizeof(msg), fmt, args);
+    tsr_verrf(msg, sizeof(msg), fmt, args);
     va_end(args);
 
     st->log(level, msg, st->log_data);
@@ -2664,7 +2626,7 @@ tsr_store_set_async(tsr_store_t *st, const tsr_loop_t *loop,
      */
     st->sent_size = st->max_queued + TSR_STORE_SETUP_COMMANDS;
 
-    st->sent = malloc(2 * st->sent_size * sizeof(uint64_t));
+    st->sent = OPENSSL_malloc(2 * st->sent_size * sizeof(uint64_t));
     if (st->sent == NULL) {
         tsr_store_set_error(st, "set_async: out of memory");
         return TSR_ENOMEM;
@@ -2853,7 +2815,7 @@ tsr_store_conf_resolve(tsr_store_conf_t *conf, char *buf, size_t buflen,
         }
 
         for (i = 0; i < TSR_STORE_MAX_LIST; i++) {
-            free(hosts[i]);
+            OPENSSL_free(hosts[i]);
         }
 
         if (rc == TSR_OK) {
@@ -2873,8 +2835,8 @@ tsr_store_conf_resolve(tsr_store_conf_t *conf, char *buf, size_t buflen,
     }
 
     if (strlen(ip) >= buflen) {
-        tsr_store_errf(err, errlen, "no room for the address of \"%s\"",
-                       conf->host);
+        tsr_errf(err, errlen, "no room for the address of \"%s\"",
+                 conf->host);
         return TSR_EINVAL;
     }
 
@@ -2900,8 +2862,8 @@ tsr_store_resolve_host(const char *host, char *ip, size_t iplen, char *err,
 
     if (tsr_store_numeric(host)) {
         if (strlen(host) >= iplen) {
-            tsr_store_errf(err, errlen, "redis host \"%s\" is too long",
-                           host);
+            tsr_errf(err, errlen, "redis host \"%s\" is too long",
+                     host);
             return TSR_EINVAL;
         }
 
@@ -2924,8 +2886,8 @@ tsr_store_resolve_host(const char *host, char *ip, size_t iplen, char *err,
     }
 
     if (rc != 0) {
-        tsr_store_errf(err, errlen, "host not found in redis address \"%s\": "
-                       "%s", host, gai_strerror(rc));
+        tsr_errf(err, errlen, "host not found in redis address \"%s\": "
+                 "%s", host, gai_strerror(rc));
         return TSR_ECONN;
     }
 
@@ -2937,8 +2899,8 @@ tsr_store_resolve_host(const char *host, char *ip, size_t iplen, char *err,
     }
 
     if (inet_ntop(res->ai_family, addr, ip, iplen) == NULL) {
-        tsr_store_errf(err, errlen, "inet_ntop() for redis host \"%s\" "
-                       "failed: %s", host, strerror(errno));
+        tsr_errf(err, errlen, "inet_ntop() for redis host \"%s\" "
+                 "failed: %s", host, strerror(errno));
         freeaddrinfo(res);
         return TSR_ECONN;
     }
@@ -2975,7 +2937,7 @@ tsr_store_conf_append(char *buf, size_t buflen, size_t *used,
     }
 
     if (n < 0 || (size_t) n >= buflen - *used) {
-        tsr_store_errf(err, errlen, "no room for the resolved addresses");
+        tsr_errf(err, errlen, "no room for the resolved addresses");
         return TSR_EINVAL;
     }
 
@@ -3007,9 +2969,9 @@ tsr_store_parse_nets(const char *list, size_t len, tsr_store_net_t **nets,
     end = list + len;
 
     if (nets != NULL) {
-        all = calloc(TSR_STORE_MAX_LIST, sizeof(tsr_store_net_t));
+        all = OPENSSL_zalloc(TSR_STORE_MAX_LIST * sizeof(tsr_store_net_t));
         if (all == NULL) {
-            tsr_store_errf(err, errlen, "out of memory");
+            tsr_errf(err, errlen, "out of memory");
             return TSR_ENOMEM;
         }
     }
@@ -3086,11 +3048,11 @@ tsr_store_parse_nets(const char *list, size_t len, tsr_store_net_t **nets,
 
 invalid:
 
-    free(all);
+    OPENSSL_free(all);
 
-    tsr_store_errf(err, errlen, "invalid redis parameter \"allow=%.*s\": "
-                   "networks as addr[/bits], separated by commas", (int) len,
-                   list);
+    tsr_errf(err, errlen, "invalid redis parameter \"allow=%.*s\": "
+             "networks as addr[/bits], separated by commas", (int) len,
+             list);
 
     return TSR_EINVAL;
 }
@@ -3434,7 +3396,7 @@ tsr_store_resolve_log(tsr_store_t *st, const char *fmt, ...)
     }
 
     va_start(args, fmt);
-    (void) vsnprintf(more, sizeof(more), fmt, args);
+    tsr_verrf(more, sizeof(more), fmt, args);
     va_end(args);
 
     tsr_store_log(st, level, "%s%s", st->err, more);
@@ -3575,7 +3537,7 @@ tsr_store_async_set(tsr_store_t *st, const char *key, size_t keylen,
 
     len = 64 + keylen + vlen + m;
 
-    cmd = malloc(len);
+    cmd = OPENSSL_malloc(len);
     if (cmd == NULL) {
         return TSR_ENOMEM;
     }
@@ -3597,7 +3559,7 @@ tsr_store_async_set(tsr_store_t *st, const char *key, size_t keylen,
                                    cmd, p - cmd);
 
     /* sealed bytes: nothing to wipe */
-    free(cmd);
+    OPENSSL_free(cmd);
 
     return rc;
 }
@@ -3638,7 +3600,7 @@ tsr_store_sent_push(tsr_store_t *st)
 
     st->stats.commands++;
     st->sent[i] = tsr_store_loop_now(st);
-    st->sent_us[i] = tsr_store_now_us();
+    st->sent_us[i] = tsr_now_us();
     st->sent_count++;
 }
 
@@ -3874,7 +3836,7 @@ tsr_store_get_async(tsr_store_t *st, const char *key, size_t keylen,
     /* a router's node may have to send it again, elsewhere */
     haskey = (getdel || st->parent != NULL);
 
-    req = malloc(sizeof(tsr_req_t) + (haskey ? keylen : 0));
+    req = OPENSSL_malloc(sizeof(tsr_req_t) + (haskey ? keylen : 0));
     if (req == NULL) {
         tsr_store_set_error(st, "%s: out of memory", name);
         goto refused;
@@ -4008,7 +3970,7 @@ tsr_store_eval_async(tsr_store_t *st, const char *script, size_t len,
         goto refused;
     }
 
-    req = malloc(sizeof(tsr_req_t));
+    req = OPENSSL_malloc(sizeof(tsr_req_t));
     if (req == NULL) {
         redisFreeCommand(cmd);
         tsr_store_set_error(st, "EVAL: out of memory");
@@ -4094,7 +4056,7 @@ tsr_store_get_cb(tsr_conn_t *c, redisReply *r, void *privdata)
         return;
     }
 
-    now = tsr_store_now_us();
+    now = tsr_now_us();
     tsr_store_latency(st, now > sent ? now - sent : 0);
 
     if (st->parent != NULL && reply->type == REDIS_REPLY_ERROR) {
@@ -4215,7 +4177,7 @@ tsr_store_wcmd_free(tsr_store_wcmd_t *w)
 {
     OPENSSL_cleanse(w->cmd, w->len);
     redisFreeCommand(w->cmd);
-    free(w);
+    OPENSSL_free(w);
 }
 
 
@@ -4388,7 +4350,7 @@ tsr_store_req_free(tsr_req_t *req)
         OPENSSL_cleanse(req->key, req->keylen);
     }
 
-    free(req);
+    OPENSSL_free(req);
 }
 
 
@@ -5064,14 +5026,14 @@ tsr_store_wcmd_send(tsr_store_t *st, const char *name, const char *fmt,
     char              *cmd;
     tsr_store_wcmd_t  *w;
 
-    w = malloc(sizeof(tsr_store_wcmd_t));
+    w = OPENSSL_malloc(sizeof(tsr_store_wcmd_t));
     if (w == NULL) {
         return TSR_ENOMEM;
     }
 
     len = redisvFormatCommand(&cmd, fmt, args);
     if (len < 0) {
-        free(w);
+        OPENSSL_free(w);
         return TSR_ENOMEM;
     }
 
@@ -5601,7 +5563,7 @@ tsr_store_node_add(tsr_store_t *st, const char *host, int port,
 
         n = st->nodes_size ? st->nodes_size * 2 : 8;
 
-        nodes = realloc(st->nodes, n * sizeof(tsr_store_t *));
+        nodes = OPENSSL_realloc(st->nodes, n * sizeof(tsr_store_t *));
         if (nodes == NULL) {
             tsr_store_set_error(st, "redis %s: out of memory", st->addr);
             return NULL;
@@ -5698,7 +5660,7 @@ tsr_store_node_move(tsr_store_t *node, const char *host, int port,
         return TSR_OK;
     }
 
-    h = strdup(host);
+    h = OPENSSL_strdup(host);
     if (h == NULL) {
         tsr_store_set_error(node, "out of memory");
         return TSR_ENOMEM;
@@ -5706,7 +5668,7 @@ tsr_store_node_move(tsr_store_t *node, const char *host, int port,
 
     tsr_store_node_close(node);
 
-    free(node->host);
+    OPENSSL_free(node->host);
     node->host = h;
     node->port = port;
 
