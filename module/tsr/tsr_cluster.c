@@ -23,7 +23,9 @@
 
 
 #include "tsr_cluster.h"
+#include "tsr_topo.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +49,21 @@ struct tsr_cluster_s {
 };
 
 
+static int tsr_cluster_create(tsr_store_t *st, const tsr_store_conf_t *conf,
+    char *err, size_t errlen);
+static void tsr_cluster_destroy(tsr_store_t *st);
+static int tsr_cluster_start(tsr_store_t *st);
+static tsr_store_t *tsr_cluster_route(tsr_store_t *st, const char *key,
+    size_t keylen);
+static int tsr_cluster_op(tsr_store_t *st, const tsr_store_op_t *op);
+static int tsr_cluster_connect(tsr_store_t *st);
+static int tsr_cluster_parse_redirect(const redisReply *reply,
+    tsr_store_redirect_t *r);
+static int tsr_cluster_error(tsr_store_t *st, tsr_store_t *node,
+    const redisReply *reply, tsr_store_t **target, int *ask);
+static void tsr_cluster_event(tsr_store_t *st, tsr_store_t *node, int ev);
+static uint64_t tsr_cluster_duty(tsr_store_t *st, uint64_t now);
+static int tsr_cluster_state(const tsr_store_t *st);
 static uint16_t tsr_cluster_crc16(const char *buf, size_t len);
 static size_t tsr_cluster_index(tsr_store_t *st, tsr_store_t *node);
 static tsr_store_t *tsr_cluster_node(tsr_store_t *st, tsr_store_t *from,
@@ -122,12 +139,17 @@ tsr_cluster_crc16(const char *buf, size_t len)
 }
 
 
-int
-tsr_cluster_create(tsr_store_t *st, const char *nodes, char *err,
+static int
+tsr_cluster_create(tsr_store_t *st, const tsr_store_conf_t *conf, char *err,
     size_t errlen)
 {
     size_t          i;
+    const char     *nodes;
     tsr_cluster_t  *c;
+
+    nodes = conf->cluster;
+
+    snprintf(st->addr, sizeof(st->addr), "cluster %s", nodes);
 
     c = OPENSSL_zalloc(sizeof(tsr_cluster_t));
     if (c == NULL) {
@@ -164,7 +186,7 @@ tsr_cluster_create(tsr_store_t *st, const char *nodes, char *err,
 }
 
 
-void
+static void
 tsr_cluster_destroy(tsr_store_t *st)
 {
     size_t          i;
@@ -192,7 +214,7 @@ tsr_cluster_destroy(tsr_store_t *st)
 
 /* asynchronous: a node per seed, the map read from the first one up */
 
-int
+static int
 tsr_cluster_start(tsr_store_t *st)
 {
     size_t          i;
@@ -256,7 +278,7 @@ tsr_cluster_seed(tsr_store_t *st, size_t i)
  * message.
  */
 
-tsr_store_t *
+static tsr_store_t *
 tsr_cluster_route(tsr_store_t *st, const char *key, size_t keylen)
 {
     int             slot;
@@ -406,7 +428,7 @@ tsr_cluster_node(tsr_store_t *st, tsr_store_t *from, const char *ip,
  * be empty (the node itself) or an IPv6 address without brackets.
  */
 
-int
+static int
 tsr_cluster_parse_redirect(const redisReply *reply, tsr_store_redirect_t *r)
 {
     int          slot, port;
@@ -500,7 +522,7 @@ tsr_cluster_parse_redirect(const redisReply *reply, tsr_store_redirect_t *r)
  * errors may say the map is stale.
  */
 
-int
+static int
 tsr_cluster_error(tsr_store_t *st, tsr_store_t *node,
     const redisReply *reply, tsr_store_t **target, int *ask)
 {
@@ -572,7 +594,7 @@ tsr_cluster_error(tsr_store_t *st, tsr_store_t *node,
 }
 
 
-void
+static void
 tsr_cluster_event(tsr_store_t *st, tsr_store_t *node, int ev)
 {
     uint64_t        now;
@@ -947,7 +969,7 @@ tsr_cluster_degraded(tsr_store_t *st)
  * run again.
  */
 
-uint64_t
+static uint64_t
 tsr_cluster_duty(tsr_store_t *st, uint64_t now)
 {
     size_t          i;
@@ -995,7 +1017,7 @@ tsr_cluster_duty(tsr_store_t *st, uint64_t now)
 }
 
 
-int
+static int
 tsr_cluster_state(const tsr_store_t *st)
 {
     int     state, up, open, connecting;
@@ -1038,7 +1060,7 @@ tsr_cluster_state(const tsr_store_t *st)
 
 /* ---- the synchronous side ---- */
 
-int
+static int
 tsr_cluster_connect(tsr_store_t *st)
 {
     int  rc;
@@ -1125,7 +1147,7 @@ tsr_cluster_load(tsr_store_t *st)
  * run before the connection broke).
  */
 
-int
+static int
 tsr_cluster_op(tsr_store_t *st, const tsr_store_op_t *op)
 {
     int                    rc, slot, redirected, rerouted;
@@ -1246,3 +1268,33 @@ failed:
 
     return rc;
 }
+
+
+const tsr_topo_ops_t  tsr_topo_cluster = {
+    "cluster",
+
+    tsr_store_router_destroy,
+    tsr_cluster_connect,
+    tsr_store_router_op,
+    tsr_store_router_start,
+    tsr_store_router_get,
+    tsr_store_router_timer,
+    tsr_store_router_on_read,
+    tsr_store_router_on_write,
+    tsr_cluster_state,
+
+    tsr_cluster_create,
+    tsr_cluster_destroy,
+    tsr_cluster_start,
+    tsr_cluster_op,
+    tsr_cluster_route,
+    tsr_cluster_parse_redirect,
+    tsr_cluster_error,
+    tsr_cluster_event,
+    tsr_cluster_duty,
+    NULL,
+    NULL,
+
+    0,
+    0
+};

@@ -23,6 +23,7 @@
 
 #include "tsr_sentinel.h"
 #include "tsr_sync.h"
+#include "tsr_topo.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,19 @@ struct tsr_sentinel_s {
 };
 
 
+static int tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
+    char *err, size_t errlen);
+static void tsr_sentinel_destroy(tsr_store_t *st);
+static const char *tsr_sentinel_user(const tsr_store_t *st);
+static const char *tsr_sentinel_password(const tsr_store_t *st, size_t *len);
+static int tsr_sentinel_start(tsr_store_t *st);
+static tsr_store_t *tsr_sentinel_route(tsr_store_t *st, const char *key,
+    size_t keylen);
+static int tsr_sentinel_op(tsr_store_t *st, const tsr_store_op_t *op);
+static int tsr_sentinel_connect(tsr_store_t *st);
+static void tsr_sentinel_event(tsr_store_t *st, tsr_store_t *node, int ev);
+static uint64_t tsr_sentinel_duty(tsr_store_t *st, uint64_t now);
+static int tsr_sentinel_state(const tsr_store_t *st);
 static int tsr_sentinel_use(tsr_store_t *st, const char *ip, size_t iplen,
     const char *port, size_t portlen, const char *from);
 static void tsr_sentinel_requery(tsr_store_t *st);
@@ -64,7 +78,7 @@ static int tsr_sentinel_discover(tsr_store_t *st);
 static int tsr_sentinel_ask(tsr_store_t *st, size_t k);
 
 
-int
+static int
 tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
     char *err, size_t errlen)
 {
@@ -137,6 +151,9 @@ tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
         memcpy(s->password, conf->sentinel_password, s->password_len + 1);
     }
 
+    snprintf(st->addr, sizeof(st->addr), "master \"%s\" of sentinels %s",
+             conf->master_name, conf->sentinels);
+
     return TSR_OK;
 
 nomem:
@@ -147,7 +164,7 @@ nomem:
 }
 
 
-void
+static void
 tsr_sentinel_destroy(tsr_store_t *st)
 {
     size_t           i;
@@ -177,14 +194,14 @@ tsr_sentinel_destroy(tsr_store_t *st)
 }
 
 
-const char *
+static const char *
 tsr_sentinel_user(const tsr_store_t *st)
 {
     return st->sentinel->user;
 }
 
 
-const char *
+static const char *
 tsr_sentinel_password(const tsr_store_t *st, size_t *len)
 {
     *len = st->sentinel->password_len;
@@ -199,7 +216,7 @@ tsr_sentinel_password(const tsr_store_t *st, size_t *len)
  * first one.
  */
 
-int
+static int
 tsr_sentinel_start(tsr_store_t *st)
 {
     size_t           i;
@@ -242,8 +259,10 @@ tsr_sentinel_start(tsr_store_t *st)
 }
 
 
-tsr_store_t *
-tsr_sentinel_route(tsr_store_t *st)
+/* every command goes to the master: the key does not matter */
+
+static tsr_store_t *
+tsr_sentinel_route(tsr_store_t *st, const char *key, size_t keylen)
 {
     tsr_sentinel_t  *s;
 
@@ -259,7 +278,7 @@ tsr_sentinel_route(tsr_store_t *st)
 }
 
 
-void
+static void
 tsr_sentinel_event(tsr_store_t *st, tsr_store_t *node, int ev)
 {
     size_t           i, k;
@@ -590,7 +609,7 @@ tsr_sentinel_use(tsr_store_t *st, const char *ip, size_t iplen,
 
 /* renews the subscription, the sentinel's proof of life */
 
-uint64_t
+static uint64_t
 tsr_sentinel_duty(tsr_store_t *st, uint64_t now)
 {
     tsr_sentinel_t  *s;
@@ -616,7 +635,7 @@ tsr_sentinel_duty(tsr_store_t *st, uint64_t now)
 }
 
 
-int
+static int
 tsr_sentinel_state(const tsr_store_t *st)
 {
     tsr_sentinel_t  *s;
@@ -639,7 +658,7 @@ tsr_sentinel_state(const tsr_store_t *st)
 
 /* ---- the synchronous side ---- */
 
-int
+static int
 tsr_sentinel_connect(tsr_store_t *st)
 {
     int              rc;
@@ -672,7 +691,7 @@ tsr_sentinel_connect(tsr_store_t *st)
  * and the operation tried once more if it moved.
  */
 
-int
+static int
 tsr_sentinel_op(tsr_store_t *st, const tsr_store_op_t *op)
 {
     int              rc, asked;
@@ -877,3 +896,33 @@ tsr_sentinel_ask(tsr_store_t *st, size_t k)
 
     return rc;
 }
+
+
+const tsr_topo_ops_t  tsr_topo_sentinel = {
+    "sentinel",
+
+    tsr_store_router_destroy,
+    tsr_sentinel_connect,
+    tsr_store_router_op,
+    tsr_store_router_start,
+    tsr_store_router_get,
+    tsr_store_router_timer,
+    tsr_store_router_on_read,
+    tsr_store_router_on_write,
+    tsr_sentinel_state,
+
+    tsr_sentinel_create,
+    tsr_sentinel_destroy,
+    tsr_sentinel_start,
+    tsr_sentinel_op,
+    tsr_sentinel_route,
+    NULL,
+    NULL,
+    tsr_sentinel_event,
+    tsr_sentinel_duty,
+    tsr_sentinel_user,
+    tsr_sentinel_password,
+
+    1,
+    0
+};

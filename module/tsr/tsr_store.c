@@ -25,6 +25,7 @@
 
 
 #include "tsr_store.h"
+#include "tsr_topo.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -204,17 +205,25 @@ static void tsr_store_asking_cb(tsr_conn_t *c, redisReply *r,
     void *privdata);
 static void tsr_store_write_reply(tsr_store_t *st, const char *name,
     const redisReply *reply);
+static void tsr_store_single_destroy(tsr_store_t *st);
+static int tsr_store_single_connect(tsr_store_t *st);
+static int tsr_store_single_op(tsr_store_t *st, const tsr_store_op_t *op);
+static int tsr_store_single_set(tsr_store_t *st, const tsr_store_op_t *op);
+static int tsr_store_single_del(tsr_store_t *st, const tsr_store_op_t *op);
+static int tsr_store_single_fetch(tsr_store_t *st, const tsr_store_op_t *op);
+static int tsr_store_single_async(tsr_store_t *st, const tsr_loop_t *loop);
+static tsr_req_t *tsr_store_single_get_async(tsr_store_t *st,
+    const char *name, const char *key, size_t keylen, int getdel,
+    uint64_t timeout_ms, tsr_store_done_pt done, void *arg);
+static void tsr_store_single_timer(tsr_store_t *st);
+static void tsr_store_single_read(tsr_store_t *st, int fd);
+static void tsr_store_single_write(tsr_store_t *st, int fd);
+static int tsr_store_single_state(const tsr_store_t *st);
 static int tsr_store_router_error(tsr_store_t *st, const redisReply *reply,
     tsr_req_t *req, tsr_store_wcmd_t *w);
 static int tsr_store_req_resend(tsr_store_t *st, tsr_req_t *req, int ask);
 static int tsr_store_wcmd_resend(tsr_store_t *st, tsr_store_wcmd_t *w,
     int ask);
-static tsr_req_t *tsr_store_router_get(tsr_store_t *st, const char *name,
-    const char *key, size_t keylen, int getdel, uint64_t timeout_ms,
-    tsr_store_done_pt done, void *arg);
-static int tsr_store_router_op(tsr_store_t *st, const tsr_store_op_t *op);
-static int tsr_store_router_start(tsr_store_t *st, const tsr_loop_t *loop);
-static void tsr_store_router_timer(tsr_store_t *st);
 static void tsr_store_router_io(tsr_store_t *st, int fd, int write);
 static void tsr_store_router_arm(tsr_store_t *st);
 static int tsr_store_node_watch(void *data, int fd, int readable,
@@ -1345,6 +1354,12 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
         goto failed;
     }
 
+    /* the one place that tells the topologies apart */
+
+    st->topo = (conf->cluster != NULL) ? &tsr_topo_cluster
+               : (conf->sentinels != NULL) ? &tsr_topo_sentinel
+               : &tsr_topo_single;
+
     st->port = conf->port ? conf->port : TSR_STORE_DEFAULT_PORT;
     st->db = conf->db;
     st->connect_timeout_ms = conf->connect_timeout_ms
@@ -1381,25 +1396,11 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
         return NULL;
     }
 
-    if (conf->cluster != NULL) {
-        st->mode = TSR_STORE_CLUSTER;
-        snprintf(st->addr, sizeof(st->addr), "cluster %s", conf->cluster);
-
-        if (tsr_cluster_create(st, conf->cluster, err, errlen) != TSR_OK) {
+    if (st->topo->create != NULL) {
+        if (st->topo->create(st, conf, err, errlen) != TSR_OK) {
             tsr_store_destroy(st);
             return NULL;
         }
-
-    } else if (conf->sentinels != NULL) {
-        st->mode = TSR_STORE_SENTINEL;
-
-        if (tsr_sentinel_create(st, conf, err, errlen) != TSR_OK) {
-            tsr_store_destroy(st);
-            return NULL;
-        }
-
-        snprintf(st->addr, sizeof(st->addr), "master \"%s\" of sentinels %s",
-                 conf->master_name, conf->sentinels);
 
     } else if (conf->unix_path != NULL) {
         st->unix_path = OPENSSL_strdup(conf->unix_path);
@@ -1519,20 +1520,18 @@ tsr_store_tls(const tsr_store_t *st)
 int
 tsr_store_connect(tsr_store_t *st)
 {
-    int  rc;
-
     if (st == NULL || tsr_store_blocking(st, "connect")) {
         return TSR_EINVAL;
     }
 
-    switch (st->mode) {
+    return st->topo->connect(st);
+}
 
-    case TSR_STORE_CLUSTER:
-        return tsr_cluster_connect(st);
 
-    case TSR_STORE_SENTINEL:
-        return tsr_sentinel_connect(st);
-    }
+static int
+tsr_store_single_connect(tsr_store_t *st)
+{
+    int  rc;
 
     rc = tsr_store_ready(st);
 
@@ -1541,6 +1540,32 @@ tsr_store_connect(tsr_store_t *st)
     }
 
     return rc;
+}
+
+
+/* a single server has no nodes and no router state */
+
+static void
+tsr_store_single_destroy(tsr_store_t *st)
+{
+    return;
+}
+
+
+static int
+tsr_store_single_op(tsr_store_t *st, const tsr_store_op_t *op)
+{
+    switch (op->op) {
+
+    case TSR_STORE_OP_SET:
+        return tsr_store_single_set(st, op);
+
+    case TSR_STORE_OP_DEL:
+        return tsr_store_single_del(st, op);
+
+    default: /* TSR_STORE_OP_GET, TSR_STORE_OP_GETDEL */
+        return tsr_store_single_fetch(st, op);
+    }
 }
 
 
@@ -1564,8 +1589,6 @@ int
 tsr_store_set(tsr_store_t *st, const char *key, size_t keylen,
     const uint8_t *val, size_t vlen, uint64_t ttl_ms)
 {
-    int             rc;
-    redisReply     *reply;
     tsr_store_op_t  op;
 
     if (st == NULL || (!st->async && tsr_store_blocking(st, "SET"))) {
@@ -1592,17 +1615,33 @@ tsr_store_set(tsr_store_t *st, const char *key, size_t keylen,
         return TSR_ETOOBIG;
     }
 
-    if (st->mode != TSR_STORE_SINGLE) {
-        memset(&op, 0, sizeof(tsr_store_op_t));
-        op.op = TSR_STORE_OP_SET;
-        op.key = key;
-        op.keylen = keylen;
-        op.val = val;
-        op.vlen = vlen;
-        op.ttl_ms = ttl_ms;
+    memset(&op, 0, sizeof(tsr_store_op_t));
+    op.op = TSR_STORE_OP_SET;
+    op.key = key;
+    op.keylen = keylen;
+    op.val = val;
+    op.vlen = vlen;
+    op.ttl_ms = ttl_ms;
 
-        return tsr_store_router_op(st, &op);
-    }
+    return st->topo->op(st, &op);
+}
+
+
+static int
+tsr_store_single_set(tsr_store_t *st, const tsr_store_op_t *op)
+{
+    int             rc;
+    size_t          keylen, vlen;
+    uint64_t        ttl_ms;
+    const char     *key;
+    redisReply     *reply;
+    const uint8_t  *val;
+
+    key = op->key;
+    keylen = op->keylen;
+    val = op->val;
+    vlen = op->vlen;
+    ttl_ms = op->ttl_ms;
 
     st->stats.sets++;
 
@@ -1671,8 +1710,6 @@ failed:
 int
 tsr_store_del(tsr_store_t *st, const char *key, size_t keylen)
 {
-    int             rc;
-    redisReply     *reply;
     tsr_store_op_t  op;
 
     if (st == NULL || (!st->async && tsr_store_blocking(st, "DEL"))) {
@@ -1684,14 +1721,25 @@ tsr_store_del(tsr_store_t *st, const char *key, size_t keylen)
         return TSR_EINVAL;
     }
 
-    if (st->mode != TSR_STORE_SINGLE) {
-        memset(&op, 0, sizeof(tsr_store_op_t));
-        op.op = TSR_STORE_OP_DEL;
-        op.key = key;
-        op.keylen = keylen;
+    memset(&op, 0, sizeof(tsr_store_op_t));
+    op.op = TSR_STORE_OP_DEL;
+    op.key = key;
+    op.keylen = keylen;
 
-        return tsr_store_router_op(st, &op);
-    }
+    return st->topo->op(st, &op);
+}
+
+
+static int
+tsr_store_single_del(tsr_store_t *st, const tsr_store_op_t *op)
+{
+    int          rc;
+    size_t       keylen;
+    const char  *key;
+    redisReply  *reply;
+
+    key = op->key;
+    keylen = op->keylen;
 
     st->stats.dels++;
 
@@ -1806,32 +1854,13 @@ tsr_store_stats_add(tsr_store_stats_t *to, const tsr_store_stats_t *from)
 void
 tsr_store_destroy(tsr_store_t *st)
 {
-    size_t      i;
     tsr_req_t  *req;
 
     if (st == NULL) {
         return;
     }
 
-    if (st->mode != TSR_STORE_SINGLE) {
-        st->destroying = 1;
-
-        /* nodes first: their reply callbacks look at the router */
-
-        for (i = 0; i < st->nnodes; i++) {
-            tsr_store_destroy(st->nodes[i]);
-        }
-
-        OPENSSL_free(st->nodes);
-        st->nodes = NULL;
-        st->nnodes = 0;
-
-        OPENSSL_free(st->allow);
-        st->allow = NULL;
-
-        tsr_cluster_destroy(st);
-        tsr_sentinel_destroy(st);
-    }
+    st->topo->destroy(st);
 
     tsr_sync_free(st->ctx);
 
@@ -1888,10 +1917,7 @@ static int
 tsr_store_fetch(tsr_store_t *st, int del, const char *key, size_t keylen,
     uint8_t *buf, size_t *len)
 {
-    int             rc;
-    size_t          size;
     const char     *name;
-    redisReply     *reply;
     tsr_store_op_t  op;
 
     name = del ? "GETDEL" : "GET";
@@ -1907,21 +1933,35 @@ tsr_store_fetch(tsr_store_t *st, int del, const char *key, size_t keylen,
         return TSR_EINVAL;
     }
 
-    if (st->mode != TSR_STORE_SINGLE) {
-        memset(&op, 0, sizeof(tsr_store_op_t));
-        op.op = del ? TSR_STORE_OP_GETDEL : TSR_STORE_OP_GET;
-        op.key = key;
-        op.keylen = keylen;
-        op.buf = buf;
-        op.size = *len;
-        op.len = len;
-        *len = 0;
-
-        return tsr_store_router_op(st, &op);
-    }
-
-    size = *len;
+    memset(&op, 0, sizeof(tsr_store_op_t));
+    op.op = del ? TSR_STORE_OP_GETDEL : TSR_STORE_OP_GET;
+    op.key = key;
+    op.keylen = keylen;
+    op.buf = buf;
+    op.size = *len;
+    op.len = len;
     *len = 0;
+
+    return st->topo->op(st, &op);
+}
+
+
+static int
+tsr_store_single_fetch(tsr_store_t *st, const tsr_store_op_t *op)
+{
+    int          rc, del;
+    size_t       keylen, size, *len;
+    uint8_t     *buf;
+    const char  *key, *name;
+    redisReply  *reply;
+
+    del = (op->op == TSR_STORE_OP_GETDEL);
+    name = del ? "GETDEL" : "GET";
+    key = op->key;
+    keylen = op->keylen;
+    buf = op->buf;
+    size = op->size;
+    len = op->len;
 
     st->stats.gets++;
 
@@ -2335,8 +2375,8 @@ tsr_store_router_error_sync(tsr_store_t *st, const redisReply *reply)
         return TSR_STORE_ERROR_OTHER;
     }
 
-    if (st->parent->mode == TSR_STORE_CLUSTER
-        && tsr_cluster_parse_redirect(reply, &st->redirect) == TSR_OK)
+    if (st->parent->topo->redirect != NULL
+        && st->parent->topo->redirect(reply, &st->redirect) == TSR_OK)
     {
         return TSR_STORE_ERROR_REDIRECT;
     }
@@ -2380,15 +2420,8 @@ tsr_store_router_event(tsr_store_t *node, int ev)
         return;
     }
 
-    switch (st->mode) {
-
-    case TSR_STORE_CLUSTER:
-        tsr_cluster_event(st, node, ev);
-        break;
-
-    case TSR_STORE_SENTINEL:
-        tsr_sentinel_event(st, node, ev);
-        break;
+    if (st->topo->event != NULL) {
+        st->topo->event(st, node, ev);
     }
 }
 
@@ -2580,7 +2613,7 @@ int
 tsr_store_set_async(tsr_store_t *st, const tsr_loop_t *loop,
     const tsr_store_async_conf_t *aconf)
 {
-    int  rc, max_inflight, failures;
+    int  max_inflight, failures;
 
     if (st == NULL) {
         return TSR_EINVAL;
@@ -2615,9 +2648,14 @@ tsr_store_set_async(tsr_store_t *st, const tsr_loop_t *loop,
     st->breaker_failures = failures ? failures : TSR_STORE_BREAKER_FAILURES;
     st->max_queued = st->max_inflight * TSR_STORE_QUEUE_FACTOR;
 
-    if (st->mode != TSR_STORE_SINGLE) {
-        return tsr_store_router_start(st, loop);
-    }
+    return st->topo->async(st, loop);
+}
+
+
+static int
+tsr_store_single_async(tsr_store_t *st, const tsr_loop_t *loop)
+{
+    int  rc;
 
     /*
      * Commands go out only below max_queued, except the setup of a new
@@ -3762,9 +3800,6 @@ tsr_req_t *
 tsr_store_get_async(tsr_store_t *st, const char *key, size_t keylen,
     int getdel, uint64_t timeout_ms, tsr_store_done_pt done, void *arg)
 {
-    int          rc, haskey;
-    uint64_t     now;
-    tsr_req_t   *req;
     const char  *name;
 
     if (st == NULL) {
@@ -3785,10 +3820,19 @@ tsr_store_get_async(tsr_store_t *st, const char *key, size_t keylen,
         return NULL;
     }
 
-    if (st->mode != TSR_STORE_SINGLE) {
-        return tsr_store_router_get(st, name, key, keylen, getdel, timeout_ms,
-                                    done, arg);
-    }
+    return st->topo->get_async(st, name, key, keylen, getdel, timeout_ms,
+                               done, arg);
+}
+
+
+static tsr_req_t *
+tsr_store_single_get_async(tsr_store_t *st, const char *name,
+    const char *key, size_t keylen, int getdel, uint64_t timeout_ms,
+    tsr_store_done_pt done, void *arg)
+{
+    int          rc, haskey;
+    uint64_t     now;
+    tsr_req_t   *req;
 
     st->stats.gets++;
 
@@ -3916,7 +3960,7 @@ tsr_store_eval_async(tsr_store_t *st, const char *script, size_t len,
         return NULL;
     }
 
-    if (!st->async || st->mode != TSR_STORE_SINGLE) {
+    if (!st->async || !st->topo->eval) {
         tsr_store_set_error(st, "EVAL: the store is not asynchronous or "
                             "not of one server");
         return NULL;
@@ -4521,16 +4565,18 @@ tsr_store_arm(tsr_store_t *st)
 void
 tsr_store_on_timer(tsr_store_t *st)
 {
-    uint64_t  now, first;
-
     if (st == NULL || !st->async || st->destroying) {
         return;
     }
 
-    if (st->mode != TSR_STORE_SINGLE) {
-        tsr_store_router_timer(st);
-        return;
-    }
+    st->topo->on_timer(st);
+}
+
+
+static void
+tsr_store_single_timer(tsr_store_t *st)
+{
+    uint64_t  now, first;
 
     st->timer_at = 0;
 
@@ -4610,18 +4656,20 @@ tsr_store_on_read(tsr_store_t *st)
 void
 tsr_store_on_read_fd(tsr_store_t *st, int fd)
 {
-    int          reads;
-    ssize_t      n;
-    tsr_conn_t  *c;
-
     if (st == NULL || !st->async || st->destroying) {
         return;
     }
 
-    if (st->mode != TSR_STORE_SINGLE) {
-        tsr_store_router_io(st, fd, 0);
-        return;
-    }
+    st->topo->on_read(st, fd);
+}
+
+
+static void
+tsr_store_single_read(tsr_store_t *st, int fd)
+{
+    int          reads;
+    ssize_t      n;
+    tsr_conn_t  *c;
 
     /* an event of a socket closed since */
     if (fd != -1 && fd != st->fd) {
@@ -4722,11 +4770,13 @@ tsr_store_on_write_fd(tsr_store_t *st, int fd)
         return;
     }
 
-    if (st->mode != TSR_STORE_SINGLE) {
-        tsr_store_router_io(st, fd, 1);
-        return;
-    }
+    st->topo->on_write(st, fd);
+}
 
+
+static void
+tsr_store_single_write(tsr_store_t *st, int fd)
+{
     if (fd != -1 && fd != st->fd) {
         return;
     }
@@ -4766,15 +4816,13 @@ tsr_store_state(const tsr_store_t *st)
         return TSR_STORE_STATE_DOWN;
     }
 
-    switch (st->mode) {
+    return st->topo->state(st);
+}
 
-    case TSR_STORE_CLUSTER:
-        return tsr_cluster_state(st);
 
-    case TSR_STORE_SENTINEL:
-        return tsr_sentinel_state(st);
-    }
-
+static int
+tsr_store_single_state(const tsr_store_t *st)
+{
     if (st->breaker == TSR_STORE_OPEN) {
         return TSR_STORE_STATE_BREAKER_OPEN;
     }
@@ -5073,7 +5121,7 @@ tsr_store_router_error(tsr_store_t *st, const redisReply *reply,
         return TSR_STORE_ERROR_OTHER;
     }
 
-    if (st->parent->mode != TSR_STORE_CLUSTER) {
+    if (st->parent->topo->error == NULL) {
         tsr_store_router_news(st, reply);
         return TSR_STORE_ERROR_OTHER;
     }
@@ -5081,7 +5129,7 @@ tsr_store_router_error(tsr_store_t *st, const redisReply *reply,
     target = NULL;
     ask = 0;
 
-    rc = tsr_cluster_error(st->parent, st, reply, &target, &ask);
+    rc = st->parent->topo->error(st->parent, st, reply, &target, &ask);
     if (rc != TSR_STORE_ERROR_REDIRECT) {
         return rc;
     }
@@ -5210,7 +5258,7 @@ tsr_store_wcmd_resend(tsr_store_t *st, tsr_store_wcmd_t *w, int ask)
 
 /* ---- routers: Redis Cluster and Sentinel over nodes ---- */
 
-static tsr_req_t *
+tsr_req_t *
 tsr_store_router_get(tsr_store_t *st, const char *name, const char *key,
     size_t keylen, int getdel, uint64_t timeout_ms, tsr_store_done_pt done,
     void *arg)
@@ -5227,8 +5275,7 @@ tsr_store_router_get(tsr_store_t *st, const char *name, const char *key,
         goto refused;
     }
 
-    node = (st->mode == TSR_STORE_CLUSTER) ? tsr_cluster_route(st, key, keylen)
-                                           : tsr_sentinel_route(st);
+    node = st->topo->route(st, key, keylen);
     if (node == NULL) {
         /* the message is in "err" */
         goto refused;
@@ -5256,19 +5303,16 @@ refused:
  * checked already.
  */
 
-static int
+int
 tsr_store_router_op(tsr_store_t *st, const tsr_store_op_t *op)
 {
     tsr_store_t  *node;
 
     if (!st->async) {
-        return (st->mode == TSR_STORE_CLUSTER) ? tsr_cluster_op(st, op)
-                                               : tsr_sentinel_op(st, op);
+        return st->topo->blocking_op(st, op);
     }
 
-    node = (st->mode == TSR_STORE_CLUSTER)
-           ? tsr_cluster_route(st, op->key, op->keylen)
-           : tsr_sentinel_route(st);
+    node = st->topo->route(st, op->key, op->keylen);
 
     if (node == NULL) {
         if (op->op == TSR_STORE_OP_SET) {
@@ -5345,7 +5389,7 @@ tsr_store_node_uncount(tsr_store_t *node, const tsr_store_op_t *op)
  * new ones start on the loop.
  */
 
-static int
+int
 tsr_store_router_start(tsr_store_t *st, const tsr_loop_t *loop)
 {
     size_t  i;
@@ -5360,17 +5404,51 @@ tsr_store_router_start(tsr_store_t *st, const tsr_loop_t *loop)
     st->async = 1;
     st->last[0] = '\0';
 
-    if (st->mode == TSR_STORE_CLUSTER) {
-        return tsr_cluster_start(st);
+    return st->topo->start(st);
+}
+
+
+/* nodes first: their reply callbacks look at the router */
+
+void
+tsr_store_router_destroy(tsr_store_t *st)
+{
+    size_t  i;
+
+    st->destroying = 1;
+
+    for (i = 0; i < st->nnodes; i++) {
+        tsr_store_destroy(st->nodes[i]);
     }
 
-    return tsr_sentinel_start(st);
+    OPENSSL_free(st->nodes);
+    st->nodes = NULL;
+    st->nnodes = 0;
+
+    OPENSSL_free(st->allow);
+    st->allow = NULL;
+
+    st->topo->free(st);
+}
+
+
+void
+tsr_store_router_on_read(tsr_store_t *st, int fd)
+{
+    tsr_store_router_io(st, fd, 0);
+}
+
+
+void
+tsr_store_router_on_write(tsr_store_t *st, int fd)
+{
+    tsr_store_router_io(st, fd, 1);
 }
 
 
 /* the router's timer: its nodes' timers and its own work */
 
-static void
+void
 tsr_store_router_timer(tsr_store_t *st)
 {
     size_t        i;
@@ -5396,8 +5474,7 @@ tsr_store_router_timer(tsr_store_t *st)
     if (st->duty_at != 0 && st->duty_at <= now) {
         st->duty_at = 0;
 
-        at = (st->mode == TSR_STORE_CLUSTER) ? tsr_cluster_duty(st, now)
-                                             : tsr_sentinel_duty(st, now);
+        at = st->topo->duty(st, now);
 
         if (at != 0 && (st->duty_at == 0 || at < st->duty_at)) {
             st->duty_at = at;
@@ -5584,8 +5661,8 @@ tsr_store_node_add(tsr_store_t *st, const char *host, int port,
     conf.log_data = st->log_data;
 
     if (sentinel) {
-        conf.user = tsr_sentinel_user(st);
-        conf.password = tsr_sentinel_password(st, &plen);
+        conf.user = st->topo->node_user(st);
+        conf.password = st->topo->node_password(st, &plen);
 
     } else {
         conf.user = st->user;
@@ -5600,7 +5677,7 @@ tsr_store_node_add(tsr_store_t *st, const char *host, int port,
     }
 
     node->parent = st;
-    node->verify_role = (st->mode == TSR_STORE_SENTINEL && !sentinel);
+    node->verify_role = (st->topo->verify_role && !sentinel);
     node->no_caps = sentinel;
 
     st->nodes[st->nnodes++] = node;
@@ -5843,3 +5920,33 @@ tsr_store_node_free_reply(tsr_store_t *node, redisReply *reply)
 {
     tsr_store_free_reply(node, reply, 0);
 }
+
+
+const tsr_topo_ops_t  tsr_topo_single = {
+    "single",
+
+    tsr_store_single_destroy,
+    tsr_store_single_connect,
+    tsr_store_single_op,
+    tsr_store_single_async,
+    tsr_store_single_get_async,
+    tsr_store_single_timer,
+    tsr_store_single_read,
+    tsr_store_single_write,
+    tsr_store_single_state,
+
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+    NULL,
+
+    0,
+    1
+};

@@ -63,11 +63,6 @@
 /* at most this much of a Redis error reply goes into a message */
 #define TSR_STORE_REPLY_TEXT           128
 
-/* store modes */
-#define TSR_STORE_SINGLE               0
-#define TSR_STORE_CLUSTER              1
-#define TSR_STORE_SENTINEL             2
-
 /* a node list ("cluster=", "sentinel="): entries, and its longest form */
 #define TSR_STORE_MAX_LIST             64
 #define TSR_STORE_MAX_NAME             256     /* a Sentinel master name */
@@ -99,6 +94,7 @@
 
 
 
+typedef struct tsr_topo_ops_s  tsr_topo_ops_t;
 typedef struct tsr_cluster_s   tsr_cluster_t;
 typedef struct tsr_sentinel_s  tsr_sentinel_t;
 
@@ -254,8 +250,8 @@ struct tsr_store_s {
     uint64_t            resolve_logged;     /* a failure logged then */
     char                ip[TSR_STORE_IP_LEN];   /* numeric host */
 
-    /* a router: Redis Cluster or Sentinel */
-    int                 mode;               /* TSR_STORE_SINGLE, ... */
+    /* the topology (tsr_topo.h); a router's: Redis Cluster or Sentinel */
+    const tsr_topo_ops_t  *topo;
     tsr_store_t       **nodes;
     size_t              nnodes;
     size_t              nodes_size;
@@ -389,46 +385,6 @@ TSR_HIDDEN void tsr_store_node_uncount(tsr_store_t *node,
 
 /* Asks for the router's timer at "at" (loop time) at the latest. */
 TSR_HIDDEN void tsr_store_router_wake(tsr_store_t *st, uint64_t at);
-
-
-/* ---- tsr_cluster.c ---- */
-
-TSR_HIDDEN int tsr_cluster_create(tsr_store_t *st,
-    const char *nodes, char *err, size_t errlen);
-TSR_HIDDEN void tsr_cluster_destroy(tsr_store_t *st);
-TSR_HIDDEN int tsr_cluster_start(tsr_store_t *st);
-TSR_HIDDEN tsr_store_t *tsr_cluster_route(tsr_store_t *st,
-    const char *key, size_t keylen);
-TSR_HIDDEN int tsr_cluster_op(tsr_store_t *st,
-    const tsr_store_op_t *op);
-TSR_HIDDEN int tsr_cluster_connect(tsr_store_t *st);
-TSR_HIDDEN int tsr_cluster_error(tsr_store_t *st, tsr_store_t *node,
-    const redisReply *reply, tsr_store_t **target, int *ask);
-TSR_HIDDEN void tsr_cluster_event(tsr_store_t *st, tsr_store_t *node,
-    int ev);
-TSR_HIDDEN uint64_t tsr_cluster_duty(tsr_store_t *st, uint64_t now);
-TSR_HIDDEN int tsr_cluster_state(const tsr_store_t *st);
-TSR_HIDDEN int tsr_cluster_parse_redirect(const redisReply *reply,
-    tsr_store_redirect_t *r);
-
-
-/* ---- tsr_sentinel.c ---- */
-
-TSR_HIDDEN int tsr_sentinel_create(tsr_store_t *st,
-    const tsr_store_conf_t *conf, char *err, size_t errlen);
-TSR_HIDDEN void tsr_sentinel_destroy(tsr_store_t *st);
-TSR_HIDDEN int tsr_sentinel_start(tsr_store_t *st);
-TSR_HIDDEN tsr_store_t *tsr_sentinel_route(tsr_store_t *st);
-TSR_HIDDEN int tsr_sentinel_op(tsr_store_t *st,
-    const tsr_store_op_t *op);
-TSR_HIDDEN int tsr_sentinel_connect(tsr_store_t *st);
-TSR_HIDDEN void tsr_sentinel_event(tsr_store_t *st, tsr_store_t *node,
-    int ev);
-TSR_HIDDEN uint64_t tsr_sentinel_duty(tsr_store_t *st, uint64_t now);
-TSR_HIDDEN int tsr_sentinel_state(const tsr_store_t *st);
-TSR_HIDDEN const char *tsr_sentinel_user(const tsr_store_t *st);
-TSR_HIDDEN const char *tsr_sentinel_password(const tsr_store_t *st,
-    size_t *len);
 
 
 #endif /* TSR_STORE_H_INCLUDED */
