@@ -63,6 +63,16 @@
 /* at most this much of a Redis error reply goes into a message */
 #define TSR_STORE_REPLY_TEXT           128
 
+/* connection states of the asynchronous side */
+#define TSR_STORE_IDLE                 0   /* none; the next attempt waits */
+#define TSR_STORE_CONNECTING           1   /* setup commands sent */
+#define TSR_STORE_READY                2
+
+/* circuit breaker states */
+#define TSR_STORE_CLOSED               0
+#define TSR_STORE_OPEN                 1
+#define TSR_STORE_HALF_OPEN            2
+
 /* a node list ("cluster=", "sentinel="): entries, and its longest form */
 #define TSR_STORE_MAX_LIST             64
 #define TSR_STORE_MAX_NAME             256     /* a Sentinel master name */
@@ -302,6 +312,29 @@ TSR_HIDDEN int tsr_store_resolve_name(tsr_store_t *st,
     const char *host, char *ip, size_t iplen);
 TSR_HIDDEN int tsr_store_numeric(const char *host);
 TSR_HIDDEN uint64_t tsr_store_loop_now(tsr_store_t *st);
+
+/*
+ * A single server's own steps, which tsr_router.c takes on its nodes:
+ * connect or reconnect (ready, resolve, drop, async_drop), send (vsync,
+ * async_vcommand), account (sent_pop, free_reply), arm the loop, look up.
+ */
+TSR_HIDDEN void tsr_store_arm(tsr_store_t *st);
+TSR_HIDDEN void tsr_store_async_drop(tsr_store_t *st);
+TSR_HIDDEN int tsr_store_async_vcommand(tsr_store_t *st,
+    tsr_conn_reply_pt fn, void *privdata, const char *fmt, va_list args);
+TSR_HIDDEN void tsr_store_drop(tsr_store_t *st);
+TSR_HIDDEN int tsr_store_fetch(tsr_store_t *st, int del, const char *key,
+    size_t keylen, uint8_t *buf, size_t *len);
+TSR_HIDDEN void tsr_store_free_reply(tsr_store_t *st, redisReply *reply,
+    int wipe);
+TSR_HIDDEN int tsr_store_ready(tsr_store_t *st);
+TSR_HIDDEN int tsr_store_resolve(tsr_store_t *st);
+TSR_HIDDEN uint64_t tsr_store_sent_pop(tsr_store_t *st);
+TSR_HIDDEN int tsr_store_vsync(tsr_store_t *st, redisReply **reply,
+    const char *name, const char *fmt, va_list args);
+
+
+/* ---- nodes and routers (tsr_router.c), for the topologies ---- */
 
 /*
  * A new node of router "st" for "host" (a numeric address once the

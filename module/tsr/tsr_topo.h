@@ -6,10 +6,10 @@
  *
  * The store-level hooks (connect ... state) are the entry points of the
  * public calls: "single" runs them on the store's own connection, the
- * routers (cluster, sentinel) on the nodes that route() picks, through the
- * router code shared in tsr_store.c (tsr_store_router_*).  The router-level
- * hooks (create ... node_credentials) are what differs between routers;
- * the single server leaves them NULL.
+ * routers (cluster, sentinel) on the nodes that route() picks, through
+ * the code they share in tsr_router.c (tsr_store_router_*).  The
+ * router-level hooks (create ... node_password) are what differs between
+ * routers; the single server leaves them NULL.
  *
  * Each topology knows the connection layer (tsr_conn, tsr_sync) and the
  * store's internals (tsr_store.h), never another topology.
@@ -81,7 +81,7 @@ extern const tsr_topo_ops_t  tsr_topo_cluster TSR_HIDDEN;
 extern const tsr_topo_ops_t  tsr_topo_sentinel TSR_HIDDEN;
 
 
-/* ---- tsr_store.c: the code every router shares ---- */
+/* ---- tsr_router.c: the code every router shares ---- */
 
 TSR_HIDDEN void tsr_store_router_destroy(tsr_store_t *st);
 TSR_HIDDEN int tsr_store_router_op(tsr_store_t *st,
