@@ -287,11 +287,16 @@ tsr_cluster_route(tsr_store_t *st, const char *key, size_t keylen)
     tsr_cluster_t  *c;
 
     c = st->cluster;
-    slot = tsr_store_key_slot(key, keylen);
-    idx = c->slots[slot];
 
-    if (idx != 0 && idx <= st->nnodes) {
-        return st->nodes[idx - 1];
+    /* a keyless command may go to any node */
+
+    if (key != NULL) {
+        slot = tsr_store_key_slot(key, keylen);
+        idx = c->slots[slot];
+
+        if (idx != 0 && idx <= st->nnodes) {
+            return st->nodes[idx - 1];
+        }
     }
 
     node = tsr_cluster_any(st);
@@ -301,7 +306,9 @@ tsr_cluster_route(tsr_store_t *st, const char *key, size_t keylen)
                             st->addr, st->last[0] ? ": " : "", st->last);
     }
 
-    if (st->async && c->have_map) {
+    /* a key with no node in the map: the map is stale */
+
+    if (key != NULL && st->async && c->have_map) {
         tsr_cluster_soon(st);
     }
 
@@ -1271,30 +1278,23 @@ failed:
 
 
 const tsr_topo_ops_t  tsr_topo_cluster = {
-    "cluster",
-
-    tsr_store_router_destroy,
-    tsr_cluster_connect,
-    tsr_store_router_op,
-    tsr_store_router_start,
-    tsr_store_router_get,
-    tsr_store_router_timer,
-    tsr_store_router_on_read,
-    tsr_store_router_on_write,
-    tsr_cluster_state,
-
-    tsr_cluster_create,
-    tsr_cluster_destroy,
-    tsr_cluster_start,
-    tsr_cluster_op,
-    tsr_cluster_route,
-    tsr_cluster_parse_redirect,
-    tsr_cluster_error,
-    tsr_cluster_event,
-    tsr_cluster_duty,
-    NULL,
-    NULL,
-
-    0,
-    0
+    .name = "cluster",
+    .destroy = tsr_store_router_destroy,
+    .connect = tsr_cluster_connect,
+    .op = tsr_store_router_op,
+    .async = tsr_store_router_start,
+    .get_async = tsr_store_router_get,
+    .on_timer = tsr_store_router_timer,
+    .on_read = tsr_store_router_on_read,
+    .on_write = tsr_store_router_on_write,
+    .state = tsr_cluster_state,
+    .create = tsr_cluster_create,
+    .free = tsr_cluster_destroy,
+    .start = tsr_cluster_start,
+    .blocking_op = tsr_cluster_op,
+    .route = tsr_cluster_route,
+    .redirect = tsr_cluster_parse_redirect,
+    .error = tsr_cluster_error,
+    .event = tsr_cluster_event,
+    .duty = tsr_cluster_duty
 };

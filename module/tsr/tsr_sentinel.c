@@ -899,30 +899,24 @@ tsr_sentinel_ask(tsr_store_t *st, size_t k)
 
 
 const tsr_topo_ops_t  tsr_topo_sentinel = {
-    "sentinel",
-
-    tsr_store_router_destroy,
-    tsr_sentinel_connect,
-    tsr_store_router_op,
-    tsr_store_router_start,
-    tsr_store_router_get,
-    tsr_store_router_timer,
-    tsr_store_router_on_read,
-    tsr_store_router_on_write,
-    tsr_sentinel_state,
-
-    tsr_sentinel_create,
-    tsr_sentinel_destroy,
-    tsr_sentinel_start,
-    tsr_sentinel_op,
-    tsr_sentinel_route,
-    NULL,
-    NULL,
-    tsr_sentinel_event,
-    tsr_sentinel_duty,
-    tsr_sentinel_user,
-    tsr_sentinel_password,
-
-    1,
-    0
+    .name = "sentinel",
+    .destroy = tsr_store_router_destroy,
+    .connect = tsr_sentinel_connect,
+    .op = tsr_store_router_op,
+    .async = tsr_store_router_start,
+    .get_async = tsr_store_router_get,
+    .on_timer = tsr_store_router_timer,
+    .on_read = tsr_store_router_on_read,
+    .on_write = tsr_store_router_on_write,
+    .state = tsr_sentinel_state,
+    .create = tsr_sentinel_create,
+    .free = tsr_sentinel_destroy,
+    .start = tsr_sentinel_start,
+    .blocking_op = tsr_sentinel_op,
+    .route = tsr_sentinel_route,
+    .event = tsr_sentinel_event,
+    .duty = tsr_sentinel_duty,
+    .node_user = tsr_sentinel_user,
+    .node_password = tsr_sentinel_password,
+    .verify_role = 1
 };

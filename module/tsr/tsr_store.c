@@ -5225,30 +5225,15 @@ tsr_store_wcmd_resend(tsr_store_t *st, tsr_store_wcmd_t *w, int ask)
 
 
 const tsr_topo_ops_t  tsr_topo_single = {
-    "single",
-
-    tsr_store_single_destroy,
-    tsr_store_single_connect,
-    tsr_store_single_op,
-    tsr_store_single_async,
-    tsr_store_single_get_async,
-    tsr_store_single_timer,
-    tsr_store_single_read,
-    tsr_store_single_write,
-    tsr_store_single_state,
-
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-    NULL,
-
-    0,
-    1
+    .name = "single",
+    .destroy = tsr_store_single_destroy,
+    .connect = tsr_store_single_connect,
+    .op = tsr_store_single_op,
+    .async = tsr_store_single_async,
+    .get_async = tsr_store_single_get_async,
+    .on_timer = tsr_store_single_timer,
+    .on_read = tsr_store_single_read,
+    .on_write = tsr_store_single_write,
+    .state = tsr_store_single_state,
+    .eval = 1
 };
