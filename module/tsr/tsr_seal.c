@@ -776,19 +776,9 @@ static void
 tsr_seal_ssl_error(char *err, size_t errlen, const char *what,
     const char *call)
 {
-    char           buf[256];
-    unsigned long  e;
+    char  buf[256];
 
-    e = ERR_peek_last_error();
-
-    if (e != 0) {
-        ERR_error_string_n(e, buf, sizeof(buf));
-
-    } else {
-        (void) snprintf(buf, sizeof(buf), "no OpenSSL error reported");
-    }
+    (void) tsr_err_openssl(buf, sizeof(buf));
 
     tsr_errf(err, errlen, "%s: %s failed: %s", what, call, buf);
-
-    ERR_clear_error();
 }

@@ -1397,16 +1397,12 @@ tsr_ssl_log_error(tsr_ssl_t *b, int level, const char *call,
 static void
 tsr_ssl_set_error(char *err, size_t errlen, const char *fmt, ...)
 {
-    size_t         n;
-    va_list        args;
-    unsigned long  e, last;
-    char           buf[TSR_SSL_MSG_LEN];
+    int      queued;
+    size_t   n;
+    va_list  args;
+    char     buf[TSR_SSL_MSG_LEN];
 
-    last = 0;
-
-    while ((e = ERR_get_error()) != 0) {
-        last = e;
-    }
+    queued = tsr_err_openssl(buf, sizeof(buf));
 
     if (err == NULL || errlen == 0) {
         return;
@@ -1416,9 +1412,7 @@ tsr_ssl_set_error(char *err, size_t errlen, const char *fmt, ...)
     tsr_verrf(err, errlen, fmt, args);
     va_end(args);
 
-    if (last != 0) {
-        ERR_error_string_n(last, buf, sizeof(buf));
-
+    if (queued) {
         n = strlen(err);
         (void) snprintf(err + n, errlen - n, " (SSL: %s)", buf);
     }

@@ -2065,20 +2065,10 @@ tsr_tickets_log(tsr_tickets_t *t, int level, const char *fmt, ...)
 static void
 tsr_tickets_ssl_error(tsr_tickets_t *t, const char *call)
 {
-    char           buf[256];
-    unsigned long  e;
-    time_t         sec;
+    char    buf[256];
+    time_t  sec;
 
-    e = ERR_peek_last_error();
-
-    if (e != 0) {
-        ERR_error_string_n(e, buf, sizeof(buf));
-
-    } else {
-        (void) snprintf(buf, sizeof(buf), "no OpenSSL error reported");
-    }
-
-    ERR_clear_error();
+    (void) tsr_err_openssl(buf, sizeof(buf));
 
     /* on the handshake path: at most once a second */
 

@@ -1,6 +1,7 @@
 
 /*
- * The core's shared helpers (tsr_util.h): error formatting and clocks.
+ * The core's shared helpers (tsr_util.h): error formatting, OpenSSL's
+ * error queue, clocks.
  */
 
 
@@ -8,6 +9,8 @@
 
 #include <stdio.h>
 #include <time.h>
+
+#include <openssl/err.h>
 
 
 void
@@ -29,6 +32,26 @@ tsr_verrf(char *err, size_t errlen, const char *fmt, va_list args)
     }
 
     (void) vsnprintf(err, errlen, fmt, args);
+}
+
+
+int
+tsr_err_openssl(char *buf, size_t len)
+{
+    unsigned long  e;
+
+    e = ERR_peek_last_error();
+
+    if (e != 0) {
+        ERR_error_string_n(e, buf, len);
+
+    } else {
+        (void) snprintf(buf, len, "no OpenSSL error reported");
+    }
+
+    ERR_clear_error();
+
+    return e != 0;
 }
 
 

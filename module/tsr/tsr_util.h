@@ -48,6 +48,13 @@ TSR_HIDDEN void tsr_errf(char *err, size_t errlen, const char *fmt, ...)
 TSR_HIDDEN void tsr_verrf(char *err, size_t errlen, const char *fmt,
     va_list args) TSR_PRINTF(3, 0);
 
+/*
+ * Describes the last entry of the thread's OpenSSL error queue in buf
+ * ("no OpenSSL error reported" when empty) and clears the queue, as every
+ * failure path must.  Returns 1 when there was an entry, 0 otherwise.
+ */
+TSR_HIDDEN int tsr_err_openssl(char *buf, size_t len);
+
 /* CLOCK_MONOTONIC in milliseconds: deadlines, immune to the wall clock */
 TSR_HIDDEN int64_t tsr_now_ms(void);
 
