@@ -32,7 +32,7 @@
 #include <openssl/crypto.h>
 
 
-struct tsr_cluster_s {
+typedef struct {
     size_t              nseeds;
     char               *seeds[TSR_STORE_MAX_LIST];
     int                 ports[TSR_STORE_MAX_LIST];
@@ -46,7 +46,11 @@ struct tsr_cluster_s {
     size_t              covered;        /* slots in the map */
     unsigned            have_map:1;
     unsigned            stale:1;        /* synchronous: read it again */
-};
+} tsr_cluster_t;
+
+
+/* a store's state as this topology */
+#define tsr_cluster(st)  ((tsr_cluster_t *) (st)->topo_data)
 
 
 static int tsr_cluster_create(tsr_store_t *st, const tsr_store_conf_t *conf,
@@ -157,7 +161,7 @@ tsr_cluster_create(tsr_store_t *st, const tsr_store_conf_t *conf, char *err,
         return TSR_ENOMEM;
     }
 
-    st->cluster = c;
+    st->topo_data = c;
 
     c->slots = OPENSSL_zalloc(TSR_CLUSTER_SLOTS * sizeof(uint16_t));
     c->next = OPENSSL_zalloc(TSR_CLUSTER_SLOTS * sizeof(uint16_t));
@@ -192,7 +196,7 @@ tsr_cluster_destroy(tsr_store_t *st)
     size_t          i;
     tsr_cluster_t  *c;
 
-    c = st->cluster;
+    c = st->topo_data;
 
     if (c == NULL) {
         return;
@@ -208,7 +212,7 @@ tsr_cluster_destroy(tsr_store_t *st)
     OPENSSL_free(c->next);
     OPENSSL_free(c);
 
-    st->cluster = NULL;
+    st->topo_data = NULL;
 }
 
 
@@ -221,7 +225,7 @@ tsr_cluster_start(tsr_store_t *st)
     tsr_store_t    *node;
     tsr_cluster_t  *c;
 
-    c = st->cluster;
+    c = st->topo_data;
 
     memset(c->slots, 0, TSR_CLUSTER_SLOTS * sizeof(uint16_t));
     c->have_map = 0;
@@ -255,7 +259,7 @@ tsr_cluster_seed(tsr_store_t *st, size_t i)
     tsr_store_t    *node;
     tsr_cluster_t  *c;
 
-    c = st->cluster;
+    c = st->topo_data;
 
     node = tsr_store_node_find(st, c->seeds[i], c->ports[i]);
 
@@ -286,7 +290,7 @@ tsr_cluster_route(tsr_store_t *st, const char *key, size_t keylen)
     tsr_store_t    *node;
     tsr_cluster_t  *c;
 
-    c = st->cluster;
+    c = st->topo_data;
 
     /* a keyless command may go to any node */
 
@@ -538,7 +542,7 @@ tsr_cluster_error(tsr_store_t *st, tsr_store_t *node,
     tsr_cluster_t        *c;
     tsr_store_redirect_t  r;
 
-    c = st->cluster;
+    c = st->topo_data;
 
     if (tsr_cluster_parse_redirect(reply, &r) != TSR_OK) {
         if (reply->len >= sizeof("READONLY") - 1
@@ -607,7 +611,7 @@ tsr_cluster_event(tsr_store_t *st, tsr_store_t *node, int ev)
     uint64_t        now;
     tsr_cluster_t  *c;
 
-    c = st->cluster;
+    c = st->topo_data;
 
     if (!st->async) {
         if (ev != TSR_STORE_EV_READY) {
@@ -650,7 +654,7 @@ tsr_cluster_soon(tsr_store_t *st)
     uint64_t        at, now;
     tsr_cluster_t  *c;
 
-    c = st->cluster;
+    c = st->topo_data;
 
     if (!st->async) {
         c->stale = 1;
@@ -685,7 +689,7 @@ tsr_cluster_refresh(tsr_store_t *st, tsr_store_t *node)
     tsr_store_t    *n;
     tsr_cluster_t  *c;
 
-    c = st->cluster;
+    c = st->topo_data;
     now = tsr_store_loop_now(st);
 
     if (node == NULL) {
@@ -742,7 +746,7 @@ tsr_cluster_slots_cb(tsr_conn_t *conn, redisReply *r, void *privdata)
 
     tsr_store_node_replied(node);
 
-    c = st->cluster;
+    c = st->topo_data;
 
     if (c->refreshing == node) {
         c->refreshing = NULL;
@@ -784,7 +788,7 @@ tsr_cluster_apply(tsr_store_t *st, tsr_store_t *from,
     tsr_cluster_t      *c;
     const redisReply   *range, *m;
 
-    c = st->cluster;
+    c = st->topo_data;
 
     if (reply->type != REDIS_REPLY_ARRAY) {
         tsr_store_set_error(st, "CLUSTER SLOTS on %s: unexpected reply type "
@@ -915,7 +919,7 @@ tsr_cluster_sweep(tsr_store_t *st)
     tsr_store_t    *node;
     tsr_cluster_t  *c;
 
-    c = st->cluster;
+    c = st->topo_data;
     n = st->nnodes;
     map[0] = 0;
 
@@ -956,7 +960,7 @@ tsr_cluster_degraded(tsr_store_t *st)
 {
     size_t  i;
 
-    if (!st->cluster->have_map) {
+    if (!tsr_cluster(st)->have_map) {
         return 1;
     }
 
@@ -984,7 +988,7 @@ tsr_cluster_duty(tsr_store_t *st, uint64_t now)
     tsr_store_t    *node;
     tsr_cluster_t  *c;
 
-    c = st->cluster;
+    c = st->topo_data;
     next = 0;
 
     for (i = 0; i < st->nnodes; i++) {
@@ -1030,12 +1034,12 @@ tsr_cluster_state(const tsr_store_t *st)
     int     state, up, open, connecting;
     size_t  i;
 
-    up = st->cluster->have_map && st->cluster->masters > 0;
+    up = tsr_cluster(st)->have_map && tsr_cluster(st)->masters > 0;
     open = 0;
     connecting = 0;
 
     for (i = 0; i < st->nnodes; i++) {
-        if (!st->nodes[i]->master && st->cluster->have_map) {
+        if (!st->nodes[i]->master && tsr_cluster(st)->have_map) {
             continue;
         }
 
@@ -1096,7 +1100,7 @@ tsr_cluster_load(tsr_store_t *st)
     tsr_store_t    *node;
     tsr_cluster_t  *c;
 
-    c = st->cluster;
+    c = st->topo_data;
     rc = TSR_ECONN;
 
     tsr_store_set_error(st, "redis %s: no node answered", st->addr);
@@ -1163,7 +1167,7 @@ tsr_cluster_op(tsr_store_t *st, const tsr_store_op_t *op)
     tsr_cluster_t         *c;
     tsr_store_redirect_t  *r;
 
-    c = st->cluster;
+    c = st->topo_data;
 
     if (!c->have_map || c->stale) {
         (void) tsr_cluster_load(st);

@@ -33,7 +33,7 @@
 #include <openssl/crypto.h>
 
 
-struct tsr_sentinel_s {
+typedef struct {
     size_t              n;
     char               *hosts[TSR_STORE_MAX_LIST];
     int                 ports[TSR_STORE_MAX_LIST];
@@ -51,7 +51,11 @@ struct tsr_sentinel_s {
     int                 backoff_ms;
     unsigned            subscribed:1;
     unsigned            discover:1;     /* synchronous: ask first */
-};
+} tsr_sentinel_t;
+
+
+/* a store's state as this topology */
+#define tsr_sentinel(st)  ((tsr_sentinel_t *) (st)->topo_data)
 
 
 static int tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
@@ -107,7 +111,7 @@ tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
         return TSR_ENOMEM;
     }
 
-    st->sentinel = s;
+    st->topo_data = s;
 
     if (tsr_store_parse_list(conf->sentinels, strlen(conf->sentinels),
                              s->hosts, s->ports, TSR_STORE_MAX_LIST, err,
@@ -170,7 +174,7 @@ tsr_sentinel_destroy(tsr_store_t *st)
     size_t           i;
     tsr_sentinel_t  *s;
 
-    s = st->sentinel;
+    s = st->topo_data;
 
     if (s == NULL) {
         return;
@@ -190,23 +194,23 @@ tsr_sentinel_destroy(tsr_store_t *st)
     OPENSSL_free(s->user);
     OPENSSL_free(s);
 
-    st->sentinel = NULL;
+    st->topo_data = NULL;
 }
 
 
 static const char *
 tsr_sentinel_user(const tsr_store_t *st)
 {
-    return st->sentinel->user;
+    return tsr_sentinel(st)->user;
 }
 
 
 static const char *
 tsr_sentinel_password(const tsr_store_t *st, size_t *len)
 {
-    *len = st->sentinel->password_len;
+    *len = tsr_sentinel(st)->password_len;
 
-    return st->sentinel->password;
+    return tsr_sentinel(st)->password;
 }
 
 
@@ -222,7 +226,7 @@ tsr_sentinel_start(tsr_store_t *st)
     size_t           i;
     tsr_sentinel_t  *s;
 
-    s = st->sentinel;
+    s = st->topo_data;
 
     s->master = NULL;
     s->watcher = NULL;
@@ -266,7 +270,7 @@ tsr_sentinel_route(tsr_store_t *st, const char *key, size_t keylen)
 {
     tsr_sentinel_t  *s;
 
-    s = st->sentinel;
+    s = st->topo_data;
 
     if (s->master == NULL) {
         tsr_store_set_error(st, "redis %s: the master is not known yet%s%s",
@@ -285,7 +289,7 @@ tsr_sentinel_event(tsr_store_t *st, tsr_store_t *node, int ev)
     uint64_t         now;
     tsr_sentinel_t  *s;
 
-    s = st->sentinel;
+    s = st->topo_data;
 
     if (!st->async) {
         if (node == s->master && ev != TSR_STORE_EV_READY) {
@@ -373,7 +377,7 @@ tsr_sentinel_requery(tsr_store_t *st)
     uint64_t         now;
     tsr_sentinel_t  *s;
 
-    s = st->sentinel;
+    s = st->topo_data;
     now = tsr_store_loop_now(st);
 
     if (s->watcher == NULL
@@ -417,7 +421,7 @@ tsr_sentinel_master_cb(tsr_conn_t *c, redisReply *r, void *privdata)
         return;
     }
 
-    s = st->sentinel;
+    s = st->topo_data;
 
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
         && reply->element[0]->type == REDIS_REPLY_STRING
@@ -464,14 +468,14 @@ tsr_sentinel_switch_cb(tsr_conn_t *c, redisReply *r, void *privdata)
     const redisReply  *type, *msg;
 
     if (reply == NULL || st->destroying) {
-        if (!st->destroying && node == st->sentinel->watcher) {
-            st->sentinel->subscribed = 0;
+        if (!st->destroying && node == tsr_sentinel(st)->watcher) {
+            tsr_sentinel(st)->subscribed = 0;
         }
 
         return;
     }
 
-    s = st->sentinel;
+    s = st->topo_data;
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3
         || reply->element[0]->type != REDIS_REPLY_STRING)
@@ -548,7 +552,7 @@ tsr_sentinel_use(tsr_store_t *st, const char *ip, size_t iplen,
     char             host[TSR_STORE_IP_LEN];
     tsr_sentinel_t  *s;
 
-    s = st->sentinel;
+    s = st->topo_data;
     n = 0;
 
     for (i = 0; i < portlen && i < 6; i++) {
@@ -614,7 +618,7 @@ tsr_sentinel_duty(tsr_store_t *st, uint64_t now)
 {
     tsr_sentinel_t  *s;
 
-    s = st->sentinel;
+    s = st->topo_data;
 
     if (!s->subscribed || s->watcher == NULL) {
         return 0;
@@ -640,7 +644,7 @@ tsr_sentinel_state(const tsr_store_t *st)
 {
     tsr_sentinel_t  *s;
 
-    s = st->sentinel;
+    s = st->topo_data;
 
     if (s->master != NULL) {
         return tsr_store_state(s->master);
@@ -664,7 +668,7 @@ tsr_sentinel_connect(tsr_store_t *st)
     int              rc;
     tsr_sentinel_t  *s;
 
-    s = st->sentinel;
+    s = st->topo_data;
 
     if (s->master == NULL || s->discover) {
         rc = tsr_sentinel_discover(st);
@@ -698,7 +702,7 @@ tsr_sentinel_op(tsr_store_t *st, const tsr_store_op_t *op)
     tsr_store_t     *master;
     tsr_sentinel_t  *s;
 
-    s = st->sentinel;
+    s = st->topo_data;
     asked = 0;
 
     if (s->master == NULL || s->discover) {
@@ -771,7 +775,7 @@ tsr_sentinel_discover(tsr_store_t *st)
     int64_t          now;
     tsr_sentinel_t  *s;
 
-    s = st->sentinel;
+    s = st->topo_data;
     now = tsr_now_ms();
 
     if (now < s->next_discovery) {
@@ -825,7 +829,7 @@ tsr_sentinel_ask(tsr_store_t *st, size_t k)
     tsr_sentinel_t   *s;
     tsr_sync_conf_t   conf;
 
-    s = st->sentinel;
+    s = st->topo_data;
     reply = NULL;
 
     (void) snprintf(addr, sizeof(addr), "sentinel at %s:%d", s->hosts[k],

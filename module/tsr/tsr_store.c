@@ -21,6 +21,13 @@
  * The synchronous side writes with hiredis' write(): a closed peer
  * raises SIGPIPE, which the host must ignore (nginx does).  A store is
  * not thread-safe: one per thread (for nginx, per worker).
+ *
+ * What a store is (one server, Redis Cluster, Sentinel) is decided once,
+ * in tsr_store_create(), by picking its tsr_topo_ops_t (tsr_topo.h); the
+ * public calls go through that table.  This file holds the public calls
+ * and the single server (tsr_topo_single), whose code every router's
+ * node runs; tsr_router.c holds what the routers share, tsr_cluster.c
+ * and tsr_sentinel.c what they do not.
  */
 
 

@@ -1,6 +1,6 @@
 
 /*
- * Private to the store (tsr_store.c, tsr_cluster.c, tsr_sentinel.c):
+ * Private to the store (tsr_store.c, tsr_router.c and the topologies):
  * defaults, limits and buffer sizes of the Redis client, synchronous and
  * asynchronous, and the store object itself.
  *
@@ -105,8 +105,6 @@
 
 
 typedef struct tsr_topo_ops_s  tsr_topo_ops_t;
-typedef struct tsr_cluster_s   tsr_cluster_t;
-typedef struct tsr_sentinel_s  tsr_sentinel_t;
 
 
 /* a redirection, as MOVED or ASK said */
@@ -265,8 +263,7 @@ struct tsr_store_s {
     tsr_store_t       **nodes;
     size_t              nnodes;
     size_t              nodes_size;
-    tsr_cluster_t      *cluster;
-    tsr_sentinel_t     *sentinel;
+    void               *topo_data;          /* the topology's own state */
     uint64_t            duty_at;            /* the router's own work */
 
     /* a router's node */
