@@ -51,7 +51,7 @@ extern "C" {
 #define TSR_MAX_SESSION        (TSR_MAX_VALUE - TSR_SEAL_OVERHEAD)
 #define TSR_MAX_SESSION_ID     32
 #define TSR_MAX_KEY_NAME       256
-#define TSR_KEY_FILE_LEN       32     /* a fleet key file: exactly */
+#define TSR_KEY_FILE_LEN       32     /* a fleet key file: as made */
 #define TSR_MIN_KEY_FILE       32     /* bytes of key material, at least */
 #define TSR_MAX_KEY_FILE       4096
 #define TSR_SEAL_OVERHEAD      (1 + 4 + 4 + 12 + 16)
@@ -90,9 +90,10 @@ typedef struct tsr_keyring_s  tsr_keyring_t;
 tsr_keyring_t *tsr_keyring_create(char *err, size_t errlen);
 
 /*
- * Adds the key in file "path", a fleet key file: exactly TSR_KEY_FILE_LEN
- * (32) bytes of random data, as "openssl rand 32 > path" writes them.  A
- * file of another length, or of text (PEM, hex, base64), is rejected with
+ * Adds the key in file "path", a fleet key file: TSR_MIN_KEY_FILE to
+ * TSR_MAX_KEY_FILE raw bytes of random data, as "openssl rand 32 > path"
+ * writes them.  A file of another length, or of text (PEM, hex, base64,
+ * whatever its length), is rejected with
  * a message that says what it holds.  The first key added seals; every
  * key added opens.  The file's bytes and everything derived in between
  * are wiped.  Returns TSR_OK or TSR_EKEYFILE with a message naming the

@@ -45,13 +45,13 @@ typedef struct {
  * server's: any type, any size; only a "redis_version:" line of three
  * numbers of at most three digits each is taken.
  */
-TSR_CONN_HIDDEN void tsr_caps_info(tsr_caps_t *caps, const redisReply *reply);
+TSR_HIDDEN void tsr_caps_info(tsr_caps_t *caps, const redisReply *reply);
 
 /*
  * Whether an error reply to "AUTH user password" is how Redis before 6.0
  * refuses it ("ERR wrong number of arguments for 'auth' command").
  */
-TSR_CONN_HIDDEN int tsr_caps_auth_no_user(const redisReply *reply);
+TSR_HIDDEN int tsr_caps_auth_no_user(const redisReply *reply);
 
 /*
  * The refusal of a connection to "addr": with "no_user" (AUTH took no
@@ -59,7 +59,7 @@ TSR_CONN_HIDDEN int tsr_caps_auth_no_user(const redisReply *reply);
  * writes "redis at ADDR is VERSION: user= needs ACL users, Redis 6.0 or
  * later" into err and returns -1; otherwise 0.
  */
-TSR_CONN_HIDDEN int tsr_caps_check(const tsr_caps_t *caps, const char *addr,
+TSR_HIDDEN int tsr_caps_check(const tsr_caps_t *caps, const char *addr,
     int user, int no_user, char *err, size_t errlen);
 
 

@@ -23,14 +23,16 @@
 
 
 #include "tsr_cluster.h"
+#include "tsr_topo.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
 
 
-struct tsr_cluster_s {
+typedef struct {
     size_t              nseeds;
     char               *seeds[TSR_STORE_MAX_LIST];
     int                 ports[TSR_STORE_MAX_LIST];
@@ -44,9 +46,28 @@ struct tsr_cluster_s {
     size_t              covered;        /* slots in the map */
     unsigned            have_map:1;
     unsigned            stale:1;        /* synchronous: read it again */
-};
+} tsr_cluster_t;
 
 
+/* a store's state as this topology */
+#define tsr_cluster(st)  ((tsr_cluster_t *) (st)->topo_data)
+
+
+static int tsr_cluster_create(tsr_store_t *st, const tsr_store_conf_t *conf,
+    char *err, size_t errlen);
+static void tsr_cluster_destroy(tsr_store_t *st);
+static int tsr_cluster_start(tsr_store_t *st);
+static tsr_store_t *tsr_cluster_route(tsr_store_t *st, const char *key,
+    size_t keylen);
+static int tsr_cluster_op(tsr_store_t *st, const tsr_store_op_t *op);
+static int tsr_cluster_connect(tsr_store_t *st);
+static int tsr_cluster_parse_redirect(const redisReply *reply,
+    tsr_store_redirect_t *r);
+static int tsr_cluster_error(tsr_store_t *st, tsr_store_t *node,
+    const redisReply *reply, tsr_store_t **target, int *ask);
+static void tsr_cluster_event(tsr_store_t *st, tsr_store_t *node, int ev);
+static uint64_t tsr_cluster_duty(tsr_store_t *st, uint64_t now);
+static int tsr_cluster_state(const tsr_store_t *st);
 static uint16_t tsr_cluster_crc16(const char *buf, size_t len);
 static size_t tsr_cluster_index(tsr_store_t *st, tsr_store_t *node);
 static tsr_store_t *tsr_cluster_node(tsr_store_t *st, tsr_store_t *from,
@@ -122,26 +143,31 @@ tsr_cluster_crc16(const char *buf, size_t len)
 }
 
 
-int
-tsr_cluster_create(tsr_store_t *st, const char *nodes, char *err,
+static int
+tsr_cluster_create(tsr_store_t *st, const tsr_store_conf_t *conf, char *err,
     size_t errlen)
 {
     size_t          i;
+    const char     *nodes;
     tsr_cluster_t  *c;
 
-    c = calloc(1, sizeof(tsr_cluster_t));
+    nodes = conf->cluster;
+
+    snprintf(st->addr, sizeof(st->addr), "cluster %s", nodes);
+
+    c = OPENSSL_zalloc(sizeof(tsr_cluster_t));
     if (c == NULL) {
-        tsr_store_errf(err, errlen, "out of memory");
+        tsr_errf(err, errlen, "out of memory");
         return TSR_ENOMEM;
     }
 
-    st->cluster = c;
+    st->topo_data = c;
 
-    c->slots = calloc(TSR_CLUSTER_SLOTS, sizeof(uint16_t));
-    c->next = calloc(TSR_CLUSTER_SLOTS, sizeof(uint16_t));
+    c->slots = OPENSSL_zalloc(TSR_CLUSTER_SLOTS * sizeof(uint16_t));
+    c->next = OPENSSL_zalloc(TSR_CLUSTER_SLOTS * sizeof(uint16_t));
 
     if (c->slots == NULL || c->next == NULL) {
-        tsr_store_errf(err, errlen, "out of memory");
+        tsr_errf(err, errlen, "out of memory");
         return TSR_ENOMEM;
     }
 
@@ -164,13 +190,13 @@ tsr_cluster_create(tsr_store_t *st, const char *nodes, char *err,
 }
 
 
-void
+static void
 tsr_cluster_destroy(tsr_store_t *st)
 {
     size_t          i;
     tsr_cluster_t  *c;
 
-    c = st->cluster;
+    c = st->topo_data;
 
     if (c == NULL) {
         return;
@@ -179,27 +205,27 @@ tsr_cluster_destroy(tsr_store_t *st)
     /* all of them: a list that failed to parse may have some */
 
     for (i = 0; i < TSR_STORE_MAX_LIST; i++) {
-        free(c->seeds[i]);
+        OPENSSL_free(c->seeds[i]);
     }
 
-    free(c->slots);
-    free(c->next);
-    free(c);
+    OPENSSL_free(c->slots);
+    OPENSSL_free(c->next);
+    OPENSSL_free(c);
 
-    st->cluster = NULL;
+    st->topo_data = NULL;
 }
 
 
 /* asynchronous: a node per seed, the map read from the first one up */
 
-int
+static int
 tsr_cluster_start(tsr_store_t *st)
 {
     size_t          i;
     tsr_store_t    *node;
     tsr_cluster_t  *c;
 
-    c = st->cluster;
+    c = st->topo_data;
 
     memset(c->slots, 0, TSR_CLUSTER_SLOTS * sizeof(uint16_t));
     c->have_map = 0;
@@ -233,7 +259,7 @@ tsr_cluster_seed(tsr_store_t *st, size_t i)
     tsr_store_t    *node;
     tsr_cluster_t  *c;
 
-    c = st->cluster;
+    c = st->topo_data;
 
     node = tsr_store_node_find(st, c->seeds[i], c->ports[i]);
 
@@ -256,7 +282,7 @@ tsr_cluster_seed(tsr_store_t *st, size_t i)
  * message.
  */
 
-tsr_store_t *
+static tsr_store_t *
 tsr_cluster_route(tsr_store_t *st, const char *key, size_t keylen)
 {
     int             slot;
@@ -264,12 +290,17 @@ tsr_cluster_route(tsr_store_t *st, const char *key, size_t keylen)
     tsr_store_t    *node;
     tsr_cluster_t  *c;
 
-    c = st->cluster;
-    slot = tsr_store_key_slot(key, keylen);
-    idx = c->slots[slot];
+    c = st->topo_data;
 
-    if (idx != 0 && idx <= st->nnodes) {
-        return st->nodes[idx - 1];
+    /* a keyless command may go to any node */
+
+    if (key != NULL) {
+        slot = tsr_store_key_slot(key, keylen);
+        idx = c->slots[slot];
+
+        if (idx != 0 && idx <= st->nnodes) {
+            return st->nodes[idx - 1];
+        }
     }
 
     node = tsr_cluster_any(st);
@@ -279,7 +310,9 @@ tsr_cluster_route(tsr_store_t *st, const char *key, size_t keylen)
                             st->addr, st->last[0] ? ": " : "", st->last);
     }
 
-    if (st->async && c->have_map) {
+    /* a key with no node in the map: the map is stale */
+
+    if (key != NULL && st->async && c->have_map) {
         tsr_cluster_soon(st);
     }
 
@@ -406,7 +439,7 @@ tsr_cluster_node(tsr_store_t *st, tsr_store_t *from, const char *ip,
  * be empty (the node itself) or an IPv6 address without brackets.
  */
 
-int
+static int
 tsr_cluster_parse_redirect(const redisReply *reply, tsr_store_redirect_t *r)
 {
     int          slot, port;
@@ -500,7 +533,7 @@ tsr_cluster_parse_redirect(const redisReply *reply, tsr_store_redirect_t *r)
  * errors may say the map is stale.
  */
 
-int
+static int
 tsr_cluster_error(tsr_store_t *st, tsr_store_t *node,
     const redisReply *reply, tsr_store_t **target, int *ask)
 {
@@ -509,7 +542,7 @@ tsr_cluster_error(tsr_store_t *st, tsr_store_t *node,
     tsr_cluster_t        *c;
     tsr_store_redirect_t  r;
 
-    c = st->cluster;
+    c = st->topo_data;
 
     if (tsr_cluster_parse_redirect(reply, &r) != TSR_OK) {
         if (reply->len >= sizeof("READONLY") - 1
@@ -572,13 +605,13 @@ tsr_cluster_error(tsr_store_t *st, tsr_store_t *node,
 }
 
 
-void
+static void
 tsr_cluster_event(tsr_store_t *st, tsr_store_t *node, int ev)
 {
     uint64_t        now;
     tsr_cluster_t  *c;
 
-    c = st->cluster;
+    c = st->topo_data;
 
     if (!st->async) {
         if (ev != TSR_STORE_EV_READY) {
@@ -621,7 +654,7 @@ tsr_cluster_soon(tsr_store_t *st)
     uint64_t        at, now;
     tsr_cluster_t  *c;
 
-    c = st->cluster;
+    c = st->topo_data;
 
     if (!st->async) {
         c->stale = 1;
@@ -656,7 +689,7 @@ tsr_cluster_refresh(tsr_store_t *st, tsr_store_t *node)
     tsr_store_t    *n;
     tsr_cluster_t  *c;
 
-    c = st->cluster;
+    c = st->topo_data;
     now = tsr_store_loop_now(st);
 
     if (node == NULL) {
@@ -713,7 +746,7 @@ tsr_cluster_slots_cb(tsr_conn_t *conn, redisReply *r, void *privdata)
 
     tsr_store_node_replied(node);
 
-    c = st->cluster;
+    c = st->topo_data;
 
     if (c->refreshing == node) {
         c->refreshing = NULL;
@@ -755,7 +788,7 @@ tsr_cluster_apply(tsr_store_t *st, tsr_store_t *from,
     tsr_cluster_t      *c;
     const redisReply   *range, *m;
 
-    c = st->cluster;
+    c = st->topo_data;
 
     if (reply->type != REDIS_REPLY_ARRAY) {
         tsr_store_set_error(st, "CLUSTER SLOTS on %s: unexpected reply type "
@@ -886,7 +919,7 @@ tsr_cluster_sweep(tsr_store_t *st)
     tsr_store_t    *node;
     tsr_cluster_t  *c;
 
-    c = st->cluster;
+    c = st->topo_data;
     n = st->nnodes;
     map[0] = 0;
 
@@ -927,7 +960,7 @@ tsr_cluster_degraded(tsr_store_t *st)
 {
     size_t  i;
 
-    if (!st->cluster->have_map) {
+    if (!tsr_cluster(st)->have_map) {
         return 1;
     }
 
@@ -947,7 +980,7 @@ tsr_cluster_degraded(tsr_store_t *st)
  * run again.
  */
 
-uint64_t
+static uint64_t
 tsr_cluster_duty(tsr_store_t *st, uint64_t now)
 {
     size_t          i;
@@ -955,7 +988,7 @@ tsr_cluster_duty(tsr_store_t *st, uint64_t now)
     tsr_store_t    *node;
     tsr_cluster_t  *c;
 
-    c = st->cluster;
+    c = st->topo_data;
     next = 0;
 
     for (i = 0; i < st->nnodes; i++) {
@@ -995,18 +1028,18 @@ tsr_cluster_duty(tsr_store_t *st, uint64_t now)
 }
 
 
-int
+static int
 tsr_cluster_state(const tsr_store_t *st)
 {
     int     state, up, open, connecting;
     size_t  i;
 
-    up = st->cluster->have_map && st->cluster->masters > 0;
+    up = tsr_cluster(st)->have_map && tsr_cluster(st)->masters > 0;
     open = 0;
     connecting = 0;
 
     for (i = 0; i < st->nnodes; i++) {
-        if (!st->nodes[i]->master && st->cluster->have_map) {
+        if (!st->nodes[i]->master && tsr_cluster(st)->have_map) {
             continue;
         }
 
@@ -1038,7 +1071,7 @@ tsr_cluster_state(const tsr_store_t *st)
 
 /* ---- the synchronous side ---- */
 
-int
+static int
 tsr_cluster_connect(tsr_store_t *st)
 {
     int  rc;
@@ -1067,7 +1100,7 @@ tsr_cluster_load(tsr_store_t *st)
     tsr_store_t    *node;
     tsr_cluster_t  *c;
 
-    c = st->cluster;
+    c = st->topo_data;
     rc = TSR_ECONN;
 
     tsr_store_set_error(st, "redis %s: no node answered", st->addr);
@@ -1125,7 +1158,7 @@ tsr_cluster_load(tsr_store_t *st)
  * run before the connection broke).
  */
 
-int
+static int
 tsr_cluster_op(tsr_store_t *st, const tsr_store_op_t *op)
 {
     int                    rc, slot, redirected, rerouted;
@@ -1134,7 +1167,7 @@ tsr_cluster_op(tsr_store_t *st, const tsr_store_op_t *op)
     tsr_cluster_t         *c;
     tsr_store_redirect_t  *r;
 
-    c = st->cluster;
+    c = st->topo_data;
 
     if (!c->have_map || c->stale) {
         (void) tsr_cluster_load(st);
@@ -1246,3 +1279,26 @@ failed:
 
     return rc;
 }
+
+
+const tsr_topo_ops_t  tsr_topo_cluster = {
+    .name = "cluster",
+    .destroy = tsr_store_router_destroy,
+    .connect = tsr_cluster_connect,
+    .op = tsr_store_router_op,
+    .async = tsr_store_router_start,
+    .get_async = tsr_store_router_get,
+    .on_timer = tsr_store_router_timer,
+    .on_read = tsr_store_router_on_read,
+    .on_write = tsr_store_router_on_write,
+    .state = tsr_cluster_state,
+    .create = tsr_cluster_create,
+    .free = tsr_cluster_destroy,
+    .start = tsr_cluster_start,
+    .blocking_op = tsr_cluster_op,
+    .route = tsr_cluster_route,
+    .redirect = tsr_cluster_parse_redirect,
+    .error = tsr_cluster_error,
+    .event = tsr_cluster_event,
+    .duty = tsr_cluster_duty
+};

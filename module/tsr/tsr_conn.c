@@ -48,7 +48,7 @@ static int tsr_conn_push(tsr_conn_t *c, tsr_conn_reply_pt fn, void *data,
 static int tsr_conn_is_subscribe(const char *cmd, size_t len);
 static int tsr_conn_dispatch(tsr_conn_t *c);
 static void tsr_conn_fail(tsr_conn_t *c, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    TSR_PRINTF(3, 4);
 static void tsr_conn_end(tsr_conn_t *c);
 static void tsr_conn_want(tsr_conn_t *c, int read, int write);
 
@@ -838,7 +838,7 @@ tsr_conn_fail(tsr_conn_t *c, int err, const char *fmt, ...)
     c->err = err;
 
     va_start(args, fmt);
-    (void) vsnprintf(c->errstr, sizeof(c->errstr), fmt, args);
+    tsr_verrf(c->errstr, sizeof(c->errstr), fmt, args);
     va_end(args);
 
     tsr_conn_free(c);

@@ -35,6 +35,7 @@
 #include <openssl/ssl.h>
 
 #include "tsr_resp.h"
+#include "tsr_util.h"
 
 
 #define TSR_CONN_READ_SIZE   16384      /* bytes per read() */
@@ -44,12 +45,6 @@
 #define TSR_CONN_EIO         1          /* connect, read, write, closed */
 #define TSR_CONN_EPROTO      2          /* a reply that cannot be read */
 #define TSR_CONN_ENOMEM      3
-
-#if defined(__GNUC__) || defined(__clang__)
-#define TSR_CONN_HIDDEN  __attribute__((visibility("hidden")))
-#else
-#define TSR_CONN_HIDDEN
-#endif
 
 
 typedef struct tsr_conn_s  tsr_conn_t;
@@ -153,21 +148,21 @@ struct tsr_conn_s {
  * (the handshake runs on the same events, before any command leaves).
  * NULL on failure, with the reason in "err".
  */
-TSR_CONN_HIDDEN tsr_conn_t *tsr_conn_connect(const char *ip, int port,
+TSR_HIDDEN tsr_conn_t *tsr_conn_connect(const char *ip, int port,
     const char *path, tsr_tls_t *tls, const tsr_conn_events_t *ev,
     void *data, char *err, size_t errlen);
 
 /* The TLS context of "conf"; NULL with a message on failure. */
-TSR_CONN_HIDDEN tsr_tls_t *tsr_tls_create(const tsr_tls_conf_t *conf,
+TSR_HIDDEN tsr_tls_t *tsr_tls_create(const tsr_tls_conf_t *conf,
     char *err, size_t errlen);
-TSR_CONN_HIDDEN void tsr_tls_destroy(tsr_tls_t *tls);
+TSR_HIDDEN void tsr_tls_destroy(tsr_tls_t *tls);
 
 /* Queues a command, formatted as hiredis' redisvFormatCommand() does. */
-TSR_CONN_HIDDEN int tsr_conn_vcommand(tsr_conn_t *c, tsr_conn_reply_pt fn,
+TSR_HIDDEN int tsr_conn_vcommand(tsr_conn_t *c, tsr_conn_reply_pt fn,
     void *data, const char *fmt, va_list args);
 
 /* Queues a command in RESP already; the bytes are copied. */
-TSR_CONN_HIDDEN int tsr_conn_formatted(tsr_conn_t *c, tsr_conn_reply_pt fn,
+TSR_HIDDEN int tsr_conn_formatted(tsr_conn_t *c, tsr_conn_reply_pt fn,
     void *data, const char *cmd, size_t len);
 
 /*
@@ -175,35 +170,35 @@ TSR_CONN_HIDDEN int tsr_conn_formatted(tsr_conn_t *c, tsr_conn_reply_pt fn,
  * Returns the bytes written, 0 when none could be, -1 when the
  * connection ended.
  */
-TSR_CONN_HIDDEN ssize_t tsr_conn_on_write(tsr_conn_t *c);
+TSR_HIDDEN ssize_t tsr_conn_on_write(tsr_conn_t *c);
 
 /*
  * One read(), its replies to their callbacks.  Returns the bytes read
  * (TSR_CONN_READ_SIZE: there may be more), 0 when none were there, -1
  * when the connection ended.
  */
-TSR_CONN_HIDDEN ssize_t tsr_conn_on_read(tsr_conn_t *c);
+TSR_HIDDEN ssize_t tsr_conn_on_read(tsr_conn_t *c);
 
 /*
  * Called from a reply callback: the reply is the callback's to free, not
  * freed when it returns.
  */
-TSR_CONN_HIDDEN void tsr_conn_keep(tsr_conn_t *c);
+TSR_HIDDEN void tsr_conn_keep(tsr_conn_t *c);
 
 /* Bytes queued and not written yet. */
-TSR_CONN_HIDDEN size_t tsr_conn_unsent(const tsr_conn_t *c);
+TSR_HIDDEN size_t tsr_conn_unsent(const tsr_conn_t *c);
 
 /* Commands awaiting replies. */
-TSR_CONN_HIDDEN size_t tsr_conn_waiting(const tsr_conn_t *c);
+TSR_HIDDEN size_t tsr_conn_waiting(const tsr_conn_t *c);
 
 /* Bytes of an incomplete reply held. */
-TSR_CONN_HIDDEN size_t tsr_conn_pending(const tsr_conn_t *c);
+TSR_HIDDEN size_t tsr_conn_pending(const tsr_conn_t *c);
 
 /* Wipes what the reader holds, once it holds no incomplete reply. */
-TSR_CONN_HIDDEN void tsr_conn_wipe_input(tsr_conn_t *c);
+TSR_HIDDEN void tsr_conn_wipe_input(tsr_conn_t *c);
 
 /* Ends the connection; see above. */
-TSR_CONN_HIDDEN void tsr_conn_free(tsr_conn_t *c);
+TSR_HIDDEN void tsr_conn_free(tsr_conn_t *c);
 
 
 #endif /* TSR_CONN_H_INCLUDED */

@@ -13,13 +13,8 @@
 
 #include <stddef.h>
 
+#include "tsr_util.h"
 
-/* shared between core files, yet not part of libtsr's interface */
-#if defined(__GNUC__) || defined(__clang__)
-#define TSR_HIDDEN  __attribute__((visibility("hidden")))
-#else
-#define TSR_HIDDEN
-#endif
 
 
 typedef struct {

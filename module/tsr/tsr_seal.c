@@ -26,6 +26,8 @@
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
+#include "tsr_util.h"
+
 
 /*
  * HKDF-SHA256 parameters.  Every server of a fleet must derive the same
@@ -40,12 +42,6 @@
 #define TSR_SID_CTX_HEX_LEN    16
 
 #define TSR_WHAT_LEN           (PATH_MAX + 24)
-
-#if defined(__GNUC__)
-#define TSR_FORMAT(f, a)       __attribute__((format(printf, f, a)))
-#else
-#define TSR_FORMAT(f, a)
-#endif
 
 
 typedef struct {
@@ -63,8 +59,6 @@ struct tsr_keyring_s {
 };
 
 
-static void tsr_seal_error(char *err, size_t errlen, const char *fmt, ...)
-    TSR_FORMAT(3, 4);
 static void tsr_seal_ssl_error(char *err, size_t errlen, const char *what,
     const char *call);
 static int tsr_keyring_check_file(const uint8_t *buf, size_t len,
@@ -152,7 +146,7 @@ tsr_keyring_create(char *err, size_t errlen)
 
     kr = OPENSSL_zalloc(sizeof(tsr_keyring_t));
     if (kr == NULL) {
-        tsr_seal_error(err, errlen, "key ring: out of memory");
+        tsr_errf(err, errlen, "key ring: out of memory");
         ERR_clear_error();
         return NULL;
     }
@@ -194,7 +188,7 @@ tsr_keyring_add_file(tsr_keyring_t *kr, const char *path, char *err,
     uint8_t      buf[TSR_MAX_KEY_FILE + 1];
 
     if (kr == NULL || path == NULL) {
-        tsr_seal_error(err, errlen, "key file: invalid argument");
+        tsr_errf(err, errlen, "key file: invalid argument");
         return TSR_EINVAL;
     }
 
@@ -208,20 +202,20 @@ tsr_keyring_add_file(tsr_keyring_t *kr, const char *path, char *err,
     fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     if (fd == -1) {
         e = errno;
-        tsr_seal_error(err, errlen, "%s: open() failed: %s", what,
-                       strerror(e));
+        tsr_errf(err, errlen, "%s: open() failed: %s", what,
+                 strerror(e));
         goto failed;
     }
 
     if (fstat(fd, &sb) == -1) {
         e = errno;
-        tsr_seal_error(err, errlen, "%s: fstat() failed: %s", what,
-                       strerror(e));
+        tsr_errf(err, errlen, "%s: fstat() failed: %s", what,
+                 strerror(e));
         goto failed;
     }
 
     if (!S_ISREG(sb.st_mode)) {
-        tsr_seal_error(err, errlen, "%s is not a regular file", what);
+        tsr_errf(err, errlen, "%s is not a regular file", what);
         goto failed;
     }
 
@@ -241,8 +235,8 @@ tsr_keyring_add_file(tsr_keyring_t *kr, const char *path, char *err,
                 continue;
             }
 
-            tsr_seal_error(err, errlen, "%s: read() failed: %s", what,
-                           strerror(e));
+            tsr_errf(err, errlen, "%s: read() failed: %s", what,
+                     strerror(e));
             goto failed;
         }
 
@@ -279,8 +273,9 @@ failed:
 
 /*
  * The documented format, and the one place that checks it for nginx and
- * tsr-admin alike: exactly TSR_KEY_FILE_LEN raw bytes, as "openssl rand
- * 32 > file" writes them.  Text is not key material, whatever its length:
+ * tsr-admin alike: TSR_MIN_KEY_FILE to TSR_MAX_KEY_FILE raw bytes, as
+ * "openssl rand 32 > file" writes them (32 to 4096: keys of earlier
+ * releases keep working).  Text is not key material, whatever its length:
  * the message names the usual mistakes (a PEM file, hex or base64 from
  * "openssl rand -hex" or "-base64"), so that the operator knows what to
  * write instead.  Random bytes are all printable once in 10^14 files.
@@ -342,20 +337,22 @@ tsr_keyring_check_file(const uint8_t *buf, size_t len, long long size,
         }
     }
 
-    if (kind == NULL && size == TSR_KEY_FILE_LEN) {
+    if (kind == NULL && size >= TSR_MIN_KEY_FILE
+        && size <= TSR_MAX_KEY_FILE)
+    {
         return TSR_OK;
     }
 
     if (kind != NULL) {
-        tsr_seal_error(err, errlen, "%s holds %lld bytes of %s; expected "
-                       "exactly %d raw bytes, as \"openssl rand %d > %s\" "
-                       "makes", what, size, kind, TSR_KEY_FILE_LEN,
-                       TSR_KEY_FILE_LEN, path);
+        tsr_errf(err, errlen, "%s holds %lld bytes of %s; expected %d to %d "
+                 "raw bytes, as \"openssl rand %d > %s\" makes", what, size,
+                 kind, TSR_MIN_KEY_FILE, TSR_MAX_KEY_FILE, TSR_KEY_FILE_LEN,
+                 path);
 
     } else {
-        tsr_seal_error(err, errlen, "%s holds %lld bytes; expected exactly "
-                       "%d raw bytes, as \"openssl rand %d > %s\" makes",
-                       what, size, TSR_KEY_FILE_LEN, TSR_KEY_FILE_LEN, path);
+        tsr_errf(err, errlen, "%s holds %lld bytes; expected %d to %d raw "
+                 "bytes, as \"openssl rand %d > %s\" makes", what, size,
+                 TSR_MIN_KEY_FILE, TSR_MAX_KEY_FILE, TSR_KEY_FILE_LEN, path);
     }
 
     return TSR_EKEYFILE;
@@ -367,7 +364,7 @@ tsr_keyring_add_key(tsr_keyring_t *kr, const uint8_t *ikm, size_t len,
     char *err, size_t errlen)
 {
     if (kr == NULL || (ikm == NULL && len != 0)) {
-        tsr_seal_error(err, errlen, "key: invalid argument");
+        tsr_errf(err, errlen, "key: invalid argument");
         return TSR_EINVAL;
     }
 
@@ -384,20 +381,20 @@ tsr_keyring_push(tsr_keyring_t *kr, const char *what, const uint8_t *ikm,
     tsr_seal_key_t   k;
 
     if (len < TSR_MIN_KEY_FILE) {
-        tsr_seal_error(err, errlen, "%s is %zu bytes, at least %d are "
-                       "required", what, len, TSR_MIN_KEY_FILE);
+        tsr_errf(err, errlen, "%s is %zu bytes, at least %d are "
+                 "required", what, len, TSR_MIN_KEY_FILE);
         return TSR_EKEYFILE;
     }
 
     if (len > TSR_MAX_KEY_FILE) {
-        tsr_seal_error(err, errlen, "%s is %zu bytes, at most %d are "
-                       "allowed", what, len, TSR_MAX_KEY_FILE);
+        tsr_errf(err, errlen, "%s is %zu bytes, at most %d are "
+                 "allowed", what, len, TSR_MAX_KEY_FILE);
         return TSR_EKEYFILE;
     }
 
     if (kr->nkeys == TSR_SEAL_MAX_KEYS) {
-        tsr_seal_error(err, errlen, "%s not added: a key ring holds at "
-                       "most %d keys", what, TSR_SEAL_MAX_KEYS);
+        tsr_errf(err, errlen, "%s not added: a key ring holds at "
+                 "most %d keys", what, TSR_SEAL_MAX_KEYS);
         return TSR_EINVAL;
     }
 
@@ -862,37 +859,12 @@ tsr_seal_hex(const uint8_t *p, size_t len, char *out)
 
 
 static void
-tsr_seal_error(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list  args;
-
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-
-    va_start(args, fmt);
-    (void) vsnprintf(err, errlen, fmt, args);
-    va_end(args);
-}
-
-
-static void
 tsr_seal_ssl_error(char *err, size_t errlen, const char *what,
     const char *call)
 {
-    char           buf[256];
-    unsigned long  e;
+    char  buf[256];
 
-    e = ERR_peek_last_error();
+    (void) tsr_err_openssl(buf, sizeof(buf));
 
-    if (e != 0) {
-        ERR_error_string_n(e, buf, sizeof(buf));
-
-    } else {
-        (void) snprintf(buf, sizeof(buf), "no OpenSSL error reported");
-    }
-
-    tsr_seal_error(err, errlen, "%s: %s failed: %s", what, call, buf);
-
-    ERR_clear_error();
+    tsr_errf(err, errlen, "%s: %s failed: %s", what, call, buf);
 }

@@ -23,6 +23,7 @@
 
 #include "tsr_sentinel.h"
 #include "tsr_sync.h"
+#include "tsr_topo.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,7 +33,7 @@
 #include <openssl/crypto.h>
 
 
-struct tsr_sentinel_s {
+typedef struct {
     size_t              n;
     char               *hosts[TSR_STORE_MAX_LIST];
     int                 ports[TSR_STORE_MAX_LIST];
@@ -50,9 +51,26 @@ struct tsr_sentinel_s {
     int                 backoff_ms;
     unsigned            subscribed:1;
     unsigned            discover:1;     /* synchronous: ask first */
-};
+} tsr_sentinel_t;
 
 
+/* a store's state as this topology */
+#define tsr_sentinel(st)  ((tsr_sentinel_t *) (st)->topo_data)
+
+
+static int tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
+    char *err, size_t errlen);
+static void tsr_sentinel_destroy(tsr_store_t *st);
+static const char *tsr_sentinel_user(const tsr_store_t *st);
+static const char *tsr_sentinel_password(const tsr_store_t *st, size_t *len);
+static int tsr_sentinel_start(tsr_store_t *st);
+static tsr_store_t *tsr_sentinel_route(tsr_store_t *st, const char *key,
+    size_t keylen);
+static int tsr_sentinel_op(tsr_store_t *st, const tsr_store_op_t *op);
+static int tsr_sentinel_connect(tsr_store_t *st);
+static void tsr_sentinel_event(tsr_store_t *st, tsr_store_t *node, int ev);
+static uint64_t tsr_sentinel_duty(tsr_store_t *st, uint64_t now);
+static int tsr_sentinel_state(const tsr_store_t *st);
 static int tsr_sentinel_use(tsr_store_t *st, const char *ip, size_t iplen,
     const char *port, size_t portlen, const char *from);
 static void tsr_sentinel_requery(tsr_store_t *st);
@@ -64,7 +82,7 @@ static int tsr_sentinel_discover(tsr_store_t *st);
 static int tsr_sentinel_ask(tsr_store_t *st, size_t k);
 
 
-int
+static int
 tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
     char *err, size_t errlen)
 {
@@ -74,7 +92,7 @@ tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
     if (conf->master_name == NULL || conf->master_name[0] == '\0'
         || strlen(conf->master_name) > TSR_STORE_MAX_NAME)
     {
-        tsr_store_errf(err, errlen, "redis sentinels need a master name");
+        tsr_errf(err, errlen, "redis sentinels need a master name");
         return TSR_EINVAL;
     }
 
@@ -82,18 +100,18 @@ tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
         && (conf->sentinel_password == NULL
             || conf->sentinel_password[0] == '\0'))
     {
-        tsr_store_errf(err, errlen, "redis sentinel user \"%s\" needs a "
-                       "password", conf->sentinel_user);
+        tsr_errf(err, errlen, "redis sentinel user \"%s\" needs a "
+                 "password", conf->sentinel_user);
         return TSR_EINVAL;
     }
 
-    s = calloc(1, sizeof(tsr_sentinel_t));
+    s = OPENSSL_zalloc(sizeof(tsr_sentinel_t));
     if (s == NULL) {
-        tsr_store_errf(err, errlen, "out of memory");
+        tsr_errf(err, errlen, "out of memory");
         return TSR_ENOMEM;
     }
 
-    st->sentinel = s;
+    st->topo_data = s;
 
     if (tsr_store_parse_list(conf->sentinels, strlen(conf->sentinels),
                              s->hosts, s->ports, TSR_STORE_MAX_LIST, err,
@@ -112,13 +130,13 @@ tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
     s->n = i;
     s->backoff_ms = st->backoff_min_ms;
 
-    s->name = strdup(conf->master_name);
+    s->name = OPENSSL_strdup(conf->master_name);
     if (s->name == NULL) {
         goto nomem;
     }
 
     if (conf->sentinel_user != NULL) {
-        s->user = strdup(conf->sentinel_user);
+        s->user = OPENSSL_strdup(conf->sentinel_user);
         if (s->user == NULL) {
             goto nomem;
         }
@@ -129,7 +147,7 @@ tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
     {
         s->password_len = strlen(conf->sentinel_password);
 
-        s->password = malloc(s->password_len + 1);
+        s->password = OPENSSL_malloc(s->password_len + 1);
         if (s->password == NULL) {
             goto nomem;
         }
@@ -137,23 +155,26 @@ tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
         memcpy(s->password, conf->sentinel_password, s->password_len + 1);
     }
 
+    snprintf(st->addr, sizeof(st->addr), "master \"%s\" of sentinels %s",
+             conf->master_name, conf->sentinels);
+
     return TSR_OK;
 
 nomem:
 
-    tsr_store_errf(err, errlen, "out of memory");
+    tsr_errf(err, errlen, "out of memory");
 
     return TSR_ENOMEM;
 }
 
 
-void
+static void
 tsr_sentinel_destroy(tsr_store_t *st)
 {
     size_t           i;
     tsr_sentinel_t  *s;
 
-    s = st->sentinel;
+    s = st->topo_data;
 
     if (s == NULL) {
         return;
@@ -162,35 +183,34 @@ tsr_sentinel_destroy(tsr_store_t *st)
     /* all of them: a list that failed to parse may have some */
 
     for (i = 0; i < TSR_STORE_MAX_LIST; i++) {
-        free(s->hosts[i]);
+        OPENSSL_free(s->hosts[i]);
     }
 
     if (s->password != NULL) {
-        OPENSSL_cleanse(s->password, s->password_len);
-        free(s->password);
+        OPENSSL_clear_free(s->password, s->password_len);
     }
 
-    free(s->name);
-    free(s->user);
-    free(s);
+    OPENSSL_free(s->name);
+    OPENSSL_free(s->user);
+    OPENSSL_free(s);
 
-    st->sentinel = NULL;
+    st->topo_data = NULL;
 }
 
 
-const char *
+static const char *
 tsr_sentinel_user(const tsr_store_t *st)
 {
-    return st->sentinel->user;
+    return tsr_sentinel(st)->user;
 }
 
 
-const char *
+static const char *
 tsr_sentinel_password(const tsr_store_t *st, size_t *len)
 {
-    *len = st->sentinel->password_len;
+    *len = tsr_sentinel(st)->password_len;
 
-    return st->sentinel->password;
+    return tsr_sentinel(st)->password;
 }
 
 
@@ -200,13 +220,13 @@ tsr_sentinel_password(const tsr_store_t *st, size_t *len)
  * first one.
  */
 
-int
+static int
 tsr_sentinel_start(tsr_store_t *st)
 {
     size_t           i;
     tsr_sentinel_t  *s;
 
-    s = st->sentinel;
+    s = st->topo_data;
 
     s->master = NULL;
     s->watcher = NULL;
@@ -243,12 +263,14 @@ tsr_sentinel_start(tsr_store_t *st)
 }
 
 
-tsr_store_t *
-tsr_sentinel_route(tsr_store_t *st)
+/* every command goes to the master: the key does not matter */
+
+static tsr_store_t *
+tsr_sentinel_route(tsr_store_t *st, const char *key, size_t keylen)
 {
     tsr_sentinel_t  *s;
 
-    s = st->sentinel;
+    s = st->topo_data;
 
     if (s->master == NULL) {
         tsr_store_set_error(st, "redis %s: the master is not known yet%s%s",
@@ -260,14 +282,14 @@ tsr_sentinel_route(tsr_store_t *st)
 }
 
 
-void
+static void
 tsr_sentinel_event(tsr_store_t *st, tsr_store_t *node, int ev)
 {
     size_t           i, k;
     uint64_t         now;
     tsr_sentinel_t  *s;
 
-    s = st->sentinel;
+    s = st->topo_data;
 
     if (!st->async) {
         if (node == s->master && ev != TSR_STORE_EV_READY) {
@@ -355,7 +377,7 @@ tsr_sentinel_requery(tsr_store_t *st)
     uint64_t         now;
     tsr_sentinel_t  *s;
 
-    s = st->sentinel;
+    s = st->topo_data;
     now = tsr_store_loop_now(st);
 
     if (s->watcher == NULL
@@ -399,7 +421,7 @@ tsr_sentinel_master_cb(tsr_conn_t *c, redisReply *r, void *privdata)
         return;
     }
 
-    s = st->sentinel;
+    s = st->topo_data;
 
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
         && reply->element[0]->type == REDIS_REPLY_STRING
@@ -446,14 +468,14 @@ tsr_sentinel_switch_cb(tsr_conn_t *c, redisReply *r, void *privdata)
     const redisReply  *type, *msg;
 
     if (reply == NULL || st->destroying) {
-        if (!st->destroying && node == st->sentinel->watcher) {
-            st->sentinel->subscribed = 0;
+        if (!st->destroying && node == tsr_sentinel(st)->watcher) {
+            tsr_sentinel(st)->subscribed = 0;
         }
 
         return;
     }
 
-    s = st->sentinel;
+    s = st->topo_data;
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3
         || reply->element[0]->type != REDIS_REPLY_STRING)
@@ -530,7 +552,7 @@ tsr_sentinel_use(tsr_store_t *st, const char *ip, size_t iplen,
     char             host[TSR_STORE_IP_LEN];
     tsr_sentinel_t  *s;
 
-    s = st->sentinel;
+    s = st->topo_data;
     n = 0;
 
     for (i = 0; i < portlen && i < 6; i++) {
@@ -591,12 +613,12 @@ tsr_sentinel_use(tsr_store_t *st, const char *ip, size_t iplen,
 
 /* renews the subscription, the sentinel's proof of life */
 
-uint64_t
+static uint64_t
 tsr_sentinel_duty(tsr_store_t *st, uint64_t now)
 {
     tsr_sentinel_t  *s;
 
-    s = st->sentinel;
+    s = st->topo_data;
 
     if (!s->subscribed || s->watcher == NULL) {
         return 0;
@@ -617,12 +639,12 @@ tsr_sentinel_duty(tsr_store_t *st, uint64_t now)
 }
 
 
-int
+static int
 tsr_sentinel_state(const tsr_store_t *st)
 {
     tsr_sentinel_t  *s;
 
-    s = st->sentinel;
+    s = st->topo_data;
 
     if (s->master != NULL) {
         return tsr_store_state(s->master);
@@ -640,13 +662,13 @@ tsr_sentinel_state(const tsr_store_t *st)
 
 /* ---- the synchronous side ---- */
 
-int
+static int
 tsr_sentinel_connect(tsr_store_t *st)
 {
     int              rc;
     tsr_sentinel_t  *s;
 
-    s = st->sentinel;
+    s = st->topo_data;
 
     if (s->master == NULL || s->discover) {
         rc = tsr_sentinel_discover(st);
@@ -673,14 +695,14 @@ tsr_sentinel_connect(tsr_store_t *st)
  * and the operation tried once more if it moved.
  */
 
-int
+static int
 tsr_sentinel_op(tsr_store_t *st, const tsr_store_op_t *op)
 {
     int              rc, asked;
     tsr_store_t     *master;
     tsr_sentinel_t  *s;
 
-    s = st->sentinel;
+    s = st->topo_data;
     asked = 0;
 
     if (s->master == NULL || s->discover) {
@@ -753,8 +775,8 @@ tsr_sentinel_discover(tsr_store_t *st)
     int64_t          now;
     tsr_sentinel_t  *s;
 
-    s = st->sentinel;
-    now = tsr_store_now();
+    s = st->topo_data;
+    now = tsr_now_ms();
 
     if (now < s->next_discovery) {
         tsr_store_set_error(st, "redis %s unavailable, next attempt in %lld "
@@ -807,7 +829,7 @@ tsr_sentinel_ask(tsr_store_t *st, size_t k)
     tsr_sentinel_t   *s;
     tsr_sync_conf_t   conf;
 
-    s = st->sentinel;
+    s = st->topo_data;
     reply = NULL;
 
     (void) snprintf(addr, sizeof(addr), "sentinel at %s:%d", s->hosts[k],
@@ -878,3 +900,27 @@ tsr_sentinel_ask(tsr_store_t *st, size_t k)
 
     return rc;
 }
+
+
+const tsr_topo_ops_t  tsr_topo_sentinel = {
+    .name = "sentinel",
+    .destroy = tsr_store_router_destroy,
+    .connect = tsr_sentinel_connect,
+    .op = tsr_store_router_op,
+    .async = tsr_store_router_start,
+    .get_async = tsr_store_router_get,
+    .on_timer = tsr_store_router_timer,
+    .on_read = tsr_store_router_on_read,
+    .on_write = tsr_store_router_on_write,
+    .state = tsr_sentinel_state,
+    .create = tsr_sentinel_create,
+    .free = tsr_sentinel_destroy,
+    .start = tsr_sentinel_start,
+    .blocking_op = tsr_sentinel_op,
+    .route = tsr_sentinel_route,
+    .event = tsr_sentinel_event,
+    .duty = tsr_sentinel_duty,
+    .node_user = tsr_sentinel_user,
+    .node_password = tsr_sentinel_password,
+    .verify_role = 1
+};

@@ -98,11 +98,11 @@ static int tsr_ssl_session_name(tsr_ssl_t *b, const SSL_SESSION *sess,
     char *out, size_t outlen);
 static uint32_t tsr_ssl_hash(const uint8_t *id, size_t len);
 static void tsr_ssl_log(tsr_ssl_t *b, int level, const char *fmt, ...)
-    TSR_SSL_PRINTF(3, 4);
+    TSR_PRINTF(3, 4);
 static void tsr_ssl_log_error(tsr_ssl_t *b, int level, const char *call,
     const char *detail);
 static void tsr_ssl_set_error(char *err, size_t errlen, const char *fmt, ...)
-    TSR_SSL_PRINTF(3, 4);
+    TSR_PRINTF(3, 4);
 
 
 static CRYPTO_ONCE  tsr_ssl_once = CRYPTO_ONCE_STATIC_INIT;
@@ -1366,7 +1366,7 @@ tsr_ssl_log(tsr_ssl_t *b, int level, const char *fmt, ...)
     }
 
     va_start(args, fmt);
-    (void) vsnprintf(msg, sizeof(msg), fmt, args);
+    tsr_verrf(msg, sizeof(msg), fmt, args);
     va_end(args);
 
     b->log(level, msg, b->log_data);
@@ -1397,28 +1397,22 @@ tsr_ssl_log_error(tsr_ssl_t *b, int level, const char *call,
 static void
 tsr_ssl_set_error(char *err, size_t errlen, const char *fmt, ...)
 {
-    size_t         n;
-    va_list        args;
-    unsigned long  e, last;
-    char           buf[TSR_SSL_MSG_LEN];
+    int      queued;
+    size_t   n;
+    va_list  args;
+    char     buf[TSR_SSL_MSG_LEN];
 
-    last = 0;
-
-    while ((e = ERR_get_error()) != 0) {
-        last = e;
-    }
+    queued = tsr_err_openssl(buf, sizeof(buf));
 
     if (err == NULL || errlen == 0) {
         return;
     }
 
     va_start(args, fmt);
-    (void) vsnprintf(err, errlen, fmt, args);
+    tsr_verrf(err, errlen, fmt, args);
     va_end(args);
 
-    if (last != 0) {
-        ERR_error_string_n(last, buf, sizeof(buf));
-
+    if (queued) {
         n = strlen(err);
         (void) snprintf(err + n, errlen - n, " (SSL: %s)", buf);
     }

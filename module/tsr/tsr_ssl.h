@@ -19,14 +19,8 @@
 
 #include "tsr.h"
 #include "tsr_compat.h"
+#include "tsr_util.h"
 
-
-#if defined(__GNUC__) || defined(__clang__)
-#define TSR_SSL_PRINTF(fmt, args)                                            \
-    __attribute__((format(printf, fmt, args)))
-#else
-#define TSR_SSL_PRINTF(fmt, args)
-#endif
 
 
 #endif /* TSR_SSL_H_INCLUDED */

@@ -21,10 +21,18 @@
  * The synchronous side writes with hiredis' write(): a closed peer
  * raises SIGPIPE, which the host must ignore (nginx does).  A store is
  * not thread-safe: one per thread (for nginx, per worker).
+ *
+ * What a store is (one server, Redis Cluster, Sentinel) is decided once,
+ * in tsr_store_create(), by picking its tsr_topo_ops_t (tsr_topo.h); the
+ * public calls go through that table.  This file holds the public calls
+ * and the single server (tsr_topo_single), whose code every router's
+ * node runs; tsr_router.c holds what the routers share, tsr_cluster.c
+ * and tsr_sentinel.c what they do not.
  */
 
 
 #include "tsr_store.h"
+#include "tsr_topo.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -76,16 +84,6 @@
 #define TSR_STORE_TLS_KEY_FILE   0x1000
 #define TSR_STORE_TLS_ANY        0x1f00
 
-/* connection states of the asynchronous side */
-#define TSR_STORE_IDLE           0      /* none; the next attempt waits */
-#define TSR_STORE_CONNECTING     1      /* setup commands sent */
-#define TSR_STORE_READY          2
-
-/* circuit breaker states */
-#define TSR_STORE_CLOSED         0
-#define TSR_STORE_OPEN           1
-#define TSR_STORE_HALF_OPEN      2
-
 
 static char *tsr_store_conf_copy(char *buf, size_t buflen, size_t *used,
     const char *s, size_t len);
@@ -108,23 +106,17 @@ static int tsr_store_read_password(const char *name, size_t namelen,
     char *buf, size_t buflen, size_t *used, const char **out, char *err,
     size_t errlen);
 static int tsr_store_blocking(tsr_store_t *st, const char *name);
-static int tsr_store_ready(tsr_store_t *st);
 static int tsr_store_closed(tsr_store_t *st);
 static int tsr_store_open(tsr_store_t *st);
-static void tsr_store_drop(tsr_store_t *st);
 static int tsr_store_command(tsr_store_t *st, redisReply **reply,
     const char *name, const char *fmt, ...);
 static int tsr_store_sync(tsr_store_t *st, redisReply **reply,
     const char *name, const char *fmt, ...);
-static int tsr_store_vsync(tsr_store_t *st, redisReply **reply,
-    const char *name, const char *fmt, va_list args);
 static int tsr_store_router_error_sync(tsr_store_t *st,
     const redisReply *reply);
 static void tsr_store_router_news(tsr_store_t *st, const redisReply *reply);
 static void tsr_store_router_event(tsr_store_t *node, int ev);
 static int tsr_store_role_reply(tsr_store_t *st, const redisReply *reply);
-static int tsr_store_fetch(tsr_store_t *st, int del, const char *key,
-    size_t keylen, uint8_t *buf, size_t *len);
 static int tsr_store_getdel_reply(tsr_store_t *st, const char *key,
     size_t keylen, redisReply **reply);
 static int tsr_store_lookup_reply(tsr_store_t *st, const char *name,
@@ -132,10 +124,7 @@ static int tsr_store_lookup_reply(tsr_store_t *st, const char *name,
 static void tsr_store_caps(tsr_store_t *st, const tsr_caps_t *caps);
 static int tsr_store_unknown_command(const redisReply *reply);
 static int tsr_store_backoff(tsr_store_t *st);
-static void tsr_store_free_reply(tsr_store_t *st, redisReply *reply,
-    int wipe);
 static void tsr_store_wipe_reply(redisReply *reply);
-static int tsr_store_resolve(tsr_store_t *st);
 static int tsr_store_parse_nets(const char *list, size_t len,
     tsr_store_net_t **nets, size_t *n, char *err, size_t errlen);
 static int tsr_store_resolve_host(const char *host, char *ip, size_t iplen,
@@ -143,13 +132,12 @@ static int tsr_store_resolve_host(const char *host, char *ip, size_t iplen,
 static int tsr_store_conf_append(char *buf, size_t buflen, size_t *used,
     const char *sep, const char *ip, int port, char *err, size_t errlen);
 static void tsr_store_async_connect(tsr_store_t *st);
-static void tsr_store_async_drop(tsr_store_t *st);
 static int tsr_store_async_target(const tsr_store_t *st);
 static void tsr_store_async_resolve(tsr_store_t *st);
 static void tsr_store_resolved(const char *ip, const char *err, void *arg);
 static void tsr_store_async_failed(tsr_store_t *st, int unresolved);
 static void tsr_store_resolve_log(tsr_store_t *st, const char *fmt, ...)
-    TSR_STORE_PRINTF(2, 3);
+    TSR_PRINTF(2, 3);
 static int tsr_store_async_command(tsr_store_t *st, tsr_conn_reply_pt fn,
     void *privdata, const char *fmt, ...);
 static int tsr_store_writable(tsr_store_t *st, const char *name);
@@ -159,7 +147,6 @@ static int tsr_store_async_get(tsr_store_t *st, tsr_req_t *req,
 static int tsr_store_async_set(tsr_store_t *st, const char *key,
     size_t keylen, const uint8_t *val, size_t vlen, uint64_t ttl_ms);
 static void tsr_store_write_done(tsr_store_t *st, const char *name, int rc);
-static uint64_t tsr_store_sent_pop(tsr_store_t *st);
 static void tsr_store_setup_cb(tsr_conn_t *c, redisReply *r,
     void *privdata);
 static void tsr_store_get_cb(tsr_conn_t *c, redisReply *r,
@@ -177,7 +164,6 @@ static void tsr_store_breaker_ok(tsr_store_t *st);
 static void tsr_store_breaker_fail(tsr_store_t *st, uint64_t now);
 static void tsr_store_latency(tsr_store_t *st, uint64_t us);
 static uint64_t tsr_store_stall_ms(tsr_store_t *st);
-static void tsr_store_arm(tsr_store_t *st);
 static void tsr_store_watch(tsr_store_t *st);
 static void tsr_store_handle_write(tsr_store_t *st);
 static void tsr_store_flush_now(tsr_store_t *st);
@@ -188,8 +174,6 @@ static void tsr_store_ev_del_write(void *data);
 static void tsr_store_ev_cleanup(void *data);
 static void tsr_store_stats_add(tsr_store_stats_t *to,
     const tsr_store_stats_t *from);
-static int tsr_store_async_vcommand(tsr_store_t *st, tsr_conn_reply_pt fn,
-    void *privdata, const char *fmt, va_list args);
 static int tsr_store_async_formatted(tsr_store_t *st, tsr_conn_reply_pt fn,
     void *privdata, const char *cmd, size_t len);
 static void tsr_store_sent_push(tsr_store_t *st);
@@ -204,25 +188,25 @@ static void tsr_store_asking_cb(tsr_conn_t *c, redisReply *r,
     void *privdata);
 static void tsr_store_write_reply(tsr_store_t *st, const char *name,
     const redisReply *reply);
+static void tsr_store_single_destroy(tsr_store_t *st);
+static int tsr_store_single_connect(tsr_store_t *st);
+static int tsr_store_single_op(tsr_store_t *st, const tsr_store_op_t *op);
+static int tsr_store_single_set(tsr_store_t *st, const tsr_store_op_t *op);
+static int tsr_store_single_del(tsr_store_t *st, const tsr_store_op_t *op);
+static int tsr_store_single_fetch(tsr_store_t *st, const tsr_store_op_t *op);
+static int tsr_store_single_async(tsr_store_t *st, const tsr_loop_t *loop);
+static tsr_req_t *tsr_store_single_get_async(tsr_store_t *st,
+    const char *name, const char *key, size_t keylen, int getdel,
+    uint64_t timeout_ms, tsr_store_done_pt done, void *arg);
+static void tsr_store_single_timer(tsr_store_t *st);
+static void tsr_store_single_read(tsr_store_t *st, int fd);
+static void tsr_store_single_write(tsr_store_t *st, int fd);
+static int tsr_store_single_state(const tsr_store_t *st);
 static int tsr_store_router_error(tsr_store_t *st, const redisReply *reply,
     tsr_req_t *req, tsr_store_wcmd_t *w);
 static int tsr_store_req_resend(tsr_store_t *st, tsr_req_t *req, int ask);
 static int tsr_store_wcmd_resend(tsr_store_t *st, tsr_store_wcmd_t *w,
     int ask);
-static tsr_req_t *tsr_store_router_get(tsr_store_t *st, const char *name,
-    const char *key, size_t keylen, int getdel, uint64_t timeout_ms,
-    tsr_store_done_pt done, void *arg);
-static int tsr_store_router_op(tsr_store_t *st, const tsr_store_op_t *op);
-static int tsr_store_router_start(tsr_store_t *st, const tsr_loop_t *loop);
-static void tsr_store_router_timer(tsr_store_t *st);
-static void tsr_store_router_io(tsr_store_t *st, int fd, int write);
-static void tsr_store_router_arm(tsr_store_t *st);
-static int tsr_store_node_watch(void *data, int fd, int readable,
-    int writable);
-static void tsr_store_node_unwatch(void *data, int fd);
-static void tsr_store_node_timer(void *data, uint64_t ms);
-static uint64_t tsr_store_node_now(void *data);
-static void tsr_store_node_close(tsr_store_t *node);
 
 
 /*
@@ -253,7 +237,7 @@ tsr_store_conf_parse(tsr_store_conf_t *conf, const char *address, char *buf,
     const char  *p, *tok;
 
     if (conf == NULL || address == NULL || buf == NULL || buflen == 0) {
-        tsr_store_errf(err, errlen, "invalid arguments");
+        tsr_errf(err, errlen, "invalid arguments");
         return TSR_EINVAL;
     }
 
@@ -302,25 +286,25 @@ tsr_store_conf_parse(tsr_store_conf_t *conf, const char *address, char *buf,
     }
 
     if (first) {
-        tsr_store_errf(err, errlen, "the address is empty");
+        tsr_errf(err, errlen, "the address is empty");
         goto failed;
     }
 
     if (conf->user != NULL && conf->password == NULL) {
-        tsr_store_errf(err, errlen,
-                       "redis parameter \"user\" needs \"password_file\"");
+        tsr_errf(err, errlen,
+                 "redis parameter \"user\" needs \"password_file\"");
         goto failed;
     }
 
     if (conf->sentinel_user != NULL && conf->sentinel_password == NULL) {
-        tsr_store_errf(err, errlen, "redis parameter \"sentinel_user\" needs "
-                       "\"sentinel_password_file\"");
+        tsr_errf(err, errlen, "redis parameter \"sentinel_user\" needs "
+                 "\"sentinel_password_file\"");
         goto failed;
     }
 
     if (conf->sentinels != NULL && conf->master_name == NULL) {
-        tsr_store_errf(err, errlen, "a \"sentinel=\" address needs the "
-                       "redis parameter \"master\"");
+        tsr_errf(err, errlen, "a \"sentinel=\" address needs the "
+                 "redis parameter \"master\"");
         goto failed;
     }
 
@@ -328,29 +312,29 @@ tsr_store_conf_parse(tsr_store_conf_t *conf, const char *address, char *buf,
         && (seen & (TSR_STORE_MASTER | TSR_STORE_SENTINEL_PASSWORD_FILE
                     | TSR_STORE_SENTINEL_USER)))
     {
-        tsr_store_errf(err, errlen, "redis parameter \"%s\" needs a "
-                       "\"sentinel=\" address",
-                       (seen & TSR_STORE_MASTER) ? "master"
-                       : (seen & TSR_STORE_SENTINEL_USER)
+        tsr_errf(err, errlen, "redis parameter \"%s\" needs a "
+                 "\"sentinel=\" address",
+                 (seen & TSR_STORE_MASTER) ? "master"
+                 : (seen & TSR_STORE_SENTINEL_USER)
                          ? "sentinel_user" : "sentinel_password_file");
         goto failed;
     }
 
     if (conf->cluster != NULL && conf->db != 0) {
-        tsr_store_errf(err, errlen, "a redis cluster has no databases: "
-                       "redis parameter \"db\" must be 0");
+        tsr_errf(err, errlen, "a redis cluster has no databases: "
+                 "redis parameter \"db\" must be 0");
         goto failed;
     }
 
     if (!conf->tls && (seen & TSR_STORE_TLS_ANY)) {
-        tsr_store_errf(err, errlen, "redis parameters \"tls_*\" need "
-                       "\"tls\" or a \"rediss://\" address");
+        tsr_errf(err, errlen, "redis parameters \"tls_*\" need "
+                 "\"tls\" or a \"rediss://\" address");
         goto failed;
     }
 
     if ((conf->tls_cert_file == NULL) != (conf->tls_key_file == NULL)) {
-        tsr_store_errf(err, errlen, "redis parameters \"tls_cert_file\" "
-                       "and \"tls_key_file\" go together");
+        tsr_errf(err, errlen, "redis parameters \"tls_cert_file\" "
+                 "and \"tls_key_file\" go together");
         goto failed;
     }
 
@@ -433,22 +417,22 @@ tsr_store_parse_addr(tsr_store_conf_t *conf, const char *addr, size_t len,
         hlen = len - (sizeof("unix:") - 1);
 
         if (hlen == 0) {
-            tsr_store_errf(err, errlen, "no path in \"%.*s\"",
-                           (int) len, addr);
+            tsr_errf(err, errlen, "no path in \"%.*s\"",
+                     (int) len, addr);
             return TSR_EINVAL;
         }
 
         if (hlen >= TSR_STORE_SUN_PATH) {
-            tsr_store_errf(err, errlen,
-                           "unix socket path too long in \"%.*s\"",
-                           (int) len, addr);
+            tsr_errf(err, errlen,
+                     "unix socket path too long in \"%.*s\"",
+                     (int) len, addr);
             return TSR_EINVAL;
         }
 
         conf->unix_path = tsr_store_conf_copy(buf, buflen, used, host, hlen);
         if (conf->unix_path == NULL) {
-            tsr_store_errf(err, errlen, "no room for \"%.*s\"",
-                           (int) len, addr);
+            tsr_errf(err, errlen, "no room for \"%.*s\"",
+                     (int) len, addr);
             return TSR_EINVAL;
         }
 
@@ -482,8 +466,8 @@ tsr_store_parse_addr(tsr_store_conf_t *conf, const char *addr, size_t len,
 
         *dst = tsr_store_conf_copy(buf, buflen, used, list, hlen);
         if (*dst == NULL) {
-            tsr_store_errf(err, errlen, "no room for \"%.*s\"",
-                           (int) len, addr);
+            tsr_errf(err, errlen, "no room for \"%.*s\"",
+                     (int) len, addr);
             return TSR_EINVAL;
         }
 
@@ -498,8 +482,8 @@ tsr_store_parse_addr(tsr_store_conf_t *conf, const char *addr, size_t len,
 
     conf->host = tsr_store_conf_copy(buf, buflen, used, host, hlen);
     if (conf->host == NULL) {
-        tsr_store_errf(err, errlen, "no room for \"%.*s\"",
-                       (int) len, addr);
+        tsr_errf(err, errlen, "no room for \"%.*s\"",
+                 (int) len, addr);
         return TSR_EINVAL;
     }
 
@@ -535,14 +519,14 @@ tsr_store_parse_uri(tsr_store_conf_t *conf, const char *uri, size_t len,
         n = (slash != NULL) ? (size_t) (slash - p) : (size_t) (end - p);
 
         if (n == 0 || *p != '/') {
-            tsr_store_errf(err, errlen, "no absolute path in \"%.*s\"",
-                           (int) len, uri);
+            tsr_errf(err, errlen, "no absolute path in \"%.*s\"",
+                     (int) len, uri);
             return TSR_EINVAL;
         }
 
         if (n >= TSR_STORE_SUN_PATH) {
-            tsr_store_errf(err, errlen, "unix socket path too long in redis "
-                           "address \"%.*s\"", (int) len, uri);
+            tsr_errf(err, errlen, "unix socket path too long in redis "
+                     "address \"%.*s\"", (int) len, uri);
             return TSR_EINVAL;
         }
 
@@ -551,9 +535,9 @@ tsr_store_parse_uri(tsr_store_conf_t *conf, const char *uri, size_t len,
                 || (db = tsr_store_parse_db(slash + 4, end - slash - 4))
                    < 0)
             {
-                tsr_store_errf(err, errlen, "invalid query in \"%.*s\": only "
-                               "\"?db=N\" is known",
-                               (int) len, uri);
+                tsr_errf(err, errlen, "invalid query in \"%.*s\": only "
+                         "\"?db=N\" is known",
+                         (int) len, uri);
                 return TSR_EINVAL;
             }
         }
@@ -580,8 +564,8 @@ tsr_store_parse_uri(tsr_store_conf_t *conf, const char *uri, size_t len,
 
     for (at = p; at + 3 <= end; at++) {
         if (memcmp(at, "://", 3) == 0) {
-            tsr_store_errf(err, errlen, "a scheme after \"%s\": write it "
-                           "once", scheme);
+            tsr_errf(err, errlen, "a scheme after \"%s\": write it "
+                     "once", scheme);
             return TSR_EINVAL;
         }
     }
@@ -610,8 +594,8 @@ tsr_store_parse_uri(tsr_store_conf_t *conf, const char *uri, size_t len,
         if (n > 0) {
             conf->user = tsr_store_uri_part(buf, buflen, used, p, n);
             if (conf->user == NULL) {
-                tsr_store_errf(err, errlen, "invalid user in a %s redis "
-                               "address", scheme);
+                tsr_errf(err, errlen, "invalid user in a %s redis "
+                         "address", scheme);
                 return TSR_EINVAL;
             }
         }
@@ -620,8 +604,8 @@ tsr_store_parse_uri(tsr_store_conf_t *conf, const char *uri, size_t len,
             conf->password = tsr_store_uri_part(buf, buflen, used, colon + 1,
                                                 at - colon - 1);
             if (conf->password == NULL) {
-                tsr_store_errf(err, errlen, "invalid password in a %s redis "
-                               "address", scheme);
+                tsr_errf(err, errlen, "invalid password in a %s redis "
+                         "address", scheme);
                 return TSR_EINVAL;
             }
         }
@@ -633,9 +617,9 @@ tsr_store_parse_uri(tsr_store_conf_t *conf, const char *uri, size_t len,
         db = tsr_store_parse_db(slash + 1, end - slash - 1);
 
         if (db < 0) {
-            tsr_store_errf(err, errlen, "invalid database \"%.*s\" in a %s "
-                           "URI: a number from 0 is expected",
-                           (int) (end - slash - 1), slash + 1, scheme);
+            tsr_errf(err, errlen, "invalid database \"%.*s\" in a %s "
+                     "URI: a number from 0 is expected",
+                     (int) (end - slash - 1), slash + 1, scheme);
             return TSR_EINVAL;
         }
     }
@@ -659,8 +643,8 @@ tsr_store_parse_uri(tsr_store_conf_t *conf, const char *uri, size_t len,
 
 noroom:
 
-    tsr_store_errf(err, errlen, "no room for a %s URI",
-                   scheme);
+    tsr_errf(err, errlen, "no room for a %s URI",
+             scheme);
 
     return TSR_EINVAL;
 }
@@ -757,7 +741,7 @@ tsr_store_parse_list(const char *list, size_t len, char **hosts, int *ports,
     count = 0;
 
     if (len == 0) {
-        tsr_store_errf(err, errlen, "no nodes");
+        tsr_errf(err, errlen, "no nodes");
         return TSR_EINVAL;
     }
 
@@ -766,14 +750,14 @@ tsr_store_parse_list(const char *list, size_t len, char **hosts, int *ports,
         elen = (comma != NULL) ? (size_t) (comma - p) : (size_t) (end - p);
 
         if (elen == 0) {
-            tsr_store_errf(err, errlen, "empty node in \"%.*s\"",
-                           (int) len, list);
+            tsr_errf(err, errlen, "empty node in \"%.*s\"",
+                     (int) len, list);
             return TSR_EINVAL;
         }
 
         if (count == TSR_STORE_MAX_LIST) {
-            tsr_store_errf(err, errlen, "more than %d nodes in redis "
-                           "address", TSR_STORE_MAX_LIST);
+            tsr_errf(err, errlen, "more than %d nodes in redis "
+                     "address", TSR_STORE_MAX_LIST);
             return TSR_EINVAL;
         }
 
@@ -784,9 +768,9 @@ tsr_store_parse_list(const char *list, size_t len, char **hosts, int *ports,
         }
 
         if (hosts != NULL && count < n) {
-            hosts[count] = strndup(host, hlen);
+            hosts[count] = OPENSSL_strndup(host, hlen);
             if (hosts[count] == NULL) {
-                tsr_store_errf(err, errlen, "out of memory");
+                tsr_errf(err, errlen, "out of memory");
                 return TSR_ENOMEM;
             }
 
@@ -825,8 +809,8 @@ tsr_store_parse_host(const char *addr, size_t len, const char **host,
         rest = memchr(h, ']', end - h);
 
         if (rest == NULL || rest == h || memchr(h, ':', rest - h) == NULL) {
-            tsr_store_errf(err, errlen, "invalid IPv6 address in \"%.*s\"",
-                           (int) len, addr);
+            tsr_errf(err, errlen, "invalid IPv6 address in \"%.*s\"",
+                     (int) len, addr);
             return TSR_EINVAL;
         }
 
@@ -852,8 +836,8 @@ tsr_store_parse_host(const char *addr, size_t len, const char **host,
             *port = 0;
 
         } else if (memchr(colon + 1, ':', end - colon - 1) != NULL) {
-            tsr_store_errf(err, errlen, "an IPv6 address needs brackets, as "
-                           "in \"[::1]:6379\"");
+            tsr_errf(err, errlen, "an IPv6 address needs brackets, as "
+                     "in \"[::1]:6379\"");
             return TSR_EINVAL;
 
         } else {
@@ -862,15 +846,15 @@ tsr_store_parse_host(const char *addr, size_t len, const char **host,
         }
 
         if (*hlen == 0) {
-            tsr_store_errf(err, errlen, "no host in \"%.*s\"",
-                           (int) len, addr);
+            tsr_errf(err, errlen, "no host in \"%.*s\"",
+                     (int) len, addr);
             return TSR_EINVAL;
         }
     }
 
     if (*port == -1) {
-        tsr_store_errf(err, errlen, "invalid port in \"%.*s\": a number from "
-                       "1 to 65535 is expected", (int) len, addr);
+        tsr_errf(err, errlen, "invalid port in \"%.*s\": a number from "
+                 "1 to 65535 is expected", (int) len, addr);
         return TSR_EINVAL;
     }
 
@@ -883,8 +867,8 @@ tsr_store_parse_host(const char *addr, size_t len, const char **host,
             continue;
         }
 
-        tsr_store_errf(err, errlen, "invalid host in \"%.*s\"",
-                       (int) len, addr);
+        tsr_errf(err, errlen, "invalid host in \"%.*s\"",
+                 (int) len, addr);
         return TSR_EINVAL;
     }
 
@@ -1123,8 +1107,8 @@ tsr_store_parse_param(tsr_store_conf_t *conf, const char *param, size_t len,
 
 failed:
 
-    tsr_store_errf(err, errlen, "%s redis parameter \"%.*s\"", msg, (int) nlen,
-                   param);
+    tsr_errf(err, errlen, "%s redis parameter \"%.*s\"", msg, (int) nlen,
+             param);
 
     return TSR_EINVAL;
 }
@@ -1151,7 +1135,7 @@ tsr_store_read_password(const char *name, size_t namelen, char *buf,
     room = buflen - *used;
 
     if (namelen >= sizeof(path)) {
-        tsr_store_errf(err, errlen, "password file name too long");
+        tsr_errf(err, errlen, "password file name too long");
         return TSR_EINVAL;
     }
 
@@ -1162,21 +1146,21 @@ tsr_store_read_password(const char *name, size_t namelen, char *buf,
 
     fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd == -1) {
-        tsr_store_errf(err, errlen, "cannot open password file \"%s\": %s",
-                       path, strerror(errno));
+        tsr_errf(err, errlen, "cannot open password file \"%s\": %s",
+                 path, strerror(errno));
         goto failed;
     }
 
     if (fstat(fd, &st) == -1 || !S_ISREG(st.st_mode)) {
-        tsr_store_errf(err, errlen, "password file \"%s\" is not a regular "
-                       "file", path);
+        tsr_errf(err, errlen, "password file \"%s\" is not a regular "
+                 "file", path);
         goto failed;
     }
 
     for ( ;; ) {
         if (n == room) {
-            tsr_store_errf(err, errlen, "password file \"%s\" is too long",
-                           path);
+            tsr_errf(err, errlen, "password file \"%s\" is too long",
+                     path);
             goto failed;
         }
 
@@ -1187,8 +1171,8 @@ tsr_store_read_password(const char *name, size_t namelen, char *buf,
                 continue;
             }
 
-            tsr_store_errf(err, errlen, "cannot read password file \"%s\": %s",
-                           path, strerror(errno));
+            tsr_errf(err, errlen, "cannot read password file \"%s\": %s",
+                     path, strerror(errno));
             goto failed;
         }
 
@@ -1211,13 +1195,13 @@ tsr_store_read_password(const char *name, size_t namelen, char *buf,
     }
 
     if (n == 0) {
-        tsr_store_errf(err, errlen, "password file \"%s\" is empty", path);
+        tsr_errf(err, errlen, "password file \"%s\" is empty", path);
         goto failed;
     }
 
     if (memchr(pw, '\0', n) != NULL) {
-        tsr_store_errf(err, errlen, "password file \"%s\" holds a NUL byte",
-                       path);
+        tsr_errf(err, errlen, "password file \"%s\" holds a NUL byte",
+                 path);
         goto failed;
     }
 
@@ -1271,19 +1255,19 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
     }
 
     if (conf->port < 0 || conf->port > 65535) {
-        tsr_store_errf(err, errlen, "invalid redis port %d", conf->port);
+        tsr_errf(err, errlen, "invalid redis port %d", conf->port);
         return NULL;
     }
 
     if (conf->db < 0) {
-        tsr_store_errf(err, errlen, "invalid redis db %d", conf->db);
+        tsr_errf(err, errlen, "invalid redis db %d", conf->db);
         return NULL;
     }
 
     if (conf->connect_timeout_ms < 0 || conf->command_timeout_ms < 0
         || conf->backoff_min_ms < 0 || conf->backoff_max_ms < 0)
     {
-        tsr_store_errf(err, errlen, "negative redis timeout");
+        tsr_errf(err, errlen, "negative redis timeout");
         return NULL;
     }
 
@@ -1291,43 +1275,43 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
         && (conf->unix_path[0] == '\0'
             || strlen(conf->unix_path) >= TSR_STORE_SUN_PATH))
     {
-        tsr_store_errf(err, errlen, "invalid unix socket path \"%s\"",
-                       conf->unix_path);
+        tsr_errf(err, errlen, "invalid unix socket path \"%s\"",
+                 conf->unix_path);
         return NULL;
     }
 
     if (conf->unix_path == NULL && conf->host != NULL
         && conf->host[0] == '\0')
     {
-        tsr_store_errf(err, errlen, "empty redis host");
+        tsr_errf(err, errlen, "empty redis host");
         return NULL;
     }
 
     if (conf->user != NULL
         && (conf->password == NULL || conf->password[0] == '\0'))
     {
-        tsr_store_errf(err, errlen, "redis user \"%s\" needs a password",
-                       conf->user);
+        tsr_errf(err, errlen, "redis user \"%s\" needs a password",
+                 conf->user);
         return NULL;
     }
 
     if (conf->cluster != NULL && conf->sentinels != NULL) {
-        tsr_store_errf(err, errlen, "a redis store is either a cluster or "
-                       "found through sentinels");
+        tsr_errf(err, errlen, "a redis store is either a cluster or "
+                 "found through sentinels");
         return NULL;
     }
 
     if (conf->allow != NULL && conf->cluster == NULL
         && conf->sentinels == NULL)
     {
-        tsr_store_errf(err, errlen, "redis parameter \"allow\" needs a "
-                       "\"cluster=\" or \"sentinel=\" address");
+        tsr_errf(err, errlen, "redis parameter \"allow\" needs a "
+                 "\"cluster=\" or \"sentinel=\" address");
         return NULL;
     }
 
     if (conf->cluster != NULL && conf->db != 0) {
-        tsr_store_errf(err, errlen, "a redis cluster has no databases: db "
-                       "must be 0");
+        tsr_errf(err, errlen, "a redis cluster has no databases: db "
+                 "must be 0");
         return NULL;
     }
 
@@ -1335,15 +1319,21 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
         && (conf->master_name != NULL || conf->sentinel_user != NULL
             || conf->sentinel_password != NULL))
     {
-        tsr_store_errf(err, errlen, "redis sentinel settings without "
-                       "sentinels");
+        tsr_errf(err, errlen, "redis sentinel settings without "
+                 "sentinels");
         return NULL;
     }
 
-    st = calloc(1, sizeof(tsr_store_t));
+    st = OPENSSL_zalloc(sizeof(tsr_store_t));
     if (st == NULL) {
         goto failed;
     }
+
+    /* the one place that tells the topologies apart */
+
+    st->topo = (conf->cluster != NULL) ? &tsr_topo_cluster
+               : (conf->sentinels != NULL) ? &tsr_topo_sentinel
+               : &tsr_topo_single;
 
     st->port = conf->port ? conf->port : TSR_STORE_DEFAULT_PORT;
     st->db = conf->db;
@@ -1362,10 +1352,10 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
     st->log_data = conf->log_data;
 
     if (st->backoff_max_ms < st->backoff_min_ms) {
-        tsr_store_errf(err, errlen, "redis backoff_max_ms %d is below "
-                       "backoff_min_ms %d", st->backoff_max_ms,
-                       st->backoff_min_ms);
-        free(st);
+        tsr_errf(err, errlen, "redis backoff_max_ms %d is below "
+                 "backoff_min_ms %d", st->backoff_max_ms,
+                 st->backoff_min_ms);
+        OPENSSL_free(st);
         return NULL;
     }
 
@@ -1377,32 +1367,18 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
                                 &st->allow, &st->nallow, err, errlen)
            != TSR_OK)
     {
-        free(st);
+        OPENSSL_free(st);
         return NULL;
     }
 
-    if (conf->cluster != NULL) {
-        st->mode = TSR_STORE_CLUSTER;
-        snprintf(st->addr, sizeof(st->addr), "cluster %s", conf->cluster);
-
-        if (tsr_cluster_create(st, conf->cluster, err, errlen) != TSR_OK) {
+    if (st->topo->create != NULL) {
+        if (st->topo->create(st, conf, err, errlen) != TSR_OK) {
             tsr_store_destroy(st);
             return NULL;
         }
-
-    } else if (conf->sentinels != NULL) {
-        st->mode = TSR_STORE_SENTINEL;
-
-        if (tsr_sentinel_create(st, conf, err, errlen) != TSR_OK) {
-            tsr_store_destroy(st);
-            return NULL;
-        }
-
-        snprintf(st->addr, sizeof(st->addr), "master \"%s\" of sentinels %s",
-                 conf->master_name, conf->sentinels);
 
     } else if (conf->unix_path != NULL) {
-        st->unix_path = strdup(conf->unix_path);
+        st->unix_path = OPENSSL_strdup(conf->unix_path);
         if (st->unix_path == NULL) {
             goto failed;
         }
@@ -1410,7 +1386,7 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
         snprintf(st->addr, sizeof(st->addr), "unix:%s", st->unix_path);
 
     } else {
-        st->host = strdup(conf->host != NULL ? conf->host
+        st->host = OPENSSL_strdup(conf->host != NULL ? conf->host
                                              : TSR_STORE_DEFAULT_HOST);
         if (st->host == NULL) {
             goto failed;
@@ -1424,9 +1400,9 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
             if (strlen(conf->host_addr) >= sizeof(st->ip)
                 || !tsr_store_numeric(conf->host_addr))
             {
-                tsr_store_errf(err, errlen, "invalid address \"%s\" of "
-                               "redis host \"%s\"", conf->host_addr,
-                               st->host);
+                tsr_errf(err, errlen, "invalid address \"%s\" of "
+                         "redis host \"%s\"", conf->host_addr,
+                         st->host);
                 tsr_store_destroy(st);
                 return NULL;
             }
@@ -1436,7 +1412,7 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
     }
 
     if (conf->user != NULL) {
-        st->user = strdup(conf->user);
+        st->user = OPENSSL_strdup(conf->user);
         if (st->user == NULL) {
             goto failed;
         }
@@ -1453,7 +1429,7 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
     if (conf->password != NULL && conf->password[0] != '\0') {
         st->password_len = strlen(conf->password);
 
-        st->password = malloc(st->password_len + 1);
+        st->password = OPENSSL_malloc(st->password_len + 1);
         if (st->password == NULL) {
             goto failed;
         }
@@ -1466,7 +1442,7 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
 failed:
 
     tsr_store_destroy(st);
-    tsr_store_errf(err, errlen, "out of memory");
+    tsr_errf(err, errlen, "out of memory");
 
     return NULL;
 }
@@ -1494,14 +1470,14 @@ tsr_store_tls_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
     tc.server_name = conf->tls_server_name;
 
     if ((conf->tls_cert_file == NULL) != (conf->tls_key_file == NULL)) {
-        tsr_store_errf(err, errlen, "redis parameters \"tls_cert_file\" "
-                       "and \"tls_key_file\" go together");
+        tsr_errf(err, errlen, "redis parameters \"tls_cert_file\" "
+                 "and \"tls_key_file\" go together");
         return NULL;
     }
 
     tls = tsr_tls_create(&tc, msg, sizeof(msg));
     if (tls == NULL) {
-        tsr_store_errf(err, errlen, "%s", msg);
+        tsr_errf(err, errlen, "%s", msg);
     }
 
     return tls;
@@ -1519,20 +1495,18 @@ tsr_store_tls(const tsr_store_t *st)
 int
 tsr_store_connect(tsr_store_t *st)
 {
-    int  rc;
-
     if (st == NULL || tsr_store_blocking(st, "connect")) {
         return TSR_EINVAL;
     }
 
-    switch (st->mode) {
+    return st->topo->connect(st);
+}
 
-    case TSR_STORE_CLUSTER:
-        return tsr_cluster_connect(st);
 
-    case TSR_STORE_SENTINEL:
-        return tsr_sentinel_connect(st);
-    }
+static int
+tsr_store_single_connect(tsr_store_t *st)
+{
+    int  rc;
 
     rc = tsr_store_ready(st);
 
@@ -1541,6 +1515,32 @@ tsr_store_connect(tsr_store_t *st)
     }
 
     return rc;
+}
+
+
+/* a single server has no nodes and no router state */
+
+static void
+tsr_store_single_destroy(tsr_store_t *st)
+{
+    return;
+}
+
+
+static int
+tsr_store_single_op(tsr_store_t *st, const tsr_store_op_t *op)
+{
+    switch (op->op) {
+
+    case TSR_STORE_OP_SET:
+        return tsr_store_single_set(st, op);
+
+    case TSR_STORE_OP_DEL:
+        return tsr_store_single_del(st, op);
+
+    default: /* TSR_STORE_OP_GET, TSR_STORE_OP_GETDEL */
+        return tsr_store_single_fetch(st, op);
+    }
 }
 
 
@@ -1564,8 +1564,6 @@ int
 tsr_store_set(tsr_store_t *st, const char *key, size_t keylen,
     const uint8_t *val, size_t vlen, uint64_t ttl_ms)
 {
-    int             rc;
-    redisReply     *reply;
     tsr_store_op_t  op;
 
     if (st == NULL || (!st->async && tsr_store_blocking(st, "SET"))) {
@@ -1592,17 +1590,33 @@ tsr_store_set(tsr_store_t *st, const char *key, size_t keylen,
         return TSR_ETOOBIG;
     }
 
-    if (st->mode != TSR_STORE_SINGLE) {
-        memset(&op, 0, sizeof(tsr_store_op_t));
-        op.op = TSR_STORE_OP_SET;
-        op.key = key;
-        op.keylen = keylen;
-        op.val = val;
-        op.vlen = vlen;
-        op.ttl_ms = ttl_ms;
+    memset(&op, 0, sizeof(tsr_store_op_t));
+    op.op = TSR_STORE_OP_SET;
+    op.key = key;
+    op.keylen = keylen;
+    op.val = val;
+    op.vlen = vlen;
+    op.ttl_ms = ttl_ms;
 
-        return tsr_store_router_op(st, &op);
-    }
+    return st->topo->op(st, &op);
+}
+
+
+static int
+tsr_store_single_set(tsr_store_t *st, const tsr_store_op_t *op)
+{
+    int             rc;
+    size_t          keylen, vlen;
+    uint64_t        ttl_ms;
+    const char     *key;
+    redisReply     *reply;
+    const uint8_t  *val;
+
+    key = op->key;
+    keylen = op->keylen;
+    val = op->val;
+    vlen = op->vlen;
+    ttl_ms = op->ttl_ms;
 
     st->stats.sets++;
 
@@ -1671,8 +1685,6 @@ failed:
 int
 tsr_store_del(tsr_store_t *st, const char *key, size_t keylen)
 {
-    int             rc;
-    redisReply     *reply;
     tsr_store_op_t  op;
 
     if (st == NULL || (!st->async && tsr_store_blocking(st, "DEL"))) {
@@ -1684,14 +1696,25 @@ tsr_store_del(tsr_store_t *st, const char *key, size_t keylen)
         return TSR_EINVAL;
     }
 
-    if (st->mode != TSR_STORE_SINGLE) {
-        memset(&op, 0, sizeof(tsr_store_op_t));
-        op.op = TSR_STORE_OP_DEL;
-        op.key = key;
-        op.keylen = keylen;
+    memset(&op, 0, sizeof(tsr_store_op_t));
+    op.op = TSR_STORE_OP_DEL;
+    op.key = key;
+    op.keylen = keylen;
 
-        return tsr_store_router_op(st, &op);
-    }
+    return st->topo->op(st, &op);
+}
+
+
+static int
+tsr_store_single_del(tsr_store_t *st, const tsr_store_op_t *op)
+{
+    int          rc;
+    size_t       keylen;
+    const char  *key;
+    redisReply  *reply;
+
+    key = op->key;
+    keylen = op->keylen;
 
     st->stats.dels++;
 
@@ -1806,32 +1829,13 @@ tsr_store_stats_add(tsr_store_stats_t *to, const tsr_store_stats_t *from)
 void
 tsr_store_destroy(tsr_store_t *st)
 {
-    size_t      i;
     tsr_req_t  *req;
 
     if (st == NULL) {
         return;
     }
 
-    if (st->mode != TSR_STORE_SINGLE) {
-        st->destroying = 1;
-
-        /* nodes first: their reply callbacks look at the router */
-
-        for (i = 0; i < st->nnodes; i++) {
-            tsr_store_destroy(st->nodes[i]);
-        }
-
-        free(st->nodes);
-        st->nodes = NULL;
-        st->nnodes = 0;
-
-        free(st->allow);
-        st->allow = NULL;
-
-        tsr_cluster_destroy(st);
-        tsr_sentinel_destroy(st);
-    }
+    st->topo->destroy(st);
 
     tsr_sync_free(st->ctx);
 
@@ -1864,19 +1868,18 @@ tsr_store_destroy(tsr_store_t *st)
         }
 
         st->loop.timer(st->loop.data, 0);
-        free(st->sent);
+        OPENSSL_free(st->sent);
     }
 
     if (st->password != NULL) {
-        OPENSSL_cleanse(st->password, st->password_len);
-        free(st->password);
+        OPENSSL_clear_free(st->password, st->password_len);
     }
 
-    free(st->host);
-    free(st->unix_path);
-    free(st->user);
+    OPENSSL_free(st->host);
+    OPENSSL_free(st->unix_path);
+    OPENSSL_free(st->user);
     tsr_tls_destroy(st->tls);
-    free(st);
+    OPENSSL_free(st);
 }
 
 
@@ -1885,14 +1888,11 @@ tsr_store_destroy(tsr_store_t *st)
  * count them apart (misses are nil replies only).
  */
 
-static int
+int
 tsr_store_fetch(tsr_store_t *st, int del, const char *key, size_t keylen,
     uint8_t *buf, size_t *len)
 {
-    int             rc;
-    size_t          size;
     const char     *name;
-    redisReply     *reply;
     tsr_store_op_t  op;
 
     name = del ? "GETDEL" : "GET";
@@ -1908,21 +1908,35 @@ tsr_store_fetch(tsr_store_t *st, int del, const char *key, size_t keylen,
         return TSR_EINVAL;
     }
 
-    if (st->mode != TSR_STORE_SINGLE) {
-        memset(&op, 0, sizeof(tsr_store_op_t));
-        op.op = del ? TSR_STORE_OP_GETDEL : TSR_STORE_OP_GET;
-        op.key = key;
-        op.keylen = keylen;
-        op.buf = buf;
-        op.size = *len;
-        op.len = len;
-        *len = 0;
-
-        return tsr_store_router_op(st, &op);
-    }
-
-    size = *len;
+    memset(&op, 0, sizeof(tsr_store_op_t));
+    op.op = del ? TSR_STORE_OP_GETDEL : TSR_STORE_OP_GET;
+    op.key = key;
+    op.keylen = keylen;
+    op.buf = buf;
+    op.size = *len;
+    op.len = len;
     *len = 0;
+
+    return st->topo->op(st, &op);
+}
+
+
+static int
+tsr_store_single_fetch(tsr_store_t *st, const tsr_store_op_t *op)
+{
+    int          rc, del;
+    size_t       keylen, size, *len;
+    uint8_t     *buf;
+    const char  *key, *name;
+    redisReply  *reply;
+
+    del = (op->op == TSR_STORE_OP_GETDEL);
+    name = del ? "GETDEL" : "GET";
+    key = op->key;
+    keylen = op->keylen;
+    buf = op->buf;
+    size = op->size;
+    len = op->len;
 
     st->stats.gets++;
 
@@ -2125,7 +2139,7 @@ tsr_store_blocking(tsr_store_t *st, const char *name)
  * closed while idle (a restart, its "timeout" setting) is replaced at once.
  */
 
-static int
+int
 tsr_store_ready(tsr_store_t *st)
 {
     int64_t  now;
@@ -2144,7 +2158,7 @@ tsr_store_ready(tsr_store_t *st)
         return tsr_store_open(st);
     }
 
-    now = tsr_store_now();
+    now = tsr_now_ms();
 
     if (now < st->next_attempt) {
         tsr_store_set_error(st, "redis unavailable, next attempt in %lld ms: "
@@ -2236,7 +2250,7 @@ failed:
  * with each failure in a row, up to backoff_max_ms.
  */
 
-static void
+void
 tsr_store_drop(tsr_store_t *st)
 {
     int  delay;
@@ -2245,7 +2259,7 @@ tsr_store_drop(tsr_store_t *st)
     st->ctx = NULL;
 
     delay = tsr_store_backoff(st);
-    st->next_attempt = tsr_store_now() + delay;
+    st->next_attempt = tsr_now_ms() + delay;
 
     memcpy(st->last, st->err, sizeof(st->last));
 
@@ -2336,8 +2350,8 @@ tsr_store_router_error_sync(tsr_store_t *st, const redisReply *reply)
         return TSR_STORE_ERROR_OTHER;
     }
 
-    if (st->parent->mode == TSR_STORE_CLUSTER
-        && tsr_cluster_parse_redirect(reply, &st->redirect) == TSR_OK)
+    if (st->parent->topo->redirect != NULL
+        && st->parent->topo->redirect(reply, &st->redirect) == TSR_OK)
     {
         return TSR_STORE_ERROR_REDIRECT;
     }
@@ -2381,15 +2395,8 @@ tsr_store_router_event(tsr_store_t *node, int ev)
         return;
     }
 
-    switch (st->mode) {
-
-    case TSR_STORE_CLUSTER:
-        tsr_cluster_event(st, node, ev);
-        break;
-
-    case TSR_STORE_SENTINEL:
-        tsr_sentinel_event(st, node, ev);
-        break;
+    if (st->topo->event != NULL) {
+        st->topo->event(st, node, ev);
     }
 }
 
@@ -2453,7 +2460,7 @@ tsr_store_sync(tsr_store_t *st, redisReply **reply, const char *name,
 }
 
 
-static int
+int
 tsr_store_vsync(tsr_store_t *st, redisReply **reply, const char *name,
     const char *fmt, va_list args)
 {
@@ -2512,7 +2519,7 @@ tsr_store_reply_error(tsr_store_t *st, const char *name,
  * read buffer first (best effort: hiredis' stack buffer is out of reach).
  */
 
-static void
+void
 tsr_store_free_reply(tsr_store_t *st, redisReply *reply, int wipe)
 {
     if (wipe) {
@@ -2546,50 +2553,13 @@ tsr_store_wipe_reply(redisReply *reply)
 }
 
 
-int64_t
-tsr_store_now(void)
-{
-    struct timespec  ts;
-
-    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-
-uint64_t
-tsr_store_now_us(void)
-{
-    struct timespec  ts;
-
-    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (uint64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-
-void
-tsr_store_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list  args;
-
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-
-    va_start(args, fmt);
-    (void) vsnprintf(err, errlen, fmt, args);
-    va_end(args);
-}
-
-
 void
 tsr_store_set_error(tsr_store_t *st, const char *fmt, ...)
 {
     va_list  args;
 
     va_start(args, fmt);
-    (void) vsnprintf(st->err, sizeof(st->err), fmt, args);
+    tsr_verrf(st->err, sizeof(st->err), fmt, args);
     va_end(args);
 }
 
@@ -2605,7 +2575,7 @@ tsr_store_log(tsr_store_t *st, int level, const char *fmt, ...)
     }
 
     va_start(args, fmt);
-    (void) vsnprintf(msg, sizeof(msg), fmt, args);
+    tsr_verrf(msg, sizeof(msg), fmt, args);
     va_end(args);
 
     st->log(level, msg, st->log_data);
@@ -2618,7 +2588,7 @@ int
 tsr_store_set_async(tsr_store_t *st, const tsr_loop_t *loop,
     const tsr_store_async_conf_t *aconf)
 {
-    int  rc, max_inflight, failures;
+    int  max_inflight, failures;
 
     if (st == NULL) {
         return TSR_EINVAL;
@@ -2653,9 +2623,14 @@ tsr_store_set_async(tsr_store_t *st, const tsr_loop_t *loop,
     st->breaker_failures = failures ? failures : TSR_STORE_BREAKER_FAILURES;
     st->max_queued = st->max_inflight * TSR_STORE_QUEUE_FACTOR;
 
-    if (st->mode != TSR_STORE_SINGLE) {
-        return tsr_store_router_start(st, loop);
-    }
+    return st->topo->async(st, loop);
+}
+
+
+static int
+tsr_store_single_async(tsr_store_t *st, const tsr_loop_t *loop)
+{
+    int  rc;
 
     /*
      * Commands go out only below max_queued, except the setup of a new
@@ -2664,7 +2639,7 @@ tsr_store_set_async(tsr_store_t *st, const tsr_loop_t *loop,
      */
     st->sent_size = st->max_queued + TSR_STORE_SETUP_COMMANDS;
 
-    st->sent = malloc(2 * st->sent_size * sizeof(uint64_t));
+    st->sent = OPENSSL_malloc(2 * st->sent_size * sizeof(uint64_t));
     if (st->sent == NULL) {
         tsr_store_set_error(st, "set_async: out of memory");
         return TSR_ENOMEM;
@@ -2732,7 +2707,7 @@ tsr_store_set_async(tsr_store_t *st, const tsr_loop_t *loop,
  * hiredis would call getaddrinfo() on every connect.
  */
 
-static int
+int
 tsr_store_resolve(tsr_store_t *st)
 {
     return tsr_store_resolve_name(st, st->host, st->ip, sizeof(st->ip));
@@ -2853,7 +2828,7 @@ tsr_store_conf_resolve(tsr_store_conf_t *conf, char *buf, size_t buflen,
         }
 
         for (i = 0; i < TSR_STORE_MAX_LIST; i++) {
-            free(hosts[i]);
+            OPENSSL_free(hosts[i]);
         }
 
         if (rc == TSR_OK) {
@@ -2873,8 +2848,8 @@ tsr_store_conf_resolve(tsr_store_conf_t *conf, char *buf, size_t buflen,
     }
 
     if (strlen(ip) >= buflen) {
-        tsr_store_errf(err, errlen, "no room for the address of \"%s\"",
-                       conf->host);
+        tsr_errf(err, errlen, "no room for the address of \"%s\"",
+                 conf->host);
         return TSR_EINVAL;
     }
 
@@ -2900,8 +2875,8 @@ tsr_store_resolve_host(const char *host, char *ip, size_t iplen, char *err,
 
     if (tsr_store_numeric(host)) {
         if (strlen(host) >= iplen) {
-            tsr_store_errf(err, errlen, "redis host \"%s\" is too long",
-                           host);
+            tsr_errf(err, errlen, "redis host \"%s\" is too long",
+                     host);
             return TSR_EINVAL;
         }
 
@@ -2924,8 +2899,8 @@ tsr_store_resolve_host(const char *host, char *ip, size_t iplen, char *err,
     }
 
     if (rc != 0) {
-        tsr_store_errf(err, errlen, "host not found in redis address \"%s\": "
-                       "%s", host, gai_strerror(rc));
+        tsr_errf(err, errlen, "host not found in redis address \"%s\": "
+                 "%s", host, gai_strerror(rc));
         return TSR_ECONN;
     }
 
@@ -2937,8 +2912,8 @@ tsr_store_resolve_host(const char *host, char *ip, size_t iplen, char *err,
     }
 
     if (inet_ntop(res->ai_family, addr, ip, iplen) == NULL) {
-        tsr_store_errf(err, errlen, "inet_ntop() for redis host \"%s\" "
-                       "failed: %s", host, strerror(errno));
+        tsr_errf(err, errlen, "inet_ntop() for redis host \"%s\" "
+                 "failed: %s", host, strerror(errno));
         freeaddrinfo(res);
         return TSR_ECONN;
     }
@@ -2975,7 +2950,7 @@ tsr_store_conf_append(char *buf, size_t buflen, size_t *used,
     }
 
     if (n < 0 || (size_t) n >= buflen - *used) {
-        tsr_store_errf(err, errlen, "no room for the resolved addresses");
+        tsr_errf(err, errlen, "no room for the resolved addresses");
         return TSR_EINVAL;
     }
 
@@ -3007,9 +2982,9 @@ tsr_store_parse_nets(const char *list, size_t len, tsr_store_net_t **nets,
     end = list + len;
 
     if (nets != NULL) {
-        all = calloc(TSR_STORE_MAX_LIST, sizeof(tsr_store_net_t));
+        all = OPENSSL_zalloc(TSR_STORE_MAX_LIST * sizeof(tsr_store_net_t));
         if (all == NULL) {
-            tsr_store_errf(err, errlen, "out of memory");
+            tsr_errf(err, errlen, "out of memory");
             return TSR_ENOMEM;
         }
     }
@@ -3086,11 +3061,11 @@ tsr_store_parse_nets(const char *list, size_t len, tsr_store_net_t **nets,
 
 invalid:
 
-    free(all);
+    OPENSSL_free(all);
 
-    tsr_store_errf(err, errlen, "invalid redis parameter \"allow=%.*s\": "
-                   "networks as addr[/bits], separated by commas", (int) len,
-                   list);
+    tsr_errf(err, errlen, "invalid redis parameter \"allow=%.*s\": "
+             "networks as addr[/bits], separated by commas", (int) len,
+             list);
 
     return TSR_EINVAL;
 }
@@ -3434,7 +3409,7 @@ tsr_store_resolve_log(tsr_store_t *st, const char *fmt, ...)
     }
 
     va_start(args, fmt);
-    (void) vsnprintf(more, sizeof(more), fmt, args);
+    tsr_verrf(more, sizeof(more), fmt, args);
     va_end(args);
 
     tsr_store_log(st, level, "%s%s", st->err, more);
@@ -3448,7 +3423,7 @@ tsr_store_resolve_log(tsr_store_t *st, const char *fmt, ...)
  * schedules the next attempt.
  */
 
-static void
+void
 tsr_store_async_drop(tsr_store_t *st)
 {
     if (st->conn == NULL || st->closing) {
@@ -3519,7 +3494,7 @@ tsr_store_async_command(tsr_store_t *st, tsr_conn_reply_pt fn,
 }
 
 
-static int
+int
 tsr_store_async_vcommand(tsr_store_t *st, tsr_conn_reply_pt fn,
     void *privdata, const char *fmt, va_list args)
 {
@@ -3575,7 +3550,7 @@ tsr_store_async_set(tsr_store_t *st, const char *key, size_t keylen,
 
     len = 64 + keylen + vlen + m;
 
-    cmd = malloc(len);
+    cmd = OPENSSL_malloc(len);
     if (cmd == NULL) {
         return TSR_ENOMEM;
     }
@@ -3597,7 +3572,7 @@ tsr_store_async_set(tsr_store_t *st, const char *key, size_t keylen,
                                    cmd, p - cmd);
 
     /* sealed bytes: nothing to wipe */
-    free(cmd);
+    OPENSSL_free(cmd);
 
     return rc;
 }
@@ -3638,12 +3613,12 @@ tsr_store_sent_push(tsr_store_t *st)
 
     st->stats.commands++;
     st->sent[i] = tsr_store_loop_now(st);
-    st->sent_us[i] = tsr_store_now_us();
+    st->sent_us[i] = tsr_now_us();
     st->sent_count++;
 }
 
 
-static uint64_t
+uint64_t
 tsr_store_sent_pop(tsr_store_t *st)
 {
     uint64_t  t;
@@ -3800,9 +3775,6 @@ tsr_req_t *
 tsr_store_get_async(tsr_store_t *st, const char *key, size_t keylen,
     int getdel, uint64_t timeout_ms, tsr_store_done_pt done, void *arg)
 {
-    int          rc, haskey;
-    uint64_t     now;
-    tsr_req_t   *req;
     const char  *name;
 
     if (st == NULL) {
@@ -3823,10 +3795,19 @@ tsr_store_get_async(tsr_store_t *st, const char *key, size_t keylen,
         return NULL;
     }
 
-    if (st->mode != TSR_STORE_SINGLE) {
-        return tsr_store_router_get(st, name, key, keylen, getdel, timeout_ms,
-                                    done, arg);
-    }
+    return st->topo->get_async(st, name, key, keylen, getdel, timeout_ms,
+                               done, arg);
+}
+
+
+static tsr_req_t *
+tsr_store_single_get_async(tsr_store_t *st, const char *name,
+    const char *key, size_t keylen, int getdel, uint64_t timeout_ms,
+    tsr_store_done_pt done, void *arg)
+{
+    int          rc, haskey;
+    uint64_t     now;
+    tsr_req_t   *req;
 
     st->stats.gets++;
 
@@ -3874,7 +3855,7 @@ tsr_store_get_async(tsr_store_t *st, const char *key, size_t keylen,
     /* a router's node may have to send it again, elsewhere */
     haskey = (getdel || st->parent != NULL);
 
-    req = malloc(sizeof(tsr_req_t) + (haskey ? keylen : 0));
+    req = OPENSSL_malloc(sizeof(tsr_req_t) + (haskey ? keylen : 0));
     if (req == NULL) {
         tsr_store_set_error(st, "%s: out of memory", name);
         goto refused;
@@ -3954,7 +3935,7 @@ tsr_store_eval_async(tsr_store_t *st, const char *script, size_t len,
         return NULL;
     }
 
-    if (!st->async || st->mode != TSR_STORE_SINGLE) {
+    if (!st->async || !st->topo->eval) {
         tsr_store_set_error(st, "EVAL: the store is not asynchronous or "
                             "not of one server");
         return NULL;
@@ -4008,7 +3989,7 @@ tsr_store_eval_async(tsr_store_t *st, const char *script, size_t len,
         goto refused;
     }
 
-    req = malloc(sizeof(tsr_req_t));
+    req = OPENSSL_malloc(sizeof(tsr_req_t));
     if (req == NULL) {
         redisFreeCommand(cmd);
         tsr_store_set_error(st, "EVAL: out of memory");
@@ -4094,7 +4075,7 @@ tsr_store_get_cb(tsr_conn_t *c, redisReply *r, void *privdata)
         return;
     }
 
-    now = tsr_store_now_us();
+    now = tsr_now_us();
     tsr_store_latency(st, now > sent ? now - sent : 0);
 
     if (st->parent != NULL && reply->type == REDIS_REPLY_ERROR) {
@@ -4215,7 +4196,7 @@ tsr_store_wcmd_free(tsr_store_wcmd_t *w)
 {
     OPENSSL_cleanse(w->cmd, w->len);
     redisFreeCommand(w->cmd);
-    free(w);
+    OPENSSL_free(w);
 }
 
 
@@ -4388,7 +4369,7 @@ tsr_store_req_free(tsr_req_t *req)
         OPENSSL_cleanse(req->key, req->keylen);
     }
 
-    free(req);
+    OPENSSL_free(req);
 }
 
 
@@ -4504,7 +4485,7 @@ tsr_store_stall_ms(tsr_store_t *st)
  * forward in time.
  */
 
-static void
+void
 tsr_store_arm(tsr_store_t *st)
 {
     uint64_t  at, t, now;
@@ -4559,16 +4540,18 @@ tsr_store_arm(tsr_store_t *st)
 void
 tsr_store_on_timer(tsr_store_t *st)
 {
-    uint64_t  now, first;
-
     if (st == NULL || !st->async || st->destroying) {
         return;
     }
 
-    if (st->mode != TSR_STORE_SINGLE) {
-        tsr_store_router_timer(st);
-        return;
-    }
+    st->topo->on_timer(st);
+}
+
+
+static void
+tsr_store_single_timer(tsr_store_t *st)
+{
+    uint64_t  now, first;
 
     st->timer_at = 0;
 
@@ -4648,18 +4631,20 @@ tsr_store_on_read(tsr_store_t *st)
 void
 tsr_store_on_read_fd(tsr_store_t *st, int fd)
 {
-    int          reads;
-    ssize_t      n;
-    tsr_conn_t  *c;
-
     if (st == NULL || !st->async || st->destroying) {
         return;
     }
 
-    if (st->mode != TSR_STORE_SINGLE) {
-        tsr_store_router_io(st, fd, 0);
-        return;
-    }
+    st->topo->on_read(st, fd);
+}
+
+
+static void
+tsr_store_single_read(tsr_store_t *st, int fd)
+{
+    int          reads;
+    ssize_t      n;
+    tsr_conn_t  *c;
 
     /* an event of a socket closed since */
     if (fd != -1 && fd != st->fd) {
@@ -4760,11 +4745,13 @@ tsr_store_on_write_fd(tsr_store_t *st, int fd)
         return;
     }
 
-    if (st->mode != TSR_STORE_SINGLE) {
-        tsr_store_router_io(st, fd, 1);
-        return;
-    }
+    st->topo->on_write(st, fd);
+}
 
+
+static void
+tsr_store_single_write(tsr_store_t *st, int fd)
+{
     if (fd != -1 && fd != st->fd) {
         return;
     }
@@ -4804,15 +4791,13 @@ tsr_store_state(const tsr_store_t *st)
         return TSR_STORE_STATE_DOWN;
     }
 
-    switch (st->mode) {
+    return st->topo->state(st);
+}
 
-    case TSR_STORE_CLUSTER:
-        return tsr_cluster_state(st);
 
-    case TSR_STORE_SENTINEL:
-        return tsr_sentinel_state(st);
-    }
-
+static int
+tsr_store_single_state(const tsr_store_t *st)
+{
     if (st->breaker == TSR_STORE_OPEN) {
         return TSR_STORE_STATE_BREAKER_OPEN;
     }
@@ -5064,14 +5049,14 @@ tsr_store_wcmd_send(tsr_store_t *st, const char *name, const char *fmt,
     char              *cmd;
     tsr_store_wcmd_t  *w;
 
-    w = malloc(sizeof(tsr_store_wcmd_t));
+    w = OPENSSL_malloc(sizeof(tsr_store_wcmd_t));
     if (w == NULL) {
         return TSR_ENOMEM;
     }
 
     len = redisvFormatCommand(&cmd, fmt, args);
     if (len < 0) {
-        free(w);
+        OPENSSL_free(w);
         return TSR_ENOMEM;
     }
 
@@ -5111,7 +5096,7 @@ tsr_store_router_error(tsr_store_t *st, const redisReply *reply,
         return TSR_STORE_ERROR_OTHER;
     }
 
-    if (st->parent->mode != TSR_STORE_CLUSTER) {
+    if (st->parent->topo->error == NULL) {
         tsr_store_router_news(st, reply);
         return TSR_STORE_ERROR_OTHER;
     }
@@ -5119,7 +5104,7 @@ tsr_store_router_error(tsr_store_t *st, const redisReply *reply,
     target = NULL;
     ask = 0;
 
-    rc = tsr_cluster_error(st->parent, st, reply, &target, &ask);
+    rc = st->parent->topo->error(st->parent, st, reply, &target, &ask);
     if (rc != TSR_STORE_ERROR_REDIRECT) {
         return rc;
     }
@@ -5246,638 +5231,16 @@ tsr_store_wcmd_resend(tsr_store_t *st, tsr_store_wcmd_t *w, int ask)
 }
 
 
-/* ---- routers: Redis Cluster and Sentinel over nodes ---- */
-
-static tsr_req_t *
-tsr_store_router_get(tsr_store_t *st, const char *name, const char *key,
-    size_t keylen, int getdel, uint64_t timeout_ms, tsr_store_done_pt done,
-    void *arg)
-{
-    int           n;
-    tsr_req_t    *req;
-    tsr_store_t  *node;
-
-    n = tsr_store_inflight(st);
-
-    if (n >= st->max_inflight) {
-        tsr_store_set_error(st, "%s refused: %d lookups in flight to redis "
-                            "%s", name, n, st->addr);
-        goto refused;
-    }
-
-    node = (st->mode == TSR_STORE_CLUSTER) ? tsr_cluster_route(st, key, keylen)
-                                           : tsr_sentinel_route(st);
-    if (node == NULL) {
-        /* the message is in "err" */
-        goto refused;
-    }
-
-    req = tsr_store_get_async(node, key, keylen, getdel, timeout_ms, done,
-                              arg);
-    if (req == NULL) {
-        memcpy(st->err, node->err, sizeof(st->err));
-    }
-
-    return req;
-
-refused:
-
-    st->stats.gets++;
-    st->stats.refused++;
-
-    return NULL;
-}
-
-
-/*
- * A write (asynchronous) or any operation (synchronous) of a router,
- * checked already.
- */
-
-static int
-tsr_store_router_op(tsr_store_t *st, const tsr_store_op_t *op)
-{
-    tsr_store_t  *node;
-
-    if (!st->async) {
-        return (st->mode == TSR_STORE_CLUSTER) ? tsr_cluster_op(st, op)
-                                               : tsr_sentinel_op(st, op);
-    }
-
-    node = (st->mode == TSR_STORE_CLUSTER)
-           ? tsr_cluster_route(st, op->key, op->keylen)
-           : tsr_sentinel_route(st);
-
-    if (node == NULL) {
-        if (op->op == TSR_STORE_OP_SET) {
-            st->stats.sets++;
-
-        } else {
-            st->stats.dels++;
-        }
-
-        st->stats.dropped++;
-
-        return TSR_OK;
-    }
-
-    if (op->op == TSR_STORE_OP_SET) {
-        return tsr_store_set(node, op->key, op->keylen, op->val, op->vlen,
-                             op->ttl_ms);
-    }
-
-    return tsr_store_del(node, op->key, op->keylen);
-}
-
-
-/* a synchronous operation on one node, counted there */
-
-int
-tsr_store_node_op(tsr_store_t *node, const tsr_store_op_t *op)
-{
-    int     rc;
-    size_t  len;
-
-    switch (op->op) {
-
-    case TSR_STORE_OP_GET:
-    case TSR_STORE_OP_GETDEL:
-        len = op->size;
-        rc = tsr_store_fetch(node, op->op == TSR_STORE_OP_GETDEL, op->key,
-                             op->keylen, op->buf, &len);
-        *op->len = len;
-        return rc;
-
-    case TSR_STORE_OP_SET:
-        return tsr_store_set(node, op->key, op->keylen, op->val, op->vlen,
-                             op->ttl_ms);
-
-    default: /* TSR_STORE_OP_DEL */
-        return tsr_store_del(node, op->key, op->keylen);
-    }
-}
-
-
-void
-tsr_store_node_uncount(tsr_store_t *node, const tsr_store_op_t *op)
-{
-    switch (op->op) {
-
-    case TSR_STORE_OP_SET:
-        node->stats.sets--;
-        break;
-
-    case TSR_STORE_OP_DEL:
-        node->stats.dels--;
-        break;
-
-    default:
-        node->stats.gets--;
-        break;
-    }
-}
-
-
-/*
- * A router turns asynchronous: nodes of the synchronous side go, and
- * new ones start on the loop.
- */
-
-static int
-tsr_store_router_start(tsr_store_t *st, const tsr_loop_t *loop)
-{
-    size_t  i;
-
-    for (i = 0; i < st->nnodes; i++) {
-        tsr_store_destroy(st->nodes[i]);
-    }
-
-    st->nnodes = 0;
-
-    st->loop = *loop;
-    st->async = 1;
-    st->last[0] = '\0';
-
-    if (st->mode == TSR_STORE_CLUSTER) {
-        return tsr_cluster_start(st);
-    }
-
-    return tsr_sentinel_start(st);
-}
-
-
-/* the router's timer: its nodes' timers and its own work */
-
-static void
-tsr_store_router_timer(tsr_store_t *st)
-{
-    size_t        i;
-    uint64_t      now, at;
-    tsr_store_t  *node;
-
-    st->timer_at = 0;
-    st->routing = 1;
-
-    now = tsr_store_loop_now(st);
-
-    /* nodes may be added meanwhile: index, not pointer */
-
-    for (i = 0; i < st->nnodes; i++) {
-        node = st->nodes[i];
-
-        if (node->node_timer != 0 && node->node_timer <= now) {
-            node->node_timer = 0;
-            tsr_store_on_timer(node);
-        }
-    }
-
-    if (st->duty_at != 0 && st->duty_at <= now) {
-        st->duty_at = 0;
-
-        at = (st->mode == TSR_STORE_CLUSTER) ? tsr_cluster_duty(st, now)
-                                             : tsr_sentinel_duty(st, now);
-
-        if (at != 0 && (st->duty_at == 0 || at < st->duty_at)) {
-            st->duty_at = at;
-        }
-    }
-
-    st->routing = 0;
-
-    tsr_store_router_arm(st);
-}
-
-
-/* an event of "fd" (-1: of every socket) goes to the node owning it */
-
-static void
-tsr_store_router_io(tsr_store_t *st, int fd, int write)
-{
-    size_t        i;
-    tsr_store_t  *node;
-
-    st->routing = 1;
-
-    for (i = 0; i < st->nnodes; i++) {
-        node = st->nodes[i];
-
-        if (node->conn == NULL || (fd != -1 && node->fd != fd)) {
-            continue;
-        }
-
-        if (write) {
-            tsr_store_on_write_fd(node, node->fd);
-
-        } else {
-            tsr_store_on_read_fd(node, node->fd);
-        }
-
-        if (fd != -1) {
-            break;
-        }
-    }
-
-    st->routing = 0;
-
-    tsr_store_router_arm(st);
-}
-
-
-/*
- * One loop timer for the router: the earliest of its nodes' timers and
- * its own work; as a node's, moved only forward.
- */
-
-static void
-tsr_store_router_arm(tsr_store_t *st)
-{
-    size_t    i;
-    uint64_t  at, t, now;
-
-    if (!st->async || st->destroying || st->routing) {
-        return;
-    }
-
-    at = st->duty_at;
-
-    for (i = 0; i < st->nnodes; i++) {
-        t = st->nodes[i]->node_timer;
-
-        if (t != 0 && (at == 0 || t < at)) {
-            at = t;
-        }
-    }
-
-    if (at == 0 || (st->timer_at != 0 && st->timer_at <= at)) {
-        return;
-    }
-
-    now = tsr_store_loop_now(st);
-
-    if (st->timer_at != 0) {
-        st->loop.timer(st->loop.data, 0);
-    }
-
-    st->loop.timer(st->loop.data, (at > now) ? at - now : 1);
-    st->timer_at = at;
-}
-
-
-void
-tsr_store_router_wake(tsr_store_t *st, uint64_t at)
-{
-    if (st->duty_at == 0 || at < st->duty_at) {
-        st->duty_at = at;
-    }
-
-    tsr_store_router_arm(st);
-}
-
-
-/* the loop of a router's nodes: the router's, with one timer for all */
-
-static int
-tsr_store_node_watch(void *data, int fd, int readable, int writable)
-{
-    tsr_store_t  *node = data;
-    tsr_store_t  *st = node->parent;
-
-    return st->loop.watch(st->loop.data, fd, readable, writable);
-}
-
-
-static void
-tsr_store_node_unwatch(void *data, int fd)
-{
-    tsr_store_t  *node = data;
-    tsr_store_t  *st = node->parent;
-
-    st->loop.unwatch(st->loop.data, fd);
-}
-
-
-static void
-tsr_store_node_timer(void *data, uint64_t ms)
-{
-    tsr_store_t  *node = data;
-    tsr_store_t  *st = node->parent;
-
-    if (st->destroying) {
-        return;
-    }
-
-    node->node_timer = (ms != 0) ? tsr_store_loop_now(st) + ms : 0;
-
-    tsr_store_router_arm(st);
-}
-
-
-static uint64_t
-tsr_store_node_now(void *data)
-{
-    tsr_store_t  *node = data;
-
-    return tsr_store_loop_now(node->parent);
-}
-
-
-tsr_store_t *
-tsr_store_node_add(tsr_store_t *st, const char *host, int port,
-    int sentinel)
-{
-    size_t                  n, plen;
-    char                    err[TSR_STORE_ERR_LEN];
-    tsr_loop_t              loop;
-    tsr_store_t            *node, **nodes;
-    tsr_store_conf_t        conf;
-    tsr_store_async_conf_t  aconf;
-
-    if (st->nnodes == st->nodes_size) {
-        if (st->nodes_size >= TSR_STORE_MAX_NODES) {
-            tsr_store_set_error(st, "redis %s: more than %d nodes", st->addr,
-                                TSR_STORE_MAX_NODES);
-            return NULL;
-        }
-
-        n = st->nodes_size ? st->nodes_size * 2 : 8;
-
-        nodes = realloc(st->nodes, n * sizeof(tsr_store_t *));
-        if (nodes == NULL) {
-            tsr_store_set_error(st, "redis %s: out of memory", st->addr);
-            return NULL;
-        }
-
-        st->nodes = nodes;
-        st->nodes_size = n;
-    }
-
-    memset(&conf, 0, sizeof(tsr_store_conf_t));
-    conf.host = host;
-    conf.port = port;
-    conf.connect_timeout_ms = st->connect_timeout_ms;
-    conf.command_timeout_ms = st->command_timeout_ms;
-    conf.backoff_min_ms = st->backoff_min_ms;
-    conf.backoff_max_ms = st->backoff_max_ms;
-    conf.log = st->log;
-    conf.log_data = st->log_data;
-
-    if (sentinel) {
-        conf.user = tsr_sentinel_user(st);
-        conf.password = tsr_sentinel_password(st, &plen);
-
-    } else {
-        conf.user = st->user;
-        conf.password = st->password;
-        conf.db = st->db;
-    }
-
-    node = tsr_store_create(&conf, err, sizeof(err));
-    if (node == NULL) {
-        tsr_store_set_error(st, "%s", err);
-        return NULL;
-    }
-
-    node->parent = st;
-    node->verify_role = (st->mode == TSR_STORE_SENTINEL && !sentinel);
-    node->no_caps = sentinel;
-
-    st->nodes[st->nnodes++] = node;
-
-    if (!st->async) {
-        return node;
-    }
-
-    memset(&loop, 0, sizeof(tsr_loop_t));
-    loop.data = node;
-    loop.watch = tsr_store_node_watch;
-    loop.unwatch = tsr_store_node_unwatch;
-    loop.timer = tsr_store_node_timer;
-    loop.now = tsr_store_node_now;
-
-    memset(&aconf, 0, sizeof(tsr_store_async_conf_t));
-    aconf.max_inflight = st->max_inflight;
-    aconf.breaker_failures = st->breaker_failures;
-
-    if (tsr_store_set_async(node, &loop, &aconf) != TSR_OK) {
-        /* asynchronous all the same: it refuses, and says why */
-        tsr_store_log(st, TSR_LOG_ERR, "%s", node->err);
-    }
-
-    return node;
-}
-
-
-tsr_store_t *
-tsr_store_node_find(tsr_store_t *st, const char *host, int port)
-{
-    size_t        i;
-    tsr_store_t  *node;
-
-    for (i = 0; i < st->nnodes; i++) {
-        node = st->nodes[i];
-
-        if (node->port == port
-            && (strcmp(node->host, host) == 0
-                || (node->ip[0] != '\0' && strcmp(node->ip, host) == 0)))
-        {
-            return node;
-        }
-    }
-
-    return NULL;
-}
-
-
-int
-tsr_store_node_move(tsr_store_t *node, const char *host, int port,
-    int keep_backoff)
-{
-    char  *h;
-
-    if (strcmp(node->host, host) == 0 && node->port == port) {
-        return TSR_OK;
-    }
-
-    h = strdup(host);
-    if (h == NULL) {
-        tsr_store_set_error(node, "out of memory");
-        return TSR_ENOMEM;
-    }
-
-    tsr_store_node_close(node);
-
-    free(node->host);
-    node->host = h;
-    node->port = port;
-
-    snprintf(node->addr, sizeof(node->addr),
-             strchr(node->host, ':') != NULL ? "[%s]:%d" : "%s:%d",
-             node->host, node->port);
-
-    node->ip[0] = '\0';
-    node->last[0] = '\0';
-    node->next_attempt = 0;
-
-    if (!keep_backoff) {
-        node->backoff_ms = node->backoff_min_ms;
-        node->reconnect_at = 0;
-    }
-
-    if (!node->async) {
-        return TSR_OK;
-    }
-
-    /* addresses from Redis are numeric: this does not block */
-    if (tsr_store_resolve(node) != TSR_OK) {
-        memcpy(node->last, node->err, sizeof(node->last));
-        tsr_store_log(node, TSR_LOG_ERR, "%s", node->err);
-        return TSR_ECONN;
-    }
-
-    tsr_store_arm(node);
-
-    return TSR_OK;
-}
-
-
-/*
- * Closes a node's connection on purpose: the requests on it fail as if
- * it were lost, but nothing counts as a failure of the node.
- */
-
-static void
-tsr_store_node_close(tsr_store_t *node)
-{
-    tsr_sync_free(node->ctx);
-    node->ctx = NULL;
-
-    if (node->conn == NULL || node->closing) {
-        return;
-    }
-
-    tsr_store_set_error(node, "connection to redis at %s closed", node->addr);
-    node->quiet = 1;
-
-    tsr_store_async_drop(node);
-}
-
-
-void
-tsr_store_node_park(tsr_store_t *node)
-{
-    if (node->parked) {
-        return;
-    }
-
-    node->parked = 1;
-    node->retiring = 0;
-
-    tsr_store_node_close(node);
-
-    tsr_store_log(node, TSR_LOG_INFO, "redis at %s is not used any more",
-                  node->addr);
-}
-
-
-void
-tsr_store_node_unpark(tsr_store_t *node)
-{
-    node->retiring = 0;
-
-    if (!node->parked) {
-        return;
-    }
-
-    node->parked = 0;
-    node->reconnect_at = 0;
-    node->backoff_ms = node->backoff_min_ms;
-
-    if (node->async) {
-        tsr_store_arm(node);
-    }
-}
-
-
-void
-tsr_store_node_reset(tsr_store_t *node)
-{
-    tsr_store_node_close(node);
-}
-
-
-void
-tsr_store_node_fail(tsr_store_t *node)
-{
-    tsr_store_async_drop(node);
-}
-
-
-int
-tsr_store_node_ready(const tsr_store_t *node)
-{
-    return node->async && node->conn != NULL
-           && node->conn_state == TSR_STORE_READY && !node->closing;
-}
-
-
-int
-tsr_store_node_command(tsr_store_t *node, tsr_conn_reply_pt fn,
-    void *privdata, const char *fmt, ...)
-{
-    int      rc;
-    va_list  args;
-
-    if (!tsr_store_node_ready(node)) {
-        return TSR_ECONN;
-    }
-
-    va_start(args, fmt);
-    rc = tsr_store_async_vcommand(node, fn, privdata, fmt, args);
-    va_end(args);
-
-    if (rc != TSR_OK) {
-        return rc;
-    }
-
-    tsr_store_arm(node);
-
-    return TSR_OK;
-}
-
-
-void
-tsr_store_node_replied(tsr_store_t *node)
-{
-    (void) tsr_store_sent_pop(node);
-}
-
-
-int
-tsr_store_node_sync(tsr_store_t *node, redisReply **reply, const char *name,
-    const char *fmt, ...)
-{
-    int       rc;
-    va_list   args;
-
-    rc = tsr_store_ready(node);
-    if (rc != TSR_OK) {
-        return rc;
-    }
-
-    va_start(args, fmt);
-    rc = tsr_store_vsync(node, reply, name, fmt, args);
-    va_end(args);
-
-    if (rc != TSR_OK) {
-        tsr_store_drop(node);
-    }
-
-    return rc;
-}
-
-
-void
-tsr_store_node_free_reply(tsr_store_t *node, redisReply *reply)
-{
-    tsr_store_free_reply(node, reply, 0);
-}
+const tsr_topo_ops_t  tsr_topo_single = {
+    .name = "single",
+    .destroy = tsr_store_single_destroy,
+    .connect = tsr_store_single_connect,
+    .op = tsr_store_single_op,
+    .async = tsr_store_single_async,
+    .get_async = tsr_store_single_get_async,
+    .on_timer = tsr_store_single_timer,
+    .on_read = tsr_store_single_read,
+    .on_write = tsr_store_single_write,
+    .state = tsr_store_single_state,
+    .eval = 1
+};

@@ -1,6 +1,6 @@
 
 /*
- * Private to the store (tsr_store.c, tsr_cluster.c, tsr_sentinel.c):
+ * Private to the store (tsr_store.c, tsr_router.c and the topologies):
  * defaults, limits and buffer sizes of the Redis client, synchronous and
  * asynchronous, and the store object itself.
  *
@@ -25,6 +25,7 @@
 #include "tsr_conn.h"
 #include "tsr_sync.h"
 #include "tsr_resp.h"
+#include "tsr_util.h"
 
 
 #define TSR_STORE_DEFAULT_HOST         "127.0.0.1"
@@ -62,10 +63,15 @@
 /* at most this much of a Redis error reply goes into a message */
 #define TSR_STORE_REPLY_TEXT           128
 
-/* store modes */
-#define TSR_STORE_SINGLE               0
-#define TSR_STORE_CLUSTER              1
-#define TSR_STORE_SENTINEL             2
+/* connection states of the asynchronous side */
+#define TSR_STORE_IDLE                 0   /* none; the next attempt waits */
+#define TSR_STORE_CONNECTING           1   /* setup commands sent */
+#define TSR_STORE_READY                2
+
+/* circuit breaker states */
+#define TSR_STORE_CLOSED               0
+#define TSR_STORE_OPEN                 1
+#define TSR_STORE_HALF_OPEN            2
 
 /* a node list ("cluster=", "sentinel="): entries, and its longest form */
 #define TSR_STORE_MAX_LIST             64
@@ -97,18 +103,8 @@
 #define TSR_STORE_OP_DEL               4
 
 
-#if defined(__GNUC__) || defined(__clang__)
-#define TSR_STORE_PRINTF(fmt, args)                                          \
-    __attribute__((format(printf, fmt, args)))
-#define TSR_STORE_HIDDEN  __attribute__((visibility("hidden")))
-#else
-#define TSR_STORE_PRINTF(fmt, args)
-#define TSR_STORE_HIDDEN
-#endif
 
-
-typedef struct tsr_cluster_s   tsr_cluster_t;
-typedef struct tsr_sentinel_s  tsr_sentinel_t;
+typedef struct tsr_topo_ops_s  tsr_topo_ops_t;
 
 
 /* a redirection, as MOVED or ASK said */
@@ -220,7 +216,7 @@ struct tsr_store_s {
 
     /* a ring of send times of commands awaiting replies, oldest first */
     uint64_t           *sent;
-    uint64_t           *sent_us;            /* the same, tsr_store_now_us(),
+    uint64_t           *sent_us;            /* the same, tsr_now_us(),
                                                in the same allocation */
     size_t              sent_size;
     size_t              sent_first;
@@ -262,13 +258,12 @@ struct tsr_store_s {
     uint64_t            resolve_logged;     /* a failure logged then */
     char                ip[TSR_STORE_IP_LEN];   /* numeric host */
 
-    /* a router: Redis Cluster or Sentinel */
-    int                 mode;               /* TSR_STORE_SINGLE, ... */
+    /* the topology (tsr_topo.h); a router's: Redis Cluster or Sentinel */
+    const tsr_topo_ops_t  *topo;
     tsr_store_t       **nodes;
     size_t              nnodes;
     size_t              nodes_size;
-    tsr_cluster_t      *cluster;
-    tsr_sentinel_t     *sentinel;
+    void               *topo_data;          /* the topology's own state */
     uint64_t            duty_at;            /* the router's own work */
 
     /* a router's node */
@@ -297,27 +292,46 @@ struct tsr_store_s {
 
 /* ---- tsr_store.c, for routers ---- */
 
-TSR_STORE_HIDDEN void tsr_store_set_error(tsr_store_t *st,
-    const char *fmt, ...) TSR_STORE_PRINTF(2, 3);
-TSR_STORE_HIDDEN void tsr_store_log(tsr_store_t *st, int level,
-    const char *fmt, ...) TSR_STORE_PRINTF(3, 4);
-TSR_STORE_HIDDEN void tsr_store_errf(char *err, size_t errlen,
-    const char *fmt, ...) TSR_STORE_PRINTF(3, 4);
-TSR_STORE_HIDDEN tsr_tls_t *tsr_store_tls_create(const tsr_store_conf_t *conf,
+TSR_HIDDEN void tsr_store_set_error(tsr_store_t *st,
+    const char *fmt, ...) TSR_PRINTF(2, 3);
+TSR_HIDDEN void tsr_store_log(tsr_store_t *st, int level,
+    const char *fmt, ...) TSR_PRINTF(3, 4);
+TSR_HIDDEN tsr_tls_t *tsr_store_tls_create(const tsr_store_conf_t *conf,
     char *err, size_t errlen);
-TSR_STORE_HIDDEN tsr_tls_t *tsr_store_tls(const tsr_store_t *st);
-TSR_STORE_HIDDEN void tsr_store_reply_error(tsr_store_t *st,
+TSR_HIDDEN tsr_tls_t *tsr_store_tls(const tsr_store_t *st);
+TSR_HIDDEN void tsr_store_reply_error(tsr_store_t *st,
     const char *name, const redisReply *reply);
-TSR_STORE_HIDDEN int tsr_store_parse_host(const char *addr, size_t len,
+TSR_HIDDEN int tsr_store_parse_host(const char *addr, size_t len,
     const char **host, size_t *hlen, int *port, char *err, size_t errlen);
-TSR_STORE_HIDDEN int tsr_store_parse_list(const char *list, size_t len,
+TSR_HIDDEN int tsr_store_parse_list(const char *list, size_t len,
     char **hosts, int *ports, size_t n, char *err, size_t errlen);
-TSR_STORE_HIDDEN int tsr_store_resolve_name(tsr_store_t *st,
+TSR_HIDDEN int tsr_store_resolve_name(tsr_store_t *st,
     const char *host, char *ip, size_t iplen);
-TSR_STORE_HIDDEN int tsr_store_numeric(const char *host);
-TSR_STORE_HIDDEN int64_t tsr_store_now(void);
-TSR_STORE_HIDDEN uint64_t tsr_store_now_us(void);
-TSR_STORE_HIDDEN uint64_t tsr_store_loop_now(tsr_store_t *st);
+TSR_HIDDEN int tsr_store_numeric(const char *host);
+TSR_HIDDEN uint64_t tsr_store_loop_now(tsr_store_t *st);
+
+/*
+ * A single server's own steps, which tsr_router.c takes on its nodes:
+ * connect or reconnect (ready, resolve, drop, async_drop), send (vsync,
+ * async_vcommand), account (sent_pop, free_reply), arm the loop, look up.
+ */
+TSR_HIDDEN void tsr_store_arm(tsr_store_t *st);
+TSR_HIDDEN void tsr_store_async_drop(tsr_store_t *st);
+TSR_HIDDEN int tsr_store_async_vcommand(tsr_store_t *st,
+    tsr_conn_reply_pt fn, void *privdata, const char *fmt, va_list args);
+TSR_HIDDEN void tsr_store_drop(tsr_store_t *st);
+TSR_HIDDEN int tsr_store_fetch(tsr_store_t *st, int del, const char *key,
+    size_t keylen, uint8_t *buf, size_t *len);
+TSR_HIDDEN void tsr_store_free_reply(tsr_store_t *st, redisReply *reply,
+    int wipe);
+TSR_HIDDEN int tsr_store_ready(tsr_store_t *st);
+TSR_HIDDEN int tsr_store_resolve(tsr_store_t *st);
+TSR_HIDDEN uint64_t tsr_store_sent_pop(tsr_store_t *st);
+TSR_HIDDEN int tsr_store_vsync(tsr_store_t *st, redisReply **reply,
+    const char *name, const char *fmt, va_list args);
+
+
+/* ---- nodes and routers (tsr_router.c), for the topologies ---- */
 
 /*
  * A new node of router "st" for "host" (a numeric address once the
@@ -326,11 +340,11 @@ TSR_STORE_HIDDEN uint64_t tsr_store_loop_now(tsr_store_t *st);
  * asynchronous router it starts connecting at once.  Returns NULL on
  * failure, with a message in the router's "err".
  */
-TSR_STORE_HIDDEN tsr_store_t *tsr_store_node_add(tsr_store_t *st,
+TSR_HIDDEN tsr_store_t *tsr_store_node_add(tsr_store_t *st,
     const char *host, int port, int sentinel);
 
 /* The node of router "st" at "host" and "port", or NULL. */
-TSR_STORE_HIDDEN tsr_store_t *tsr_store_node_find(tsr_store_t *st,
+TSR_HIDDEN tsr_store_t *tsr_store_node_find(tsr_store_t *st,
     const char *host, int port);
 
 /*
@@ -338,109 +352,69 @@ TSR_STORE_HIDDEN tsr_store_t *tsr_store_node_find(tsr_store_t *st,
  * without counting a failure, and the next one goes to "host" ("port");
  * "keep_backoff" keeps the delay before that attempt.
  */
-TSR_STORE_HIDDEN int tsr_store_node_move(tsr_store_t *node,
+TSR_HIDDEN int tsr_store_node_move(tsr_store_t *node,
     const char *host, int port, int keep_backoff);
 
 /*
  * Whether router "st" may create a node at "ip" (numeric) for Redis:
  * inside one of its "allow=" networks, or anywhere without them.
  */
-TSR_STORE_HIDDEN int tsr_store_allowed(tsr_store_t *st, const char *ip);
+TSR_HIDDEN int tsr_store_allowed(tsr_store_t *st, const char *ip);
 
 /*
  * Frees node "i" of router "st" when it is parked with nothing left on
  * it, its counts kept in the router's; the nodes after it move down one
  * index.  1 when freed.
  */
-TSR_STORE_HIDDEN int tsr_store_node_free(tsr_store_t *st, size_t i);
+TSR_HIDDEN int tsr_store_node_free(tsr_store_t *st, size_t i);
 
 /* Closes a node's connection for good (park) or until unparked. */
-TSR_STORE_HIDDEN void tsr_store_node_park(tsr_store_t *node);
-TSR_STORE_HIDDEN void tsr_store_node_unpark(tsr_store_t *node);
+TSR_HIDDEN void tsr_store_node_park(tsr_store_t *node);
+TSR_HIDDEN void tsr_store_node_unpark(tsr_store_t *node);
 
 /*
  * Closes a node's connection without counting a failure; the next
  * attempt follows at once.
  */
-TSR_STORE_HIDDEN void tsr_store_node_reset(tsr_store_t *node);
+TSR_HIDDEN void tsr_store_node_reset(tsr_store_t *node);
 
 /* Closes a node's connection as failed, for the reason in its "err". */
-TSR_STORE_HIDDEN void tsr_store_node_fail(tsr_store_t *node);
+TSR_HIDDEN void tsr_store_node_fail(tsr_store_t *node);
 
 /* Whether a node is set up and takes commands. */
-TSR_STORE_HIDDEN int tsr_store_node_ready(const tsr_store_t *node);
+TSR_HIDDEN int tsr_store_node_ready(const tsr_store_t *node);
 
 /*
  * Queues a command of the router's own on a ready node; "fn" receives
  * the reply (or NULL when the connection goes away) and calls
  * tsr_store_node_replied() first.  Returns TSR_OK or an error.
  */
-TSR_STORE_HIDDEN int tsr_store_node_command(tsr_store_t *node,
+TSR_HIDDEN int tsr_store_node_command(tsr_store_t *node,
     tsr_conn_reply_pt fn, void *privdata, const char *fmt, ...);
-TSR_STORE_HIDDEN void tsr_store_node_replied(tsr_store_t *node);
+TSR_HIDDEN void tsr_store_node_replied(tsr_store_t *node);
 
 /*
  * A synchronous command on a node, connecting first if needed; the
  * caller frees *reply with tsr_store_node_free_reply().
  */
-TSR_STORE_HIDDEN int tsr_store_node_sync(tsr_store_t *node,
+TSR_HIDDEN int tsr_store_node_sync(tsr_store_t *node,
     redisReply **reply, const char *name, const char *fmt, ...);
-TSR_STORE_HIDDEN void tsr_store_node_free_reply(tsr_store_t *node,
+TSR_HIDDEN void tsr_store_node_free_reply(tsr_store_t *node,
     redisReply *reply);
 
 /* Runs a synchronous operation on a node, as the public calls do. */
-TSR_STORE_HIDDEN int tsr_store_node_op(tsr_store_t *node,
+TSR_HIDDEN int tsr_store_node_op(tsr_store_t *node,
     const tsr_store_op_t *op);
 
 /*
  * Takes back the count of an operation that failed on a node and is
  * tried again (the error stays counted).
  */
-TSR_STORE_HIDDEN void tsr_store_node_uncount(tsr_store_t *node,
+TSR_HIDDEN void tsr_store_node_uncount(tsr_store_t *node,
     const tsr_store_op_t *op);
 
 /* Asks for the router's timer at "at" (loop time) at the latest. */
-TSR_STORE_HIDDEN void tsr_store_router_wake(tsr_store_t *st, uint64_t at);
-
-
-/* ---- tsr_cluster.c ---- */
-
-TSR_STORE_HIDDEN int tsr_cluster_create(tsr_store_t *st,
-    const char *nodes, char *err, size_t errlen);
-TSR_STORE_HIDDEN void tsr_cluster_destroy(tsr_store_t *st);
-TSR_STORE_HIDDEN int tsr_cluster_start(tsr_store_t *st);
-TSR_STORE_HIDDEN tsr_store_t *tsr_cluster_route(tsr_store_t *st,
-    const char *key, size_t keylen);
-TSR_STORE_HIDDEN int tsr_cluster_op(tsr_store_t *st,
-    const tsr_store_op_t *op);
-TSR_STORE_HIDDEN int tsr_cluster_connect(tsr_store_t *st);
-TSR_STORE_HIDDEN int tsr_cluster_error(tsr_store_t *st, tsr_store_t *node,
-    const redisReply *reply, tsr_store_t **target, int *ask);
-TSR_STORE_HIDDEN void tsr_cluster_event(tsr_store_t *st, tsr_store_t *node,
-    int ev);
-TSR_STORE_HIDDEN uint64_t tsr_cluster_duty(tsr_store_t *st, uint64_t now);
-TSR_STORE_HIDDEN int tsr_cluster_state(const tsr_store_t *st);
-TSR_STORE_HIDDEN int tsr_cluster_parse_redirect(const redisReply *reply,
-    tsr_store_redirect_t *r);
-
-
-/* ---- tsr_sentinel.c ---- */
-
-TSR_STORE_HIDDEN int tsr_sentinel_create(tsr_store_t *st,
-    const tsr_store_conf_t *conf, char *err, size_t errlen);
-TSR_STORE_HIDDEN void tsr_sentinel_destroy(tsr_store_t *st);
-TSR_STORE_HIDDEN int tsr_sentinel_start(tsr_store_t *st);
-TSR_STORE_HIDDEN tsr_store_t *tsr_sentinel_route(tsr_store_t *st);
-TSR_STORE_HIDDEN int tsr_sentinel_op(tsr_store_t *st,
-    const tsr_store_op_t *op);
-TSR_STORE_HIDDEN int tsr_sentinel_connect(tsr_store_t *st);
-TSR_STORE_HIDDEN void tsr_sentinel_event(tsr_store_t *st, tsr_store_t *node,
-    int ev);
-TSR_STORE_HIDDEN uint64_t tsr_sentinel_duty(tsr_store_t *st, uint64_t now);
-TSR_STORE_HIDDEN int tsr_sentinel_state(const tsr_store_t *st);
-TSR_STORE_HIDDEN const char *tsr_sentinel_user(const tsr_store_t *st);
-TSR_STORE_HIDDEN const char *tsr_sentinel_password(const tsr_store_t *st,
-    size_t *len);
+TSR_HIDDEN void tsr_store_router_wake(tsr_store_t *st, uint64_t at);
 
 
 #endif /* TSR_STORE_H_INCLUDED */

@@ -34,7 +34,7 @@ static int tsr_sync_setup_reply(tsr_sync_t *s, const char *name,
 static int tsr_sync_wait(tsr_sync_t *s, const char *name, int connecting);
 static int tsr_sync_failed(tsr_sync_t *s, const char *name);
 static void tsr_sync_error(tsr_sync_t *s, int rc, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+    TSR_PRINTF(3, 4);
 static void tsr_sync_on_reply(tsr_conn_t *c, redisReply *reply, void *data);
 static void tsr_sync_add_read(void *data);
 static void tsr_sync_del_read(void *data);
@@ -431,7 +431,7 @@ tsr_sync_wait(tsr_sync_t *s, const char *name, int connecting)
     uint64_t       now, until;
     struct pollfd  pfd;
 
-    now = tsr_sync_now();
+    now = tsr_now_ms();
     ms = connecting ? s->connect_timeout_ms : s->command_timeout_ms;
     until = now + (uint64_t) ms;
 
@@ -460,7 +460,7 @@ tsr_sync_wait(tsr_sync_t *s, const char *name, int connecting)
             }
         }
 
-        now = tsr_sync_now();
+        now = tsr_now_ms();
 
         if (now >= until) {
             tsr_sync_error(s, TSR_ETIMEDOUT, "%s %s %s timed out after %d ms",
@@ -556,7 +556,7 @@ tsr_sync_error(tsr_sync_t *s, int rc, const char *fmt, ...)
     s->rc = rc;
 
     va_start(args, fmt);
-    (void) vsnprintf(s->errstr, sizeof(s->errstr), fmt, args);
+    tsr_verrf(s->errstr, sizeof(s->errstr), fmt, args);
     va_end(args);
 }
 
@@ -718,15 +718,4 @@ tsr_sync_free(tsr_sync_t *s)
 
     OPENSSL_free(s->replies);
     OPENSSL_clear_free(s, sizeof(tsr_sync_t));
-}
-
-
-uint64_t
-tsr_sync_now(void)
-{
-    struct timespec  ts;
-
-    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
 }

@@ -78,40 +78,37 @@ typedef struct {
  * connection (ACL users before 6.0) is refused with a message naming
  * its version.  NULL on failure with *rc and the message in "err".
  */
-TSR_CONN_HIDDEN tsr_sync_t *tsr_sync_connect(const tsr_sync_conf_t *conf,
+TSR_HIDDEN tsr_sync_t *tsr_sync_connect(const tsr_sync_conf_t *conf,
     int *rc, char *err, size_t errlen);
 
 /* A command and its reply; "name" is the step named in messages. */
-TSR_CONN_HIDDEN int tsr_sync_command(tsr_sync_t *s, redisReply **reply,
+TSR_HIDDEN int tsr_sync_command(tsr_sync_t *s, redisReply **reply,
     const char *name, const char *fmt, ...);
-TSR_CONN_HIDDEN int tsr_sync_vcommand(tsr_sync_t *s, redisReply **reply,
+TSR_HIDDEN int tsr_sync_vcommand(tsr_sync_t *s, redisReply **reply,
     const char *name, const char *fmt, va_list args);
 
 /* Pipelining: commands queued, then their replies one by one. */
-TSR_CONN_HIDDEN int tsr_sync_append(tsr_sync_t *s, const char *fmt, ...);
-TSR_CONN_HIDDEN int tsr_sync_vappend(tsr_sync_t *s, const char *fmt,
+TSR_HIDDEN int tsr_sync_append(tsr_sync_t *s, const char *fmt, ...);
+TSR_HIDDEN int tsr_sync_vappend(tsr_sync_t *s, const char *fmt,
     va_list args);
-TSR_CONN_HIDDEN int tsr_sync_append_argv(tsr_sync_t *s, int argc,
+TSR_HIDDEN int tsr_sync_append_argv(tsr_sync_t *s, int argc,
     const char **argv, const size_t *lens);
-TSR_CONN_HIDDEN int tsr_sync_reply(tsr_sync_t *s, redisReply **reply,
+TSR_HIDDEN int tsr_sync_reply(tsr_sync_t *s, redisReply **reply,
     const char *name);
 
 /*
  * A deadline for everything that follows (monotonic ms, 0: none): each
  * reply waits for the earlier of it and command_timeout_ms.
  */
-TSR_CONN_HIDDEN void tsr_sync_set_deadline(tsr_sync_t *s, uint64_t deadline);
+TSR_HIDDEN void tsr_sync_set_deadline(tsr_sync_t *s, uint64_t deadline);
 
 /* An idle connection that has something to read was closed (or is bad). */
-TSR_CONN_HIDDEN int tsr_sync_closed(tsr_sync_t *s);
+TSR_HIDDEN int tsr_sync_closed(tsr_sync_t *s);
 
 /* Wipes what the reader holds (replies held values). */
-TSR_CONN_HIDDEN void tsr_sync_wipe(tsr_sync_t *s);
+TSR_HIDDEN void tsr_sync_wipe(tsr_sync_t *s);
 
-TSR_CONN_HIDDEN void tsr_sync_free(tsr_sync_t *s);
-
-/* monotonic milliseconds */
-TSR_CONN_HIDDEN uint64_t tsr_sync_now(void);
+TSR_HIDDEN void tsr_sync_free(tsr_sync_t *s);
 
 
 #endif /* TSR_SYNC_H_INCLUDED */

@@ -183,18 +183,14 @@ static int tsr_tickets_script_reply(tsr_tickets_t *t, redisReply *reply,
     uint8_t *header, int *applied);
 static void tsr_tickets_reply_error(tsr_tickets_t *t, const char *name,
     const redisReply *reply);
-static uint64_t tsr_tickets_now(void);
-static uint64_t tsr_tickets_mono(void);
 static uint64_t tsr_tickets_add(uint64_t a, uint64_t b);
 static uint64_t tsr_tickets_get64(const uint8_t *p);
 static void tsr_tickets_put64(uint8_t *p, uint64_t v);
 static void tsr_tickets_hex(const uint8_t *p, size_t len, char *out);
 static void tsr_tickets_set_error(tsr_tickets_t *t, const char *fmt, ...)
-    TSR_TICKETS_PRINTF(2, 3);
-static void tsr_tickets_errf(char *err, size_t errlen, const char *fmt, ...)
-    TSR_TICKETS_PRINTF(3, 4);
+    TSR_PRINTF(2, 3);
 static void tsr_tickets_log(tsr_tickets_t *t, int level, const char *fmt,
-    ...) TSR_TICKETS_PRINTF(3, 4);
+    ...) TSR_PRINTF(3, 4);
 static void tsr_tickets_ssl_error(tsr_tickets_t *t, const char *call);
 
 
@@ -214,7 +210,7 @@ tsr_tickets_create(const tsr_tickets_conf_t *conf, char *err, size_t errlen)
     if (conf == NULL || conf->keys == NULL
         || tsr_keyring_count(conf->keys) == 0)
     {
-        tsr_tickets_errf(err, errlen, "ticket keys: no fleet key");
+        tsr_errf(err, errlen, "ticket keys: no fleet key");
         return NULL;
     }
 
@@ -225,8 +221,8 @@ tsr_tickets_create(const tsr_tickets_conf_t *conf, char *err, size_t errlen)
     slen = strlen(scope);
 
     if (slen == 0 || slen > TSR_TICKETS_MAX_SCOPE) {
-        tsr_tickets_errf(err, errlen, "ticket keys: scope of %zu bytes, "
-                         "must be 1 to %d", slen, TSR_TICKETS_MAX_SCOPE);
+        tsr_errf(err, errlen, "ticket keys: scope of %zu bytes, "
+                 "must be 1 to %d", slen, TSR_TICKETS_MAX_SCOPE);
         return NULL;
     }
 
@@ -234,15 +230,15 @@ tsr_tickets_create(const tsr_tickets_conf_t *conf, char *err, size_t errlen)
 
     for (i = 0; i < slen; i++) {
         if (scope[i] <= 0x20 || scope[i] >= 0x7f) {
-            tsr_tickets_errf(err, errlen, "ticket keys: invalid scope "
-                             "\"%.*s\"", (int) slen, scope);
+            tsr_errf(err, errlen, "ticket keys: invalid scope "
+                     "\"%.*s\"", (int) slen, scope);
             return NULL;
         }
     }
 
     if (plen + sizeof("tk:") - 1 + slen > TSR_MAX_KEY_NAME) {
-        tsr_tickets_errf(err, errlen, "ticket keys: prefix and scope make "
-                         "a key name over %d bytes", TSR_MAX_KEY_NAME);
+        tsr_errf(err, errlen, "ticket keys: prefix and scope make "
+                 "a key name over %d bytes", TSR_MAX_KEY_NAME);
         return NULL;
     }
 
@@ -250,23 +246,23 @@ tsr_tickets_create(const tsr_tickets_conf_t *conf, char *err, size_t errlen)
         && (conf->period_ms < TSR_TICKETS_MIN_PERIOD
             || conf->period_ms > TSR_TICKETS_MAX_PERIOD))
     {
-        tsr_tickets_errf(err, errlen, "ticket keys: rotation period of "
-                         "%llu ms, must be %d ms to 366 days",
-                         (unsigned long long) conf->period_ms,
-                         TSR_TICKETS_MIN_PERIOD);
+        tsr_errf(err, errlen, "ticket keys: rotation period of "
+                 "%llu ms, must be %d ms to 366 days",
+                 (unsigned long long) conf->period_ms,
+                 TSR_TICKETS_MIN_PERIOD);
         return NULL;
     }
 
     if (conf->lifetime_ms > TSR_TICKETS_MAX_LIFETIME) {
-        tsr_tickets_errf(err, errlen, "ticket keys: ticket lifetime of "
-                         "%llu ms, must be at most 366 days",
-                         (unsigned long long) conf->lifetime_ms);
+        tsr_errf(err, errlen, "ticket keys: ticket lifetime of "
+                 "%llu ms, must be at most 366 days",
+                 (unsigned long long) conf->lifetime_ms);
         return NULL;
     }
 
     t = OPENSSL_zalloc(sizeof(tsr_tickets_t));
     if (t == NULL) {
-        tsr_tickets_errf(err, errlen, "ticket keys: out of memory");
+        tsr_errf(err, errlen, "ticket keys: out of memory");
         return NULL;
     }
 
@@ -283,7 +279,7 @@ tsr_tickets_create(const tsr_tickets_conf_t *conf, char *err, size_t errlen)
 
     t->name = OPENSSL_malloc(t->namelen + 1);
     if (t->name == NULL) {
-        tsr_tickets_errf(err, errlen, "ticket keys: out of memory");
+        tsr_errf(err, errlen, "ticket keys: out of memory");
         goto failed;
     }
 
@@ -293,8 +289,8 @@ tsr_tickets_create(const tsr_tickets_conf_t *conf, char *err, size_t errlen)
 
     t->cipher = EVP_CIPHER_fetch(NULL, "AES-256-CBC", NULL);
     if (t->cipher == NULL) {
-        tsr_tickets_errf(err, errlen, "ticket keys: "
-                         "EVP_CIPHER_fetch(\"AES-256-CBC\") failed");
+        tsr_errf(err, errlen, "ticket keys: "
+                 "EVP_CIPHER_fetch(\"AES-256-CBC\") failed");
         ERR_clear_error();
         goto failed;
     }
@@ -417,7 +413,7 @@ tsr_tickets_conf_redis(tsr_tickets_t *t, const tsr_store_conf_t *conf,
 
 nomem:
 
-    tsr_tickets_errf(err, errlen, "ticket keys: out of memory");
+    tsr_errf(err, errlen, "ticket keys: out of memory");
 
     return TSR_ENOMEM;
 }
@@ -437,8 +433,8 @@ tsr_tickets_find_script(tsr_tickets_t *t, char *err, size_t errlen)
     }
 
     if (t->script == NULL) {
-        tsr_tickets_errf(err, errlen, "ticket keys: script \"%s\" is not "
-                         "built in", TSR_TICKETS_SCRIPT);
+        tsr_errf(err, errlen, "ticket keys: script \"%s\" is not "
+                 "built in", TSR_TICKETS_SCRIPT);
         return TSR_EINVAL;
     }
 
@@ -447,7 +443,7 @@ tsr_tickets_find_script(tsr_tickets_t *t, char *err, size_t errlen)
     if (SHA1((const uint8_t *) t->script->source, t->script->len, md)
         == NULL)
     {
-        tsr_tickets_errf(err, errlen, "ticket keys: SHA1() failed");
+        tsr_errf(err, errlen, "ticket keys: SHA1() failed");
         ERR_clear_error();
         return TSR_ERROR;
     }
@@ -654,11 +650,11 @@ tsr_tickets_key_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
     }
 
     if (enc) {
-        return tsr_tickets_encrypt(t, tsr_tickets_now(), name, iv, ectx,
+        return tsr_tickets_encrypt(t, tsr_unix_ms(), name, iv, ectx,
                                    hctx);
     }
 
-    return tsr_tickets_decrypt(t, ssl, tsr_tickets_now(), name, iv, ectx,
+    return tsr_tickets_decrypt(t, ssl, tsr_unix_ms(), name, iv, ectx,
                                hctx);
 }
 
@@ -866,7 +862,7 @@ tsr_tickets_sync(tsr_tickets_t *t)
      * timeout must not hold it for ever.
      */
 
-    t->deadline = tsr_tickets_mono() + t->connect_timeout_ms
+    t->deadline = (uint64_t) tsr_now_ms() + t->connect_timeout_ms
                   + t->command_timeout_ms;
 
     c = tsr_tickets_connect(t, &rc);
@@ -895,7 +891,7 @@ tsr_tickets_sync(tsr_tickets_t *t)
 
     absent = (rc == TSR_NOT_FOUND);
 
-    now = tsr_tickets_now();
+    now = tsr_unix_ms();
 
     if (t->no_rotate || (!absent && !t->force && !tsr_tickets_due(t, now))) {
         goto done;
@@ -1033,7 +1029,7 @@ tsr_tickets_rotate_async(tsr_tickets_t *t, tsr_store_t *st,
 
     plen = sizeof(plain);
 
-    rc = tsr_tickets_build(t, t->ring, tsr_tickets_now(), plain, &plen);
+    rc = tsr_tickets_build(t, t->ring, tsr_unix_ms(), plain, &plen);
     if (rc != TSR_OK) {
         plen = sizeof(plain);
         goto failed;
@@ -1568,7 +1564,7 @@ tsr_tickets_due(const tsr_tickets_t *t, uint64_t now_ms)
     }
 
     if (now_ms == 0) {
-        now_ms = tsr_tickets_now();
+        now_ms = tsr_unix_ms();
     }
 
     return now_ms >= tsr_tickets_add(t->ring->rotated_at, t->period);
@@ -1737,7 +1733,7 @@ tsr_tickets_command(tsr_tickets_t *t, tsr_sync_t *c, const char *name,
     }
 
     if (*rc == TSR_ETIMEDOUT && t->deadline != 0
-        && tsr_tickets_mono() >= t->deadline)
+        && (uint64_t) tsr_now_ms() >= t->deadline)
     {
         tsr_tickets_set_error(t, "%s on %s timed out: a sync takes at most "
                               "%d ms after connecting", name, t->addr,
@@ -1986,32 +1982,6 @@ tsr_tickets_reply_error(tsr_tickets_t *t, const char *name,
 }
 
 
-/* Unix time in milliseconds, the scale of Redis' TIME */
-
-static uint64_t
-tsr_tickets_now(void)
-{
-    struct timespec  ts;
-
-    (void) clock_gettime(CLOCK_REALTIME, &ts);
-
-    return (uint64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-
-/* for deadlines: immune to the wall clock's steps */
-
-static uint64_t
-tsr_tickets_mono(void)
-{
-    struct timespec  ts;
-
-    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
-
-    return (uint64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-
 /* saturating: a time past the end of time is "never" */
 
 static uint64_t
@@ -2067,22 +2037,7 @@ tsr_tickets_set_error(tsr_tickets_t *t, const char *fmt, ...)
     va_list  args;
 
     va_start(args, fmt);
-    (void) vsnprintf(t->err, sizeof(t->err), fmt, args);
-    va_end(args);
-}
-
-
-static void
-tsr_tickets_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list  args;
-
-    if (err == NULL || errlen == 0) {
-        return;
-    }
-
-    va_start(args, fmt);
-    (void) vsnprintf(err, errlen, fmt, args);
+    tsr_verrf(t->err, sizeof(t->err), fmt, args);
     va_end(args);
 }
 
@@ -2098,7 +2053,7 @@ tsr_tickets_log(tsr_tickets_t *t, int level, const char *fmt, ...)
     }
 
     va_start(args, fmt);
-    (void) vsnprintf(msg, sizeof(msg), fmt, args);
+    tsr_verrf(msg, sizeof(msg), fmt, args);
     va_end(args);
 
     t->log(level, msg, t->log_data);
@@ -2110,20 +2065,10 @@ tsr_tickets_log(tsr_tickets_t *t, int level, const char *fmt, ...)
 static void
 tsr_tickets_ssl_error(tsr_tickets_t *t, const char *call)
 {
-    char           buf[256];
-    unsigned long  e;
-    time_t         sec;
+    char    buf[256];
+    time_t  sec;
 
-    e = ERR_peek_last_error();
-
-    if (e != 0) {
-        ERR_error_string_n(e, buf, sizeof(buf));
-
-    } else {
-        (void) snprintf(buf, sizeof(buf), "no OpenSSL error reported");
-    }
-
-    ERR_clear_error();
+    (void) tsr_err_openssl(buf, sizeof(buf));
 
     /* on the handshake path: at most once a second */
 

@@ -26,6 +26,7 @@
 
 #include "tsr.h"
 #include "tsr_compat.h"
+#include "tsr_util.h"
 
 
 #define TSR_TICKETS_RING_V1       1
@@ -60,13 +61,6 @@
 #define TSR_TICKETS_ROLLBACK_LOG  60      /* s between logs of a refused
                                              older ring */
 
-
-#if defined(__GNUC__) || defined(__clang__)
-#define TSR_TICKETS_PRINTF(fmt, args)                                        \
-    __attribute__((format(printf, fmt, args)))
-#else
-#define TSR_TICKETS_PRINTF(fmt, args)
-#endif
 
 
 #endif /* TSR_TICKETS_H_INCLUDED */

@@ -81,6 +81,7 @@ init_suite(void)
     write_key("fleet.key", 32, 0600);
     write_key("short.key", 31, 0600);
     write_key("long.key", 48, 0600);
+    write_key("huge.key", 4097, 0600);
     write_key("open.key", 32, 0644);
 
     /* what "openssl req", "rand -hex 32" and "rand -base64 32" write */
@@ -108,8 +109,12 @@ static void
 write_key(const char *name, size_t len, int mode)
 {
     char           path[PATH_MAX + 64];
-    unsigned char  key[64];
+    unsigned char  key[4200];
     size_t         i;
+
+    if (len > sizeof(key)) {
+        return;
+    }
 
     for (i = 0; i < len; i++) {
         key[i] = (unsigned char) (i * 37 + 11);
@@ -139,7 +144,7 @@ has_key_error(const char *name, const char *holds)
 
     snprintf(msg, sizeof(msg),
              "invalid \"ssl_session_redis_fleet_key\": fleet key file "
-             "\"%s/%s\" holds %s; expected exactly 32 raw bytes, as "
+             "\"%s/%s\" holds %s; expected 32 to 4096 raw bytes, as "
              "\"openssl rand 32 > %s/%s\" makes in ",
              nginx.dir, name, holds, nginx.dir, name);
 
@@ -881,7 +886,7 @@ test_uri_addresses_and_tls_parameters(void)
 }
 
 
-/* the documented format: exactly 32 raw bytes, "openssl rand 32 > file" */
+/* the documented format: 32 to 4096 raw bytes, "openssl rand 32 > file" */
 
 static void
 test_key_file_of_other_length_is_rejected(void)
@@ -893,13 +898,19 @@ test_key_file_of_other_length_is_rejected(void)
 
     CU_ASSERT_NOT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
-                    "ssl_session_redis_fleet_key @D/long.key;\n")), 0);
-    CU_ASSERT(has_key_error("long.key", "48 bytes"));
+                    "ssl_session_redis_fleet_key @D/huge.key;\n")), 0);
+    CU_ASSERT(has_key_error("huge.key", "4097 bytes"));
 
     CU_ASSERT_NOT_EQUAL(run_conf(1,
         STREAM_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
-                      "ssl_session_redis_fleet_key @D/long.key;\n")), 0);
-    CU_ASSERT(has_key_error("long.key", "48 bytes"));
+                      "ssl_session_redis_fleet_key @D/huge.key;\n")), 0);
+    CU_ASSERT(has_key_error("huge.key", "4097 bytes"));
+
+    /* a longer key of an earlier release keeps working */
+
+    CU_ASSERT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"
+                    "ssl_session_redis_fleet_key @D/long.key;\n")), 0);
 
     CU_ASSERT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis 127.0.0.1:6379;\n"

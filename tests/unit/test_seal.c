@@ -55,7 +55,7 @@ static void test_key_file_missing_is_rejected_naming_the_file(void);
 static void test_key_file_directory_is_rejected_naming_the_file(void);
 static void test_key_file_unreadable_is_rejected(void);
 static void test_key_file_of_31_bytes_is_rejected_naming_the_file(void);
-static void test_key_file_of_exactly_32_bytes_is_accepted(void);
+static void test_key_file_of_32_to_4096_raw_bytes_is_accepted(void);
 static void test_key_file_of_text_is_rejected_naming_what_it_holds(void);
 static void test_key_file_empty_or_over_4096_bytes_is_rejected(void);
 static void test_same_key_file_gives_same_id_in_two_rings(void);
@@ -805,8 +805,8 @@ test_key_file_of_31_bytes_is_rejected_naming_the_file(void)
                     TSR_EKEYFILE);
 
     (void) snprintf(expect, sizeof(expect),
-                    "fleet key file \"%s\" holds 31 bytes; expected exactly "
-                    "32 raw bytes, as \"openssl rand 32 > %s\" makes", path,
+                    "fleet key file \"%s\" holds 31 bytes; expected 32 to "
+                    "4096 raw bytes, as \"openssl rand 32 > %s\" makes", path,
                     path);
     CU_ASSERT_STRING_EQUAL(err, expect);
     CU_ASSERT_EQUAL(tsr_keyring_count(kr), 0);
@@ -816,7 +816,7 @@ test_key_file_of_31_bytes_is_rejected_naming_the_file(void)
 
 
 static void
-test_key_file_of_exactly_32_bytes_is_accepted(void)
+test_key_file_of_32_to_4096_raw_bytes_is_accepted(void)
 {
     char            path[PATH_MAX], err[TEST_ERR_LEN];
     char            expect[2 * PATH_MAX + 128];
@@ -836,30 +836,23 @@ test_key_file_of_exactly_32_bytes_is_accepted(void)
                     TSR_OK);
     CU_ASSERT_STRING_EQUAL(err, "");
 
-    /* the former limits: key material of 33 to 4096 bytes */
+    /* keys of earlier releases: raw key material of 33 to 4096 bytes */
 
     CU_ASSERT_EQUAL_FATAL(test_write_file("33.key", test_in,
                                           TSR_KEY_FILE_LEN + 1, path,
                                           sizeof(path)),
                           0);
     CU_ASSERT_EQUAL(tsr_keyring_add_file(kr, path, err, sizeof(err)),
-                    TSR_EKEYFILE);
-    (void) snprintf(expect, sizeof(expect),
-                    "fleet key file \"%s\" holds 33 bytes; expected exactly "
-                    "32 raw bytes, as \"openssl rand 32 > %s\" makes", path,
-                    path);
-    CU_ASSERT_STRING_EQUAL(err, expect);
+                    TSR_OK);
 
     CU_ASSERT_EQUAL_FATAL(test_write_file("max.key", test_in,
                                           TSR_MAX_KEY_FILE, path,
                                           sizeof(path)),
                           0);
     CU_ASSERT_EQUAL(tsr_keyring_add_file(kr, path, err, sizeof(err)),
-                    TSR_EKEYFILE);
-    CU_ASSERT_PTR_NOT_NULL(strstr(err, "holds 4096 bytes; expected exactly "
-                                       "32 raw bytes"));
+                    TSR_OK);
 
-    CU_ASSERT_EQUAL(tsr_keyring_count(kr), 1);
+    CU_ASSERT_EQUAL(tsr_keyring_count(kr), 3);
 
     tsr_keyring_destroy(kr);
 }
@@ -880,15 +873,15 @@ test_key_file_of_text_is_rejected_naming_what_it_holds(void)
     } files[] = {
         { "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
           "holds 59 bytes of PEM text (a certificate or a key, not key "
-          "material); expected exactly 32 raw bytes" },
+          "material); expected 32 to 4096 raw bytes" },
         { "3f8a0c55e2b14d7a9c06e1f2d3b4a59687c8e9f0a1b2c3d4e5f60718293a4b5c\n",
-          "holds 65 bytes of text (hex?); expected exactly 32 raw bytes" },
+          "holds 65 bytes of text (hex?); expected 32 to 4096 raw bytes" },
         { "P4oMVeKxTXqcBuHy07SllofI6fChssPU5fYHGCk6S1w=\n",
-          "holds 45 bytes of text (base64?); expected exactly 32 raw bytes" },
+          "holds 45 bytes of text (base64?); expected 32 to 4096 raw bytes" },
         { "3f8a0c55e2b14d7a9c06e1f2d3b4a59\n",
-          "holds 32 bytes of text (hex?); expected exactly 32 raw bytes" },
+          "holds 32 bytes of text (hex?); expected 32 to 4096 raw bytes" },
         { "a passphrase, not a random key!\n",
-          "holds 32 bytes of text; expected exactly 32 raw bytes" }
+          "holds 32 bytes of text; expected 32 to 4096 raw bytes" }
     };
 
     kr = tsr_keyring_create(NULL, 0);
@@ -934,7 +927,7 @@ test_key_file_empty_or_over_4096_bytes_is_rejected(void)
                     TSR_EKEYFILE);
     (void) snprintf(expect, sizeof(expect),
                     "fleet key file \"%s\" holds 4097 bytes; expected "
-                    "exactly 32 raw bytes, as \"openssl rand 32 > %s\" makes",
+                    "32 to 4096 raw bytes, as \"openssl rand 32 > %s\" makes",
                     path, path);
     CU_ASSERT_STRING_EQUAL(err, expect);
 
@@ -1363,8 +1356,8 @@ main(void)
           test_key_file_unreadable_is_rejected },
         { "key_file_of_31_bytes_is_rejected_naming_the_file",
           test_key_file_of_31_bytes_is_rejected_naming_the_file },
-        { "key_file_of_exactly_32_bytes_is_accepted",
-          test_key_file_of_exactly_32_bytes_is_accepted },
+        { "key_file_of_32_to_4096_raw_bytes_is_accepted",
+          test_key_file_of_32_to_4096_raw_bytes_is_accepted },
         { "key_file_of_text_is_rejected_naming_what_it_holds",
           test_key_file_of_text_is_rejected_naming_what_it_holds },
         { "key_file_empty_or_over_4096_bytes_is_rejected",
