@@ -819,7 +819,6 @@ static void
 test_key_file_of_32_to_4096_raw_bytes_is_accepted(void)
 {
     char            path[PATH_MAX], err[TEST_ERR_LEN];
-    char            expect[2 * PATH_MAX + 128];
     tsr_keyring_t  *kr;
 
     kr = tsr_keyring_create(NULL, 0);
