@@ -30,7 +30,7 @@
 
 static int tsr_admin_check_run(tsr_admin_t *adm, int argc, char **argv);
 static void tsr_admin_check_line(tsr_admin_t *adm, const char *level,
-    const char *fmt, ...) TSR_ADMIN_PRINTF(3, 4);
+    const char *fmt, ...) TSR_PRINTF(3, 4);
 static int tsr_admin_check_server(tsr_admin_t *adm);
 static int tsr_admin_check_memory(tsr_admin_t *adm);
 static int tsr_admin_check_keys(tsr_admin_t *adm);
@@ -491,7 +491,7 @@ tsr_admin_check_line(tsr_admin_t *adm, const char *level, const char *fmt,
     char     msg[TSR_ADMIN_MSG_LEN];
 
     va_start(args, fmt);
-    (void) vsnprintf(msg, sizeof(msg), fmt, args);
+    tsr_verrf(msg, sizeof(msg), fmt, args);
     va_end(args);
 
     if (strcmp(level, "warning") == 0) {

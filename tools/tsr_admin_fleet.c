@@ -444,7 +444,7 @@ tsr_admin_fleet_print(tsr_admin_t *adm, tsr_admin_fleet_t *fl)
         return TSR_ADMIN_OK;
     }
 
-    now = tsr_admin_now();
+    now = tsr_unix_ms();
 
     if (!adm->json) {
         printf("nodes        %zu under \"%snode:\" on %s\n", fl->nnodes,

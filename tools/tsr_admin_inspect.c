@@ -409,7 +409,7 @@ tsr_admin_print_session(tsr_admin_t *adm, const SSL_SESSION *sess,
         return;
     }
 
-    now = tsr_admin_now();
+    now = tsr_unix_ms();
 
     version = tsr_admin_version_name(SSL_SESSION_get_protocol_version(sess));
 

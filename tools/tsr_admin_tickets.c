@@ -249,7 +249,7 @@ tsr_admin_tickets_print(tsr_admin_t *adm, tsr_tickets_t *t, const char *name)
         return;
     }
 
-    now = tsr_admin_now();
+    now = tsr_unix_ms();
 
     printf("ring         %s on %s\n", name, adm->where);
     printf("generation   %llu\n", (unsigned long long) info.gen);

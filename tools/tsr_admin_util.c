@@ -618,7 +618,7 @@ tsr_admin_usage_error(tsr_admin_t *adm, const char *fmt, ...)
     char     msg[TSR_ADMIN_MSG_LEN];
 
     va_start(args, fmt);
-    (void) vsnprintf(msg, sizeof(msg), fmt, args);
+    tsr_verrf(msg, sizeof(msg), fmt, args);
     va_end(args);
 
     n = strlen(msg);
@@ -650,7 +650,7 @@ tsr_admin_vfail(tsr_admin_t *adm, const char *fmt, va_list args)
     char  *p;
     char   msg[TSR_ADMIN_MSG_LEN];
 
-    (void) vsnprintf(msg, sizeof(msg), fmt, args);
+    tsr_verrf(msg, sizeof(msg), fmt, args);
 
     for (p = msg; *p != '\0'; p++) {
         if ((unsigned char) *p < ' ' || (unsigned char) *p == 0x7f) {
@@ -1158,15 +1158,4 @@ tsr_admin_fmt_ago(uint64_t then_ms, uint64_t now_ms, char *buf, size_t len)
         tsr_admin_fmt_duration(then_ms - now_ms, d, sizeof(d));
         (void) snprintf(buf, len, "in %s", d);
     }
-}
-
-
-uint64_t
-tsr_admin_now(void)
-{
-    struct timeval  tv;
-
-    (void) gettimeofday(&tv, NULL);
-
-    return (uint64_t) tv.tv_sec * 1000 + (uint64_t) tv.tv_usec / 1000;
 }

@@ -12,6 +12,7 @@
 
 #include "tsr.h"
 #include "tsr_sync.h"
+#include "tsr_util.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -78,13 +79,6 @@
 #define TSR_ADMIN_OPT_SERVER      261
 #define TSR_ADMIN_OPT_NGINX       262
 #define TSR_ADMIN_OPT_HELP        263
-
-#if defined(__GNUC__) || defined(__clang__)
-#define TSR_ADMIN_PRINTF(fmt, args)                                          \
-    __attribute__((format(printf, fmt, args)))
-#else
-#define TSR_ADMIN_PRINTF(fmt, args)
-#endif
 
 
 typedef struct tsr_admin_s  tsr_admin_t;
@@ -180,11 +174,11 @@ int tsr_admin_session_key(tsr_admin_t *adm, const char *key,
 int tsr_admin_seen(tsr_admin_seen_t *s, const char *key, size_t len);
 void tsr_admin_seen_free(tsr_admin_seen_t *s);
 int tsr_admin_usage_error(tsr_admin_t *adm, const char *fmt, ...)
-    TSR_ADMIN_PRINTF(2, 3);
+    TSR_PRINTF(2, 3);
 void tsr_admin_fail(tsr_admin_t *adm, const char *fmt, ...)
-    TSR_ADMIN_PRINTF(2, 3);
+    TSR_PRINTF(2, 3);
 void tsr_admin_vfail(tsr_admin_t *adm, const char *fmt, va_list args)
-    TSR_ADMIN_PRINTF(2, 0);
+    TSR_PRINTF(2, 0);
 int tsr_admin_parse_time(const char *s, int bare_sec, uint64_t *ms);
 int tsr_admin_parse_hex(const char *s, size_t min, size_t max,
     char *out, size_t outlen);
@@ -198,7 +192,6 @@ void tsr_admin_fmt_time(uint64_t ms, char *buf, size_t len);
 void tsr_admin_fmt_duration(uint64_t ms, char *buf, size_t len);
 void tsr_admin_fmt_ago(uint64_t then_ms, uint64_t now_ms, char *buf,
     size_t len);
-uint64_t tsr_admin_now(void);
 void tsr_admin_json_open(tsr_admin_t *adm, const char *key, int array);
 void tsr_admin_json_close(tsr_admin_t *adm);
 void tsr_admin_json_close_all(tsr_admin_t *adm);
