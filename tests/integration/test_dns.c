@@ -739,53 +739,17 @@ done:
 }
 
 
-#define test(name)  { #name, name }
-
-typedef struct {
-    const char  *name;
-    CU_TestFunc  fn;
-} test_t;
-
-
-static const test_t  tests[] = {
-    test(test_name_moving_is_followed_within_2s),
-    test(test_name_never_resolving_is_logged_and_retried),
-    test(test_name_not_resolving_without_resolver_fails_test),
-    test(test_name_unknown_to_the_resolver_keeps_its_address),
-    test(test_stream_follows_the_name_with_its_resolver),
-    { NULL, NULL }
+static const tsr_test_t  tests[] = {
+    TSR_TEST_FN(test_name_moving_is_followed_within_2s),
+    TSR_TEST_FN(test_name_never_resolving_is_logged_and_retried),
+    TSR_TEST_FN(test_name_not_resolving_without_resolver_fails_test),
+    TSR_TEST_FN(test_name_unknown_to_the_resolver_keeps_its_address),
+    TSR_TEST_FN(test_stream_follows_the_name_with_its_resolver)
 };
 
 
 int
 main(void)
 {
-    unsigned int   failures;
-    CU_pSuite      suite;
-    const test_t  *t;
-
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("dns", init_suite, clean_suite);
-    if (suite == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-
-    for (t = tests; t->name != NULL; t++) {
-        if (CU_add_test(suite, t->name, t->fn) == NULL) {
-            CU_cleanup_registry();
-            return 1;
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-
-    return failures == 0 ? 0 : 1;
+    return TSR_TEST_MAIN("dns", init_suite, clean_suite, tests);
 }

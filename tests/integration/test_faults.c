@@ -2350,80 +2350,34 @@ test_reply_floods_keep_memory_and_latency_bounded(void)
 }
 
 
-#define test(name)  { #name, name }
-
-typedef struct {
-    const char  *name;
-    CU_TestFunc  fn;
-} test_t;
-
-
-static const test_t  tests[] = {
-    test(test_fault_redis_killed_and_restarted),
-    test(test_fault_redis_stopped_for_5s),
-    test(test_fault_redis_restarted_empty),
-    test(test_fault_redis_out_of_memory),
-    test(test_fault_fake_malformed_resp),
-    test(test_fault_fake_wrong_reply_types),
-    test(test_fault_fake_huge_bulk_length),
-    test(test_fault_fake_split_replies),
-    test(test_fault_fake_reset_mid_reply),
-    test(test_fault_fake_no_reply_to_commands),
-    test(test_fault_fake_no_reply_at_all),
-    test(test_fault_fake_extra_reply),
-    test(test_faults_over_tls),
-    test(test_get_overtaking_its_set_is_asked_again),
-    test(test_full_socket_to_redis_never_stalls_the_worker),
-    test(test_fault_address_does_not_resolve),
-    test(test_fault_address_refuses),
-    test(test_reload_20_times_under_load_keeps_memory_and_fds_flat),
-    test(test_reload_without_the_module_then_with_it_again),
-    test(test_modules_export_only_what_load_module_needs),
-    test(test_modules_use_only_public_hiredis),
-    test(test_reply_floods_keep_memory_and_latency_bounded),
-    { NULL, NULL }
+static const tsr_test_t  tests[] = {
+    TSR_TEST_FN(test_fault_redis_killed_and_restarted),
+    TSR_TEST_FN(test_fault_redis_stopped_for_5s),
+    TSR_TEST_FN(test_fault_redis_restarted_empty),
+    TSR_TEST_FN(test_fault_redis_out_of_memory),
+    TSR_TEST_FN(test_fault_fake_malformed_resp),
+    TSR_TEST_FN(test_fault_fake_wrong_reply_types),
+    TSR_TEST_FN(test_fault_fake_huge_bulk_length),
+    TSR_TEST_FN(test_fault_fake_split_replies),
+    TSR_TEST_FN(test_fault_fake_reset_mid_reply),
+    TSR_TEST_FN(test_fault_fake_no_reply_to_commands),
+    TSR_TEST_FN(test_fault_fake_no_reply_at_all),
+    TSR_TEST_FN(test_fault_fake_extra_reply),
+    TSR_TEST_FN(test_faults_over_tls),
+    TSR_TEST_FN(test_get_overtaking_its_set_is_asked_again),
+    TSR_TEST_FN(test_full_socket_to_redis_never_stalls_the_worker),
+    TSR_TEST_FN(test_fault_address_does_not_resolve),
+    TSR_TEST_FN(test_fault_address_refuses),
+    TSR_TEST_FN(test_reload_20_times_under_load_keeps_memory_and_fds_flat),
+    TSR_TEST_FN(test_reload_without_the_module_then_with_it_again),
+    TSR_TEST_FN(test_modules_export_only_what_load_module_needs),
+    TSR_TEST_FN(test_modules_use_only_public_hiredis),
+    TSR_TEST_FN(test_reply_floods_keep_memory_and_latency_bounded)
 };
 
-
-/* TSR_FAULT_ONLY=text runs the tests whose names contain it */
 
 int
 main(void)
 {
-    unsigned int   failures;
-    const char    *only;
-    CU_pSuite      suite;
-    const test_t  *t;
-
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("faults", init_suite, clean_suite);
-    if (suite == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-
-    only = getenv("TSR_FAULT_ONLY");
-
-    for (t = tests; t->name != NULL; t++) {
-        if (only != NULL && only[0] != '\0' && strstr(t->name, only) == NULL)
-        {
-            continue;
-        }
-
-        if (CU_add_test(suite, t->name, t->fn) == NULL) {
-            CU_cleanup_registry();
-            return 1;
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-
-    return failures == 0 ? 0 : 1;
+    return TSR_TEST_MAIN("faults", init_suite, clean_suite, tests);
 }

@@ -1681,60 +1681,31 @@ done:
 int
 main(void)
 {
-    unsigned int   failures;
-    const char    *only;
-    CU_pSuite      suite;
-    CU_pTest       test;
+    static const tsr_test_t  tests[] = {
+        TSR_TEST_FN(test_tls12_resumes_across_nodes_without_cache),
+        TSR_TEST_FN(test_tls13_resumes_across_nodes_without_cache),
+        TSR_TEST_FN(test_tls12_resumes_across_nodes_with_shared_cache),
+        TSR_TEST_FN(test_tls13_resumes_across_nodes_with_shared_cache),
+        TSR_TEST_FN(test_tls12_session_survives_restart_of_both_nodes),
+        TSR_TEST_FN(test_tls13_session_survives_restart_of_both_nodes),
+        TSR_TEST_FN(test_tls12_redis_outage_costs_only_full_handshakes),
+        TSR_TEST_FN(test_tls13_redis_outage_costs_only_full_handshakes),
+        TSR_TEST_FN(test_tls12_slow_redis_does_not_delay_other_requests),
+        TSR_TEST_FN(test_tls13_slow_redis_does_not_delay_other_requests),
+        TSR_TEST_FN(test_tls12_reload_with_lookups_in_flight),
+        TSR_TEST_FN(test_tls13_reload_with_lookups_in_flight),
+        TSR_TEST_FN(test_tls12_nodes_with_other_certs_never_resume),
+        TSR_TEST_FN(test_tls13_nodes_with_other_certs_never_resume),
+        TSR_TEST_FN(test_tls12_session_not_resumed_under_other_sni),
+        TSR_TEST_FN(test_tls13_session_not_resumed_under_other_sni),
+        TSR_TEST_FN(test_tls12_session_not_resumed_under_other_sni_l1),
+        TSR_TEST_FN(test_tls13_session_not_resumed_under_other_sni_l1),
+        TSR_TEST_FN(test_tls12_client_hello_in_pieces_resumes),
+        TSR_TEST_FN(test_tls13_client_hello_in_pieces_resumes),
+        TSR_TEST_FN(test_tls12_hello_byte_by_byte_costs_linear_work),
+        TSR_TEST_FN(test_tls13_hello_byte_by_byte_costs_linear_work),
+        TSR_TEST_FN(test_connection_cleanup_clears_ssl_ex_data)
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("http", init_suite, clean_suite);
-    if (suite == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-
-    CU_ADD_TEST(suite, test_tls12_resumes_across_nodes_without_cache);
-    CU_ADD_TEST(suite, test_tls13_resumes_across_nodes_without_cache);
-    CU_ADD_TEST(suite, test_tls12_resumes_across_nodes_with_shared_cache);
-    CU_ADD_TEST(suite, test_tls13_resumes_across_nodes_with_shared_cache);
-    CU_ADD_TEST(suite, test_tls12_session_survives_restart_of_both_nodes);
-    CU_ADD_TEST(suite, test_tls13_session_survives_restart_of_both_nodes);
-    CU_ADD_TEST(suite, test_tls12_redis_outage_costs_only_full_handshakes);
-    CU_ADD_TEST(suite, test_tls13_redis_outage_costs_only_full_handshakes);
-    CU_ADD_TEST(suite, test_tls12_slow_redis_does_not_delay_other_requests);
-    CU_ADD_TEST(suite, test_tls13_slow_redis_does_not_delay_other_requests);
-    CU_ADD_TEST(suite, test_tls12_reload_with_lookups_in_flight);
-    CU_ADD_TEST(suite, test_tls13_reload_with_lookups_in_flight);
-    CU_ADD_TEST(suite, test_tls12_nodes_with_other_certs_never_resume);
-    CU_ADD_TEST(suite, test_tls13_nodes_with_other_certs_never_resume);
-    CU_ADD_TEST(suite, test_tls12_session_not_resumed_under_other_sni);
-    CU_ADD_TEST(suite, test_tls13_session_not_resumed_under_other_sni);
-    CU_ADD_TEST(suite, test_tls12_session_not_resumed_under_other_sni_l1);
-    CU_ADD_TEST(suite, test_tls13_session_not_resumed_under_other_sni_l1);
-    CU_ADD_TEST(suite, test_tls12_client_hello_in_pieces_resumes);
-    CU_ADD_TEST(suite, test_tls13_client_hello_in_pieces_resumes);
-    CU_ADD_TEST(suite, test_tls12_hello_byte_by_byte_costs_linear_work);
-    CU_ADD_TEST(suite, test_tls13_hello_byte_by_byte_costs_linear_work);
-    CU_ADD_TEST(suite, test_connection_cleanup_clears_ssl_ex_data);
-
-    if (getenv("TSR_TEST_ONLY") != NULL) {
-        only = getenv("TSR_TEST_ONLY");
-
-        for (test = suite->pTest; test != NULL; test = test->pNext) {
-            if (strstr(test->pName, only) == NULL) {
-                CU_set_test_active(test, CU_FALSE);
-            }
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-
-    return failures == 0 ? 0 : 1;
+    return TSR_TEST_MAIN("http", init_suite, clean_suite, tests);
 }

@@ -2578,49 +2578,20 @@ done:
 int
 main(void)
 {
-    unsigned int   failures;
-    const char    *only;
-    CU_pSuite      suite;
-    CU_pTest       test;
+    static const tsr_test_t  tests[] = {
+        TSR_TEST_FN(test_prometheus_checker_rejects_bad_text),
+        TSR_TEST_FN(test_tls12_counts_across_nodes),
+        TSR_TEST_FN(test_tls13_counts_across_nodes),
+        TSR_TEST_FN(test_tls12_shared_cache_second_resumption_is_l1),
+        TSR_TEST_FN(test_tls13_shared_cache_second_resumption_is_l1),
+        TSR_TEST_FN(test_slow_redis_counts_a_timeout),
+        TSR_TEST_FN(test_stream_counted_under_its_subsystem),
+        TSR_TEST_FN(test_two_workers_add_up),
+        TSR_TEST_FN(test_tls13_fleet_tickets_counted),
+        TSR_TEST_FN(test_tls12_fleet_tickets_counted),
+        TSR_TEST_FN(test_counters_keep_growing_across_a_reload),
+        TSR_TEST_FN(test_seventy_workers_all_counted)
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("metrics", init_suite, clean_suite);
-    if (suite == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-
-    CU_ADD_TEST(suite, test_prometheus_checker_rejects_bad_text);
-    CU_ADD_TEST(suite, test_tls12_counts_across_nodes);
-    CU_ADD_TEST(suite, test_tls13_counts_across_nodes);
-    CU_ADD_TEST(suite, test_tls12_shared_cache_second_resumption_is_l1);
-    CU_ADD_TEST(suite, test_tls13_shared_cache_second_resumption_is_l1);
-    CU_ADD_TEST(suite, test_slow_redis_counts_a_timeout);
-    CU_ADD_TEST(suite, test_stream_counted_under_its_subsystem);
-    CU_ADD_TEST(suite, test_two_workers_add_up);
-    CU_ADD_TEST(suite, test_tls13_fleet_tickets_counted);
-    CU_ADD_TEST(suite, test_tls12_fleet_tickets_counted);
-    CU_ADD_TEST(suite, test_counters_keep_growing_across_a_reload);
-    CU_ADD_TEST(suite, test_seventy_workers_all_counted);
-
-    if (getenv("TSR_TEST_ONLY") != NULL) {
-        only = getenv("TSR_TEST_ONLY");
-
-        for (test = suite->pTest; test != NULL; test = test->pNext) {
-            if (strstr(test->pName, only) == NULL) {
-                CU_set_test_active(test, CU_FALSE);
-            }
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-
-    return failures == 0 ? 0 : 1;
+    return TSR_TEST_MAIN("metrics", init_suite, clean_suite, tests);
 }

@@ -987,20 +987,11 @@ test_quic_handshake_does_not_wait_on_redis(void)
 int
 main(void)
 {
-    size_t        i;
-    unsigned      failures;
-    const char   *only;
-    CU_pSuite     suite;
     char          probe_dir[PATH_MAX];
 
-    static const struct {
-        const char  *name;
-        void       (*func)(void);
-    } tests[] = {
-#define TSR_TEST(f)  { #f, f }
-        TSR_TEST(test_quic_tickets_resume_across_nodes),
-        TSR_TEST(test_quic_handshake_does_not_wait_on_redis),
-#undef TSR_TEST
+    static const tsr_test_t  tests[] = {
+        TSR_TEST_FN(test_quic_tickets_resume_across_nodes),
+        TSR_TEST_FN(test_quic_handshake_does_not_wait_on_redis)
     };
 
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -1023,32 +1014,5 @@ main(void)
         return 77;
     }
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("quic", init_suite, clean_suite);
-    if (suite == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-
-    only = getenv("TSR_TEST_ONLY");
-
-    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (only == NULL || strstr(tests[i].name, only) != NULL) {
-            if (CU_add_test(suite, tests[i].name, tests[i].func) == NULL) {
-                CU_cleanup_registry();
-                return 1;
-            }
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-
-    return failures == 0 ? 0 : 1;
+    return TSR_TEST_MAIN("quic", init_suite, clean_suite, tests);
 }

@@ -2541,48 +2541,31 @@ done:
 int
 main(void)
 {
-    unsigned int  failures;
-    CU_pSuite     suite;
+    static const tsr_test_t  tests[] = {
+        TSR_TEST_FN(test_value_under_another_key_never_opens_tls12),
+        TSR_TEST_FN(test_value_under_another_key_never_opens_tls13),
+        TSR_TEST_FN(test_client_verify_settings_isolate_tls12),
+        TSR_TEST_FN(test_client_verify_settings_isolate_tls13),
+        TSR_TEST_FN(test_auth_password_file_acl_user_unix_socket),
+        TSR_TEST_FN(test_debug_log_holds_no_secret),
+        TSR_TEST_FN(test_bound_lookups_in_flight),
+        TSR_TEST_FN(test_bound_value_size),
+        TSR_TEST_FN(test_bound_client_hello_peek),
+        TSR_TEST_FN(test_bound_lookup_timeout),
+        TSR_TEST_FN(test_bound_ticket_ring_size),
+        TSR_TEST_FN(test_name_rule_holds_in_a_padded_client_hello_tls12),
+        TSR_TEST_FN(test_name_rule_holds_in_a_padded_client_hello_tls13),
+        TSR_TEST_FN(test_name_rule_holds_for_a_second_psk_identity),
+        TSR_TEST_FN(test_name_rule_holds_for_fleet_tickets_tls12),
+        TSR_TEST_FN(test_name_rule_holds_for_fleet_tickets_tls13),
+        TSR_TEST_FN(test_stranger_offer_cannot_delete_a_session_fleet_wide),
+        TSR_TEST_FN(test_tls_redis_cross_node),
+        TSR_TEST_FN(test_tls_redis_stalled_handshake_never_blocks),
+        TSR_TEST_FN(test_managed_redis_forms),
+        TSR_TEST_FN(test_old_redis_is_named_in_the_log_and_handshakes_go_on)
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("security", init_suite, clean_suite);
-    if (suite == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-
-    CU_ADD_TEST(suite, test_value_under_another_key_never_opens_tls12);
-    CU_ADD_TEST(suite, test_value_under_another_key_never_opens_tls13);
-    CU_ADD_TEST(suite, test_client_verify_settings_isolate_tls12);
-    CU_ADD_TEST(suite, test_client_verify_settings_isolate_tls13);
-    CU_ADD_TEST(suite, test_auth_password_file_acl_user_unix_socket);
-    CU_ADD_TEST(suite, test_debug_log_holds_no_secret);
-    CU_ADD_TEST(suite, test_bound_lookups_in_flight);
-    CU_ADD_TEST(suite, test_bound_value_size);
-    CU_ADD_TEST(suite, test_bound_client_hello_peek);
-    CU_ADD_TEST(suite, test_bound_lookup_timeout);
-    CU_ADD_TEST(suite, test_bound_ticket_ring_size);
-    CU_ADD_TEST(suite, test_name_rule_holds_in_a_padded_client_hello_tls12);
-    CU_ADD_TEST(suite, test_name_rule_holds_in_a_padded_client_hello_tls13);
-    CU_ADD_TEST(suite, test_name_rule_holds_for_a_second_psk_identity);
-    CU_ADD_TEST(suite, test_name_rule_holds_for_fleet_tickets_tls12);
-    CU_ADD_TEST(suite, test_name_rule_holds_for_fleet_tickets_tls13);
-    CU_ADD_TEST(suite, test_stranger_offer_cannot_delete_a_session_fleet_wide);
-    CU_ADD_TEST(suite, test_tls_redis_cross_node);
-    CU_ADD_TEST(suite, test_tls_redis_stalled_handshake_never_blocks);
-    CU_ADD_TEST(suite, test_managed_redis_forms);
-    CU_ADD_TEST(suite, test_old_redis_is_named_in_the_log_and_handshakes_go_on);
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-
-    return failures == 0 ? 0 : 1;
+    return TSR_TEST_MAIN("security", init_suite, clean_suite, tests);
 }
 
 

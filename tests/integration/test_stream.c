@@ -720,47 +720,18 @@ test_tls13_nodes_with_other_certs_never_resume(void)
 int
 main(void)
 {
-    unsigned int   failures;
-    const char    *only;
-    CU_pSuite      suite;
-    CU_pTest       test;
+    static const tsr_test_t  tests[] = {
+        TSR_TEST_FN(test_tls12_resumes_across_nodes_without_cache),
+        TSR_TEST_FN(test_tls13_resumes_across_nodes_without_cache),
+        TSR_TEST_FN(test_tls12_resumes_across_nodes_with_shared_cache),
+        TSR_TEST_FN(test_tls13_resumes_across_nodes_with_shared_cache),
+        TSR_TEST_FN(test_tls12_session_survives_restart_of_both_nodes),
+        TSR_TEST_FN(test_tls13_session_survives_restart_of_both_nodes),
+        TSR_TEST_FN(test_tls12_redis_outage_costs_only_full_handshakes),
+        TSR_TEST_FN(test_tls13_redis_outage_costs_only_full_handshakes),
+        TSR_TEST_FN(test_tls12_nodes_with_other_certs_never_resume),
+        TSR_TEST_FN(test_tls13_nodes_with_other_certs_never_resume)
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("stream", init_suite, clean_suite);
-    if (suite == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-
-    CU_ADD_TEST(suite, test_tls12_resumes_across_nodes_without_cache);
-    CU_ADD_TEST(suite, test_tls13_resumes_across_nodes_without_cache);
-    CU_ADD_TEST(suite, test_tls12_resumes_across_nodes_with_shared_cache);
-    CU_ADD_TEST(suite, test_tls13_resumes_across_nodes_with_shared_cache);
-    CU_ADD_TEST(suite, test_tls12_session_survives_restart_of_both_nodes);
-    CU_ADD_TEST(suite, test_tls13_session_survives_restart_of_both_nodes);
-    CU_ADD_TEST(suite, test_tls12_redis_outage_costs_only_full_handshakes);
-    CU_ADD_TEST(suite, test_tls13_redis_outage_costs_only_full_handshakes);
-    CU_ADD_TEST(suite, test_tls12_nodes_with_other_certs_never_resume);
-    CU_ADD_TEST(suite, test_tls13_nodes_with_other_certs_never_resume);
-
-    if (getenv("TSR_TEST_ONLY") != NULL) {
-        only = getenv("TSR_TEST_ONLY");
-
-        for (test = suite->pTest; test != NULL; test = test->pNext) {
-            if (strstr(test->pName, only) == NULL) {
-                CU_set_test_active(test, CU_FALSE);
-            }
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-
-    return failures == 0 ? 0 : 1;
+    return TSR_TEST_MAIN("stream", init_suite, clean_suite, tests);
 }

@@ -2941,63 +2941,26 @@ test_early_data_replayed_without_single_use(void)
 int
 main(void)
 {
-    size_t         i;
-    unsigned int   failures;
-    const char    *only;
-    CU_pSuite      suite;
-
-    static const struct {
-        const char   *name;
-        CU_TestFunc   func;
-    } tests[] = {
-#define TSR_TEST(f)  { #f, f }
-        TSR_TEST(test_http_tls12_tickets_resume_across_nodes),
-        TSR_TEST(test_http_tls13_tickets_resume_across_nodes),
-        TSR_TEST(test_stream_tls12_tickets_resume_across_nodes),
-        TSR_TEST(test_stream_tls13_tickets_resume_across_nodes),
-        TSR_TEST(test_http_tls12_rotation_renews_then_key_leaves),
-        TSR_TEST(test_http_tls13_rotation_renews_then_key_leaves),
-        TSR_TEST(test_stream_tls12_rotation_renews_then_key_leaves),
-        TSR_TEST(test_stream_tls13_rotation_renews_then_key_leaves),
-        TSR_TEST(test_ticket_of_another_fleet_gets_full_handshake),
-        TSR_TEST(test_rotation_race_once_per_period),
-        TSR_TEST(test_redis_outage_stops_issuing_after_grace),
-        TSR_TEST(test_tickets_survive_reload_and_restart),
-        TSR_TEST(test_dripping_redis_does_not_hold_worker_start),
-        TSR_TEST(test_dripping_redis_does_not_hold_reload),
-        TSR_TEST(test_tls12_single_use_resumes_once),
-        TSR_TEST(test_tls13_single_use_resumes_once),
-        TSR_TEST(test_early_data_replay_rejected_with_single_use),
-        TSR_TEST(test_early_data_replayed_without_single_use),
-#undef TSR_TEST
+    static const tsr_test_t  tests[] = {
+        TSR_TEST_FN(test_http_tls12_tickets_resume_across_nodes),
+        TSR_TEST_FN(test_http_tls13_tickets_resume_across_nodes),
+        TSR_TEST_FN(test_stream_tls12_tickets_resume_across_nodes),
+        TSR_TEST_FN(test_stream_tls13_tickets_resume_across_nodes),
+        TSR_TEST_FN(test_http_tls12_rotation_renews_then_key_leaves),
+        TSR_TEST_FN(test_http_tls13_rotation_renews_then_key_leaves),
+        TSR_TEST_FN(test_stream_tls12_rotation_renews_then_key_leaves),
+        TSR_TEST_FN(test_stream_tls13_rotation_renews_then_key_leaves),
+        TSR_TEST_FN(test_ticket_of_another_fleet_gets_full_handshake),
+        TSR_TEST_FN(test_rotation_race_once_per_period),
+        TSR_TEST_FN(test_redis_outage_stops_issuing_after_grace),
+        TSR_TEST_FN(test_tickets_survive_reload_and_restart),
+        TSR_TEST_FN(test_dripping_redis_does_not_hold_worker_start),
+        TSR_TEST_FN(test_dripping_redis_does_not_hold_reload),
+        TSR_TEST_FN(test_tls12_single_use_resumes_once),
+        TSR_TEST_FN(test_tls13_single_use_resumes_once),
+        TSR_TEST_FN(test_early_data_replay_rejected_with_single_use),
+        TSR_TEST_FN(test_early_data_replayed_without_single_use)
     };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("tickets", init_suite, clean_suite);
-    if (suite == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-
-    only = getenv("TSR_TEST_ONLY");
-
-    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (only == NULL || strstr(tests[i].name, only) != NULL) {
-            if (CU_add_test(suite, tests[i].name, tests[i].func) == NULL) {
-                CU_cleanup_registry();
-                return 1;
-            }
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-
-    return failures == 0 ? 0 : 1;
+    return TSR_TEST_MAIN("tickets", init_suite, clean_suite, tests);
 }

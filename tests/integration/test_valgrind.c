@@ -406,9 +406,11 @@ done:
 int
 main(void)
 {
-    unsigned int  failures;
-    const char   *asan;
-    CU_pSuite     suite;
+    const char  *asan;
+
+    static const tsr_test_t  tests[] = {
+        TSR_TEST_FN(test_nginx_under_memcheck_has_no_errors_or_leaks)
+    };
 
     asan = getenv("TSR_ASAN");
 
@@ -418,23 +420,5 @@ main(void)
         return 77;
     }
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("valgrind", init_suite, clean_suite);
-    if (suite == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-
-    CU_ADD_TEST(suite, test_nginx_under_memcheck_has_no_errors_or_leaks);
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-
-    return failures == 0 ? 0 : 1;
+    return TSR_TEST_MAIN("valgrind", init_suite, clean_suite, tests);
 }

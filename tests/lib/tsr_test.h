@@ -597,4 +597,33 @@ int tsr_test_sentinel_master(tsr_test_sentinel_t *s);
 int tsr_test_sentinel_wait_switch(tsr_test_sentinel_t *s, int old, int ms);
 
 
+/* ---- the CUnit main of every test program (tsr_test_main.c) ---- */
+
+typedef struct {
+    const char     *name;           /* the name CUnit prints */
+    void          (*fn)(void);
+} tsr_test_t;
+
+/* a table entry for test_NAME(), or for a function named as it runs */
+#define TSR_TEST(name)  { #name, test_##name }
+#define TSR_TEST_FN(f)  { #f, f }
+
+/*
+ * Runs the "n" tests of "tests" as one CUnit suite "suite" with the
+ * suite's "init" and "clean" (either may be NULL), and returns the
+ * program's exit status: 0 when every assertion, test and the suite's
+ * init passed, else 1.  The environment chooses:
+ *   TSR_TEST_ONLY=a,b   only tests whose name contains "a" or "b"
+ *                       (TSR_FAULT_ONLY is an older name); naming no
+ *                       test at all is a failure, not an empty pass
+ *   TSR_TEST_VERBOSE=0  CUnit's summary only (default: every test)
+ *   TSR_TEST_LIST=1     print "suite: test" lines and exit 0
+ */
+int tsr_test_main(const char *suite, int (*init)(void), int (*clean)(void),
+    const tsr_test_t *tests, size_t n);
+
+#define TSR_TEST_MAIN(suite, init, clean, tests)                              \
+    tsr_test_main(suite, init, clean, tests, sizeof(tests) / sizeof(tests[0]))
+
+
 #endif /* TSR_TEST_H_INCLUDED */
