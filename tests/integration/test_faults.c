@@ -106,16 +106,18 @@ typedef struct {
 } figures_t;
 
 
+/* the nodes serve http */
+#define handshake(port, version, offer, out, reused)                          \
+    tsr_test_connect(port, version, TSR_TEST_HTTP, offer, out, reused)
+
+
 static int init_suite(void);
 static int clean_suite(void);
 static int fault_seconds(void);
-static void sleep_ms(int ms);
 static int write_node(tsr_test_nginx_t *n, int port, const char *address,
     int workers);
 static int start_node(tsr_test_nginx_t *n, int port, int *running);
 static void stop_nodes(void);
-static int handshake(int port, int version, SSL_SESSION *offer,
-    SSL_SESSION **out, int *reused);
 static int load_start(int both);
 static void load_stop(void);
 static void load_client(int k, int both);
@@ -291,20 +293,6 @@ fault_seconds(void)
 }
 
 
-static void
-sleep_ms(int ms)
-{
-    struct timespec  ts;
-
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long) (ms % 1000) * 1000000;
-
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-        /* void */
-    }
-}
-
-
 /* both nodes use node A's certificate: one session id context */
 
 static int
@@ -360,7 +348,7 @@ start_node(tsr_test_nginx_t *n, int port, int *running)
             return 0;
         }
 
-        sleep_ms(100);
+        tsr_test_sleep_ms(100);
     }
 
     return -1;
@@ -379,25 +367,6 @@ stop_nodes(void)
         tsr_test_nginx_stop(&node_b);
         running_b = 0;
     }
-}
-
-
-static int
-handshake(int port, int version, SSL_SESSION *offer, SSL_SESSION **out,
-    int *reused)
-{
-    tsr_test_client_t  opts;
-
-    memset(&opts, 0, sizeof(tsr_test_client_t));
-
-    opts.version = version;
-    opts.offer = offer;
-    opts.request = 1;
-    opts.timeout_ms = 5000;
-
-    *reused = 0;
-
-    return tsr_test_tls_once(port, &opts, out, reused);
 }
 
 
@@ -472,7 +441,7 @@ reload_and_wait(tsr_test_nginx_t *n, int workers)
             return 0;
         }
 
-        sleep_ms(20);
+        tsr_test_sleep_ms(20);
     }
 
     return -1;
@@ -538,7 +507,7 @@ load_stop(void)
                 break;
             }
 
-            sleep_ms(10);
+            tsr_test_sleep_ms(10);
         }
 
         clients[k] = 0;
@@ -571,7 +540,7 @@ load_client(int k, int both)
         while (shared->pause && !shared->stop
                && tsr_test_now_ms() < deadline)
         {
-            sleep_ms(5);
+            tsr_test_sleep_ms(5);
         }
 
         port = (both && (i + k) % 2 == 1) ? port_b : port_a;
@@ -641,7 +610,7 @@ probe(int limit_ms)
             SSL_SESSION_free(sess);
         }
 
-        sleep_ms(10);
+        tsr_test_sleep_ms(10);
     }
 
     return -1;
@@ -782,7 +751,7 @@ run_fault(const fault_t *f)
         goto done;
     }
 
-    sleep_ms(WARMUP_MS);
+    tsr_test_sleep_ms(WARMUP_MS);
 
     t = tsr_test_now_ms();
 
@@ -794,7 +763,7 @@ run_fault(const fault_t *f)
     /* a restart is over at once: the load runs on after it, below */
 
     if (f->kind != FAULT_EMPTY) {
-        sleep_ms((f->kind == FAULT_STOP ? STOP_SECONDS : seconds) * 1000);
+        tsr_test_sleep_ms((f->kind == FAULT_STOP ? STOP_SECONDS : seconds) * 1000);
     }
 
     if (recover(f) != 0) {
@@ -806,7 +775,7 @@ run_fault(const fault_t *f)
     fg->recovery_ms = probe(PROBE_LIMIT_MS);
 
     /* load after the recovery as well: on an empty Redis, all of it */
-    sleep_ms(f->kind == FAULT_EMPTY ? seconds * 1000 : 500);
+    tsr_test_sleep_ms(f->kind == FAULT_EMPTY ? seconds * 1000 : 500);
 
 done:
 
@@ -1349,7 +1318,7 @@ test_get_overtaking_its_set_is_asked_again(void)
             CU_ASSERT_EQUAL(reused, 0);
 
             /* the SET is sent before the client has its session */
-            sleep_ms(50);
+            tsr_test_sleep_ms(50);
 
             CU_ASSERT_EQUAL(handshake(port_a, versions[v], sess, NULL,
                                       &reused), 0);
@@ -1603,7 +1572,7 @@ test_reload_20_times_under_load_keeps_memory_and_fds_flat(void)
         goto done;
     }
 
-    sleep_ms(WARMUP_MS);
+    tsr_test_sleep_ms(WARMUP_MS);
 
     n = workers_of(node_a.pid, prev, 16);
 
@@ -1637,7 +1606,7 @@ test_reload_20_times_under_load_keeps_memory_and_fds_flat(void)
                     break;
                 }
 
-                sleep_ms(20);
+                tsr_test_sleep_ms(20);
             }
 
             if (!changed) {
@@ -1653,10 +1622,10 @@ test_reload_20_times_under_load_keeps_memory_and_fds_flat(void)
          * clients' own connections are not the workers' descriptors.
          */
 
-        sleep_ms(RELOAD_SETTLE_MS);
+        tsr_test_sleep_ms(RELOAD_SETTLE_MS);
 
         shared->pause = 1;
-        sleep_ms(200);
+        tsr_test_sleep_ms(200);
 
         n = workers_of(node_a.pid, w, 16);
         memcpy(prev, w, sizeof(w));
@@ -2273,7 +2242,7 @@ flood(long elements, size_t bulk)
             lat[n++] = tsr_test_now_ms() - t;
         }
 
-        sleep_ms(2);
+        tsr_test_sleep_ms(2);
     }
 
     hwm = proc_status(w[0], "VmHWM:");

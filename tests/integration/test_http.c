@@ -59,7 +59,6 @@ typedef struct {
 static int init_suite(void);
 static int clean_suite(void);
 static long long now_us(void);
-static void sleep_ms(int ms);
 /*
  * These tests are about sharing, not latency: on a loaded 2-core machine
  * a round trip can exceed the 20 ms default, which is then (correctly) a
@@ -189,20 +188,6 @@ now_us(void)
 }
 
 
-static void
-sleep_ms(int ms)
-{
-    struct timespec  ts;
-
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long) (ms % 1000) * 1000000;
-
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-        /* void */
-    }
-}
-
-
 /*
  * One server per node; "cn" names the certificate (from node A's
  * directory), "extra" adds directives to the server block.
@@ -324,7 +309,7 @@ start_node(tsr_test_nginx_t *n, int port, int *running)
         return -1;
     }
 
-    sleep_ms(100);
+    tsr_test_sleep_ms(100);
 
     return 0;
 }
@@ -537,7 +522,7 @@ persistence(int version)
     }
 
     /* the store is asynchronous: let it land before the node stops */
-    sleep_ms(200);
+    tsr_test_sleep_ms(200);
 
     stop_nodes();
     check_logs(&node_a);
@@ -610,7 +595,7 @@ redis_outage(int version)
         offer = next;
 
         /* spread the handshakes over the whole outage */
-        sleep_ms(2);
+        tsr_test_sleep_ms(2);
     }
 
     elapsed = now_us() - start;
@@ -656,7 +641,7 @@ redis_outage(int version)
             break;
         }
 
-        sleep_ms(20);
+        tsr_test_sleep_ms(20);
     }
 
     printf("\n    TLSv1.%d, redis back: cross-node resumption %s after "
@@ -745,7 +730,7 @@ slow_redis(int version)
     }
 
     /* the worker's connection setup waits for late replies, too */
-    sleep_ms(3 * SLOW_DELAY_MS);
+    tsr_test_sleep_ms(3 * SLOW_DELAY_MS);
 
     for (k = 0; k < SLOW_CONNS; k++) {
         conns[k] = tsr_test_http_open(port_a, version);
@@ -763,7 +748,7 @@ slow_redis(int version)
     }
 
     /* the SET passes the proxy at once; give it time all the same */
-    sleep_ms(SLOW_DELAY_MS);
+    tsr_test_sleep_ms(SLOW_DELAY_MS);
 
     if (pipe(fds) != 0) {
         CU_FAIL("pipe() failed");
@@ -808,7 +793,7 @@ slow_redis(int version)
             lat[n++] = now_us() - t;
         }
 
-        sleep_ms(5);
+        tsr_test_sleep_ms(5);
     }
 
     if (pid != -1) {
@@ -980,7 +965,7 @@ reload_in_flight(int version)
     }
 
     /* the worker's connection setup waits for late replies, too */
-    sleep_ms(3 * SLOW_DELAY_MS);
+    tsr_test_sleep_ms(3 * SLOW_DELAY_MS);
 
     if (handshake(port_a, version, NULL, NULL, &sess, &reused) != 0
         || sess == NULL)
@@ -989,7 +974,7 @@ reload_in_flight(int version)
         goto done;
     }
 
-    sleep_ms(SLOW_DELAY_MS);
+    tsr_test_sleep_ms(SLOW_DELAY_MS);
 
     if (pipe(fds) != 0) {
         CU_FAIL("pipe() failed");
@@ -1029,7 +1014,7 @@ reload_in_flight(int version)
     fds[1] = -1;
 
     /* the ClientHellos are in, their lookups wait on the proxy */
-    sleep_ms(RELOAD_AFTER_MS);
+    tsr_test_sleep_ms(RELOAD_AFTER_MS);
 
     hup = now_us();
 
@@ -1074,7 +1059,7 @@ reload_in_flight(int version)
             break;
         }
 
-        sleep_ms(100);
+        tsr_test_sleep_ms(100);
     }
 
     printf("\n    TLSv1.%d, redis %d ms late, reload %d ms after %d "

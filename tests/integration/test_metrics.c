@@ -81,7 +81,6 @@ typedef struct {
 
 static int init_suite(void);
 static int clean_suite(void);
-static void sleep_ms(int ms);
 static int redis_fresh(void);
 static int node_write(node_t *nd, const char *tag, const node_opts_t *opts);
 static int node_start(node_t *nd);
@@ -187,20 +186,6 @@ clean_suite(void)
     tsr_test_redis_stop(&redis);
 
     return 0;
-}
-
-
-static void
-sleep_ms(int ms)
-{
-    struct timespec  ts;
-
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long) (ms % 1000) * 1000000;
-
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-        /* void */
-    }
 }
 
 
@@ -424,7 +409,7 @@ node_start(node_t *nd)
     start = tsr_test_now_ms();
 
     while (tsr_test_now_ms() - start < READY_MS) {
-        sleep_ms(100);
+        tsr_test_sleep_ms(100);
 
         if (tsr_test_nginx_get(nd->status_port, "/metrics", scraped,
                                sizeof(scraped))
@@ -453,7 +438,7 @@ node_start(node_t *nd)
 
         /* the other workers publish once a second */
         if (workers > 1) {
-            sleep_ms(QUIET_MS);
+            tsr_test_sleep_ms(QUIET_MS);
         }
 
         return 0;
@@ -739,7 +724,7 @@ read_log(const char *path, int lines, char *out, size_t size)
             return n;
         }
 
-        sleep_ms(20);
+        tsr_test_sleep_ms(20);
     }
 }
 
@@ -777,7 +762,7 @@ wait_sessions(int n)
             return count;
         }
 
-        sleep_ms(20);
+        tsr_test_sleep_ms(20);
     }
 }
 
@@ -1474,7 +1459,7 @@ counts(int version)
             break;
         }
 
-        sleep_ms(20);
+        tsr_test_sleep_ms(20);
     }
 
     CU_ASSERT_EQUAL(handshake(node_b.tls_port, version, 0, 1, sess[0], NULL),
@@ -1742,7 +1727,7 @@ slow_redis(int version)
     }
 
     /* the registration's reply: out of the way before measuring */
-    sleep_ms(2 * SLOW_DELAY_MS);
+    tsr_test_sleep_ms(2 * SLOW_DELAY_MS);
 
     CU_ASSERT_EQUAL(handshake(node_a.tls_port, version, 0, 1, NULL, &sess),
                     0);
@@ -1753,7 +1738,7 @@ slow_redis(int version)
     }
 
     /* the SET passes at once, its reply comes late */
-    sleep_ms(2 * SLOW_DELAY_MS);
+    tsr_test_sleep_ms(2 * SLOW_DELAY_MS);
 
     t = tsr_test_now_ms();
 
@@ -1763,7 +1748,7 @@ slow_redis(int version)
     t = tsr_test_now_ms() - t;
 
     /* the late reply */
-    sleep_ms(2 * SLOW_DELAY_MS);
+    tsr_test_sleep_ms(2 * SLOW_DELAY_MS);
 
     if (scrape(&node_a, scraped, sizeof(scraped)) != 0) {
         goto done;
@@ -1892,7 +1877,7 @@ stream(int version)
                     0);
 
     /* the status is http's: stream's counters are a second old at most */
-    sleep_ms(QUIET_MS);
+    tsr_test_sleep_ms(QUIET_MS);
 
     if (scrape(&node_a, scraped, sizeof(scraped)) != 0) {
         goto done;
@@ -1997,7 +1982,7 @@ two_workers(int version)
 
     CU_ASSERT_EQUAL(reused, WORKERS_RESUMED);
 
-    sleep_ms(QUIET_MS);
+    tsr_test_sleep_ms(QUIET_MS);
 
     if (scrape(&node_a, scraped, sizeof(scraped)) != 0) {
         goto done;
@@ -2427,7 +2412,7 @@ test_counters_keep_growing_across_a_reload(void)
                         0);
     }
 
-    sleep_ms(QUIET_MS);
+    tsr_test_sleep_ms(QUIET_MS);
 
     if (scrape(&node_a, scraped, sizeof(scraped)) != 0
         || counters(scraped, first) != 0)
@@ -2443,12 +2428,12 @@ test_counters_keep_growing_across_a_reload(void)
     fd = hold_open(node_a.status_port);
     CU_ASSERT(fd != -1);
 
-    sleep_ms(200);
+    tsr_test_sleep_ms(200);
 
     CU_ASSERT_EQUAL(tsr_test_nginx_signal(&node_a.nginx, SIGHUP), 0);
 
     for (i = 0; i < 30; i++) {
-        sleep_ms(150);
+        tsr_test_sleep_ms(150);
 
         if (i == 20 && fd != -1) {
             /* the old worker may go now */
@@ -2479,7 +2464,7 @@ test_counters_keep_growing_across_a_reload(void)
         }
     }
 
-    sleep_ms(QUIET_MS);
+    tsr_test_sleep_ms(QUIET_MS);
 
     if (scrape(&node_a, scraped, sizeof(scraped)) != 0
         || counters(scraped, c) != 0)
@@ -2547,7 +2532,7 @@ test_seventy_workers_all_counted(void)
                == 0);
     }
 
-    sleep_ms(QUIET_MS);
+    tsr_test_sleep_ms(QUIET_MS);
 
     if (scrape(&node_a, scraped, sizeof(scraped)) != 0) {
         goto done;

@@ -36,10 +36,14 @@
 #define ISOLATION_TRIES  20
 
 
+/* stream servers: read to close */
+#define handshake(port, version, offer, out, reused)                          \
+    tsr_test_connect(port, version, TSR_TEST_STREAM, offer, out, reused)
+
+
 static int init_suite(void);
 static int clean_suite(void);
 static long long now_us(void);
-static void sleep_ms(int ms);
 static int write_node(tsr_test_nginx_t *n, int port, const char *cn,
     int cache);
 static int start_node(tsr_test_nginx_t *n, int port, int *running);
@@ -48,8 +52,6 @@ static void stop_nodes(void);
 static int start_pair(int cache);
 static void check_logs(tsr_test_nginx_t *n);
 static int redis_errors(tsr_test_nginx_t *n);
-static int handshake(int port, int version, SSL_SESSION *offer,
-    SSL_SESSION **out, int *reused);
 static void cross_node(int version, int cache);
 static void persistence(int version);
 static void redis_outage(int version);
@@ -137,20 +139,6 @@ now_us(void)
 }
 
 
-static void
-sleep_ms(int ms)
-{
-    struct timespec  ts;
-
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long) (ms % 1000) * 1000000;
-
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-        /* void */
-    }
-}
-
-
 /* one server per node; "cn" names the certificate in node A's directory */
 
 static int
@@ -214,7 +202,7 @@ start_node(tsr_test_nginx_t *n, int port, int *running)
         return -1;
     }
 
-    sleep_ms(100);
+    tsr_test_sleep_ms(100);
 
     return 0;
 }
@@ -313,25 +301,6 @@ redis_errors(tsr_test_nginx_t *n)
 }
 
 
-static int
-handshake(int port, int version, SSL_SESSION *offer, SSL_SESSION **out,
-    int *reused)
-{
-    tsr_test_client_t  opts;
-
-    memset(&opts, 0, sizeof(tsr_test_client_t));
-
-    opts.version = version;
-    opts.sni = NULL;
-    opts.tickets = 0;
-    opts.offer = offer;
-    opts.request = 2;
-    opts.timeout_ms = 5000;
-
-    return tsr_test_tls_once(port, &opts, out, reused);
-}
-
-
 /*
  * Handshakes alternate between the nodes, each offering the session the
  * previous one received: every offer must resume.
@@ -425,7 +394,7 @@ persistence(int version)
     }
 
     /* the store is asynchronous: let it land before the node stops */
-    sleep_ms(200);
+    tsr_test_sleep_ms(200);
 
     stop_nodes();
     check_logs(&node_a);
@@ -498,7 +467,7 @@ redis_outage(int version)
         offer = next;
 
         /* spread the handshakes over the whole outage */
-        sleep_ms(2);
+        tsr_test_sleep_ms(2);
     }
 
     elapsed = now_us() - start;
@@ -544,7 +513,7 @@ redis_outage(int version)
             break;
         }
 
-        sleep_ms(20);
+        tsr_test_sleep_ms(20);
     }
 
     printf("\n    TLSv1.%d, redis back: cross-node resumption %s after "

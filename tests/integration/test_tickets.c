@@ -152,7 +152,6 @@ typedef struct {
 
 static int init_suite(void);
 static int clean_suite(void);
-static void sleep_ms(int ms);
 static long long real_ms(void);
 static int write_node(node_t *nd, const node_conf_t *nc);
 static int start_node(node_t *nd);
@@ -311,24 +310,6 @@ clean_suite(void)
 }
 
 
-static void
-sleep_ms(int ms)
-{
-    struct timespec  ts;
-
-    if (ms <= 0) {
-        return;
-    }
-
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long) (ms % 1000) * 1000000;
-
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-        /* void */
-    }
-}
-
-
 /* the clock rotation times are on: Redis' TIME on this very machine */
 
 static long long
@@ -456,11 +437,11 @@ start_node(node_t *nd)
     for (i = 0; i < 50; i++) {
         if (handshake(nd, TSR_TEST_TLS13, 1, NULL, &hs) == 0) {
             hs_free(&hs);
-            sleep_ms(100);
+            tsr_test_sleep_ms(100);
             return 0;
         }
 
-        sleep_ms(100);
+        tsr_test_sleep_ms(100);
     }
 
     return -1;
@@ -723,7 +704,7 @@ wait_stored(const SSL_SESSION *sess, int version, int ms)
             return 0;
         }
 
-        sleep_ms(5);
+        tsr_test_sleep_ms(5);
     }
 
     return -1;
@@ -859,7 +840,7 @@ wait_rotation(uint64_t after, int ms, ring_head_t *h)
             return 0;
         }
 
-        sleep_ms(5);
+        tsr_test_sleep_ms(5);
     }
 
     return -1;
@@ -890,7 +871,7 @@ wait_issuing(int first, int n, int version, const char *name, int ms)
                 done = 1;
 
             } else {
-                sleep_ms(20);
+                tsr_test_sleep_ms(20);
             }
 
             hs_free(&hs);
@@ -928,7 +909,7 @@ wait_lifetime_hint(int first, int n, unsigned long hint, int ms)
                 done = 1;
 
             } else {
-                sleep_ms(50);
+                tsr_test_sleep_ms(50);
             }
 
             hs_free(&hs);
@@ -1199,7 +1180,7 @@ rotation(int stream, int version)
             break;
         }
 
-        sleep_ms(50);
+        tsr_test_sleep_ms(50);
     }
 
     now = tsr_test_now_ms();
@@ -1405,7 +1386,7 @@ race_child(int period, long long until)
 
     for (i = 0; i < 100000 && tsr_test_now_ms() < until; i++) {
         (void) tsr_tickets_sync(t);
-        sleep_ms(3 + (int) (getpid() % 7));
+        tsr_test_sleep_ms(3 + (int) (getpid() % 7));
     }
 
     tsr_tickets_stats(t, &st);
@@ -1799,7 +1780,7 @@ test_redis_outage_stops_issuing_after_grace(void)
     /* past the grace: no ticket, handshakes fine, old tickets resume */
 
     t = end + 250 - real_ms();
-    sleep_ms((int) t);
+    tsr_test_sleep_ms((int) t);
 
     after = 0;
     after_issued = 0;
@@ -1874,7 +1855,7 @@ test_redis_outage_stops_issuing_after_grace(void)
             break;
         }
 
-        sleep_ms(50);
+        tsr_test_sleep_ms(50);
     }
 
     CU_ASSERT(recovered_at != -1);
@@ -2096,7 +2077,7 @@ wait_serving(node_t *nd, int ms)
             return -1;
         }
 
-        sleep_ms(100);
+        tsr_test_sleep_ms(100);
     }
 }
 
@@ -2206,7 +2187,7 @@ test_dripping_redis_does_not_hold_reload(void)
 
     CU_ASSERT_EQUAL(tsr_test_fakeredis_set_mode(&fake, TSR_TEST_FAKE_DRIP),
                     0);
-    sleep_ms(1500);
+    tsr_test_sleep_ms(1500);
 
     nc.timeout = "11m";
 
@@ -2220,7 +2201,7 @@ test_dripping_redis_does_not_hold_reload(void)
     /* the old workers exit */
 
     do {
-        sleep_ms(100);
+        tsr_test_sleep_ms(100);
 
         left = 0;
 
@@ -2854,7 +2835,7 @@ early_case(int single_use)
     CU_ASSERT_EQUAL(raw_replay(nodes[NODE_B].port, e->sent, e->sent_len,
                                1000), 0);
 
-    sleep_ms(200);
+    tsr_test_sleep_ms(200);
 
     early_a = log_lines(nodes[NODE_A].access_log, "1|r|GET /");
     replayed = log_lines(nodes[NODE_B].access_log, "GET /");
@@ -2864,7 +2845,7 @@ early_case(int single_use)
     CU_ASSERT_EQUAL(raw_replay(nodes[NODE_A].port, e->sent, e->sent_len,
                                1000), 0);
 
-    sleep_ms(200);
+    tsr_test_sleep_ms(200);
 
     replayed_a = log_lines(nodes[NODE_A].access_log, "GET /") - early_a;
 
@@ -2872,7 +2853,7 @@ early_case(int single_use)
 
     CU_ASSERT_EQUAL(early_request(nodes[NODE_B].port, hs.sess, e2), 0);
 
-    sleep_ms(200);
+    tsr_test_sleep_ms(200);
 
     early_b = log_lines(nodes[NODE_B].access_log, "1|r|GET /");
     lines_b = log_lines(nodes[NODE_B].access_log, "GET /");

@@ -90,7 +90,6 @@ static SSL_SESSION *make_session(const unsigned char *id, long age,
     size_t appdata);
 static long long redis_int(const char *cmd, const char *arg);
 static void count_log(int level, const char *msg, void *data);
-static void sleep_ms(int ms);
 static void fake_install(SSL_CTX *ctx, fake_l1_t *fake, int keep);
 static void fake_free(fake_l1_t *fake);
 static int fake_new(SSL *ssl, SSL_SESSION *sess);
@@ -531,18 +530,6 @@ count_log(int level, const char *msg, void *data)
 
 
 static void
-sleep_ms(int ms)
-{
-    struct timespec  ts;
-
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long) (ms % 1000) * 1000000;
-
-    (void) nanosleep(&ts, NULL);
-}
-
-
-static void
 fake_install(SSL_CTX *ctx, fake_l1_t *fake, int keep)
 {
     memset(fake, 0, sizeof(fake_l1_t));
@@ -957,7 +944,7 @@ redis_down_means_full_handshakes(int version)
 
     /* past the stores' longest backoff, resumption comes back */
 
-    sleep_ms(250);
+    tsr_test_sleep_ms(250);
 
     sess = NULL;
     CU_ASSERT_EQUAL(hs(f.a, f.client, NULL, NULL, &sess), 0);
