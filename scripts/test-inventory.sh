@@ -3,20 +3,30 @@
 # assertions it ran: docs/testing-inventory.md is made with it.
 #
 #   scripts/test-inventory.sh BUILDDIR OUT.tsv [PROGRAM...]
+#   scripts/test-inventory.sh --make BUILDDIR OUT.tsv [MAKE ARGS...]
 #
-# Each program runs as make check runs it (the AM_TESTS_ENVIRONMENT
-# variables), under an LD_PRELOAD shim that wraps CUnit's CU_add_test()
-# (to list tests, even those without assertions) and
+# The first form runs each program as make check runs it (the
+# AM_TESTS_ENVIRONMENT variables); the second runs "make MAKE ARGS" in
+# BUILDDIR (make check, say) and records what its test programs ran.
+# Either way the programs run under an LD_PRELOAD shim that wraps CUnit's
+# CU_add_test() (to list tests, even those without assertions) and
 # CU_assertImplementation() (to count assertions by the running test).
-# OUT.tsv gets one line per test: program, test, assertions, and the
-# program's exit status and run time on its first line for that program.
-# Without PROGRAM arguments it runs every CUnit program of the source
-# tree (tests/unit, tests/integration).  TSR_SRCDIR and TSR_MODULES may
-# point elsewhere (an older checkout, another build's modules).
+# OUT.tsv gets one line per test: program, test, assertions; and a
+# "# program seconds=N" line per program (from its first CU_add_test()
+# to its exit).  Without PROGRAM arguments the first form runs every
+# CUnit program of the source tree (tests/unit, tests/integration).
+# TSR_SRCDIR and TSR_MODULES may point elsewhere (an older checkout,
+# another build's modules).
 set -euo pipefail
 
+mode=run
+if [ "${1:-}" = --make ]; then
+    mode=make
+    shift
+fi
+
 builddir=$(cd "$1" && pwd)
-out=$2
+out=$(cd "$(dirname "$2")" && pwd)/$(basename "$2")
 shift 2
 srcdir=${TSR_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 work=$(mktemp -d)
@@ -28,6 +38,7 @@ cat > "$work/cu_count.c" <<'C'
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <CUnit/CUnit.h>
 
@@ -40,6 +51,7 @@ static CU_pTest   tests[MAX_TESTS];
 static unsigned   counts[MAX_TESTS];
 static unsigned   ntests;
 static pid_t      owner;
+static struct timespec  started;
 
 CU_pTest
 CU_add_test(CU_pSuite suite, const char *name, CU_TestFunc fn)
@@ -52,7 +64,11 @@ CU_add_test(CU_pSuite suite, const char *name, CU_TestFunc fn)
             dlsym(RTLD_NEXT, "CU_add_test");
     }
 
-    owner = getpid();
+    if (owner != getpid()) {
+        owner = getpid();
+        clock_gettime(CLOCK_MONOTONIC, &started);
+    }
+
     t = real(suite, name, fn);
     if (t != NULL && ntests < MAX_TESTS) {
         names[ntests] = strdup(name);
@@ -92,20 +108,45 @@ CU_assertImplementation(CU_BOOL value, unsigned int line,
 __attribute__((destructor)) static void
 dump(void)
 {
-    const char  *path, *prog;
-    FILE        *f;
-    unsigned     i;
+    char             exe[4096], *prog, *p;
+    ssize_t          n;
+    const char      *path;
+    FILE            *f;
+    unsigned         i;
+    struct timespec  now;
 
     path = getenv("CU_COUNT_OUT");
-    prog = getenv("CU_COUNT_PROG");
-    if (path == NULL || prog == NULL || ntests == 0 || owner != getpid()) {
+    if (path == NULL || ntests == 0 || owner != getpid()) {
         return;
     }
+
+    /* tests/unit/.libs/lt-test_x or tests/unit/test_x, from the build */
+    n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+    if (n <= 0) {
+        return;
+    }
+
+    exe[n] = '\0';
+    prog = strstr(exe, "/tests/");
+    prog = (prog != NULL) ? prog + 1 : exe;
+    p = strstr(prog, ".libs/");
+    if (p != NULL) {
+        memmove(p, p + 6, strlen(p + 6) + 1);
+    }
+
+    p = strstr(prog, "/lt-");
+    if (p != NULL) {
+        memmove(p + 1, p + 4, strlen(p + 4) + 1);
+    }
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
 
     f = fopen(path, "a");
     if (f == NULL) {
         return;
     }
+
+    fprintf(f, "# %s seconds=%ld\n", prog, (long) (now.tv_sec - started.tv_sec));
 
     for (i = 0; i < ntests; i++) {
         fprintf(f, "%s\t%s\t%u\n", prog, names[i], counts[i]);
@@ -115,6 +156,17 @@ dump(void)
 }
 C
 cc -shared -fPIC -O1 -o "$work/cu_count.so" "$work/cu_count.c" -ldl
+
+export CU_COUNT_OUT=$work/counts
+: > "$CU_COUNT_OUT"
+
+if [ "$mode" = make ]; then
+    rc=0
+    (cd "$builddir" && LD_PRELOAD="$work/cu_count.so" make "$@") || rc=$?
+    cp "$CU_COUNT_OUT" "$out"
+    echo "make $*: exit $rc" >&2
+    exit $rc
+fi
 
 if [ $# -eq 0 ]; then
     set -- $(cd "$srcdir" && ls tests/unit/test_*.c tests/integration/test_*.c \
@@ -131,16 +183,12 @@ export TSR_ASAN=${TSR_ASAN:-no}
 export TSR_ADMIN=$builddir/tools/tsr-admin
 mkdir -p "$TSR_TMPDIR"
 
-: > "$out"
 for prog in "$@"; do
     [ -x "$builddir/$prog" ] || { echo "skip $prog: not built" >&2; continue; }
-    start=$(date +%s)
     rc=0
-    (cd "$builddir" && CU_COUNT_OUT="$work/counts" CU_COUNT_PROG="$prog" \
-        LD_PRELOAD="$work/cu_count.so" "./$prog" \
-        > "$work/$(basename "$prog").log" 2>&1) || rc=$?
-    end=$(date +%s)
-    echo "# $prog exit=$rc seconds=$((end - start))" >> "$out"
-    grep -P "^\Q$prog\E\t" "$work/counts" >> "$out" || true
-    echo "$prog: exit $rc, $((end - start)) s" >&2
+    (cd "$builddir" && LD_PRELOAD="$work/cu_count.so" "./$prog" \
+        > "$work/log" 2>&1) || rc=$?
+    echo "$prog: exit $rc" >&2
 done
+
+cp "$CU_COUNT_OUT" "$out"
