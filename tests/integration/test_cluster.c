@@ -200,11 +200,11 @@ done:
 static void
 test_reshard_during_load_fails_no_handshake(void)
 {
-    int        src, dst, rc, status, slots;
-    char       sid[48], did[48], seed[32], count[16], log[PATH_MAX + 16];
-    pid_t      pid;
-    tsr_test_load_t     l;
-    long long  start, ended;
+    int              src, dst, rc, status, slots;
+    char             sid[48], did[48], seed[32], count[16], log[PATH_MAX + 16];
+    pid_t            pid;
+    tsr_test_load_t  l;
+    long long        start, ended;
 
     memset(&l, 0, sizeof(l));
     pid = -1;
@@ -321,9 +321,9 @@ done:
 static void
 test_master_killed_during_load_fails_no_handshake(void)
 {
-    int        m, watch;
-    tsr_test_load_t     l;
-    long long  killed;
+    int              m, watch;
+    tsr_test_load_t  l;
+    long long        killed;
 
     memset(&l, 0, sizeof(l));
     m = -1;

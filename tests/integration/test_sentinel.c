@@ -50,8 +50,8 @@ static void test_master_killed_during_load_fails_no_handshake(void);
 
 
 static tsr_test_sentinel_t  sentinel;
-static tsr_test_fleet_t    fleet;
-static char                address[1024];
+static tsr_test_fleet_t     fleet;
+static char                 address[1024];
 
 
 static int
@@ -151,7 +151,7 @@ test_tls_sentinel_resumes_across_nodes_and_failover(void)
 {
     int                  old;
     char                 dir[256], plain[1024];
-    tsr_test_load_t               l;
+    tsr_test_load_t      l;
     long long            end;
     tsr_test_sentinel_t  tls;
 
@@ -244,9 +244,9 @@ done:
 static void
 test_master_killed_during_load_fails_no_handshake(void)
 {
-    int        m, watch;
-    tsr_test_load_t     l;
-    long long  killed, switched;
+    int              m, watch;
+    tsr_test_load_t  l;
+    long long        killed, switched;
 
     memset(&l, 0, sizeof(l));
     m = -1;

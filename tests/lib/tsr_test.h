@@ -710,7 +710,8 @@ typedef struct {
  *   TSR_TEST_ONLY=a,b   only tests whose name contains "a" or "b"
  *                       (TSR_FAULT_ONLY is an older name); naming no
  *                       test at all is a failure, not an empty pass
- *   TSR_TEST_VERBOSE=0  CUnit's summary only (default: every test)
+ *   TSR_TEST_QUIET=1    CUnit's summary only (default: every test;
+ *                       TSR_TEST_VERBOSE is the programs' own detail)
  *   TSR_TEST_LIST=1     print "suite: test" lines and exit 0
  */
 int tsr_test_main(const char *suite, int (*init)(void), int (*clean)(void),

@@ -59,7 +59,7 @@ tsr_test_main(const char *suite_name, int (*init)(void), int (*clean)(void),
     int                rc;
     size_t             i, added;
     CU_pSuite          suite;
-    const char        *only, *verbose, *list;
+    const char        *only, *quiet, *list;
     CU_RunSummary     *sum;
 
     only = getenv("TSR_TEST_ONLY");
@@ -116,9 +116,10 @@ tsr_test_main(const char *suite_name, int (*init)(void), int (*clean)(void),
         goto failed;
     }
 
-    verbose = getenv("TSR_TEST_VERBOSE");
+    quiet = getenv("TSR_TEST_QUIET");
 
-    CU_basic_set_mode((verbose != NULL && strcmp(verbose, "0") == 0)
+    CU_basic_set_mode((quiet != NULL && quiet[0] != '\0'
+                       && strcmp(quiet, "0") != 0)
                       ? CU_BRM_NORMAL : CU_BRM_VERBOSE);
 
     if (CU_basic_run_tests() != CUE_SUCCESS) {
