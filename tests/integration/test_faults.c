@@ -111,12 +111,16 @@ typedef struct {
     tsr_test_connect(port, version, TSR_TEST_HTTP, offer, out, reused)
 
 
+/* a fresh log, then a served handshake: the worker runs */
+#define start_node(n, port, running)                                         \
+    tsr_test_nginx_start_serving(n, port, TSR_TEST_HTTP, 100, running)
+
+
 static int init_suite(void);
 static int clean_suite(void);
 static int fault_seconds(void);
 static int write_node(tsr_test_nginx_t *n, int port, const char *address,
     int workers);
-static int start_node(tsr_test_nginx_t *n, int port, int *running);
 static void stop_nodes(void);
 static int load_start(int both);
 static void load_stop(void);
@@ -325,33 +329,6 @@ write_node(tsr_test_nginx_t *n, int port, const char *address, int workers)
     }
 
     return tsr_test_nginx_write_conf(n, 0, "info", body);
-}
-
-
-static int
-start_node(tsr_test_nginx_t *n, int port, int *running)
-{
-    int  i, reused;
-
-    if (truncate(n->error_log, 0) != 0 && errno != ENOENT) {
-        return -1;
-    }
-
-    if (tsr_test_nginx_start(n) != 0) {
-        return -1;
-    }
-
-    *running = 1;
-
-    for (i = 0; i < 50; i++) {
-        if (handshake(port, TSR_TEST_TLS13, NULL, NULL, &reused) == 0) {
-            return 0;
-        }
-
-        tsr_test_sleep_ms(100);
-    }
-
-    return -1;
 }
 
 

@@ -56,6 +56,11 @@ typedef struct {
 } reload_result_t;
 
 
+/* a fresh log, then a served handshake: the worker runs */
+#define start_node(n, port, running)                                         \
+    tsr_test_nginx_start_serving(n, port, TSR_TEST_HTTP, 100, running)
+
+
 static int init_suite(void);
 static int clean_suite(void);
 static long long now_us(void);
@@ -70,7 +75,6 @@ static long long now_us(void);
 static int write_node(tsr_test_nginx_t *n, int port, int redis_port,
     const char *cn, int cache, const char *extra);
 static int write_sni_node(tsr_test_nginx_t *n, int port, int cache);
-static int start_node(tsr_test_nginx_t *n, int port, int *running);
 static int start_nodes(void);
 static void stop_nodes(void);
 static int start_pair(int cache);
@@ -281,37 +285,6 @@ write_sni_node(tsr_test_nginx_t *n, int port, int cache)
     }
 
     return tsr_test_nginx_write_conf(n, 0, "info", body);
-}
-
-
-/*
- * Starts a node with a fresh log and waits until it has served a
- * handshake, so that its worker runs (and has had time to connect to
- * Redis) before anything is measured.
- */
-
-static int
-start_node(tsr_test_nginx_t *n, int port, int *running)
-{
-    int  reused;
-
-    if (truncate(n->error_log, 0) != 0 && errno != ENOENT) {
-        return -1;
-    }
-
-    if (tsr_test_nginx_start(n) != 0) {
-        return -1;
-    }
-
-    *running = 1;
-
-    if (handshake(port, TSR_TEST_TLS13, NULL, NULL, NULL, &reused) != 0) {
-        return -1;
-    }
-
-    tsr_test_sleep_ms(100);
-
-    return 0;
 }
 
 

@@ -613,6 +613,15 @@ int tsr_test_sentinel_wait_switch(tsr_test_sentinel_t *s, int old, int ms);
 int tsr_test_connect(int port, int version, int flags, SSL_SESSION *offer,
     SSL_SESSION **out, int *reused);
 
+/*
+ * Starts "n" with a fresh error.log (*running = 1 once it runs) and
+ * waits, 5 s at most, until a TLS 1.3 handshake on "port" with the
+ * request kind in "flags" succeeds, then "settle_ms" more (the worker
+ * meets Redis on its first lookup).  Returns 0 or -1.
+ */
+int tsr_test_nginx_start_serving(tsr_test_nginx_t *n, int port, int flags,
+    int settle_ms, int *running);
+
 typedef struct {
     tsr_test_nginx_t  node[2];      /* node[0] holds one.test's pair */
     int               port[2];

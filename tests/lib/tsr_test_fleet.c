@@ -133,30 +133,45 @@ tsr_test_fleet_write(tsr_test_fleet_t *f, const char *address,
 
 
 int
+tsr_test_nginx_start_serving(tsr_test_nginx_t *n, int port, int flags,
+    int settle_ms, int *running)
+{
+    int  i, reused;
+
+    if (truncate(n->error_log, 0) != 0 && errno != ENOENT) {
+        return -1;
+    }
+
+    if (tsr_test_nginx_start(n) != 0) {
+        return -1;
+    }
+
+    *running = 1;
+
+    for (i = 0; i < 50; i++) {
+        if (tsr_test_connect(port, TSR_TEST_TLS13, flags, NULL, NULL,
+                             &reused)
+            == 0)
+        {
+            /* the worker connects to Redis on its first lookup */
+            tsr_test_sleep_ms(settle_ms);
+            return 0;
+        }
+
+        tsr_test_sleep_ms(100);
+    }
+
+    return -1;
+}
+
+
+int
 tsr_test_fleet_start_node(tsr_test_fleet_t *f, int i)
 {
-    int  reused;
-
-    if (truncate(f->node[i].error_log, 0) != 0 && errno != ENOENT) {
-        return -1;
-    }
-
-    if (tsr_test_nginx_start(&f->node[i]) != 0) {
-        return -1;
-    }
-
-    f->running[i] = 1;
-
-    if (tsr_test_fleet_connect(f, i, TSR_TEST_TLS13, NULL, NULL, &reused)
-        != 0)
-    {
-        return -1;
-    }
-
-    /* the worker connects to Redis on its first lookup */
-    tsr_test_sleep_ms(f->settle_ms);
-
-    return 0;
+    return tsr_test_nginx_start_serving(&f->node[i], f->port[i],
+                                        f->stream ? TSR_TEST_STREAM
+                                                  : TSR_TEST_HTTP,
+                                        f->settle_ms, &f->running[i]);
 }
 
 
