@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# Sets everything up and runs every test: the suite ("make check"), then
-# the same suite with the library, the tests and the nginx modules built
-# under AddressSanitizer and UndefinedBehaviorSanitizer.
+# Sets everything up and runs every test: the suites by feature ("make
+# check"), the soak suites and the ASan pass ("make check-long": the fault
+# table, nginx under valgrind, libFuzzer, then make check and make
+# check-long again with the library, the tests and the nginx modules built
+# under AddressSanitizer and UndefinedBehaviorSanitizer in build/asan), the
+# nginx matrix when ../shared/nginx exists and the Debian packages as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +29,10 @@ run_suite() {
 
 run_suite build
 
+# the soak suites, then the ASan pass (build/asan)
+echo "== build: make check-long"
+(cd build && make check-long VERBOSE=1)
+
 # the nginx versions operators run, when their sources are at hand
 # (tests/compat/check-nginx.sh: 10 to 12 min cold on 2 cores: 5 versions
 # dynamic + the newest static, 46 steps with HTTP/3 from 1.25 on)
@@ -41,5 +48,4 @@ if [ "$(id -u)" -eq 0 ]; then
     (cd build && make check-deb)
 fi
 
-run_suite build-asan --enable-asan
 echo "all tests passed"

@@ -2226,7 +2226,7 @@ test_config_reads_nginx_configuration(void)
              "  access_log off;\n"
              "  # comments; \"quotes\" { and braces } are not directives\n"
              "  ssl_session_redis \"127.0.0.1:%d\";\n"
-             "  ssl_session_redis_key %s;\n"
+             "  ssl_session_redis_fleet_key %s;\n"
              "  ssl_session_redis_ticket_rotation 6h;\n"
              "  server {\n"
              "    listen 127.0.0.1:%d ssl;\n"
@@ -2244,7 +2244,7 @@ test_config_reads_nginx_configuration(void)
              "    ssl_certificate %s/one.test.crt;\n"
              "    ssl_certificate_key %s/one.test.key;\n"
              "    ssl_session_redis %s;\n"
-             "    ssl_session_redis_key %s;\n"
+             "    ssl_session_redis_fleet_key %s;\n"
              "    return ok;\n"
              "  }\n"
              "}\n",
@@ -2649,14 +2649,7 @@ test_fleet_registers_every_server_past_64(void)
 int
 main(void)
 {
-    int        rc;
-    size_t     i;
-    CU_pSuite  suite;
-
-    static const struct {
-        const char     *name;
-        CU_TestFunc     fn;
-    } tests[] = {
+    static const tsr_test_t  tests[] = {
         TSR_TEST(help_lists_commands_and_each_command_has_help),
         TSR_TEST(usage_errors_exit_64_with_one_line),
         TSR_TEST(check_passes_on_tcp_and_shows_version),
@@ -2706,39 +2699,7 @@ main(void)
     (void) tsr_test_require("TSR_REDIS_SERVER", "redis-server",
                             "redis-server");
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("admin", init_suite, clean_suite);
-    if (suite == NULL) {
-        goto failed;
-    }
-
-    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL) {
-            goto failed;
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-
-    if (CU_basic_run_tests() != CUE_SUCCESS) {
-        goto failed;
-    }
-
-    rc = (CU_get_number_of_failures() != 0
-          || CU_get_run_summary()->nSuitesFailed != 0);
-
-    CU_cleanup_registry();
-
-    return rc;
-
-failed:
-
-    CU_cleanup_registry();
-
-    return 1;
+    return TSR_TEST_MAIN("admin", init_suite, clean_suite, tests);
 }
 
 

@@ -760,60 +760,43 @@ test_session_cache_builtin_warns(void)
 int
 main(void)
 {
-    unsigned int  failures;
-    CU_pSuite     suite;
+    static const tsr_test_t  tests[] = {
+        TSR_TEST_FN(test_loads_both_modules_and_accepts_good_config),
+        TSR_TEST_FN(test_module_off_is_accepted_without_key),
+        TSR_TEST_FN(test_bad_port_is_rejected),
+        TSR_TEST_FN(test_unknown_parameter_is_rejected),
+        TSR_TEST_FN(test_missing_key_file_is_rejected_naming_it),
+        TSR_TEST_FN(test_short_key_file_is_rejected),
+        TSR_TEST_FN(test_missing_key_directive_is_rejected),
+        TSR_TEST_FN(test_duplicate_address_is_rejected),
+        TSR_TEST_FN(test_bad_prefix_is_rejected),
+        TSR_TEST_FN(test_zero_timeout_is_rejected),
+        TSR_TEST_FN(test_uri_addresses_and_tls_parameters),
+        TSR_TEST_FN(test_world_readable_key_warns),
+        TSR_TEST_FN(test_missing_password_file_is_rejected),
+        TSR_TEST_FN(test_stream_bad_address_is_rejected),
+        TSR_TEST_FN(test_server_without_ssl_is_rejected),
+        TSR_TEST_FN(test_tickets_with_cluster_are_rejected),
+        TSR_TEST_FN(test_cluster_with_db_is_rejected),
+        TSR_TEST_FN(test_default_server_without_module_warns),
+        TSR_TEST_FN(test_tickets_disagreeing_on_listener_warn),
+        TSR_TEST_FN(test_single_use_of_non_default_server_is_rejected),
+        TSR_TEST_FN(test_timeout_of_non_default_server_is_rejected),
+        TSR_TEST_FN(test_prefix_of_non_default_server_is_rejected),
+        TSR_TEST_FN(test_single_use_without_default_redis_is_rejected),
+        TSR_TEST_FN(test_listener_agreeing_on_settings_is_accepted),
+        TSR_TEST_FN(test_relative_password_file_is_found_under_prefix),
+        TSR_TEST_FN(test_password_fifo_is_rejected_without_hanging),
+        TSR_TEST_FN(test_readable_password_file_warns),
+        TSR_TEST_FN(test_session_cache_off_is_rejected),
+        TSR_TEST_FN(test_session_cache_builtin_warns),
+        TSR_TEST_FN(test_key_file_of_other_length_is_rejected),
+        TSR_TEST_FN(test_key_file_of_text_is_rejected_naming_it),
+        TSR_TEST_FN(test_db_out_of_range_is_rejected),
+        TSR_TEST_FN(test_former_names_warn_and_still_work)
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("config", init_suite, NULL);
-    if (suite == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-
-    CU_ADD_TEST(suite, test_loads_both_modules_and_accepts_good_config);
-    CU_ADD_TEST(suite, test_module_off_is_accepted_without_key);
-    CU_ADD_TEST(suite, test_bad_port_is_rejected);
-    CU_ADD_TEST(suite, test_unknown_parameter_is_rejected);
-    CU_ADD_TEST(suite, test_missing_key_file_is_rejected_naming_it);
-    CU_ADD_TEST(suite, test_short_key_file_is_rejected);
-    CU_ADD_TEST(suite, test_missing_key_directive_is_rejected);
-    CU_ADD_TEST(suite, test_duplicate_address_is_rejected);
-    CU_ADD_TEST(suite, test_bad_prefix_is_rejected);
-    CU_ADD_TEST(suite, test_zero_timeout_is_rejected);
-    CU_ADD_TEST(suite, test_uri_addresses_and_tls_parameters);
-    CU_ADD_TEST(suite, test_world_readable_key_warns);
-    CU_ADD_TEST(suite, test_missing_password_file_is_rejected);
-    CU_ADD_TEST(suite, test_stream_bad_address_is_rejected);
-    CU_ADD_TEST(suite, test_server_without_ssl_is_rejected);
-    CU_ADD_TEST(suite, test_tickets_with_cluster_are_rejected);
-    CU_ADD_TEST(suite, test_cluster_with_db_is_rejected);
-    CU_ADD_TEST(suite, test_default_server_without_module_warns);
-    CU_ADD_TEST(suite, test_tickets_disagreeing_on_listener_warn);
-    CU_ADD_TEST(suite, test_single_use_of_non_default_server_is_rejected);
-    CU_ADD_TEST(suite, test_timeout_of_non_default_server_is_rejected);
-    CU_ADD_TEST(suite, test_prefix_of_non_default_server_is_rejected);
-    CU_ADD_TEST(suite, test_single_use_without_default_redis_is_rejected);
-    CU_ADD_TEST(suite, test_listener_agreeing_on_settings_is_accepted);
-    CU_ADD_TEST(suite, test_relative_password_file_is_found_under_prefix);
-    CU_ADD_TEST(suite, test_password_fifo_is_rejected_without_hanging);
-    CU_ADD_TEST(suite, test_readable_password_file_warns);
-    CU_ADD_TEST(suite, test_session_cache_off_is_rejected);
-    CU_ADD_TEST(suite, test_session_cache_builtin_warns);
-    CU_ADD_TEST(suite, test_key_file_of_other_length_is_rejected);
-    CU_ADD_TEST(suite, test_key_file_of_text_is_rejected_naming_it);
-    CU_ADD_TEST(suite, test_db_out_of_range_is_rejected);
-    CU_ADD_TEST(suite, test_former_names_warn_and_still_work);
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-
-    return failures == 0 ? 0 : 1;
+    return TSR_TEST_MAIN("config", init_suite, NULL, tests);
 }
 
 

@@ -40,15 +40,17 @@
 #define EXPIRE_MS           ((DNS_TTL + 1) * 1000 + 100)
 
 
+/* the nodes serve http */
+#define handshake(port, version, offer, out, reused)                          \
+    tsr_test_connect(port, version, TSR_TEST_HTTP, offer, out, reused)
+
+
 static int init_suite(void);
 static int clean_suite(void);
-static void sleep_ms(int ms);
 static int write_node(tsr_test_nginx_t *n, int port, const char *host,
     int resolver);
 static int start_node(tsr_test_nginx_t *n, int *running);
 static void stop_nodes(void);
-static int handshake(int port, int version, SSL_SESSION *offer,
-    SSL_SESSION **out, int *reused);
 static long long probe(int limit_ms, int *failures);
 static long dbsize(tsr_test_redis_t *r);
 static void test_name_moving_is_followed_within_2s(void);
@@ -124,20 +126,6 @@ clean_suite(void)
     tsr_test_dns_stop(&dns);
 
     return 0;
-}
-
-
-static void
-sleep_ms(int ms)
-{
-    struct timespec  ts;
-
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long) (ms % 1000) * 1000000;
-
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-        /* void */
-    }
 }
 
 
@@ -218,25 +206,6 @@ stop_nodes(void)
 }
 
 
-static int
-handshake(int port, int version, SSL_SESSION *offer, SSL_SESSION **out,
-    int *reused)
-{
-    tsr_test_client_t  opts;
-
-    memset(&opts, 0, sizeof(tsr_test_client_t));
-
-    opts.version = version;
-    opts.offer = offer;
-    opts.request = 1;
-    opts.timeout_ms = 5000;
-
-    *reused = 0;
-
-    return tsr_test_tls_once(port, &opts, out, reused);
-}
-
-
 /*
  * Milliseconds until a session made on node A resumes on node B (through
  * Redis: the nodes share nothing else), at most "limit_ms"; -1 if it
@@ -276,7 +245,7 @@ probe(int limit_ms, int *failures)
             SSL_SESSION_free(sess);
         }
 
-        sleep_ms(10);
+        tsr_test_sleep_ms(10);
     }
 
     return -1;
@@ -358,7 +327,7 @@ test_name_moving_is_followed_within_2s(void)
      * answer expires ("valid="), as it has long before a real failover.
      */
 
-    sleep_ms(EXPIRE_MS);
+    tsr_test_sleep_ms(EXPIRE_MS);
 
     queries = tsr_test_dns_queries(&dns);
 
@@ -449,7 +418,7 @@ test_name_never_resolving_is_logged_and_retried(void)
             failures++;
         }
 
-        sleep_ms(50);
+        tsr_test_sleep_ms(50);
     }
 
     logged = tsr_test_grep_count(node_a.error_log, "\": cannot resolve "
@@ -486,7 +455,7 @@ test_name_never_resolving_is_logged_and_retried(void)
      * message a second from a store, but not those the core limits).
      */
 
-    sleep_ms(EXPIRE_MS);
+    tsr_test_sleep_ms(EXPIRE_MS);
 
     logged = tsr_test_grep_count(node_a.error_log, "\": cannot resolve "
                                  "redis host \"" NAME "\"");
@@ -498,7 +467,7 @@ test_name_never_resolving_is_logged_and_retried(void)
     i = logged;
 
     while (i == logged && tsr_test_now_ms() - t < RETRY_WINDOW_MS) {
-        sleep_ms(50);
+        tsr_test_sleep_ms(50);
         i = tsr_test_grep_count(node_a.error_log, "\": cannot resolve "
                                 "redis host \"" NAME "\"");
     }
@@ -719,7 +688,7 @@ test_stream_follows_the_name_with_its_resolver(void)
         }
 
         if (!reused) {
-            sleep_ms(20);
+            tsr_test_sleep_ms(20);
         }
     }
 
@@ -739,53 +708,17 @@ done:
 }
 
 
-#define test(name)  { #name, name }
-
-typedef struct {
-    const char  *name;
-    CU_TestFunc  fn;
-} test_t;
-
-
-static const test_t  tests[] = {
-    test(test_name_moving_is_followed_within_2s),
-    test(test_name_never_resolving_is_logged_and_retried),
-    test(test_name_not_resolving_without_resolver_fails_test),
-    test(test_name_unknown_to_the_resolver_keeps_its_address),
-    test(test_stream_follows_the_name_with_its_resolver),
-    { NULL, NULL }
+static const tsr_test_t  tests[] = {
+    TSR_TEST_FN(test_name_moving_is_followed_within_2s),
+    TSR_TEST_FN(test_name_never_resolving_is_logged_and_retried),
+    TSR_TEST_FN(test_name_not_resolving_without_resolver_fails_test),
+    TSR_TEST_FN(test_name_unknown_to_the_resolver_keeps_its_address),
+    TSR_TEST_FN(test_stream_follows_the_name_with_its_resolver)
 };
 
 
 int
 main(void)
 {
-    unsigned int   failures;
-    CU_pSuite      suite;
-    const test_t  *t;
-
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("dns", init_suite, clean_suite);
-    if (suite == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-
-    for (t = tests; t->name != NULL; t++) {
-        if (CU_add_test(suite, t->name, t->fn) == NULL) {
-            CU_cleanup_registry();
-            return 1;
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-
-    return failures == 0 ? 0 : 1;
+    return TSR_TEST_MAIN("dns", init_suite, clean_suite, tests);
 }

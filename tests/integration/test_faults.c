@@ -106,16 +106,22 @@ typedef struct {
 } figures_t;
 
 
+/* the nodes serve http */
+#define handshake(port, version, offer, out, reused)                          \
+    tsr_test_connect(port, version, TSR_TEST_HTTP, offer, out, reused)
+
+
+/* a fresh log, then a served handshake: the worker runs */
+#define start_node(n, port, running)                                         \
+    tsr_test_nginx_start_serving(n, port, TSR_TEST_HTTP, 100, running)
+
+
 static int init_suite(void);
 static int clean_suite(void);
 static int fault_seconds(void);
-static void sleep_ms(int ms);
 static int write_node(tsr_test_nginx_t *n, int port, const char *address,
     int workers);
-static int start_node(tsr_test_nginx_t *n, int port, int *running);
 static void stop_nodes(void);
-static int handshake(int port, int version, SSL_SESSION *offer,
-    SSL_SESSION **out, int *reused);
 static int load_start(int both);
 static void load_stop(void);
 static void load_client(int k, int both);
@@ -291,20 +297,6 @@ fault_seconds(void)
 }
 
 
-static void
-sleep_ms(int ms)
-{
-    struct timespec  ts;
-
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long) (ms % 1000) * 1000000;
-
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-        /* void */
-    }
-}
-
-
 /* both nodes use node A's certificate: one session id context */
 
 static int
@@ -340,33 +332,6 @@ write_node(tsr_test_nginx_t *n, int port, const char *address, int workers)
 }
 
 
-static int
-start_node(tsr_test_nginx_t *n, int port, int *running)
-{
-    int  i, reused;
-
-    if (truncate(n->error_log, 0) != 0 && errno != ENOENT) {
-        return -1;
-    }
-
-    if (tsr_test_nginx_start(n) != 0) {
-        return -1;
-    }
-
-    *running = 1;
-
-    for (i = 0; i < 50; i++) {
-        if (handshake(port, TSR_TEST_TLS13, NULL, NULL, &reused) == 0) {
-            return 0;
-        }
-
-        sleep_ms(100);
-    }
-
-    return -1;
-}
-
-
 static void
 stop_nodes(void)
 {
@@ -379,25 +344,6 @@ stop_nodes(void)
         tsr_test_nginx_stop(&node_b);
         running_b = 0;
     }
-}
-
-
-static int
-handshake(int port, int version, SSL_SESSION *offer, SSL_SESSION **out,
-    int *reused)
-{
-    tsr_test_client_t  opts;
-
-    memset(&opts, 0, sizeof(tsr_test_client_t));
-
-    opts.version = version;
-    opts.offer = offer;
-    opts.request = 1;
-    opts.timeout_ms = 5000;
-
-    *reused = 0;
-
-    return tsr_test_tls_once(port, &opts, out, reused);
 }
 
 
@@ -472,7 +418,7 @@ reload_and_wait(tsr_test_nginx_t *n, int workers)
             return 0;
         }
 
-        sleep_ms(20);
+        tsr_test_sleep_ms(20);
     }
 
     return -1;
@@ -538,7 +484,7 @@ load_stop(void)
                 break;
             }
 
-            sleep_ms(10);
+            tsr_test_sleep_ms(10);
         }
 
         clients[k] = 0;
@@ -571,7 +517,7 @@ load_client(int k, int both)
         while (shared->pause && !shared->stop
                && tsr_test_now_ms() < deadline)
         {
-            sleep_ms(5);
+            tsr_test_sleep_ms(5);
         }
 
         port = (both && (i + k) % 2 == 1) ? port_b : port_a;
@@ -641,7 +587,7 @@ probe(int limit_ms)
             SSL_SESSION_free(sess);
         }
 
-        sleep_ms(10);
+        tsr_test_sleep_ms(10);
     }
 
     return -1;
@@ -782,7 +728,7 @@ run_fault(const fault_t *f)
         goto done;
     }
 
-    sleep_ms(WARMUP_MS);
+    tsr_test_sleep_ms(WARMUP_MS);
 
     t = tsr_test_now_ms();
 
@@ -794,7 +740,7 @@ run_fault(const fault_t *f)
     /* a restart is over at once: the load runs on after it, below */
 
     if (f->kind != FAULT_EMPTY) {
-        sleep_ms((f->kind == FAULT_STOP ? STOP_SECONDS : seconds) * 1000);
+        tsr_test_sleep_ms((f->kind == FAULT_STOP ? STOP_SECONDS : seconds) * 1000);
     }
 
     if (recover(f) != 0) {
@@ -806,7 +752,7 @@ run_fault(const fault_t *f)
     fg->recovery_ms = probe(PROBE_LIMIT_MS);
 
     /* load after the recovery as well: on an empty Redis, all of it */
-    sleep_ms(f->kind == FAULT_EMPTY ? seconds * 1000 : 500);
+    tsr_test_sleep_ms(f->kind == FAULT_EMPTY ? seconds * 1000 : 500);
 
 done:
 
@@ -1349,7 +1295,7 @@ test_get_overtaking_its_set_is_asked_again(void)
             CU_ASSERT_EQUAL(reused, 0);
 
             /* the SET is sent before the client has its session */
-            sleep_ms(50);
+            tsr_test_sleep_ms(50);
 
             CU_ASSERT_EQUAL(handshake(port_a, versions[v], sess, NULL,
                                       &reused), 0);
@@ -1603,7 +1549,7 @@ test_reload_20_times_under_load_keeps_memory_and_fds_flat(void)
         goto done;
     }
 
-    sleep_ms(WARMUP_MS);
+    tsr_test_sleep_ms(WARMUP_MS);
 
     n = workers_of(node_a.pid, prev, 16);
 
@@ -1637,7 +1583,7 @@ test_reload_20_times_under_load_keeps_memory_and_fds_flat(void)
                     break;
                 }
 
-                sleep_ms(20);
+                tsr_test_sleep_ms(20);
             }
 
             if (!changed) {
@@ -1653,10 +1599,10 @@ test_reload_20_times_under_load_keeps_memory_and_fds_flat(void)
          * clients' own connections are not the workers' descriptors.
          */
 
-        sleep_ms(RELOAD_SETTLE_MS);
+        tsr_test_sleep_ms(RELOAD_SETTLE_MS);
 
         shared->pause = 1;
-        sleep_ms(200);
+        tsr_test_sleep_ms(200);
 
         n = workers_of(node_a.pid, w, 16);
         memcpy(prev, w, sizeof(w));
@@ -2273,7 +2219,7 @@ flood(long elements, size_t bulk)
             lat[n++] = tsr_test_now_ms() - t;
         }
 
-        sleep_ms(2);
+        tsr_test_sleep_ms(2);
     }
 
     hwm = proc_status(w[0], "VmHWM:");
@@ -2350,80 +2296,34 @@ test_reply_floods_keep_memory_and_latency_bounded(void)
 }
 
 
-#define test(name)  { #name, name }
-
-typedef struct {
-    const char  *name;
-    CU_TestFunc  fn;
-} test_t;
-
-
-static const test_t  tests[] = {
-    test(test_fault_redis_killed_and_restarted),
-    test(test_fault_redis_stopped_for_5s),
-    test(test_fault_redis_restarted_empty),
-    test(test_fault_redis_out_of_memory),
-    test(test_fault_fake_malformed_resp),
-    test(test_fault_fake_wrong_reply_types),
-    test(test_fault_fake_huge_bulk_length),
-    test(test_fault_fake_split_replies),
-    test(test_fault_fake_reset_mid_reply),
-    test(test_fault_fake_no_reply_to_commands),
-    test(test_fault_fake_no_reply_at_all),
-    test(test_fault_fake_extra_reply),
-    test(test_faults_over_tls),
-    test(test_get_overtaking_its_set_is_asked_again),
-    test(test_full_socket_to_redis_never_stalls_the_worker),
-    test(test_fault_address_does_not_resolve),
-    test(test_fault_address_refuses),
-    test(test_reload_20_times_under_load_keeps_memory_and_fds_flat),
-    test(test_reload_without_the_module_then_with_it_again),
-    test(test_modules_export_only_what_load_module_needs),
-    test(test_modules_use_only_public_hiredis),
-    test(test_reply_floods_keep_memory_and_latency_bounded),
-    { NULL, NULL }
+static const tsr_test_t  tests[] = {
+    TSR_TEST_FN(test_fault_redis_killed_and_restarted),
+    TSR_TEST_FN(test_fault_redis_stopped_for_5s),
+    TSR_TEST_FN(test_fault_redis_restarted_empty),
+    TSR_TEST_FN(test_fault_redis_out_of_memory),
+    TSR_TEST_FN(test_fault_fake_malformed_resp),
+    TSR_TEST_FN(test_fault_fake_wrong_reply_types),
+    TSR_TEST_FN(test_fault_fake_huge_bulk_length),
+    TSR_TEST_FN(test_fault_fake_split_replies),
+    TSR_TEST_FN(test_fault_fake_reset_mid_reply),
+    TSR_TEST_FN(test_fault_fake_no_reply_to_commands),
+    TSR_TEST_FN(test_fault_fake_no_reply_at_all),
+    TSR_TEST_FN(test_fault_fake_extra_reply),
+    TSR_TEST_FN(test_faults_over_tls),
+    TSR_TEST_FN(test_get_overtaking_its_set_is_asked_again),
+    TSR_TEST_FN(test_full_socket_to_redis_never_stalls_the_worker),
+    TSR_TEST_FN(test_fault_address_does_not_resolve),
+    TSR_TEST_FN(test_fault_address_refuses),
+    TSR_TEST_FN(test_reload_20_times_under_load_keeps_memory_and_fds_flat),
+    TSR_TEST_FN(test_reload_without_the_module_then_with_it_again),
+    TSR_TEST_FN(test_modules_export_only_what_load_module_needs),
+    TSR_TEST_FN(test_modules_use_only_public_hiredis),
+    TSR_TEST_FN(test_reply_floods_keep_memory_and_latency_bounded)
 };
 
-
-/* TSR_FAULT_ONLY=text runs the tests whose names contain it */
 
 int
 main(void)
 {
-    unsigned int   failures;
-    const char    *only;
-    CU_pSuite      suite;
-    const test_t  *t;
-
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("faults", init_suite, clean_suite);
-    if (suite == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-
-    only = getenv("TSR_FAULT_ONLY");
-
-    for (t = tests; t->name != NULL; t++) {
-        if (only != NULL && only[0] != '\0' && strstr(t->name, only) == NULL)
-        {
-            continue;
-        }
-
-        if (CU_add_test(suite, t->name, t->fn) == NULL) {
-            CU_cleanup_registry();
-            return 1;
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-
-    return failures == 0 ? 0 : 1;
+    return TSR_TEST_MAIN("faults", init_suite, clean_suite, tests);
 }

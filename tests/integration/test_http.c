@@ -56,10 +56,14 @@ typedef struct {
 } reload_result_t;
 
 
+/* a fresh log, then a served handshake: the worker runs */
+#define start_node(n, port, running)                                         \
+    tsr_test_nginx_start_serving(n, port, TSR_TEST_HTTP, 100, running)
+
+
 static int init_suite(void);
 static int clean_suite(void);
 static long long now_us(void);
-static void sleep_ms(int ms);
 /*
  * These tests are about sharing, not latency: on a loaded 2-core machine
  * a round trip can exceed the 20 ms default, which is then (correctly) a
@@ -71,7 +75,6 @@ static void sleep_ms(int ms);
 static int write_node(tsr_test_nginx_t *n, int port, int redis_port,
     const char *cn, int cache, const char *extra);
 static int write_sni_node(tsr_test_nginx_t *n, int port, int cache);
-static int start_node(tsr_test_nginx_t *n, int port, int *running);
 static int start_nodes(void);
 static void stop_nodes(void);
 static int start_pair(int cache);
@@ -189,20 +192,6 @@ now_us(void)
 }
 
 
-static void
-sleep_ms(int ms)
-{
-    struct timespec  ts;
-
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long) (ms % 1000) * 1000000;
-
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-        /* void */
-    }
-}
-
-
 /*
  * One server per node; "cn" names the certificate (from node A's
  * directory), "extra" adds directives to the server block.
@@ -296,37 +285,6 @@ write_sni_node(tsr_test_nginx_t *n, int port, int cache)
     }
 
     return tsr_test_nginx_write_conf(n, 0, "info", body);
-}
-
-
-/*
- * Starts a node with a fresh log and waits until it has served a
- * handshake, so that its worker runs (and has had time to connect to
- * Redis) before anything is measured.
- */
-
-static int
-start_node(tsr_test_nginx_t *n, int port, int *running)
-{
-    int  reused;
-
-    if (truncate(n->error_log, 0) != 0 && errno != ENOENT) {
-        return -1;
-    }
-
-    if (tsr_test_nginx_start(n) != 0) {
-        return -1;
-    }
-
-    *running = 1;
-
-    if (handshake(port, TSR_TEST_TLS13, NULL, NULL, NULL, &reused) != 0) {
-        return -1;
-    }
-
-    sleep_ms(100);
-
-    return 0;
 }
 
 
@@ -537,7 +495,7 @@ persistence(int version)
     }
 
     /* the store is asynchronous: let it land before the node stops */
-    sleep_ms(200);
+    tsr_test_sleep_ms(200);
 
     stop_nodes();
     check_logs(&node_a);
@@ -610,7 +568,7 @@ redis_outage(int version)
         offer = next;
 
         /* spread the handshakes over the whole outage */
-        sleep_ms(2);
+        tsr_test_sleep_ms(2);
     }
 
     elapsed = now_us() - start;
@@ -656,7 +614,7 @@ redis_outage(int version)
             break;
         }
 
-        sleep_ms(20);
+        tsr_test_sleep_ms(20);
     }
 
     printf("\n    TLSv1.%d, redis back: cross-node resumption %s after "
@@ -745,7 +703,7 @@ slow_redis(int version)
     }
 
     /* the worker's connection setup waits for late replies, too */
-    sleep_ms(3 * SLOW_DELAY_MS);
+    tsr_test_sleep_ms(3 * SLOW_DELAY_MS);
 
     for (k = 0; k < SLOW_CONNS; k++) {
         conns[k] = tsr_test_http_open(port_a, version);
@@ -763,7 +721,7 @@ slow_redis(int version)
     }
 
     /* the SET passes the proxy at once; give it time all the same */
-    sleep_ms(SLOW_DELAY_MS);
+    tsr_test_sleep_ms(SLOW_DELAY_MS);
 
     if (pipe(fds) != 0) {
         CU_FAIL("pipe() failed");
@@ -808,7 +766,7 @@ slow_redis(int version)
             lat[n++] = now_us() - t;
         }
 
-        sleep_ms(5);
+        tsr_test_sleep_ms(5);
     }
 
     if (pid != -1) {
@@ -980,7 +938,7 @@ reload_in_flight(int version)
     }
 
     /* the worker's connection setup waits for late replies, too */
-    sleep_ms(3 * SLOW_DELAY_MS);
+    tsr_test_sleep_ms(3 * SLOW_DELAY_MS);
 
     if (handshake(port_a, version, NULL, NULL, &sess, &reused) != 0
         || sess == NULL)
@@ -989,7 +947,7 @@ reload_in_flight(int version)
         goto done;
     }
 
-    sleep_ms(SLOW_DELAY_MS);
+    tsr_test_sleep_ms(SLOW_DELAY_MS);
 
     if (pipe(fds) != 0) {
         CU_FAIL("pipe() failed");
@@ -1029,7 +987,7 @@ reload_in_flight(int version)
     fds[1] = -1;
 
     /* the ClientHellos are in, their lookups wait on the proxy */
-    sleep_ms(RELOAD_AFTER_MS);
+    tsr_test_sleep_ms(RELOAD_AFTER_MS);
 
     hup = now_us();
 
@@ -1074,7 +1032,7 @@ reload_in_flight(int version)
             break;
         }
 
-        sleep_ms(100);
+        tsr_test_sleep_ms(100);
     }
 
     printf("\n    TLSv1.%d, redis %d ms late, reload %d ms after %d "
@@ -1681,60 +1639,31 @@ done:
 int
 main(void)
 {
-    unsigned int   failures;
-    const char    *only;
-    CU_pSuite      suite;
-    CU_pTest       test;
+    static const tsr_test_t  tests[] = {
+        TSR_TEST_FN(test_tls12_resumes_across_nodes_without_cache),
+        TSR_TEST_FN(test_tls13_resumes_across_nodes_without_cache),
+        TSR_TEST_FN(test_tls12_resumes_across_nodes_with_shared_cache),
+        TSR_TEST_FN(test_tls13_resumes_across_nodes_with_shared_cache),
+        TSR_TEST_FN(test_tls12_session_survives_restart_of_both_nodes),
+        TSR_TEST_FN(test_tls13_session_survives_restart_of_both_nodes),
+        TSR_TEST_FN(test_tls12_redis_outage_costs_only_full_handshakes),
+        TSR_TEST_FN(test_tls13_redis_outage_costs_only_full_handshakes),
+        TSR_TEST_FN(test_tls12_slow_redis_does_not_delay_other_requests),
+        TSR_TEST_FN(test_tls13_slow_redis_does_not_delay_other_requests),
+        TSR_TEST_FN(test_tls12_reload_with_lookups_in_flight),
+        TSR_TEST_FN(test_tls13_reload_with_lookups_in_flight),
+        TSR_TEST_FN(test_tls12_nodes_with_other_certs_never_resume),
+        TSR_TEST_FN(test_tls13_nodes_with_other_certs_never_resume),
+        TSR_TEST_FN(test_tls12_session_not_resumed_under_other_sni),
+        TSR_TEST_FN(test_tls13_session_not_resumed_under_other_sni),
+        TSR_TEST_FN(test_tls12_session_not_resumed_under_other_sni_l1),
+        TSR_TEST_FN(test_tls13_session_not_resumed_under_other_sni_l1),
+        TSR_TEST_FN(test_tls12_client_hello_in_pieces_resumes),
+        TSR_TEST_FN(test_tls13_client_hello_in_pieces_resumes),
+        TSR_TEST_FN(test_tls12_hello_byte_by_byte_costs_linear_work),
+        TSR_TEST_FN(test_tls13_hello_byte_by_byte_costs_linear_work),
+        TSR_TEST_FN(test_connection_cleanup_clears_ssl_ex_data)
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("http", init_suite, clean_suite);
-    if (suite == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-
-    CU_ADD_TEST(suite, test_tls12_resumes_across_nodes_without_cache);
-    CU_ADD_TEST(suite, test_tls13_resumes_across_nodes_without_cache);
-    CU_ADD_TEST(suite, test_tls12_resumes_across_nodes_with_shared_cache);
-    CU_ADD_TEST(suite, test_tls13_resumes_across_nodes_with_shared_cache);
-    CU_ADD_TEST(suite, test_tls12_session_survives_restart_of_both_nodes);
-    CU_ADD_TEST(suite, test_tls13_session_survives_restart_of_both_nodes);
-    CU_ADD_TEST(suite, test_tls12_redis_outage_costs_only_full_handshakes);
-    CU_ADD_TEST(suite, test_tls13_redis_outage_costs_only_full_handshakes);
-    CU_ADD_TEST(suite, test_tls12_slow_redis_does_not_delay_other_requests);
-    CU_ADD_TEST(suite, test_tls13_slow_redis_does_not_delay_other_requests);
-    CU_ADD_TEST(suite, test_tls12_reload_with_lookups_in_flight);
-    CU_ADD_TEST(suite, test_tls13_reload_with_lookups_in_flight);
-    CU_ADD_TEST(suite, test_tls12_nodes_with_other_certs_never_resume);
-    CU_ADD_TEST(suite, test_tls13_nodes_with_other_certs_never_resume);
-    CU_ADD_TEST(suite, test_tls12_session_not_resumed_under_other_sni);
-    CU_ADD_TEST(suite, test_tls13_session_not_resumed_under_other_sni);
-    CU_ADD_TEST(suite, test_tls12_session_not_resumed_under_other_sni_l1);
-    CU_ADD_TEST(suite, test_tls13_session_not_resumed_under_other_sni_l1);
-    CU_ADD_TEST(suite, test_tls12_client_hello_in_pieces_resumes);
-    CU_ADD_TEST(suite, test_tls13_client_hello_in_pieces_resumes);
-    CU_ADD_TEST(suite, test_tls12_hello_byte_by_byte_costs_linear_work);
-    CU_ADD_TEST(suite, test_tls13_hello_byte_by_byte_costs_linear_work);
-    CU_ADD_TEST(suite, test_connection_cleanup_clears_ssl_ex_data);
-
-    if (getenv("TSR_TEST_ONLY") != NULL) {
-        only = getenv("TSR_TEST_ONLY");
-
-        for (test = suite->pTest; test != NULL; test = test->pNext) {
-            if (strstr(test->pName, only) == NULL) {
-                CU_set_test_active(test, CU_FALSE);
-            }
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-
-    return failures == 0 ? 0 : 1;
+    return TSR_TEST_MAIN("http", init_suite, clean_suite, tests);
 }

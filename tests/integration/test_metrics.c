@@ -81,7 +81,6 @@ typedef struct {
 
 static int init_suite(void);
 static int clean_suite(void);
-static void sleep_ms(int ms);
 static int redis_fresh(void);
 static int node_write(node_t *nd, const char *tag, const node_opts_t *opts);
 static int node_start(node_t *nd);
@@ -187,20 +186,6 @@ clean_suite(void)
     tsr_test_redis_stop(&redis);
 
     return 0;
-}
-
-
-static void
-sleep_ms(int ms)
-{
-    struct timespec  ts;
-
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long) (ms % 1000) * 1000000;
-
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-        /* void */
-    }
 }
 
 
@@ -425,7 +410,7 @@ node_start(node_t *nd)
     start = tsr_test_now_ms();
 
     while (tsr_test_now_ms() - start < READY_MS) {
-        sleep_ms(100);
+        tsr_test_sleep_ms(100);
 
         if (tsr_test_nginx_get(nd->status_port, "/metrics", scraped,
                                sizeof(scraped))
@@ -454,7 +439,7 @@ node_start(node_t *nd)
 
         /* the other workers publish once a second */
         if (workers > 1) {
-            sleep_ms(QUIET_MS);
+            tsr_test_sleep_ms(QUIET_MS);
         }
 
         return 0;
@@ -740,7 +725,7 @@ read_log(const char *path, int lines, char *out, size_t size)
             return n;
         }
 
-        sleep_ms(20);
+        tsr_test_sleep_ms(20);
     }
 }
 
@@ -778,7 +763,7 @@ wait_sessions(int n)
             return count;
         }
 
-        sleep_ms(20);
+        tsr_test_sleep_ms(20);
     }
 }
 
@@ -1475,7 +1460,7 @@ counts(int version)
             break;
         }
 
-        sleep_ms(20);
+        tsr_test_sleep_ms(20);
     }
 
     CU_ASSERT_EQUAL(handshake(node_b.tls_port, version, 0, 1, sess[0], NULL),
@@ -1743,7 +1728,7 @@ slow_redis(int version)
     }
 
     /* the registration's reply: out of the way before measuring */
-    sleep_ms(2 * SLOW_DELAY_MS);
+    tsr_test_sleep_ms(2 * SLOW_DELAY_MS);
 
     CU_ASSERT_EQUAL(handshake(node_a.tls_port, version, 0, 1, NULL, &sess),
                     0);
@@ -1754,7 +1739,7 @@ slow_redis(int version)
     }
 
     /* the SET passes at once, its reply comes late */
-    sleep_ms(2 * SLOW_DELAY_MS);
+    tsr_test_sleep_ms(2 * SLOW_DELAY_MS);
 
     t = tsr_test_now_ms();
 
@@ -1764,7 +1749,7 @@ slow_redis(int version)
     t = tsr_test_now_ms() - t;
 
     /* the late reply */
-    sleep_ms(2 * SLOW_DELAY_MS);
+    tsr_test_sleep_ms(2 * SLOW_DELAY_MS);
 
     if (scrape(&node_a, scraped, sizeof(scraped)) != 0) {
         goto done;
@@ -1893,7 +1878,7 @@ stream(int version)
                     0);
 
     /* the status is http's: stream's counters are a second old at most */
-    sleep_ms(QUIET_MS);
+    tsr_test_sleep_ms(QUIET_MS);
 
     if (scrape(&node_a, scraped, sizeof(scraped)) != 0) {
         goto done;
@@ -1998,7 +1983,7 @@ two_workers(int version)
 
     CU_ASSERT_EQUAL(reused, WORKERS_RESUMED);
 
-    sleep_ms(QUIET_MS);
+    tsr_test_sleep_ms(QUIET_MS);
 
     if (scrape(&node_a, scraped, sizeof(scraped)) != 0) {
         goto done;
@@ -2428,7 +2413,7 @@ test_counters_keep_growing_across_a_reload(void)
                         0);
     }
 
-    sleep_ms(QUIET_MS);
+    tsr_test_sleep_ms(QUIET_MS);
 
     if (scrape(&node_a, scraped, sizeof(scraped)) != 0
         || counters(scraped, first) != 0)
@@ -2444,12 +2429,12 @@ test_counters_keep_growing_across_a_reload(void)
     fd = hold_open(node_a.status_port);
     CU_ASSERT(fd != -1);
 
-    sleep_ms(200);
+    tsr_test_sleep_ms(200);
 
     CU_ASSERT_EQUAL(tsr_test_nginx_signal(&node_a.nginx, SIGHUP), 0);
 
     for (i = 0; i < 30; i++) {
-        sleep_ms(150);
+        tsr_test_sleep_ms(150);
 
         if (i == 20 && fd != -1) {
             /* the old worker may go now */
@@ -2480,7 +2465,7 @@ test_counters_keep_growing_across_a_reload(void)
         }
     }
 
-    sleep_ms(QUIET_MS);
+    tsr_test_sleep_ms(QUIET_MS);
 
     if (scrape(&node_a, scraped, sizeof(scraped)) != 0
         || counters(scraped, c) != 0)
@@ -2548,7 +2533,7 @@ test_seventy_workers_all_counted(void)
                == 0);
     }
 
-    sleep_ms(QUIET_MS);
+    tsr_test_sleep_ms(QUIET_MS);
 
     if (scrape(&node_a, scraped, sizeof(scraped)) != 0) {
         goto done;
@@ -2579,49 +2564,20 @@ done:
 int
 main(void)
 {
-    unsigned int   failures;
-    const char    *only;
-    CU_pSuite      suite;
-    CU_pTest       test;
+    static const tsr_test_t  tests[] = {
+        TSR_TEST_FN(test_prometheus_checker_rejects_bad_text),
+        TSR_TEST_FN(test_tls12_counts_across_nodes),
+        TSR_TEST_FN(test_tls13_counts_across_nodes),
+        TSR_TEST_FN(test_tls12_shared_cache_second_resumption_is_l1),
+        TSR_TEST_FN(test_tls13_shared_cache_second_resumption_is_l1),
+        TSR_TEST_FN(test_slow_redis_counts_a_timeout),
+        TSR_TEST_FN(test_stream_counted_under_its_subsystem),
+        TSR_TEST_FN(test_two_workers_add_up),
+        TSR_TEST_FN(test_tls13_fleet_tickets_counted),
+        TSR_TEST_FN(test_tls12_fleet_tickets_counted),
+        TSR_TEST_FN(test_counters_keep_growing_across_a_reload),
+        TSR_TEST_FN(test_seventy_workers_all_counted)
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("metrics", init_suite, clean_suite);
-    if (suite == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-
-    CU_ADD_TEST(suite, test_prometheus_checker_rejects_bad_text);
-    CU_ADD_TEST(suite, test_tls12_counts_across_nodes);
-    CU_ADD_TEST(suite, test_tls13_counts_across_nodes);
-    CU_ADD_TEST(suite, test_tls12_shared_cache_second_resumption_is_l1);
-    CU_ADD_TEST(suite, test_tls13_shared_cache_second_resumption_is_l1);
-    CU_ADD_TEST(suite, test_slow_redis_counts_a_timeout);
-    CU_ADD_TEST(suite, test_stream_counted_under_its_subsystem);
-    CU_ADD_TEST(suite, test_two_workers_add_up);
-    CU_ADD_TEST(suite, test_tls13_fleet_tickets_counted);
-    CU_ADD_TEST(suite, test_tls12_fleet_tickets_counted);
-    CU_ADD_TEST(suite, test_counters_keep_growing_across_a_reload);
-    CU_ADD_TEST(suite, test_seventy_workers_all_counted);
-
-    if (getenv("TSR_TEST_ONLY") != NULL) {
-        only = getenv("TSR_TEST_ONLY");
-
-        for (test = suite->pTest; test != NULL; test = test->pNext) {
-            if (strstr(test->pName, only) == NULL) {
-                CU_set_test_active(test, CU_FALSE);
-            }
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-
-    return failures == 0 ? 0 : 1;
+    return TSR_TEST_MAIN("metrics", init_suite, clean_suite, tests);
 }

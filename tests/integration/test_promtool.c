@@ -351,10 +351,12 @@ clean_suite(void)
 int
 main(void)
 {
-    unsigned int  failures;
-    const char   *env;
-    CU_pSuite     suite;
-    char          out[OUT_MAX], cmd[PATH_MAX + 64];
+    char         out[OUT_MAX], cmd[PATH_MAX + 64];
+    const char  *env;
+
+    static const tsr_test_t  tests[] = {
+        TSR_TEST_FN(test_a_loaded_node_passes_promtool_and_the_parser)
+    };
 
     env = getenv("TSR_PROMTOOL");
 
@@ -397,23 +399,5 @@ main(void)
         return 77;
     }
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("promtool", init_suite, clean_suite);
-    if (suite == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-
-    CU_ADD_TEST(suite, test_a_loaded_node_passes_promtool_and_the_parser);
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-
-    return failures == 0 ? 0 : 1;
+    return TSR_TEST_MAIN("promtool", init_suite, clean_suite, tests);
 }

@@ -69,7 +69,6 @@ typedef struct {
 
 static int init_suite(void);
 static int clean_suite(void);
-static void sleep_ms(int ms);
 static int free_port(void);
 static int spki_hash(const char *cert, char *out, size_t outlen);
 static const char *chromium_path(void);
@@ -170,20 +169,6 @@ clean_suite(void)
     tsr_test_redis_stop(&redis);
 
     return 0;
-}
-
-
-static void
-sleep_ms(int ms)
-{
-    struct timespec  ts;
-
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long) (ms % 1000) * 1000000;
-
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-        /* void */
-    }
 }
 
 
@@ -402,7 +387,7 @@ chromium_wait(pid_t pid, int ms)
             break;
         }
 
-        sleep_ms(50);
+        tsr_test_sleep_ms(50);
     }
 
     /* renderers and helpers that outlived the browser */
@@ -696,7 +681,7 @@ start_node(node_t *nd)
             return 0;
         }
 
-        sleep_ms(100);
+        tsr_test_sleep_ms(100);
     }
 
     return -1;
@@ -725,7 +710,7 @@ wait_log(const char *path, const char *needle, int ms)
             return 0;
         }
 
-        sleep_ms(50);
+        tsr_test_sleep_ms(50);
 
     } while (tsr_test_now_ms() < end);
 
@@ -939,7 +924,7 @@ test_quic_handshake_does_not_wait_on_redis(void)
 
     CU_ASSERT(tsr_test_tls_once(port, &opts, &opts.offer, &reused) == 0);
     CU_ASSERT_FATAL(opts.offer != NULL);
-    sleep_ms(200);
+    tsr_test_sleep_ms(200);
 
     CU_ASSERT_FATAL(tsr_test_redis_signal(&redis, SIGSTOP) == 0);
 
@@ -987,20 +972,11 @@ test_quic_handshake_does_not_wait_on_redis(void)
 int
 main(void)
 {
-    size_t        i;
-    unsigned      failures;
-    const char   *only;
-    CU_pSuite     suite;
     char          probe_dir[PATH_MAX];
 
-    static const struct {
-        const char  *name;
-        void       (*func)(void);
-    } tests[] = {
-#define TSR_TEST(f)  { #f, f }
-        TSR_TEST(test_quic_tickets_resume_across_nodes),
-        TSR_TEST(test_quic_handshake_does_not_wait_on_redis),
-#undef TSR_TEST
+    static const tsr_test_t  tests[] = {
+        TSR_TEST_FN(test_quic_tickets_resume_across_nodes),
+        TSR_TEST_FN(test_quic_handshake_does_not_wait_on_redis)
     };
 
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -1023,32 +999,5 @@ main(void)
         return 77;
     }
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("quic", init_suite, clean_suite);
-    if (suite == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-
-    only = getenv("TSR_TEST_ONLY");
-
-    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (only == NULL || strstr(tests[i].name, only) != NULL) {
-            if (CU_add_test(suite, tests[i].name, tests[i].func) == NULL) {
-                CU_cleanup_registry();
-                return 1;
-            }
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-
-    return failures == 0 ? 0 : 1;
+    return TSR_TEST_MAIN("quic", init_suite, clean_suite, tests);
 }

@@ -76,16 +76,20 @@ typedef struct {
 } secret_t;
 
 
+/* an HTTP request unless "requests" is 0 */
+#define handshake(port, version, tickets, offer, out, reused)                 \
+    tsr_test_connect(port, version,                                           \
+                     requests | ((tickets) ? TSR_TEST_TICKETS : 0),           \
+                     offer, out, reused)
+
+
 static int init_suite(void);
 static int clean_suite(void);
-static void sleep_ms(int ms);
 static int node_start(node_t *nd, const char *tag, const char *address,
     const char *server, const char *level);
 static void node_stop(node_t *nd);
 static void nodes_stop(void);
 static void check_log(node_t *nd);
-static int handshake(int port, int version, int tickets, SSL_SESSION *offer,
-    SSL_SESSION **out, int *reused);
 static int session_hex(SSL_SESSION *sess, int version, char *hex);
 static int find_key(const char *prefix, const char *hex, char *key,
     size_t size);
@@ -240,20 +244,6 @@ clean_suite(void)
 }
 
 
-static void
-sleep_ms(int ms)
-{
-    struct timespec  ts;
-
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long) (ms % 1000) * 1000000;
-
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-        /* void */
-    }
-}
-
-
 /*
  * A node: one worker; an https server using the module (directives of
  * "server" added, which may override the address and the certificate,
@@ -336,11 +326,11 @@ node_start(node_t *nd, const char *tag, const char *address,
         if (handshake(nd->port, TSR_TEST_TLS13, 0, NULL, NULL, &reused)
             == 0)
         {
-            sleep_ms(100);
+            tsr_test_sleep_ms(100);
             return 0;
         }
 
-        sleep_ms(100);
+        tsr_test_sleep_ms(100);
     }
 
     return -1;
@@ -384,26 +374,6 @@ check_log(node_t *nd)
         fprintf(stderr, "%d [alert]/[crit]/[emerg] lines or crashes in "
                 "%s\n", problems, nd->nginx.error_log);
     }
-}
-
-
-static int
-handshake(int port, int version, int tickets, SSL_SESSION *offer,
-    SSL_SESSION **out, int *reused)
-{
-    tsr_test_client_t  opts;
-
-    memset(&opts, 0, sizeof(tsr_test_client_t));
-
-    opts.version = version;
-    opts.tickets = tickets;
-    opts.offer = offer;
-    opts.request = requests;
-    opts.timeout_ms = 5000;
-
-    *reused = 0;
-
-    return tsr_test_tls_once(port, &opts, out, reused);
 }
 
 
@@ -456,7 +426,7 @@ find_key(const char *prefix, const char *hex, char *key, size_t size)
             return 0;
         }
 
-        sleep_ms(10);
+        tsr_test_sleep_ms(10);
     }
 
     fprintf(stderr, "no key %s*%s in redis\n", prefix, hex);
@@ -633,7 +603,7 @@ resumes(int from, int to, int version, int *made)
         return -1;
     }
 
-    sleep_ms(20);
+    tsr_test_sleep_ms(20);
 
     if (handshake(to, version, 0, sess, NULL, &reused) != 0) {
         SSL_SESSION_free(sess);
@@ -784,7 +754,7 @@ isolation_copies(int version)
         sb = NULL;
     }
 
-    sleep_ms(1100);
+    tsr_test_sleep_ms(1100);
 
     for (i = 0; i < 3; i++) {
         after[i] = metric(nodes[i].status,
@@ -1314,7 +1284,7 @@ test_bound_lookups_in_flight(void)
     /* lookups from now on wait for ever, up to the timeout */
 
     (void) tsr_test_fakeredis_set_mode(&fake, TSR_TEST_FAKE_SILENT);
-    sleep_ms(1500);
+    tsr_test_sleep_ms(1500);
 
     before = metric(nodes[0].status, "ssl_session_redis_lookups_total",
                     "outcome=\"skipped\"");
@@ -1368,7 +1338,7 @@ test_bound_lookups_in_flight(void)
     }
 
     /* the status is published every second */
-    sleep_ms(1500);
+    tsr_test_sleep_ms(1500);
 
     inflight = metric(nodes[0].status, "ssl_session_redis_inflight", NULL);
     skipped = metric(nodes[0].status, "ssl_session_redis_lookups_total",
@@ -1521,7 +1491,7 @@ test_bound_value_size(void)
         sess = NULL;
     }
 
-    sleep_ms(1100);
+    tsr_test_sleep_ms(1100);
 
     bad = metric(nodes[0].status, "ssl_session_redis_bad_values_total",
                  NULL);
@@ -1616,7 +1586,7 @@ test_bound_client_hello_peek(void)
         goto done;
     }
 
-    sleep_ms(50);
+    tsr_test_sleep_ms(50);
 
     ctx = SSL_CTX_new(TLS_client_method());
 
@@ -1767,7 +1737,7 @@ test_bound_lookup_timeout(void)
     (void) tsr_test_fakeredis_set_mode(&fake, TSR_TEST_FAKE_SILENT);
 
     /* let the worker reconnect after the switch */
-    sleep_ms(1500);
+    tsr_test_sleep_ms(1500);
 
     for (i = 0; i < 4; i++) {
         t = tsr_test_now_ms();
@@ -2042,11 +2012,11 @@ sni_node_start(node_t *nd, const char *tag)
         if (handshake(nd->port, TSR_TEST_TLS13, 0, NULL, NULL, &reused)
             == 0)
         {
-            sleep_ms(100);
+            tsr_test_sleep_ms(100);
             return 0;
         }
 
-        sleep_ms(100);
+        tsr_test_sleep_ms(100);
     }
 
     return -1;
@@ -2489,7 +2459,7 @@ test_stranger_offer_cannot_delete_a_session_fleet_wide(void)
 
         /* a DEL would have left by now */
 
-        sleep_ms(100);
+        tsr_test_sleep_ms(100);
 
         if (tsr_test_redis_cmd(&redis, out, sizeof(out), "EXISTS %s", key)
             == 0
@@ -2541,48 +2511,31 @@ done:
 int
 main(void)
 {
-    unsigned int  failures;
-    CU_pSuite     suite;
+    static const tsr_test_t  tests[] = {
+        TSR_TEST_FN(test_value_under_another_key_never_opens_tls12),
+        TSR_TEST_FN(test_value_under_another_key_never_opens_tls13),
+        TSR_TEST_FN(test_client_verify_settings_isolate_tls12),
+        TSR_TEST_FN(test_client_verify_settings_isolate_tls13),
+        TSR_TEST_FN(test_auth_password_file_acl_user_unix_socket),
+        TSR_TEST_FN(test_debug_log_holds_no_secret),
+        TSR_TEST_FN(test_bound_lookups_in_flight),
+        TSR_TEST_FN(test_bound_value_size),
+        TSR_TEST_FN(test_bound_client_hello_peek),
+        TSR_TEST_FN(test_bound_lookup_timeout),
+        TSR_TEST_FN(test_bound_ticket_ring_size),
+        TSR_TEST_FN(test_name_rule_holds_in_a_padded_client_hello_tls12),
+        TSR_TEST_FN(test_name_rule_holds_in_a_padded_client_hello_tls13),
+        TSR_TEST_FN(test_name_rule_holds_for_a_second_psk_identity),
+        TSR_TEST_FN(test_name_rule_holds_for_fleet_tickets_tls12),
+        TSR_TEST_FN(test_name_rule_holds_for_fleet_tickets_tls13),
+        TSR_TEST_FN(test_stranger_offer_cannot_delete_a_session_fleet_wide),
+        TSR_TEST_FN(test_tls_redis_cross_node),
+        TSR_TEST_FN(test_tls_redis_stalled_handshake_never_blocks),
+        TSR_TEST_FN(test_managed_redis_forms),
+        TSR_TEST_FN(test_old_redis_is_named_in_the_log_and_handshakes_go_on)
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("security", init_suite, clean_suite);
-    if (suite == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-
-    CU_ADD_TEST(suite, test_value_under_another_key_never_opens_tls12);
-    CU_ADD_TEST(suite, test_value_under_another_key_never_opens_tls13);
-    CU_ADD_TEST(suite, test_client_verify_settings_isolate_tls12);
-    CU_ADD_TEST(suite, test_client_verify_settings_isolate_tls13);
-    CU_ADD_TEST(suite, test_auth_password_file_acl_user_unix_socket);
-    CU_ADD_TEST(suite, test_debug_log_holds_no_secret);
-    CU_ADD_TEST(suite, test_bound_lookups_in_flight);
-    CU_ADD_TEST(suite, test_bound_value_size);
-    CU_ADD_TEST(suite, test_bound_client_hello_peek);
-    CU_ADD_TEST(suite, test_bound_lookup_timeout);
-    CU_ADD_TEST(suite, test_bound_ticket_ring_size);
-    CU_ADD_TEST(suite, test_name_rule_holds_in_a_padded_client_hello_tls12);
-    CU_ADD_TEST(suite, test_name_rule_holds_in_a_padded_client_hello_tls13);
-    CU_ADD_TEST(suite, test_name_rule_holds_for_a_second_psk_identity);
-    CU_ADD_TEST(suite, test_name_rule_holds_for_fleet_tickets_tls12);
-    CU_ADD_TEST(suite, test_name_rule_holds_for_fleet_tickets_tls13);
-    CU_ADD_TEST(suite, test_stranger_offer_cannot_delete_a_session_fleet_wide);
-    CU_ADD_TEST(suite, test_tls_redis_cross_node);
-    CU_ADD_TEST(suite, test_tls_redis_stalled_handshake_never_blocks);
-    CU_ADD_TEST(suite, test_managed_redis_forms);
-    CU_ADD_TEST(suite, test_old_redis_is_named_in_the_log_and_handshakes_go_on);
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-
-    return failures == 0 ? 0 : 1;
+    return TSR_TEST_MAIN("security", init_suite, clean_suite, tests);
 }
 
 
@@ -2970,7 +2923,7 @@ test_old_redis_is_named_in_the_log_and_handshakes_go_on(void)
 
     CU_ASSERT_EQUAL(ok, 8);
 
-    sleep_ms(1500);
+    tsr_test_sleep_ms(1500);
     node_stop(&nodes[0]);
 
     secs = (tsr_test_now_ms() - start) / 1000 + 1;
@@ -3014,7 +2967,7 @@ test_old_redis_is_named_in_the_log_and_handshakes_go_on(void)
     CU_ASSERT_EQUAL(handshake(nodes[0].port, TSR_TEST_TLS12, 0, NULL, &sess,
                               &reused),
                     0);
-    sleep_ms(300);
+    tsr_test_sleep_ms(300);
 
     if (sess != NULL) {
         CU_ASSERT_EQUAL(handshake(nodes[0].port, TSR_TEST_TLS12, 0, sess,

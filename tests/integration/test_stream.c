@@ -36,20 +36,26 @@
 #define ISOLATION_TRIES  20
 
 
+/* stream servers: read to close */
+#define handshake(port, version, offer, out, reused)                          \
+    tsr_test_connect(port, version, TSR_TEST_STREAM, offer, out, reused)
+
+
+/* a fresh log, then a served handshake: the worker runs */
+#define start_node(n, port, running)                                         \
+    tsr_test_nginx_start_serving(n, port, TSR_TEST_STREAM, 100, running)
+
+
 static int init_suite(void);
 static int clean_suite(void);
 static long long now_us(void);
-static void sleep_ms(int ms);
 static int write_node(tsr_test_nginx_t *n, int port, const char *cn,
     int cache);
-static int start_node(tsr_test_nginx_t *n, int port, int *running);
 static int start_nodes(void);
 static void stop_nodes(void);
 static int start_pair(int cache);
 static void check_logs(tsr_test_nginx_t *n);
 static int redis_errors(tsr_test_nginx_t *n);
-static int handshake(int port, int version, SSL_SESSION *offer,
-    SSL_SESSION **out, int *reused);
 static void cross_node(int version, int cache);
 static void persistence(int version);
 static void redis_outage(int version);
@@ -137,20 +143,6 @@ now_us(void)
 }
 
 
-static void
-sleep_ms(int ms)
-{
-    struct timespec  ts;
-
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long) (ms % 1000) * 1000000;
-
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-        /* void */
-    }
-}
-
-
 /* one server per node; "cn" names the certificate in node A's directory */
 
 static int
@@ -186,37 +178,6 @@ write_node(tsr_test_nginx_t *n, int port, const char *cn, int cache)
     }
 
     return tsr_test_nginx_write_conf(n, 1, "info", body);
-}
-
-
-/*
- * Starts a node with a fresh log and waits until it has served a
- * handshake, so that its worker runs (and has had time to connect to
- * Redis) before anything is measured.
- */
-
-static int
-start_node(tsr_test_nginx_t *n, int port, int *running)
-{
-    int  reused;
-
-    if (truncate(n->error_log, 0) != 0 && errno != ENOENT) {
-        return -1;
-    }
-
-    if (tsr_test_nginx_start(n) != 0) {
-        return -1;
-    }
-
-    *running = 1;
-
-    if (handshake(port, TSR_TEST_TLS13, NULL, NULL, &reused) != 0) {
-        return -1;
-    }
-
-    sleep_ms(100);
-
-    return 0;
 }
 
 
@@ -313,25 +274,6 @@ redis_errors(tsr_test_nginx_t *n)
 }
 
 
-static int
-handshake(int port, int version, SSL_SESSION *offer, SSL_SESSION **out,
-    int *reused)
-{
-    tsr_test_client_t  opts;
-
-    memset(&opts, 0, sizeof(tsr_test_client_t));
-
-    opts.version = version;
-    opts.sni = NULL;
-    opts.tickets = 0;
-    opts.offer = offer;
-    opts.request = 2;
-    opts.timeout_ms = 5000;
-
-    return tsr_test_tls_once(port, &opts, out, reused);
-}
-
-
 /*
  * Handshakes alternate between the nodes, each offering the session the
  * previous one received: every offer must resume.
@@ -425,7 +367,7 @@ persistence(int version)
     }
 
     /* the store is asynchronous: let it land before the node stops */
-    sleep_ms(200);
+    tsr_test_sleep_ms(200);
 
     stop_nodes();
     check_logs(&node_a);
@@ -498,7 +440,7 @@ redis_outage(int version)
         offer = next;
 
         /* spread the handshakes over the whole outage */
-        sleep_ms(2);
+        tsr_test_sleep_ms(2);
     }
 
     elapsed = now_us() - start;
@@ -544,7 +486,7 @@ redis_outage(int version)
             break;
         }
 
-        sleep_ms(20);
+        tsr_test_sleep_ms(20);
     }
 
     printf("\n    TLSv1.%d, redis back: cross-node resumption %s after "
@@ -720,47 +662,18 @@ test_tls13_nodes_with_other_certs_never_resume(void)
 int
 main(void)
 {
-    unsigned int   failures;
-    const char    *only;
-    CU_pSuite      suite;
-    CU_pTest       test;
+    static const tsr_test_t  tests[] = {
+        TSR_TEST_FN(test_tls12_resumes_across_nodes_without_cache),
+        TSR_TEST_FN(test_tls13_resumes_across_nodes_without_cache),
+        TSR_TEST_FN(test_tls12_resumes_across_nodes_with_shared_cache),
+        TSR_TEST_FN(test_tls13_resumes_across_nodes_with_shared_cache),
+        TSR_TEST_FN(test_tls12_session_survives_restart_of_both_nodes),
+        TSR_TEST_FN(test_tls13_session_survives_restart_of_both_nodes),
+        TSR_TEST_FN(test_tls12_redis_outage_costs_only_full_handshakes),
+        TSR_TEST_FN(test_tls13_redis_outage_costs_only_full_handshakes),
+        TSR_TEST_FN(test_tls12_nodes_with_other_certs_never_resume),
+        TSR_TEST_FN(test_tls13_nodes_with_other_certs_never_resume)
+    };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("stream", init_suite, clean_suite);
-    if (suite == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-
-    CU_ADD_TEST(suite, test_tls12_resumes_across_nodes_without_cache);
-    CU_ADD_TEST(suite, test_tls13_resumes_across_nodes_without_cache);
-    CU_ADD_TEST(suite, test_tls12_resumes_across_nodes_with_shared_cache);
-    CU_ADD_TEST(suite, test_tls13_resumes_across_nodes_with_shared_cache);
-    CU_ADD_TEST(suite, test_tls12_session_survives_restart_of_both_nodes);
-    CU_ADD_TEST(suite, test_tls13_session_survives_restart_of_both_nodes);
-    CU_ADD_TEST(suite, test_tls12_redis_outage_costs_only_full_handshakes);
-    CU_ADD_TEST(suite, test_tls13_redis_outage_costs_only_full_handshakes);
-    CU_ADD_TEST(suite, test_tls12_nodes_with_other_certs_never_resume);
-    CU_ADD_TEST(suite, test_tls13_nodes_with_other_certs_never_resume);
-
-    if (getenv("TSR_TEST_ONLY") != NULL) {
-        only = getenv("TSR_TEST_ONLY");
-
-        for (test = suite->pTest; test != NULL; test = test->pNext) {
-            if (strstr(test->pName, only) == NULL) {
-                CU_set_test_active(test, CU_FALSE);
-            }
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-
-    return failures == 0 ? 0 : 1;
+    return TSR_TEST_MAIN("stream", init_suite, clean_suite, tests);
 }

@@ -1,8 +1,8 @@
 
 /*
- * Fleet ticket keys and single-use sessions against real nginx nodes:
- * two nodes (http and stream) share one private Redis, a third node of
- * another fleet has its own.
+ * Fleet ticket keys against real nginx nodes: two nodes (http and
+ * stream) share one private Redis, a third node of another fleet has its
+ * own (the fixture in nodes.c; single use is in test_single_use.c).
  *
  * - tickets: sessions resume across nodes through stateless tickets (TLS
  *   1.2 tickets, TLS 1.3 tickets), never through the session cache;
@@ -17,10 +17,7 @@
  *   once Redis is back;
  * - reload and restart keep tickets resuming;
  * - a Redis that drips its replies a byte at a time, each just within
- *   the read timeout, holds neither a worker's start nor a reload;
- * - single use: a session resumes at most once across the fleet, also
- *   when offered to both nodes at once, and 0-RTT data replayed to the
- *   other node is not accepted.
+ *   the read timeout, holds neither a worker's start nor a reload.
  *
  * Periods are short (2 s) and every wait is bounded.  Timing
  * assertions leave room for a loaded machine: they check what the design
@@ -52,7 +49,7 @@
 #include <openssl/err.h>
 #include <openssl/rand.h>
 
-#include "tsr_test.h"
+#include "nodes.h"
 
 
 #define HANDSHAKES        1000
@@ -63,48 +60,8 @@
 #define RACE_PERIOD       2000        /* ms */
 #define RACE_PERIODS      3
 #define RACE_PROCS        6
-#define SINGLE_ROUNDS     50
-#define SEQ_ROUNDS        10
-#define EARLY_MAX         16384
-#define NODE_A            0
-#define NODE_B            1
-#define NODE_C            2
 #define DRIP_BOUND        9000        /* ms: a start's deadline is 4 s */
 #define MAX_WORKERS       16
-
-
-typedef struct {
-    int                 stream;
-    int                 workers;        /* 0: 1 */
-    int                 tickets;        /* ssl_session_tickets and
-                                           ssl_session_redis_ticket_keys on */
-    const char         *rotation;       /* NULL: the default, 12h */
-    const char         *timeout;        /* ssl_session_timeout, NULL: 10m */
-    int                 single_use;
-    int                 early_data;
-    int                 foreign;        /* the other fleet: node C's Redis
-                                           and key */
-    int                 redis_port;     /* 0: the fleet's Redis */
-    int                 former_names;   /* the directives' names before
-                                           the renames */
-} node_conf_t;
-
-
-typedef struct {
-    tsr_test_nginx_t    nginx;
-    int                 port;
-    int                 stream;
-    int                 running;
-    char                access_log[PATH_MAX + 32];
-} node_t;
-
-
-/* what a client got from one connection */
-typedef struct {
-    int                 reused;
-    int                 sessions;       /* new sessions reported */
-    SSL_SESSION        *sess;           /* to offer next, or NULL */
-} hs_t;
 
 
 /* the ring's clear header */
@@ -112,15 +69,6 @@ typedef struct {
     uint64_t            gen;
     uint64_t            rotated_at;     /* Redis' clock, Unix ms */
 } ring_head_t;
-
-
-typedef struct {
-    int                 reused;
-    int                 status;         /* SSL_get_early_data_status() */
-    char                body[64];
-    size_t              sent_len;       /* ClientHello and early data */
-    uint8_t             sent[EARLY_MAX];
-} early_t;
 
 
 /* what watch_ring() saw */
@@ -142,38 +90,9 @@ typedef struct {
 } watch_t;
 
 
-typedef struct {
-    pthread_barrier_t  *barrier;
-    node_t             *node;
-    int                 version;
-    SSL_SESSION        *offer;
-    int                 rc;
-    int                 reused;
-} racer_t;
-
-
-static int init_suite(void);
-static int clean_suite(void);
-static void sleep_ms(int ms);
-static long long real_ms(void);
-static int write_node(node_t *nd, const node_conf_t *nc);
-static int start_node(node_t *nd);
-static int start_nodes(int first, int n);
-static void stop_nodes(void);
-static int setup_nodes(int first, int n, const node_conf_t *nc);
-static int reload_nodes(int first, int n, const node_conf_t *nc);
-static void check_logs(void);
-static int log_lines(const char *path, const char *needle);
-static int handshake(node_t *nd, int version, int tickets,
-    SSL_SESSION *offer, hs_t *hs);
-static void hs_free(hs_t *hs);
 static int ticket_name(const SSL_SESSION *sess, char *out);
 static int has_ticket(const SSL_SESSION *sess);
 static int same_ticket(const SSL_SESSION *a, const SSL_SESSION *b);
-static int session_keys(tsr_test_redis_t *r, const char *pattern);
-static int session_key_pattern(const SSL_SESSION *sess, int version,
-    char *out, size_t len);
-static int wait_stored(const SSL_SESSION *sess, int version, int ms);
 static int ring_head(tsr_test_redis_t *r, ring_head_t *h);
 static int ring_info(tsr_test_redis_t *r, uint64_t period,
     tsr_tickets_info_t *info);
@@ -191,14 +110,6 @@ static void race_child(int period, long long until);
 static int watch_ring(int periods, watch_t *w);
 static int rotating_pids(const char *path);
 static void watch_report(const char *what, int periods, const watch_t *w);
-static void *racer(void *arg);
-static void single_use_case(int version);
-static int early_request(int port, SSL_SESSION *sess, early_t *e);
-static int early_flush(SSL *ssl, BIO *wbio, int fd, early_t *e);
-static int early_feed(BIO *rbio, int fd);
-static int raw_replay(int port, const uint8_t *data, size_t len, int ms);
-static int client_socket(int port, int timeout_ms);
-static void early_case(int single_use);
 static void test_http_tls12_tickets_resume_across_nodes(void);
 static void test_http_tls13_tickets_resume_across_nodes(void);
 static void test_stream_tls12_tickets_resume_across_nodes(void);
@@ -215,394 +126,7 @@ static int worker_pids(pid_t master, pid_t *pids, int max);
 static int wait_serving(node_t *nd, int ms);
 static void test_dripping_redis_does_not_hold_worker_start(void);
 static void test_dripping_redis_does_not_hold_reload(void);
-static void test_tls12_single_use_resumes_once(void);
-static void test_tls13_single_use_resumes_once(void);
-static void test_early_data_replay_rejected_with_single_use(void);
-static void test_early_data_replayed_without_single_use(void);
 static void test_former_directive_names_still_work(void);
-
-
-static tsr_test_redis_t   redis;
-static tsr_test_redis_t   redis_c;          /* the other fleet's */
-static node_t             nodes[3];
-static tsr_keyring_t     *fleet;
-static char               key_file[PATH_MAX + 16];
-static char               key_file_c[PATH_MAX + 16];
-
-
-static int
-init_suite(void)
-{
-    int                       i;
-    unsigned char             key[32], key_c[32];
-    static const char        *tags[] = { "tk-a", "tk-b", "tk-c" };
-    static const char *const  cns[] = { "one.test", NULL };
-
-    tsr_test_require("TSR_NGINX", "nginx", "nginx");
-    tsr_test_require("TSR_REDIS_SERVER", "redis-server", "redis-server");
-
-    memset(&redis, 0, sizeof(tsr_test_redis_t));
-    memset(&redis_c, 0, sizeof(tsr_test_redis_t));
-
-    if (tsr_test_redis_start(&redis) != 0
-        || tsr_test_redis_start(&redis_c) != 0)
-    {
-        return -1;
-    }
-
-    /*
-     * All nodes load node A's certificate: the session id context is the
-     * same everywhere, so only the ticket keys tell the fleets apart.
-     */
-
-    for (i = 0; i < 3; i++) {
-        if (tsr_test_nginx_init(&nodes[i].nginx, tags[i],
-                                i == NODE_A ? cns : NULL)
-            != 0)
-        {
-            return -1;
-        }
-
-        snprintf(nodes[i].access_log, sizeof(nodes[i].access_log),
-                 "%.1024s/logs/access.log", nodes[i].nginx.dir);
-    }
-
-    if (RAND_bytes(key, sizeof(key)) != 1
-        || RAND_bytes(key_c, sizeof(key_c)) != 1)
-    {
-        return -1;
-    }
-
-    snprintf(key_file, sizeof(key_file), "%s/fleet.key",
-             nodes[NODE_A].nginx.dir);
-    snprintf(key_file_c, sizeof(key_file_c), "%s/fleet.key",
-             nodes[NODE_C].nginx.dir);
-
-    if (tsr_test_write_file(key_file, key, sizeof(key), 0600) != 0
-        || tsr_test_write_file(key_file_c, key_c, sizeof(key_c), 0600) != 0)
-    {
-        return -1;
-    }
-
-    /* the test opens the ring in Redis as the nodes do */
-
-    fleet = tsr_keyring_create(NULL, 0);
-
-    if (fleet == NULL
-        || tsr_keyring_add_key(fleet, key, sizeof(key), NULL, 0) != TSR_OK)
-    {
-        return -1;
-    }
-
-    OPENSSL_cleanse(key, sizeof(key));
-    OPENSSL_cleanse(key_c, sizeof(key_c));
-
-    return 0;
-}
-
-
-static int
-clean_suite(void)
-{
-    stop_nodes();
-    tsr_test_redis_stop(&redis);
-    tsr_test_redis_stop(&redis_c);
-    tsr_keyring_destroy(fleet);
-    fleet = NULL;
-
-    return 0;
-}
-
-
-static void
-sleep_ms(int ms)
-{
-    struct timespec  ts;
-
-    if (ms <= 0) {
-        return;
-    }
-
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long) (ms % 1000) * 1000000;
-
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-        /* void */
-    }
-}
-
-
-/* the clock rotation times are on: Redis' TIME on this very machine */
-
-static long long
-real_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-
-    return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-
-static int
-write_node(node_t *nd, const node_conf_t *nc)
-{
-    int          len;
-    char         body[32768], ssl[16384], logs[PATH_MAX + 256];
-    const char  *app;
-
-    nd->stream = nc->stream;
-
-    /* the lookup deadline is generous: single use must not lose a race
-       to a slow scheduler */
-
-    len = snprintf(ssl, sizeof(ssl),
-             "    listen 127.0.0.1:%d ssl;\n"
-             "    ssl_certificate %s/one.test.crt;\n"
-             "    ssl_certificate_key %s/one.test.key;\n"
-             "    ssl_protocols TLSv1.2 TLSv1.3;\n"
-             "    ssl_session_tickets %s;\n"
-             "    ssl_session_timeout %s;\n"
-             "%s"
-             "    ssl_session_redis 127.0.0.1:%d;\n"
-             "    %s %s;\n"
-             "    %s 1s;\n"
-             "%s%s%s%s%s",
-             nd->port, nodes[NODE_A].nginx.dir, nodes[NODE_A].nginx.dir,
-             nc->tickets ? "on" : "off",
-             nc->timeout != NULL ? nc->timeout : "10m",
-             nc->early_data ? "    ssl_early_data on;\n" : "",
-             nc->redis_port != 0 ? nc->redis_port
-                                 : nc->foreign ? redis_c.port : redis.port,
-             nc->former_names ? "ssl_session_redis_key"
-                              : "ssl_session_redis_fleet_key",
-             nc->foreign ? key_file_c : key_file,
-             nc->former_names ? "ssl_session_redis_timeout"
-                              : "ssl_session_redis_lookup_timeout",
-             !nc->tickets ? ""
-             : nc->former_names ? "    ssl_session_redis_tickets on;\n"
-                                : "    ssl_session_redis_ticket_keys on;\n",
-             nc->rotation != NULL ? "    ssl_session_redis_ticket_rotation "
-                                  : "",
-             nc->rotation != NULL ? nc->rotation : "",
-             nc->rotation != NULL ? ";\n" : "",
-             nc->single_use ? "    ssl_session_redis_single_use on;\n"
-                            : "");
-
-    if (len < 0 || (size_t) len >= sizeof(ssl)) {
-        return -1;
-    }
-
-    if (nc->stream) {
-        app = "    return \"ok\\n\";\n";
-
-        len = snprintf(body, sizeof(body),
-                 "worker_processes %d;\n"
-                 "stream {\n"
-                 "  server {\n"
-                 "%s%s"
-                 "  }\n"
-                 "}\n",
-                 nc->workers > 0 ? nc->workers : 1, ssl, app);
-
-    } else {
-        /* the server's view of each request: was it early data? */
-
-        len = snprintf(logs, sizeof(logs),
-                 "  log_format early '$ssl_early_data|$ssl_session_reused|"
-                 "$request';\n"
-                 "  access_log %s early;\n", nd->access_log);
-
-        if (len < 0 || (size_t) len >= sizeof(logs)) {
-            return -1;
-        }
-
-        app = "    location / { return 200 \"$ssl_early_data\\n\"; }\n";
-
-        len = snprintf(body, sizeof(body),
-                 "worker_processes %d;\n"
-                 "http {\n"
-                 "%s"
-                 "  server {\n"
-                 "%s%s"
-                 "  }\n"
-                 "}\n",
-                 nc->workers > 0 ? nc->workers : 1, logs, ssl, app);
-    }
-
-    if (len < 0 || (size_t) len >= sizeof(body)) {
-        return -1;
-    }
-
-    return tsr_test_nginx_write_conf(&nd->nginx, nc->stream, "info", body);
-}
-
-
-/*
- * Starts a node with fresh logs and waits until it has served a
- * handshake, so that its worker runs and has loaded the ring.
- */
-
-static int
-start_node(node_t *nd)
-{
-    hs_t  hs;
-    int   i;
-
-    if ((truncate(nd->nginx.error_log, 0) != 0 && errno != ENOENT)
-        || (truncate(nd->access_log, 0) != 0 && errno != ENOENT))
-    {
-        return -1;
-    }
-
-    if (tsr_test_nginx_start(&nd->nginx) != 0) {
-        return -1;
-    }
-
-    nd->running = 1;
-
-    for (i = 0; i < 50; i++) {
-        if (handshake(nd, TSR_TEST_TLS13, 1, NULL, &hs) == 0) {
-            hs_free(&hs);
-            sleep_ms(100);
-            return 0;
-        }
-
-        sleep_ms(100);
-    }
-
-    return -1;
-}
-
-
-static int
-start_nodes(int first, int n)
-{
-    int  i;
-
-    for (i = first; i < first + n; i++) {
-        if (start_node(&nodes[i]) != 0) {
-            return -1;
-        }
-    }
-
-    return 0;
-}
-
-
-static void
-stop_nodes(void)
-{
-    int  i;
-
-    for (i = 0; i < 3; i++) {
-        if (nodes[i].running) {
-            tsr_test_nginx_stop(&nodes[i].nginx);
-            nodes[i].running = 0;
-        }
-    }
-}
-
-
-/* nodes first .. first + n - 1 on fresh ports, all with one config */
-
-static int
-setup_nodes(int first, int n, const node_conf_t *nc)
-{
-    int  i, j;
-
-    for (i = first; i < first + n; i++) {
-        nodes[i].port = tsr_test_free_port();
-
-        for (j = first; j < i; j++) {
-            if (nodes[j].port == nodes[i].port) {
-                return -1;
-            }
-        }
-
-        if (nodes[i].port == -1 || write_node(&nodes[i], nc) != 0) {
-            return -1;
-        }
-    }
-
-    return start_nodes(first, n);
-}
-
-
-static int
-reload_nodes(int first, int n, const node_conf_t *nc)
-{
-    int  i;
-
-    for (i = first; i < first + n; i++) {
-        if (write_node(&nodes[i], nc) != 0
-            || tsr_test_nginx_signal(&nodes[i].nginx, SIGHUP) != 0)
-        {
-            return -1;
-        }
-    }
-
-    return 0;
-}
-
-
-static void
-check_logs(void)
-{
-    int  i, problems;
-
-    for (i = 0; i < 3; i++) {
-        problems = tsr_test_nginx_log_problems(&nodes[i].nginx);
-
-        CU_ASSERT_EQUAL(problems, 0);
-        if (problems > 0) {
-            fprintf(stderr, "%d [alert]/[crit]/[emerg] or crash lines in "
-                    "%s\n", problems, nodes[i].nginx.error_log);
-        }
-    }
-}
-
-
-static int
-log_lines(const char *path, const char *needle)
-{
-    int  n;
-
-    n = tsr_test_grep_count(path, needle);
-
-    return n > 0 ? n : 0;
-}
-
-
-static int
-handshake(node_t *nd, int version, int tickets, SSL_SESSION *offer,
-    hs_t *hs)
-{
-    tsr_test_client_t  opts;
-
-    memset(&opts, 0, sizeof(tsr_test_client_t));
-    memset(hs, 0, sizeof(hs_t));
-
-    opts.version = version;
-    opts.tickets = tickets;
-    opts.offer = offer;
-    opts.request = nd->stream ? 2 : 1;
-    opts.timeout_ms = 5000;
-    opts.sessions = &hs->sessions;
-
-    return tsr_test_tls_once(nd->port, &opts, &hs->sess, &hs->reused);
-}
-
-
-static void
-hs_free(hs_t *hs)
-{
-    if (hs->sess != NULL) {
-        SSL_SESSION_free(hs->sess);
-        hs->sess = NULL;
-    }
-}
 
 
 /*
@@ -654,88 +178,6 @@ same_ticket(const SSL_SESSION *a, const SSL_SESSION *b)
     SSL_SESSION_get0_ticket(b, &bt, &blen);
 
     return alen == blen && alen > 0 && memcmp(at, bt, alen) == 0;
-}
-
-
-/* how many keys match "pattern" */
-
-static int
-session_keys(tsr_test_redis_t *r, const char *pattern)
-{
-    char  out[64];
-
-    if (tsr_test_redis_cmd(r, out, sizeof(out),
-                           "EVAL %s 0 %s",
-                           "return #redis.call('KEYS', ARGV[1])", pattern)
-        != 0)
-    {
-        return -1;
-    }
-
-    return atoi(out);
-}
-
-
-/*
- * The Redis key of a stateful session, as a pattern over the context
- * hash: <prefix>s:*:<hex id>.  The id of a TLS 1.2 session is its
- * session id; a TLS 1.3 stateful ticket is the server's session id.
- */
-
-static int
-session_key_pattern(const SSL_SESSION *sess, int version, char *out,
-    size_t len)
-{
-    size_t                i, n, used;
-    unsigned int          idlen;
-    const unsigned char  *id;
-
-    if (version == TSR_TEST_TLS13) {
-        SSL_SESSION_get0_ticket(sess, &id, &n);
-
-    } else {
-        id = SSL_SESSION_get_id(sess, &idlen);
-        n = idlen;
-    }
-
-    if (id == NULL || n == 0 || n > 64 || len < sizeof("tsr:s:*:") + 2 * n) {
-        return -1;
-    }
-
-    used = (size_t) snprintf(out, len, "tsr:s:*:");
-
-    for (i = 0; i < n; i++) {
-        snprintf(out + used + 2 * i, 3, "%02x", id[i]);
-    }
-
-    return 0;
-}
-
-
-/* new sessions are written fire-and-forget: wait until one landed */
-
-static int
-wait_stored(const SSL_SESSION *sess, int version, int ms)
-{
-    int        i;
-    char       pattern[256];
-    long long  deadline;
-
-    if (session_key_pattern(sess, version, pattern, sizeof(pattern)) != 0) {
-        return -1;
-    }
-
-    deadline = tsr_test_now_ms() + ms;
-
-    for (i = 0; i < 10000 && tsr_test_now_ms() < deadline; i++) {
-        if (session_keys(&redis, pattern) == 1) {
-            return 0;
-        }
-
-        sleep_ms(5);
-    }
-
-    return -1;
 }
 
 
@@ -868,7 +310,7 @@ wait_rotation(uint64_t after, int ms, ring_head_t *h)
             return 0;
         }
 
-        sleep_ms(5);
+        tsr_test_sleep_ms(5);
     }
 
     return -1;
@@ -899,7 +341,7 @@ wait_issuing(int first, int n, int version, const char *name, int ms)
                 done = 1;
 
             } else {
-                sleep_ms(20);
+                tsr_test_sleep_ms(20);
             }
 
             hs_free(&hs);
@@ -937,7 +379,7 @@ wait_lifetime_hint(int first, int n, unsigned long hint, int ms)
                 done = 1;
 
             } else {
-                sleep_ms(50);
+                tsr_test_sleep_ms(50);
             }
 
             hs_free(&hs);
@@ -1208,7 +650,7 @@ rotation(int stream, int version)
             break;
         }
 
-        sleep_ms(50);
+        tsr_test_sleep_ms(50);
     }
 
     now = tsr_test_now_ms();
@@ -1414,7 +856,7 @@ race_child(int period, long long until)
 
     for (i = 0; i < 100000 && tsr_test_now_ms() < until; i++) {
         (void) tsr_tickets_sync(t);
-        sleep_ms(3 + (int) (getpid() % 7));
+        tsr_test_sleep_ms(3 + (int) (getpid() % 7));
     }
 
     tsr_tickets_stats(t, &st);
@@ -1808,7 +1250,7 @@ test_redis_outage_stops_issuing_after_grace(void)
     /* past the grace: no ticket, handshakes fine, old tickets resume */
 
     t = end + 250 - real_ms();
-    sleep_ms((int) t);
+    tsr_test_sleep_ms((int) t);
 
     after = 0;
     after_issued = 0;
@@ -1883,7 +1325,7 @@ test_redis_outage_stops_issuing_after_grace(void)
             break;
         }
 
-        sleep_ms(50);
+        tsr_test_sleep_ms(50);
     }
 
     CU_ASSERT(recovered_at != -1);
@@ -2105,7 +1547,7 @@ wait_serving(node_t *nd, int ms)
             return -1;
         }
 
-        sleep_ms(100);
+        tsr_test_sleep_ms(100);
     }
 }
 
@@ -2215,7 +1657,7 @@ test_dripping_redis_does_not_hold_reload(void)
 
     CU_ASSERT_EQUAL(tsr_test_fakeredis_set_mode(&fake, TSR_TEST_FAKE_DRIP),
                     0);
-    sleep_ms(1500);
+    tsr_test_sleep_ms(1500);
 
     nc.timeout = "11m";
 
@@ -2229,7 +1671,7 @@ test_dripping_redis_does_not_hold_reload(void)
     /* the old workers exit */
 
     do {
-        sleep_ms(100);
+        tsr_test_sleep_ms(100);
 
         left = 0;
 
@@ -2270,746 +1712,29 @@ done:
 }
 
 
-static void *
-racer(void *arg)
-{
-    racer_t  *r = arg;
-
-    hs_t  hs;
-
-    (void) pthread_barrier_wait(r->barrier);
-
-    r->rc = handshake(r->node, r->version, 0, r->offer, &hs);
-    r->reused = hs.reused;
-    hs_free(&hs);
-
-    return NULL;
-}
-
-
-/*
- * Stateful sessions (TLS 1.2 session ids, TLS 1.3 stateful tickets),
- * single use.  Offered to node A, then node B: resumed once.  Offered to
- * both nodes at the same moment, SINGLE_ROUNDS times: exactly one of each
- * pair resumes.  Afterwards Redis no longer holds the session.
- */
-
-static void
-single_use_case(int version)
-{
-    int                i, k, once, twice, none, failed, left, seq_once;
-    hs_t               hs;
-    char               pattern[256];
-    racer_t            r[2];
-    pthread_t          tid[2];
-    node_conf_t        nc;
-    SSL_SESSION       *sess;
-    pthread_barrier_t  barrier;
-
-    once = 0;
-    twice = 0;
-    none = 0;
-    failed = 0;
-    left = 0;
-    seq_once = 0;
-
-    memset(&nc, 0, sizeof(node_conf_t));
-    nc.single_use = 1;
-
-    if (setup_nodes(NODE_A, 2, &nc) != 0) {
-        CU_FAIL("nodes did not start");
-        goto done;
-    }
-
-    /* one after the other */
-
-    for (i = 0; i < SEQ_ROUNDS; i++) {
-        if (handshake(&nodes[i % 2], version, 0, NULL, &hs) != 0
-            || hs.sess == NULL
-            || wait_stored(hs.sess, version, 2000) != 0)
-        {
-            hs_free(&hs);
-            CU_FAIL("no stored session");
-            continue;
-        }
-
-        sess = hs.sess;
-
-        if (session_key_pattern(sess, version, pattern, sizeof(pattern))
-            != 0)
-        {
-            SSL_SESSION_free(sess);
-            CU_FAIL("no session id");
-            continue;
-        }
-
-        k = 0;
-
-        CU_ASSERT_EQUAL(handshake(&nodes[NODE_A], version, 0, sess, &hs), 0);
-        k += hs.reused;
-        hs_free(&hs);
-
-        CU_ASSERT_EQUAL(handshake(&nodes[NODE_B], version, 0, sess, &hs), 0);
-        k += hs.reused;
-        hs_free(&hs);
-
-        CU_ASSERT_EQUAL(handshake(&nodes[NODE_A], version, 0, sess, &hs), 0);
-        k += hs.reused;
-        hs_free(&hs);
-
-        seq_once += k == 1;
-        left += session_keys(&redis, pattern);
-
-        SSL_SESSION_free(sess);
-    }
-
-    CU_ASSERT_EQUAL(seq_once, SEQ_ROUNDS);
-
-    /* both at once */
-
-    if (pthread_barrier_init(&barrier, NULL, 2) != 0) {
-        CU_FAIL("pthread_barrier_init() failed");
-        goto done;
-    }
-
-    for (i = 0; i < SINGLE_ROUNDS; i++) {
-        if (handshake(&nodes[i % 2], version, 0, NULL, &hs) != 0
-            || hs.sess == NULL
-            || wait_stored(hs.sess, version, 2000) != 0
-            || session_key_pattern(hs.sess, version, pattern,
-                                   sizeof(pattern))
-               != 0)
-        {
-            hs_free(&hs);
-            CU_FAIL("no stored session");
-            continue;
-        }
-
-        sess = hs.sess;
-
-        for (k = 0; k < 2; k++) {
-            r[k].barrier = &barrier;
-            r[k].node = &nodes[k];
-            r[k].version = version;
-            r[k].offer = sess;
-            r[k].rc = -1;
-            r[k].reused = 0;
-        }
-
-        for (k = 0; k < 2; k++) {
-            if (pthread_create(&tid[k], NULL, racer, &r[k]) != 0) {
-                CU_FAIL("pthread_create() failed");
-                /* the barrier cannot be passed: give up on the test */
-                SSL_SESSION_free(sess);
-                goto done;
-            }
-        }
-
-        for (k = 0; k < 2; k++) {
-            (void) pthread_join(tid[k], NULL);
-            failed += r[k].rc != 0;
-        }
-
-        switch (r[0].reused + r[1].reused) {
-        case 0:
-            none++;
-            break;
-        case 1:
-            once++;
-            break;
-        default:
-            twice++;
-        }
-
-        left += session_keys(&redis, pattern);
-
-        SSL_SESSION_free(sess);
-    }
-
-    (void) pthread_barrier_destroy(&barrier);
-
-    printf("\n    TLSv1.%d single use: offered to A then B then A, resumed "
-           "once in %d of %d; offered to both at once, exactly one resumed "
-           "in %d of %d (none %d, both %d); %d sessions left in redis ",
-           version == TSR_TEST_TLS13 ? 3 : 2, seq_once, SEQ_ROUNDS, once,
-           SINGLE_ROUNDS, none, twice, left);
-
-    CU_ASSERT_EQUAL(failed, 0);
-    CU_ASSERT_EQUAL(once, SINGLE_ROUNDS);
-    CU_ASSERT_EQUAL(twice, 0);
-    CU_ASSERT_EQUAL(left, 0);
-
-done:
-
-    stop_nodes();
-    check_logs();
-}
-
-
-static void
-test_tls12_single_use_resumes_once(void)
-{
-    single_use_case(TSR_TEST_TLS12);
-}
-
-
-static void
-test_tls13_single_use_resumes_once(void)
-{
-    single_use_case(TSR_TEST_TLS13);
-}
-
-
-static int
-client_socket(int port, int timeout_ms)
-{
-    int                 fd, one;
-    struct timeval      tv;
-    struct sockaddr_in  sin;
-
-    fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd == -1) {
-        return -1;
-    }
-
-    tv.tv_sec = timeout_ms / 1000;
-    tv.tv_usec = (timeout_ms % 1000) * 1000;
-
-    one = 1;
-
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0
-        || setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0
-        || setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0)
-    {
-        close(fd);
-        return -1;
-    }
-
-    memset(&sin, 0, sizeof(sin));
-    sin.sin_family = AF_INET;
-    sin.sin_port = htons((unsigned short) port);
-    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-
-    if (connect(fd, (struct sockaddr *) &sin, sizeof(sin)) != 0) {
-        close(fd);
-        return -1;
-    }
-
-    return fd;
-}
-
-
-/* sends what OpenSSL wrote into the memory BIO; keeps the first flight */
-
-static int
-early_flush(SSL *ssl, BIO *wbio, int fd, early_t *e)
-{
-    int      n;
-    ssize_t  w;
-    uint8_t  buf[4096];
-
-    (void) ssl;
-
-    for ( ;; ) {
-        n = BIO_read(wbio, buf, sizeof(buf));
-        if (n <= 0) {
-            return 0;
-        }
-
-        if (e != NULL && e->sent_len + n <= sizeof(e->sent)) {
-            memcpy(e->sent + e->sent_len, buf, n);
-            e->sent_len += n;
-        }
-
-        w = send(fd, buf, n, MSG_NOSIGNAL);
-        if (w != n) {
-            return -1;
-        }
-    }
-}
-
-
-/* one read from the socket into the memory BIO; 0 at EOF, -1 error */
-
-static int
-early_feed(BIO *rbio, int fd)
-{
-    ssize_t  n;
-    uint8_t  buf[16384];
-
-    n = recv(fd, buf, sizeof(buf), 0);
-    if (n <= 0) {
-        return n == 0 ? 0 : -1;
-    }
-
-    return BIO_write(rbio, buf, (int) n) == n ? 1 : -1;
-}
-
-
-/*
- * A TLS 1.3 client sending "GET /" as early data with "sess" (a copy is
- * used, so the caller may offer it again), over memory BIOs so that the
- * bytes of its first flight, ClientHello and early data, are kept for a
- * replay.  If the server rejects the early data, the request is sent again
- * after the handshake, as a browser would.  e->body is the response body:
- * "1" when the server saw the request as early data.
- */
-
-static int
-early_request(int port, SSL_SESSION *sess, early_t *e)
-{
-    int           fd, rc, err, i, got;
-    BIO          *rbio, *wbio;
-    SSL          *ssl;
-    char          resp[4096], *body;
-    size_t        written, len;
-    SSL_CTX      *ctx;
-    SSL_SESSION  *copy;
-    static const char  req[] = "GET / HTTP/1.1\r\nHost: localhost\r\n"
-                               "Connection: close\r\n\r\n";
-
-    memset(e, 0, sizeof(early_t));
-    e->status = -1;
-
-    rc = -1;
-    fd = -1;
-    ssl = NULL;
-    copy = NULL;
-    len = 0;
-
-    ctx = SSL_CTX_new(TLS_client_method());
-    if (ctx == NULL) {
-        return -1;
-    }
-
-    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
-    SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION);
-    SSL_CTX_set_verify(ctx, SSL_VERIFY_NONE, NULL);
-    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
-
-    fd = client_socket(port, 3000);
-    if (fd == -1) {
-        goto failed;
-    }
-
-    ssl = SSL_new(ctx);
-    rbio = BIO_new(BIO_s_mem());
-    wbio = BIO_new(BIO_s_mem());
-
-    if (ssl == NULL || rbio == NULL || wbio == NULL) {
-        BIO_free(rbio);
-        BIO_free(wbio);
-        goto failed;
-    }
-
-    SSL_set_bio(ssl, rbio, wbio);
-    SSL_set_connect_state(ssl);
-
-    copy = SSL_SESSION_dup(sess);
-
-    if (copy == NULL || SSL_set_session(ssl, copy) != 1
-        || SSL_SESSION_get_max_early_data(copy) == 0)
-    {
-        fprintf(stderr, "the session allows no early data\n");
-        goto failed;
-    }
-
-    /* memory BIOs never block: ClientHello and early data at once */
-
-    if (SSL_write_early_data(ssl, req, sizeof(req) - 1, &written) != 1
-        || written != sizeof(req) - 1)
-    {
-        fprintf(stderr, "SSL_write_early_data() failed\n");
-        goto failed;
-    }
-
-    if (early_flush(ssl, wbio, fd, e) != 0) {
-        goto failed;
-    }
-
-    for (i = 0; i < 1000; i++) {
-        rc = SSL_do_handshake(ssl);
-        if (rc == 1) {
-            break;
-        }
-
-        err = SSL_get_error(ssl, rc);
-
-        if (err != SSL_ERROR_WANT_READ
-            || early_flush(ssl, wbio, fd, NULL) != 0
-            || early_feed(rbio, fd) != 1)
-        {
-            fprintf(stderr, "early data handshake with 127.0.0.1:%d "
-                    "failed\n", port);
-            rc = -1;
-            goto failed;
-        }
-    }
-
-    rc = -1;
-
-    e->status = SSL_get_early_data_status(ssl);
-    e->reused = SSL_session_reused(ssl);
-
-    /*
-     * Accepted: the client's Finished stays in the BIO until the response
-     * is read, so that the server answers the request while it is still
-     * early data ($ssl_early_data "1"), as it does for a replay that never
-     * sends a Finished.  Rejected: the request again, after the
-     * handshake.
-     */
-
-    if (e->status != SSL_EARLY_DATA_ACCEPTED) {
-        if (SSL_write(ssl, req, sizeof(req) - 1) != (int) sizeof(req) - 1
-            || early_flush(ssl, wbio, fd, NULL) != 0)
-        {
-            goto failed;
-        }
-    }
-
-    /* the response, to the end of the connection */
-
-    for (i = 0; i < 1000; i++) {
-        got = SSL_read(ssl, resp + len, (int) (sizeof(resp) - 1 - len));
-
-        if (got > 0) {
-            len += got;
-
-            if (len == sizeof(resp) - 1) {
-                break;
-            }
-
-            continue;
-        }
-
-        err = SSL_get_error(ssl, got);
-
-        if (err == SSL_ERROR_ZERO_RETURN) {
-            break;
-        }
-
-        if (err != SSL_ERROR_WANT_READ) {
-            goto failed;
-        }
-
-        got = early_feed(rbio, fd);
-
-        if (got == 0) {
-            break;
-        }
-
-        if (got < 0) {
-            goto failed;
-        }
-    }
-
-    /* the Finished held back, if any; the server may have closed */
-    (void) early_flush(ssl, wbio, fd, NULL);
-
-    resp[len] = '\0';
-
-    body = strstr(resp, "\r\n\r\n");
-
-    if (strncmp(resp, "HTTP/1.1 200 ", 13) != 0 || body == NULL) {
-        fprintf(stderr, "unexpected response: \"%.40s\"\n", resp);
-        goto failed;
-    }
-
-    snprintf(e->body, sizeof(e->body), "%s", body + 4);
-    e->body[strcspn(e->body, "\r\n")] = '\0';
-
-    rc = 0;
-
-failed:
-
-    if (ssl != NULL) {
-        SSL_free(ssl);
-    }
-
-    if (copy != NULL) {
-        SSL_SESSION_free(copy);
-    }
-
-    if (fd != -1) {
-        close(fd);
-    }
-
-    SSL_CTX_free(ctx);
-    ERR_clear_error();
-
-    return rc;
-}
-
-
-/*
- * Replays a captured first flight: the attacker has the bytes, not the
- * keys.  Reads whatever the server answers for "ms" or until it closes.
- */
-
-static int
-raw_replay(int port, const uint8_t *data, size_t len, int ms)
-{
-    int        fd, i;
-    char       buf[4096];
-    ssize_t    n;
-    long long  deadline;
-
-    fd = client_socket(port, 100);
-    if (fd == -1) {
-        return -1;
-    }
-
-    if (send(fd, data, len, MSG_NOSIGNAL) != (ssize_t) len) {
-        close(fd);
-        return -1;
-    }
-
-    deadline = tsr_test_now_ms() + ms;
-
-    for (i = 0; i < 10000 && tsr_test_now_ms() < deadline; i++) {
-        n = recv(fd, buf, sizeof(buf), 0);
-
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK
-                       && errno != EINTR))
-        {
-            break;
-        }
-    }
-
-    close(fd);
-
-    return 0;
-}
-
-
-/*
- * ssl_early_data on, stateful TLS 1.3 tickets (nginx sets
- * SSL_OP_NO_ANTI_REPLAY: OpenSSL's own replay check, which only knows its
- * internal cache, is off).  A client resumes on node A with early data;
- * its first flight is replayed byte for byte to node B (an attacker has
- * the bytes, not the keys), then the same session is offered again with
- * early data by a client to node B.  The access logs tell what each node
- * processed as early data ("1|" lines).
- *
- * Single use: A accepts, B processes nothing of the replay and gives the
- * client a full handshake (early data rejected, the request goes after
- * the handshake).  Without single use, the contrast: B accepts both the
- * replay and the session, so 0-RTT requests can be replayed on any node
- * (RFC 8446, section 8) and ssl_early_data is unsafe for requests that
- * are not idempotent.
- */
-
-static void
-early_case(int single_use)
-{
-    int           i, early_a, replayed, replayed_a, early_b, lines_b;
-    hs_t          hs;
-    early_t      *e, *e2;
-    node_conf_t   nc;
-
-    e = NULL;
-    e2 = NULL;
-    hs.sess = NULL;
-
-    e = calloc(1, sizeof(early_t));
-    e2 = calloc(1, sizeof(early_t));
-
-    if (e == NULL || e2 == NULL) {
-        CU_FAIL("out of memory");
-        goto done;
-    }
-
-    memset(&nc, 0, sizeof(node_conf_t));
-    nc.single_use = single_use;
-    nc.early_data = 1;
-
-    if (setup_nodes(NODE_A, 2, &nc) != 0) {
-        CU_FAIL("nodes did not start");
-        goto done;
-    }
-
-    /* a session allowing early data, in Redis */
-
-    for (i = 0; i < 10; i++) {
-        if (handshake(&nodes[NODE_A], TSR_TEST_TLS13, 0, NULL, &hs) == 0
-            && hs.sess != NULL
-            && SSL_SESSION_get_max_early_data(hs.sess) > 0
-            && wait_stored(hs.sess, TSR_TEST_TLS13, 2000) == 0)
-        {
-            break;
-        }
-
-        hs_free(&hs);
-    }
-
-    if (hs.sess == NULL) {
-        CU_FAIL("no session with early data from node A");
-        goto done;
-    }
-
-    if (truncate(nodes[NODE_A].access_log, 0) != 0
-        || truncate(nodes[NODE_B].access_log, 0) != 0)
-    {
-        CU_FAIL("truncate() failed");
-        goto done;
-    }
-
-    /* node A: resumed, early data accepted and answered as early data */
-
-    CU_ASSERT_EQUAL(early_request(nodes[NODE_A].port, hs.sess, e), 0);
-
-    /* node B: the first flight replayed */
-
-    CU_ASSERT_EQUAL(raw_replay(nodes[NODE_B].port, e->sent, e->sent_len,
-                               1000), 0);
-
-    sleep_ms(200);
-
-    early_a = log_lines(nodes[NODE_A].access_log, "1|r|GET /");
-    replayed = log_lines(nodes[NODE_B].access_log, "GET /");
-
-    /* and to node A itself */
-
-    CU_ASSERT_EQUAL(raw_replay(nodes[NODE_A].port, e->sent, e->sent_len,
-                               1000), 0);
-
-    sleep_ms(200);
-
-    replayed_a = log_lines(nodes[NODE_A].access_log, "GET /") - early_a;
-
-    /* node B: the session offered again, with early data */
-
-    CU_ASSERT_EQUAL(early_request(nodes[NODE_B].port, hs.sess, e2), 0);
-
-    sleep_ms(200);
-
-    early_b = log_lines(nodes[NODE_B].access_log, "1|r|GET /");
-    lines_b = log_lines(nodes[NODE_B].access_log, "GET /");
-
-    printf("\n    ssl_early_data on, single use %s: node A resumed %d, early "
-           "data %s, body \"%s\"; the first flight (%zu bytes) replayed: "
-           "%d request(s) processed by B, %d by A; the session again to "
-           "node B: resumed %d, early data %s, body \"%s\"; early requests "
-           "logged by A %d, by B %d ",
-           single_use ? "on" : "off", e->reused,
-           e->status == SSL_EARLY_DATA_ACCEPTED ? "accepted"
-           : e->status == SSL_EARLY_DATA_REJECTED ? "rejected" : "not sent",
-           e->body, e->sent_len, replayed, replayed_a, e2->reused,
-           e2->status == SSL_EARLY_DATA_ACCEPTED ? "accepted"
-           : e2->status == SSL_EARLY_DATA_REJECTED ? "rejected" : "not sent",
-           e2->body, early_a, early_b);
-
-    CU_ASSERT_EQUAL(e->reused, 1);
-    CU_ASSERT_EQUAL(e->status, SSL_EARLY_DATA_ACCEPTED);
-    CU_ASSERT_STRING_EQUAL(e->body, "1");
-    CU_ASSERT_EQUAL(early_a, 1);
-
-    if (single_use) {
-        CU_ASSERT_EQUAL(replayed, 0);
-        CU_ASSERT_EQUAL(replayed_a, 0);
-        CU_ASSERT_EQUAL(e2->reused, 0);
-        CU_ASSERT_EQUAL(e2->status, SSL_EARLY_DATA_REJECTED);
-        CU_ASSERT_STRING_EQUAL(e2->body, "");
-        CU_ASSERT_EQUAL(early_b, 0);
-        CU_ASSERT_EQUAL(lines_b, 1);
-
-    } else {
-        /* what single use prevents: B runs the replayed request */
-        CU_ASSERT_EQUAL(replayed, 1);
-        CU_ASSERT_EQUAL(replayed_a, 1);
-        CU_ASSERT_EQUAL(e2->reused, 1);
-        CU_ASSERT_EQUAL(e2->status, SSL_EARLY_DATA_ACCEPTED);
-        CU_ASSERT_EQUAL(early_b, 2);
-    }
-
-done:
-
-    hs_free(&hs);
-    free(e);
-    free(e2);
-
-    stop_nodes();
-    check_logs();
-}
-
-
-static void
-test_early_data_replay_rejected_with_single_use(void)
-{
-    early_case(1);
-}
-
-
-static void
-test_early_data_replayed_without_single_use(void)
-{
-    early_case(0);
-}
-
-
 int
 main(void)
 {
-    size_t         i;
-    unsigned int   failures;
-    const char    *only;
-    CU_pSuite      suite;
-
-    static const struct {
-        const char   *name;
-        CU_TestFunc   func;
-    } tests[] = {
-#define TSR_TEST(f)  { #f, f }
-        TSR_TEST(test_http_tls12_tickets_resume_across_nodes),
-        TSR_TEST(test_http_tls13_tickets_resume_across_nodes),
-        TSR_TEST(test_stream_tls12_tickets_resume_across_nodes),
-        TSR_TEST(test_stream_tls13_tickets_resume_across_nodes),
-        TSR_TEST(test_http_tls12_rotation_renews_then_key_leaves),
-        TSR_TEST(test_http_tls13_rotation_renews_then_key_leaves),
-        TSR_TEST(test_stream_tls12_rotation_renews_then_key_leaves),
-        TSR_TEST(test_stream_tls13_rotation_renews_then_key_leaves),
-        TSR_TEST(test_ticket_of_another_fleet_gets_full_handshake),
-        TSR_TEST(test_rotation_race_once_per_period),
-        TSR_TEST(test_redis_outage_stops_issuing_after_grace),
-        TSR_TEST(test_tickets_survive_reload_and_restart),
-        TSR_TEST(test_dripping_redis_does_not_hold_worker_start),
-        TSR_TEST(test_dripping_redis_does_not_hold_reload),
-        TSR_TEST(test_tls12_single_use_resumes_once),
-        TSR_TEST(test_tls13_single_use_resumes_once),
-        TSR_TEST(test_early_data_replay_rejected_with_single_use),
-        TSR_TEST(test_early_data_replayed_without_single_use),
-        TSR_TEST(test_former_directive_names_still_work),
-#undef TSR_TEST
+    static const tsr_test_t  tests[] = {
+        TSR_TEST_FN(test_http_tls12_tickets_resume_across_nodes),
+        TSR_TEST_FN(test_http_tls13_tickets_resume_across_nodes),
+        TSR_TEST_FN(test_stream_tls12_tickets_resume_across_nodes),
+        TSR_TEST_FN(test_stream_tls13_tickets_resume_across_nodes),
+        TSR_TEST_FN(test_http_tls12_rotation_renews_then_key_leaves),
+        TSR_TEST_FN(test_http_tls13_rotation_renews_then_key_leaves),
+        TSR_TEST_FN(test_stream_tls12_rotation_renews_then_key_leaves),
+        TSR_TEST_FN(test_stream_tls13_rotation_renews_then_key_leaves),
+        TSR_TEST_FN(test_ticket_of_another_fleet_gets_full_handshake),
+        TSR_TEST_FN(test_rotation_race_once_per_period),
+        TSR_TEST_FN(test_redis_outage_stops_issuing_after_grace),
+        TSR_TEST_FN(test_tickets_survive_reload_and_restart),
+        TSR_TEST_FN(test_dripping_redis_does_not_hold_worker_start),
+        TSR_TEST_FN(test_dripping_redis_does_not_hold_reload),
+        TSR_TEST_FN(test_former_directive_names_still_work)
     };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("tickets", init_suite, clean_suite);
-    if (suite == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-
-    only = getenv("TSR_TEST_ONLY");
-
-    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (only == NULL || strstr(tests[i].name, only) != NULL) {
-            if (CU_add_test(suite, tests[i].name, tests[i].func) == NULL) {
-                CU_cleanup_registry();
-                return 1;
-            }
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-
-    return failures == 0 ? 0 : 1;
+    return TSR_TEST_MAIN("tickets", nodes_init_suite, nodes_clean_suite,
+                         tests);
 }
 
 

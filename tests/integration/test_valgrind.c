@@ -32,7 +32,6 @@
 
 static int init_suite(void);
 static int clean_suite(void);
-static void sleep_ms(int ms);
 static int handshake(int port, int version, int tickets, SSL_SESSION *offer,
     SSL_SESSION **out, int *reused);
 static int round_trip(int port, int version, int tickets, int *resumed);
@@ -70,20 +69,6 @@ clean_suite(void)
     tsr_test_redis_stop(&redis);
 
     return 0;
-}
-
-
-static void
-sleep_ms(int ms)
-{
-    struct timespec  ts;
-
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long) (ms % 1000) * 1000000;
-
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-        /* void */
-    }
 }
 
 
@@ -312,7 +297,7 @@ test_nginx_under_memcheck_has_no_errors_or_leaks(void)
             break;
         }
 
-        sleep_ms(1000);
+        tsr_test_sleep_ms(1000);
     }
 
     printf("\n    started under valgrind in %lld ms ",
@@ -351,7 +336,7 @@ test_nginx_under_memcheck_has_no_errors_or_leaks(void)
         if (handshake(port, TSR_TEST_TLS12, 0, NULL, &sess, &reused) == 0
             && sess != NULL)
         {
-            sleep_ms(100);
+            tsr_test_sleep_ms(100);
 
             if (handshake(port, TSR_TEST_TLS12, 0, sess, NULL, &reused) == 0
                 && reused)
@@ -366,7 +351,7 @@ test_nginx_under_memcheck_has_no_errors_or_leaks(void)
             break;
         }
 
-        sleep_ms(200);
+        tsr_test_sleep_ms(200);
     }
 
     failed += round_trip(port, TSR_TEST_TLS13, 0, &resumed);
@@ -406,9 +391,11 @@ done:
 int
 main(void)
 {
-    unsigned int  failures;
-    const char   *asan;
-    CU_pSuite     suite;
+    const char  *asan;
+
+    static const tsr_test_t  tests[] = {
+        TSR_TEST_FN(test_nginx_under_memcheck_has_no_errors_or_leaks)
+    };
 
     asan = getenv("TSR_ASAN");
 
@@ -418,23 +405,5 @@ main(void)
         return 77;
     }
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("valgrind", init_suite, clean_suite);
-    if (suite == NULL) {
-        CU_cleanup_registry();
-        return 1;
-    }
-
-    CU_ADD_TEST(suite, test_nginx_under_memcheck_has_no_errors_or_leaks);
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-    CU_basic_run_tests();
-
-    failures = CU_get_number_of_failures() + CU_get_number_of_suites_failed();
-    CU_cleanup_registry();
-
-    return failures == 0 ? 0 : 1;
+    return TSR_TEST_MAIN("valgrind", init_suite, clean_suite, tests);
 }

@@ -597,4 +597,137 @@ int tsr_test_sentinel_master(tsr_test_sentinel_t *s);
 int tsr_test_sentinel_wait_switch(tsr_test_sentinel_t *s, int old, int ms);
 
 
+/* ---- a fleet: two nginx nodes on one Redis (tsr_test_fleet.c) ---- */
+
+/* tsr_test_connect() flags: a request kind, or'ed with TSR_TEST_TICKETS */
+#define TSR_TEST_HTTP       1       /* an HTTP GET, read to close */
+#define TSR_TEST_STREAM     2       /* read to close */
+#define TSR_TEST_REQUEST    3       /* the request kind bits */
+#define TSR_TEST_TICKETS    0x10    /* the client accepts tickets */
+
+/*
+ * tsr_test_tls_once() with the usual options: the request kind and
+ * tickets from "flags" (0: neither), no server name, 5 s per handshake;
+ * *reused is 0 unless the session was resumed.  Returns 0 or -1.
+ */
+int tsr_test_connect(int port, int version, int flags, SSL_SESSION *offer,
+    SSL_SESSION **out, int *reused);
+
+/*
+ * Starts "n" with a fresh error.log (*running = 1 once it runs) and
+ * waits, 5 s at most, until a TLS 1.3 handshake on "port" with the
+ * request kind in "flags" succeeds, then "settle_ms" more (the worker
+ * meets Redis on its first lookup).  Returns 0 or -1.
+ */
+int tsr_test_nginx_start_serving(tsr_test_nginx_t *n, int port, int flags,
+    int settle_ms, int *running);
+
+typedef struct {
+    tsr_test_nginx_t  node[2];      /* node[0] holds one.test's pair */
+    int               port[2];
+    int               running[2];
+    int               stream;       /* stream servers instead of http */
+    int               settle_ms;    /* wait after a start, default 100 */
+    char              key_file[PATH_MAX + 16];   /* 48 random bytes */
+} tsr_test_fleet_t;
+
+/*
+ * Prepares two nodes "<tag>-a" and "<tag>-b" with free ports and a fleet
+ * key file; nothing runs yet.  Returns 0 or -1.
+ */
+int tsr_test_fleet_init(tsr_test_fleet_t *f, const char *tag, int stream);
+
+/*
+ * Writes both nodes' nginx.conf: one server on the node's port with
+ * one.test's certificate, TLS 1.2 and 1.3, tickets off (sessions by id
+ * and stateful TLS 1.3 tickets), "ssl_session_redis address", the key
+ * file, and the directives in "extra" (full lines, may be NULL).
+ */
+int tsr_test_fleet_write(tsr_test_fleet_t *f, const char *address,
+    const char *extra);
+
+/* Starts node "i" with a fresh log and waits for one handshake there. */
+int tsr_test_fleet_start_node(tsr_test_fleet_t *f, int i);
+
+/* Starts both nodes; 0 or -1. */
+int tsr_test_fleet_start(tsr_test_fleet_t *f);
+
+/* Stops the nodes that run. */
+void tsr_test_fleet_stop(tsr_test_fleet_t *f);
+
+/* tsr_test_connect() to node "i" with the fleet's request kind. */
+int tsr_test_fleet_connect(tsr_test_fleet_t *f, int i, int version,
+    SSL_SESSION *offer, SSL_SESSION **out, int *reused);
+
+/* a run of handshakes alternating between the nodes, around an event */
+typedef struct {
+    int             handshakes;
+    int             failed;
+    int             offered;
+    int             resumed;
+    long long       event;          /* ms on the monotonic clock, 0: none */
+    long long       last_miss;      /* after the event, ms; -1: none */
+    int             offered_after;  /* offers after the last miss */
+    int             during;         /* offers before the event ended */
+    int             resumed_during;
+    SSL_SESSION    *offer;
+} tsr_test_load_t;
+
+/*
+ * One handshake on the node whose turn it is, offering the session the
+ * previous one received, counted in "l"; "ended": the event is over.
+ */
+void tsr_test_fleet_load_step(tsr_test_fleet_t *f, tsr_test_load_t *l,
+    int version, int ended);
+
+/* Frees the session a load holds. */
+void tsr_test_load_done(tsr_test_load_t *l);
+
+/*
+ * tsr_test_nginx_log_problems() of node "i", naming its log on stderr
+ * when there are any; 0: a clean log.
+ */
+int tsr_test_fleet_log_problems(tsr_test_fleet_t *f, int i);
+
+/*
+ * Starts both nodes, runs "n" handshakes alternating between them (until
+ * "max_failed" failed), each offering the session the previous one
+ * received, prints a line of figures naming "what", and stops the
+ * nodes.  The counts are in "l" (its session freed).  Returns -1 when
+ * the nodes did not start, else 0.
+ */
+int tsr_test_fleet_cross_node(tsr_test_fleet_t *f, tsr_test_load_t *l,
+    int version, int n, int max_failed, const char *what);
+
+
+/* ---- the CUnit main of every test program (tsr_test_main.c) ---- */
+
+typedef struct {
+    const char     *name;           /* the name CUnit prints */
+    void          (*fn)(void);
+} tsr_test_t;
+
+/* a table entry for test_NAME(), or for a function named as it runs */
+#define TSR_TEST(name)  { #name, test_##name }
+#define TSR_TEST_FN(f)  { #f, f }
+
+/*
+ * Runs the "n" tests of "tests" as one CUnit suite "suite" with the
+ * suite's "init" and "clean" (either may be NULL), and returns the
+ * program's exit status: 0 when every assertion, test and the suite's
+ * init passed, else 1.  The environment chooses:
+ *   TSR_TEST_ONLY=a,b   only tests whose name contains "a" or "b"
+ *                       (TSR_FAULT_ONLY is an older name); naming no
+ *                       test at all is a failure, not an empty pass
+ *   TSR_TEST_QUIET=1    CUnit's summary only (default: every test;
+ *                       TSR_TEST_VERBOSE is the programs' own detail)
+ *   TSR_TEST_LIST=1     print "suite: test" lines and exit 0
+ */
+int tsr_test_main(const char *suite, int (*init)(void), int (*clean)(void),
+    const tsr_test_t *tests, size_t n);
+
+#define TSR_TEST_MAIN(suite, init, clean, tests)                              \
+    tsr_test_main(suite, init, clean, tests, sizeof(tests) / sizeof(tests[0]))
+
+
 #endif /* TSR_TEST_H_INCLUDED */

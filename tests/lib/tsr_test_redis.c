@@ -874,6 +874,10 @@ tsr_test_sleep_ms(int ms)
 {
     struct timespec  ts;
 
+    if (ms <= 0) {
+        return;
+    }
+
     ts.tv_sec = ms / 1000;
     ts.tv_nsec = (long) (ms % 1000) * 1000000;
 

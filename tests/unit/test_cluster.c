@@ -1447,20 +1447,10 @@ test_nodes_named_once_are_freed(void)
     waitpid(pid, NULL, 0);
 }
 
-
-#define TSR_TEST(name)  { #name, test_##name }
-
 int
 main(void)
 {
-    int        rc;
-    size_t     i;
-    CU_pSuite  suite;
-
-    static const struct {
-        const char     *name;
-        CU_TestFunc     fn;
-    } tests[] = {
+    static const tsr_test_t  tests[] = {
         TSR_TEST(key_slot_matches_cluster_keyslot),
         TSR_TEST(conf_parse_cluster_and_sentinel_forms),
         TSR_TEST(sync_client_routes_every_key_to_its_master),
@@ -1482,38 +1472,5 @@ main(void)
                             "redis-server");
     (void) tsr_test_require("TSR_REDIS_CLI", "redis-cli", "redis-tools");
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("cluster", init_suite, clean_suite);
-    if (suite == NULL) {
-        goto failed;
-    }
-
-    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL) {
-            goto failed;
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-
-    if (CU_basic_run_tests() != CUE_SUCCESS) {
-        goto failed;
-    }
-
-    rc = (CU_get_number_of_failures() != 0
-          || CU_get_run_summary()->nSuitesFailed != 0);
-
-    CU_cleanup_registry();
-
-    return rc;
-
-failed:
-
-    fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
-    CU_cleanup_registry();
-
-    return 1;
+    return TSR_TEST_MAIN("cluster", init_suite, clean_suite, tests);
 }

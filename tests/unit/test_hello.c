@@ -158,86 +158,41 @@ static size_t       t_new_id_len;
 static int          t_new_count;
 
 
-static const struct {
-    const char     *name;
-    CU_TestFunc     fn;
-} t_tests[] = {
-
-#define T(name)  { #name, test_##name }
-    T(tls12_offered_session_id_is_looked_up),
-    T(tls12_ticket_with_server_tickets_is_not_looked_up),
-    T(tls12_ticket_without_server_tickets_looks_up_id),
-    T(tls12_empty_ticket_extension_looks_up_id),
-    T(tls12_fresh_hello_has_no_lookup),
-    T(tls13_stateful_ticket_is_looked_up_by_identity),
-    T(tls13_identity_with_server_tickets_is_a_ticket),
-    T(tls13_stateless_ticket_is_not_looked_up),
-    T(tls13_fresh_hello_random_id_is_not_looked_up),
-    T(tls13_hello_without_server_tls13_uses_legacy_id),
-    T(no_version_flag_means_no_lookup),
-    T(server_name_is_captured),
-    T(server_name_rules),
-    T(every_prefix_is_incomplete),
-    T(split_records_give_same_result),
-    T(bytes_after_the_hello_are_ignored),
-    T(trailing_bytes_are_rejected),
-    T(bad_lengths_are_rejected),
-    T(sslv2_hello_is_rejected),
-    T(non_handshake_record_is_rejected),
-    T(oversize_hello_is_rejected),
-    T(duplicate_extension_is_rejected),
-    T(psk_not_last_is_rejected),
-    T(psk_rules_follow_openssl),
-    T(version_rules_follow_openssl),
-    T(decision_matches_openssl_server),
-    T(invalid_arguments_are_refused),
-#undef T
-    { NULL, NULL }
+static const tsr_test_t  tests[] = {
+    TSR_TEST(tls12_offered_session_id_is_looked_up),
+    TSR_TEST(tls12_ticket_with_server_tickets_is_not_looked_up),
+    TSR_TEST(tls12_ticket_without_server_tickets_looks_up_id),
+    TSR_TEST(tls12_empty_ticket_extension_looks_up_id),
+    TSR_TEST(tls12_fresh_hello_has_no_lookup),
+    TSR_TEST(tls13_stateful_ticket_is_looked_up_by_identity),
+    TSR_TEST(tls13_identity_with_server_tickets_is_a_ticket),
+    TSR_TEST(tls13_stateless_ticket_is_not_looked_up),
+    TSR_TEST(tls13_fresh_hello_random_id_is_not_looked_up),
+    TSR_TEST(tls13_hello_without_server_tls13_uses_legacy_id),
+    TSR_TEST(no_version_flag_means_no_lookup),
+    TSR_TEST(server_name_is_captured),
+    TSR_TEST(server_name_rules),
+    TSR_TEST(every_prefix_is_incomplete),
+    TSR_TEST(split_records_give_same_result),
+    TSR_TEST(bytes_after_the_hello_are_ignored),
+    TSR_TEST(trailing_bytes_are_rejected),
+    TSR_TEST(bad_lengths_are_rejected),
+    TSR_TEST(sslv2_hello_is_rejected),
+    TSR_TEST(non_handshake_record_is_rejected),
+    TSR_TEST(oversize_hello_is_rejected),
+    TSR_TEST(duplicate_extension_is_rejected),
+    TSR_TEST(psk_not_last_is_rejected),
+    TSR_TEST(psk_rules_follow_openssl),
+    TSR_TEST(version_rules_follow_openssl),
+    TSR_TEST(decision_matches_openssl_server),
+    TSR_TEST(invalid_arguments_are_refused)
 };
 
 
 int
 main(void)
 {
-    int           i, failed;
-    CU_pSuite     suite;
-
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        fprintf(stderr, "CU_initialize_registry() failed\n");
-        return 1;
-    }
-
-    suite = CU_add_suite("hello", t_suite_init, t_suite_clean);
-    if (suite == NULL) {
-        goto failed;
-    }
-
-    for (i = 0; t_tests[i].name != NULL; i++) {
-        if (CU_add_test(suite, t_tests[i].name, t_tests[i].fn) == NULL) {
-            goto failed;
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-
-    if (CU_basic_run_tests() != CUE_SUCCESS) {
-        goto failed;
-    }
-
-    failed = CU_get_number_of_failures() != 0
-             || CU_get_number_of_suites_failed() != 0
-             || CU_get_number_of_tests_failed() != 0;
-
-    CU_cleanup_registry();
-
-    return failed ? 1 : 0;
-
-failed:
-
-    fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
-    CU_cleanup_registry();
-
-    return 1;
+    return TSR_TEST_MAIN("hello", t_suite_init, t_suite_clean, tests);
 }
 
 

@@ -20,6 +20,7 @@
 #include <openssl/sha.h>
 
 #include "tsr.h"
+#include "tsr_test.h"
 
 
 #define TEST_NAME       "tsr:s:0011223344556677:aabb"
@@ -1313,110 +1314,39 @@ test_destroy_null_does_nothing(void)
 int
 main(void)
 {
-    int             rc;
-    size_t          i;
-    CU_pSuite       suite;
-    CU_pRunSummary  sum;
-
-    static const struct {
-        const char     *name;
-        CU_TestFunc     func;
-    } tests[] = {
-        { "seal_then_open_returns_same_bytes",
-          test_seal_then_open_returns_same_bytes },
-        { "seal_rejects_input_over_max_session",
-          test_seal_rejects_input_over_max_session },
-        { "open_accepts_envelope_of_reference_implementation",
-          test_open_accepts_envelope_of_reference_implementation },
-        { "open_rejects_every_truncated_length",
-          test_open_rejects_every_truncated_length },
-        { "open_rejects_cut_tag", test_open_rejects_cut_tag },
-        { "open_rejects_unknown_version",
-          test_open_rejects_unknown_version },
-        { "open_rejects_value_sealed_under_foreign_key",
-          test_open_rejects_value_sealed_under_foreign_key },
-        { "open_rejects_value_moved_to_another_name",
-          test_open_rejects_value_moved_to_another_name },
-        { "open_reports_each_flipped_bit_by_field",
-          test_open_reports_each_flipped_bit_by_field },
-        { "open_wipes_output_on_failure",
-          test_open_wipes_output_on_failure },
-        { "seal_and_open_reject_small_output_buffer",
-          test_seal_and_open_reject_small_output_buffer },
-        { "seal_and_open_reject_empty_ring",
-          test_seal_and_open_reject_empty_ring },
-        { "rotated_ring_opens_old_values_and_seals_with_new_key",
-          test_rotated_ring_opens_old_values_and_seals_with_new_key },
-        { "key_file_missing_is_rejected_naming_the_file",
-          test_key_file_missing_is_rejected_naming_the_file },
-        { "key_file_directory_is_rejected_naming_the_file",
-          test_key_file_directory_is_rejected_naming_the_file },
-        { "key_file_unreadable_is_rejected",
-          test_key_file_unreadable_is_rejected },
-        { "key_file_of_31_bytes_is_rejected_naming_the_file",
-          test_key_file_of_31_bytes_is_rejected_naming_the_file },
-        { "key_file_of_32_to_4096_raw_bytes_is_accepted",
-          test_key_file_of_32_to_4096_raw_bytes_is_accepted },
-        { "key_file_of_text_is_rejected_naming_what_it_holds",
-          test_key_file_of_text_is_rejected_naming_what_it_holds },
-        { "key_file_empty_or_over_4096_bytes_is_rejected",
-          test_key_file_empty_or_over_4096_bytes_is_rejected },
-        { "same_key_file_gives_same_id_in_two_rings",
-          test_same_key_file_gives_same_id_in_two_rings },
-        { "different_key_files_give_different_ids",
-          test_different_key_files_give_different_ids },
-        { "key_id_is_pinned_for_known_key",
-          test_key_id_is_pinned_for_known_key },
-        { "add_key_rejects_short_and_long_material",
-          test_add_key_rejects_short_and_long_material },
-        { "ring_holds_at_most_16_keys", test_ring_holds_at_most_16_keys },
-        { "two_seals_of_same_input_differ",
-          test_two_seals_of_same_input_differ },
-        { "session_key_matches_known_vector",
-          test_session_key_matches_known_vector },
-        { "session_key_rejects_bad_id_length",
-          test_session_key_rejects_bad_id_length },
-        { "session_key_rejects_small_buffer",
-          test_session_key_rejects_small_buffer },
-        { "strerror_names_every_code_distinctly",
-          test_strerror_names_every_code_distinctly },
-        { "destroy_null_does_nothing", test_destroy_null_does_nothing }
+    static const tsr_test_t  tests[] = {
+        TSR_TEST(seal_then_open_returns_same_bytes),
+        TSR_TEST(seal_rejects_input_over_max_session),
+        TSR_TEST(open_accepts_envelope_of_reference_implementation),
+        TSR_TEST(open_rejects_every_truncated_length),
+        TSR_TEST(open_rejects_cut_tag),
+        TSR_TEST(open_rejects_unknown_version),
+        TSR_TEST(open_rejects_value_sealed_under_foreign_key),
+        TSR_TEST(open_rejects_value_moved_to_another_name),
+        TSR_TEST(open_reports_each_flipped_bit_by_field),
+        TSR_TEST(open_wipes_output_on_failure),
+        TSR_TEST(seal_and_open_reject_small_output_buffer),
+        TSR_TEST(seal_and_open_reject_empty_ring),
+        TSR_TEST(rotated_ring_opens_old_values_and_seals_with_new_key),
+        TSR_TEST(key_file_missing_is_rejected_naming_the_file),
+        TSR_TEST(key_file_directory_is_rejected_naming_the_file),
+        TSR_TEST(key_file_unreadable_is_rejected),
+        TSR_TEST(key_file_of_31_bytes_is_rejected_naming_the_file),
+        TSR_TEST(key_file_of_32_to_4096_raw_bytes_is_accepted),
+        TSR_TEST(key_file_of_text_is_rejected_naming_what_it_holds),
+        TSR_TEST(key_file_empty_or_over_4096_bytes_is_rejected),
+        TSR_TEST(same_key_file_gives_same_id_in_two_rings),
+        TSR_TEST(different_key_files_give_different_ids),
+        TSR_TEST(key_id_is_pinned_for_known_key),
+        TSR_TEST(add_key_rejects_short_and_long_material),
+        TSR_TEST(ring_holds_at_most_16_keys),
+        TSR_TEST(two_seals_of_same_input_differ),
+        TSR_TEST(session_key_matches_known_vector),
+        TSR_TEST(session_key_rejects_bad_id_length),
+        TSR_TEST(session_key_rejects_small_buffer),
+        TSR_TEST(strerror_names_every_code_distinctly),
+        TSR_TEST(destroy_null_does_nothing)
     };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("seal", test_suite_init, test_suite_cleanup);
-    if (suite == NULL) {
-        goto failed;
-    }
-
-    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (CU_add_test(suite, tests[i].name, tests[i].func) == NULL) {
-            goto failed;
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-
-    if (CU_basic_run_tests() != CUE_SUCCESS) {
-        goto failed;
-    }
-
-    sum = CU_get_run_summary();
-
-    rc = (CU_get_number_of_failures() != 0 || sum->nSuitesFailed != 0
-          || sum->nTestsFailed != 0);
-
-    CU_cleanup_registry();
-
-    return rc;
-
-failed:
-
-    fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
-    CU_cleanup_registry();
-
-    return 1;
+    return TSR_TEST_MAIN("seal", test_suite_init, test_suite_cleanup, tests);
 }

@@ -1022,20 +1022,10 @@ test_allow_keeps_the_password_from_other_networks(void)
     allow = NULL;
 }
 
-
-#define TSR_TEST(name)  { #name, test_##name }
-
 int
 main(void)
 {
-    int        rc;
-    size_t     i;
-    CU_pSuite  suite;
-
-    static const struct {
-        const char     *name;
-        CU_TestFunc     fn;
-    } tests[] = {
+    static const tsr_test_t  tests[] = {
         TSR_TEST(sync_client_finds_the_master_past_a_dead_sentinel),
         TSR_TEST(async_store_watches_a_sentinel_and_the_master),
         TSR_TEST(unknown_master_name_is_refused_with_a_reason),
@@ -1051,38 +1041,5 @@ main(void)
     (void) tsr_test_require("TSR_REDIS_SERVER", "redis-server",
                             "redis-server");
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("sentinel", init_suite, clean_suite);
-    if (suite == NULL) {
-        goto failed;
-    }
-
-    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL) {
-            goto failed;
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-
-    if (CU_basic_run_tests() != CUE_SUCCESS) {
-        goto failed;
-    }
-
-    rc = (CU_get_number_of_failures() != 0
-          || CU_get_run_summary()->nSuitesFailed != 0);
-
-    CU_cleanup_registry();
-
-    return rc;
-
-failed:
-
-    fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
-    CU_cleanup_registry();
-
-    return 1;
+    return TSR_TEST_MAIN("sentinel", init_suite, clean_suite, tests);
 }

@@ -90,7 +90,6 @@ static SSL_SESSION *make_session(const unsigned char *id, long age,
     size_t appdata);
 static long long redis_int(const char *cmd, const char *arg);
 static void count_log(int level, const char *msg, void *data);
-static void sleep_ms(int ms);
 static void fake_install(SSL_CTX *ctx, fake_l1_t *fake, int keep);
 static void fake_free(fake_l1_t *fake);
 static int fake_new(SSL *ssl, SSL_SESSION *sess);
@@ -531,18 +530,6 @@ count_log(int level, const char *msg, void *data)
 
 
 static void
-sleep_ms(int ms)
-{
-    struct timespec  ts;
-
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long) (ms % 1000) * 1000000;
-
-    (void) nanosleep(&ts, NULL);
-}
-
-
-static void
 fake_install(SSL_CTX *ctx, fake_l1_t *fake, int keep)
 {
     memset(fake, 0, sizeof(fake_l1_t));
@@ -957,7 +944,7 @@ redis_down_means_full_handshakes(int version)
 
     /* past the stores' longest backoff, resumption comes back */
 
-    sleep_ms(250);
+    tsr_test_sleep_ms(250);
 
     sess = NULL;
     CU_ASSERT_EQUAL(hs(f.a, f.client, NULL, NULL, &sess), 0);
@@ -2416,20 +2403,10 @@ test_cached_session_asks_chained_l1_only(void)
 }
 
 
-#define TSR_TEST(name)  { #name, test_##name }
-
-
 int
 main(void)
 {
-    int        rc;
-    size_t     i;
-    CU_pSuite  suite;
-
-    static const struct {
-        const char     *name;
-        CU_TestFunc     fn;
-    } tests[] = {
+    static const tsr_test_t  tests[] = {
         TSR_TEST(session_made_on_a_resumes_on_b_100_of_100_tls12),
         TSR_TEST(session_made_on_a_resumes_on_b_100_of_100_tls13),
         TSR_TEST(stored_key_lives_for_the_session_timeout_tls12),
@@ -2478,38 +2455,5 @@ main(void)
     (void) tsr_test_require("TSR_REDIS_SERVER", "redis-server",
                             "redis-server");
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("ssl", init_suite, clean_suite);
-    if (suite == NULL) {
-        goto failed;
-    }
-
-    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL) {
-            goto failed;
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-
-    if (CU_basic_run_tests() != CUE_SUCCESS) {
-        goto failed;
-    }
-
-    rc = (CU_get_number_of_failures() != 0
-          || CU_get_run_summary()->nSuitesFailed != 0);
-
-    CU_cleanup_registry();
-
-    return rc;
-
-failed:
-
-    fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
-    CU_cleanup_registry();
-
-    return 1;
+    return TSR_TEST_MAIN("ssl", init_suite, clean_suite, tests);
 }

@@ -36,7 +36,6 @@ static int clean_suite(void);
 static tsr_store_t *make_store(tsr_test_redis_t *r, const char *user,
     const char *password, int db, tsr_store_conf_t *conf);
 static void count_log(int level, const char *msg, void *data);
-static void sleep_ms(int ms);
 static void test_conf_parse_accepts_address_forms(void);
 static void test_conf_parse_rejects_bad_port_quoting_address(void);
 static void test_conf_parse_rejects_unknown_parameter_quoting_its_name(void);
@@ -164,18 +163,6 @@ count_log(int level, const char *msg, void *data)
     } else if (level == TSR_LOG_ERR) {
         counts->err++;
     }
-}
-
-
-static void
-sleep_ms(int ms)
-{
-    struct timespec  ts;
-
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long) (ms % 1000) * 1000000;
-
-    (void) nanosleep(&ts, NULL);
 }
 
 
@@ -523,7 +510,7 @@ test_set_applies_px_ttl(void)
     /* a short TTL really expires */
     CU_ASSERT_EQUAL(tsr_store_set(st, "t:ttl", 5, (const uint8_t *) "v", 1, 1),
                     TSR_OK);
-    sleep_ms(20);
+    tsr_test_sleep_ms(20);
     CU_ASSERT_EQUAL(tsr_test_redis_cmd(&redis, out, sizeof(out), "EXISTS %s",
                                        "t:ttl"),
                     0);
@@ -1184,7 +1171,7 @@ test_stopped_redis_fails_fast_then_recovers(void)
             break;
         }
 
-        sleep_ms(20);
+        tsr_test_sleep_ms(20);
 
     } while (tsr_test_now_ms() - start < 2000);
 
@@ -1247,7 +1234,7 @@ test_command_timeout_drops_connection_then_recovers(void)
             break;
         }
 
-        sleep_ms(20);
+        tsr_test_sleep_ms(20);
 
     } while (tsr_test_now_ms() - start < 2000);
 
@@ -1313,20 +1300,10 @@ test_huge_bulk_stops_at_the_bound(void)
 }
 
 
-#define TSR_TEST(name)  { #name, test_##name }
-
-
 int
 main(void)
 {
-    int        rc;
-    size_t     i;
-    CU_pSuite  suite;
-
-    static const struct {
-        const char     *name;
-        CU_TestFunc     fn;
-    } tests[] = {
+    static const tsr_test_t  tests[] = {
         TSR_TEST(conf_parse_accepts_address_forms),
         TSR_TEST(huge_bulk_stops_at_the_bound),
         TSR_TEST(conf_parse_rejects_bad_port_quoting_address),
@@ -1364,40 +1341,7 @@ main(void)
     (void) tsr_test_require("TSR_REDIS_SERVER", "redis-server",
                             "redis-server");
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("store", init_suite, clean_suite);
-    if (suite == NULL) {
-        goto failed;
-    }
-
-    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL) {
-            goto failed;
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-
-    if (CU_basic_run_tests() != CUE_SUCCESS) {
-        goto failed;
-    }
-
-    rc = (CU_get_number_of_failures() != 0
-          || CU_get_run_summary()->nSuitesFailed != 0);
-
-    CU_cleanup_registry();
-
-    return rc;
-
-failed:
-
-    fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
-    CU_cleanup_registry();
-
-    return 1;
+    return TSR_TEST_MAIN("store", init_suite, clean_suite, tests);
 }
 
 

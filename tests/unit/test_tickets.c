@@ -2007,20 +2007,10 @@ test_create_rejects_bad_conf(void)
 }
 
 
-#define TSR_TEST(name)  { #name, test_##name }
-
-
 int
 main(void)
 {
-    int        rc;
-    size_t     i;
-    CU_pSuite  suite;
-
-    static const struct {
-        const char     *name;
-        CU_TestFunc     fn;
-    } tests[] = {
+    static const tsr_test_t  tests[] = {
         TSR_TEST(ticket_from_a_resumes_on_b_100_of_100_tls12),
         TSR_TEST(ticket_from_a_resumes_on_b_100_of_100_tls13),
         TSR_TEST(redis_holds_no_key_bytes_in_clear),
@@ -2049,38 +2039,5 @@ main(void)
     (void) tsr_test_require("TSR_REDIS_SERVER", "redis-server",
                             "redis-server");
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("tickets", init_suite, clean_suite);
-    if (suite == NULL) {
-        goto failed;
-    }
-
-    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL) {
-            goto failed;
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-
-    if (CU_basic_run_tests() != CUE_SUCCESS) {
-        goto failed;
-    }
-
-    rc = (CU_get_number_of_failures() != 0
-          || CU_get_run_summary()->nSuitesFailed != 0);
-
-    CU_cleanup_registry();
-
-    return rc;
-
-failed:
-
-    fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
-    CU_cleanup_registry();
-
-    return 1;
+    return TSR_TEST_MAIN("tickets", init_suite, clean_suite, tests);
 }
