@@ -48,7 +48,6 @@
 #define STDIN_PIPE      1
 #define STDIN_TTY       2
 
-#define TSR_TEST(name)  { #name, test_##name }
 
 
 typedef struct {
@@ -65,7 +64,6 @@ static int run_argv(run_t *res, int mode, const char *input,
     const char **args);
 static int expect(run_t *res, int status, const char *what);
 static int one_line(const char *err);
-static void sleep_ms(int ms);
 static int flushall(tsr_test_redis_t *r);
 static long long count_keys(tsr_test_redis_t *r, const char *pattern);
 static int fill(tsr_test_redis_t *r, const char *head, int n, int size,
@@ -478,20 +476,6 @@ one_line(const char *err)
 
     return len > 11 && strncmp(err, "tsr-admin: ", 11) == 0
            && err[len - 1] == '\n' && strchr(err, '\n') == err + len - 1;
-}
-
-
-static void
-sleep_ms(int ms)
-{
-    struct timespec  ts;
-
-    ts.tv_sec = ms / 1000;
-    ts.tv_nsec = (long) (ms % 1000) * 1000000;
-
-    while (nanosleep(&ts, &ts) == -1 && errno == EINTR) {
-        /* void */
-    }
 }
 
 
@@ -1455,7 +1439,7 @@ test_tickets_rotate_creates_then_waits_for_period(void)
 
     /* with a short period, due after it */
 
-    sleep_ms(1100);
+    tsr_test_sleep_ms(1100);
 
     CU_ASSERT_EQUAL_FATAL(run(&res, STDIN_NULL, NULL, "tickets", "rotate",
                               "-a", addr, "-k", fleet_key, "--period", "1s",
@@ -1812,7 +1796,7 @@ test_fleet_lists_a_real_nginx_node(void)
         found = (count_keys(&redis, "tsr:node:*") == 1);
 
         if (!found) {
-            sleep_ms(100);
+            tsr_test_sleep_ms(100);
         }
     }
 
@@ -2601,7 +2585,7 @@ test_fleet_registers_every_server_past_64(void)
         found = (count_keys(&redis, "tsr:node:*") == 1);
 
         if (!found) {
-            sleep_ms(100);
+            tsr_test_sleep_ms(100);
         }
     }
 

@@ -17,15 +17,13 @@
 
 #include "tsr.h"
 #include "tsr_fleet.h"
+#include "tsr_test.h"
 
 
 #define FP_A         "0123456789abcdef"
 #define FP_B         "fedcba9876543210"
 #define MAX_SEEN     16
 #define EVIL         "evil\nserver x " FP_A " -"
-
-#define TSR_TEST(name)  { #name, test_##name }
-
 
 typedef struct {
     size_t       n;
@@ -352,14 +350,7 @@ test_handler_can_stop_the_parse(void)
 int
 main(void)
 {
-    int        rc;
-    size_t     i;
-    CU_pSuite  suite;
-
-    static const struct {
-        const char     *name;
-        CU_TestFunc     fn;
-    } tests[] = {
+    static const tsr_test_t  tests[] = {
         TSR_TEST(formatted_value_parses_back),
         TSR_TEST(formatter_refuses_what_does_not_fit),
         TSR_TEST(formatter_keeps_lines_intact),
@@ -368,38 +359,5 @@ main(void)
         TSR_TEST(handler_can_stop_the_parse)
     };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("fleet", NULL, NULL);
-    if (suite == NULL) {
-        goto failed;
-    }
-
-    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL) {
-            goto failed;
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-
-    if (CU_basic_run_tests() != CUE_SUCCESS) {
-        goto failed;
-    }
-
-    rc = (CU_get_number_of_failures() != 0
-          || CU_get_run_summary()->nSuitesFailed != 0);
-
-    CU_cleanup_registry();
-
-    return rc;
-
-failed:
-
-    fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
-    CU_cleanup_registry();
-
-    return 1;
+    return TSR_TEST_MAIN("fleet", NULL, NULL, tests);
 }

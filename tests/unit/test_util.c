@@ -15,9 +15,7 @@
 #include <openssl/evp.h>
 
 #include "tsr_util.h"
-
-
-#define TSR_TEST(name)  { #name, test_##name }
+#include "tsr_test.h"
 
 
 static void test_errf_formats_and_truncates_with_a_terminator(void);
@@ -133,14 +131,7 @@ test_unix_ms_is_the_wall_clock(void)
 int
 main(void)
 {
-    int        rc;
-    size_t     i;
-    CU_pSuite  suite;
-
-    static const struct {
-        const char     *name;
-        CU_TestFunc     fn;
-    } tests[] = {
+    static const tsr_test_t  tests[] = {
         TSR_TEST(errf_formats_and_truncates_with_a_terminator),
         TSR_TEST(errf_ignores_a_missing_buffer),
         TSR_TEST(err_openssl_describes_the_last_entry_and_clears),
@@ -149,38 +140,5 @@ main(void)
         TSR_TEST(unix_ms_is_the_wall_clock)
     };
 
-    if (CU_initialize_registry() != CUE_SUCCESS) {
-        return 1;
-    }
-
-    suite = CU_add_suite("util", NULL, NULL);
-    if (suite == NULL) {
-        goto failed;
-    }
-
-    for (i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {
-        if (CU_add_test(suite, tests[i].name, tests[i].fn) == NULL) {
-            goto failed;
-        }
-    }
-
-    CU_basic_set_mode(CU_BRM_VERBOSE);
-
-    if (CU_basic_run_tests() != CUE_SUCCESS) {
-        goto failed;
-    }
-
-    rc = (CU_get_number_of_failures() != 0
-          || CU_get_run_summary()->nSuitesFailed != 0);
-
-    CU_cleanup_registry();
-
-    return rc;
-
-failed:
-
-    fprintf(stderr, "CUnit: %s\n", CU_get_error_msg());
-    CU_cleanup_registry();
-
-    return 1;
+    return TSR_TEST_MAIN("util", NULL, NULL, tests);
 }
