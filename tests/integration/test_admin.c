@@ -113,6 +113,8 @@ static int bash_out(const char *script, char *out, size_t outlen);
 static void test_json_is_one_document_for_every_command(void);
 static void test_check_exits_ok_warning_critical(void);
 static void test_host_port_socket_and_uris(void);
+static const char *asan_nginx(const char *where, const char *nginx,
+    char *buf, size_t size);
 static void test_config_reads_nginx_configuration(void);
 static void test_config_accepts_renamed_directives(void);
 static void test_bash_completion_completes(void);
@@ -2165,12 +2167,48 @@ test_host_port_socket_and_uris(void)
  * prefix in an included file, a stream server on a unix socket.
  */
 
+/*
+ * Under --enable-asan: a script in "where" that runs "nginx" with the
+ * sanitizer runtime preloaded, returned in "buf"; else "nginx" itself.
+ */
+
+static const char *
+asan_nginx(const char *where, const char *nginx, char *buf, size_t size)
+{
+    char         script[3 * PATH_MAX];
+    const char  *asan, *rt;
+
+    asan = getenv("TSR_ASAN");
+    rt = getenv("TSR_ASAN_RUNTIME");
+
+    if (asan == NULL || strcmp(asan, "yes") != 0 || rt == NULL
+        || rt[0] != '/')
+    {
+        return nginx;
+    }
+
+    snprintf(buf, size, "%s/nginx-asan.sh", where);
+    snprintf(script, sizeof(script),
+             "#!/bin/sh\n"
+             "exec env LD_PRELOAD='%s' ASAN_OPTIONS='detect_leaks=0:"
+             "abort_on_error=1:detect_odr_violation=0' '%s' \"$@\"\n",
+             rt, nginx);
+
+    if (tsr_test_write_file(buf, script, strlen(script), 0700) != 0) {
+        return nginx;
+    }
+
+    return buf;
+}
+
+
 static void
 test_config_reads_nginx_configuration(void)
 {
     const char        *nginx;
     char               body[65536], inc[16384], path[2 * PATH_MAX];
     char               conf_dir[PATH_MAX], args[CMD_SIZE];
+    char               wrapper[PATH_MAX + 32];
     int                p1, p2, p3;
     tsr_test_nginx_t   node;
 
@@ -2191,6 +2229,13 @@ test_config_reads_nginx_configuration(void)
 
     snprintf(conf_dir, sizeof(conf_dir), "%s", node.conf);
     *strrchr(conf_dir, '/') = '\0';
+
+    /*
+     * The modules of an --enable-asan build load only into an nginx with
+     * the sanitizer runtime preloaded, as tsr_test_nginx_start() runs it:
+     * "nginx -T" is run the same way, through a wrapper given as --nginx.
+     */
+    nginx = asan_nginx(conf_dir, nginx, wrapper, sizeof(wrapper));
 
     snprintf(inc, sizeof(inc),
              "server {\n"
