@@ -696,7 +696,7 @@ tsr_admin_usage(FILE *f, const tsr_admin_command_t *cmd)
         "  -a, --address ADDRESS  as ssl_session_redis: host:port, host,\n"
         "                         [v6addr]:port, unix:/path, redis://,\n"
         "                         rediss:// or unix:// URIs, or sentinel=\n"
-        "                         (cluster= not yet), then\n"
+        "                         (cluster=: tickets only), then\n"
         "                         password_file=FILE user=NAME db=N\n"
         "                         (default 127.0.0.1:6379; quote it)\n"
         "  -h, --host HOST        as redis-cli: host (default 127.0.0.1),\n"

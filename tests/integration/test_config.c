@@ -1023,14 +1023,18 @@ test_former_names_warn_and_still_work(void)
                                        "\"30s\": must be more than 0 and at "
                                        "most 10s"));
 
-    /* tickets are on: refused with a cluster */
+    /* tickets are on: with a cluster and with sentinels too */
 
-    CU_ASSERT_NOT_EQUAL(run_conf(0,
+    CU_ASSERT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis cluster=127.0.0.1:7000;\n"
                     "ssl_session_redis_fleet_key @D/fleet.key;\n"
                     "ssl_session_redis_tickets on;\n")), 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out,
-        "\"ssl_session_redis_ticket_keys\" is not supported"));
+    CU_ASSERT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis sentinel=127.0.0.1:26379 "
+                    "master=mymaster;\n"
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n"
+                    "ssl_session_redis_ticket_keys on;\n")), 0);
+    CU_ASSERT_PTR_NULL(strstr(out, "is not supported"));
 
     /* an old name and its new one together are one directive twice */
 
