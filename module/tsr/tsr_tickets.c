@@ -5,12 +5,13 @@
  * due (redis-scripts/ticket_rotate.lua makes that a compare-and-set), and
  * served to OpenSSL's ticket key callback from memory.
  *
- * The synchronous path here opens a short-lived hiredis connection of its
- * own, built from the same tsr_store_conf_t as the store: the store's
- * public interface has no script call, and start-up and command line
- * tools can afford a connection per call.  An event-loop host (nginx
- * workers) reads the ring through its asynchronous store instead and
- * hands it to tsr_tickets_load_value().
+ * The synchronous path here runs on a synchronous store of the ring's
+ * own, built from the same tsr_store_conf_t as the host's: GET and the
+ * script (tsr_store_eval()) go where the ring's key lives, on a single
+ * server, a cluster or the sentinels' master, and its connections close
+ * at the end of each call (start-up and command line tools).  An
+ * event-loop host (nginx workers) reads the ring through its
+ * asynchronous store instead and hands it to tsr_tickets_load_value().
  *
  * Timeline of a key, with P the period and L the ticket lifetime: it is
  * the next key (decrypts only) during the generation before its own; the
@@ -45,18 +46,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <sys/time.h>
 
-#include <hiredis/hiredis.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 
 
