@@ -329,15 +329,16 @@ int tsr_store_getdel(tsr_store_t *st, const char *key, size_t keylen,
     uint8_t *buf, size_t *len);
 
 /*
- * Runs "script" (EVALSHA, EVAL when Redis has not cached it) with the
- * one key "key" and "argc" arguments (at most TSR_STORE_EVAL_ARGS), for
- * a script that answers as GET does, a string or nil, and blocks for the
- * answer.  It goes where GET of "key" goes: the one server, the master
- * of the key's slot (following MOVED and ASK), or the master the
- * sentinels name.  The answer is read into buf as tsr_store_get() reads
- * a value: *vlen is the buffer size on entry, the value length on
- * return; nil is TSR_NOT_FOUND, an error reply TSR_ESERVER.  A script
- * is not sent twice after a lost connection: it may have run.
+ * Runs "script" (EVALSHA; SCRIPT LOAD and EVALSHA again when Redis has
+ * not cached it) with the one key "key" and "argc" arguments (at most
+ * TSR_STORE_EVAL_ARGS), for a script that answers as GET does, a string
+ * or nil, and blocks for the answer.  It goes where GET of "key" goes:
+ * the one server, the master of the key's slot (following MOVED and
+ * ASK), or the master the sentinels name.  The answer is read into buf
+ * as tsr_store_get() reads a value: *vlen is the buffer size on entry,
+ * the value length on return; nil is TSR_NOT_FOUND, an error reply
+ * TSR_ESERVER.  A script is not sent twice after a lost connection: it
+ * may have run.
  */
 int tsr_store_eval(tsr_store_t *st, const char *script, size_t len,
     const char *key, size_t keylen, int argc, const char **argv,

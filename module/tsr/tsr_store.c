@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <netdb.h>
@@ -1806,8 +1807,9 @@ tsr_store_eval(tsr_store_t *st, const char *script, size_t len,
 
 
 /*
- * EVALSHA first: the script's text goes only to a server that has not
- * cached it yet (restarted, flushed), as EVAL, which caches it.
+ * EVALSHA; a server that has not cached the script (restarted, flushed)
+ * gets SCRIPT LOAD and EVALSHA once more, so that the documented ACL
+ * (+evalsha +script|load, not +eval) suffices.
  */
 
 static int
@@ -1865,16 +1867,36 @@ tsr_store_single_eval(tsr_store_t *st, const tsr_store_op_t *op)
     {
         freeReplyObject(reply);
 
-        tsr_store_log(st, TSR_LOG_INFO, "redis at %s has not cached a "
-                      "script of %zu bytes, sending it", st->addr,
-                      op->script_len);
+        tsr_store_log(st, TSR_LOG_INFO, "loading a script of %zu bytes "
+                      "into redis at %s", op->script_len, st->addr);
 
-        av[0] = "EVAL";
-        avlen[0] = sizeof("EVAL") - 1;
-        av[1] = op->script;
-        avlen[1] = op->script_len;
+        rc = tsr_store_command(st, &reply, "SCRIPT LOAD", "SCRIPT LOAD %b",
+                               op->script, op->script_len);
+        if (rc != TSR_OK) {
+            goto failed;
+        }
 
-        rc = tsr_store_command_argv(st, &reply, "EVAL", op->argc + 4, av,
+        if (reply->type == REDIS_REPLY_ERROR) {
+            tsr_store_reply_error(st, "SCRIPT LOAD", reply);
+            freeReplyObject(reply);
+            rc = TSR_ESERVER;
+            goto failed;
+        }
+
+        if (reply->type != REDIS_REPLY_STRING
+            || reply->len != 2 * SHA_DIGEST_LENGTH
+            || strncasecmp(reply->str, sha, 2 * SHA_DIGEST_LENGTH) != 0)
+        {
+            tsr_store_set_error(st, "SCRIPT LOAD on %s: unexpected reply, "
+                                "not the SHA-1 %s", st->addr, sha);
+            freeReplyObject(reply);
+            rc = TSR_EPROTO;
+            goto failed;
+        }
+
+        freeReplyObject(reply);
+
+        rc = tsr_store_command_argv(st, &reply, "EVALSHA", op->argc + 4, av,
                                     avlen);
         if (rc != TSR_OK) {
             goto failed;
