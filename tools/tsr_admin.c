@@ -525,6 +525,19 @@ tsr_admin_setup(tsr_admin_t *adm)
                         adm->conf.host, adm->conf.port);
     }
 
+    /* a router's: tsr_admin_connect() names the sentinels' master */
+
+    if (adm->conf.cluster != NULL) {
+        (void) snprintf(adm->where, sizeof(adm->where), "cluster=%s",
+                        adm->conf.cluster);
+
+    } else if (adm->conf.sentinels != NULL) {
+        (void) snprintf(adm->where, sizeof(adm->where),
+                        "sentinel=%s master=%s", adm->conf.sentinels,
+                        adm->conf.master_name != NULL
+                        ? adm->conf.master_name : "");
+    }
+
     if (adm->conf.db != 0) {
         n = strlen(adm->where);
         (void) snprintf(adm->where + n, sizeof(adm->where) - n, " db %d",

@@ -43,7 +43,7 @@ static void test_world_readable_key_warns(void);
 static void test_missing_password_file_is_rejected(void);
 static void test_stream_bad_address_is_rejected(void);
 static void test_server_without_ssl_is_rejected(void);
-static void test_tickets_with_cluster_are_rejected(void);
+static void test_tickets_with_cluster_and_sentinel_are_accepted(void);
 static void test_cluster_with_db_is_rejected(void);
 static void test_default_server_without_module_warns(void);
 static void test_tickets_disagreeing_on_listener_warn(void);
@@ -409,15 +409,21 @@ test_server_without_ssl_is_rejected(void)
 
 
 static void
-test_tickets_with_cluster_are_rejected(void)
+test_tickets_with_cluster_and_sentinel_are_accepted(void)
 {
-    CU_ASSERT_NOT_EQUAL(run_conf(0,
+    CU_ASSERT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis cluster=127.0.0.1:7000,"
                     "127.0.0.1:7001;\n"
                     "ssl_session_redis_fleet_key @D/fleet.key;\n"
                     "ssl_session_redis_ticket_keys on;\n")), 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"ssl_session_redis_ticket_keys\" is "
-                                       "not supported"));
+    CU_ASSERT_PTR_NULL(strstr(out, "[emerg]"));
+
+    CU_ASSERT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis sentinel=127.0.0.1:26379,"
+                    "127.0.0.1:26380 master=sessions;\n"
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n"
+                    "ssl_session_redis_ticket_keys on;\n")), 0);
+    CU_ASSERT_PTR_NULL(strstr(out, "[emerg]"));
 }
 
 
@@ -788,7 +794,7 @@ main(void)
     CU_ADD_TEST(suite, test_missing_password_file_is_rejected);
     CU_ADD_TEST(suite, test_stream_bad_address_is_rejected);
     CU_ADD_TEST(suite, test_server_without_ssl_is_rejected);
-    CU_ADD_TEST(suite, test_tickets_with_cluster_are_rejected);
+    CU_ADD_TEST(suite, test_tickets_with_cluster_and_sentinel_are_accepted);
     CU_ADD_TEST(suite, test_cluster_with_db_is_rejected);
     CU_ADD_TEST(suite, test_default_server_without_module_warns);
     CU_ADD_TEST(suite, test_tickets_disagreeing_on_listener_warn);

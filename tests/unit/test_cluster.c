@@ -1501,6 +1501,7 @@ test_scripts_go_to_the_master_of_their_key(void)
     static const char  script[] =
         "redis.call('SET', KEYS[1], ARGV[1], 'PX', 600000) "
         "return redis.call('GET', KEYS[1])";
+    static const char  fails[] = "return redis.error_reply('ERR no')";
 
     CU_ASSERT_EQUAL_FATAL(start_sync(&s, cluster.seeds), 0);
     CU_ASSERT_EQUAL_FATAL(start_async(&f, cluster.seeds), 0);
@@ -1570,10 +1571,10 @@ test_scripts_go_to_the_master_of_their_key(void)
                                    0, NULL, NULL, buf, &len),
                     TSR_NOT_FOUND);
     len = sizeof(buf);
-    CU_ASSERT_EQUAL(tsr_store_eval(s.st, "return redis.error_reply('ERR "
-                                   "no')", 32, "tc:nokey", 8, 0, NULL, NULL,
-                                   buf, &len),
+    CU_ASSERT_EQUAL(tsr_store_eval(s.st, fails, sizeof(fails) - 1,
+                                   "tc:nokey", 8, 0, NULL, NULL, buf, &len),
                     TSR_ESERVER);
+    CU_ASSERT_PTR_NOT_NULL(strstr(tsr_store_error(s.st), "ERR no"));
 
     finish(&f);
     finish(&s);
