@@ -112,6 +112,8 @@ static pid_t fake_node(int *port, int masters);
 static void test_nodes_named_once_are_freed(void);
 static void test_scripts_go_to_the_master_of_their_key(void);
 static void test_ticket_ring_lives_on_the_master_of_its_slot(void);
+static void test_scripts_follow_ask_and_moved(void);
+static int eval_async(fixture_t *f, const char *key, result_t *res);
 static tsr_tickets_t *make_ring(const char *seeds, int no_rotate,
     log_counts_t *log);
 static void on_ring(int rc, const uint8_t *val, size_t len, void *arg);
@@ -130,6 +132,10 @@ static int                 sync_done;
 /* the fleet key of the ticket rings; a ring's value, as answered */
 static tsr_keyring_t      *ring_keys;
 static uint8_t             ring_val[TSR_MAX_VALUE];
+
+/* a script answering as GET does */
+static const char          get_script[] =
+    "return redis.call('GET', KEYS[1])";
 
 
 static int
@@ -1747,6 +1753,132 @@ on_ring(int rc, const uint8_t *val, size_t len, void *arg)
 }
 
 
+/*
+ * A script follows redirections as GET does: during a migration the
+ * source answers ASK for a key it gave away, and the script goes to the
+ * target after ASKING; once the slot has moved, MOVED, and the
+ * asynchronous script is sent again, as formatted, to the node named.
+ */
+
+static void
+test_scripts_follow_ask_and_moved(void)
+{
+    int        i, slot, src, dst, moved, ask;
+    char       k1[64], k2[64], val[VAL_SIZE], out[OUT_SIZE];
+    char       sid[48], did[48];
+    size_t     len;
+    uint8_t    buf[VAL_SIZE];
+    result_t   res;
+    fixture_t  f, s;
+
+    snprintf(k1, sizeof(k1), "tc:{evalmig}:one");
+    snprintf(k2, sizeof(k2), "tc:{evalmig}:two");
+
+    slot = key_slot(k1);
+    CU_ASSERT_EQUAL_FATAL(slot, key_slot(k2));
+
+    src = tsr_test_cluster_master_of(&cluster, slot, -1);
+    dst = other_master(src);
+    CU_ASSERT_FATAL(src != -1 && dst != -1);
+    CU_ASSERT_EQUAL_FATAL(node_id(src, sid), 0);
+    CU_ASSERT_EQUAL_FATAL(node_id(dst, did), 0);
+
+    CU_ASSERT_EQUAL_FATAL(start_async(&f, cluster.seeds), 0);
+    CU_ASSERT_EQUAL_FATAL(start_sync(&s, cluster.seeds), 0);
+    CU_ASSERT_EQUAL_FATAL(wait_up(&f, 5000), 0);
+
+    CU_ASSERT_EQUAL(put(&f, k1), TSR_OK);
+    CU_ASSERT_EQUAL(put(&f, k2), TSR_OK);
+    CU_ASSERT_EQUAL(eval_async(&f, k2, &res), TSR_OK);
+
+    /* half-way: k1 moved, k2 not */
+
+    tsr_test_redis_cmd(&cluster.node[dst], out, sizeof(out),
+                       "CLUSTER SETSLOT %d IMPORTING %s", slot, sid);
+    CU_ASSERT_STRING_EQUAL(out, "OK");
+    tsr_test_redis_cmd(&cluster.node[src], out, sizeof(out),
+                       "CLUSTER SETSLOT %d MIGRATING %s", slot, did);
+    CU_ASSERT_STRING_EQUAL(out, "OK");
+    tsr_test_redis_cmd(&cluster.node[src], out, sizeof(out),
+                       "MIGRATE 127.0.0.1 %d %b 0 5000 KEYS %s",
+                       cluster.node[dst].port, "", (size_t) 0, k1);
+    CU_ASSERT_STRING_EQUAL(out, "OK");
+
+    ask = f.log.ask;
+
+    CU_ASSERT_EQUAL(eval_async(&f, k1, &res), TSR_OK);
+    value_of(k1, val, sizeof(val));
+    CU_ASSERT(res.len == strlen(val) && memcmp(res.val, val, res.len) == 0);
+    CU_ASSERT(f.log.ask > ask);
+    CU_ASSERT_EQUAL(eval_async(&f, k2, &res), TSR_OK);
+
+    len = sizeof(buf);
+    CU_ASSERT_EQUAL(tsr_store_eval(s.st, get_script, sizeof(get_script) - 1,
+                                   k1, strlen(k1), 0, NULL, NULL, buf,
+                                   &len),
+                    TSR_OK);
+    CU_ASSERT(len == strlen(val) && memcmp(buf, val, len) == 0);
+    CU_ASSERT(s.log.ask >= 1);
+
+    /* done: the slot is the target's everywhere */
+
+    tsr_test_redis_cmd(&cluster.node[src], out, sizeof(out),
+                       "MIGRATE 127.0.0.1 %d %b 0 5000 KEYS %s",
+                       cluster.node[dst].port, "", (size_t) 0, k2);
+    CU_ASSERT_STRING_EQUAL(out, "OK");
+
+    for (i = 0; i < TSR_TEST_CLUSTER_NODES; i++) {
+        tsr_test_redis_cmd(&cluster.node[i], out, sizeof(out),
+                           "CLUSTER SETSLOT %d NODE %s", slot, did);
+    }
+
+    CU_ASSERT_EQUAL(tsr_test_cluster_wait_ok(&cluster, 10000), 0);
+
+    moved = f.log.moved;
+
+    CU_ASSERT_EQUAL(eval_async(&f, k2, &res), TSR_OK);
+    value_of(k2, val, sizeof(val));
+    CU_ASSERT(res.len == strlen(val) && memcmp(res.val, val, res.len) == 0);
+    CU_ASSERT_EQUAL(f.log.moved, moved + 1);
+
+    len = sizeof(buf);
+    CU_ASSERT_EQUAL(tsr_store_eval(s.st, get_script, sizeof(get_script) - 1,
+                                   k2, strlen(k2), 0, NULL, NULL, buf,
+                                   &len),
+                    TSR_OK);
+    CU_ASSERT(len == strlen(val) && memcmp(buf, val, len) == 0);
+    CU_ASSERT(s.log.moved >= 1);
+
+    finish(&f);
+    finish(&s);
+}
+
+
+/* the GET script on the loop: its rc, or -100 if refused or unanswered */
+
+static int
+eval_async(fixture_t *f, const char *key, result_t *res)
+{
+    tsr_req_t  *req;
+
+    memset(res, 0, sizeof(result_t));
+
+    in_get = 1;
+    req = tsr_store_eval_async(f->st, get_script, sizeof(get_script) - 1,
+                               key, strlen(key), 0, NULL, NULL, TIMEOUT_MS,
+                               on_done, res);
+    in_get = 0;
+
+    if (req == NULL) {
+        return -100;
+    }
+
+    (void) tsr_test_loop_run(&f->tl, 2 * TIMEOUT_MS, &res->calls);
+
+    return res->calls ? res->rc : -100;
+}
+
+
 /* the slot of "key" as Redis computes it, or -1 */
 
 static int
@@ -1791,6 +1923,7 @@ main(void)
         TSR_TEST(nodes_named_once_are_freed),
         TSR_TEST(scripts_go_to_the_master_of_their_key),
         TSR_TEST(ticket_ring_lives_on_the_master_of_its_slot),
+        TSR_TEST(scripts_follow_ask_and_moved),
         TSR_TEST(killed_master_is_replaced_within_5s)
     };
 
