@@ -642,18 +642,6 @@ ngx_ssl_session_redis_merge_conf(ngx_conf_t *cf,
         return NGX_CONF_OK;
     }
 
-    if (conf->tickets
-        && (conf->store_conf.cluster != NULL
-            || conf->store_conf.sentinels != NULL))
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "\"ssl_session_redis_ticket_keys\" is not supported "
-                           "with \"ssl_session_redis %V\" yet: fleet ticket "
-                           "keys need a single Redis (or its unix socket)",
-                           &conf->address);
-        return NGX_CONF_ERROR;
-    }
-
     if (conf->ticket_rotation < NGX_SSL_SESSION_REDIS_MIN_ROTATION) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid \"ssl_session_redis_ticket_rotation\" "

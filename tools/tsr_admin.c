@@ -525,6 +525,19 @@ tsr_admin_setup(tsr_admin_t *adm)
                         adm->conf.host, adm->conf.port);
     }
 
+    /* a router's: tsr_admin_connect() names the sentinels' master */
+
+    if (adm->conf.cluster != NULL) {
+        (void) snprintf(adm->where, sizeof(adm->where), "cluster=%s",
+                        adm->conf.cluster);
+
+    } else if (adm->conf.sentinels != NULL) {
+        (void) snprintf(adm->where, sizeof(adm->where),
+                        "sentinel=%s master=%s", adm->conf.sentinels,
+                        adm->conf.master_name != NULL
+                        ? adm->conf.master_name : "");
+    }
+
     if (adm->conf.db != 0) {
         n = strlen(adm->where);
         (void) snprintf(adm->where + n, sizeof(adm->where) - n, " db %d",
@@ -696,7 +709,7 @@ tsr_admin_usage(FILE *f, const tsr_admin_command_t *cmd)
         "  -a, --address ADDRESS  as ssl_session_redis: host:port, host,\n"
         "                         [v6addr]:port, unix:/path, redis://,\n"
         "                         rediss:// or unix:// URIs, or sentinel=\n"
-        "                         (cluster= not yet), then\n"
+        "                         (cluster=: tickets only), then\n"
         "                         password_file=FILE user=NAME db=N\n"
         "                         (default 127.0.0.1:6379; quote it)\n"
         "  -h, --host HOST        as redis-cli: host (default 127.0.0.1),\n"

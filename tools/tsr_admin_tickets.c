@@ -55,15 +55,6 @@ tsr_admin_tickets(tsr_admin_t *adm, int argc, char **argv)
                                      "fleet key file with -k");
     }
 
-    if (adm->conf.sentinels != NULL) {
-        /* finds the master */
-
-        rc = tsr_admin_connect(adm);
-        if (rc != TSR_ADMIN_OK) {
-            return rc;
-        }
-    }
-
     /* a reader first: rotate changes nothing unless a rotation is due */
 
     t = tsr_admin_tickets_create(adm, 1);
@@ -188,28 +179,17 @@ tsr_tickets_t *
 tsr_admin_tickets_create(tsr_admin_t *adm, int no_rotate)
 {
     tsr_tickets_t       *t;
-    tsr_store_conf_t     sconf;
     tsr_tickets_conf_t   tconf;
     char                 err[TSR_ADMIN_MSG_LEN];
 
     memset(&tconf, 0, sizeof(tsr_tickets_conf_t));
 
-    sconf = adm->conf;
+    /*
+     * The whole address: the ring's store finds the master of the ring's
+     * key itself, in a cluster or through the sentinels.
+     */
 
-    if (adm->master_host[0] != '\0') {
-        /* the ring's client speaks to one server: the sentinels' master */
-
-        sconf.sentinels = NULL;
-        sconf.master_name = NULL;
-        sconf.sentinel_user = NULL;
-        sconf.sentinel_password = NULL;
-        sconf.allow = NULL;
-        sconf.host = adm->master_host;
-        sconf.port = adm->master_port;
-        sconf.unix_path = NULL;
-    }
-
-    tconf.store_conf = &sconf;
+    tconf.store_conf = &adm->conf;
     tconf.keys = adm->keys;
     tconf.prefix = adm->prefix;
     tconf.period_ms = adm->period_ms;

@@ -328,6 +328,22 @@ int tsr_store_get(tsr_store_t *st, const char *key, size_t keylen,
 int tsr_store_getdel(tsr_store_t *st, const char *key, size_t keylen,
     uint8_t *buf, size_t *len);
 
+/*
+ * Runs "script" (EVALSHA; SCRIPT LOAD and EVALSHA again when Redis has
+ * not cached it) with the one key "key" and "argc" arguments (at most
+ * TSR_STORE_EVAL_ARGS), for a script that answers as GET does, a string
+ * or nil, and blocks for the answer.  It goes where GET of "key" goes:
+ * the one server, the master of the key's slot (following MOVED and
+ * ASK), or the master the sentinels name.  The answer is read into buf
+ * as tsr_store_get() reads a value: *vlen is the buffer size on entry,
+ * the value length on return; nil is TSR_NOT_FOUND, an error reply
+ * TSR_ESERVER.  A script is not sent twice after a lost connection: it
+ * may have run.
+ */
+int tsr_store_eval(tsr_store_t *st, const char *script, size_t len,
+    const char *key, size_t keylen, int argc, const char **argv,
+    const size_t *argvlen, uint8_t *buf, size_t *vlen);
+
 /* SET key value PX ttl_ms.  ttl_ms must be > 0. */
 int tsr_store_set(tsr_store_t *st, const char *key, size_t keylen,
     const uint8_t *val, size_t vlen, uint64_t ttl_ms);
@@ -445,8 +461,8 @@ tsr_req_t *tsr_store_get_async(tsr_store_t *st, const char *key,
  * Starts EVAL of "script" with the one key "key" and "argc" arguments
  * (at most TSR_STORE_EVAL_ARGS, copied), for a script that answers as
  * GET does, a string or nil; completes through "done" as a lookup does,
- * under the same deadline, in-flight limit and circuit breaker.  A store
- * of one Redis server only (NULL for a cluster or Sentinel store).
+ * under the same deadline, in-flight limit and circuit breaker.  It is
+ * routed as GET is (see tsr_store_eval()), on every topology.
  */
 #define TSR_STORE_EVAL_ARGS  8
 
@@ -678,9 +694,10 @@ typedef struct tsr_tickets_s  tsr_tickets_t;
 
 typedef struct {
     /*
-     * Redis for tsr_tickets_sync(), which opens a short-lived synchronous
-     * connection of its own with these settings (copied; never_block
-     * makes it fail); NULL: the ring comes through
+     * Redis for tsr_tickets_sync(), which runs on a synchronous store of
+     * its own with this address, of any form: one server, cluster= (the
+     * master of the ring's slot) or sentinel= (their master); copied,
+     * never_block makes it fail.  NULL: the ring comes through
      * tsr_tickets_load_value() only.
      */
     const tsr_store_conf_t  *store_conf;
@@ -776,9 +793,9 @@ int tsr_tickets_attach(tsr_tickets_t *t, SSL_CTX *ctx);
 void tsr_tickets_detach(SSL_CTX *ctx);
 
 /*
- * Synchronously, on a new connection closed before returning (within
- * the connect timeout of conf->store_conf plus one command timeout for
- * all its commands together, however slowly Redis answers): reads the
+ * Synchronously, on connections closed before returning (within the
+ * connect timeout of conf->store_conf plus one command timeout for all
+ * its commands together, however slowly Redis answers): reads the
  * ring and loads it; creates it when absent; rotates it when a period
  * has passed, or at once when Redis holds an older ring than this one
  * (the script decides, by Redis' clock; when another node was first,

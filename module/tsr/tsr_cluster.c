@@ -1189,8 +1189,10 @@ tsr_cluster_op(tsr_store_t *st, const tsr_store_op_t *op)
     for ( ;; ) {
         rc = tsr_store_node_op(node, op);
 
+        /* not GETDEL nor a script: it may have run before the failure */
+
         if ((rc == TSR_ECONN || rc == TSR_ETIMEDOUT) && !rerouted
-            && op->op != TSR_STORE_OP_GETDEL)
+            && op->op != TSR_STORE_OP_GETDEL && op->op != TSR_STORE_OP_EVAL)
         {
             rerouted = 1;
 

@@ -128,6 +128,14 @@ tsr_store_node_op(tsr_store_t *node, const tsr_store_op_t *op)
         return tsr_store_set(node, op->key, op->keylen, op->val, op->vlen,
                              op->ttl_ms);
 
+    case TSR_STORE_OP_EVAL:
+        len = op->size;
+        rc = tsr_store_eval(node, op->script, op->script_len, op->key,
+                            op->keylen, op->argc, op->argv, op->argvlen,
+                            op->buf, &len);
+        *op->len = len;
+        return rc;
+
     default: /* TSR_STORE_OP_DEL */
         return tsr_store_del(node, op->key, op->keylen);
     }

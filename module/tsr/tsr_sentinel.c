@@ -733,12 +733,19 @@ tsr_sentinel_op(tsr_store_t *st, const tsr_store_op_t *op)
 
     rc = tsr_store_node_op(s->master, op);
 
-    if ((rc == TSR_ECONN || rc == TSR_ETIMEDOUT) && !asked
-        && (op->op == TSR_STORE_OP_GET || op->op == TSR_STORE_OP_SET
-            || op->op == TSR_STORE_OP_DEL))
-    {
-        /* not GETDEL: it may have run before the connection broke */
+    /*
+     * Not GETDEL nor a script after a lost connection: it may have run
+     * before the connection broke.  A master that turned out not to be
+     * one (ROLE when connecting, a READONLY reply) ran nothing: any
+     * operation goes to the master the sentinels name now.
+     */
 
+    if (!asked
+        && (((rc == TSR_ECONN || rc == TSR_ETIMEDOUT)
+             && (op->op == TSR_STORE_OP_GET || op->op == TSR_STORE_OP_SET
+                 || op->op == TSR_STORE_OP_DEL))
+            || (rc == TSR_ESERVER && s->discover)))
+    {
         master = s->master;
         s->next_discovery = 0;
 

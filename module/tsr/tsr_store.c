@@ -42,6 +42,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <netdb.h>
@@ -54,6 +55,7 @@
 
 #include <hiredis/hiredis.h>
 #include <openssl/crypto.h>
+#include <openssl/sha.h>
 
 #include "tsr_conn.h"
 #include "tsr_caps.h"
@@ -194,6 +196,9 @@ static int tsr_store_single_op(tsr_store_t *st, const tsr_store_op_t *op);
 static int tsr_store_single_set(tsr_store_t *st, const tsr_store_op_t *op);
 static int tsr_store_single_del(tsr_store_t *st, const tsr_store_op_t *op);
 static int tsr_store_single_fetch(tsr_store_t *st, const tsr_store_op_t *op);
+static int tsr_store_single_eval(tsr_store_t *st, const tsr_store_op_t *op);
+static int tsr_store_command_argv(tsr_store_t *st, redisReply **reply,
+    const char *name, int argc, const char **argv, const size_t *argvlen);
 static int tsr_store_single_async(tsr_store_t *st, const tsr_loop_t *loop);
 static tsr_req_t *tsr_store_single_get_async(tsr_store_t *st,
     const char *name, const char *key, size_t keylen, int getdel,
@@ -1538,6 +1543,9 @@ tsr_store_single_op(tsr_store_t *st, const tsr_store_op_t *op)
     case TSR_STORE_OP_DEL:
         return tsr_store_single_del(st, op);
 
+    case TSR_STORE_OP_EVAL:
+        return tsr_store_single_eval(st, op);
+
     default: /* TSR_STORE_OP_GET, TSR_STORE_OP_GETDEL */
         return tsr_store_single_fetch(st, op);
     }
@@ -1757,6 +1765,260 @@ failed:
     st->stats.errors++;
 
     return rc;
+}
+
+
+int
+tsr_store_eval(tsr_store_t *st, const char *script, size_t len,
+    const char *key, size_t keylen, int argc, const char **argv,
+    const size_t *argvlen, uint8_t *buf, size_t *vlen)
+{
+    tsr_store_op_t  op;
+
+    if (st == NULL || tsr_store_blocking(st, "EVAL")) {
+        return TSR_EINVAL;
+    }
+
+    if (script == NULL || len == 0 || key == NULL || keylen == 0
+        || keylen > TSR_MAX_KEY_NAME || argc < 0
+        || argc > TSR_STORE_EVAL_ARGS || (argc > 0 && argv == NULL)
+        || buf == NULL || vlen == NULL)
+    {
+        tsr_store_set_error(st, "EVAL: invalid arguments");
+        return TSR_EINVAL;
+    }
+
+    memset(&op, 0, sizeof(tsr_store_op_t));
+    op.op = TSR_STORE_OP_EVAL;
+    op.key = key;
+    op.keylen = keylen;
+    op.buf = buf;
+    op.size = *vlen;
+    op.len = vlen;
+    op.script = script;
+    op.script_len = len;
+    op.argc = argc;
+    op.argv = argv;
+    op.argvlen = argvlen;
+    *vlen = 0;
+
+    return st->topo->op(st, &op);
+}
+
+
+/*
+ * EVALSHA; a server that has not cached the script (restarted, flushed)
+ * gets SCRIPT LOAD and EVALSHA once more, so that the documented ACL
+ * (+evalsha +script|load, not +eval) suffices.
+ */
+
+static int
+tsr_store_single_eval(tsr_store_t *st, const tsr_store_op_t *op)
+{
+    int          i, rc;
+    char         sha[2 * SHA_DIGEST_LENGTH + 1];
+    size_t       avlen[TSR_STORE_EVAL_ARGS + 4];
+    uint8_t      md[SHA_DIGEST_LENGTH];
+    const char  *av[TSR_STORE_EVAL_ARGS + 4];
+    redisReply  *reply;
+
+    static const char  hex[] = "0123456789abcdef";
+
+    st->stats.gets++;
+
+    if (SHA1((const uint8_t *) op->script, op->script_len, md) == NULL) {
+        (void) tsr_err_openssl(sha, sizeof(sha));
+        tsr_store_set_error(st, "EVAL: SHA1() failed: %s", sha);
+        rc = TSR_ERROR;
+        goto failed;
+    }
+
+    for (i = 0; i < SHA_DIGEST_LENGTH; i++) {
+        sha[2 * i] = hex[md[i] >> 4];
+        sha[2 * i + 1] = hex[md[i] & 0x0f];
+    }
+
+    sha[2 * SHA_DIGEST_LENGTH] = '\0';
+
+    av[0] = "EVALSHA";
+    avlen[0] = sizeof("EVALSHA") - 1;
+    av[1] = sha;
+    avlen[1] = 2 * SHA_DIGEST_LENGTH;
+    av[2] = "1";
+    avlen[2] = 1;
+    av[3] = op->key;
+    avlen[3] = op->keylen;
+
+    for (i = 0; i < op->argc; i++) {
+        av[4 + i] = op->argv[i];
+        avlen[4 + i] = (op->argvlen != NULL) ? op->argvlen[i]
+                                             : strlen(op->argv[i]);
+    }
+
+    rc = tsr_store_command_argv(st, &reply, "EVALSHA", op->argc + 4, av,
+                                avlen);
+    if (rc != TSR_OK) {
+        goto failed;
+    }
+
+    if (reply->type == REDIS_REPLY_ERROR && reply->str != NULL
+        && reply->len >= sizeof("NOSCRIPT") - 1
+        && memcmp(reply->str, "NOSCRIPT", sizeof("NOSCRIPT") - 1) == 0)
+    {
+        freeReplyObject(reply);
+
+        tsr_store_log(st, TSR_LOG_INFO, "loading a script of %zu bytes "
+                      "into redis at %s", op->script_len, st->addr);
+
+        rc = tsr_store_command(st, &reply, "SCRIPT LOAD", "SCRIPT LOAD %b",
+                               op->script, op->script_len);
+        if (rc != TSR_OK) {
+            goto failed;
+        }
+
+        if (reply->type == REDIS_REPLY_ERROR) {
+            tsr_store_reply_error(st, "SCRIPT LOAD", reply);
+            freeReplyObject(reply);
+            rc = TSR_ESERVER;
+            goto failed;
+        }
+
+        if (reply->type != REDIS_REPLY_STRING
+            || reply->len != 2 * SHA_DIGEST_LENGTH
+            || strncasecmp(reply->str, sha, 2 * SHA_DIGEST_LENGTH) != 0)
+        {
+            tsr_store_set_error(st, "SCRIPT LOAD on %s: unexpected reply, "
+                                "not the SHA-1 %s", st->addr, sha);
+            freeReplyObject(reply);
+            rc = TSR_EPROTO;
+            goto failed;
+        }
+
+        freeReplyObject(reply);
+
+        rc = tsr_store_command_argv(st, &reply, "EVALSHA", op->argc + 4, av,
+                                    avlen);
+        if (rc != TSR_OK) {
+            goto failed;
+        }
+    }
+
+    rc = tsr_store_lookup_reply(st, "EVAL", reply, op->keylen, op->size);
+
+    if (rc == TSR_OK) {
+        memcpy(op->buf, reply->str, reply->len);
+        *op->len = reply->len;
+    }
+
+    tsr_store_free_reply(st, reply, 1);
+
+    if (rc >= 0) {
+        return rc;
+    }
+
+failed:
+
+    if (rc == TSR_EREDIRECT) {
+        st->stats.gets--;
+        return rc;
+    }
+
+    st->stats.errors++;
+
+    return rc;
+}
+
+
+/*
+ * As tsr_store_command(), for a command given as arguments; they may be
+ * secret, and the formatted command is wiped (tsr_sync_append_argv()).
+ */
+
+static int
+tsr_store_command_argv(tsr_store_t *st, redisReply **reply,
+    const char *name, int argc, const char **argv, const size_t *argvlen)
+{
+    int          rc;
+    redisReply  *r;
+
+    rc = tsr_store_ready(st);
+    if (rc != TSR_OK) {
+        return rc;
+    }
+
+    if (st->asking) {
+        st->asking = 0;
+
+        rc = tsr_store_sync(st, &r, "ASKING", "ASKING");
+        if (rc != TSR_OK) {
+            tsr_store_drop(st);
+            return rc;
+        }
+
+        freeReplyObject(r);
+    }
+
+    rc = tsr_sync_append_argv(st->ctx, argc, argv, argvlen);
+
+    if (rc == TSR_OK) {
+        rc = tsr_sync_reply(st->ctx, &r, name);
+    }
+
+    if (rc != TSR_OK) {
+        tsr_store_set_error(st, "%s", st->ctx->errstr);
+        tsr_store_drop(st);
+        return rc;
+    }
+
+    if (st->parent != NULL
+        && tsr_store_router_error_sync(st, r) == TSR_STORE_ERROR_REDIRECT)
+    {
+        freeReplyObject(r);
+        return TSR_EREDIRECT;
+    }
+
+    *reply = r;
+
+    return TSR_OK;
+}
+
+
+void
+tsr_store_set_deadline(tsr_store_t *st, uint64_t deadline)
+{
+    size_t  i;
+
+    st->sync_deadline = deadline;
+
+    for (i = 0; i < st->nnodes; i++) {
+        if (st->nodes[i]->ctx != NULL) {
+            tsr_sync_set_deadline(st->nodes[i]->ctx, deadline);
+        }
+    }
+
+    if (st->ctx != NULL) {
+        tsr_sync_set_deadline(st->ctx, deadline);
+    }
+}
+
+
+void
+tsr_store_close(tsr_store_t *st)
+{
+    size_t  i;
+
+    if (st == NULL || st->async) {
+        return;
+    }
+
+    for (i = 0; i < st->nnodes; i++) {
+        tsr_store_close(st->nodes[i]);
+    }
+
+    if (st->ctx != NULL) {
+        tsr_sync_free(st->ctx);
+        st->ctx = NULL;
+    }
 }
 
 
@@ -2187,6 +2449,7 @@ static int
 tsr_store_open(tsr_store_t *st)
 {
     int               rc;
+    uint64_t          deadline;
     redisReply       *reply;
     tsr_sync_conf_t   conf;
 
@@ -2210,6 +2473,12 @@ tsr_store_open(tsr_store_t *st)
     }
 
     tsr_store_caps(st, &st->ctx->caps);
+
+    deadline = (st->parent != NULL) ? st->parent->sync_deadline
+                                    : st->sync_deadline;
+    if (deadline != 0) {
+        tsr_sync_set_deadline(st->ctx, deadline);
+    }
 
     if (st->verify_role) {
         rc = tsr_store_sync(st, &reply, "ROLE", "ROLE");
@@ -3873,6 +4142,9 @@ tsr_store_single_get_async(tsr_store_t *st, const char *name,
     req->eval = 0;
     req->haskey = haskey;
     req->redirected = 0;
+    req->script = 0;
+    req->cmd = NULL;
+    req->cmdlen = 0;
 
     if (haskey) {
         memcpy(req->key, key, keylen);
@@ -3924,20 +4196,20 @@ tsr_store_eval_async(tsr_store_t *st, const char *script, size_t len,
     const size_t *argvlen, uint64_t timeout_ms, tsr_store_done_pt done,
     void *arg)
 {
-    int          i, n, rc;
-    char        *cmd;
-    size_t       avlen[TSR_STORE_EVAL_ARGS + 4];
-    uint64_t     now;
-    tsr_req_t   *req;
-    const char  *av[TSR_STORE_EVAL_ARGS + 4];
+    int           i, n, rc;
+    char         *cmd;
+    size_t        avlen[TSR_STORE_EVAL_ARGS + 4];
+    uint64_t      now;
+    tsr_req_t    *req;
+    tsr_store_t  *node;
+    const char   *av[TSR_STORE_EVAL_ARGS + 4];
 
     if (st == NULL) {
         return NULL;
     }
 
-    if (!st->async || !st->topo->eval) {
-        tsr_store_set_error(st, "EVAL: the store is not asynchronous or "
-                            "not of one server");
+    if (!st->async) {
+        tsr_store_set_error(st, "EVAL: the store is not asynchronous");
         return NULL;
     }
 
@@ -3948,6 +4220,26 @@ tsr_store_eval_async(tsr_store_t *st, const char *script, size_t len,
     {
         tsr_store_set_error(st, "EVAL: invalid arguments");
         return NULL;
+    }
+
+    if (!st->topo->eval) {
+        /* a router: the node GET of the key would go to */
+
+        node = st->topo->route(st, key, keylen);
+        if (node == NULL) {
+            /* the message is in "err" */
+            st->stats.gets++;
+            st->stats.refused++;
+            return NULL;
+        }
+
+        req = tsr_store_eval_async(node, script, len, key, keylen, argc,
+                                   argv, argvlen, timeout_ms, done, arg);
+        if (req == NULL) {
+            memcpy(st->err, node->err, sizeof(st->err));
+        }
+
+        return req;
     }
 
     st->stats.gets++;
@@ -3991,6 +4283,7 @@ tsr_store_eval_async(tsr_store_t *st, const char *script, size_t len,
 
     req = OPENSSL_malloc(sizeof(tsr_req_t));
     if (req == NULL) {
+        OPENSSL_cleanse(cmd, n);
         redisFreeCommand(cmd);
         tsr_store_set_error(st, "EVAL: out of memory");
         goto refused;
@@ -4008,10 +4301,27 @@ tsr_store_eval_async(tsr_store_t *st, const char *script, size_t len,
     req->eval = 1;
     req->haskey = 0;
     req->redirected = 0;
+    req->script = 1;
+    req->cmd = NULL;
+    req->cmdlen = 0;
 
     rc = tsr_store_async_formatted(st, tsr_store_get_cb, req, cmd, n);
 
-    /* the caller's arguments may be secret: wiped with the command */
+    /*
+     * A router's node keeps the command, for the node a redirection
+     * names; elsewhere it goes at once.  The caller's arguments may be
+     * secret: wiped in either case.
+     */
+
+    if (rc == TSR_OK && st->parent != NULL) {
+        req->cmd = OPENSSL_malloc(n);
+
+        if (req->cmd != NULL) {
+            memcpy(req->cmd, cmd, n);
+            req->cmdlen = n;
+        }
+    }
+
     OPENSSL_cleanse(cmd, n);
     redisFreeCommand(cmd);
 
@@ -4367,6 +4677,11 @@ tsr_store_req_free(tsr_req_t *req)
 {
     if (req->haskey) {
         OPENSSL_cleanse(req->key, req->keylen);
+    }
+
+    if (req->cmd != NULL) {
+        OPENSSL_cleanse(req->cmd, req->cmdlen);
+        OPENSSL_free(req->cmd);
     }
 
     OPENSSL_free(req);
@@ -5160,6 +5475,11 @@ tsr_store_req_resend(tsr_store_t *st, tsr_req_t *req, int ask)
         return TSR_ERROR;
     }
 
+    if (req->script && req->cmd == NULL) {
+        /* its copy could not be kept */
+        return TSR_ERROR;
+    }
+
     if (ask
         && tsr_store_async_command(st, tsr_store_asking_cb, NULL, "ASKING")
            != TSR_OK)
@@ -5167,7 +5487,11 @@ tsr_store_req_resend(tsr_store_t *st, tsr_req_t *req, int ask)
         return TSR_ERROR;
     }
 
-    if (req->eval) {
+    if (req->script) {
+        rc = tsr_store_async_formatted(st, tsr_store_get_cb, req, req->cmd,
+                                       req->cmdlen);
+
+    } else if (req->eval) {
         rc = tsr_store_async_command(st, tsr_store_get_cb, req,
                                      "EVAL %s 1 %b", tsr_store_getdel_lua,
                                      req->key, req->keylen);

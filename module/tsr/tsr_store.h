@@ -101,6 +101,7 @@
 #define TSR_STORE_OP_GETDEL            2
 #define TSR_STORE_OP_SET               3
 #define TSR_STORE_OP_DEL               4
+#define TSR_STORE_OP_EVAL              5   /* a script, answering as GET */
 
 
 
@@ -127,6 +128,11 @@ typedef struct {
     const uint8_t      *val;                /* SET */
     size_t              vlen;
     uint64_t            ttl_ms;
+    const char         *script;             /* EVAL */
+    size_t              script_len;
+    int                 argc;
+    const char        **argv;
+    const size_t       *argvlen;
 } tsr_store_op_t;
 
 
@@ -152,6 +158,10 @@ struct tsr_req_s {
     unsigned            eval:1;         /* sent as the GETDEL script */
     unsigned            haskey:1;       /* "key" holds the key */
     unsigned            redirected:1;   /* followed one redirection */
+    unsigned            script:1;       /* the caller's script, "cmd" */
+    char               *cmd;            /* a script on a router's node:
+                                           the command as sent, wiped */
+    size_t              cmdlen;
     char                key[];          /* for the script, redirections */
 };
 
@@ -197,6 +207,8 @@ struct tsr_store_s {
     int                 backoff_max_ms;
     int                 backoff_ms;         /* the next failure's delay */
     int64_t             next_attempt;       /* monotonic ms; 0: any time */
+    uint64_t            sync_deadline;      /* monotonic ms, of every
+                                               exchange; 0: none */
     unsigned            getdel_eval:1;      /* Redis without GETDEL */
     unsigned            no_caps:1;          /* a sentinel: no INFO */
     unsigned            no_user:1;          /* AUTH took no user name */
@@ -412,6 +424,22 @@ TSR_HIDDEN int tsr_store_node_op(tsr_store_t *node,
  */
 TSR_HIDDEN void tsr_store_node_uncount(tsr_store_t *node,
     const tsr_store_op_t *op);
+
+/*
+ * Closes the synchronous connections of "st" and of its nodes without
+ * counting a failure: a caller that uses a store once in a while (the
+ * ticket ring) does not hold idle connections.  The next call connects
+ * again, to the server the topology names then.
+ */
+TSR_HIDDEN void tsr_store_close(tsr_store_t *st);
+
+/*
+ * One deadline (monotonic ms, 0: none) for every synchronous exchange of
+ * "st" and its nodes from now on, however slowly Redis answers: a caller
+ * that waits on a whole series of commands (the ticket ring at start-up)
+ * bounds the series, not each reply.
+ */
+TSR_HIDDEN void tsr_store_set_deadline(tsr_store_t *st, uint64_t deadline);
 
 /* Asks for the router's timer at "at" (loop time) at the latest. */
 TSR_HIDDEN void tsr_store_router_wake(tsr_store_t *st, uint64_t at);

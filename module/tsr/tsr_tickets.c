@@ -5,12 +5,13 @@
  * due (redis-scripts/ticket_rotate.lua makes that a compare-and-set), and
  * served to OpenSSL's ticket key callback from memory.
  *
- * The synchronous path here opens a short-lived hiredis connection of its
- * own, built from the same tsr_store_conf_t as the store: the store's
- * public interface has no script call, and start-up and command line
- * tools can afford a connection per call.  An event-loop host (nginx
- * workers) reads the ring through its asynchronous store instead and
- * hands it to tsr_tickets_load_value().
+ * The synchronous path here runs on a synchronous store of the ring's
+ * own, built from the same tsr_store_conf_t as the host's: GET and the
+ * script (tsr_store_eval()) go where the ring's key lives, on a single
+ * server, a cluster or the sentinels' master, and its connections close
+ * at the end of each call (start-up and command line tools).  An
+ * event-loop host (nginx workers) reads the ring through its
+ * asynchronous store instead and hands it to tsr_tickets_load_value().
  *
  * Timeline of a key, with P the period and L the ticket lifetime: it is
  * the next key (decrypts only) during the generation before its own; the
@@ -39,29 +40,23 @@
 #include "tsr_scripts.h"
 #include "tsr_seal.h"
 #include "tsr_store.h"
-#include "tsr_sync.h"
 
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <sys/time.h>
 
-#include <hiredis/hiredis.h>
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 
-#define TSR_TICKETS_SHA_LEN       (2 * SHA_DIGEST_LENGTH)
-#define TSR_TICKETS_NOSCRIPT      "NOSCRIPT"
 
 
 typedef struct {
@@ -95,21 +90,10 @@ struct tsr_tickets_s {
     uint64_t             period;
     uint64_t             lifetime;
 
-    /* the synchronous connection's settings */
-    char                *host;
-    char                *unix_path;
-    tsr_tls_t           *tls;
-    char                *user;
-    char                *password;
-    size_t               password_len;
-    int                  port;
-    int                  db;
-    int                  connect_timeout_ms;
-    int                  command_timeout_ms;
-    uint64_t             deadline;      /* of a sync, CLOCK_MONOTONIC ms */
+    /* synchronous: the first load, tsr_tickets_sync(), tsr-admin */
+    tsr_store_t         *store;
 
     const tsr_script_t  *script;
-    char                 sha[TSR_TICKETS_SHA_LEN + 1];
 
     /* contexts attached, detached by destroy */
     SSL_CTX            **ctxs;
@@ -171,18 +155,6 @@ static int tsr_tickets_build(tsr_tickets_t *t, const tsr_tickets_ring_t *old,
     uint64_t now, uint8_t *out, size_t *outlen);
 static int tsr_tickets_new_key(tsr_tickets_key_t *k, uint64_t gen);
 static void tsr_tickets_free_ring(tsr_tickets_ring_t *ring);
-static tsr_sync_t *tsr_tickets_connect(tsr_tickets_t *t, int *rc);
-static redisReply *tsr_tickets_command(tsr_tickets_t *t, tsr_sync_t *c,
-    const char *name, int *rc, const char *fmt, ...);
-static int tsr_tickets_get(tsr_tickets_t *t, tsr_sync_t *c, uint8_t *buf,
-    size_t *len);
-static int tsr_tickets_rotate(tsr_tickets_t *t, tsr_sync_t *c,
-    const uint8_t *expected, size_t elen, const uint8_t *sealed,
-    size_t slen, uint8_t *header, int *applied);
-static int tsr_tickets_script_reply(tsr_tickets_t *t, redisReply *reply,
-    uint8_t *header, int *applied);
-static void tsr_tickets_reply_error(tsr_tickets_t *t, const char *name,
-    const redisReply *reply);
 static uint64_t tsr_tickets_add(uint64_t a, uint64_t b);
 static uint64_t tsr_tickets_get64(const uint8_t *p);
 static void tsr_tickets_put64(uint8_t *p, uint64_t v);
@@ -317,113 +289,34 @@ failed:
 
 
 /*
- * Copies the connection settings.  A throwaway store validates them, so
- * that both accept exactly the same configurations.
+ * The ring's synchronous client is a store of its own with the same
+ * address: the ring's key goes where the store routes it, to the one
+ * server, the master of its slot or the master the sentinels name.
  */
 
 static int
 tsr_tickets_conf_redis(tsr_tickets_t *t, const tsr_store_conf_t *conf,
     char *err, size_t errlen)
 {
-    const char   *host;
-    tsr_store_t  *st;
-
-    /*
-     * The ring's script runs on a synchronous connection of its own to
-     * one server: a cluster or Sentinel setup would need the store's
-     * routing for it, which the store does not offer for scripts yet.
-     */
-
-    if (conf->cluster != NULL || conf->sentinels != NULL) {
-        if (err != NULL && errlen > 0) {
-            (void) snprintf(err, errlen, "fleet ticket keys are not "
-                            "supported with \"cluster=\" or \"sentinel=\" "
-                            "addresses yet");
-        }
-
+    t->store = tsr_store_create(conf, err, errlen);
+    if (t->store == NULL) {
         return TSR_EINVAL;
     }
 
-    st = tsr_store_create(conf, err, errlen);
-    if (st == NULL) {
-        return TSR_EINVAL;
-    }
-
-    tsr_store_destroy(st);
-
-    t->port = conf->port ? conf->port : TSR_STORE_DEFAULT_PORT;
-    t->db = conf->db;
-    t->connect_timeout_ms = conf->connect_timeout_ms
-                            ? conf->connect_timeout_ms
-                            : TSR_STORE_CONNECT_TIMEOUT;
-    t->command_timeout_ms = conf->command_timeout_ms
-                            ? conf->command_timeout_ms
-                            : TSR_STORE_COMMAND_TIMEOUT;
     t->never_block = conf->never_block;
 
-    if (conf->unix_path != NULL) {
-        t->unix_path = OPENSSL_strdup(conf->unix_path);
-        if (t->unix_path == NULL) {
-            goto nomem;
-        }
-
-        (void) snprintf(t->addr, sizeof(t->addr), "unix:%s", t->unix_path);
-
-    } else {
-        host = (conf->host != NULL) ? conf->host : TSR_STORE_DEFAULT_HOST;
-
-        t->host = OPENSSL_strdup(host);
-        if (t->host == NULL) {
-            goto nomem;
-        }
-
-        (void) snprintf(t->addr, sizeof(t->addr),
-                        strchr(host, ':') != NULL ? "[%s]:%d" : "%s:%d",
-                        host, t->port);
-    }
-
-    if (conf->user != NULL) {
-        t->user = OPENSSL_strdup(conf->user);
-        if (t->user == NULL) {
-            goto nomem;
-        }
-    }
-
-    if (conf->tls) {
-        t->tls = tsr_store_tls_create(conf, err, errlen);
-        if (t->tls == NULL) {
-            return TSR_EINVAL;
-        }
-    }
-
-    if (conf->password != NULL && conf->password[0] != '\0') {
-        t->password_len = strlen(conf->password);
-
-        t->password = OPENSSL_malloc(t->password_len + 1);
-        if (t->password == NULL) {
-            goto nomem;
-        }
-
-        memcpy(t->password, conf->password, t->password_len + 1);
-    }
+    (void) snprintf(t->addr, sizeof(t->addr), "%s", t->store->addr);
 
     t->redis = 1;
 
     return TSR_OK;
-
-nomem:
-
-    tsr_errf(err, errlen, "ticket keys: out of memory");
-
-    return TSR_ENOMEM;
 }
 
 
 static int
 tsr_tickets_find_script(tsr_tickets_t *t, char *err, size_t errlen)
 {
-    size_t   i;
-    uint8_t  md[SHA_DIGEST_LENGTH];
+    size_t  i;
 
     for (i = 0; i < tsr_nscripts; i++) {
         if (strcmp(tsr_scripts[i].name, TSR_TICKETS_SCRIPT) == 0) {
@@ -437,19 +330,6 @@ tsr_tickets_find_script(tsr_tickets_t *t, char *err, size_t errlen)
                  "built in", TSR_TICKETS_SCRIPT);
         return TSR_EINVAL;
     }
-
-    /* what EVALSHA wants: the SHA-1 of the script's text, in hex */
-
-    if (SHA1((const uint8_t *) t->script->source, t->script->len, md)
-        == NULL)
-    {
-        tsr_errf(err, errlen, "ticket keys: SHA1() failed");
-        ERR_clear_error();
-        return TSR_ERROR;
-    }
-
-    tsr_tickets_hex(md, sizeof(md), t->sha);
-    t->sha[TSR_TICKETS_SHA_LEN] = '\0';
 
     return TSR_OK;
 }
@@ -468,16 +348,10 @@ tsr_tickets_destroy(tsr_tickets_t *t)
 
     tsr_tickets_free_ring(t->ring);
 
-    if (t->password != NULL) {
-        OPENSSL_clear_free(t->password, t->password_len + 1);
-    }
+    tsr_store_destroy(t->store);
 
     OPENSSL_free(t->ctxs);
     OPENSSL_free(t->name);
-    OPENSSL_free(t->host);
-    OPENSSL_free(t->unix_path);
-    OPENSSL_free(t->user);
-    tsr_tls_destroy(t->tls);
     EVP_CIPHER_free(t->cipher);
     OPENSSL_clear_free(t, sizeof(tsr_tickets_t));
 }
@@ -828,13 +702,17 @@ tsr_tickets_rotate_now(tsr_tickets_t *t)
 int
 tsr_tickets_sync(tsr_tickets_t *t)
 {
-    int            rc, absent, applied, logged;
-    size_t         len, slen, plen, elen;
-    uint64_t       now;
-    tsr_sync_t    *c;
-    uint8_t        header[TSR_TICKETS_HEADER_LEN];
-    uint8_t        val[TSR_MAX_VALUE];
-    uint8_t        plain[TSR_TICKETS_RING_MAX];
+    int                 rc, absent, logged;
+    char                period[32];
+    size_t              len, plen, slen;
+    uint8_t             gen[8];
+    uint64_t            now, rotations;
+    const char         *argv[4];
+    size_t              argvlen[4];
+    tsr_store_stats_t   before, after;
+    uint8_t             val[TSR_MAX_VALUE];
+    uint8_t             sealed[TSR_MAX_VALUE];
+    uint8_t             plain[TSR_TICKETS_RING_MAX];
 
     if (t == NULL) {
         return TSR_EINVAL;
@@ -862,21 +740,39 @@ tsr_tickets_sync(tsr_tickets_t *t)
      * timeout must not hold it for ever.
      */
 
-    t->deadline = (uint64_t) tsr_now_ms() + t->connect_timeout_ms
-                  + t->command_timeout_ms;
+    tsr_store_set_deadline(t->store, (uint64_t) tsr_now_ms()
+                                     + t->store->connect_timeout_ms
+                                     + t->store->command_timeout_ms);
 
-    c = tsr_tickets_connect(t, &rc);
-    if (c == NULL) {
-        goto failed;
-    }
+    /*
+     * The store answers a value of another type or size as a miss and
+     * counts it as a bad value: for the ring that is a bad ring.
+     */
+
+    tsr_store_stats(t->store, &before);
 
     len = sizeof(val);
 
-    rc = tsr_tickets_get(t, c, val, &len);
+    rc = tsr_store_get(t->store, t->name, t->namelen, val, &len);
 
-    if (rc == TSR_OK) {
+    tsr_store_stats(t->store, &after);
+
+    if (rc == TSR_NOT_FOUND && after.bad_values != before.bad_values) {
+        t->stats.load_errors++;
+        tsr_tickets_set_error(t, "ticket keys \"%s\": %s", t->name,
+                              tsr_store_error(t->store));
+
+        /* too long for any ring, or not a string */
+        rc = (strstr(t->err, "over the limit") != NULL) ? TSR_ETOOBIG
+                                                         : TSR_EPROTO;
+
+    } else if (rc == TSR_OK) {
         rc = tsr_tickets_load(t, val, len);
         logged = (rc != TSR_OK);
+
+    } else if (rc != TSR_NOT_FOUND) {
+        tsr_tickets_set_error(t, "ticket keys \"%s\": %s", t->name,
+                              tsr_store_error(t->store));
     }
 
     /*
@@ -914,13 +810,12 @@ tsr_tickets_sync(tsr_tickets_t *t)
         goto failed;
     }
 
-    /* the value sealed, after room for the header the script writes */
+    /* sealed without the header, which the script writes */
 
-    slen = sizeof(val) - TSR_TICKETS_HEADER_LEN;
+    slen = sizeof(sealed) - TSR_TICKETS_HEADER_LEN;
 
-    rc = tsr_seal(t->keys, t->name, t->namelen, plain, plen,
-                  val + TSR_TICKETS_HEADER_LEN, &slen);
-    if (rc != TSR_OK) {
+    rc = tsr_seal(t->keys, t->name, t->namelen, plain, plen, sealed, &slen);
+    if (rc != TSR_OK || slen < TSR_SEAL_TAG_LEN) {
         tsr_tickets_set_error(t, "ticket keys \"%s\": tsr_seal() failed: "
                               "%s", t->name, tsr_strerror(rc));
         goto failed;
@@ -928,68 +823,80 @@ tsr_tickets_sync(tsr_tickets_t *t)
 
     /* ARGV[1]: the generation built on, as read or newer */
 
-    elen = 0;
-
     if (t->ring != NULL) {
-        tsr_tickets_put64(header, t->ring->gen);
-        elen = 8;
+        tsr_tickets_put64(gen, t->ring->gen);
     }
 
-    rc = tsr_tickets_rotate(t, c, header, elen, val + TSR_TICKETS_HEADER_LEN,
-                            slen, header, &applied);
-    if (rc != TSR_OK) {
-        goto failed;
-    }
+    /* forced: a period of 1 ms has always passed by the time it runs */
 
-    if (applied) {
-        t->stats.rotations++;
+    (void) snprintf(period, sizeof(period), "%llu",
+                    t->force ? 1ULL : (unsigned long long) t->period);
 
-        memcpy(val, header, TSR_TICKETS_HEADER_LEN);
+    argv[0] = (const char *) gen;
+    argvlen[0] = (t->ring != NULL) ? sizeof(gen) : 0;
+    argv[1] = period;
+    argvlen[1] = strlen(period);
+    argv[2] = (const char *) sealed;
+    argvlen[2] = slen;
+    argv[3] = "value";
+    argvlen[3] = sizeof("value") - 1;
 
-        rc = tsr_tickets_load(t, val, TSR_TICKETS_HEADER_LEN + slen);
-        if (rc != TSR_OK) {
-            logged = 1;
-            goto failed;
-        }
+    /*
+     * The script answers with the ring stored afterwards, ours or the
+     * one another node wrote first; its tag says which.
+     */
 
-        tsr_tickets_log(t, TSR_LOG_INFO, "ticket keys \"%s\": %s "
-                        "generation %llu", t->name,
-                        (elen == 0) ? "created" : "rotated to",
-                        (unsigned long long) t->ring->gen);
+    memcpy(t->sent_tag, sealed + slen - TSR_SEAL_TAG_LEN, TSR_SEAL_TAG_LEN);
+    t->sent = 1;
 
-        goto done;
-    }
-
-    /* another node was first, or Redis' clock says not yet */
+    rotations = t->stats.rotations;
 
     len = sizeof(val);
 
-    rc = tsr_tickets_get(t, c, val, &len);
+    rc = tsr_store_eval(t->store, t->script->source, t->script->len,
+                        t->name, t->namelen, 4, argv, argvlen, val, &len);
 
     if (rc == TSR_OK) {
         rc = tsr_tickets_load(t, val, len);
         logged = (rc != TSR_OK);
+
+    } else {
+        tsr_tickets_set_error(t, "ticket keys \"%s\": %s %s", t->name,
+                              rc == TSR_NOT_FOUND ? "no ring after"
+                                                  : "failed:",
+                              rc == TSR_NOT_FOUND ? t->script->name
+                                  : tsr_store_error(t->store));
+        if (rc == TSR_NOT_FOUND) {
+            rc = TSR_EPROTO;
+        }
     }
 
-    if (rc != TSR_OK && rc != TSR_NOT_FOUND) {
+    t->sent = 0;
+
+    if (rc != TSR_OK) {
         goto failed;
+    }
+
+    if (t->stats.rotations != rotations) {
+        tsr_tickets_log(t, TSR_LOG_INFO, "ticket keys \"%s\": %s "
+                        "generation %llu", t->name,
+                        (argvlen[0] == 0) ? "created" : "rotated to",
+                        (unsigned long long) t->ring->gen);
     }
 
 done:
 
     OPENSSL_cleanse(plain, plen);
-    tsr_sync_free(c);
-    t->deadline = 0;
+    tsr_store_close(t->store);
+    tsr_store_set_deadline(t->store, 0);
 
     return rc;
 
 failed:
 
     OPENSSL_cleanse(plain, plen);
-
-    tsr_sync_free(c);
-
-    t->deadline = 0;
+    tsr_store_close(t->store);
+    tsr_store_set_deadline(t->store, 0);
 
     if (!logged) {
         tsr_tickets_log(t, TSR_LOG_ERR, "%s", t->err);
@@ -1673,312 +1580,6 @@ tsr_tickets_error(const tsr_tickets_t *t)
     }
 
     return t->err;
-}
-
-
-/*
- * A blocking connection with the store's settings: connect timeout,
- * command timeout, AUTH and SELECT, all within the sync's deadline.
- */
-
-static tsr_sync_t *
-tsr_tickets_connect(tsr_tickets_t *t, int *rc)
-{
-    tsr_sync_t       *c;
-    tsr_sync_conf_t   conf;
-
-    memset(&conf, 0, sizeof(conf));
-    conf.addr = t->addr;
-    conf.host = t->host;
-    conf.port = t->port;
-    conf.path = t->unix_path;
-    conf.user = t->user;
-    conf.password = t->password;
-    conf.password_len = t->password_len;
-    conf.db = t->db;
-    conf.connect_timeout_ms = t->connect_timeout_ms;
-    conf.command_timeout_ms = t->command_timeout_ms;
-    conf.tls = t->tls;
-
-    c = tsr_sync_connect(&conf, rc, t->err, sizeof(t->err));
-    if (c == NULL) {
-        return NULL;
-    }
-
-    /* the whole exchange, not each reply: a server may drip them */
-    tsr_sync_set_deadline(c, t->deadline);
-
-    return c;
-}
-
-
-/*
- * Sends a command and reads its reply, which the caller frees; NULL with
- * *rc and the message set on failure (the connection is then unusable).
- */
-
-static redisReply *
-tsr_tickets_command(tsr_tickets_t *t, tsr_sync_t *c, const char *name,
-    int *rc, const char *fmt, ...)
-{
-    va_list      args;
-    redisReply  *reply;
-
-    va_start(args, fmt);
-    *rc = tsr_sync_vcommand(c, &reply, name, fmt, args);
-    va_end(args);
-
-    if (*rc == TSR_OK) {
-        return reply;
-    }
-
-    if (*rc == TSR_ETIMEDOUT && t->deadline != 0
-        && (uint64_t) tsr_now_ms() >= t->deadline)
-    {
-        tsr_tickets_set_error(t, "%s on %s timed out: a sync takes at most "
-                              "%d ms after connecting", name, t->addr,
-                              t->command_timeout_ms);
-        return NULL;
-    }
-
-    tsr_tickets_set_error(t, "%s", c->errstr);
-
-    return NULL;
-}
-
-
-/*
- * GET of the ring: TSR_OK with the value, TSR_NOT_FOUND, or an error; a
- * value of another type or size is a bad ring, counted as such.
- */
-
-static int
-tsr_tickets_get(tsr_tickets_t *t, tsr_sync_t *c, uint8_t *buf,
-    size_t *len)
-{
-    int          rc;
-    redisReply  *reply;
-
-    reply = tsr_tickets_command(t, c, "GET", &rc, "GET %b", t->name,
-                                t->namelen);
-    if (reply == NULL) {
-        return rc;
-    }
-
-    switch (reply->type) {
-
-    case REDIS_REPLY_NIL:
-        *len = 0;
-        rc = TSR_NOT_FOUND;
-        break;
-
-    case REDIS_REPLY_STRING:
-        if (reply->len > *len || reply->len > TSR_MAX_VALUE) {
-            t->stats.load_errors++;
-            tsr_tickets_set_error(t, "ticket keys \"%s\": value of %zu "
-                                  "bytes is over the limit of %d", t->name,
-                                  (size_t) reply->len, TSR_MAX_VALUE);
-            rc = TSR_ETOOBIG;
-            break;
-        }
-
-        memcpy(buf, reply->str, reply->len);
-        *len = reply->len;
-        rc = TSR_OK;
-        break;
-
-    case REDIS_REPLY_ERROR:
-        if (reply->str != NULL && strstr(reply->str, "WRONGTYPE") != NULL) {
-            t->stats.load_errors++;
-            tsr_tickets_set_error(t, "ticket keys \"%s\": the key holds "
-                                  "another type", t->name);
-            rc = TSR_EPROTO;
-            break;
-        }
-
-        tsr_tickets_reply_error(t, "GET", reply);
-        rc = TSR_ESERVER;
-        break;
-
-    default:
-        tsr_tickets_set_error(t, "GET on %s: unexpected reply type %d",
-                              t->addr, reply->type);
-        rc = TSR_EPROTO;
-        break;
-    }
-
-    freeReplyObject(reply);
-
-    return rc;
-}
-
-
-/*
- * Runs the rotation script: EVALSHA, and on NOSCRIPT (a restarted or
- * flushed Redis) SCRIPT LOAD and EVALSHA once more.  "header" receives
- * the header the script returns.
- */
-
-static int
-tsr_tickets_rotate(tsr_tickets_t *t, tsr_sync_t *c,
-    const uint8_t *expected, size_t elen, const uint8_t *sealed, size_t slen,
-    uint8_t *header, int *applied)
-{
-    int          rc, loaded;
-    char         period[32];
-    uint8_t      gen[8];
-    redisReply  *reply;
-
-    *applied = 0;
-
-    /* "header" may be "expected": the script's reply overwrites it */
-    memcpy(gen, expected, elen);
-
-    /* forced: a period of 1 ms has always passed by the time it runs */
-
-    (void) snprintf(period, sizeof(period), "%llu",
-                    t->force ? 1ULL : (unsigned long long) t->period);
-
-    for (loaded = 0; /* void */; loaded = 1) {
-
-        reply = tsr_tickets_command(t, c, "EVALSHA", &rc,
-                                    "EVALSHA %s 1 %b %b %s %b", t->sha,
-                                    t->name, t->namelen, gen, elen, period,
-                                    sealed, slen);
-        if (reply == NULL) {
-            return rc;
-        }
-
-        if (loaded || reply->type != REDIS_REPLY_ERROR
-            || reply->len < sizeof(TSR_TICKETS_NOSCRIPT) - 1
-            || memcmp(reply->str, TSR_TICKETS_NOSCRIPT,
-                      sizeof(TSR_TICKETS_NOSCRIPT) - 1)
-               != 0)
-        {
-            break;
-        }
-
-        freeReplyObject(reply);
-
-        tsr_tickets_log(t, TSR_LOG_INFO, "loading script \"%s\" into redis "
-                        "at %s", t->script->name, t->addr);
-
-        reply = tsr_tickets_command(t, c, "SCRIPT LOAD", &rc,
-                                    "SCRIPT LOAD %b", t->script->source,
-                                    t->script->len);
-        if (reply == NULL) {
-            return rc;
-        }
-
-        if (reply->type == REDIS_REPLY_ERROR) {
-            tsr_tickets_reply_error(t, "SCRIPT LOAD", reply);
-            freeReplyObject(reply);
-            return TSR_ESERVER;
-        }
-
-        if (reply->type != REDIS_REPLY_STRING
-            || reply->len != TSR_TICKETS_SHA_LEN
-            || strncasecmp(reply->str, t->sha, TSR_TICKETS_SHA_LEN) != 0)
-        {
-            tsr_tickets_set_error(t, "SCRIPT LOAD on %s: unexpected reply, "
-                                  "not the SHA-1 %s", t->addr, t->sha);
-            freeReplyObject(reply);
-            return TSR_EPROTO;
-        }
-
-        freeReplyObject(reply);
-    }
-
-    rc = tsr_tickets_script_reply(t, reply, header, applied);
-
-    freeReplyObject(reply);
-
-    return rc;
-}
-
-
-/* {1, header} or {0, header}; anything else is a protocol error */
-
-static int
-tsr_tickets_script_reply(tsr_tickets_t *t, redisReply *reply,
-    uint8_t *header, int *applied)
-{
-    redisReply  *flag, *hdr;
-
-    if (reply->type == REDIS_REPLY_ERROR) {
-        tsr_tickets_reply_error(t, "EVALSHA", reply);
-        return TSR_ESERVER;
-    }
-
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2) {
-        goto failed;
-    }
-
-    flag = reply->element[0];
-    hdr = reply->element[1];
-
-    if (flag->type != REDIS_REPLY_INTEGER
-        || (flag->integer != 0 && flag->integer != 1)
-        || hdr->type != REDIS_REPLY_STRING)
-    {
-        goto failed;
-    }
-
-    *applied = (int) flag->integer;
-
-    if (*applied) {
-        if (hdr->len != TSR_TICKETS_HEADER_LEN) {
-            goto failed;
-        }
-
-        memcpy(header, hdr->str, TSR_TICKETS_HEADER_LEN);
-    }
-
-    return TSR_OK;
-
-failed:
-
-    tsr_tickets_set_error(t, "EVALSHA %s on %s: unexpected reply",
-                          t->script->name, t->addr);
-
-    return TSR_EPROTO;
-}
-
-
-/*
- * Error replies may echo arguments: keep the text before them, printable
- * and short.
- */
-
-static void
-tsr_tickets_reply_error(tsr_tickets_t *t, const char *name,
-    const redisReply *reply)
-{
-    char         text[TSR_STORE_REPLY_TEXT];
-    size_t       i, n;
-    const char  *args;
-
-    n = (reply->str != NULL) ? reply->len : 0;
-
-    if (n != 0) {
-        args = strstr(reply->str, ", with args");
-        if (args != NULL && (size_t) (args - reply->str) < n) {
-            n = args - reply->str;
-        }
-    }
-
-    if (n > sizeof(text) - 1) {
-        n = sizeof(text) - 1;
-    }
-
-    for (i = 0; i < n; i++) {
-        text[i] = (reply->str[i] >= 0x20 && reply->str[i] < 0x7f)
-                  ? reply->str[i] : '?';
-    }
-
-    text[n] = '\0';
-
-    tsr_tickets_set_error(t, "%s on %s failed: %s", name, t->addr, text);
 }
 
 

@@ -43,7 +43,7 @@ static void test_world_readable_key_warns(void);
 static void test_missing_password_file_is_rejected(void);
 static void test_stream_bad_address_is_rejected(void);
 static void test_server_without_ssl_is_rejected(void);
-static void test_tickets_with_cluster_are_rejected(void);
+static void test_tickets_with_cluster_and_sentinel_are_accepted(void);
 static void test_cluster_with_db_is_rejected(void);
 static void test_default_server_without_module_warns(void);
 static void test_tickets_disagreeing_on_listener_warn(void);
@@ -409,15 +409,21 @@ test_server_without_ssl_is_rejected(void)
 
 
 static void
-test_tickets_with_cluster_are_rejected(void)
+test_tickets_with_cluster_and_sentinel_are_accepted(void)
 {
-    CU_ASSERT_NOT_EQUAL(run_conf(0,
+    CU_ASSERT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis cluster=127.0.0.1:7000,"
                     "127.0.0.1:7001;\n"
                     "ssl_session_redis_fleet_key @D/fleet.key;\n"
                     "ssl_session_redis_ticket_keys on;\n")), 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out, "\"ssl_session_redis_ticket_keys\" is "
-                                       "not supported"));
+    CU_ASSERT_PTR_NULL(strstr(out, "[emerg]"));
+
+    CU_ASSERT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis sentinel=127.0.0.1:26379,"
+                    "127.0.0.1:26380 master=sessions;\n"
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n"
+                    "ssl_session_redis_ticket_keys on;\n")), 0);
+    CU_ASSERT_PTR_NULL(strstr(out, "[emerg]"));
 }
 
 
@@ -776,7 +782,7 @@ main(void)
         TSR_TEST_FN(test_missing_password_file_is_rejected),
         TSR_TEST_FN(test_stream_bad_address_is_rejected),
         TSR_TEST_FN(test_server_without_ssl_is_rejected),
-        TSR_TEST_FN(test_tickets_with_cluster_are_rejected),
+        TSR_TEST_FN(test_tickets_with_cluster_and_sentinel_are_accepted),
         TSR_TEST_FN(test_cluster_with_db_is_rejected),
         TSR_TEST_FN(test_default_server_without_module_warns),
         TSR_TEST_FN(test_tickets_disagreeing_on_listener_warn),
@@ -1006,14 +1012,18 @@ test_former_names_warn_and_still_work(void)
                                        "\"30s\": must be more than 0 and at "
                                        "most 10s"));
 
-    /* tickets are on: refused with a cluster */
+    /* tickets are on: with a cluster and with sentinels too */
 
-    CU_ASSERT_NOT_EQUAL(run_conf(0,
+    CU_ASSERT_EQUAL(run_conf(0,
         HTTP_SERVER("ssl_session_redis cluster=127.0.0.1:7000;\n"
                     "ssl_session_redis_fleet_key @D/fleet.key;\n"
                     "ssl_session_redis_tickets on;\n")), 0);
-    CU_ASSERT_PTR_NOT_NULL(strstr(out,
-        "\"ssl_session_redis_ticket_keys\" is not supported"));
+    CU_ASSERT_EQUAL(run_conf(0,
+        HTTP_SERVER("ssl_session_redis sentinel=127.0.0.1:26379 "
+                    "master=mymaster;\n"
+                    "ssl_session_redis_fleet_key @D/fleet.key;\n"
+                    "ssl_session_redis_ticket_keys on;\n")), 0);
+    CU_ASSERT_PTR_NULL(strstr(out, "is not supported"));
 
     /* an old name and its new one together are one directive twice */
 

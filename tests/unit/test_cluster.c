@@ -60,6 +60,13 @@ typedef struct {
     log_counts_t      log;
 } fixture_t;
 
+/* a ring's value, answered on the loop, is in ring_val */
+typedef struct {
+    int          calls;
+    int          rc;
+    size_t       len;
+} ring_res_t;
+
 typedef struct {
     long long    lookups;
     long long    hits;
@@ -103,6 +110,14 @@ static void test_unreachable_seeds_refuse_without_waiting(void);
 static void test_allow_keeps_credentials_from_other_networks(void);
 static pid_t fake_node(int *port, int masters);
 static void test_nodes_named_once_are_freed(void);
+static void test_scripts_go_to_the_master_of_their_key(void);
+static void test_ticket_ring_lives_on_the_master_of_its_slot(void);
+static void test_scripts_follow_ask_and_moved(void);
+static int eval_async(fixture_t *f, const char *key, result_t *res);
+static tsr_tickets_t *make_ring(const char *seeds, int no_rotate,
+    log_counts_t *log);
+static void on_ring(int rc, const uint8_t *val, size_t len, void *arg);
+static int key_slot(const char *key);
 
 
 static tsr_test_cluster_t  cluster;
@@ -114,10 +129,30 @@ static const char         *allow;
 static int                 in_get;
 static int                 sync_done;
 
+/* the fleet key of the ticket rings; a ring's value, as answered */
+static tsr_keyring_t      *ring_keys;
+static uint8_t             ring_val[TSR_MAX_VALUE];
+
+/* a script answering as GET does */
+static const char          get_script[] =
+    "return redis.call('GET', KEYS[1])";
+
 
 static int
 init_suite(void)
 {
+    uint8_t  ikm[32];
+
+    memset(ikm, 0x3c, sizeof(ikm));
+
+    ring_keys = tsr_keyring_create(NULL, 0);
+    if (ring_keys == NULL
+        || tsr_keyring_add_key(ring_keys, ikm, sizeof(ikm), NULL, 0)
+           != TSR_OK)
+    {
+        return -1;
+    }
+
     return tsr_test_cluster_start(&cluster);
 }
 
@@ -125,6 +160,8 @@ init_suite(void)
 static int
 clean_suite(void)
 {
+    tsr_keyring_destroy(ring_keys);
+
     return tsr_test_cluster_stop(&cluster);
 }
 
@@ -1447,6 +1484,419 @@ test_nodes_named_once_are_freed(void)
     waitpid(pid, NULL, 0);
 }
 
+
+/*
+ * A script runs where GET of its key goes: on the master of the key's
+ * slot, synchronously and asynchronously, with no redirection once the
+ * map is known; a script that reads and writes its key answers with the
+ * value it wrote, so a script sent to the wrong master would be refused.
+ */
+
+static void
+test_scripts_go_to_the_master_of_their_key(void)
+{
+    int          i, m, used[TSR_TEST_CLUSTER_NODES], masters;
+    char         key[64], val[VAL_SIZE];
+    size_t       len;
+    uint8_t      buf[VAL_SIZE];
+    fixture_t    f, s;
+    result_t     res;
+    tsr_req_t   *req;
+    const char  *argv[1];
+
+    static const char  script[] =
+        "redis.call('SET', KEYS[1], ARGV[1], 'PX', 600000) "
+        "return redis.call('GET', KEYS[1])";
+    static const char  fails[] = "return redis.error_reply('ERR no')";
+
+    CU_ASSERT_EQUAL_FATAL(start_sync(&s, cluster.seeds), 0);
+    CU_ASSERT_EQUAL_FATAL(start_async(&f, cluster.seeds), 0);
+    CU_ASSERT_EQUAL_FATAL(wait_up(&f, 5000), 0);
+
+    memset(used, 0, sizeof(used));
+
+    for (i = 0; i < 60; i++) {
+        make_key(key, sizeof(key), "eval", i);
+        value_of(key, val, sizeof(val));
+        argv[0] = val;
+
+        /* synchronous */
+
+        len = sizeof(buf);
+        CU_ASSERT_EQUAL(tsr_store_eval(s.st, script, sizeof(script) - 1,
+                                       key, strlen(key), 1, argv, NULL,
+                                       buf, &len),
+                        TSR_OK);
+        CU_ASSERT(len == strlen(val) && memcmp(buf, val, len) == 0);
+
+        /* asynchronous, on the worker's loop */
+
+        memset(&res, 0, sizeof(result_t));
+
+        in_get = 1;
+        req = tsr_store_eval_async(f.st, script, sizeof(script) - 1, key,
+                                   strlen(key), 1, argv, NULL, TIMEOUT_MS,
+                                   on_done, &res);
+        in_get = 0;
+
+        CU_ASSERT_PTR_NOT_NULL(req);
+
+        if (req != NULL) {
+            (void) tsr_test_loop_run(&f.tl, 2 * TIMEOUT_MS, &res.calls);
+        }
+
+        CU_ASSERT_EQUAL(res.calls, 1);
+        CU_ASSERT_EQUAL(res.rc, TSR_OK);
+        CU_ASSERT(res.len == strlen(val) && memcmp(res.val, val, res.len)
+                  == 0);
+
+        /* the key is on the master of its slot */
+
+        m = tsr_test_cluster_master_of(&cluster,
+                                       key_slot(key), -1);
+        CU_ASSERT_FATAL(m != -1);
+        used[m] = 1;
+    }
+
+    for (i = 0, masters = 0; i < TSR_TEST_CLUSTER_NODES; i++) {
+        masters += used[i];
+    }
+
+    /* every master ran some; none was reached through a redirection */
+
+    CU_ASSERT_EQUAL(masters, 3);
+    CU_ASSERT_EQUAL(s.log.moved, 0);
+    CU_ASSERT_EQUAL(f.log.moved, 0);
+    CU_ASSERT_EQUAL(s.log.err, 0);
+    CU_ASSERT_EQUAL(f.log.err, 0);
+
+    /* nil is a miss, an error reply an error, as for GET */
+
+    len = sizeof(buf);
+    CU_ASSERT_EQUAL(tsr_store_eval(s.st, "return false", 12, "tc:nokey", 8,
+                                   0, NULL, NULL, buf, &len),
+                    TSR_NOT_FOUND);
+    len = sizeof(buf);
+    CU_ASSERT_EQUAL(tsr_store_eval(s.st, fails, sizeof(fails) - 1,
+                                   "tc:nokey", 8, 0, NULL, NULL, buf, &len),
+                    TSR_ESERVER);
+    CU_ASSERT_PTR_NOT_NULL(strstr(tsr_store_error(s.st), "ERR no"));
+
+    finish(&f);
+    finish(&s);
+}
+
+
+/*
+ * Fleet ticket keys with a cluster= address: the ring is created,
+ * loaded and rotated through a seed node that does not serve the ring's
+ * key, and its rotation on the worker's loop reaches the same master.
+ */
+
+static void
+test_ticket_ring_lives_on_the_master_of_its_slot(void)
+{
+    int                  m, seed, rc;
+    char                 name[TSR_MAX_KEY_NAME + 1], seeds[64];
+    char                 out[OUT_SIZE];
+    fixture_t            f;
+    log_counts_t         log, rlog;
+    tsr_req_t           *req;
+    tsr_tickets_t       *t, *reader;
+    tsr_tickets_info_t   info;
+    tsr_tickets_stats_t  stats;
+    ring_res_t           res;
+
+    memset(&log, 0, sizeof(log));
+    memset(&rlog, 0, sizeof(rlog));
+
+    /* the master of the ring's slot, and another one as the only seed */
+
+    t = make_ring(cluster.seeds, 0, &log);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT(tsr_tickets_ring_key(t, name, sizeof(name)) > 0);
+    tsr_tickets_destroy(t);
+
+    m = tsr_test_cluster_master_of(&cluster, key_slot(name),
+                                   -1);
+    CU_ASSERT_FATAL(m != -1);
+
+    seed = other_master(m);
+    CU_ASSERT_FATAL(seed != -1 && seed != m);
+
+    snprintf(seeds, sizeof(seeds), "127.0.0.1:%d", cluster.node[seed].port);
+
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&cluster.node[m], out, sizeof(out),
+                                       "DEL %s", name), 0);
+
+    t = make_ring(seeds, 0, &log);
+    reader = make_ring(seeds, 1, &rlog);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(reader);
+
+    /* nothing yet: the reader finds no ring, the writer creates it */
+
+    CU_ASSERT_EQUAL(tsr_tickets_sync(reader), TSR_NOT_FOUND);
+
+    rc = tsr_tickets_sync(t);
+    CU_ASSERT_EQUAL(rc, TSR_OK);
+    if (rc != TSR_OK) {
+        fprintf(stderr, "tsr_tickets_sync(): %s\n", tsr_tickets_error(t));
+    }
+
+    CU_ASSERT_EQUAL(tsr_tickets_info(t, &info), TSR_OK);
+    CU_ASSERT_EQUAL(info.gen, 1);
+    tsr_tickets_stats(t, &stats);
+    CU_ASSERT_EQUAL(stats.rotations, 1);
+
+    /* on the master of its slot, not on the seed */
+
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&cluster.node[m], out, sizeof(out),
+                                       "EXISTS %s", name), 0);
+    CU_ASSERT_STRING_EQUAL(out, "1");
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&cluster.node[seed], out,
+                                       sizeof(out), "EXISTS %s", name), 0);
+    CU_ASSERT_PTR_NOT_NULL(strstr(out, "MOVED"));
+
+    CU_ASSERT_EQUAL(tsr_tickets_sync(reader), TSR_OK);
+    CU_ASSERT_EQUAL(tsr_tickets_info(reader, &info), TSR_OK);
+    CU_ASSERT_EQUAL(info.gen, 1);
+
+    /* rotated synchronously (tsr-admin's way) */
+
+    CU_ASSERT_EQUAL(tsr_tickets_rotate_now(t), TSR_OK);
+    CU_ASSERT_EQUAL(tsr_tickets_info(t, &info), TSR_OK);
+    CU_ASSERT_EQUAL(info.gen, 2);
+
+    CU_ASSERT_EQUAL(tsr_tickets_sync(reader), TSR_OK);
+    CU_ASSERT_EQUAL(tsr_tickets_info(reader, &info), TSR_OK);
+    CU_ASSERT_EQUAL(info.gen, 2);
+
+    /* and on a worker's loop, through an asynchronous cluster store */
+
+    CU_ASSERT_EQUAL_FATAL(start_async(&f, seeds), 0);
+    CU_ASSERT_EQUAL_FATAL(wait_up(&f, 5000), 0);
+
+    memset(&res, 0, sizeof(res));
+
+    req = tsr_tickets_rotate_async(t, f.st, TIMEOUT_MS, on_ring, &res);
+    CU_ASSERT_PTR_NOT_NULL(req);
+
+    if (req != NULL) {
+        (void) tsr_test_loop_run(&f.tl, 2 * TIMEOUT_MS, &res.calls);
+    }
+
+    CU_ASSERT_EQUAL(res.calls, 1);
+    CU_ASSERT_EQUAL(res.rc, TSR_OK);
+
+    if (res.rc == TSR_OK) {
+        /* not due yet: it answers with the ring stored, unchanged */
+        CU_ASSERT_EQUAL(tsr_tickets_load_value(t, ring_val, res.len),
+                        TSR_OK);
+    }
+
+    CU_ASSERT_EQUAL(tsr_tickets_info(t, &info), TSR_OK);
+    CU_ASSERT_EQUAL(info.gen, 2);
+
+    CU_ASSERT_EQUAL(f.log.err, 0);
+    CU_ASSERT_EQUAL(log.err, 0);
+    CU_ASSERT_EQUAL(rlog.err, 0);
+
+    finish(&f);
+
+    tsr_tickets_destroy(reader);
+    tsr_tickets_destroy(t);
+}
+
+
+static tsr_tickets_t *
+make_ring(const char *seeds, int no_rotate, log_counts_t *log)
+{
+    char                 err[ERR_SIZE];
+    tsr_tickets_t       *t;
+    tsr_store_conf_t     conf;
+    tsr_tickets_conf_t   tconf;
+
+    base_conf(&conf, log, seeds);
+
+    memset(&tconf, 0, sizeof(tsr_tickets_conf_t));
+    tconf.store_conf = &conf;
+    tconf.keys = ring_keys;
+    tconf.scope = "cluster-test";
+    tconf.period_ms = 3600000;
+    tconf.no_rotate = no_rotate;
+    tconf.log = count_log;
+    tconf.log_data = log;
+
+    t = tsr_tickets_create(&tconf, err, sizeof(err));
+    if (t == NULL) {
+        fprintf(stderr, "tsr_tickets_create(): %s\n", err);
+    }
+
+    return t;
+}
+
+
+static void
+on_ring(int rc, const uint8_t *val, size_t len, void *arg)
+{
+    ring_res_t  *res = arg;
+
+    res->calls++;
+    res->rc = rc;
+    res->len = 0;
+
+    if (val != NULL && len <= sizeof(ring_val)) {
+        memcpy(ring_val, val, len);
+        res->len = len;
+    }
+}
+
+
+/*
+ * A script follows redirections as GET does: during a migration the
+ * source answers ASK for a key it gave away, and the script goes to the
+ * target after ASKING; once the slot has moved, MOVED, and the
+ * asynchronous script is sent again, as formatted, to the node named.
+ */
+
+static void
+test_scripts_follow_ask_and_moved(void)
+{
+    int        i, slot, src, dst, moved, ask;
+    char       k1[64], k2[64], val[VAL_SIZE], out[OUT_SIZE];
+    char       sid[48], did[48];
+    size_t     len;
+    uint8_t    buf[VAL_SIZE];
+    result_t   res;
+    fixture_t  f, s;
+
+    snprintf(k1, sizeof(k1), "tc:{evalmig}:one");
+    snprintf(k2, sizeof(k2), "tc:{evalmig}:two");
+
+    slot = key_slot(k1);
+    CU_ASSERT_EQUAL_FATAL(slot, key_slot(k2));
+
+    src = tsr_test_cluster_master_of(&cluster, slot, -1);
+    dst = other_master(src);
+    CU_ASSERT_FATAL(src != -1 && dst != -1);
+    CU_ASSERT_EQUAL_FATAL(node_id(src, sid), 0);
+    CU_ASSERT_EQUAL_FATAL(node_id(dst, did), 0);
+
+    CU_ASSERT_EQUAL_FATAL(start_async(&f, cluster.seeds), 0);
+    CU_ASSERT_EQUAL_FATAL(start_sync(&s, cluster.seeds), 0);
+    CU_ASSERT_EQUAL_FATAL(wait_up(&f, 5000), 0);
+
+    CU_ASSERT_EQUAL(put(&f, k1), TSR_OK);
+    CU_ASSERT_EQUAL(put(&f, k2), TSR_OK);
+    CU_ASSERT_EQUAL(eval_async(&f, k2, &res), TSR_OK);
+
+    /* half-way: k1 moved, k2 not */
+
+    tsr_test_redis_cmd(&cluster.node[dst], out, sizeof(out),
+                       "CLUSTER SETSLOT %d IMPORTING %s", slot, sid);
+    CU_ASSERT_STRING_EQUAL(out, "OK");
+    tsr_test_redis_cmd(&cluster.node[src], out, sizeof(out),
+                       "CLUSTER SETSLOT %d MIGRATING %s", slot, did);
+    CU_ASSERT_STRING_EQUAL(out, "OK");
+    tsr_test_redis_cmd(&cluster.node[src], out, sizeof(out),
+                       "MIGRATE 127.0.0.1 %d %b 0 5000 KEYS %s",
+                       cluster.node[dst].port, "", (size_t) 0, k1);
+    CU_ASSERT_STRING_EQUAL(out, "OK");
+
+    ask = f.log.ask;
+
+    CU_ASSERT_EQUAL(eval_async(&f, k1, &res), TSR_OK);
+    value_of(k1, val, sizeof(val));
+    CU_ASSERT(res.len == strlen(val) && memcmp(res.val, val, res.len) == 0);
+    CU_ASSERT(f.log.ask > ask);
+    CU_ASSERT_EQUAL(eval_async(&f, k2, &res), TSR_OK);
+
+    len = sizeof(buf);
+    CU_ASSERT_EQUAL(tsr_store_eval(s.st, get_script, sizeof(get_script) - 1,
+                                   k1, strlen(k1), 0, NULL, NULL, buf,
+                                   &len),
+                    TSR_OK);
+    CU_ASSERT(len == strlen(val) && memcmp(buf, val, len) == 0);
+    CU_ASSERT(s.log.ask >= 1);
+
+    /* done: the slot is the target's everywhere */
+
+    tsr_test_redis_cmd(&cluster.node[src], out, sizeof(out),
+                       "MIGRATE 127.0.0.1 %d %b 0 5000 KEYS %s",
+                       cluster.node[dst].port, "", (size_t) 0, k2);
+    CU_ASSERT_STRING_EQUAL(out, "OK");
+
+    for (i = 0; i < TSR_TEST_CLUSTER_NODES; i++) {
+        tsr_test_redis_cmd(&cluster.node[i], out, sizeof(out),
+                           "CLUSTER SETSLOT %d NODE %s", slot, did);
+    }
+
+    CU_ASSERT_EQUAL(tsr_test_cluster_wait_ok(&cluster, 10000), 0);
+
+    moved = f.log.moved;
+
+    CU_ASSERT_EQUAL(eval_async(&f, k2, &res), TSR_OK);
+    value_of(k2, val, sizeof(val));
+    CU_ASSERT(res.len == strlen(val) && memcmp(res.val, val, res.len) == 0);
+    CU_ASSERT_EQUAL(f.log.moved, moved + 1);
+
+    len = sizeof(buf);
+    CU_ASSERT_EQUAL(tsr_store_eval(s.st, get_script, sizeof(get_script) - 1,
+                                   k2, strlen(k2), 0, NULL, NULL, buf,
+                                   &len),
+                    TSR_OK);
+    CU_ASSERT(len == strlen(val) && memcmp(buf, val, len) == 0);
+    CU_ASSERT(s.log.moved >= 1);
+
+    finish(&f);
+    finish(&s);
+}
+
+
+/* the GET script on the loop: its rc, or -100 if refused or unanswered */
+
+static int
+eval_async(fixture_t *f, const char *key, result_t *res)
+{
+    tsr_req_t  *req;
+
+    memset(res, 0, sizeof(result_t));
+
+    in_get = 1;
+    req = tsr_store_eval_async(f->st, get_script, sizeof(get_script) - 1,
+                               key, strlen(key), 0, NULL, NULL, TIMEOUT_MS,
+                               on_done, res);
+    in_get = 0;
+
+    if (req == NULL) {
+        return -100;
+    }
+
+    (void) tsr_test_loop_run(&f->tl, 2 * TIMEOUT_MS, &res->calls);
+
+    return res->calls ? res->rc : -100;
+}
+
+
+/* the slot of "key" as Redis computes it, or -1 */
+
+static int
+key_slot(const char *key)
+{
+    char  out[64];
+
+    if (tsr_test_redis_cmd(&cluster.node[0], out, sizeof(out),
+                           "CLUSTER KEYSLOT %s", key)
+        != 0)
+    {
+        return -1;
+    }
+
+    return atoi(out);
+}
+
+
 int
 main(void)
 {
@@ -1462,6 +1912,9 @@ main(void)
         TSR_TEST(unreachable_seeds_refuse_without_waiting),
         TSR_TEST(allow_keeps_credentials_from_other_networks),
         TSR_TEST(nodes_named_once_are_freed),
+        TSR_TEST(scripts_go_to_the_master_of_their_key),
+        TSR_TEST(ticket_ring_lives_on_the_master_of_its_slot),
+        TSR_TEST(scripts_follow_ask_and_moved),
         TSR_TEST(killed_master_is_replaced_within_5s)
     };
 

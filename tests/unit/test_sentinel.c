@@ -59,6 +59,13 @@ typedef struct {
     log_counts_t      log;
 } fixture_t;
 
+/* a ring's value, answered on the loop, is in ring_val */
+typedef struct {
+    int          calls;
+    int          rc;
+    size_t       len;
+} ring_res_t;
+
 
 static int init_suite(void);
 static int clean_suite(void);
@@ -85,6 +92,12 @@ static void test_stopped_sentinel_is_left_for_the_next(void);
 static void test_killed_master_is_followed_to_the_new_one(void);
 static void test_hostile_sentinel_messages_never_crash(void);
 static void test_allow_keeps_the_password_from_other_networks(void);
+static void test_scripts_and_ticket_ring_follow_a_failover(void);
+static tsr_tickets_t *make_ring(int no_rotate, log_counts_t *log);
+static int ring_gen_on(int i, const char *name);
+static int demoted(int i, int ms);
+static int calm_sentinel(int ms);
+static void on_ring(int rc, const uint8_t *val, size_t len, void *arg);
 
 
 static tsr_test_sentinel_t  sentinel;
@@ -99,10 +112,26 @@ static const char          *fake_push;
 static size_t               fake_push_len;
 static int                  sync_done;
 
+/* the fleet key of the ticket rings; a ring's value, as answered */
+static tsr_keyring_t       *ring_keys;
+static uint8_t              ring_val[TSR_MAX_VALUE];
+
 
 static int
 init_suite(void)
 {
+    uint8_t  ikm[32];
+
+    memset(ikm, 0x4b, sizeof(ikm));
+
+    ring_keys = tsr_keyring_create(NULL, 0);
+    if (ring_keys == NULL
+        || tsr_keyring_add_key(ring_keys, ikm, sizeof(ikm), NULL, 0)
+           != TSR_OK)
+    {
+        return -1;
+    }
+
     return tsr_test_sentinel_start(&sentinel);
 }
 
@@ -110,6 +139,8 @@ init_suite(void)
 static int
 clean_suite(void)
 {
+    tsr_keyring_destroy(ring_keys);
+
     return tsr_test_sentinel_stop(&sentinel);
 }
 
@@ -1022,6 +1053,293 @@ test_allow_keeps_the_password_from_other_networks(void)
     allow = NULL;
 }
 
+
+/*
+ * Scripts and fleet ticket keys with a sentinel= address: a script runs
+ * on the master the sentinels name, synchronously and on the loop; the
+ * ring is created, loaded and rotated there; after a failover the next
+ * rotation reaches the new master, and the reader finds it there.
+ */
+
+static void
+test_scripts_and_ticket_ring_follow_a_failover(void)
+{
+    int                  m, n, rc;
+    char                 name[TSR_MAX_KEY_NAME + 1], out[OUT_SIZE];
+    size_t               len;
+    uint8_t              buf[VAL_SIZE];
+    fixture_t            f, s;
+    result_t             res;
+    tsr_req_t           *req;
+    ring_res_t           rres;
+    log_counts_t         log, rlog;
+    tsr_tickets_t       *t, *reader;
+    tsr_tickets_info_t   info;
+    const char          *argv[1];
+
+    static const char  script[] =
+        "redis.call('SET', KEYS[1], ARGV[1], 'PX', 600000) "
+        "return redis.call('GET', KEYS[1])";
+
+    m = tsr_test_sentinel_master(&sentinel);
+    CU_ASSERT_FATAL(m != -1);
+
+    CU_ASSERT_EQUAL_FATAL(start(&s, sentinel.sentinels, sentinel.name, 0), 0);
+    CU_ASSERT_EQUAL_FATAL(start(&f, sentinel.sentinels, sentinel.name, 1), 0);
+    CU_ASSERT_EQUAL_FATAL(wait_up(&f, 5000), 0);
+
+    /* scripts: on the master, with the answer as GET's */
+
+    argv[0] = "sync value";
+    len = sizeof(buf);
+    CU_ASSERT_EQUAL(tsr_store_eval(s.st, script, sizeof(script) - 1,
+                                   "ts:eval:s", 9, 1, argv, NULL, buf, &len),
+                    TSR_OK);
+    CU_ASSERT(len == 10 && memcmp(buf, "sync value", 10) == 0);
+
+    argv[0] = "async value";
+    memset(&res, 0, sizeof(result_t));
+
+    in_get = 1;
+    req = tsr_store_eval_async(f.st, script, sizeof(script) - 1,
+                               "ts:eval:a", 9, 1, argv, NULL, TIMEOUT_MS,
+                               on_done, &res);
+    in_get = 0;
+
+    CU_ASSERT_PTR_NOT_NULL(req);
+
+    if (req != NULL) {
+        (void) tsr_test_loop_run(&f.tl, 2 * TIMEOUT_MS, &res.calls);
+    }
+
+    CU_ASSERT_EQUAL(res.calls, 1);
+    CU_ASSERT_EQUAL(res.rc, TSR_OK);
+    CU_ASSERT(res.len == 11 && memcmp(res.val, "async value", 11) == 0);
+
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&sentinel.data[m], out, sizeof(out),
+                                       "GET ts:eval:a"), 0);
+    CU_ASSERT_STRING_EQUAL(out, "async value");
+
+    /* the ring: created, loaded, rotated on the master */
+
+    memset(&log, 0, sizeof(log));
+    memset(&rlog, 0, sizeof(rlog));
+
+    t = make_ring(0, &log);
+    reader = make_ring(1, &rlog);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(reader);
+
+    CU_ASSERT(tsr_tickets_ring_key(t, name, sizeof(name)) > 0);
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&sentinel.data[m], out, sizeof(out),
+                                       "DEL %s", name), 0);
+
+    rc = tsr_tickets_sync(t);
+    CU_ASSERT_EQUAL(rc, TSR_OK);
+    if (rc != TSR_OK) {
+        fprintf(stderr, "tsr_tickets_sync(): %s\n", tsr_tickets_error(t));
+    }
+
+    CU_ASSERT_EQUAL(ring_gen_on(m, name), 1);
+
+    CU_ASSERT_EQUAL(tsr_tickets_rotate_now(t), TSR_OK);
+    CU_ASSERT_EQUAL(ring_gen_on(m, name), 2);
+
+    CU_ASSERT_EQUAL(tsr_tickets_sync(reader), TSR_OK);
+    CU_ASSERT_EQUAL(tsr_tickets_info(reader, &info), TSR_OK);
+    CU_ASSERT_EQUAL(info.gen, 2);
+
+    /* on the loop, through the asynchronous store: not due yet */
+
+    memset(&rres, 0, sizeof(rres));
+
+    req = tsr_tickets_rotate_async(t, f.st, TIMEOUT_MS, on_ring, &rres);
+    CU_ASSERT_PTR_NOT_NULL(req);
+
+    if (req != NULL) {
+        (void) tsr_test_loop_run(&f.tl, 2 * TIMEOUT_MS, &rres.calls);
+    }
+
+    CU_ASSERT_EQUAL(rres.calls, 1);
+    CU_ASSERT_EQUAL(rres.rc, TSR_OK);
+
+    if (rres.rc == TSR_OK) {
+        CU_ASSERT_EQUAL(tsr_tickets_load_value(t, ring_val, rres.len),
+                        TSR_OK);
+    }
+
+    /* a failover: the replica becomes the master, the master a replica */
+
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&sentinel.data[m], out, sizeof(out),
+                                       "WAIT 1 2000"), 0);
+    n = calm_sentinel(FAILOVER_MS);
+    CU_ASSERT_FATAL(n != -1);
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&sentinel.sentinel[n], out,
+                                       sizeof(out), "SENTINEL FAILOVER %s",
+                                       sentinel.name), 0);
+    CU_ASSERT_STRING_EQUAL(out, "OK");
+    CU_ASSERT_EQUAL_FATAL(tsr_test_sentinel_wait_switch(&sentinel, m,
+                                                        FAILOVER_MS), 0);
+    CU_ASSERT_EQUAL_FATAL(demoted(m, FAILOVER_MS), 0);
+
+    CU_ASSERT_EQUAL(ring_gen_on(1 - m, name), 2);
+
+    rc = tsr_tickets_rotate_now(t);
+    CU_ASSERT_EQUAL(rc, TSR_OK);
+    if (rc != TSR_OK) {
+        fprintf(stderr, "tsr_tickets_rotate_now(): %s\n",
+                tsr_tickets_error(t));
+    }
+
+    CU_ASSERT_EQUAL(tsr_tickets_info(t, &info), TSR_OK);
+    CU_ASSERT_EQUAL(info.gen, 3);
+    CU_ASSERT_EQUAL(ring_gen_on(1 - m, name), 3);
+
+    CU_ASSERT_EQUAL(tsr_tickets_sync(reader), TSR_OK);
+    CU_ASSERT_EQUAL(tsr_tickets_info(reader, &info), TSR_OK);
+    CU_ASSERT_EQUAL(info.gen, 3);
+
+    tsr_tickets_destroy(reader);
+    tsr_tickets_destroy(t);
+
+    finish(&f);
+    finish(&s);
+}
+
+
+static tsr_tickets_t *
+make_ring(int no_rotate, log_counts_t *log)
+{
+    char                 err[ERR_SIZE];
+    tsr_tickets_t       *t;
+    tsr_store_conf_t     conf;
+    tsr_tickets_conf_t   tconf;
+
+    memset(&conf, 0, sizeof(tsr_store_conf_t));
+    conf.sentinels = sentinel.sentinels;
+    conf.master_name = sentinel.name;
+    conf.connect_timeout_ms = TIMEOUT_MS;
+    conf.command_timeout_ms = TIMEOUT_MS;
+    conf.backoff_max_ms = 500;
+    conf.log = count_log;
+    conf.log_data = log;
+
+    memset(&tconf, 0, sizeof(tsr_tickets_conf_t));
+    tconf.store_conf = &conf;
+    tconf.keys = ring_keys;
+    tconf.scope = "sentinel-test";
+    tconf.period_ms = 3600000;
+    tconf.no_rotate = no_rotate;
+    tconf.log = count_log;
+    tconf.log_data = log;
+
+    t = tsr_tickets_create(&tconf, err, sizeof(err));
+    if (t == NULL) {
+        fprintf(stderr, "tsr_tickets_create(): %s\n", err);
+    }
+
+    return t;
+}
+
+
+/* the generation in the ring's header on data[i], or -1 */
+
+static int
+ring_gen_on(int i, const char *name)
+{
+    char  out[OUT_SIZE];
+
+    /* the header's gen is 8 big-endian bytes: small ones end in byte 8 */
+
+    if (tsr_test_redis_cmd(&sentinel.data[i], out, sizeof(out),
+                           "EVAL %s 1 %s",
+                           "local v = redis.call('GET', KEYS[1]) "
+                           "if not v then return -1 end "
+                           "return string.byte(v, 8)", name)
+        != 0)
+    {
+        return -1;
+    }
+
+    return atoi(out);
+}
+
+
+/*
+ * A sentinel not in TILT mode, which a stopped sentinel (an earlier
+ * test) enters for 30 s and where it starts no failover: its index, or
+ * -1 when none is within "ms".
+ */
+
+static int
+calm_sentinel(int ms)
+{
+    int        i;
+    char       out[OUT_SIZE];
+    long long  end;
+
+    end = tsr_test_now_ms() + ms;
+
+    while (tsr_test_now_ms() < end) {
+        for (i = 0; i < TSR_TEST_SENTINELS; i++) {
+            if (tsr_test_redis_cmd(&sentinel.sentinel[i], out, sizeof(out),
+                                   "INFO sentinel")
+                == 0
+                && strstr(out, "sentinel_tilt:0") != NULL)
+            {
+                return i;
+            }
+        }
+
+        usleep(100000);
+    }
+
+    return -1;
+}
+
+
+/* until data[i] says it is a connected replica; 0 or -1 */
+
+static int
+demoted(int i, int ms)
+{
+    char       out[OUT_SIZE];
+    long long  end;
+
+    end = tsr_test_now_ms() + ms;
+
+    while (tsr_test_now_ms() < end) {
+        if (tsr_test_redis_cmd(&sentinel.data[i], out, sizeof(out), "ROLE")
+            == 0
+            && strncmp(out, "slave", 5) == 0
+            && strstr(out, "connected") != NULL)
+        {
+            return 0;
+        }
+
+        usleep(20000);
+    }
+
+    return -1;
+}
+
+
+static void
+on_ring(int rc, const uint8_t *val, size_t len, void *arg)
+{
+    ring_res_t  *res = arg;
+
+    res->calls++;
+    res->rc = rc;
+    res->len = 0;
+
+    if (val != NULL && len <= sizeof(ring_val)) {
+        memcpy(ring_val, val, len);
+        res->len = len;
+    }
+}
+
+
 int
 main(void)
 {
@@ -1033,6 +1351,7 @@ main(void)
         TSR_TEST(stopped_sentinel_is_left_for_the_next),
         TSR_TEST(hostile_sentinel_messages_never_crash),
         TSR_TEST(allow_keeps_the_password_from_other_networks),
+        TSR_TEST(scripts_and_ticket_ring_follow_a_failover),
         TSR_TEST(killed_master_is_followed_to_the_new_one)
     };
 
