@@ -360,8 +360,9 @@ main(void)
                           "session resumed on the other node."
                         : "Something did not work as it should: see the "
                           "logs below.");
-    printf("Logs: %s, %s\nNext: README.md (directives, failure "
-           "behaviour, security); ./scripts/test.sh runs the tests.\n",
+    printf("Logs: %s, %s\nNext: docs/directives.md, docs/operations.md "
+           "(failure behaviour), docs/security.md; ./scripts/test.sh runs "
+           "the tests.\n",
            nodes[0].error_log, nodes[1].error_log);
 
     rc = ok ? 0 : 1;
