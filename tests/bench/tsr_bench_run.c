@@ -685,7 +685,7 @@ run_write_conf(tsr_test_nginx_t *n, const run_config_t *cfg, const int *port,
     int status, int redis_port, const char *extra)
 {
     FILE        *f;
-    const char  *mods;
+    const char  *mods, *fleet_key, *ticket_keys;
 
     mods = cfg->candidate ? run_opts.candidate : getenv("TSR_MODULES");
     if (cfg->module && (mods == NULL || mods[0] == '\0')) {
@@ -724,25 +724,35 @@ run_write_conf(tsr_test_nginx_t *n, const run_config_t *cfg, const int *port,
         fprintf(f, "    ssl_session_cache shared:SSL:64m;\n");
     }
 
+    /*
+     * A candidate build (-X) may predate this release's directive names;
+     * the former names work on every release (with a warning on this one).
+     */
+
+    fleet_key = cfg->candidate ? "ssl_session_redis_key"
+                               : "ssl_session_redis_fleet_key";
+    ticket_keys = cfg->candidate ? "ssl_session_redis_tickets"
+                                 : "ssl_session_redis_ticket_keys";
+
     if (cfg->module && run_opts.unix_socket
         && redis_port == run_redis_server.port)
     {
         fprintf(f, "    ssl_session_redis unix:%s;\n"
-                   "    ssl_session_redis_fleet_key %s;\n%s",
-                run_redis_server.unix_path, run_key_file,
+                   "    %s %s;\n%s",
+                run_redis_server.unix_path, fleet_key, run_key_file,
                 extra != NULL ? extra : "");
 
     } else if (cfg->module && cfg->tls) {
         fprintf(f, "    ssl_session_redis rediss://127.0.0.1:%d "
                    "tls_ca_file=%s/redis.crt tls_server_name=redis.test;\n"
-                   "    ssl_session_redis_fleet_key %s;\n%s",
-                run_tls_port, run_tls_dir, run_key_file,
+                   "    %s %s;\n%s",
+                run_tls_port, run_tls_dir, fleet_key, run_key_file,
                 extra != NULL ? extra : "");
 
     } else if (cfg->module) {
         fprintf(f, "    ssl_session_redis 127.0.0.1:%d;\n"
-                   "    ssl_session_redis_fleet_key %s;\n%s",
-                redis_port, run_key_file, extra != NULL ? extra : "");
+                   "    %s %s;\n%s",
+                redis_port, fleet_key, run_key_file, extra != NULL ? extra : "");
     }
 
     fprintf(f,
@@ -754,11 +764,11 @@ run_write_conf(tsr_test_nginx_t *n, const run_config_t *cfg, const int *port,
         "    server {\n"
         "        listen 127.0.0.1:%d ssl;\n"
         "        ssl_session_tickets on;\n"
-        "%s"
+        "%s%s%s"
         "        location / { return 200 \"ok\\n\"; }\n"
         "    }\n",
-        port[0], port[1],
-        cfg->module ? "        ssl_session_redis_ticket_keys on;\n" : "");
+        port[0], port[1], cfg->module ? "        " : "",
+        cfg->module ? ticket_keys : "", cfg->module ? " on;\n" : "");
 
     /* the module's counters tell misses from timeouts */
 
