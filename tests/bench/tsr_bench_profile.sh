@@ -1,44 +1,67 @@
 #!/bin/sh
 #
-# Instructions per handshake, with callgrind: one nginx process
-# (master_process off) under valgrind, a private redis-server, and
-# tsr-bench driving N handshakes after a warm-up; the counters are zeroed
-# before the N and dumped after them, so start-up is not counted.
+# Where a worker's time goes per handshake: one nginx process
+# (master_process off), a private redis-server, and tsr-bench driving N
+# handshakes after a warm-up, with one of three tools on the worker for
+# the N only (start-up and warm-up are not counted):
 #
-#   tsr_bench_profile.sh [-c nginx|l1|redis|off] [-m resume|full]
-#                        [-P tls12|tls13] [-n N] [-o DIR]
+#   callgrind  instructions per handshake (nginx under valgrind), the
+#              module's own and its entry points' (the default)
+#   strace     system calls per handshake, by name (strace -c -f)
+#   perf       CPU per handshake (user, kernel) and where it goes
+#              (perf record -g, cpu-clock), kernel symbols included
 #
-# Environment as for make bench: TSR_MODULES (the built modules),
-# TSR_BENCH (tsr-bench), TSR_NGINX, TSR_REDIS_SERVER, TSR_TMPDIR.
-# Prints the total per handshake, the module's own instructions and the
-# inclusive cost of its entry points; the callgrind file stays in DIR.
+#   tsr_bench_profile.sh [-T callgrind|strace|perf] [-c nginx|l1|redis|off]
+#                        [-m resume|full] [-P tls12|tls13] [-n N]
+#                        [-i IN_FLIGHT] [-A] [-u] [-o DIR]
+#
+# -i keeps that many connections in flight per client process (2
+# processes; default 1), -A sets multi_accept on, -u has the module reach
+# Redis through its unix socket.  Environment as for make bench: TSR_MODULES (the built
+# modules), TSR_BENCH (tsr-bench), TSR_NGINX, TSR_REDIS_SERVER,
+# TSR_TMPDIR.  The tool's raw output stays in DIR.
 
 set -eu
 
+tool=callgrind
 cfg=redis
 mode=resume
 proto=tls12
 n=1000
+inflight=1
+unix=""
+accept=""
 
-while getopts c:m:P:n:o: opt; do
+while getopts T:c:m:P:n:i:Auo: opt; do
     case $opt in
+    T) tool=$OPTARG ;;
     c) cfg=$OPTARG ;;
     m) mode=$OPTARG ;;
     P) proto=$OPTARG ;;
     n) n=$OPTARG ;;
+    i) inflight=$OPTARG ;;
+    A) accept="multi_accept on;" ;;
+    u) unix=1 ;;
     o) out=$OPTARG ;;
-    *) sed -n '8,10p' "$0"; exit 2 ;;
+    *) sed -n '15,17p' "$0"; exit 2 ;;
     esac
 done
+
+case $tool in
+callgrind) need="valgrind callgrind_control callgrind_annotate" ;;
+strace) need=strace ;;
+perf) need=perf ;;
+*) echo "unknown tool \"$tool\"" >&2; exit 2 ;;
+esac
 
 nginx=${TSR_NGINX:-/usr/sbin/nginx}
 redis=${TSR_REDIS_SERVER:-redis-server}
 bench=${TSR_BENCH:-./tests/bench/tsr-bench}
 mods=${TSR_MODULES:?set TSR_MODULES to the directory of the built modules}
 
-for p in valgrind callgrind_control callgrind_annotate openssl python3; do
+for p in $need openssl python3; do
     command -v $p >/dev/null || { echo "$p not found: apt-get install" \
-        "valgrind openssl python3" >&2; exit 1; }
+        "valgrind strace linux-perf openssl python3" >&2; exit 1; }
 done
 
 base=${TSR_TMPDIR:-/tmp}
@@ -56,12 +79,14 @@ rport=$(free_port)
 port=$(free_port)
 
 cleanup() {
+    [ -n "${tpid:-}" ] && kill -INT "$tpid" 2>/dev/null || :
     [ -n "${vpid:-}" ] && kill -QUIT "$vpid" 2>/dev/null && wait "$vpid" || :
     [ -n "${rpid:-}" ] && kill "$rpid" 2>/dev/null || :
 }
 trap cleanup EXIT INT TERM
 
 "$redis" --port "$rport" --bind 127.0.0.1 --save '' --appendonly no \
+    --unixsocket "$dir/redis.sock" --unixsocketperm 700 \
     --dir "$dir" --logfile "$dir/redis.log" &
 rpid=$!
 
@@ -80,7 +105,9 @@ nginx) cache="ssl_session_cache shared:SSL:16m;" ;;
 l1|redis)
     load="load_module $mods/ngx_http_ssl_session_redis_module.so;"
     # a lookup under valgrind takes longer than the default 20 ms
-    module="ssl_session_redis 127.0.0.1:$rport;
+    raddr=127.0.0.1:$rport
+    [ -n "$unix" ] && raddr=unix:$dir/redis.sock
+    module="ssl_session_redis $raddr;
     ssl_session_redis_fleet_key $dir/fleet.key;
     ssl_session_redis_lookup_timeout 2s;"
     [ "$cfg" = l1 ] && cache="ssl_session_cache shared:SSL:16m;" ;;
@@ -95,7 +122,7 @@ master_process off;
 worker_processes 1;
 error_log $dir/logs/error.log notice;
 pid $dir/nginx.pid;
-events { worker_connections 1024; }
+events { worker_connections 4096; $accept }
 http {
     access_log off;
     ssl_certificate $dir/bench.crt;
@@ -112,10 +139,15 @@ http {
 }
 EOF
 
-file="$out/callgrind.$cfg.$mode.$proto"
+tag=$cfg.$mode.$proto.$inflight${accept:+.A}
+file="$out/$tool.$tag"
 
-valgrind --tool=callgrind --callgrind-out-file="$file" \
-    "$nginx" -p "$dir" -c "$dir/nginx.conf" 2>"$dir/valgrind.log" &
+if [ "$tool" = callgrind ]; then
+    valgrind --tool=callgrind --callgrind-out-file="$file" \
+        "$nginx" -p "$dir" -c "$dir/nginx.conf" 2>"$dir/valgrind.log" &
+else
+    "$nginx" -p "$dir" -c "$dir/nginx.conf" 2>"$dir/nginx.log" &
+fi
 vpid=$!
 
 # up once it completes a handshake
@@ -126,15 +158,73 @@ until "$bench" -p "$port" -m full -n 1 -c 1 -t 5 -j >/dev/null 2>&1; do
     sleep 0.2
 done
 
+measure() {
+    "$bench" -p "$port" -m "$mode" -P "$proto" -n "$n" -c 2 -i "$inflight" \
+        -t 600 -l "$cfg" -j
+}
+
+# CPU time of the worker so far, in ns: on the CPU (schedstat), and the
+# user and kernel split (clock ticks)
+cpu() {
+    awk '{ printf "%s ", $1 }' "/proc/$vpid/schedstat"
+    awk '{ print $14, $15 }' "/proc/$vpid/stat"
+}
+
 "$bench" -p "$port" -m "$mode" -P "$proto" -n 200 -c 2 -t 120 -j >/dev/null
-callgrind_control -z "$vpid" >/dev/null
-"$bench" -p "$port" -m "$mode" -P "$proto" -n "$n" -c 2 -t 600 \
-    -l "$cfg" -j
-callgrind_control -d "$vpid" >/dev/null
+
+case $tool in
+callgrind)
+    callgrind_control -z "$vpid" >/dev/null
+    measure
+    callgrind_control -d "$vpid" >/dev/null ;;
+strace)
+    strace -c -f -p "$vpid" -o "$file" 2>"$dir/strace.log" &
+    tpid=$!
+    sleep 1
+    measure
+    kill -INT "$tpid"; wait "$tpid" || :; tpid="" ;;
+perf)
+    perf record -q -g -e cpu-clock -p "$vpid" -o "$file" \
+        2>"$dir/perf.log" &
+    tpid=$!
+    sleep 1
+    before=$(cpu)
+    measure
+    after=$(cpu)
+    kill -INT "$tpid"; wait "$tpid" || :; tpid="" ;;
+esac
 
 kill -QUIT "$vpid"
 wait "$vpid" || :
 vpid=""
+
+if [ "$tool" = strace ]; then
+    echo "system calls per handshake ($tag: $cfg, $mode $proto," \
+         "$inflight in flight per process, $n handshakes):"
+    awk -v n="$n" '
+        $1 ~ /^[0-9.]+$/ && NF >= 5 && $NF != "total" {
+            name = $NF; calls = $4
+            printf "  %-16s %8.2f\n", name, calls / n; sum += calls }
+        END { printf "  %-16s %8.2f\n", "all", sum / n }' "$file"
+    exit 0
+fi
+
+if [ "$tool" = perf ]; then
+    tick=$(getconf CLK_TCK)
+    echo "worker CPU per handshake ($tag: $cfg, $mode $proto," \
+         "$inflight in flight per process, $n handshakes):"
+    echo "$before $after" | awk -v n="$n" -v t="$tick" '{
+        cpu = ($4 - $1) / 1000 / n
+        u = $5 - $2; k = $6 - $3
+        printf "  %.1f us (user %.0f %%, kernel %.0f %%)\n", cpu,
+               100 * u / (u + k + 1e-9), 100 * k / (u + k + 1e-9) }'
+    echo "where it goes (self, share of the worker's samples):"
+    perf report -i "$file" --no-children --sort dso,sym --stdio \
+        2>/dev/null | grep -E '^ +[0-9.]+%' | head -40 \
+        > "$out/perf-top.$tag.txt"
+    cat "$out/perf-top.$tag.txt"
+    exit 0
+fi
 
 dump="$file.1"
 

@@ -293,6 +293,7 @@ static struct {
     const char         *candidate;      /* modules to compare, -X */
     int                 slow_only;      /* -s */
     int                 unix_socket;    /* -u */
+    int                 multi_accept;   /* -A */
     int                 check;          /* -C */
     const char         *only;           /* -k: cases whose names hold it */
     char                command[1024];
@@ -357,6 +358,9 @@ run_usage(void)
         "              side by side, as configurations l1+ and redis+\n"
         "  -s          the slow-Redis latency test only\n"
         "  -k TEXT     only the cases whose names contain TEXT\n"
+        "  -A          every node with multi_accept on (nginx accepts all\n"
+        "              waiting connections per turn, not one: more\n"
+        "              lookups leave in each turn's write)\n"
         "  -u          the nodes reach Redis through its unix socket (the\n"
         "              slow-Redis test still goes through TCP proxies)\n"
         "  -C          exit 1 unless the targets that do not depend on the\n"
@@ -710,7 +714,7 @@ run_write_conf(tsr_test_nginx_t *n, const run_config_t *cfg, const int *port,
         "worker_processes 1;\n"
         "error_log %s/logs/error.log notice;\n"
         "pid %s/nginx.pid;\n"
-        "events { worker_connections 4096; }\n"
+        "events { worker_connections 4096;%s }\n"
         "http {\n"
         "    access_log off;\n"
         "    keepalive_requests 1000000;\n"
@@ -718,7 +722,9 @@ run_write_conf(tsr_test_nginx_t *n, const run_config_t *cfg, const int *port,
         "    ssl_certificate_key %s/bench.test.key;\n"
         "    ssl_protocols TLSv1.2 TLSv1.3;\n"
         "    ssl_session_timeout 10m;\n",
-        n->dir, n->dir, run_cert_dir, run_cert_dir);
+        n->dir, n->dir,
+        run_opts.multi_accept ? " multi_accept on;" : "", run_cert_dir,
+        run_cert_dir);
 
     if (cfg->cache) {
         fprintf(f, "    ssl_session_cache shared:SSL:64m;\n");
@@ -2479,9 +2485,11 @@ run_write_json(const char *path)
     fprintf(f, "\"nginx_log_problems\":%d},\n", run_log_problems);
     fprintf(f, "\"settings\":{\"reps\":%d,\"seconds\":%.2f,\"procs\":%d,"
                "\"mem_sessions\":%ld,\"mem_inflight\":%d,"
-               "\"worker_processes\":1,\"candidate\":\"%s\",\"levels\":[",
+               "\"worker_processes\":1,\"multi_accept\":%s,"
+               "\"candidate\":\"%s\",\"levels\":[",
             run_opts.reps, run_opts.seconds, run_opts.procs,
             run_opts.mem_sessions, RUN_MEM_INFLIGHT,
+            run_opts.multi_accept ? "true" : "false",
             run_opts.candidate != NULL ? run_opts.candidate : "");
 
     for (lv = 0; lv < run_nlevels; lv++) {
@@ -2964,9 +2972,9 @@ run_write_md(const char *path)
     }
 
     fprintf(f, "Measured by `%s` (%ld CPUs, 1-minute load average %.2f at "
-               "the start, %.2f at the end; one nginx worker per node; ",
+               "the start, %.2f at the end; one nginx worker per node%s; ",
             run_opts.command, sysconf(_SC_NPROCESSORS_ONLN), run_load_start,
-            run_load_after);
+            run_load_after, run_opts.multi_accept ? ", multi_accept on" : "");
 
     for (lv = 0; lv < run_nlevels; lv++) {
         fprintf(f, "%s%d in flight (%d process%s x %d connection%s)",
@@ -3276,7 +3284,7 @@ main(int argc, char **argv)
                         i ? " " : "", i ? argv[i] : "tsr-bench-run");
     }
 
-    while ((ch = getopt(argc, argv, "b:o:r:t:c:i:m:M:w:X:sk:uCh")) != -1) {
+    while ((ch = getopt(argc, argv, "b:o:r:t:c:i:m:M:w:X:sk:uACh")) != -1) {
         switch (ch) {
         case 'b': run_opts.bench = optarg; break;
         case 'o': run_opts.outdir = optarg; break;
@@ -3291,6 +3299,7 @@ main(int argc, char **argv)
         case 's': run_opts.slow_only = 1; break;
         case 'k': run_opts.only = optarg; break;
         case 'u': run_opts.unix_socket = 1; break;
+        case 'A': run_opts.multi_accept = 1; break;
         case 'C': run_opts.check = 1; break;
         default:
             run_usage();
