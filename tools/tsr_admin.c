@@ -3,9 +3,11 @@
  * tsr-admin: what ssl-session-redis keeps in Redis, seen by an operator.
  *
  * Subcommands check, stats, inspect, tickets show|rotate, flush and fleet.
- * The tool speaks to Redis on one blocking hiredis connection built from
- * an address in the syntax of the ssl_session_redis directive (parsed by
- * tsr_store_conf_parse()): SCAN, INFO and UNLINK are no business of the
+ * The tool speaks to Redis on blocking connections (libtsr's synchronous
+ * client) built from an address in the syntax of the ssl_session_redis
+ * directive (parsed by tsr_store_conf_parse()): one server, the master
+ * the sentinels name, or each master of a cluster in turn (see
+ * tsr_admin_cluster.c).  SCAN, INFO and UNLINK are no business of the
  * core's store.  It opens sealed values with libtsr and reaches the ticket
  * key ring only through the tickets API.  It never prints secret bytes: no
  * master key, ticket, ticket key or password.  Errors are one line on
@@ -51,14 +53,16 @@ static const tsr_admin_command_t  tsr_admin_commands[] = {
       "connectivity, AUTH, version, eviction policy, key files",
       "check [options]",
       "Connects and authenticates, shows the Redis version and judges its\n"
-      "eviction policy; with -k, tells whether the key files open the\n"
-      "ticket key ring (if there is one) and a sample of the sessions.\n"
+      "eviction policy (with cluster=, of every master, and whether they\n"
+      "serve all 16384 slots); with -k, tells whether the key files open\n"
+      "the ticket key ring (if there is one) and a sample of the sessions.\n"
       "Exit status, as a monitoring plugin's:\n"
       "  0 ok        everything usable\n"
       "  1 warning   usable, but: noeviction or an unknown eviction policy,\n"
       "              INFO memory unreadable, Redis without UNLINK (< 4.0),\n"
       "              some sampled sessions not opening with the key files\n"
       "  2 critical  no connection, AUTH or PING refused, Redis < 2.6.12,\n"
+      "              a cluster slot without a master,\n"
       "              a key file that does not load, a ticket key ring that\n"
       "              does not open, no sampled session opening\n"
       "      --period TIME     ssl_session_redis_ticket_rotation (12h)\n"
@@ -69,7 +73,8 @@ static const tsr_admin_command_t  tsr_admin_commands[] = {
       "number, size and TTLs of the session keys",
       "stats [options]",
       "Counts the session keys under the prefix (SCAN, never KEYS) with\n"
-      "their total size, their TTLs (min, median, max) and contexts.\n"
+      "their total size, their TTLs (min, median, max) and contexts; with\n"
+      "cluster=, on every master, with each one's count.\n"
       "  -C, --context HEX     only sessions of this context fingerprint\n"
       "  -m, --memory          sizes from MEMORY USAGE (Redis' overhead\n"
       "                        included) instead of STRLEN\n"
@@ -99,7 +104,8 @@ static const tsr_admin_command_t  tsr_admin_commands[] = {
       "delete session keys (SCAN + UNLINK)",
       "flush [options]",
       "Deletes the session keys under the prefix (SCAN + UNLINK), after\n"
-      "asking on a terminal; without one it needs --yes.\n"
+      "asking on a terminal; without one it needs --yes.  With cluster=,\n"
+      "on every master, one UNLINK per hash slot.\n"
       "  -C, --context HEX     only sessions of this context fingerprint\n"
       "      --all             every key under the prefix: sessions, the\n"
       "                        ticket key rings and node registrations\n"
@@ -236,7 +242,7 @@ done:
         rc = TSR_ADMIN_FAILED;
     }
 
-    tsr_sync_free(adm->redis);
+    tsr_admin_disconnect(adm);
     tsr_tls_destroy(adm->tls);
 
     tsr_keyring_destroy(adm->keys);
@@ -708,8 +714,8 @@ tsr_admin_usage(FILE *f, const tsr_admin_command_t *cmd)
         "Options of every command:\n"
         "  -a, --address ADDRESS  as ssl_session_redis: host:port, host,\n"
         "                         [v6addr]:port, unix:/path, redis://,\n"
-        "                         rediss:// or unix:// URIs, or sentinel=\n"
-        "                         (cluster=: tickets only), then\n"
+        "                         rediss:// or unix:// URIs, sentinel=\n"
+        "                         or cluster= (every master), then\n"
         "                         password_file=FILE user=NAME db=N\n"
         "                         (default 127.0.0.1:6379; quote it)\n"
         "  -h, --host HOST        as redis-cli: host (default 127.0.0.1),\n"

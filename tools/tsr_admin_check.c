@@ -7,6 +7,7 @@
 
 
 #include "tsr_admin_util.h"
+#include "tsr_cluster.h"
 
 
 #include <ctype.h>
@@ -31,10 +32,28 @@
 static int tsr_admin_check_run(tsr_admin_t *adm, int argc, char **argv);
 static void tsr_admin_check_line(tsr_admin_t *adm, const char *level,
     const char *fmt, ...) TSR_PRINTF(3, 4);
+static int tsr_admin_check_cluster(tsr_admin_t *adm);
+static int tsr_admin_check_master(tsr_admin_t *adm);
 static int tsr_admin_check_server(tsr_admin_t *adm);
 static int tsr_admin_check_memory(tsr_admin_t *adm);
 static int tsr_admin_check_keys(tsr_admin_t *adm);
 static int tsr_admin_check_sessions(tsr_admin_t *adm);
+static int tsr_admin_check_page(tsr_admin_t *adm, redisReply *keys,
+    void *data);
+
+
+/* what the sample of sessions found */
+typedef struct {
+    size_t                      pages;
+    size_t                      sampled;
+    size_t                      opened;
+    uint64_t                    unknown;
+    uint64_t                    tampered;
+    uint64_t                    other;
+    tsr_admin_seen_t            seen;
+    char                        ids[TSR_ADMIN_SAMPLE * 9 + 1];
+    uint8_t                     plain[TSR_MAX_VALUE];
+} tsr_admin_sample_t;
 
 
 /* ---- check ---- */
@@ -94,22 +113,8 @@ tsr_admin_check_run(tsr_admin_t *adm, int argc, char **argv)
         return rc;
     }
 
-    if (adm->conf.user != NULL) {
-        tsr_admin_check_line(adm, "ok", "connected to %s as user \"%s\"",
-                             adm->where, adm->conf.user);
-
-    } else {
-        tsr_admin_check_line(adm, "ok", "connected to %s%s", adm->where,
-                             adm->conf.password ? " (AUTH with a password)"
-                                                : "");
-    }
-
-    rc = tsr_admin_check_server(adm);
-    if (rc != TSR_ADMIN_OK) {
-        return rc;
-    }
-
-    rc = tsr_admin_check_memory(adm);
+    rc = (adm->conf.cluster != NULL) ? tsr_admin_check_cluster(adm)
+                                     : tsr_admin_check_master(adm);
     if (rc != TSR_ADMIN_OK) {
         return rc;
     }
@@ -126,6 +131,89 @@ tsr_admin_check_run(tsr_admin_t *adm, int argc, char **argv)
     }
 
     return tsr_admin_check_sessions(adm);
+}
+
+
+/*
+ * A cluster: whether its masters serve every slot, then each master as
+ * a single server.  A master that fails is a "critical" line and the
+ * others are still checked.
+ */
+
+static int
+tsr_admin_check_cluster(tsr_admin_t *adm)
+{
+    int     rc;
+    size_t  i;
+
+    rc = TSR_ADMIN_OK;
+
+    if (adm->covered == TSR_CLUSTER_SLOTS) {
+        tsr_admin_check_line(adm, "ok", "%zu master%s serve all %d slots "
+                             "(map from %s)", adm->nmasters,
+                             (adm->nmasters == 1) ? "" : "s",
+                             TSR_CLUSTER_SLOTS, adm->map_from);
+
+    } else {
+        tsr_admin_check_line(adm, "critical", "%zu master%s serve %zu of %d "
+                             "slots (map from %s): sessions of the others "
+                             "are not stored", adm->nmasters,
+                             (adm->nmasters == 1) ? "" : "s", adm->covered,
+                             TSR_CLUSTER_SLOTS, adm->map_from);
+        rc = TSR_ADMIN_FAILED;
+    }
+
+    for (i = 0; i < adm->nmasters; i++) {
+        if (tsr_admin_use(adm, i) != TSR_ADMIN_OK
+            || tsr_admin_check_master(adm) != TSR_ADMIN_OK)
+        {
+            tsr_admin_check_line(adm, "critical", "%s", adm->error);
+            rc = TSR_ADMIN_FAILED;
+        }
+    }
+
+    tsr_admin_leave(adm);
+
+    return rc;
+}
+
+
+/* the server spoken to: the connection, version and eviction policy */
+
+static int
+tsr_admin_check_master(tsr_admin_t *adm)
+{
+    int   rc;
+    char  to[TSR_ADMIN_WHERE_LEN + 8], slots[64];
+
+    /* a master's lines name it already */
+
+    if (adm->master != NULL) {
+        to[0] = '\0';
+        (void) snprintf(slots, sizeof(slots), ", serves %zu slots",
+                        adm->master->slots);
+
+    } else {
+        (void) snprintf(to, sizeof(to), " to %s", adm->where);
+        slots[0] = '\0';
+    }
+
+    if (adm->conf.user != NULL) {
+        tsr_admin_check_line(adm, "ok", "connected%s as user \"%s\"%s", to,
+                             adm->conf.user, slots);
+
+    } else {
+        tsr_admin_check_line(adm, "ok", "connected%s%s%s", to,
+                             adm->conf.password ? " (AUTH with a password)"
+                                                : "", slots);
+    }
+
+    rc = tsr_admin_check_server(adm);
+    if (rc != TSR_ADMIN_OK) {
+        return rc;
+    }
+
+    return tsr_admin_check_memory(adm);
 }
 
 
@@ -340,148 +428,150 @@ tsr_admin_check_keys(tsr_admin_t *adm)
 
 
 /*
- * Opens up to TSR_ADMIN_SAMPLE sessions found in the first SCAN pages:
- * if none opens, the key files are not the fleet's.
+ * Opens up to TSR_ADMIN_SAMPLE sessions found in the first SCAN pages
+ * (of the masters in turn, in a cluster): if none opens, the key files
+ * are not the fleet's.
  */
 
 static int
 tsr_admin_check_sessions(tsr_admin_t *adm)
 {
-    int               rc, r;
-    size_t            i, pages, sampled, opened, plen;
-    uint64_t          unknown, tampered, other;
-    redisReply       *page, *val;
-    tsr_admin_seen_t  seen;
-    char              cursor[64], pattern[2 * TSR_ADMIN_MAX_PREFIX + 8];
-    char              id[9], ids[TSR_ADMIN_SAMPLE * 9 + 1];
-    uint8_t           plain[TSR_MAX_VALUE];
+    int                  rc;
+    tsr_admin_sample_t  *sm;
+    char                 pattern[2 * TSR_ADMIN_MAX_PREFIX + 8];
 
-    memset(&seen, 0, sizeof(tsr_admin_seen_t));
-
-    (void) snprintf(pattern, sizeof(pattern), "%ss:*", adm->match);
-    (void) strcpy(cursor, "0");
-
-    sampled = 0;
-    opened = 0;
-    unknown = 0;
-    tampered = 0;
-    other = 0;
-    ids[0] = '\0';
-    rc = TSR_ADMIN_OK;
-
-    for (pages = 0; pages < TSR_ADMIN_SAMPLE_PAGES; pages++) {
-
-        if (tsr_admin_scan(adm, pattern, cursor, sizeof(cursor), &page)
-            != 0)
-        {
-            rc = TSR_ADMIN_FAILED;
-            goto done;
-        }
-
-        for (i = 0; i < page->element[1]->elements
-                    && sampled < TSR_ADMIN_SAMPLE; i++)
-        {
-            val = page->element[1]->element[i];
-
-            if (tsr_admin_session_key(adm, val->str, val->len, NULL, NULL,
-                                      NULL)
-                != 0
-                || tsr_admin_seen(&seen, val->str, val->len) != 0)
-            {
-                continue;
-            }
-
-            val = tsr_admin_command(adm, "GET", "GET %b", val->str,
-                                    val->len);
-            if (val == NULL) {
-                freeReplyObject(page);
-                rc = TSR_ADMIN_FAILED;
-                goto done;
-            }
-
-            if (val->type != REDIS_REPLY_STRING || val->len > TSR_MAX_VALUE)
-            {
-                /* gone meanwhile, or not ours */
-                freeReplyObject(val);
-                continue;
-            }
-
-            sampled++;
-            plen = sizeof(plain);
-
-            r = tsr_open(adm->keys, page->element[1]->element[i]->str,
-                         page->element[1]->element[i]->len,
-                         (uint8_t *) val->str, val->len, plain, &plen);
-
-            if (r == TSR_OK) {
-                opened++;
-                OPENSSL_cleanse(plain, plen);
-
-            } else if (r == TSR_SEAL_UNKNOWN_KEY) {
-                unknown++;
-
-                tsr_admin_key_id((uint8_t *) val->str, val->len, id);
-
-                if (strstr(ids, id) == NULL
-                    && strlen(ids) + 9 < sizeof(ids))
-                {
-                    (void) strcat(ids, ids[0] ? "," : "");
-                    (void) strcat(ids, id);
-                }
-
-            } else if (r == TSR_SEAL_TAMPERED) {
-                tampered++;
-
-            } else {
-                other++;
-            }
-
-            freeReplyObject(val);
-        }
-
-        freeReplyObject(page);
-
-        if (sampled == TSR_ADMIN_SAMPLE || strcmp(cursor, "0") == 0) {
-            break;
-        }
+    sm = calloc(1, sizeof(tsr_admin_sample_t));
+    if (sm == NULL) {
+        tsr_admin_fail(adm, "out of memory");
+        return TSR_ADMIN_FAILED;
     }
 
-    if (sampled == 0) {
+    (void) snprintf(pattern, sizeof(pattern), "%ss:*", adm->match);
+
+    rc = TSR_ADMIN_OK;
+
+    if (tsr_admin_scan_all(adm, pattern, tsr_admin_check_page, sm) < 0) {
+        rc = TSR_ADMIN_FAILED;
+        goto done;
+    }
+
+    if (sm->sampled == 0) {
         tsr_admin_check_line(adm, "note", "no sessions under \"%s\" to try "
                              "the key files on", adm->prefix);
 
-    } else if (opened == 0) {
+    } else if (sm->opened == 0) {
         tsr_admin_fail(adm, "none of %zu sampled sessions opens with the "
                        "key files (%llu sealed under other keys%s%s, "
-                       "%llu tampered, %llu malformed)", sampled,
-                       (unsigned long long) unknown, ids[0] ? ": " : "",
-                       ids, (unsigned long long) tampered,
-                       (unsigned long long) other);
+                       "%llu tampered, %llu malformed)", sm->sampled,
+                       (unsigned long long) sm->unknown,
+                       sm->ids[0] ? ": " : "", sm->ids,
+                       (unsigned long long) sm->tampered,
+                       (unsigned long long) sm->other);
         rc = TSR_ADMIN_FAILED;
 
-    } else if (opened < sampled) {
+    } else if (sm->opened < sm->sampled) {
         tsr_admin_check_line(adm, "warning", "%zu of %zu sampled sessions "
                              "open with the key files (%llu sealed under "
                              "other keys%s%s, %llu tampered, %llu malformed)",
-                             opened, sampled, (unsigned long long) unknown,
-                             ids[0] ? ": " : "", ids,
-                             (unsigned long long) tampered,
-                             (unsigned long long) other);
+                             sm->opened, sm->sampled,
+                             (unsigned long long) sm->unknown,
+                             sm->ids[0] ? ": " : "", sm->ids,
+                             (unsigned long long) sm->tampered,
+                             (unsigned long long) sm->other);
 
     } else {
         tsr_admin_check_line(adm, "ok", "%zu of %zu sampled sessions open "
-                             "with the key files", opened, sampled);
+                             "with the key files", sm->opened, sm->sampled);
     }
 
 done:
 
-    tsr_admin_seen_free(&seen);
+    tsr_admin_seen_free(&sm->seen);
+    OPENSSL_cleanse(sm->plain, sizeof(sm->plain));
+    free(sm);
 
     return rc;
 }
 
 
-/* one finding: "ok", "warning" (counted) or "note" */
+/* the sessions of one SCAN page, until the sample or the pages are done */
+
+static int
+tsr_admin_check_page(tsr_admin_t *adm, redisReply *keys, void *data)
+{
+    int                  r;
+    size_t               i, plen;
+    redisReply          *key, *val;
+    tsr_admin_sample_t  *sm;
+    char                 id[9];
+
+    sm = data;
+
+    for (i = 0; i < keys->elements && sm->sampled < TSR_ADMIN_SAMPLE; i++) {
+        key = keys->element[i];
+
+        if (tsr_admin_session_key(adm, key->str, key->len, NULL, NULL, NULL)
+            != 0
+            || tsr_admin_seen(&sm->seen, key->str, key->len) != 0)
+        {
+            continue;
+        }
+
+        val = tsr_admin_command(adm, "GET", "GET %b", key->str, key->len);
+        if (val == NULL) {
+            return -1;
+        }
+
+        if (val->type != REDIS_REPLY_STRING || val->len > TSR_MAX_VALUE) {
+            /* gone meanwhile, or not ours */
+            freeReplyObject(val);
+            continue;
+        }
+
+        sm->sampled++;
+        plen = sizeof(sm->plain);
+
+        r = tsr_open(adm->keys, key->str, key->len, (uint8_t *) val->str,
+                     val->len, sm->plain, &plen);
+
+        if (r == TSR_OK) {
+            sm->opened++;
+            OPENSSL_cleanse(sm->plain, plen);
+
+        } else if (r == TSR_SEAL_UNKNOWN_KEY) {
+            sm->unknown++;
+
+            tsr_admin_key_id((uint8_t *) val->str, val->len, id);
+
+            if (strstr(sm->ids, id) == NULL
+                && strlen(sm->ids) + 9 < sizeof(sm->ids))
+            {
+                (void) strcat(sm->ids, sm->ids[0] ? "," : "");
+                (void) strcat(sm->ids, id);
+            }
+
+        } else if (r == TSR_SEAL_TAMPERED) {
+            sm->tampered++;
+
+        } else {
+            sm->other++;
+        }
+
+        freeReplyObject(val);
+    }
+
+    sm->pages++;
+
+    return (sm->sampled == TSR_ADMIN_SAMPLE
+            || sm->pages == TSR_ADMIN_SAMPLE_PAGES) ? 1 : 0;
+}
+
+
+/*
+ * One finding: "ok", "warning" (counted), "note", or in a cluster
+ * "critical" for a master that fails while the others are checked; a
+ * master's findings name it.
+ */
 
 static void
 tsr_admin_check_line(tsr_admin_t *adm, const char *level, const char *fmt,
@@ -499,12 +589,23 @@ tsr_admin_check_line(tsr_admin_t *adm, const char *level, const char *fmt,
     }
 
     if (!adm->json) {
-        printf("%-8s %s\n", level, msg);
+        if (adm->master != NULL) {
+            printf("%-8s master %s: %s\n", level, adm->where, msg);
+
+        } else {
+            printf("%-8s %s\n", level, msg);
+        }
+
         return;
     }
 
     tsr_admin_json_open(adm, NULL, 0);
     tsr_admin_json_str(adm, "status", level);
+
+    if (adm->master != NULL) {
+        tsr_admin_json_str(adm, "master", adm->where);
+    }
+
     tsr_admin_json_str(adm, "message", msg);
     tsr_admin_json_close(adm);
 }

@@ -67,8 +67,8 @@ typedef struct {
 } tsr_admin_fleet_ctx_t;
 
 
-static int tsr_admin_fleet_page(tsr_admin_t *adm, tsr_admin_fleet_t *fl,
-    redisReply *keys);
+static int tsr_admin_fleet_page(tsr_admin_t *adm, redisReply *keys,
+    void *data);
 static int tsr_admin_fleet_parse(tsr_admin_fleet_t *fl, size_t node,
     const char *val, size_t len);
 static int tsr_admin_fleet_server(void *data, const tsr_fleet_server_t *fs);
@@ -89,9 +89,7 @@ int
 tsr_admin_fleet(tsr_admin_t *adm, int argc, char **argv)
 {
     int                 rc;
-    redisReply         *page;
     tsr_admin_fleet_t   fl;
-    char                cursor[64];
     char                pattern[2 * TSR_ADMIN_MAX_PREFIX + 32];
 
     if (argc != 0) {
@@ -112,26 +110,15 @@ tsr_admin_fleet(tsr_admin_t *adm, int argc, char **argv)
         return TSR_ADMIN_FAILED;
     }
 
+    /* in a cluster, each registration lives on the master of its slot */
+
     (void) snprintf(pattern, sizeof(pattern), "%snode:*", adm->match);
-    (void) strcpy(cursor, "0");
 
     rc = TSR_ADMIN_FAILED;
 
-    do {
-        if (tsr_admin_scan(adm, pattern, cursor, sizeof(cursor), &page)
-            != 0)
-        {
-            goto done;
-        }
-
-        if (tsr_admin_fleet_page(adm, &fl, page->element[1]) != 0) {
-            freeReplyObject(page);
-            goto done;
-        }
-
-        freeReplyObject(page);
-
-    } while (strcmp(cursor, "0") != 0);
+    if (tsr_admin_scan_all(adm, pattern, tsr_admin_fleet_page, &fl) != 0) {
+        goto done;
+    }
 
     if (tsr_admin_fleet_sort(&fl) != 0) {
         tsr_admin_fail(adm, "out of memory");
@@ -153,15 +140,17 @@ done:
 /* GET and PTTL of each registration of one SCAN page, pipelined */
 
 static int
-tsr_admin_fleet_page(tsr_admin_t *adm, tsr_admin_fleet_t *fl,
-    redisReply *keys)
+tsr_admin_fleet_page(tsr_admin_t *adm, redisReply *keys, void *data)
 {
-    int                rc, dup;
-    char              *fresh;
-    size_t             i, plen, n;
-    redisReply        *k, *val, *ttl;
-    const char        *id, *colon;
-    tsr_admin_node_t  *node;
+    int                 rc, dup;
+    char               *fresh;
+    size_t              i, plen, n;
+    redisReply         *k, *val, *ttl;
+    const char         *id, *colon;
+    tsr_admin_node_t   *node;
+    tsr_admin_fleet_t  *fl;
+
+    fl = data;
 
     fresh = calloc(keys->elements + 1, 1);
     if (fresh == NULL) {
@@ -423,11 +412,18 @@ tsr_admin_fleet_print(tsr_admin_t *adm, tsr_admin_fleet_t *fl)
     tsr_admin_node_t    *nd;
     tsr_admin_server_t  *s;
     char                 ago[TSR_ADMIN_TIME_LEN], ttl[TSR_ADMIN_TIME_LEN];
-    char                 list[TSR_ADMIN_MSG_LEN / 2];
+    char                 list[TSR_ADMIN_MSG_LEN / 2], note[32];
+
+    (void) tsr_admin_masters_note(adm, note, sizeof(note));
 
     if (adm->json) {
         tsr_admin_json_str(adm, "prefix", adm->prefix);
         tsr_admin_json_str(adm, "redis", adm->where);
+
+        if (adm->conf.cluster != NULL) {
+            tsr_admin_json_uint(adm, "masters", adm->nmasters);
+        }
+
         tsr_admin_json_open(adm, "nodes", 1);
 
         for (i = 0; i < fl->nnodes; i++) {
@@ -438,17 +434,17 @@ tsr_admin_fleet_print(tsr_admin_t *adm, tsr_admin_fleet_t *fl)
         tsr_admin_json_open(adm, "servers", 1);
 
     } else if (fl->nnodes == 0) {
-        printf("no nodes registered under \"%snode:\" on %s (nginx "
+        printf("no nodes registered under \"%snode:\" on %s%s (nginx "
                "registers every 20 s while it runs with "
-               "ssl_session_redis)\n", adm->prefix, adm->where);
+               "ssl_session_redis)\n", adm->prefix, adm->where, note);
         return TSR_ADMIN_OK;
     }
 
     now = tsr_unix_ms();
 
     if (!adm->json) {
-        printf("nodes        %zu under \"%snode:\" on %s\n", fl->nnodes,
-               adm->prefix, adm->where);
+        printf("nodes        %zu under \"%snode:\" on %s%s\n", fl->nnodes,
+               adm->prefix, adm->where, note);
     }
 
     for (i = 0; !adm->json && i < fl->nnodes; i++) {

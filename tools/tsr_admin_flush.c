@@ -26,6 +26,24 @@
 #include <openssl/sha.h>
 
 
+/* a key of a SCAN page and its hash slot */
+typedef struct {
+    int                         slot;
+    size_t                      i;
+} tsr_admin_flush_key_t;
+
+typedef struct {
+    uint64_t                    deleted;
+    unsigned                    use_del:1;
+} tsr_admin_flush_t;
+
+
+static int tsr_admin_flush_page(tsr_admin_t *adm, redisReply *keys,
+    void *data);
+static int tsr_admin_flush_send(tsr_admin_t *adm, tsr_admin_flush_t *fl,
+    redisReply *keys, const tsr_admin_flush_key_t *order, const char **args,
+    size_t *lens);
+static int tsr_admin_flush_key_cmp(const void *a, const void *b);
 static int tsr_admin_confirm(tsr_admin_t *adm, const char *pattern);
 
 
@@ -34,15 +52,11 @@ static int tsr_admin_confirm(tsr_admin_t *adm, const char *pattern);
 int
 tsr_admin_flush(tsr_admin_t *adm, int argc, char **argv)
 {
-    int          rc, use_del;
-    size_t       i, n;
-    size_t      *lens;
-    uint64_t     deleted;
-    redisReply  *page, *r, *keys;
-    const char **args;
-    char         cursor[64];
-    char         pattern[2 * TSR_ADMIN_MAX_PREFIX + 32];
-    char         what[TSR_ADMIN_MAX_PREFIX + 32];
+    int                rc;
+    tsr_admin_flush_t  fl;
+    char               note[32];
+    char               pattern[2 * TSR_ADMIN_MAX_PREFIX + 32];
+    char               what[TSR_ADMIN_MAX_PREFIX + 32];
 
     if (argc != 0) {
         return tsr_admin_usage_error(adm, "unexpected argument \"%s\"",
@@ -87,99 +101,26 @@ tsr_admin_flush(tsr_admin_t *adm, int argc, char **argv)
         }
     }
 
-    (void) strcpy(cursor, "0");
+    memset(&fl, 0, sizeof(tsr_admin_flush_t));
 
-    deleted = 0;
-    use_del = 0;
-
-    do {
-        if (tsr_admin_scan(adm, pattern, cursor, sizeof(cursor), &page)
-            != 0)
-        {
-            return TSR_ADMIN_FAILED;
-        }
-
-        keys = page->element[1];
-        n = keys->elements;
-
-        if (n == 0) {
-            freeReplyObject(page);
-            continue;
-        }
-
-        args = malloc((n + 1) * sizeof(char *));
-        lens = malloc((n + 1) * sizeof(size_t));
-
-        if (args == NULL || lens == NULL) {
-            free(args);
-            free(lens);
-            freeReplyObject(page);
-            tsr_admin_fail(adm, "out of memory");
-            return TSR_ADMIN_FAILED;
-        }
-
-        for (i = 0; i < n; i++) {
-            args[i + 1] = keys->element[i]->str;
-            lens[i + 1] = keys->element[i]->len;
-        }
-
-        for ( ;; ) {
-            args[0] = use_del ? "DEL" : "UNLINK";
-            lens[0] = strlen(args[0]);
-
-            r = NULL;
-
-            if (tsr_sync_append_argv(adm->redis, (int) n + 1, args, lens)
-                != TSR_OK
-                || tsr_sync_reply(adm->redis, &r, args[0]) != TSR_OK)
-            {
-                tsr_admin_fail(adm, "%s", adm->redis->errstr);
-                break;
-            }
-
-            /* UNLINK came with Redis 4.0 */
-
-            if (r->type == REDIS_REPLY_ERROR && !use_del
-                && strncasecmp(r->str, "ERR unknown command", 19) == 0)
-            {
-                freeReplyObject(r);
-                use_del = 1;
-                continue;
-            }
-
-            break;
-        }
-
-        free(args);
-        free(lens);
-        freeReplyObject(page);
-
-        if (r == NULL) {
-            goto failed;
-        }
-
-        if (r->type != REDIS_REPLY_INTEGER) {
-            tsr_admin_fail(adm, "%s on %s failed: %s",
-                           use_del ? "DEL" : "UNLINK", adm->where,
-                           (r->type == REDIS_REPLY_ERROR) ? r->str
-                                                          : "unexpected reply");
-            freeReplyObject(r);
-            goto failed;
-        }
-
-        deleted += (uint64_t) r->integer;
-        freeReplyObject(r);
-
-    } while (strcmp(cursor, "0") != 0);
+    if (tsr_admin_scan_all(adm, pattern, tsr_admin_flush_page, &fl) != 0) {
+        goto failed;
+    }
 
     if (adm->json) {
         tsr_admin_json_str(adm, "pattern", what);
         tsr_admin_json_str(adm, "redis", adm->where);
-        tsr_admin_json_uint(adm, "deleted", deleted);
+
+        if (adm->conf.cluster != NULL) {
+            tsr_admin_json_uint(adm, "masters", adm->nmasters);
+        }
+
+        tsr_admin_json_uint(adm, "deleted", fl.deleted);
 
     } else {
-        printf("deleted %llu keys matching \"%s\" on %s\n",
-               (unsigned long long) deleted, what, adm->where);
+        printf("deleted %llu keys matching \"%s\" on %s%s\n",
+               (unsigned long long) fl.deleted, what, adm->where,
+               tsr_admin_masters_note(adm, note, sizeof(note)));
     }
 
     return TSR_ADMIN_OK;
@@ -187,15 +128,168 @@ tsr_admin_flush(tsr_admin_t *adm, int argc, char **argv)
 failed:
 
     if (adm->json) {
-        tsr_admin_json_uint(adm, "deleted", deleted);
+        tsr_admin_json_uint(adm, "deleted", fl.deleted);
     }
 
-    if (deleted != 0) {
+    if (fl.deleted != 0) {
         fprintf(stderr, "tsr-admin: flush: %llu keys were deleted before "
-                "the failure\n", (unsigned long long) deleted);
+                "the failure\n", (unsigned long long) fl.deleted);
     }
 
     return TSR_ADMIN_FAILED;
+}
+
+
+/*
+ * Deletes the keys of one SCAN page: one UNLINK for them all, or in a
+ * cluster one per hash slot (a command's keys must share a slot, or
+ * Redis refuses it with CROSSSLOT), pipelined.
+ */
+
+static int
+tsr_admin_flush_page(tsr_admin_t *adm, redisReply *keys, void *data)
+{
+    int                     rc;
+    size_t                  i, n;
+    size_t                 *lens;
+    const char            **args;
+    tsr_admin_flush_t      *fl;
+    tsr_admin_flush_key_t  *order;
+
+    fl = data;
+    n = keys->elements;
+
+    if (n == 0) {
+        return 0;
+    }
+
+    args = malloc((n + 1) * sizeof(char *));
+    lens = malloc((n + 1) * sizeof(size_t));
+    order = malloc(n * sizeof(tsr_admin_flush_key_t));
+
+    rc = -1;
+
+    if (args == NULL || lens == NULL || order == NULL) {
+        tsr_admin_fail(adm, "out of memory");
+        goto done;
+    }
+
+    for (i = 0; i < n; i++) {
+        order[i].i = i;
+        order[i].slot = (adm->conf.cluster != NULL)
+                        ? tsr_store_key_slot(keys->element[i]->str,
+                                             keys->element[i]->len)
+                        : 0;
+    }
+
+    if (adm->conf.cluster != NULL) {
+        qsort(order, n, sizeof(tsr_admin_flush_key_t),
+              tsr_admin_flush_key_cmp);
+    }
+
+    rc = tsr_admin_flush_send(adm, fl, keys, order, args, lens);
+
+    if (rc == 1) {
+        /* UNLINK came with Redis 4.0 */
+        fl->use_del = 1;
+        rc = tsr_admin_flush_send(adm, fl, keys, order, args, lens);
+    }
+
+done:
+
+    free(args);
+    free(lens);
+    free(order);
+
+    return (rc == 0) ? 0 : -1;
+}
+
+
+/*
+ * UNLINK (or DEL) of each run of keys of one slot in "order", pipelined,
+ * then their replies.  Returns 0, 1 when Redis does not know UNLINK, or
+ * -1 (reported).
+ */
+
+static int
+tsr_admin_flush_send(tsr_admin_t *adm, tsr_admin_flush_t *fl,
+    redisReply *keys, const tsr_admin_flush_key_t *order, const char **args,
+    size_t *lens)
+{
+    int          rc;
+    size_t       i, j, k, n, commands;
+    redisReply  *r, *key;
+    const char  *name;
+
+    name = fl->use_del ? "DEL" : "UNLINK";
+    n = keys->elements;
+    commands = 0;
+
+    for (i = 0; i < n; i = j) {
+        args[0] = name;
+        lens[0] = strlen(name);
+
+        for (j = i; j < n && order[j].slot == order[i].slot; j++) {
+            key = keys->element[order[j].i];
+            args[j - i + 1] = key->str;
+            lens[j - i + 1] = key->len;
+        }
+
+        if (tsr_sync_append_argv(adm->redis, (int) (j - i + 1), args, lens)
+            != TSR_OK)
+        {
+            tsr_admin_fail(adm, "%s", adm->redis->errstr);
+            return -1;
+        }
+
+        commands++;
+    }
+
+    /* every reply is read, whatever they say: the next page follows */
+
+    rc = 0;
+
+    for (k = 0; k < commands; k++) {
+        if (tsr_sync_reply(adm->redis, &r, name) != TSR_OK) {
+            tsr_admin_fail(adm, "%s", adm->redis->errstr);
+            return -1;
+        }
+
+        if (r->type == REDIS_REPLY_INTEGER) {
+            fl->deleted += (uint64_t) r->integer;
+
+        } else if (rc == 0 && r->type == REDIS_REPLY_ERROR && !fl->use_del
+                   && strncasecmp(r->str, "ERR unknown command", 19) == 0)
+        {
+            rc = 1;
+
+        } else if (rc == 0) {
+            tsr_admin_fail(adm, "%s on %s failed: %s", name, adm->where,
+                           (r->type == REDIS_REPLY_ERROR)
+                           ? r->str : "unexpected reply");
+            rc = -1;
+        }
+
+        freeReplyObject(r);
+    }
+
+    return rc;
+}
+
+
+static int
+tsr_admin_flush_key_cmp(const void *a, const void *b)
+{
+    const tsr_admin_flush_key_t  *x, *y;
+
+    x = a;
+    y = b;
+
+    if (x->slot != y->slot) {
+        return (x->slot < y->slot) ? -1 : 1;
+    }
+
+    return (x->i < y->i) ? -1 : (x->i > y->i);
 }
 
 
@@ -203,10 +297,10 @@ static int
 tsr_admin_confirm(tsr_admin_t *adm, const char *what)
 {
     size_t  n;
-    char    line[64];
+    char    line[64], note[32];
 
-    fprintf(stderr, "delete every key matching \"%s\" on %s? [y/N] ", what,
-            adm->where);
+    fprintf(stderr, "delete every key matching \"%s\" on %s%s? [y/N] ",
+            what, adm->where, tsr_admin_masters_note(adm, note, sizeof(note)));
     (void) fflush(stderr);
 
     if (fgets(line, sizeof(line), stdin) == NULL) {

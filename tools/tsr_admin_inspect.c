@@ -27,6 +27,17 @@
 #include <openssl/sha.h>
 
 
+/* the keys of a session id, at most TSR_ADMIN_MAX_FOUND */
+typedef struct {
+    size_t                      found;
+    size_t                      lens[TSR_ADMIN_MAX_FOUND];
+    char                        keys[TSR_ADMIN_MAX_FOUND]
+                                    [TSR_MAX_KEY_NAME + 1];
+} tsr_admin_found_t;
+
+
+static int tsr_admin_inspect_page(tsr_admin_t *adm, redisReply *keys,
+    void *data);
 static int tsr_admin_inspect_key(tsr_admin_t *adm, const char *key,
     size_t keylen, size_t shown);
 static int tsr_admin_inspect_open(tsr_admin_t *adm, const char *key,
@@ -45,14 +56,12 @@ static const char *tsr_admin_version_name(int version);
 int
 tsr_admin_inspect(tsr_admin_t *adm, int argc, char **argv)
 {
-    int          rc, r;
-    size_t       i, n, found, shown;
-    redisReply  *page, *k;
-    char         id[2 * TSR_MAX_SESSION_ID + 1], cursor[64];
-    char         pattern[2 * TSR_ADMIN_MAX_PREFIX + 2 * TSR_MAX_SESSION_ID
-                         + 32];
-    char         keys[TSR_ADMIN_MAX_FOUND][TSR_MAX_KEY_NAME + 1];
-    size_t       lens[TSR_ADMIN_MAX_FOUND];
+    int                 rc, r;
+    size_t              i, n, shown;
+    tsr_admin_found_t   f;
+    char                id[2 * TSR_MAX_SESSION_ID + 1], note[32];
+    char                pattern[2 * TSR_ADMIN_MAX_PREFIX
+                                + 2 * TSR_MAX_SESSION_ID + 32];
 
     if (argc != 1) {
         return tsr_admin_usage_error(adm, argc ? "one session id expected"
@@ -72,67 +81,28 @@ tsr_admin_inspect(tsr_admin_t *adm, int argc, char **argv)
         return rc;
     }
 
-    found = 0;
+    f.found = 0;
 
     if (adm->context) {
-        n = (size_t) snprintf(keys[0], sizeof(keys[0]), "%ss:%s:%s",
+        n = (size_t) snprintf(f.keys[0], sizeof(f.keys[0]), "%ss:%s:%s",
                               adm->prefix, adm->ctx, id);
-        if (n >= sizeof(keys[0])) {
+        if (n >= sizeof(f.keys[0])) {
             return tsr_admin_usage_error(adm, "key name too long");
         }
 
-        lens[0] = n;
-        found = 1;
+        f.lens[0] = n;
+        f.found = 1;
 
     } else {
         /* the context part is unknown: every context, one SCAN */
 
         (void) snprintf(pattern, sizeof(pattern), "%ss:*:%s", adm->match,
                         id);
-        (void) strcpy(cursor, "0");
 
-        for ( ;; ) {
-            if (tsr_admin_scan(adm, pattern, cursor, sizeof(cursor), &page)
-                != 0)
-            {
-                return TSR_ADMIN_FAILED;
-            }
-
-            for (i = 0; i < page->element[1]->elements; i++) {
-                k = page->element[1]->element[i];
-
-                if (found == TSR_ADMIN_MAX_FOUND || k->len > TSR_MAX_KEY_NAME
-                    || tsr_admin_session_key(adm, k->str, k->len, NULL,
-                                             NULL, NULL)
-                       != 0)
-                {
-                    continue;
-                }
-
-                /* SCAN may return a key twice */
-
-                for (n = 0; n < found; n++) {
-                    if (lens[n] == k->len
-                        && memcmp(keys[n], k->str, k->len) == 0)
-                    {
-                        break;
-                    }
-                }
-
-                if (n < found) {
-                    continue;
-                }
-
-                memcpy(keys[found], k->str, k->len);
-                keys[found][k->len] = '\0';
-                lens[found++] = k->len;
-            }
-
-            freeReplyObject(page);
-
-            if (strcmp(cursor, "0") == 0) {
-                break;
-            }
+        if (tsr_admin_scan_all(adm, pattern, tsr_admin_inspect_page, &f)
+            != 0)
+        {
+            return TSR_ADMIN_FAILED;
         }
     }
 
@@ -143,8 +113,8 @@ tsr_admin_inspect(tsr_admin_t *adm, int argc, char **argv)
         tsr_admin_json_open(adm, "sessions", 1);
     }
 
-    for (i = 0; i < found; i++) {
-        r = tsr_admin_inspect_key(adm, keys[i], lens[i], shown);
+    for (i = 0; i < f.found; i++) {
+        r = tsr_admin_inspect_key(adm, f.keys[i], f.lens[i], shown);
 
         if (r == TSR_ADMIN_GONE) {
             /* expired since SCAN saw it */
@@ -162,13 +132,59 @@ tsr_admin_inspect(tsr_admin_t *adm, int argc, char **argv)
         tsr_admin_json_close(adm);
     }
 
+    tsr_admin_leave(adm);
+
     if (shown == 0) {
-        tsr_admin_fail(adm, "no session with id %s under \"%s\" on %s", id,
-                       adm->prefix, adm->where);
+        tsr_admin_fail(adm, "no session with id %s under \"%s\" on %s%s", id,
+                       adm->prefix, adm->where,
+                       tsr_admin_masters_note(adm, note, sizeof(note)));
         return TSR_ADMIN_FAILED;
     }
 
     return rc;
+}
+
+
+/* the session keys of one SCAN page, each once */
+
+static int
+tsr_admin_inspect_page(tsr_admin_t *adm, redisReply *keys, void *data)
+{
+    size_t              i, n;
+    redisReply         *k;
+    tsr_admin_found_t  *f;
+
+    f = data;
+
+    for (i = 0; i < keys->elements; i++) {
+        k = keys->element[i];
+
+        if (f->found == TSR_ADMIN_MAX_FOUND || k->len > TSR_MAX_KEY_NAME
+            || tsr_admin_session_key(adm, k->str, k->len, NULL, NULL, NULL)
+               != 0)
+        {
+            continue;
+        }
+
+        /* SCAN may return a key twice */
+
+        for (n = 0; n < f->found; n++) {
+            if (f->lens[n] == k->len && memcmp(f->keys[n], k->str, k->len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (n < f->found) {
+            continue;
+        }
+
+        memcpy(f->keys[f->found], k->str, k->len);
+        f->keys[f->found][k->len] = '\0';
+        f->lens[f->found++] = k->len;
+    }
+
+    return 0;
 }
 
 
@@ -183,26 +199,22 @@ tsr_admin_inspect_key(tsr_admin_t *adm, const char *key, size_t keylen,
 {
     int          rc;
     size_t       i;
-    redisReply  *ttl, *val;
+    redisReply  *ttl, *val, *r[2];
     char         id[9], ours[9], buf[TSR_ADMIN_TIME_LEN];
     char         safe[TSR_ADMIN_SAFE_LEN];
 
-    if (tsr_admin_append(adm, "PTTL %b", key, keylen) != 0
-        || tsr_admin_append(adm, "GET %b", key, keylen) != 0)
+    static const char *const  names[] = { "PTTL", "GET" };
+
+    /* in a cluster, on the master of the key's slot */
+
+    if (tsr_admin_key_commands(adm, key, keylen, names, 2, r)
+        != TSR_ADMIN_OK)
     {
         return TSR_ADMIN_FAILED;
     }
 
-    ttl = tsr_admin_reply(adm, "PTTL");
-    if (ttl == NULL) {
-        return TSR_ADMIN_FAILED;
-    }
-
-    val = tsr_admin_reply(adm, "GET");
-    if (val == NULL) {
-        freeReplyObject(ttl);
-        return TSR_ADMIN_FAILED;
-    }
+    ttl = r[0];
+    val = r[1];
 
     rc = TSR_ADMIN_FAILED;
 
@@ -236,6 +248,10 @@ tsr_admin_inspect_key(tsr_admin_t *adm, const char *key, size_t keylen,
         tsr_admin_json_open(adm, NULL, 0);
         tsr_admin_json_strn(adm, "key", key, keylen);
 
+        if (adm->conf.cluster != NULL) {
+            tsr_admin_json_str(adm, "redis", adm->where);
+        }
+
         if (ttl->type == REDIS_REPLY_INTEGER && ttl->integer >= 0) {
             tsr_admin_json_int(adm, "ttl_ms", ttl->integer);
 
@@ -251,6 +267,10 @@ tsr_admin_inspect_key(tsr_admin_t *adm, const char *key, size_t keylen,
         }
 
         printf("key          %s\n", safe);
+
+        if (adm->conf.cluster != NULL) {
+            printf("master       %s\n", adm->where);
+        }
     }
 
     if (adm->json) {

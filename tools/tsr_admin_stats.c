@@ -39,6 +39,7 @@ typedef struct {
                                                strings */
     uint64_t                    other_ctx;  /* past the context table */
     uint64_t                    examined;
+    uint64_t                   *by_master;  /* sessions, cluster= */
     unsigned                    truncated:1;
     tsr_admin_seen_t            seen;
     uint64_t                   *ttls;
@@ -49,8 +50,8 @@ typedef struct {
 } tsr_admin_stats_t;
 
 
-static int tsr_admin_stats_page(tsr_admin_t *adm, tsr_admin_stats_t *st,
-    redisReply *keys);
+static int tsr_admin_stats_page(tsr_admin_t *adm, redisReply *keys,
+    void *data);
 static int tsr_admin_stats_key(tsr_admin_t *adm, tsr_admin_stats_t *st,
     redisReply *k, redisReply *ttl, redisReply *len, redisReply *mem);
 static void tsr_admin_stats_ctx(tsr_admin_stats_t *st, const char *ctx);
@@ -69,9 +70,7 @@ int
 tsr_admin_stats(tsr_admin_t *adm, int argc, char **argv)
 {
     int                 rc;
-    redisReply         *page;
     tsr_admin_stats_t  *st;
-    char                cursor[64];
     char                pattern[2 * TSR_ADMIN_MAX_PREFIX + 32];
 
     if (argc != 0) {
@@ -90,6 +89,14 @@ tsr_admin_stats(tsr_admin_t *adm, int argc, char **argv)
         return TSR_ADMIN_FAILED;
     }
 
+    rc = TSR_ADMIN_FAILED;
+
+    st->by_master = calloc(adm->nmasters + 1, sizeof(uint64_t));
+    if (st->by_master == NULL) {
+        tsr_admin_fail(adm, "out of memory");
+        goto failed;
+    }
+
     if (adm->context) {
         (void) snprintf(pattern, sizeof(pattern), "%ss:%s:*", adm->match,
                         adm->ctx);
@@ -98,30 +105,18 @@ tsr_admin_stats(tsr_admin_t *adm, int argc, char **argv)
         (void) snprintf(pattern, sizeof(pattern), "%ss:*", adm->match);
     }
 
-    (void) strcpy(cursor, "0");
+    switch (tsr_admin_scan_all(adm, pattern, tsr_admin_stats_page, st)) {
 
-    rc = TSR_ADMIN_FAILED;
+    case 0:
+        break;
 
-    do {
-        if (st->examined >= adm->max_keys) {
-            st->truncated = 1;
-            break;
-        }
+    case 1:
+        st->truncated = 1;
+        break;
 
-        if (tsr_admin_scan(adm, pattern, cursor, sizeof(cursor), &page)
-            != 0)
-        {
-            goto failed;
-        }
-
-        if (tsr_admin_stats_page(adm, st, page->element[1]) != 0) {
-            freeReplyObject(page);
-            goto failed;
-        }
-
-        freeReplyObject(page);
-
-    } while (strcmp(cursor, "0") != 0);
+    default:
+        goto failed;
+    }
 
     tsr_admin_stats_print(adm, st, pattern);
 
@@ -131,6 +126,7 @@ failed:
 
     tsr_admin_seen_free(&st->seen);
     free(st->ttls);
+    free(st->by_master);
     free(st);
 
     return rc;
@@ -139,18 +135,21 @@ failed:
 
 /*
  * PTTL, STRLEN (which also tells strings from other types) and, with
- * --memory, MEMORY USAGE for each new key of one SCAN page, pipelined.
+ * --memory, MEMORY USAGE for each new key of one SCAN page, pipelined;
+ * 1 once --max-keys keys are examined.
  */
 
 static int
-tsr_admin_stats_page(tsr_admin_t *adm, tsr_admin_stats_t *st,
-    redisReply *keys)
+tsr_admin_stats_page(tsr_admin_t *adm, redisReply *keys, void *data)
 {
-    int          rc, dup, ok;
-    size_t       i, n, nalloc;
-    uint64_t    *ttls;
-    redisReply  *k, *ttl, *len, *mem;
-    char        *fresh;
+    int                 rc, dup, ok;
+    size_t              i, n, nalloc;
+    uint64_t           *ttls;
+    redisReply         *k, *ttl, *len, *mem;
+    char               *fresh;
+    tsr_admin_stats_t  *st;
+
+    st = data;
 
     fresh = calloc(keys->elements + 1, 1);
     if (fresh == NULL) {
@@ -245,7 +244,7 @@ tsr_admin_stats_page(tsr_admin_t *adm, tsr_admin_stats_t *st,
         }
     }
 
-    rc = 0;
+    rc = (st->examined >= adm->max_keys) ? 1 : 0;
 
 failed:
 
@@ -296,6 +295,7 @@ tsr_admin_stats_key(tsr_admin_t *adm, tsr_admin_stats_t *st, redisReply *k,
     }
 
     st->sessions++;
+    st->by_master[(adm->master != NULL) ? adm->master - adm->masters : 0]++;
     st->bytes += (uint64_t) ((mem != NULL) ? mem->integer : len->integer);
 
     if (ttl->integer < 0) {
@@ -371,6 +371,18 @@ tsr_admin_stats_print(tsr_admin_t *adm, tsr_admin_stats_t *st,
     }
 
     printf("keys         %s on %s\n", pattern, adm->where);
+
+    if (adm->conf.cluster != NULL) {
+        printf("masters      %zu scanned%s\n", adm->nmasters,
+               st->truncated ? " (in part: --max-keys)" : "");
+
+        for (i = 0; i < adm->nmasters; i++) {
+            printf("  %-22s %llu session%s\n", adm->masters[i].where,
+                   (unsigned long long) st->by_master[i],
+                   (st->by_master[i] == 1) ? "" : "s");
+        }
+    }
+
     printf("sessions     %llu\n", (unsigned long long) st->sessions);
 
     if (st->sessions != 0) {
@@ -439,6 +451,20 @@ tsr_admin_stats_json(tsr_admin_t *adm, tsr_admin_stats_t *st,
 
     tsr_admin_json_str(adm, "pattern", pattern);
     tsr_admin_json_str(adm, "redis", adm->where);
+
+    if (adm->conf.cluster != NULL) {
+        tsr_admin_json_open(adm, "masters", 1);
+
+        for (i = 0; i < adm->nmasters; i++) {
+            tsr_admin_json_open(adm, NULL, 0);
+            tsr_admin_json_str(adm, "redis", adm->masters[i].where);
+            tsr_admin_json_uint(adm, "sessions", st->by_master[i]);
+            tsr_admin_json_close(adm);
+        }
+
+        tsr_admin_json_close(adm);
+    }
+
     tsr_admin_json_uint(adm, "sessions", st->sessions);
     tsr_admin_json_str(adm, "size", adm->memory ? "memory" : "strlen");
     tsr_admin_json_uint(adm, "bytes", st->bytes);

@@ -29,8 +29,10 @@
 #include <openssl/sha.h>
 
 
+static int tsr_admin_tls(tsr_admin_t *adm);
 static int tsr_admin_sentinel(tsr_admin_t *adm, tsr_sync_conf_t *conf);
-static int tsr_admin_allowed(const char *allow, const char *ip);
+static int tsr_admin_scan(tsr_admin_t *adm, const char *pattern,
+    char *cursor, size_t cursor_size, redisReply **reply);
 static void tsr_admin_json_key(tsr_admin_t *adm, const char *key);
 static void tsr_admin_json_quote(const char *s, size_t len);
 
@@ -38,7 +40,8 @@ static void tsr_admin_json_quote(const char *s, size_t len);
 /*
  * One blocking connection: connect and command timeouts, AUTH (as an ACL
  * user with user=), SELECT, and a PING that tells whether authentication
- * is missing.
+ * is missing.  With cluster= only the slot map is read: the masters are
+ * connected as tsr_admin_use() picks them.
  */
 
 int
@@ -47,53 +50,22 @@ tsr_admin_connect(tsr_admin_t *adm)
     int               rc;
     char              err[TSR_SYNC_ERR_LEN];
     redisReply       *reply;
-    tsr_tls_conf_t    tc;
     tsr_sync_conf_t   conf;
 
-    if (adm->conf.cluster != NULL) {
-        tsr_admin_fail(adm, "cluster= addresses are not supported by "
-                       "tsr-admin yet: give one master as host:port");
-        return TSR_ADMIN_FAILED;
+    rc = tsr_admin_tls(adm);
+    if (rc != TSR_ADMIN_OK) {
+        return rc;
     }
 
-    memset(&conf, 0, sizeof(conf));
+    if (adm->conf.cluster != NULL) {
+        return tsr_admin_cluster_map(adm);
+    }
+
+    tsr_admin_sync_conf(adm, &conf);
     conf.addr = adm->where;
     conf.host = adm->conf.host;
     conf.port = adm->conf.port;
     conf.path = adm->conf.unix_path;
-    conf.user = adm->conf.user;
-    conf.password = adm->conf.password;
-    conf.password_len = (adm->conf.password != NULL)
-                        ? strlen(adm->conf.password) : 0;
-    conf.db = adm->conf.db;
-    conf.info = 1;
-    conf.connect_timeout_ms = (int) adm->timeout_ms;
-    conf.command_timeout_ms = (int) adm->timeout_ms;
-
-    if (adm->conf.tls) {
-        if ((adm->conf.tls_cert_file == NULL)
-            != (adm->conf.tls_key_file == NULL))
-        {
-            tsr_admin_fail(adm, "tls_cert_file= and tls_key_file= go "
-                           "together");
-            return TSR_ADMIN_FAILED;
-        }
-
-        memset(&tc, 0, sizeof(tc));
-        tc.ca_file = adm->conf.tls_ca_file;
-        tc.cert_file = adm->conf.tls_cert_file;
-        tc.key_file = adm->conf.tls_key_file;
-        tc.server_name = adm->conf.tls_server_name;
-        tc.verify = !adm->conf.tls_no_verify;
-
-        adm->tls = tsr_tls_create(&tc, err, sizeof(err));
-        if (adm->tls == NULL) {
-            tsr_admin_fail(adm, "%s", err);
-            return TSR_ADMIN_FAILED;
-        }
-
-        conf.tls = adm->tls;
-    }
 
     if (adm->conf.sentinels != NULL) {
         /* the master the sentinels name, then as a single server */
@@ -109,6 +81,8 @@ tsr_admin_connect(tsr_admin_t *adm)
         tsr_admin_fail(adm, "%s", err);
         return TSR_ADMIN_FAILED;
     }
+
+    adm->nmasters = 1;
 
     if (adm->conf.sentinels != NULL) {
         /* a sentinel may lag a failover: the server must say "master" */
@@ -132,6 +106,73 @@ tsr_admin_connect(tsr_admin_t *adm)
             return TSR_ADMIN_FAILED;
         }
     }
+
+    return tsr_admin_ping(adm);
+}
+
+
+/* the TLS context of the address' tls parameters, once */
+
+static int
+tsr_admin_tls(tsr_admin_t *adm)
+{
+    char            err[TSR_SYNC_ERR_LEN];
+    tsr_tls_conf_t  tc;
+
+    if (!adm->conf.tls || adm->tls != NULL) {
+        return TSR_ADMIN_OK;
+    }
+
+    if ((adm->conf.tls_cert_file == NULL) != (adm->conf.tls_key_file == NULL))
+    {
+        tsr_admin_fail(adm, "tls_cert_file= and tls_key_file= go together");
+        return TSR_ADMIN_FAILED;
+    }
+
+    memset(&tc, 0, sizeof(tc));
+    tc.ca_file = adm->conf.tls_ca_file;
+    tc.cert_file = adm->conf.tls_cert_file;
+    tc.key_file = adm->conf.tls_key_file;
+    tc.server_name = adm->conf.tls_server_name;
+    tc.verify = !adm->conf.tls_no_verify;
+
+    adm->tls = tsr_tls_create(&tc, err, sizeof(err));
+    if (adm->tls == NULL) {
+        tsr_admin_fail(adm, "%s", err);
+        return TSR_ADMIN_FAILED;
+    }
+
+    return TSR_ADMIN_OK;
+}
+
+
+/*
+ * What every connection of the address shares: the credentials, db,
+ * timeouts and TLS; the caller adds where it goes.
+ */
+
+void
+tsr_admin_sync_conf(tsr_admin_t *adm, tsr_sync_conf_t *conf)
+{
+    memset(conf, 0, sizeof(tsr_sync_conf_t));
+    conf->user = adm->conf.user;
+    conf->password = adm->conf.password;
+    conf->password_len = (adm->conf.password != NULL)
+                         ? strlen(adm->conf.password) : 0;
+    conf->db = adm->conf.db;
+    conf->info = 1;
+    conf->connect_timeout_ms = (int) adm->timeout_ms;
+    conf->command_timeout_ms = (int) adm->timeout_ms;
+    conf->tls = adm->tls;
+}
+
+
+/* PING on adm->redis: whether authentication is missing */
+
+int
+tsr_admin_ping(tsr_admin_t *adm)
+{
+    redisReply  *reply;
 
     reply = tsr_admin_command(adm, "PING", "PING");
     if (reply == NULL) {
@@ -168,7 +209,7 @@ tsr_admin_sentinel(tsr_admin_t *adm, tsr_sync_conf_t *conf)
     size_t            n;
     tsr_sync_t       *s;
     redisReply       *reply;
-    const char       *p, *next, *colon;
+    const char       *p, *next;
     tsr_sync_conf_t   sc;
     char              one[TSR_ADMIN_NAME_LEN], err[TSR_SYNC_ERR_LEN];
 
@@ -180,30 +221,15 @@ tsr_admin_sentinel(tsr_admin_t *adm, tsr_sync_conf_t *conf)
     err[0] = '\0';
 
     for (p = adm->conf.sentinels; *p != '\0'; p = next) {
-        next = strchr(p, ',');
-        n = (next != NULL) ? (size_t) (next - p) : strlen(p);
-        next = (next != NULL) ? next + 1 : p + n;
+        next = tsr_admin_list_next(p, &n, one, sizeof(one), &port);
 
-        if (n == 0 || n >= sizeof(one)) {
+        if (one[0] == '\0' || port == 0) {
             continue;
         }
-
-        memcpy(one, p, n);
-        one[n] = '\0';
-
-        /* host:port or [v6addr]:port */
-
-        colon = strrchr(one, ':');
-        if (colon == NULL) {
-            continue;
-        }
-
-        one[colon - one] = '\0';
-        port = atoi(colon + 1);
 
         memset(&sc, 0, sizeof(tsr_sync_conf_t));
         sc.addr = p;
-        sc.host = (one[0] == '[') ? one + 1 : one;
+        sc.host = one;
         sc.port = port;
         sc.user = adm->conf.sentinel_user;
         sc.password = adm->conf.sentinel_password;
@@ -211,11 +237,6 @@ tsr_admin_sentinel(tsr_admin_t *adm, tsr_sync_conf_t *conf)
         sc.connect_timeout_ms = conf->connect_timeout_ms;
         sc.command_timeout_ms = conf->command_timeout_ms;
         sc.tls = conf->tls;
-
-        if (one[0] == '[' && strlen(one) > 1 && one[strlen(one) - 1] == ']')
-        {
-            one[strlen(one) - 1] = '\0';
-        }
 
         s = tsr_sync_connect(&sc, &rc, err, sizeof(err));
         if (s == NULL) {
@@ -302,7 +323,7 @@ tsr_admin_sentinel(tsr_admin_t *adm, tsr_sync_conf_t *conf)
  * anywhere).  A name that is not an address is not.
  */
 
-static int
+int
 tsr_admin_allowed(const char *allow, const char *ip)
 {
     int            af, bits, len;
@@ -369,6 +390,67 @@ tsr_admin_allowed(const char *allow, const char *ip)
 
 
 /*
+ * One entry of a list "host:port,[v6addr]:port,..." as
+ * tsr_store_conf_parse() checked it, from "p": its length in *len, its
+ * host (without brackets) in "host", "" when it does not fit, and its
+ * port, 0 when none is written.  Returns where the next entry starts
+ * ("" at the end).
+ */
+
+const char *
+tsr_admin_list_next(const char *p, size_t *len, char *host, size_t hostlen,
+    int *port)
+{
+    size_t       n, h;
+    const char  *next, *colon, *start;
+
+    next = strchr(p, ',');
+    n = (next != NULL) ? (size_t) (next - p) : strlen(p);
+    next = (next != NULL) ? next + 1 : p + n;
+
+    *len = n;
+    *port = 0;
+    host[0] = '\0';
+
+    start = p;
+    colon = NULL;
+
+    if (n > 0 && p[0] == '[') {
+        start = p + 1;
+        colon = memchr(p, ']', n);
+
+        if (colon == NULL) {
+            return next;
+        }
+
+        h = (size_t) (colon - start);
+        colon = (colon + 1 < p + n && colon[1] == ':') ? colon + 1 : NULL;
+
+    } else {
+        colon = memchr(p, ':', n);
+        h = (colon != NULL) ? (size_t) (colon - p) : n;
+    }
+
+    if (h == 0 || h >= hostlen) {
+        return next;
+    }
+
+    memcpy(host, start, h);
+    host[h] = '\0';
+
+    if (colon != NULL) {
+        *port = atoi(colon + 1);
+
+        if (*port < 0 || *port > 65535) {
+            *port = 0;
+        }
+    }
+
+    return next;
+}
+
+
+/*
  * A command and its reply, error replies included; NULL (reported) when
  * the connection failed.  The caller frees the reply.
  */
@@ -431,12 +513,64 @@ tsr_admin_reply(tsr_admin_t *adm, const char *what)
 
 
 /*
+ * SCAN over "pattern" on every master in turn (the one server without a
+ * cluster), each page of key names given to "page".  Returns 0 when
+ * everything was scanned, 1 when "page" stopped it before the end, -1 on
+ * a failure (reported).  A cluster is left as a whole afterwards.
+ */
+
+int
+tsr_admin_scan_all(tsr_admin_t *adm, const char *pattern,
+    tsr_admin_page_pt page, void *data)
+{
+    int          rc;
+    size_t       i;
+    redisReply  *r;
+    char         cursor[64];
+
+    rc = 0;
+
+    for (i = 0; i < adm->nmasters && rc == 0; i++) {
+        if (tsr_admin_use(adm, i) != TSR_ADMIN_OK) {
+            rc = -1;
+            break;
+        }
+
+        (void) strcpy(cursor, "0");
+
+        do {
+            if (tsr_admin_scan(adm, pattern, cursor, sizeof(cursor), &r)
+                != 0)
+            {
+                rc = -1;
+                break;
+            }
+
+            rc = page(adm, r->element[1], data);
+
+            freeReplyObject(r);
+
+        } while (rc == 0 && strcmp(cursor, "0") != 0);
+
+        if (rc == 1 && strcmp(cursor, "0") == 0 && i + 1 == adm->nmasters) {
+            /* stopped, but there was nothing left */
+            rc = 0;
+        }
+    }
+
+    tsr_admin_leave(adm);
+
+    return rc;
+}
+
+
+/*
  * One SCAN step over "pattern" from "cursor" (updated; "0" when done).
  * *reply is the whole reply, its element[1] the array of key names, all
  * strings; the caller frees it.  Returns 0, or -1 (reported).
  */
 
-int
+static int
 tsr_admin_scan(tsr_admin_t *adm, const char *pattern, char *cursor,
     size_t cursor_size, redisReply **reply)
 {

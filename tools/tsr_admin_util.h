@@ -1,8 +1,9 @@
 
 /*
  * tsr-admin's shared parts: the state of one run (tsr_admin_t), the
- * blocking Redis connection and its SCAN loop, error reporting, and the
- * parsers and formatters every subcommand uses.
+ * blocking Redis connections (one server, or a cluster's masters) and
+ * their SCAN loop, error reporting, and the parsers and formatters every
+ * subcommand uses.
  */
 
 
@@ -86,6 +87,14 @@ typedef struct tsr_admin_s  tsr_admin_t;
 typedef int (*tsr_admin_handler_pt)(tsr_admin_t *adm, int argc,
     char **argv);
 
+/*
+ * What tsr_admin_scan_all() does with a page of key names (all strings),
+ * on the master holding them: 0 goes on, 1 stops (enough), -1 is a
+ * failure (reported).
+ */
+typedef int (*tsr_admin_page_pt)(tsr_admin_t *adm, redisReply *keys,
+    void *data);
+
 typedef struct {
     const char            *name;
     tsr_admin_handler_pt   handler;
@@ -104,6 +113,16 @@ typedef struct {
     unsigned                    first[TSR_ADMIN_JSON_DEPTH];
     char                        close[TSR_ADMIN_JSON_DEPTH];
 } tsr_admin_json_t;
+
+/* a master of a cluster, as CLUSTER SLOTS or a redirection names it */
+typedef struct {
+    char                        host[TSR_ADMIN_NAME_LEN];
+    int                         port;
+    char                        where[TSR_ADMIN_NAME_LEN + 8];
+    size_t                      slots;          /* it serves */
+    tsr_sync_t                 *redis;          /* NULL: not connected */
+    unsigned                    refused:1;      /* outside allow= */
+} tsr_admin_master_t;
 
 struct tsr_admin_s {
     const tsr_admin_command_t  *cmd;
@@ -147,6 +166,20 @@ struct tsr_admin_s {
                                                    the sentinels */
     int                         master_port;
 
+    /*
+     * cluster=: the masters of the slot map, the master of each slot
+     * (index + 1, 0: none), the one spoken to (NULL: the cluster as a
+     * whole, which adm->where names then).  Without a cluster, nmasters
+     * is 1 and adm->redis the connection.
+     */
+    tsr_admin_master_t         *masters;
+    size_t                      nmasters;
+    size_t                      covered;        /* slots with a master */
+    uint16_t                   *slots;
+    tsr_admin_master_t         *master;
+    char                        cluster[TSR_ADMIN_WHERE_LEN];
+    char                        map_from[TSR_ADMIN_NAME_LEN + 8];
+
     /* what -c found in nginx's configuration, copied */
     char                        nginx_address[TSR_ADMIN_ADDR_LEN];
     char                        nginx_prefix[TSR_ADMIN_MAX_PREFIX + 1];
@@ -163,12 +196,25 @@ typedef struct {
 
 
 int tsr_admin_connect(tsr_admin_t *adm);
+void tsr_admin_sync_conf(tsr_admin_t *adm, tsr_sync_conf_t *conf);
+int tsr_admin_ping(tsr_admin_t *adm);
+int tsr_admin_allowed(const char *allow, const char *ip);
+const char *tsr_admin_list_next(const char *p, size_t *len, char *host,
+    size_t hostlen, int *port);
+int tsr_admin_cluster_map(tsr_admin_t *adm);
+int tsr_admin_use(tsr_admin_t *adm, size_t i);
+void tsr_admin_leave(tsr_admin_t *adm);
+const char *tsr_admin_masters_note(tsr_admin_t *adm, char *buf, size_t len);
+int tsr_admin_key_commands(tsr_admin_t *adm, const char *key,
+    size_t keylen, const char *const *names, size_t n,
+    redisReply **replies);
+int tsr_admin_scan_all(tsr_admin_t *adm, const char *pattern,
+    tsr_admin_page_pt page, void *data);
+void tsr_admin_disconnect(tsr_admin_t *adm);
 redisReply *tsr_admin_command(tsr_admin_t *adm, const char *what,
     const char *fmt, ...);
 int tsr_admin_append(tsr_admin_t *adm, const char *fmt, ...);
 redisReply *tsr_admin_reply(tsr_admin_t *adm, const char *what);
-int tsr_admin_scan(tsr_admin_t *adm, const char *pattern,
-    char *cursor, size_t cursor_size, redisReply **reply);
 int tsr_admin_session_key(tsr_admin_t *adm, const char *key,
     size_t len, const char **ctx, const char **id, size_t *idlen);
 int tsr_admin_seen(tsr_admin_seen_t *s, const char *key, size_t len);

@@ -786,7 +786,7 @@ tsr_cluster_apply(tsr_store_t *st, tsr_store_t *from,
     long long           start, end, s;
     tsr_store_t        *node;
     tsr_cluster_t      *c;
-    const redisReply   *range, *m;
+    const redisReply   *m;
 
     c = st->topo_data;
 
@@ -799,27 +799,11 @@ tsr_cluster_apply(tsr_store_t *st, tsr_store_t *from,
     memset(c->next, 0, TSR_CLUSTER_SLOTS * sizeof(uint16_t));
 
     for (i = 0; i < reply->elements; i++) {
-        range = reply->element[i];
-
-        if (range->type != REDIS_REPLY_ARRAY || range->elements < 3
-            || range->element[0]->type != REDIS_REPLY_INTEGER
-            || range->element[1]->type != REDIS_REPLY_INTEGER
-            || range->element[2]->type != REDIS_REPLY_ARRAY
-            || range->element[2]->elements < 2
-            || range->element[2]->element[0]->type != REDIS_REPLY_STRING
-            || range->element[2]->element[1]->type != REDIS_REPLY_INTEGER)
+        if (tsr_cluster_slots_range(reply->element[i], &start, &end, &m)
+            != 0)
         {
             goto invalid;
         }
-
-        start = range->element[0]->integer;
-        end = range->element[1]->integer;
-
-        if (start < 0 || end >= TSR_CLUSTER_SLOTS || start > end) {
-            goto invalid;
-        }
-
-        m = range->element[2];
 
         /* "?": the master's address is unknown for now */
         if (m->element[0]->len == 1 && m->element[0]->str[0] == '?') {

@@ -6,7 +6,8 @@
  * password_file=, an ACL user; real sessions made by in-memory handshakes
  * through libtsr, a tampered one, the ticket key ring, flush with and
  * without --yes (on a pipe and on a terminal), and fleet registrations,
- * synthetic ones and one written by a real nginx.  Every failure must be
+ * synthetic ones and one written by a real nginx; every command through
+ * Sentinel and through a Redis Cluster.  Every failure must be
  * one line on stderr with exit status 64 (usage) or 2; no output may hold
  * secret bytes.
  */
@@ -119,6 +120,10 @@ static void test_config_reads_nginx_configuration(void);
 static void test_config_accepts_renamed_directives(void);
 static void test_bash_completion_completes(void);
 static void test_every_command_works_through_sentinel(void);
+static int cluster_master_of(tsr_test_cluster_t *cl, int *owner,
+    const char *key);
+static void test_every_command_works_through_cluster(void);
+static void test_cluster_without_a_seed_answering_fails(void);
 static void test_fleet_registers_every_server_past_64(void);
 
 
@@ -2548,15 +2553,387 @@ test_every_command_works_through_sentinel(void)
     CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "nosuchmaster"));
 
     CU_ASSERT_EQUAL(tsr_test_sentinel_stop(&st), 0);
+}
 
-    /* cluster=: not yet, said in one line */
 
-    snprintf(bad, sizeof(bad), "cluster=%s", addr);
+/* the master of a key's slot in "cl", by a cache of the slots asked */
+
+static int
+cluster_master_of(tsr_test_cluster_t *cl, int *owner, const char *key)
+{
+    int  slot;
+
+    slot = tsr_store_key_slot(key, strlen(key));
+
+    if (owner[slot] == -1) {
+        owner[slot] = tsr_test_cluster_master_of(cl, slot, -1);
+    }
+
+    return owner[slot];
+}
+
+
+/*
+ * A real cluster of three masters (and their replicas): sessions and
+ * node registrations on every master, each written on the master of its
+ * slot, then every command through cluster= with every node as a seed.
+ */
+
+static void
+test_every_command_works_through_cluster(void)
+{
+    int                  i, k, m, n, nm, masters[TSR_TEST_CLUSTER_NODES];
+    int                  per[TSR_TEST_CLUSTER_NODES], on[2], seen, slot;
+    int                 *owner;
+    char                 a[1024], bad[1024], key[256], want[128];
+    char                 ida[41], idb[41];
+    char                 args[CMD_SIZE];
+    size_t               len;
+    tsr_test_cluster_t   cl;
+
+    static const int     total = 300, tagged = 5;
+
+    owner = malloc(16384 * sizeof(int));
+    CU_ASSERT_PTR_NOT_NULL_FATAL(owner);
+
+    for (i = 0; i < 16384; i++) {
+        owner[i] = -1;
+    }
+
+    memset(&cl, 0, sizeof(tsr_test_cluster_t));
+
+    if (tsr_test_cluster_start(&cl) != 0) {
+        free(owner);
+        CU_FAIL_FATAL("the redis cluster did not start");
+    }
+
+    /* the masters, as redis-cli made them: three slot ranges */
+
+    nm = 0;
+
+    for (i = 0; i < 16384; i += 1024) {
+        m = tsr_test_cluster_master_of(&cl, i, -1);
+        CU_ASSERT_FATAL(m >= 0);
+
+        for (k = 0; k < nm && masters[k] != m; k++) {
+            /* void */
+        }
+
+        if (k == nm) {
+            masters[nm++] = m;
+        }
+    }
+
+    CU_ASSERT_EQUAL_FATAL(nm, 3);
+
+    for (k = 0; k < nm; k++) {
+        per[masters[k]] = 0;
+
+        CU_ASSERT_EQUAL(tsr_test_redis_cmd(&cl.node[masters[k]], reply,
+                                           sizeof(reply),
+                                           "CONFIG SET maxmemory 100mb"), 0);
+        CU_ASSERT_EQUAL(tsr_test_redis_cmd(&cl.node[masters[k]], reply,
+                                           sizeof(reply),
+                                           "CONFIG SET maxmemory-policy "
+                                           "allkeys-lru"), 0);
+    }
+
+    snprintf(a, sizeof(a), "cluster=%s", cl.seeds);
+
+    /* check: the map, then every master by name */
+
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "check", "-a", a, "-k",
+                        fleet_key, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "check through cluster"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "3 masters serve all 16384 "
+                                  "slots"));
+
+    for (k = 0; k < nm; k++) {
+        snprintf(want, sizeof(want), "master 127.0.0.1:%d: connected, "
+                 "serves ", cl.node[masters[k]].port);
+        CU_ASSERT_PTR_NOT_NULL(strstr(res.out, want));
+        snprintf(want, sizeof(want), "master 127.0.0.1:%d: maxmemory-policy "
+                 "allkeys-lru", cl.node[masters[k]].port);
+        CU_ASSERT_PTR_NOT_NULL(strstr(res.out, want));
+    }
+
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "check", "-a", a, "--json",
+                        NULL), 0);
+    CU_ASSERT(expect(&res, 0, "check --json through cluster"));
+    CU_ASSERT(json_holds(res.out, "d['status'] == 'ok' and len(set(c['master']"
+                         " for c in d['checks'] if 'master' in c)) == 3"));
+
+    /* tickets, through the core's store */
+
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "tickets", "rotate", "-a", a,
+                        "-k", fleet_key, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "tickets rotate through cluster"));
+    m = cluster_master_of(&cl, owner, "tsr:tk:default");
+    CU_ASSERT_FATAL(m >= 0);
+    CU_ASSERT_EQUAL(count_keys(&cl.node[m], "tsr:tk:default"), 1);
+
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "tickets", "show", "-a", a,
+                        "-k", fleet_key, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "tickets show through cluster"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "generation   1\n"));
+
+    /* sessions, each on the master of its slot, and tagged keys */
+
+    for (i = 0; i < total; i++) {
+        snprintf(key, sizeof(key), "tsr:s:0123456789abcdef:%064x", i);
+        m = cluster_master_of(&cl, owner, key);
+        CU_ASSERT_FATAL(m >= 0);
+        CU_ASSERT_EQUAL_FATAL(tsr_test_redis_cmd(&cl.node[m], reply,
+                                                 sizeof(reply),
+                                                 "SET %s sealed EX 100", key),
+                              0);
+        per[m]++;
+    }
+
+    for (i = 0; i < tagged; i++) {
+        /* keys of one slot: flush deletes them together */
+        snprintf(key, sizeof(key), "tsr:s:{flush}:%d", i);
+        m = cluster_master_of(&cl, owner, key);
+        CU_ASSERT_FATAL(m >= 0);
+        CU_ASSERT_EQUAL(tsr_test_redis_cmd(&cl.node[m], reply,
+                                           sizeof(reply), "SET %s x", key),
+                        0);
+    }
+
+    /* node registrations until two masters hold some */
+
+    on[0] = -1;
+    on[1] = -1;
+    n = 0;
+
+    for (i = 0; i < 32 && on[1] == -1; i++) {
+        snprintf(want, sizeof(want), "web%d:http", i);
+        snprintf(key, sizeof(key), "tsr:node:%s", want);
+        m = cluster_master_of(&cl, owner, key);
+        CU_ASSERT_FATAL(m >= 0);
+        CU_ASSERT_EQUAL(set_node(&cl.node[m], want,
+                                 "server one.test 0123456789abcdef -\n"), 0);
+        n++;
+
+        if (on[0] == -1) {
+            on[0] = m;
+
+        } else if (m != on[0]) {
+            on[1] = i;
+        }
+    }
+
+    CU_ASSERT_FATAL(on[1] != -1);
+
+    /* stats: every master, in sum and one by one */
+
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "stats", "-a", a, "--json",
+                        NULL), 0);
+    CU_ASSERT(expect(&res, 0, "stats through cluster"));
+
+    len = (size_t) snprintf(args, sizeof(args), "d['sessions'] == %d and "
+                            "d['other_keys'] == %d and {m['redis']: "
+                            "m['sessions'] for m in d['masters']} == {",
+                            total, tagged);
+
+    for (k = 0; k < nm; k++) {
+        CU_ASSERT(per[masters[k]] > 0);
+        len += (size_t) snprintf(args + len, sizeof(args) - len,
+                                 "%s'127.0.0.1:%d': %d", k ? ", " : "",
+                                 cl.node[masters[k]].port, per[masters[k]]);
+    }
+
+    snprintf(args + len, sizeof(args) - len, "}");
+    CU_ASSERT(json_holds(res.out, args));
+
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "stats", "-a", a, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "stats through cluster, text"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "masters      3 scanned\n"));
+    snprintf(want, sizeof(want), "sessions     %d\n", total);
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, want));
+
+    /* a dead seed first: the next one answers */
+
+    snprintf(bad, sizeof(bad), "cluster=127.0.0.1:%d,%s",
+             tsr_test_free_port(), cl.seeds);
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "stats", "-a", bad, "--json",
+                        NULL), 0);
+    CU_ASSERT(expect(&res, 0, "stats through cluster, a seed dead"));
+    snprintf(args, sizeof(args), "d['sessions'] == %d", total);
+    CU_ASSERT(json_holds(res.out, args));
+
+    /* inspect: sessions on two masters, found by SCAN and by slot */
+
+    seen = -1;
+
+    for (i = 0, k = 0; i < total && k < 2; i++) {
+        snprintf(key, sizeof(key), "tsr:s:0123456789abcdef:%064x", i);
+        m = cluster_master_of(&cl, owner, key);
+
+        if (m == seen) {
+            continue;
+        }
+
+        seen = m;
+        k++;
+
+        snprintf(args, sizeof(args), "%064x", i);
+
+        if (k == 1) {
+            /* the context unknown: SCAN on every master */
+            CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "inspect", "-a", a,
+                                args, NULL), 0);
+
+        } else {
+            /* the key known: the master of its slot */
+            CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "inspect", "-a", a,
+                                "-C", "0123456789abcdef", args, NULL), 0);
+        }
+
+        CU_ASSERT(expect(&res, 0, "inspect through cluster"));
+        snprintf(want, sizeof(want), "key          %s\nmaster       "
+                 "127.0.0.1:%d\n", key, cl.node[m].port);
+        CU_ASSERT_PTR_NOT_NULL(strstr(res.out, want));
+    }
+
+    CU_ASSERT_EQUAL(k, 2);
+
+    snprintf(args, sizeof(args), "%064x", total + 1);
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "inspect", "-a", a, "-C",
+                        "0123456789abcdef", args, NULL), 0);
+    CU_ASSERT(expect(&res, 2, "inspect of a missing id through cluster"));
+    CU_ASSERT(one_line(res.err));
+
+    /* fleet: registrations of two masters */
+
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "fleet", "-a", a, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "fleet through cluster"));
+    snprintf(want, sizeof(want), "nodes        %d under \"tsr:node:\"", n);
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, want));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "web0:http"));
+    snprintf(want, sizeof(want), "web%d:http", on[1]);
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, want));
+
+    /* flush: one UNLINK per slot, every master emptied */
+
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "flush", "-a", a, "--yes",
+                        NULL), 0);
+    CU_ASSERT(expect(&res, 0, "flush through cluster"));
+    CU_ASSERT_PTR_NULL(strstr(res.err, "CROSSSLOT"));
+    snprintf(want, sizeof(want), "deleted %d keys matching \"tsr:s:*\" on "
+             "cluster=", total + tagged);
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, want));
+
+    for (k = 0; k < nm; k++) {
+        CU_ASSERT_EQUAL(count_keys(&cl.node[masters[k]], "tsr:s:*"), 0);
+    }
+
+    CU_ASSERT_EQUAL(count_keys(&cl.node[on[0]], "tsr:node:*") > 0, 1);
+
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "tickets", "show", "-a", a,
+                        "-k", fleet_key, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "tickets show after flush through cluster"));
+
+    /* masters that are not seeds, outside allow=: never connected */
+
+    snprintf(bad, sizeof(bad), "cluster=127.0.0.1:%d allow=10.0.0.0/8",
+             cl.node[masters[0]].port);
     CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "stats", "-a", bad, NULL),
                     0);
-    CU_ASSERT(expect(&res, 2, "stats, cluster="));
+    CU_ASSERT(expect(&res, 2, "stats, masters outside allow="));
     CU_ASSERT(one_line(res.err));
-    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "cluster="));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "not in allow="));
+
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "check", "-a", bad, NULL),
+                    0);
+    CU_ASSERT(expect(&res, 2, "check, masters outside allow="));
+    snprintf(want, sizeof(want), "master 127.0.0.1:%d: connected",
+             cl.node[masters[0]].port);
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, want));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "critical"));
+
+    /*
+     * inspect of a key whose slot is migrating, the key moved already:
+     * its master answers ASK, then the slot moves for good (MOVED, if
+     * the node asked for the map has not heard of it yet).
+     */
+
+    snprintf(key, sizeof(key), "tsr:s:0123456789abcdef:%064x", 0);
+    snprintf(args, sizeof(args), "%064x", 0);
+    m = cluster_master_of(&cl, owner, key);
+    n = masters[(m == masters[0]) ? 1 : 0];
+    slot = tsr_store_key_slot(key, strlen(key));
+
+    CU_ASSERT_EQUAL_FATAL(tsr_test_cluster_node_id(&cl, m, ida, sizeof(ida)),
+                          0);
+    CU_ASSERT_EQUAL_FATAL(tsr_test_cluster_node_id(&cl, n, idb, sizeof(idb)),
+                          0);
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&cl.node[m], reply, sizeof(reply),
+                                       "SET %s sealed EX 100", key), 0);
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&cl.node[n], reply, sizeof(reply),
+                                       "CLUSTER SETSLOT %d IMPORTING %s",
+                                       slot, ida), 0);
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&cl.node[m], reply, sizeof(reply),
+                                       "CLUSTER SETSLOT %d MIGRATING %s",
+                                       slot, idb), 0);
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&cl.node[m], reply, sizeof(reply),
+                                       "MIGRATE 127.0.0.1 %d %s 0 5000",
+                                       cl.node[n].port, key), 0);
+    CU_ASSERT_STRING_EQUAL(reply, "OK");
+
+    snprintf(want, sizeof(want), "master       127.0.0.1:%d\n",
+             cl.node[n].port);
+
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "inspect", "-a", a, "-C",
+                        "0123456789abcdef", args, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "inspect through cluster, ASK"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, want));
+
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&cl.node[n], reply, sizeof(reply),
+                                       "CLUSTER SETSLOT %d NODE %s", slot,
+                                       idb), 0);
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&cl.node[m], reply, sizeof(reply),
+                                       "CLUSTER SETSLOT %d NODE %s", slot,
+                                       idb), 0);
+
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "inspect", "-a", a, "-C",
+                        "0123456789abcdef", args, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "inspect through cluster, slot moved"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, want));
+
+    CU_ASSERT_EQUAL(tsr_test_cluster_stop(&cl), 0);
+
+    free(owner);
+}
+
+
+/* cluster= whose seeds are all down: every command, one line, exit 2 */
+
+static void
+test_cluster_without_a_seed_answering_fails(void)
+{
+    int          i;
+    char         a[256];
+    const char  *argv[8];
+
+    static const char *const  cmds[] = { "check", "stats", "inspect",
+                                         "flush", "fleet", NULL };
+
+    snprintf(a, sizeof(a), "cluster=127.0.0.1:%d,127.0.0.1:%d",
+             tsr_test_free_port(), tsr_test_free_port());
+
+    for (i = 0; cmds[i] != NULL; i++) {
+        argv[0] = cmds[i];
+        argv[1] = "-a";
+        argv[2] = a;
+        argv[3] = (i == 2) ? "00ff" : (i == 3) ? "--yes" : NULL;
+        argv[4] = NULL;
+
+        CU_ASSERT_EQUAL(run_argv(&res, STDIN_NULL, NULL, argv), 0);
+        CU_ASSERT(expect(&res, 2, cmds[i]));
+        CU_ASSERT(one_line(res.err));
+        CU_ASSERT_PTR_NOT_NULL(strstr(res.err, "no seed of cluster="));
+    }
 }
 
 
@@ -2718,6 +3095,8 @@ main(void)
         TSR_TEST(config_accepts_renamed_directives),
         TSR_TEST(bash_completion_completes),
         TSR_TEST(every_command_works_through_sentinel),
+        TSR_TEST(every_command_works_through_cluster),
+        TSR_TEST(cluster_without_a_seed_answering_fails),
         TSR_TEST(fleet_registers_every_server_past_64)
     };
 
