@@ -231,8 +231,8 @@ static const run_config_t  run_configs[CFG_N] = {
     { "redis", "module, no L1 (Redis every time)", 1, 0, 0, 0 },
     { "off",   "no cache, no module", 0, 0, 0, 0 },
     { "tls",   "module, no L1, Redis over TLS", 1, 0, 0, 1 },
-    { "l1+",   "candidate module + L1", 1, 1, 1, 0 },
-    { "redis+", "candidate module, no L1", 1, 0, 1, 0 }
+    { "l1+",   "candidate (-X) + L1", 1, 1, 1, 0 },
+    { "redis+", "candidate (-X), no L1", 1, 0, 1, 0 }
 };
 
 static const char *const  run_outcome_names[OUT_N] = {
@@ -3125,20 +3125,23 @@ run_write_md(const char *path)
 
 
 /*
- * Two panels per level of connections in flight, one level a row, each
- * row on its own scale: handshakes/s and worker CPU per handshake by case
- * and configuration.  bench.dat holds a block per level (gnuplot's index).
+ * Three panels per level of connections in flight, one level a row, each
+ * row on its own scale: handshakes/s, worker CPU per handshake and Redis
+ * CPU per command, by case and configuration; with a candidate build (-X)
+ * its two configurations are bars of their own ("before" beside "after").
+ * bench.dat holds a block per level (gnuplot's index): per configuration
+ * three columns.
  */
 
 static void
 run_write_chart(const char *dir)
 {
-    int          cfg, i, lv, height;
+    int          cfg, i, k, lv, height, ncfg, col;
     FILE        *f;
     char         path[PATH_MAX], cmd[PATH_MAX * 2];
-    double       v, w, top[RUN_MAX_LEVELS][2];
+    double       v[3], top[RUN_MAX_LEVELS][3];
     size_t       c;
-    const char  *term;
+    const char  *term, *sep;
 
     static const char *const  shown[] = { "full-tls12", "full-tls13",
                                           "resume-tls12", "resume-tls13",
@@ -3147,6 +3150,19 @@ run_write_chart(const char *dir)
                                            "resumed\\n1.2 ids",
                                            "resumed\\n1.3 stateful",
                                            "resumed\\n1.3 tickets" };
+    static const int          what[3] = { W_PER_S, W_CPU_US, W_REDIS_US };
+    static const char *const  titles[3] = {
+        "handshakes/s, one worker",
+        "worker CPU us per handshake (lower: better)",
+        "Redis CPU us per command (lower: better)"
+    };
+
+    /* the configurations drawn: not "tls"; the candidate's when run */
+
+    static const int  drawn[] = { CFG_NGINX, CFG_L1, CFG_REDIS, CFG_OFF,
+                                  CFG_L1X, CFG_REDISX };
+
+    ncfg = (run_ncfg == CFG_N) ? 6 : 4;
 
     snprintf(path, sizeof(path), "%s/bench.dat", dir);
 
@@ -3157,31 +3173,32 @@ run_write_chart(const char *dir)
 
     for (lv = 0; lv < run_nlevels; lv++) {
         fprintf(f, "%s# %d in flight: case, then per configuration: "
-                   "handshakes/s, worker CPU us/handshake\n",
+                   "handshakes/s, worker CPU us/handshake, Redis CPU "
+                   "us/command\n",
                 lv ? "\n\n" : "", run_levels[lv].inflight);
 
-        top[lv][0] = 0;
-        top[lv][1] = 0;
+        for (k = 0; k < 3; k++) {
+            top[lv][k] = 0;
+        }
 
         for (i = 0; shown[i] != NULL; i++) {
             c = run_case_index(shown[i]);
             fprintf(f, "\"%s\"", labels[i]);
 
-            for (cfg = 0; cfg < CFG_TLS; cfg++) {
-                v = run_med(lv, cfg, c, W_PER_S);
-                w = run_med(lv, cfg, c, W_CPU_US);
+            for (cfg = 0; cfg < ncfg; cfg++) {
+                for (k = 0; k < 3; k++) {
+                    v[k] = run_med(lv, drawn[cfg], c, what[k]);
 
-                if (!(run_cases[c].configs & ON(cfg)) || isnan(v)
-                    || isnan(w))
-                {
-                    fprintf(f, " ? ?");
-                    continue;
+                    if (!(run_cases[c].configs & ON(drawn[cfg]))
+                        || isnan(v[k]) || isinf(v[k]))
+                    {
+                        fprintf(f, " ?");
+                        continue;
+                    }
+
+                    top[lv][k] = (v[k] > top[lv][k]) ? v[k] : top[lv][k];
+                    fprintf(f, " %.1f", v[k]);
                 }
-
-                top[lv][0] = (v > top[lv][0]) ? v : top[lv][0];
-                top[lv][1] = (w > top[lv][1]) ? w : top[lv][1];
-
-                fprintf(f, " %.0f %.1f", v, w);
             }
 
             fprintf(f, "\n");
@@ -3192,7 +3209,7 @@ run_write_chart(const char *dir)
 
     /* pngcairo when gnuplot has it, libgd's png otherwise */
 
-    height = 40 + 320 * run_nlevels;
+    height = 40 + 330 * run_nlevels;
 
     term = (system("gnuplot -e 'set terminal pngcairo' >/dev/null 2>&1")
             == 0) ? "pngcairo" : "png";
@@ -3205,7 +3222,7 @@ run_write_chart(const char *dir)
     }
 
     fprintf(f,
-        "set terminal %s size 960,%d font 'sans,9'\n"
+        "set terminal %s size 1440,%d font 'sans,9'\n"
         "set output '%s/bench.png'\n"
         "set datafile missing '?'\n"
         "set style data histograms\n"
@@ -3216,31 +3233,38 @@ run_write_chart(const char *dir)
         "set key top left font ',8' samplen 1.5\n"
         "set xtics nomirror font ',8'\n"
         "set bmargin 4\n"
-        "set multiplot layout %d,2\n",
+        "set multiplot layout %d,3\n",
         term, height, dir, run_nlevels);
 
     for (lv = 0; lv < run_nlevels; lv++) {
-        fprintf(f,
-            "set yrange [0:%.0f]\n"
-            "set title 'handshakes/s, one worker, %d in flight (%d x %d "
-            "connections; clients on the same %ld CPUs)'\n"
-            "plot '%s/bench.dat' index %d using 2:xtic(1) title '%s', "
-            "'' index %d using 4 title '%s', '' index %d using 6 title '%s', "
-            "'' index %d using 8 title '%s'\n"
-            "set yrange [0:%.0f]\n"
-            "set title 'worker CPU per handshake (us), %d in flight, lower "
-            "is better'\n"
-            "plot '%s/bench.dat' index %d using 3:xtic(1) title '%s', "
-            "'' index %d using 5 title '%s', '' index %d using 7 title '%s', "
-            "'' index %d using 9 title '%s'\n",
-            top[lv][0] * 1.45 + 1, run_levels[lv].inflight,
-            run_levels[lv].procs, run_levels[lv].conns,
-            sysconf(_SC_NPROCESSORS_ONLN), dir,
-            lv, run_configs[0].title, lv, run_configs[1].title,
-            lv, run_configs[2].title, lv, run_configs[3].title,
-            top[lv][1] * 1.45 + 1, run_levels[lv].inflight, dir,
-            lv, run_configs[0].title, lv, run_configs[1].title,
-            lv, run_configs[2].title, lv, run_configs[3].title);
+        for (k = 0; k < 3; k++) {
+            fprintf(f,
+                "set yrange [0:%.0f]\n"
+                "set title '%s, %d in flight (%dx%d)'\n"
+                "plot ",
+                top[lv][k] * 1.45 + 1, titles[k], run_levels[lv].inflight,
+                run_levels[lv].procs, run_levels[lv].conns);
+
+            sep = "";
+
+            for (cfg = 0; cfg < ncfg; cfg++) {
+                col = 2 + cfg * 3 + k;
+
+                if (cfg == 0) {
+                    fprintf(f, "'%s/bench.dat' index %d using %d:xtic(1) "
+                               "title '%s'", dir, lv, col,
+                            run_configs[drawn[cfg]].title);
+
+                } else {
+                    fprintf(f, "%s'' index %d using %d title '%s'", sep, lv,
+                            col, run_configs[drawn[cfg]].title);
+                }
+
+                sep = ", ";
+            }
+
+            fprintf(f, "\n");
+        }
     }
 
     fprintf(f, "unset multiplot\n");
