@@ -2585,7 +2585,7 @@ test_every_command_works_through_cluster(void)
     int                  i, k, m, n, nm, masters[TSR_TEST_CLUSTER_NODES];
     int                  per[TSR_TEST_CLUSTER_NODES], on[2], seen, slot;
     int                 *owner;
-    char                 a[1024], bad[1024], key[256], want[128];
+    char                 a[1024], bad[1024], key[256], want[512];
     char                 ida[41], idb[41];
     char                 args[CMD_SIZE];
     size_t               len;
