@@ -34,6 +34,8 @@ static int tsr_store_single_set(tsr_store_t *st, const tsr_store_op_t *op);
 static int tsr_store_single_del(tsr_store_t *st, const tsr_store_op_t *op);
 static int tsr_store_single_fetch(tsr_store_t *st, const tsr_store_op_t *op);
 static int tsr_store_single_eval(tsr_store_t *st, const tsr_store_op_t *op);
+static int tsr_store_single_lookup(tsr_store_t *st, const tsr_store_op_t *op,
+    const char *name, int rc, redisReply *reply);
 static int tsr_store_single_async(tsr_store_t *st, const tsr_loop_t *loop);
 static tsr_req_t *tsr_store_single_get_async(tsr_store_t *st,
     const char *name, const char *key, size_t keylen, int getdel,
@@ -320,29 +322,11 @@ tsr_store_single_eval(tsr_store_t *st, const tsr_store_op_t *op)
         }
     }
 
-    rc = tsr_store_lookup_reply(st, "EVAL", reply, op->keylen, op->size);
-
-    if (rc == TSR_OK) {
-        memcpy(op->buf, reply->str, reply->len);
-        *op->len = reply->len;
-    }
-
-    tsr_store_free_reply(st, reply, 1);
-
-    if (rc >= 0) {
-        return rc;
-    }
+    return tsr_store_single_lookup(st, op, "EVAL", rc, reply);
 
 failed:
 
-    if (rc == TSR_EREDIRECT) {
-        st->stats.gets--;
-        return rc;
-    }
-
-    st->stats.errors++;
-
-    return rc;
+    return tsr_store_single_lookup(st, op, "EVAL", rc, NULL);
 }
 
 
@@ -350,8 +334,7 @@ static int
 tsr_store_single_fetch(tsr_store_t *st, const tsr_store_op_t *op)
 {
     int          rc, del;
-    size_t       keylen, size, *len;
-    uint8_t     *buf;
+    size_t       keylen;
     const char  *key, *name;
     redisReply  *reply;
 
@@ -359,9 +342,7 @@ tsr_store_single_fetch(tsr_store_t *st, const tsr_store_op_t *op)
     name = del ? "GETDEL" : "GET";
     key = op->key;
     keylen = op->keylen;
-    buf = op->buf;
-    size = op->size;
-    len = op->len;
+    reply = NULL;
 
     st->stats.gets++;
 
@@ -372,15 +353,29 @@ tsr_store_single_fetch(tsr_store_t *st, const tsr_store_op_t *op)
         rc = tsr_store_command(st, &reply, name, "GET %b", key, keylen);
     }
 
+    return tsr_store_single_lookup(st, op, name, rc, reply);
+}
+
+
+/*
+ * The end of a synchronous lookup (GET, GETDEL, EVAL) whose command
+ * returned "rc", and "reply" with TSR_OK: the value goes to the caller's
+ * buffer, the reply is wiped and freed, and a failure is counted.
+ */
+
+static int
+tsr_store_single_lookup(tsr_store_t *st, const tsr_store_op_t *op,
+    const char *name, int rc, redisReply *reply)
+{
     if (rc != TSR_OK) {
         goto failed;
     }
 
-    rc = tsr_store_lookup_reply(st, name, reply, keylen, size);
+    rc = tsr_store_lookup_reply(st, name, reply, op->keylen, op->size);
 
     if (rc == TSR_OK) {
-        memcpy(buf, reply->str, reply->len);
-        *len = reply->len;
+        memcpy(op->buf, reply->str, reply->len);
+        *op->len = reply->len;
     }
 
     tsr_store_free_reply(st, reply, 1);
