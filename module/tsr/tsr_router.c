@@ -557,6 +557,30 @@ tsr_store_node_move(tsr_store_t *node, const char *host, int port,
 }
 
 
+int
+tsr_store_node_free(tsr_store_t *st, size_t i)
+{
+    tsr_store_t  *node;
+
+    node = st->nodes[i];
+
+    if (!node->parked || node->conn != NULL || node->ctx != NULL
+        || node->head != NULL)
+    {
+        return 0;
+    }
+
+    tsr_store_stats_add(&st->stats, &node->stats);
+    tsr_store_destroy(node);
+
+    memmove(&st->nodes[i], &st->nodes[i + 1],
+            (st->nnodes - i - 1) * sizeof(tsr_store_t *));
+    st->nnodes--;
+
+    return 1;
+}
+
+
 /*
  * Closes a node's connection on purpose: the requests on it fail as if
  * it were lost, but nothing counts as a failure of the node.

@@ -1,8 +1,9 @@
 
 /*
- * Private to the store (tsr_store.c, tsr_router.c and the topologies):
- * defaults, limits and buffer sizes of the Redis client, synchronous and
- * asynchronous, and the store object itself.
+ * Private to the store (tsr_store.c, tsr_store_conf.c, tsr_server.c,
+ * tsr_router.c and the topologies): defaults, limits and buffer sizes of
+ * the Redis client, synchronous and asynchronous, the store object
+ * itself, and what its files call of each other.
  *
  * A store of one Redis server has one connection.  Redis Cluster and
  * Sentinel stores are routers: they own stores of one connection each,
@@ -19,6 +20,8 @@
 
 
 #include "tsr.h"
+
+#include <sys/un.h>
 
 #include <hiredis/hiredis.h>
 
@@ -54,6 +57,9 @@
 #define TSR_STORE_MAX_UNSENT           1048576 /* bytes of commands not yet
                                                   written: more are refused
                                                   while Redis does not read */
+
+/* room for a unix socket's path and its NUL */
+#define TSR_STORE_SUN_PATH  sizeof(((struct sockaddr_un *) 0)->sun_path)
 
 /* room for "unix:" and a socket path, or "[" a host name "]:65535" */
 #define TSR_STORE_ADDR_LEN             272
@@ -302,7 +308,7 @@ struct tsr_store_s {
 };
 
 
-/* ---- tsr_store.c, for routers ---- */
+/* ---- tsr_store.c: the store object and its lookups ---- */
 
 TSR_HIDDEN void tsr_store_set_error(tsr_store_t *st,
     const char *fmt, ...) TSR_PRINTF(2, 3);
@@ -311,36 +317,124 @@ TSR_HIDDEN void tsr_store_log(tsr_store_t *st, int level,
 TSR_HIDDEN tsr_tls_t *tsr_store_tls_create(const tsr_store_conf_t *conf,
     char *err, size_t errlen);
 TSR_HIDDEN tsr_tls_t *tsr_store_tls(const tsr_store_t *st);
-TSR_HIDDEN void tsr_store_reply_error(tsr_store_t *st,
-    const char *name, const redisReply *reply);
+TSR_HIDDEN int tsr_store_fetch(tsr_store_t *st, int del, const char *key,
+    size_t keylen, uint8_t *buf, size_t *len);
+TSR_HIDDEN void tsr_store_stats_add(tsr_store_stats_t *to,
+    const tsr_store_stats_t *from);
+
+/*
+ * An asynchronous lookup's life: waiting in its store's list, earliest
+ * deadline first (insert, unlink), answered once (complete), freed and
+ * wiped (free); tsr_store_req_name() is its command's name for messages.
+ */
+TSR_HIDDEN const char *tsr_store_req_name(const tsr_req_t *req);
+TSR_HIDDEN void tsr_store_complete(tsr_store_t *st, tsr_req_t *req, int rc,
+    const redisReply *reply);
+TSR_HIDDEN void tsr_store_req_insert(tsr_store_t *st, tsr_req_t *req);
+TSR_HIDDEN void tsr_store_req_unlink(tsr_store_t *st, tsr_req_t *req);
+TSR_HIDDEN void tsr_store_req_free(tsr_req_t *req);
+
+/*
+ * Closes the synchronous connections of "st" and of its nodes without
+ * counting a failure: a caller that uses a store once in a while (the
+ * ticket ring) does not hold idle connections.  The next call connects
+ * again, to the server the topology names then.
+ */
+TSR_HIDDEN void tsr_store_close(tsr_store_t *st);
+
+/*
+ * One deadline (monotonic ms, 0: none) for every synchronous exchange of
+ * "st" and its nodes from now on, however slowly Redis answers: a caller
+ * that waits on a whole series of commands (the ticket ring at start-up)
+ * bounds the series, not each reply.
+ */
+TSR_HIDDEN void tsr_store_set_deadline(tsr_store_t *st, uint64_t deadline);
+
+
+/* ---- tsr_store_conf.c: addresses and names ---- */
+
 TSR_HIDDEN int tsr_store_parse_host(const char *addr, size_t len,
     const char **host, size_t *hlen, int *port, char *err, size_t errlen);
 TSR_HIDDEN int tsr_store_parse_list(const char *list, size_t len,
     char **hosts, int *ports, size_t n, char *err, size_t errlen);
+TSR_HIDDEN int tsr_store_parse_nets(const char *list, size_t len,
+    tsr_store_net_t **nets, size_t *n, char *err, size_t errlen);
+TSR_HIDDEN int tsr_store_resolve(tsr_store_t *st);
 TSR_HIDDEN int tsr_store_resolve_name(tsr_store_t *st,
     const char *host, char *ip, size_t iplen);
 TSR_HIDDEN int tsr_store_numeric(const char *host);
-TSR_HIDDEN uint64_t tsr_store_loop_now(tsr_store_t *st);
 
 /*
- * A single server's own steps, which tsr_router.c takes on its nodes:
- * connect or reconnect (ready, resolve, drop, async_drop), send (vsync,
- * async_vcommand), account (sent_pop, free_reply), arm the loop, look up.
+ * Whether router "st" may create a node at "ip" (numeric) for Redis:
+ * inside one of its "allow=" networks, or anywhere without them.
  */
-TSR_HIDDEN void tsr_store_arm(tsr_store_t *st);
-TSR_HIDDEN void tsr_store_async_drop(tsr_store_t *st);
-TSR_HIDDEN int tsr_store_async_vcommand(tsr_store_t *st,
-    tsr_conn_reply_pt fn, void *privdata, const char *fmt, va_list args);
-TSR_HIDDEN void tsr_store_drop(tsr_store_t *st);
-TSR_HIDDEN int tsr_store_fetch(tsr_store_t *st, int del, const char *key,
-    size_t keylen, uint8_t *buf, size_t *len);
-TSR_HIDDEN void tsr_store_free_reply(tsr_store_t *st, redisReply *reply,
-    int wipe);
+TSR_HIDDEN int tsr_store_allowed(tsr_store_t *st, const char *ip);
+
+
+/* ---- tsr_server.c: one server, for tsr_single.c, routers, the store ---- */
+
+/* GETDEL as a script, for Redis before 6.2 */
+extern const char  tsr_store_getdel_lua[] TSR_HIDDEN;
+
+/*
+ * The synchronous side: connect or reconnect (ready, drop), send
+ * (command, command_argv, vsync; getdel_reply falls back to the
+ * script), sort a lookup's reply out, free and wipe replies.
+ */
 TSR_HIDDEN int tsr_store_ready(tsr_store_t *st);
-TSR_HIDDEN int tsr_store_resolve(tsr_store_t *st);
-TSR_HIDDEN uint64_t tsr_store_sent_pop(tsr_store_t *st);
+TSR_HIDDEN void tsr_store_drop(tsr_store_t *st);
+TSR_HIDDEN int tsr_store_command(tsr_store_t *st, redisReply **reply,
+    const char *name, const char *fmt, ...);
+TSR_HIDDEN int tsr_store_command_argv(tsr_store_t *st, redisReply **reply,
+    const char *name, int argc, const char **argv, const size_t *argvlen);
 TSR_HIDDEN int tsr_store_vsync(tsr_store_t *st, redisReply **reply,
     const char *name, const char *fmt, va_list args);
+TSR_HIDDEN int tsr_store_getdel_reply(tsr_store_t *st, const char *key,
+    size_t keylen, redisReply **reply);
+TSR_HIDDEN int tsr_store_lookup_reply(tsr_store_t *st, const char *name,
+    const redisReply *reply, size_t keylen, size_t size);
+TSR_HIDDEN void tsr_store_reply_error(tsr_store_t *st,
+    const char *name, const redisReply *reply);
+TSR_HIDDEN void tsr_store_free_reply(tsr_store_t *st, redisReply *reply,
+    int wipe);
+
+/*
+ * The asynchronous side: connect or reconnect (async_connect, once
+ * async_resolve found the address, and async_drop), send (the
+ * async_*() commands, within the ring of send times: sent_pop,
+ * writable, unsent; writes through write_async and write_done), the
+ * lookup's reply callback, the breaker, the loop's timer and clock.
+ */
+TSR_HIDDEN void tsr_store_async_connect(tsr_store_t *st);
+TSR_HIDDEN int tsr_store_async_target(const tsr_store_t *st);
+TSR_HIDDEN void tsr_store_async_resolve(tsr_store_t *st);
+TSR_HIDDEN void tsr_store_async_drop(tsr_store_t *st);
+TSR_HIDDEN int tsr_store_async_command(tsr_store_t *st,
+    tsr_conn_reply_pt fn, void *privdata, const char *fmt, ...);
+TSR_HIDDEN int tsr_store_async_vcommand(tsr_store_t *st,
+    tsr_conn_reply_pt fn, void *privdata, const char *fmt, va_list args);
+TSR_HIDDEN int tsr_store_async_formatted(tsr_store_t *st,
+    tsr_conn_reply_pt fn, void *privdata, const char *cmd, size_t len);
+TSR_HIDDEN int tsr_store_async_get(tsr_store_t *st, tsr_req_t *req,
+    const char *key, size_t keylen);
+TSR_HIDDEN int tsr_store_async_set(tsr_store_t *st, const char *key,
+    size_t keylen, const uint8_t *val, size_t vlen, uint64_t ttl_ms);
+TSR_HIDDEN void tsr_store_get_cb(tsr_conn_t *c, redisReply *r,
+    void *privdata);
+TSR_HIDDEN uint64_t tsr_store_sent_pop(tsr_store_t *st);
+TSR_HIDDEN int tsr_store_writable(tsr_store_t *st, const char *name);
+TSR_HIDDEN size_t tsr_store_unsent(const tsr_store_t *st);
+TSR_HIDDEN void tsr_store_write_async(tsr_store_t *st, const char *name,
+    const char *fmt, ...);
+TSR_HIDDEN void tsr_store_write_done(tsr_store_t *st, const char *name,
+    int rc);
+TSR_HIDDEN void tsr_store_handle_write(tsr_store_t *st);
+TSR_HIDDEN int tsr_store_breaker_state(tsr_store_t *st, uint64_t now);
+TSR_HIDDEN void tsr_store_breaker_ok(tsr_store_t *st);
+TSR_HIDDEN void tsr_store_breaker_fail(tsr_store_t *st, uint64_t now);
+TSR_HIDDEN uint64_t tsr_store_stall_ms(tsr_store_t *st);
+TSR_HIDDEN void tsr_store_arm(tsr_store_t *st);
+TSR_HIDDEN uint64_t tsr_store_loop_now(tsr_store_t *st);
 
 
 /* ---- nodes and routers (tsr_router.c), for the topologies ---- */
@@ -366,12 +460,6 @@ TSR_HIDDEN tsr_store_t *tsr_store_node_find(tsr_store_t *st,
  */
 TSR_HIDDEN int tsr_store_node_move(tsr_store_t *node,
     const char *host, int port, int keep_backoff);
-
-/*
- * Whether router "st" may create a node at "ip" (numeric) for Redis:
- * inside one of its "allow=" networks, or anywhere without them.
- */
-TSR_HIDDEN int tsr_store_allowed(tsr_store_t *st, const char *ip);
 
 /*
  * Frees node "i" of router "st" when it is parked with nothing left on
@@ -424,22 +512,6 @@ TSR_HIDDEN int tsr_store_node_op(tsr_store_t *node,
  */
 TSR_HIDDEN void tsr_store_node_uncount(tsr_store_t *node,
     const tsr_store_op_t *op);
-
-/*
- * Closes the synchronous connections of "st" and of its nodes without
- * counting a failure: a caller that uses a store once in a while (the
- * ticket ring) does not hold idle connections.  The next call connects
- * again, to the server the topology names then.
- */
-TSR_HIDDEN void tsr_store_close(tsr_store_t *st);
-
-/*
- * One deadline (monotonic ms, 0: none) for every synchronous exchange of
- * "st" and its nodes from now on, however slowly Redis answers: a caller
- * that waits on a whole series of commands (the ticket ring at start-up)
- * bounds the series, not each reply.
- */
-TSR_HIDDEN void tsr_store_set_deadline(tsr_store_t *st, uint64_t deadline);
 
 /* Asks for the router's timer at "at" (loop time) at the latest. */
 TSR_HIDDEN void tsr_store_router_wake(tsr_store_t *st, uint64_t at);

@@ -5,11 +5,12 @@
  * one in tsr_store_create() and calls through it, never testing which.
  *
  * The store-level hooks (connect ... state) are the entry points of the
- * public calls: "single" runs them on the store's own connection, the
- * routers (cluster, sentinel) on the nodes that route() picks, through
- * the code they share in tsr_router.c (tsr_store_router_*).  The
- * router-level hooks (create ... node_password) are what differs between
- * routers; the single server leaves them NULL.
+ * public calls: "single" (tsr_single.c) runs them on the store's own
+ * connection, the routers (cluster, sentinel) on the nodes that route()
+ * picks, through the code they share in tsr_router.c
+ * (tsr_store_router_*).  The router-level hooks (create ...
+ * node_password) are what differs between routers; the single server
+ * leaves them NULL.
  *
  * Each topology knows the connection layer (tsr_conn, tsr_sync) and the
  * store's internals (tsr_store.h), never another topology.
