@@ -2585,7 +2585,8 @@ test_every_command_works_through_cluster(void)
     int                  i, k, m, n, nm, masters[TSR_TEST_CLUSTER_NODES];
     int                  per[TSR_TEST_CLUSTER_NODES], on[2], seen, slot;
     int                 *owner;
-    char                 a[1024], bad[1024], key[256], want[512];
+    char                 a[1024], bad[1024], key[256], want[128],
+                         line[512];
     char                 ida[41], idb[41];
     char                 args[CMD_SIZE];
     size_t               len;
@@ -2791,9 +2792,9 @@ test_every_command_works_through_cluster(void)
         }
 
         CU_ASSERT(expect(&res, 0, "inspect through cluster"));
-        snprintf(want, sizeof(want), "key          %s\nmaster       "
+        snprintf(line, sizeof(line), "key          %s\nmaster       "
                  "127.0.0.1:%d\n", key, cl.node[m].port);
-        CU_ASSERT_PTR_NOT_NULL(strstr(res.out, want));
+        CU_ASSERT_PTR_NOT_NULL(strstr(res.out, line));
     }
 
     CU_ASSERT_EQUAL(k, 2);
