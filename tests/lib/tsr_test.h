@@ -97,6 +97,15 @@ int tsr_test_redis_cmd(tsr_test_redis_t *r, char *out, size_t outlen,
     const char *fmt, ...);
 
 /*
+ * Waits until "replica" has applied everything "master" had written when
+ * called (its slave_repl_offset reaches the master's master_repl_offset),
+ * at most "ms".  Returns 0, or -1 on a timeout.  WAIT on a connection of
+ * its own proves nothing: it waits only for that connection's writes.
+ */
+int tsr_test_redis_replicated(tsr_test_redis_t *master,
+    tsr_test_redis_t *replica, long long ms);
+
+/*
  * Starts a redis-server (as tsr_test_redis_start(), "r" zeroed here) with
  * a TLS port too, *tls_port: a new directory "dir" holds its certificate
  * redis.crt for "redis.test", its own CA, and other.crt/other.key for

@@ -709,6 +709,58 @@ tsr_test_redis_cmd(tsr_test_redis_t *r, char *out, size_t outlen,
 }
 
 
+static long long
+tsr_test_repl_offset(tsr_test_redis_t *r, const char *field)
+{
+    char        out[4096], *p;
+    size_t      n;
+
+    if (tsr_test_redis_cmd(r, out, sizeof(out), "INFO replication") != 0) {
+        return -1;
+    }
+
+    n = strlen(field);
+
+    for (p = out; (p = strstr(p, field)) != NULL; p += n) {
+        if ((p == out || p[-1] == '\n') && p[n] == ':') {
+            return strtoll(p + n + 1, NULL, 10);
+        }
+    }
+
+    return -1;
+}
+
+
+int
+tsr_test_redis_replicated(tsr_test_redis_t *master,
+    tsr_test_redis_t *replica, long long ms)
+{
+    long long  want, have, deadline;
+
+    want = tsr_test_repl_offset(master, "master_repl_offset");
+    if (want < 0) {
+        return -1;
+    }
+
+    deadline = tsr_test_now_ms() + ms;
+
+    do {
+        have = tsr_test_repl_offset(replica, "slave_repl_offset");
+        if (have >= want) {
+            return 0;
+        }
+
+        usleep(10000);
+
+    } while (tsr_test_now_ms() < deadline);
+
+    fprintf(stderr, "replica on port %d at offset %lld, the master at %lld "
+            "after %lld ms\n", replica->port, have, want, ms);
+
+    return -1;
+}
+
+
 int
 tsr_test_redis_get_raw(tsr_test_redis_t *r, const char *key,
     unsigned char *out, size_t *outlen)

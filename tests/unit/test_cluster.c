@@ -1026,7 +1026,8 @@ test_manual_failover_is_followed(void)
     }
 
     (void) tsr_test_loop_run(&f.tl, 100, NULL);
-    tsr_test_redis_cmd(&cluster.node[m], out, sizeof(out), "WAIT 1 2000");
+    CU_ASSERT_EQUAL(tsr_test_redis_replicated(&cluster.node[m],
+                                              &cluster.node[r], 10000), 0);
 
     tsr_test_redis_cmd(&cluster.node[r], out, sizeof(out),
                        "CLUSTER FAILOVER");
@@ -1086,7 +1087,7 @@ static void
 test_killed_master_is_replaced_within_5s(void)
 {
     int         i, slot, m, r, ok;
-    char        key[128], out[OUT_SIZE];
+    char        key[128];
     tally_t     t, total;
     fixture_t   f, s;
     long long   start, back, slowest, t0;
@@ -1106,7 +1107,8 @@ test_killed_master_is_replaced_within_5s(void)
     }
 
     (void) tsr_test_loop_run(&f.tl, 100, NULL);
-    tsr_test_redis_cmd(&cluster.node[m], out, sizeof(out), "WAIT 1 2000");
+    CU_ASSERT_EQUAL(tsr_test_redis_replicated(&cluster.node[m],
+                                              &cluster.node[r], 10000), 0);
 
     CU_ASSERT_EQUAL(tsr_test_redis_signal(&cluster.node[m], SIGKILL), 0);
     (void) tsr_test_wait_child(cluster.node[m].pid, 5000);

@@ -751,7 +751,7 @@ static void
 test_killed_master_is_followed_to_the_new_one(void)
 {
     int         i, m, all, failed;
-    char        key[64], out[OUT_SIZE];
+    char        key[64];
     fixture_t   f, s;
     long long   start_ms, back, switched, sync_back;
 
@@ -770,7 +770,9 @@ test_killed_master_is_followed_to_the_new_one(void)
     (void) tsr_test_loop_run(&f.tl, 100, NULL);
     CU_ASSERT_EQUAL(sync_check(s.st, "ts:s:killed:00000000"), 0);
 
-    tsr_test_redis_cmd(&sentinel.data[m], out, sizeof(out), "WAIT 1 2000");
+    CU_ASSERT_EQUAL(tsr_test_redis_replicated(&sentinel.data[m],
+                                              &sentinel.data[1 - m], 10000),
+                    0);
 
     CU_ASSERT_EQUAL(tsr_test_redis_signal(&sentinel.data[m], SIGKILL), 0);
     (void) tsr_test_wait_child(sentinel.data[m].pid, 5000);
@@ -1170,8 +1172,9 @@ test_scripts_and_ticket_ring_follow_a_failover(void)
 
     /* a failover: the replica becomes the master, the master a replica */
 
-    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&sentinel.data[m], out, sizeof(out),
-                                       "WAIT 1 2000"), 0);
+    CU_ASSERT_EQUAL(tsr_test_redis_replicated(&sentinel.data[m],
+                                              &sentinel.data[1 - m], 10000),
+                    0);
     n = calm_sentinel(FAILOVER_MS);
     CU_ASSERT_FATAL(n != -1);
     CU_ASSERT_EQUAL(tsr_test_redis_cmd(&sentinel.sentinel[n], out,
