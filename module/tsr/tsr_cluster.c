@@ -153,7 +153,7 @@ tsr_cluster_create(tsr_store_t *st, const tsr_store_conf_t *conf, char *err,
 
     nodes = conf->cluster;
 
-    snprintf(st->addr, sizeof(st->addr), "cluster %s", nodes);
+    snprintf(st->srv.addr, sizeof(st->srv.addr), "cluster %s", nodes);
 
     c = OPENSSL_zalloc(sizeof(tsr_cluster_t));
     if (c == NULL) {
@@ -239,7 +239,7 @@ tsr_cluster_start(tsr_store_t *st)
         node = tsr_cluster_seed(st, i);
 
         if (node == NULL) {
-            tsr_store_log(st, TSR_LOG_ERR, "%s", st->err);
+            tsr_store_log(st, TSR_LOG_ERR, "%s", st->srv.err);
         }
     }
 
@@ -270,7 +270,7 @@ tsr_cluster_seed(tsr_store_t *st, size_t i)
         }
     }
 
-    node->seed = 1;
+    node->srv.seed = 1;
 
     return node;
 }
@@ -307,12 +307,12 @@ tsr_cluster_route(tsr_store_t *st, const char *key, size_t keylen)
 
     if (node == NULL) {
         tsr_store_set_error(st, "no node of redis %s is connected%s%s",
-                            st->addr, st->last[0] ? ": " : "", st->last);
+                            st->srv.addr, st->srv.last[0] ? ": " : "", st->srv.last);
     }
 
     /* a key with no node in the map: the map is stale */
 
-    if (key != NULL && st->async && c->have_map) {
+    if (key != NULL && st->srv.async && c->have_map) {
         tsr_cluster_soon(st);
     }
 
@@ -328,7 +328,7 @@ tsr_cluster_any(tsr_store_t *st)
     size_t        i;
     tsr_store_t  *node, *other;
 
-    if (!st->async) {
+    if (!st->srv.async) {
         return tsr_cluster_seed(st, 0);
     }
 
@@ -341,7 +341,7 @@ tsr_cluster_any(tsr_store_t *st)
             continue;
         }
 
-        if (node->master) {
+        if (node->srv.master) {
             return node;
         }
 
@@ -383,19 +383,19 @@ tsr_cluster_node(tsr_store_t *st, tsr_store_t *from, const char *ip,
     tsr_store_t  *node;
 
     if (port < 1 || port > 65535 || iplen >= sizeof(host)) {
-        tsr_store_set_error(st, "redis %s: invalid node address", st->addr);
+        tsr_store_set_error(st, "redis %s: invalid node address", st->srv.addr);
         return NULL;
     }
 
     if (iplen == 0) {
         if (from == NULL) {
             tsr_store_set_error(st, "redis %s: node without an address",
-                                st->addr);
+                                st->srv.addr);
             return NULL;
         }
 
         snprintf(host, sizeof(host), "%s",
-                 from->ip[0] != '\0' ? from->ip : from->host);
+                 from->srv.ip[0] != '\0' ? from->srv.ip : from->srv.host);
 
     } else {
         memcpy(host, ip, iplen);
@@ -407,10 +407,10 @@ tsr_cluster_node(tsr_store_t *st, tsr_store_t *from, const char *ip,
         return node;
     }
 
-    if (st->async && !tsr_store_numeric(host)) {
+    if (st->srv.async && !tsr_store_numeric(host)) {
         tsr_store_set_error(st, "redis %s names node \"%s\": not a numeric "
                             "address (cluster-preferred-endpoint-type ip)",
-                            st->addr, host);
+                            st->srv.addr, host);
         return NULL;
     }
 
@@ -418,7 +418,7 @@ tsr_cluster_node(tsr_store_t *st, tsr_store_t *from, const char *ip,
 
     if (!tsr_store_allowed(st, host)) {
         tsr_store_set_error(st, "redis %s names node %s:%d, outside "
-                            "\"allow=\"", st->addr, host, port);
+                            "\"allow=\"", st->srv.addr, host, port);
         return NULL;
     }
 
@@ -427,8 +427,8 @@ tsr_cluster_node(tsr_store_t *st, tsr_store_t *from, const char *ip,
         return NULL;
     }
 
-    tsr_store_log(st, TSR_LOG_INFO, "redis %s: new node %s", st->addr,
-                  node->addr);
+    tsr_store_log(st, TSR_LOG_INFO, "redis %s: new node %s", st->srv.addr,
+                  node->srv.addr);
 
     return node;
 }
@@ -576,7 +576,7 @@ tsr_cluster_error(tsr_store_t *st, tsr_store_t *node,
     to = tsr_cluster_node(st, node, r.ip, strlen(r.ip), r.port);
 
     if (to == NULL) {
-        tsr_store_log(st, TSR_LOG_ERR, "%s", st->err);
+        tsr_store_log(st, TSR_LOG_ERR, "%s", st->srv.err);
         *target = NULL;
         return TSR_STORE_ERROR_REDIRECT;
     }
@@ -586,8 +586,8 @@ tsr_cluster_error(tsr_store_t *st, tsr_store_t *node,
 
         c->slots[r.slot] = (uint16_t) (idx + 1);
 
-        if (!to->master) {
-            to->master = 1;
+        if (!to->srv.master) {
+            to->srv.master = 1;
             tsr_store_node_unpark(to);
         }
 
@@ -595,8 +595,8 @@ tsr_cluster_error(tsr_store_t *st, tsr_store_t *node,
     }
 
     tsr_store_log(st, TSR_LOG_DEBUG, "redis %s: %s of slot %d from %s to %s",
-                  st->addr, r.ask ? "ASK" : "MOVED", r.slot, node->addr,
-                  to->addr);
+                  st->srv.addr, r.ask ? "ASK" : "MOVED", r.slot, node->srv.addr,
+                  to->srv.addr);
 
     *target = to;
     *ask = r.ask;
@@ -613,7 +613,7 @@ tsr_cluster_event(tsr_store_t *st, tsr_store_t *node, int ev)
 
     c = st->topo_data;
 
-    if (!st->async) {
+    if (!st->srv.async) {
         if (ev != TSR_STORE_EV_READY) {
             c->stale = 1;
         }
@@ -633,7 +633,7 @@ tsr_cluster_event(tsr_store_t *st, tsr_store_t *node, int ev)
         break;
 
     case TSR_STORE_EV_DOWN:
-        if (node->master || !c->have_map) {
+        if (node->srv.master || !c->have_map) {
             tsr_cluster_soon(st);
         }
 
@@ -656,7 +656,7 @@ tsr_cluster_soon(tsr_store_t *st)
 
     c = st->topo_data;
 
-    if (!st->async) {
+    if (!st->srv.async) {
         c->stale = 1;
         return;
     }
@@ -699,7 +699,7 @@ tsr_cluster_refresh(tsr_store_t *st, tsr_store_t *node)
 
             /* masters in the first round, any node in the second */
 
-            if (tsr_store_node_ready(n) && (n->master || i >= st->nnodes)) {
+            if (tsr_store_node_ready(n) && (n->srv.master || i >= st->nnodes)) {
                 node = n;
                 c->turn = k + 1;
             }
@@ -752,19 +752,19 @@ tsr_cluster_slots_cb(tsr_conn_t *conn, redisReply *r, void *privdata)
         c->refreshing = NULL;
     }
 
-    if (reply == NULL || st->destroying) {
+    if (reply == NULL || st->srv.destroying) {
         /* the connection went away: the next refresh asks another node */
         return;
     }
 
     if (reply->type == REDIS_REPLY_ERROR) {
         tsr_store_reply_error(node, "CLUSTER SLOTS", reply);
-        tsr_store_log(st, TSR_LOG_ERR, "%s", node->err);
+        tsr_store_log(st, TSR_LOG_ERR, "%s", node->srv.err);
         return;
     }
 
     if (tsr_cluster_apply(st, node, reply) != TSR_OK) {
-        tsr_store_log(st, TSR_LOG_ERR, "%s", st->err);
+        tsr_store_log(st, TSR_LOG_ERR, "%s", st->srv.err);
     }
 }
 
@@ -792,7 +792,7 @@ tsr_cluster_apply(tsr_store_t *st, tsr_store_t *from,
 
     if (reply->type != REDIS_REPLY_ARRAY) {
         tsr_store_set_error(st, "CLUSTER SLOTS on %s: unexpected reply type "
-                            "%d", from->addr, reply->type);
+                            "%d", from->srv.addr, reply->type);
         return TSR_EPROTO;
     }
 
@@ -814,7 +814,7 @@ tsr_cluster_apply(tsr_store_t *st, tsr_store_t *from,
                                 m->element[0]->len,
                                 (int) m->element[1]->integer);
         if (node == NULL) {
-            tsr_store_log(st, TSR_LOG_ERR, "%s", st->err);
+            tsr_store_log(st, TSR_LOG_ERR, "%s", st->srv.err);
             continue;
         }
 
@@ -828,25 +828,25 @@ tsr_cluster_apply(tsr_store_t *st, tsr_store_t *from,
     /* who is a master now */
 
     for (i = 0; i < st->nnodes; i++) {
-        st->nodes[i]->master = 0;
+        st->nodes[i]->srv.master = 0;
     }
 
     covered = 0;
 
     for (s = 0; s < TSR_CLUSTER_SLOTS; s++) {
         if (c->next[s] != 0) {
-            st->nodes[c->next[s] - 1]->master = 1;
+            st->nodes[c->next[s] - 1]->srv.master = 1;
             covered++;
         }
     }
 
     masters = 0;
-    now = st->async ? tsr_store_loop_now(st) : 0;
+    now = st->srv.async ? tsr_store_loop_now(st) : 0;
 
     for (i = 0; i < st->nnodes; i++) {
         node = st->nodes[i];
 
-        if (node->master) {
+        if (node->srv.master) {
             masters++;
             tsr_store_node_unpark(node);
             continue;
@@ -854,10 +854,10 @@ tsr_cluster_apply(tsr_store_t *st, tsr_store_t *from,
 
         /* any node but the masters: replicas, old masters, seeds */
 
-        if (st->async && !node->parked && !node->retiring) {
-            node->retiring = 1;
-            node->retire_at = now + TSR_CLUSTER_RETIRE;
-            tsr_store_router_wake(st, node->retire_at);
+        if (st->srv.async && !node->srv.parked && !node->srv.retiring) {
+            node->srv.retiring = 1;
+            node->srv.retire_at = now + TSR_CLUSTER_RETIRE;
+            tsr_store_router_wake(st, node->srv.retire_at);
         }
     }
 
@@ -868,8 +868,8 @@ tsr_cluster_apply(tsr_store_t *st, tsr_store_t *from,
 
     if (changed || !c->have_map || masters != c->masters) {
         tsr_store_log(st, TSR_LOG_INFO, "redis %s: %zu masters serve %zu of "
-                      "%d slots (map from %s)", st->addr, masters, covered,
-                      TSR_CLUSTER_SLOTS, from->addr);
+                      "%d slots (map from %s)", st->srv.addr, masters, covered,
+                      TSR_CLUSTER_SLOTS, from->srv.addr);
     }
 
     c->masters = masters;
@@ -882,7 +882,7 @@ tsr_cluster_apply(tsr_store_t *st, tsr_store_t *from,
 invalid:
 
     tsr_store_set_error(st, "CLUSTER SLOTS on %s: malformed reply, range %zu",
-                        from->addr, i);
+                        from->srv.addr, i);
 
     return TSR_EPROTO;
 }
@@ -910,12 +910,12 @@ tsr_cluster_sweep(tsr_store_t *st)
     for (i = 0, s = 0; i < n; i++) {
         node = st->nodes[s];
 
-        if (!node->seed && !node->master && node != c->refreshing) {
-            memcpy(addr, node->addr, sizeof(addr));
+        if (!node->srv.seed && !node->srv.master && node != c->refreshing) {
+            memcpy(addr, node->srv.addr, sizeof(addr));
 
             if (tsr_store_node_free(st, s)) {
                 tsr_store_log(st, TSR_LOG_INFO, "redis %s: node %s left the "
-                              "map", st->addr, addr);
+                              "map", st->srv.addr, addr);
                 map[i + 1] = 0;
                 continue;
             }
@@ -949,7 +949,7 @@ tsr_cluster_degraded(tsr_store_t *st)
     }
 
     for (i = 0; i < st->nnodes; i++) {
-        if (st->nodes[i]->master && !tsr_store_node_ready(st->nodes[i])) {
+        if (st->nodes[i]->srv.master && !tsr_store_node_ready(st->nodes[i])) {
             return 1;
         }
     }
@@ -978,17 +978,17 @@ tsr_cluster_duty(tsr_store_t *st, uint64_t now)
     for (i = 0; i < st->nnodes; i++) {
         node = st->nodes[i];
 
-        if (!node->retiring) {
+        if (!node->srv.retiring) {
             continue;
         }
 
-        if (node->sent_count == 0 || now >= node->retire_at) {
+        if (node->srv.sent_count == 0 || now >= node->srv.retire_at) {
             tsr_store_node_park(node);
             continue;
         }
 
-        if (next == 0 || node->retire_at < next) {
-            next = node->retire_at;
+        if (next == 0 || node->srv.retire_at < next) {
+            next = node->srv.retire_at;
         }
     }
 
@@ -1023,7 +1023,7 @@ tsr_cluster_state(const tsr_store_t *st)
     connecting = 0;
 
     for (i = 0; i < st->nnodes; i++) {
-        if (!st->nodes[i]->master && tsr_cluster(st)->have_map) {
+        if (!st->nodes[i]->srv.master && tsr_cluster(st)->have_map) {
             continue;
         }
 
@@ -1063,7 +1063,7 @@ tsr_cluster_connect(tsr_store_t *st)
     rc = tsr_cluster_load(st);
 
     if (rc != TSR_OK) {
-        st->stats.errors++;
+        st->srv.stats.errors++;
     }
 
     return rc;
@@ -1087,7 +1087,7 @@ tsr_cluster_load(tsr_store_t *st)
     c = st->topo_data;
     rc = TSR_ECONN;
 
-    tsr_store_set_error(st, "redis %s: no node answered", st->addr);
+    tsr_store_set_error(st, "redis %s: no node answered", st->srv.addr);
 
     n = st->nnodes;
 
@@ -1095,14 +1095,14 @@ tsr_cluster_load(tsr_store_t *st)
         if (i < n) {
             node = st->nodes[i];
 
-            if (!node->master) {
+            if (!node->srv.master) {
                 continue;
             }
 
         } else {
             node = tsr_cluster_seed(st, i - n);
 
-            if (node == NULL || (node->master && c->have_map)) {
+            if (node == NULL || (node->srv.master && c->have_map)) {
                 continue;
             }
         }
@@ -1110,13 +1110,13 @@ tsr_cluster_load(tsr_store_t *st)
         rc = tsr_store_node_sync(node, &reply, "CLUSTER SLOTS",
                                  "CLUSTER SLOTS");
         if (rc != TSR_OK) {
-            memcpy(st->err, node->err, sizeof(st->err));
+            memcpy(st->srv.err, node->srv.err, sizeof(st->srv.err));
             continue;
         }
 
         if (reply->type == REDIS_REPLY_ERROR) {
             tsr_store_reply_error(node, "CLUSTER SLOTS", reply);
-            memcpy(st->err, node->err, sizeof(st->err));
+            memcpy(st->srv.err, node->srv.err, sizeof(st->srv.err));
             tsr_store_node_free_reply(node, reply);
             rc = TSR_ESERVER;
             continue;
@@ -1197,11 +1197,11 @@ tsr_cluster_op(tsr_store_t *st, const tsr_store_op_t *op)
             break;
         }
 
-        r = &node->redirect;
+        r = &node->srv.redirect;
 
         if (redirected) {
             tsr_store_set_error(st, "redis %s: key redirected twice, to %s "
-                                "slot %d", st->addr, r->ask ? "ASK" : "MOVED",
+                                "slot %d", st->srv.addr, r->ask ? "ASK" : "MOVED",
                                 r->slot);
             rc = TSR_ESERVER;
             goto failed;
@@ -1216,15 +1216,15 @@ tsr_cluster_op(tsr_store_t *st, const tsr_store_op_t *op)
         }
 
         tsr_store_log(st, TSR_LOG_DEBUG, "redis %s: %s of slot %d from %s "
-                      "to %s", st->addr, r->ask ? "ASK" : "MOVED", r->slot,
-                      node->addr, to->addr);
+                      "to %s", st->srv.addr, r->ask ? "ASK" : "MOVED", r->slot,
+                      node->srv.addr, to->srv.addr);
 
         if (r->ask) {
-            to->asking = 1;
+            to->srv.asking = 1;
 
         } else {
             c->slots[r->slot] = (uint16_t) (tsr_cluster_index(st, to) + 1);
-            to->master = 1;
+            to->srv.master = 1;
             c->stale = 1;
         }
 
@@ -1236,7 +1236,7 @@ tsr_cluster_op(tsr_store_t *st, const tsr_store_op_t *op)
     }
 
     if (rc < 0) {
-        memcpy(st->err, node->err, sizeof(st->err));
+        memcpy(st->srv.err, node->srv.err, sizeof(st->srv.err));
     }
 
     return rc;
@@ -1248,19 +1248,19 @@ failed:
     switch (op->op) {
 
     case TSR_STORE_OP_SET:
-        st->stats.sets++;
+        st->srv.stats.sets++;
         break;
 
     case TSR_STORE_OP_DEL:
-        st->stats.dels++;
+        st->srv.stats.dels++;
         break;
 
     default:
-        st->stats.gets++;
+        st->srv.stats.gets++;
         break;
     }
 
-    st->stats.errors++;
+    st->srv.stats.errors++;
     c->stale = 1;
 
     return rc;

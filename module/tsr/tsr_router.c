@@ -39,9 +39,9 @@ tsr_store_router_get(tsr_store_t *st, const char *name, const char *key,
 
     n = tsr_store_inflight(st);
 
-    if (n >= st->max_inflight) {
+    if (n >= st->srv.max_inflight) {
         tsr_store_set_error(st, "%s refused: %d lookups in flight to redis "
-                            "%s", name, n, st->addr);
+                            "%s", name, n, st->srv.addr);
         goto refused;
     }
 
@@ -54,15 +54,15 @@ tsr_store_router_get(tsr_store_t *st, const char *name, const char *key,
     req = tsr_store_get_async(node, key, keylen, getdel, timeout_ms, done,
                               arg);
     if (req == NULL) {
-        memcpy(st->err, node->err, sizeof(st->err));
+        memcpy(st->srv.err, node->srv.err, sizeof(st->srv.err));
     }
 
     return req;
 
 refused:
 
-    st->stats.gets++;
-    st->stats.refused++;
+    st->srv.stats.gets++;
+    st->srv.stats.refused++;
 
     return NULL;
 }
@@ -78,7 +78,7 @@ tsr_store_router_op(tsr_store_t *st, const tsr_store_op_t *op)
 {
     tsr_store_t  *node;
 
-    if (!st->async) {
+    if (!st->srv.async) {
         return st->topo->blocking_op(st, op);
     }
 
@@ -86,13 +86,13 @@ tsr_store_router_op(tsr_store_t *st, const tsr_store_op_t *op)
 
     if (node == NULL) {
         if (op->op == TSR_STORE_OP_SET) {
-            st->stats.sets++;
+            st->srv.stats.sets++;
 
         } else {
-            st->stats.dels++;
+            st->srv.stats.dels++;
         }
 
-        st->stats.dropped++;
+        st->srv.stats.dropped++;
 
         return TSR_OK;
     }
@@ -148,15 +148,15 @@ tsr_store_node_uncount(tsr_store_t *node, const tsr_store_op_t *op)
     switch (op->op) {
 
     case TSR_STORE_OP_SET:
-        node->stats.sets--;
+        node->srv.stats.sets--;
         break;
 
     case TSR_STORE_OP_DEL:
-        node->stats.dels--;
+        node->srv.stats.dels--;
         break;
 
     default:
-        node->stats.gets--;
+        node->srv.stats.gets--;
         break;
     }
 }
@@ -178,9 +178,9 @@ tsr_store_router_start(tsr_store_t *st, const tsr_loop_t *loop)
 
     st->nnodes = 0;
 
-    st->loop = *loop;
-    st->async = 1;
-    st->last[0] = '\0';
+    st->srv.loop = *loop;
+    st->srv.async = 1;
+    st->srv.last[0] = '\0';
 
     return st->topo->start(st);
 }
@@ -193,7 +193,7 @@ tsr_store_router_destroy(tsr_store_t *st)
 {
     size_t  i;
 
-    st->destroying = 1;
+    st->srv.destroying = 1;
 
     for (i = 0; i < st->nnodes; i++) {
         tsr_store_destroy(st->nodes[i]);
@@ -233,7 +233,7 @@ tsr_store_router_timer(tsr_store_t *st)
     uint64_t      now, at;
     tsr_store_t  *node;
 
-    st->timer_at = 0;
+    st->srv.timer_at = 0;
     st->routing = 1;
 
     now = tsr_store_loop_now(st);
@@ -243,8 +243,8 @@ tsr_store_router_timer(tsr_store_t *st)
     for (i = 0; i < st->nnodes; i++) {
         node = st->nodes[i];
 
-        if (node->node_timer != 0 && node->node_timer <= now) {
-            node->node_timer = 0;
+        if (node->srv.node_timer != 0 && node->srv.node_timer <= now) {
+            node->srv.node_timer = 0;
             tsr_store_on_timer(node);
         }
     }
@@ -278,15 +278,15 @@ tsr_store_router_io(tsr_store_t *st, int fd, int write)
     for (i = 0; i < st->nnodes; i++) {
         node = st->nodes[i];
 
-        if (node->conn == NULL || (fd != -1 && node->fd != fd)) {
+        if (node->srv.conn == NULL || (fd != -1 && node->srv.fd != fd)) {
             continue;
         }
 
         if (write) {
-            tsr_store_on_write_fd(node, node->fd);
+            tsr_store_on_write_fd(node, node->srv.fd);
 
         } else {
-            tsr_store_on_read_fd(node, node->fd);
+            tsr_store_on_read_fd(node, node->srv.fd);
         }
 
         if (fd != -1) {
@@ -311,32 +311,32 @@ tsr_store_router_arm(tsr_store_t *st)
     size_t    i;
     uint64_t  at, t, now;
 
-    if (!st->async || st->destroying || st->routing) {
+    if (!st->srv.async || st->srv.destroying || st->routing) {
         return;
     }
 
     at = st->duty_at;
 
     for (i = 0; i < st->nnodes; i++) {
-        t = st->nodes[i]->node_timer;
+        t = st->nodes[i]->srv.node_timer;
 
         if (t != 0 && (at == 0 || t < at)) {
             at = t;
         }
     }
 
-    if (at == 0 || (st->timer_at != 0 && st->timer_at <= at)) {
+    if (at == 0 || (st->srv.timer_at != 0 && st->srv.timer_at <= at)) {
         return;
     }
 
     now = tsr_store_loop_now(st);
 
-    if (st->timer_at != 0) {
-        st->loop.timer(st->loop.data, 0);
+    if (st->srv.timer_at != 0) {
+        st->srv.loop.timer(st->srv.loop.data, 0);
     }
 
-    st->loop.timer(st->loop.data, (at > now) ? at - now : 1);
-    st->timer_at = at;
+    st->srv.loop.timer(st->srv.loop.data, (at > now) ? at - now : 1);
+    st->srv.timer_at = at;
 }
 
 
@@ -359,7 +359,7 @@ tsr_store_node_watch(void *data, int fd, int readable, int writable)
     tsr_store_t  *node = data;
     tsr_store_t  *st = node->parent;
 
-    return st->loop.watch(st->loop.data, fd, readable, writable);
+    return st->srv.loop.watch(st->srv.loop.data, fd, readable, writable);
 }
 
 
@@ -369,7 +369,7 @@ tsr_store_node_unwatch(void *data, int fd)
     tsr_store_t  *node = data;
     tsr_store_t  *st = node->parent;
 
-    st->loop.unwatch(st->loop.data, fd);
+    st->srv.loop.unwatch(st->srv.loop.data, fd);
 }
 
 
@@ -379,11 +379,11 @@ tsr_store_node_timer(void *data, uint64_t ms)
     tsr_store_t  *node = data;
     tsr_store_t  *st = node->parent;
 
-    if (st->destroying) {
+    if (st->srv.destroying) {
         return;
     }
 
-    node->node_timer = (ms != 0) ? tsr_store_loop_now(st) + ms : 0;
+    node->srv.node_timer = (ms != 0) ? tsr_store_loop_now(st) + ms : 0;
 
     tsr_store_router_arm(st);
 }
@@ -411,7 +411,7 @@ tsr_store_node_add(tsr_store_t *st, const char *host, int port,
 
     if (st->nnodes == st->nodes_size) {
         if (st->nodes_size >= TSR_STORE_MAX_NODES) {
-            tsr_store_set_error(st, "redis %s: more than %d nodes", st->addr,
+            tsr_store_set_error(st, "redis %s: more than %d nodes", st->srv.addr,
                                 TSR_STORE_MAX_NODES);
             return NULL;
         }
@@ -420,7 +420,7 @@ tsr_store_node_add(tsr_store_t *st, const char *host, int port,
 
         nodes = OPENSSL_realloc(st->nodes, n * sizeof(tsr_store_t *));
         if (nodes == NULL) {
-            tsr_store_set_error(st, "redis %s: out of memory", st->addr);
+            tsr_store_set_error(st, "redis %s: out of memory", st->srv.addr);
             return NULL;
         }
 
@@ -431,21 +431,21 @@ tsr_store_node_add(tsr_store_t *st, const char *host, int port,
     memset(&conf, 0, sizeof(tsr_store_conf_t));
     conf.host = host;
     conf.port = port;
-    conf.connect_timeout_ms = st->connect_timeout_ms;
-    conf.command_timeout_ms = st->command_timeout_ms;
-    conf.backoff_min_ms = st->backoff_min_ms;
-    conf.backoff_max_ms = st->backoff_max_ms;
-    conf.log = st->log;
-    conf.log_data = st->log_data;
+    conf.connect_timeout_ms = st->srv.connect_timeout_ms;
+    conf.command_timeout_ms = st->srv.command_timeout_ms;
+    conf.backoff_min_ms = st->srv.backoff_min_ms;
+    conf.backoff_max_ms = st->srv.backoff_max_ms;
+    conf.log = st->srv.log;
+    conf.log_data = st->srv.log_data;
 
     if (sentinel) {
         conf.user = st->topo->node_user(st);
         conf.password = st->topo->node_password(st, &plen);
 
     } else {
-        conf.user = st->user;
-        conf.password = st->password;
-        conf.db = st->db;
+        conf.user = st->srv.user;
+        conf.password = st->srv.password;
+        conf.db = st->srv.db;
     }
 
     node = tsr_store_create(&conf, err, sizeof(err));
@@ -455,12 +455,12 @@ tsr_store_node_add(tsr_store_t *st, const char *host, int port,
     }
 
     node->parent = st;
-    node->verify_role = (st->topo->verify_role && !sentinel);
-    node->no_caps = sentinel;
+    node->srv.verify_role = (st->topo->verify_role && !sentinel);
+    node->srv.no_caps = sentinel;
 
     st->nodes[st->nnodes++] = node;
 
-    if (!st->async) {
+    if (!st->srv.async) {
         return node;
     }
 
@@ -472,12 +472,12 @@ tsr_store_node_add(tsr_store_t *st, const char *host, int port,
     loop.now = tsr_store_node_now;
 
     memset(&aconf, 0, sizeof(tsr_store_async_conf_t));
-    aconf.max_inflight = st->max_inflight;
-    aconf.breaker_failures = st->breaker_failures;
+    aconf.max_inflight = st->srv.max_inflight;
+    aconf.breaker_failures = st->srv.breaker_failures;
 
     if (tsr_store_set_async(node, &loop, &aconf) != TSR_OK) {
         /* asynchronous all the same: it refuses, and says why */
-        tsr_store_log(st, TSR_LOG_ERR, "%s", node->err);
+        tsr_store_log(st, TSR_LOG_ERR, "%s", node->srv.err);
     }
 
     return node;
@@ -493,9 +493,9 @@ tsr_store_node_find(tsr_store_t *st, const char *host, int port)
     for (i = 0; i < st->nnodes; i++) {
         node = st->nodes[i];
 
-        if (node->port == port
-            && (strcmp(node->host, host) == 0
-                || (node->ip[0] != '\0' && strcmp(node->ip, host) == 0)))
+        if (node->srv.port == port
+            && (strcmp(node->srv.host, host) == 0
+                || (node->srv.ip[0] != '\0' && strcmp(node->srv.ip, host) == 0)))
         {
             return node;
         }
@@ -511,7 +511,7 @@ tsr_store_node_move(tsr_store_t *node, const char *host, int port,
 {
     char  *h;
 
-    if (strcmp(node->host, host) == 0 && node->port == port) {
+    if (strcmp(node->srv.host, host) == 0 && node->srv.port == port) {
         return TSR_OK;
     }
 
@@ -523,31 +523,31 @@ tsr_store_node_move(tsr_store_t *node, const char *host, int port,
 
     tsr_store_node_close(node);
 
-    OPENSSL_free(node->host);
-    node->host = h;
-    node->port = port;
+    OPENSSL_free(node->srv.host);
+    node->srv.host = h;
+    node->srv.port = port;
 
-    snprintf(node->addr, sizeof(node->addr),
-             strchr(node->host, ':') != NULL ? "[%s]:%d" : "%s:%d",
-             node->host, node->port);
+    snprintf(node->srv.addr, sizeof(node->srv.addr),
+             strchr(node->srv.host, ':') != NULL ? "[%s]:%d" : "%s:%d",
+             node->srv.host, node->srv.port);
 
-    node->ip[0] = '\0';
-    node->last[0] = '\0';
-    node->next_attempt = 0;
+    node->srv.ip[0] = '\0';
+    node->srv.last[0] = '\0';
+    node->srv.next_attempt = 0;
 
     if (!keep_backoff) {
-        node->backoff_ms = node->backoff_min_ms;
-        node->reconnect_at = 0;
+        node->srv.backoff_ms = node->srv.backoff_min_ms;
+        node->srv.reconnect_at = 0;
     }
 
-    if (!node->async) {
+    if (!node->srv.async) {
         return TSR_OK;
     }
 
     /* addresses from Redis are numeric: this does not block */
     if (tsr_store_resolve(node) != TSR_OK) {
-        memcpy(node->last, node->err, sizeof(node->last));
-        tsr_store_log(node, TSR_LOG_ERR, "%s", node->err);
+        memcpy(node->srv.last, node->srv.err, sizeof(node->srv.last));
+        tsr_store_log(node, TSR_LOG_ERR, "%s", node->srv.err);
         return TSR_ECONN;
     }
 
@@ -564,13 +564,13 @@ tsr_store_node_free(tsr_store_t *st, size_t i)
 
     node = st->nodes[i];
 
-    if (!node->parked || node->conn != NULL || node->ctx != NULL
-        || node->head != NULL)
+    if (!node->srv.parked || node->srv.conn != NULL || node->srv.ctx != NULL
+        || node->srv.head != NULL)
     {
         return 0;
     }
 
-    tsr_store_stats_add(&st->stats, &node->stats);
+    tsr_store_stats_add(&st->srv.stats, &node->srv.stats);
     tsr_store_destroy(node);
 
     memmove(&st->nodes[i], &st->nodes[i + 1],
@@ -589,15 +589,15 @@ tsr_store_node_free(tsr_store_t *st, size_t i)
 static void
 tsr_store_node_close(tsr_store_t *node)
 {
-    tsr_sync_free(node->ctx);
-    node->ctx = NULL;
+    tsr_sync_free(node->srv.ctx);
+    node->srv.ctx = NULL;
 
-    if (node->conn == NULL || node->closing) {
+    if (node->srv.conn == NULL || node->srv.closing) {
         return;
     }
 
-    tsr_store_set_error(node, "connection to redis at %s closed", node->addr);
-    node->quiet = 1;
+    tsr_store_set_error(node, "connection to redis at %s closed", node->srv.addr);
+    node->srv.quiet = 1;
 
     tsr_store_async_drop(node);
 }
@@ -606,34 +606,34 @@ tsr_store_node_close(tsr_store_t *node)
 void
 tsr_store_node_park(tsr_store_t *node)
 {
-    if (node->parked) {
+    if (node->srv.parked) {
         return;
     }
 
-    node->parked = 1;
-    node->retiring = 0;
+    node->srv.parked = 1;
+    node->srv.retiring = 0;
 
     tsr_store_node_close(node);
 
     tsr_store_log(node, TSR_LOG_INFO, "redis at %s is not used any more",
-                  node->addr);
+                  node->srv.addr);
 }
 
 
 void
 tsr_store_node_unpark(tsr_store_t *node)
 {
-    node->retiring = 0;
+    node->srv.retiring = 0;
 
-    if (!node->parked) {
+    if (!node->srv.parked) {
         return;
     }
 
-    node->parked = 0;
-    node->reconnect_at = 0;
-    node->backoff_ms = node->backoff_min_ms;
+    node->srv.parked = 0;
+    node->srv.reconnect_at = 0;
+    node->srv.backoff_ms = node->srv.backoff_min_ms;
 
-    if (node->async) {
+    if (node->srv.async) {
         tsr_store_arm(node);
     }
 }
@@ -656,8 +656,8 @@ tsr_store_node_fail(tsr_store_t *node)
 int
 tsr_store_node_ready(const tsr_store_t *node)
 {
-    return node->async && node->conn != NULL
-           && node->conn_state == TSR_STORE_READY && !node->closing;
+    return node->srv.async && node->srv.conn != NULL
+           && node->srv.conn_state == TSR_STORE_READY && !node->srv.closing;
 }
 
 

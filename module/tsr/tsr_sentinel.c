@@ -128,7 +128,7 @@ tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
     }
 
     s->n = i;
-    s->backoff_ms = st->backoff_min_ms;
+    s->backoff_ms = st->srv.backoff_min_ms;
 
     s->name = OPENSSL_strdup(conf->master_name);
     if (s->name == NULL) {
@@ -155,7 +155,7 @@ tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
         memcpy(s->password, conf->sentinel_password, s->password_len + 1);
     }
 
-    snprintf(st->addr, sizeof(st->addr), "master \"%s\" of sentinels %s",
+    snprintf(st->srv.addr, sizeof(st->srv.addr), "master \"%s\" of sentinels %s",
              conf->master_name, conf->sentinels);
 
     return TSR_OK;
@@ -238,7 +238,7 @@ tsr_sentinel_start(tsr_store_t *st)
                                    sizeof(s->ips[i]))
             != TSR_OK)
         {
-            tsr_store_log(st, TSR_LOG_ERR, "%s", st->err);
+            tsr_store_log(st, TSR_LOG_ERR, "%s", st->srv.err);
             s->ips[i][0] = '\0';
         }
     }
@@ -248,7 +248,7 @@ tsr_sentinel_start(tsr_store_t *st)
     }
 
     if (i == s->n) {
-        memcpy(st->last, st->err, sizeof(st->last));
+        memcpy(st->srv.last, st->srv.err, sizeof(st->srv.last));
         return TSR_ECONN;
     }
 
@@ -274,7 +274,7 @@ tsr_sentinel_route(tsr_store_t *st, const char *key, size_t keylen)
 
     if (s->master == NULL) {
         tsr_store_set_error(st, "redis %s: the master is not known yet%s%s",
-                            st->addr, st->last[0] ? ": " : "", st->last);
+                            st->srv.addr, st->srv.last[0] ? ": " : "", st->srv.last);
         return NULL;
     }
 
@@ -291,7 +291,7 @@ tsr_sentinel_event(tsr_store_t *st, tsr_store_t *node, int ev)
 
     s = st->topo_data;
 
-    if (!st->async) {
+    if (!st->srv.async) {
         if (node == s->master && ev != TSR_STORE_EV_READY) {
             s->discover = 1;
         }
@@ -317,7 +317,7 @@ tsr_sentinel_event(tsr_store_t *st, tsr_store_t *node, int ev)
                    != TSR_OK)
             {
                 tsr_store_set_error(node, "sentinel at %s refused the "
-                                    "commands", node->addr);
+                                    "commands", node->srv.addr);
                 tsr_store_node_fail(node);
                 return;
             }
@@ -350,7 +350,7 @@ tsr_sentinel_event(tsr_store_t *st, tsr_store_t *node, int ev)
                 (void) tsr_store_node_move(node, s->ips[k], s->ports[k], 1);
             }
 
-            memcpy(st->last, node->err, sizeof(st->last));
+            memcpy(st->srv.last, node->srv.err, sizeof(st->srv.last));
             break;
         }
 
@@ -391,7 +391,7 @@ tsr_sentinel_requery(tsr_store_t *st)
     s->subscribed = 0;
 
     tsr_store_log(st, TSR_LOG_WARN, "redis %s: asking the sentinels again: "
-                  "%s", st->addr, s->master != NULL ? s->master->err : "");
+                  "%s", st->srv.addr, s->master != NULL ? s->master->srv.err : "");
 
     k = (s->current + 1) % s->n;
 
@@ -417,7 +417,7 @@ tsr_sentinel_master_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 
     tsr_store_node_replied(node);
 
-    if (reply == NULL || st->destroying) {
+    if (reply == NULL || st->srv.destroying) {
         return;
     }
 
@@ -429,13 +429,13 @@ tsr_sentinel_master_cb(tsr_conn_t *c, redisReply *r, void *privdata)
     {
         if (tsr_sentinel_use(st, reply->element[0]->str,
                              reply->element[0]->len, reply->element[1]->str,
-                             reply->element[1]->len, node->addr)
+                             reply->element[1]->len, node->srv.addr)
             == TSR_OK)
         {
             return;
         }
 
-        memcpy(node->err, st->err, sizeof(node->err));
+        memcpy(node->srv.err, st->srv.err, sizeof(node->srv.err));
 
     } else if (reply->type == REDIS_REPLY_ERROR) {
         tsr_store_reply_error(node, "SENTINEL get-master-addr-by-name",
@@ -443,7 +443,7 @@ tsr_sentinel_master_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 
     } else {
         tsr_store_set_error(node, "sentinel at %s does not know master "
-                            "\"%s\"", node->addr, s->name);
+                            "\"%s\"", node->srv.addr, s->name);
     }
 
     /* as a failure of this sentinel: the next one is asked */
@@ -467,8 +467,8 @@ tsr_sentinel_switch_cb(tsr_conn_t *c, redisReply *r, void *privdata)
     tsr_sentinel_t    *s;
     const redisReply  *type, *msg;
 
-    if (reply == NULL || st->destroying) {
-        if (!st->destroying && node == tsr_sentinel(st)->watcher) {
+    if (reply == NULL || st->srv.destroying) {
+        if (!st->srv.destroying && node == tsr_sentinel(st)->watcher) {
             tsr_sentinel(st)->subscribed = 0;
         }
 
@@ -526,14 +526,14 @@ tsr_sentinel_switch_cb(tsr_conn_t *c, redisReply *r, void *privdata)
     }
 
     tsr_store_log(st, TSR_LOG_INFO, "redis %s: switched from %.*s:%.*s to "
-                  "%.*s:%.*s", st->addr, (int) flen[1], p + f[1],
+                  "%.*s:%.*s", st->srv.addr, (int) flen[1], p + f[1],
                   (int) flen[2], p + f[2], (int) flen[3], p + f[3],
                   (int) flen[4], p + f[4]);
 
-    if (tsr_sentinel_use(st, p + f[3], flen[3], p + f[4], flen[4], node->addr)
+    if (tsr_sentinel_use(st, p + f[3], flen[3], p + f[4], flen[4], node->srv.addr)
         != TSR_OK)
     {
-        tsr_store_log(st, TSR_LOG_ERR, "%s", st->err);
+        tsr_store_log(st, TSR_LOG_ERR, "%s", st->srv.err);
     }
 }
 
@@ -574,7 +574,7 @@ tsr_sentinel_use(tsr_store_t *st, const char *ip, size_t iplen,
     memcpy(host, ip, iplen);
     host[iplen] = '\0';
 
-    if (st->async && !tsr_store_numeric(host)) {
+    if (st->srv.async && !tsr_store_numeric(host)) {
         tsr_store_set_error(st, "sentinel at %s: master \"%s\" at \"%s\", "
                             "not a numeric address", from, s->name, host);
         return TSR_EPROTO;
@@ -595,16 +595,16 @@ tsr_sentinel_use(tsr_store_t *st, const char *ip, size_t iplen,
         }
 
         tsr_store_log(st, TSR_LOG_INFO, "redis %s: the master is at %s "
-                      "(sentinel at %s)", st->addr, s->master->addr, from);
+                      "(sentinel at %s)", st->srv.addr, s->master->srv.addr, from);
         return TSR_OK;
     }
 
-    if (strcmp(s->master->host, host) == 0 && s->master->port == n) {
+    if (strcmp(s->master->srv.host, host) == 0 && s->master->srv.port == n) {
         return TSR_OK;
     }
 
     tsr_store_log(st, TSR_LOG_INFO, "redis %s: the master moves from %s to "
-                  "%s:%d (sentinel at %s)", st->addr, s->master->addr, host, n,
+                  "%s:%d (sentinel at %s)", st->srv.addr, s->master->srv.addr, host, n,
                   from);
 
     return tsr_store_node_move(s->master, host, n, 0);
@@ -673,7 +673,7 @@ tsr_sentinel_connect(tsr_store_t *st)
     if (s->master == NULL || s->discover) {
         rc = tsr_sentinel_discover(st);
         if (rc != TSR_OK) {
-            st->stats.errors++;
+            st->srv.stats.errors++;
             return rc;
         }
     }
@@ -681,7 +681,7 @@ tsr_sentinel_connect(tsr_store_t *st)
     rc = tsr_store_connect(s->master);
 
     if (rc != TSR_OK) {
-        memcpy(st->err, s->master->err, sizeof(st->err));
+        memcpy(st->srv.err, s->master->srv.err, sizeof(st->srv.err));
         s->discover = 1;
     }
 
@@ -713,19 +713,19 @@ tsr_sentinel_op(tsr_store_t *st, const tsr_store_op_t *op)
             switch (op->op) {
 
             case TSR_STORE_OP_SET:
-                st->stats.sets++;
+                st->srv.stats.sets++;
                 break;
 
             case TSR_STORE_OP_DEL:
-                st->stats.dels++;
+                st->srv.stats.dels++;
                 break;
 
             default:
-                st->stats.gets++;
+                st->srv.stats.gets++;
                 break;
             }
 
-            st->stats.errors++;
+            st->srv.stats.errors++;
 
             return rc;
         }
@@ -750,7 +750,7 @@ tsr_sentinel_op(tsr_store_t *st, const tsr_store_op_t *op)
         s->next_discovery = 0;
 
         if (tsr_sentinel_discover(st) == TSR_OK
-            && (master->next_attempt == 0 || master->ctx != NULL))
+            && (master->srv.next_attempt == 0 || master->srv.ctx != NULL))
         {
             tsr_store_node_uncount(master, op);
             rc = tsr_store_node_op(master, op);
@@ -762,7 +762,7 @@ tsr_sentinel_op(tsr_store_t *st, const tsr_store_op_t *op)
     }
 
     if (rc < 0) {
-        memcpy(st->err, s->master->err, sizeof(st->err));
+        memcpy(st->srv.err, s->master->srv.err, sizeof(st->srv.err));
     }
 
     return rc;
@@ -787,8 +787,8 @@ tsr_sentinel_discover(tsr_store_t *st)
 
     if (now < s->next_discovery) {
         tsr_store_set_error(st, "redis %s unavailable, next attempt in %lld "
-                            "ms: %s", st->addr,
-                            (long long) (s->next_discovery - now), st->last);
+                            "ms: %s", st->srv.addr,
+                            (long long) (s->next_discovery - now), st->srv.last);
         return TSR_ECONN;
     }
 
@@ -802,22 +802,22 @@ tsr_sentinel_discover(tsr_store_t *st)
         if (rc == TSR_OK) {
             s->current = k;
             s->discover = 0;
-            s->backoff_ms = st->backoff_min_ms;
+            s->backoff_ms = st->srv.backoff_min_ms;
             s->next_discovery = 0;
-            st->last[0] = '\0';
+            st->srv.last[0] = '\0';
             return TSR_OK;
         }
     }
 
     s->next_discovery = now + s->backoff_ms;
 
-    tsr_store_log(st, TSR_LOG_ERR, "%s, next attempt in %d ms", st->err,
+    tsr_store_log(st, TSR_LOG_ERR, "%s, next attempt in %d ms", st->srv.err,
                   s->backoff_ms);
 
-    s->backoff_ms = (s->backoff_ms > st->backoff_max_ms / 2)
-                    ? st->backoff_max_ms : s->backoff_ms * 2;
+    s->backoff_ms = (s->backoff_ms > st->srv.backoff_max_ms / 2)
+                    ? st->srv.backoff_max_ms : s->backoff_ms * 2;
 
-    memcpy(st->last, st->err, sizeof(st->last));
+    memcpy(st->srv.last, st->srv.err, sizeof(st->srv.last));
 
     return rc;
 }
@@ -849,13 +849,13 @@ tsr_sentinel_ask(tsr_store_t *st, size_t k)
     conf.user = s->user;
     conf.password = s->password;
     conf.password_len = s->password_len;
-    conf.connect_timeout_ms = st->connect_timeout_ms;
-    conf.command_timeout_ms = st->command_timeout_ms;
+    conf.connect_timeout_ms = st->srv.connect_timeout_ms;
+    conf.command_timeout_ms = st->srv.command_timeout_ms;
     conf.tls = tsr_store_tls(st);
 
     /* a sentinel's answers are bounded as Redis' are */
 
-    c = tsr_sync_connect(&conf, &rc, st->err, sizeof(st->err));
+    c = tsr_sync_connect(&conf, &rc, st->srv.err, sizeof(st->srv.err));
     if (c == NULL) {
         return (rc == TSR_ESERVER) ? TSR_ESERVER : TSR_ECONN;
     }

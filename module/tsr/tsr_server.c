@@ -101,28 +101,28 @@ tsr_store_lookup_reply(tsr_store_t *st, const char *name,
     switch (reply->type) {
 
     case REDIS_REPLY_NIL:
-        st->stats.misses++;
+        st->srv.stats.misses++;
         return TSR_NOT_FOUND;
 
     case REDIS_REPLY_STRING:
         if (reply->len > TSR_MAX_VALUE || reply->len > size) {
-            st->stats.bad_values++;
+            st->srv.stats.bad_values++;
             tsr_store_set_error(st, "%s on %s: value of %zu bytes under a "
                                 "key of %zu bytes is over the limit of %zu",
-                                name, st->addr, reply->len, keylen,
+                                name, st->srv.addr, reply->len, keylen,
                                 size < TSR_MAX_VALUE ? size
                                                      : (size_t) TSR_MAX_VALUE);
             return TSR_NOT_FOUND;
         }
 
-        st->stats.hits++;
+        st->srv.stats.hits++;
         return TSR_OK;
 
     case REDIS_REPLY_ERROR:
         if (reply->str != NULL && strstr(reply->str, "WRONGTYPE") != NULL) {
-            st->stats.bad_values++;
+            st->srv.stats.bad_values++;
             tsr_store_set_error(st, "%s on %s: a key of %zu bytes holds "
-                                "another type", name, st->addr, keylen);
+                                "another type", name, st->srv.addr, keylen);
             return TSR_NOT_FOUND;
         }
 
@@ -130,9 +130,9 @@ tsr_store_lookup_reply(tsr_store_t *st, const char *name,
         return TSR_ESERVER;
 
     default:
-        st->stats.bad_values++;
+        st->srv.stats.bad_values++;
         tsr_store_set_error(st, "%s on %s: unexpected reply type %d for a key "
-                            "of %zu bytes", name, st->addr, reply->type,
+                            "of %zu bytes", name, st->srv.addr, reply->type,
                             keylen);
         return TSR_NOT_FOUND;
     }
@@ -150,22 +150,22 @@ static void
 tsr_store_caps(tsr_store_t *st, const tsr_caps_t *caps)
 {
     if (caps->state == TSR_CAPS_REFUSED) {
-        if (!st->caps_logged) {
-            st->caps_logged = 1;
+        if (!st->srv.caps_logged) {
+            st->srv.caps_logged = 1;
             tsr_store_log(st, TSR_LOG_INFO, "redis at %s: %s; its version "
-                          "is not checked", st->addr, caps->text);
+                          "is not checked", st->srv.addr, caps->text);
         }
 
         return;
     }
 
     if (caps->state == TSR_CAPS_KNOWN && caps->version < TSR_CAPS_GETDEL
-        && !st->getdel_eval)
+        && !st->srv.getdel_eval)
     {
-        st->getdel_eval = 1;
+        st->srv.getdel_eval = 1;
         tsr_store_log(st, TSR_LOG_INFO, "redis at %s is %s: GETDEL needs "
                       "Redis 6.2 or later, single use takes sessions with "
-                      "a script (EVAL) instead", st->addr, caps->text);
+                      "a script (EVAL) instead", st->srv.addr, caps->text);
     }
 }
 
@@ -195,7 +195,7 @@ tsr_store_getdel_reply(tsr_store_t *st, const char *key, size_t keylen,
     int          rc;
     redisReply  *r;
 
-    if (!st->getdel_eval) {
+    if (!st->srv.getdel_eval) {
         rc = tsr_store_command(st, &r, "GETDEL", "GETDEL %b", key, keylen);
         if (rc != TSR_OK) {
             return rc;
@@ -207,10 +207,10 @@ tsr_store_getdel_reply(tsr_store_t *st, const char *key, size_t keylen,
         }
 
         tsr_store_free_reply(st, r, 1);
-        st->getdel_eval = 1;
+        st->srv.getdel_eval = 1;
 
         tsr_store_log(st, TSR_LOG_INFO, "redis at %s has no GETDEL, "
-                      "using EVAL instead", st->addr);
+                      "using EVAL instead", st->srv.addr);
     }
 
     return tsr_store_command(st, reply, "EVAL", "EVAL %s 1 %b",
@@ -228,26 +228,26 @@ tsr_store_ready(tsr_store_t *st)
 {
     int64_t  now;
 
-    if (st->ctx != NULL) {
+    if (st->srv.ctx != NULL) {
         if (!tsr_store_closed(st)) {
             return TSR_OK;
         }
 
         tsr_store_log(st, TSR_LOG_INFO, "redis at %s closed the connection",
-                      st->addr);
+                      st->srv.addr);
 
-        tsr_sync_free(st->ctx);
-        st->ctx = NULL;
+        tsr_sync_free(st->srv.ctx);
+        st->srv.ctx = NULL;
 
         return tsr_store_open(st);
     }
 
     now = tsr_now_ms();
 
-    if (now < st->next_attempt) {
+    if (now < st->srv.next_attempt) {
         tsr_store_set_error(st, "redis unavailable, next attempt in %lld ms: "
-                            "%s", (long long) (st->next_attempt - now),
-                            st->last);
+                            "%s", (long long) (st->srv.next_attempt - now),
+                            st->srv.last);
         return TSR_ECONN;
     }
 
@@ -263,7 +263,7 @@ tsr_store_ready(tsr_store_t *st)
 static int
 tsr_store_closed(tsr_store_t *st)
 {
-    return tsr_sync_closed(st->ctx);
+    return tsr_sync_closed(st->srv.ctx);
 }
 
 
@@ -276,33 +276,33 @@ tsr_store_open(tsr_store_t *st)
     tsr_sync_conf_t   conf;
 
     memset(&conf, 0, sizeof(conf));
-    conf.addr = st->addr;
-    conf.host = st->host;
-    conf.port = st->port;
-    conf.path = st->unix_path;
-    conf.user = st->user;
-    conf.password = st->password;
-    conf.password_len = st->password_len;
-    conf.db = st->db;
-    conf.info = !st->no_caps;
-    conf.connect_timeout_ms = st->connect_timeout_ms;
-    conf.command_timeout_ms = st->command_timeout_ms;
+    conf.addr = st->srv.addr;
+    conf.host = st->srv.host;
+    conf.port = st->srv.port;
+    conf.path = st->srv.unix_path;
+    conf.user = st->srv.user;
+    conf.password = st->srv.password;
+    conf.password_len = st->srv.password_len;
+    conf.db = st->srv.db;
+    conf.info = !st->srv.no_caps;
+    conf.connect_timeout_ms = st->srv.connect_timeout_ms;
+    conf.command_timeout_ms = st->srv.command_timeout_ms;
     conf.tls = tsr_store_tls(st);
 
-    st->ctx = tsr_sync_connect(&conf, &rc, st->err, sizeof(st->err));
-    if (st->ctx == NULL) {
+    st->srv.ctx = tsr_sync_connect(&conf, &rc, st->srv.err, sizeof(st->srv.err));
+    if (st->srv.ctx == NULL) {
         goto failed;
     }
 
-    tsr_store_caps(st, &st->ctx->caps);
+    tsr_store_caps(st, &st->srv.ctx->caps);
 
-    deadline = (st->parent != NULL) ? st->parent->sync_deadline
-                                    : st->sync_deadline;
+    deadline = (st->parent != NULL) ? st->parent->srv.sync_deadline
+                                    : st->srv.sync_deadline;
     if (deadline != 0) {
-        tsr_sync_set_deadline(st->ctx, deadline);
+        tsr_sync_set_deadline(st->srv.ctx, deadline);
     }
 
-    if (st->verify_role) {
+    if (st->srv.verify_role) {
         rc = tsr_store_sync(st, &reply, "ROLE", "ROLE");
         if (rc != TSR_OK) {
             goto failed;
@@ -317,14 +317,14 @@ tsr_store_open(tsr_store_t *st)
         }
     }
 
-    st->stats.connects++;
-    st->stats.tls_resumed += (st->ctx->conn != NULL
-                              && st->ctx->conn->tls_resumed);
-    st->backoff_ms = st->backoff_min_ms;
-    st->next_attempt = 0;
-    st->last[0] = '\0';
+    st->srv.stats.connects++;
+    st->srv.stats.tls_resumed += (st->srv.ctx->conn != NULL
+                              && st->srv.ctx->conn->tls_resumed);
+    st->srv.backoff_ms = st->srv.backoff_min_ms;
+    st->srv.next_attempt = 0;
+    st->srv.last[0] = '\0';
 
-    tsr_store_log(st, TSR_LOG_INFO, "connected to redis at %s", st->addr);
+    tsr_store_log(st, TSR_LOG_INFO, "connected to redis at %s", st->srv.addr);
 
     return TSR_OK;
 
@@ -346,15 +346,15 @@ tsr_store_drop(tsr_store_t *st)
 {
     int  delay;
 
-    tsr_sync_free(st->ctx);
-    st->ctx = NULL;
+    tsr_sync_free(st->srv.ctx);
+    st->srv.ctx = NULL;
 
     delay = tsr_store_backoff(st);
-    st->next_attempt = tsr_now_ms() + delay;
+    st->srv.next_attempt = tsr_now_ms() + delay;
 
-    memcpy(st->last, st->err, sizeof(st->last));
+    memcpy(st->srv.last, st->srv.err, sizeof(st->srv.last));
 
-    tsr_store_log(st, TSR_LOG_ERR, "%s, next attempt in %d ms", st->err,
+    tsr_store_log(st, TSR_LOG_ERR, "%s, next attempt in %d ms", st->srv.err,
                   delay);
 }
 
@@ -366,9 +366,9 @@ tsr_store_backoff(tsr_store_t *st)
 {
     int  ms;
 
-    ms = st->backoff_ms;
+    ms = st->srv.backoff_ms;
 
-    st->backoff_ms = (ms > st->backoff_max_ms / 2) ? st->backoff_max_ms
+    st->srv.backoff_ms = (ms > st->srv.backoff_max_ms / 2) ? st->srv.backoff_max_ms
                                                    : ms * 2;
 
     return ms;
@@ -394,9 +394,9 @@ tsr_store_command(tsr_store_t *st, redisReply **reply, const char *name,
         return rc;
     }
 
-    if (st->asking) {
+    if (st->srv.asking) {
         /* its error, if any, shows in the reply to the command */
-        st->asking = 0;
+        st->srv.asking = 0;
 
         rc = tsr_store_sync(st, &r, "ASKING", "ASKING");
         if (rc != TSR_OK) {
@@ -446,8 +446,8 @@ tsr_store_command_argv(tsr_store_t *st, redisReply **reply,
         return rc;
     }
 
-    if (st->asking) {
-        st->asking = 0;
+    if (st->srv.asking) {
+        st->srv.asking = 0;
 
         rc = tsr_store_sync(st, &r, "ASKING", "ASKING");
         if (rc != TSR_OK) {
@@ -458,14 +458,14 @@ tsr_store_command_argv(tsr_store_t *st, redisReply **reply,
         freeReplyObject(r);
     }
 
-    rc = tsr_sync_append_argv(st->ctx, argc, argv, argvlen);
+    rc = tsr_sync_append_argv(st->srv.ctx, argc, argv, argvlen);
 
     if (rc == TSR_OK) {
-        rc = tsr_sync_reply(st->ctx, &r, name);
+        rc = tsr_sync_reply(st->srv.ctx, &r, name);
     }
 
     if (rc != TSR_OK) {
-        tsr_store_set_error(st, "%s", st->ctx->errstr);
+        tsr_store_set_error(st, "%s", st->srv.ctx->errstr);
         tsr_store_drop(st);
         return rc;
     }
@@ -496,7 +496,7 @@ tsr_store_router_error_sync(tsr_store_t *st, const redisReply *reply)
     }
 
     if (st->parent->topo->redirect != NULL
-        && st->parent->topo->redirect(reply, &st->redirect) == TSR_OK)
+        && st->parent->topo->redirect(reply, &st->srv.redirect) == TSR_OK)
     {
         return TSR_STORE_ERROR_REDIRECT;
     }
@@ -536,7 +536,7 @@ tsr_store_router_event(tsr_store_t *node, int ev)
 
     st = node->parent;
 
-    if (st == NULL || st->destroying) {
+    if (st == NULL || st->srv.destroying) {
         return;
     }
 
@@ -565,7 +565,7 @@ tsr_store_role_reply(tsr_store_t *st, const redisReply *reply)
         || reply->element[0]->type != REDIS_REPLY_STRING)
     {
         tsr_store_set_error(st, "ROLE on %s: unexpected reply type %d",
-                            st->addr, reply->type);
+                            st->srv.addr, reply->type);
         return TSR_EPROTO;
     }
 
@@ -578,7 +578,7 @@ tsr_store_role_reply(tsr_store_t *st, const redisReply *reply)
     }
 
     tsr_store_set_error(st, "redis at %s is not a master, its role is "
-                        "\"%.*s\"", st->addr,
+                        "\"%.*s\"", st->srv.addr,
                         (int) (role->len < 16 ? role->len : 16), role->str);
 
     return TSR_ESERVER;
@@ -611,10 +611,10 @@ tsr_store_vsync(tsr_store_t *st, redisReply **reply, const char *name,
 {
     int  rc;
 
-    rc = tsr_sync_vcommand(st->ctx, reply, name, fmt, args);
+    rc = tsr_sync_vcommand(st->srv.ctx, reply, name, fmt, args);
 
     if (rc != TSR_OK) {
-        tsr_store_set_error(st, "%s", st->ctx->errstr);
+        tsr_store_set_error(st, "%s", st->srv.ctx->errstr);
     }
 
     return rc;
@@ -655,7 +655,7 @@ tsr_store_reply_error(tsr_store_t *st, const char *name,
 
     text[n] = '\0';
 
-    tsr_store_set_error(st, "%s on %s failed: %s", name, st->addr, text);
+    tsr_store_set_error(st, "%s on %s failed: %s", name, st->srv.addr, text);
 }
 
 
@@ -670,8 +670,8 @@ tsr_store_free_reply(tsr_store_t *st, redisReply *reply, int wipe)
     if (wipe) {
         tsr_store_wipe_reply(reply);
 
-        if (st->ctx != NULL) {
-            tsr_sync_wipe(st->ctx);
+        if (st->srv.ctx != NULL) {
+            tsr_sync_wipe(st->srv.ctx);
         }
     }
 
@@ -727,90 +727,90 @@ tsr_store_async_connect(tsr_store_t *st)
     ev.del_write = tsr_store_ev_del_write;
     ev.cleanup = tsr_store_ev_cleanup;
 
-    c = tsr_conn_connect(st->ip, st->port, st->unix_path,
+    c = tsr_conn_connect(st->srv.ip, st->srv.port, st->srv.unix_path,
                          tsr_store_tls(st), &ev, st, err,
                          sizeof(err));
     if (c == NULL) {
         tsr_store_set_error(st, "connecting to redis at %s failed: %s",
-                            st->addr, err);
+                            st->srv.addr, err);
         tsr_store_async_failed(st, 0);
         return;
     }
 
-    st->conn = c;
-    st->fd = c->fd;
-    st->conn_state = TSR_STORE_CONNECTING;
-    st->conn_deadline = tsr_store_loop_now(st) + st->connect_timeout_ms
-                        + st->command_timeout_ms;
-    st->setup_left = 0;
-    st->closing = 0;
-    st->reading = 0;
-    st->writing = 0;
-    st->watched = 0;
-    st->broken = 0;
-    st->dropping = 0;
-    st->no_user = 0;
+    st->srv.conn = c;
+    st->srv.fd = c->fd;
+    st->srv.conn_state = TSR_STORE_CONNECTING;
+    st->srv.conn_deadline = tsr_store_loop_now(st) + st->srv.connect_timeout_ms
+                        + st->srv.command_timeout_ms;
+    st->srv.setup_left = 0;
+    st->srv.closing = 0;
+    st->srv.reading = 0;
+    st->srv.writing = 0;
+    st->srv.watched = 0;
+    st->srv.broken = 0;
+    st->srv.dropping = 0;
+    st->srv.no_user = 0;
 
-    if (st->password != NULL) {
-        if (st->user != NULL) {
+    if (st->srv.password != NULL) {
+        if (st->srv.user != NULL) {
             rc = tsr_store_async_command(st, tsr_store_setup_cb,
                                          (void *) "AUTH", "AUTH %s %b",
-                                         st->user, st->password,
-                                         st->password_len);
+                                         st->srv.user, st->srv.password,
+                                         st->srv.password_len);
 
         } else {
             rc = tsr_store_async_command(st, tsr_store_setup_cb,
                                          (void *) "AUTH", "AUTH %b",
-                                         st->password, st->password_len);
+                                         st->srv.password, st->srv.password_len);
         }
 
         if (rc != TSR_OK) {
             goto failed;
         }
 
-        st->setup_left++;
+        st->srv.setup_left++;
     }
 
     /* the version, judged before the connection is used; after AUTH */
-    if (!st->no_caps) {
+    if (!st->srv.no_caps) {
         rc = tsr_store_async_command(st, tsr_store_setup_cb, (void *) "INFO",
                                      "INFO server");
         if (rc != TSR_OK) {
             goto failed;
         }
 
-        st->setup_left++;
+        st->srv.setup_left++;
     }
 
-    if (st->db != 0) {
+    if (st->srv.db != 0) {
         rc = tsr_store_async_command(st, tsr_store_setup_cb,
-                                     (void *) "SELECT", "SELECT %d", st->db);
+                                     (void *) "SELECT", "SELECT %d", st->srv.db);
         if (rc != TSR_OK) {
             goto failed;
         }
 
-        st->setup_left++;
+        st->srv.setup_left++;
     }
 
     /* a master found through sentinels: still one? */
-    if (st->verify_role) {
+    if (st->srv.verify_role) {
         rc = tsr_store_async_command(st, tsr_store_setup_cb, (void *) "ROLE",
                                      "ROLE");
         if (rc != TSR_OK) {
             goto failed;
         }
 
-        st->setup_left++;
+        st->srv.setup_left++;
     }
 
-    if (st->setup_left == 0) {
+    if (st->srv.setup_left == 0) {
         rc = tsr_store_async_command(st, tsr_store_setup_cb, (void *) "PING",
                                      "PING");
         if (rc != TSR_OK) {
             goto failed;
         }
 
-        st->setup_left++;
+        st->srv.setup_left++;
     }
 
     return;
@@ -818,7 +818,7 @@ tsr_store_async_connect(tsr_store_t *st)
 failed:
 
     tsr_store_set_error(st, "%s to %s: cannot queue the setup commands",
-                        call, st->addr);
+                        call, st->srv.addr);
     tsr_store_async_drop(st);
 }
 
@@ -828,7 +828,7 @@ failed:
 int
 tsr_store_async_target(const tsr_store_t *st)
 {
-    return st->unix_path != NULL || st->ip[0] != '\0' || st->resolve;
+    return st->srv.unix_path != NULL || st->srv.ip[0] != '\0' || st->srv.resolve;
 }
 
 
@@ -843,25 +843,25 @@ tsr_store_async_resolve(tsr_store_t *st)
 {
     void  *handle;
 
-    st->resolving = 1;
-    st->resolve_handle = NULL;
+    st->srv.resolving = 1;
+    st->srv.resolve_handle = NULL;
 
-    handle = st->loop.resolve(st->loop.data, st->host, tsr_store_resolved,
+    handle = st->srv.loop.resolve(st->srv.loop.data, st->srv.host, tsr_store_resolved,
                               st);
 
     /* "done" may have run already, from inside resolve() */
 
-    if (st->resolving) {
+    if (st->srv.resolving) {
         if (handle == NULL) {
             /* a broken promise: never wait on it */
-            st->resolving = 0;
+            st->srv.resolving = 0;
             tsr_store_set_error(st, "resolving redis host \"%s\" did not "
-                                "start", st->host);
+                                "start", st->srv.host);
             tsr_store_async_failed(st, 1);
             return;
         }
 
-        st->resolve_handle = handle;
+        st->srv.resolve_handle = handle;
     }
 }
 
@@ -871,18 +871,18 @@ tsr_store_resolved(const char *ip, const char *err, void *arg)
 {
     tsr_store_t  *st = arg;
 
-    if (!st->resolving || st->destroying) {
+    if (!st->srv.resolving || st->srv.destroying) {
         return;
     }
 
-    st->resolving = 0;
-    st->resolve_handle = NULL;
+    st->srv.resolving = 0;
+    st->srv.resolve_handle = NULL;
 
-    if (ip == NULL || ip[0] == '\0' || strlen(ip) >= sizeof(st->ip)) {
+    if (ip == NULL || ip[0] == '\0' || strlen(ip) >= sizeof(st->srv.ip)) {
         tsr_store_set_error(st, "cannot resolve redis host \"%s\": %s",
-                            st->host, (err != NULL) ? err : "no address");
+                            st->srv.host, (err != NULL) ? err : "no address");
 
-        if (st->ip[0] == '\0') {
+        if (st->srv.ip[0] == '\0') {
             tsr_store_async_failed(st, 1);
             tsr_store_arm(st);
             return;
@@ -890,21 +890,21 @@ tsr_store_resolved(const char *ip, const char *err, void *arg)
 
         /* as upstream's "resolve" keeps its servers: the last address */
 
-        tsr_store_resolve_log(st, " (trying %s, its last address)", st->ip);
+        tsr_store_resolve_log(st, " (trying %s, its last address)", st->srv.ip);
 
         tsr_store_async_connect(st);
         tsr_store_arm(st);
         return;
     }
 
-    if (strcmp(st->ip, ip) != 0) {
+    if (strcmp(st->srv.ip, ip) != 0) {
         tsr_store_log(st, TSR_LOG_INFO, "redis at %s resolved to %s",
-                      st->addr, ip);
+                      st->srv.addr, ip);
 
-        memcpy(st->ip, ip, strlen(ip) + 1);
+        memcpy(st->srv.ip, ip, strlen(ip) + 1);
     }
 
-    st->resolve_err[0] = '\0';
+    st->srv.resolve_err[0] = '\0';
 
     tsr_store_async_connect(st);
     tsr_store_arm(st);
@@ -928,19 +928,19 @@ tsr_store_resolve_log(tsr_store_t *st, const char *fmt, ...)
     now = tsr_store_loop_now(st);
     level = TSR_LOG_DEBUG;
 
-    if (strcmp(st->resolve_err, st->err) != 0
-        || now >= st->resolve_logged + TSR_STORE_RESOLVE_LOG)
+    if (strcmp(st->srv.resolve_err, st->srv.err) != 0
+        || now >= st->srv.resolve_logged + TSR_STORE_RESOLVE_LOG)
     {
         level = TSR_LOG_ERR | TSR_LOG_LIMITED;
-        st->resolve_logged = now;
-        memcpy(st->resolve_err, st->err, sizeof(st->resolve_err));
+        st->srv.resolve_logged = now;
+        memcpy(st->srv.resolve_err, st->srv.err, sizeof(st->srv.resolve_err));
     }
 
     va_start(args, fmt);
     tsr_verrf(more, sizeof(more), fmt, args);
     va_end(args);
 
-    tsr_store_log(st, level, "%s%s", st->err, more);
+    tsr_store_log(st, level, "%s%s", st->srv.err, more);
 }
 
 
@@ -954,14 +954,14 @@ tsr_store_resolve_log(tsr_store_t *st, const char *fmt, ...)
 void
 tsr_store_async_drop(tsr_store_t *st)
 {
-    if (st->conn == NULL || st->closing) {
+    if (st->srv.conn == NULL || st->srv.closing) {
         return;
     }
 
-    st->closing = 1;
-    st->dropping = 1;
+    st->srv.closing = 1;
+    st->srv.dropping = 1;
 
-    tsr_conn_free(st->conn);
+    tsr_conn_free(st->srv.conn);
 }
 
 
@@ -984,16 +984,16 @@ tsr_store_async_failed(tsr_store_t *st, int unresolved)
     now = tsr_store_loop_now(st);
     delay = tsr_store_backoff(st);
 
-    st->reconnect_at = now + delay;
-    st->stats.errors++;
+    st->srv.reconnect_at = now + delay;
+    st->srv.stats.errors++;
 
-    memcpy(st->last, st->err, sizeof(st->last));
+    memcpy(st->srv.last, st->srv.err, sizeof(st->srv.last));
 
     if (unresolved) {
         tsr_store_resolve_log(st, ", next attempt in %d ms", delay);
 
     } else {
-        tsr_store_log(st, TSR_LOG_ERR, "%s, next attempt in %d ms", st->err,
+        tsr_store_log(st, TSR_LOG_ERR, "%s, next attempt in %d ms", st->srv.err,
                       delay);
         tsr_store_breaker_fail(st, now);
     }
@@ -1026,11 +1026,11 @@ int
 tsr_store_async_vcommand(tsr_store_t *st, tsr_conn_reply_pt fn,
     void *privdata, const char *fmt, va_list args)
 {
-    if (st->conn == NULL || st->sent_count == st->sent_size) {
+    if (st->srv.conn == NULL || st->srv.sent_count == st->srv.sent_size) {
         return TSR_ERROR;
     }
 
-    if (tsr_conn_vcommand(st->conn, fn, privdata, fmt, args) != 0) {
+    if (tsr_conn_vcommand(st->srv.conn, fn, privdata, fmt, args) != 0) {
         return TSR_ECONN;
     }
 
@@ -1112,11 +1112,11 @@ int
 tsr_store_async_formatted(tsr_store_t *st, tsr_conn_reply_pt fn,
     void *privdata, const char *cmd, size_t len)
 {
-    if (st->conn == NULL || st->sent_count == st->sent_size) {
+    if (st->srv.conn == NULL || st->srv.sent_count == st->srv.sent_size) {
         return TSR_ERROR;
     }
 
-    if (tsr_conn_formatted(st->conn, fn, privdata, cmd, len) != 0) {
+    if (tsr_conn_formatted(st->srv.conn, fn, privdata, cmd, len) != 0) {
         return TSR_ECONN;
     }
 
@@ -1137,12 +1137,12 @@ tsr_store_sent_push(tsr_store_t *st)
 {
     size_t  i;
 
-    i = (st->sent_first + st->sent_count) % st->sent_size;
+    i = (st->srv.sent_first + st->srv.sent_count) % st->srv.sent_size;
 
-    st->stats.commands++;
-    st->sent[i] = tsr_store_loop_now(st);
-    st->sent_us[i] = tsr_now_us();
-    st->sent_count++;
+    st->srv.stats.commands++;
+    st->srv.sent[i] = tsr_store_loop_now(st);
+    st->srv.sent_us[i] = tsr_now_us();
+    st->srv.sent_count++;
 }
 
 
@@ -1151,15 +1151,15 @@ tsr_store_sent_pop(tsr_store_t *st)
 {
     uint64_t  t;
 
-    if (st->sent_count == 0) {
+    if (st->srv.sent_count == 0) {
         return 0;
     }
 
-    t = st->sent[st->sent_first];
+    t = st->srv.sent[st->srv.sent_first];
 
-    st->sent_first = (st->sent_first + 1) % st->sent_size;
-    st->sent_count--;
-    st->stats.replies++;
+    st->srv.sent_first = (st->srv.sent_first + 1) % st->srv.sent_size;
+    st->srv.sent_count--;
+    st->srv.stats.replies++;
 
     return t;
 }
@@ -1173,25 +1173,25 @@ tsr_store_sent_pop(tsr_store_t *st)
 int
 tsr_store_writable(tsr_store_t *st, const char *name)
 {
-    if (st->conn_state != TSR_STORE_READY || st->closing) {
-        st->stats.dropped++;
+    if (st->srv.conn_state != TSR_STORE_READY || st->srv.closing) {
+        st->srv.stats.dropped++;
         tsr_store_set_error(st, "%s dropped: not connected to redis at %s",
-                            name, st->addr);
+                            name, st->srv.addr);
         return 0;
     }
 
-    if (st->sent_count >= (size_t) st->max_queued) {
-        st->stats.dropped++;
+    if (st->srv.sent_count >= (size_t) st->srv.max_queued) {
+        st->srv.stats.dropped++;
         tsr_store_set_error(st, "%s dropped: %zu commands await replies "
-                            "from redis at %s", name, st->sent_count,
-                            st->addr);
+                            "from redis at %s", name, st->srv.sent_count,
+                            st->srv.addr);
         return 0;
     }
 
     if (tsr_store_unsent(st) >= TSR_STORE_MAX_UNSENT) {
-        st->stats.dropped++;
+        st->srv.stats.dropped++;
         tsr_store_set_error(st, "%s dropped: %zu bytes wait for redis at %s "
-                            "to read", name, tsr_store_unsent(st), st->addr);
+                            "to read", name, tsr_store_unsent(st), st->srv.addr);
         return 0;
     }
 
@@ -1204,7 +1204,7 @@ tsr_store_writable(tsr_store_t *st, const char *name)
 size_t
 tsr_store_unsent(const tsr_store_t *st)
 {
-    return (st->conn != NULL) ? tsr_conn_unsent(st->conn) : 0;
+    return (st->srv.conn != NULL) ? tsr_conn_unsent(st->srv.conn) : 0;
 }
 
 
@@ -1221,18 +1221,18 @@ tsr_store_setup_cb(tsr_conn_t *c, redisReply *r, void *privdata)
     (void) tsr_store_sent_pop(st);
 
     if (reply == NULL) {
-        st->closing = 1;
+        st->srv.closing = 1;
         return;
     }
 
-    if (st->closing || st->conn_state != TSR_STORE_CONNECTING) {
+    if (st->srv.closing || st->srv.conn_state != TSR_STORE_CONNECTING) {
         return;
     }
 
     if (name[0] == 'I') {
         tsr_caps_info(&caps, reply);
 
-        if (tsr_caps_check(&caps, st->addr, st->user != NULL, st->no_user,
+        if (tsr_caps_check(&caps, st->srv.addr, st->srv.user != NULL, st->srv.no_user,
                            err, sizeof(err))
             != 0)
         {
@@ -1250,18 +1250,18 @@ tsr_store_setup_cb(tsr_conn_t *c, redisReply *r, void *privdata)
             return;
         }
 
-    } else if (name[0] == 'A' && st->user != NULL && !st->no_caps
+    } else if (name[0] == 'A' && st->srv.user != NULL && !st->srv.no_caps
                && tsr_caps_auth_no_user(reply))
     {
         /* Redis before 6.0: told with its version by INFO, next */
-        st->no_user = 1;
+        st->srv.no_user = 1;
 
     } else if (reply->type == REDIS_REPLY_ERROR) {
-        if (name[0] == 'A' && st->user != NULL
+        if (name[0] == 'A' && st->srv.user != NULL
             && tsr_caps_auth_no_user(reply))
         {
             memset(&caps, 0, sizeof(caps));
-            (void) tsr_caps_check(&caps, st->addr, 1, 1, err, sizeof(err));
+            (void) tsr_caps_check(&caps, st->srv.addr, 1, 1, err, sizeof(err));
             tsr_store_set_error(st, "%s", err);
 
         } else {
@@ -1273,27 +1273,27 @@ tsr_store_setup_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 
     } else if (reply->type != REDIS_REPLY_STATUS) {
         tsr_store_set_error(st, "%s on %s: unexpected reply type %d", name,
-                            st->addr, reply->type);
+                            st->srv.addr, reply->type);
         tsr_store_async_drop(st);
         return;
     }
 
-    if (--st->setup_left > 0) {
+    if (--st->srv.setup_left > 0) {
         return;
     }
 
-    st->conn_state = TSR_STORE_READY;
-    st->stats.connects++;
-    st->stats.tls_resumed += c->tls_resumed;
-    st->backoff_ms = st->backoff_min_ms;
-    st->last[0] = '\0';
+    st->srv.conn_state = TSR_STORE_READY;
+    st->srv.stats.connects++;
+    st->srv.stats.tls_resumed += c->tls_resumed;
+    st->srv.backoff_ms = st->srv.backoff_min_ms;
+    st->srv.last[0] = '\0';
 
     /* a new connection ends the open period: try it */
-    if (st->breaker == TSR_STORE_OPEN) {
-        st->breaker = TSR_STORE_HALF_OPEN;
+    if (st->srv.breaker == TSR_STORE_OPEN) {
+        st->srv.breaker = TSR_STORE_HALF_OPEN;
     }
 
-    tsr_store_log(st, TSR_LOG_INFO, "connected to redis at %s", st->addr);
+    tsr_store_log(st, TSR_LOG_INFO, "connected to redis at %s", st->srv.addr);
 
     tsr_store_router_event(st, TSR_STORE_EV_READY);
 }
@@ -1316,16 +1316,16 @@ tsr_store_get_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 
     st = req->store;
 
-    sent = (st->sent_count > 0) ? st->sent_us[st->sent_first] : 0;
+    sent = (st->srv.sent_count > 0) ? st->srv.sent_us[st->srv.sent_first] : 0;
     (void) tsr_store_sent_pop(st);
-    st->lookups--;
+    st->srv.lookups--;
 
     if (reply == NULL) {
-        st->closing = 1;
+        st->srv.closing = 1;
 
         if (req->done != NULL) {
             tsr_store_set_error(st, "%s on %s failed: connection lost",
-                                tsr_store_req_name(req), st->addr);
+                                tsr_store_req_name(req), st->srv.addr);
             tsr_store_complete(st, req, TSR_ECONN, NULL);
         }
 
@@ -1354,22 +1354,22 @@ tsr_store_get_cb(tsr_conn_t *c, redisReply *r, void *privdata)
     }
 
     if (req->getdel && !req->eval && tsr_store_unknown_command(reply)) {
-        if (!st->getdel_eval) {
-            st->getdel_eval = 1;
+        if (!st->srv.getdel_eval) {
+            st->srv.getdel_eval = 1;
             tsr_store_log(st, TSR_LOG_INFO, "redis at %s has no GETDEL, "
-                          "using EVAL instead", st->addr);
+                          "using EVAL instead", st->srv.addr);
         }
 
         req->eval = 1;
 
         /* the script goes after everything queued: the ring stays fair */
-        if (!st->closing
+        if (!st->srv.closing
             && tsr_store_async_command(st, tsr_store_get_cb, req,
                                        "EVAL %s 1 %b", tsr_store_getdel_lua,
                                        req->key, req->keylen)
                == TSR_OK)
         {
-            st->lookups++;
+            st->srv.lookups++;
             return;
         }
     }
@@ -1382,7 +1382,7 @@ tsr_store_get_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 
     /* hiredis frees the reply after this callback; the value goes first */
     if (reply->type == REDIS_REPLY_STRING) {
-        st->wipe = 1;
+        st->srv.wipe = 1;
     }
 
     tsr_store_wipe_reply(reply);
@@ -1403,8 +1403,8 @@ tsr_store_write_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 
     if (reply == NULL) {
         /* lost with the connection, whose end is logged once */
-        st->closing = 1;
-        st->stats.errors++;
+        st->srv.closing = 1;
+        st->srv.stats.errors++;
         return;
     }
 
@@ -1424,8 +1424,8 @@ tsr_store_wcmd_cb(tsr_conn_t *c, redisReply *r, void *privdata)
     (void) tsr_store_sent_pop(st);
 
     if (reply == NULL) {
-        st->closing = 1;
-        st->stats.errors++;
+        st->srv.closing = 1;
+        st->srv.stats.errors++;
         tsr_store_wcmd_free(w);
         return;
     }
@@ -1437,8 +1437,8 @@ tsr_store_wcmd_cb(tsr_conn_t *c, redisReply *r, void *privdata)
             return;
 
         case TSR_STORE_ERROR_LOST:
-            st->stats.errors++;
-            tsr_store_log(st, TSR_LOG_ERR, "%s", st->err);
+            st->srv.stats.errors++;
+            tsr_store_log(st, TSR_LOG_ERR, "%s", st->srv.err);
             tsr_store_wcmd_free(w);
             return;
         }
@@ -1468,7 +1468,7 @@ tsr_store_asking_cb(tsr_conn_t *c, redisReply *r, void *privdata)
     (void) tsr_store_sent_pop(st);
 
     if (r == NULL) {
-        st->closing = 1;
+        st->srv.closing = 1;
     }
 }
 
@@ -1478,9 +1478,9 @@ tsr_store_write_reply(tsr_store_t *st, const char *name,
     const redisReply *reply)
 {
     if (reply->type == REDIS_REPLY_ERROR) {
-        st->stats.errors++;
+        st->srv.stats.errors++;
         tsr_store_reply_error(st, name, reply);
-        tsr_store_log(st, TSR_LOG_ERR, "%s", st->err);
+        tsr_store_log(st, TSR_LOG_ERR, "%s", st->srv.err);
         return;
     }
 
@@ -1492,10 +1492,10 @@ tsr_store_write_reply(tsr_store_t *st, const char *name,
         return;
     }
 
-    st->stats.errors++;
+    st->srv.stats.errors++;
     tsr_store_set_error(st, "%s on %s: unexpected reply type %d", name,
-                        st->addr, reply->type);
-    tsr_store_log(st, TSR_LOG_ERR, "%s", st->err);
+                        st->srv.addr, reply->type);
+    tsr_store_log(st, TSR_LOG_ERR, "%s", st->srv.err);
 }
 
 
@@ -1504,28 +1504,28 @@ tsr_store_write_reply(tsr_store_t *st, const char *name,
 int
 tsr_store_breaker_state(tsr_store_t *st, uint64_t now)
 {
-    if (st->breaker == TSR_STORE_OPEN && now >= st->breaker_until) {
-        st->breaker = TSR_STORE_HALF_OPEN;
+    if (st->srv.breaker == TSR_STORE_OPEN && now >= st->srv.breaker_until) {
+        st->srv.breaker = TSR_STORE_HALF_OPEN;
     }
 
-    return st->breaker;
+    return st->srv.breaker;
 }
 
 
 void
 tsr_store_breaker_ok(tsr_store_t *st)
 {
-    st->failures = 0;
+    st->srv.failures = 0;
 
-    if (st->breaker == TSR_STORE_CLOSED) {
+    if (st->srv.breaker == TSR_STORE_CLOSED) {
         return;
     }
 
-    st->breaker = TSR_STORE_CLOSED;
-    st->breaker_ms = st->backoff_min_ms;
+    st->srv.breaker = TSR_STORE_CLOSED;
+    st->srv.breaker_ms = st->srv.backoff_min_ms;
 
     tsr_store_log(st, TSR_LOG_INFO, "circuit breaker for redis at %s closed",
-                  st->addr);
+                  st->srv.addr);
 }
 
 
@@ -1538,33 +1538,33 @@ tsr_store_breaker_ok(tsr_store_t *st)
 void
 tsr_store_breaker_fail(tsr_store_t *st, uint64_t now)
 {
-    st->failures++;
+    st->srv.failures++;
 
     switch (tsr_store_breaker_state(st, now)) {
 
     case TSR_STORE_CLOSED:
-        if (st->failures < st->breaker_failures) {
+        if (st->srv.failures < st->srv.breaker_failures) {
             return;
         }
 
         break;
 
     case TSR_STORE_HALF_OPEN:
-        st->breaker_ms = (st->breaker_ms > st->backoff_max_ms / 2)
-                         ? st->backoff_max_ms : st->breaker_ms * 2;
+        st->srv.breaker_ms = (st->srv.breaker_ms > st->srv.backoff_max_ms / 2)
+                         ? st->srv.backoff_max_ms : st->srv.breaker_ms * 2;
         break;
 
     default: /* TSR_STORE_OPEN */
         return;
     }
 
-    st->breaker = TSR_STORE_OPEN;
-    st->breaker_until = now + st->breaker_ms;
-    st->stats.breaker_opened++;
+    st->srv.breaker = TSR_STORE_OPEN;
+    st->srv.breaker_until = now + st->srv.breaker_ms;
+    st->srv.stats.breaker_opened++;
 
     tsr_store_log(st, TSR_LOG_WARN, "circuit breaker for redis at %s open "
                   "for %d ms after %d failures in a row, the last: %s",
-                  st->addr, st->breaker_ms, st->failures, st->err);
+                  st->srv.addr, st->srv.breaker_ms, st->srv.failures, st->srv.err);
 }
 
 
@@ -1581,8 +1581,8 @@ tsr_store_latency(tsr_store_t *st, uint64_t us)
         }
     }
 
-    st->stats.latency[i]++;
-    st->stats.latency_sum_us += us;
+    st->srv.stats.latency[i]++;
+    st->srv.stats.latency_sum_us += us;
 }
 
 
@@ -1597,7 +1597,7 @@ tsr_store_stall_ms(tsr_store_t *st)
 {
     uint64_t  ms;
 
-    ms = st->max_timeout * TSR_STORE_STALL_FACTOR;
+    ms = st->srv.max_timeout * TSR_STORE_STALL_FACTOR;
 
     return (ms > TSR_STORE_STALL_MIN) ? ms : TSR_STORE_STALL_MIN;
 }
@@ -1616,35 +1616,35 @@ tsr_store_arm(tsr_store_t *st)
 {
     uint64_t  at, t, now;
 
-    if (!st->async || st->destroying) {
+    if (!st->srv.async || st->srv.destroying) {
         return;
     }
 
-    at = (st->head != NULL) ? st->head->deadline : 0;
+    at = (st->srv.head != NULL) ? st->srv.head->deadline : 0;
     t = 0;
 
-    if (st->conn != NULL) {
-        if (st->broken || st->read_more) {
+    if (st->srv.conn != NULL) {
+        if (st->srv.broken || st->srv.read_more) {
             t = 1;
 
-        } else if (st->conn_state == TSR_STORE_CONNECTING) {
-            t = st->conn_deadline;
+        } else if (st->srv.conn_state == TSR_STORE_CONNECTING) {
+            t = st->srv.conn_deadline;
 
-        } else if (st->sent_count > 0) {
-            t = st->sent[st->sent_first] + tsr_store_stall_ms(st);
+        } else if (st->srv.sent_count > 0) {
+            t = st->srv.sent[st->srv.sent_first] + tsr_store_stall_ms(st);
         }
 
-    } else if (tsr_store_async_target(st) && !st->parked
-               && !st->resolving)
+    } else if (tsr_store_async_target(st) && !st->srv.parked
+               && !st->srv.resolving)
     {
-        t = (st->reconnect_at != 0) ? st->reconnect_at : 1;
+        t = (st->srv.reconnect_at != 0) ? st->srv.reconnect_at : 1;
     }
 
     if (t != 0 && (at == 0 || t < at)) {
         at = t;
     }
 
-    if (at == 0 || (st->timer_at != 0 && st->timer_at <= at)) {
+    if (at == 0 || (st->srv.timer_at != 0 && st->srv.timer_at <= at)) {
         return;
     }
 
@@ -1654,12 +1654,12 @@ tsr_store_arm(tsr_store_t *st)
      * Disarm first: a host may keep an armed timer whose new time is
      * close to the old one (nginx does within 300 ms).
      */
-    if (st->timer_at != 0) {
-        st->loop.timer(st->loop.data, 0);
+    if (st->srv.timer_at != 0) {
+        st->srv.loop.timer(st->srv.loop.data, 0);
     }
 
-    st->loop.timer(st->loop.data, (at > now) ? at - now : 1);
-    st->timer_at = at;
+    st->srv.loop.timer(st->srv.loop.data, (at > now) ? at - now : 1);
+    st->srv.timer_at = at;
 }
 
 
@@ -1675,20 +1675,20 @@ tsr_store_arm(tsr_store_t *st)
 void
 tsr_store_handle_write(tsr_store_t *st)
 {
-    st->flushing = 1;
+    st->srv.flushing = 1;
 
-    if (tsr_conn_on_write(st->conn) > 0) {
-        st->stats.writes++;
+    if (tsr_conn_on_write(st->srv.conn) > 0) {
+        st->srv.stats.writes++;
     }
 
-    st->flushing = 0;
+    st->srv.flushing = 0;
 }
 
 
 uint64_t
 tsr_store_loop_now(tsr_store_t *st)
 {
-    return st->loop.now(st->loop.data);
+    return st->srv.loop.now(st->srv.loop.data);
 }
 
 
@@ -1706,17 +1706,17 @@ tsr_store_loop_now(tsr_store_t *st)
 static void
 tsr_store_watch(tsr_store_t *st)
 {
-    if (st->broken) {
+    if (st->srv.broken) {
         return;
     }
 
     /* a failed watch may have registered something: unwatch it later */
-    st->watched = 1;
+    st->srv.watched = 1;
 
-    if (st->loop.watch(st->loop.data, st->fd, st->reading, st->writing)
+    if (st->srv.loop.watch(st->srv.loop.data, st->srv.fd, st->srv.reading, st->srv.writing)
         != 0)
     {
-        st->broken = 1;
+        st->srv.broken = 1;
     }
 }
 
@@ -1726,8 +1726,8 @@ tsr_store_ev_add_read(void *data)
 {
     tsr_store_t  *st = data;
 
-    if (!st->reading) {
-        st->reading = 1;
+    if (!st->srv.reading) {
+        st->srv.reading = 1;
         tsr_store_watch(st);
     }
 }
@@ -1738,8 +1738,8 @@ tsr_store_ev_del_read(void *data)
 {
     tsr_store_t  *st = data;
 
-    if (st->reading) {
-        st->reading = 0;
+    if (st->srv.reading) {
+        st->srv.reading = 0;
         tsr_store_watch(st);
     }
 }
@@ -1750,11 +1750,11 @@ tsr_store_ev_add_write(void *data)
 {
     tsr_store_t  *st = data;
 
-    if (st->writing && st->flushing) {
+    if (st->srv.writing && st->srv.flushing) {
         return;
     }
 
-    st->writing = 1;
+    st->srv.writing = 1;
     tsr_store_watch(st);
 }
 
@@ -1764,8 +1764,8 @@ tsr_store_ev_del_write(void *data)
 {
     tsr_store_t  *st = data;
 
-    if (st->writing) {
-        st->writing = 0;
+    if (st->srv.writing) {
+        st->srv.writing = 0;
         tsr_store_watch(st);
     }
 }
@@ -1784,52 +1784,52 @@ tsr_store_ev_cleanup(void *data)
     int          ready;
     tsr_conn_t  *c;
 
-    c = st->conn;
+    c = st->srv.conn;
 
-    if (st->watched) {
-        st->loop.unwatch(st->loop.data, st->fd);
+    if (st->srv.watched) {
+        st->srv.loop.unwatch(st->srv.loop.data, st->srv.fd);
     }
 
-    ready = (st->conn_state == TSR_STORE_READY);
+    ready = (st->srv.conn_state == TSR_STORE_READY);
 
-    if (!st->dropping && !st->destroying && !st->quiet) {
+    if (!st->srv.dropping && !st->srv.destroying && !st->srv.quiet) {
         if (ready) {
             tsr_store_set_error(st, "connection to redis at %s lost: %s",
-                                st->addr,
+                                st->srv.addr,
                                 c->err ? c->errstr : "connection closed");
 
         } else {
             tsr_store_set_error(st, "connecting to redis at %s failed: %s",
-                                st->addr,
+                                st->srv.addr,
                                 c->err ? c->errstr : "connection closed");
         }
     }
 
-    st->conn = NULL;
-    st->read_more = 0;
-    st->fd = -1;
-    st->conn_state = TSR_STORE_IDLE;
-    st->setup_left = 0;
-    st->sent_first = 0;
-    st->sent_count = 0;
-    st->closing = 0;
-    st->reading = 0;
-    st->writing = 0;
-    st->watched = 0;
-    st->broken = 0;
-    st->dropping = 0;
-    st->wipe = 0;
+    st->srv.conn = NULL;
+    st->srv.read_more = 0;
+    st->srv.fd = -1;
+    st->srv.conn_state = TSR_STORE_IDLE;
+    st->srv.setup_left = 0;
+    st->srv.sent_first = 0;
+    st->srv.sent_count = 0;
+    st->srv.closing = 0;
+    st->srv.reading = 0;
+    st->srv.writing = 0;
+    st->srv.watched = 0;
+    st->srv.broken = 0;
+    st->srv.dropping = 0;
+    st->srv.wipe = 0;
 
     /* "flushing" stays: tsr_conn_on_write() may be on the stack */
 
-    if (st->destroying) {
+    if (st->srv.destroying) {
         return;
     }
 
-    if (st->quiet) {
+    if (st->srv.quiet) {
         /* closed on purpose by the router: no failure, no backoff */
-        st->quiet = 0;
-        st->reconnect_at = 0;
+        st->srv.quiet = 0;
+        st->srv.reconnect_at = 0;
 
     } else {
         tsr_store_async_failed(st, 0);
@@ -1889,7 +1889,7 @@ void
 tsr_store_write_done(tsr_store_t *st, const char *name, int rc)
 {
     if (rc != TSR_OK) {
-        st->stats.dropped++;
+        st->srv.stats.dropped++;
         tsr_store_set_error(st, "%s dropped: hiredis refused it", name);
 
     } else if (strcmp(name, "SET") == 0) {
@@ -1905,8 +1905,8 @@ tsr_store_write_done(tsr_store_t *st, const char *name, int rc)
 static void
 tsr_store_flush_now(tsr_store_t *st)
 {
-    if (st->conn == NULL || st->conn_state != TSR_STORE_READY || st->closing
-        || st->destroying || st->flushing || st->reading_now || st->broken)
+    if (st->srv.conn == NULL || st->srv.conn_state != TSR_STORE_READY || st->srv.closing
+        || st->srv.destroying || st->srv.flushing || st->srv.reading_now || st->srv.broken)
     {
         return;
     }
@@ -1966,7 +1966,7 @@ tsr_store_router_error(tsr_store_t *st, const redisReply *reply,
     const char   *name;
     tsr_store_t  *target;
 
-    if (reply->str == NULL || st->parent->destroying) {
+    if (reply->str == NULL || st->parent->srv.destroying) {
         return TSR_STORE_ERROR_OTHER;
     }
 
@@ -1992,14 +1992,14 @@ tsr_store_router_error(tsr_store_t *st, const redisReply *reply,
 
     if ((req != NULL && req->redirected) || (w != NULL && w->redirected)) {
         tsr_store_set_error(st, "%s on %s: redirected twice, given up",
-                            name, st->addr);
+                            name, st->srv.addr);
         return TSR_STORE_ERROR_LOST;
     }
 
     if (target == NULL || target == st || !tsr_store_node_ready(target)) {
         tsr_store_set_error(st, "%s on %s: redirected to %s, not connected "
-                            "yet", name, st->addr,
-                            target != NULL ? target->addr : "a node");
+                            "yet", name, st->srv.addr,
+                            target != NULL ? target->srv.addr : "a node");
         return TSR_STORE_ERROR_LOST;
     }
 
@@ -2008,7 +2008,7 @@ tsr_store_router_error(tsr_store_t *st, const redisReply *reply,
 
     if (rc != TSR_OK) {
         tsr_store_set_error(st, "%s on %s: redirected to %s, which refused "
-                            "it", name, st->addr, target->addr);
+                            "it", name, st->srv.addr, target->srv.addr);
         return TSR_STORE_ERROR_LOST;
     }
 
@@ -2028,8 +2028,8 @@ tsr_store_req_resend(tsr_store_t *st, tsr_req_t *req, int ask)
     int           rc;
     tsr_store_t  *from;
 
-    if (st->sent_count + 2 > st->sent_size
-        || st->sent_count >= (size_t) st->max_queued)
+    if (st->srv.sent_count + 2 > st->srv.sent_size
+        || st->srv.sent_count >= (size_t) st->srv.max_queued)
     {
         return TSR_ERROR;
     }
@@ -2071,10 +2071,10 @@ tsr_store_req_resend(tsr_store_t *st, tsr_req_t *req, int ask)
 
     req->store = st;
     req->redirected = 1;
-    st->lookups++;
+    st->srv.lookups++;
 
-    if (req->timeout > st->max_timeout) {
-        st->max_timeout = req->timeout;
+    if (req->timeout > st->srv.max_timeout) {
+        st->srv.max_timeout = req->timeout;
     }
 
     tsr_store_req_insert(st, req);
@@ -2087,8 +2087,8 @@ tsr_store_req_resend(tsr_store_t *st, tsr_req_t *req, int ask)
 static int
 tsr_store_wcmd_resend(tsr_store_t *st, tsr_store_wcmd_t *w, int ask)
 {
-    if (st->sent_count + 2 > st->sent_size
-        || st->sent_count >= (size_t) st->max_queued)
+    if (st->srv.sent_count + 2 > st->srv.sent_size
+        || st->srv.sent_count >= (size_t) st->srv.max_queued)
     {
         return TSR_ERROR;
     }

@@ -54,7 +54,7 @@ tsr_store_single_connect(tsr_store_t *st)
     rc = tsr_store_ready(st);
 
     if (rc != TSR_OK) {
-        st->stats.errors++;
+        st->srv.stats.errors++;
     }
 
     return rc;
@@ -106,11 +106,11 @@ tsr_store_single_set(tsr_store_t *st, const tsr_store_op_t *op)
     vlen = op->vlen;
     ttl_ms = op->ttl_ms;
 
-    st->stats.sets++;
+    st->srv.stats.sets++;
 
     /* a cluster node's SET keeps hiredis' formatting: redirections resend */
 
-    if (st->async && st->parent == NULL) {
+    if (st->srv.async && st->parent == NULL) {
         rc = TSR_OK;
 
         if (tsr_store_writable(st, "SET")) {
@@ -122,7 +122,7 @@ tsr_store_single_set(tsr_store_t *st, const tsr_store_op_t *op)
         return TSR_OK;
     }
 
-    if (st->async) {
+    if (st->srv.async) {
         tsr_store_write_async(st, "SET", "SET %b %b PX %llu", key, keylen,
                               val != NULL ? (const void *) val : "", vlen,
                               (unsigned long long) ttl_ms);
@@ -147,7 +147,7 @@ tsr_store_single_set(tsr_store_t *st, const tsr_store_op_t *op)
 
     } else {
         tsr_store_set_error(st, "SET on %s: unexpected reply type %d",
-                            st->addr, reply->type);
+                            st->srv.addr, reply->type);
         rc = TSR_EPROTO;
     }
 
@@ -160,11 +160,11 @@ tsr_store_single_set(tsr_store_t *st, const tsr_store_op_t *op)
 failed:
 
     if (rc == TSR_EREDIRECT) {
-        st->stats.sets--;
+        st->srv.stats.sets--;
         return rc;
     }
 
-    st->stats.errors++;
+    st->srv.stats.errors++;
 
     return rc;
 }
@@ -181,9 +181,9 @@ tsr_store_single_del(tsr_store_t *st, const tsr_store_op_t *op)
     key = op->key;
     keylen = op->keylen;
 
-    st->stats.dels++;
+    st->srv.stats.dels++;
 
-    if (st->async) {
+    if (st->srv.async) {
         tsr_store_write_async(st, "DEL", "DEL %b", key, keylen);
         return TSR_OK;
     }
@@ -202,7 +202,7 @@ tsr_store_single_del(tsr_store_t *st, const tsr_store_op_t *op)
 
     } else {
         tsr_store_set_error(st, "DEL on %s: unexpected reply type %d",
-                            st->addr, reply->type);
+                            st->srv.addr, reply->type);
         rc = TSR_EPROTO;
     }
 
@@ -215,11 +215,11 @@ tsr_store_single_del(tsr_store_t *st, const tsr_store_op_t *op)
 failed:
 
     if (rc == TSR_EREDIRECT) {
-        st->stats.dels--;
+        st->srv.stats.dels--;
         return rc;
     }
 
-    st->stats.errors++;
+    st->srv.stats.errors++;
 
     return rc;
 }
@@ -243,7 +243,7 @@ tsr_store_single_eval(tsr_store_t *st, const tsr_store_op_t *op)
 
     static const char  hex[] = "0123456789abcdef";
 
-    st->stats.gets++;
+    st->srv.stats.gets++;
 
     if (SHA1((const uint8_t *) op->script, op->script_len, md) == NULL) {
         (void) tsr_err_openssl(sha, sizeof(sha));
@@ -287,7 +287,7 @@ tsr_store_single_eval(tsr_store_t *st, const tsr_store_op_t *op)
         freeReplyObject(reply);
 
         tsr_store_log(st, TSR_LOG_INFO, "loading a script of %zu bytes "
-                      "into redis at %s", op->script_len, st->addr);
+                      "into redis at %s", op->script_len, st->srv.addr);
 
         rc = tsr_store_command(st, &reply, "SCRIPT LOAD", "SCRIPT LOAD %b",
                                op->script, op->script_len);
@@ -307,7 +307,7 @@ tsr_store_single_eval(tsr_store_t *st, const tsr_store_op_t *op)
             || strncasecmp(reply->str, sha, 2 * SHA_DIGEST_LENGTH) != 0)
         {
             tsr_store_set_error(st, "SCRIPT LOAD on %s: unexpected reply, "
-                                "not the SHA-1 %s", st->addr, sha);
+                                "not the SHA-1 %s", st->srv.addr, sha);
             freeReplyObject(reply);
             rc = TSR_EPROTO;
             goto failed;
@@ -344,7 +344,7 @@ tsr_store_single_fetch(tsr_store_t *st, const tsr_store_op_t *op)
     keylen = op->keylen;
     reply = NULL;
 
-    st->stats.gets++;
+    st->srv.stats.gets++;
 
     if (del) {
         rc = tsr_store_getdel_reply(st, key, keylen, &reply);
@@ -388,11 +388,11 @@ failed:
 
     if (rc == TSR_EREDIRECT) {
         /* the router asks the node named instead: not a lookup here */
-        st->stats.gets--;
+        st->srv.stats.gets--;
         return rc;
     }
 
-    st->stats.errors++;
+    st->srv.stats.errors++;
 
     return rc;
 }
@@ -408,40 +408,40 @@ tsr_store_single_async(tsr_store_t *st, const tsr_loop_t *loop)
      * connection (the ring is empty then) and a script replacing the
      * GETDEL whose reply it follows.
      */
-    st->sent_size = st->max_queued + TSR_STORE_SETUP_COMMANDS;
+    st->srv.sent_size = st->srv.max_queued + TSR_STORE_SETUP_COMMANDS;
 
-    st->sent = OPENSSL_malloc(2 * st->sent_size * sizeof(uint64_t));
-    if (st->sent == NULL) {
+    st->srv.sent = OPENSSL_malloc(2 * st->srv.sent_size * sizeof(uint64_t));
+    if (st->srv.sent == NULL) {
         tsr_store_set_error(st, "set_async: out of memory");
         return TSR_ENOMEM;
     }
 
-    st->sent_us = st->sent + st->sent_size;
+    st->srv.sent_us = st->srv.sent + st->srv.sent_size;
 
-    tsr_sync_free(st->ctx);
-    st->ctx = NULL;
+    tsr_sync_free(st->srv.ctx);
+    st->srv.ctx = NULL;
 
-    st->loop = *loop;
-    st->async = 1;
-    st->fd = -1;
-    st->conn_state = TSR_STORE_IDLE;
-    st->breaker = TSR_STORE_CLOSED;
-    st->breaker_ms = st->backoff_min_ms;
-    st->backoff_ms = st->backoff_min_ms;
-    st->max_timeout = st->command_timeout_ms;
-    st->reconnect_at = 0;
-    st->last[0] = '\0';
+    st->srv.loop = *loop;
+    st->srv.async = 1;
+    st->srv.fd = -1;
+    st->srv.conn_state = TSR_STORE_IDLE;
+    st->srv.breaker = TSR_STORE_CLOSED;
+    st->srv.breaker_ms = st->srv.backoff_min_ms;
+    st->srv.backoff_ms = st->srv.backoff_min_ms;
+    st->srv.max_timeout = st->srv.command_timeout_ms;
+    st->srv.reconnect_at = 0;
+    st->srv.last[0] = '\0';
 
     /* a name: the loop's resolver is asked before each attempt */
 
-    if (st->unix_path == NULL && loop->resolve != NULL
-        && !tsr_store_numeric(st->host))
+    if (st->srv.unix_path == NULL && loop->resolve != NULL
+        && !tsr_store_numeric(st->srv.host))
     {
-        st->resolve = 1;
+        st->srv.resolve = 1;
 
         /* host_addr first, as found at configuration time */
 
-        if (st->ip[0] != '\0') {
+        if (st->srv.ip[0] != '\0') {
             tsr_store_async_connect(st);
 
         } else {
@@ -453,7 +453,7 @@ tsr_store_single_async(tsr_store_t *st, const tsr_loop_t *loop)
         return TSR_OK;
     }
 
-    if (st->unix_path == NULL) {
+    if (st->srv.unix_path == NULL) {
         rc = tsr_store_resolve(st);
 
         if (rc != TSR_OK) {
@@ -461,7 +461,7 @@ tsr_store_single_async(tsr_store_t *st, const tsr_loop_t *loop)
              * Asynchronous all the same, so nothing blocks later: it
              * refuses lookups and drops writes, with this message.
              */
-            memcpy(st->last, st->err, sizeof(st->last));
+            memcpy(st->srv.last, st->srv.err, sizeof(st->srv.last));
             return rc;
         }
     }
@@ -482,18 +482,18 @@ tsr_store_single_get_async(tsr_store_t *st, const char *name,
     uint64_t     now;
     tsr_req_t   *req;
 
-    st->stats.gets++;
+    st->srv.stats.gets++;
 
     now = tsr_store_loop_now(st);
 
-    if (st->conn_state != TSR_STORE_READY || st->closing) {
-        if (st->last[0] != '\0') {
+    if (st->srv.conn_state != TSR_STORE_READY || st->srv.closing) {
+        if (st->srv.last[0] != '\0') {
             tsr_store_set_error(st, "%s refused: not connected to redis at "
-                                "%s: %s", name, st->addr, st->last);
+                                "%s: %s", name, st->srv.addr, st->srv.last);
 
         } else {
             tsr_store_set_error(st, "%s refused: not connected to redis at "
-                                "%s yet", name, st->addr);
+                                "%s yet", name, st->srv.addr);
         }
 
         goto refused;
@@ -501,23 +501,23 @@ tsr_store_single_get_async(tsr_store_t *st, const char *name,
 
     if (tsr_store_breaker_state(st, now) == TSR_STORE_OPEN) {
         tsr_store_set_error(st, "%s refused: circuit breaker for redis at %s "
-                            "open for %llu more ms", name, st->addr,
-                            (unsigned long long) (st->breaker_until - now));
+                            "open for %llu more ms", name, st->srv.addr,
+                            (unsigned long long) (st->srv.breaker_until - now));
         goto refused;
     }
 
-    if (st->lookups >= st->max_inflight) {
+    if (st->srv.lookups >= st->srv.max_inflight) {
         tsr_store_set_error(st, "%s refused: %d lookups in flight to redis "
-                            "at %s", name, st->lookups, st->addr);
+                            "at %s", name, st->srv.lookups, st->srv.addr);
         goto refused;
     }
 
-    if (st->sent_count >= (size_t) st->max_queued
+    if (st->srv.sent_count >= (size_t) st->srv.max_queued
         || tsr_store_unsent(st) >= TSR_STORE_MAX_UNSENT)
     {
         tsr_store_set_error(st, "%s refused: %zu commands await replies from "
                             "redis at %s, %zu bytes unsent", name,
-                            st->sent_count, st->addr, tsr_store_unsent(st));
+                            st->srv.sent_count, st->srv.addr, tsr_store_unsent(st));
         goto refused;
     }
 
@@ -554,7 +554,7 @@ tsr_store_single_get_async(tsr_store_t *st, const char *name,
         memcpy(req->key, key, keylen);
     }
 
-    if (getdel && st->getdel_eval) {
+    if (getdel && st->srv.getdel_eval) {
         req->eval = 1;
         rc = tsr_store_async_command(st, tsr_store_get_cb, req,
                                      "EVAL %s 1 %b", tsr_store_getdel_lua,
@@ -570,15 +570,15 @@ tsr_store_single_get_async(tsr_store_t *st, const char *name,
 
     if (rc != TSR_OK) {
         tsr_store_set_error(st, "%s on %s: hiredis refused the command",
-                            name, st->addr);
+                            name, st->srv.addr);
         tsr_store_req_free(req);
         goto refused;
     }
 
-    st->lookups++;
+    st->srv.lookups++;
 
-    if (timeout_ms > st->max_timeout) {
-        st->max_timeout = timeout_ms;
+    if (timeout_ms > st->srv.max_timeout) {
+        st->srv.max_timeout = timeout_ms;
     }
 
     tsr_store_req_insert(st, req);
@@ -588,7 +588,7 @@ tsr_store_single_get_async(tsr_store_t *st, const char *name,
 
 refused:
 
-    st->stats.refused++;
+    st->srv.stats.refused++;
 
     return NULL;
 }
@@ -599,12 +599,12 @@ tsr_store_single_timer(tsr_store_t *st)
 {
     uint64_t  now, first;
 
-    st->timer_at = 0;
+    st->srv.timer_at = 0;
 
-    if (st->read_more && st->conn != NULL && !st->closing) {
-        tsr_store_on_read_fd(st, st->fd);
+    if (st->srv.read_more && st->srv.conn != NULL && !st->srv.closing) {
+        tsr_store_on_read_fd(st, st->srv.fd);
 
-        if (st->destroying) {
+        if (st->srv.destroying) {
             return;
         }
     }
@@ -613,44 +613,44 @@ tsr_store_single_timer(tsr_store_t *st)
 
     /* the callers may start or cancel lookups: take the head each time */
 
-    while (st->head != NULL && st->head->deadline <= now) {
+    while (st->srv.head != NULL && st->srv.head->deadline <= now) {
         tsr_store_set_error(st, "%s on %s timed out after %llu ms",
-                            tsr_store_req_name(st->head), st->addr,
-                            (unsigned long long) st->head->timeout);
-        tsr_store_complete(st, st->head, TSR_ETIMEDOUT, NULL);
+                            tsr_store_req_name(st->srv.head), st->srv.addr,
+                            (unsigned long long) st->srv.head->timeout);
+        tsr_store_complete(st, st->srv.head, TSR_ETIMEDOUT, NULL);
     }
 
-    if (st->conn != NULL && !st->closing) {
-        if (st->broken) {
+    if (st->srv.conn != NULL && !st->srv.closing) {
+        if (st->srv.broken) {
             tsr_store_set_error(st, "the event loop refused the socket of "
-                                "redis at %s", st->addr);
+                                "redis at %s", st->srv.addr);
             tsr_store_async_drop(st);
 
-        } else if (st->conn_state == TSR_STORE_CONNECTING) {
-            if (now >= st->conn_deadline) {
+        } else if (st->srv.conn_state == TSR_STORE_CONNECTING) {
+            if (now >= st->srv.conn_deadline) {
                 tsr_store_set_error(st, "connecting to redis at %s timed "
-                                    "out after %d ms", st->addr,
-                                    st->connect_timeout_ms
-                                    + st->command_timeout_ms);
+                                    "out after %d ms", st->srv.addr,
+                                    st->srv.connect_timeout_ms
+                                    + st->srv.command_timeout_ms);
                 tsr_store_async_drop(st);
             }
 
-        } else if (st->sent_count > 0) {
-            first = st->sent[st->sent_first];
+        } else if (st->srv.sent_count > 0) {
+            first = st->srv.sent[st->srv.sent_first];
 
             if (now > first && now - first >= tsr_store_stall_ms(st)) {
                 tsr_store_set_error(st, "redis at %s has not answered for "
-                                    "%llu ms", st->addr,
+                                    "%llu ms", st->srv.addr,
                                     (unsigned long long) (now - first));
                 tsr_store_async_drop(st);
             }
         }
     }
 
-    if (st->conn == NULL && tsr_store_async_target(st) && !st->parked
-        && !st->resolving && now >= st->reconnect_at)
+    if (st->srv.conn == NULL && tsr_store_async_target(st) && !st->srv.parked
+        && !st->srv.resolving && now >= st->srv.reconnect_at)
     {
-        if (st->resolve) {
+        if (st->srv.resolve) {
             tsr_store_async_resolve(st);
 
         } else {
@@ -675,16 +675,16 @@ tsr_store_single_read(tsr_store_t *st, int fd)
     tsr_conn_t  *c;
 
     /* an event of a socket closed since */
-    if (fd != -1 && fd != st->fd) {
+    if (fd != -1 && fd != st->srv.fd) {
         return;
     }
 
-    c = st->conn;
+    c = st->srv.conn;
 
     /* connects happen in tsr_store_on_timer() only: "c" or NULL here */
 
-    st->reading_now = 1;
-    st->read_more = 0;
+    st->srv.reading_now = 1;
+    st->srv.read_more = 0;
     reads = 0;
 
     /*
@@ -694,26 +694,26 @@ tsr_store_single_read(tsr_store_t *st, int fd)
 
     while (c != NULL) {
         if (reads++ == TSR_STORE_READS_PER_EVENT) {
-            st->read_more = 1;
+            st->srv.read_more = 1;
             break;
         }
 
         n = tsr_conn_on_read(c);
 
-        if (st->conn != c) {
+        if (st->srv.conn != c) {
             /* the connection ended, "err" says why */
             break;
         }
 
         if (n > 0) {
-            st->stats.reads++;
+            st->srv.stats.reads++;
         }
 
         /* a reply refused anyway must not grow for as long as it comes */
 
         if (tsr_conn_pending(c) > TSR_RESP_MAX_PENDING) {
             tsr_store_set_error(st, "redis at %s sent a reply of more than "
-                                "%d bytes", st->addr, TSR_RESP_MAX_PENDING);
+                                "%d bytes", st->srv.addr, TSR_RESP_MAX_PENDING);
             tsr_store_async_drop(st);
             break;
         }
@@ -723,13 +723,13 @@ tsr_store_single_read(tsr_store_t *st, int fd)
         }
     }
 
-    st->reading_now = 0;
+    st->srv.reading_now = 0;
 
-    if (st->wipe) {
-        st->wipe = 0;
+    if (st->srv.wipe) {
+        st->srv.wipe = 0;
 
-        if (st->conn != NULL) {
-            tsr_conn_wipe_input(st->conn);
+        if (st->srv.conn != NULL) {
+            tsr_conn_wipe_input(st->srv.conn);
         }
     }
 
@@ -740,11 +740,11 @@ tsr_store_single_read(tsr_store_t *st, int fd)
 static void
 tsr_store_single_write(tsr_store_t *st, int fd)
 {
-    if (fd != -1 && fd != st->fd) {
+    if (fd != -1 && fd != st->srv.fd) {
         return;
     }
 
-    if (st->conn != NULL) {
+    if (st->srv.conn != NULL) {
         tsr_store_handle_write(st);
     }
 
@@ -755,15 +755,15 @@ tsr_store_single_write(tsr_store_t *st, int fd)
 static int
 tsr_store_single_state(const tsr_store_t *st)
 {
-    if (st->breaker == TSR_STORE_OPEN) {
+    if (st->srv.breaker == TSR_STORE_OPEN) {
         return TSR_STORE_STATE_BREAKER_OPEN;
     }
 
-    if (st->conn_state == TSR_STORE_READY) {
+    if (st->srv.conn_state == TSR_STORE_READY) {
         return TSR_STORE_STATE_UP;
     }
 
-    return (st->conn_state == TSR_STORE_CONNECTING) ? TSR_STORE_STATE_CONNECTING
+    return (st->srv.conn_state == TSR_STORE_CONNECTING) ? TSR_STORE_STATE_CONNECTING
                                               : TSR_STORE_STATE_DOWN;
 }
 

@@ -141,32 +141,32 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
                : (conf->sentinels != NULL) ? &tsr_topo_sentinel
                : &tsr_topo_single;
 
-    st->port = conf->port ? conf->port : TSR_STORE_DEFAULT_PORT;
-    st->db = conf->db;
-    st->connect_timeout_ms = conf->connect_timeout_ms
+    st->srv.port = conf->port ? conf->port : TSR_STORE_DEFAULT_PORT;
+    st->srv.db = conf->db;
+    st->srv.connect_timeout_ms = conf->connect_timeout_ms
                              ? conf->connect_timeout_ms
                              : TSR_STORE_CONNECT_TIMEOUT;
-    st->command_timeout_ms = conf->command_timeout_ms
+    st->srv.command_timeout_ms = conf->command_timeout_ms
                              ? conf->command_timeout_ms
                              : TSR_STORE_COMMAND_TIMEOUT;
-    st->backoff_min_ms = conf->backoff_min_ms ? conf->backoff_min_ms
+    st->srv.backoff_min_ms = conf->backoff_min_ms ? conf->backoff_min_ms
                                               : TSR_STORE_BACKOFF_MIN;
-    st->backoff_max_ms = conf->backoff_max_ms ? conf->backoff_max_ms
+    st->srv.backoff_max_ms = conf->backoff_max_ms ? conf->backoff_max_ms
                                               : TSR_STORE_BACKOFF_MAX;
     st->never_block = conf->never_block;
-    st->log = conf->log;
-    st->log_data = conf->log_data;
+    st->srv.log = conf->log;
+    st->srv.log_data = conf->log_data;
 
-    if (st->backoff_max_ms < st->backoff_min_ms) {
+    if (st->srv.backoff_max_ms < st->srv.backoff_min_ms) {
         tsr_errf(err, errlen, "redis backoff_max_ms %d is below "
-                 "backoff_min_ms %d", st->backoff_max_ms,
-                 st->backoff_min_ms);
+                 "backoff_min_ms %d", st->srv.backoff_max_ms,
+                 st->srv.backoff_min_ms);
         OPENSSL_free(st);
         return NULL;
     }
 
-    st->backoff_ms = st->backoff_min_ms;
-    st->fd = -1;
+    st->srv.backoff_ms = st->srv.backoff_min_ms;
+    st->srv.fd = -1;
 
     if (conf->allow != NULL
         && tsr_store_parse_nets(conf->allow, strlen(conf->allow),
@@ -184,63 +184,63 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
         }
 
     } else if (conf->unix_path != NULL) {
-        st->unix_path = OPENSSL_strdup(conf->unix_path);
-        if (st->unix_path == NULL) {
+        st->srv.unix_path = OPENSSL_strdup(conf->unix_path);
+        if (st->srv.unix_path == NULL) {
             goto failed;
         }
 
-        snprintf(st->addr, sizeof(st->addr), "unix:%s", st->unix_path);
+        snprintf(st->srv.addr, sizeof(st->srv.addr), "unix:%s", st->srv.unix_path);
 
     } else {
-        st->host = OPENSSL_strdup(conf->host != NULL ? conf->host
+        st->srv.host = OPENSSL_strdup(conf->host != NULL ? conf->host
                                              : TSR_STORE_DEFAULT_HOST);
-        if (st->host == NULL) {
+        if (st->srv.host == NULL) {
             goto failed;
         }
 
-        snprintf(st->addr, sizeof(st->addr),
-                 strchr(st->host, ':') != NULL ? "[%s]:%d" : "%s:%d",
-                 st->host, st->port);
+        snprintf(st->srv.addr, sizeof(st->srv.addr),
+                 strchr(st->srv.host, ':') != NULL ? "[%s]:%d" : "%s:%d",
+                 st->srv.host, st->srv.port);
 
         if (conf->host_addr != NULL) {
-            if (strlen(conf->host_addr) >= sizeof(st->ip)
+            if (strlen(conf->host_addr) >= sizeof(st->srv.ip)
                 || !tsr_store_numeric(conf->host_addr))
             {
                 tsr_errf(err, errlen, "invalid address \"%s\" of "
                          "redis host \"%s\"", conf->host_addr,
-                         st->host);
+                         st->srv.host);
                 tsr_store_destroy(st);
                 return NULL;
             }
 
-            memcpy(st->ip, conf->host_addr, strlen(conf->host_addr) + 1);
+            memcpy(st->srv.ip, conf->host_addr, strlen(conf->host_addr) + 1);
         }
     }
 
     if (conf->user != NULL) {
-        st->user = OPENSSL_strdup(conf->user);
-        if (st->user == NULL) {
+        st->srv.user = OPENSSL_strdup(conf->user);
+        if (st->srv.user == NULL) {
             goto failed;
         }
     }
 
     if (conf->tls) {
-        st->tls = tsr_store_tls_create(conf, err, errlen);
-        if (st->tls == NULL) {
+        st->srv.tls = tsr_store_tls_create(conf, err, errlen);
+        if (st->srv.tls == NULL) {
             tsr_store_destroy(st);
             return NULL;
         }
     }
 
     if (conf->password != NULL && conf->password[0] != '\0') {
-        st->password_len = strlen(conf->password);
+        st->srv.password_len = strlen(conf->password);
 
-        st->password = OPENSSL_malloc(st->password_len + 1);
-        if (st->password == NULL) {
+        st->srv.password = OPENSSL_malloc(st->srv.password_len + 1);
+        if (st->srv.password == NULL) {
             goto failed;
         }
 
-        memcpy(st->password, conf->password, st->password_len + 1);
+        memcpy(st->srv.password, conf->password, st->srv.password_len + 1);
     }
 
     return st;
@@ -293,8 +293,8 @@ tsr_store_tls_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
 tsr_tls_t *
 tsr_store_tls(const tsr_store_t *st)
 {
-    return (st->tls != NULL || st->parent == NULL) ? st->tls
-                                                   : st->parent->tls;
+    return (st->srv.tls != NULL || st->parent == NULL) ? st->srv.tls
+                                                   : st->parent->srv.tls;
 }
 
 
@@ -331,7 +331,7 @@ tsr_store_set(tsr_store_t *st, const char *key, size_t keylen,
 {
     tsr_store_op_t  op;
 
-    if (st == NULL || (!st->async && tsr_store_blocking(st, "SET"))) {
+    if (st == NULL || (!st->srv.async && tsr_store_blocking(st, "SET"))) {
         return TSR_EINVAL;
     }
 
@@ -372,7 +372,7 @@ tsr_store_del(tsr_store_t *st, const char *key, size_t keylen)
 {
     tsr_store_op_t  op;
 
-    if (st == NULL || (!st->async && tsr_store_blocking(st, "DEL"))) {
+    if (st == NULL || (!st->srv.async && tsr_store_blocking(st, "DEL"))) {
         return TSR_EINVAL;
     }
 
@@ -471,16 +471,16 @@ tsr_store_set_deadline(tsr_store_t *st, uint64_t deadline)
 {
     size_t  i;
 
-    st->sync_deadline = deadline;
+    st->srv.sync_deadline = deadline;
 
     for (i = 0; i < st->nnodes; i++) {
-        if (st->nodes[i]->ctx != NULL) {
-            tsr_sync_set_deadline(st->nodes[i]->ctx, deadline);
+        if (st->nodes[i]->srv.ctx != NULL) {
+            tsr_sync_set_deadline(st->nodes[i]->srv.ctx, deadline);
         }
     }
 
-    if (st->ctx != NULL) {
-        tsr_sync_set_deadline(st->ctx, deadline);
+    if (st->srv.ctx != NULL) {
+        tsr_sync_set_deadline(st->srv.ctx, deadline);
     }
 }
 
@@ -490,7 +490,7 @@ tsr_store_close(tsr_store_t *st)
 {
     size_t  i;
 
-    if (st == NULL || st->async) {
+    if (st == NULL || st->srv.async) {
         return;
     }
 
@@ -498,9 +498,9 @@ tsr_store_close(tsr_store_t *st)
         tsr_store_close(st->nodes[i]);
     }
 
-    if (st->ctx != NULL) {
-        tsr_sync_free(st->ctx);
-        st->ctx = NULL;
+    if (st->srv.ctx != NULL) {
+        tsr_sync_free(st->srv.ctx);
+        st->srv.ctx = NULL;
     }
 }
 
@@ -512,7 +512,7 @@ tsr_store_error(const tsr_store_t *st)
         return "no store";
     }
 
-    return st->err;
+    return st->srv.err;
 }
 
 
@@ -530,12 +530,12 @@ tsr_store_stats(const tsr_store_t *st, tsr_store_stats_t *stats)
         return;
     }
 
-    *stats = st->stats;
+    *stats = st->srv.stats;
 
     /* a router's own count (refusals before a node) and its nodes' */
 
     for (i = 0; i < st->nnodes; i++) {
-        tsr_store_stats_add(stats, &st->nodes[i]->stats);
+        tsr_store_stats_add(stats, &st->nodes[i]->srv.stats);
     }
 }
 
@@ -582,48 +582,48 @@ tsr_store_destroy(tsr_store_t *st)
 
     st->topo->destroy(st);
 
-    tsr_sync_free(st->ctx);
+    tsr_sync_free(st->srv.ctx);
 
     /*
      * Not from inside a "done" callback: hiredis would free the context
      * only after that callback returns, and the store is gone by then.
      */
 
-    if (st->async) {
-        st->destroying = 1;
+    if (st->srv.async) {
+        st->srv.destroying = 1;
 
         /* no callers are answered from here on; hiredis frees requests */
 
-        for (req = st->head; req != NULL; req = req->next) {
+        for (req = st->srv.head; req != NULL; req = req->next) {
             req->done = NULL;
         }
 
-        st->head = NULL;
-        st->tail = NULL;
+        st->srv.head = NULL;
+        st->srv.tail = NULL;
 
-        if (st->resolving) {
-            st->loop.resolve_cancel(st->loop.data, st->resolve_handle);
-            st->resolving = 0;
-            st->resolve_handle = NULL;
+        if (st->srv.resolving) {
+            st->srv.loop.resolve_cancel(st->srv.loop.data, st->srv.resolve_handle);
+            st->srv.resolving = 0;
+            st->srv.resolve_handle = NULL;
         }
 
         /* runs every reply callback with NULL, then cleanup (unwatch) */
-        if (st->conn != NULL) {
-            tsr_conn_free(st->conn);
+        if (st->srv.conn != NULL) {
+            tsr_conn_free(st->srv.conn);
         }
 
-        st->loop.timer(st->loop.data, 0);
-        OPENSSL_free(st->sent);
+        st->srv.loop.timer(st->srv.loop.data, 0);
+        OPENSSL_free(st->srv.sent);
     }
 
-    if (st->password != NULL) {
-        OPENSSL_clear_free(st->password, st->password_len);
+    if (st->srv.password != NULL) {
+        OPENSSL_clear_free(st->srv.password, st->srv.password_len);
     }
 
-    OPENSSL_free(st->host);
-    OPENSSL_free(st->unix_path);
-    OPENSSL_free(st->user);
-    tsr_tls_destroy(st->tls);
+    OPENSSL_free(st->srv.host);
+    OPENSSL_free(st->srv.unix_path);
+    OPENSSL_free(st->srv.user);
+    tsr_tls_destroy(st->srv.tls);
     OPENSSL_free(st);
 }
 
@@ -636,7 +636,7 @@ tsr_store_destroy(tsr_store_t *st)
 static int
 tsr_store_blocking(tsr_store_t *st, const char *name)
 {
-    if (st->async) {
+    if (st->srv.async) {
         tsr_store_set_error(st, "%s: synchronous redis calls are disabled "
                             "on an asynchronous store", name);
         return 1;
@@ -659,7 +659,7 @@ tsr_store_set_error(tsr_store_t *st, const char *fmt, ...)
     va_list  args;
 
     va_start(args, fmt);
-    tsr_verrf(st->err, sizeof(st->err), fmt, args);
+    tsr_verrf(st->srv.err, sizeof(st->srv.err), fmt, args);
     va_end(args);
 }
 
@@ -670,7 +670,7 @@ tsr_store_log(tsr_store_t *st, int level, const char *fmt, ...)
     char     msg[TSR_STORE_ERR_LEN + 64];
     va_list  args;
 
-    if (st->log == NULL) {
+    if (st->srv.log == NULL) {
         return;
     }
 
@@ -678,7 +678,7 @@ tsr_store_log(tsr_store_t *st, int level, const char *fmt, ...)
     tsr_verrf(msg, sizeof(msg), fmt, args);
     va_end(args);
 
-    st->log(level, msg, st->log_data);
+    st->srv.log(level, msg, st->srv.log_data);
 }
 
 
@@ -700,7 +700,7 @@ tsr_store_set_async(tsr_store_t *st, const tsr_loop_t *loop,
         return TSR_EINVAL;
     }
 
-    if (st->async) {
+    if (st->srv.async) {
         tsr_store_set_error(st, "set_async: the store is asynchronous "
                             "already");
         return TSR_EINVAL;
@@ -717,9 +717,9 @@ tsr_store_set_async(tsr_store_t *st, const tsr_loop_t *loop,
         return TSR_EINVAL;
     }
 
-    st->max_inflight = max_inflight ? max_inflight : TSR_STORE_MAX_INFLIGHT;
-    st->breaker_failures = failures ? failures : TSR_STORE_BREAKER_FAILURES;
-    st->max_queued = st->max_inflight * TSR_STORE_QUEUE_FACTOR;
+    st->srv.max_inflight = max_inflight ? max_inflight : TSR_STORE_MAX_INFLIGHT;
+    st->srv.breaker_failures = failures ? failures : TSR_STORE_BREAKER_FAILURES;
+    st->srv.max_queued = st->srv.max_inflight * TSR_STORE_QUEUE_FACTOR;
 
     return st->topo->async(st, loop);
 }
@@ -737,7 +737,7 @@ tsr_store_get_async(tsr_store_t *st, const char *key, size_t keylen,
 
     name = getdel ? "GETDEL" : "GET";
 
-    if (!st->async) {
+    if (!st->srv.async) {
         tsr_store_set_error(st, "%s: the store is not asynchronous", name);
         return NULL;
     }
@@ -772,7 +772,7 @@ tsr_store_eval_async(tsr_store_t *st, const char *script, size_t len,
         return NULL;
     }
 
-    if (!st->async) {
+    if (!st->srv.async) {
         tsr_store_set_error(st, "EVAL: the store is not asynchronous");
         return NULL;
     }
@@ -792,32 +792,32 @@ tsr_store_eval_async(tsr_store_t *st, const char *script, size_t len,
         node = st->topo->route(st, key, keylen);
         if (node == NULL) {
             /* the message is in "err" */
-            st->stats.gets++;
-            st->stats.refused++;
+            st->srv.stats.gets++;
+            st->srv.stats.refused++;
             return NULL;
         }
 
         req = tsr_store_eval_async(node, script, len, key, keylen, argc,
                                    argv, argvlen, timeout_ms, done, arg);
         if (req == NULL) {
-            memcpy(st->err, node->err, sizeof(st->err));
+            memcpy(st->srv.err, node->srv.err, sizeof(st->srv.err));
         }
 
         return req;
     }
 
-    st->stats.gets++;
+    st->srv.stats.gets++;
 
     now = tsr_store_loop_now(st);
 
-    if (st->conn_state != TSR_STORE_READY || st->closing
+    if (st->srv.conn_state != TSR_STORE_READY || st->srv.closing
         || tsr_store_breaker_state(st, now) == TSR_STORE_OPEN
-        || st->lookups >= st->max_inflight
-        || st->sent_count >= (size_t) st->max_queued
+        || st->srv.lookups >= st->srv.max_inflight
+        || st->srv.sent_count >= (size_t) st->srv.max_queued
         || tsr_store_unsent(st) >= TSR_STORE_MAX_UNSENT)
     {
         tsr_store_set_error(st, "EVAL refused: redis at %s is not "
-                            "connected, or busy", st->addr);
+                            "connected, or busy", st->srv.addr);
         goto refused;
     }
 
@@ -891,15 +891,15 @@ tsr_store_eval_async(tsr_store_t *st, const char *script, size_t len,
 
     if (rc != TSR_OK) {
         tsr_store_set_error(st, "EVAL on %s: hiredis refused the command",
-                            st->addr);
+                            st->srv.addr);
         tsr_store_req_free(req);
         goto refused;
     }
 
-    st->lookups++;
+    st->srv.lookups++;
 
-    if (timeout_ms > st->max_timeout) {
-        st->max_timeout = timeout_ms;
+    if (timeout_ms > st->srv.max_timeout) {
+        st->srv.max_timeout = timeout_ms;
     }
 
     tsr_store_req_insert(st, req);
@@ -909,7 +909,7 @@ tsr_store_eval_async(tsr_store_t *st, const char *script, size_t len,
 
 refused:
 
-    st->stats.refused++;
+    st->srv.stats.refused++;
 
     return NULL;
 }
@@ -947,15 +947,15 @@ tsr_store_complete(tsr_store_t *st, tsr_req_t *req, int rc,
         break;
 
     case TSR_ECONN:
-        st->stats.errors++;
+        st->srv.stats.errors++;
         break;
 
     case TSR_ETIMEDOUT:
-        st->stats.timeouts++;
+        st->srv.stats.timeouts++;
         /* fall through */
 
     default:
-        st->stats.errors++;
+        st->srv.stats.errors++;
         tsr_store_breaker_fail(st, tsr_store_loop_now(st));
         break;
     }
@@ -988,26 +988,26 @@ tsr_store_req_insert(tsr_store_t *st, tsr_req_t *req)
 {
     tsr_req_t  *p;
 
-    for (p = st->tail; p != NULL && p->deadline > req->deadline; p = p->prev)
+    for (p = st->srv.tail; p != NULL && p->deadline > req->deadline; p = p->prev)
     {
         /* void */
     }
 
     req->prev = p;
-    req->next = (p != NULL) ? p->next : st->head;
+    req->next = (p != NULL) ? p->next : st->srv.head;
 
     if (req->next != NULL) {
         req->next->prev = req;
 
     } else {
-        st->tail = req;
+        st->srv.tail = req;
     }
 
     if (p != NULL) {
         p->next = req;
 
     } else {
-        st->head = req;
+        st->srv.head = req;
     }
 }
 
@@ -1019,14 +1019,14 @@ tsr_store_req_unlink(tsr_store_t *st, tsr_req_t *req)
         req->prev->next = req->next;
 
     } else {
-        st->head = req->next;
+        st->srv.head = req->next;
     }
 
     if (req->next != NULL) {
         req->next->prev = req->prev;
 
     } else {
-        st->tail = req->prev;
+        st->srv.tail = req->prev;
     }
 
     req->prev = NULL;
@@ -1055,7 +1055,7 @@ tsr_store_req_free(tsr_req_t *req)
 void
 tsr_store_on_timer(tsr_store_t *st)
 {
-    if (st == NULL || !st->async || st->destroying) {
+    if (st == NULL || !st->srv.async || st->srv.destroying) {
         return;
     }
 
@@ -1073,7 +1073,7 @@ tsr_store_on_read(tsr_store_t *st)
 void
 tsr_store_on_read_fd(tsr_store_t *st, int fd)
 {
-    if (st == NULL || !st->async || st->destroying) {
+    if (st == NULL || !st->srv.async || st->srv.destroying) {
         return;
     }
 
@@ -1091,7 +1091,7 @@ tsr_store_on_write(tsr_store_t *st)
 void
 tsr_store_on_write_fd(tsr_store_t *st, int fd)
 {
-    if (st == NULL || !st->async || st->destroying) {
+    if (st == NULL || !st->srv.async || st->srv.destroying) {
         return;
     }
 
@@ -1105,14 +1105,14 @@ tsr_store_inflight(const tsr_store_t *st)
     int     n;
     size_t  i;
 
-    if (st == NULL || !st->async) {
+    if (st == NULL || !st->srv.async) {
         return 0;
     }
 
-    n = st->lookups;
+    n = st->srv.lookups;
 
     for (i = 0; i < st->nnodes; i++) {
-        n += st->nodes[i]->lookups;
+        n += st->nodes[i]->srv.lookups;
     }
 
     return n;
@@ -1122,7 +1122,7 @@ tsr_store_inflight(const tsr_store_t *st)
 int
 tsr_store_state(const tsr_store_t *st)
 {
-    if (st == NULL || !st->async) {
+    if (st == NULL || !st->srv.async) {
         return TSR_STORE_STATE_DOWN;
     }
 

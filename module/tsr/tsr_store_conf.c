@@ -1102,7 +1102,7 @@ tsr_store_conf_copy(char *buf, size_t buflen, size_t *used, const char *s,
 int
 tsr_store_resolve(tsr_store_t *st)
 {
-    return tsr_store_resolve_name(st, st->host, st->ip, sizeof(st->ip));
+    return tsr_store_resolve_name(st, st->srv.host, st->srv.ip, sizeof(st->srv.ip));
 }
 
 

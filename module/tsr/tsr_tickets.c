@@ -305,7 +305,7 @@ tsr_tickets_conf_redis(tsr_tickets_t *t, const tsr_store_conf_t *conf,
 
     t->never_block = conf->never_block;
 
-    (void) snprintf(t->addr, sizeof(t->addr), "%s", t->store->addr);
+    (void) snprintf(t->addr, sizeof(t->addr), "%s", t->store->srv.addr);
 
     t->redis = 1;
 
@@ -741,8 +741,8 @@ tsr_tickets_sync(tsr_tickets_t *t)
      */
 
     tsr_store_set_deadline(t->store, (uint64_t) tsr_now_ms()
-                                     + t->store->connect_timeout_ms
-                                     + t->store->command_timeout_ms);
+                                     + t->store->srv.connect_timeout_ms
+                                     + t->store->srv.command_timeout_ms);
 
     /*
      * The store answers a value of another type or size as a miss and
