@@ -38,7 +38,7 @@ typedef struct {
     int                 ports[TSR_STORE_MAX_LIST];
     uint16_t           *slots;          /* node index + 1; 0: unknown */
     uint16_t           *next;           /* the map being read */
-    tsr_store_t        *refreshing;     /* CLUSTER SLOTS in flight there */
+    tsr_server_t        *refreshing;     /* CLUSTER SLOTS in flight there */
     uint64_t            refresh_at;     /* the next one, loop time */
     uint64_t            refreshed_at;   /* the last one sent */
     size_t              turn;           /* the node asked next */
@@ -49,40 +49,40 @@ typedef struct {
 } tsr_cluster_t;
 
 
-/* a store's state as this topology */
-#define tsr_cluster(st)  ((tsr_cluster_t *) (st)->topo_data)
+/* a router's state as this topology */
+#define tsr_cluster(router)  ((tsr_cluster_t *) (router)->data)
 
 
-static int tsr_cluster_create(tsr_store_t *st, const tsr_store_conf_t *conf,
-    char *err, size_t errlen);
-static void tsr_cluster_destroy(tsr_store_t *st);
-static int tsr_cluster_start(tsr_store_t *st);
-static tsr_store_t *tsr_cluster_route(tsr_store_t *st, const char *key,
+static int tsr_cluster_create(tsr_router_t *router,
+    const tsr_store_conf_t *conf, char *err, size_t errlen);
+static void tsr_cluster_destroy(tsr_router_t *router);
+static int tsr_cluster_start(tsr_router_t *router);
+static tsr_server_t *tsr_cluster_route(tsr_router_t *router, const char *key,
     size_t keylen);
-static int tsr_cluster_op(tsr_store_t *st, const tsr_store_op_t *op);
+static int tsr_cluster_op(tsr_router_t *router, const tsr_store_op_t *op);
 static int tsr_cluster_connect(tsr_store_t *st);
 static int tsr_cluster_parse_redirect(const redisReply *reply,
     tsr_store_redirect_t *r);
-static int tsr_cluster_error(tsr_store_t *st, tsr_store_t *node,
-    const redisReply *reply, tsr_store_t **target, int *ask);
-static void tsr_cluster_event(tsr_store_t *st, tsr_store_t *node, int ev);
-static uint64_t tsr_cluster_duty(tsr_store_t *st, uint64_t now);
+static int tsr_cluster_error(tsr_router_t *router, tsr_server_t *node,
+    const redisReply *reply, tsr_server_t **target, int *ask);
+static void tsr_cluster_event(tsr_router_t *router, tsr_server_t *node, int ev);
+static uint64_t tsr_cluster_duty(tsr_router_t *router, uint64_t now);
 static int tsr_cluster_state(const tsr_store_t *st);
 static uint16_t tsr_cluster_crc16(const char *buf, size_t len);
-static size_t tsr_cluster_index(tsr_store_t *st, tsr_store_t *node);
-static tsr_store_t *tsr_cluster_node(tsr_store_t *st, tsr_store_t *from,
+static size_t tsr_cluster_index(tsr_router_t *router, tsr_server_t *node);
+static tsr_server_t *tsr_cluster_node(tsr_router_t *router, tsr_server_t *from,
     const char *ip, size_t iplen, int port);
-static tsr_store_t *tsr_cluster_any(tsr_store_t *st);
-static void tsr_cluster_soon(tsr_store_t *st);
-static void tsr_cluster_refresh(tsr_store_t *st, tsr_store_t *node);
+static tsr_server_t *tsr_cluster_any(tsr_router_t *router);
+static void tsr_cluster_soon(tsr_router_t *router);
+static void tsr_cluster_refresh(tsr_router_t *router, tsr_server_t *node);
 static void tsr_cluster_slots_cb(tsr_conn_t *conn, redisReply *r,
     void *privdata);
-static int tsr_cluster_apply(tsr_store_t *st, tsr_store_t *from,
+static int tsr_cluster_apply(tsr_router_t *router, tsr_server_t *from,
     const redisReply *reply);
-static int tsr_cluster_degraded(tsr_store_t *st);
-static void tsr_cluster_sweep(tsr_store_t *st);
-static int tsr_cluster_load(tsr_store_t *st);
-static tsr_store_t *tsr_cluster_seed(tsr_store_t *st, size_t i);
+static int tsr_cluster_degraded(tsr_router_t *router);
+static void tsr_cluster_sweep(tsr_router_t *router);
+static int tsr_cluster_load(tsr_router_t *router);
+static tsr_server_t *tsr_cluster_seed(tsr_router_t *router, size_t i);
 
 
 int
@@ -144,8 +144,8 @@ tsr_cluster_crc16(const char *buf, size_t len)
 
 
 static int
-tsr_cluster_create(tsr_store_t *st, const tsr_store_conf_t *conf, char *err,
-    size_t errlen)
+tsr_cluster_create(tsr_router_t *router, const tsr_store_conf_t *conf,
+    char *err, size_t errlen)
 {
     size_t          i;
     const char     *nodes;
@@ -153,7 +153,7 @@ tsr_cluster_create(tsr_store_t *st, const tsr_store_conf_t *conf, char *err,
 
     nodes = conf->cluster;
 
-    snprintf(st->srv.addr, sizeof(st->srv.addr), "cluster %s", nodes);
+    snprintf(router->srv->addr, sizeof(router->srv->addr), "cluster %s", nodes);
 
     c = OPENSSL_zalloc(sizeof(tsr_cluster_t));
     if (c == NULL) {
@@ -161,7 +161,7 @@ tsr_cluster_create(tsr_store_t *st, const tsr_store_conf_t *conf, char *err,
         return TSR_ENOMEM;
     }
 
-    st->topo_data = c;
+    router->data = c;
 
     c->slots = OPENSSL_zalloc(TSR_CLUSTER_SLOTS * sizeof(uint16_t));
     c->next = OPENSSL_zalloc(TSR_CLUSTER_SLOTS * sizeof(uint16_t));
@@ -191,12 +191,12 @@ tsr_cluster_create(tsr_store_t *st, const tsr_store_conf_t *conf, char *err,
 
 
 static void
-tsr_cluster_destroy(tsr_store_t *st)
+tsr_cluster_destroy(tsr_router_t *router)
 {
     size_t          i;
     tsr_cluster_t  *c;
 
-    c = st->topo_data;
+    c = router->data;
 
     if (c == NULL) {
         return;
@@ -212,20 +212,20 @@ tsr_cluster_destroy(tsr_store_t *st)
     OPENSSL_free(c->next);
     OPENSSL_free(c);
 
-    st->topo_data = NULL;
+    router->data = NULL;
 }
 
 
 /* asynchronous: a node per seed, the map read from the first one up */
 
 static int
-tsr_cluster_start(tsr_store_t *st)
+tsr_cluster_start(tsr_router_t *router)
 {
     size_t          i;
-    tsr_store_t    *node;
+    tsr_server_t   *node;
     tsr_cluster_t  *c;
 
-    c = st->topo_data;
+    c = router->data;
 
     memset(c->slots, 0, TSR_CLUSTER_SLOTS * sizeof(uint16_t));
     c->have_map = 0;
@@ -236,15 +236,15 @@ tsr_cluster_start(tsr_store_t *st)
     c->refresh_at = 0;
 
     for (i = 0; i < c->nseeds; i++) {
-        node = tsr_cluster_seed(st, i);
+        node = tsr_cluster_seed(router, i);
 
         if (node == NULL) {
-            tsr_store_log(st, TSR_LOG_ERR, "%s", st->srv.err);
+            tsr_server_log(router->srv, TSR_LOG_ERR, "%s", router->srv->err);
         }
     }
 
     /* until a node is ready; then each ready node asks at once */
-    tsr_store_router_wake(st, tsr_store_loop_now(st)
+    tsr_router_wake(router, tsr_server_loop_now(router->srv)
                               + TSR_CLUSTER_REFRESH_DEGRADED);
 
     return TSR_OK;
@@ -253,24 +253,24 @@ tsr_cluster_start(tsr_store_t *st)
 
 /* the node of seed "i", added when missing */
 
-static tsr_store_t *
-tsr_cluster_seed(tsr_store_t *st, size_t i)
+static tsr_server_t *
+tsr_cluster_seed(tsr_router_t *router, size_t i)
 {
-    tsr_store_t    *node;
+    tsr_server_t   *node;
     tsr_cluster_t  *c;
 
-    c = st->topo_data;
+    c = router->data;
 
-    node = tsr_store_node_find(st, c->seeds[i], c->ports[i]);
+    node = tsr_router_node_find(router, c->seeds[i], c->ports[i]);
 
     if (node == NULL) {
-        node = tsr_store_node_add(st, c->seeds[i], c->ports[i], 0);
+        node = tsr_router_node_add(router, c->seeds[i], c->ports[i], 0);
         if (node == NULL) {
             return NULL;
         }
     }
 
-    node->srv.seed = 1;
+    node->seed = 1;
 
     return node;
 }
@@ -282,15 +282,15 @@ tsr_cluster_seed(tsr_store_t *st, size_t i)
  * message.
  */
 
-static tsr_store_t *
-tsr_cluster_route(tsr_store_t *st, const char *key, size_t keylen)
+static tsr_server_t *
+tsr_cluster_route(tsr_router_t *router, const char *key, size_t keylen)
 {
     int             slot;
     size_t          idx;
-    tsr_store_t    *node;
+    tsr_server_t   *node;
     tsr_cluster_t  *c;
 
-    c = st->topo_data;
+    c = router->data;
 
     /* a keyless command may go to any node */
 
@@ -298,22 +298,25 @@ tsr_cluster_route(tsr_store_t *st, const char *key, size_t keylen)
         slot = tsr_store_key_slot(key, keylen);
         idx = c->slots[slot];
 
-        if (idx != 0 && idx <= st->nnodes) {
-            return st->nodes[idx - 1];
+        if (idx != 0 && idx <= router->nnodes) {
+            return router->nodes[idx - 1];
         }
     }
 
-    node = tsr_cluster_any(st);
+    node = tsr_cluster_any(router);
 
     if (node == NULL) {
-        tsr_store_set_error(st, "no node of redis %s is connected%s%s",
-                            st->srv.addr, st->srv.last[0] ? ": " : "", st->srv.last);
+        tsr_server_set_error(router->srv,
+                             "no node of redis %s is connected%s%s",
+                             router->srv->addr,
+                             router->srv->last[0] ? ": " : "",
+                             router->srv->last);
     }
 
     /* a key with no node in the map: the map is stale */
 
-    if (key != NULL && st->srv.async && c->have_map) {
-        tsr_cluster_soon(st);
+    if (key != NULL && router->srv->async && c->have_map) {
+        tsr_cluster_soon(router);
     }
 
     return node;
@@ -322,26 +325,26 @@ tsr_cluster_route(tsr_store_t *st, const char *key, size_t keylen)
 
 /* a connected node, masters first; synchronous: the first seed */
 
-static tsr_store_t *
-tsr_cluster_any(tsr_store_t *st)
+static tsr_server_t *
+tsr_cluster_any(tsr_router_t *router)
 {
-    size_t        i;
-    tsr_store_t  *node, *other;
+    size_t         i;
+    tsr_server_t  *node, *other;
 
-    if (!st->srv.async) {
-        return tsr_cluster_seed(st, 0);
+    if (!router->srv->async) {
+        return tsr_cluster_seed(router, 0);
     }
 
     other = NULL;
 
-    for (i = 0; i < st->nnodes; i++) {
-        node = st->nodes[i];
+    for (i = 0; i < router->nnodes; i++) {
+        node = router->nodes[i];
 
-        if (!tsr_store_node_ready(node)) {
+        if (!tsr_router_node_ready(node)) {
             continue;
         }
 
-        if (node->srv.master) {
+        if (node->master) {
             return node;
         }
 
@@ -355,17 +358,17 @@ tsr_cluster_any(tsr_store_t *st)
 
 
 static size_t
-tsr_cluster_index(tsr_store_t *st, tsr_store_t *node)
+tsr_cluster_index(tsr_router_t *router, tsr_server_t *node)
 {
     size_t  i;
 
-    for (i = 0; i < st->nnodes; i++) {
-        if (st->nodes[i] == node) {
+    for (i = 0; i < router->nnodes; i++) {
+        if (router->nodes[i] == node) {
             return i;
         }
     }
 
-    return st->nnodes;
+    return router->nnodes;
 }
 
 
@@ -375,60 +378,64 @@ tsr_cluster_index(tsr_store_t *st, tsr_store_t *node)
  * have to resolve.
  */
 
-static tsr_store_t *
-tsr_cluster_node(tsr_store_t *st, tsr_store_t *from, const char *ip,
+static tsr_server_t *
+tsr_cluster_node(tsr_router_t *router, tsr_server_t *from, const char *ip,
     size_t iplen, int port)
 {
-    char          host[TSR_STORE_IP_LEN];
-    tsr_store_t  *node;
+    char           host[TSR_STORE_IP_LEN];
+    tsr_server_t  *node;
 
     if (port < 1 || port > 65535 || iplen >= sizeof(host)) {
-        tsr_store_set_error(st, "redis %s: invalid node address", st->srv.addr);
+        tsr_server_set_error(router->srv, "redis %s: invalid node address",
+                             router->srv->addr);
         return NULL;
     }
 
     if (iplen == 0) {
         if (from == NULL) {
-            tsr_store_set_error(st, "redis %s: node without an address",
-                                st->srv.addr);
+            tsr_server_set_error(router->srv,
+                                 "redis %s: node without an address",
+                                 router->srv->addr);
             return NULL;
         }
 
         snprintf(host, sizeof(host), "%s",
-                 from->srv.ip[0] != '\0' ? from->srv.ip : from->srv.host);
+                 from->ip[0] != '\0' ? from->ip : from->host);
 
     } else {
         memcpy(host, ip, iplen);
         host[iplen] = '\0';
     }
 
-    node = tsr_store_node_find(st, host, port);
+    node = tsr_router_node_find(router, host, port);
     if (node != NULL) {
         return node;
     }
 
-    if (st->srv.async && !tsr_store_numeric(host)) {
-        tsr_store_set_error(st, "redis %s names node \"%s\": not a numeric "
-                            "address (cluster-preferred-endpoint-type ip)",
-                            st->srv.addr, host);
+    if (router->srv->async && !tsr_store_numeric(host)) {
+        tsr_server_set_error(router->srv,
+                             "redis %s names node \"%s\": not a numeric "
+                             "address (cluster-preferred-endpoint-type ip)",
+                             router->srv->addr, host);
         return NULL;
     }
 
     /* a new node gets the credentials: only where allowed */
 
-    if (!tsr_store_allowed(st, host)) {
-        tsr_store_set_error(st, "redis %s names node %s:%d, outside "
-                            "\"allow=\"", st->srv.addr, host, port);
+    if (!tsr_router_allowed(router, host)) {
+        tsr_server_set_error(router->srv,
+                             "redis %s names node %s:%d, outside \"allow=\"",
+                             router->srv->addr, host, port);
         return NULL;
     }
 
-    node = tsr_store_node_add(st, host, port, 0);
+    node = tsr_router_node_add(router, host, port, 0);
     if (node == NULL) {
         return NULL;
     }
 
-    tsr_store_log(st, TSR_LOG_INFO, "redis %s: new node %s", st->srv.addr,
-                  node->srv.addr);
+    tsr_server_log(router->srv, TSR_LOG_INFO, "redis %s: new node %s",
+                   router->srv->addr, node->addr);
 
     return node;
 }
@@ -534,21 +541,21 @@ tsr_cluster_parse_redirect(const redisReply *reply, tsr_store_redirect_t *r)
  */
 
 static int
-tsr_cluster_error(tsr_store_t *st, tsr_store_t *node,
-    const redisReply *reply, tsr_store_t **target, int *ask)
+tsr_cluster_error(tsr_router_t *router, tsr_server_t *node,
+    const redisReply *reply, tsr_server_t **target, int *ask)
 {
     size_t                idx;
-    tsr_store_t          *to;
+    tsr_server_t         *to;
     tsr_cluster_t        *c;
     tsr_store_redirect_t  r;
 
-    c = st->topo_data;
+    c = router->data;
 
     if (tsr_cluster_parse_redirect(reply, &r) != TSR_OK) {
         if (reply->len >= sizeof("READONLY") - 1
             && memcmp(reply->str, "READONLY", sizeof("READONLY") - 1) == 0)
         {
-            tsr_cluster_soon(st);
+            tsr_cluster_soon(router);
             return TSR_STORE_ERROR_OTHER;
         }
 
@@ -565,38 +572,38 @@ tsr_cluster_error(tsr_store_t *st, tsr_store_t *node,
                 && memcmp(reply->str, "TRYAGAIN", sizeof("TRYAGAIN") - 1)
                    == 0))
         {
-            tsr_store_reply_error(node, "command", reply);
-            tsr_cluster_soon(st);
+            tsr_server_reply_error(node, "command", reply);
+            tsr_cluster_soon(router);
             return TSR_STORE_ERROR_LOST;
         }
 
         return TSR_STORE_ERROR_OTHER;
     }
 
-    to = tsr_cluster_node(st, node, r.ip, strlen(r.ip), r.port);
+    to = tsr_cluster_node(router, node, r.ip, strlen(r.ip), r.port);
 
     if (to == NULL) {
-        tsr_store_log(st, TSR_LOG_ERR, "%s", st->srv.err);
+        tsr_server_log(router->srv, TSR_LOG_ERR, "%s", router->srv->err);
         *target = NULL;
         return TSR_STORE_ERROR_REDIRECT;
     }
 
     if (!r.ask) {
-        idx = tsr_cluster_index(st, to);
+        idx = tsr_cluster_index(router, to);
 
         c->slots[r.slot] = (uint16_t) (idx + 1);
 
-        if (!to->srv.master) {
-            to->srv.master = 1;
-            tsr_store_node_unpark(to);
+        if (!to->master) {
+            to->master = 1;
+            tsr_router_node_unpark(to);
         }
 
-        tsr_cluster_soon(st);
+        tsr_cluster_soon(router);
     }
 
-    tsr_store_log(st, TSR_LOG_DEBUG, "redis %s: %s of slot %d from %s to %s",
-                  st->srv.addr, r.ask ? "ASK" : "MOVED", r.slot, node->srv.addr,
-                  to->srv.addr);
+    tsr_server_log(router->srv, TSR_LOG_DEBUG,
+                   "redis %s: %s of slot %d from %s to %s", router->srv->addr,
+                   r.ask ? "ASK" : "MOVED", r.slot, node->addr, to->addr);
 
     *target = to;
     *ask = r.ask;
@@ -606,14 +613,14 @@ tsr_cluster_error(tsr_store_t *st, tsr_store_t *node,
 
 
 static void
-tsr_cluster_event(tsr_store_t *st, tsr_store_t *node, int ev)
+tsr_cluster_event(tsr_router_t *router, tsr_server_t *node, int ev)
 {
     uint64_t        now;
     tsr_cluster_t  *c;
 
-    c = st->topo_data;
+    c = router->data;
 
-    if (!st->srv.async) {
+    if (!router->srv->async) {
         if (ev != TSR_STORE_EV_READY) {
             c->stale = 1;
         }
@@ -624,23 +631,23 @@ tsr_cluster_event(tsr_store_t *st, tsr_store_t *node, int ev)
     switch (ev) {
 
     case TSR_STORE_EV_READY:
-        now = tsr_store_loop_now(st);
+        now = tsr_server_loop_now(router->srv);
 
         if (c->refreshing == NULL && (!c->have_map || now >= c->refresh_at)) {
-            tsr_cluster_refresh(st, node);
+            tsr_cluster_refresh(router, node);
         }
 
         break;
 
     case TSR_STORE_EV_DOWN:
-        if (node->srv.master || !c->have_map) {
-            tsr_cluster_soon(st);
+        if (node->master || !c->have_map) {
+            tsr_cluster_soon(router);
         }
 
         break;
 
     default:
-        tsr_cluster_soon(st);
+        tsr_cluster_soon(router);
         break;
     }
 }
@@ -649,19 +656,19 @@ tsr_cluster_event(tsr_store_t *st, tsr_store_t *node, int ev)
 /* the map is read again soon, but not more often than ..._MIN */
 
 static void
-tsr_cluster_soon(tsr_store_t *st)
+tsr_cluster_soon(tsr_router_t *router)
 {
     uint64_t        at, now;
     tsr_cluster_t  *c;
 
-    c = st->topo_data;
+    c = router->data;
 
-    if (!st->srv.async) {
+    if (!router->srv->async) {
         c->stale = 1;
         return;
     }
 
-    now = tsr_store_loop_now(st);
+    now = tsr_server_loop_now(router->srv);
     at = c->refreshed_at + TSR_CLUSTER_REFRESH_MIN;
 
     if (at < now) {
@@ -672,7 +679,7 @@ tsr_cluster_soon(tsr_store_t *st)
         c->refresh_at = at;
     }
 
-    tsr_store_router_wake(st, at);
+    tsr_router_wake(router, at);
 }
 
 
@@ -682,40 +689,42 @@ tsr_cluster_soon(tsr_store_t *st)
  */
 
 static void
-tsr_cluster_refresh(tsr_store_t *st, tsr_store_t *node)
+tsr_cluster_refresh(tsr_router_t *router, tsr_server_t *node)
 {
     size_t          i, k;
     uint64_t        now;
-    tsr_store_t    *n;
+    tsr_server_t   *n;
     tsr_cluster_t  *c;
 
-    c = st->topo_data;
-    now = tsr_store_loop_now(st);
+    c = router->data;
+    now = tsr_server_loop_now(router->srv);
 
     if (node == NULL) {
-        for (i = 0; i < 2 * st->nnodes && node == NULL; i++) {
-            k = (c->turn + i) % st->nnodes;
-            n = st->nodes[k];
+        for (i = 0; i < 2 * router->nnodes && node == NULL; i++) {
+            k = (c->turn + i) % router->nnodes;
+            n = router->nodes[k];
 
             /* masters in the first round, any node in the second */
 
-            if (tsr_store_node_ready(n) && (n->srv.master || i >= st->nnodes)) {
+            if (tsr_router_node_ready(n)
+                && (n->master || i >= router->nnodes))
+            {
                 node = n;
                 c->turn = k + 1;
             }
         }
     }
 
-    c->refresh_at = now + (tsr_cluster_degraded(st)
+    c->refresh_at = now + (tsr_cluster_degraded(router)
                            ? TSR_CLUSTER_REFRESH_DEGRADED
                            : TSR_CLUSTER_REFRESH);
 
     if (node == NULL) {
         for (i = 0; i < c->nseeds; i++) {
-            n = tsr_cluster_seed(st, i);
+            n = tsr_cluster_seed(router, i);
 
             if (n != NULL) {
-                tsr_store_node_unpark(n);
+                tsr_router_node_unpark(n);
             }
         }
 
@@ -723,8 +732,8 @@ tsr_cluster_refresh(tsr_store_t *st, tsr_store_t *node)
         return;
     }
 
-    if (tsr_store_node_command(node, tsr_cluster_slots_cb, st,
-                               "CLUSTER SLOTS")
+    if (tsr_router_node_command(node, tsr_cluster_slots_cb, router,
+                                "CLUSTER SLOTS")
         != TSR_OK)
     {
         c->refresh_at = now + TSR_CLUSTER_REFRESH_MIN;
@@ -739,32 +748,32 @@ tsr_cluster_refresh(tsr_store_t *st, tsr_store_t *node)
 static void
 tsr_cluster_slots_cb(tsr_conn_t *conn, redisReply *r, void *privdata)
 {
-    tsr_store_t    *st = privdata;
-    tsr_store_t    *node = conn->data;
+    tsr_router_t   *router = privdata;
+    tsr_server_t   *node = conn->data;
     redisReply     *reply = r;
     tsr_cluster_t  *c;
 
-    tsr_store_node_replied(node);
+    tsr_router_node_replied(node);
 
-    c = st->topo_data;
+    c = router->data;
 
     if (c->refreshing == node) {
         c->refreshing = NULL;
     }
 
-    if (reply == NULL || st->srv.destroying) {
+    if (reply == NULL || router->srv->destroying) {
         /* the connection went away: the next refresh asks another node */
         return;
     }
 
     if (reply->type == REDIS_REPLY_ERROR) {
-        tsr_store_reply_error(node, "CLUSTER SLOTS", reply);
-        tsr_store_log(st, TSR_LOG_ERR, "%s", node->srv.err);
+        tsr_server_reply_error(node, "CLUSTER SLOTS", reply);
+        tsr_server_log(router->srv, TSR_LOG_ERR, "%s", node->err);
         return;
     }
 
-    if (tsr_cluster_apply(st, node, reply) != TSR_OK) {
-        tsr_store_log(st, TSR_LOG_ERR, "%s", st->srv.err);
+    if (tsr_cluster_apply(router, node, reply) != TSR_OK) {
+        tsr_server_log(router->srv, TSR_LOG_ERR, "%s", router->srv->err);
     }
 }
 
@@ -777,22 +786,23 @@ tsr_cluster_slots_cb(tsr_conn_t *conn, redisReply *r, void *privdata)
  */
 
 static int
-tsr_cluster_apply(tsr_store_t *st, tsr_store_t *from,
+tsr_cluster_apply(tsr_router_t *router, tsr_server_t *from,
     const redisReply *reply)
 {
-    int                 changed;
-    size_t              i, idx, masters, covered;
-    uint64_t            now;
-    long long           start, end, s;
-    tsr_store_t        *node;
-    tsr_cluster_t      *c;
-    const redisReply   *m;
+    int                changed;
+    size_t             i, idx, masters, covered;
+    uint64_t           now;
+    long long          start, end, s;
+    tsr_server_t      *node;
+    tsr_cluster_t     *c;
+    const redisReply  *m;
 
-    c = st->topo_data;
+    c = router->data;
 
     if (reply->type != REDIS_REPLY_ARRAY) {
-        tsr_store_set_error(st, "CLUSTER SLOTS on %s: unexpected reply type "
-                            "%d", from->srv.addr, reply->type);
+        tsr_server_set_error(router->srv,
+                             "CLUSTER SLOTS on %s: unexpected reply type %d",
+                             from->addr, reply->type);
         return TSR_EPROTO;
     }
 
@@ -810,15 +820,15 @@ tsr_cluster_apply(tsr_store_t *st, tsr_store_t *from,
             continue;
         }
 
-        node = tsr_cluster_node(st, from, m->element[0]->str,
+        node = tsr_cluster_node(router, from, m->element[0]->str,
                                 m->element[0]->len,
                                 (int) m->element[1]->integer);
         if (node == NULL) {
-            tsr_store_log(st, TSR_LOG_ERR, "%s", st->srv.err);
+            tsr_server_log(router->srv, TSR_LOG_ERR, "%s", router->srv->err);
             continue;
         }
 
-        idx = tsr_cluster_index(st, node);
+        idx = tsr_cluster_index(router, node);
 
         for (s = start; s <= end; s++) {
             c->next[s] = (uint16_t) (idx + 1);
@@ -827,37 +837,37 @@ tsr_cluster_apply(tsr_store_t *st, tsr_store_t *from,
 
     /* who is a master now */
 
-    for (i = 0; i < st->nnodes; i++) {
-        st->nodes[i]->srv.master = 0;
+    for (i = 0; i < router->nnodes; i++) {
+        router->nodes[i]->master = 0;
     }
 
     covered = 0;
 
     for (s = 0; s < TSR_CLUSTER_SLOTS; s++) {
         if (c->next[s] != 0) {
-            st->nodes[c->next[s] - 1]->srv.master = 1;
+            router->nodes[c->next[s] - 1]->master = 1;
             covered++;
         }
     }
 
     masters = 0;
-    now = st->srv.async ? tsr_store_loop_now(st) : 0;
+    now = router->srv->async ? tsr_server_loop_now(router->srv) : 0;
 
-    for (i = 0; i < st->nnodes; i++) {
-        node = st->nodes[i];
+    for (i = 0; i < router->nnodes; i++) {
+        node = router->nodes[i];
 
-        if (node->srv.master) {
+        if (node->master) {
             masters++;
-            tsr_store_node_unpark(node);
+            tsr_router_node_unpark(node);
             continue;
         }
 
         /* any node but the masters: replicas, old masters, seeds */
 
-        if (st->srv.async && !node->srv.parked && !node->srv.retiring) {
-            node->srv.retiring = 1;
-            node->srv.retire_at = now + TSR_CLUSTER_RETIRE;
-            tsr_store_router_wake(st, node->srv.retire_at);
+        if (router->srv->async && !node->parked && !node->retiring) {
+            node->retiring = 1;
+            node->retire_at = now + TSR_CLUSTER_RETIRE;
+            tsr_router_wake(router, node->retire_at);
         }
     }
 
@@ -867,9 +877,10 @@ tsr_cluster_apply(tsr_store_t *st, tsr_store_t *from,
     memcpy(c->slots, c->next, TSR_CLUSTER_SLOTS * sizeof(uint16_t));
 
     if (changed || !c->have_map || masters != c->masters) {
-        tsr_store_log(st, TSR_LOG_INFO, "redis %s: %zu masters serve %zu of "
-                      "%d slots (map from %s)", st->srv.addr, masters, covered,
-                      TSR_CLUSTER_SLOTS, from->srv.addr);
+        tsr_server_log(router->srv, TSR_LOG_INFO,
+                       "redis %s: %zu masters serve %zu of "
+                       "%d slots (map from %s)", router->srv->addr, masters,
+                       covered, TSR_CLUSTER_SLOTS, from->addr);
     }
 
     c->masters = masters;
@@ -881,8 +892,9 @@ tsr_cluster_apply(tsr_store_t *st, tsr_store_t *from,
 
 invalid:
 
-    tsr_store_set_error(st, "CLUSTER SLOTS on %s: malformed reply, range %zu",
-                        from->srv.addr, i);
+    tsr_server_set_error(router->srv,
+                         "CLUSTER SLOTS on %s: malformed reply, range %zu",
+                         from->addr, i);
 
     return TSR_EPROTO;
 }
@@ -895,27 +907,28 @@ invalid:
  */
 
 static void
-tsr_cluster_sweep(tsr_store_t *st)
+tsr_cluster_sweep(tsr_router_t *router)
 {
     char            addr[TSR_STORE_ADDR_LEN];
     size_t          i, s, n;
     uint16_t        map[TSR_STORE_MAX_NODES + 1];
-    tsr_store_t    *node;
+    tsr_server_t   *node;
     tsr_cluster_t  *c;
 
-    c = st->topo_data;
-    n = st->nnodes;
+    c = router->data;
+    n = router->nnodes;
     map[0] = 0;
 
     for (i = 0, s = 0; i < n; i++) {
-        node = st->nodes[s];
+        node = router->nodes[s];
 
-        if (!node->srv.seed && !node->srv.master && node != c->refreshing) {
-            memcpy(addr, node->srv.addr, sizeof(addr));
+        if (!node->seed && !node->master && node != c->refreshing) {
+            memcpy(addr, node->addr, sizeof(addr));
 
-            if (tsr_store_node_free(st, s)) {
-                tsr_store_log(st, TSR_LOG_INFO, "redis %s: node %s left the "
-                              "map", st->srv.addr, addr);
+            if (tsr_router_node_free(router, s)) {
+                tsr_server_log(router->srv, TSR_LOG_INFO,
+                               "redis %s: node %s left the map",
+                               router->srv->addr, addr);
                 map[i + 1] = 0;
                 continue;
             }
@@ -925,7 +938,7 @@ tsr_cluster_sweep(tsr_store_t *st)
         s++;
     }
 
-    if (st->nnodes == n) {
+    if (router->nnodes == n) {
         return;
     }
 
@@ -940,16 +953,18 @@ tsr_cluster_sweep(tsr_store_t *st)
 /* a master of the map is not connected */
 
 static int
-tsr_cluster_degraded(tsr_store_t *st)
+tsr_cluster_degraded(tsr_router_t *router)
 {
     size_t  i;
 
-    if (!tsr_cluster(st)->have_map) {
+    if (!tsr_cluster(router)->have_map) {
         return 1;
     }
 
-    for (i = 0; i < st->nnodes; i++) {
-        if (st->nodes[i]->srv.master && !tsr_store_node_ready(st->nodes[i])) {
+    for (i = 0; i < router->nnodes; i++) {
+        if (router->nodes[i]->master
+            && !tsr_router_node_ready(router->nodes[i]))
+        {
             return 1;
         }
     }
@@ -965,37 +980,37 @@ tsr_cluster_degraded(tsr_store_t *st)
  */
 
 static uint64_t
-tsr_cluster_duty(tsr_store_t *st, uint64_t now)
+tsr_cluster_duty(tsr_router_t *router, uint64_t now)
 {
     size_t          i;
     uint64_t        next;
-    tsr_store_t    *node;
+    tsr_server_t   *node;
     tsr_cluster_t  *c;
 
-    c = st->topo_data;
+    c = router->data;
     next = 0;
 
-    for (i = 0; i < st->nnodes; i++) {
-        node = st->nodes[i];
+    for (i = 0; i < router->nnodes; i++) {
+        node = router->nodes[i];
 
-        if (!node->srv.retiring) {
+        if (!node->retiring) {
             continue;
         }
 
-        if (node->srv.sent_count == 0 || now >= node->srv.retire_at) {
-            tsr_store_node_park(node);
+        if (node->sent_count == 0 || now >= node->retire_at) {
+            tsr_router_node_park(node);
             continue;
         }
 
-        if (next == 0 || node->srv.retire_at < next) {
-            next = node->srv.retire_at;
+        if (next == 0 || node->retire_at < next) {
+            next = node->retire_at;
         }
     }
 
-    tsr_cluster_sweep(st);
+    tsr_cluster_sweep(router);
 
     if (c->refreshing == NULL && now >= c->refresh_at) {
-        tsr_cluster_refresh(st, NULL);
+        tsr_cluster_refresh(router, NULL);
     }
 
     if (c->refreshing != NULL) {
@@ -1015,19 +1030,22 @@ tsr_cluster_duty(tsr_store_t *st, uint64_t now)
 static int
 tsr_cluster_state(const tsr_store_t *st)
 {
-    int     state, up, open, connecting;
-    size_t  i;
+    int            state, up, open, connecting;
+    size_t         i;
+    tsr_router_t  *router;
 
-    up = tsr_cluster(st)->have_map && tsr_cluster(st)->masters > 0;
+    router = tsr_store_router(st);
+
+    up = tsr_cluster(router)->have_map && tsr_cluster(router)->masters > 0;
     open = 0;
     connecting = 0;
 
-    for (i = 0; i < st->nnodes; i++) {
-        if (!st->nodes[i]->srv.master && tsr_cluster(st)->have_map) {
+    for (i = 0; i < router->nnodes; i++) {
+        if (!router->nodes[i]->master && tsr_cluster(router)->have_map) {
             continue;
         }
 
-        state = tsr_store_state(st->nodes[i]);
+        state = tsr_server_state(router->nodes[i]);
 
         if (state != TSR_STORE_STATE_UP) {
             up = 0;
@@ -1058,12 +1076,15 @@ tsr_cluster_state(const tsr_store_t *st)
 static int
 tsr_cluster_connect(tsr_store_t *st)
 {
-    int  rc;
+    int            rc;
+    tsr_router_t  *router;
 
-    rc = tsr_cluster_load(st);
+    router = tsr_store_router(st);
+
+    rc = tsr_cluster_load(router);
 
     if (rc != TSR_OK) {
-        st->srv.stats.errors++;
+        router->srv->stats.errors++;
     }
 
     return rc;
@@ -1076,54 +1097,55 @@ tsr_cluster_connect(tsr_store_t *st)
  */
 
 static int
-tsr_cluster_load(tsr_store_t *st)
+tsr_cluster_load(tsr_router_t *router)
 {
     int             rc;
     size_t          i, n;
     redisReply     *reply;
-    tsr_store_t    *node;
+    tsr_server_t   *node;
     tsr_cluster_t  *c;
 
-    c = st->topo_data;
+    c = router->data;
     rc = TSR_ECONN;
 
-    tsr_store_set_error(st, "redis %s: no node answered", st->srv.addr);
+    tsr_server_set_error(router->srv, "redis %s: no node answered",
+                         router->srv->addr);
 
-    n = st->nnodes;
+    n = router->nnodes;
 
     for (i = 0; i < n + c->nseeds; i++) {
         if (i < n) {
-            node = st->nodes[i];
+            node = router->nodes[i];
 
-            if (!node->srv.master) {
+            if (!node->master) {
                 continue;
             }
 
         } else {
-            node = tsr_cluster_seed(st, i - n);
+            node = tsr_cluster_seed(router, i - n);
 
-            if (node == NULL || (node->srv.master && c->have_map)) {
+            if (node == NULL || (node->master && c->have_map)) {
                 continue;
             }
         }
 
-        rc = tsr_store_node_sync(node, &reply, "CLUSTER SLOTS",
-                                 "CLUSTER SLOTS");
+        rc = tsr_router_node_sync(node, &reply, "CLUSTER SLOTS",
+                                  "CLUSTER SLOTS");
         if (rc != TSR_OK) {
-            memcpy(st->srv.err, node->srv.err, sizeof(st->srv.err));
+            memcpy(router->srv->err, node->err, sizeof(router->srv->err));
             continue;
         }
 
         if (reply->type == REDIS_REPLY_ERROR) {
-            tsr_store_reply_error(node, "CLUSTER SLOTS", reply);
-            memcpy(st->srv.err, node->srv.err, sizeof(st->srv.err));
-            tsr_store_node_free_reply(node, reply);
+            tsr_server_reply_error(node, "CLUSTER SLOTS", reply);
+            memcpy(router->srv->err, node->err, sizeof(router->srv->err));
+            tsr_router_node_free_reply(node, reply);
             rc = TSR_ESERVER;
             continue;
         }
 
-        rc = tsr_cluster_apply(st, node, reply);
-        tsr_store_node_free_reply(node, reply);
+        rc = tsr_cluster_apply(router, node, reply);
+        tsr_router_node_free_reply(node, reply);
 
         if (rc == TSR_OK) {
             return TSR_OK;
@@ -1143,25 +1165,25 @@ tsr_cluster_load(tsr_store_t *st)
  */
 
 static int
-tsr_cluster_op(tsr_store_t *st, const tsr_store_op_t *op)
+tsr_cluster_op(tsr_router_t *router, const tsr_store_op_t *op)
 {
     int                    rc, slot, redirected, rerouted;
     size_t                 idx;
-    tsr_store_t           *node, *to;
+    tsr_server_t          *node, *to;
     tsr_cluster_t         *c;
     tsr_store_redirect_t  *r;
 
-    c = st->topo_data;
+    c = router->data;
 
     if (!c->have_map || c->stale) {
-        (void) tsr_cluster_load(st);
+        (void) tsr_cluster_load(router);
     }
 
     slot = tsr_store_key_slot(op->key, op->keylen);
     idx = c->slots[slot];
 
-    node = (idx != 0 && idx <= st->nnodes) ? st->nodes[idx - 1]
-                                           : tsr_cluster_any(st);
+    node = (idx != 0 && idx <= router->nnodes) ? router->nodes[idx - 1]
+                                           : tsr_cluster_any(router);
     if (node == NULL) {
         rc = TSR_ECONN;
         goto failed;
@@ -1171,7 +1193,7 @@ tsr_cluster_op(tsr_store_t *st, const tsr_store_op_t *op)
     rerouted = 0;
 
     for ( ;; ) {
-        rc = tsr_store_node_op(node, op);
+        rc = tsr_router_node_op(node, op);
 
         /* not GETDEL nor a script: it may have run before the failure */
 
@@ -1180,13 +1202,13 @@ tsr_cluster_op(tsr_store_t *st, const tsr_store_op_t *op)
         {
             rerouted = 1;
 
-            if (tsr_cluster_load(st) == TSR_OK) {
+            if (tsr_cluster_load(router) == TSR_OK) {
                 idx = c->slots[slot];
-                to = (idx != 0 && idx <= st->nnodes) ? st->nodes[idx - 1]
-                                                     : NULL;
+                to = (idx != 0 && idx <= router->nnodes)
+                     ? router->nodes[idx - 1] : NULL;
 
                 if (to != NULL && to != node) {
-                    tsr_store_node_uncount(node, op);
+                    tsr_router_node_uncount(node, op);
                     node = to;
                     continue;
                 }
@@ -1197,34 +1219,36 @@ tsr_cluster_op(tsr_store_t *st, const tsr_store_op_t *op)
             break;
         }
 
-        r = &node->srv.redirect;
+        r = &node->redirect;
 
         if (redirected) {
-            tsr_store_set_error(st, "redis %s: key redirected twice, to %s "
-                                "slot %d", st->srv.addr, r->ask ? "ASK" : "MOVED",
-                                r->slot);
+            tsr_server_set_error(router->srv,
+                                 "redis %s: key redirected twice, to %s "
+                                 "slot %d", router->srv->addr,
+                                 r->ask ? "ASK" : "MOVED", r->slot);
             rc = TSR_ESERVER;
             goto failed;
         }
 
         redirected = 1;
 
-        to = tsr_cluster_node(st, node, r->ip, strlen(r->ip), r->port);
+        to = tsr_cluster_node(router, node, r->ip, strlen(r->ip), r->port);
         if (to == NULL) {
             rc = TSR_ECONN;
             goto failed;
         }
 
-        tsr_store_log(st, TSR_LOG_DEBUG, "redis %s: %s of slot %d from %s "
-                      "to %s", st->srv.addr, r->ask ? "ASK" : "MOVED", r->slot,
-                      node->srv.addr, to->srv.addr);
+        tsr_server_log(router->srv, TSR_LOG_DEBUG,
+                       "redis %s: %s of slot %d from %s to %s",
+                       router->srv->addr, r->ask ? "ASK" : "MOVED", r->slot,
+                       node->addr, to->addr);
 
         if (r->ask) {
-            to->srv.asking = 1;
+            to->asking = 1;
 
         } else {
-            c->slots[r->slot] = (uint16_t) (tsr_cluster_index(st, to) + 1);
-            to->srv.master = 1;
+            c->slots[r->slot] = (uint16_t) (tsr_cluster_index(router, to) + 1);
+            to->master = 1;
             c->stale = 1;
         }
 
@@ -1236,7 +1260,7 @@ tsr_cluster_op(tsr_store_t *st, const tsr_store_op_t *op)
     }
 
     if (rc < 0) {
-        memcpy(st->srv.err, node->srv.err, sizeof(st->srv.err));
+        memcpy(router->srv->err, node->err, sizeof(router->srv->err));
     }
 
     return rc;
@@ -1248,19 +1272,19 @@ failed:
     switch (op->op) {
 
     case TSR_STORE_OP_SET:
-        st->srv.stats.sets++;
+        router->srv->stats.sets++;
         break;
 
     case TSR_STORE_OP_DEL:
-        st->srv.stats.dels++;
+        router->srv->stats.dels++;
         break;
 
     default:
-        st->srv.stats.gets++;
+        router->srv->stats.gets++;
         break;
     }
 
-    st->srv.stats.errors++;
+    router->srv->stats.errors++;
     c->stale = 1;
 
     return rc;

@@ -10,7 +10,7 @@
 #define TSR_CLUSTER_H_INCLUDED
 
 
-#include "tsr_store.h"
+#include "tsr_server.h"
 
 
 #define TSR_CLUSTER_SLOTS              16384

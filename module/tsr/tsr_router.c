@@ -1,12 +1,15 @@
 
 /*
- * The code Redis Cluster and Sentinel share (tsr_topo.h): a router is a
- * store with no connection of its own that sends each operation to one
- * of its nodes, stores of one server each, created, moved, parked and
- * freed here.  The router drives its nodes' timers and sockets from the
- * loop the user gave it, and leaves what differs (the node for a key,
- * the map, failover) to its topology's ops.  It knows the store's
- * internals (tsr_store.h), not the topologies.
+ * The code Redis Cluster and Sentinel share (tsr_router.h, tsr_topo.h):
+ * a router (tsr_router_t) is a store with no connection of its own that
+ * sends each operation to one of its nodes, servers of their own
+ * (tsr_server_t), created, moved, parked and freed here.  The router
+ * drives its nodes' timers and sockets from the loop the user gave the
+ * store, hears from them through their hooks, and leaves what differs
+ * (the node for a key, the map, failover) to its topology's ops.  The
+ * store-level entry points (tsr_store_router_*) are the bridge from the
+ * store (tsr_store.h) to the router; the topologies see the router
+ * only.
  */
 
 
@@ -18,14 +21,18 @@
 #include <openssl/crypto.h>
 
 
-static void tsr_store_router_io(tsr_store_t *st, int fd, int write);
-static void tsr_store_router_arm(tsr_store_t *st);
-static int tsr_store_node_watch(void *data, int fd, int readable,
+static void tsr_router_io(tsr_router_t *router, int fd, int write);
+static void tsr_router_arm(tsr_router_t *router);
+static int tsr_router_node_watch(void *data, int fd, int readable,
     int writable);
-static void tsr_store_node_unwatch(void *data, int fd);
-static void tsr_store_node_timer(void *data, uint64_t ms);
-static uint64_t tsr_store_node_now(void *data);
-static void tsr_store_node_close(tsr_store_t *node);
+static void tsr_router_node_unwatch(void *data, int fd);
+static void tsr_router_node_timer(void *data, uint64_t ms);
+static uint64_t tsr_router_node_now(void *data);
+static void tsr_router_node_close(tsr_server_t *node);
+static void tsr_router_node_event(void *owner, tsr_server_t *node, int ev);
+static int tsr_router_node_error(void *owner, tsr_server_t *node,
+    const redisReply *reply, tsr_server_t **target, int *ask);
+static int tsr_router_node_gone(void *owner);
 
 
 tsr_req_t *
@@ -33,36 +40,38 @@ tsr_store_router_get(tsr_store_t *st, const char *name, const char *key,
     size_t keylen, int getdel, uint64_t timeout_ms, tsr_store_done_pt done,
     void *arg)
 {
-    int           n;
-    tsr_req_t    *req;
-    tsr_store_t  *node;
+    int            n;
+    tsr_req_t     *req;
+    tsr_server_t  *node;
+    tsr_router_t  *router = &st->router;
 
     n = tsr_store_inflight(st);
 
-    if (n >= st->srv.max_inflight) {
-        tsr_store_set_error(st, "%s refused: %d lookups in flight to redis "
-                            "%s", name, n, st->srv.addr);
+    if (n >= router->srv->max_inflight) {
+        tsr_server_set_error(router->srv,
+                             "%s refused: %d lookups in flight to redis %s",
+                             name, n, router->srv->addr);
         goto refused;
     }
 
-    node = st->topo->route(st, key, keylen);
+    node = router->topo->route(router, key, keylen);
     if (node == NULL) {
         /* the message is in "err" */
         goto refused;
     }
 
-    req = tsr_store_get_async(node, key, keylen, getdel, timeout_ms, done,
-                              arg);
+    req = tsr_server_get_async(node, name, key, keylen, getdel, timeout_ms,
+                               done, arg);
     if (req == NULL) {
-        memcpy(st->srv.err, node->srv.err, sizeof(st->srv.err));
+        memcpy(router->srv->err, node->err, sizeof(router->srv->err));
     }
 
     return req;
 
 refused:
 
-    st->srv.stats.gets++;
-    st->srv.stats.refused++;
+    router->srv->stats.gets++;
+    router->srv->stats.refused++;
 
     return NULL;
 }
@@ -76,87 +85,61 @@ refused:
 int
 tsr_store_router_op(tsr_store_t *st, const tsr_store_op_t *op)
 {
-    tsr_store_t  *node;
+    tsr_server_t  *node;
+    tsr_router_t  *router = &st->router;
 
-    if (!st->srv.async) {
-        return st->topo->blocking_op(st, op);
+    if (!router->srv->async) {
+        return router->topo->blocking_op(router, op);
     }
 
-    node = st->topo->route(st, op->key, op->keylen);
+    node = router->topo->route(router, op->key, op->keylen);
 
     if (node == NULL) {
         if (op->op == TSR_STORE_OP_SET) {
-            st->srv.stats.sets++;
+            router->srv->stats.sets++;
 
         } else {
-            st->srv.stats.dels++;
+            router->srv->stats.dels++;
         }
 
-        st->srv.stats.dropped++;
+        router->srv->stats.dropped++;
 
         return TSR_OK;
     }
 
-    if (op->op == TSR_STORE_OP_SET) {
-        return tsr_store_set(node, op->key, op->keylen, op->val, op->vlen,
-                             op->ttl_ms);
-    }
-
-    return tsr_store_del(node, op->key, op->keylen);
+    return tsr_server_op(node, op);
 }
 
 
 /* a synchronous operation on one node, counted there */
 
 int
-tsr_store_node_op(tsr_store_t *node, const tsr_store_op_t *op)
+tsr_router_node_op(tsr_server_t *node, const tsr_store_op_t *op)
 {
-    int     rc;
-    size_t  len;
-
-    switch (op->op) {
-
-    case TSR_STORE_OP_GET:
-    case TSR_STORE_OP_GETDEL:
-        len = op->size;
-        rc = tsr_store_fetch(node, op->op == TSR_STORE_OP_GETDEL, op->key,
-                             op->keylen, op->buf, &len);
-        *op->len = len;
-        return rc;
-
-    case TSR_STORE_OP_SET:
-        return tsr_store_set(node, op->key, op->keylen, op->val, op->vlen,
-                             op->ttl_ms);
-
-    case TSR_STORE_OP_EVAL:
-        len = op->size;
-        rc = tsr_store_eval(node, op->script, op->script_len, op->key,
-                            op->keylen, op->argc, op->argv, op->argvlen,
-                            op->buf, &len);
-        *op->len = len;
-        return rc;
-
-    default: /* TSR_STORE_OP_DEL */
-        return tsr_store_del(node, op->key, op->keylen);
+    /* a retry on another node starts from nothing */
+    if (op->len != NULL) {
+        *op->len = 0;
     }
+
+    return tsr_server_op(node, op);
 }
 
 
 void
-tsr_store_node_uncount(tsr_store_t *node, const tsr_store_op_t *op)
+tsr_router_node_uncount(tsr_server_t *node, const tsr_store_op_t *op)
 {
     switch (op->op) {
 
     case TSR_STORE_OP_SET:
-        node->srv.stats.sets--;
+        node->stats.sets--;
         break;
 
     case TSR_STORE_OP_DEL:
-        node->srv.stats.dels--;
+        node->stats.dels--;
         break;
 
     default:
-        node->srv.stats.gets--;
+        node->stats.gets--;
         break;
     }
 }
@@ -170,19 +153,20 @@ tsr_store_node_uncount(tsr_store_t *node, const tsr_store_op_t *op)
 int
 tsr_store_router_start(tsr_store_t *st, const tsr_loop_t *loop)
 {
-    size_t  i;
+    size_t         i;
+    tsr_router_t  *router = &st->router;
 
-    for (i = 0; i < st->nnodes; i++) {
-        tsr_store_destroy(st->nodes[i]);
+    for (i = 0; i < router->nnodes; i++) {
+        tsr_server_destroy(router->nodes[i]);
     }
 
-    st->nnodes = 0;
+    router->nnodes = 0;
 
-    st->srv.loop = *loop;
-    st->srv.async = 1;
-    st->srv.last[0] = '\0';
+    router->srv->loop = *loop;
+    router->srv->async = 1;
+    router->srv->last[0] = '\0';
 
-    return st->topo->start(st);
+    return router->topo->start(router);
 }
 
 
@@ -191,36 +175,37 @@ tsr_store_router_start(tsr_store_t *st, const tsr_loop_t *loop)
 void
 tsr_store_router_destroy(tsr_store_t *st)
 {
-    size_t  i;
+    size_t         i;
+    tsr_router_t  *router = &st->router;
 
-    st->srv.destroying = 1;
+    router->srv->destroying = 1;
 
-    for (i = 0; i < st->nnodes; i++) {
-        tsr_store_destroy(st->nodes[i]);
+    for (i = 0; i < router->nnodes; i++) {
+        tsr_server_destroy(router->nodes[i]);
     }
 
-    OPENSSL_free(st->nodes);
-    st->nodes = NULL;
-    st->nnodes = 0;
+    OPENSSL_free(router->nodes);
+    router->nodes = NULL;
+    router->nnodes = 0;
 
-    OPENSSL_free(st->allow);
-    st->allow = NULL;
+    OPENSSL_free(router->allow);
+    router->allow = NULL;
 
-    st->topo->free(st);
+    router->topo->free(router);
 }
 
 
 void
 tsr_store_router_on_read(tsr_store_t *st, int fd)
 {
-    tsr_store_router_io(st, fd, 0);
+    tsr_router_io(&st->router, fd, 0);
 }
 
 
 void
 tsr_store_router_on_write(tsr_store_t *st, int fd)
 {
-    tsr_store_router_io(st, fd, 1);
+    tsr_router_io(&st->router, fd, 1);
 }
 
 
@@ -229,64 +214,65 @@ tsr_store_router_on_write(tsr_store_t *st, int fd)
 void
 tsr_store_router_timer(tsr_store_t *st)
 {
-    size_t        i;
-    uint64_t      now, at;
-    tsr_store_t  *node;
+    size_t         i;
+    uint64_t       now, at;
+    tsr_server_t  *node;
+    tsr_router_t  *router = &st->router;
 
-    st->srv.timer_at = 0;
-    st->routing = 1;
+    router->srv->timer_at = 0;
+    router->routing = 1;
 
-    now = tsr_store_loop_now(st);
+    now = tsr_server_loop_now(router->srv);
 
     /* nodes may be added meanwhile: index, not pointer */
 
-    for (i = 0; i < st->nnodes; i++) {
-        node = st->nodes[i];
+    for (i = 0; i < router->nnodes; i++) {
+        node = router->nodes[i];
 
-        if (node->srv.node_timer != 0 && node->srv.node_timer <= now) {
-            node->srv.node_timer = 0;
-            tsr_store_on_timer(node);
+        if (node->node_timer != 0 && node->node_timer <= now) {
+            node->node_timer = 0;
+            tsr_server_on_timer(node);
         }
     }
 
-    if (st->duty_at != 0 && st->duty_at <= now) {
-        st->duty_at = 0;
+    if (router->duty_at != 0 && router->duty_at <= now) {
+        router->duty_at = 0;
 
-        at = st->topo->duty(st, now);
+        at = router->topo->duty(router, now);
 
-        if (at != 0 && (st->duty_at == 0 || at < st->duty_at)) {
-            st->duty_at = at;
+        if (at != 0 && (router->duty_at == 0 || at < router->duty_at)) {
+            router->duty_at = at;
         }
     }
 
-    st->routing = 0;
+    router->routing = 0;
 
-    tsr_store_router_arm(st);
+    tsr_router_arm(router);
 }
 
 
 /* an event of "fd" (-1: of every socket) goes to the node owning it */
 
 static void
-tsr_store_router_io(tsr_store_t *st, int fd, int write)
+tsr_router_io(tsr_router_t *router, int fd, int write)
 {
-    size_t        i;
-    tsr_store_t  *node;
+    size_t         i;
+    tsr_server_t  *node;
 
-    st->routing = 1;
+    router->routing = 1;
 
-    for (i = 0; i < st->nnodes; i++) {
-        node = st->nodes[i];
+    for (i = 0; i < router->nnodes; i++) {
+        node = router->nodes[i];
 
-        if (node->srv.conn == NULL || (fd != -1 && node->srv.fd != fd)) {
+        if (node->conn == NULL || (fd != -1 && node->fd != fd)) {
             continue;
         }
 
         if (write) {
-            tsr_store_on_write_fd(node, node->srv.fd);
+            tsr_server_on_write(node, node->fd);
 
         } else {
-            tsr_store_on_read_fd(node, node->srv.fd);
+            tsr_server_on_read(node, node->fd);
         }
 
         if (fd != -1) {
@@ -294,9 +280,9 @@ tsr_store_router_io(tsr_store_t *st, int fd, int write)
         }
     }
 
-    st->routing = 0;
+    router->routing = 0;
 
-    tsr_store_router_arm(st);
+    tsr_router_arm(router);
 }
 
 
@@ -306,196 +292,238 @@ tsr_store_router_io(tsr_store_t *st, int fd, int write)
  */
 
 static void
-tsr_store_router_arm(tsr_store_t *st)
+tsr_router_arm(tsr_router_t *router)
 {
     size_t    i;
     uint64_t  at, t, now;
 
-    if (!st->srv.async || st->srv.destroying || st->routing) {
+    if (!router->srv->async || router->srv->destroying || router->routing) {
         return;
     }
 
-    at = st->duty_at;
+    at = router->duty_at;
 
-    for (i = 0; i < st->nnodes; i++) {
-        t = st->nodes[i]->srv.node_timer;
+    for (i = 0; i < router->nnodes; i++) {
+        t = router->nodes[i]->node_timer;
 
         if (t != 0 && (at == 0 || t < at)) {
             at = t;
         }
     }
 
-    if (at == 0 || (st->srv.timer_at != 0 && st->srv.timer_at <= at)) {
+    if (at == 0
+        || (router->srv->timer_at != 0 && router->srv->timer_at <= at))
+    {
         return;
     }
 
-    now = tsr_store_loop_now(st);
+    now = tsr_server_loop_now(router->srv);
 
-    if (st->srv.timer_at != 0) {
-        st->srv.loop.timer(st->srv.loop.data, 0);
+    if (router->srv->timer_at != 0) {
+        router->srv->loop.timer(router->srv->loop.data, 0);
     }
 
-    st->srv.loop.timer(st->srv.loop.data, (at > now) ? at - now : 1);
-    st->srv.timer_at = at;
+    router->srv->loop.timer(router->srv->loop.data, (at > now) ? at - now : 1);
+    router->srv->timer_at = at;
 }
 
 
 void
-tsr_store_router_wake(tsr_store_t *st, uint64_t at)
+tsr_router_wake(tsr_router_t *router, uint64_t at)
 {
-    if (st->duty_at == 0 || at < st->duty_at) {
-        st->duty_at = at;
+    if (router->duty_at == 0 || at < router->duty_at) {
+        router->duty_at = at;
     }
 
-    tsr_store_router_arm(st);
+    tsr_router_arm(router);
 }
 
 
 /* the loop of a router's nodes: the router's, with one timer for all */
 
 static int
-tsr_store_node_watch(void *data, int fd, int readable, int writable)
+tsr_router_node_watch(void *data, int fd, int readable, int writable)
 {
-    tsr_store_t  *node = data;
-    tsr_store_t  *st = node->parent;
+    tsr_server_t  *node = data;
+    tsr_router_t  *router = node->owner;
 
-    return st->srv.loop.watch(st->srv.loop.data, fd, readable, writable);
+    return router->srv->loop.watch(router->srv->loop.data, fd, readable, writable);
 }
 
 
 static void
-tsr_store_node_unwatch(void *data, int fd)
+tsr_router_node_unwatch(void *data, int fd)
 {
-    tsr_store_t  *node = data;
-    tsr_store_t  *st = node->parent;
+    tsr_server_t  *node = data;
+    tsr_router_t  *router = node->owner;
 
-    st->srv.loop.unwatch(st->srv.loop.data, fd);
+    router->srv->loop.unwatch(router->srv->loop.data, fd);
 }
 
 
 static void
-tsr_store_node_timer(void *data, uint64_t ms)
+tsr_router_node_timer(void *data, uint64_t ms)
 {
-    tsr_store_t  *node = data;
-    tsr_store_t  *st = node->parent;
+    tsr_server_t  *node = data;
+    tsr_router_t  *router = node->owner;
 
-    if (st->srv.destroying) {
+    if (router->srv->destroying) {
         return;
     }
 
-    node->srv.node_timer = (ms != 0) ? tsr_store_loop_now(st) + ms : 0;
+    node->node_timer = (ms != 0) ? tsr_server_loop_now(router->srv) + ms : 0;
 
-    tsr_store_router_arm(st);
+    tsr_router_arm(router);
 }
 
 
 static uint64_t
-tsr_store_node_now(void *data)
+tsr_router_node_now(void *data)
 {
-    tsr_store_t  *node = data;
+    tsr_server_t  *node = data;
 
-    return tsr_store_loop_now(node->parent);
+    return tsr_server_loop_now(((tsr_router_t *) node->owner)->srv);
 }
 
 
-tsr_store_t *
-tsr_store_node_add(tsr_store_t *st, const char *host, int port,
+/* what a node tells its router (tsr_server_hooks_t) */
+
+static void
+tsr_router_node_event(void *owner, tsr_server_t *node, int ev)
+{
+    tsr_router_t  *router = owner;
+
+    router->topo->event(router, node, ev);
+}
+
+
+static int
+tsr_router_node_error(void *owner, tsr_server_t *node,
+    const redisReply *reply, tsr_server_t **target, int *ask)
+{
+    tsr_router_t  *router = owner;
+
+    return router->topo->error(router, node, reply, target, ask);
+}
+
+
+static int
+tsr_router_node_gone(void *owner)
+{
+    tsr_router_t  *router = owner;
+
+    return router->srv->destroying;
+}
+
+
+tsr_server_t *
+tsr_router_node_add(tsr_router_t *router, const char *host, int port,
     int sentinel)
 {
-    size_t                  n, plen;
-    char                    err[TSR_STORE_ERR_LEN];
-    tsr_loop_t              loop;
-    tsr_store_t            *node, **nodes;
-    tsr_store_conf_t        conf;
-    tsr_store_async_conf_t  aconf;
+    size_t            n, plen;
+    char              err[TSR_STORE_ERR_LEN];
+    tsr_loop_t        loop;
+    tsr_server_t     *node, **nodes;
+    tsr_store_conf_t  conf;
 
-    if (st->nnodes == st->nodes_size) {
-        if (st->nodes_size >= TSR_STORE_MAX_NODES) {
-            tsr_store_set_error(st, "redis %s: more than %d nodes", st->srv.addr,
-                                TSR_STORE_MAX_NODES);
+    if (router->nnodes == router->nodes_size) {
+        if (router->nodes_size >= TSR_STORE_MAX_NODES) {
+            tsr_server_set_error(router->srv, "redis %s: more than %d nodes",
+                                 router->srv->addr, TSR_STORE_MAX_NODES);
             return NULL;
         }
 
-        n = st->nodes_size ? st->nodes_size * 2 : 8;
+        n = router->nodes_size ? router->nodes_size * 2 : 8;
 
-        nodes = OPENSSL_realloc(st->nodes, n * sizeof(tsr_store_t *));
+        nodes = OPENSSL_realloc(router->nodes, n * sizeof(tsr_server_t *));
         if (nodes == NULL) {
-            tsr_store_set_error(st, "redis %s: out of memory", st->srv.addr);
+            tsr_server_set_error(router->srv, "redis %s: out of memory",
+                                 router->srv->addr);
             return NULL;
         }
 
-        st->nodes = nodes;
-        st->nodes_size = n;
+        router->nodes = nodes;
+        router->nodes_size = n;
     }
 
     memset(&conf, 0, sizeof(tsr_store_conf_t));
     conf.host = host;
     conf.port = port;
-    conf.connect_timeout_ms = st->srv.connect_timeout_ms;
-    conf.command_timeout_ms = st->srv.command_timeout_ms;
-    conf.backoff_min_ms = st->srv.backoff_min_ms;
-    conf.backoff_max_ms = st->srv.backoff_max_ms;
-    conf.log = st->srv.log;
-    conf.log_data = st->srv.log_data;
+    conf.connect_timeout_ms = router->srv->connect_timeout_ms;
+    conf.command_timeout_ms = router->srv->command_timeout_ms;
+    conf.backoff_min_ms = router->srv->backoff_min_ms;
+    conf.backoff_max_ms = router->srv->backoff_max_ms;
+    conf.log = router->srv->log;
+    conf.log_data = router->srv->log_data;
 
     if (sentinel) {
-        conf.user = st->topo->node_user(st);
-        conf.password = st->topo->node_password(st, &plen);
+        conf.user = router->topo->node_user(router);
+        conf.password = router->topo->node_password(router, &plen);
 
     } else {
-        conf.user = st->srv.user;
-        conf.password = st->srv.password;
-        conf.db = st->srv.db;
+        conf.user = router->srv->user;
+        conf.password = router->srv->password;
+        conf.db = router->srv->db;
     }
 
-    node = tsr_store_create(&conf, err, sizeof(err));
+    node = tsr_server_create(&conf, err, sizeof(err));
     if (node == NULL) {
-        tsr_store_set_error(st, "%s", err);
+        tsr_server_set_error(router->srv, "%s", err);
         return NULL;
     }
 
-    node->parent = st;
-    node->srv.verify_role = (st->topo->verify_role && !sentinel);
-    node->srv.no_caps = sentinel;
+    router->node_hooks.event = (router->topo->event != NULL)
+                               ? tsr_router_node_event : NULL;
+    router->node_hooks.error = (router->topo->error != NULL)
+                               ? tsr_router_node_error : NULL;
+    router->node_hooks.redirect = router->topo->redirect;
+    router->node_hooks.gone = tsr_router_node_gone;
 
-    st->nodes[st->nnodes++] = node;
+    node->hooks = &router->node_hooks;
+    node->owner = router;
+    node->sync_deadline = router->srv->sync_deadline;
+    node->tls = router->srv->tls;
+    node->tls_borrowed = 1;
+    node->verify_role = (router->topo->verify_role && !sentinel);
+    node->no_caps = sentinel;
 
-    if (!st->srv.async) {
+    router->nodes[router->nnodes++] = node;
+
+    if (!router->srv->async) {
         return node;
     }
 
     memset(&loop, 0, sizeof(tsr_loop_t));
     loop.data = node;
-    loop.watch = tsr_store_node_watch;
-    loop.unwatch = tsr_store_node_unwatch;
-    loop.timer = tsr_store_node_timer;
-    loop.now = tsr_store_node_now;
+    loop.watch = tsr_router_node_watch;
+    loop.unwatch = tsr_router_node_unwatch;
+    loop.timer = tsr_router_node_timer;
+    loop.now = tsr_router_node_now;
 
-    memset(&aconf, 0, sizeof(tsr_store_async_conf_t));
-    aconf.max_inflight = st->srv.max_inflight;
-    aconf.breaker_failures = st->srv.breaker_failures;
-
-    if (tsr_store_set_async(node, &loop, &aconf) != TSR_OK) {
+    if (tsr_server_async(node, &loop, router->srv->max_inflight,
+                         router->srv->breaker_failures)
+        != TSR_OK)
+    {
         /* asynchronous all the same: it refuses, and says why */
-        tsr_store_log(st, TSR_LOG_ERR, "%s", node->srv.err);
+        tsr_server_log(router->srv, TSR_LOG_ERR, "%s", node->err);
     }
 
     return node;
 }
 
 
-tsr_store_t *
-tsr_store_node_find(tsr_store_t *st, const char *host, int port)
+tsr_server_t *
+tsr_router_node_find(tsr_router_t *router, const char *host, int port)
 {
-    size_t        i;
-    tsr_store_t  *node;
+    size_t         i;
+    tsr_server_t  *node;
 
-    for (i = 0; i < st->nnodes; i++) {
-        node = st->nodes[i];
+    for (i = 0; i < router->nnodes; i++) {
+        node = router->nodes[i];
 
-        if (node->srv.port == port
-            && (strcmp(node->srv.host, host) == 0
-                || (node->srv.ip[0] != '\0' && strcmp(node->srv.ip, host) == 0)))
+        if (node->port == port
+            && (strcmp(node->host, host) == 0
+                || (node->ip[0] != '\0' && strcmp(node->ip, host) == 0)))
         {
             return node;
         }
@@ -506,76 +534,76 @@ tsr_store_node_find(tsr_store_t *st, const char *host, int port)
 
 
 int
-tsr_store_node_move(tsr_store_t *node, const char *host, int port,
+tsr_router_node_move(tsr_server_t *node, const char *host, int port,
     int keep_backoff)
 {
     char  *h;
 
-    if (strcmp(node->srv.host, host) == 0 && node->srv.port == port) {
+    if (strcmp(node->host, host) == 0 && node->port == port) {
         return TSR_OK;
     }
 
     h = OPENSSL_strdup(host);
     if (h == NULL) {
-        tsr_store_set_error(node, "out of memory");
+        tsr_server_set_error(node, "out of memory");
         return TSR_ENOMEM;
     }
 
-    tsr_store_node_close(node);
+    tsr_router_node_close(node);
 
-    OPENSSL_free(node->srv.host);
-    node->srv.host = h;
-    node->srv.port = port;
+    OPENSSL_free(node->host);
+    node->host = h;
+    node->port = port;
 
-    snprintf(node->srv.addr, sizeof(node->srv.addr),
-             strchr(node->srv.host, ':') != NULL ? "[%s]:%d" : "%s:%d",
-             node->srv.host, node->srv.port);
+    snprintf(node->addr, sizeof(node->addr),
+             strchr(node->host, ':') != NULL ? "[%s]:%d" : "%s:%d",
+             node->host, node->port);
 
-    node->srv.ip[0] = '\0';
-    node->srv.last[0] = '\0';
-    node->srv.next_attempt = 0;
+    node->ip[0] = '\0';
+    node->last[0] = '\0';
+    node->next_attempt = 0;
 
     if (!keep_backoff) {
-        node->srv.backoff_ms = node->srv.backoff_min_ms;
-        node->srv.reconnect_at = 0;
+        node->backoff_ms = node->backoff_min_ms;
+        node->reconnect_at = 0;
     }
 
-    if (!node->srv.async) {
+    if (!node->async) {
         return TSR_OK;
     }
 
     /* addresses from Redis are numeric: this does not block */
-    if (tsr_store_resolve(node) != TSR_OK) {
-        memcpy(node->srv.last, node->srv.err, sizeof(node->srv.last));
-        tsr_store_log(node, TSR_LOG_ERR, "%s", node->srv.err);
+    if (tsr_server_resolve(node) != TSR_OK) {
+        memcpy(node->last, node->err, sizeof(node->last));
+        tsr_server_log(node, TSR_LOG_ERR, "%s", node->err);
         return TSR_ECONN;
     }
 
-    tsr_store_arm(node);
+    tsr_server_arm(node);
 
     return TSR_OK;
 }
 
 
 int
-tsr_store_node_free(tsr_store_t *st, size_t i)
+tsr_router_node_free(tsr_router_t *router, size_t i)
 {
-    tsr_store_t  *node;
+    tsr_server_t  *node;
 
-    node = st->nodes[i];
+    node = router->nodes[i];
 
-    if (!node->srv.parked || node->srv.conn != NULL || node->srv.ctx != NULL
-        || node->srv.head != NULL)
+    if (!node->parked || node->conn != NULL || node->ctx != NULL
+        || node->head != NULL)
     {
         return 0;
     }
 
-    tsr_store_stats_add(&st->srv.stats, &node->srv.stats);
-    tsr_store_destroy(node);
+    tsr_store_stats_add(&router->srv->stats, &node->stats);
+    tsr_server_destroy(node);
 
-    memmove(&st->nodes[i], &st->nodes[i + 1],
-            (st->nnodes - i - 1) * sizeof(tsr_store_t *));
-    st->nnodes--;
+    memmove(&router->nodes[i], &router->nodes[i + 1],
+            (router->nnodes - i - 1) * sizeof(tsr_server_t *));
+    router->nnodes--;
 
     return 1;
 }
@@ -587,130 +615,129 @@ tsr_store_node_free(tsr_store_t *st, size_t i)
  */
 
 static void
-tsr_store_node_close(tsr_store_t *node)
+tsr_router_node_close(tsr_server_t *node)
 {
-    tsr_sync_free(node->srv.ctx);
-    node->srv.ctx = NULL;
+    tsr_sync_free(node->ctx);
+    node->ctx = NULL;
 
-    if (node->srv.conn == NULL || node->srv.closing) {
+    if (node->conn == NULL || node->closing) {
         return;
     }
 
-    tsr_store_set_error(node, "connection to redis at %s closed", node->srv.addr);
-    node->srv.quiet = 1;
+    tsr_server_set_error(node, "connection to redis at %s closed", node->addr);
+    node->quiet = 1;
 
-    tsr_store_async_drop(node);
+    tsr_server_async_drop(node);
 }
 
 
 void
-tsr_store_node_park(tsr_store_t *node)
+tsr_router_node_park(tsr_server_t *node)
 {
-    if (node->srv.parked) {
+    if (node->parked) {
         return;
     }
 
-    node->srv.parked = 1;
-    node->srv.retiring = 0;
+    node->parked = 1;
+    node->retiring = 0;
 
-    tsr_store_node_close(node);
+    tsr_router_node_close(node);
 
-    tsr_store_log(node, TSR_LOG_INFO, "redis at %s is not used any more",
-                  node->srv.addr);
+    tsr_server_log(node, TSR_LOG_INFO, "redis at %s is not used any more",
+                   node->addr);
 }
 
 
 void
-tsr_store_node_unpark(tsr_store_t *node)
+tsr_router_node_unpark(tsr_server_t *node)
 {
-    node->srv.retiring = 0;
+    node->retiring = 0;
 
-    if (!node->srv.parked) {
+    if (!node->parked) {
         return;
     }
 
-    node->srv.parked = 0;
-    node->srv.reconnect_at = 0;
-    node->srv.backoff_ms = node->srv.backoff_min_ms;
+    node->parked = 0;
+    node->reconnect_at = 0;
+    node->backoff_ms = node->backoff_min_ms;
 
-    if (node->srv.async) {
-        tsr_store_arm(node);
+    if (node->async) {
+        tsr_server_arm(node);
     }
 }
 
 
 void
-tsr_store_node_reset(tsr_store_t *node)
+tsr_router_node_reset(tsr_server_t *node)
 {
-    tsr_store_node_close(node);
+    tsr_router_node_close(node);
 }
 
 
 void
-tsr_store_node_fail(tsr_store_t *node)
+tsr_router_node_fail(tsr_server_t *node)
 {
-    tsr_store_async_drop(node);
+    tsr_server_async_drop(node);
 }
 
 
 int
-tsr_store_node_ready(const tsr_store_t *node)
+tsr_router_node_ready(const tsr_server_t *node)
 {
-    return node->srv.async && node->srv.conn != NULL
-           && node->srv.conn_state == TSR_STORE_READY && !node->srv.closing;
+    return tsr_server_usable(node);
 }
 
 
 int
-tsr_store_node_command(tsr_store_t *node, tsr_conn_reply_pt fn,
+tsr_router_node_command(tsr_server_t *node, tsr_conn_reply_pt fn,
     void *privdata, const char *fmt, ...)
 {
     int      rc;
     va_list  args;
 
-    if (!tsr_store_node_ready(node)) {
+    if (!tsr_router_node_ready(node)) {
         return TSR_ECONN;
     }
 
     va_start(args, fmt);
-    rc = tsr_store_async_vcommand(node, fn, privdata, fmt, args);
+    rc = tsr_server_async_vcommand(node, fn, privdata, fmt, args);
     va_end(args);
 
     if (rc != TSR_OK) {
         return rc;
     }
 
-    tsr_store_arm(node);
+    tsr_server_arm(node);
 
     return TSR_OK;
 }
 
 
 void
-tsr_store_node_replied(tsr_store_t *node)
+tsr_router_node_replied(tsr_server_t *node)
 {
-    (void) tsr_store_sent_pop(node);
+    (void) tsr_server_sent_pop(node);
 }
 
 
 int
-tsr_store_node_sync(tsr_store_t *node, redisReply **reply, const char *name,
+tsr_router_node_sync(tsr_server_t *node, redisReply **reply, const char *name,
     const char *fmt, ...)
 {
     int       rc;
     va_list   args;
 
-    rc = tsr_store_ready(node);
+    rc = tsr_server_ready(node);
     if (rc != TSR_OK) {
         return rc;
     }
 
     va_start(args, fmt);
-    rc = tsr_store_vsync(node, reply, name, fmt, args);
+    rc = tsr_server_vsync(node, reply, name, fmt, args);
     va_end(args);
 
     if (rc != TSR_OK) {
-        tsr_store_drop(node);
+        tsr_server_drop(node);
     }
 
     return rc;
@@ -718,7 +745,7 @@ tsr_store_node_sync(tsr_store_t *node, redisReply **reply, const char *name,
 
 
 void
-tsr_store_node_free_reply(tsr_store_t *node, redisReply *reply)
+tsr_router_node_free_reply(tsr_server_t *node, redisReply *reply)
 {
-    tsr_store_free_reply(node, reply, 0);
+    tsr_server_free_reply(node, reply, 0);
 }

@@ -43,8 +43,8 @@ typedef struct {
     char               *user;           /* at the sentinels */
     char               *password;
     size_t              password_len;
-    tsr_store_t        *master;         /* once known */
-    tsr_store_t        *watcher;        /* asynchronous: at a sentinel */
+    tsr_server_t        *master;         /* once known */
+    tsr_server_t        *watcher;        /* asynchronous: at a sentinel */
     uint64_t            renew_at;       /* the next SUBSCRIBE */
     uint64_t            requeried_at;
     int64_t             next_discovery; /* synchronous, backing off */
@@ -54,36 +54,38 @@ typedef struct {
 } tsr_sentinel_t;
 
 
-/* a store's state as this topology */
-#define tsr_sentinel(st)  ((tsr_sentinel_t *) (st)->topo_data)
+/* a router's state as this topology */
+#define tsr_sentinel(router)  ((tsr_sentinel_t *) (router)->data)
 
 
-static int tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
-    char *err, size_t errlen);
-static void tsr_sentinel_destroy(tsr_store_t *st);
-static const char *tsr_sentinel_user(const tsr_store_t *st);
-static const char *tsr_sentinel_password(const tsr_store_t *st, size_t *len);
-static int tsr_sentinel_start(tsr_store_t *st);
-static tsr_store_t *tsr_sentinel_route(tsr_store_t *st, const char *key,
+static int tsr_sentinel_create(tsr_router_t *router,
+    const tsr_store_conf_t *conf, char *err, size_t errlen);
+static void tsr_sentinel_destroy(tsr_router_t *router);
+static const char *tsr_sentinel_user(const tsr_router_t *router);
+static const char *tsr_sentinel_password(const tsr_router_t *router,
+    size_t *len);
+static int tsr_sentinel_start(tsr_router_t *router);
+static tsr_server_t *tsr_sentinel_route(tsr_router_t *router, const char *key,
     size_t keylen);
-static int tsr_sentinel_op(tsr_store_t *st, const tsr_store_op_t *op);
+static int tsr_sentinel_op(tsr_router_t *router, const tsr_store_op_t *op);
 static int tsr_sentinel_connect(tsr_store_t *st);
-static void tsr_sentinel_event(tsr_store_t *st, tsr_store_t *node, int ev);
-static uint64_t tsr_sentinel_duty(tsr_store_t *st, uint64_t now);
+static void tsr_sentinel_event(tsr_router_t *router, tsr_server_t *node,
+    int ev);
+static uint64_t tsr_sentinel_duty(tsr_router_t *router, uint64_t now);
 static int tsr_sentinel_state(const tsr_store_t *st);
-static int tsr_sentinel_use(tsr_store_t *st, const char *ip, size_t iplen,
+static int tsr_sentinel_use(tsr_router_t *router, const char *ip, size_t iplen,
     const char *port, size_t portlen, const char *from);
-static void tsr_sentinel_requery(tsr_store_t *st);
+static void tsr_sentinel_requery(tsr_router_t *router);
 static void tsr_sentinel_master_cb(tsr_conn_t *c, redisReply *r,
     void *privdata);
 static void tsr_sentinel_switch_cb(tsr_conn_t *c, redisReply *r,
     void *privdata);
-static int tsr_sentinel_discover(tsr_store_t *st);
-static int tsr_sentinel_ask(tsr_store_t *st, size_t k);
+static int tsr_sentinel_discover(tsr_router_t *router);
+static int tsr_sentinel_ask(tsr_router_t *router, size_t k);
 
 
 static int
-tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
+tsr_sentinel_create(tsr_router_t *router, const tsr_store_conf_t *conf,
     char *err, size_t errlen)
 {
     size_t           i;
@@ -111,7 +113,7 @@ tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
         return TSR_ENOMEM;
     }
 
-    st->topo_data = s;
+    router->data = s;
 
     if (tsr_store_parse_list(conf->sentinels, strlen(conf->sentinels),
                              s->hosts, s->ports, TSR_STORE_MAX_LIST, err,
@@ -128,7 +130,7 @@ tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
     }
 
     s->n = i;
-    s->backoff_ms = st->srv.backoff_min_ms;
+    s->backoff_ms = router->srv->backoff_min_ms;
 
     s->name = OPENSSL_strdup(conf->master_name);
     if (s->name == NULL) {
@@ -155,8 +157,9 @@ tsr_sentinel_create(tsr_store_t *st, const tsr_store_conf_t *conf,
         memcpy(s->password, conf->sentinel_password, s->password_len + 1);
     }
 
-    snprintf(st->srv.addr, sizeof(st->srv.addr), "master \"%s\" of sentinels %s",
-             conf->master_name, conf->sentinels);
+    snprintf(router->srv->addr, sizeof(router->srv->addr),
+             "master \"%s\" of sentinels %s", conf->master_name,
+             conf->sentinels);
 
     return TSR_OK;
 
@@ -169,12 +172,12 @@ nomem:
 
 
 static void
-tsr_sentinel_destroy(tsr_store_t *st)
+tsr_sentinel_destroy(tsr_router_t *router)
 {
     size_t           i;
     tsr_sentinel_t  *s;
 
-    s = st->topo_data;
+    s = router->data;
 
     if (s == NULL) {
         return;
@@ -194,23 +197,23 @@ tsr_sentinel_destroy(tsr_store_t *st)
     OPENSSL_free(s->user);
     OPENSSL_free(s);
 
-    st->topo_data = NULL;
+    router->data = NULL;
 }
 
 
 static const char *
-tsr_sentinel_user(const tsr_store_t *st)
+tsr_sentinel_user(const tsr_router_t *router)
 {
-    return tsr_sentinel(st)->user;
+    return tsr_sentinel(router)->user;
 }
 
 
 static const char *
-tsr_sentinel_password(const tsr_store_t *st, size_t *len)
+tsr_sentinel_password(const tsr_router_t *router, size_t *len)
 {
-    *len = tsr_sentinel(st)->password_len;
+    *len = tsr_sentinel(router)->password_len;
 
-    return tsr_sentinel(st)->password;
+    return tsr_sentinel(router)->password;
 }
 
 
@@ -221,12 +224,12 @@ tsr_sentinel_password(const tsr_store_t *st, size_t *len)
  */
 
 static int
-tsr_sentinel_start(tsr_store_t *st)
+tsr_sentinel_start(tsr_router_t *router)
 {
     size_t           i;
     tsr_sentinel_t  *s;
 
-    s = st->topo_data;
+    s = router->data;
 
     s->master = NULL;
     s->watcher = NULL;
@@ -234,11 +237,11 @@ tsr_sentinel_start(tsr_store_t *st)
     s->current = 0;
 
     for (i = 0; i < s->n; i++) {
-        if (tsr_store_resolve_name(st, s->hosts[i], s->ips[i],
-                                   sizeof(s->ips[i]))
+        if (tsr_server_resolve_name(router->srv, s->hosts[i], s->ips[i],
+                                    sizeof(s->ips[i]))
             != TSR_OK)
         {
-            tsr_store_log(st, TSR_LOG_ERR, "%s", st->srv.err);
+            tsr_server_log(router->srv, TSR_LOG_ERR, "%s", router->srv->err);
             s->ips[i][0] = '\0';
         }
     }
@@ -248,13 +251,13 @@ tsr_sentinel_start(tsr_store_t *st)
     }
 
     if (i == s->n) {
-        memcpy(st->srv.last, st->srv.err, sizeof(st->srv.last));
+        memcpy(router->srv->last, router->srv->err, sizeof(router->srv->last));
         return TSR_ECONN;
     }
 
     s->current = i;
 
-    s->watcher = tsr_store_node_add(st, s->ips[i], s->ports[i], 1);
+    s->watcher = tsr_router_node_add(router, s->ips[i], s->ports[i], 1);
     if (s->watcher == NULL) {
         return TSR_ENOMEM;
     }
@@ -265,16 +268,19 @@ tsr_sentinel_start(tsr_store_t *st)
 
 /* every command goes to the master: the key does not matter */
 
-static tsr_store_t *
-tsr_sentinel_route(tsr_store_t *st, const char *key, size_t keylen)
+static tsr_server_t *
+tsr_sentinel_route(tsr_router_t *router, const char *key, size_t keylen)
 {
     tsr_sentinel_t  *s;
 
-    s = st->topo_data;
+    s = router->data;
 
     if (s->master == NULL) {
-        tsr_store_set_error(st, "redis %s: the master is not known yet%s%s",
-                            st->srv.addr, st->srv.last[0] ? ": " : "", st->srv.last);
+        tsr_server_set_error(router->srv,
+                             "redis %s: the master is not known yet%s%s",
+                             router->srv->addr,
+                             router->srv->last[0] ? ": " : "",
+                             router->srv->last);
         return NULL;
     }
 
@@ -283,15 +289,15 @@ tsr_sentinel_route(tsr_store_t *st, const char *key, size_t keylen)
 
 
 static void
-tsr_sentinel_event(tsr_store_t *st, tsr_store_t *node, int ev)
+tsr_sentinel_event(tsr_router_t *router, tsr_server_t *node, int ev)
 {
     size_t           i, k;
     uint64_t         now;
     tsr_sentinel_t  *s;
 
-    s = st->topo_data;
+    s = router->data;
 
-    if (!st->srv.async) {
+    if (!router->srv->async) {
         if (node == s->master && ev != TSR_STORE_EV_READY) {
             s->discover = 1;
         }
@@ -308,26 +314,27 @@ tsr_sentinel_event(tsr_store_t *st, tsr_store_t *node, int ev)
              * message, and no switch falls between the two.
              */
 
-            if (tsr_store_node_command(node, tsr_sentinel_master_cb, st,
-                                       "SENTINEL get-master-addr-by-name %s",
-                                       s->name)
+            if (tsr_router_node_command(node, tsr_sentinel_master_cb, router,
+                                        "SENTINEL get-master-addr-by-name %s",
+                                        s->name)
                 != TSR_OK
-                || tsr_store_node_command(node, tsr_sentinel_switch_cb, st,
-                                          "SUBSCRIBE " TSR_SENTINEL_CHANNEL)
+                || tsr_router_node_command(node, tsr_sentinel_switch_cb, router,
+                                           "SUBSCRIBE " TSR_SENTINEL_CHANNEL)
                    != TSR_OK)
             {
-                tsr_store_set_error(node, "sentinel at %s refused the "
-                                    "commands", node->srv.addr);
-                tsr_store_node_fail(node);
+                tsr_server_set_error(node,
+                                     "sentinel at %s refused the commands",
+                                     node->addr);
+                tsr_router_node_fail(node);
                 return;
             }
 
-            now = tsr_store_loop_now(st);
+            now = tsr_server_loop_now(router->srv);
 
             s->subscribed = 1;
             s->renew_at = now + TSR_SENTINEL_KEEPALIVE;
 
-            tsr_store_router_wake(st, s->renew_at);
+            tsr_router_wake(router, s->renew_at);
             break;
 
         case TSR_STORE_EV_DOWN:
@@ -347,10 +354,10 @@ tsr_sentinel_event(tsr_store_t *st, tsr_store_t *node, int ev)
 
             if (k != s->current) {
                 s->current = k;
-                (void) tsr_store_node_move(node, s->ips[k], s->ports[k], 1);
+                (void) tsr_router_node_move(node, s->ips[k], s->ports[k], 1);
             }
 
-            memcpy(st->srv.last, node->srv.err, sizeof(st->srv.last));
+            memcpy(router->srv->last, node->err, sizeof(router->srv->last));
             break;
         }
 
@@ -360,7 +367,7 @@ tsr_sentinel_event(tsr_store_t *st, tsr_store_t *node, int ev)
     if (node == s->master
         && (ev == TSR_STORE_EV_NOT_MASTER || ev == TSR_STORE_EV_READONLY))
     {
-        tsr_sentinel_requery(st);
+        tsr_sentinel_requery(router);
     }
 }
 
@@ -371,14 +378,14 @@ tsr_sentinel_event(tsr_store_t *st, tsr_store_t *node, int ev)
  */
 
 static void
-tsr_sentinel_requery(tsr_store_t *st)
+tsr_sentinel_requery(tsr_router_t *router)
 {
     size_t           k;
     uint64_t         now;
     tsr_sentinel_t  *s;
 
-    s = st->topo_data;
-    now = tsr_store_loop_now(st);
+    s = router->data;
+    now = tsr_server_loop_now(router->srv);
 
     if (s->watcher == NULL
         || (s->requeried_at != 0
@@ -390,17 +397,18 @@ tsr_sentinel_requery(tsr_store_t *st)
     s->requeried_at = now;
     s->subscribed = 0;
 
-    tsr_store_log(st, TSR_LOG_WARN, "redis %s: asking the sentinels again: "
-                  "%s", st->srv.addr, s->master != NULL ? s->master->srv.err : "");
+    tsr_server_log(router->srv, TSR_LOG_WARN,
+                   "redis %s: asking the sentinels again: %s",
+                   router->srv->addr, s->master != NULL ? s->master->err : "");
 
     k = (s->current + 1) % s->n;
 
     if (k != s->current && s->ips[k][0] != '\0') {
         s->current = k;
-        (void) tsr_store_node_move(s->watcher, s->ips[k], s->ports[k], 0);
+        (void) tsr_router_node_move(s->watcher, s->ips[k], s->ports[k], 0);
 
     } else {
-        tsr_store_node_reset(s->watcher);
+        tsr_router_node_reset(s->watcher);
     }
 }
 
@@ -410,44 +418,44 @@ tsr_sentinel_requery(tsr_store_t *st)
 static void
 tsr_sentinel_master_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 {
-    tsr_store_t     *st = privdata;
-    tsr_store_t     *node = c->data;
+    tsr_router_t    *router = privdata;
+    tsr_server_t    *node = c->data;
     redisReply      *reply = r;
     tsr_sentinel_t  *s;
 
-    tsr_store_node_replied(node);
+    tsr_router_node_replied(node);
 
-    if (reply == NULL || st->srv.destroying) {
+    if (reply == NULL || router->srv->destroying) {
         return;
     }
 
-    s = st->topo_data;
+    s = router->data;
 
     if (reply->type == REDIS_REPLY_ARRAY && reply->elements == 2
         && reply->element[0]->type == REDIS_REPLY_STRING
         && reply->element[1]->type == REDIS_REPLY_STRING)
     {
-        if (tsr_sentinel_use(st, reply->element[0]->str,
+        if (tsr_sentinel_use(router, reply->element[0]->str,
                              reply->element[0]->len, reply->element[1]->str,
-                             reply->element[1]->len, node->srv.addr)
+                             reply->element[1]->len, node->addr)
             == TSR_OK)
         {
             return;
         }
 
-        memcpy(node->srv.err, st->srv.err, sizeof(node->srv.err));
+        memcpy(node->err, router->srv->err, sizeof(node->err));
 
     } else if (reply->type == REDIS_REPLY_ERROR) {
-        tsr_store_reply_error(node, "SENTINEL get-master-addr-by-name",
-                              reply);
+        tsr_server_reply_error(node, "SENTINEL get-master-addr-by-name", reply);
 
     } else {
-        tsr_store_set_error(node, "sentinel at %s does not know master "
-                            "\"%s\"", node->srv.addr, s->name);
+        tsr_server_set_error(node,
+                             "sentinel at %s does not know master \"%s\"",
+                             node->addr, s->name);
     }
 
     /* as a failure of this sentinel: the next one is asked */
-    tsr_store_node_fail(node);
+    tsr_router_node_fail(node);
 }
 
 
@@ -459,23 +467,23 @@ tsr_sentinel_master_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 static void
 tsr_sentinel_switch_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 {
-    tsr_store_t       *st = privdata;
-    tsr_store_t       *node = c->data;
+    tsr_router_t      *router = privdata;
+    tsr_server_t      *node = c->data;
     redisReply        *reply = r;
     size_t             i, len, nlen, n, f[5], flen[5];
     const char        *p;
     tsr_sentinel_t    *s;
     const redisReply  *type, *msg;
 
-    if (reply == NULL || st->srv.destroying) {
-        if (!st->srv.destroying && node == tsr_sentinel(st)->watcher) {
-            tsr_sentinel(st)->subscribed = 0;
+    if (reply == NULL || router->srv->destroying) {
+        if (!router->srv->destroying && node == tsr_sentinel(router)->watcher) {
+            tsr_sentinel(router)->subscribed = 0;
         }
 
         return;
     }
 
-    s = st->topo_data;
+    s = router->data;
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements < 3
         || reply->element[0]->type != REDIS_REPLY_STRING)
@@ -488,7 +496,7 @@ tsr_sentinel_switch_cb(tsr_conn_t *c, redisReply *r, void *privdata)
     if (type->len == sizeof("subscribe") - 1
         && memcmp(type->str, "subscribe", type->len) == 0)
     {
-        tsr_store_node_replied(node);
+        tsr_router_node_replied(node);
         return;
     }
 
@@ -525,15 +533,16 @@ tsr_sentinel_switch_cb(tsr_conn_t *c, redisReply *r, void *privdata)
         return;
     }
 
-    tsr_store_log(st, TSR_LOG_INFO, "redis %s: switched from %.*s:%.*s to "
-                  "%.*s:%.*s", st->srv.addr, (int) flen[1], p + f[1],
-                  (int) flen[2], p + f[2], (int) flen[3], p + f[3],
-                  (int) flen[4], p + f[4]);
+    tsr_server_log(router->srv, TSR_LOG_INFO,
+                   "redis %s: switched from %.*s:%.*s to %.*s:%.*s",
+                   router->srv->addr, (int) flen[1], p + f[1], (int) flen[2],
+                   p + f[2], (int) flen[3], p + f[3], (int) flen[4], p + f[4]);
 
-    if (tsr_sentinel_use(st, p + f[3], flen[3], p + f[4], flen[4], node->srv.addr)
+    if (tsr_sentinel_use(router, p + f[3], flen[3], p + f[4], flen[4],
+                         node->addr)
         != TSR_OK)
     {
-        tsr_store_log(st, TSR_LOG_ERR, "%s", st->srv.err);
+        tsr_server_log(router->srv, TSR_LOG_ERR, "%s", router->srv->err);
     }
 }
 
@@ -544,7 +553,7 @@ tsr_sentinel_switch_cb(tsr_conn_t *c, redisReply *r, void *privdata)
  */
 
 static int
-tsr_sentinel_use(tsr_store_t *st, const char *ip, size_t iplen,
+tsr_sentinel_use(tsr_router_t *router, const char *ip, size_t iplen,
     const char *port, size_t portlen, const char *from)
 {
     int              n;
@@ -552,7 +561,7 @@ tsr_sentinel_use(tsr_store_t *st, const char *ip, size_t iplen,
     char             host[TSR_STORE_IP_LEN];
     tsr_sentinel_t  *s;
 
-    s = st->topo_data;
+    s = router->data;
     n = 0;
 
     for (i = 0; i < portlen && i < 6; i++) {
@@ -566,67 +575,72 @@ tsr_sentinel_use(tsr_store_t *st, const char *ip, size_t iplen,
     if (iplen == 0 || iplen >= sizeof(host) || i != portlen || n < 1
         || n > 65535)
     {
-        tsr_store_set_error(st, "sentinel at %s: invalid address of master "
-                            "\"%s\"", from, s->name);
+        tsr_server_set_error(router->srv,
+                             "sentinel at %s: invalid address of master "
+                             "\"%s\"", from, s->name);
         return TSR_EPROTO;
     }
 
     memcpy(host, ip, iplen);
     host[iplen] = '\0';
 
-    if (st->srv.async && !tsr_store_numeric(host)) {
-        tsr_store_set_error(st, "sentinel at %s: master \"%s\" at \"%s\", "
-                            "not a numeric address", from, s->name, host);
+    if (router->srv->async && !tsr_store_numeric(host)) {
+        tsr_server_set_error(router->srv,
+                             "sentinel at %s: master \"%s\" at \"%s\", "
+                             "not a numeric address", from, s->name, host);
         return TSR_EPROTO;
     }
 
     /* the master gets the master's credentials: only where allowed */
 
-    if (!tsr_store_allowed(st, host)) {
-        tsr_store_set_error(st, "sentinel at %s: master \"%s\" at %s:%d, "
-                            "outside \"allow=\"", from, s->name, host, n);
+    if (!tsr_router_allowed(router, host)) {
+        tsr_server_set_error(router->srv,
+                             "sentinel at %s: master \"%s\" at %s:%d, "
+                             "outside \"allow=\"", from, s->name, host, n);
         return TSR_EPROTO;
     }
 
     if (s->master == NULL) {
-        s->master = tsr_store_node_add(st, host, n, 0);
+        s->master = tsr_router_node_add(router, host, n, 0);
         if (s->master == NULL) {
             return TSR_ENOMEM;
         }
 
-        tsr_store_log(st, TSR_LOG_INFO, "redis %s: the master is at %s "
-                      "(sentinel at %s)", st->srv.addr, s->master->srv.addr, from);
+        tsr_server_log(router->srv, TSR_LOG_INFO,
+                       "redis %s: the master is at %s (sentinel at %s)",
+                       router->srv->addr, s->master->addr, from);
         return TSR_OK;
     }
 
-    if (strcmp(s->master->srv.host, host) == 0 && s->master->srv.port == n) {
+    if (strcmp(s->master->host, host) == 0 && s->master->port == n) {
         return TSR_OK;
     }
 
-    tsr_store_log(st, TSR_LOG_INFO, "redis %s: the master moves from %s to "
-                  "%s:%d (sentinel at %s)", st->srv.addr, s->master->srv.addr, host, n,
-                  from);
+    tsr_server_log(router->srv, TSR_LOG_INFO,
+                   "redis %s: the master moves from %s to "
+                   "%s:%d (sentinel at %s)", router->srv->addr, s->master->addr,
+                   host, n, from);
 
-    return tsr_store_node_move(s->master, host, n, 0);
+    return tsr_router_node_move(s->master, host, n, 0);
 }
 
 
 /* renews the subscription, the sentinel's proof of life */
 
 static uint64_t
-tsr_sentinel_duty(tsr_store_t *st, uint64_t now)
+tsr_sentinel_duty(tsr_router_t *router, uint64_t now)
 {
     tsr_sentinel_t  *s;
 
-    s = st->topo_data;
+    s = router->data;
 
     if (!s->subscribed || s->watcher == NULL) {
         return 0;
     }
 
     if (now >= s->renew_at) {
-        if (tsr_store_node_command(s->watcher, tsr_sentinel_switch_cb, st,
-                                   "SUBSCRIBE " TSR_SENTINEL_CHANNEL)
+        if (tsr_router_node_command(s->watcher, tsr_sentinel_switch_cb, router,
+                                    "SUBSCRIBE " TSR_SENTINEL_CHANNEL)
             != TSR_OK)
         {
             return 0;
@@ -643,15 +657,18 @@ static int
 tsr_sentinel_state(const tsr_store_t *st)
 {
     tsr_sentinel_t  *s;
+    tsr_router_t    *router;
 
-    s = st->topo_data;
+    router = tsr_store_router(st);
+
+    s = router->data;
 
     if (s->master != NULL) {
-        return tsr_store_state(s->master);
+        return tsr_server_state(s->master);
     }
 
     if (s->watcher != NULL
-        && tsr_store_state(s->watcher) == TSR_STORE_STATE_CONNECTING)
+        && tsr_server_state(s->watcher) == TSR_STORE_STATE_CONNECTING)
     {
         return TSR_STORE_STATE_CONNECTING;
     }
@@ -667,21 +684,24 @@ tsr_sentinel_connect(tsr_store_t *st)
 {
     int              rc;
     tsr_sentinel_t  *s;
+    tsr_router_t    *router;
 
-    s = st->topo_data;
+    router = tsr_store_router(st);
+
+    s = router->data;
 
     if (s->master == NULL || s->discover) {
-        rc = tsr_sentinel_discover(st);
+        rc = tsr_sentinel_discover(router);
         if (rc != TSR_OK) {
-            st->srv.stats.errors++;
+            router->srv->stats.errors++;
             return rc;
         }
     }
 
-    rc = tsr_store_connect(s->master);
+    rc = tsr_server_connect(s->master);
 
     if (rc != TSR_OK) {
-        memcpy(st->srv.err, s->master->srv.err, sizeof(st->srv.err));
+        memcpy(router->srv->err, s->master->err, sizeof(router->srv->err));
         s->discover = 1;
     }
 
@@ -696,42 +716,42 @@ tsr_sentinel_connect(tsr_store_t *st)
  */
 
 static int
-tsr_sentinel_op(tsr_store_t *st, const tsr_store_op_t *op)
+tsr_sentinel_op(tsr_router_t *router, const tsr_store_op_t *op)
 {
     int              rc, asked;
-    tsr_store_t     *master;
+    tsr_server_t    *master;
     tsr_sentinel_t  *s;
 
-    s = st->topo_data;
+    s = router->data;
     asked = 0;
 
     if (s->master == NULL || s->discover) {
         asked = 1;
-        rc = tsr_sentinel_discover(st);
+        rc = tsr_sentinel_discover(router);
 
         if (rc != TSR_OK) {
             switch (op->op) {
 
             case TSR_STORE_OP_SET:
-                st->srv.stats.sets++;
+                router->srv->stats.sets++;
                 break;
 
             case TSR_STORE_OP_DEL:
-                st->srv.stats.dels++;
+                router->srv->stats.dels++;
                 break;
 
             default:
-                st->srv.stats.gets++;
+                router->srv->stats.gets++;
                 break;
             }
 
-            st->srv.stats.errors++;
+            router->srv->stats.errors++;
 
             return rc;
         }
     }
 
-    rc = tsr_store_node_op(s->master, op);
+    rc = tsr_router_node_op(s->master, op);
 
     /*
      * Not GETDEL nor a script after a lost connection: it may have run
@@ -749,11 +769,11 @@ tsr_sentinel_op(tsr_store_t *st, const tsr_store_op_t *op)
         master = s->master;
         s->next_discovery = 0;
 
-        if (tsr_sentinel_discover(st) == TSR_OK
-            && (master->srv.next_attempt == 0 || master->srv.ctx != NULL))
+        if (tsr_sentinel_discover(router) == TSR_OK
+            && (master->next_attempt == 0 || master->ctx != NULL))
         {
-            tsr_store_node_uncount(master, op);
-            rc = tsr_store_node_op(master, op);
+            tsr_router_node_uncount(master, op);
+            rc = tsr_router_node_op(master, op);
         }
     }
 
@@ -762,7 +782,7 @@ tsr_sentinel_op(tsr_store_t *st, const tsr_store_op_t *op)
     }
 
     if (rc < 0) {
-        memcpy(st->srv.err, s->master->srv.err, sizeof(st->srv.err));
+        memcpy(router->srv->err, s->master->err, sizeof(router->srv->err));
     }
 
     return rc;
@@ -775,20 +795,22 @@ tsr_sentinel_op(tsr_store_t *st, const tsr_store_op_t *op)
  */
 
 static int
-tsr_sentinel_discover(tsr_store_t *st)
+tsr_sentinel_discover(tsr_router_t *router)
 {
     int              rc;
     size_t           i, k;
     int64_t          now;
     tsr_sentinel_t  *s;
 
-    s = st->topo_data;
+    s = router->data;
     now = tsr_now_ms();
 
     if (now < s->next_discovery) {
-        tsr_store_set_error(st, "redis %s unavailable, next attempt in %lld "
-                            "ms: %s", st->srv.addr,
-                            (long long) (s->next_discovery - now), st->srv.last);
+        tsr_server_set_error(router->srv,
+                             "redis %s unavailable, next attempt in %lld "
+                             "ms: %s", router->srv->addr,
+                             (long long) (s->next_discovery - now),
+                             router->srv->last);
         return TSR_ECONN;
     }
 
@@ -797,27 +819,27 @@ tsr_sentinel_discover(tsr_store_t *st)
     for (i = 0; i < s->n; i++) {
         k = (s->current + i) % s->n;
 
-        rc = tsr_sentinel_ask(st, k);
+        rc = tsr_sentinel_ask(router, k);
 
         if (rc == TSR_OK) {
             s->current = k;
             s->discover = 0;
-            s->backoff_ms = st->srv.backoff_min_ms;
+            s->backoff_ms = router->srv->backoff_min_ms;
             s->next_discovery = 0;
-            st->srv.last[0] = '\0';
+            router->srv->last[0] = '\0';
             return TSR_OK;
         }
     }
 
     s->next_discovery = now + s->backoff_ms;
 
-    tsr_store_log(st, TSR_LOG_ERR, "%s, next attempt in %d ms", st->srv.err,
-                  s->backoff_ms);
+    tsr_server_log(router->srv, TSR_LOG_ERR, "%s, next attempt in %d ms",
+                   router->srv->err, s->backoff_ms);
 
-    s->backoff_ms = (s->backoff_ms > st->srv.backoff_max_ms / 2)
-                    ? st->srv.backoff_max_ms : s->backoff_ms * 2;
+    s->backoff_ms = (s->backoff_ms > router->srv->backoff_max_ms / 2)
+                    ? router->srv->backoff_max_ms : s->backoff_ms * 2;
 
-    memcpy(st->srv.last, st->srv.err, sizeof(st->srv.last));
+    memcpy(router->srv->last, router->srv->err, sizeof(router->srv->last));
 
     return rc;
 }
@@ -826,7 +848,7 @@ tsr_sentinel_discover(tsr_store_t *st)
 /* one sentinel, on a connection of its own, closed at once */
 
 static int
-tsr_sentinel_ask(tsr_store_t *st, size_t k)
+tsr_sentinel_ask(tsr_router_t *router, size_t k)
 {
     int               rc;
     char              addr[300], text[TSR_STORE_REPLY_TEXT];
@@ -836,7 +858,7 @@ tsr_sentinel_ask(tsr_store_t *st, size_t k)
     tsr_sentinel_t   *s;
     tsr_sync_conf_t   conf;
 
-    s = st->topo_data;
+    s = router->data;
     reply = NULL;
 
     (void) snprintf(addr, sizeof(addr), "sentinel at %s:%d", s->hosts[k],
@@ -849,13 +871,14 @@ tsr_sentinel_ask(tsr_store_t *st, size_t k)
     conf.user = s->user;
     conf.password = s->password;
     conf.password_len = s->password_len;
-    conf.connect_timeout_ms = st->srv.connect_timeout_ms;
-    conf.command_timeout_ms = st->srv.command_timeout_ms;
-    conf.tls = tsr_store_tls(st);
+    conf.connect_timeout_ms = router->srv->connect_timeout_ms;
+    conf.command_timeout_ms = router->srv->command_timeout_ms;
+    conf.tls = tsr_server_tls(router->srv);
 
     /* a sentinel's answers are bounded as Redis' are */
 
-    c = tsr_sync_connect(&conf, &rc, st->srv.err, sizeof(st->srv.err));
+    c = tsr_sync_connect(&conf, &rc, router->srv->err,
+                         sizeof(router->srv->err));
     if (c == NULL) {
         return (rc == TSR_ESERVER) ? TSR_ESERVER : TSR_ECONN;
     }
@@ -863,14 +886,15 @@ tsr_sentinel_ask(tsr_store_t *st, size_t k)
     rc = tsr_sync_command(c, &reply, "SENTINEL get-master-addr-by-name",
                           "SENTINEL get-master-addr-by-name %s", s->name);
     if (rc != TSR_OK) {
-        tsr_store_set_error(st, "%s", c->errstr);
+        tsr_server_set_error(router->srv, "%s", c->errstr);
         tsr_sync_free(c);
         return TSR_ECONN;
     }
 
     if (reply->type == REDIS_REPLY_NIL) {
-        tsr_store_set_error(st, "sentinel at %s:%d does not know master "
-                            "\"%s\"", s->hosts[k], s->ports[k], s->name);
+        tsr_server_set_error(router->srv,
+                             "sentinel at %s:%d does not know master \"%s\"",
+                             s->hosts[k], s->ports[k], s->name);
         rc = TSR_ECONN;
 
     } else if (reply->type == REDIS_REPLY_ERROR) {
@@ -883,22 +907,23 @@ tsr_sentinel_ask(tsr_store_t *st, size_t k)
 
         text[n] = '\0';
 
-        tsr_store_set_error(st, "SENTINEL get-master-addr-by-name on %s "
-                            "failed: %s", addr, text);
+        tsr_server_set_error(router->srv,
+                             "SENTINEL get-master-addr-by-name on %s "
+                             "failed: %s", addr, text);
         rc = TSR_ESERVER;
 
     } else if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2
                || reply->element[0]->type != REDIS_REPLY_STRING
                || reply->element[1]->type != REDIS_REPLY_STRING)
     {
-        tsr_store_set_error(st, "SENTINEL get-master-addr-by-name on %s "
-                            "failed: unexpected reply", addr);
+        tsr_server_set_error(router->srv,
+                             "SENTINEL get-master-addr-by-name on %s "
+                             "failed: unexpected reply", addr);
         rc = TSR_EPROTO;
 
     } else {
-        rc = tsr_sentinel_use(st, reply->element[0]->str,
-                              reply->element[0]->len,
-                              reply->element[1]->str,
+        rc = tsr_sentinel_use(router, reply->element[0]->str,
+                              reply->element[0]->len, reply->element[1]->str,
                               reply->element[1]->len, s->hosts[k]);
     }
 

@@ -8,7 +8,7 @@
 #define TSR_SENTINEL_H_INCLUDED
 
 
-#include "tsr_store.h"
+#include "tsr_server.h"
 
 
 #define TSR_SENTINEL_DEFAULT_PORT      26379

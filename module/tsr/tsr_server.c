@@ -1,6 +1,6 @@
 
 /*
- * One Redis server, as a store of one connection uses it: the single
+ * One Redis server's connection work (tsr_server.h): the single
  * server's store (tsr_single.c) and each node of a router (tsr_router.c)
  * alike.
  *
@@ -10,14 +10,13 @@
  * tsr_conn: the non-blocking connect and its setup commands, the name
  * resolved through the loop, the ring of send times that bounds the
  * commands awaiting replies, the reply callbacks, the circuit breaker,
- * the one loop timer (tsr_store_arm()), the adapter the connection
+ * the one loop timer (tsr_server_arm()), the adapter the connection
  * drives, and writes, which a router's node keeps so that a redirection
  * can send them again.
  */
 
 
-#include "tsr_store.h"
-#include "tsr_topo.h"
+#include "tsr_server.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -30,49 +29,49 @@
 #include "tsr_caps.h"
 
 
-static int tsr_store_closed(tsr_store_t *st);
-static int tsr_store_open(tsr_store_t *st);
-static int tsr_store_sync(tsr_store_t *st, redisReply **reply,
+static int tsr_server_closed(tsr_server_t *srv);
+static int tsr_server_open(tsr_server_t *srv);
+static int tsr_server_sync(tsr_server_t *srv, redisReply **reply,
     const char *name, const char *fmt, ...);
-static int tsr_store_router_error_sync(tsr_store_t *st,
+static int tsr_server_redirect_sync(tsr_server_t *srv,
     const redisReply *reply);
-static void tsr_store_router_news(tsr_store_t *st, const redisReply *reply);
-static void tsr_store_router_event(tsr_store_t *node, int ev);
-static int tsr_store_role_reply(tsr_store_t *st, const redisReply *reply);
-static void tsr_store_caps(tsr_store_t *st, const tsr_caps_t *caps);
-static int tsr_store_unknown_command(const redisReply *reply);
-static int tsr_store_backoff(tsr_store_t *st);
-static void tsr_store_wipe_reply(redisReply *reply);
-static void tsr_store_resolved(const char *ip, const char *err, void *arg);
-static void tsr_store_async_failed(tsr_store_t *st, int unresolved);
-static void tsr_store_resolve_log(tsr_store_t *st, const char *fmt, ...)
+static void tsr_server_news(tsr_server_t *srv, const redisReply *reply);
+static void tsr_server_event(tsr_server_t *node, int ev);
+static int tsr_server_role_reply(tsr_server_t *srv, const redisReply *reply);
+static void tsr_server_caps(tsr_server_t *srv, const tsr_caps_t *caps);
+static int tsr_server_unknown_command(const redisReply *reply);
+static int tsr_server_backoff(tsr_server_t *srv);
+static void tsr_server_wipe_reply(redisReply *reply);
+static void tsr_server_resolved(const char *ip, const char *err, void *arg);
+static void tsr_server_async_failed(tsr_server_t *srv, int unresolved);
+static void tsr_server_resolve_log(tsr_server_t *srv, const char *fmt, ...)
     TSR_PRINTF(2, 3);
-static void tsr_store_setup_cb(tsr_conn_t *c, redisReply *r,
+static void tsr_server_setup_cb(tsr_conn_t *c, redisReply *r,
     void *privdata);
-static void tsr_store_write_cb(tsr_conn_t *c, redisReply *r,
+static void tsr_server_write_cb(tsr_conn_t *c, redisReply *r,
     void *privdata);
-static void tsr_store_latency(tsr_store_t *st, uint64_t us);
-static void tsr_store_watch(tsr_store_t *st);
-static void tsr_store_flush_now(tsr_store_t *st);
-static void tsr_store_ev_add_read(void *data);
-static void tsr_store_ev_del_read(void *data);
-static void tsr_store_ev_add_write(void *data);
-static void tsr_store_ev_del_write(void *data);
-static void tsr_store_ev_cleanup(void *data);
-static void tsr_store_sent_push(tsr_store_t *st);
-static int tsr_store_wcmd_send(tsr_store_t *st, const char *name,
+static void tsr_server_latency(tsr_server_t *srv, uint64_t us);
+static void tsr_server_watch(tsr_server_t *srv);
+static void tsr_server_flush_now(tsr_server_t *srv);
+static void tsr_server_ev_add_read(void *data);
+static void tsr_server_ev_del_read(void *data);
+static void tsr_server_ev_add_write(void *data);
+static void tsr_server_ev_del_write(void *data);
+static void tsr_server_ev_cleanup(void *data);
+static void tsr_server_sent_push(tsr_server_t *srv);
+static int tsr_server_wcmd_send(tsr_server_t *srv, const char *name,
     const char *fmt, va_list args);
-static void tsr_store_wcmd_cb(tsr_conn_t *c, redisReply *r,
+static void tsr_server_wcmd_cb(tsr_conn_t *c, redisReply *r,
     void *privdata);
-static void tsr_store_wcmd_free(tsr_store_wcmd_t *w);
-static void tsr_store_asking_cb(tsr_conn_t *c, redisReply *r,
+static void tsr_server_wcmd_free(tsr_server_wcmd_t *w);
+static void tsr_server_asking_cb(tsr_conn_t *c, redisReply *r,
     void *privdata);
-static void tsr_store_write_reply(tsr_store_t *st, const char *name,
+static void tsr_server_write_reply(tsr_server_t *srv, const char *name,
     const redisReply *reply);
-static int tsr_store_router_error(tsr_store_t *st, const redisReply *reply,
-    tsr_req_t *req, tsr_store_wcmd_t *w);
-static int tsr_store_req_resend(tsr_store_t *st, tsr_req_t *req, int ask);
-static int tsr_store_wcmd_resend(tsr_store_t *st, tsr_store_wcmd_t *w,
+static int tsr_server_redirect(tsr_server_t *srv, const redisReply *reply,
+    tsr_req_t *req, tsr_server_wcmd_t *w);
+static int tsr_server_req_resend(tsr_server_t *srv, tsr_req_t *req, int ask);
+static int tsr_server_wcmd_resend(tsr_server_t *srv, tsr_server_wcmd_t *w,
     int ask);
 
 
@@ -81,7 +80,7 @@ static int tsr_store_wcmd_resend(tsr_store_t *st, tsr_store_wcmd_t *w,
  * a missing key is false in Lua, which EVAL returns as nil; GET of a key
  * holding another type raises WRONGTYPE, as GETDEL does.
  */
-const char  tsr_store_getdel_lua[] =
+const char  tsr_server_getdel_lua[] =
     "local v = redis.call('GET', KEYS[1]) "
     "if v then redis.call('DEL', KEYS[1]) end "
     "return v";
@@ -95,45 +94,47 @@ const char  tsr_store_getdel_lua[] =
  */
 
 int
-tsr_store_lookup_reply(tsr_store_t *st, const char *name,
+tsr_server_lookup_reply(tsr_server_t *srv, const char *name,
     const redisReply *reply, size_t keylen, size_t size)
 {
     switch (reply->type) {
 
     case REDIS_REPLY_NIL:
-        st->srv.stats.misses++;
+        srv->stats.misses++;
         return TSR_NOT_FOUND;
 
     case REDIS_REPLY_STRING:
         if (reply->len > TSR_MAX_VALUE || reply->len > size) {
-            st->srv.stats.bad_values++;
-            tsr_store_set_error(st, "%s on %s: value of %zu bytes under a "
-                                "key of %zu bytes is over the limit of %zu",
-                                name, st->srv.addr, reply->len, keylen,
-                                size < TSR_MAX_VALUE ? size
-                                                     : (size_t) TSR_MAX_VALUE);
+            srv->stats.bad_values++;
+            tsr_server_set_error(srv, "%s on %s: value of %zu bytes under a "
+                                 "key of %zu bytes is over the limit of %zu",
+                                 name, srv->addr, reply->len, keylen,
+                                 size < TSR_MAX_VALUE ? size
+                                                      : (size_t) TSR_MAX_VALUE);
             return TSR_NOT_FOUND;
         }
 
-        st->srv.stats.hits++;
+        srv->stats.hits++;
         return TSR_OK;
 
     case REDIS_REPLY_ERROR:
         if (reply->str != NULL && strstr(reply->str, "WRONGTYPE") != NULL) {
-            st->srv.stats.bad_values++;
-            tsr_store_set_error(st, "%s on %s: a key of %zu bytes holds "
-                                "another type", name, st->srv.addr, keylen);
+            srv->stats.bad_values++;
+            tsr_server_set_error(srv,
+                                 "%s on %s: a key of %zu bytes holds "
+                                 "another type", name, srv->addr, keylen);
             return TSR_NOT_FOUND;
         }
 
-        tsr_store_reply_error(st, name, reply);
+        tsr_server_reply_error(srv, name, reply);
         return TSR_ESERVER;
 
     default:
-        st->srv.stats.bad_values++;
-        tsr_store_set_error(st, "%s on %s: unexpected reply type %d for a key "
-                            "of %zu bytes", name, st->srv.addr, reply->type,
-                            keylen);
+        srv->stats.bad_values++;
+        tsr_server_set_error(srv,
+                             "%s on %s: unexpected reply type %d for a key "
+                             "of %zu bytes", name, srv->addr, reply->type,
+                             keylen);
         return TSR_NOT_FOUND;
     }
 }
@@ -147,25 +148,27 @@ tsr_store_lookup_reply(tsr_store_t *st, const char *name,
  */
 
 static void
-tsr_store_caps(tsr_store_t *st, const tsr_caps_t *caps)
+tsr_server_caps(tsr_server_t *srv, const tsr_caps_t *caps)
 {
     if (caps->state == TSR_CAPS_REFUSED) {
-        if (!st->srv.caps_logged) {
-            st->srv.caps_logged = 1;
-            tsr_store_log(st, TSR_LOG_INFO, "redis at %s: %s; its version "
-                          "is not checked", st->srv.addr, caps->text);
+        if (!srv->caps_logged) {
+            srv->caps_logged = 1;
+            tsr_server_log(srv, TSR_LOG_INFO,
+                           "redis at %s: %s; its version is not checked",
+                           srv->addr, caps->text);
         }
 
         return;
     }
 
     if (caps->state == TSR_CAPS_KNOWN && caps->version < TSR_CAPS_GETDEL
-        && !st->srv.getdel_eval)
+        && !srv->getdel_eval)
     {
-        st->srv.getdel_eval = 1;
-        tsr_store_log(st, TSR_LOG_INFO, "redis at %s is %s: GETDEL needs "
-                      "Redis 6.2 or later, single use takes sessions with "
-                      "a script (EVAL) instead", st->srv.addr, caps->text);
+        srv->getdel_eval = 1;
+        tsr_server_log(srv, TSR_LOG_INFO,
+                       "redis at %s is %s: GETDEL needs "
+                       "Redis 6.2 or later, single use takes sessions with "
+                       "a script (EVAL) instead", srv->addr, caps->text);
     }
 }
 
@@ -173,7 +176,7 @@ tsr_store_caps(tsr_store_t *st, const tsr_caps_t *caps)
 /* Redis before 6.2 answering GETDEL */
 
 static int
-tsr_store_unknown_command(const redisReply *reply)
+tsr_server_unknown_command(const redisReply *reply)
 {
     return reply->type == REDIS_REPLY_ERROR
            && reply->len >= sizeof("ERR unknown command") - 1
@@ -189,32 +192,33 @@ tsr_store_unknown_command(const redisReply *reply)
  */
 
 int
-tsr_store_getdel_reply(tsr_store_t *st, const char *key, size_t keylen,
+tsr_server_getdel_reply(tsr_server_t *srv, const char *key, size_t keylen,
     redisReply **reply)
 {
     int          rc;
     redisReply  *r;
 
-    if (!st->srv.getdel_eval) {
-        rc = tsr_store_command(st, &r, "GETDEL", "GETDEL %b", key, keylen);
+    if (!srv->getdel_eval) {
+        rc = tsr_server_command(srv, &r, "GETDEL", "GETDEL %b", key, keylen);
         if (rc != TSR_OK) {
             return rc;
         }
 
-        if (!tsr_store_unknown_command(r)) {
+        if (!tsr_server_unknown_command(r)) {
             *reply = r;
             return TSR_OK;
         }
 
-        tsr_store_free_reply(st, r, 1);
-        st->srv.getdel_eval = 1;
+        tsr_server_free_reply(srv, r, 1);
+        srv->getdel_eval = 1;
 
-        tsr_store_log(st, TSR_LOG_INFO, "redis at %s has no GETDEL, "
-                      "using EVAL instead", st->srv.addr);
+        tsr_server_log(srv, TSR_LOG_INFO,
+                       "redis at %s has no GETDEL, using EVAL instead",
+                       srv->addr);
     }
 
-    return tsr_store_command(st, reply, "EVAL", "EVAL %s 1 %b",
-                             tsr_store_getdel_lua, key, keylen);
+    return tsr_server_command(srv, reply, "EVAL", "EVAL %s 1 %b",
+                              tsr_server_getdel_lua, key, keylen);
 }
 
 
@@ -224,34 +228,35 @@ tsr_store_getdel_reply(tsr_store_t *st, const char *key, size_t keylen,
  */
 
 int
-tsr_store_ready(tsr_store_t *st)
+tsr_server_ready(tsr_server_t *srv)
 {
     int64_t  now;
 
-    if (st->srv.ctx != NULL) {
-        if (!tsr_store_closed(st)) {
+    if (srv->ctx != NULL) {
+        if (!tsr_server_closed(srv)) {
             return TSR_OK;
         }
 
-        tsr_store_log(st, TSR_LOG_INFO, "redis at %s closed the connection",
-                      st->srv.addr);
+        tsr_server_log(srv, TSR_LOG_INFO, "redis at %s closed the connection",
+                       srv->addr);
 
-        tsr_sync_free(st->srv.ctx);
-        st->srv.ctx = NULL;
+        tsr_sync_free(srv->ctx);
+        srv->ctx = NULL;
 
-        return tsr_store_open(st);
+        return tsr_server_open(srv);
     }
 
     now = tsr_now_ms();
 
-    if (now < st->srv.next_attempt) {
-        tsr_store_set_error(st, "redis unavailable, next attempt in %lld ms: "
-                            "%s", (long long) (st->srv.next_attempt - now),
-                            st->srv.last);
+    if (now < srv->next_attempt) {
+        tsr_server_set_error(srv,
+                             "redis unavailable, next attempt in %lld ms: "
+                             "%s", (long long) (srv->next_attempt - now),
+                             srv->last);
         return TSR_ECONN;
     }
 
-    return tsr_store_open(st);
+    return tsr_server_open(srv);
 }
 
 
@@ -261,14 +266,14 @@ tsr_store_ready(tsr_store_t *st)
  */
 
 static int
-tsr_store_closed(tsr_store_t *st)
+tsr_server_closed(tsr_server_t *srv)
 {
-    return tsr_sync_closed(st->srv.ctx);
+    return tsr_sync_closed(srv->ctx);
 }
 
 
 static int
-tsr_store_open(tsr_store_t *st)
+tsr_server_open(tsr_server_t *srv)
 {
     int               rc;
     uint64_t          deadline;
@@ -276,61 +281,60 @@ tsr_store_open(tsr_store_t *st)
     tsr_sync_conf_t   conf;
 
     memset(&conf, 0, sizeof(conf));
-    conf.addr = st->srv.addr;
-    conf.host = st->srv.host;
-    conf.port = st->srv.port;
-    conf.path = st->srv.unix_path;
-    conf.user = st->srv.user;
-    conf.password = st->srv.password;
-    conf.password_len = st->srv.password_len;
-    conf.db = st->srv.db;
-    conf.info = !st->srv.no_caps;
-    conf.connect_timeout_ms = st->srv.connect_timeout_ms;
-    conf.command_timeout_ms = st->srv.command_timeout_ms;
-    conf.tls = tsr_store_tls(st);
+    conf.addr = srv->addr;
+    conf.host = srv->host;
+    conf.port = srv->port;
+    conf.path = srv->unix_path;
+    conf.user = srv->user;
+    conf.password = srv->password;
+    conf.password_len = srv->password_len;
+    conf.db = srv->db;
+    conf.info = !srv->no_caps;
+    conf.connect_timeout_ms = srv->connect_timeout_ms;
+    conf.command_timeout_ms = srv->command_timeout_ms;
+    conf.tls = tsr_server_tls(srv);
 
-    st->srv.ctx = tsr_sync_connect(&conf, &rc, st->srv.err, sizeof(st->srv.err));
-    if (st->srv.ctx == NULL) {
+    srv->ctx = tsr_sync_connect(&conf, &rc, srv->err, sizeof(srv->err));
+    if (srv->ctx == NULL) {
         goto failed;
     }
 
-    tsr_store_caps(st, &st->srv.ctx->caps);
+    tsr_server_caps(srv, &srv->ctx->caps);
 
-    deadline = (st->parent != NULL) ? st->parent->srv.sync_deadline
-                                    : st->srv.sync_deadline;
+    deadline = srv->sync_deadline;
     if (deadline != 0) {
-        tsr_sync_set_deadline(st->srv.ctx, deadline);
+        tsr_sync_set_deadline(srv->ctx, deadline);
     }
 
-    if (st->srv.verify_role) {
-        rc = tsr_store_sync(st, &reply, "ROLE", "ROLE");
+    if (srv->verify_role) {
+        rc = tsr_server_sync(srv, &reply, "ROLE", "ROLE");
         if (rc != TSR_OK) {
             goto failed;
         }
 
-        rc = tsr_store_role_reply(st, reply);
+        rc = tsr_server_role_reply(srv, reply);
         freeReplyObject(reply);
 
         if (rc != TSR_OK) {
-            tsr_store_router_event(st, TSR_STORE_EV_NOT_MASTER);
+            tsr_server_event(srv, TSR_STORE_EV_NOT_MASTER);
             goto failed;
         }
     }
 
-    st->srv.stats.connects++;
-    st->srv.stats.tls_resumed += (st->srv.ctx->conn != NULL
-                              && st->srv.ctx->conn->tls_resumed);
-    st->srv.backoff_ms = st->srv.backoff_min_ms;
-    st->srv.next_attempt = 0;
-    st->srv.last[0] = '\0';
+    srv->stats.connects++;
+    srv->stats.tls_resumed += (srv->ctx->conn != NULL
+                              && srv->ctx->conn->tls_resumed);
+    srv->backoff_ms = srv->backoff_min_ms;
+    srv->next_attempt = 0;
+    srv->last[0] = '\0';
 
-    tsr_store_log(st, TSR_LOG_INFO, "connected to redis at %s", st->srv.addr);
+    tsr_server_log(srv, TSR_LOG_INFO, "connected to redis at %s", srv->addr);
 
     return TSR_OK;
 
 failed:
 
-    tsr_store_drop(st);
+    tsr_server_drop(srv);
 
     return rc;
 }
@@ -342,33 +346,33 @@ failed:
  */
 
 void
-tsr_store_drop(tsr_store_t *st)
+tsr_server_drop(tsr_server_t *srv)
 {
     int  delay;
 
-    tsr_sync_free(st->srv.ctx);
-    st->srv.ctx = NULL;
+    tsr_sync_free(srv->ctx);
+    srv->ctx = NULL;
 
-    delay = tsr_store_backoff(st);
-    st->srv.next_attempt = tsr_now_ms() + delay;
+    delay = tsr_server_backoff(srv);
+    srv->next_attempt = tsr_now_ms() + delay;
 
-    memcpy(st->srv.last, st->srv.err, sizeof(st->srv.last));
+    memcpy(srv->last, srv->err, sizeof(srv->last));
 
-    tsr_store_log(st, TSR_LOG_ERR, "%s, next attempt in %d ms", st->srv.err,
-                  delay);
+    tsr_server_log(srv, TSR_LOG_ERR, "%s, next attempt in %d ms", srv->err,
+                   delay);
 }
 
 
 /* the delay before the next attempt; it doubles up to backoff_max_ms */
 
 static int
-tsr_store_backoff(tsr_store_t *st)
+tsr_server_backoff(tsr_server_t *srv)
 {
     int  ms;
 
-    ms = st->srv.backoff_ms;
+    ms = srv->backoff_ms;
 
-    st->srv.backoff_ms = (ms > st->srv.backoff_max_ms / 2) ? st->srv.backoff_max_ms
+    srv->backoff_ms = (ms > srv->backoff_max_ms / 2) ? srv->backoff_max_ms
                                                    : ms * 2;
 
     return ms;
@@ -382,25 +386,25 @@ tsr_store_backoff(tsr_store_t *st)
  */
 
 int
-tsr_store_command(tsr_store_t *st, redisReply **reply, const char *name,
+tsr_server_command(tsr_server_t *srv, redisReply **reply, const char *name,
     const char *fmt, ...)
 {
     int          rc;
     va_list      args;
     redisReply  *r;
 
-    rc = tsr_store_ready(st);
+    rc = tsr_server_ready(srv);
     if (rc != TSR_OK) {
         return rc;
     }
 
-    if (st->srv.asking) {
+    if (srv->asking) {
         /* its error, if any, shows in the reply to the command */
-        st->srv.asking = 0;
+        srv->asking = 0;
 
-        rc = tsr_store_sync(st, &r, "ASKING", "ASKING");
+        rc = tsr_server_sync(srv, &r, "ASKING", "ASKING");
         if (rc != TSR_OK) {
-            tsr_store_drop(st);
+            tsr_server_drop(srv);
             return rc;
         }
 
@@ -408,16 +412,16 @@ tsr_store_command(tsr_store_t *st, redisReply **reply, const char *name,
     }
 
     va_start(args, fmt);
-    rc = tsr_store_vsync(st, &r, name, fmt, args);
+    rc = tsr_server_vsync(srv, &r, name, fmt, args);
     va_end(args);
 
     if (rc != TSR_OK) {
-        tsr_store_drop(st);
+        tsr_server_drop(srv);
         return rc;
     }
 
-    if (st->parent != NULL
-        && tsr_store_router_error_sync(st, r) == TSR_STORE_ERROR_REDIRECT)
+    if (srv->hooks != NULL
+        && tsr_server_redirect_sync(srv, r) == TSR_STORE_ERROR_REDIRECT)
     {
         freeReplyObject(r);
         return TSR_EREDIRECT;
@@ -430,48 +434,48 @@ tsr_store_command(tsr_store_t *st, redisReply **reply, const char *name,
 
 
 /*
- * As tsr_store_command(), for a command given as arguments; they may be
+ * As tsr_server_command(), for a command given as arguments; they may be
  * secret, and the formatted command is wiped (tsr_sync_append_argv()).
  */
 
 int
-tsr_store_command_argv(tsr_store_t *st, redisReply **reply,
+tsr_server_command_argv(tsr_server_t *srv, redisReply **reply,
     const char *name, int argc, const char **argv, const size_t *argvlen)
 {
     int          rc;
     redisReply  *r;
 
-    rc = tsr_store_ready(st);
+    rc = tsr_server_ready(srv);
     if (rc != TSR_OK) {
         return rc;
     }
 
-    if (st->srv.asking) {
-        st->srv.asking = 0;
+    if (srv->asking) {
+        srv->asking = 0;
 
-        rc = tsr_store_sync(st, &r, "ASKING", "ASKING");
+        rc = tsr_server_sync(srv, &r, "ASKING", "ASKING");
         if (rc != TSR_OK) {
-            tsr_store_drop(st);
+            tsr_server_drop(srv);
             return rc;
         }
 
         freeReplyObject(r);
     }
 
-    rc = tsr_sync_append_argv(st->srv.ctx, argc, argv, argvlen);
+    rc = tsr_sync_append_argv(srv->ctx, argc, argv, argvlen);
 
     if (rc == TSR_OK) {
-        rc = tsr_sync_reply(st->srv.ctx, &r, name);
+        rc = tsr_sync_reply(srv->ctx, &r, name);
     }
 
     if (rc != TSR_OK) {
-        tsr_store_set_error(st, "%s", st->srv.ctx->errstr);
-        tsr_store_drop(st);
+        tsr_server_set_error(srv, "%s", srv->ctx->errstr);
+        tsr_server_drop(srv);
         return rc;
     }
 
-    if (st->parent != NULL
-        && tsr_store_router_error_sync(st, r) == TSR_STORE_ERROR_REDIRECT)
+    if (srv->hooks != NULL
+        && tsr_server_redirect_sync(srv, r) == TSR_STORE_ERROR_REDIRECT)
     {
         freeReplyObject(r);
         return TSR_EREDIRECT;
@@ -489,19 +493,19 @@ tsr_store_command_argv(tsr_store_t *st, redisReply **reply,
  */
 
 static int
-tsr_store_router_error_sync(tsr_store_t *st, const redisReply *reply)
+tsr_server_redirect_sync(tsr_server_t *srv, const redisReply *reply)
 {
     if (reply->type != REDIS_REPLY_ERROR || reply->str == NULL) {
         return TSR_STORE_ERROR_OTHER;
     }
 
-    if (st->parent->topo->redirect != NULL
-        && st->parent->topo->redirect(reply, &st->srv.redirect) == TSR_OK)
+    if (srv->hooks->redirect != NULL
+        && srv->hooks->redirect(reply, &srv->redirect) == TSR_OK)
     {
         return TSR_STORE_ERROR_REDIRECT;
     }
 
-    tsr_store_router_news(st, reply);
+    tsr_server_news(srv, reply);
 
     return TSR_STORE_ERROR_OTHER;
 }
@@ -510,19 +514,19 @@ tsr_store_router_error_sync(tsr_store_t *st, const redisReply *reply)
 /* error replies that tell a router its picture is stale */
 
 static void
-tsr_store_router_news(tsr_store_t *st, const redisReply *reply)
+tsr_server_news(tsr_server_t *srv, const redisReply *reply)
 {
     if (reply->len >= sizeof("READONLY") - 1
         && memcmp(reply->str, "READONLY", sizeof("READONLY") - 1) == 0)
     {
-        tsr_store_router_event(st, TSR_STORE_EV_READONLY);
+        tsr_server_event(srv, TSR_STORE_EV_READONLY);
 
     } else if (reply->len >= sizeof("CLUSTERDOWN") - 1
                && memcmp(reply->str, "CLUSTERDOWN",
                          sizeof("CLUSTERDOWN") - 1)
                   == 0)
     {
-        tsr_store_router_event(st, TSR_STORE_EV_CLUSTERDOWN);
+        tsr_server_event(srv, TSR_STORE_EV_CLUSTERDOWN);
     }
 }
 
@@ -530,19 +534,15 @@ tsr_store_router_news(tsr_store_t *st, const redisReply *reply)
 /* tells the router of "node" about it */
 
 static void
-tsr_store_router_event(tsr_store_t *node, int ev)
+tsr_server_event(tsr_server_t *node, int ev)
 {
-    tsr_store_t  *st;
-
-    st = node->parent;
-
-    if (st == NULL || st->srv.destroying) {
+    if (node->hooks == NULL || node->hooks->event == NULL
+        || node->hooks->gone(node->owner))
+    {
         return;
     }
 
-    if (st->topo->event != NULL) {
-        st->topo->event(st, node, ev);
-    }
+    node->hooks->event(node->owner, node, ev);
 }
 
 
@@ -552,20 +552,20 @@ tsr_store_router_event(tsr_store_t *node, int ev)
  */
 
 static int
-tsr_store_role_reply(tsr_store_t *st, const redisReply *reply)
+tsr_server_role_reply(tsr_server_t *srv, const redisReply *reply)
 {
     const redisReply  *role;
 
     if (reply->type == REDIS_REPLY_ERROR) {
-        tsr_store_reply_error(st, "ROLE", reply);
+        tsr_server_reply_error(srv, "ROLE", reply);
         return TSR_ESERVER;
     }
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0
         || reply->element[0]->type != REDIS_REPLY_STRING)
     {
-        tsr_store_set_error(st, "ROLE on %s: unexpected reply type %d",
-                            st->srv.addr, reply->type);
+        tsr_server_set_error(srv, "ROLE on %s: unexpected reply type %d",
+                             srv->addr, reply->type);
         return TSR_EPROTO;
     }
 
@@ -577,9 +577,10 @@ tsr_store_role_reply(tsr_store_t *st, const redisReply *reply)
         return TSR_OK;
     }
 
-    tsr_store_set_error(st, "redis at %s is not a master, its role is "
-                        "\"%.*s\"", st->srv.addr,
-                        (int) (role->len < 16 ? role->len : 16), role->str);
+    tsr_server_set_error(srv,
+                         "redis at %s is not a master, its role is \"%.*s\"",
+                         srv->addr, (int) (role->len < 16 ? role->len : 16),
+                         role->str);
 
     return TSR_ESERVER;
 }
@@ -591,14 +592,14 @@ tsr_store_role_reply(tsr_store_t *st, const redisReply *reply)
  */
 
 static int
-tsr_store_sync(tsr_store_t *st, redisReply **reply, const char *name,
+tsr_server_sync(tsr_server_t *srv, redisReply **reply, const char *name,
     const char *fmt, ...)
 {
     int      rc;
     va_list  args;
 
     va_start(args, fmt);
-    rc = tsr_store_vsync(st, reply, name, fmt, args);
+    rc = tsr_server_vsync(srv, reply, name, fmt, args);
     va_end(args);
 
     return rc;
@@ -606,15 +607,15 @@ tsr_store_sync(tsr_store_t *st, redisReply **reply, const char *name,
 
 
 int
-tsr_store_vsync(tsr_store_t *st, redisReply **reply, const char *name,
+tsr_server_vsync(tsr_server_t *srv, redisReply **reply, const char *name,
     const char *fmt, va_list args)
 {
     int  rc;
 
-    rc = tsr_sync_vcommand(st->srv.ctx, reply, name, fmt, args);
+    rc = tsr_sync_vcommand(srv->ctx, reply, name, fmt, args);
 
     if (rc != TSR_OK) {
-        tsr_store_set_error(st, "%s", st->srv.ctx->errstr);
+        tsr_server_set_error(srv, "%s", srv->ctx->errstr);
     }
 
     return rc;
@@ -628,7 +629,7 @@ tsr_store_vsync(tsr_store_t *st, redisReply **reply, const char *name,
  */
 
 void
-tsr_store_reply_error(tsr_store_t *st, const char *name,
+tsr_server_reply_error(tsr_server_t *srv, const char *name,
     const redisReply *reply)
 {
     char        text[TSR_STORE_REPLY_TEXT];
@@ -655,7 +656,7 @@ tsr_store_reply_error(tsr_store_t *st, const char *name,
 
     text[n] = '\0';
 
-    tsr_store_set_error(st, "%s on %s failed: %s", name, st->srv.addr, text);
+    tsr_server_set_error(srv, "%s on %s failed: %s", name, srv->addr, text);
 }
 
 
@@ -665,13 +666,13 @@ tsr_store_reply_error(tsr_store_t *st, const char *name,
  */
 
 void
-tsr_store_free_reply(tsr_store_t *st, redisReply *reply, int wipe)
+tsr_server_free_reply(tsr_server_t *srv, redisReply *reply, int wipe)
 {
     if (wipe) {
-        tsr_store_wipe_reply(reply);
+        tsr_server_wipe_reply(reply);
 
-        if (st->srv.ctx != NULL) {
-            tsr_sync_wipe(st->srv.ctx);
+        if (srv->ctx != NULL) {
+            tsr_sync_wipe(srv->ctx);
         }
     }
 
@@ -680,14 +681,14 @@ tsr_store_free_reply(tsr_store_t *st, redisReply *reply, int wipe)
 
 
 static void
-tsr_store_wipe_reply(redisReply *reply)
+tsr_server_wipe_reply(redisReply *reply)
 {
     size_t  i;
 
     if (reply->type == REDIS_REPLY_ARRAY && reply->element != NULL) {
         for (i = 0; i < reply->elements; i++) {
             if (reply->element[i] != NULL) {
-                tsr_store_wipe_reply(reply->element[i]);
+                tsr_server_wipe_reply(reply->element[i]);
             }
         }
     }
@@ -710,7 +711,7 @@ tsr_store_wipe_reply(redisReply *reply)
  */
 
 void
-tsr_store_async_connect(tsr_store_t *st)
+tsr_server_async_connect(tsr_server_t *srv)
 {
     int                 rc;
     char                err[TSR_CONN_ERR_LEN];
@@ -720,115 +721,114 @@ tsr_store_async_connect(tsr_store_t *st)
 
     call = "connect";
 
-    ev.data = st;
-    ev.add_read = tsr_store_ev_add_read;
-    ev.del_read = tsr_store_ev_del_read;
-    ev.add_write = tsr_store_ev_add_write;
-    ev.del_write = tsr_store_ev_del_write;
-    ev.cleanup = tsr_store_ev_cleanup;
+    ev.data = srv;
+    ev.add_read = tsr_server_ev_add_read;
+    ev.del_read = tsr_server_ev_del_read;
+    ev.add_write = tsr_server_ev_add_write;
+    ev.del_write = tsr_server_ev_del_write;
+    ev.cleanup = tsr_server_ev_cleanup;
 
-    c = tsr_conn_connect(st->srv.ip, st->srv.port, st->srv.unix_path,
-                         tsr_store_tls(st), &ev, st, err,
-                         sizeof(err));
+    c = tsr_conn_connect(srv->ip, srv->port, srv->unix_path,
+                         tsr_server_tls(srv), &ev, srv, err, sizeof(err));
     if (c == NULL) {
-        tsr_store_set_error(st, "connecting to redis at %s failed: %s",
-                            st->srv.addr, err);
-        tsr_store_async_failed(st, 0);
+        tsr_server_set_error(srv, "connecting to redis at %s failed: %s",
+                             srv->addr, err);
+        tsr_server_async_failed(srv, 0);
         return;
     }
 
-    st->srv.conn = c;
-    st->srv.fd = c->fd;
-    st->srv.conn_state = TSR_STORE_CONNECTING;
-    st->srv.conn_deadline = tsr_store_loop_now(st) + st->srv.connect_timeout_ms
-                        + st->srv.command_timeout_ms;
-    st->srv.setup_left = 0;
-    st->srv.closing = 0;
-    st->srv.reading = 0;
-    st->srv.writing = 0;
-    st->srv.watched = 0;
-    st->srv.broken = 0;
-    st->srv.dropping = 0;
-    st->srv.no_user = 0;
+    srv->conn = c;
+    srv->fd = c->fd;
+    srv->conn_state = TSR_STORE_CONNECTING;
+    srv->conn_deadline = tsr_server_loop_now(srv) + srv->connect_timeout_ms
+                        + srv->command_timeout_ms;
+    srv->setup_left = 0;
+    srv->closing = 0;
+    srv->reading = 0;
+    srv->writing = 0;
+    srv->watched = 0;
+    srv->broken = 0;
+    srv->dropping = 0;
+    srv->no_user = 0;
 
-    if (st->srv.password != NULL) {
-        if (st->srv.user != NULL) {
-            rc = tsr_store_async_command(st, tsr_store_setup_cb,
-                                         (void *) "AUTH", "AUTH %s %b",
-                                         st->srv.user, st->srv.password,
-                                         st->srv.password_len);
+    if (srv->password != NULL) {
+        if (srv->user != NULL) {
+            rc = tsr_server_async_command(srv, tsr_server_setup_cb,
+                                          (void *) "AUTH", "AUTH %s %b",
+                                          srv->user, srv->password,
+                                          srv->password_len);
 
         } else {
-            rc = tsr_store_async_command(st, tsr_store_setup_cb,
-                                         (void *) "AUTH", "AUTH %b",
-                                         st->srv.password, st->srv.password_len);
+            rc = tsr_server_async_command(srv, tsr_server_setup_cb,
+                                          (void *) "AUTH", "AUTH %b",
+                                          srv->password, srv->password_len);
         }
 
         if (rc != TSR_OK) {
             goto failed;
         }
 
-        st->srv.setup_left++;
+        srv->setup_left++;
     }
 
     /* the version, judged before the connection is used; after AUTH */
-    if (!st->srv.no_caps) {
-        rc = tsr_store_async_command(st, tsr_store_setup_cb, (void *) "INFO",
-                                     "INFO server");
+    if (!srv->no_caps) {
+        rc = tsr_server_async_command(srv, tsr_server_setup_cb, (void *) "INFO",
+                                      "INFO server");
         if (rc != TSR_OK) {
             goto failed;
         }
 
-        st->srv.setup_left++;
+        srv->setup_left++;
     }
 
-    if (st->srv.db != 0) {
-        rc = tsr_store_async_command(st, tsr_store_setup_cb,
-                                     (void *) "SELECT", "SELECT %d", st->srv.db);
+    if (srv->db != 0) {
+        rc = tsr_server_async_command(srv, tsr_server_setup_cb,
+                                      (void *) "SELECT", "SELECT %d", srv->db);
         if (rc != TSR_OK) {
             goto failed;
         }
 
-        st->srv.setup_left++;
+        srv->setup_left++;
     }
 
     /* a master found through sentinels: still one? */
-    if (st->srv.verify_role) {
-        rc = tsr_store_async_command(st, tsr_store_setup_cb, (void *) "ROLE",
-                                     "ROLE");
+    if (srv->verify_role) {
+        rc = tsr_server_async_command(srv, tsr_server_setup_cb, (void *) "ROLE",
+                                      "ROLE");
         if (rc != TSR_OK) {
             goto failed;
         }
 
-        st->srv.setup_left++;
+        srv->setup_left++;
     }
 
-    if (st->srv.setup_left == 0) {
-        rc = tsr_store_async_command(st, tsr_store_setup_cb, (void *) "PING",
-                                     "PING");
+    if (srv->setup_left == 0) {
+        rc = tsr_server_async_command(srv, tsr_server_setup_cb, (void *) "PING",
+                                      "PING");
         if (rc != TSR_OK) {
             goto failed;
         }
 
-        st->srv.setup_left++;
+        srv->setup_left++;
     }
 
     return;
 
 failed:
 
-    tsr_store_set_error(st, "%s to %s: cannot queue the setup commands",
-                        call, st->srv.addr);
-    tsr_store_async_drop(st);
+    tsr_server_set_error(srv, "%s to %s: cannot queue the setup commands", call,
+                         srv->addr);
+    tsr_server_async_drop(srv);
 }
 
 
 /* whether there is somewhere to connect to, now or once resolved */
 
 int
-tsr_store_async_target(const tsr_store_t *st)
+tsr_server_async_target(const tsr_server_t *srv)
 {
-    return st->srv.unix_path != NULL || st->srv.ip[0] != '\0' || st->srv.resolve;
+    return srv->unix_path != NULL || srv->ip[0] != '\0' || srv->resolve;
 }
 
 
@@ -839,75 +839,76 @@ tsr_store_async_target(const tsr_store_t *st)
  */
 
 void
-tsr_store_async_resolve(tsr_store_t *st)
+tsr_server_async_resolve(tsr_server_t *srv)
 {
     void  *handle;
 
-    st->srv.resolving = 1;
-    st->srv.resolve_handle = NULL;
+    srv->resolving = 1;
+    srv->resolve_handle = NULL;
 
-    handle = st->srv.loop.resolve(st->srv.loop.data, st->srv.host, tsr_store_resolved,
-                              st);
+    handle = srv->loop.resolve(srv->loop.data, srv->host, tsr_server_resolved,
+                               srv);
 
     /* "done" may have run already, from inside resolve() */
 
-    if (st->srv.resolving) {
+    if (srv->resolving) {
         if (handle == NULL) {
             /* a broken promise: never wait on it */
-            st->srv.resolving = 0;
-            tsr_store_set_error(st, "resolving redis host \"%s\" did not "
-                                "start", st->srv.host);
-            tsr_store_async_failed(st, 1);
+            srv->resolving = 0;
+            tsr_server_set_error(srv,
+                                 "resolving redis host \"%s\" did not start",
+                                 srv->host);
+            tsr_server_async_failed(srv, 1);
             return;
         }
 
-        st->srv.resolve_handle = handle;
+        srv->resolve_handle = handle;
     }
 }
 
 
 static void
-tsr_store_resolved(const char *ip, const char *err, void *arg)
+tsr_server_resolved(const char *ip, const char *err, void *arg)
 {
-    tsr_store_t  *st = arg;
+    tsr_server_t  *srv = arg;
 
-    if (!st->srv.resolving || st->srv.destroying) {
+    if (!srv->resolving || srv->destroying) {
         return;
     }
 
-    st->srv.resolving = 0;
-    st->srv.resolve_handle = NULL;
+    srv->resolving = 0;
+    srv->resolve_handle = NULL;
 
-    if (ip == NULL || ip[0] == '\0' || strlen(ip) >= sizeof(st->srv.ip)) {
-        tsr_store_set_error(st, "cannot resolve redis host \"%s\": %s",
-                            st->srv.host, (err != NULL) ? err : "no address");
+    if (ip == NULL || ip[0] == '\0' || strlen(ip) >= sizeof(srv->ip)) {
+        tsr_server_set_error(srv, "cannot resolve redis host \"%s\": %s",
+                             srv->host, (err != NULL) ? err : "no address");
 
-        if (st->srv.ip[0] == '\0') {
-            tsr_store_async_failed(st, 1);
-            tsr_store_arm(st);
+        if (srv->ip[0] == '\0') {
+            tsr_server_async_failed(srv, 1);
+            tsr_server_arm(srv);
             return;
         }
 
         /* as upstream's "resolve" keeps its servers: the last address */
 
-        tsr_store_resolve_log(st, " (trying %s, its last address)", st->srv.ip);
+        tsr_server_resolve_log(srv, " (trying %s, its last address)", srv->ip);
 
-        tsr_store_async_connect(st);
-        tsr_store_arm(st);
+        tsr_server_async_connect(srv);
+        tsr_server_arm(srv);
         return;
     }
 
-    if (strcmp(st->srv.ip, ip) != 0) {
-        tsr_store_log(st, TSR_LOG_INFO, "redis at %s resolved to %s",
-                      st->srv.addr, ip);
+    if (strcmp(srv->ip, ip) != 0) {
+        tsr_server_log(srv, TSR_LOG_INFO, "redis at %s resolved to %s",
+                       srv->addr, ip);
 
-        memcpy(st->srv.ip, ip, strlen(ip) + 1);
+        memcpy(srv->ip, ip, strlen(ip) + 1);
     }
 
-    st->srv.resolve_err[0] = '\0';
+    srv->resolve_err[0] = '\0';
 
-    tsr_store_async_connect(st);
-    tsr_store_arm(st);
+    tsr_server_async_connect(srv);
+    tsr_server_arm(srv);
 }
 
 
@@ -918,29 +919,29 @@ tsr_store_resolved(const char *ip, const char *err, void *arg)
  */
 
 static void
-tsr_store_resolve_log(tsr_store_t *st, const char *fmt, ...)
+tsr_server_resolve_log(tsr_server_t *srv, const char *fmt, ...)
 {
     int       level;
     char      more[TSR_STORE_IP_LEN + 64];
     va_list   args;
     uint64_t  now;
 
-    now = tsr_store_loop_now(st);
+    now = tsr_server_loop_now(srv);
     level = TSR_LOG_DEBUG;
 
-    if (strcmp(st->srv.resolve_err, st->srv.err) != 0
-        || now >= st->srv.resolve_logged + TSR_STORE_RESOLVE_LOG)
+    if (strcmp(srv->resolve_err, srv->err) != 0
+        || now >= srv->resolve_logged + TSR_STORE_RESOLVE_LOG)
     {
         level = TSR_LOG_ERR | TSR_LOG_LIMITED;
-        st->srv.resolve_logged = now;
-        memcpy(st->srv.resolve_err, st->srv.err, sizeof(st->srv.resolve_err));
+        srv->resolve_logged = now;
+        memcpy(srv->resolve_err, srv->err, sizeof(srv->resolve_err));
     }
 
     va_start(args, fmt);
     tsr_verrf(more, sizeof(more), fmt, args);
     va_end(args);
 
-    tsr_store_log(st, level, "%s%s", st->srv.err, more);
+    tsr_server_log(srv, level, "%s%s", srv->err, more);
 }
 
 
@@ -952,16 +953,16 @@ tsr_store_resolve_log(tsr_store_t *st, const char *fmt, ...)
  */
 
 void
-tsr_store_async_drop(tsr_store_t *st)
+tsr_server_async_drop(tsr_server_t *srv)
 {
-    if (st->srv.conn == NULL || st->srv.closing) {
+    if (srv->conn == NULL || srv->closing) {
         return;
     }
 
-    st->srv.closing = 1;
-    st->srv.dropping = 1;
+    srv->closing = 1;
+    srv->dropping = 1;
 
-    tsr_conn_free(st->srv.conn);
+    tsr_conn_free(srv->conn);
 }
 
 
@@ -976,29 +977,29 @@ tsr_store_async_drop(tsr_store_t *st)
  */
 
 static void
-tsr_store_async_failed(tsr_store_t *st, int unresolved)
+tsr_server_async_failed(tsr_server_t *srv, int unresolved)
 {
     int       delay;
     uint64_t  now;
 
-    now = tsr_store_loop_now(st);
-    delay = tsr_store_backoff(st);
+    now = tsr_server_loop_now(srv);
+    delay = tsr_server_backoff(srv);
 
-    st->srv.reconnect_at = now + delay;
-    st->srv.stats.errors++;
+    srv->reconnect_at = now + delay;
+    srv->stats.errors++;
 
-    memcpy(st->srv.last, st->srv.err, sizeof(st->srv.last));
+    memcpy(srv->last, srv->err, sizeof(srv->last));
 
     if (unresolved) {
-        tsr_store_resolve_log(st, ", next attempt in %d ms", delay);
+        tsr_server_resolve_log(srv, ", next attempt in %d ms", delay);
 
     } else {
-        tsr_store_log(st, TSR_LOG_ERR, "%s, next attempt in %d ms", st->srv.err,
-                      delay);
-        tsr_store_breaker_fail(st, now);
+        tsr_server_log(srv, TSR_LOG_ERR, "%s, next attempt in %d ms", srv->err,
+                       delay);
+        tsr_server_breaker_fail(srv, now);
     }
 
-    tsr_store_router_event(st, TSR_STORE_EV_DOWN);
+    tsr_server_event(srv, TSR_STORE_EV_DOWN);
 }
 
 
@@ -1008,14 +1009,14 @@ tsr_store_async_failed(tsr_store_t *st, int unresolved)
  */
 
 int
-tsr_store_async_command(tsr_store_t *st, tsr_conn_reply_pt fn,
+tsr_server_async_command(tsr_server_t *srv, tsr_conn_reply_pt fn,
     void *privdata, const char *fmt, ...)
 {
     int      rc;
     va_list  args;
 
     va_start(args, fmt);
-    rc = tsr_store_async_vcommand(st, fn, privdata, fmt, args);
+    rc = tsr_server_async_vcommand(srv, fn, privdata, fmt, args);
     va_end(args);
 
     return rc;
@@ -1023,18 +1024,18 @@ tsr_store_async_command(tsr_store_t *st, tsr_conn_reply_pt fn,
 
 
 int
-tsr_store_async_vcommand(tsr_store_t *st, tsr_conn_reply_pt fn,
+tsr_server_async_vcommand(tsr_server_t *srv, tsr_conn_reply_pt fn,
     void *privdata, const char *fmt, va_list args)
 {
-    if (st->srv.conn == NULL || st->srv.sent_count == st->srv.sent_size) {
+    if (srv->conn == NULL || srv->sent_count == srv->sent_size) {
         return TSR_ERROR;
     }
 
-    if (tsr_conn_vcommand(st->srv.conn, fn, privdata, fmt, args) != 0) {
+    if (tsr_conn_vcommand(srv->conn, fn, privdata, fmt, args) != 0) {
         return TSR_ECONN;
     }
 
-    tsr_store_sent_push(st);
+    tsr_server_sent_push(srv);
 
     return TSR_OK;
 }
@@ -1046,7 +1047,7 @@ tsr_store_async_vcommand(tsr_store_t *st, tsr_conn_reply_pt fn,
  */
 
 int
-tsr_store_async_get(tsr_store_t *st, tsr_req_t *req, const char *key,
+tsr_server_async_get(tsr_server_t *srv, tsr_req_t *req, const char *key,
     size_t keylen)
 {
     int   n;
@@ -1061,13 +1062,13 @@ tsr_store_async_get(tsr_store_t *st, tsr_req_t *req, const char *key,
     memcpy(cmd + n, key, keylen);
     memcpy(cmd + n + keylen, "\r\n", 2);
 
-    return tsr_store_async_formatted(st, tsr_store_get_cb, req, cmd,
-                                     n + keylen + 2);
+    return tsr_server_async_formatted(srv, tsr_server_get_cb, req, cmd,
+                                      n + keylen + 2);
 }
 
 
 int
-tsr_store_async_set(tsr_store_t *st, const char *key, size_t keylen,
+tsr_server_async_set(tsr_server_t *srv, const char *key, size_t keylen,
     const uint8_t *val, size_t vlen, uint64_t ttl_ms)
 {
     int      m, rc;
@@ -1096,8 +1097,8 @@ tsr_store_async_set(tsr_store_t *st, const char *key, size_t keylen,
     p += snprintf(p, len - (p - cmd), "\r\n$2\r\nPX\r\n$%d\r\n%s\r\n", m,
                   ttl);
 
-    rc = tsr_store_async_formatted(st, tsr_store_write_cb, (void *) "SET",
-                                   cmd, p - cmd);
+    rc = tsr_server_async_formatted(srv, tsr_server_write_cb, (void *) "SET",
+                                    cmd, p - cmd);
 
     /* sealed bytes: nothing to wipe */
     OPENSSL_free(cmd);
@@ -1109,18 +1110,18 @@ tsr_store_async_set(tsr_store_t *st, const char *key, size_t keylen,
 /* a command formatted before, as a redirection sends it again */
 
 int
-tsr_store_async_formatted(tsr_store_t *st, tsr_conn_reply_pt fn,
+tsr_server_async_formatted(tsr_server_t *srv, tsr_conn_reply_pt fn,
     void *privdata, const char *cmd, size_t len)
 {
-    if (st->srv.conn == NULL || st->srv.sent_count == st->srv.sent_size) {
+    if (srv->conn == NULL || srv->sent_count == srv->sent_size) {
         return TSR_ERROR;
     }
 
-    if (tsr_conn_formatted(st->srv.conn, fn, privdata, cmd, len) != 0) {
+    if (tsr_conn_formatted(srv->conn, fn, privdata, cmd, len) != 0) {
         return TSR_ECONN;
     }
 
-    tsr_store_sent_push(st);
+    tsr_server_sent_push(srv);
 
     return TSR_OK;
 }
@@ -1133,33 +1134,33 @@ tsr_store_async_formatted(tsr_store_t *st, tsr_conn_reply_pt fn,
  */
 
 static void
-tsr_store_sent_push(tsr_store_t *st)
+tsr_server_sent_push(tsr_server_t *srv)
 {
     size_t  i;
 
-    i = (st->srv.sent_first + st->srv.sent_count) % st->srv.sent_size;
+    i = (srv->sent_first + srv->sent_count) % srv->sent_size;
 
-    st->srv.stats.commands++;
-    st->srv.sent[i] = tsr_store_loop_now(st);
-    st->srv.sent_us[i] = tsr_now_us();
-    st->srv.sent_count++;
+    srv->stats.commands++;
+    srv->sent[i] = tsr_server_loop_now(srv);
+    srv->sent_us[i] = tsr_now_us();
+    srv->sent_count++;
 }
 
 
 uint64_t
-tsr_store_sent_pop(tsr_store_t *st)
+tsr_server_sent_pop(tsr_server_t *srv)
 {
     uint64_t  t;
 
-    if (st->srv.sent_count == 0) {
+    if (srv->sent_count == 0) {
         return 0;
     }
 
-    t = st->srv.sent[st->srv.sent_first];
+    t = srv->sent[srv->sent_first];
 
-    st->srv.sent_first = (st->srv.sent_first + 1) % st->srv.sent_size;
-    st->srv.sent_count--;
-    st->srv.stats.replies++;
+    srv->sent_first = (srv->sent_first + 1) % srv->sent_size;
+    srv->sent_count--;
+    srv->stats.replies++;
 
     return t;
 }
@@ -1171,27 +1172,30 @@ tsr_store_sent_pop(tsr_store_t *st)
  */
 
 int
-tsr_store_writable(tsr_store_t *st, const char *name)
+tsr_server_writable(tsr_server_t *srv, const char *name)
 {
-    if (st->srv.conn_state != TSR_STORE_READY || st->srv.closing) {
-        st->srv.stats.dropped++;
-        tsr_store_set_error(st, "%s dropped: not connected to redis at %s",
-                            name, st->srv.addr);
+    if (srv->conn_state != TSR_STORE_READY || srv->closing) {
+        srv->stats.dropped++;
+        tsr_server_set_error(srv, "%s dropped: not connected to redis at %s",
+                             name, srv->addr);
         return 0;
     }
 
-    if (st->srv.sent_count >= (size_t) st->srv.max_queued) {
-        st->srv.stats.dropped++;
-        tsr_store_set_error(st, "%s dropped: %zu commands await replies "
-                            "from redis at %s", name, st->srv.sent_count,
-                            st->srv.addr);
+    if (srv->sent_count >= (size_t) srv->max_queued) {
+        srv->stats.dropped++;
+        tsr_server_set_error(srv,
+                             "%s dropped: %zu commands await replies "
+                             "from redis at %s", name, srv->sent_count,
+                             srv->addr);
         return 0;
     }
 
-    if (tsr_store_unsent(st) >= TSR_STORE_MAX_UNSENT) {
-        st->srv.stats.dropped++;
-        tsr_store_set_error(st, "%s dropped: %zu bytes wait for redis at %s "
-                            "to read", name, tsr_store_unsent(st), st->srv.addr);
+    if (tsr_server_unsent(srv) >= TSR_STORE_MAX_UNSENT) {
+        srv->stats.dropped++;
+        tsr_server_set_error(srv,
+                             "%s dropped: %zu bytes wait for redis at %s "
+                             "to read", name, tsr_server_unsent(srv),
+                             srv->addr);
         return 0;
     }
 
@@ -1202,100 +1206,100 @@ tsr_store_writable(tsr_store_t *st, const char *name)
 /* bytes of commands queued and not yet written */
 
 size_t
-tsr_store_unsent(const tsr_store_t *st)
+tsr_server_unsent(const tsr_server_t *srv)
 {
-    return (st->srv.conn != NULL) ? tsr_conn_unsent(st->srv.conn) : 0;
+    return (srv->conn != NULL) ? tsr_conn_unsent(srv->conn) : 0;
 }
 
 
 static void
-tsr_store_setup_cb(tsr_conn_t *c, redisReply *r, void *privdata)
+tsr_server_setup_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 {
-    tsr_store_t  *st = c->data;
-    redisReply   *reply = r;
-    const char   *name = privdata;
+    tsr_server_t  *srv = c->data;
+    redisReply    *reply = r;
+    const char    *name = privdata;
 
     char          err[TSR_SYNC_ERR_LEN];
     tsr_caps_t    caps;
 
-    (void) tsr_store_sent_pop(st);
+    (void) tsr_server_sent_pop(srv);
 
     if (reply == NULL) {
-        st->srv.closing = 1;
+        srv->closing = 1;
         return;
     }
 
-    if (st->srv.closing || st->srv.conn_state != TSR_STORE_CONNECTING) {
+    if (srv->closing || srv->conn_state != TSR_STORE_CONNECTING) {
         return;
     }
 
     if (name[0] == 'I') {
         tsr_caps_info(&caps, reply);
 
-        if (tsr_caps_check(&caps, st->srv.addr, st->srv.user != NULL, st->srv.no_user,
+        if (tsr_caps_check(&caps, srv->addr, srv->user != NULL, srv->no_user,
                            err, sizeof(err))
             != 0)
         {
-            tsr_store_set_error(st, "%s", err);
-            tsr_store_async_drop(st);
+            tsr_server_set_error(srv, "%s", err);
+            tsr_server_async_drop(srv);
             return;
         }
 
-        tsr_store_caps(st, &caps);
+        tsr_server_caps(srv, &caps);
 
     } else if (name[0] == 'R') {
-        if (tsr_store_role_reply(st, reply) != TSR_OK) {
-            tsr_store_async_drop(st);
-            tsr_store_router_event(st, TSR_STORE_EV_NOT_MASTER);
+        if (tsr_server_role_reply(srv, reply) != TSR_OK) {
+            tsr_server_async_drop(srv);
+            tsr_server_event(srv, TSR_STORE_EV_NOT_MASTER);
             return;
         }
 
-    } else if (name[0] == 'A' && st->srv.user != NULL && !st->srv.no_caps
+    } else if (name[0] == 'A' && srv->user != NULL && !srv->no_caps
                && tsr_caps_auth_no_user(reply))
     {
         /* Redis before 6.0: told with its version by INFO, next */
-        st->srv.no_user = 1;
+        srv->no_user = 1;
 
     } else if (reply->type == REDIS_REPLY_ERROR) {
-        if (name[0] == 'A' && st->srv.user != NULL
+        if (name[0] == 'A' && srv->user != NULL
             && tsr_caps_auth_no_user(reply))
         {
             memset(&caps, 0, sizeof(caps));
-            (void) tsr_caps_check(&caps, st->srv.addr, 1, 1, err, sizeof(err));
-            tsr_store_set_error(st, "%s", err);
+            (void) tsr_caps_check(&caps, srv->addr, 1, 1, err, sizeof(err));
+            tsr_server_set_error(srv, "%s", err);
 
         } else {
-            tsr_store_reply_error(st, name, reply);
+            tsr_server_reply_error(srv, name, reply);
         }
 
-        tsr_store_async_drop(st);
+        tsr_server_async_drop(srv);
         return;
 
     } else if (reply->type != REDIS_REPLY_STATUS) {
-        tsr_store_set_error(st, "%s on %s: unexpected reply type %d", name,
-                            st->srv.addr, reply->type);
-        tsr_store_async_drop(st);
+        tsr_server_set_error(srv, "%s on %s: unexpected reply type %d", name,
+                             srv->addr, reply->type);
+        tsr_server_async_drop(srv);
         return;
     }
 
-    if (--st->srv.setup_left > 0) {
+    if (--srv->setup_left > 0) {
         return;
     }
 
-    st->srv.conn_state = TSR_STORE_READY;
-    st->srv.stats.connects++;
-    st->srv.stats.tls_resumed += c->tls_resumed;
-    st->srv.backoff_ms = st->srv.backoff_min_ms;
-    st->srv.last[0] = '\0';
+    srv->conn_state = TSR_STORE_READY;
+    srv->stats.connects++;
+    srv->stats.tls_resumed += c->tls_resumed;
+    srv->backoff_ms = srv->backoff_min_ms;
+    srv->last[0] = '\0';
 
     /* a new connection ends the open period: try it */
-    if (st->srv.breaker == TSR_STORE_OPEN) {
-        st->srv.breaker = TSR_STORE_HALF_OPEN;
+    if (srv->breaker == TSR_STORE_OPEN) {
+        srv->breaker = TSR_STORE_HALF_OPEN;
     }
 
-    tsr_store_log(st, TSR_LOG_INFO, "connected to redis at %s", st->srv.addr);
+    tsr_server_log(srv, TSR_LOG_INFO, "connected to redis at %s", srv->addr);
 
-    tsr_store_router_event(st, TSR_STORE_EV_READY);
+    tsr_server_event(srv, TSR_STORE_EV_READY);
 }
 
 
@@ -1306,38 +1310,38 @@ tsr_store_setup_cb(tsr_conn_t *c, redisReply *r, void *privdata)
  */
 
 void
-tsr_store_get_cb(tsr_conn_t *c, redisReply *r, void *privdata)
+tsr_server_get_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 {
-    int           rc;
-    uint64_t      sent, now;
-    tsr_req_t    *req = privdata;
-    redisReply   *reply = r;
-    tsr_store_t  *st;
+    int            rc;
+    uint64_t       sent, now;
+    tsr_req_t     *req = privdata;
+    redisReply    *reply = r;
+    tsr_server_t  *srv;
 
-    st = req->store;
+    srv = req->srv;
 
-    sent = (st->srv.sent_count > 0) ? st->srv.sent_us[st->srv.sent_first] : 0;
-    (void) tsr_store_sent_pop(st);
-    st->srv.lookups--;
+    sent = (srv->sent_count > 0) ? srv->sent_us[srv->sent_first] : 0;
+    (void) tsr_server_sent_pop(srv);
+    srv->lookups--;
 
     if (reply == NULL) {
-        st->srv.closing = 1;
+        srv->closing = 1;
 
         if (req->done != NULL) {
-            tsr_store_set_error(st, "%s on %s failed: connection lost",
-                                tsr_store_req_name(req), st->srv.addr);
-            tsr_store_complete(st, req, TSR_ECONN, NULL);
+            tsr_server_set_error(srv, "%s on %s failed: connection lost",
+                                 tsr_server_req_name(req), srv->addr);
+            tsr_server_complete(srv, req, TSR_ECONN, NULL);
         }
 
-        tsr_store_req_free(req);
+        tsr_server_req_free(req);
         return;
     }
 
     now = tsr_now_us();
-    tsr_store_latency(st, now > sent ? now - sent : 0);
+    tsr_server_latency(srv, now > sent ? now - sent : 0);
 
-    if (st->parent != NULL && reply->type == REDIS_REPLY_ERROR) {
-        switch (tsr_store_router_error(st, reply, req, NULL)) {
+    if (srv->hooks != NULL && reply->type == REDIS_REPLY_ERROR) {
+        switch (tsr_server_redirect(srv, reply, req, NULL)) {
 
         case TSR_STORE_ERROR_REDIRECT:
             /* it goes on, on another node */
@@ -1345,112 +1349,113 @@ tsr_store_get_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 
         case TSR_STORE_ERROR_LOST:
             if (req->done != NULL) {
-                tsr_store_complete(st, req, TSR_ECONN, NULL);
+                tsr_server_complete(srv, req, TSR_ECONN, NULL);
             }
 
-            tsr_store_req_free(req);
+            tsr_server_req_free(req);
             return;
         }
     }
 
-    if (req->getdel && !req->eval && tsr_store_unknown_command(reply)) {
-        if (!st->srv.getdel_eval) {
-            st->srv.getdel_eval = 1;
-            tsr_store_log(st, TSR_LOG_INFO, "redis at %s has no GETDEL, "
-                          "using EVAL instead", st->srv.addr);
+    if (req->getdel && !req->eval && tsr_server_unknown_command(reply)) {
+        if (!srv->getdel_eval) {
+            srv->getdel_eval = 1;
+            tsr_server_log(srv, TSR_LOG_INFO,
+                           "redis at %s has no GETDEL, using EVAL instead",
+                           srv->addr);
         }
 
         req->eval = 1;
 
         /* the script goes after everything queued: the ring stays fair */
-        if (!st->srv.closing
-            && tsr_store_async_command(st, tsr_store_get_cb, req,
-                                       "EVAL %s 1 %b", tsr_store_getdel_lua,
-                                       req->key, req->keylen)
+        if (!srv->closing
+            && tsr_server_async_command(srv, tsr_server_get_cb, req,
+                                        "EVAL %s 1 %b", tsr_server_getdel_lua,
+                                        req->key, req->keylen)
                == TSR_OK)
         {
-            st->srv.lookups++;
+            srv->lookups++;
             return;
         }
     }
 
     if (req->done != NULL) {
-        rc = tsr_store_lookup_reply(st, tsr_store_req_name(req), reply,
-                                    req->keylen, TSR_MAX_VALUE);
-        tsr_store_complete(st, req, rc, reply);
+        rc = tsr_server_lookup_reply(srv, tsr_server_req_name(req), reply,
+                                     req->keylen, TSR_MAX_VALUE);
+        tsr_server_complete(srv, req, rc, reply);
     }
 
     /* hiredis frees the reply after this callback; the value goes first */
     if (reply->type == REDIS_REPLY_STRING) {
-        st->srv.wipe = 1;
+        srv->wipe = 1;
     }
 
-    tsr_store_wipe_reply(reply);
-    tsr_store_req_free(req);
+    tsr_server_wipe_reply(reply);
+    tsr_server_req_free(req);
 }
 
 
 /* fire and forget: only counted, and errors logged (the host limits) */
 
 static void
-tsr_store_write_cb(tsr_conn_t *c, redisReply *r, void *privdata)
+tsr_server_write_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 {
-    tsr_store_t  *st = c->data;
-    redisReply   *reply = r;
-    const char   *name = privdata;
+    tsr_server_t  *srv = c->data;
+    redisReply    *reply = r;
+    const char    *name = privdata;
 
-    (void) tsr_store_sent_pop(st);
+    (void) tsr_server_sent_pop(srv);
 
     if (reply == NULL) {
         /* lost with the connection, whose end is logged once */
-        st->srv.closing = 1;
-        st->srv.stats.errors++;
+        srv->closing = 1;
+        srv->stats.errors++;
         return;
     }
 
-    tsr_store_write_reply(st, name, reply);
+    tsr_server_write_reply(srv, name, reply);
 }
 
 
 /* a write of a router's node, which a redirection sends again */
 
 static void
-tsr_store_wcmd_cb(tsr_conn_t *c, redisReply *r, void *privdata)
+tsr_server_wcmd_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 {
-    tsr_store_t       *st = c->data;
-    redisReply        *reply = r;
-    tsr_store_wcmd_t  *w = privdata;
+    tsr_server_t       *srv = c->data;
+    redisReply         *reply = r;
+    tsr_server_wcmd_t  *w = privdata;
 
-    (void) tsr_store_sent_pop(st);
+    (void) tsr_server_sent_pop(srv);
 
     if (reply == NULL) {
-        st->srv.closing = 1;
-        st->srv.stats.errors++;
-        tsr_store_wcmd_free(w);
+        srv->closing = 1;
+        srv->stats.errors++;
+        tsr_server_wcmd_free(w);
         return;
     }
 
     if (reply->type == REDIS_REPLY_ERROR) {
-        switch (tsr_store_router_error(st, reply, NULL, w)) {
+        switch (tsr_server_redirect(srv, reply, NULL, w)) {
 
         case TSR_STORE_ERROR_REDIRECT:
             return;
 
         case TSR_STORE_ERROR_LOST:
-            st->srv.stats.errors++;
-            tsr_store_log(st, TSR_LOG_ERR, "%s", st->srv.err);
-            tsr_store_wcmd_free(w);
+            srv->stats.errors++;
+            tsr_server_log(srv, TSR_LOG_ERR, "%s", srv->err);
+            tsr_server_wcmd_free(w);
             return;
         }
     }
 
-    tsr_store_write_reply(st, w->name, reply);
-    tsr_store_wcmd_free(w);
+    tsr_server_write_reply(srv, w->name, reply);
+    tsr_server_wcmd_free(w);
 }
 
 
 static void
-tsr_store_wcmd_free(tsr_store_wcmd_t *w)
+tsr_server_wcmd_free(tsr_server_wcmd_t *w)
 {
     OPENSSL_cleanse(w->cmd, w->len);
     redisFreeCommand(w->cmd);
@@ -1461,26 +1466,26 @@ tsr_store_wcmd_free(tsr_store_wcmd_t *w)
 /* ASKING before a command redirected by ASK: only counted */
 
 static void
-tsr_store_asking_cb(tsr_conn_t *c, redisReply *r, void *privdata)
+tsr_server_asking_cb(tsr_conn_t *c, redisReply *r, void *privdata)
 {
-    tsr_store_t  *st = c->data;
+    tsr_server_t  *srv = c->data;
 
-    (void) tsr_store_sent_pop(st);
+    (void) tsr_server_sent_pop(srv);
 
     if (r == NULL) {
-        st->srv.closing = 1;
+        srv->closing = 1;
     }
 }
 
 
 static void
-tsr_store_write_reply(tsr_store_t *st, const char *name,
+tsr_server_write_reply(tsr_server_t *srv, const char *name,
     const redisReply *reply)
 {
     if (reply->type == REDIS_REPLY_ERROR) {
-        st->srv.stats.errors++;
-        tsr_store_reply_error(st, name, reply);
-        tsr_store_log(st, TSR_LOG_ERR, "%s", st->srv.err);
+        srv->stats.errors++;
+        tsr_server_reply_error(srv, name, reply);
+        tsr_server_log(srv, TSR_LOG_ERR, "%s", srv->err);
         return;
     }
 
@@ -1492,40 +1497,40 @@ tsr_store_write_reply(tsr_store_t *st, const char *name,
         return;
     }
 
-    st->srv.stats.errors++;
-    tsr_store_set_error(st, "%s on %s: unexpected reply type %d", name,
-                        st->srv.addr, reply->type);
-    tsr_store_log(st, TSR_LOG_ERR, "%s", st->srv.err);
+    srv->stats.errors++;
+    tsr_server_set_error(srv, "%s on %s: unexpected reply type %d", name,
+                         srv->addr, reply->type);
+    tsr_server_log(srv, TSR_LOG_ERR, "%s", srv->err);
 }
 
 
 /* an open breaker becomes half-open when its period is over */
 
 int
-tsr_store_breaker_state(tsr_store_t *st, uint64_t now)
+tsr_server_breaker_state(tsr_server_t *srv, uint64_t now)
 {
-    if (st->srv.breaker == TSR_STORE_OPEN && now >= st->srv.breaker_until) {
-        st->srv.breaker = TSR_STORE_HALF_OPEN;
+    if (srv->breaker == TSR_STORE_OPEN && now >= srv->breaker_until) {
+        srv->breaker = TSR_STORE_HALF_OPEN;
     }
 
-    return st->srv.breaker;
+    return srv->breaker;
 }
 
 
 void
-tsr_store_breaker_ok(tsr_store_t *st)
+tsr_server_breaker_ok(tsr_server_t *srv)
 {
-    st->srv.failures = 0;
+    srv->failures = 0;
 
-    if (st->srv.breaker == TSR_STORE_CLOSED) {
+    if (srv->breaker == TSR_STORE_CLOSED) {
         return;
     }
 
-    st->srv.breaker = TSR_STORE_CLOSED;
-    st->srv.breaker_ms = st->srv.backoff_min_ms;
+    srv->breaker = TSR_STORE_CLOSED;
+    srv->breaker_ms = srv->backoff_min_ms;
 
-    tsr_store_log(st, TSR_LOG_INFO, "circuit breaker for redis at %s closed",
-                  st->srv.addr);
+    tsr_server_log(srv, TSR_LOG_INFO, "circuit breaker for redis at %s closed",
+                   srv->addr);
 }
 
 
@@ -1536,40 +1541,41 @@ tsr_store_breaker_ok(tsr_store_t *st)
  */
 
 void
-tsr_store_breaker_fail(tsr_store_t *st, uint64_t now)
+tsr_server_breaker_fail(tsr_server_t *srv, uint64_t now)
 {
-    st->srv.failures++;
+    srv->failures++;
 
-    switch (tsr_store_breaker_state(st, now)) {
+    switch (tsr_server_breaker_state(srv, now)) {
 
     case TSR_STORE_CLOSED:
-        if (st->srv.failures < st->srv.breaker_failures) {
+        if (srv->failures < srv->breaker_failures) {
             return;
         }
 
         break;
 
     case TSR_STORE_HALF_OPEN:
-        st->srv.breaker_ms = (st->srv.breaker_ms > st->srv.backoff_max_ms / 2)
-                         ? st->srv.backoff_max_ms : st->srv.breaker_ms * 2;
+        srv->breaker_ms = (srv->breaker_ms > srv->backoff_max_ms / 2)
+                         ? srv->backoff_max_ms : srv->breaker_ms * 2;
         break;
 
     default: /* TSR_STORE_OPEN */
         return;
     }
 
-    st->srv.breaker = TSR_STORE_OPEN;
-    st->srv.breaker_until = now + st->srv.breaker_ms;
-    st->srv.stats.breaker_opened++;
+    srv->breaker = TSR_STORE_OPEN;
+    srv->breaker_until = now + srv->breaker_ms;
+    srv->stats.breaker_opened++;
 
-    tsr_store_log(st, TSR_LOG_WARN, "circuit breaker for redis at %s open "
-                  "for %d ms after %d failures in a row, the last: %s",
-                  st->srv.addr, st->srv.breaker_ms, st->srv.failures, st->srv.err);
+    tsr_server_log(srv, TSR_LOG_WARN,
+                   "circuit breaker for redis at %s open "
+                   "for %d ms after %d failures in a row, the last: %s",
+                   srv->addr, srv->breaker_ms, srv->failures, srv->err);
 }
 
 
 static void
-tsr_store_latency(tsr_store_t *st, uint64_t us)
+tsr_server_latency(tsr_server_t *srv, uint64_t us)
 {
     size_t  i;
 
@@ -1581,8 +1587,8 @@ tsr_store_latency(tsr_store_t *st, uint64_t us)
         }
     }
 
-    st->srv.stats.latency[i]++;
-    st->srv.stats.latency_sum_us += us;
+    srv->stats.latency[i]++;
+    srv->stats.latency_sum_us += us;
 }
 
 
@@ -1593,11 +1599,11 @@ tsr_store_latency(tsr_store_t *st, uint64_t us)
  */
 
 uint64_t
-tsr_store_stall_ms(tsr_store_t *st)
+tsr_server_stall_ms(tsr_server_t *srv)
 {
     uint64_t  ms;
 
-    ms = st->srv.max_timeout * TSR_STORE_STALL_FACTOR;
+    ms = srv->max_timeout * TSR_STORE_STALL_FACTOR;
 
     return (ms > TSR_STORE_STALL_MIN) ? ms : TSR_STORE_STALL_MIN;
 }
@@ -1612,54 +1618,54 @@ tsr_store_stall_ms(tsr_store_t *st)
  */
 
 void
-tsr_store_arm(tsr_store_t *st)
+tsr_server_arm(tsr_server_t *srv)
 {
     uint64_t  at, t, now;
 
-    if (!st->srv.async || st->srv.destroying) {
+    if (!srv->async || srv->destroying) {
         return;
     }
 
-    at = (st->srv.head != NULL) ? st->srv.head->deadline : 0;
+    at = (srv->head != NULL) ? srv->head->deadline : 0;
     t = 0;
 
-    if (st->srv.conn != NULL) {
-        if (st->srv.broken || st->srv.read_more) {
+    if (srv->conn != NULL) {
+        if (srv->broken || srv->read_more) {
             t = 1;
 
-        } else if (st->srv.conn_state == TSR_STORE_CONNECTING) {
-            t = st->srv.conn_deadline;
+        } else if (srv->conn_state == TSR_STORE_CONNECTING) {
+            t = srv->conn_deadline;
 
-        } else if (st->srv.sent_count > 0) {
-            t = st->srv.sent[st->srv.sent_first] + tsr_store_stall_ms(st);
+        } else if (srv->sent_count > 0) {
+            t = srv->sent[srv->sent_first] + tsr_server_stall_ms(srv);
         }
 
-    } else if (tsr_store_async_target(st) && !st->srv.parked
-               && !st->srv.resolving)
+    } else if (tsr_server_async_target(srv) && !srv->parked
+               && !srv->resolving)
     {
-        t = (st->srv.reconnect_at != 0) ? st->srv.reconnect_at : 1;
+        t = (srv->reconnect_at != 0) ? srv->reconnect_at : 1;
     }
 
     if (t != 0 && (at == 0 || t < at)) {
         at = t;
     }
 
-    if (at == 0 || (st->srv.timer_at != 0 && st->srv.timer_at <= at)) {
+    if (at == 0 || (srv->timer_at != 0 && srv->timer_at <= at)) {
         return;
     }
 
-    now = tsr_store_loop_now(st);
+    now = tsr_server_loop_now(srv);
 
     /*
      * Disarm first: a host may keep an armed timer whose new time is
      * close to the old one (nginx does within 300 ms).
      */
-    if (st->srv.timer_at != 0) {
-        st->srv.loop.timer(st->srv.loop.data, 0);
+    if (srv->timer_at != 0) {
+        srv->loop.timer(srv->loop.data, 0);
     }
 
-    st->srv.loop.timer(st->srv.loop.data, (at > now) ? at - now : 1);
-    st->srv.timer_at = at;
+    srv->loop.timer(srv->loop.data, (at > now) ? at - now : 1);
+    srv->timer_at = at;
 }
 
 
@@ -1669,26 +1675,26 @@ tsr_store_arm(tsr_store_t *st)
  * queues, and the host runs it at the end of its loop turn (nginx: a
  * posted event), so the commands of one turn leave together and nothing
  * waits for a batch to fill.  SETs go earlier, see
- * tsr_store_write_done().
+ * tsr_server_write_done().
  */
 
 void
-tsr_store_handle_write(tsr_store_t *st)
+tsr_server_handle_write(tsr_server_t *srv)
 {
-    st->srv.flushing = 1;
+    srv->flushing = 1;
 
-    if (tsr_conn_on_write(st->srv.conn) > 0) {
-        st->srv.stats.writes++;
+    if (tsr_conn_on_write(srv->conn) > 0) {
+        srv->stats.writes++;
     }
 
-    st->srv.flushing = 0;
+    srv->flushing = 0;
 }
 
 
 uint64_t
-tsr_store_loop_now(tsr_store_t *st)
+tsr_server_loop_now(tsr_server_t *srv)
 {
-    return st->srv.loop.now(st->srv.loop.data);
+    return srv->loop.now(srv->loop.data);
 }
 
 
@@ -1704,69 +1710,69 @@ tsr_store_loop_now(tsr_store_t *st)
  */
 
 static void
-tsr_store_watch(tsr_store_t *st)
+tsr_server_watch(tsr_server_t *srv)
 {
-    if (st->srv.broken) {
+    if (srv->broken) {
         return;
     }
 
     /* a failed watch may have registered something: unwatch it later */
-    st->srv.watched = 1;
+    srv->watched = 1;
 
-    if (st->srv.loop.watch(st->srv.loop.data, st->srv.fd, st->srv.reading, st->srv.writing)
+    if (srv->loop.watch(srv->loop.data, srv->fd, srv->reading, srv->writing)
         != 0)
     {
-        st->srv.broken = 1;
+        srv->broken = 1;
     }
 }
 
 
 static void
-tsr_store_ev_add_read(void *data)
+tsr_server_ev_add_read(void *data)
 {
-    tsr_store_t  *st = data;
+    tsr_server_t  *srv = data;
 
-    if (!st->srv.reading) {
-        st->srv.reading = 1;
-        tsr_store_watch(st);
+    if (!srv->reading) {
+        srv->reading = 1;
+        tsr_server_watch(srv);
     }
 }
 
 
 static void
-tsr_store_ev_del_read(void *data)
+tsr_server_ev_del_read(void *data)
 {
-    tsr_store_t  *st = data;
+    tsr_server_t  *srv = data;
 
-    if (st->srv.reading) {
-        st->srv.reading = 0;
-        tsr_store_watch(st);
+    if (srv->reading) {
+        srv->reading = 0;
+        tsr_server_watch(srv);
     }
 }
 
 
 static void
-tsr_store_ev_add_write(void *data)
+tsr_server_ev_add_write(void *data)
 {
-    tsr_store_t  *st = data;
+    tsr_server_t  *srv = data;
 
-    if (st->srv.writing && st->srv.flushing) {
+    if (srv->writing && srv->flushing) {
         return;
     }
 
-    st->srv.writing = 1;
-    tsr_store_watch(st);
+    srv->writing = 1;
+    tsr_server_watch(srv);
 }
 
 
 static void
-tsr_store_ev_del_write(void *data)
+tsr_server_ev_del_write(void *data)
 {
-    tsr_store_t  *st = data;
+    tsr_server_t  *srv = data;
 
-    if (st->srv.writing) {
-        st->srv.writing = 0;
-        tsr_store_watch(st);
+    if (srv->writing) {
+        srv->writing = 0;
+        tsr_server_watch(srv);
     }
 }
 
@@ -1777,66 +1783,66 @@ tsr_store_ev_del_write(void *data)
  */
 
 static void
-tsr_store_ev_cleanup(void *data)
+tsr_server_ev_cleanup(void *data)
 {
-    tsr_store_t  *st = data;
+    tsr_server_t  *srv = data;
 
     int          ready;
     tsr_conn_t  *c;
 
-    c = st->srv.conn;
+    c = srv->conn;
 
-    if (st->srv.watched) {
-        st->srv.loop.unwatch(st->srv.loop.data, st->srv.fd);
+    if (srv->watched) {
+        srv->loop.unwatch(srv->loop.data, srv->fd);
     }
 
-    ready = (st->srv.conn_state == TSR_STORE_READY);
+    ready = (srv->conn_state == TSR_STORE_READY);
 
-    if (!st->srv.dropping && !st->srv.destroying && !st->srv.quiet) {
+    if (!srv->dropping && !srv->destroying && !srv->quiet) {
         if (ready) {
-            tsr_store_set_error(st, "connection to redis at %s lost: %s",
-                                st->srv.addr,
-                                c->err ? c->errstr : "connection closed");
+            tsr_server_set_error(srv, "connection to redis at %s lost: %s",
+                                 srv->addr,
+                                 c->err ? c->errstr : "connection closed");
 
         } else {
-            tsr_store_set_error(st, "connecting to redis at %s failed: %s",
-                                st->srv.addr,
-                                c->err ? c->errstr : "connection closed");
+            tsr_server_set_error(srv, "connecting to redis at %s failed: %s",
+                                 srv->addr,
+                                 c->err ? c->errstr : "connection closed");
         }
     }
 
-    st->srv.conn = NULL;
-    st->srv.read_more = 0;
-    st->srv.fd = -1;
-    st->srv.conn_state = TSR_STORE_IDLE;
-    st->srv.setup_left = 0;
-    st->srv.sent_first = 0;
-    st->srv.sent_count = 0;
-    st->srv.closing = 0;
-    st->srv.reading = 0;
-    st->srv.writing = 0;
-    st->srv.watched = 0;
-    st->srv.broken = 0;
-    st->srv.dropping = 0;
-    st->srv.wipe = 0;
+    srv->conn = NULL;
+    srv->read_more = 0;
+    srv->fd = -1;
+    srv->conn_state = TSR_STORE_IDLE;
+    srv->setup_left = 0;
+    srv->sent_first = 0;
+    srv->sent_count = 0;
+    srv->closing = 0;
+    srv->reading = 0;
+    srv->writing = 0;
+    srv->watched = 0;
+    srv->broken = 0;
+    srv->dropping = 0;
+    srv->wipe = 0;
 
     /* "flushing" stays: tsr_conn_on_write() may be on the stack */
 
-    if (st->srv.destroying) {
+    if (srv->destroying) {
         return;
     }
 
-    if (st->srv.quiet) {
+    if (srv->quiet) {
         /* closed on purpose by the router: no failure, no backoff */
-        st->srv.quiet = 0;
-        st->srv.reconnect_at = 0;
+        srv->quiet = 0;
+        srv->reconnect_at = 0;
 
     } else {
-        tsr_store_async_failed(st, 0);
+        tsr_server_async_failed(srv, 0);
     }
 
     /* the router may have closed it from outside the store's calls */
-    tsr_store_arm(st);
+    tsr_server_arm(srv);
 }
 
 
@@ -1848,7 +1854,7 @@ tsr_store_ev_cleanup(void *data)
  */
 
 void
-tsr_store_write_async(tsr_store_t *st, const char *name, const char *fmt,
+tsr_server_write_async(tsr_server_t *srv, const char *name, const char *fmt,
     ...)
 {
     int      rc;
@@ -1856,21 +1862,21 @@ tsr_store_write_async(tsr_store_t *st, const char *name, const char *fmt,
 
     rc = TSR_OK;
 
-    if (tsr_store_writable(st, name)) {
+    if (tsr_server_writable(srv, name)) {
         va_start(args, fmt);
 
-        if (st->parent == NULL) {
-            rc = tsr_store_async_vcommand(st, tsr_store_write_cb,
-                                          (void *) name, fmt, args);
+        if (srv->hooks == NULL) {
+            rc = tsr_server_async_vcommand(srv, tsr_server_write_cb,
+                                           (void *) name, fmt, args);
 
         } else {
-            rc = tsr_store_wcmd_send(st, name, fmt, args);
+            rc = tsr_server_wcmd_send(srv, name, fmt, args);
         }
 
         va_end(args);
     }
 
-    tsr_store_write_done(st, name, rc);
+    tsr_server_write_done(srv, name, rc);
 }
 
 
@@ -1886,44 +1892,44 @@ tsr_store_write_async(tsr_store_t *st, const char *name, const char *fmt,
  */
 
 void
-tsr_store_write_done(tsr_store_t *st, const char *name, int rc)
+tsr_server_write_done(tsr_server_t *srv, const char *name, int rc)
 {
     if (rc != TSR_OK) {
-        st->srv.stats.dropped++;
-        tsr_store_set_error(st, "%s dropped: hiredis refused it", name);
+        srv->stats.dropped++;
+        tsr_server_set_error(srv, "%s dropped: hiredis refused it", name);
 
     } else if (strcmp(name, "SET") == 0) {
-        tsr_store_flush_now(st);
+        tsr_server_flush_now(srv);
     }
 
-    tsr_store_arm(st);
+    tsr_server_arm(srv);
 }
 
 
 /* not from inside hiredis, which must not be entered again */
 
 static void
-tsr_store_flush_now(tsr_store_t *st)
+tsr_server_flush_now(tsr_server_t *srv)
 {
-    if (st->srv.conn == NULL || st->srv.conn_state != TSR_STORE_READY || st->srv.closing
-        || st->srv.destroying || st->srv.flushing || st->srv.reading_now || st->srv.broken)
+    if (srv->conn == NULL || srv->conn_state != TSR_STORE_READY || srv->closing
+        || srv->destroying || srv->flushing || srv->reading_now || srv->broken)
     {
         return;
     }
 
-    tsr_store_handle_write(st);
+    tsr_server_handle_write(srv);
 }
 
 
 static int
-tsr_store_wcmd_send(tsr_store_t *st, const char *name, const char *fmt,
+tsr_server_wcmd_send(tsr_server_t *srv, const char *name, const char *fmt,
     va_list args)
 {
-    int                rc, len;
-    char              *cmd;
-    tsr_store_wcmd_t  *w;
+    int                 rc, len;
+    char               *cmd;
+    tsr_server_wcmd_t  *w;
 
-    w = OPENSSL_malloc(sizeof(tsr_store_wcmd_t));
+    w = OPENSSL_malloc(sizeof(tsr_server_wcmd_t));
     if (w == NULL) {
         return TSR_ENOMEM;
     }
@@ -1939,9 +1945,9 @@ tsr_store_wcmd_send(tsr_store_t *st, const char *name, const char *fmt,
     w->len = len;
     w->redirected = 0;
 
-    rc = tsr_store_async_formatted(st, tsr_store_wcmd_cb, w, w->cmd, w->len);
+    rc = tsr_server_async_formatted(srv, tsr_server_wcmd_cb, w, w->cmd, w->len);
     if (rc != TSR_OK) {
-        tsr_store_wcmd_free(w);
+        tsr_server_wcmd_free(w);
     }
 
     return rc;
@@ -1959,31 +1965,31 @@ tsr_store_wcmd_send(tsr_store_t *st, const char *name, const char *fmt,
  */
 
 static int
-tsr_store_router_error(tsr_store_t *st, const redisReply *reply,
-    tsr_req_t *req, tsr_store_wcmd_t *w)
+tsr_server_redirect(tsr_server_t *srv, const redisReply *reply,
+    tsr_req_t *req, tsr_server_wcmd_t *w)
 {
-    int           ask, rc;
-    const char   *name;
-    tsr_store_t  *target;
+    int            ask, rc;
+    const char    *name;
+    tsr_server_t  *target;
 
-    if (reply->str == NULL || st->parent->srv.destroying) {
+    if (reply->str == NULL || srv->hooks->gone(srv->owner)) {
         return TSR_STORE_ERROR_OTHER;
     }
 
-    if (st->parent->topo->error == NULL) {
-        tsr_store_router_news(st, reply);
+    if (srv->hooks->error == NULL) {
+        tsr_server_news(srv, reply);
         return TSR_STORE_ERROR_OTHER;
     }
 
     target = NULL;
     ask = 0;
 
-    rc = st->parent->topo->error(st->parent, st, reply, &target, &ask);
+    rc = srv->hooks->error(srv->owner, srv, reply, &target, &ask);
     if (rc != TSR_STORE_ERROR_REDIRECT) {
         return rc;
     }
 
-    name = (req != NULL) ? tsr_store_req_name(req) : w->name;
+    name = (req != NULL) ? tsr_server_req_name(req) : w->name;
 
     if (req != NULL && req->done == NULL) {
         /* no caller waits any more */
@@ -1991,24 +1997,26 @@ tsr_store_router_error(tsr_store_t *st, const redisReply *reply,
     }
 
     if ((req != NULL && req->redirected) || (w != NULL && w->redirected)) {
-        tsr_store_set_error(st, "%s on %s: redirected twice, given up",
-                            name, st->srv.addr);
+        tsr_server_set_error(srv, "%s on %s: redirected twice, given up", name,
+                             srv->addr);
         return TSR_STORE_ERROR_LOST;
     }
 
-    if (target == NULL || target == st || !tsr_store_node_ready(target)) {
-        tsr_store_set_error(st, "%s on %s: redirected to %s, not connected "
-                            "yet", name, st->srv.addr,
-                            target != NULL ? target->srv.addr : "a node");
+    if (target == NULL || target == srv || !tsr_server_usable(target)) {
+        tsr_server_set_error(srv,
+                             "%s on %s: redirected to %s, not connected yet",
+                             name, srv->addr,
+                             target != NULL ? target->addr : "a node");
         return TSR_STORE_ERROR_LOST;
     }
 
-    rc = (req != NULL) ? tsr_store_req_resend(target, req, ask)
-                       : tsr_store_wcmd_resend(target, w, ask);
+    rc = (req != NULL) ? tsr_server_req_resend(target, req, ask)
+                       : tsr_server_wcmd_resend(target, w, ask);
 
     if (rc != TSR_OK) {
-        tsr_store_set_error(st, "%s on %s: redirected to %s, which refused "
-                            "it", name, st->srv.addr, target->srv.addr);
+        tsr_server_set_error(srv,
+                             "%s on %s: redirected to %s, which refused it",
+                             name, srv->addr, target->addr);
         return TSR_STORE_ERROR_LOST;
     }
 
@@ -2017,19 +2025,19 @@ tsr_store_router_error(tsr_store_t *st, const redisReply *reply,
 
 
 /*
- * Sends a lookup again on "st", after ASKING for an ASK redirection; it
+ * Sends a lookup again on "srv", after ASKING for an ASK redirection; it
  * moves to the node's list with its deadline.  Written with the node's
  * next write event, not at once: this runs inside another node's reply.
  */
 
 static int
-tsr_store_req_resend(tsr_store_t *st, tsr_req_t *req, int ask)
+tsr_server_req_resend(tsr_server_t *srv, tsr_req_t *req, int ask)
 {
-    int           rc;
-    tsr_store_t  *from;
+    int            rc;
+    tsr_server_t  *from;
 
-    if (st->srv.sent_count + 2 > st->srv.sent_size
-        || st->srv.sent_count >= (size_t) st->srv.max_queued)
+    if (srv->sent_count + 2 > srv->sent_size
+        || srv->sent_count >= (size_t) srv->max_queued)
     {
         return TSR_ERROR;
     }
@@ -2040,61 +2048,61 @@ tsr_store_req_resend(tsr_store_t *st, tsr_req_t *req, int ask)
     }
 
     if (ask
-        && tsr_store_async_command(st, tsr_store_asking_cb, NULL, "ASKING")
+        && tsr_server_async_command(srv, tsr_server_asking_cb, NULL, "ASKING")
            != TSR_OK)
     {
         return TSR_ERROR;
     }
 
     if (req->script) {
-        rc = tsr_store_async_formatted(st, tsr_store_get_cb, req, req->cmd,
-                                       req->cmdlen);
+        rc = tsr_server_async_formatted(srv, tsr_server_get_cb, req, req->cmd,
+                                        req->cmdlen);
 
     } else if (req->eval) {
-        rc = tsr_store_async_command(st, tsr_store_get_cb, req,
-                                     "EVAL %s 1 %b", tsr_store_getdel_lua,
-                                     req->key, req->keylen);
+        rc = tsr_server_async_command(srv, tsr_server_get_cb, req,
+                                      "EVAL %s 1 %b", tsr_server_getdel_lua,
+                                      req->key, req->keylen);
 
     } else {
-        rc = tsr_store_async_command(st, tsr_store_get_cb, req, "%s %b",
-                                     req->getdel ? "GETDEL" : "GET",
-                                     req->key, req->keylen);
+        rc = tsr_server_async_command(srv, tsr_server_get_cb, req, "%s %b",
+                                      req->getdel ? "GETDEL" : "GET", req->key,
+                                      req->keylen);
     }
 
     if (rc != TSR_OK) {
         return rc;
     }
 
-    from = req->store;
+    from = req->srv;
 
-    tsr_store_req_unlink(from, req);
+    tsr_server_req_unlink(from, req);
 
-    req->store = st;
+    req->srv = srv;
     req->redirected = 1;
-    st->srv.lookups++;
+    srv->lookups++;
 
-    if (req->timeout > st->srv.max_timeout) {
-        st->srv.max_timeout = req->timeout;
+    if (req->timeout > srv->max_timeout) {
+        srv->max_timeout = req->timeout;
     }
 
-    tsr_store_req_insert(st, req);
-    tsr_store_arm(st);
+    tsr_server_req_insert(srv, req);
+    tsr_server_arm(srv);
 
     return TSR_OK;
 }
 
 
 static int
-tsr_store_wcmd_resend(tsr_store_t *st, tsr_store_wcmd_t *w, int ask)
+tsr_server_wcmd_resend(tsr_server_t *srv, tsr_server_wcmd_t *w, int ask)
 {
-    if (st->srv.sent_count + 2 > st->srv.sent_size
-        || st->srv.sent_count >= (size_t) st->srv.max_queued)
+    if (srv->sent_count + 2 > srv->sent_size
+        || srv->sent_count >= (size_t) srv->max_queued)
     {
         return TSR_ERROR;
     }
 
     if (ask
-        && tsr_store_async_command(st, tsr_store_asking_cb, NULL, "ASKING")
+        && tsr_server_async_command(srv, tsr_server_asking_cb, NULL, "ASKING")
            != TSR_OK)
     {
         return TSR_ERROR;
@@ -2102,13 +2110,13 @@ tsr_store_wcmd_resend(tsr_store_t *st, tsr_store_wcmd_t *w, int ask)
 
     w->redirected = 1;
 
-    if (tsr_store_async_formatted(st, tsr_store_wcmd_cb, w, w->cmd, w->len)
+    if (tsr_server_async_formatted(srv, tsr_server_wcmd_cb, w, w->cmd, w->len)
         != TSR_OK)
     {
         return TSR_ERROR;
     }
 
-    tsr_store_arm(st);
+    tsr_server_arm(srv);
 
     return TSR_OK;
 }

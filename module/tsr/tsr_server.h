@@ -101,7 +101,6 @@
 #define TSR_STORE_OP_EVAL              5   /* a script, answering as GET */
 
 
-
 /* a redirection, as MOVED or ASK said */
 typedef struct {
     int                 ask;
@@ -111,8 +110,105 @@ typedef struct {
 } tsr_store_redirect_t;
 
 
-
 typedef struct tsr_server_s  tsr_server_t;
+
+
+/* a network of "allow=" */
+typedef struct {
+    int                 family;             /* AF_INET, AF_INET6 */
+    int                 bits;
+    unsigned char       addr[16];
+} tsr_store_net_t;
+
+
+/* a synchronous operation, as the public call asked for it */
+typedef struct {
+    int                 op;                 /* TSR_STORE_OP_* */
+    const char         *key;
+    size_t              keylen;
+    uint8_t            *buf;                /* GET, GETDEL */
+    size_t              size;               /* of buf */
+    size_t             *len;                /* the value's, on return */
+    const uint8_t      *val;                /* SET */
+    size_t              vlen;
+    uint64_t            ttl_ms;
+    const char         *script;             /* EVAL */
+    size_t              script_len;
+    int                 argc;
+    const char        **argv;
+    const size_t       *argvlen;
+} tsr_store_op_t;
+
+
+/*
+ * An asynchronous lookup.  hiredis holds it as the privdata of its
+ * command and hands it back exactly once, with the reply or with NULL
+ * when the context goes away: that callback frees it, unless the lookup
+ * goes on, as the GETDEL script or on the node a redirection names.
+ * "done" is NULL once the caller is answered (reply, deadline) or gone
+ * (cancel).
+ */
+
+struct tsr_req_s {
+    tsr_req_t          *prev;           /* waiting lookups, by deadline */
+    tsr_req_t          *next;
+    tsr_server_t       *srv;            /* the server it waits on */
+    tsr_store_done_pt   done;
+    void               *arg;
+    uint64_t            deadline;       /* loop time */
+    uint64_t            timeout;
+    size_t              keylen;
+    unsigned            getdel:1;
+    unsigned            eval:1;         /* sent as the GETDEL script */
+    unsigned            haskey:1;       /* "key" holds the key */
+    unsigned            redirected:1;   /* followed one redirection */
+    unsigned            script:1;       /* the caller's script, "cmd" */
+    char               *cmd;            /* a script on a router's node:
+                                           the command as sent, wiped */
+    size_t              cmdlen;
+    char                key[];          /* for the script, redirections */
+};
+
+
+/*
+ * A write of a router's node: the command as sent, so that a redirection
+ * can send it again.  Freed (and wiped: it holds a sealed value) by its
+ * reply callback.
+ */
+
+typedef struct {
+    const char         *name;           /* "SET", "DEL" */
+    char               *cmd;            /* redisFormatCommand()'s */
+    size_t              len;
+    unsigned            redirected:1;
+} tsr_server_wcmd_t;
+
+
+/*
+ * What a router's node tells its router ("owner"); a server of its own
+ * has none.  event, error and redirect may be NULL, gone may not.
+ */
+
+typedef struct {
+    /* the node connected, went down, said READONLY, ... (TSR_STORE_EV_*) */
+    void              (*event)(void *owner, tsr_server_t *node, int ev);
+
+    /*
+     * An error reply of an asynchronous command: TSR_STORE_ERROR_*; for
+     * a redirection, the node it names in *target, and whether it is
+     * an ASK.
+     */
+    int               (*error)(void *owner, tsr_server_t *node,
+                               const redisReply *reply,
+                               tsr_server_t **target, int *ask);
+
+    /* an error reply of a synchronous command, read as a redirection */
+    int               (*redirect)(const redisReply *reply,
+                                  tsr_store_redirect_t *r);
+
+    /* the router is being destroyed: no more news for it */
+    int               (*gone)(void *owner);
+} tsr_server_hooks_t;
 
 
 /*
@@ -125,7 +221,8 @@ typedef struct tsr_server_s  tsr_server_t;
 
 struct tsr_server_s {
     tsr_sync_t         *ctx;                /* the blocking connection */
-    tsr_tls_t          *tls;                /* TLS, for nodes too */
+    tsr_tls_t          *tls;                /* TLS; a node's is its
+                                               router's, borrowed */
     char               *host;
     char               *unix_path;
     char               *user;
@@ -145,6 +242,7 @@ struct tsr_server_s {
     unsigned            no_caps:1;          /* a sentinel: no INFO */
     unsigned            no_user:1;          /* AUTH took no user name */
     unsigned            caps_logged:1;      /* INFO refused, said once */
+    unsigned            tls_borrowed:1;     /* not freed with it */
     tsr_log_pt          log;
     void               *log_data;
     tsr_store_stats_t   stats;
@@ -201,7 +299,9 @@ struct tsr_server_s {
     uint64_t            resolve_logged;     /* a failure logged then */
     char                ip[TSR_STORE_IP_LEN];   /* numeric host */
 
-    /* as a router's node */
+    /* as a router's node: its hooks, NULL for a server of its own */
+    const tsr_server_hooks_t  *hooks;
+    void               *owner;
     uint64_t            node_timer;         /* its timer, kept by the
                                                router; 0: not armed */
     uint64_t            retire_at;          /* park it then at the latest */
@@ -220,6 +320,151 @@ struct tsr_server_s {
     char                resolve_err[TSR_STORE_ERR_LEN]; /* logged last */
     char                err[TSR_STORE_ERR_LEN];
 };
+
+
+/* ---- tsr_server_ops.c: the operations on one server ---- */
+
+/*
+ * A server for "conf" (its address, credentials, timeouts and TLS; no
+ * cluster or sentinel part), or NULL with a message in "err".  init()
+ * sets up one in place, as the store embeds its own.
+ */
+TSR_HIDDEN tsr_server_t *tsr_server_create(const tsr_store_conf_t *conf,
+    char *err, size_t errlen);
+TSR_HIDDEN int tsr_server_init(tsr_server_t *srv,
+    const tsr_store_conf_t *conf, char *err, size_t errlen);
+TSR_HIDDEN int tsr_server_address(tsr_server_t *srv,
+    const tsr_store_conf_t *conf, char *err, size_t errlen);
+TSR_HIDDEN int tsr_server_credentials(tsr_server_t *srv,
+    const tsr_store_conf_t *conf, char *err, size_t errlen);
+TSR_HIDDEN tsr_tls_t *tsr_server_tls_create(const tsr_store_conf_t *conf,
+    char *err, size_t errlen);
+TSR_HIDDEN void tsr_server_free(tsr_server_t *srv);
+TSR_HIDDEN void tsr_server_destroy(tsr_server_t *srv);
+
+/* the synchronous side: connect, and an operation checked already */
+TSR_HIDDEN int tsr_server_connect(tsr_server_t *srv);
+TSR_HIDDEN int tsr_server_op(tsr_server_t *srv, const tsr_store_op_t *op);
+TSR_HIDDEN void tsr_server_close(tsr_server_t *srv);
+
+/*
+ * The asynchronous side: start on "loop" with the bounds given (0: the
+ * defaults), lookups and scripts, the loop's events, the state.
+ */
+TSR_HIDDEN int tsr_server_async(tsr_server_t *srv, const tsr_loop_t *loop,
+    int max_inflight, int breaker_failures);
+TSR_HIDDEN tsr_req_t *tsr_server_get_async(tsr_server_t *srv,
+    const char *name, const char *key, size_t keylen, int getdel,
+    uint64_t timeout_ms, tsr_store_done_pt done, void *arg);
+TSR_HIDDEN tsr_req_t *tsr_server_eval_async(tsr_server_t *srv,
+    const char *script, size_t len, const char *key, size_t keylen,
+    int argc, const char **argv, const size_t *argvlen,
+    uint64_t timeout_ms, tsr_store_done_pt done, void *arg);
+TSR_HIDDEN void tsr_server_on_timer(tsr_server_t *srv);
+TSR_HIDDEN void tsr_server_on_read(tsr_server_t *srv, int fd);
+TSR_HIDDEN void tsr_server_on_write(tsr_server_t *srv, int fd);
+TSR_HIDDEN int tsr_server_state(const tsr_server_t *srv);
+
+/* messages: the last error ("err"), and the log */
+TSR_HIDDEN void tsr_server_set_error(tsr_server_t *srv,
+    const char *fmt, ...) TSR_PRINTF(2, 3);
+TSR_HIDDEN void tsr_server_log(tsr_server_t *srv, int level,
+    const char *fmt, ...) TSR_PRINTF(3, 4);
+TSR_HIDDEN tsr_tls_t *tsr_server_tls(const tsr_server_t *srv);
+
+/* whether a server is set up and takes commands */
+TSR_HIDDEN int tsr_server_usable(const tsr_server_t *srv);
+
+/*
+ * An asynchronous lookup's life: waiting in its store's list, earliest
+ * deadline first (insert, unlink), answered once (complete), freed and
+ * wiped (free); tsr_server_req_name() is its command's name for messages.
+ */
+TSR_HIDDEN const char *tsr_server_req_name(const tsr_req_t *req);
+TSR_HIDDEN void tsr_server_complete(tsr_server_t *srv, tsr_req_t *req, int rc,
+    const redisReply *reply);
+TSR_HIDDEN void tsr_server_req_insert(tsr_server_t *srv, tsr_req_t *req);
+TSR_HIDDEN void tsr_server_req_unlink(tsr_server_t *srv, tsr_req_t *req);
+TSR_HIDDEN void tsr_server_req_free(tsr_req_t *req);
+
+/* ---- tsr_server.c: the connection work ---- */
+
+/* GETDEL as a script, for Redis before 6.2 */
+extern const char  tsr_server_getdel_lua[] TSR_HIDDEN;
+
+/*
+ * The synchronous side: connect or reconnect (ready, drop), send
+ * (command, command_argv, vsync; getdel_reply falls back to the
+ * script), sort a lookup's reply out, free and wipe replies.
+ */
+TSR_HIDDEN int tsr_server_ready(tsr_server_t *srv);
+TSR_HIDDEN void tsr_server_drop(tsr_server_t *srv);
+TSR_HIDDEN int tsr_server_command(tsr_server_t *srv, redisReply **reply,
+    const char *name, const char *fmt, ...);
+TSR_HIDDEN int tsr_server_command_argv(tsr_server_t *srv, redisReply **reply,
+    const char *name, int argc, const char **argv, const size_t *argvlen);
+TSR_HIDDEN int tsr_server_vsync(tsr_server_t *srv, redisReply **reply,
+    const char *name, const char *fmt, va_list args);
+TSR_HIDDEN int tsr_server_getdel_reply(tsr_server_t *srv, const char *key,
+    size_t keylen, redisReply **reply);
+TSR_HIDDEN int tsr_server_lookup_reply(tsr_server_t *srv, const char *name,
+    const redisReply *reply, size_t keylen, size_t size);
+TSR_HIDDEN void tsr_server_reply_error(tsr_server_t *srv,
+    const char *name, const redisReply *reply);
+TSR_HIDDEN void tsr_server_free_reply(tsr_server_t *srv, redisReply *reply,
+    int wipe);
+
+/*
+ * The asynchronous side: connect or reconnect (async_connect, once
+ * async_resolve found the address, and async_drop), send (the
+ * async_*() commands, within the ring of send times: sent_pop,
+ * writable, unsent; writes through write_async and write_done), the
+ * lookup's reply callback, the breaker, the loop's timer and clock.
+ */
+TSR_HIDDEN void tsr_server_async_connect(tsr_server_t *srv);
+TSR_HIDDEN int tsr_server_async_target(const tsr_server_t *srv);
+TSR_HIDDEN void tsr_server_async_resolve(tsr_server_t *srv);
+TSR_HIDDEN void tsr_server_async_drop(tsr_server_t *srv);
+TSR_HIDDEN int tsr_server_async_command(tsr_server_t *srv,
+    tsr_conn_reply_pt fn, void *privdata, const char *fmt, ...);
+TSR_HIDDEN int tsr_server_async_vcommand(tsr_server_t *srv,
+    tsr_conn_reply_pt fn, void *privdata, const char *fmt, va_list args);
+TSR_HIDDEN int tsr_server_async_formatted(tsr_server_t *srv,
+    tsr_conn_reply_pt fn, void *privdata, const char *cmd, size_t len);
+TSR_HIDDEN int tsr_server_async_get(tsr_server_t *srv, tsr_req_t *req,
+    const char *key, size_t keylen);
+TSR_HIDDEN int tsr_server_async_set(tsr_server_t *srv, const char *key,
+    size_t keylen, const uint8_t *val, size_t vlen, uint64_t ttl_ms);
+TSR_HIDDEN void tsr_server_get_cb(tsr_conn_t *c, redisReply *r,
+    void *privdata);
+TSR_HIDDEN uint64_t tsr_server_sent_pop(tsr_server_t *srv);
+TSR_HIDDEN int tsr_server_writable(tsr_server_t *srv, const char *name);
+TSR_HIDDEN size_t tsr_server_unsent(const tsr_server_t *srv);
+TSR_HIDDEN void tsr_server_write_async(tsr_server_t *srv, const char *name,
+    const char *fmt, ...);
+TSR_HIDDEN void tsr_server_write_done(tsr_server_t *srv, const char *name,
+    int rc);
+TSR_HIDDEN void tsr_server_handle_write(tsr_server_t *srv);
+TSR_HIDDEN int tsr_server_breaker_state(tsr_server_t *srv, uint64_t now);
+TSR_HIDDEN void tsr_server_breaker_ok(tsr_server_t *srv);
+TSR_HIDDEN void tsr_server_breaker_fail(tsr_server_t *srv, uint64_t now);
+TSR_HIDDEN uint64_t tsr_server_stall_ms(tsr_server_t *srv);
+TSR_HIDDEN void tsr_server_arm(tsr_server_t *srv);
+TSR_HIDDEN uint64_t tsr_server_loop_now(tsr_server_t *srv);
+
+
+/* ---- tsr_store_conf.c: addresses, networks, names ---- */
+
+TSR_HIDDEN int tsr_store_parse_host(const char *addr, size_t len,
+    const char **host, size_t *hlen, int *port, char *err, size_t errlen);
+TSR_HIDDEN int tsr_store_parse_list(const char *list, size_t len,
+    char **hosts, int *ports, size_t n, char *err, size_t errlen);
+TSR_HIDDEN int tsr_store_parse_nets(const char *list, size_t len,
+    tsr_store_net_t **nets, size_t *n, char *err, size_t errlen);
+TSR_HIDDEN int tsr_server_resolve(tsr_server_t *srv);
+TSR_HIDDEN int tsr_server_resolve_name(tsr_server_t *srv,
+    const char *host, char *ip, size_t iplen);
+TSR_HIDDEN int tsr_store_numeric(const char *host);
 
 
 #endif /* TSR_SERVER_H_INCLUDED */

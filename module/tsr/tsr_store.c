@@ -25,14 +25,14 @@
  * What a store is (one server, Redis Cluster, Sentinel) is decided once,
  * in tsr_store_create(), by picking its tsr_topo_ops_t (tsr_topo.h); the
  * public calls go through that table.  This file holds the store object
- * (create, destroy, errors, counters), the public calls, which check
- * their arguments and dispatch, and the lifetime of an asynchronous
- * lookup (tsr_req_t: kept in deadline order, answered, cancelled,
- * freed).  Around it: tsr_store_conf.c parses addresses; tsr_server.c
- * is one server's connection work, which the single server
- * (tsr_single.c, tsr_topo_single) and every router's node run;
- * tsr_router.c holds what the routers share, tsr_cluster.c and
- * tsr_sentinel.c what they do not.
+ * (create, destroy, errors, counters) and the public calls, which check
+ * their arguments and dispatch.  Around it: tsr_store_conf.c parses
+ * addresses; one Redis server, tsr_server_t, is the connection layer
+ * (tsr_server.c its connection work, tsr_server_ops.c its operations
+ * and the life of an asynchronous lookup, tsr_req_t), which the single
+ * server (tsr_single.c) runs as the store's own and every router's node
+ * as one of its nodes; tsr_router.c holds what the routers share,
+ * tsr_cluster.c and tsr_sentinel.c what they do not.
  */
 
 
@@ -58,47 +58,6 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
     if (conf == NULL) {
         memset(&dflt, 0, sizeof(dflt));
         conf = &dflt;
-    }
-
-    if (conf->port < 0 || conf->port > 65535) {
-        tsr_errf(err, errlen, "invalid redis port %d", conf->port);
-        return NULL;
-    }
-
-    if (conf->db < 0) {
-        tsr_errf(err, errlen, "invalid redis db %d", conf->db);
-        return NULL;
-    }
-
-    if (conf->connect_timeout_ms < 0 || conf->command_timeout_ms < 0
-        || conf->backoff_min_ms < 0 || conf->backoff_max_ms < 0)
-    {
-        tsr_errf(err, errlen, "negative redis timeout");
-        return NULL;
-    }
-
-    if (conf->unix_path != NULL
-        && (conf->unix_path[0] == '\0'
-            || strlen(conf->unix_path) >= TSR_STORE_SUN_PATH))
-    {
-        tsr_errf(err, errlen, "invalid unix socket path \"%s\"",
-                 conf->unix_path);
-        return NULL;
-    }
-
-    if (conf->unix_path == NULL && conf->host != NULL
-        && conf->host[0] == '\0')
-    {
-        tsr_errf(err, errlen, "empty redis host");
-        return NULL;
-    }
-
-    if (conf->user != NULL
-        && (conf->password == NULL || conf->password[0] == '\0'))
-    {
-        tsr_errf(err, errlen, "redis user \"%s\" needs a password",
-                 conf->user);
-        return NULL;
     }
 
     if (conf->cluster != NULL && conf->sentinels != NULL) {
@@ -132,7 +91,8 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
 
     st = OPENSSL_zalloc(sizeof(tsr_store_t));
     if (st == NULL) {
-        goto failed;
+        tsr_errf(err, errlen, "out of memory");
+        return NULL;
     }
 
     /* the one place that tells the topologies apart */
@@ -141,160 +101,36 @@ tsr_store_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
                : (conf->sentinels != NULL) ? &tsr_topo_sentinel
                : &tsr_topo_single;
 
-    st->srv.port = conf->port ? conf->port : TSR_STORE_DEFAULT_PORT;
-    st->srv.db = conf->db;
-    st->srv.connect_timeout_ms = conf->connect_timeout_ms
-                             ? conf->connect_timeout_ms
-                             : TSR_STORE_CONNECT_TIMEOUT;
-    st->srv.command_timeout_ms = conf->command_timeout_ms
-                             ? conf->command_timeout_ms
-                             : TSR_STORE_COMMAND_TIMEOUT;
-    st->srv.backoff_min_ms = conf->backoff_min_ms ? conf->backoff_min_ms
-                                              : TSR_STORE_BACKOFF_MIN;
-    st->srv.backoff_max_ms = conf->backoff_max_ms ? conf->backoff_max_ms
-                                              : TSR_STORE_BACKOFF_MAX;
     st->never_block = conf->never_block;
-    st->srv.log = conf->log;
-    st->srv.log_data = conf->log_data;
+    st->router.srv = &st->srv;
+    st->router.store = st;
+    st->router.topo = st->topo;
 
-    if (st->srv.backoff_max_ms < st->srv.backoff_min_ms) {
-        tsr_errf(err, errlen, "redis backoff_max_ms %d is below "
-                 "backoff_min_ms %d", st->srv.backoff_max_ms,
-                 st->srv.backoff_min_ms);
+    if (tsr_server_init(&st->srv, conf, err, errlen) != TSR_OK) {
         OPENSSL_free(st);
         return NULL;
     }
 
-    st->srv.backoff_ms = st->srv.backoff_min_ms;
-    st->srv.fd = -1;
-
     if (conf->allow != NULL
         && tsr_store_parse_nets(conf->allow, strlen(conf->allow),
-                                &st->allow, &st->nallow, err, errlen)
+                                &st->router.allow, &st->router.nallow, err,
+                                errlen)
            != TSR_OK)
     {
         OPENSSL_free(st);
         return NULL;
     }
 
-    if (st->topo->create != NULL) {
-        if (st->topo->create(st, conf, err, errlen) != TSR_OK) {
-            tsr_store_destroy(st);
-            return NULL;
-        }
-
-    } else if (conf->unix_path != NULL) {
-        st->srv.unix_path = OPENSSL_strdup(conf->unix_path);
-        if (st->srv.unix_path == NULL) {
-            goto failed;
-        }
-
-        snprintf(st->srv.addr, sizeof(st->srv.addr), "unix:%s", st->srv.unix_path);
-
-    } else {
-        st->srv.host = OPENSSL_strdup(conf->host != NULL ? conf->host
-                                             : TSR_STORE_DEFAULT_HOST);
-        if (st->srv.host == NULL) {
-            goto failed;
-        }
-
-        snprintf(st->srv.addr, sizeof(st->srv.addr),
-                 strchr(st->srv.host, ':') != NULL ? "[%s]:%d" : "%s:%d",
-                 st->srv.host, st->srv.port);
-
-        if (conf->host_addr != NULL) {
-            if (strlen(conf->host_addr) >= sizeof(st->srv.ip)
-                || !tsr_store_numeric(conf->host_addr))
-            {
-                tsr_errf(err, errlen, "invalid address \"%s\" of "
-                         "redis host \"%s\"", conf->host_addr,
-                         st->srv.host);
-                tsr_store_destroy(st);
-                return NULL;
-            }
-
-            memcpy(st->srv.ip, conf->host_addr, strlen(conf->host_addr) + 1);
-        }
-    }
-
-    if (conf->user != NULL) {
-        st->srv.user = OPENSSL_strdup(conf->user);
-        if (st->srv.user == NULL) {
-            goto failed;
-        }
-    }
-
-    if (conf->tls) {
-        st->srv.tls = tsr_store_tls_create(conf, err, errlen);
-        if (st->srv.tls == NULL) {
-            tsr_store_destroy(st);
-            return NULL;
-        }
-    }
-
-    if (conf->password != NULL && conf->password[0] != '\0') {
-        st->srv.password_len = strlen(conf->password);
-
-        st->srv.password = OPENSSL_malloc(st->srv.password_len + 1);
-        if (st->srv.password == NULL) {
-            goto failed;
-        }
-
-        memcpy(st->srv.password, conf->password, st->srv.password_len + 1);
-    }
-
-    return st;
-
-failed:
-
-    tsr_store_destroy(st);
-    tsr_errf(err, errlen, "out of memory");
-
-    return NULL;
-}
-
-
-/*
- * The TLS context of an address's settings: a store's, which its cluster
- * nodes, its master and its sentinels share, or the ticket ring's.
- */
-
-tsr_tls_t *
-tsr_store_tls_create(const tsr_store_conf_t *conf, char *err, size_t errlen)
-{
-    char            msg[TSR_CONN_ERR_LEN + 64];
-    tsr_tls_t      *tls;
-    tsr_tls_conf_t  tc;
-
-    memset(&tc, 0, sizeof(tc));
-    tc.ca_file = conf->tls_ca_file;
-    tc.cert_file = conf->tls_cert_file;
-    tc.key_file = conf->tls_key_file;
-    tc.verify = !conf->tls_no_verify;
-
-    /* a name as written, else the address itself is verified */
-    tc.server_name = conf->tls_server_name;
-
-    if ((conf->tls_cert_file == NULL) != (conf->tls_key_file == NULL)) {
-        tsr_errf(err, errlen, "redis parameters \"tls_cert_file\" "
-                 "and \"tls_key_file\" go together");
+    if (((st->topo->create != NULL)
+         ? st->topo->create(&st->router, conf, err, errlen)
+         : tsr_server_address(&st->srv, conf, err, errlen)) != TSR_OK
+        || tsr_server_credentials(&st->srv, conf, err, errlen) != TSR_OK)
+    {
+        tsr_store_destroy(st);
         return NULL;
     }
 
-    tls = tsr_tls_create(&tc, msg, sizeof(msg));
-    if (tls == NULL) {
-        tsr_errf(err, errlen, "%s", msg);
-    }
-
-    return tls;
-}
-
-
-tsr_tls_t *
-tsr_store_tls(const tsr_store_t *st)
-{
-    return (st->srv.tls != NULL || st->parent == NULL) ? st->srv.tls
-                                                   : st->parent->srv.tls;
+    return st;
 }
 
 
@@ -473,9 +309,11 @@ tsr_store_set_deadline(tsr_store_t *st, uint64_t deadline)
 
     st->srv.sync_deadline = deadline;
 
-    for (i = 0; i < st->nnodes; i++) {
-        if (st->nodes[i]->srv.ctx != NULL) {
-            tsr_sync_set_deadline(st->nodes[i]->srv.ctx, deadline);
+    for (i = 0; i < st->router.nnodes; i++) {
+        st->router.nodes[i]->sync_deadline = deadline;
+
+        if (st->router.nodes[i]->ctx != NULL) {
+            tsr_sync_set_deadline(st->router.nodes[i]->ctx, deadline);
         }
     }
 
@@ -494,14 +332,11 @@ tsr_store_close(tsr_store_t *st)
         return;
     }
 
-    for (i = 0; i < st->nnodes; i++) {
-        tsr_store_close(st->nodes[i]);
+    for (i = 0; i < st->router.nnodes; i++) {
+        tsr_server_close(st->router.nodes[i]);
     }
 
-    if (st->srv.ctx != NULL) {
-        tsr_sync_free(st->srv.ctx);
-        st->srv.ctx = NULL;
-    }
+    tsr_server_close(&st->srv);
 }
 
 
@@ -534,8 +369,8 @@ tsr_store_stats(const tsr_store_t *st, tsr_store_stats_t *stats)
 
     /* a router's own count (refusals before a node) and its nodes' */
 
-    for (i = 0; i < st->nnodes; i++) {
-        tsr_store_stats_add(stats, &st->nodes[i]->srv.stats);
+    for (i = 0; i < st->router.nnodes; i++) {
+        tsr_store_stats_add(stats, &st->router.nodes[i]->stats);
     }
 }
 
@@ -574,56 +409,13 @@ tsr_store_stats_add(tsr_store_stats_t *to, const tsr_store_stats_t *from)
 void
 tsr_store_destroy(tsr_store_t *st)
 {
-    tsr_req_t  *req;
-
     if (st == NULL) {
         return;
     }
 
     st->topo->destroy(st);
 
-    tsr_sync_free(st->srv.ctx);
-
-    /*
-     * Not from inside a "done" callback: hiredis would free the context
-     * only after that callback returns, and the store is gone by then.
-     */
-
-    if (st->srv.async) {
-        st->srv.destroying = 1;
-
-        /* no callers are answered from here on; hiredis frees requests */
-
-        for (req = st->srv.head; req != NULL; req = req->next) {
-            req->done = NULL;
-        }
-
-        st->srv.head = NULL;
-        st->srv.tail = NULL;
-
-        if (st->srv.resolving) {
-            st->srv.loop.resolve_cancel(st->srv.loop.data, st->srv.resolve_handle);
-            st->srv.resolving = 0;
-            st->srv.resolve_handle = NULL;
-        }
-
-        /* runs every reply callback with NULL, then cleanup (unwatch) */
-        if (st->srv.conn != NULL) {
-            tsr_conn_free(st->srv.conn);
-        }
-
-        st->srv.loop.timer(st->srv.loop.data, 0);
-        OPENSSL_free(st->srv.sent);
-    }
-
-    if (st->srv.password != NULL) {
-        OPENSSL_clear_free(st->srv.password, st->srv.password_len);
-    }
-
-    OPENSSL_free(st->srv.host);
-    OPENSSL_free(st->srv.unix_path);
-    OPENSSL_free(st->srv.user);
-    tsr_tls_destroy(st->srv.tls);
+    tsr_server_free(&st->srv);
     OPENSSL_free(st);
 }
 
@@ -760,13 +552,8 @@ tsr_store_eval_async(tsr_store_t *st, const char *script, size_t len,
     const size_t *argvlen, uint64_t timeout_ms, tsr_store_done_pt done,
     void *arg)
 {
-    int           i, n, rc;
-    char         *cmd;
-    size_t        avlen[TSR_STORE_EVAL_ARGS + 4];
-    uint64_t      now;
-    tsr_req_t    *req;
-    tsr_store_t  *node;
-    const char   *av[TSR_STORE_EVAL_ARGS + 4];
+    tsr_req_t     *req;
+    tsr_server_t  *node;
 
     if (st == NULL) {
         return NULL;
@@ -789,7 +576,7 @@ tsr_store_eval_async(tsr_store_t *st, const char *script, size_t len,
     if (!st->topo->eval) {
         /* a router: the node GET of the key would go to */
 
-        node = st->topo->route(st, key, keylen);
+        node = st->topo->route(&st->router, key, keylen);
         if (node == NULL) {
             /* the message is in "err" */
             st->srv.stats.gets++;
@@ -797,175 +584,31 @@ tsr_store_eval_async(tsr_store_t *st, const char *script, size_t len,
             return NULL;
         }
 
-        req = tsr_store_eval_async(node, script, len, key, keylen, argc,
-                                   argv, argvlen, timeout_ms, done, arg);
+        req = tsr_server_eval_async(node, script, len, key, keylen, argc, argv,
+                                    argvlen, timeout_ms, done, arg);
         if (req == NULL) {
-            memcpy(st->srv.err, node->srv.err, sizeof(st->srv.err));
+            memcpy(st->srv.err, node->err, sizeof(st->srv.err));
         }
 
         return req;
     }
 
-    st->srv.stats.gets++;
-
-    now = tsr_store_loop_now(st);
-
-    if (st->srv.conn_state != TSR_STORE_READY || st->srv.closing
-        || tsr_store_breaker_state(st, now) == TSR_STORE_OPEN
-        || st->srv.lookups >= st->srv.max_inflight
-        || st->srv.sent_count >= (size_t) st->srv.max_queued
-        || tsr_store_unsent(st) >= TSR_STORE_MAX_UNSENT)
-    {
-        tsr_store_set_error(st, "EVAL refused: redis at %s is not "
-                            "connected, or busy", st->srv.addr);
-        goto refused;
-    }
-
-    if (timeout_ms > TSR_STORE_MAX_TIMEOUT) {
-        timeout_ms = TSR_STORE_MAX_TIMEOUT;
-    }
-
-    av[0] = "EVAL";
-    avlen[0] = 4;
-    av[1] = script;
-    avlen[1] = len;
-    av[2] = "1";
-    avlen[2] = 1;
-    av[3] = key;
-    avlen[3] = keylen;
-
-    for (i = 0; i < argc; i++) {
-        av[4 + i] = argv[i];
-        avlen[4 + i] = (argvlen != NULL) ? argvlen[i] : strlen(argv[i]);
-    }
-
-    n = redisFormatCommandArgv(&cmd, argc + 4, av, avlen);
-    if (n < 0) {
-        tsr_store_set_error(st, "EVAL: out of memory");
-        goto refused;
-    }
-
-    req = OPENSSL_malloc(sizeof(tsr_req_t));
-    if (req == NULL) {
-        OPENSSL_cleanse(cmd, n);
-        redisFreeCommand(cmd);
-        tsr_store_set_error(st, "EVAL: out of memory");
-        goto refused;
-    }
-
-    req->prev = NULL;
-    req->next = NULL;
-    req->store = st;
-    req->done = done;
-    req->arg = arg;
-    req->deadline = now + timeout_ms;
-    req->timeout = timeout_ms;
-    req->keylen = keylen;
-    req->getdel = 0;
-    req->eval = 1;
-    req->haskey = 0;
-    req->redirected = 0;
-    req->script = 1;
-    req->cmd = NULL;
-    req->cmdlen = 0;
-
-    rc = tsr_store_async_formatted(st, tsr_store_get_cb, req, cmd, n);
-
-    /*
-     * A router's node keeps the command, for the node a redirection
-     * names; elsewhere it goes at once.  The caller's arguments may be
-     * secret: wiped in either case.
-     */
-
-    if (rc == TSR_OK && st->parent != NULL) {
-        req->cmd = OPENSSL_malloc(n);
-
-        if (req->cmd != NULL) {
-            memcpy(req->cmd, cmd, n);
-            req->cmdlen = n;
-        }
-    }
-
-    OPENSSL_cleanse(cmd, n);
-    redisFreeCommand(cmd);
-
-    if (rc != TSR_OK) {
-        tsr_store_set_error(st, "EVAL on %s: hiredis refused the command",
-                            st->srv.addr);
-        tsr_store_req_free(req);
-        goto refused;
-    }
-
-    st->srv.lookups++;
-
-    if (timeout_ms > st->srv.max_timeout) {
-        st->srv.max_timeout = timeout_ms;
-    }
-
-    tsr_store_req_insert(st, req);
-    tsr_store_arm(st);
-
-    return req;
-
-refused:
-
-    st->srv.stats.refused++;
-
-    return NULL;
+    return tsr_server_eval_async(&st->srv, script, len, key, keylen, argc, argv,
+                                 argvlen, timeout_ms, done, arg);
 }
 
 
-const char *
-tsr_store_req_name(const tsr_req_t *req)
+tsr_server_t *
+tsr_store_server(const tsr_store_t *st)
 {
-    return req->eval ? "EVAL" : (req->getdel ? "GETDEL" : "GET");
+    return (tsr_server_t *) &st->srv;
 }
 
 
-/*
- * Answers the caller of a waiting lookup; the message for a failure is
- * in "err" already.  A lost connection counts for the breaker once, in
- * tsr_store_async_failed(), not once per lookup.
- */
-
-void
-tsr_store_complete(tsr_store_t *st, tsr_req_t *req, int rc,
-    const redisReply *reply)
+tsr_router_t *
+tsr_store_router(const tsr_store_t *st)
 {
-    tsr_store_done_pt  done;
-
-    tsr_store_req_unlink(st, req);
-
-    done = req->done;
-    req->done = NULL;
-
-    switch (rc) {
-
-    case TSR_OK:
-    case TSR_NOT_FOUND:
-        tsr_store_breaker_ok(st);
-        break;
-
-    case TSR_ECONN:
-        st->srv.stats.errors++;
-        break;
-
-    case TSR_ETIMEDOUT:
-        st->srv.stats.timeouts++;
-        /* fall through */
-
-    default:
-        st->srv.stats.errors++;
-        tsr_store_breaker_fail(st, tsr_store_loop_now(st));
-        break;
-    }
-
-    if (rc == TSR_OK) {
-        done(rc, (const uint8_t *) reply->str, reply->len, req->arg);
-
-    } else {
-        done(rc, NULL, 0, req->arg);
-    }
+    return (tsr_router_t *) &st->router;
 }
 
 
@@ -976,79 +619,8 @@ tsr_store_cancel(tsr_req_t *req)
         return;
     }
 
-    tsr_store_req_unlink(req->store, req);
+    tsr_server_req_unlink(req->srv, req);
     req->done = NULL;
-}
-
-
-/* in deadline order, searched from the tail: deadlines mostly grow */
-
-void
-tsr_store_req_insert(tsr_store_t *st, tsr_req_t *req)
-{
-    tsr_req_t  *p;
-
-    for (p = st->srv.tail; p != NULL && p->deadline > req->deadline; p = p->prev)
-    {
-        /* void */
-    }
-
-    req->prev = p;
-    req->next = (p != NULL) ? p->next : st->srv.head;
-
-    if (req->next != NULL) {
-        req->next->prev = req;
-
-    } else {
-        st->srv.tail = req;
-    }
-
-    if (p != NULL) {
-        p->next = req;
-
-    } else {
-        st->srv.head = req;
-    }
-}
-
-
-void
-tsr_store_req_unlink(tsr_store_t *st, tsr_req_t *req)
-{
-    if (req->prev != NULL) {
-        req->prev->next = req->next;
-
-    } else {
-        st->srv.head = req->next;
-    }
-
-    if (req->next != NULL) {
-        req->next->prev = req->prev;
-
-    } else {
-        st->srv.tail = req->prev;
-    }
-
-    req->prev = NULL;
-    req->next = NULL;
-}
-
-
-/* a key name holds the session id in hex: wiped too */
-
-void
-tsr_store_req_free(tsr_req_t *req)
-{
-    if (req->haskey) {
-        OPENSSL_cleanse(req->key, req->keylen);
-    }
-
-    if (req->cmd != NULL) {
-        OPENSSL_cleanse(req->cmd, req->cmdlen);
-        OPENSSL_free(req->cmd);
-    }
-
-    OPENSSL_free(req);
 }
 
 
@@ -1111,8 +683,8 @@ tsr_store_inflight(const tsr_store_t *st)
 
     n = st->srv.lookups;
 
-    for (i = 0; i < st->nnodes; i++) {
-        n += st->nodes[i]->srv.lookups;
+    for (i = 0; i < st->router.nnodes; i++) {
+        n += st->router.nodes[i]->lookups;
     }
 
     return n;

@@ -6,8 +6,8 @@
  * files, users, "db", "master", "allow=" networks, "tls_*");
  * tsr_store_conf_resolve() replaces its host names with addresses at
  * configuration time.  Also the name resolution a store does itself
- * (tsr_store_resolve(), blocking, once) and the "allow=" check of the
- * nodes Redis names to a router (tsr_store_allowed()).
+ * (tsr_server_resolve(), blocking, once) and the "allow=" check of the
+ * nodes Redis names to a router (tsr_router_allowed()).
  */
 
 
@@ -1100,9 +1100,9 @@ tsr_store_conf_copy(char *buf, size_t buflen, size_t *used, const char *s,
  */
 
 int
-tsr_store_resolve(tsr_store_t *st)
+tsr_server_resolve(tsr_server_t *srv)
 {
-    return tsr_store_resolve_name(st, st->srv.host, st->srv.ip, sizeof(st->srv.ip));
+    return tsr_server_resolve_name(srv, srv->host, srv->ip, sizeof(srv->ip));
 }
 
 
@@ -1113,7 +1113,7 @@ tsr_store_resolve(tsr_store_t *st)
  */
 
 int
-tsr_store_resolve_name(tsr_store_t *st, const char *host, char *ip,
+tsr_server_resolve_name(tsr_server_t *srv, const char *host, char *ip,
     size_t iplen)
 {
     int                    rc;
@@ -1143,8 +1143,8 @@ tsr_store_resolve_name(tsr_store_t *st, const char *host, char *ip,
     }
 
     if (rc != 0) {
-        tsr_store_set_error(st, "getaddrinfo() for redis at %s failed: %s",
-                            host, gai_strerror(rc));
+        tsr_server_set_error(srv, "getaddrinfo() for redis at %s failed: %s",
+                             host, gai_strerror(rc));
         return TSR_ECONN;
     }
 
@@ -1156,8 +1156,8 @@ tsr_store_resolve_name(tsr_store_t *st, const char *host, char *ip,
     }
 
     if (inet_ntop(res->ai_family, addr, ip, iplen) == NULL) {
-        tsr_store_set_error(st, "inet_ntop() for redis at %s failed: %s",
-                            host, strerror(errno));
+        tsr_server_set_error(srv, "inet_ntop() for redis at %s failed: %s",
+                             host, strerror(errno));
         freeaddrinfo(res);
         ip[0] = '\0';
         return TSR_ECONN;
@@ -1165,7 +1165,7 @@ tsr_store_resolve_name(tsr_store_t *st, const char *host, char *ip,
 
     freeaddrinfo(res);
 
-    tsr_store_log(st, TSR_LOG_INFO, "redis at %s resolved to %s", host, ip);
+    tsr_server_log(srv, TSR_LOG_INFO, "redis at %s resolved to %s", host, ip);
 
     return TSR_OK;
 }
@@ -1464,14 +1464,14 @@ invalid:
 
 
 int
-tsr_store_allowed(tsr_store_t *st, const char *ip)
+tsr_router_allowed(tsr_router_t *router, const char *ip)
 {
     int                     family, bits;
     size_t                  i, k;
     unsigned char           addr[16];
     const tsr_store_net_t  *net;
 
-    if (st->nallow == 0) {
+    if (router->nallow == 0) {
         return 1;
     }
 
@@ -1485,8 +1485,8 @@ tsr_store_allowed(tsr_store_t *st, const char *ip)
         return 0;
     }
 
-    for (i = 0; i < st->nallow; i++) {
-        net = &st->allow[i];
+    for (i = 0; i < router->nallow; i++) {
+        net = &router->allow[i];
 
         if (net->family != family) {
             continue;

@@ -6,14 +6,15 @@
  *
  * The store-level hooks (connect ... state) are the entry points of the
  * public calls: "single" (tsr_single.c) runs them on the store's own
- * connection, the routers (cluster, sentinel) on the nodes that route()
+ * server, the routers (cluster, sentinel) on the nodes that route()
  * picks, through the code they share in tsr_router.c
  * (tsr_store_router_*).  The router-level hooks (create ...
  * node_password) are what differs between routers; the single server
  * leaves them NULL.
  *
- * Each topology knows the connection layer (tsr_conn, tsr_sync) and the
- * store's internals (tsr_store.h), never another topology.
+ * A topology knows the connection layer (tsr_server.h) and, for a
+ * router, tsr_router.h; the store is opaque to it, and no topology knows
+ * another.
  */
 
 
@@ -21,7 +22,7 @@
 #define TSR_TOPO_H_INCLUDED
 
 
-#include "tsr_store.h"
+#include "tsr_router.h"
 
 
 struct tsr_topo_ops_s {
@@ -42,38 +43,40 @@ struct tsr_topo_ops_s {
     int               (*state)(const tsr_store_t *st);
 
     /* router level: NULL for a single server; free() after the nodes */
-    int               (*create)(tsr_store_t *st,
+    int               (*create)(tsr_router_t *router,
                                 const tsr_store_conf_t *conf, char *err,
                                 size_t errlen);
-    void              (*free)(tsr_store_t *st);
-    int               (*start)(tsr_store_t *st);
-    int               (*blocking_op)(tsr_store_t *st,
+    void              (*free)(tsr_router_t *router);
+    int               (*start)(tsr_router_t *router);
+    int               (*blocking_op)(tsr_router_t *router,
                                      const tsr_store_op_t *op);
 
     /* the node for "key"; a keyless operation passes NULL */
-    tsr_store_t      *(*route)(tsr_store_t *st, const char *key,
+    tsr_server_t     *(*route)(tsr_router_t *router, const char *key,
                                size_t keylen);
 
     /* redirections (MOVED, ASK): NULL where Redis sends none */
     int               (*redirect)(const redisReply *reply,
                                   tsr_store_redirect_t *r);
-    int               (*error)(tsr_store_t *st, tsr_store_t *node,
-                               const redisReply *reply, tsr_store_t **target,
-                               int *ask);
+    int               (*error)(tsr_router_t *router, tsr_server_t *node,
+                               const redisReply *reply,
+                               tsr_server_t **target, int *ask);
 
     /* a node connected, went down, said READONLY, ... (TSR_STORE_EV_*) */
-    void              (*event)(tsr_store_t *st, tsr_store_t *node, int ev);
+    void              (*event)(tsr_router_t *router, tsr_server_t *node,
+                               int ev);
 
     /* the router's periodic work; returns when it is due next, 0: never */
-    uint64_t          (*duty)(tsr_store_t *st, uint64_t now);
+    uint64_t          (*duty)(tsr_router_t *router, uint64_t now);
 
     /* a node for a sentinel: the credentials it uses, NULL for none */
-    const char       *(*node_user)(const tsr_store_t *st);
-    const char       *(*node_password)(const tsr_store_t *st, size_t *len);
+    const char       *(*node_user)(const tsr_router_t *router);
+    const char       *(*node_password)(const tsr_router_t *router,
+                                       size_t *len);
 
     unsigned            verify_role:1;      /* nodes check ROLE: master */
     unsigned            eval:1;             /* EVAL on the store's own
-                                               connection */
+                                               server */
 };
 
 
@@ -82,7 +85,12 @@ extern const tsr_topo_ops_t  tsr_topo_cluster TSR_HIDDEN;
 extern const tsr_topo_ops_t  tsr_topo_sentinel TSR_HIDDEN;
 
 
-/* ---- tsr_router.c: the code every router shares ---- */
+/* the store's server, and a router store's router */
+TSR_HIDDEN tsr_server_t *tsr_store_server(const tsr_store_t *st);
+TSR_HIDDEN tsr_router_t *tsr_store_router(const tsr_store_t *st);
+
+
+/* ---- tsr_router.c: the store-level hooks every router shares ---- */
 
 TSR_HIDDEN void tsr_store_router_destroy(tsr_store_t *st);
 TSR_HIDDEN int tsr_store_router_op(tsr_store_t *st,
