@@ -113,6 +113,7 @@ static void test_previous_key_renews_then_leaves_the_ring_tls13(void);
 static void test_unknown_key_name_gets_a_full_handshake_tls12(void);
 static void test_unknown_key_name_gets_a_full_handshake_tls13(void);
 static void test_eight_racing_rotators_rotate_once_per_period(void);
+static void test_forced_rotations_back_to_back_each_rotate(void);
 static void test_tampered_ring_is_rejected_and_last_good_ring_kept(void);
 static void test_bogus_rings_are_rejected(void);
 static void test_rolled_back_ring_is_refused_and_replaced(void);
@@ -992,6 +993,55 @@ test_eight_racing_rotators_rotate_once_per_period(void)
     CU_ASSERT_EQUAL(info(probe).nkeys, 4);
 
     tsr_tickets_destroy(probe);
+}
+
+
+/*
+ * An operator's rotation rotates, however soon after the last: the
+ * script's clock counts milliseconds, and a ring written in the same
+ * millisecond as the one before it would otherwise be kept.  Twenty
+ * forced rotations in a row, as fast as they go, make twenty
+ * generations.
+ */
+
+#define FORCED  20
+
+static void
+test_forced_rotations_back_to_back_each_rotate(void)
+{
+    int             i, rotated;
+    uint64_t        gen;
+    log_t           log;
+    tsr_tickets_t  *t;
+
+    CU_ASSERT_EQUAL_FATAL(flush(), 0);
+
+    memset(&log, 0, sizeof(log));
+
+    t = make_tickets(&redis, "default", LONG_PERIOD, LIFETIME, 0, &log);
+    CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+
+    CU_ASSERT_EQUAL_FATAL(tsr_tickets_sync(t), TSR_OK);
+
+    gen = info(t).gen;
+    rotated = 0;
+
+    for (i = 0; i < FORCED; i++) {
+        CU_ASSERT_EQUAL(tsr_tickets_rotate_now(t), TSR_OK);
+
+        if (info(t).gen == gen + 1) {
+            rotated++;
+        }
+
+        gen = info(t).gen;
+    }
+
+    printf("\n    %d forced rotations back to back: %d new generations ",
+           FORCED, rotated);
+
+    CU_ASSERT_EQUAL(rotated, FORCED);
+
+    tsr_tickets_destroy(t);
 }
 
 
@@ -2019,6 +2069,7 @@ main(void)
         TSR_TEST(unknown_key_name_gets_a_full_handshake_tls12),
         TSR_TEST(unknown_key_name_gets_a_full_handshake_tls13),
         TSR_TEST(eight_racing_rotators_rotate_once_per_period),
+        TSR_TEST(forced_rotations_back_to_back_each_rotate),
         TSR_TEST(tampered_ring_is_rejected_and_last_good_ring_kept),
         TSR_TEST(bogus_rings_are_rejected),
         TSR_TEST(rolled_back_ring_is_refused_and_replaced),
