@@ -206,6 +206,10 @@ ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
     bconf.log_data = conf->store;
     bconf.single_use = conf->single_use ? 1 : 0;
 
+    /* TLS 1.3 tickets wait for the turn's write of their SETs */
+    bconf.hold = ngx_ssl_session_redis_hold;
+    bconf.hold_data = conf->store;
+
     /*
      * Every TLSv1.3 stateful ticket is a session in Redis: one SET, one
      * sealed value kept for the session's lifetime.  OpenSSL sends two per

@@ -54,9 +54,17 @@ void ngx_ssl_session_redis_info_callback(const ngx_ssl_conn_t *ssl_conn,
 void ngx_ssl_session_redis_free_conn(void *parent, void *ptr,
     CRYPTO_EX_DATA *ad, int idx, long argl, void *argp);
 
+/* ngx_ssl_session_redis_hold.c */
+ngx_int_t ngx_ssl_session_redis_hold_init(ngx_conf_t *cf);
+void ngx_ssl_session_redis_hold_free(void);
+int ngx_ssl_session_redis_hold(SSL *ssl_conn, void *data);
+ngx_int_t ngx_ssl_session_redis_hold_install(ngx_ssl_conn_t *ssl_conn,
+    ngx_ssl_session_redis_store_t *store);
+
 /* ngx_ssl_session_redis_loop.c */
 void ngx_ssl_session_redis_loop_init(ngx_cycle_t *cycle,
     ngx_ssl_session_redis_store_t *rs);
+void ngx_ssl_session_redis_loop_flush(ngx_ssl_session_redis_store_t *rs);
 
 /* ngx_ssl_session_redis_tickets.c */
 ngx_int_t ngx_ssl_session_redis_add_tickets(ngx_conf_t *cf,

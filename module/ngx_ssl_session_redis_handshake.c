@@ -141,6 +141,10 @@ ngx_ssl_session_redis_hbio_init(ngx_conf_t *cf,
         ngx_ssl_session_redis_hbio_method = m;
     }
 
+    if (ngx_ssl_session_redis_hold_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     cln = ngx_pool_cleanup_add(cf->cycle->pool, 0);
     if (cln == NULL) {
         return NGX_ERROR;
@@ -186,6 +190,22 @@ ngx_ssl_session_redis_info_callback(const ngx_ssl_conn_t *ssl_conn,
     {
         ngx_ssl_session_redis_start((ngx_ssl_conn_t *) ssl_conn, info);
         return;
+    }
+
+    /*
+     * A full TLS 1.2 handshake has read the client's Finished: OpenSSL
+     * writes the server's ChangeCipherSpec and Finished next, then stores
+     * the session.  They wait for its SET, in the hold BIO.
+     */
+
+    if (cs != NULL && (where & SSL_CB_LOOP)
+        && SSL_get_state(ssl_conn) == TLS_ST_SR_FINISHED
+        && SSL_version(ssl_conn) != TLS1_3_VERSION
+        && !SSL_session_reused((ngx_ssl_conn_t *) ssl_conn))
+    {
+        (void) ngx_ssl_session_redis_hold_install(
+                                     (ngx_ssl_conn_t *) ssl_conn,
+                                     cs->ctx->conf->store);
     }
 
     if (cs == NULL || cs->bio == NULL) {
@@ -502,6 +522,7 @@ ngx_ssl_session_redis_cleanup_hbio(void *data)
     if (--ngx_ssl_session_redis_hbio_users == 0) {
         BIO_meth_free(ngx_ssl_session_redis_hbio_method);
         ngx_ssl_session_redis_hbio_method = NULL;
+        ngx_ssl_session_redis_hold_free();
     }
 }
 

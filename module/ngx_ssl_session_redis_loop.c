@@ -9,6 +9,10 @@
 #include "ngx_ssl_session_redis_glue.h"
 
 
+/* sockets whose posted writes a flush runs (a cluster's masters) */
+#define NGX_SSL_SESSION_REDIS_FLUSH_MAX    64
+
+
 /* a resolution in flight, the handle given to the core */
 typedef struct {
     ngx_resolver_ctx_t     *ctx;            /* NULL: answered */
@@ -402,6 +406,47 @@ ngx_ssl_session_redis_resolve_handler(ngx_resolver_ctx_t *ctx)
 
     rr->done(rr->answered ? rr->ip : NULL, rr->err, rr->arg);
     ngx_free(rr);
+}
+
+
+/*
+ * The writes the store's sockets have posted for the end of this turn,
+ * now: a held TLS 1.3 ticket that must leave early (its connection
+ * closes in this turn, or sends more than a hold keeps) follows its SET.
+ */
+
+void
+ngx_ssl_session_redis_loop_flush(ngx_ssl_session_redis_store_t *rs)
+{
+    int                fds[NGX_SSL_SESSION_REDIS_FLUSH_MAX];
+    ngx_uint_t         i, n;
+    ngx_queue_t       *q;
+    ngx_connection_t  *c;
+
+    if (rs == NULL || rs->conn == NULL) {
+        return;
+    }
+
+    /* by descriptor: a write may drop a socket, and free its connection */
+
+    n = 0;
+    q = &rs->conn->queue;
+
+    do {
+        c = ngx_queue_data(q, ngx_connection_t, queue);
+
+        if (c->write->posted && n < NGX_SSL_SESSION_REDIS_FLUSH_MAX) {
+            ngx_delete_posted_event(c->write);
+            fds[n++] = c->fd;
+        }
+
+        q = ngx_queue_next(q);
+
+    } while (q != &rs->conn->queue);
+
+    for (i = 0; i < n; i++) {
+        tsr_store_on_write_fd(rs->store, fds[i]);
+    }
 }
 
 

@@ -348,6 +348,16 @@ int tsr_store_eval(tsr_store_t *st, const char *script, size_t len,
 int tsr_store_set(tsr_store_t *st, const char *key, size_t keylen,
     const uint8_t *val, size_t vlen, uint64_t ttl_ms);
 
+/*
+ * tsr_store_set() whose SET, on an asynchronous store, leaves with the
+ * other commands of this loop turn (its write event) instead of at once:
+ * for a caller that holds back whatever lets a client use the session
+ * until that write (TLS 1.3 tickets, see tsr_ssl_conf_t's hold).  On a
+ * synchronous store it is tsr_store_set().
+ */
+int tsr_store_set_later(tsr_store_t *st, const char *key, size_t keylen,
+    const uint8_t *val, size_t vlen, uint64_t ttl_ms);
+
 /* DEL key; deleting a missing key is TSR_OK. */
 int tsr_store_del(tsr_store_t *st, const char *key, size_t keylen);
 
@@ -571,6 +581,17 @@ typedef struct {
     unsigned         log_debug:1;   /* format and pass debug messages */
     tsr_log_pt       log;
     void            *log_data;
+    /*
+     * Optional, asked by the new-session callback: 1 when the caller
+     * holds what "ssl" sends (its write BIO) until the store's commands
+     * of this loop turn were written, so that the SET leaves with them
+     * (tsr_store_set_later()) and still reaches Redis before the client
+     * has its TLS 1.3 ticket (OpenSSL writes it right after the callback)
+     * or TLS 1.2 Finished (written before it: the caller must have held
+     * it already); 0 (or no hook) sends the SET at once.
+     */
+    int            (*hold)(SSL *ssl, void *data);
+    void            *hold_data;
 } tsr_ssl_conf_t;
 
 typedef struct {

@@ -340,7 +340,7 @@ tsr_cluster_any(tsr_router_t *router)
     for (i = 0; i < router->nnodes; i++) {
         node = router->nodes[i];
 
-        if (!tsr_router_node_ready(node)) {
+        if (!tsr_server_usable(node)) {
             continue;
         }
 
@@ -706,7 +706,7 @@ tsr_cluster_refresh(tsr_router_t *router, tsr_server_t *node)
 
             /* masters in the first round, any node in the second */
 
-            if (tsr_router_node_ready(n)
+            if (tsr_server_usable(n)
                 && (n->master || i >= router->nnodes))
             {
                 node = n;
@@ -963,7 +963,7 @@ tsr_cluster_degraded(tsr_router_t *router)
 
     for (i = 0; i < router->nnodes; i++) {
         if (router->nodes[i]->master
-            && !tsr_router_node_ready(router->nodes[i]))
+            && !tsr_server_usable(router->nodes[i]))
         {
             return 1;
         }

@@ -682,20 +682,13 @@ tsr_router_node_fail(tsr_server_t *node)
 
 
 int
-tsr_router_node_ready(const tsr_server_t *node)
-{
-    return tsr_server_usable(node);
-}
-
-
-int
 tsr_router_node_command(tsr_server_t *node, tsr_conn_reply_pt fn,
     void *privdata, const char *fmt, ...)
 {
     int      rc;
     va_list  args;
 
-    if (!tsr_router_node_ready(node)) {
+    if (!tsr_server_usable(node)) {
         return TSR_ECONN;
     }
 

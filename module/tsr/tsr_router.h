@@ -90,9 +90,6 @@ TSR_HIDDEN void tsr_router_node_reset(tsr_server_t *node);
 /* Closes a node's connection as failed, for the reason in its "err". */
 TSR_HIDDEN void tsr_router_node_fail(tsr_server_t *node);
 
-/* Whether a node is set up and takes commands. */
-TSR_HIDDEN int tsr_router_node_ready(const tsr_server_t *node);
-
 /*
  * Queues a command of the router's own on a ready node; "fn" receives
  * the reply (or NULL when the connection goes away) and calls

@@ -1854,8 +1854,8 @@ tsr_server_ev_cleanup(void *data)
  */
 
 void
-tsr_server_write_async(tsr_server_t *srv, const char *name, const char *fmt,
-    ...)
+tsr_server_write_async(tsr_server_t *srv, const char *name, int now,
+    const char *fmt, ...)
 {
     int      rc;
     va_list  args;
@@ -1876,29 +1876,31 @@ tsr_server_write_async(tsr_server_t *srv, const char *name, const char *fmt,
         va_end(args);
     }
 
-    tsr_server_write_done(srv, name, rc);
+    tsr_server_write_done(srv, name, rc, now);
 }
 
 
 /*
  * After a write was queued (or refused, "rc").  A DEL leaves with the
  * other commands of this loop turn, on the write event hiredis asked
- * for.  A SET leaves at once, with whatever this turn queued before it:
- * it stores a session whose client is being sent its ticket or Finished
- * in this very handshake call (TLS 1.3 tickets are written after the
- * new session callback), and that client may offer it to another node
- * before this worker's turn ends.  In Redis first, then in the client's
- * hands: cross-node resumption does not depend on the scheduler.
+ * for.  A SET leaves at once ("now"), with whatever this turn queued
+ * before it: it stores a session whose client is being sent its
+ * Finished in this very handshake call, and that client may offer it to
+ * another node before this worker's turn ends.  In Redis first, then in
+ * the client's hands: cross-node resumption does not depend on the
+ * scheduler.  A SET whose caller holds the client's bytes until the
+ * turn's write (TLS 1.3 tickets, tsr_store_set_later()) leaves with the
+ * turn's other commands.
  */
 
 void
-tsr_server_write_done(tsr_server_t *srv, const char *name, int rc)
+tsr_server_write_done(tsr_server_t *srv, const char *name, int rc, int now)
 {
     if (rc != TSR_OK) {
         srv->stats.dropped++;
         tsr_server_set_error(srv, "%s dropped: hiredis refused it", name);
 
-    } else if (strcmp(name, "SET") == 0) {
+    } else if (now) {
         tsr_server_flush_now(srv);
     }
 

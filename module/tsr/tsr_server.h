@@ -132,6 +132,7 @@ typedef struct {
     const uint8_t      *val;                /* SET */
     size_t              vlen;
     uint64_t            ttl_ms;
+    unsigned            later:1;            /* SET: with the turn's write */
     const char         *script;             /* EVAL */
     size_t              script_len;
     int                 argc;
@@ -441,9 +442,9 @@ TSR_HIDDEN uint64_t tsr_server_sent_pop(tsr_server_t *srv);
 TSR_HIDDEN int tsr_server_writable(tsr_server_t *srv, const char *name);
 TSR_HIDDEN size_t tsr_server_unsent(const tsr_server_t *srv);
 TSR_HIDDEN void tsr_server_write_async(tsr_server_t *srv, const char *name,
-    const char *fmt, ...);
+    int now, const char *fmt, ...);
 TSR_HIDDEN void tsr_server_write_done(tsr_server_t *srv, const char *name,
-    int rc);
+    int rc, int now);
 TSR_HIDDEN void tsr_server_handle_write(tsr_server_t *srv);
 TSR_HIDDEN int tsr_server_breaker_state(tsr_server_t *srv, uint64_t now);
 TSR_HIDDEN void tsr_server_breaker_ok(tsr_server_t *srv);

@@ -98,13 +98,14 @@ tsr_server_set(tsr_server_t *srv, const tsr_store_op_t *op)
             rc = tsr_server_async_set(srv, key, keylen, val, vlen, ttl_ms);
         }
 
-        tsr_server_write_done(srv, "SET", rc);
+        tsr_server_write_done(srv, "SET", rc, !op->later);
 
         return TSR_OK;
     }
 
     if (srv->async) {
-        tsr_server_write_async(srv, "SET", "SET %b %b PX %llu", key, keylen,
+        tsr_server_write_async(srv, "SET", !op->later, "SET %b %b PX %llu",
+                               key, keylen,
                                val != NULL ? (const void *) val : "", vlen,
                                (unsigned long long) ttl_ms);
         return TSR_OK;
@@ -165,7 +166,7 @@ tsr_server_del(tsr_server_t *srv, const tsr_store_op_t *op)
     srv->stats.dels++;
 
     if (srv->async) {
-        tsr_server_write_async(srv, "DEL", "DEL %b", key, keylen);
+        tsr_server_write_async(srv, "DEL", 0, "DEL %b", key, keylen);
         return TSR_OK;
     }
 

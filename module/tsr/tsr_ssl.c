@@ -45,6 +45,9 @@ struct tsr_ssl_s {
     void               *log_data;
     time_t              last_error;
 
+    int               (*hold)(SSL *ssl, void *data);
+    void               *hold_data;
+
     /*
      * Plain counters, no atomics: nginx runs one event loop per worker, so
      * a binding is used by one thread at a time.  A threaded host may lose
@@ -81,7 +84,7 @@ static void tsr_ssl_free(tsr_ssl_t *b);
 static void tsr_ssl_pin(SSL *ssl);
 static tsr_ssl_t *tsr_ssl_conn_binding(SSL *ssl);
 static int tsr_ssl_new_session(SSL *ssl, SSL_SESSION *sess);
-static void tsr_ssl_store(tsr_ssl_t *b, SSL_SESSION *sess);
+static void tsr_ssl_store(tsr_ssl_t *b, SSL *ssl, SSL_SESSION *sess);
 static SSL_SESSION *tsr_ssl_get_session(SSL *ssl, const unsigned char *id,
     int len, int *copy);
 static SSL_SESSION *tsr_ssl_fetch(tsr_ssl_t *b, SSL *ssl,
@@ -194,6 +197,8 @@ tsr_ssl_ctx_attach(SSL_CTX *ctx, const tsr_ssl_conf_t *conf, char *err,
     b->log = conf->log;
     b->log_data = conf->log_data;
     b->debug = conf->log_debug;
+    b->hold = conf->hold;
+    b->hold_data = conf->hold_data;
 
     /* the name of the longest id, less the id's hex digits */
     b->key_prefix_len = (size_t) n - 2 * sizeof(id);
@@ -761,7 +766,7 @@ tsr_ssl_new_session(SSL *ssl, SSL_SESSION *sess)
     }
 
     if (!b->no_store) {
-        tsr_ssl_store(b, sess);
+        tsr_ssl_store(b, ssl, sess);
     }
 
     return rc;
@@ -769,7 +774,7 @@ tsr_ssl_new_session(SSL *ssl, SSL_SESSION *sess)
 
 
 static void
-tsr_ssl_store(tsr_ssl_t *b, SSL_SESSION *sess)
+tsr_ssl_store(tsr_ssl_t *b, SSL *ssl, SSL_SESSION *sess)
 {
     int                   n, rc;
     size_t                len, slen, size, namelen;
@@ -851,8 +856,23 @@ tsr_ssl_store(tsr_ssl_t *b, SSL_SESSION *sess)
     }
 
     if (rc == TSR_OK) {
-        rc = tsr_store_set(b->store, name, namelen, sealed, slen,
-                           (uint64_t) ttl);
+
+        /*
+         * A TLS 1.3 ticket is written after this callback, a TLS 1.2
+         * server's Finished before it: when the host holds them back
+         * until the turn's commands are written, the SET goes with those;
+         * else at once, ahead of the ticket, or as soon as can be after
+         * the Finished.
+         */
+
+        if (b->hold != NULL && b->hold(ssl, b->hold_data)) {
+            rc = tsr_store_set_later(b->store, name, namelen, sealed, slen,
+                                     (uint64_t) ttl);
+
+        } else {
+            rc = tsr_store_set(b->store, name, namelen, sealed, slen,
+                               (uint64_t) ttl);
+        }
 
         if (rc != TSR_OK) {
             b->stats.store_errors++;

@@ -47,6 +47,8 @@
 
 
 static int tsr_store_blocking(tsr_store_t *st, const char *name);
+static int tsr_store_set_op(tsr_store_t *st, const char *key, size_t keylen,
+    const uint8_t *val, size_t vlen, uint64_t ttl_ms, int later);
 
 
 tsr_store_t *
@@ -165,6 +167,22 @@ int
 tsr_store_set(tsr_store_t *st, const char *key, size_t keylen,
     const uint8_t *val, size_t vlen, uint64_t ttl_ms)
 {
+    return tsr_store_set_op(st, key, keylen, val, vlen, ttl_ms, 0);
+}
+
+
+int
+tsr_store_set_later(tsr_store_t *st, const char *key, size_t keylen,
+    const uint8_t *val, size_t vlen, uint64_t ttl_ms)
+{
+    return tsr_store_set_op(st, key, keylen, val, vlen, ttl_ms, 1);
+}
+
+
+static int
+tsr_store_set_op(tsr_store_t *st, const char *key, size_t keylen,
+    const uint8_t *val, size_t vlen, uint64_t ttl_ms, int later)
+{
     tsr_store_op_t  op;
 
     if (st == NULL || (!st->srv.async && tsr_store_blocking(st, "SET"))) {
@@ -198,6 +216,7 @@ tsr_store_set(tsr_store_t *st, const char *key, size_t keylen,
     op.val = val;
     op.vlen = vlen;
     op.ttl_ms = ttl_ms;
+    op.later = later ? 1 : 0;
 
     return st->topo->op(st, &op);
 }

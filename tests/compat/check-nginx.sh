@@ -16,7 +16,8 @@
 #                      QUIC, fleet tickets resume across nodes, QUIC
 #                      handshakes do not wait on a stopped Redis;
 #                      "skipped: no chromium" when chromium is missing
-#                      or cannot run (TSR_CHROMIUM names another binary)
+#                      or cannot run (TSR_CHROMIUM names another binary);
+#                      run once more if it fails, and the line says so
 #
 # Environment:
 #   NGINX_STATIC  versions also built with the modules inside nginx
@@ -59,41 +60,62 @@ mkdir -p "$out"
 export TSR_REDIS_SERVER TSR_REDIS_CLI TSR_SRCDIR TSR_ADMIN
 
 
-# step NAME TEST ONLY: one line; the log in $out/$v-$mode-NAME.log
+# step NAME TEST ONLY [RETRIES]: one line; the log in
+# $out/$v-$mode-NAME.log.  A failed run prints its log's last lines (CI
+# keeps only what is printed); with RETRIES it runs again, as many times,
+# and the line says what happened on each run.
 
 step() {
     name=$1
     test=$2
     only=$3
+    tries=$(( ${4:-0} + 1 ))
     log="$out/$v-$mode-$name.log"
     tmp="$out/tmp-$v-$mode-$name"
-
-    rm -rf "$tmp"
-    mkdir -p "$tmp"
     start=$(date +%s)
+    n=0
 
-    TSR_NGINX="$dir/objs/nginx" TSR_MODULES="$dir/objs" \
-    TSR_DISTRO_MODULES=none TSR_STATIC=$st TSR_TMPDIR="$tmp" \
-    TSR_TEST_ONLY="$only" \
-    timeout 600 "$bld/tests/integration/$test" > "$log" 2>&1
-    rc=$?
+    while [ $n -lt $tries ]; do
+        n=$((n + 1))
 
-    # CUnit's summary: "tests  total ran passed failed inactive"
-    sum=$(awk '$1 == "tests" { print $4 "/" $3 " passed" }' "$log")
+        rm -rf "$tmp"
+        mkdir -p "$tmp"
 
-    if [ $rc -eq 77 ]; then
-        # the test says why on its first line: "skipped: no chromium"
-        res=$(grep -m 1 '^skipped: ' "$log" | sed 's/ (.*//')
-        res=${res:-skipped}
-        sum=-
-    elif [ $rc -eq 0 ] && [ -n "$sum" ] && [ "${sum%%/*}" != 0 ]; then
-        res="ok"
-    else
+        TSR_NGINX="$dir/objs/nginx" TSR_MODULES="$dir/objs" \
+        TSR_DISTRO_MODULES=none TSR_STATIC=$st TSR_TMPDIR="$tmp" \
+        TSR_TEST_ONLY="$only" \
+        timeout 600 "$bld/tests/integration/$test" > "$log" 2>&1
+        rc=$?
+
+        # CUnit's summary: "tests  total ran passed failed inactive"
+        sum=$(awk '$1 == "tests" { print $4 "/" $3 " passed" }' "$log")
+
+        if [ $rc -eq 77 ]; then
+            # the test says why on its first line: "skipped: no chromium"
+            res=$(grep -m 1 '^skipped: ' "$log" | sed 's/ (.*//')
+            res=${res:-skipped}
+            sum=-
+            break
+        elif [ $rc -eq 0 ] && [ -n "$sum" ] && [ "${sum%%/*}" != 0 ]; then
+            res=ok
+            [ $n -gt 1 ] && res="ok (run $n of $tries: the first failed)"
+            break
+        fi
+
         res="FAILED (rc=$rc, $log)"
-        failed=1
+
+        echo "--- nginx $v $mode $name: rc=$rc, the end of $log:"
+        grep -v '^ *$' "$log" | tail -n 30 | sed 's/^/    /'
+        echo "---"
+
+        cp "$log" "$log.run$n"
         rm -rf "$tmp.failed"
         mv "$tmp" "$tmp.failed"
-    fi
+    done
+
+    case "$res" in
+    FAILED*) failed=1 ;;
+    esac
 
     rm -rf "$tmp"
 
@@ -107,7 +129,9 @@ step() {
 quic_step() {
     case "$v" in
     1.1[0-9].*|1.2[0-4].*) ;;
-    *) step quic test_quic "" ;;
+    # a headless browser over QUIC on a loaded machine: once more if
+    # it fails (the first run's end is printed, and its line says so)
+    *) step quic test_quic "" 1 ;;
     esac
 }
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <time.h>
@@ -36,6 +37,8 @@
 #define SLOW_TIMEOUT     "50ms"
 #define WORKERS_FULL     20
 #define WORKERS_RESUMED  10
+#define HOLD_CLIENTS     16
+#define HOLD_ROUNDS      15
 #define LOG_MAX          4096
 
 /*
@@ -127,6 +130,10 @@ static void test_tls13_shared_cache_second_resumption_is_l1(void);
 static void test_slow_redis_counts_a_timeout(void);
 static void test_stream_counted_under_its_subsystem(void);
 static void test_two_workers_add_up(void);
+static int hold_child(int version);
+static void held_until_set(int version);
+static void test_tls12_finished_waits_for_its_set_in_one_write(void);
+static void test_tls13_tickets_wait_for_their_sets_in_one_write(void);
 static void test_tls13_fleet_tickets_counted(void);
 static void test_tls12_fleet_tickets_counted(void);
 static void test_prometheus_checker_rejects_bad_text(void);
@@ -1939,6 +1946,190 @@ done:
 }
 
 
+/*
+ * A new session's SET leaves with the turn's other commands, and what
+ * tells the client its session (a TLS 1.3 ticket, a TLS 1.2 server's
+ * Finished) waits for it: clients in parallel each make a session on
+ * node A (a full handshake; A's only commands are the new sessions' SETs)
+ * and resume it at once on node B.  A SET sent on its own, at once,
+ * would make as many writes as SETs; held, the SETs of a loop turn share
+ * a write, and every session is in Redis before its client can offer
+ * it.  (The clients send no request: a connection that closes in its
+ * handshake's turn sends its SET and its bytes at once.)  With Redis
+ * stopped, or gone, the handshake and the ticket are not held back.
+ */
+
+static int
+hold_child(int version)
+{
+    int           i, misses, reused;
+    SSL_SESSION  *sess;
+
+    misses = 0;
+
+    for (i = 0; i < HOLD_ROUNDS; i++) {
+        sess = NULL;
+
+        if (handshake(node_a.tls_port, version, 0, 0, NULL, &sess) != 0
+            || sess == NULL)
+        {
+            return 255;
+        }
+
+        reused = handshake(node_b.tls_port, version, 0, 0, sess, NULL);
+        SSL_SESSION_free(sess);
+
+        if (reused != 1) {
+            misses++;
+        }
+    }
+
+    return misses;
+}
+
+
+static void
+held_until_set(int version)
+{
+    int           i, n, status, misses, got;
+    pid_t         pids[HOLD_CLIENTS];
+    long long     sets, sent, writes, start, took;
+    node_opts_t   opts;
+    SSL_SESSION  *sess;
+
+    memset(&opts, 0, sizeof(node_opts_t));
+
+    opts.workers = 1;
+    opts.redis_port = redis.port;
+
+    if (redis_fresh() != 0
+        || node_write(&node_a, "metrics-a", &opts) != 0
+        || node_write(&node_b, "metrics-b", &opts) != 0
+        || node_start(&node_a) != 0
+        || node_start(&node_b) != 0)
+    {
+        CU_FAIL("nodes did not start");
+        goto done;
+    }
+
+    if (scrape(&node_a, scraped, sizeof(scraped)) != 0) {
+        goto done;
+    }
+
+    sets = value(scraped, "ssl_session_redis_commands_total"
+                 "{subsystem=\"http\",command=\"set\"}");
+    sent = subsystem_value(scraped, "ssl_session_redis_sent_total", "http");
+    writes = subsystem_value(scraped, "ssl_session_redis_writes_total",
+                             "http");
+
+    n = 0;
+
+    for (i = 0; i < HOLD_CLIENTS; i++) {
+        pids[i] = fork();
+
+        if (pids[i] == 0) {
+            _exit(hold_child(version));
+        }
+
+        if (pids[i] > 0) {
+            n++;
+        }
+    }
+
+    CU_ASSERT_EQUAL(n, HOLD_CLIENTS);
+
+    misses = 0;
+
+    for (i = 0; i < HOLD_CLIENTS; i++) {
+        if (pids[i] <= 0) {
+            continue;
+        }
+
+        if (waitpid(pids[i], &status, 0) != pids[i] || !WIFEXITED(status)) {
+            misses += HOLD_ROUNDS;
+            continue;
+        }
+
+        misses += WEXITSTATUS(status) == 255 ? HOLD_ROUNDS
+                                             : WEXITSTATUS(status);
+    }
+
+    if (scrape(&node_a, scraped, sizeof(scraped)) != 0) {
+        goto done;
+    }
+
+    sets = value(scraped, "ssl_session_redis_commands_total"
+                 "{subsystem=\"http\",command=\"set\"}") - sets;
+    sent = subsystem_value(scraped, "ssl_session_redis_sent_total", "http")
+           - sent;
+    writes = subsystem_value(scraped, "ssl_session_redis_writes_total",
+                             "http") - writes;
+
+    printf("\n    TLSv1.%d, %d clients x %d: %d of %d not resumed on node B; "
+           "node A: %lld SETs, %lld commands in %lld writes (%.2f a write) ",
+           version == TSR_TEST_TLS13 ? 3 : 2, HOLD_CLIENTS, HOLD_ROUNDS,
+           misses, HOLD_CLIENTS * HOLD_ROUNDS, sets, sent, writes,
+           writes > 0 ? (double) sent / writes : 0.0);
+
+    CU_ASSERT_EQUAL(misses, 0);
+    CU_ASSERT_EQUAL(sets, HOLD_CLIENTS * HOLD_ROUNDS);
+    CU_ASSERT(writes > 0 && sent * 20 >= writes * 23);
+
+    /* Redis stopped, then gone: nothing is held back */
+
+    for (i = 0; i < 2; i++) {
+        if (i == 0) {
+            CU_ASSERT_FATAL(tsr_test_redis_signal(&redis, SIGSTOP) == 0);
+
+        } else if (tsr_test_redis_stop(&redis) != 0) {
+            CU_FAIL("redis did not stop");
+            goto done;
+        }
+
+        sess = NULL;
+        start = tsr_test_now_ms();
+        got = handshake(node_a.tls_port, version, 0, 0, NULL, &sess);
+        took = tsr_test_now_ms() - start;
+
+        printf("\n    Redis %s: a full handshake and its session in %lld ms ",
+               i == 0 ? "stopped" : "gone", took);
+
+        CU_ASSERT_EQUAL(got, 0);
+        CU_ASSERT_PTR_NOT_NULL(sess);
+        CU_ASSERT(took < 1000);
+
+        if (sess != NULL) {
+            SSL_SESSION_free(sess);
+        }
+
+        if (i == 0) {
+            CU_ASSERT_FATAL(tsr_test_redis_signal(&redis, SIGCONT) == 0);
+        }
+    }
+
+    /* the next test's redis_fresh() starts it again */
+
+done:
+
+    node_stop(&node_b);
+    node_stop(&node_a);
+}
+
+
+static void
+test_tls12_finished_waits_for_its_set_in_one_write(void)
+{
+    held_until_set(TSR_TEST_TLS12);
+}
+
+
+static void
+test_tls13_tickets_wait_for_their_sets_in_one_write(void)
+{
+    held_until_set(TSR_TEST_TLS13);
+}
+
+
 /* two workers: the status adds their slots up */
 
 static void
@@ -2573,6 +2764,8 @@ main(void)
         TSR_TEST_FN(test_slow_redis_counts_a_timeout),
         TSR_TEST_FN(test_stream_counted_under_its_subsystem),
         TSR_TEST_FN(test_two_workers_add_up),
+        TSR_TEST_FN(test_tls12_finished_waits_for_its_set_in_one_write),
+        TSR_TEST_FN(test_tls13_tickets_wait_for_their_sets_in_one_write),
         TSR_TEST_FN(test_tls13_fleet_tickets_counted),
         TSR_TEST_FN(test_tls12_fleet_tickets_counted),
         TSR_TEST_FN(test_counters_keep_growing_across_a_reload),

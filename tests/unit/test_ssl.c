@@ -153,6 +153,9 @@ static void test_ticket_resumes_only_under_its_server_name_tls12(void);
 static void test_ticket_resumes_only_under_its_server_name_tls13(void);
 static void test_oversized_and_expired_sessions_are_not_stored(void);
 static void test_no_store_binding_reads_but_never_writes(void);
+static int hold_hook(SSL *ssl, void *data);
+static void hold_asked(int version);
+static void test_hold_hook_is_asked_for_each_session_stored(void);
 static void test_detach_restores_callbacks_and_cache_mode(void);
 static void test_attach_twice_replaces_without_chaining_itself(void);
 static void test_attach_rejects_bad_conf_leaving_ctx_alone(void);
@@ -2024,6 +2027,90 @@ test_no_store_binding_reads_but_never_writes(void)
 }
 
 
+/*
+ * The host's hold hook (nginx: the hold BIO) is asked by the new-session
+ * callback, with its connection, for each session stored.  A session
+ * whose SET is held (tsr_store_set_later(): on a synchronous store, at
+ * once) is stored all the same and resumes on the other context.
+ */
+
+typedef struct {
+    int    calls;
+    int    answer;
+    SSL   *last;
+} hold_t;
+
+
+static int
+hold_hook(SSL *ssl, void *data)
+{
+    hold_t  *h = data;
+
+    h->calls++;
+    h->last = ssl;
+
+    return h->answer;
+}
+
+
+static void
+hold_asked(int version)
+{
+    int               i;
+    hold_t            h;
+    fixture_t         f;
+    tsr_ssl_conf_t    conf;
+    SSL_SESSION      *sess;
+    tsr_ssl_stats_t   sa;
+    char              err[ERR_SIZE];
+
+    for (i = 0; i < 2; i++) {
+        CU_ASSERT_EQUAL_FATAL(fixture_init(&f, version, 0), 0);
+
+        memset(&h, 0, sizeof(h));
+        h.answer = i;
+
+        memset(&conf, 0, sizeof(conf));
+        conf.store = f.sta;
+        conf.keys = keys;
+        conf.sid_ctx = (const uint8_t *) SID_CTX;
+        conf.sid_ctx_len = strlen(SID_CTX);
+        conf.sync_lookup = 1;
+        conf.hold = hold_hook;
+        conf.hold_data = &h;
+
+        f.ba = tsr_ssl_ctx_attach(f.a, &conf, err, sizeof(err));
+        f.bb = attach(f.b, f.stb, SID_CTX, 1, &f.logb);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.ba);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(f.bb);
+
+        sess = NULL;
+        CU_ASSERT_EQUAL(hs(f.a, f.client, NULL, NULL, &sess), 0);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(sess);
+
+        sa = stats(f.ba);
+        CU_ASSERT_EQUAL(sa.stored, (uint64_t) f.per_full);
+        CU_ASSERT_EQUAL(redis_int("DBSIZE", NULL), f.per_full);
+
+        CU_ASSERT_EQUAL(h.calls, f.per_full);
+        CU_ASSERT_PTR_NOT_NULL(h.last);
+
+        CU_ASSERT_EQUAL(hs(f.b, f.client, NULL, sess, NULL), 1);
+
+        SSL_SESSION_free(sess);
+        fixture_free(&f);
+    }
+}
+
+
+static void
+test_hold_hook_is_asked_for_each_session_stored(void)
+{
+    hold_asked(TLS1_2_VERSION);
+    hold_asked(TLS1_3_VERSION);
+}
+
+
 static void
 test_detach_restores_callbacks_and_cache_mode(void)
 {
@@ -2441,6 +2528,7 @@ main(void)
         TSR_TEST(ticket_resumes_only_under_its_server_name_tls13),
         TSR_TEST(oversized_and_expired_sessions_are_not_stored),
         TSR_TEST(no_store_binding_reads_but_never_writes),
+        TSR_TEST(hold_hook_is_asked_for_each_session_stored),
         TSR_TEST(detach_restores_callbacks_and_cache_mode),
         TSR_TEST(attach_twice_replaces_without_chaining_itself),
         TSR_TEST(attach_rejects_bad_conf_leaving_ctx_alone),

@@ -1401,8 +1401,9 @@ test_bad_arguments_and_sync_calls_are_refused(void)
  * Auto-pipelining: the lookups and DELs queued in one turn of the loop
  * leave in one write() at its end, their replies come back in as few
  * reads as the socket allows; a SET leaves at once, with what was queued
- * before it (its session must be in Redis before its client has it);
- * and one lookup at a time waits for no batch.
+ * before it (its session must be in Redis before its client has it),
+ * unless its caller holds the client's bytes until that write
+ * (tsr_store_set_later()); and one lookup at a time waits for no batch.
  */
 
 #define BATCH  40
@@ -1474,6 +1475,33 @@ test_commands_of_one_turn_leave_in_one_write(void)
     CU_ASSERT_EQUAL(wait_idle(&f, 2 * TIMEOUT_MS), 0);
     CU_ASSERT_EQUAL(res[0].rc, TSR_NOT_FOUND);
     CU_ASSERT_EQUAL(lookup(&f, "tp:set", 0, &res[1]), TSR_OK);
+
+    /*
+     * A SET whose caller holds its client's bytes until the turn's write
+     * (a TLS 1.3 ticket) leaves with the turn's other commands.
+     */
+
+    tsr_store_stats(f.st, &s0);
+
+    for (i = 0; i < 4; i++) {
+        (void) snprintf(key, sizeof(key), "tp:later:%d", i);
+        CU_ASSERT_EQUAL(tsr_store_set_later(f.st, key, strlen(key),
+                                            (const uint8_t *) "w", 1, 60000),
+                        TSR_OK);
+    }
+
+    CU_ASSERT_PTR_NOT_NULL(get(&f, "tp:later:0", 0, TIMEOUT_MS, &res[0]));
+
+    tsr_store_stats(f.st, &s1);
+    CU_ASSERT_EQUAL(s1.writes, s0.writes);
+
+    CU_ASSERT_EQUAL(wait_idle(&f, 2 * TIMEOUT_MS), 0);
+
+    tsr_store_stats(f.st, &s1);
+    CU_ASSERT_EQUAL(s1.commands - s0.commands, 5);
+    CU_ASSERT_EQUAL(s1.writes - s0.writes, 1);
+    CU_ASSERT_EQUAL(res[0].rc, TSR_OK);
+    CU_ASSERT_EQUAL(res[0].len, 1);
 
     /* one at a time: one write each, none waits for company */
 
