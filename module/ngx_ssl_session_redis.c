@@ -206,7 +206,7 @@ ngx_ssl_session_redis_setup_server(ngx_conf_t *cf,
     bconf.log_data = conf->store;
     bconf.single_use = conf->single_use ? 1 : 0;
 
-    /* TLS 1.3 tickets wait for the turn's write of their SETs */
+    /* a TLS 1.3 ticket or TLS 1.2 Finished waits for its SET's write */
     bconf.hold = ngx_ssl_session_redis_hold;
     bconf.hold_data = conf->store;
 

@@ -411,8 +411,9 @@ ngx_ssl_session_redis_resolve_handler(ngx_resolver_ctx_t *ctx)
 
 /*
  * The writes the store's sockets have posted for the end of this turn,
- * now: a held TLS 1.3 ticket that must leave early (its connection
- * closes in this turn, or sends more than a hold keeps) follows its SET.
+ * now: what a connection held until its session's SET had left (a TLS
+ * 1.3 ticket, a TLS 1.2 Finished) follows it, at the turn's first
+ * release or when the connection must send early.
  */
 
 void
