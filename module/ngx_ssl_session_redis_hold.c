@@ -259,7 +259,7 @@ ngx_ssl_session_redis_wbio_write(BIO *b, const char *in, int inl)
             ngx_memcpy(wb->buf + wb->len, in, inl);
             wb->len += inl;
 
-            /* after the store's write event, posted with the SET */
+            /* the turn's first release runs the store's write first */
 
             if (!wb->release.posted) {
                 ngx_post_event(&wb->release, &ngx_posted_events);
