@@ -51,6 +51,9 @@
 #define RUN_SAMPLE_KEYS   200
 #define RUN_TTL_S         300           /* nginx's default session lifetime */
 #define RUN_RESUME_SHARE  0.5           /* of handshakes, for the sizing */
+#define RUN_ALONE_KEYS    5000          /* GET targets of the replay */
+#define RUN_ALONE_VLEN    200           /* about a sealed session's length */
+#define RUN_ALONE_BATCH   256           /* commands per write at most */
 
 /* configurations; the last two only with a candidate build (-X) */
 #define CFG_NGINX         0
@@ -119,6 +122,20 @@ typedef struct {
     long                writes;         /* its writes_total, -1: none */
     long                reads;          /* its reads_total, -1: none */
 } run_result_t;
+
+
+/*
+ * Redis alone: the GETs and SETs a case made in the configuration "redis",
+ * replayed right after it by one connection and no nginx, in batches of
+ * the module's commands per write at its writes per second.
+ */
+typedef struct {
+    int                 ok;
+    double              batch;          /* commands per write */
+    double              writes_per_s;
+    long                cmds;
+    double              us_per_cmd;     /* Redis CPU */
+} run_alone_t;
 
 
 /* from the module's metrics page, summed over its lines */
@@ -201,6 +218,15 @@ static int run_levels_parse(const char *list);
 static int run_case(run_fleet_t *f, const run_case_t *cs,
     const run_level_t *lv, run_result_t *r);
 static void run_slow(void);
+static void run_redis_alone(const run_result_t *r, double delay,
+    double seconds, run_alone_t *a);
+static void run_redis_alone_busy(run_fleet_t *f, const run_case_t *cs,
+    const run_level_t *lv, const run_result_t *r, run_alone_t *a);
+static int run_alone_fill(redisContext *rc);
+static double run_alone_cpu(redisContext *rc);
+static double run_alone_med(int busy, size_t c, int field);
+static void run_md_alone(FILE *f);
+static void run_json_alone(FILE *f);
 static int run_check(void);
 static void run_memory(void);
 static void run_memory_one(int cfg, run_mem_t *m);
@@ -322,6 +348,9 @@ static run_result_t       run_results[RUN_MAX_LEVELS][CFG_N][RUN_NCASES]
 #define RUN_SLOW_N         4
 static run_result_t       run_slow_ka[RUN_SLOW_N][RUN_MAX_REPS];
 static run_result_t       run_slow_hs[RUN_SLOW_N][RUN_MAX_REPS];
+static run_alone_t        run_alone[2][RUN_NCASES][RUN_MAX_REPS];
+                                                /* [0] idle, [1] busy */
+static int                run_alone_filled;
 static run_mem_t          run_mem[CFG_N];
 static int                run_nmem;
 static double             run_bytes_tls12, run_bytes_tls13;
@@ -1518,6 +1547,329 @@ run_case(run_fleet_t *f, const run_case_t *cs, const run_level_t *lv,
 
 
 /*
+ * Redis' own cost of what the module sent it: the GETs and SETs of one
+ * run of a case in the configuration "redis", replayed at once by one
+ * connection with no nginx (each batch one write, its replies read before
+ * the next), in batches of the module's commands per write, at its writes
+ * per second, as long as it ran; then again while nginx's own cache runs
+ * the same case, the CPUs as busy as in the module's run.  Redis CPU per
+ * command at a given batch size and pace is mostly a wake-up's cost
+ * divided by the batch: the replays show how much of the module's figure
+ * is Redis' own for that traffic on this machine, idle and loaded.
+ */
+
+static void
+run_redis_alone(const run_result_t *r, double delay, double seconds,
+    run_alone_t *a)
+{
+    int                  j, batch, get, err;
+    long                 total, sets, sent, w, setn;
+    double               share, rate, elapsed, cpu0, cpu1;
+    uint8_t              id[32], value[RUN_ALONE_VLEN];
+    char                 key[80];
+    struct timeval       tv;
+    struct timespec      t0, now, until;
+    redisContext        *rc;
+    redisReply          *reply;
+
+    memset(a, 0, sizeof(run_alone_t));
+
+    total = r->cmds[CMD_GET] + r->cmds[CMD_SET];
+    sets = r->cmds[CMD_SET];
+
+    if (!r->ok || total < RUN_MIN_CMDS || r->writes <= 0 || r->mcmds <= 0
+        || r->seconds <= 0)
+    {
+        return;
+    }
+
+    a->batch = (double) r->mcmds / r->writes;
+    a->writes_per_s = r->writes / r->seconds;
+
+    batch = (int) (a->batch + 0.5);
+    batch = batch < 1 ? 1 : batch > RUN_ALONE_BATCH ? RUN_ALONE_BATCH : batch;
+    share = (double) sets / total;
+    rate = a->writes_per_s;
+
+    if (seconds > r->seconds) {
+        seconds = r->seconds;
+    }
+
+    tv.tv_sec = 5;
+    tv.tv_usec = 0;
+
+    rc = redisConnectWithTimeout("127.0.0.1", run_redis_server.port, tv);
+    if (rc == NULL || rc->err) {
+        run_log("redis alone: cannot connect: %s",
+                rc != NULL ? rc->errstr : "out of memory");
+        goto done;
+    }
+
+    (void) redisSetTimeout(rc, tv);
+
+    if (!run_alone_filled) {
+        if (run_alone_fill(rc) != 0) {
+            goto done;
+        }
+
+        run_alone_filled = 1;
+    }
+
+    if (RAND_bytes(value, sizeof(value)) != 1) {
+        goto done;
+    }
+
+    if (delay > 0) {
+        usleep((useconds_t) (delay * 1e6));
+    }
+
+    cpu0 = run_alone_cpu(rc);
+    if (cpu0 < 0) {
+        goto done;
+    }
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+
+    sent = 0;
+    setn = 0;
+    err = 0;
+
+    for (w = 0; !err; w++) {
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        elapsed = (now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9;
+
+        if (elapsed >= seconds) {
+            break;
+        }
+
+        /* SETs spread evenly in the case's share, the rest GETs */
+
+        for (j = 0; j < batch; j++) {
+            get = (setn + 1 > share * (sent + j + 1));
+
+            if (get) {
+                snprintf(key, sizeof(key), "bench-alone:get:%ld",
+                         (sent + j) % RUN_ALONE_KEYS);
+                err |= redisAppendCommand(rc, "GET %s", key);
+
+            } else {
+                /* a new key each, as a new session's */
+                if (RAND_bytes(id, sizeof(id)) != 1) {
+                    err = 1;
+                    break;
+                }
+
+                setn++;
+                err |= redisAppendCommand(rc, "SET bench-alone:%b %b PX %d",
+                                          id, sizeof(id), value,
+                                          sizeof(value), RUN_TTL_S * 1000);
+            }
+        }
+
+        for (j = 0; j < batch && !err; j++) {
+            if (redisGetReply(rc, (void **) &reply) != REDIS_OK
+                || reply == NULL)
+            {
+                err = 1;
+                break;
+            }
+
+            err |= (reply->type == REDIS_REPLY_ERROR);
+            freeReplyObject(reply);
+        }
+
+        sent += batch;
+
+        /* the next write in its slot, not sooner */
+
+        elapsed = (w + 1) / rate;
+        until.tv_sec = t0.tv_sec + (time_t) elapsed;
+        until.tv_nsec = t0.tv_nsec
+                        + (long) ((elapsed - (time_t) elapsed) * 1e9);
+
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL)
+               == EINTR)
+        {
+            /* void */
+        }
+    }
+
+    if (err) {
+        run_log("redis alone: %s", rc->err ? rc->errstr : "error reply");
+        goto done;
+    }
+
+    cpu1 = run_alone_cpu(rc);
+
+    if (cpu1 < 0 || sent < RUN_MIN_CMDS) {
+        goto done;
+    }
+
+    a->cmds = sent;
+    a->us_per_cmd = (cpu1 - cpu0) * 1e6 / sent;
+    a->ok = 1;
+
+done:
+
+    if (rc != NULL) {
+        redisFree(rc);
+    }
+}
+
+
+/*
+ * The replay in a child process while nginx's own cache (the module not
+ * loaded, Redis idle but for the replay) runs the case in this one; what
+ * that run measured is not kept.
+ */
+
+static void
+run_redis_alone_busy(run_fleet_t *f, const run_case_t *cs,
+    const run_level_t *lv, const run_result_t *r, run_alone_t *a)
+{
+    int            fd[2], status;
+    pid_t          pid;
+    ssize_t        n;
+    run_alone_t    x;
+    run_result_t   scratch;
+
+    memset(a, 0, sizeof(run_alone_t));
+
+    if (pipe(fd) != 0) {
+        return;
+    }
+
+    pid = fork();
+
+    if (pid == -1) {
+        close(fd[0]);
+        close(fd[1]);
+        return;
+    }
+
+    if (pid == 0) {
+        close(fd[0]);
+
+        /* the parent cleans up; run_rc is the parent's connection */
+        signal(SIGINT, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+        run_rc = NULL;
+
+        /* inside the load: it starts once the clients are connected */
+        run_redis_alone(r, run_opts.seconds * 0.1, run_opts.seconds * 0.8,
+                        &x);
+
+        n = write(fd[1], &x, sizeof(run_alone_t));
+        _exit(n == (ssize_t) sizeof(run_alone_t) ? 0 : 1);
+    }
+
+    close(fd[1]);
+
+    (void) run_case(f, cs, lv, &scratch);
+
+    n = read(fd[0], &x, sizeof(run_alone_t));
+    close(fd[0]);
+
+    while (waitpid(pid, &status, 0) == -1 && errno == EINTR) {
+        /* void */
+    }
+
+    if (n == (ssize_t) sizeof(run_alone_t)) {
+        *a = x;
+    }
+}
+
+
+/* Redis' CPU seconds, user and system, on the replay's connection */
+
+static double
+run_alone_cpu(redisContext *rc)
+{
+    char        *p;
+    size_t       i;
+    double       v, cpu;
+    redisReply  *reply;
+
+    static const char *const  fields[] = {
+        "used_cpu_sys:", "used_cpu_user:"
+    };
+
+    reply = redisCommand(rc, "INFO cpu");
+    if (reply == NULL || reply->type != REDIS_REPLY_STRING) {
+        if (reply != NULL) {
+            freeReplyObject(reply);
+        }
+        return -1;
+    }
+
+    cpu = 0;
+
+    for (i = 0; i < 2; i++) {
+        p = strstr(reply->str, fields[i]);
+
+        if (p == NULL || sscanf(p + strlen(fields[i]), "%lf", &v) != 1) {
+            freeReplyObject(reply);
+            return -1;
+        }
+
+        cpu += v;
+    }
+
+    freeReplyObject(reply);
+
+    return cpu;
+}
+
+
+/* the keys the replay's GETs find, once */
+
+static int
+run_alone_fill(redisContext *rc)
+{
+    int          i, k, rc_;
+    uint8_t      value[RUN_ALONE_VLEN];
+    redisReply  *reply;
+
+    if (RAND_bytes(value, sizeof(value)) != 1) {
+        return -1;
+    }
+
+    for (i = 0; i < RUN_ALONE_KEYS; i += 100) {
+        for (k = i; k < i + 100 && k < RUN_ALONE_KEYS; k++) {
+            if (redisAppendCommand(rc, "SET bench-alone:get:%d %b", k, value,
+                                   sizeof(value))
+                != REDIS_OK)
+            {
+                return -1;
+            }
+        }
+
+        for (k = i; k < i + 100 && k < RUN_ALONE_KEYS; k++) {
+            rc_ = redisGetReply(rc, (void **) &reply);
+
+            if (rc_ != REDIS_OK || reply == NULL) {
+                return -1;
+            }
+
+            rc_ = (reply->type == REDIS_REPLY_ERROR);
+            freeReplyObject(reply);
+
+            if (rc_) {
+                return -1;
+            }
+        }
+    }
+
+    return 0;
+}
+
+
+/*
  * A slow Redis must not slow anything else on the worker: keep-alive
  * requests run at a fixed pace beside resumed handshakes (each waiting
  * for its lookup) at a fixed pace, with Redis behind a proxy that passes
@@ -2689,6 +3041,8 @@ run_write_json(const char *path)
                  lv < run_nlevels - 1 ? "," : "},\n");
     }
 
+    run_json_alone(f);
+
     fprintf(f, "\"ratios\":");
     run_json_build(f, &run_b[0][0]);
 
@@ -2815,6 +3169,106 @@ run_md_targets(FILE *f, const run_build_t *b, int slow)
     fprintf(f, " | %s |\n\n",
             run_pass(run_min4(b->cross[0], b->cross[1], b->cross[2],
                               b->cross[3]), 0.999, 1));
+}
+
+
+/* the replays' medians over repetitions: 0 batch, 1 writes/s, 2 CPU */
+
+static double
+run_alone_med(int busy, size_t c, int field)
+{
+    int                 rep, n;
+    double              v[RUN_MAX_REPS];
+    const run_alone_t  *a;
+
+    n = 0;
+
+    for (rep = 0; rep < run_opts.reps; rep++) {
+        a = &run_alone[busy][c][rep];
+
+        if (a->ok) {
+            v[n++] = field == 0 ? a->batch
+                     : field == 1 ? a->writes_per_s : a->us_per_cmd;
+        }
+    }
+
+    return run_median(v, n);
+}
+
+
+static void
+run_md_alone(FILE *f)
+{
+    int     any;
+    size_t  c;
+    double  mod, idle, busy;
+
+    any = 0;
+
+    for (c = 0; c < RUN_NCASES; c++) {
+        idle = run_alone_med(0, c, 2);
+
+        if (isnan(idle)) {
+            continue;
+        }
+
+        if (!any) {
+            fprintf(f, "Redis alone, at %d in flight: right after each run "
+                       "of the configuration \"redis\", its GETs and SETs "
+                       "replayed by one connection and no nginx, in batches "
+                       "of the module's commands per write at its writes "
+                       "per second; then again while nginx's own cache runs "
+                       "the case (the CPUs as busy, Redis serving the replay "
+                       "only). Redis CPU per command is mostly a wake-up's "
+                       "cost divided by the batch:\n\n"
+                       "| case | commands per write | writes/s | Redis CPU "
+                       "µs/command, the module | Redis alone, idle CPUs | "
+                       "Redis alone, busy CPUs | the module / alone, busy "
+                       "|\n|---|---|---|---|---|---|---|\n",
+                    run_levels[run_top].inflight);
+            any = 1;
+        }
+
+        mod = run_med(run_top, CFG_REDIS, (int) c, W_REDIS_US);
+        busy = run_alone_med(1, c, 2);
+
+        fprintf(f, "| %s | %.2f | %.0f | %.2f | %.2f | %.2f | %.2f |\n",
+                run_cases[c].name, run_alone_med(0, c, 0),
+                run_alone_med(0, c, 1), mod, idle, busy, mod / busy);
+    }
+
+    if (any) {
+        fprintf(f, "\n");
+    }
+}
+
+
+static void
+run_json_alone(FILE *f)
+{
+    size_t  c;
+    double  idle;
+
+    fprintf(f, "\"redis_alone\":{\"inflight\":%d",
+            run_levels[run_top].inflight);
+
+    for (c = 0; c < RUN_NCASES; c++) {
+        idle = run_alone_med(0, c, 2);
+
+        if (isnan(idle)) {
+            continue;
+        }
+
+        fprintf(f, ",\n\"%s\":{", run_cases[c].name);
+        run_jnum(f, "cmds_per_write", run_alone_med(0, c, 0), ",");
+        run_jnum(f, "writes_per_s", run_alone_med(0, c, 1), ",");
+        run_jnum(f, "module_us_per_cmd",
+                 run_med(run_top, CFG_REDIS, (int) c, W_REDIS_US), ",");
+        run_jnum(f, "alone_idle_us_per_cmd", idle, ",");
+        run_jnum(f, "alone_busy_us_per_cmd", run_alone_med(1, c, 2), "}");
+    }
+
+    fprintf(f, "},\n");
 }
 
 
@@ -2990,6 +3444,8 @@ run_write_md(const char *path)
     for (k = 0; k < run_nbuilds; k++) {
         run_md_goals(f, k);
     }
+
+    run_md_alone(f);
 
     fprintf(f, "At %d in flight:\n\n", run_levels[0].inflight);
 
@@ -3288,6 +3744,7 @@ main(int argc, char **argv)
     ssize_t         n;
     unsigned char   key[32];
     run_result_t   *r;
+    run_alone_t    *a, *b;
 
     static const char *const  cns[] = { "bench.test", NULL };
 
@@ -3481,6 +3938,32 @@ main(int argc, char **argv)
                             r->cmds[CMD_SET], r->cmds[CMD_DEL],
                             run_value(r, W_REDIS_US),
                             run_value(r, W_PER_WRITE));
+
+                    if (cfg != CFG_REDIS || lv != run_top
+                        || run_cases[c].count != 0)
+                    {
+                        continue;
+                    }
+
+                    a = &run_alone[0][c][rep];
+                    run_redis_alone(r, 0, run_opts.seconds, a);
+
+                    if (!a->ok) {
+                        continue;
+                    }
+
+                    /* and again beside nginx's cache under the same load */
+
+                    b = &run_alone[1][c][rep];
+                    run_redis_alone_busy(&run_fleets[CFG_NGINX],
+                                         &run_cases[c], &run_levels[lv], r,
+                                         b);
+
+                    run_log("rep %d redis alone    %-15s %.2f cmds/write "
+                            "at %.0f writes/s: %.1f us/cmd; beside nginx's "
+                            "cache under load %.1f", rep + 1,
+                            run_cases[c].name, a->batch, a->writes_per_s,
+                            a->us_per_cmd, b->ok ? b->us_per_cmd : NAN);
                 }
             }
         }
@@ -3549,6 +4032,10 @@ run_check(void)
     static const char *const  cross[] = {
         "TLS 1.2 ids", "TLS 1.3 stateful", "TLS 1.3 tickets",
         "TLS 1.2 tickets"
+    };
+
+    static const char *const  alone[] = {
+        "full-tls12", "full-tls13", "resume-tls12", "resume-tls13"
     };
 
 #define RUN_CHECK(ok, fmt, ...)                                             \
@@ -3634,6 +4121,24 @@ run_check(void)
                       "%.2f %% (lookups: %ld timed out, %ld skipped)",
                       cross[k], 100 * rate, b->cross_l1_timeout[k],
                       b->cross_l1_skipped[k]);
+        }
+
+        if (lv != run_top) {
+            continue;
+        }
+
+        /* Redis alone replayed what the module sent, case by case */
+
+        for (k = 0; k < 4; k++) {
+            c = run_case_index(alone[k]);
+            rate = run_alone_med(0, c, 2);
+            full = run_alone_med(1, c, 2);
+
+            RUN_CHECK(rate > 0 && full > 0, "Redis alone, %s: %.2f commands "
+                      "per write at %.0f writes/s, %.2f us of Redis CPU per "
+                      "command (%.2f on busy CPUs)", alone[k],
+                      run_alone_med(0, c, 0), run_alone_med(0, c, 1), rate,
+                      full);
         }
     }
 
