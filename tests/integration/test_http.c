@@ -36,6 +36,7 @@
 #define SLOW_RESUMES     6
 #define SLOW_CONNS       4
 #define SLOW_SAMPLES     4000
+#define SLOW_STALL_US    100000
 #define ISOLATION_TRIES  20
 #define RELOAD_CLIENTS   6
 #define RELOAD_AFTER_MS  200
@@ -654,7 +655,7 @@ done:
 static void
 slow_redis(int version)
 {
-    int                i, k, n, reused, fds[2], status, failed;
+    int                i, k, n, reused, fds[2], status, failed, stalls;
     pid_t              pid;
     ssize_t            r;
     long long          t, max, p99, start, *lat;
@@ -786,16 +787,31 @@ slow_redis(int version)
     max = n > 0 ? lat[n - 1] : 0;
     p99 = n > 0 ? lat[(n * 99) / 100] : 0;
 
+    for (k = 0, stalls = 0; k < n; k++) {
+        stalls += (lat[k] >= SLOW_STALL_US);
+    }
+
     printf("\n    TLSv1.%d, redis %d ms late: %d of %d resumed in "
            "%lld-%lld ms; %d keep-alive requests meanwhile: "
-           "max %lld.%03lld ms, p99 %lld.%03lld ms, %d failed ",
+           "max %lld.%03lld ms, p99 %lld.%03lld ms, %d of %d ms or more, "
+           "%d failed ",
            version == TSR_TEST_TLS13 ? 3 : 2, SLOW_DELAY_MS, res.reused,
            SLOW_RESUMES, res.min_ms, res.max_ms, n, max / 1000, max % 1000,
-           p99 / 1000, p99 % 1000, failed);
+           p99 / 1000, p99 % 1000, stalls, SLOW_STALL_US / 1000, failed);
+
+    /*
+     * A worker that waited for a lookup would hold the next keep-alive
+     * request for nearly the whole delay, once per resumption: six
+     * requests of 490 ms or more.  One hiccup of the machine (a CI run
+     * under ASan once held one request for 175 ms, and one resumption
+     * with it) is not that: at most one request may pass 100 ms, and
+     * none may come near the delay.
+     */
 
     CU_ASSERT_EQUAL(failed, 0);
     CU_ASSERT(n >= 20);
-    CU_ASSERT(max < 100000);
+    CU_ASSERT(stalls <= 1);
+    CU_ASSERT(max < (SLOW_DELAY_MS * 4 / 5) * 1000LL);
     CU_ASSERT_EQUAL(res.reused, SLOW_RESUMES);
 
     /* the lookups really went through the delay */
