@@ -196,6 +196,7 @@ static int run_redis_connect(void);
 static redisReply *run_redis(const char *fmt, ...);
 static int run_redis_stats(run_redis_stats_t *st);
 static double run_redis_info(const char *section, const char *field);
+static double run_info_field(const redisReply *reply, const char *field);
 static double run_redis_sample(long *nkeys, double *vlen);
 static int run_write_conf(tsr_test_nginx_t *n, const run_config_t *cfg,
     const int *port, int status, int redis_port, const char *extra);
@@ -613,34 +614,43 @@ run_redis_stats(run_redis_stats_t *st)
 static double
 run_redis_info(const char *section, const char *field)
 {
-    char        *p;
-    size_t       len;
     double       v;
     redisReply  *reply;
 
     reply = run_redis("INFO %s", section);
+    v = run_info_field(reply, field);
+
+    if (reply != NULL) {
+        freeReplyObject(reply);
+    }
+
+    return v;
+}
+
+
+/* a numeric field of an INFO reply, -1 when absent or no reply */
+
+static double
+run_info_field(const redisReply *reply, const char *field)
+{
+    const char  *p;
+    size_t       len;
+
     if (reply == NULL || reply->type != REDIS_REPLY_STRING) {
-        if (reply != NULL) {
-            freeReplyObject(reply);
-        }
         return -1;
     }
 
-    v = -1;
     len = strlen(field);
 
     for (p = reply->str; p != NULL; p = strchr(p, '\n')) {
         p += (*p == '\n') ? 1 : 0;
 
         if (strncmp(p, field, len) == 0 && p[len] == ':') {
-            v = strtod(p + len + 1, NULL);
-            break;
+            return strtod(p + len + 1, NULL);
         }
     }
 
-    freeReplyObject(reply);
-
-    return v;
+    return -1;
 }
 
 
@@ -1790,39 +1800,18 @@ run_redis_alone_busy(run_fleet_t *f, const run_case_t *cs,
 static double
 run_alone_cpu(redisContext *rc)
 {
-    char        *p;
-    size_t       i;
-    double       v, cpu;
+    double       sys, user;
     redisReply  *reply;
 
-    static const char *const  fields[] = {
-        "used_cpu_sys:", "used_cpu_user:"
-    };
-
     reply = redisCommand(rc, "INFO cpu");
-    if (reply == NULL || reply->type != REDIS_REPLY_STRING) {
-        if (reply != NULL) {
-            freeReplyObject(reply);
-        }
-        return -1;
+    sys = run_info_field(reply, "used_cpu_sys");
+    user = run_info_field(reply, "used_cpu_user");
+
+    if (reply != NULL) {
+        freeReplyObject(reply);
     }
 
-    cpu = 0;
-
-    for (i = 0; i < 2; i++) {
-        p = strstr(reply->str, fields[i]);
-
-        if (p == NULL || sscanf(p + strlen(fields[i]), "%lf", &v) != 1) {
-            freeReplyObject(reply);
-            return -1;
-        }
-
-        cpu += v;
-    }
-
-    freeReplyObject(reply);
-
-    return cpu;
+    return (sys < 0 || user < 0) ? -1 : sys + user;
 }
 
 
