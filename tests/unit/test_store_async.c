@@ -749,8 +749,12 @@ test_deadline_passes_and_late_reply_is_harmless(void)
     CU_ASSERT_EQUAL(wait_done(&f, &res, TIMEOUT_MS), 0);
     elapsed = res.at - start_ms;
 
+    /*
+     * A deadline not kept would end with the reply, after PROXY_DELAY;
+     * the 200 ms between leave room for a busy machine's late wake-up.
+     */
     CU_ASSERT_EQUAL(res.rc, TSR_ETIMEDOUT);
-    CU_ASSERT(elapsed >= 50 && elapsed <= 150);
+    CU_ASSERT(elapsed >= 50 && elapsed <= PROXY_DELAY - 50);
     CU_ASSERT_PTR_NOT_NULL(strstr(tsr_store_error(f.st), "timed out"));
 
     /* the reply is still due; when it comes, nothing more happens */
