@@ -2591,6 +2591,7 @@ test_every_command_works_through_cluster(void)
     char                 args[CMD_SIZE];
     size_t               len;
     tsr_test_cluster_t   cl;
+    tsr_test_fakeredis_t fake;
 
     static const int     total = 300, tagged = 5;
 
@@ -2901,6 +2902,29 @@ test_every_command_works_through_cluster(void)
                         "0123456789abcdef", args, NULL), 0);
     CU_ASSERT(expect(&res, 0, "inspect through cluster, slot moved"));
     CU_ASSERT_PTR_NOT_NULL(strstr(res.out, want));
+
+    /*
+     * Whether the node asked for the map had heard of the move above is
+     * up to the cluster's gossip; a map stale for sure: a seed (a fake)
+     * that names itself the master of every slot, and answers the key's
+     * commands with MOVED to its master, within allow=.
+     */
+
+    if (tsr_test_fakeredis_start_moved(&fake, cl.node[n].port) != 0) {
+        CU_FAIL("the fake cluster node did not start");
+
+    } else {
+        snprintf(bad, sizeof(bad),
+                 "cluster=127.0.0.1:%d allow=127.0.0.1/32", fake.port);
+
+        CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "inspect", "-a", bad,
+                            "-C", "0123456789abcdef", args, NULL), 0);
+        CU_ASSERT(expect(&res, 0, "inspect through cluster, a stale map: "
+                         "MOVED"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(res.out, want));
+
+        tsr_test_fakeredis_stop(&fake);
+    }
 
     CU_ASSERT_EQUAL(tsr_test_cluster_stop(&cl), 0);
 

@@ -395,7 +395,12 @@ int tsr_test_nginx_log_problems(tsr_test_nginx_t *n);
                                          data command with a 4 KiB value
                                          sent a byte every 1.9 s, within
                                          any read timeout of 2 s */
-#define TSR_TEST_FAKE_LAST        TSR_TEST_FAKE_DRIP
+#define TSR_TEST_FAKE_MOVED       12  /* a cluster node with a stale map:
+                                         CLUSTER SLOTS gives it all the
+                                         slots, every data command is
+                                         answered "MOVED <slot> <to>"
+                                         (tsr_test_fakeredis_start_moved) */
+#define TSR_TEST_FAKE_LAST        TSR_TEST_FAKE_MOVED
 
 /* the version INFO shows unless another is given */
 #define TSR_TEST_FAKE_VERSION     "7.2.4"
@@ -423,6 +428,14 @@ int tsr_test_fakeredis_start(tsr_test_fakeredis_t *f, int mode);
  */
 int tsr_test_fakeredis_start_version(tsr_test_fakeredis_t *f, int mode,
     const char *version);
+
+/*
+ * Starts a fake in TSR_TEST_FAKE_MOVED: its CLUSTER SLOTS names itself
+ * the master of every slot, and each data command is answered with
+ * "MOVED <the key's slot> 127.0.0.1:<to_port>", as by a node whose slot
+ * has moved on to the node at to_port.  Returns 0 or -1.
+ */
+int tsr_test_fakeredis_start_moved(tsr_test_fakeredis_t *f, int to_port);
 
 /*
  * Switches the mode; the fake closes every open connection, as a

@@ -74,6 +74,8 @@ typedef struct {
 
 typedef struct {
     int             mode;
+    int             port;               /* its own, for CLUSTER SLOTS */
+    int             moved_to;           /* MOVED: the port named */
     unsigned        turn;               /* rotates the fault replies */
     unsigned        version;            /* major * 10000 + minor * 100 +
                                            patch; 0: INFO refused */
@@ -96,6 +98,8 @@ typedef struct {
 } tsr_fake_cmd_t;
 
 
+static int tsr_fake_moved(tsr_fake_t *fk, tsr_fake_client_t *c,
+    tsr_fake_cmd_t *cmd);
 static void tsr_fake_run(int lfd, int ctl, int mode, const char *version,
     pid_t parent);
 static int tsr_fake_setup(tsr_fake_t *fk, tsr_fake_client_t *c,
@@ -180,6 +184,29 @@ tsr_test_fakeredis_start(tsr_test_fakeredis_t *f, int mode)
 }
 
 
+/* MOVED: the port its redirections name, handed to the child by fork() */
+
+static int  tsr_fake_moved_to;
+static int  tsr_fake_own_port;              /* in the child */
+
+
+int
+tsr_test_fakeredis_start_moved(tsr_test_fakeredis_t *f, int to_port)
+{
+    int  rc;
+
+    if (to_port < 1 || to_port > 65535) {
+        return -1;
+    }
+
+    tsr_fake_moved_to = to_port;
+    rc = tsr_test_fakeredis_start_version(f, TSR_TEST_FAKE_MOVED, NULL);
+    tsr_fake_moved_to = 0;
+
+    return rc;
+}
+
+
 int
 tsr_test_fakeredis_start_version(tsr_test_fakeredis_t *f, int mode,
     const char *version)
@@ -204,6 +231,12 @@ tsr_test_fakeredis_start_version(tsr_test_fakeredis_t *f, int mode,
 
     if (mode < TSR_TEST_FAKE_NORMAL || mode > TSR_TEST_FAKE_LAST) {
         fprintf(stderr, "fake redis: unknown mode %d\n", mode);
+        return -1;
+    }
+
+    if (mode == TSR_TEST_FAKE_MOVED && tsr_fake_moved_to == 0) {
+        fprintf(stderr, "fake redis: MOVED needs the port it names "
+                "(tsr_test_fakeredis_start_moved())\n");
         return -1;
     }
 
@@ -329,6 +362,7 @@ tsr_fake_spawn(tsr_test_fakeredis_t *f, int lfd, int mode)
 
     if (pid == 0) {
         close(ctl[1]);
+        tsr_fake_own_port = f->port;
         tsr_fake_run(lfd, ctl[0], mode, f->version, parent);
         _exit(0);
     }
@@ -417,7 +451,8 @@ tsr_test_fakeredis_mode_name(int mode)
         "no reply to commands", "no reply at all", "an extra reply",
         "a key's first GET before its SET",
         "stops reading after the setup",
-        "a byte every 1.9 s"
+        "a byte every 1.9 s",
+        "a stale slot map: MOVED"
     };
 
     if (mode < TSR_TEST_FAKE_NORMAL || mode > TSR_TEST_FAKE_LAST) {
@@ -458,6 +493,8 @@ tsr_fake_run(int lfd, int ctl, int mode, const char *version, pid_t parent)
     }
 
     fk->mode = mode;
+    fk->port = tsr_fake_own_port;
+    fk->moved_to = tsr_fake_moved_to;
     fk->version_text = version;
 
     if (sscanf(version, "%u.%u.%u", &major, &minor, &patch) == 3) {
@@ -846,6 +883,9 @@ tsr_fake_command(tsr_fake_t *fk, tsr_fake_client_t *c, tsr_fake_cmd_t *cmd)
         c->drip = 1;
         return tsr_fake_drip(c);
 
+    case TSR_TEST_FAKE_MOVED:
+        return tsr_fake_moved(fk, c, cmd);
+
     case TSR_TEST_FAKE_EXTRA:
         if (tsr_fake_normal(fk, c, cmd) != 0) {
             return -1;
@@ -986,6 +1026,37 @@ tsr_fake_normal(tsr_fake_t *fk, tsr_fake_client_t *c, tsr_fake_cmd_t *cmd)
     }
 
     return 0;
+}
+
+
+/*
+ * A cluster node that believes it serves every slot until a command
+ * names a key: then the key's slot is the moved node's.  A switch to
+ * this mode keeps the port named at the start (none: an error reply).
+ */
+
+static int
+tsr_fake_moved(tsr_fake_t *fk, tsr_fake_client_t *c, tsr_fake_cmd_t *cmd)
+{
+    int   n;
+    char  buf[128];
+
+    if (tsr_fake_is(cmd, 0, "CLUSTER") && tsr_fake_is(cmd, 1, "SLOTS")) {
+        n = snprintf(buf, sizeof(buf),
+                     "*1\r\n*3\r\n:0\r\n:%d\r\n*2\r\n$9\r\n127.0.0.1\r\n"
+                     ":%d\r\n", 16383, fk->port);
+
+        return tsr_fake_append(c, buf, (size_t) n);
+    }
+
+    if (cmd->n < 2 || fk->moved_to == 0) {
+        return tsr_fake_append_str(c, "-ERR unknown command\r\n");
+    }
+
+    n = snprintf(buf, sizeof(buf), "-MOVED %d 127.0.0.1:%d\r\n",
+                 tsr_store_key_slot(cmd->arg[1], cmd->len[1]), fk->moved_to);
+
+    return tsr_fake_append(c, buf, (size_t) n);
 }
 
 
