@@ -395,6 +395,21 @@ tsr_admin_use(tsr_admin_t *adm, size_t i)
 }
 
 
+/*
+ * Whether a reply says the key's slot is elsewhere or on its way there
+ * (a resharding): MOVED, ASK, or TRYAGAIN for keys on both sides.
+ */
+
+int
+tsr_admin_redirected(const redisReply *r)
+{
+    return r->type == REDIS_REPLY_ERROR
+           && (strncmp(r->str, "MOVED ", 6) == 0
+               || strncmp(r->str, "ASK ", 4) == 0
+               || strncmp(r->str, "TRYAGAIN", 8) == 0);
+}
+
+
 /* the cluster as a whole again, for summaries; nothing without one */
 
 void

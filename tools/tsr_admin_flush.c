@@ -30,6 +30,7 @@
 typedef struct {
     int                         slot;
     size_t                      i;
+    unsigned                    moving:1;   /* its run was redirected */
 } tsr_admin_flush_key_t;
 
 typedef struct {
@@ -41,8 +42,10 @@ typedef struct {
 static int tsr_admin_flush_page(tsr_admin_t *adm, redisReply *keys,
     void *data);
 static int tsr_admin_flush_send(tsr_admin_t *adm, tsr_admin_flush_t *fl,
-    redisReply *keys, const tsr_admin_flush_key_t *order, const char **args,
+    redisReply *keys, tsr_admin_flush_key_t *order, const char **args,
     size_t *lens);
+static int tsr_admin_flush_moving(tsr_admin_t *adm, tsr_admin_flush_t *fl,
+    redisReply *keys, const tsr_admin_flush_key_t *order, const char *name);
 static int tsr_admin_flush_key_cmp(const void *a, const void *b);
 static int tsr_admin_confirm(tsr_admin_t *adm, const char *pattern);
 
@@ -207,23 +210,23 @@ done:
 
 /*
  * UNLINK (or DEL) of each run of keys of one slot in "order", pipelined,
- * then their replies.  Returns 0, 1 when Redis does not know UNLINK, or
- * -1 (reported).
+ * then their replies; the keys of a run redirected, as a slot on the
+ * move is, once more one by one.  Returns 0, 1 when Redis does not know
+ * UNLINK, or -1 (reported).
  */
 
 static int
 tsr_admin_flush_send(tsr_admin_t *adm, tsr_admin_flush_t *fl,
-    redisReply *keys, const tsr_admin_flush_key_t *order, const char **args,
+    redisReply *keys, tsr_admin_flush_key_t *order, const char **args,
     size_t *lens)
 {
-    int          rc;
-    size_t       i, j, k, n, commands;
+    int          rc, moving;
+    size_t       i, j, n;
     redisReply  *r, *key;
     const char  *name;
 
     name = fl->use_del ? "DEL" : "UNLINK";
     n = keys->elements;
-    commands = 0;
 
     for (i = 0; i < n; i = j) {
         args[0] = name;
@@ -233,6 +236,7 @@ tsr_admin_flush_send(tsr_admin_t *adm, tsr_admin_flush_t *fl,
             key = keys->element[order[j].i];
             args[j - i + 1] = key->str;
             lens[j - i + 1] = key->len;
+            order[j].moving = 0;
         }
 
         if (tsr_sync_append_argv(adm->redis, (int) (j - i + 1), args, lens)
@@ -241,15 +245,21 @@ tsr_admin_flush_send(tsr_admin_t *adm, tsr_admin_flush_t *fl,
             tsr_admin_fail(adm, "%s", adm->redis->errstr);
             return -1;
         }
-
-        commands++;
     }
 
-    /* every reply is read, whatever they say: the next page follows */
+    /*
+     * every reply is read, whatever they say: the next page follows;
+     * the runs are walked again to know each reply's keys
+     */
 
     rc = 0;
+    moving = 0;
 
-    for (k = 0; k < commands; k++) {
+    for (i = 0; i < n; i = j) {
+        for (j = i; j < n && order[j].slot == order[i].slot; j++) {
+            /* the run's end */
+        }
+
         if (tsr_sync_reply(adm->redis, &r, name) != TSR_OK) {
             tsr_admin_fail(adm, "%s", adm->redis->errstr);
             return -1;
@@ -257,6 +267,13 @@ tsr_admin_flush_send(tsr_admin_t *adm, tsr_admin_flush_t *fl,
 
         if (r->type == REDIS_REPLY_INTEGER) {
             fl->deleted += (uint64_t) r->integer;
+
+        } else if (adm->conf.cluster != NULL && tsr_admin_redirected(r)) {
+            for (; i < j; i++) {
+                order[i].moving = 1;
+            }
+
+            moving = 1;
 
         } else if (rc == 0 && r->type == REDIS_REPLY_ERROR && !fl->use_del
                    && strncasecmp(r->str, "ERR unknown command", 19) == 0)
@@ -273,7 +290,57 @@ tsr_admin_flush_send(tsr_admin_t *adm, tsr_admin_flush_t *fl,
         freeReplyObject(r);
     }
 
+    if (rc == 0 && moving) {
+        rc = tsr_admin_flush_moving(adm, fl, keys, order, name);
+    }
+
     return rc;
+}
+
+
+/*
+ * The keys of the redirected runs one by one, each to the master of its
+ * slot in the map, one MOVED or ASK followed from there (a key still on
+ * this master, or imported here already, is found so, too); then the
+ * master being scanned is spoken to again.  Returns 0, or -1 (reported).
+ */
+
+static int
+tsr_admin_flush_moving(tsr_admin_t *adm, tsr_admin_flush_t *fl,
+    redisReply *keys, const tsr_admin_flush_key_t *order, const char *name)
+{
+    size_t       i, scanned;
+    redisReply  *r, *key;
+
+    scanned = (size_t) (adm->master - adm->masters);
+
+    for (i = 0; i < keys->elements; i++) {
+        if (!order[i].moving) {
+            continue;
+        }
+
+        key = keys->element[order[i].i];
+
+        if (tsr_admin_key_commands(adm, key->str, key->len, &name, 1, &r)
+            != TSR_ADMIN_OK)
+        {
+            return -1;
+        }
+
+        if (r->type != REDIS_REPLY_INTEGER) {
+            tsr_admin_fail(adm, "%s on %s of a key whose slot moves "
+                           "failed: %s", name, adm->where,
+                           (r->type == REDIS_REPLY_ERROR)
+                           ? r->str : "unexpected reply");
+            freeReplyObject(r);
+            return -1;
+        }
+
+        fl->deleted += (uint64_t) r->integer;
+        freeReplyObject(r);
+    }
+
+    return (tsr_admin_use(adm, scanned) == TSR_ADMIN_OK) ? 0 : -1;
 }
 
 

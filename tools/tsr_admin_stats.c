@@ -38,6 +38,7 @@ typedef struct {
     uint64_t                    foreign;    /* not session keys, or not
                                                strings */
     uint64_t                    other_ctx;  /* past the context table */
+    uint64_t                    moved;      /* slot moving: not counted */
     uint64_t                    examined;
     uint64_t                   *by_master;  /* sessions, cluster= */
     unsigned                    truncated:1;
@@ -265,6 +266,17 @@ tsr_admin_stats_key(tsr_admin_t *adm, tsr_admin_stats_t *st, redisReply *k,
 
     st->examined++;
 
+    if (tsr_admin_redirected(ttl) || tsr_admin_redirected(len)
+        || (mem != NULL && tsr_admin_redirected(mem)))
+    {
+        /*
+         * Its slot moves between masters (a resharding): left out, and
+         * said; the count is of a cluster in motion anyway.
+         */
+        st->moved++;
+        return 1;
+    }
+
     if (len->type == REDIS_REPLY_ERROR
         && strncmp(len->str, "WRONGTYPE", 9) != 0)
     {
@@ -430,6 +442,13 @@ tsr_admin_stats_print(tsr_admin_t *adm, tsr_admin_stats_t *st,
         }
     }
 
+    if (st->moved != 0) {
+        printf("note         %llu key%s left out: %s slot moved between "
+               "masters while scanned (a resharding)\n",
+               (unsigned long long) st->moved, (st->moved == 1) ? "" : "s",
+               (st->moved == 1) ? "its" : "their");
+    }
+
     if (st->truncated) {
         printf("note         stopped after %llu keys (--max-keys); more "
                "remain\n", (unsigned long long) st->examined);
@@ -503,6 +522,7 @@ tsr_admin_stats_json(tsr_admin_t *adm, tsr_admin_stats_t *st,
 
     tsr_admin_json_uint(adm, "sessions_in_other_contexts", st->other_ctx);
     tsr_admin_json_uint(adm, "examined", st->examined);
+    tsr_admin_json_uint(adm, "moved_while_scanned", st->moved);
     tsr_admin_json_bool(adm, "truncated", st->truncated);
 }
 

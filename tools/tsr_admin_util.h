@@ -203,6 +203,7 @@ const char *tsr_admin_list_next(const char *p, size_t *len, char *host,
     size_t hostlen, int *port);
 int tsr_admin_cluster_map(tsr_admin_t *adm);
 int tsr_admin_use(tsr_admin_t *adm, size_t i);
+int tsr_admin_redirected(const redisReply *r);
 void tsr_admin_leave(tsr_admin_t *adm);
 const char *tsr_admin_masters_note(tsr_admin_t *adm, char *buf, size_t len);
 int tsr_admin_key_commands(tsr_admin_t *adm, const char *key,

@@ -123,6 +123,8 @@ static void test_every_command_works_through_sentinel(void);
 static int cluster_master_of(tsr_test_cluster_t *cl, int *owner,
     const char *key);
 static void test_every_command_works_through_cluster(void);
+static void cluster_resharding(tsr_test_cluster_t *cl, int *owner,
+    const int *masters, int nm, const char *a, int taken);
 static void test_cluster_without_a_seed_answering_fails(void);
 static void test_fleet_registers_every_server_past_64(void);
 
@@ -2926,9 +2928,97 @@ test_every_command_works_through_cluster(void)
         tsr_test_fakeredis_stop(&fake);
     }
 
+    cluster_resharding(&cl, owner, masters, nm, a, slot);
+
     CU_ASSERT_EQUAL(tsr_test_cluster_stop(&cl), 0);
 
     free(owner);
+}
+
+
+/*
+ * stats and flush while a slot moves (a resharding): three session keys
+ * of one slot, two of them migrated to the importing master already.
+ * SCAN on that master shows those two, which it answers with MOVED
+ * until the slot is its own: stats leaves them out and says so; flush
+ * deletes them where Redis points (ASK from the slot's master).  Both
+ * failed on the first redirection before.  "taken" is a slot not to use.
+ */
+
+static void
+cluster_resharding(tsr_test_cluster_t *cl, int *owner, const int *masters,
+    int nm, const char *a, int taken)
+{
+    int   i, j, m, n, slot;
+    char  keys[3][128], ida[41], idb[41];
+
+    CU_ASSERT_FATAL(nm >= 2);
+
+    snprintf(keys[0], sizeof(keys[0]), "tsr:s:0123456789abcdef:%064x", 7);
+    slot = tsr_store_key_slot(keys[0], strlen(keys[0]));
+
+    if (slot == taken) {
+        snprintf(keys[0], sizeof(keys[0]), "tsr:s:0123456789abcdef:%064x",
+                 8);
+        slot = tsr_store_key_slot(keys[0], strlen(keys[0]));
+    }
+
+    /* two more ids of the slot: one in 16384 names is */
+
+    for (i = 1, j = 9; i < 3 && j < 1000000; j++) {
+        snprintf(keys[i], sizeof(keys[i]), "tsr:s:0123456789abcdef:%064x",
+                 j);
+
+        if (tsr_store_key_slot(keys[i], strlen(keys[i])) == slot) {
+            i++;
+        }
+    }
+
+    CU_ASSERT_EQUAL_FATAL(i, 3);
+
+    m = cluster_master_of(cl, owner, keys[0]);
+    CU_ASSERT_FATAL(m >= 0);
+
+    n = masters[(m == masters[0]) ? 1 : 0];
+
+    for (i = 0; i < 3; i++) {
+        CU_ASSERT_EQUAL(tsr_test_redis_cmd(&cl->node[m], reply,
+                                           sizeof(reply),
+                                           "SET %s sealed EX 100", keys[i]),
+                        0);
+    }
+
+    CU_ASSERT_EQUAL_FATAL(tsr_test_cluster_node_id(cl, m, ida, sizeof(ida)),
+                          0);
+    CU_ASSERT_EQUAL_FATAL(tsr_test_cluster_node_id(cl, n, idb, sizeof(idb)),
+                          0);
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&cl->node[n], reply, sizeof(reply),
+                                       "CLUSTER SETSLOT %d IMPORTING %s",
+                                       slot, ida), 0);
+    CU_ASSERT_EQUAL(tsr_test_redis_cmd(&cl->node[m], reply, sizeof(reply),
+                                       "CLUSTER SETSLOT %d MIGRATING %s",
+                                       slot, idb), 0);
+    for (i = 0; i < 2; i++) {
+        CU_ASSERT_EQUAL(tsr_test_redis_cmd(&cl->node[m], reply,
+                                           sizeof(reply),
+                                           "MIGRATE 127.0.0.1 %d %s 0 5000",
+                                           cl->node[n].port, keys[i]), 0);
+        CU_ASSERT_STRING_EQUAL(reply, "OK");
+    }
+
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "stats", "-a", a, NULL), 0);
+    CU_ASSERT(expect(&res, 0, "stats through cluster, a slot moving"));
+    CU_ASSERT_PTR_NOT_NULL(strstr(res.out, "note         2 keys left out: "
+                                  "their slot moved between masters "
+                                  "while scanned"));
+
+    CU_ASSERT_EQUAL(run(&res, STDIN_NULL, NULL, "flush", "-a", a, "--yes",
+                        NULL), 0);
+    CU_ASSERT(expect(&res, 0, "flush through cluster, a slot moving"));
+
+    for (i = 0; i < nm; i++) {
+        CU_ASSERT_EQUAL(count_keys(&cl->node[masters[i]], "tsr:s:*"), 0);
+    }
 }
 
 
